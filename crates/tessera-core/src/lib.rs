@@ -1,0 +1,28 @@
+//! Core types shared by every Tessera crate: element types ([`DType`]), shapes ([`Shape`]),
+//! strided memory layouts ([`Layout`]) with the view transforms (transpose, permute, narrow,
+//! reshape, squeeze, unsqueeze, expand, broadcasting), a counter-based random generator
+//! ([`Philox`]), and the [`Error`] type.
+//!
+//! ```
+//! use tessera_core::{Layout, Shape};
+//! let l = Layout::contiguous(Shape::from([2, 3]));
+//! let t = l.transpose(0, 1).unwrap();
+//! assert_eq!(t.dims(), &[3, 2]);
+//! assert_eq!(t.strides(), &[1, 3]);
+//! assert!(!t.is_contiguous());
+//! ```
+
+mod dtype;
+mod error;
+mod layout;
+mod rng;
+mod shape;
+mod strided;
+
+pub use dtype::{DType, Element};
+pub use error::{Error, Result};
+pub use half::{bf16, f16};
+pub use layout::Layout;
+pub use rng::Philox;
+pub use shape::{broadcast_shapes, Shape};
+pub use strided::{StridedBlocks, StridedIndex};

@@ -1,0 +1,211 @@
+//! Shapes and the broadcasting rule.
+
+use crate::{Error, Result};
+use std::fmt;
+
+/// The size of each dimension of a tensor. A scalar has the empty shape `[]`.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Shape(Vec<usize>);
+
+impl Shape {
+    /// The shape with these dims.
+    pub fn new(dims: Vec<usize>) -> Self {
+        Shape(dims)
+    }
+
+    /// The scalar shape `[]`.
+    pub fn scalar() -> Self {
+        Shape(Vec::new())
+    }
+
+    /// The dims as a slice.
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// Number of dims.
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Number of elements (1 for a scalar, 0 when any dim is 0).
+    pub fn elem_count(&self) -> usize {
+        self.0.iter().product()
+    }
+
+    /// Row-major (C order) strides of a contiguous tensor of this shape.
+    pub fn contiguous_strides(&self) -> Vec<usize> {
+        let mut strides = vec![0; self.0.len()];
+        let mut acc = 1;
+        for (s, &d) in strides.iter_mut().zip(&self.0).rev() {
+            *s = acc;
+            acc *= d.max(1);
+        }
+        strides
+    }
+
+    /// Resolves a possibly negative dim (`-1` is the last) against this shape's rank.
+    pub fn dim(&self, dim: isize, op: &'static str) -> Result<usize> {
+        resolve_dim(dim, self.rank(), self, op)
+    }
+
+    /// Resolves a dim for inserting a new axis, where `rank` itself is valid (`unsqueeze`).
+    pub fn dim_for_insert(&self, dim: isize, op: &'static str) -> Result<usize> {
+        resolve_dim(dim, self.rank() + 1, self, op)
+    }
+
+    /// Resolves a list of dims, rejecting duplicates; the result is sorted.
+    pub fn dims_sorted(&self, dims: &[isize], op: &'static str) -> Result<Vec<usize>> {
+        let mut out = dims
+            .iter()
+            .map(|&d| self.dim(d, op))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_unstable();
+        if let Some(w) = out.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::DuplicateDim { op, dim: w[0] });
+        }
+        Ok(out)
+    }
+
+    /// The dims as a vector.
+    pub fn into_dims(self) -> Vec<usize> {
+        self.0
+    }
+}
+
+fn resolve_dim(dim: isize, bound: usize, shape: &Shape, op: &'static str) -> Result<usize> {
+    let resolved = if dim < 0 { dim + bound as isize } else { dim };
+    if resolved < 0 || resolved as usize >= bound {
+        return Err(Error::DimOutOfRange {
+            op,
+            dim,
+            shape: shape.clone(),
+        });
+    }
+    Ok(resolved as usize)
+}
+
+/// The shape two shapes broadcast to under NumPy/PyTorch rules: align from the right; each pair of
+/// dims must be equal or one of them 1.
+pub fn broadcast_shapes(lhs: &Shape, rhs: &Shape, op: &'static str) -> Result<Shape> {
+    let rank = lhs.rank().max(rhs.rank());
+    let mut dims = vec![0; rank];
+    for i in 0..rank {
+        let l = dim_from_right(lhs, rank - 1 - i);
+        let r = dim_from_right(rhs, rank - 1 - i);
+        dims[i] = match (l, r) {
+            (a, b) if a == b => a,
+            (1, b) => b,
+            (a, 1) => a,
+            _ => {
+                return Err(Error::BroadcastIncompatible {
+                    op,
+                    lhs: lhs.clone(),
+                    rhs: rhs.clone(),
+                })
+            }
+        };
+    }
+    Ok(Shape(dims))
+}
+
+fn dim_from_right(s: &Shape, k: usize) -> usize {
+    if k < s.rank() {
+        s.0[s.rank() - 1 - k]
+    } else {
+        1
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+impl From<Vec<usize>> for Shape {
+    fn from(v: Vec<usize>) -> Self {
+        Shape(v)
+    }
+}
+
+impl From<&[usize]> for Shape {
+    fn from(v: &[usize]) -> Self {
+        Shape(v.to_vec())
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Shape {
+    fn from(v: [usize; N]) -> Self {
+        Shape(v.to_vec())
+    }
+}
+
+impl From<&Shape> for Shape {
+    fn from(s: &Shape) -> Self {
+        s.clone()
+    }
+}
+
+impl From<()> for Shape {
+    fn from(_: ()) -> Self {
+        Shape::scalar()
+    }
+}
+
+impl From<usize> for Shape {
+    fn from(d: usize) -> Self {
+        Shape(vec![d])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        let s = |d: &[usize]| Shape::from(d);
+        assert_eq!(
+            broadcast_shapes(&s(&[3, 1, 5]), &s(&[4, 5]), "t").unwrap(),
+            s(&[3, 4, 5])
+        );
+        assert_eq!(broadcast_shapes(&s(&[]), &s(&[2]), "t").unwrap(), s(&[2]));
+        assert_eq!(broadcast_shapes(&s(&[0]), &s(&[1]), "t").unwrap(), s(&[0]));
+        let err = broadcast_shapes(&s(&[3]), &s(&[4]), "add").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "add: shapes [3] and [4] cannot be broadcast together"
+        );
+    }
+
+    #[test]
+    fn negative_dims_resolve() {
+        let s = Shape::from([2, 3, 4]);
+        assert_eq!(s.dim(-1, "t").unwrap(), 2);
+        assert!(matches!(s.dim(3, "t"), Err(Error::DimOutOfRange { .. })));
+        assert!(matches!(
+            s.dims_sorted(&[0, -3], "t"),
+            Err(Error::DuplicateDim { dim: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn strides_handle_zero_sized_dims() {
+        assert_eq!(Shape::from([2, 0, 3]).contiguous_strides(), vec![3, 3, 1]);
+        assert_eq!(Shape::from([2, 0, 3]).elem_count(), 0);
+    }
+}

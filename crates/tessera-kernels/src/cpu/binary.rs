@@ -1,0 +1,126 @@
+//! Elementwise ops of two operands, with NumPy/PyTorch broadcasting.
+
+use super::buffer::CpuBuffer;
+use super::zip::zip_map;
+use crate::ops::BinaryOp;
+use crate::Result;
+use tessera_core::{bf16, broadcast_shapes, f16, Element, Error, Layout, Shape};
+
+/// Broadcasts both layouts to their common shape; errors name the op and both shapes.
+pub(crate) fn broadcast_pair(op: &'static str, ll: &Layout, rl: &Layout) -> Result<(Shape, Layout, Layout)> {
+    let shape = broadcast_shapes(ll.shape(), rl.shape(), op)?;
+    Ok((shape.clone(), ll.broadcast_as(&shape)?, rl.broadcast_as(&shape)?))
+}
+
+/// Checks that two buffers share a dtype.
+pub(crate) fn same_dtype(op: &'static str, lhs: &CpuBuffer, rhs: &CpuBuffer) -> Result<()> {
+    if lhs.dtype() != rhs.dtype() {
+        return Err(Error::DTypeMismatch { op, lhs: lhs.dtype(), rhs: rhs.dtype() }.into());
+    }
+    Ok(())
+}
+
+/// `op(lhs, rhs)` elementwise after broadcasting both to their common shape (returned with the
+/// contiguous result). Both operands must have the same dtype.
+pub fn binary(op: BinaryOp, lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Result<(CpuBuffer, Shape)> {
+    same_dtype(op.name(), lhs, rhs)?;
+    let (shape, ll, rl) = broadcast_pair(op.name(), ll, rl)?;
+    let out = match (lhs, rhs) {
+        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => float_op(op, a, &ll, b, &rl).into(),
+        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => float_op(op, a, &ll, b, &rl).into(),
+        (CpuBuffer::F16(a), CpuBuffer::F16(b)) => {
+            zip_map(a, &ll, b, &rl, |x: f16, y: f16| f16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
+        }
+        (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
+            zip_map(a, &ll, b, &rl, |x: bf16, y: bf16| bf16::from_f32(f32_op(op, x.to_f32(), y.to_f32())))
+                .into()
+        }
+        (CpuBuffer::U8(a), CpuBuffer::U8(b)) => int_op(op, a, &ll, b, &rl)?.into(),
+        (CpuBuffer::U32(a), CpuBuffer::U32(b)) => int_op(op, a, &ll, b, &rl)?.into(),
+        (CpuBuffer::I64(a), CpuBuffer::I64(b)) => int_op(op, a, &ll, b, &rl)?.into(),
+        _ => unreachable!("dtypes checked equal above"),
+    };
+    Ok((out, shape))
+}
+
+#[inline(always)]
+fn f32_op(op: BinaryOp, x: f32, y: f32) -> f32 {
+    op.eval_f64(x as f64, y as f64) as f32
+}
+
+fn float_op<T>(op: BinaryOp, a: &[T], ll: &Layout, b: &[T], rl: &Layout) -> Vec<T>
+where
+    T: super::unary::FloatMath + Sync + Send,
+{
+    let nan = T::from_f64(f64::NAN);
+    match op {
+        BinaryOp::Add => zip_map(a, ll, b, rl, |x: T, y: T| x + y),
+        BinaryOp::Sub => zip_map(a, ll, b, rl, |x: T, y: T| x - y),
+        BinaryOp::Mul => zip_map(a, ll, b, rl, |x: T, y: T| x * y),
+        BinaryOp::Div => zip_map(a, ll, b, rl, |x: T, y: T| x / y),
+        BinaryOp::Pow => zip_map(a, ll, b, rl, |x: T, y: T| x.powf(y)),
+        // Comparisons in this order propagate NaN from either side.
+        BinaryOp::Maximum => zip_map(a, ll, b, rl, move |x: T, y: T| {
+            if x > y { x } else if y >= x { y } else { nan }
+        }),
+        BinaryOp::Minimum => zip_map(a, ll, b, rl, move |x: T, y: T| {
+            if x < y { x } else if y <= x { y } else { nan }
+        }),
+    }
+}
+
+/// Integer arithmetic wraps on overflow; division by zero is an error.
+fn int_op<T>(op: BinaryOp, a: &[T], ll: &Layout, b: &[T], rl: &Layout) -> Result<Vec<T>>
+where
+    T: IntArith,
+{
+    Ok(match op {
+        BinaryOp::Add => zip_map(a, ll, b, rl, T::wrapping_add),
+        BinaryOp::Sub => zip_map(a, ll, b, rl, T::wrapping_sub),
+        BinaryOp::Mul => zip_map(a, ll, b, rl, T::wrapping_mul),
+        BinaryOp::Div => {
+            if rl.offsets().any(|o| b[o] == T::ZERO) {
+                return Err(Error::InvalidArgument {
+                    op: "div",
+                    msg: format!("integer division by zero ({} divisor)", T::DTYPE),
+                }
+                .into());
+            }
+            zip_map(a, ll, b, rl, T::wrapping_div)
+        }
+        BinaryOp::Pow => {
+            return Err(Error::UnsupportedDType {
+                op: "pow",
+                dtype: T::DTYPE,
+                hint: " (cast to a float dtype first)",
+            }
+            .into())
+        }
+        BinaryOp::Maximum => zip_map(a, ll, b, rl, |x: T, y: T| if x > y { x } else { y }),
+        BinaryOp::Minimum => zip_map(a, ll, b, rl, |x: T, y: T| if x < y { x } else { y }),
+    })
+}
+
+/// Wrapping integer arithmetic.
+pub(crate) trait IntArith: Element + Sync + Send {
+    fn wrapping_add(self, o: Self) -> Self;
+    fn wrapping_sub(self, o: Self) -> Self;
+    fn wrapping_mul(self, o: Self) -> Self;
+    fn wrapping_div(self, o: Self) -> Self;
+}
+
+macro_rules! int_arith {
+    ($($t:ty),*) => {$(
+        impl IntArith for $t {
+            #[inline(always)]
+            fn wrapping_add(self, o: Self) -> Self { <$t>::wrapping_add(self, o) }
+            #[inline(always)]
+            fn wrapping_sub(self, o: Self) -> Self { <$t>::wrapping_sub(self, o) }
+            #[inline(always)]
+            fn wrapping_mul(self, o: Self) -> Self { <$t>::wrapping_mul(self, o) }
+            #[inline(always)]
+            fn wrapping_div(self, o: Self) -> Self { <$t>::wrapping_div(self, o) }
+        }
+    )*};
+}
+int_arith!(u8, u32, i64);

@@ -1,0 +1,157 @@
+//! Typed CPU buffers.
+
+use std::borrow::Cow;
+use tessera_core::{bf16, f16, DType, Element, Layout};
+
+/// A CPU buffer of one dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CpuBuffer {
+    /// f32 data
+    F32(Vec<f32>),
+    /// f64 data
+    F64(Vec<f64>),
+    /// f16 data
+    F16(Vec<f16>),
+    /// bf16 data
+    BF16(Vec<bf16>),
+    /// u8 data (also masks)
+    U8(Vec<u8>),
+    /// u32 data
+    U32(Vec<u32>),
+    /// i64 data
+    I64(Vec<i64>),
+}
+
+/// Runs `$body` with `$v` bound to the typed vector of a [`CpuBuffer`], for every dtype.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch {
+    ($buf:expr, $v:ident => $body:expr) => {
+        match $buf {
+            $crate::cpu::CpuBuffer::F32($v) => $body,
+            $crate::cpu::CpuBuffer::F64($v) => $body,
+            $crate::cpu::CpuBuffer::F16($v) => $body,
+            $crate::cpu::CpuBuffer::BF16($v) => $body,
+            $crate::cpu::CpuBuffer::U8($v) => $body,
+            $crate::cpu::CpuBuffer::U32($v) => $body,
+            $crate::cpu::CpuBuffer::I64($v) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+impl CpuBuffer {
+    /// The dtype of the elements.
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuBuffer::F32(_) => DType::F32,
+            CpuBuffer::F64(_) => DType::F64,
+            CpuBuffer::F16(_) => DType::F16,
+            CpuBuffer::BF16(_) => DType::BF16,
+            CpuBuffer::U8(_) => DType::U8,
+            CpuBuffer::U32(_) => DType::U32,
+            CpuBuffer::I64(_) => DType::I64,
+        }
+    }
+
+    /// Number of elements in the buffer.
+    pub fn len(&self) -> usize {
+        dispatch!(self, v => v.len())
+    }
+
+    /// Whether the buffer holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A buffer of `len` zeros.
+    pub fn zeros(dtype: DType, len: usize) -> Self {
+        match dtype {
+            DType::F32 => vec![0f32; len].into(),
+            DType::F64 => vec![0f64; len].into(),
+            DType::F16 => vec![f16::ZERO; len].into(),
+            DType::BF16 => vec![bf16::ZERO; len].into(),
+            DType::U8 => vec![0u8; len].into(),
+            DType::U32 => vec![0u32; len].into(),
+            DType::I64 => vec![0i64; len].into(),
+        }
+    }
+
+    /// The elements as `T`, if that is the buffer's dtype.
+    pub fn as_slice<T: CpuElem>(&self) -> Option<&[T]> {
+        T::slice(self)
+    }
+
+    /// The elements as mutable `T`, if that is the buffer's dtype.
+    pub fn as_mut_slice<T: CpuElem>(&mut self) -> Option<&mut [T]> {
+        T::slice_mut(self)
+    }
+
+    /// The elements selected by `layout`, in row-major order, converted to `f64`.
+    pub fn to_f64_vec(&self, layout: &Layout) -> Vec<f64> {
+        dispatch!(self, v => strided_values(v, layout).iter().map(|x| x.to_f64()).collect())
+    }
+}
+
+/// A Rust element type with a [`CpuBuffer`] variant.
+pub trait CpuElem: Element {
+    /// Wraps a vector.
+    fn wrap(v: Vec<Self>) -> CpuBuffer;
+    /// Borrows the vector of a buffer of this dtype.
+    fn slice(b: &CpuBuffer) -> Option<&[Self]>;
+    /// Mutably borrows the vector of a buffer of this dtype.
+    fn slice_mut(b: &mut CpuBuffer) -> Option<&mut [Self]>;
+}
+
+macro_rules! cpu_elem {
+    ($t:ty, $variant:ident) => {
+        impl CpuElem for $t {
+            fn wrap(v: Vec<Self>) -> CpuBuffer {
+                CpuBuffer::$variant(v)
+            }
+            fn slice(b: &CpuBuffer) -> Option<&[Self]> {
+                match b {
+                    CpuBuffer::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn slice_mut(b: &mut CpuBuffer) -> Option<&mut [Self]> {
+                match b {
+                    CpuBuffer::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+        impl From<Vec<$t>> for CpuBuffer {
+            fn from(v: Vec<$t>) -> Self {
+                CpuBuffer::$variant(v)
+            }
+        }
+    };
+}
+
+cpu_elem!(f32, F32);
+cpu_elem!(f64, F64);
+cpu_elem!(f16, F16);
+cpu_elem!(bf16, BF16);
+cpu_elem!(u8, U8);
+cpu_elem!(u32, U32);
+cpu_elem!(i64, I64);
+
+/// The elements of `data` selected by `layout`, in row-major order: borrowed when the layout is
+/// contiguous, gathered into a new vector otherwise.
+pub(crate) fn strided_values<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+    if let Some((start, end)) = layout.contiguous_range() {
+        return Cow::Borrowed(&data[start..end]);
+    }
+    let mut out = Vec::with_capacity(layout.elem_count());
+    let blocks = layout.blocks();
+    if blocks.block_len() == 1 {
+        out.extend(layout.offsets().map(|o| data[o]));
+    } else {
+        for (start, len) in blocks {
+            out.extend_from_slice(&data[start..start + len]);
+        }
+    }
+    Cow::Owned(out)
+}

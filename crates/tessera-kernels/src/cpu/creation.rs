@@ -1,0 +1,157 @@
+//! Buffers made from nothing: constants, ranges, identity matrices, random fills.
+
+use super::buffer::CpuBuffer;
+use super::par;
+use crate::Result;
+use tessera_core::{bf16, f16, DType, Element, Error, Philox};
+
+/// `len` copies of `value` (converted to `dtype`: floats round, integers saturate).
+pub fn full(dtype: DType, len: usize, value: f64) -> CpuBuffer {
+    fn fill<T: Element>(len: usize, v: f64) -> Vec<T> {
+        vec![T::from_f64(v); len]
+    }
+    match dtype {
+        DType::F32 => fill::<f32>(len, value).into(),
+        DType::F64 => fill::<f64>(len, value).into(),
+        DType::F16 => fill::<f16>(len, value).into(),
+        DType::BF16 => fill::<bf16>(len, value).into(),
+        DType::U8 => fill::<u8>(len, value).into(),
+        DType::U32 => fill::<u32>(len, value).into(),
+        DType::I64 => fill::<i64>(len, value).into(),
+    }
+}
+
+/// `start, start + step, ...` up to but excluding `end`, as in `torch.arange`.
+pub fn arange(dtype: DType, start: f64, end: f64, step: f64) -> Result<CpuBuffer> {
+    if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+        return Err(Error::InvalidArgument {
+            op: "arange",
+            msg: format!("start {start}, end {end} and step {step} must be finite with a nonzero step"),
+        }
+        .into());
+    }
+    let count = ((end - start) / step).ceil();
+    let len = if count > 0.0 { count as usize } else { 0 };
+    Ok(from_fn(dtype, len, |i| start + i as f64 * step))
+}
+
+/// The `rows x cols` identity matrix (ones on the main diagonal), row-major.
+pub fn eye(dtype: DType, rows: usize, cols: usize) -> CpuBuffer {
+    from_fn(dtype, rows * cols, |i| if i / cols.max(1) == i % cols.max(1) { 1.0 } else { 0.0 })
+}
+
+fn from_fn(dtype: DType, len: usize, f: impl Fn(usize) -> f64) -> CpuBuffer {
+    fn build<T: Element>(len: usize, f: &dyn Fn(usize) -> f64) -> Vec<T> {
+        (0..len).map(|i| T::from_f64(f(i))).collect()
+    }
+    match dtype {
+        DType::F32 => build::<f32>(len, &f).into(),
+        DType::F64 => build::<f64>(len, &f).into(),
+        DType::F16 => build::<f16>(len, &f).into(),
+        DType::BF16 => build::<bf16>(len, &f).into(),
+        DType::U8 => build::<u8>(len, &f).into(),
+        DType::U32 => build::<u32>(len, &f).into(),
+        DType::I64 => build::<i64>(len, &f).into(),
+    }
+}
+
+/// Builds `len` values where value `i` depends only on `i` and the reserved counters, in parallel
+/// when large: the same numbers whatever the thread count.
+fn random_fill<T: Element + Send>(len: usize, sample: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    par::build_vec(len, 64, |start, out| {
+        for (j, o) in out.iter_mut().enumerate() {
+            o.write(sample(start + j));
+        }
+    })
+}
+
+fn float_only(op: &'static str, dtype: DType) -> Result<()> {
+    if dtype.is_float() {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedDType { op, dtype, hint: " (random values need a float dtype)" }.into())
+    }
+}
+
+/// Uniform samples in `[lo, hi)`. Advances `rng`.
+pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> Result<CpuBuffer> {
+    float_only("uniform", dtype)?;
+    if !(lo <= hi) || !lo.is_finite() || !hi.is_finite() {
+        return Err(Error::InvalidArgument {
+            op: "uniform",
+            msg: format!("bounds [{lo}, {hi}) must be finite with lo <= hi"),
+        }
+        .into());
+    }
+    let g = rng.clone();
+    Ok(match dtype {
+        DType::F64 => {
+            let first = rng.take(len.div_ceil(2) as u64);
+            random_fill(len, |i| {
+                let b = g.block(first + (i / 2) as u64);
+                let k = 2 * (i % 2);
+                lo + (hi - lo) * Philox::words_to_unit_f64(b[k], b[k + 1])
+            })
+            .into()
+        }
+        _ => {
+            let first = rng.take(len.div_ceil(4) as u64);
+            let unit = |i: usize| Philox::word_to_unit_f32(g.block(first + (i / 4) as u64)[i % 4]) as f64;
+            let sample = |i: usize| lo + (hi - lo) * unit(i);
+            match dtype {
+                DType::F32 => random_fill(len, |i| sample(i) as f32).into(),
+                DType::F16 => random_fill(len, |i| f16::from_f64(sample(i))).into(),
+                _ => random_fill(len, |i| bf16::from_f64(sample(i))).into(),
+            }
+        }
+    })
+}
+
+/// Normal samples with mean `mean` and standard deviation `std`. Advances `rng`.
+pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -> Result<CpuBuffer> {
+    float_only("normal", dtype)?;
+    if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+        return Err(Error::InvalidArgument {
+            op: "normal",
+            msg: format!("mean {mean} and std {std} must be finite with std >= 0"),
+        }
+        .into());
+    }
+    let g = rng.clone();
+    let first = rng.take(len as u64);
+    let sample = |i: usize| mean + std * Philox::block_to_normal(g.block(first + i as u64));
+    Ok(match dtype {
+        DType::F32 => random_fill(len, |i| sample(i) as f32).into(),
+        DType::F64 => random_fill(len, sample).into(),
+        DType::F16 => random_fill(len, |i| f16::from_f64(sample(i))).into(),
+        _ => random_fill(len, |i| bf16::from_f64(sample(i))).into(),
+    })
+}
+
+/// 1 with probability `p`, else 0, in `dtype` (a float dtype or `u8`). Advances `rng`.
+pub fn bernoulli(rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<CpuBuffer> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::InvalidArgument {
+            op: "bernoulli",
+            msg: format!("probability {p} is not in [0, 1]"),
+        }
+        .into());
+    }
+    if !(dtype.is_float() || dtype == DType::U8) {
+        return Err(Error::UnsupportedDType { op: "bernoulli", dtype, hint: " (use a float dtype or u8)" }.into());
+    }
+    let g = rng.clone();
+    let first = rng.take(len.div_ceil(2) as u64);
+    let hit = |i: usize| {
+        let b = g.block(first + (i / 2) as u64);
+        let k = 2 * (i % 2);
+        Philox::words_to_unit_f64(b[k], b[k + 1]) < p
+    };
+    Ok(match dtype {
+        DType::F32 => random_fill(len, |i| hit(i) as u8 as f32).into(),
+        DType::F64 => random_fill(len, |i| hit(i) as u8 as f64).into(),
+        DType::F16 => random_fill(len, |i| f16::from_f32(hit(i) as u8 as f32)).into(),
+        DType::BF16 => random_fill(len, |i| bf16::from_f32(hit(i) as u8 as f32)).into(),
+        _ => random_fill(len, |i| hit(i) as u8).into(),
+    })
+}

@@ -1,0 +1,174 @@
+//! Matrix multiplication through the `gemm` crate: 2-D and batched with broadcast batch dims,
+//! reading transposed and other strided views in place.
+
+use super::buffer::{strided_values, CpuBuffer};
+use super::unary::map;
+use crate::Result;
+use gemm::Parallelism;
+use rayon::prelude::*;
+use tessera_core::{bf16, broadcast_shapes, f16, Error, Layout, Shape};
+
+/// Below this many multiply-adds per matrix product, gemm runs on the calling thread.
+const GEMM_PAR_MIN_FLOPS: usize = 96 * 96 * 96;
+
+/// The dims of a (batched) product `[..., m, k] x [..., k, n]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatmulShape {
+    /// The broadcast batch dims.
+    pub batch: Vec<usize>,
+    /// Rows of the left operand.
+    pub m: usize,
+    /// Inner dim.
+    pub k: usize,
+    /// Columns of the right operand.
+    pub n: usize,
+}
+
+impl MatmulShape {
+    /// Checks two layouts (rank >= 2 each) and derives the product's dims.
+    pub fn new(ll: &Layout, rl: &Layout) -> Result<Self> {
+        let (ld, rd) = (ll.dims(), rl.dims());
+        if ld.len() < 2 || rd.len() < 2 || ld[ld.len() - 1] != rd[rd.len() - 2] {
+            return Err(Error::ShapeMismatch { op: "matmul", lhs: ll.shape().clone(), rhs: rl.shape().clone() }.into());
+        }
+        let lb = Shape::from(&ld[..ld.len() - 2]);
+        let rb = Shape::from(&rd[..rd.len() - 2]);
+        let batch = broadcast_shapes(&lb, &rb, "matmul")
+            .map_err(|_| Error::BroadcastIncompatible { op: "matmul", lhs: ll.shape().clone(), rhs: rl.shape().clone() })?;
+        Ok(MatmulShape { batch: batch.into_dims(), m: ld[ld.len() - 2], k: ld[ld.len() - 1], n: rd[rd.len() - 1] })
+    }
+
+    /// The shape of the product.
+    pub fn out_shape(&self) -> Shape {
+        let mut dims = self.batch.clone();
+        dims.extend([self.m, self.n]);
+        Shape::new(dims)
+    }
+}
+
+/// `lhs @ rhs` for layouts `[..., m, k]` and `[..., k, n]` (batch dims broadcast). f32, f64 and
+/// f16 go through gemm directly; bf16 computes in f32.
+pub fn matmul(lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Result<(CpuBuffer, Shape)> {
+    super::binary::same_dtype("matmul", lhs, rhs)?;
+    let s = MatmulShape::new(ll, rl)?;
+    let out_shape = s.out_shape();
+    let out: CpuBuffer = match (lhs, rhs) {
+        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => batched(a, ll, b, rl, &s).into(),
+        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => batched(a, ll, b, rl, &s).into(),
+        (CpuBuffer::F16(a), CpuBuffer::F16(b)) => batched(a, ll, b, rl, &s).into(),
+        (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
+            let a32 = map(&strided_values(a, ll), bf16::to_f32);
+            let b32 = map(&strided_values(b, rl), bf16::to_f32);
+            let (cl, cr) = (Layout::contiguous(ll.shape().clone()), Layout::contiguous(rl.shape().clone()));
+            map(&batched(&a32, &cl, &b32, &cr, &s), bf16::from_f32).into()
+        }
+        (other, _) => {
+            return Err(Error::UnsupportedDType { op: "matmul", dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into())
+        }
+    };
+    Ok((out, out_shape))
+}
+
+/// Element types gemm multiplies natively.
+trait GemmElem: Copy + Send + Sync + 'static {
+    const ZERO: Self;
+    const ONE: Self;
+}
+impl GemmElem for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+impl GemmElem for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+impl GemmElem for f16 {
+    const ZERO: Self = f16::ZERO;
+    const ONE: Self = f16::ONE;
+}
+
+/// Where one operand's matrices live: per-batch offsets and the row and column strides.
+struct Operand<'a, T: Clone> {
+    data: std::borrow::Cow<'a, [T]>,
+    offsets: Vec<usize>,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T: Copy> Operand<'a, T> {
+    fn new(data: &'a [T], layout: &Layout, batch: &[usize]) -> Self {
+        let r = layout.rank();
+        let (rs, cs) = (layout.strides()[r - 2], layout.strides()[r - 1]);
+        // gemm reads any positive strides; a broadcast (zero-stride) matrix dim is copied out.
+        let (data, layout) = if (rs == 0 && layout.dims()[r - 2] > 1) || (cs == 0 && layout.dims()[r - 1] > 1) {
+            (std::borrow::Cow::Owned(strided_values(data, layout).into_owned()), Layout::contiguous(layout.shape().clone()))
+        } else {
+            (std::borrow::Cow::Borrowed(data), layout.clone())
+        };
+        let mut bshape = batch.to_vec();
+        bshape.extend(&layout.dims()[r - 2..]);
+        let full = layout.broadcast_as(&Shape::new(bshape)).expect("batch dims broadcast (checked by MatmulShape)");
+        let b = batch.len();
+        let batch_layout = Layout::new(Shape::from(&full.dims()[..b]), full.strides()[..b].to_vec(), full.offset())
+            .expect("prefix of a valid layout");
+        Operand {
+            data,
+            offsets: batch_layout.offsets().collect(),
+            row_stride: full.strides()[b],
+            col_stride: full.strides()[b + 1],
+        }
+    }
+}
+
+fn batched<T: GemmElem>(a: &[T], ll: &Layout, b: &[T], rl: &Layout, s: &MatmulShape) -> Vec<T> {
+    let (m, k, n) = (s.m, s.k, s.n);
+    let count: usize = s.batch.iter().product();
+    let mut out = vec![T::ZERO; count * m * n];
+    if m * n == 0 {
+        return out;
+    }
+    let lhs = Operand::new(a, ll, &s.batch);
+    let rhs = Operand::new(b, rl, &s.batch);
+    let flops = m * n * k;
+    let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
+    let one = |i: usize, dst: &mut [T], par: Parallelism| {
+        // SAFETY: every offset plus stride combination stays inside its buffer (the layouts were
+        // validated when their tensors were built), and `dst` holds exactly m * n elements.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                lhs.data.as_ptr().add(lhs.offsets[i]),
+                lhs.col_stride as isize,
+                lhs.row_stride as isize,
+                rhs.data.as_ptr().add(rhs.offsets[i]),
+                rhs.col_stride as isize,
+                rhs.row_stride as isize,
+                T::ZERO,
+                T::ONE,
+                false,
+                false,
+                false,
+                par,
+            )
+        }
+    };
+    if inner_par || count == 1 {
+        let par = if inner_par { Parallelism::Rayon(0) } else { Parallelism::None };
+        for (i, dst) in out.chunks_mut(m * n).enumerate() {
+            one(i, dst, par);
+        }
+    } else if count * flops >= GEMM_PAR_MIN_FLOPS {
+        out.par_chunks_mut(m * n).enumerate().for_each(|(i, dst)| one(i, dst, Parallelism::None));
+    } else {
+        for (i, dst) in out.chunks_mut(m * n).enumerate() {
+            one(i, dst, Parallelism::None);
+        }
+    }
+    out
+}

@@ -1,0 +1,33 @@
+//! The CPU backend: per-dtype buffers and every op over (buffer, layout).
+//!
+//! Every function here accepts any strided layout (transposed, narrowed, broadcast) and returns a
+//! new contiguous buffer. Small tensors run on the calling thread; large ones are split across
+//! rayon's pool (see [`par`]).
+
+mod binary;
+mod zip;
+mod buffer;
+mod cast;
+mod compare;
+mod copy;
+mod creation;
+mod index;
+mod math;
+mod matmul;
+pub mod par;
+mod reduce;
+mod simd;
+mod softmax;
+mod unary;
+
+pub use binary::binary;
+pub use buffer::{CpuBuffer, CpuElem};
+pub use cast::cast;
+pub use compare::{compare, where_cond};
+pub use copy::{cat, copy_strided};
+pub use creation::{arange, bernoulli, eye, full, normal, uniform};
+pub use index::{gather, index_select, scatter_add};
+pub use matmul::{matmul, MatmulShape};
+pub use reduce::{arg_reduce, reduce, var};
+pub use softmax::{log_softmax, softmax};
+pub use unary::unary;

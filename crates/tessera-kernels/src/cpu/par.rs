@@ -1,0 +1,47 @@
+//! When and how CPU kernels use more than one thread.
+//!
+//! Spawning work on rayon costs a few microseconds, which is more than a whole elementwise op on
+//! a [32, 128] tensor, so kernels stay on the calling thread below [`PAR_MIN_ELEMS`] elements.
+
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+/// Below this many elements an elementwise or reduction kernel runs on the calling thread.
+pub const PAR_MIN_ELEMS: usize = 1 << 16;
+
+/// Whether work of `elems` elements is worth splitting across threads.
+#[inline]
+pub fn worth_parallel(elems: usize) -> bool {
+    elems >= PAR_MIN_ELEMS && rayon::current_num_threads() > 1
+}
+
+/// Chunk length that gives each thread a few pieces (for load balance) of at least
+/// `PAR_MIN_ELEMS / 4` elements, rounded to a multiple of `align`.
+pub fn chunk_len(elems: usize, align: usize) -> usize {
+    let pieces = rayon::current_num_threads() * 4;
+    let len = elems.div_ceil(pieces).max(PAR_MIN_ELEMS / 4);
+    len.div_ceil(align.max(1)) * align.max(1)
+}
+
+/// Builds a vector of `len` elements by filling chunks of it, in parallel when large.
+/// `fill(start, chunk)` must initialise every element of `chunk`, which begins at `start`.
+pub(crate) fn build_vec<U, F>(len: usize, align: usize, fill: F) -> Vec<U>
+where
+    U: Send,
+    F: Fn(usize, &mut [MaybeUninit<U>]) + Sync,
+{
+    let mut out = Vec::with_capacity(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if worth_parallel(len) {
+        let chunk = chunk_len(len, align);
+        spare
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| fill(i * chunk, c));
+    } else {
+        fill(0, spare);
+    }
+    // SAFETY: `fill` initialised all `len` elements (the contract above).
+    unsafe { out.set_len(len) };
+    out
+}

@@ -1,0 +1,276 @@
+//! Reductions over one or several dims: sum, mean, max, min, var, argmax, argmin.
+
+use super::buffer::{strided_values, CpuBuffer};
+use super::unary::{map, FloatMath};
+use super::{par, simd};
+use crate::ops::ReduceOp;
+use crate::Result;
+use rayon::prelude::*;
+use tessera_core::{bf16, f16, DType, Element, Error, Layout, Shape};
+
+/// A reduction seen as `[pre, red, post]` over contiguous data: out[p, q] = fold over r of
+/// data[p, r, q].
+#[derive(Debug, Clone, Copy)]
+struct Lines {
+    pre: usize,
+    red: usize,
+    post: usize,
+}
+
+/// Puts the data in the order the reduction reads it and says how to read it. `dims` is sorted
+/// and free of duplicates.
+fn plan(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
+    for &d in dims {
+        if d >= layout.rank() {
+            return Err(Error::DimOutOfRange { op: "reduce", dim: d as isize, shape: layout.shape().clone() }.into());
+        }
+    }
+    let all = layout.dims();
+    let prod = |r: &[usize]| r.iter().product::<usize>();
+    let consecutive = dims.windows(2).all(|w| w[1] == w[0] + 1);
+    if dims.is_empty() {
+        return Ok((layout.clone(), Lines { pre: layout.elem_count(), red: 1, post: 1 }));
+    }
+    if consecutive {
+        let (first, last) = (dims[0], dims[dims.len() - 1]);
+        let lines = Lines { pre: prod(&all[..first]), red: prod(&all[first..=last]), post: prod(&all[last + 1..]) };
+        return Ok((layout.clone(), lines));
+    }
+    let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
+    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
+    let lines = Lines {
+        pre: kept.iter().map(|&d| all[d]).product(),
+        red: dims.iter().map(|&d| all[d]).product(),
+        post: 1,
+    };
+    Ok((layout.permute(&perm)?, lines))
+}
+
+/// The output shape of a reduction over `dims`.
+fn reduced_shape(shape: &Shape, dims: &[usize], keepdim: bool) -> Shape {
+    let mut out = Vec::with_capacity(shape.rank());
+    for (d, &n) in shape.dims().iter().enumerate() {
+        if !dims.contains(&d) {
+            out.push(n);
+        } else if keepdim {
+            out.push(1);
+        }
+    }
+    Shape::new(out)
+}
+
+/// Folds lines with `row` (a whole line, post = 1) or `acc` (elementwise into an accumulator row).
+fn fold_lines<W, R, A>(data: &[W], l: Lines, init: W, row: R, acc: A) -> Vec<W>
+where
+    W: Copy + Send + Sync,
+    R: Fn(&[W]) -> W + Sync,
+    A: Fn(&mut [W], &[W]) + Sync,
+{
+    let big = par::worth_parallel(data.len());
+    if l.post == 1 {
+        let line = |p: usize| row(&data[p * l.red..(p + 1) * l.red]);
+        if big && l.pre == 1 {
+            // One long line: fold pieces in parallel, then fold the partial results.
+            let chunk = par::chunk_len(l.red, 64);
+            let partials: Vec<W> = data.par_chunks(chunk).map(&row).collect();
+            return vec![row(&partials)];
+        }
+        if big {
+            return (0..l.pre).into_par_iter().map(line).collect();
+        }
+        return (0..l.pre).map(line).collect();
+    }
+    let mut out = vec![init; l.pre * l.post];
+    let block = |p: usize, q0: usize, out: &mut [W]| {
+        let base = p * l.red * l.post + q0;
+        for r in 0..l.red {
+            acc(out, &data[base + r * l.post..base + r * l.post + out.len()]);
+        }
+    };
+    if big && l.pre >= rayon::current_num_threads() {
+        out.par_chunks_mut(l.post).enumerate().for_each(|(p, o)| block(p, 0, o));
+    } else if big {
+        let chunk = par::chunk_len(l.post, 16).min(l.post);
+        for p in 0..l.pre {
+            let row_out = &mut out[p * l.post..(p + 1) * l.post];
+            row_out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| block(p, c * chunk, o));
+        }
+    } else {
+        for (p, o) in out.chunks_mut(l.post).enumerate() {
+            block(p, 0, o);
+        }
+    }
+    out
+}
+
+fn sum_lines_f32(data: &[f32], l: Lines) -> Vec<f32> {
+    fold_lines(data, l, 0.0, simd::sum_f32, simd::add_assign_f32)
+}
+
+fn sum_lines_f64(data: &[f64], l: Lines) -> Vec<f64> {
+    fold_lines(data, l, 0.0, simd::sum_f64, simd::add_assign_f64)
+}
+
+fn sum_lines_i64(data: &[i64], l: Lines) -> Vec<i64> {
+    fold_lines(
+        data,
+        l,
+        0,
+        |xs| xs.iter().fold(0i64, |a, &x| a.wrapping_add(x)),
+        |acc, xs| acc.iter_mut().zip(xs).for_each(|(a, &x)| *a = a.wrapping_add(x)),
+    )
+}
+
+/// Max (`greater = true`) or min of lines; NaN wins, as in PyTorch.
+fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, greater: bool) -> Vec<W> {
+    #[allow(clippy::eq_op)]
+    let pick = move |a: W, x: W| {
+        let better = if greater { x > a } else { x < a };
+        if better || x != x {
+            x
+        } else {
+            a
+        }
+    };
+    fold_lines(
+        data,
+        l,
+        W::ZERO,
+        |xs| xs[1..].iter().fold(xs[0], |a, &x| if a != a { a } else { pick(a, x) }),
+        |acc, xs| acc.iter_mut().zip(xs).for_each(|(a, &x)| *a = if *a != *a { *a } else { pick(*a, x) }),
+    )
+}
+
+/// Reduces over `dims` (sorted, distinct; empty means no reduction). Sums of integer dtypes are
+/// `i64`, as in PyTorch; means need a float dtype; max and min of an empty dim are errors.
+pub fn reduce(op: ReduceOp, buf: &CpuBuffer, layout: &Layout, dims: &[usize], keepdim: bool) -> Result<(CpuBuffer, Shape)> {
+    let (read, lines) = plan(layout, dims)?;
+    let shape = reduced_shape(layout.shape(), dims, keepdim);
+    if matches!(op, ReduceOp::Max | ReduceOp::Min) && lines.red == 0 && lines.pre * lines.post > 0 {
+        return Err(Error::InvalidArgument {
+            op: op.name(),
+            msg: format!("cannot reduce over an empty dim of shape {}", layout.shape()),
+        }
+        .into());
+    }
+    if op == ReduceOp::Mean && buf.dtype().is_int() {
+        return Err(Error::UnsupportedDType { op: "mean", dtype: buf.dtype(), hint: " (cast to a float dtype first)" }.into());
+    }
+    let count = lines.red as f64;
+    let out: CpuBuffer = match (op, buf) {
+        (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F32(v)) => {
+            finish_mean(op, sum_lines_f32(&strided_values(v, &read), lines), count).into()
+        }
+        (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F64(v)) => {
+            finish_mean(op, sum_lines_f64(&strided_values(v, &read), lines), count).into()
+        }
+        (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F16(v)) => {
+            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, &read), f16::to_f32), lines), count);
+            map(&s, f16::from_f32).into()
+        }
+        (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::BF16(v)) => {
+            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, &read), bf16::to_f32), lines), count);
+            map(&s, bf16::from_f32).into()
+        }
+        (ReduceOp::Sum | ReduceOp::Mean, int) => {
+            let wide = super::cast::cast(int, &read, DType::I64);
+            sum_lines_i64(wide.as_slice().expect("cast to i64"), lines).into()
+        }
+        (ReduceOp::Max | ReduceOp::Min, b) => {
+            let greater = op == ReduceOp::Max;
+            match b {
+                CpuBuffer::F32(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+                CpuBuffer::F64(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+                CpuBuffer::F16(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+                CpuBuffer::BF16(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+                CpuBuffer::U8(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+                CpuBuffer::U32(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+                CpuBuffer::I64(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
+            }
+        }
+    };
+    Ok((out, shape))
+}
+
+fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, sums: Vec<W>, count: f64) -> Vec<W> {
+    if op == ReduceOp::Mean {
+        let inv = W::from_f64(1.0 / count);
+        map(&sums, |s: W| s * inv)
+    } else {
+        sums
+    }
+}
+
+/// Variance over `dims` with Bessel's `correction` (1 gives the unbiased estimate, PyTorch's
+/// default): `sum((x - mean)^2) / (N - correction)`. Floats only; f16 and bf16 compute in f32.
+pub fn var(buf: &CpuBuffer, layout: &Layout, dims: &[usize], keepdim: bool, correction: usize) -> Result<(CpuBuffer, Shape)> {
+    let (read, lines) = plan(layout, dims)?;
+    let shape = reduced_shape(layout.shape(), dims, keepdim);
+    let out = match buf {
+        CpuBuffer::F32(v) => var_lines(&strided_values(v, &read), lines, correction).into(),
+        CpuBuffer::F64(v) => var_lines(&strided_values(v, &read), lines, correction).into(),
+        CpuBuffer::F16(v) => {
+            map(&var_lines(&map(&strided_values(v, &read), f16::to_f32), lines, correction), f16::from_f32).into()
+        }
+        CpuBuffer::BF16(v) => {
+            map(&var_lines(&map(&strided_values(v, &read), bf16::to_f32), lines, correction), bf16::from_f32).into()
+        }
+        other => return Err(Error::UnsupportedDType { op: "var", dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()),
+    };
+    Ok((out, shape))
+}
+
+fn var_lines<W: FloatMath + Send + Sync>(data: &[W], l: Lines, correction: usize) -> Vec<W> {
+    let inv_n = 1.0 / l.red as f64;
+    let denom = W::from_f64(l.red as f64 - correction as f64);
+    let mut out = Vec::with_capacity(l.pre * l.post);
+    for p in 0..l.pre {
+        for q in 0..l.post {
+            let at = |r: usize| data[(p * l.red + r) * l.post + q];
+            let mean = W::from_f64((0..l.red).map(|r| at(r).to_f64()).sum::<f64>() * inv_n);
+            let ss = (0..l.red).fold(W::ZERO, |acc, r| {
+                let d = at(r) - mean;
+                acc + d * d
+            });
+            out.push(ss / denom);
+        }
+    }
+    out
+}
+
+/// Index of the maximum (`greater = true`) or minimum along `dim`, as `i64`; the first one wins
+/// on ties, and a NaN counts as the extreme, as in PyTorch.
+pub fn arg_reduce(buf: &CpuBuffer, layout: &Layout, dim: usize, keepdim: bool, greater: bool) -> Result<(CpuBuffer, Shape)> {
+    let op = if greater { "argmax" } else { "argmin" };
+    let (read, lines) = plan(layout, &[dim]).map_err(|_| Error::DimOutOfRange { op, dim: dim as isize, shape: layout.shape().clone() })?;
+    if lines.red == 0 {
+        return Err(Error::InvalidArgument { op, msg: format!("dim {dim} of shape {} is empty", layout.shape()) }.into());
+    }
+    let shape = reduced_shape(layout.shape(), &[dim], keepdim);
+    let out = super::buffer::dispatch!(buf, v => arg_lines(&strided_values(v, &read), lines, greater));
+    Ok((out.into(), shape))
+}
+
+#[allow(clippy::eq_op)]
+fn arg_lines<W: Element>(data: &[W], l: Lines, greater: bool) -> Vec<i64> {
+    let mut out = Vec::with_capacity(l.pre * l.post);
+    for p in 0..l.pre {
+        for q in 0..l.post {
+            let at = |r: usize| data[(p * l.red + r) * l.post + q];
+            let (mut best, mut best_r) = (at(0), 0);
+            for r in 1..l.red {
+                if best != best {
+                    break;
+                }
+                let x = at(r);
+                let better = if greater { x > best } else { x < best };
+                if better || x != x {
+                    best = x;
+                    best_r = r;
+                }
+            }
+            out.push(best_r as i64);
+        }
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! Inner loops compiled twice: for the baseline target and with AVX2+FMA, picked at run time.
+//!
+//! The loops are plain iterator code that LLVM vectorises; the `target_feature` copies let it use
+//! 256-bit registers on machines that have them without requiring `-C target-cpu=native`.
+
+use std::mem::MaybeUninit;
+
+#[inline(always)]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Declares `$name`, which runs `$body` compiled with AVX2+FMA when the CPU has it.
+macro_rules! multiversion {
+    (fn $name:ident<$($g:ident $(: $b:path)?),*>($($arg:ident : $ty:ty),*) $(-> $ret:ty)? where $($wt:ident : $wb:tt $(+ $wb2:tt)*),* $body:block) => {
+        pub(crate) fn $name<$($g $(: $b)?),*>($($arg: $ty),*) $(-> $ret)? where $($wt: $wb $(+ $wb2)*),* {
+            #[inline(always)]
+            fn generic<$($g $(: $b)?),*>($($arg: $ty),*) $(-> $ret)? where $($wt: $wb $(+ $wb2)*),* $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2<$($g $(: $b)?),*>($($arg: $ty),*) $(-> $ret)? where $($wt: $wb $(+ $wb2)*),* {
+                generic($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                // SAFETY: the CPU supports the features `avx2` was compiled for.
+                return unsafe { avx2($($arg),*) };
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+multiversion! {
+    fn map_into<T, U, F>(src: &[T], dst: &mut [MaybeUninit<U>], f: &F)
+    where T: Copy, F: (Fn(T) -> U)
+    {
+        for (o, &x) in dst.iter_mut().zip(src) {
+            o.write(f(x));
+        }
+    }
+}
+
+multiversion! {
+    fn zip_into<T, U, F>(a: &[T], b: &[T], dst: &mut [MaybeUninit<U>], f: &F)
+    where T: Copy, F: (Fn(T, T) -> U)
+    {
+        for ((o, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+            o.write(f(x, y));
+        }
+    }
+}
+
+multiversion! {
+    fn zip_scalar_into<T, U, F>(a: &[T], s: T, dst: &mut [MaybeUninit<U>], f: &F)
+    where T: Copy, F: (Fn(T, T) -> U)
+    {
+        for (o, &x) in dst.iter_mut().zip(a) {
+            o.write(f(x, s));
+        }
+    }
+}
+
+multiversion! {
+    fn scalar_zip_into<T, U, F>(s: T, b: &[T], dst: &mut [MaybeUninit<U>], f: &F)
+    where T: Copy, F: (Fn(T, T) -> U)
+    {
+        for (o, &y) in dst.iter_mut().zip(b) {
+            o.write(f(s, y));
+        }
+    }
+}
+
+multiversion! {
+    fn sum_f32<>(xs: &[f32]) -> f32 where
+    {
+        // Eight independent lanes: vectorises, and is more accurate than one running sum.
+        let mut acc = [0f32; 8];
+        let chunks = xs.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..8 {
+                acc[i] += c[i];
+            }
+        }
+        let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for &x in rest {
+            s += x;
+        }
+        s
+    }
+}
+
+multiversion! {
+    fn sum_f64<>(xs: &[f64]) -> f64 where
+    {
+        let mut acc = [0f64; 4];
+        let chunks = xs.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..4 {
+                acc[i] += c[i];
+            }
+        }
+        let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+        for &x in rest {
+            s += x;
+        }
+        s
+    }
+}
+
+multiversion! {
+    fn add_assign_f32<>(acc: &mut [f32], xs: &[f32]) where
+    {
+        for (a, &x) in acc.iter_mut().zip(xs) {
+            *a += x;
+        }
+    }
+}
+
+multiversion! {
+    fn add_assign_f64<>(acc: &mut [f64], xs: &[f64]) where
+    {
+        for (a, &x) in acc.iter_mut().zip(xs) {
+            *a += x;
+        }
+    }
+}

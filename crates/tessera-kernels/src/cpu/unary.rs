@@ -1,0 +1,191 @@
+//! Elementwise ops of one operand.
+
+use super::buffer::{strided_values, CpuBuffer};
+use super::{math, par, simd};
+use crate::ops::UnaryOp;
+use crate::Result;
+use tessera_core::{bf16, f16, Element, Error, Layout};
+
+/// Applies `op` to every element selected by `layout`; the result is contiguous.
+///
+/// Floating-point dtypes support every op (f16 and bf16 compute in f32); integer dtypes support
+/// the ops for which [`UnaryOp::supports_int`] holds.
+pub fn unary(op: UnaryOp, buf: &CpuBuffer, layout: &Layout) -> Result<CpuBuffer> {
+    Ok(match buf {
+        CpuBuffer::F32(v) => map_float(op, &strided_values(v, layout)).into(),
+        CpuBuffer::F64(v) => map_float(op, &strided_values(v, layout)).into(),
+        CpuBuffer::F16(v) => via_f32(op, &strided_values(v, layout), f16::to_f32, f16::from_f32).into(),
+        CpuBuffer::BF16(v) => {
+            via_f32(op, &strided_values(v, layout), bf16::to_f32, bf16::from_f32).into()
+        }
+        CpuBuffer::U8(v) => map_int(op, &strided_values(v, layout), false)?.into(),
+        CpuBuffer::U32(v) => map_int(op, &strided_values(v, layout), false)?.into(),
+        CpuBuffer::I64(v) => map_int(op, &strided_values(v, layout), true)?.into(),
+    })
+}
+
+/// Maps `xs` through `f` into a new vector, vectorised, on several threads when large.
+pub(crate) fn map<T, U, F>(xs: &[T], f: F) -> Vec<U>
+where
+    T: Copy + Sync,
+    U: Send,
+    F: Fn(T) -> U + Sync,
+{
+    par::build_vec(xs.len(), 64, |start, out| {
+        simd::map_into(&xs[start..start + out.len()], out, &f)
+    })
+}
+
+fn via_f32<T: Copy + Sync + Send>(
+    op: UnaryOp,
+    xs: &[T],
+    to: fn(T) -> f32,
+    from: fn(f32) -> T,
+) -> Vec<T> {
+    let wide = map(xs, to);
+    map(&map_float(op, &wide), from)
+}
+
+/// Float math every float kernel needs, with `f32` using the vectorisable fast paths.
+pub(crate) trait FloatMath:
+    Element + std::ops::Neg<Output = Self> + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self> + std::ops::Div<Output = Self>
+{
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tanh(self) -> Self;
+    fn erf(self) -> Self;
+    fn powf(self, p: Self) -> Self;
+    fn sigmoid(self) -> Self;
+    fn from_f32(v: f32) -> Self;
+}
+
+impl FloatMath for f32 {
+    #[inline(always)]
+    fn exp(self) -> Self {
+        math::exp_f32(self)
+    }
+    fn ln(self) -> Self {
+        f32::ln(self)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    fn sin(self) -> Self {
+        f32::sin(self)
+    }
+    fn cos(self) -> Self {
+        f32::cos(self)
+    }
+    fn tanh(self) -> Self {
+        f32::tanh(self)
+    }
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+    fn powf(self, p: Self) -> Self {
+        f32::powf(self, p)
+    }
+    #[inline(always)]
+    fn sigmoid(self) -> Self {
+        math::sigmoid_f32(self)
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+}
+
+impl FloatMath for f64 {
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+    fn sin(self) -> Self {
+        f64::sin(self)
+    }
+    fn cos(self) -> Self {
+        f64::cos(self)
+    }
+    fn tanh(self) -> Self {
+        f64::tanh(self)
+    }
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+    fn powf(self, p: Self) -> Self {
+        f64::powf(self, p)
+    }
+    fn sigmoid(self) -> Self {
+        1.0 / (1.0 + (-self).exp())
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
+}
+
+pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
+    let zero = T::ZERO;
+    let one = T::ONE;
+    let half = T::from_f32(0.5);
+    match op {
+        UnaryOp::Neg => map(xs, |x: T| -x),
+        UnaryOp::Abs => map(xs, |x: T| if x < zero { -x } else { x }),
+        UnaryOp::Exp => map(xs, T::exp),
+        UnaryOp::Log => map(xs, T::ln),
+        UnaryOp::Sqrt => map(xs, T::sqrt),
+        UnaryOp::Recip => map(xs, |x: T| one / x),
+        UnaryOp::Square => map(xs, |x: T| x * x),
+        UnaryOp::Sin => map(xs, T::sin),
+        UnaryOp::Cos => map(xs, T::cos),
+        UnaryOp::Tanh => map(xs, T::tanh),
+        UnaryOp::Sigmoid => map(xs, T::sigmoid),
+        UnaryOp::Relu => map(xs, |x: T| if x < zero { zero } else { x }),
+        UnaryOp::Gelu => {
+            let c = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+            map(xs, |x: T| half * x * (one + (x * c).erf()))
+        }
+        UnaryOp::GeluTanh => {
+            let c = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
+            let k = T::from_f64(0.044715);
+            map(xs, |x: T| half * x * (one + (c * (x + k * x * x * x)).tanh()))
+        }
+        UnaryOp::Silu => map(xs, |x: T| x * x.sigmoid()),
+        UnaryOp::Powf(p) => {
+            let p = T::from_f64(p);
+            map(xs, |x: T| x.powf(p))
+        }
+        UnaryOp::Clamp(lo, hi) => {
+            let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
+            // Comparisons rather than min/max so that NaN passes through, as in PyTorch.
+            map(xs, |x: T| if x < lo { lo } else if x > hi { hi } else { x })
+        }
+        UnaryOp::Affine(a, b) => {
+            let (a, b) = (T::from_f64(a), T::from_f64(b));
+            map(xs, |x: T| a * x + b)
+        }
+    }
+}
+
+fn map_int<T: Element + Sync + Send>(op: UnaryOp, xs: &[T], signed: bool) -> Result<Vec<T>> {
+    let unsupported = || Error::UnsupportedDType {
+        op: op.name(),
+        dtype: T::DTYPE,
+        hint: if signed { " (integer input: cast to a float dtype first)" } else { " (unsigned integer input)" },
+    };
+    if !op.supports_int() || (op == UnaryOp::Neg && !signed) {
+        return Err(unsupported().into());
+    }
+    Ok(map(xs, |x: T| T::from_f64(op.eval_f64(x.to_f64()))))
+}

@@ -1,0 +1,29 @@
+//! Tensors for Tessera: a runtime [`Device`], [`Storage`] on that device, and [`Tensor`], a cheap
+//! to clone, strided view of a storage with the op API as methods returning [`Result`].
+//!
+//! ```
+//! use tessera_tensor::{Device, Tensor};
+//! let a = Tensor::from_vec(vec![1f32, 2., 3., 4., 5., 6.], [2, 3], &Device::Cpu)?;
+//! let b = Tensor::from_vec(vec![10f32, 20., 30.], [3], &Device::Cpu)?;
+//! let c = a.add(&b)?;                       // broadcasting
+//! assert_eq!(c.to_vec::<f32>()?, vec![11., 22., 33., 14., 25., 36.]);
+//! let s = c.t()?.sum(&[1], false)?;         // transposed view, no copy
+//! assert_eq!(s.to_vec::<f32>()?, vec![25., 47., 69.]);
+//! # Ok::<(), tessera_tensor::Error>(())
+//! ```
+
+mod device;
+mod display;
+mod error;
+mod generator;
+mod storage;
+mod tensor;
+
+pub use device::Device;
+pub use error::{Error, Result};
+pub use generator::Generator;
+pub use storage::Storage;
+pub use tensor::Tensor;
+pub use tessera_core::{bf16, f16, DType, Layout, Shape};
+pub use tessera_kernels::cpu::CpuElem as Element;
+pub use tessera_kernels::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};

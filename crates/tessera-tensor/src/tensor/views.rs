@@ -1,0 +1,152 @@
+//! Shaping: views that share storage, and the copies (contiguous, cat, stack, casts).
+
+use super::Tensor;
+use crate::{Result, Storage};
+use tessera_core::{DType, Error, Shape};
+
+impl Tensor {
+    /// Swaps two dims (negative dims count from the end). A view.
+    pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        let (a, b) = (self.shape().dim(d0, "transpose")?, self.shape().dim(d1, "transpose")?);
+        Ok(self.with_layout(self.layout().transpose(a, b)?))
+    }
+
+    /// Swaps the last two dims (the matrix transpose). A view; needs rank >= 2.
+    pub fn t(&self) -> Result<Tensor> {
+        if self.rank() < 2 {
+            return Err(Error::InvalidArgument { op: "t", msg: format!("needs at least 2 dims, got shape {}", self.shape()) }.into());
+        }
+        self.transpose(-2, -1)
+    }
+
+    /// Reorders dims: dim `i` of the result is dim `perm[i]` of `self`. A view.
+    pub fn permute(&self, perm: &[isize]) -> Result<Tensor> {
+        let perm = perm.iter().map(|&d| self.shape().dim(d, "permute")).collect::<tessera_core::Result<Vec<_>>>()?;
+        Ok(self.with_layout(self.layout().permute(&perm)?))
+    }
+
+    /// Keeps `len` entries of `dim` from `start`. A view.
+    pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Tensor> {
+        let d = self.shape().dim(dim, "narrow")?;
+        Ok(self.with_layout(self.layout().narrow(d, start, len)?))
+    }
+
+    /// The same elements with another shape; one dim may be given as `usize::MAX` to be inferred.
+    /// A view when the strides allow it, otherwise a copy (as PyTorch's `reshape`).
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let shape = self.infer_dim(shape.into())?;
+        match self.layout().reshape(&shape)? {
+            Some(layout) => Ok(self.with_layout(layout)),
+            None => self.contiguous()?.reshape(shape),
+        }
+    }
+
+    fn infer_dim(&self, shape: Shape) -> Result<Shape> {
+        let holes = shape.dims().iter().filter(|&&d| d == usize::MAX).count();
+        if holes == 0 {
+            return Ok(shape);
+        }
+        let known: usize = shape.dims().iter().filter(|&&d| d != usize::MAX).product();
+        if holes > 1 || known == 0 || self.elem_count() % known != 0 {
+            return Err(Error::InvalidArgument {
+                op: "reshape",
+                msg: format!("cannot infer a dim of {:?} for {} elements", shape.dims(), self.elem_count()),
+            }
+            .into());
+        }
+        let fill = self.elem_count() / known;
+        Ok(Shape::new(shape.dims().iter().map(|&d| if d == usize::MAX { fill } else { d }).collect()))
+    }
+
+    /// All dims merged into one. A view when contiguous.
+    pub fn flatten_all(&self) -> Result<Tensor> {
+        self.reshape([self.elem_count()])
+    }
+
+    /// Removes `dim` if its size is 1 (otherwise unchanged, as PyTorch). A view.
+    pub fn squeeze(&self, dim: isize) -> Result<Tensor> {
+        let d = self.shape().dim(dim, "squeeze")?;
+        Ok(self.with_layout(self.layout().squeeze(d)?))
+    }
+
+    /// Inserts a dim of size 1 at `dim` (`-1` appends). A view.
+    pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        let d = self.shape().dim_for_insert(dim, "unsqueeze")?;
+        Ok(self.with_layout(self.layout().unsqueeze(d)?))
+    }
+
+    /// Broadcasts to `shape` (size-1 dims repeat, leading dims are added): PyTorch's `expand`.
+    /// A view with zero strides, no copy.
+    pub fn expand(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().broadcast_as(&shape.into())?))
+    }
+
+    /// A contiguous tensor with the same values: `self` when already contiguous from offset 0.
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() && self.layout().offset() == 0 {
+            return Ok(self.clone());
+        }
+        Ok(Tensor::from_storage(self.storage().copy_strided(self.layout()), self.shape().clone()))
+    }
+
+    /// A fresh contiguous copy, never sharing storage with `self`.
+    pub fn copy(&self) -> Result<Tensor> {
+        Ok(Tensor::from_storage(self.storage().copy_strided(self.layout()), self.shape().clone()))
+    }
+
+    /// The values converted to `dtype` (a cheap clone when it already is).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        Ok(Tensor::from_storage(self.storage().cast(self.layout(), dtype), self.shape().clone()))
+    }
+
+    /// Pieces of `size` entries along `dim` (the last may be shorter). Views.
+    pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Tensor>> {
+        let d = self.shape().dim(dim, "split")?;
+        if size == 0 {
+            return Err(Error::InvalidArgument { op: "split", msg: "split size must be positive".into() }.into());
+        }
+        let n = self.dims()[d];
+        (0..n.div_ceil(size)).map(|i| self.narrow(d as isize, i * size, size.min(n - i * size))).collect()
+    }
+
+    /// `chunks` nearly equal pieces along `dim` (as `torch.chunk`: size `ceil(n / chunks)`).
+    pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
+        let d = self.shape().dim(dim, "chunk")?;
+        if chunks == 0 {
+            return Err(Error::InvalidArgument { op: "chunk", msg: "number of chunks must be positive".into() }.into());
+        }
+        let n = self.dims()[d];
+        self.split(n.div_ceil(chunks).max(1), dim)
+    }
+
+    /// Joins tensors along an existing dim.
+    pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let Some(first) = tensors.first() else {
+            return Err(Error::InvalidArgument { op: "cat", msg: "no tensors given".into() }.into());
+        };
+        let d = first.shape().dim(dim, "cat")?;
+        let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
+        let parts: Vec<(&Storage, &tessera_core::Layout)> =
+            guards.iter().zip(tensors).map(|(g, t)| (&**g, t.layout())).collect();
+        let (storage, shape) = Storage::cat(&parts, d)?;
+        Ok(Tensor::from_storage(storage, shape))
+    }
+
+    /// Joins tensors of one shape along a new dim.
+    pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let Some(first) = tensors.first() else {
+            return Err(Error::InvalidArgument { op: "stack", msg: "no tensors given".into() }.into());
+        };
+        for t in tensors {
+            if t.shape() != first.shape() {
+                return Err(Error::ShapeMismatch { op: "stack", lhs: first.shape().clone(), rhs: t.shape().clone() }.into());
+            }
+        }
+        let d = first.shape().dim_for_insert(dim, "stack")? as isize;
+        let parts = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&parts, d)
+    }
+}
