@@ -24,15 +24,7 @@ pub enum DType {
 
 impl DType {
     /// Every dtype, in declaration order.
-    pub const ALL: [DType; 7] = [
-        DType::F32,
-        DType::F64,
-        DType::F16,
-        DType::BF16,
-        DType::U8,
-        DType::U32,
-        DType::I64,
-    ];
+    pub const ALL: [DType; 7] = [DType::F32, DType::F64, DType::F16, DType::BF16, DType::U8, DType::U32, DType::I64];
 
     /// Size of one element in bytes.
     pub fn size_in_bytes(self) -> usize {
@@ -78,9 +70,7 @@ impl fmt::Display for DType {
 ///
 /// Conversions go through `f64`, which represents every value of every supported type exactly
 /// except `i64` beyond 2^53 (casts of such values round, as in PyTorch's `double()`).
-pub trait Element:
-    Copy + Send + Sync + PartialOrd + PartialEq + fmt::Debug + fmt::Display + Default + 'static
-{
+pub trait Element: Copy + Send + Sync + PartialOrd + PartialEq + fmt::Debug + fmt::Display + Default + 'static {
     /// The runtime tag of this type.
     const DTYPE: DType;
     /// The value zero.

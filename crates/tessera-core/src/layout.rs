@@ -17,11 +17,7 @@ impl Layout {
     pub fn contiguous(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
         let strides = shape.contiguous_strides();
-        Layout {
-            shape,
-            strides,
-            offset: 0,
-        }
+        Layout { shape, strides, offset: 0 }
     }
 
     /// A layout from its parts. The caller guarantees the buffer is large enough.
@@ -32,11 +28,7 @@ impl Layout {
                 msg: format!("{} strides given for shape {shape}", strides.len()),
             });
         }
-        Ok(Layout {
-            shape,
-            strides,
-            offset,
-        })
+        Ok(Layout { shape, strides, offset })
     }
 
     /// The shape.
@@ -84,10 +76,12 @@ impl Layout {
         true
     }
 
-    /// The buffer range `start..end` when the layout is contiguous.
+    /// The buffer range `start..end` when the layout is contiguous (`0..0` when it is empty).
     pub fn contiguous_range(&self) -> Option<(usize, usize)> {
-        self.is_contiguous()
-            .then(|| (self.offset, self.offset + self.elem_count()))
+        if self.elem_count() == 0 {
+            return Some((0, 0));
+        }
+        self.is_contiguous().then(|| (self.offset, self.offset + self.elem_count()))
     }
 
     /// One past the largest buffer index this layout touches (0 for an empty layout).
@@ -95,14 +89,7 @@ impl Layout {
         if self.elem_count() == 0 {
             return 0;
         }
-        self.offset
-            + self
-                .dims()
-                .iter()
-                .zip(&self.strides)
-                .map(|(&d, &s)| (d - 1) * s)
-                .sum::<usize>()
-            + 1
+        self.offset + self.dims().iter().zip(&self.strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
     }
 
     /// Swaps two dims.
@@ -161,11 +148,7 @@ impl Layout {
         let mut dims = self.dims().to_vec();
         dims[dim] = len;
         Ok(Layout {
-            offset: if len == 0 {
-                self.offset
-            } else {
-                self.offset + start * self.strides[dim]
-            },
+            offset: if len == 0 { self.offset } else { self.offset + start * self.strides[dim] },
             shape: Shape::new(dims),
             strides: self.strides.clone(),
         })
@@ -188,24 +171,15 @@ impl Layout {
             l.offset = self.offset;
             return Ok(Some(l));
         }
-        Ok(self.view_strides(to).map(|strides| Layout {
-            shape: to.clone(),
-            strides,
-            offset: self.offset,
-        }))
+        Ok(self.view_strides(to).map(|strides| Layout { shape: to.clone(), strides, offset: self.offset }))
     }
 
     /// Strides for viewing a non-contiguous layout as `to`: possible when each group of old dims
     /// that merges into (or splits from) new dims is itself contiguous.
     fn view_strides(&self, to: &Shape) -> Option<Vec<usize>> {
         // Drop size-1 dims from the source: their strides do not matter.
-        let src: Vec<(usize, usize)> = self
-            .dims()
-            .iter()
-            .zip(&self.strides)
-            .filter(|(&d, _)| d != 1)
-            .map(|(&d, &s)| (d, s))
-            .collect();
+        let src: Vec<(usize, usize)> =
+            self.dims().iter().zip(&self.strides).filter(|(&d, _)| d != 1).map(|(&d, &s)| (d, s)).collect();
         let tgt = to.dims();
         let mut strides = vec![0; tgt.len()];
         let (mut si, mut ti) = (0, 0);
@@ -216,9 +190,7 @@ impl Layout {
                 continue;
             }
             // Gather a chunk of source dims that is contiguous within itself.
-            let Some(&(first_dim, _)) = src.get(si) else {
-                return None;
-            };
+            let &(first_dim, _) = src.get(si)?;
             let mut chunk_size = first_dim;
             let mut sj = si;
             let mut tj = ti;
@@ -258,36 +230,20 @@ impl Layout {
         let mut strides = self.strides.clone();
         dims.remove(dim);
         strides.remove(dim);
-        Ok(Layout {
-            shape: Shape::new(dims),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout { shape: Shape::new(dims), strides, offset: self.offset })
     }
 
     /// Inserts a dim of size 1 at position `dim` (`0..=rank`).
     pub fn unsqueeze(&self, dim: usize) -> Result<Layout> {
         if dim > self.rank() {
-            return Err(Error::DimOutOfRange {
-                op: "unsqueeze",
-                dim: dim as isize,
-                shape: self.shape.clone(),
-            });
+            return Err(Error::DimOutOfRange { op: "unsqueeze", dim: dim as isize, shape: self.shape.clone() });
         }
         let mut dims = self.dims().to_vec();
         let mut strides = self.strides.clone();
-        let stride = if dim < self.rank() {
-            self.strides[dim] * self.dims()[dim]
-        } else {
-            1
-        };
+        let stride = if dim < self.rank() { self.strides[dim] * self.dims()[dim] } else { 1 };
         dims.insert(dim, 1);
         strides.insert(dim, stride);
-        Ok(Layout {
-            shape: Shape::new(dims),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout { shape: Shape::new(dims), strides, offset: self.offset })
     }
 
     /// Broadcasts to `target` (NumPy rules: align right, size-1 dims repeat with stride 0, new
@@ -317,11 +273,7 @@ impl Layout {
                 });
             };
         }
-        Ok(Layout {
-            shape: target.clone(),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout { shape: target.clone(), strides, offset: self.offset })
     }
 
     /// Buffer offsets of every element, in row-major order.
@@ -336,11 +288,7 @@ impl Layout {
 
     fn check_dim(&self, dim: usize, op: &'static str) -> Result<()> {
         if dim >= self.rank() {
-            return Err(Error::DimOutOfRange {
-                op,
-                dim: dim as isize,
-                shape: self.shape.clone(),
-            });
+            return Err(Error::DimOutOfRange { op, dim: dim as isize, shape: self.shape.clone() });
         }
         Ok(())
     }
@@ -361,10 +309,7 @@ mod tests {
         assert_eq!(offsets(&t), vec![0, 3, 1, 4, 2, 5]);
         let n = l.narrow(1, 1, 2).unwrap();
         assert_eq!(offsets(&n), vec![1, 2, 4, 5]);
-        assert!(matches!(
-            l.narrow(1, 2, 2),
-            Err(Error::NarrowOutOfRange { .. })
-        ));
+        assert!(matches!(l.narrow(1, 2, 2), Err(Error::NarrowOutOfRange { .. })));
     }
 
     #[test]
@@ -380,10 +325,7 @@ mod tests {
         // ... but splitting its untouched outer dim works.
         let s = t.reshape(&Shape::from([1, 2, 4, 3])).unwrap().unwrap();
         assert_eq!(offsets(&s), offsets(&t));
-        assert!(matches!(
-            l.reshape(&Shape::from([5])),
-            Err(Error::ElementCountMismatch { .. })
-        ));
+        assert!(matches!(l.reshape(&Shape::from([5])), Err(Error::ElementCountMismatch { .. })));
     }
 
     #[test]

@@ -60,12 +60,7 @@ impl Philox {
             }
             let p0 = (M0 as u64) * (c[0] as u64);
             let p1 = (M1 as u64) * (c[2] as u64);
-            c = [
-                ((p1 >> 32) as u32) ^ c[1] ^ k[0],
-                p1 as u32,
-                ((p0 >> 32) as u32) ^ c[3] ^ k[1],
-                p0 as u32,
-            ];
+            c = [((p1 >> 32) as u32) ^ c[1] ^ k[0], p1 as u32, ((p0 >> 32) as u32) ^ c[3] ^ k[1], p0 as u32];
         }
         c
     }

@@ -56,10 +56,7 @@ impl Shape {
 
     /// Resolves a list of dims, rejecting duplicates; the result is sorted.
     pub fn dims_sorted(&self, dims: &[isize], op: &'static str) -> Result<Vec<usize>> {
-        let mut out = dims
-            .iter()
-            .map(|&d| self.dim(d, op))
-            .collect::<Result<Vec<_>>>()?;
+        let mut out = dims.iter().map(|&d| self.dim(d, op)).collect::<Result<Vec<_>>>()?;
         out.sort_unstable();
         if let Some(w) = out.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::DuplicateDim { op, dim: w[0] });
@@ -76,11 +73,7 @@ impl Shape {
 fn resolve_dim(dim: isize, bound: usize, shape: &Shape, op: &'static str) -> Result<usize> {
     let resolved = if dim < 0 { dim + bound as isize } else { dim };
     if resolved < 0 || resolved as usize >= bound {
-        return Err(Error::DimOutOfRange {
-            op,
-            dim,
-            shape: shape.clone(),
-        });
+        return Err(Error::DimOutOfRange { op, dim, shape: shape.clone() });
     }
     Ok(resolved as usize)
 }
@@ -97,13 +90,7 @@ pub fn broadcast_shapes(lhs: &Shape, rhs: &Shape, op: &'static str) -> Result<Sh
             (a, b) if a == b => a,
             (1, b) => b,
             (a, 1) => a,
-            _ => {
-                return Err(Error::BroadcastIncompatible {
-                    op,
-                    lhs: lhs.clone(),
-                    rhs: rhs.clone(),
-                })
-            }
+            _ => return Err(Error::BroadcastIncompatible { op, lhs: lhs.clone(), rhs: rhs.clone() }),
         };
     }
     Ok(Shape(dims))
@@ -179,17 +166,11 @@ mod tests {
     #[test]
     fn broadcasting_follows_numpy() {
         let s = |d: &[usize]| Shape::from(d);
-        assert_eq!(
-            broadcast_shapes(&s(&[3, 1, 5]), &s(&[4, 5]), "t").unwrap(),
-            s(&[3, 4, 5])
-        );
+        assert_eq!(broadcast_shapes(&s(&[3, 1, 5]), &s(&[4, 5]), "t").unwrap(), s(&[3, 4, 5]));
         assert_eq!(broadcast_shapes(&s(&[]), &s(&[2]), "t").unwrap(), s(&[2]));
         assert_eq!(broadcast_shapes(&s(&[0]), &s(&[1]), "t").unwrap(), s(&[0]));
         let err = broadcast_shapes(&s(&[3]), &s(&[4]), "add").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "add: shapes [3] and [4] cannot be broadcast together"
-        );
+        assert_eq!(err.to_string(), "add: shapes [3] and [4] cannot be broadcast together");
     }
 
     #[test]
@@ -197,10 +178,7 @@ mod tests {
         let s = Shape::from([2, 3, 4]);
         assert_eq!(s.dim(-1, "t").unwrap(), 2);
         assert!(matches!(s.dim(3, "t"), Err(Error::DimOutOfRange { .. })));
-        assert!(matches!(
-            s.dims_sorted(&[0, -3], "t"),
-            Err(Error::DuplicateDim { dim: 0, .. })
-        ));
+        assert!(matches!(s.dims_sorted(&[0, -3], "t"), Err(Error::DuplicateDim { dim: 0, .. })));
     }
 
     #[test]

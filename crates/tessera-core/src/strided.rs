@@ -75,12 +75,8 @@ impl StridedBlocks {
             block_len *= dims[d];
             split = d;
         }
-        let outer = Layout::new(
-            dims[..split].to_vec().into(),
-            strides[..split].to_vec(),
-            layout.offset(),
-        )
-        .expect("prefix of a valid layout is valid");
+        let outer = Layout::new(dims[..split].to_vec().into(), strides[..split].to_vec(), layout.offset())
+            .expect("prefix of a valid layout is valid");
         let mut outer = StridedIndex::new(&outer);
         if layout.elem_count() == 0 {
             outer.next = None;

@@ -57,7 +57,11 @@ impl NumberStyle {
         } else if v.is_nan() {
             "nan".into()
         } else if v.is_infinite() {
-            if v > 0.0 { "inf".into() } else { "-inf".into() }
+            if v > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            }
         } else if self.scientific {
             format!("{v:.4e}")
         } else if self.integral {
@@ -68,7 +72,15 @@ impl NumberStyle {
     }
 }
 
-fn write_nested(out: &mut String, values: &[f64], dims: &[usize], depth: usize, offset: usize, style: &NumberStyle, summarize: bool) {
+fn write_nested(
+    out: &mut String,
+    values: &[f64],
+    dims: &[usize],
+    depth: usize,
+    offset: usize,
+    style: &NumberStyle,
+    summarize: bool,
+) {
     if dims.is_empty() {
         out.push_str(&style.format(values[offset]));
         return;

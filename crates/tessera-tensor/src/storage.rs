@@ -89,7 +89,14 @@ impl Storage {
         }
     }
 
-    pub(crate) fn where_cond(&self, l: &Layout, t: &Storage, tl: &Layout, f: &Storage, fl: &Layout) -> Result<(Storage, Shape)> {
+    pub(crate) fn where_cond(
+        &self,
+        l: &Layout,
+        t: &Storage,
+        tl: &Layout,
+        f: &Storage,
+        fl: &Layout,
+    ) -> Result<(Storage, Shape)> {
         same_device("where", self, t)?;
         same_device("where", self, f)?;
         match (self, t, f) {
@@ -129,7 +136,9 @@ impl Storage {
 
     pub(crate) fn softmax(&self, l: &Layout, dim: usize, log: bool) -> Result<Storage> {
         match self {
-            Storage::Cpu(b) => Ok(Storage::Cpu(if log { cpu::log_softmax(b, l, dim)? } else { cpu::softmax(b, l, dim)? })),
+            Storage::Cpu(b) => {
+                Ok(Storage::Cpu(if log { cpu::log_softmax(b, l, dim)? } else { cpu::softmax(b, l, dim)? }))
+            }
         }
     }
 
@@ -188,11 +197,21 @@ impl Storage {
         }
     }
 
-    pub(crate) fn scatter_add(&self, l: &Layout, dim: usize, idx: &Storage, il: &Layout, src: &Storage, sl: &Layout) -> Result<Storage> {
+    pub(crate) fn scatter_add(
+        &self,
+        l: &Layout,
+        dim: usize,
+        idx: &Storage,
+        il: &Layout,
+        src: &Storage,
+        sl: &Layout,
+    ) -> Result<Storage> {
         same_device("scatter_add", self, idx)?;
         same_device("scatter_add", self, src)?;
         match (self, idx, src) {
-            (Storage::Cpu(b), Storage::Cpu(i), Storage::Cpu(s)) => Ok(Storage::Cpu(cpu::scatter_add(b, l, dim, i, il, s, sl)?)),
+            (Storage::Cpu(b), Storage::Cpu(i), Storage::Cpu(s)) => {
+                Ok(Storage::Cpu(cpu::scatter_add(b, l, dim, i, il, s, sl)?))
+            }
         }
     }
 }

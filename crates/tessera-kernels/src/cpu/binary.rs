@@ -32,8 +32,7 @@ pub fn binary(op: BinaryOp, lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &
             zip_map(a, &ll, b, &rl, |x: f16, y: f16| f16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
         }
         (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
-            zip_map(a, &ll, b, &rl, |x: bf16, y: bf16| bf16::from_f32(f32_op(op, x.to_f32(), y.to_f32())))
-                .into()
+            zip_map(a, &ll, b, &rl, |x: bf16, y: bf16| bf16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
         }
         (CpuBuffer::U8(a), CpuBuffer::U8(b)) => int_op(op, a, &ll, b, &rl)?.into(),
         (CpuBuffer::U32(a), CpuBuffer::U32(b)) => int_op(op, a, &ll, b, &rl)?.into(),
@@ -61,10 +60,22 @@ where
         BinaryOp::Pow => zip_map(a, ll, b, rl, |x: T, y: T| x.powf(y)),
         // Comparisons in this order propagate NaN from either side.
         BinaryOp::Maximum => zip_map(a, ll, b, rl, move |x: T, y: T| {
-            if x > y { x } else if y >= x { y } else { nan }
+            if x > y {
+                x
+            } else if y >= x {
+                y
+            } else {
+                nan
+            }
         }),
         BinaryOp::Minimum => zip_map(a, ll, b, rl, move |x: T, y: T| {
-            if x < y { x } else if y <= x { y } else { nan }
+            if x < y {
+                x
+            } else if y <= x {
+                y
+            } else {
+                nan
+            }
         }),
     }
 }
@@ -89,12 +100,9 @@ where
             zip_map(a, ll, b, rl, T::wrapping_div)
         }
         BinaryOp::Pow => {
-            return Err(Error::UnsupportedDType {
-                op: "pow",
-                dtype: T::DTYPE,
-                hint: " (cast to a float dtype first)",
-            }
-            .into())
+            return Err(
+                Error::UnsupportedDType { op: "pow", dtype: T::DTYPE, hint: " (cast to a float dtype first)" }.into()
+            )
         }
         BinaryOp::Maximum => zip_map(a, ll, b, rl, |x: T, y: T| if x > y { x } else { y }),
         BinaryOp::Minimum => zip_map(a, ll, b, rl, |x: T, y: T| if x < y { x } else { y }),

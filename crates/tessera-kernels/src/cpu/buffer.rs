@@ -155,3 +155,10 @@ pub(crate) fn strided_values<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow
     }
     Cow::Owned(out)
 }
+
+/// Whether a value is NaN, for any element type (only floats can be).
+#[inline(always)]
+#[allow(clippy::eq_op)]
+pub(crate) fn is_nan<T: PartialEq>(x: T) -> bool {
+    x != x
+}

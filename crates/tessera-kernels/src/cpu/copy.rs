@@ -25,8 +25,8 @@ pub fn cat(inputs: &[(&CpuBuffer, &Layout)], dim: usize) -> Result<(CpuBuffer, S
         if buf.dtype() != first.dtype() {
             return Err(Error::DTypeMismatch { op: "cat", lhs: first.dtype(), rhs: buf.dtype() }.into());
         }
-        let same_other_dims = layout.rank() == rank
-            && (0..rank).all(|d| d == dim || layout.dims()[d] == first_layout.dims()[d]);
+        let same_other_dims =
+            layout.rank() == rank && (0..rank).all(|d| d == dim || layout.dims()[d] == first_layout.dims()[d]);
         if !same_other_dims {
             return Err(Error::ShapeMismatch {
                 op: "cat",
@@ -44,7 +44,14 @@ pub fn cat(inputs: &[(&CpuBuffer, &Layout)], dim: usize) -> Result<(CpuBuffer, S
     Ok((out, shape))
 }
 
-fn cat_typed<T: CpuElem>(_type_of: &[T], inputs: &[(&CpuBuffer, &Layout)], outer: usize, inner: usize, dim: usize, total: usize) -> CpuBuffer {
+fn cat_typed<T: CpuElem>(
+    _type_of: &[T],
+    inputs: &[(&CpuBuffer, &Layout)],
+    outer: usize,
+    inner: usize,
+    dim: usize,
+    total: usize,
+) -> CpuBuffer {
     let parts: Vec<(std::borrow::Cow<'_, [T]>, usize)> = inputs
         .iter()
         .map(|&(buf, layout)| {

@@ -76,7 +76,7 @@ fn float_only(op: &'static str, dtype: DType) -> Result<()> {
 /// Uniform samples in `[lo, hi)`. Advances `rng`.
 pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> Result<CpuBuffer> {
     float_only("uniform", dtype)?;
-    if !(lo <= hi) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || lo > hi {
         return Err(Error::InvalidArgument {
             op: "uniform",
             msg: format!("bounds [{lo}, {hi}) must be finite with lo <= hi"),
@@ -110,7 +110,7 @@ pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> 
 /// Normal samples with mean `mean` and standard deviation `std`. Advances `rng`.
 pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -> Result<CpuBuffer> {
     float_only("normal", dtype)?;
-    if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+    if !std.is_finite() || !mean.is_finite() || std < 0.0 {
         return Err(Error::InvalidArgument {
             op: "normal",
             msg: format!("mean {mean} and std {std} must be finite with std >= 0"),
@@ -131,11 +131,7 @@ pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -
 /// 1 with probability `p`, else 0, in `dtype` (a float dtype or `u8`). Advances `rng`.
 pub fn bernoulli(rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<CpuBuffer> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::InvalidArgument {
-            op: "bernoulli",
-            msg: format!("probability {p} is not in [0, 1]"),
-        }
-        .into());
+        return Err(Error::InvalidArgument { op: "bernoulli", msg: format!("probability {p} is not in [0, 1]") }.into());
     }
     if !(dtype.is_float() || dtype == DType::U8) {
         return Err(Error::UnsupportedDType { op: "bernoulli", dtype, hint: " (use a float dtype or u8)" }.into());

@@ -17,7 +17,9 @@ fn read_indices(op: &'static str, idx: &CpuBuffer, layout: &Layout, dim: usize, 
         CpuBuffer::U32(v) => strided_values(v, layout).iter().map(|&i| check(i as i64)).collect(),
         CpuBuffer::I64(v) => strided_values(v, layout).iter().map(|&i| check(i)).collect(),
         other => {
-            return Err(Error::UnsupportedDType { op, dtype: other.dtype(), hint: " for indices (use u32 or i64)" }.into())
+            return Err(
+                Error::UnsupportedDType { op, dtype: other.dtype(), hint: " for indices (use u32 or i64)" }.into()
+            )
         }
     };
     Ok(out?)
@@ -32,7 +34,13 @@ fn check_dim(op: &'static str, layout: &Layout, dim: usize) -> Result<()> {
 
 /// Picks the slices `indices[j]` along `dim` (a 1-D index tensor of u32 or i64): with `dim = 0`
 /// and a [vocab, dim] table this is an embedding lookup.
-pub fn index_select(buf: &CpuBuffer, layout: &Layout, dim: usize, idx: &CpuBuffer, idx_layout: &Layout) -> Result<(CpuBuffer, Shape)> {
+pub fn index_select(
+    buf: &CpuBuffer,
+    layout: &Layout,
+    dim: usize,
+    idx: &CpuBuffer,
+    idx_layout: &Layout,
+) -> Result<(CpuBuffer, Shape)> {
     check_dim("index_select", layout, dim)?;
     if idx_layout.rank() != 1 {
         return Err(Error::InvalidArgument {
@@ -90,7 +98,13 @@ fn check_index_shape(op: &'static str, idx: &Layout, other: &Layout, dim: usize,
 
 /// `out[i][j][k] = input[i][index[i][j][k]][k]` for `dim = 1` (and likewise for any dim). The
 /// index has the input's rank and is no larger on the other dims; the output has its shape.
-pub fn gather(buf: &CpuBuffer, layout: &Layout, dim: usize, idx: &CpuBuffer, idx_layout: &Layout) -> Result<(CpuBuffer, Shape)> {
+pub fn gather(
+    buf: &CpuBuffer,
+    layout: &Layout,
+    dim: usize,
+    idx: &CpuBuffer,
+    idx_layout: &Layout,
+) -> Result<(CpuBuffer, Shape)> {
     check_dim("gather", layout, dim)?;
     check_index_shape("gather", idx_layout, layout, dim, false)?;
     let indices = read_indices("gather", idx, idx_layout, dim, layout.dims()[dim])?;

@@ -33,8 +33,11 @@ impl MatmulShape {
         }
         let lb = Shape::from(&ld[..ld.len() - 2]);
         let rb = Shape::from(&rd[..rd.len() - 2]);
-        let batch = broadcast_shapes(&lb, &rb, "matmul")
-            .map_err(|_| Error::BroadcastIncompatible { op: "matmul", lhs: ll.shape().clone(), rhs: rl.shape().clone() })?;
+        let batch = broadcast_shapes(&lb, &rb, "matmul").map_err(|_| Error::BroadcastIncompatible {
+            op: "matmul",
+            lhs: ll.shape().clone(),
+            rhs: rl.shape().clone(),
+        })?;
         Ok(MatmulShape { batch: batch.into_dims(), m: ld[ld.len() - 2], k: ld[ld.len() - 1], n: rd[rd.len() - 1] })
     }
 
@@ -63,7 +66,12 @@ pub fn matmul(lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Res
             map(&batched(&a32, &cl, &b32, &cr, &s), bf16::from_f32).into()
         }
         (other, _) => {
-            return Err(Error::UnsupportedDType { op: "matmul", dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into())
+            return Err(Error::UnsupportedDType {
+                op: "matmul",
+                dtype: other.dtype(),
+                hint: " (cast to a float dtype first)",
+            }
+            .into())
         }
     };
     Ok((out, out_shape))
@@ -101,7 +109,10 @@ impl<'a, T: Copy> Operand<'a, T> {
         let (rs, cs) = (layout.strides()[r - 2], layout.strides()[r - 1]);
         // gemm reads any positive strides; a broadcast (zero-stride) matrix dim is copied out.
         let (data, layout) = if (rs == 0 && layout.dims()[r - 2] > 1) || (cs == 0 && layout.dims()[r - 1] > 1) {
-            (std::borrow::Cow::Owned(strided_values(data, layout).into_owned()), Layout::contiguous(layout.shape().clone()))
+            (
+                std::borrow::Cow::Owned(strided_values(data, layout).into_owned()),
+                Layout::contiguous(layout.shape().clone()),
+            )
         } else {
             (std::borrow::Cow::Borrowed(data), layout.clone())
         };

@@ -5,7 +5,6 @@
 //! rayon's pool (see [`par`]).
 
 mod binary;
-mod zip;
 mod buffer;
 mod cast;
 mod compare;
@@ -19,6 +18,7 @@ mod reduce;
 mod simd;
 mod softmax;
 mod unary;
+mod zip;
 
 pub use binary::binary;
 pub use buffer::{CpuBuffer, CpuElem};

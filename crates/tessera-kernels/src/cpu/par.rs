@@ -34,10 +34,7 @@ where
     let spare = &mut out.spare_capacity_mut()[..len];
     if worth_parallel(len) {
         let chunk = chunk_len(len, align);
-        spare
-            .par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| fill(i * chunk, c));
+        spare.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
     } else {
         fill(0, spare);
     }

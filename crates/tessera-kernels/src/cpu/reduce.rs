@@ -1,6 +1,6 @@
 //! Reductions over one or several dims: sum, mean, max, min, var, argmax, argmin.
 
-use super::buffer::{strided_values, CpuBuffer};
+use super::buffer::{is_nan, strided_values, CpuBuffer};
 use super::unary::{map, FloatMath};
 use super::{par, simd};
 use crate::ops::ReduceOp;
@@ -38,11 +38,8 @@ fn plan(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
     }
     let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
     let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
-    let lines = Lines {
-        pre: kept.iter().map(|&d| all[d]).product(),
-        red: dims.iter().map(|&d| all[d]).product(),
-        post: 1,
-    };
+    let lines =
+        Lines { pre: kept.iter().map(|&d| all[d]).product(), red: dims.iter().map(|&d| all[d]).product(), post: 1 };
     Ok((layout.permute(&perm)?, lines))
 }
 
@@ -66,6 +63,9 @@ where
     R: Fn(&[W]) -> W + Sync,
     A: Fn(&mut [W], &[W]) + Sync,
 {
+    if l.pre * l.post == 0 {
+        return Vec::new();
+    }
     let big = par::worth_parallel(data.len());
     if l.post == 1 {
         let line = |p: usize| row(&data[p * l.red..(p + 1) * l.red]);
@@ -83,7 +83,12 @@ where
     let mut out = vec![init; l.pre * l.post];
     let block = |p: usize, q0: usize, out: &mut [W]| {
         let base = p * l.red * l.post + q0;
-        for r in 0..l.red {
+        if l.red == 0 {
+            return;
+        }
+        // Start from the first line so that max and min never see the neutral `init`.
+        out.copy_from_slice(&data[base..base + out.len()]);
+        for r in 1..l.red {
             acc(out, &data[base + r * l.post..base + r * l.post + out.len()]);
         }
     };
@@ -123,10 +128,9 @@ fn sum_lines_i64(data: &[i64], l: Lines) -> Vec<i64> {
 
 /// Max (`greater = true`) or min of lines; NaN wins, as in PyTorch.
 fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, greater: bool) -> Vec<W> {
-    #[allow(clippy::eq_op)]
-    let pick = move |a: W, x: W| {
+        let pick = move |a: W, x: W| {
         let better = if greater { x > a } else { x < a };
-        if better || x != x {
+        if better || is_nan(x) {
             x
         } else {
             a
@@ -136,14 +140,20 @@ fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, greater: bool) 
         data,
         l,
         W::ZERO,
-        |xs| xs[1..].iter().fold(xs[0], |a, &x| if a != a { a } else { pick(a, x) }),
-        |acc, xs| acc.iter_mut().zip(xs).for_each(|(a, &x)| *a = if *a != *a { *a } else { pick(*a, x) }),
+        |xs| xs[1..].iter().fold(xs[0], |a, &x| if is_nan(a) { a } else { pick(a, x) }),
+        |acc, xs| acc.iter_mut().zip(xs).for_each(|(a, &x)| *a = if is_nan(*a) { *a } else { pick(*a, x) }),
     )
 }
 
 /// Reduces over `dims` (sorted, distinct; empty means no reduction). Sums of integer dtypes are
 /// `i64`, as in PyTorch; means need a float dtype; max and min of an empty dim are errors.
-pub fn reduce(op: ReduceOp, buf: &CpuBuffer, layout: &Layout, dims: &[usize], keepdim: bool) -> Result<(CpuBuffer, Shape)> {
+pub fn reduce(
+    op: ReduceOp,
+    buf: &CpuBuffer,
+    layout: &Layout,
+    dims: &[usize],
+    keepdim: bool,
+) -> Result<(CpuBuffer, Shape)> {
     let (read, lines) = plan(layout, dims)?;
     let shape = reduced_shape(layout.shape(), dims, keepdim);
     if matches!(op, ReduceOp::Max | ReduceOp::Min) && lines.red == 0 && lines.pre * lines.post > 0 {
@@ -154,7 +164,9 @@ pub fn reduce(op: ReduceOp, buf: &CpuBuffer, layout: &Layout, dims: &[usize], ke
         .into());
     }
     if op == ReduceOp::Mean && buf.dtype().is_int() {
-        return Err(Error::UnsupportedDType { op: "mean", dtype: buf.dtype(), hint: " (cast to a float dtype first)" }.into());
+        return Err(
+            Error::UnsupportedDType { op: "mean", dtype: buf.dtype(), hint: " (cast to a float dtype first)" }.into()
+        );
     }
     let count = lines.red as f64;
     let out: CpuBuffer = match (op, buf) {
@@ -203,7 +215,13 @@ fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, sums: Vec<W>, count: f6
 
 /// Variance over `dims` with Bessel's `correction` (1 gives the unbiased estimate, PyTorch's
 /// default): `sum((x - mean)^2) / (N - correction)`. Floats only; f16 and bf16 compute in f32.
-pub fn var(buf: &CpuBuffer, layout: &Layout, dims: &[usize], keepdim: bool, correction: usize) -> Result<(CpuBuffer, Shape)> {
+pub fn var(
+    buf: &CpuBuffer,
+    layout: &Layout,
+    dims: &[usize],
+    keepdim: bool,
+    correction: usize,
+) -> Result<(CpuBuffer, Shape)> {
     let (read, lines) = plan(layout, dims)?;
     let shape = reduced_shape(layout.shape(), dims, keepdim);
     let out = match buf {
@@ -215,7 +233,14 @@ pub fn var(buf: &CpuBuffer, layout: &Layout, dims: &[usize], keepdim: bool, corr
         CpuBuffer::BF16(v) => {
             map(&var_lines(&map(&strided_values(v, &read), bf16::to_f32), lines, correction), bf16::from_f32).into()
         }
-        other => return Err(Error::UnsupportedDType { op: "var", dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()),
+        other => {
+            return Err(Error::UnsupportedDType {
+                op: "var",
+                dtype: other.dtype(),
+                hint: " (cast to a float dtype first)",
+            }
+            .into())
+        }
     };
     Ok((out, shape))
 }
@@ -240,18 +265,29 @@ fn var_lines<W: FloatMath + Send + Sync>(data: &[W], l: Lines, correction: usize
 
 /// Index of the maximum (`greater = true`) or minimum along `dim`, as `i64`; the first one wins
 /// on ties, and a NaN counts as the extreme, as in PyTorch.
-pub fn arg_reduce(buf: &CpuBuffer, layout: &Layout, dim: usize, keepdim: bool, greater: bool) -> Result<(CpuBuffer, Shape)> {
+pub fn arg_reduce(
+    buf: &CpuBuffer,
+    layout: &Layout,
+    dim: usize,
+    keepdim: bool,
+    greater: bool,
+) -> Result<(CpuBuffer, Shape)> {
     let op = if greater { "argmax" } else { "argmin" };
-    let (read, lines) = plan(layout, &[dim]).map_err(|_| Error::DimOutOfRange { op, dim: dim as isize, shape: layout.shape().clone() })?;
+    let (read, lines) = plan(layout, &[dim]).map_err(|_| Error::DimOutOfRange {
+        op,
+        dim: dim as isize,
+        shape: layout.shape().clone(),
+    })?;
     if lines.red == 0 {
-        return Err(Error::InvalidArgument { op, msg: format!("dim {dim} of shape {} is empty", layout.shape()) }.into());
+        return Err(
+            Error::InvalidArgument { op, msg: format!("dim {dim} of shape {} is empty", layout.shape()) }.into()
+        );
     }
     let shape = reduced_shape(layout.shape(), &[dim], keepdim);
     let out = super::buffer::dispatch!(buf, v => arg_lines(&strided_values(v, &read), lines, greater));
     Ok((out.into(), shape))
 }
 
-#[allow(clippy::eq_op)]
 fn arg_lines<W: Element>(data: &[W], l: Lines, greater: bool) -> Vec<i64> {
     let mut out = Vec::with_capacity(l.pre * l.post);
     for p in 0..l.pre {
@@ -259,12 +295,12 @@ fn arg_lines<W: Element>(data: &[W], l: Lines, greater: bool) -> Vec<i64> {
             let at = |r: usize| data[(p * l.red + r) * l.post + q];
             let (mut best, mut best_r) = (at(0), 0);
             for r in 1..l.red {
-                if best != best {
+                if is_nan(best) {
                     break;
                 }
                 let x = at(r);
                 let better = if greater { x > best } else { x < best };
-                if better || x != x {
+                if better || is_nan(x) {
                     best = x;
                     best_r = r;
                 }

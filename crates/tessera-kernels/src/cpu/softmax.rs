@@ -1,6 +1,6 @@
 //! Softmax and log-softmax along one dim, numerically stable (the row maximum is subtracted).
 
-use super::buffer::{strided_values, CpuBuffer};
+use super::buffer::{is_nan, strided_values, CpuBuffer};
 use super::unary::{map, FloatMath};
 use super::{par, simd};
 use crate::Result;
@@ -31,8 +31,14 @@ fn along_dim(op: &'static str, buf: &CpuBuffer, layout: &Layout, dim: usize, log
         CpuBuffer::F32(v) => rows(&strided_values(v, &moved), row, log).into(),
         CpuBuffer::F64(v) => rows(&strided_values(v, &moved), row, log).into(),
         CpuBuffer::F16(v) => map(&rows(&map(&strided_values(v, &moved), f16::to_f32), row, log), f16::from_f32).into(),
-        CpuBuffer::BF16(v) => map(&rows(&map(&strided_values(v, &moved), bf16::to_f32), row, log), bf16::from_f32).into(),
-        other => return Err(Error::UnsupportedDType { op, dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()),
+        CpuBuffer::BF16(v) => {
+            map(&rows(&map(&strided_values(v, &moved), bf16::to_f32), row, log), bf16::from_f32).into()
+        }
+        other => {
+            return Err(
+                Error::UnsupportedDType { op, dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()
+            )
+        }
     };
     if dim == rank - 1 {
         return Ok(out);
@@ -51,8 +57,7 @@ fn rows<T: FloatMath + Send + Sync + RowSum>(data: &[T], row: usize, log: bool) 
         return out;
     }
     let one_row = |(x, o): (&[T], &mut [T])| {
-        #[allow(clippy::eq_op)]
-        let max = x.iter().fold(x[0], |m, &v| if v > m || v != v { v } else { m });
+        let max = x.iter().fold(x[0], |m, &v| if v > m || is_nan(v) { v } else { m });
         // An all -inf row has no finite maximum; shifting by 0 keeps it -inf rather than NaN.
         let shift = if max == T::from_f64(f64::NEG_INFINITY) { T::ZERO } else { max };
         for (o, &v) in o.iter_mut().zip(x) {

@@ -15,9 +15,7 @@ pub fn unary(op: UnaryOp, buf: &CpuBuffer, layout: &Layout) -> Result<CpuBuffer>
         CpuBuffer::F32(v) => map_float(op, &strided_values(v, layout)).into(),
         CpuBuffer::F64(v) => map_float(op, &strided_values(v, layout)).into(),
         CpuBuffer::F16(v) => via_f32(op, &strided_values(v, layout), f16::to_f32, f16::from_f32).into(),
-        CpuBuffer::BF16(v) => {
-            via_f32(op, &strided_values(v, layout), bf16::to_f32, bf16::from_f32).into()
-        }
+        CpuBuffer::BF16(v) => via_f32(op, &strided_values(v, layout), bf16::to_f32, bf16::from_f32).into(),
         CpuBuffer::U8(v) => map_int(op, &strided_values(v, layout), false)?.into(),
         CpuBuffer::U32(v) => map_int(op, &strided_values(v, layout), false)?.into(),
         CpuBuffer::I64(v) => map_int(op, &strided_values(v, layout), true)?.into(),
@@ -31,25 +29,22 @@ where
     U: Send,
     F: Fn(T) -> U + Sync,
 {
-    par::build_vec(xs.len(), 64, |start, out| {
-        simd::map_into(&xs[start..start + out.len()], out, &f)
-    })
+    par::build_vec(xs.len(), 64, |start, out| simd::map_into(&xs[start..start + out.len()], out, &f))
 }
 
-fn via_f32<T: Copy + Sync + Send>(
-    op: UnaryOp,
-    xs: &[T],
-    to: fn(T) -> f32,
-    from: fn(f32) -> T,
-) -> Vec<T> {
+fn via_f32<T: Copy + Sync + Send>(op: UnaryOp, xs: &[T], to: fn(T) -> f32, from: fn(f32) -> T) -> Vec<T> {
     let wide = map(xs, to);
     map(&map_float(op, &wide), from)
 }
 
 /// Float math every float kernel needs, with `f32` using the vectorisable fast paths.
 pub(crate) trait FloatMath:
-    Element + std::ops::Neg<Output = Self> + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self> + std::ops::Div<Output = Self>
+    Element
+    + std::ops::Neg<Output = Self>
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
 {
     fn exp(self) -> Self;
     fn ln(self) -> Self;
@@ -169,7 +164,15 @@ pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
         UnaryOp::Clamp(lo, hi) => {
             let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
             // Comparisons rather than min/max so that NaN passes through, as in PyTorch.
-            map(xs, |x: T| if x < lo { lo } else if x > hi { hi } else { x })
+            map(xs, |x: T| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            })
         }
         UnaryOp::Affine(a, b) => {
             let (a, b) = (T::from_f64(a), T::from_f64(b));

@@ -92,7 +92,11 @@ impl Tensor {
     /// Limits values to `[lo, hi]` (NaN passes through).
     pub fn clamp(&self, lo: f64, hi: f64) -> Result<Tensor> {
         if lo > hi {
-            return Err(tessera_core::Error::InvalidArgument { op: "clamp", msg: format!("lower bound {lo} exceeds upper bound {hi}") }.into());
+            return Err(tessera_core::Error::InvalidArgument {
+                op: "clamp",
+                msg: format!("lower bound {lo} exceeds upper bound {hi}"),
+            }
+            .into());
         }
         self.unary(UnaryOp::Clamp(lo, hi))
     }

@@ -28,7 +28,14 @@ impl Tensor {
         self.check_same_device("scatter_add", index)?;
         self.check_same_device("scatter_add", src)?;
         let d = self.shape().dim(dim, "scatter_add")?;
-        let storage = self.storage().scatter_add(self.layout(), d, &index.storage(), index.layout(), &src.storage(), src.layout())?;
+        let storage = self.storage().scatter_add(
+            self.layout(),
+            d,
+            &index.storage(),
+            index.layout(),
+            &src.storage(),
+            src.layout(),
+        )?;
         Ok(Tensor::from_storage(storage, self.shape().clone()))
     }
 }

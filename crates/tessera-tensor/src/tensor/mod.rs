@@ -123,7 +123,14 @@ impl Tensor {
     }
 
     /// Uniform samples in `[lo, hi)` (float dtypes).
-    pub fn rand_uniform(g: &mut Generator, lo: f64, hi: f64, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn rand_uniform(
+        g: &mut Generator,
+        lo: f64,
+        hi: f64,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let shape = shape.into();
         match device {
             Device::Cpu => {
@@ -139,7 +146,14 @@ impl Tensor {
     }
 
     /// Normal samples with `mean` and standard deviation `std` (float dtypes).
-    pub fn rand_normal(g: &mut Generator, mean: f64, std: f64, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn rand_normal(
+        g: &mut Generator,
+        mean: f64,
+        std: f64,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let shape = shape.into();
         match device {
             Device::Cpu => {
@@ -150,7 +164,13 @@ impl Tensor {
     }
 
     /// 1 with probability `p`, else 0 (a float dtype or `u8`): dropout masks.
-    pub fn bernoulli(g: &mut Generator, p: f64, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn bernoulli(
+        g: &mut Generator,
+        p: f64,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let shape = shape.into();
         match device {
             Device::Cpu => {

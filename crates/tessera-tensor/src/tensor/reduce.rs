@@ -87,7 +87,9 @@ impl Tensor {
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
         self.check_same_device("matmul", rhs)?;
         if self.rank() < 2 || rhs.rank() < 2 {
-            return Err(Error::ShapeMismatch { op: "matmul", lhs: self.shape().clone(), rhs: rhs.shape().clone() }.into());
+            return Err(
+                Error::ShapeMismatch { op: "matmul", lhs: self.shape().clone(), rhs: rhs.shape().clone() }.into()
+            );
         }
         let (storage, shape) = self.storage().matmul(self.layout(), &rhs.storage(), rhs.layout())?;
         Ok(Tensor::from_storage(storage, shape))

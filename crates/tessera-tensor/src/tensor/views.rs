@@ -14,7 +14,11 @@ impl Tensor {
     /// Swaps the last two dims (the matrix transpose). A view; needs rank >= 2.
     pub fn t(&self) -> Result<Tensor> {
         if self.rank() < 2 {
-            return Err(Error::InvalidArgument { op: "t", msg: format!("needs at least 2 dims, got shape {}", self.shape()) }.into());
+            return Err(Error::InvalidArgument {
+                op: "t",
+                msg: format!("needs at least 2 dims, got shape {}", self.shape()),
+            }
+            .into());
         }
         self.transpose(-2, -1)
     }
@@ -142,7 +146,9 @@ impl Tensor {
         };
         for t in tensors {
             if t.shape() != first.shape() {
-                return Err(Error::ShapeMismatch { op: "stack", lhs: first.shape().clone(), rhs: t.shape().clone() }.into());
+                return Err(
+                    Error::ShapeMismatch { op: "stack", lhs: first.shape().clone(), rhs: t.shape().clone() }.into()
+                );
             }
         }
         let d = first.shape().dim_for_insert(dim, "stack")? as isize;

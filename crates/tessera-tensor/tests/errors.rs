@@ -1,0 +1,136 @@
+//! Bad input gives a typed error naming the op and the shapes, dtypes, dims or values at fault.
+
+use tessera_tensor::{DType, Device, Error, Generator, Tensor};
+
+fn t(dims: &[usize], dtype: DType) -> Tensor {
+    Tensor::zeros(dims.to_vec(), dtype, &Device::Cpu).unwrap()
+}
+
+fn message(r: tessera_tensor::Result<Tensor>) -> String {
+    r.expect_err("must be an error").to_string()
+}
+
+#[test]
+fn broadcast_mismatch_names_both_shapes() {
+    let e = message(t(&[2, 3], DType::F32).add(&t(&[4], DType::F32)));
+    assert_eq!(e, "add: shapes [2, 3] and [4] cannot be broadcast together");
+}
+
+#[test]
+fn dtype_mismatch_names_both_dtypes() {
+    let e = message(t(&[2], DType::F32).mul(&t(&[2], DType::F64)));
+    assert_eq!(e, "mul: dtype mismatch, f32 vs f64");
+}
+
+#[test]
+fn dim_out_of_range_names_dim_and_shape() {
+    let e = message(t(&[2, 3], DType::F32).sum(&[2], false));
+    assert_eq!(e, "sum: dim 2 is out of range for a tensor of shape [2, 3]");
+    assert!(message(t(&[2, 3], DType::F32).softmax(-3)).contains("dim -3 is out of range"));
+    assert!(message(t(&[2], DType::F32).transpose(0, 1)).contains("transpose"));
+}
+
+#[test]
+fn duplicate_reduction_dims_are_rejected() {
+    assert_eq!(message(t(&[2, 3], DType::F32).sum(&[1, -1], false)), "sum: dim 1 appears more than once");
+}
+
+#[test]
+fn out_of_range_index_names_index_and_size() {
+    let ids = Tensor::from_vec(vec![0u32, 7], [2], &Device::Cpu).unwrap();
+    let e = message(t(&[5, 3], DType::F32).index_select(0, &ids));
+    assert_eq!(e, "index_select: index 7 is out of range for dim 0 of size 5");
+    let neg = Tensor::from_vec(vec![-1i64], [1, 1], &Device::Cpu).unwrap();
+    assert!(message(t(&[2, 2], DType::F32).gather(1, &neg)).contains("index -1 is out of range"));
+}
+
+#[test]
+fn float_indices_are_rejected() {
+    let e = message(t(&[5, 3], DType::F32).index_select(0, &t(&[2], DType::F32)));
+    assert_eq!(e, "index_select: dtype f32 is not supported for indices (use u32 or i64)");
+}
+
+#[test]
+fn narrow_past_the_end_names_range() {
+    let e = message(t(&[4, 3], DType::F32).narrow(0, 3, 2));
+    assert_eq!(e, "narrow: range 3..5 is out of bounds for dim 0 of shape [4, 3]");
+}
+
+#[test]
+fn reshape_with_other_element_count_names_both() {
+    let e = message(t(&[4, 3], DType::F32).reshape([5, 2]));
+    assert_eq!(e, "reshape: cannot reshape [4, 3] (12 elements) into [5, 2] (10 elements)");
+}
+
+#[test]
+fn matmul_inner_dim_mismatch_names_shapes() {
+    let e = message(t(&[2, 3], DType::F32).matmul(&t(&[4, 2], DType::F32)));
+    assert_eq!(e, "matmul: shape mismatch, [2, 3] vs [4, 2]");
+    assert!(message(t(&[3], DType::F32).matmul(&t(&[3, 2], DType::F32))).contains("matmul"));
+    assert!(message(t(&[2, 2, 3], DType::F32).matmul(&t(&[3, 3, 2], DType::F32))).contains("cannot be broadcast"));
+}
+
+#[test]
+fn unsupported_dtype_says_what_to_do() {
+    let e = message(t(&[2], DType::U32).exp());
+    assert_eq!(e, "exp: dtype u32 is not supported (unsigned integer input)");
+    assert!(message(t(&[2], DType::I64).mean(&[], false)).contains("cast to a float dtype"));
+    assert!(message(t(&[2, 2], DType::I64).matmul(&t(&[2, 2], DType::I64))).contains("matmul: dtype i64"));
+}
+
+#[test]
+fn where_needs_a_u8_mask() {
+    let e = message(t(&[2], DType::F32).where_cond(&t(&[2], DType::F32), &t(&[2], DType::F32)));
+    assert_eq!(e, "where: dtype f32 is not supported for the mask (expected u8, as comparisons give)");
+}
+
+#[test]
+fn integer_division_by_zero_is_an_error() {
+    let e = message(t(&[2], DType::I64).div(&t(&[1], DType::I64)));
+    assert_eq!(e, "div: integer division by zero (i64 divisor)");
+}
+
+#[test]
+fn wrong_length_data_names_shape() {
+    let e = message(Tensor::from_vec(vec![1f32, 2., 3.], [2, 2], &Device::Cpu));
+    assert_eq!(e, "from_vec: 3 elements given for shape [2, 2] (4 expected)");
+}
+
+#[test]
+fn typed_read_of_another_dtype_is_an_error() {
+    let e = t(&[2], DType::F32).to_vec::<f64>().unwrap_err();
+    assert!(matches!(e, Error::WrongElementType { .. }));
+    assert_eq!(e.to_string(), "to_vec: tensor has dtype f32, f64 was requested");
+}
+
+#[test]
+fn cat_of_mismatched_shapes_or_nothing_is_an_error() {
+    assert!(message(Tensor::cat(&[t(&[2, 3], DType::F32), t(&[2, 4], DType::F32)], 0))
+        .contains("cat: shape mismatch, [2, 3] vs [2, 4]"));
+    assert_eq!(message(Tensor::cat(&[], 0)), "cat: no tensors given");
+    assert!(message(Tensor::stack(&[t(&[2], DType::F32), t(&[3], DType::F32)], 0)).contains("stack: shape mismatch"));
+}
+
+#[test]
+fn bad_creation_arguments_are_errors() {
+    let d = Device::Cpu;
+    assert!(message(Tensor::arange(0.0, 1.0, 0.0, DType::F32, &d)).contains("nonzero step"));
+    let mut g = Generator::new(0);
+    assert_eq!(
+        message(Tensor::bernoulli(&mut g, 1.5, [2], DType::F32, &d)),
+        "bernoulli: probability 1.5 is not in [0, 1]"
+    );
+    assert!(message(Tensor::randn(&mut g, [2], DType::I64, &d)).contains("random values need a float dtype"));
+    assert!(message(Tensor::rand_uniform(&mut g, 2.0, 1.0, [2], DType::F32, &d)).contains("lo <= hi"));
+}
+
+#[test]
+fn bad_views_are_errors() {
+    assert!(message(t(&[2, 3], DType::F32).permute(&[0, 0])).contains("is not a permutation"));
+    assert!(message(t(&[2, 3], DType::F32).expand([4, 3])).contains("cannot be broadcast"));
+    assert!(t(&[2, 3], DType::F32).split(0, 0).unwrap_err().to_string().contains("split size must be positive"));
+    assert!(message(t(&[2, 3], DType::F32).clamp(1.0, 0.0)).contains("lower bound 1 exceeds upper bound 0"));
+    assert!(
+        message(t(&[2, 3], DType::F32).to_scalar_f64().map(|_| t(&[1], DType::F32))).contains("has 6 elements, not 1")
+    );
+}
