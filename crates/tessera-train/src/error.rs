@@ -1,0 +1,66 @@
+//! The error type of `tessera-train`.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Errors from data loading, training and run bookkeeping.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Tensor(#[from] tessera_tensor::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A data file is malformed or truncated.
+    #[error("{path}: {msg}")]
+    BadData {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the position.
+        msg: String,
+    },
+    /// A label is outside the classes the model predicts.
+    #[error("label {label} at example {index} is out of range for {classes} classes")]
+    LabelOutOfRange {
+        /// The label value.
+        label: i64,
+        /// The example it belongs to.
+        index: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// The loss became NaN or infinite.
+    #[error("the loss became {value} at epoch {epoch}, step {step}; stopping (the last good checkpoint is kept)")]
+    NonFiniteLoss {
+        /// The loss value.
+        value: f64,
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The step within the epoch (1-based).
+        step: usize,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Malformed data in `path`.
+    pub fn bad_data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::BadData { path: path.into(), msg: msg.into() }
+    }
+}
