@@ -10,4 +10,25 @@ pub enum Error {
     /// A shape, dtype, dim or index error.
     #[error(transparent)]
     Core(#[from] tessera_core::Error),
+    /// CUDA cannot be used here: no driver, no such device, no NVRTC or cuBLAS library.
+    #[error("CUDA unavailable: {0}")]
+    CudaUnavailable(String),
+    /// A CUDA driver, cuBLAS or NVRTC call failed.
+    #[error("CUDA {op}: {msg}")]
+    Cuda {
+        /// The operation or API call.
+        op: &'static str,
+        /// What went wrong (the driver's error name).
+        msg: String,
+    },
+    /// NVRTC rejected a kernel module; the log says why.
+    #[error("NVRTC could not compile kernel module {module} for {arch}:\n{log}")]
+    Compile {
+        /// The module (`unary`, `reduce`, ...).
+        module: String,
+        /// The target architecture (`sm_90`).
+        arch: String,
+        /// NVRTC's program log.
+        log: String,
+    },
 }
