@@ -8,3 +8,28 @@
 
 pub mod compile;
 pub mod source;
+
+mod binary;
+mod buffer;
+mod copy;
+pub mod device;
+mod index;
+pub mod launch;
+mod matmul;
+pub mod module_cache;
+pub mod pool;
+mod random;
+mod reduce;
+mod softmax;
+mod unary;
+
+pub use binary::{binary, compare, where_cond};
+pub use buffer::CudaBuffer;
+pub use copy::{arange, cast, cat, contiguous, copy_strided, eye, full};
+pub use device::{device_count, CudaDevice};
+pub use index::{gather, index_select, scatter_add};
+pub use matmul::matmul;
+pub use random::{bernoulli, normal, uniform};
+pub use reduce::{arg_reduce, reduce, var};
+pub use softmax::{log_softmax, softmax};
+pub use unary::unary;

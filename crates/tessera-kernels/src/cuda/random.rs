@@ -1,0 +1,95 @@
+//! Random fills (`kernels/random.cu`): Philox4x32-10 with the CPU's counter layout, so a seeded
+//! generator gives the same numbers on either device (up to the last bit of `log`/`cos` in
+//! normal samples).
+
+use super::buffer::CudaBuffer;
+use super::device::CudaDevice;
+use super::launch::{elementwise, launch, sfx, Args};
+use super::source::RANDOM;
+use crate::Result;
+use std::sync::Arc;
+use tessera_core::{DType, Error, Philox};
+
+fn fill(
+    dev: &Arc<CudaDevice>,
+    kernel: &str,
+    dtype: DType,
+    len: usize,
+    rng: &Philox,
+    first: u64,
+    a: f64,
+    b: f64,
+) -> Result<CudaBuffer> {
+    let out = CudaBuffer::alloc(dev, dtype, len)?;
+    if len > 0 {
+        let args = Args::new().u64(len as u64).u64(rng.seed()).u64(first).f64(a).f64(b).buf(&out);
+        launch(dev, &RANDOM, &format!("{kernel}_{}", sfx(dtype)), elementwise(len), args)?;
+    }
+    Ok(out)
+}
+
+fn float_only(op: &'static str, dtype: DType) -> Result<()> {
+    if dtype.is_float() {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedDType { op, dtype, hint: " (random values need a float dtype)" }.into())
+    }
+}
+
+/// Uniform samples in `[lo, hi)`, as [`crate::cpu::uniform`]. Advances `rng` by the same count.
+pub fn uniform(
+    dev: &Arc<CudaDevice>,
+    rng: &mut Philox,
+    dtype: DType,
+    len: usize,
+    lo: f64,
+    hi: f64,
+) -> Result<CudaBuffer> {
+    float_only("uniform", dtype)?;
+    if !lo.is_finite() || !hi.is_finite() || lo > hi {
+        return Err(Error::InvalidArgument {
+            op: "uniform",
+            msg: format!("bounds [{lo}, {hi}) must be finite with lo <= hi"),
+        }
+        .into());
+    }
+    let per_block = if dtype == DType::F64 { 2 } else { 4 };
+    let g = rng.clone();
+    let first = rng.take(len.div_ceil(per_block) as u64);
+    fill(dev, "uniform", dtype, len, &g, first, lo, hi)
+}
+
+/// Normal samples, as [`crate::cpu::normal`] (one block per value, Box-Muller in f64).
+pub fn normal(
+    dev: &Arc<CudaDevice>,
+    rng: &mut Philox,
+    dtype: DType,
+    len: usize,
+    mean: f64,
+    std: f64,
+) -> Result<CudaBuffer> {
+    float_only("normal", dtype)?;
+    if !std.is_finite() || !mean.is_finite() || std < 0.0 {
+        return Err(Error::InvalidArgument {
+            op: "normal",
+            msg: format!("mean {mean} and std {std} must be finite with std >= 0"),
+        }
+        .into());
+    }
+    let g = rng.clone();
+    let first = rng.take(len as u64);
+    fill(dev, "normal", dtype, len, &g, first, mean, std)
+}
+
+/// 1 with probability `p`, else 0 (float dtypes or u8), as [`crate::cpu::bernoulli`].
+pub fn bernoulli(dev: &Arc<CudaDevice>, rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<CudaBuffer> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::InvalidArgument { op: "bernoulli", msg: format!("probability {p} is not in [0, 1]") }.into());
+    }
+    if !(dtype.is_float() || dtype == DType::U8) {
+        return Err(Error::UnsupportedDType { op: "bernoulli", dtype, hint: " (use a float dtype or u8)" }.into());
+    }
+    let g = rng.clone();
+    let first = rng.take(len.div_ceil(2) as u64);
+    fill(dev, "bernoulli", dtype, len, &g, first, p, 0.0)
+}
