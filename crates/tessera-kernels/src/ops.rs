@@ -233,3 +233,81 @@ impl ReduceOp {
         }
     }
 }
+
+/// One fused optimizer update of a parameter tensor, given its gradient and state tensors.
+///
+/// The formulas are PyTorch's (`torch.optim.SGD`, `Adam`, `AdamW`, `RMSprop`), applied to every
+/// element in one pass, in place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimStep {
+    /// SGD: `g = grad + weight_decay * p`; with momentum, `buf = momentum * buf + (1 - dampening)
+    /// * g` (`buf = g` on the first step), `g = nesterov ? g + momentum * buf : buf`;
+    /// `p -= lr * g`. State: `[buf]` when `momentum != 0`.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum factor (0: plain SGD).
+        momentum: f64,
+        /// Dampening of the momentum.
+        dampening: f64,
+        /// L2 penalty added to the gradient.
+        weight_decay: f64,
+        /// Nesterov momentum.
+        nesterov: bool,
+        /// Whether this is the first step (the buffer starts as the gradient).
+        first_step: bool,
+    },
+    /// Adam (L2 `weight_decay` added to the gradient) or AdamW (`decoupled`: `p *= 1 - lr *
+    /// weight_decay` before the update). State: `[m, v]`.
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// Decay of the first moment.
+        beta1: f64,
+        /// Decay of the second moment.
+        beta2: f64,
+        /// Added to the denominator.
+        eps: f64,
+        /// Weight decay.
+        weight_decay: f64,
+        /// AdamW's decoupled weight decay.
+        decoupled: bool,
+        /// The step number, from 1 (for bias correction).
+        step: u64,
+    },
+    /// RMSprop: `v = alpha * v + (1 - alpha) * g^2`, `p -= lr * g / (sqrt(v) + eps)`, with
+    /// optional momentum on the scaled gradient. State: `[v]` or `[v, buf]` with momentum.
+    RmsProp {
+        /// Learning rate.
+        lr: f64,
+        /// Smoothing constant.
+        alpha: f64,
+        /// Added to the denominator.
+        eps: f64,
+        /// L2 penalty added to the gradient.
+        weight_decay: f64,
+        /// Momentum factor (0: none).
+        momentum: f64,
+    },
+}
+
+impl OptimStep {
+    /// How many state tensors (each the parameter's shape) the update reads and writes.
+    pub fn state_count(&self) -> usize {
+        match self {
+            OptimStep::Sgd { momentum, .. } => (*momentum != 0.0) as usize,
+            OptimStep::Adam { .. } => 2,
+            OptimStep::RmsProp { momentum, .. } => 1 + (*momentum != 0.0) as usize,
+        }
+    }
+
+    /// The optimizer's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimStep::Sgd { .. } => "sgd",
+            OptimStep::Adam { decoupled: false, .. } => "adam",
+            OptimStep::Adam { decoupled: true, .. } => "adamw",
+            OptimStep::RmsProp { .. } => "rmsprop",
+        }
+    }
+}

@@ -26,4 +26,4 @@ pub use storage::Storage;
 pub use tensor::Tensor;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
-pub use tessera_kernels::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+pub use tessera_kernels::ops::{BinaryOp, CmpOp, OptimStep, ReduceOp, UnaryOp};

@@ -146,3 +146,25 @@ fn views_share_storage_and_clone_is_cheap() {
     }
     assert!(!t.copy().unwrap().same_storage(&t));
 }
+
+#[test]
+fn fused_adam_step_and_assign_update_in_place() {
+    use tessera_tensor::OptimStep;
+    let d = Device::Cpu;
+    let p = Tensor::from_vec(vec![1.0f64, -2.0], [2], &d).unwrap();
+    let view = p.reshape([1, 2]).unwrap();
+    let g = Tensor::from_vec(vec![0.5f64, 0.25], [2], &d).unwrap();
+    let (m, v) = (p.zeros_like().unwrap(), p.zeros_like().unwrap());
+    let step = OptimStep::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, step: 1 };
+    p.optim_step_(&step, &g, &[&m, &v]).unwrap();
+    // The first Adam step moves each weight by lr * sign(grad) (bias-corrected m / sqrt(v) = ±1).
+    let got = view.to_vec::<f64>().unwrap();
+    assert!((got[0] - 0.9).abs() < 1e-7 && (got[1] + 2.1).abs() < 1e-7, "{got:?}");
+    assert!((m.to_vec::<f64>().unwrap()[0] - 0.05).abs() < 1e-12);
+    // The state must be distinct from the parameter, and dense.
+    assert!(p.optim_step_(&step, &g, &[&p, &v]).is_err());
+    assert!(p.optim_step_(&step, &g, &[&m.narrow(0, 0, 1).unwrap(), &v]).is_err());
+    p.assign_(&g).unwrap();
+    assert_eq!(view.to_vec::<f64>().unwrap(), vec![0.5, 0.25]);
+    assert!(p.assign_(&Tensor::zeros([3], DType::F64, &d).unwrap()).is_err());
+}

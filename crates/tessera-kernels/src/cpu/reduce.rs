@@ -128,7 +128,7 @@ fn sum_lines_i64(data: &[i64], l: Lines) -> Vec<i64> {
 
 /// Max (`greater = true`) or min of lines; NaN wins, as in PyTorch.
 fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, greater: bool) -> Vec<W> {
-        let pick = move |a: W, x: W| {
+    let pick = move |a: W, x: W| {
         let better = if greater { x > a } else { x < a };
         if better || is_nan(x) {
             x

@@ -2,6 +2,7 @@
 
 mod elementwise;
 mod indexing;
+mod optim;
 mod reduce;
 mod views;
 
