@@ -1,27 +1,73 @@
 //! Where a tensor's data lives.
 
+use crate::Result;
 use std::fmt;
+use std::sync::Arc;
+use tessera_kernels::cuda::{self, CudaDevice};
 
 /// A compute device, chosen at run time.
 ///
-/// The enum is `non_exhaustive`: backends (CUDA) add variants without breaking callers.
+/// The enum is `non_exhaustive`: backends add variants without breaking callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Device {
     /// The host CPU.
     #[default]
     Cpu,
+    /// The CUDA GPU with this ordinal. Make one with [`Device::cuda`], which checks it exists.
+    Cuda(usize),
 }
 
 impl Device {
-    /// The best device available here, and a sentence saying which and why. Today: the CPU.
+    /// The CUDA device `ordinal`, opened now: an error (never a panic) when there is no driver,
+    /// no such device, or the device cannot be initialised.
+    ///
+    /// ```
+    /// use tessera_tensor::Device;
+    /// match Device::cuda(0) {
+    ///     Ok(d) => println!("running on {d}"),
+    ///     Err(e) => println!("no GPU: {e}"),
+    /// }
+    /// ```
+    pub fn cuda(ordinal: usize) -> Result<Device> {
+        CudaDevice::get(ordinal)?;
+        Ok(Device::Cuda(ordinal))
+    }
+
+    /// The best device available here, and a sentence saying which and why: CUDA device 0 when a
+    /// driver and a device exist, else the CPU.
     pub fn best() -> (Device, String) {
-        (Device::Cpu, "using the CPU (this build has no GPU backend)".to_string())
+        match CudaDevice::get(0) {
+            Ok(d) => {
+                let count = cuda::device_count().unwrap_or(1);
+                (Device::Cuda(0), format!("using cuda:0 ({}, {}; {count} CUDA device(s) found)", d.name(), d.arch()))
+            }
+            Err(e) => (Device::Cpu, format!("using the CPU: {e}")),
+        }
     }
 
     /// Whether this is the CPU.
     pub fn is_cpu(&self) -> bool {
         matches!(self, Device::Cpu)
+    }
+
+    /// Whether this is a CUDA device.
+    pub fn is_cuda(&self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+
+    /// The CUDA device behind `Device::Cuda(ordinal)` (opened on first use).
+    pub(crate) fn cuda_device(ordinal: usize) -> Result<Arc<CudaDevice>> {
+        Ok(CudaDevice::get(ordinal)?)
+    }
+
+    /// Waits for the device's queued work (a no-op on the CPU); for timing and for surfacing
+    /// asynchronous kernel errors.
+    pub fn synchronize(&self) -> Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            Device::Cuda(o) => Ok(Device::cuda_device(*o)?.synchronize()?),
+        }
     }
 }
 
@@ -29,6 +75,37 @@ impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(o) => write!(f, "cuda:{o}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_errors_instead_of_panicking_without_a_gpu() {
+        // On a machine with a GPU this opens it; without one it must be a typed error.
+        match Device::cuda(0) {
+            Ok(d) => assert_eq!(d, Device::Cuda(0)),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains("CUDA unavailable"), "{msg}");
+                eprintln!("skipped: no CUDA device: {msg}");
+            }
+        }
+        assert!(Device::cuda(1 << 20).is_err(), "no machine has a millionth GPU");
+    }
+
+    #[test]
+    fn best_says_which_and_why() {
+        let (d, why) = Device::best();
+        match d {
+            Device::Cpu => assert!(why.starts_with("using the CPU: "), "{why}"),
+            Device::Cuda(0) => assert!(why.starts_with("using cuda:0"), "{why}"),
+            other => panic!("unexpected {other}"),
+        }
+        assert_eq!(Device::Cuda(3).to_string(), "cuda:3");
     }
 }

@@ -6,6 +6,7 @@
 use crate::{Device, Error, Result};
 use tessera_core::{DType, Layout, Shape};
 use tessera_kernels::cpu::{self, CpuBuffer};
+use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
 
 /// A buffer of elements on one device.
@@ -14,6 +15,8 @@ use tessera_kernels::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
 pub enum Storage {
     /// Host memory.
     Cpu(CpuBuffer),
+    /// CUDA device memory (shared by reference count; equal when it is the same memory).
+    Cuda(CudaBuffer),
 }
 
 fn same_device(op: &'static str, a: &Storage, b: &Storage) -> Result<()> {
@@ -23,11 +26,16 @@ fn same_device(op: &'static str, a: &Storage, b: &Storage) -> Result<()> {
     Ok(())
 }
 
+fn mismatch(op: &'static str, a: &Storage, b: &Storage) -> Error {
+    Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
+}
+
 impl Storage {
     /// The device the data lives on.
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Cuda(b) => Device::Cuda(b.device().ordinal()),
         }
     }
 
@@ -35,6 +43,7 @@ impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(b) => b.dtype(),
+            Storage::Cuda(b) => b.dtype(),
         }
     }
 
@@ -42,6 +51,7 @@ impl Storage {
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(b) => b.len(),
+            Storage::Cuda(b) => b.len(),
         }
     }
 
@@ -54,18 +64,60 @@ impl Storage {
     pub fn as_cpu(&self) -> Option<&CpuBuffer> {
         match self {
             Storage::Cpu(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The CUDA buffer, if the data is on a GPU.
+    pub fn as_cuda(&self) -> Option<&CudaBuffer> {
+        match self {
+            Storage::Cuda(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The elements selected by `l`, contiguous, in host memory (copied from the device if needed).
+    pub(crate) fn to_cpu_buffer(&self, l: &Layout) -> Result<CpuBuffer> {
+        match self {
+            Storage::Cpu(b) => Ok(cpu::copy_strided(b, l)),
+            Storage::Cuda(b) => Ok(cuda::copy_strided(b, l)?.to_cpu()?),
+        }
+    }
+
+    /// The elements selected by `l`, contiguous, on `device`.
+    pub(crate) fn to_device(&self, l: &Layout, device: &Device) -> Result<Storage> {
+        match (self, device) {
+            (Storage::Cpu(b), Device::Cpu) => Ok(Storage::Cpu(cpu::copy_strided(b, l))),
+            (Storage::Cuda(b), Device::Cuda(o)) if b.device().ordinal() == *o => {
+                Ok(Storage::Cuda(cuda::copy_strided(b, l)?))
+            }
+            (_, Device::Cuda(o)) => {
+                let host = self.to_cpu_buffer(l)?;
+                Ok(Storage::Cuda(CudaBuffer::from_cpu(&Device::cuda_device(*o)?, &host)?))
+            }
+            (_, Device::Cpu) => Ok(Storage::Cpu(self.to_cpu_buffer(l)?)),
+        }
+    }
+
+    /// Wraps a host buffer as storage on `device` (uploading it for CUDA).
+    pub(crate) fn from_cpu(device: &Device, buf: CpuBuffer) -> Result<Storage> {
+        match device {
+            Device::Cpu => Ok(Storage::Cpu(buf)),
+            Device::Cuda(o) => Ok(Storage::Cuda(CudaBuffer::from_cpu(&Device::cuda_device(*o)?, &buf)?)),
         }
     }
 
     pub(crate) fn full(device: &Device, dtype: DType, len: usize, value: f64) -> Result<Storage> {
         match device {
             Device::Cpu => Ok(Storage::Cpu(cpu::full(dtype, len, value))),
+            Device::Cuda(o) => Ok(Storage::Cuda(cuda::full(&Device::cuda_device(*o)?, dtype, len, value)?)),
         }
     }
 
     pub(crate) fn unary(&self, op: UnaryOp, l: &Layout) -> Result<Storage> {
         match self {
             Storage::Cpu(b) => Ok(Storage::Cpu(cpu::unary(op, b, l)?)),
+            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::unary(op, b, l)?)),
         }
     }
 
@@ -76,6 +128,11 @@ impl Storage {
                 let (out, shape) = cpu::binary(op, a, l, b, rl)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            (Storage::Cuda(a), Storage::Cuda(b)) => {
+                let (out, shape) = cuda::binary(op, a, l, b, rl)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch(op.name(), self, rhs)),
         }
     }
 
@@ -86,6 +143,11 @@ impl Storage {
                 let (out, shape) = cpu::compare(op, a, l, b, rl)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            (Storage::Cuda(a), Storage::Cuda(b)) => {
+                let (out, shape) = cuda::compare(op, a, l, b, rl)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch(op.name(), self, rhs)),
         }
     }
 
@@ -104,6 +166,11 @@ impl Storage {
                 let (out, shape) = cpu::where_cond(m, l, t, tl, f, fl)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            (Storage::Cuda(m), Storage::Cuda(t), Storage::Cuda(f)) => {
+                let (out, shape) = cuda::where_cond(m, l, t, tl, f, fl)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch("where", self, t)),
         }
     }
 
@@ -112,6 +179,10 @@ impl Storage {
             Storage::Cpu(b) => {
                 let (out, shape) = cpu::reduce(op, b, l, dims, keepdim)?;
                 Ok((Storage::Cpu(out), shape))
+            }
+            Storage::Cuda(b) => {
+                let (out, shape) = cuda::reduce(op, b, l, dims, keepdim)?;
+                Ok((Storage::Cuda(out), shape))
             }
         }
     }
@@ -122,6 +193,10 @@ impl Storage {
                 let (out, shape) = cpu::var(b, l, dims, keepdim, correction)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            Storage::Cuda(b) => {
+                let (out, shape) = cuda::var(b, l, dims, keepdim, correction)?;
+                Ok((Storage::Cuda(out), shape))
+            }
         }
     }
 
@@ -131,6 +206,10 @@ impl Storage {
                 let (out, shape) = cpu::arg_reduce(b, l, dim, keepdim, greater)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            Storage::Cuda(b) => {
+                let (out, shape) = cuda::arg_reduce(b, l, dim, keepdim, greater)?;
+                Ok((Storage::Cuda(out), shape))
+            }
         }
     }
 
@@ -138,6 +217,9 @@ impl Storage {
         match self {
             Storage::Cpu(b) => {
                 Ok(Storage::Cpu(if log { cpu::log_softmax(b, l, dim)? } else { cpu::softmax(b, l, dim)? }))
+            }
+            Storage::Cuda(b) => {
+                Ok(Storage::Cuda(if log { cuda::log_softmax(b, l, dim)? } else { cuda::softmax(b, l, dim)? }))
             }
         }
     }
@@ -149,32 +231,45 @@ impl Storage {
                 let (out, shape) = cpu::matmul(a, l, b, rl)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            (Storage::Cuda(a), Storage::Cuda(b)) => {
+                let (out, shape) = cuda::matmul(a, l, b, rl)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch("matmul", self, rhs)),
         }
     }
 
-    pub(crate) fn copy_strided(&self, l: &Layout) -> Storage {
+    pub(crate) fn copy_strided(&self, l: &Layout) -> Result<Storage> {
         match self {
-            Storage::Cpu(b) => Storage::Cpu(cpu::copy_strided(b, l)),
+            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::copy_strided(b, l))),
+            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::copy_strided(b, l)?)),
         }
     }
 
-    pub(crate) fn cast(&self, l: &Layout, dtype: DType) -> Storage {
+    pub(crate) fn cast(&self, l: &Layout, dtype: DType) -> Result<Storage> {
         match self {
-            Storage::Cpu(b) => Storage::Cpu(cpu::cast(b, l, dtype)),
+            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::cast(b, l, dtype))),
+            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::cast(b, l, dtype)?)),
         }
     }
 
     pub(crate) fn cat(parts: &[(&Storage, &Layout)], dim: usize) -> Result<(Storage, Shape)> {
         let first = parts[0].0;
-        let mut cpu_parts = Vec::with_capacity(parts.len());
-        for &(s, l) in parts {
+        for &(s, _) in parts {
             same_device("cat", first, s)?;
-            match s {
-                Storage::Cpu(b) => cpu_parts.push((b, l)),
+        }
+        match first {
+            Storage::Cpu(_) => {
+                let bufs: Vec<_> = parts.iter().filter_map(|&(s, l)| s.as_cpu().map(|b| (b, l))).collect();
+                let (out, shape) = cpu::cat(&bufs, dim)?;
+                Ok((Storage::Cpu(out), shape))
+            }
+            Storage::Cuda(_) => {
+                let bufs: Vec<_> = parts.iter().filter_map(|&(s, l)| s.as_cuda().map(|b| (b, l))).collect();
+                let (out, shape) = cuda::cat(&bufs, dim)?;
+                Ok((Storage::Cuda(out), shape))
             }
         }
-        let (out, shape) = cpu::cat(&cpu_parts, dim)?;
-        Ok((Storage::Cpu(out), shape))
     }
 
     pub(crate) fn index_select(&self, l: &Layout, dim: usize, idx: &Storage, il: &Layout) -> Result<(Storage, Shape)> {
@@ -184,6 +279,11 @@ impl Storage {
                 let (out, shape) = cpu::index_select(b, l, dim, i, il)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            (Storage::Cuda(b), Storage::Cuda(i)) => {
+                let (out, shape) = cuda::index_select(b, l, dim, i, il)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch("index_select", self, idx)),
         }
     }
 
@@ -194,6 +294,11 @@ impl Storage {
                 let (out, shape) = cpu::gather(b, l, dim, i, il)?;
                 Ok((Storage::Cpu(out), shape))
             }
+            (Storage::Cuda(b), Storage::Cuda(i)) => {
+                let (out, shape) = cuda::gather(b, l, dim, i, il)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch("gather", self, idx)),
         }
     }
 
@@ -212,6 +317,10 @@ impl Storage {
             (Storage::Cpu(b), Storage::Cpu(i), Storage::Cpu(s)) => {
                 Ok(Storage::Cpu(cpu::scatter_add(b, l, dim, i, il, s, sl)?))
             }
+            (Storage::Cuda(b), Storage::Cuda(i), Storage::Cuda(s)) => {
+                Ok(Storage::Cuda(cuda::scatter_add(b, l, dim, i, il, s, sl)?))
+            }
+            _ => Err(mismatch("scatter_add", self, idx)),
         }
     }
 }

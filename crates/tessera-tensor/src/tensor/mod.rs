@@ -10,6 +10,7 @@ use crate::{Device, Error, Generator, Result, Storage};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tessera_core::{DType, Layout, Shape};
 use tessera_kernels::cpu::{self, CpuBuffer, CpuElem};
+use tessera_kernels::cuda;
 
 /// An n-dimensional array on a device: a shared storage plus a strided layout.
 ///
@@ -64,9 +65,7 @@ impl Tensor {
             }
             .into());
         }
-        match device {
-            Device::Cpu => Ok(Tensor::from_storage(Storage::Cpu(T::wrap(data)), shape)),
-        }
+        Ok(Tensor::from_storage(Storage::from_cpu(device, T::wrap(data))?, shape))
     }
 
     /// A tensor copied from a slice.
@@ -107,20 +106,21 @@ impl Tensor {
 
     /// `start, start + step, ...` below `end` (1-D), as `torch.arange`.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: &Device) -> Result<Tensor> {
-        match device {
-            Device::Cpu => {
-                let buf = cpu::arange(dtype, start, end, step)?;
-                let n = buf.len();
-                Ok(Tensor::from_storage(Storage::Cpu(buf), [n]))
-            }
-        }
+        let storage = match device {
+            Device::Cuda(o) => Storage::Cuda(cuda::arange(&Device::cuda_device(*o)?, dtype, start, end, step)?),
+            _ => Storage::Cpu(cpu::arange(dtype, start, end, step)?),
+        };
+        let n = storage.len();
+        Ok(Tensor::from_storage(storage, [n]))
     }
 
     /// The `n x m` identity matrix.
     pub fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        match device {
-            Device::Cpu => Ok(Tensor::from_storage(Storage::Cpu(cpu::eye(dtype, n, m)), [n, m])),
-        }
+        let storage = match device {
+            Device::Cuda(o) => Storage::Cuda(cuda::eye(&Device::cuda_device(*o)?, dtype, n, m)?),
+            _ => Storage::Cpu(cpu::eye(dtype, n, m)),
+        };
+        Ok(Tensor::from_storage(storage, [n, m]))
     }
 
     /// Uniform samples in `[lo, hi)` (float dtypes).
@@ -133,12 +133,14 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        match device {
-            Device::Cpu => {
-                let buf = cpu::uniform(&mut g.philox, dtype, shape.elem_count(), lo, hi)?;
-                Ok(Tensor::from_storage(Storage::Cpu(buf), shape))
+        let n = shape.elem_count();
+        let storage = match device {
+            Device::Cuda(o) => {
+                Storage::Cuda(cuda::uniform(&Device::cuda_device(*o)?, &mut g.philox, dtype, n, lo, hi)?)
             }
-        }
+            _ => Storage::Cpu(cpu::uniform(&mut g.philox, dtype, n, lo, hi)?),
+        };
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// Standard normal samples (float dtypes).
@@ -156,12 +158,14 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        match device {
-            Device::Cpu => {
-                let buf = cpu::normal(&mut g.philox, dtype, shape.elem_count(), mean, std)?;
-                Ok(Tensor::from_storage(Storage::Cpu(buf), shape))
+        let n = shape.elem_count();
+        let storage = match device {
+            Device::Cuda(o) => {
+                Storage::Cuda(cuda::normal(&Device::cuda_device(*o)?, &mut g.philox, dtype, n, mean, std)?)
             }
-        }
+            _ => Storage::Cpu(cpu::normal(&mut g.philox, dtype, n, mean, std)?),
+        };
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// 1 with probability `p`, else 0 (a float dtype or `u8`): dropout masks.
@@ -173,12 +177,12 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        match device {
-            Device::Cpu => {
-                let buf = cpu::bernoulli(&mut g.philox, dtype, shape.elem_count(), p)?;
-                Ok(Tensor::from_storage(Storage::Cpu(buf), shape))
-            }
-        }
+        let n = shape.elem_count();
+        let storage = match device {
+            Device::Cuda(o) => Storage::Cuda(cuda::bernoulli(&Device::cuda_device(*o)?, &mut g.philox, dtype, n, p)?),
+            _ => Storage::Cpu(cpu::bernoulli(&mut g.philox, dtype, n, p)?),
+        };
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// The layout (shape, strides, offset).
@@ -231,11 +235,10 @@ impl Tensor {
         if T::DTYPE != self.dtype() {
             return Err(Error::WrongElementType { op: "to_vec", actual: self.dtype(), requested: T::DTYPE });
         }
-        match &*self.storage() {
-            Storage::Cpu(b) => {
-                let copied = cpu::copy_strided(b, self.layout());
-                Ok(T::slice(&copied).expect("dtype checked above").to_vec())
-            }
+        let copied = self.storage().to_cpu_buffer(self.layout())?;
+        match T::slice(&copied) {
+            Some(v) => Ok(v.to_vec()),
+            None => Err(Error::WrongElementType { op: "to_vec", actual: copied.dtype(), requested: T::DTYPE }),
         }
     }
 
@@ -243,6 +246,10 @@ impl Tensor {
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         match &*self.storage() {
             Storage::Cpu(b) => Ok(b.to_f64_vec(self.layout())),
+            other => {
+                let host = other.to_cpu_buffer(self.layout())?;
+                Ok(host.to_f64_vec(&Layout::contiguous(self.shape().clone())))
+            }
         }
     }
 
@@ -260,16 +267,16 @@ impl Tensor {
 
     /// A contiguous copy of the data as a CPU buffer (for I/O and interop).
     pub fn to_cpu_buffer(&self) -> Result<CpuBuffer> {
-        match &*self.storage() {
-            Storage::Cpu(b) => Ok(cpu::copy_strided(b, self.layout())),
-        }
+        self.storage().to_cpu_buffer(self.layout())
     }
 
     /// This tensor's data copied to `device` (a cheap clone when it is already there).
     pub fn to_device(&self, device: &Device) -> Result<Tensor> {
-        match (self.device(), device) {
-            (Device::Cpu, Device::Cpu) => Ok(self.clone()),
+        if self.device() == device {
+            return Ok(self.clone());
         }
+        let storage = self.storage().to_device(self.layout(), device)?;
+        Ok(Tensor::from_storage(storage, self.shape().clone()))
     }
 
     pub(crate) fn check_same_device(&self, op: &'static str, other: &Tensor) -> Result<()> {

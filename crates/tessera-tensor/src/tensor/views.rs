@@ -90,12 +90,12 @@ impl Tensor {
         if self.is_contiguous() && self.layout().offset() == 0 {
             return Ok(self.clone());
         }
-        Ok(Tensor::from_storage(self.storage().copy_strided(self.layout()), self.shape().clone()))
+        Ok(Tensor::from_storage(self.storage().copy_strided(self.layout())?, self.shape().clone()))
     }
 
     /// A fresh contiguous copy, never sharing storage with `self`.
     pub fn copy(&self) -> Result<Tensor> {
-        Ok(Tensor::from_storage(self.storage().copy_strided(self.layout()), self.shape().clone()))
+        Ok(Tensor::from_storage(self.storage().copy_strided(self.layout())?, self.shape().clone()))
     }
 
     /// The values converted to `dtype` (a cheap clone when it already is).
@@ -103,7 +103,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        Ok(Tensor::from_storage(self.storage().cast(self.layout(), dtype), self.shape().clone()))
+        Ok(Tensor::from_storage(self.storage().cast(self.layout(), dtype)?, self.shape().clone()))
     }
 
     /// Pieces of `size` entries along `dim` (the last may be shorter). Views.
