@@ -1,0 +1,46 @@
+//! Inverted dropout.
+
+use crate::{Error, Module, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tessera_autograd::Var;
+use tessera_tensor::{Generator, Tensor};
+
+/// Zeroes each element with probability `p` during training and scales the rest by
+/// `1 / (1 - p)`, so evaluation (where it does nothing) sees the same expected values.
+pub struct Dropout {
+    p: f64,
+    training: AtomicBool,
+    rng: Mutex<Generator>,
+}
+
+impl Dropout {
+    /// Dropout with probability `p` in `[0, 1)`, its masks drawn from a generator seeded `seed`.
+    pub fn new(p: f64, seed: u64) -> Result<Dropout> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::Config(format!("Dropout: probability {p} must be in [0, 1)")));
+        }
+        Ok(Dropout { p, training: AtomicBool::new(true), rng: Mutex::new(Generator::new(seed)) })
+    }
+}
+
+impl Module for Dropout {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        if !self.training.load(Ordering::Relaxed) || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let t = x.tensor();
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let keep = Tensor::bernoulli(&mut rng, 1.0 - self.p, t.shape().clone(), t.dtype(), t.device())?;
+        let mask = keep.scale(1.0 / (1.0 - self.p))?;
+        Ok(x.mul(&Var::constant(mask))?)
+    }
+
+    fn set_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn describe(&self) -> String {
+        format!("Dropout(p={})", self.p)
+    }
+}

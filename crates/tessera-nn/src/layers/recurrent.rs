@@ -1,0 +1,115 @@
+//! What LSTM and GRU share: PyTorch's per-layer parameters, their initialisation, and the
+//! conversions between batch-first and time-major sequences.
+
+use crate::{init, Error, Parameters, Result};
+use tessera_autograd::Var;
+use tessera_tensor::{DType, Device, Generator, Tensor};
+
+/// One layer's weights in PyTorch's layout: `weight_ih` `[gates * hidden, input]`, `weight_hh`
+/// `[gates * hidden, hidden]`, `bias_ih` and `bias_hh` `[gates * hidden]`.
+pub(crate) struct LayerWeights {
+    pub(crate) w_ih: Var,
+    pub(crate) w_hh: Var,
+    pub(crate) b_ih: Var,
+    pub(crate) b_hh: Var,
+}
+
+/// The shape of a stack of recurrent layers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecurrentShape {
+    pub(crate) input: usize,
+    pub(crate) hidden: usize,
+    pub(crate) layers: usize,
+    pub(crate) gates: usize,
+    pub(crate) batch_first: bool,
+}
+
+impl RecurrentShape {
+    /// Layers initialised as PyTorch does: every weight and bias uniform in
+    /// `[-1/sqrt(hidden), 1/sqrt(hidden))`.
+    pub(crate) fn init_layers(&self, g: &mut Generator, dtype: DType, device: &Device) -> Result<Vec<LayerWeights>> {
+        if self.layers == 0 || self.hidden == 0 {
+            return Err(Error::Config("recurrent layers need at least one layer and a hidden size".into()));
+        }
+        let bound = 1.0 / (self.hidden as f64).sqrt();
+        let gh = self.gates * self.hidden;
+        (0..self.layers)
+            .map(|l| {
+                let inp = if l == 0 { self.input } else { self.hidden };
+                Ok(LayerWeights {
+                    w_ih: Var::param(init::uniform(g, bound, [gh, inp], dtype, device)?)?,
+                    w_hh: Var::param(init::uniform(g, bound, [gh, self.hidden], dtype, device)?)?,
+                    b_ih: Var::param(init::uniform(g, bound, [gh], dtype, device)?)?,
+                    b_hh: Var::param(init::uniform(g, bound, [gh], dtype, device)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks an input `[batch, seq, input]` (batch-first) or `[seq, batch, input]` and returns
+    /// it time-major with `(seq, batch)`.
+    pub(crate) fn time_major(&self, layer: &str, x: &Var) -> Result<(Var, usize, usize)> {
+        if x.rank() != 3 || x.dims()[2] != self.input {
+            let expected = if self.batch_first { "[batch, seq, input]" } else { "[seq, batch, input]" };
+            return Err(Error::BadInput {
+                layer: layer.into(),
+                expected: format!("{expected} with input = {}", self.input),
+                got: x.shape().clone(),
+            });
+        }
+        let x = if self.batch_first { x.transpose(0, 1)? } else { x.clone() };
+        let (t, b) = (x.dims()[0], x.dims()[1]);
+        Ok((x, t, b))
+    }
+
+    /// Converts a time-major output back to the caller's layout.
+    pub(crate) fn caller_layout(&self, out: Var) -> Result<Var> {
+        Ok(if self.batch_first { out.transpose(0, 1)? } else { out })
+    }
+
+    /// A zero state `[layers, batch, hidden]`, or a check of a given one.
+    pub(crate) fn state_or_zeros(&self, layer: &str, given: Option<&Var>, batch: usize, like: &Tensor) -> Result<Var> {
+        let dims = [self.layers, batch, self.hidden];
+        match given {
+            Some(s) if s.dims() == dims => Ok(s.clone()),
+            Some(s) => Err(Error::BadInput {
+                layer: layer.into(),
+                expected: format!("a state of shape {dims:?}"),
+                got: s.shape().clone(),
+            }),
+            None => Ok(Var::constant(Tensor::zeros(dims, like.dtype(), like.device())?)),
+        }
+    }
+
+    /// The projection of every time step's input at once (one GEMM): `[seq, batch, gates * hidden]`
+    /// including both biases.
+    pub(crate) fn input_projection(&self, x: &Var, w: &LayerWeights, steps: usize, batch: usize) -> Result<Var> {
+        let inp = x.dims()[2];
+        let flat = x.reshape([steps * batch, inp])?;
+        let proj = flat.matmul(&w.w_ih.t()?)?.add(&w.b_ih)?;
+        Ok(proj.reshape([steps, batch, self.gates * self.hidden])?)
+    }
+
+    /// FLOPs per example for a sequence of `steps`: the two GEMMs of every gate, per layer.
+    pub(crate) fn flops(&self, steps: usize, elementwise_per_unit: usize) -> u64 {
+        (0..self.layers)
+            .map(|l| {
+                let inp = if l == 0 { self.input } else { self.hidden };
+                let gh = self.gates * self.hidden;
+                steps * (2 * gh * (inp + self.hidden) + elementwise_per_unit * self.hidden)
+            })
+            .sum::<usize>() as u64
+    }
+}
+
+/// PyTorch's parameter names for a stack of layers.
+pub(crate) fn named(layers: &[LayerWeights]) -> Parameters {
+    let mut p = Vec::new();
+    for (l, w) in layers.iter().enumerate() {
+        p.push((format!("weight_ih_l{l}"), w.w_ih.clone()));
+        p.push((format!("weight_hh_l{l}"), w.w_hh.clone()));
+        p.push((format!("bias_ih_l{l}"), w.b_ih.clone()));
+        p.push((format!("bias_hh_l{l}"), w.b_hh.clone()));
+    }
+    p
+}

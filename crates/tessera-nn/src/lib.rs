@@ -1,0 +1,42 @@
+//! Neural-network building blocks for Tessera.
+//!
+//! - [`Module`]: forward, named parameters (nested as `encoder.lstm.weight_ih_l0`), train/eval.
+//! - Layers: [`Linear`], [`Embedding`], [`Lstm`], [`Gru`], [`Dropout`], [`LayerNorm`],
+//!   activations, and [`Sequential`].
+//! - [`loss`]: MSE, cross-entropy (fused log-softmax + NLL, label smoothing, ignore_index), NLL,
+//!   sparse categorical cross-entropy from probabilities (Keras), binary cross-entropy with logits.
+//! - [`init`]: PyTorch's default initialisations, xavier and kaiming.
+//! - [`state_dict`]: save and load parameters as safetensors with PyTorch's names and layouts.
+//! - [`summary`]: per-layer output shape, parameters and FLOPs.
+//!
+//! ```
+//! use tessera_autograd::Var;
+//! use tessera_nn::{loss, Linear, Module, Relu, Sequential};
+//! use tessera_tensor::{DType, Device, Generator, Tensor};
+//! let mut g = Generator::new(0);
+//! let model = Sequential::new()
+//!     .add(Linear::new(&mut g, 4, 8, DType::F32, &Device::Cpu)?)
+//!     .add(Relu)
+//!     .add(Linear::new(&mut g, 8, 3, DType::F32, &Device::Cpu)?);
+//! let x = Var::constant(Tensor::randn(&mut g, [5, 4], DType::F32, &Device::Cpu)?);
+//! let y = Var::constant(Tensor::from_vec(vec![0u32, 2, 1, 1, 0], [5], &Device::Cpu)?);
+//! let l = loss::cross_entropy(&model.forward(&x)?, &y, &loss::CrossEntropy::default())?;
+//! l.backward()?;
+//! assert!(model.parameters().iter().all(|(_, p)| p.grad().is_some()));
+//! # Ok::<(), tessera_nn::Error>(())
+//! ```
+
+mod error;
+pub mod init;
+mod layers;
+pub mod loss;
+mod module;
+pub mod state_dict;
+pub mod summary;
+
+pub use error::{Error, Result};
+pub use layers::{
+    Dropout, Embedding, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState, Relu, Sequential, Sigmoid, Softmax,
+    Tanh,
+};
+pub use module::{Module, Parameters};

@@ -1,0 +1,175 @@
+//! Losses. Each takes predictions and targets as [`Var`]s and returns a scalar `Var` (or one
+//! value per example with [`Reduction::None`]).
+
+use crate::{Error, Result};
+use tessera_autograd::{BackwardCtx, InputGrads, Var};
+use tessera_tensor::{DType, Tensor};
+
+/// How per-example losses are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// The mean over examples (over non-ignored ones for cross-entropy).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+    /// One loss per example.
+    None,
+}
+
+fn reduce(per_example: Var, reduction: Reduction) -> Result<Var> {
+    Ok(match reduction {
+        Reduction::Mean => per_example.mean(&[], false)?,
+        Reduction::Sum => per_example.sum(&[], false)?,
+        Reduction::None => per_example,
+    })
+}
+
+fn check_same_shape(loss: &str, pred: &Var, target: &Var) -> Result<()> {
+    if pred.shape() != target.shape() {
+        return Err(Error::BadInput {
+            layer: loss.into(),
+            expected: format!("targets of shape {}", pred.shape()),
+            got: target.shape().clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Mean squared error `(pred - target)^2`.
+pub fn mse(pred: &Var, target: &Var, reduction: Reduction) -> Result<Var> {
+    check_same_shape("mse", pred, target)?;
+    reduce(pred.sub(target)?.square()?, reduction)
+}
+
+/// Binary cross-entropy on logits, `max(x, 0) - x * y + log(1 + exp(-|x|))`: stable for any `x`.
+pub fn binary_cross_entropy_with_logits(logits: &Var, target: &Var, reduction: Reduction) -> Result<Var> {
+    check_same_shape("binary_cross_entropy_with_logits", logits, target)?;
+    let softplus_neg_abs = logits.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?;
+    reduce(logits.relu()?.sub(&logits.mul(target)?)?.add(&softplus_neg_abs)?, reduction)
+}
+
+/// Options of [`cross_entropy`] and [`nll`], PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossEntropy {
+    /// Targets equal to this contribute nothing (and do not count in the mean).
+    pub ignore_index: Option<i64>,
+    /// Mixes the one-hot target with the uniform distribution: `(1 - s) * onehot + s / classes`.
+    pub label_smoothing: f64,
+    /// How per-example losses are combined.
+    pub reduction: Reduction,
+}
+
+impl Default for CrossEntropy {
+    fn default() -> Self {
+        CrossEntropy { ignore_index: None, label_smoothing: 0.0, reduction: Reduction::Mean }
+    }
+}
+
+/// Class indices of `targets` checked against `classes`: the gather index (ignored rows point at
+/// class 0) and the mask of rows that count.
+fn class_indices(loss: &str, scores: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<(Tensor, Tensor, usize)> {
+    let (n, classes) = match scores.dims() {
+        [n, c] => (*n, *c),
+        _ => {
+            return Err(Error::BadInput {
+                layer: loss.into(),
+                expected: "scores [batch, classes]".into(),
+                got: scores.shape().clone(),
+            })
+        }
+    };
+    let t = targets.tensor();
+    if t.dims() != [n] || !matches!(t.dtype(), DType::U32 | DType::I64) {
+        return Err(Error::BadInput {
+            layer: loss.into(),
+            expected: format!("class indices [{n}] of dtype u32 or i64 (got dtype {})", t.dtype()),
+            got: t.shape().clone(),
+        });
+    }
+    let values = t.to_vec_f64()?;
+    let mut index = Vec::with_capacity(n);
+    let mut valid = Vec::with_capacity(n);
+    for (i, &v) in values.iter().enumerate() {
+        let v = v as i64;
+        if Some(v) == cfg.ignore_index {
+            index.push(0i64);
+            valid.push(0.0);
+        } else if v < 0 || v as usize >= classes {
+            return Err(Error::Config(format!(
+                "{loss}: target {v} at position {i} is out of range for {classes} classes"
+            )));
+        } else {
+            index.push(v);
+            valid.push(1.0);
+        }
+    }
+    let dev = scores.tensor().device();
+    let dtype = scores.tensor().dtype();
+    let count = valid.iter().filter(|&&v| v > 0.0).count();
+    let index = Tensor::from_vec(index, [n, 1], &tessera_tensor::Device::Cpu)?.to_device(dev)?;
+    let valid = Tensor::from_vec(valid, [n], &tessera_tensor::Device::Cpu)?.to_device(dev)?.to_dtype(dtype)?;
+    Ok((index, valid, count))
+}
+
+/// Cross-entropy from logits `[batch, classes]` and class indices `[batch]`: log-softmax and
+/// negative log-likelihood fused into one op whose gradient is `softmax - target distribution`
+/// (one pass instead of a chain of ops), with label smoothing and ignore_index as in PyTorch.
+pub fn cross_entropy(logits: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<Var> {
+    if !(0.0..=1.0).contains(&cfg.label_smoothing) {
+        return Err(Error::Config(format!("cross_entropy: label smoothing {} must be in [0, 1]", cfg.label_smoothing)));
+    }
+    let (index, valid, count) = class_indices("cross_entropy", logits, targets, cfg)?;
+    let classes = logits.dims()[1];
+    let s = cfg.label_smoothing;
+    let logp = logits.tensor().log_softmax(-1)?;
+    let picked = logp.gather(1, &index)?.squeeze(1)?;
+    let mut per = picked.scale(-(1.0 - s))?;
+    if s > 0.0 {
+        per = per.sub(&logp.sum(&[1], false)?.scale(s / classes as f64)?)?;
+    }
+    let per = per.mul(&valid)?;
+    let (out, scale) = match cfg.reduction {
+        Reduction::Mean => (per.sum_all()?.scale(1.0 / count.max(1) as f64)?, 1.0 / count.max(1) as f64),
+        Reduction::Sum => (per.sum_all()?, 1.0),
+        Reduction::None => (per, 1.0),
+    };
+    let reduction = cfg.reduction;
+    let rule = move |ctx: &BackwardCtx<'_>| -> tessera_autograd::Result<InputGrads> {
+        let onehot = Tensor::arange(0.0, classes as f64, 1.0, index.dtype(), index.device())?
+            .eq(&index)?
+            .to_dtype(logp.dtype())?;
+        let mut target_dist = onehot.scale(1.0 - s)?;
+        if s > 0.0 {
+            target_dist = target_dist.add_scalar(s / classes as f64)?;
+        }
+        // d loss_i / d logits_i = softmax_i - q_i, for rows that count.
+        let row_grad = match reduction {
+            Reduction::None => ctx.grad.mul(&valid)?,
+            _ => valid.mul(&ctx.grad.expand(valid.shape().clone())?)?.scale(scale)?,
+        };
+        let g = logp.exp()?.sub(&target_dist)?.mul(&row_grad.unsqueeze(1)?)?;
+        Ok(vec![Some(g), None])
+    };
+    Ok(Var::from_op("cross_entropy", out, &[logits, targets], Some(Box::new(rule))))
+}
+
+/// Negative log-likelihood of log-probabilities `[batch, classes]` at class indices `[batch]`.
+pub fn nll(log_probs: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<Var> {
+    let (index, valid, count) = class_indices("nll", log_probs, targets, cfg)?;
+    let per = log_probs.gather(1, &index)?.squeeze(1)?.neg()?.mul(&Var::constant(valid))?;
+    Ok(match cfg.reduction {
+        Reduction::Mean => per.sum(&[], false)?.scale(1.0 / count.max(1) as f64)?,
+        Reduction::Sum => per.sum(&[], false)?,
+        Reduction::None => per,
+    })
+}
+
+/// Keras' `sparse_categorical_crossentropy` with `from_logits=False`: probabilities
+/// `[batch, classes]` (a softmax output) are clipped to `[1e-7, 1 - 1e-7]`, renormalised, and
+/// scored by negative log-likelihood at class indices `[batch]`; mean over the batch.
+pub fn sparse_categorical_crossentropy(probs: &Var, targets: &Var) -> Result<Var> {
+    const EPS: f64 = 1e-7;
+    let log_probs = probs.clamp(EPS, 1.0 - EPS)?.log()?.log_softmax(-1)?;
+    nll(&log_probs, targets, &CrossEntropy::default())
+}
