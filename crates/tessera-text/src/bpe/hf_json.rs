@@ -1,0 +1,173 @@
+//! Hugging Face `tokenizer.json` files for byte-level BPE models: load and save.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::files::{merge_pair, merges_from_lines, tokens_from_vocab_map};
+use super::model::BpeModel;
+use super::tokenizer::ByteLevelBpe;
+use crate::error::{Error, Result};
+use crate::hash::FastMap;
+use crate::io::{read_text, write_atomic};
+
+/// Reads the ByteLevel options out of a pre-tokenizer value; other kinds are unsupported.
+fn byte_level_prefix_space(pre: &Value, source: &str) -> Result<bool> {
+    match pre.get("type").and_then(Value::as_str) {
+        None if pre.is_null() => Ok(false),
+        Some("ByteLevel") => {
+            if pre.get("use_regex").and_then(Value::as_bool) == Some(false) {
+                return Err(Error::malformed(
+                    source,
+                    "ByteLevel pre-tokenizer with `use_regex: false` is not supported",
+                ));
+            }
+            Ok(pre.get("add_prefix_space").and_then(Value::as_bool).unwrap_or(false))
+        }
+        Some("Sequence") => {
+            let items = pre.get("pretokenizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            match items.as_slice() {
+                [one] => byte_level_prefix_space(one, source),
+                _ => Err(Error::malformed(source, "only a Sequence holding one ByteLevel pre-tokenizer is supported")),
+            }
+        }
+        Some(other) => Err(Error::malformed(
+            source,
+            format!("pre-tokenizer `{other}` is not supported (byte-level BPE needs `ByteLevel`)"),
+        )),
+        None => Err(Error::malformed(source, "pre_tokenizer has no `type`")),
+    }
+}
+
+fn parse(text: &str, source: &str) -> Result<ByteLevelBpe> {
+    let root: Value = serde_json::from_str(text).map_err(|e| Error::malformed(source, format!("invalid JSON: {e}")))?;
+    let model = root.get("model").ok_or_else(|| Error::malformed(source, "no `model` section"))?;
+    match model.get("type").and_then(Value::as_str) {
+        Some("BPE") | None => {}
+        Some(other) => {
+            return Err(Error::malformed(source, format!("model type `{other}` is not supported (only BPE)")))
+        }
+    }
+    for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+        if let Some(s) = model.get(key).and_then(Value::as_str) {
+            if !s.is_empty() {
+                return Err(Error::malformed(source, format!("`{key}` = `{s}` is not supported")));
+            }
+        }
+    }
+    if root.get("normalizer").is_some_and(|n| !n.is_null()) {
+        return Err(Error::malformed(source, "normalizers are not supported for byte-level BPE files"));
+    }
+    let add_prefix_space = byte_level_prefix_space(root.get("pre_tokenizer").unwrap_or(&Value::Null), source)?;
+    let vocab_map = model
+        .get("vocab")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::malformed(source, "`model.vocab` is missing or not an object"))?;
+    let tokens = tokens_from_vocab_map(vocab_map, source)?;
+    let vocab: FastMap<&str, u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32)).collect();
+    let merge_values = model
+        .get("merges")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::malformed(source, "`model.merges` is missing or not an array"))?;
+    let mut merges = Vec::with_capacity(merge_values.len());
+    let mut as_lines = Vec::new();
+    for (i, m) in merge_values.iter().enumerate() {
+        match m {
+            Value::String(s) => as_lines.push(s.as_str()),
+            Value::Array(pair) => match pair.as_slice() {
+                [Value::String(a), Value::String(b)] => merges.push(merge_pair(a, b, &vocab, source, i + 1)?),
+                _ => return Err(Error::malformed(source, format!("merge {i} is not a pair of strings"))),
+            },
+            _ => return Err(Error::malformed(source, format!("merge {i} is neither a string nor a pair"))),
+        }
+    }
+    if !as_lines.is_empty() {
+        if !merges.is_empty() {
+            return Err(Error::malformed(source, "merges mix the string and pair forms"));
+        }
+        merges = merges_from_lines(as_lines.into_iter(), &vocab, source)?;
+    }
+    let mut specials = Vec::new();
+    if let Some(added) = root.get("added_tokens").and_then(Value::as_array) {
+        for t in added {
+            let (Some(content), Some(id)) =
+                (t.get("content").and_then(Value::as_str), t.get("id").and_then(Value::as_u64))
+            else {
+                return Err(Error::malformed(source, "an added token lacks `content` or `id`"));
+            };
+            if vocab.get(content).copied() != Some(id as u32) {
+                return Err(Error::malformed(
+                    source,
+                    format!("added token `{content}` (id {id}) is not in the vocabulary under that id"),
+                ));
+            }
+            specials.push((content.to_string(), id as u32));
+        }
+    }
+    drop(vocab);
+    let model = BpeModel::new(tokens, merges, source)?;
+    Ok(ByteLevelBpe::from_parts(model, specials, true, add_prefix_space))
+}
+
+impl ByteLevelBpe {
+    /// Loads a Hugging Face `tokenizer.json` holding a byte-level BPE model.
+    ///
+    /// Added tokens become special tokens, recognised in the text by `encode`.
+    pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        parse(&read_text(path)?, &path.display().to_string())
+    }
+
+    /// Parses the contents of a `tokenizer.json`; `source` names it in errors.
+    pub fn from_tokenizer_json_str(text: &str, source: &str) -> Result<Self> {
+        parse(text, source)
+    }
+
+    /// The `tokenizer.json` document (Hugging Face format) for this tokenizer.
+    pub fn to_tokenizer_json(&self) -> String {
+        let tokens = self.model.tokens();
+        let vocab: Map<String, Value> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), json!(i))).collect();
+        let merges: Vec<Value> = self
+            .model
+            .merges()
+            .iter()
+            .map(|(a, b)| json!(format!("{} {}", tokens[*a as usize], tokens[*b as usize])))
+            .collect();
+        let added: Vec<Value> = self
+            .special_tokens
+            .iter()
+            .map(|(content, id)| {
+                json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+                       "rstrip": false, "normalized": false, "special": true})
+            })
+            .collect();
+        let byte_level = |prefix: bool, trim: bool| json!({"type": "ByteLevel", "add_prefix_space": prefix, "trim_offsets": trim, "use_regex": true});
+        let doc = json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": added,
+            "normalizer": null,
+            "pre_tokenizer": byte_level(self.add_prefix_space, false),
+            "post_processor": byte_level(self.add_prefix_space, false),
+            "decoder": byte_level(self.add_prefix_space, false),
+            "model": {
+                "type": "BPE",
+                "dropout": null,
+                "unk_token": null,
+                "continuing_subword_prefix": null,
+                "end_of_word_suffix": null,
+                "fuse_unk": false,
+                "byte_fallback": false,
+                "vocab": vocab,
+                "merges": merges,
+            }
+        });
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    }
+
+    /// Saves as a Hugging Face `tokenizer.json` (written atomically).
+    pub fn save_tokenizer_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomic(path, self.to_tokenizer_json().as_bytes())
+    }
+}

@@ -1,0 +1,12 @@
+//! Byte-level BPE: GPT-2 compatible encoding, decoding, training, and file formats.
+
+mod byte_map;
+mod files;
+mod hf_json;
+mod model;
+mod tokenizer;
+mod train;
+
+pub use model::BpeModel;
+pub use tokenizer::{ByteLevelBpe, Encoding};
+pub use train::BpeTrainer;

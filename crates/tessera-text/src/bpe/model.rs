@@ -1,0 +1,201 @@
+//! The BPE model: a vocabulary of byte-level tokens and ranked merges, and the merge loop.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::byte_map::{byte_map, token_string_to_bytes};
+use crate::error::{Error, Result};
+use crate::hash::FastMap;
+
+/// Words up to this many bytes use the simple quadratic merge loop; longer ones use a heap.
+const SHORT_WORD: usize = 48;
+
+/// A byte-level BPE model: token strings, their ids, and merges by rank.
+#[derive(Debug, Clone)]
+pub struct BpeModel {
+    tokens: Vec<String>,
+    token_bytes: Vec<Vec<u8>>,
+    vocab: FastMap<String, u32>,
+    merges: Vec<(u32, u32)>,
+    merge_rank: FastMap<(u32, u32), (u32, u32)>,
+    byte_ids: [u32; 256],
+}
+
+impl BpeModel {
+    /// Builds a model from tokens in id order and merges (pairs of ids) in rank order.
+    ///
+    /// `source` names where the data came from, for error messages.
+    pub fn new(tokens: Vec<String>, merges: Vec<(u32, u32)>, source: &str) -> Result<Self> {
+        let mut vocab = FastMap::default();
+        for (id, token) in tokens.iter().enumerate() {
+            if vocab.insert(token.clone(), id as u32).is_some() {
+                return Err(Error::malformed(source, format!("token `{token}` appears twice in the vocabulary")));
+            }
+        }
+        let map = byte_map();
+        let mut byte_ids = [0u32; 256];
+        for b in 0..256 {
+            let s = map.to_char[b].to_string();
+            byte_ids[b] = *vocab.get(&s).ok_or_else(|| {
+                Error::malformed(
+                    source,
+                    format!("the vocabulary lacks the byte-level token for byte 0x{b:02x} (`{s}`)"),
+                )
+            })?;
+        }
+        let mut merge_rank = FastMap::default();
+        for (rank, &(a, b)) in merges.iter().enumerate() {
+            let (Some(ta), Some(tb)) = (tokens.get(a as usize), tokens.get(b as usize)) else {
+                return Err(Error::malformed(source, format!("merge {rank} refers to an id outside the vocabulary")));
+            };
+            let joined = format!("{ta}{tb}");
+            let Some(&new_id) = vocab.get(&joined) else {
+                return Err(Error::malformed(
+                    source,
+                    format!("merge {rank} (`{ta} {tb}`) makes `{joined}`, which is not in the vocabulary"),
+                ));
+            };
+            merge_rank.entry((a, b)).or_insert((rank as u32, new_id));
+        }
+        let token_bytes = tokens
+            .iter()
+            .map(|t| {
+                let mut out = Vec::with_capacity(t.len());
+                token_string_to_bytes(t, &mut out);
+                out
+            })
+            .collect();
+        Ok(Self { tokens, token_bytes, vocab, merges, merge_rank, byte_ids })
+    }
+
+    /// Number of tokens in the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// The byte-level string of token `id`.
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.tokens.get(id as usize).map(String::as_str)
+    }
+
+    /// The id of a byte-level token string.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.vocab.get(token).copied()
+    }
+
+    /// The bytes token `id` stands for.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        self.token_bytes.get(id as usize).map(Vec::as_slice)
+    }
+
+    /// All tokens in id order.
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// The merges, as id pairs in rank order.
+    pub fn merges(&self) -> &[(u32, u32)] {
+        &self.merges
+    }
+
+    /// Appends the BPE ids of one pre-token's bytes to `out`.
+    pub fn encode_word(&self, bytes: &[u8], out: &mut Vec<u32>) {
+        let mut symbols: Vec<u32> = bytes.iter().map(|b| self.byte_ids[*b as usize]).collect();
+        if symbols.len() <= SHORT_WORD {
+            self.merge_short(&mut symbols);
+        } else {
+            symbols = self.merge_long(&symbols);
+        }
+        out.extend_from_slice(&symbols);
+    }
+
+    fn merge_short(&self, symbols: &mut Vec<u32>) {
+        while symbols.len() > 1 {
+            let mut best: Option<(u32, usize, u32)> = None;
+            for i in 0..symbols.len() - 1 {
+                if let Some(&(rank, new_id)) = self.merge_rank.get(&(symbols[i], symbols[i + 1])) {
+                    if best.is_none_or(|(r, _, _)| rank < r) {
+                        best = Some((rank, i, new_id));
+                    }
+                }
+            }
+            let Some((_, i, new_id)) = best else { break };
+            symbols[i] = new_id;
+            symbols.remove(i + 1);
+        }
+    }
+
+    /// Heap-driven merging for long words: O(n log n) instead of O(n^2).
+    fn merge_long(&self, initial: &[u32]) -> Vec<u32> {
+        let n = initial.len();
+        let mut ids = initial.to_vec();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::new();
+        for i in 0..n.saturating_sub(1) {
+            if let Some(&(rank, new_id)) = self.merge_rank.get(&(ids[i], ids[i + 1])) {
+                heap.push(Reverse((rank, i, ids[i], ids[i + 1], new_id)));
+            }
+        }
+        while let Some(Reverse((rank, i, left, right, new_id))) = heap.pop() {
+            let j = next[i];
+            if !alive[i] || j >= n || !alive[j] || ids[i] != left || ids[j] != right {
+                continue;
+            }
+            ids[i] = new_id;
+            alive[j] = false;
+            next[i] = next[j];
+            if next[i] < n {
+                prev[next[i]] = i;
+            }
+            let _ = rank;
+            let p = prev[i];
+            if p < n {
+                if let Some(&(r, nid)) = self.merge_rank.get(&(ids[p], ids[i])) {
+                    heap.push(Reverse((r, p, ids[p], ids[i], nid)));
+                }
+            }
+            let k = next[i];
+            if k < n {
+                if let Some(&(r, nid)) = self.merge_rank.get(&(ids[i], ids[k])) {
+                    heap.push(Reverse((r, i, ids[i], ids[k], nid)));
+                }
+            }
+        }
+        (0..n).filter(|i| alive[*i]).map(|i| ids[i]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpe::byte_map::bytes_to_token_string;
+
+    fn tiny() -> BpeModel {
+        let mut tokens: Vec<String> = (0..=255u8).map(|b| bytes_to_token_string(&[b])).collect();
+        tokens.push("aa".into()); // 256
+        tokens.push("aaaa".into()); // 257
+        let a = b'a' as u32;
+        BpeModel::new(tokens, vec![(a, a), (256, 256)], "tiny").unwrap()
+    }
+
+    #[test]
+    fn short_and_long_merge_loops_agree() {
+        let m = tiny();
+        for len in [1usize, 2, 3, 5, 47, 49, 100, 101] {
+            let word = vec![b'a'; len];
+            let mut short = word.iter().map(|b| *b as u32).collect::<Vec<_>>();
+            m.merge_short(&mut short);
+            let long = m.merge_long(&word.iter().map(|b| *b as u32).collect::<Vec<_>>());
+            assert_eq!(short, long, "len {len}");
+        }
+    }
+
+    #[test]
+    fn merge_pointing_outside_vocab_is_an_error() {
+        let tokens: Vec<String> = (0..=255u8).map(|b| bytes_to_token_string(&[b])).collect();
+        let err = BpeModel::new(tokens, vec![(97, 97)], "x.json").unwrap_err();
+        assert!(err.to_string().contains("x.json"), "{err}");
+    }
+}

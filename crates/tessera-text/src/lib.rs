@@ -1,0 +1,31 @@
+//! Text preprocessing for Tessera: normalisation, pre-tokenization, tokenizers (character, word,
+//! byte-level BPE compatible with GPT-2 and Hugging Face `tokenizer.json`), Chinese word
+//! segmentation (jieba-compatible), n-gram language models, and batching.
+//!
+//! ```
+//! use tessera_text::{ByteLevelBpe, Segmenter};
+//! let gpt2 = ByteLevelBpe::gpt2();
+//! assert_eq!(gpt2.encode("Hello world"), [15496, 995]);
+//! let seg = Segmenter::new();
+//! assert_eq!(seg.cut("我来到北京清华大学"), ["我", "来到", "北京", "清华大学"]);
+//! ```
+
+pub mod batch;
+pub mod bpe;
+pub mod chars;
+mod error;
+mod hash;
+pub mod io;
+pub mod ngram;
+pub mod normalize;
+pub mod pretokenize;
+pub mod segment;
+pub mod vocab;
+
+pub use batch::{bucket_by_length, pad_batch, PaddedBatch, StreamBatches};
+pub use bpe::{BpeModel, BpeTrainer, ByteLevelBpe, Encoding};
+pub use error::{Error, Result};
+pub use ngram::{NgramModel, Smoothing};
+pub use normalize::{NormalizeStep, Normalizer};
+pub use segment::{SegmentMode, Segmenter};
+pub use vocab::{CharTokenizer, Vocab, VocabBuilder, WordTokenizer};

@@ -1,0 +1,73 @@
+//! Word-level tokenizer: whitespace and punctuation splitting, then a vocabulary lookup.
+
+use super::{Vocab, VocabBuilder};
+use crate::error::Result;
+use crate::normalize::Normalizer;
+use crate::pretokenize::split_whitespace_punctuation;
+
+/// Splits text into words and punctuation and maps them to ids; unknown words become `<unk>`.
+///
+/// ```
+/// use tessera_text::WordTokenizer;
+/// let tok = WordTokenizer::train(["the cat sat.", "the dog sat!"], 1, None);
+/// let ids = tok.encode("the cat barked.");
+/// assert_eq!(tok.decode(&ids).unwrap(), "the cat <unk> .");
+/// ```
+#[derive(Debug, Clone)]
+pub struct WordTokenizer {
+    vocab: Vocab,
+    normalizer: Normalizer,
+}
+
+impl WordTokenizer {
+    /// A tokenizer over an existing vocabulary.
+    pub fn new(vocab: Vocab) -> Self {
+        Self { vocab, normalizer: Normalizer::new() }
+    }
+
+    /// Builds the vocabulary from `texts` with a minimum frequency and optional maximum size.
+    pub fn train<'a>(texts: impl IntoIterator<Item = &'a str>, min_freq: u64, max_size: Option<usize>) -> Self {
+        let mut builder = VocabBuilder::new().min_freq(min_freq);
+        if let Some(m) = max_size {
+            builder = builder.max_size(m);
+        }
+        for text in texts {
+            builder.add_tokens(Self::words(text));
+        }
+        Self::new(builder.build())
+    }
+
+    /// Normalises text before splitting (apply the same normaliser when training).
+    pub fn with_normalizer(mut self, normalizer: Normalizer) -> Self {
+        self.normalizer = normalizer;
+        self
+    }
+
+    /// The vocabulary.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The words of `text` (whitespace and punctuation split).
+    pub fn words(text: &str) -> impl Iterator<Item = &str> {
+        split_whitespace_punctuation(text).into_iter().map(move |(s, e)| &text[s..e])
+    }
+
+    /// Token strings of `text` (after normalisation).
+    pub fn tokenize(&self, text: &str) -> Vec<String> {
+        let text = self.normalizer.normalize(text);
+        Self::words(&text).map(str::to_string).collect()
+    }
+
+    /// Ids of `text`.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        let text = self.normalizer.normalize(text);
+        Self::words(&text).map(|w| self.vocab.id_or_unk(w)).collect()
+    }
+
+    /// Words of `ids` joined with single spaces.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        let words: Result<Vec<&str>> = ids.iter().map(|id| self.vocab.token_checked(*id)).collect();
+        Ok(words?.join(" "))
+    }
+}
