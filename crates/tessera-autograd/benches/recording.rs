@@ -1,0 +1,2 @@
+//! Recording benchmark (work in progress).
+fn main() {}

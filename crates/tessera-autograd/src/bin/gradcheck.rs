@@ -1,0 +1,2 @@
+//! Gradient checks (work in progress).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Gradient checking (work in progress).

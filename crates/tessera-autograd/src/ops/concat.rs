@@ -1,0 +1,85 @@
+//! Slicing and joining: narrow, split, chunk, cat, stack.
+
+use super::scalar_like;
+use crate::{Result, Var};
+use tessera_tensor::Tensor;
+
+impl Var {
+    /// Keeps `len` entries of `dim` from `start` (a view); the gradient is zero-padded back.
+    pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Var> {
+        let y = self.tensor().narrow(dim, start, len)?;
+        Ok(Var::record("narrow", y, &[self], move |c| {
+            let x = c.input(0);
+            let d = x.shape().dim(dim, "narrow").map_err(tessera_tensor::Error::from)?;
+            let pad = |n: usize| -> Result<Tensor> {
+                let mut dims = x.dims().to_vec();
+                dims[d] = n;
+                Ok(scalar_like(0.0, c.grad)?.expand(dims)?)
+            };
+            let after = x.dims()[d] - start - len;
+            let mut parts = Vec::with_capacity(3);
+            if start > 0 {
+                parts.push(pad(start)?);
+            }
+            parts.push(c.grad.clone());
+            if after > 0 {
+                parts.push(pad(after)?);
+            }
+            Ok(vec![Some(if parts.len() == 1 { c.grad.clone() } else { Tensor::cat(&parts, d as isize)? })])
+        }))
+    }
+
+    /// Pieces of `size` entries along `dim` (the last may be shorter), each a differentiable view.
+    pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Var>> {
+        let pieces = self.tensor().split(size, dim)?;
+        let mut start = 0;
+        let mut out = Vec::with_capacity(pieces.len());
+        for p in &pieces {
+            let len = p.dims()[self.shape().dim(dim, "split").map_err(tessera_tensor::Error::from)?];
+            out.push(self.narrow(dim, start, len)?);
+            start += len;
+        }
+        Ok(out)
+    }
+
+    /// `chunks` nearly equal pieces along `dim` (as `Tensor::chunk`), each differentiable.
+    pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Var>> {
+        let pieces = self.tensor().chunk(chunks, dim)?;
+        let d = self.shape().dim(dim, "chunk").map_err(tessera_tensor::Error::from)?;
+        let size = pieces.first().map_or(1, |p| p.dims()[d]);
+        self.split(size, dim)
+    }
+
+    /// Joins Vars along an existing dim; each gets its slice of the gradient.
+    pub fn cat(vars: &[Var], dim: isize) -> Result<Var> {
+        Var::non_empty(vars, "cat")?;
+        let tensors: Vec<Tensor> = vars.iter().map(|v| v.tensor().clone()).collect();
+        let y = Tensor::cat(&tensors, dim)?;
+        let inputs: Vec<&Var> = vars.iter().collect();
+        Ok(Var::record("cat", y, &inputs, move |c| {
+            let mut start = 0;
+            let mut grads = Vec::with_capacity(c.inputs.len());
+            for (i, v) in c.inputs.iter().enumerate() {
+                let d = v.shape().dim(dim, "cat").map_err(tessera_tensor::Error::from)?;
+                let len = v.dims()[d];
+                grads.push(if c.needs(i) { Some(c.grad.narrow(dim, start, len)?) } else { None });
+                start += len;
+            }
+            Ok(grads)
+        }))
+    }
+
+    /// Joins Vars of one shape along a new dim.
+    pub fn stack(vars: &[Var], dim: isize) -> Result<Var> {
+        Var::non_empty(vars, "stack")?;
+        let tensors: Vec<Tensor> = vars.iter().map(|v| v.tensor().clone()).collect();
+        let y = Tensor::stack(&tensors, dim)?;
+        let d = y.shape().dim(dim, "stack").map_err(tessera_tensor::Error::from)? as isize;
+        let inputs: Vec<&Var> = vars.iter().collect();
+        Ok(Var::record("stack", y, &inputs, move |c| {
+            (0..c.inputs.len())
+                .map(|i| if c.needs(i) { Ok(Some(c.grad.narrow(d, i, 1)?.squeeze(d)?)) } else { Ok(None) })
+                .collect()
+        }))
+    }
+}

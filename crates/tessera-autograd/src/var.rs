@@ -1,0 +1,215 @@
+//! `Var`: a tensor plus, when gradients are tracked, its node in the graph.
+
+use crate::graph::{BackwardCtx, BackwardRule, InputGrads, Node};
+use crate::{is_grad_enabled, Error, Result};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tessera_tensor::{DType, Device, Shape, Tensor};
+
+/// A tensor that records the ops applied to it so that [`Var::backward`] can compute gradients.
+///
+/// Cloning is cheap (a reference count). A *leaf* is made by [`Var::param`] (or [`Var::new`]
+/// with `requires_grad`); ops on Vars that require grad return Vars that require grad and
+/// remember their inputs and a backward rule. The graph is freed by `backward` (unless it is asked
+/// to keep it) and when the last `Var` that reaches it is dropped.
+///
+/// ```
+/// use tessera_autograd::Var;
+/// use tessera_tensor::{Device, Tensor};
+/// let dev = Device::Cpu;
+/// let x = Var::constant(Tensor::from_vec(vec![1f32, 2., 3., 4.], [2, 2], &dev)?);
+/// let w = Var::param(Tensor::from_vec(vec![0.5f32, -1., 2., 0.], [2, 2], &dev)?)?;
+/// let b = Var::param(Tensor::from_vec(vec![0.1f32, 0.2], [2], &dev)?)?;
+/// let loss = x.matmul(&w)?.add(&b)?.relu()?.sum_all()?;
+/// loss.backward()?;
+/// assert_eq!(b.grad().unwrap().to_vec::<f32>()?, vec![2., 0.]);
+/// # Ok::<(), tessera_autograd::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Var(pub(crate) Arc<VarInner>);
+
+pub(crate) struct VarInner {
+    pub(crate) tensor: Tensor,
+    pub(crate) requires_grad: bool,
+    /// A leaf's accumulated gradient; for an op's output, the gradient being summed during a
+    /// backward pass (taken when its rule runs).
+    pub(crate) grad: Mutex<Option<Tensor>>,
+    /// `None` for leaves and constants.
+    pub(crate) node: Option<Node>,
+}
+
+impl Var {
+    fn from_inner(tensor: Tensor, requires_grad: bool, node: Option<Node>) -> Var {
+        Var(Arc::new(VarInner { tensor, requires_grad, grad: Mutex::new(None), node }))
+    }
+
+    /// A leaf; with `requires_grad` its gradient is accumulated by `backward` (float dtypes only).
+    pub fn new(tensor: Tensor, requires_grad: bool) -> Result<Var> {
+        if requires_grad && !tensor.dtype().is_float() {
+            return Err(Error::NonFloatGrad { op: "Var::new", dtype: tensor.dtype() });
+        }
+        Ok(Var::from_inner(tensor, requires_grad, None))
+    }
+
+    /// A leaf that requires grad: a trainable parameter.
+    pub fn param(tensor: Tensor) -> Result<Var> {
+        Var::new(tensor, true)
+    }
+
+    /// A value that never requires grad (inputs, targets, masks, indices).
+    pub fn constant(tensor: Tensor) -> Var {
+        Var::from_inner(tensor, false, None)
+    }
+
+    /// Records the output of an op named `op` computed from `inputs`. The result requires grad
+    /// when some input does, recording is enabled (not in a [`no_grad`](crate::no_grad) scope)
+    /// and the output is of a float dtype; otherwise it is a constant and `rule` is dropped.
+    ///
+    /// With `rule: None` the op is recorded as having no backward rule: a `backward` that reaches
+    /// it fails with [`Error::NoBackwardRule`] naming `op`, never a silent zero. This is how to add
+    /// a custom op from outside the crate.
+    pub fn from_op(op: &'static str, output: Tensor, inputs: &[&Var], rule: Option<BackwardRule>) -> Var {
+        if !Var::tracks(inputs, &output) {
+            return Var::constant(output);
+        }
+        let inputs = inputs.iter().map(|&v| v.clone()).collect();
+        Var::from_inner(output, true, Some(Node::new(op, inputs, rule)))
+    }
+
+    /// Whether an op on `inputs` giving `output` is recorded.
+    #[inline]
+    pub(crate) fn tracks(inputs: &[&Var], output: &Tensor) -> bool {
+        inputs.iter().any(|v| v.0.requires_grad) && output.dtype().is_float() && is_grad_enabled()
+    }
+
+    /// [`Var::from_op`] with a rule given as a closure, boxed only when the op is recorded.
+    #[inline]
+    pub(crate) fn record<F>(op: &'static str, output: Tensor, inputs: &[&Var], rule: F) -> Var
+    where
+        F: Fn(&BackwardCtx<'_>) -> Result<InputGrads> + Send + Sync + 'static,
+    {
+        if !Var::tracks(inputs, &output) {
+            return Var::constant(output);
+        }
+        let inputs = inputs.iter().map(|&v| v.clone()).collect();
+        Var::from_inner(output, true, Some(Node::new(op, inputs, Some(Box::new(rule)))))
+    }
+
+    /// The value.
+    pub fn tensor(&self) -> &Tensor {
+        &self.0.tensor
+    }
+
+    /// Whether gradients flow to this value.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// Whether this is a leaf (a parameter or constant), not the output of a recorded op.
+    pub fn is_leaf(&self) -> bool {
+        self.0.node.is_none()
+    }
+
+    /// The name of the op that produced this value, for a recorded op's output.
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.0.node.as_ref().map(|n| n.op)
+    }
+
+    /// The gradient accumulated by `backward` calls so far (leaves only; `None` before any).
+    pub fn grad(&self) -> Option<Tensor> {
+        if self.is_leaf() {
+            self.grad_slot().clone()
+        } else {
+            None
+        }
+    }
+
+    /// Forgets the accumulated gradient.
+    pub fn zero_grad(&self) {
+        *self.grad_slot() = None;
+    }
+
+    /// The same value, cut from the graph: a constant sharing the tensor.
+    pub fn detach(&self) -> Var {
+        Var::constant(self.0.tensor.clone())
+    }
+
+    pub(crate) fn grad_slot(&self) -> MutexGuard<'_, Option<Tensor>> {
+        // A poisoned lock only means a thread panicked while holding it; the slot is intact.
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &Shape {
+        self.0.tensor.shape()
+    }
+
+    /// The dims of the shape.
+    pub fn dims(&self) -> &[usize] {
+        self.0.tensor.dims()
+    }
+
+    /// Number of dims.
+    pub fn rank(&self) -> usize {
+        self.0.tensor.rank()
+    }
+
+    /// Number of elements.
+    pub fn elem_count(&self) -> usize {
+        self.0.tensor.elem_count()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.tensor.dtype()
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        self.0.tensor.device()
+    }
+
+    /// The elements in row-major order, converted to `f64`.
+    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        Ok(self.0.tensor.to_vec_f64()?)
+    }
+
+    /// The value of a one-element Var, converted to `f64`.
+    pub fn to_scalar_f64(&self) -> Result<f64> {
+        Ok(self.0.tensor.to_scalar_f64()?)
+    }
+}
+
+impl From<Tensor> for Var {
+    /// A constant.
+    fn from(t: Tensor) -> Var {
+        Var::constant(t)
+    }
+}
+
+impl fmt::Debug for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Var")
+            .field("shape", self.shape())
+            .field("dtype", &self.dtype())
+            .field("requires_grad", &self.requires_grad())
+            .field("op", &self.op_name())
+            .finish()
+    }
+}
+
+impl Drop for VarInner {
+    /// Frees the graph behind this value iteratively, so that dropping a long chain (an unrolled
+    /// RNN) cannot overflow the stack through nested drops.
+    fn drop(&mut self) {
+        let Some(state) = self.node.as_mut().and_then(Node::take_state) else { return };
+        let mut pending = state.inputs;
+        while let Some(var) = pending.pop() {
+            if let Some(mut inner) = Arc::into_inner(var.0) {
+                if let Some(state) = inner.node.as_mut().and_then(Node::take_state) {
+                    pending.extend(state.inputs);
+                }
+            }
+        }
+    }
+}
