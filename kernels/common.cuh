@@ -130,14 +130,16 @@ __device__ __forceinline__ u64 strided_offset(const Strided& s, u64 i) {
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)blockDim.x * gridDim.x)
 
 // Warp reduction with shuffles, then across the warps of a block through shared memory. Every
-// thread of the block must call it; all get the result. `Op` is a functor `T operator()(T, T)`.
+// thread of the block must call it; all get the result. `Op` is a functor `T operator()(T, T)`;
+// `fill` is what lanes beyond the block's warp count contribute: the identity (0 for sums) or,
+// for idempotent ops (max, min), any value already in the reduction, such as the caller's own.
 template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
 
-template <typename T, typename Op> __device__ __forceinline__ T block_reduce(T v, Op op) {
+template <typename T, typename Op> __device__ __forceinline__ T block_reduce(T v, Op op, T fill) {
     __shared__ u64 scratch_raw[33];
     T* scratch = reinterpret_cast<T*>(scratch_raw);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
@@ -146,7 +148,7 @@ template <typename T, typename Op> __device__ __forceinline__ T block_reduce(T v
     if (lane == 0) scratch[warp] = v;
     __syncthreads();
     if (warp == 0) {
-        T w = lane < warps ? scratch[lane] : scratch[0];
+        T w = lane < warps ? scratch[lane] : fill;
         w = warp_reduce(w, op);
         if (lane == 0) scratch[32] = w;
     }

@@ -36,8 +36,8 @@ __device__ __forceinline__ u64 position(u64 out, u64 r, u64 red, u64 post) {
     return (p * red + r) * post + q;
 }
 
-template <typename V, typename Op> __device__ __forceinline__ V combine_all(V v, Op op, int warp_per_out) {
-    return warp_per_out ? warp_reduce(v, op) : block_reduce(v, op);
+template <typename V, typename Op> __device__ __forceinline__ V combine_all(V v, Op op, int warp_per_out, V fill) {
+    return warp_per_out ? warp_reduce(v, op) : block_reduce(v, op, fill);
 }
 
 __device__ __forceinline__ u64 first_output(int warp_per_out) {
@@ -60,7 +60,7 @@ __device__ __forceinline__ u64 output_stride(int warp_per_out) {
             Cursor c = cursor(outputs, red, post, warp_per_out, o); \
             S acc = 0; \
             for (u64 r = c.first; r < red; r += c.step) acc += (S)Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]); \
-            acc = combine_all(acc, AddOp(), warp_per_out); \
+            acc = combine_all(acc, AddOp(), warp_per_out, (S)0); \
             if (c.first == 0) y[o] = Elem<O>::store(scale == 1.0 ? acc : (S)(acc * scale)); \
         } \
     }
@@ -74,7 +74,7 @@ __device__ __forceinline__ u64 output_stride(int warp_per_out) {
             E acc = (E)Elem<T>::load(x[strided_offset(xs, position(o, 0, red, post))]); \
             for (u64 r = c.first; r < red; r += c.step) \
                 acc = OP()(acc, (E)Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))])); \
-            acc = combine_all(acc, OP(), warp_per_out); \
+            acc = combine_all(acc, OP(), warp_per_out, acc); \
             if (c.first == 0) y[o] = Elem<T>::store((Elem<T>::acc)acc); \
         } \
     }
@@ -88,13 +88,13 @@ __device__ __forceinline__ u64 output_stride(int warp_per_out) {
             Cursor c = cursor(outputs, red, post, warp_per_out, o); \
             A s = 0; \
             for (u64 r = c.first; r < red; r += c.step) s += Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]); \
-            A mean = combine_all(s, AddOp(), warp_per_out) / (A)red; \
+            A mean = combine_all(s, AddOp(), warp_per_out, (A)0) / (A)red; \
             A ss = 0; \
             for (u64 r = c.first; r < red; r += c.step) { \
                 A d = Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]) - mean; \
                 ss += d * d; \
             } \
-            ss = combine_all(ss, AddOp(), warp_per_out); \
+            ss = combine_all(ss, AddOp(), warp_per_out, (A)0); \
             if (c.first == 0) y[o] = Elem<T>::store(ss / ((A)red - (A)correction)); \
         } \
     }

@@ -12,11 +12,11 @@ __device__ __forceinline__ void softmax_rows(u64 rows, u64 len, const Strided& x
         u64 base = row * len;
         A m = Elem<T>::load(x[strided_offset(xs, base)]);
         for (u64 j = threadIdx.x; j < len; j += blockDim.x) m = MaxOp()(m, Elem<T>::load(x[strided_offset(xs, base + j)]));
-        m = block_reduce(m, MaxOp());
+        m = block_reduce(m, MaxOp(), m);
         A shift = (m == -(A)TS_INF) ? (A)0 : m;
         A s = 0;
         for (u64 j = threadIdx.x; j < len; j += blockDim.x) s += exp(Elem<T>::load(x[strided_offset(xs, base + j)]) - shift);
-        s = block_reduce(s, AddOp());
+        s = block_reduce(s, AddOp(), (A)0);
         A lse = log(s), inv = (A)1 / s;
         for (u64 j = threadIdx.x; j < len; j += blockDim.x) {
             A v = Elem<T>::load(x[strided_offset(xs, base + j)]) - shift;

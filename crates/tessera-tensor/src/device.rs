@@ -35,8 +35,14 @@ impl Device {
     }
 
     /// The best device available here, and a sentence saying which and why: CUDA device 0 when a
-    /// driver and a device exist, else the CPU.
+    /// driver, a device and NVRTC (to compile the kernels) exist, else the CPU.
     pub fn best() -> (Device, String) {
+        if cuda::device_count().is_ok() && !cuda::compile::nvrtc_available() {
+            return (
+                Device::Cpu,
+                "using the CPU: a CUDA device exists but NVRTC (libnvrtc.so) cannot be loaded".into(),
+            );
+        }
         match CudaDevice::get(0) {
             Ok(d) => {
                 let count = cuda::device_count().unwrap_or(1);

@@ -1,0 +1,60 @@
+"""The ops of Tessera's gpu-bench, in PyTorch on the same GPU, timed with CUDA events.
+
+Writes one JSON object per line (same fields as gpu-bench) to --out. Run by benches/gpu/run.sh.
+"""
+import argparse
+import json
+
+import torch
+
+
+def time_ms(f, iters):
+    f()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(iters):
+        f()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / iters
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", required=True)
+    p.add_argument("--iters", type=int, default=20)
+    a = p.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False  # tessera's f32 matmul computes in f32
+    dev = torch.device("cuda")
+    rows = []
+
+    def report(op, dtype, shape, ms, nbytes, flops):
+        s = ms / 1e3
+        rows.append(dict(impl="torch", op=op, dtype=dtype, shape=shape, ms=ms, gbps=nbytes / s / 1e9, tflops=flops / s / 1e12))
+        print(json.dumps(rows[-1]))
+
+    n = 256 << 20
+    x, y = torch.rand(n, device=dev) * 2 - 1, torch.rand(n, device=dev) * 2 - 1
+    report("add", "f32", str(n), time_ms(lambda: x + y, a.iters), 12 * n, n)
+    report("exp", "f32", str(n), time_ms(lambda: torch.exp(x), a.iters), 8 * n, n)
+    del x, y
+    m = torch.rand(65536, 1024, device=dev)
+    report("sum_dim1", "f32", "65536x1024", time_ms(lambda: m.sum(1), a.iters), 4 * (m.numel() + 65536), m.numel())
+    report("softmax_dim1", "f32", "65536x1024", time_ms(lambda: torch.softmax(m, 1), a.iters), 8 * m.numel(), 0)
+    del m
+    for name, dt in [("f32", torch.float32), ("bf16", torch.bfloat16)]:
+        p_, q = torch.rand(4096, 4096, device=dev, dtype=dt), torch.rand(4096, 4096, device=dev, dtype=dt)
+        report("matmul", name, "4096x4096x4096", time_ms(lambda: p_ @ q, a.iters), 3 * p_.numel() * p_.element_size(), 2 * 4096**3)
+    nbytes = 1 << 30
+    host = torch.ones(nbytes, dtype=torch.uint8)  # pageable, as tessera's Vec
+    d = host.to(dev)
+    report("copy_h2d", "u8", "1GiB", time_ms(lambda: host.to(dev), 5), nbytes, 0)
+    report("copy_d2h", "u8", "1GiB", time_ms(lambda: d.cpu(), 5), nbytes, 0)
+    report("copy_d2d", "u8", "1GiB", time_ms(lambda: d.clone(), a.iters), 2 * nbytes, 0)
+    with open(a.out, "w") as f:
+        f.write("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

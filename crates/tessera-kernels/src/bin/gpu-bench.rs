@@ -1,0 +1,120 @@
+//! A small CUDA benchmark of the kernels (`benches/gpu/run.sh` runs it on a GPU machine): add and
+//! exp on 256M f32 elements, sum and softmax over [65536, 1024], matmul 4096² in f32 and bf16,
+//! and host/device copy bandwidth. Prints one JSON object per line (and writes them to the file
+//! given with `--out`). Exits 0 with a message when there is no GPU.
+//!
+//! ```text
+//! cargo run --release -p tessera-kernels --bin gpu-bench -- [--out results.jsonl] [--iters 20]
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+use tessera_core::{DType, Layout, Philox, Shape};
+use tessera_kernels::cuda::{self, CudaBuffer, CudaDevice};
+use tessera_kernels::ops::{BinaryOp, ReduceOp, UnaryOp};
+use tessera_kernels::Result;
+
+/// Mean seconds per call of `f` over `iters` calls, after one warm-up call (which compiles the
+/// kernel module on first use).
+fn time(dev: &CudaDevice, iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?;
+    dev.synchronize()?;
+    let start = Instant::now();
+    for _ in 0..iters {
+        f()?;
+    }
+    dev.synchronize()?;
+    Ok(start.elapsed().as_secs_f64() / iters as f64)
+}
+
+fn rand(dev: &Arc<CudaDevice>, rng: &mut Philox, dtype: DType, n: usize) -> Result<CudaBuffer> {
+    cuda::uniform(dev, rng, dtype, n, -1.0, 1.0)
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gpu-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let iters: usize = flag("--iters").and_then(|v| v.parse().ok()).unwrap_or(20);
+    let out = flag("--out");
+    let dev = match CudaDevice::get(0) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("gpu-bench: skipped, no CUDA device: {e}");
+            return Ok(());
+        }
+    };
+    eprintln!("gpu-bench on {} ({})", dev.name(), dev.arch());
+    let mut lines = Vec::new();
+    let mut report = |op: &str, dtype: DType, shape: &str, secs: f64, bytes: f64, flops: f64| {
+        let line = format!(
+            "{{\"impl\":\"tessera\",\"op\":\"{op}\",\"dtype\":\"{dtype}\",\"shape\":\"{shape}\",\"ms\":{:.4},\"gbps\":{:.1},\"tflops\":{:.2}}}",
+            secs * 1e3,
+            bytes / secs / 1e9,
+            flops / secs / 1e12
+        );
+        println!("{line}");
+        lines.push(line);
+    };
+    let mut rng = Philox::new(0);
+
+    let n = 256 << 20;
+    let flat = Layout::contiguous(Shape::new(vec![n]));
+    let (a, b) = (rand(&dev, &mut rng, DType::F32, n)?, rand(&dev, &mut rng, DType::F32, n)?);
+    let t = time(&dev, iters, || cuda::binary(BinaryOp::Add, &a, &flat, &b, &flat).map(drop))?;
+    report("add", DType::F32, "268435456", t, 12.0 * n as f64, n as f64);
+    let t = time(&dev, iters, || cuda::unary(UnaryOp::Exp, &a, &flat).map(drop))?;
+    report("exp", DType::F32, "268435456", t, 8.0 * n as f64, n as f64);
+    drop((a, b));
+
+    let (rows, cols) = (65536, 1024);
+    let l = Layout::contiguous(Shape::new(vec![rows, cols]));
+    let x = rand(&dev, &mut rng, DType::F32, rows * cols)?;
+    let t = time(&dev, iters, || cuda::reduce(ReduceOp::Sum, &x, &l, &[1], false).map(drop))?;
+    report("sum_dim1", DType::F32, "65536x1024", t, 4.0 * (rows * cols + rows) as f64, (rows * cols) as f64);
+    let t = time(&dev, iters, || cuda::softmax(&x, &l, 1).map(drop))?;
+    report("softmax_dim1", DType::F32, "65536x1024", t, 8.0 * (rows * cols) as f64, 0.0);
+    drop(x);
+
+    let m = 4096;
+    let ml = Layout::contiguous(Shape::new(vec![m, m]));
+    for dtype in [DType::F32, DType::BF16] {
+        let (p, q) = (rand(&dev, &mut rng, dtype, m * m)?, rand(&dev, &mut rng, dtype, m * m)?);
+        let t = time(&dev, iters, || cuda::matmul(&p, &ml, &q, &ml).map(drop))?;
+        report(
+            "matmul",
+            dtype,
+            "4096x4096x4096",
+            t,
+            3.0 * (m * m * dtype.size_in_bytes()) as f64,
+            2.0 * (m as f64).powi(3),
+        );
+    }
+
+    let bytes = 1usize << 30;
+    let host = tessera_kernels::cpu::full(DType::U8, bytes, 1.0);
+    let dbuf = CudaBuffer::from_cpu(&dev, &host)?;
+    let t = time(&dev, 5, || CudaBuffer::from_cpu(&dev, &host).map(drop))?;
+    report("copy_h2d", DType::U8, "1GiB", t, bytes as f64, 0.0);
+    let t = time(&dev, 5, || dbuf.to_cpu().map(drop))?;
+    report("copy_d2h", DType::U8, "1GiB", t, bytes as f64, 0.0);
+    let bl = Layout::contiguous(Shape::new(vec![bytes]));
+    let t = time(&dev, iters, || cuda::copy_strided(&dbuf, &bl).map(drop))?;
+    report("copy_d2d", DType::U8, "1GiB", t, 2.0 * bytes as f64, 0.0);
+    eprintln!("pool: {:?}", dev.pool_stats());
+
+    if let Some(path) = out {
+        std::fs::write(&path, lines.join("\n") + "\n")
+            .map_err(|e| tessera_kernels::Error::Cuda { op: "write results", msg: format!("{path}: {e}") })?;
+    }
+    Ok(())
+}
