@@ -1,0 +1,54 @@
+//! `tessera segment`: Chinese word segmentation, words separated by spaces.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use tessera_text::{SegmentMode, Segmenter};
+
+use super::input::{read_input, write_lines, CliResult};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    /// The most probable segmentation.
+    Default,
+    /// Also the dictionary words inside long words (for search indexing).
+    Search,
+}
+
+/// Arguments of `tessera segment`.
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Segmentation mode.
+    #[arg(long, value_enum, default_value = "default")]
+    mode: Mode,
+    /// Do not use the HMM for words missing from the dictionary.
+    #[arg(long)]
+    no_hmm: bool,
+    /// A user dictionary (`word [freq] [tag]` per line).
+    #[arg(long)]
+    user_dict: Option<PathBuf>,
+    /// Input file; standard input when absent or `-`.
+    file: Option<PathBuf>,
+}
+
+/// Runs the command. Whitespace is a word separator in the output, so whitespace tokens are
+/// left out.
+pub fn run(args: SegmentArgs) -> CliResult<()> {
+    let text = read_input(args.file.as_deref())?;
+    let mut seg = Segmenter::new();
+    if let Some(path) = &args.user_dict {
+        seg.load_user_dict(path)?;
+    }
+    let mode = match args.mode {
+        Mode::Default => SegmentMode::Default,
+        Mode::Search => SegmentMode::Search,
+    };
+    let lines = text.lines().map(|line| {
+        seg.cut_mode(line, mode, !args.no_hmm)
+            .into_iter()
+            .filter(|w| !w.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    write_lines(lines)
+}
