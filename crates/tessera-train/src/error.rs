@@ -12,6 +12,20 @@ pub enum Error {
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),
+    /// An autograd operation failed.
+    #[error(transparent)]
+    Autograd(#[from] tessera_autograd::Error),
+    /// A layer, loss or state dict failed.
+    #[error(transparent)]
+    Nn(#[from] tessera_nn::Error),
+    /// A checkpoint does not belong to this model or optimizer.
+    #[error("{path}: {msg}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What does not match.
+        msg: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -1,0 +1,117 @@
+//! Checkpoints: the model's parameters, the optimizer's state and what is needed to resume, in one
+//! safetensors file written atomically.
+
+use crate::optim::Optimizer;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+use tessera_nn::state_dict::{read_safetensors, to_safetensors, write_atomic, Metadata};
+use tessera_nn::Module;
+use tessera_tensor::Tensor;
+
+const FORMAT: &str = "tessera-checkpoint-1";
+
+/// What a checkpoint records beside the tensors.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckpointInfo {
+    /// The model's name (`mlp`, `lstm-lm`): loading into another model is an error.
+    pub model: String,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// The model configuration as JSON (enough to rebuild it).
+    pub config: String,
+}
+
+/// Saves `model` (tensors `model.<name>`) and, when given, `optimizer` (tensors
+/// `optim.<name>.state<k>`) with `info`, atomically.
+pub fn save(path: &Path, model: &dyn Module, optimizer: Option<&Optimizer>, info: &CheckpointInfo) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> =
+        model.parameters().into_iter().map(|(n, p)| (format!("model.{n}"), p.tensor().clone())).collect();
+    let mut meta = Metadata::new();
+    meta.insert("format".into(), FORMAT.into());
+    meta.insert("model".into(), info.model.clone());
+    meta.insert("epoch".into(), info.epoch.to_string());
+    meta.insert("config".into(), info.config.clone());
+    if let Some(opt) = optimizer {
+        let (state, steps) = opt.state_dict();
+        tensors.extend(state.into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
+        meta.insert("optimizer_steps".into(), steps.to_string());
+        meta.insert("learning_rate".into(), opt.learning_rate().to_string());
+    }
+    write_atomic(path, &to_safetensors(&tensors, &meta)?)?;
+    Ok(())
+}
+
+/// Reads a checkpoint's info without touching any model.
+pub fn read_info(path: &Path) -> Result<CheckpointInfo> {
+    let (_, meta) = read_safetensors(path)?;
+    info_from(path, &meta)
+}
+
+fn info_from(path: &Path, meta: &BTreeMap<String, String>) -> Result<CheckpointInfo> {
+    if meta.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(Error::Checkpoint { path: path.into(), msg: "not a Tessera checkpoint (no format tag)".into() });
+    }
+    Ok(CheckpointInfo {
+        model: meta.get("model").cloned().unwrap_or_default(),
+        epoch: meta.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0),
+        config: meta.get("config").cloned().unwrap_or_default(),
+    })
+}
+
+/// Loads a checkpoint into `model` (and `optimizer`, when given), in place, after checking that
+/// it was saved from a model named `expected_model` with the same parameters. Nothing is changed
+/// when anything does not match.
+pub fn load(
+    path: &Path,
+    expected_model: &str,
+    model: &dyn Module,
+    optimizer: Option<&mut Optimizer>,
+) -> Result<CheckpointInfo> {
+    let (tensors, meta) = read_safetensors(path)?;
+    let info = info_from(path, &meta)?;
+    let bad = |msg: String| Error::Checkpoint { path: path.into(), msg };
+    if info.model != expected_model {
+        return Err(bad(format!("saved from a '{}' model, not '{expected_model}'", info.model)));
+    }
+    let mut model_tensors: BTreeMap<String, Tensor> = BTreeMap::new();
+    let mut optim_tensors = Vec::new();
+    for (n, t) in tensors {
+        if let Some(name) = n.strip_prefix("model.") {
+            model_tensors.insert(name.to_string(), t);
+        } else if let Some(name) = n.strip_prefix("optim.") {
+            optim_tensors.push((name.to_string(), t));
+        }
+    }
+    let params = model.parameters();
+    for (n, p) in &params {
+        match model_tensors.get(n) {
+            None => return Err(bad(format!("parameter '{n}' is missing: the checkpoint is from another model"))),
+            Some(t) if t.shape() != p.shape() => {
+                return Err(bad(format!(
+                    "parameter '{n}' has shape {} in the checkpoint, the model has {}",
+                    t.shape(),
+                    p.shape()
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    if model_tensors.len() != params.len() {
+        return Err(bad(format!("the checkpoint has {} parameters, the model {}", model_tensors.len(), params.len())));
+    }
+    if let Some(opt) = optimizer {
+        let steps = meta
+            .get("optimizer_steps")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("no optimizer state saved".into()))?;
+        opt.load_state_dict(&optim_tensors, steps).map_err(|e| bad(e.to_string()))?;
+        if let Some(lr) = meta.get("learning_rate").and_then(|s| s.parse().ok()) {
+            opt.set_learning_rate(lr);
+        }
+    }
+    for (n, p) in params {
+        p.tensor().assign_(&model_tensors[&n].to_dtype(p.tensor().dtype())?)?;
+    }
+    Ok(info)
+}
