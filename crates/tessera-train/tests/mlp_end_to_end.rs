@@ -16,7 +16,7 @@ fn split() -> (TensorDataset, TensorDataset) {
 }
 
 fn sparse_cce() -> LossFn {
-    Box::new(|p, t| loss::sparse_categorical_crossentropy(p, t))
+    Box::new(loss::sparse_categorical_crossentropy)
 }
 
 fn adam(model: &dyn Module) -> Optimizer {
