@@ -3,6 +3,50 @@
 // and bf16 travel as 16-bit words and convert through PTX `cvt` (f16) or bit manipulation (bf16).
 #pragma once
 
+#ifdef TS_HOST_EMULATION
+// Host emulation (tests only): the kernels compiled by a host C++ compiler and run as a single
+// thread (one block of one lane; reductions in block mode), so that their indexing, conversions
+// and formulas can be checked against the CPU reference on machines without a GPU. What it
+// cannot check: the shuffles, barriers and atomics between real threads.
+#include <cmath>
+#include <cstring>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+struct ts_dim3 { unsigned x, y, z; };
+static const ts_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+static inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+static inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
+static inline double __longlong_as_double(long long u) { double f; memcpy(&f, &u, 8); return f; }
+template <typename T> static inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
+template <typename T> static inline T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
+static inline unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned v) { unsigned old = *p; if (old == cmp) *p = v; return old; }
+static inline void __syncthreads() {}
+template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int) { return v; }
+// IEEE half from a double, rounding to nearest even (what PTX cvt.rn does).
+static inline unsigned short ts_host_to_f16(double d) {
+    unsigned short sign = std::signbit(d) ? 0x8000 : 0;
+    if (d != d) return sign | 0x7e00;
+    double a = std::fabs(d);
+    if (a >= 65520.0) return sign | 0x7c00;
+    if (a < 6.103515625e-05) return sign | (unsigned short)std::nearbyint(a * 16777216.0);
+    int e;
+    std::frexp(a, &e);
+    int E = e - 1;
+    double q = std::nearbyint(std::ldexp(a, 10 - E));
+    if (q >= 2048.0) { q = 1024.0; E += 1; }
+    if (E + 15 >= 31) return sign | 0x7c00;
+    return sign | (unsigned short)(((E + 15) << 10) | ((int)q - 1024));
+}
+static inline float ts_host_from_f16(unsigned short h) {
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e == 0 ? std::ldexp((double)m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp((double)(m | 0x400), e - 25);
+    return (float)((h & 0x8000) ? -v : v);
+}
+#endif
+
 typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -18,6 +62,11 @@ struct bf16 { u16 bits; };
 #define TS_INF_F __int_as_float(0x7f800000)
 #define TS_NAN_F __int_as_float(0x7fc00000)
 
+#ifdef TS_HOST_EMULATION
+static inline float f16_to_f32(u16 h) { return ts_host_from_f16(h); }
+static inline u16 f32_to_f16(float f) { return ts_host_to_f16(f); }
+static inline u16 f64_to_f16(double d) { return ts_host_to_f16(d); }
+#else
 __device__ __forceinline__ float f16_to_f32(u16 h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -33,6 +82,7 @@ __device__ __forceinline__ u16 f64_to_f16(double d) {
     asm("cvt.rn.f16.f64 %0, %1;" : "=h"(h) : "d"(d));
     return h;
 }
+#endif
 __device__ __forceinline__ float bf16_to_f32(u16 b) { return __uint_as_float(((u32)b) << 16); }
 // Round to nearest even; NaN stays a (quiet) NaN.
 __device__ __forceinline__ u16 f32_to_bf16(float f) {
@@ -134,6 +184,9 @@ __device__ __forceinline__ u64 strided_offset(const Strided& s, u64 i) {
 // `fill` is what lanes beyond the block's warp count contribute: the identity (0 for sums) or,
 // for idempotent ops (max, min), any value already in the reduction, such as the caller's own.
 template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op) {
+#ifdef TS_HOST_EMULATION
+    return v;  // one thread: a warp of one lane
+#endif
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;

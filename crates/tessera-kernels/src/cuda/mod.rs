@@ -33,3 +33,5 @@ pub use random::{bernoulli, normal, uniform};
 pub use reduce::{arg_reduce, reduce, var};
 pub use softmax::{log_softmax, softmax};
 pub use unary::unary;
+#[cfg(test)]
+mod host_emulation;

@@ -9,7 +9,7 @@ use tessera_core::{DType, Error, Layout, Shape};
 
 /// The data as [pre, red, post] lines: the layout to read (reduced dims permuted last when they
 /// are not consecutive) and the three counts. Mirrors the CPU plan.
-fn plan(layout: &Layout, dims: &[usize]) -> Result<(Layout, usize, usize, usize)> {
+pub(super) fn plan(layout: &Layout, dims: &[usize]) -> Result<(Layout, usize, usize, usize)> {
     for &d in dims {
         if d >= layout.rank() {
             return Err(Error::DimOutOfRange { op: "reduce", dim: d as isize, shape: layout.shape().clone() }.into());
