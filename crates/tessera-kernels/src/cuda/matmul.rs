@@ -14,52 +14,68 @@ use cudarc::cublas::{result as blas, sys};
 use std::ffi::c_void;
 use tessera_core::{DType, Layout, Shape};
 
-/// One operand as cuBLAS reads it.
-struct Operand {
-    buf: CudaBuffer,
+/// How cuBLAS reads one operand: in place from `offset` (elements), or from a contiguous copy of
+/// the broadcast view `full` (then `offset` is 0, `transposed` false, `ld` the column count).
+#[derive(Debug, Clone, PartialEq)]
+struct OperandPlan {
+    copy: Option<Layout>,
     offset: usize,
     transposed: bool,
     ld: usize,
     batch_stride: usize,
 }
 
-fn operand(buf: &CudaBuffer, layout: &Layout, batch: &[usize]) -> Result<Operand> {
+/// Decides how to pass the matrix view `layout` (broadcast over `batch`): a row-major matrix with
+/// strides (ld, 1) is read as is, one with strides (1, ld) with op T, and the batch dims must
+/// collapse to one stride (0 when broadcast). Anything else is copied contiguous first.
+fn plan_operand(layout: &Layout, batch: &[usize]) -> Result<OperandPlan> {
     let r = layout.rank();
     let (rows, cols) = (layout.dims()[r - 2], layout.dims()[r - 1]);
     let mut full_dims = batch.to_vec();
     full_dims.extend([rows, cols]);
-    let full = layout.broadcast_as(&Shape::new(full_dims.clone()))?;
+    let full = layout.broadcast_as(&Shape::new(full_dims))?;
     let b = batch.len();
     let (rs, cs) = (full.strides()[b], full.strides()[b + 1]);
-    let batch_stride = if b == 0 {
+    let batch_stride = if batch.iter().product::<usize>() <= 1 {
         Some(0)
     } else {
         let part = Layout::new(Shape::from(&full.dims()[..b]), full.strides()[..b].to_vec(), 0)?;
-        let v = strided_views(&[&part])?;
-        (v[0].rank == 1).then_some(v[0].strides[0] as usize)
+        strided_views(&[&part]).ok().filter(|v| v[0].rank == 1).map(|v| v[0].strides[0] as usize)
     };
     let plain = (cs == 1 || cols == 1) && (rs >= cols || rows == 1);
     let transposed = (rs == 1 || rows == 1) && (cs >= rows || cols == 1);
-    match batch_stride {
-        Some(bs) if plain => Ok(Operand {
-            buf: buf.clone(),
+    Ok(match batch_stride {
+        Some(bs) if plain => OperandPlan {
+            copy: None,
             offset: full.offset(),
             transposed: false,
             ld: if rows == 1 { cols } else { rs }.max(1),
             batch_stride: bs,
-        }),
-        Some(bs) if transposed => Ok(Operand {
-            buf: buf.clone(),
+        },
+        Some(bs) if transposed => OperandPlan {
+            copy: None,
             offset: full.offset(),
             transposed: true,
             ld: if cols == 1 { rows } else { cs }.max(1),
             batch_stride: bs,
-        }),
-        _ => {
-            let copy = copy_strided(buf, &full)?;
-            Ok(Operand { buf: copy, offset: 0, transposed: false, ld: cols.max(1), batch_stride: rows * cols })
-        }
-    }
+        },
+        _ => OperandPlan { copy: Some(full), offset: 0, transposed: false, ld: cols.max(1), batch_stride: rows * cols },
+    })
+}
+
+/// One operand ready for cuBLAS.
+struct Operand {
+    buf: CudaBuffer,
+    plan: OperandPlan,
+}
+
+fn operand(buf: &CudaBuffer, layout: &Layout, batch: &[usize]) -> Result<Operand> {
+    let plan = plan_operand(layout, batch)?;
+    let buf = match &plan.copy {
+        Some(full) => copy_strided(buf, full)?,
+        None => buf.clone(),
+    };
+    Ok(Operand { buf, plan })
 }
 
 fn int(v: usize, what: &str) -> Result<i32> {
@@ -116,20 +132,20 @@ pub fn matmul(lhs: &CudaBuffer, ll: &Layout, rhs: &CudaBuffer, rl: &Layout) -> R
         unsafe {
             blas::gemm_strided_batched_ex(
                 *handle.handle(),
-                op(b.transposed),
-                op(a.transposed),
+                op(b.plan.transposed),
+                op(a.plan.transposed),
                 int(n, "n")?,
                 int(m, "m")?,
                 int(k, "k")?,
                 alpha,
-                (b.buf.ptr() + b.offset as u64 * esize) as *const c_void,
+                (b.buf.ptr() + b.plan.offset as u64 * esize) as *const c_void,
                 data_type,
-                int(b.ld, "ldb")?,
-                b.batch_stride as i64,
-                (a.buf.ptr() + a.offset as u64 * esize) as *const c_void,
+                int(b.plan.ld, "ldb")?,
+                b.plan.batch_stride as i64,
+                (a.buf.ptr() + a.plan.offset as u64 * esize) as *const c_void,
                 data_type,
-                int(a.ld, "lda")?,
-                a.batch_stride as i64,
+                int(a.plan.ld, "lda")?,
+                a.plan.batch_stride as i64,
                 beta,
                 out.ptr() as *mut c_void,
                 data_type,
@@ -143,4 +159,85 @@ pub fn matmul(lhs: &CudaBuffer, ll: &Layout, rhs: &CudaBuffer, rl: &Layout) -> R
         .map_err(|e| Error::Cuda { op: "cublasGemmStridedBatchedEx", msg: format!("{e:?}") })
     })?;
     Ok((out, out_shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::{self, CpuBuffer};
+
+    /// cuBLAS's column-major strided-batched GEMM (C = op(A) op(B), beta 0), naively on the host.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_col_major(
+        (ta, tb): (bool, bool),
+        (m, n, k): (usize, usize, usize),
+        (a, lda, sa): (&[f64], usize, usize),
+        (b, ldb, sb): (&[f64], usize, usize),
+        (ldc, sc, count): (usize, usize, usize),
+    ) -> Vec<f64> {
+        let mut c = vec![0.0; sc * (count - 1) + ldc * (n - 1) + m];
+        for p in 0..count {
+            for j in 0..n {
+                for i in 0..m {
+                    let mut acc = 0.0;
+                    for l in 0..k {
+                        let av = if ta { a[p * sa + i * lda + l] } else { a[p * sa + l * lda + i] };
+                        let bv = if tb { b[p * sb + l * ldb + j] } else { b[p * sb + j * ldb + l] };
+                        acc += av * bv;
+                    }
+                    c[p * sc + j * ldc + i] = acc;
+                }
+            }
+        }
+        c
+    }
+
+    /// The host side of `matmul` (operand plans, operand swap, leading dims, batch strides) fed
+    /// to a host model of cuBLAS gives the CPU reference's product, for plain, transposed,
+    /// narrowed, expanded and broadcast-batched views.
+    #[test]
+    fn gemm_parameters_reproduce_the_cpu_product() {
+        let data = |n: usize, seed: u64| -> Vec<f64> {
+            (0..n).map(|i| ((i as u64 * 7 + seed * 13) % 17) as f64 - 8.0).collect()
+        };
+        let c = |dims: &[usize]| Layout::contiguous(Shape::new(dims.to_vec()));
+        let cases: Vec<(Layout, Layout)> = vec![
+            (c(&[4, 3]), c(&[3, 5])),
+            (c(&[3, 4]).transpose(0, 1).unwrap(), c(&[5, 3]).transpose(0, 1).unwrap()),
+            (c(&[2, 4, 3]), c(&[3, 5])),
+            (c(&[1, 3]), c(&[3, 1])),
+            (c(&[4, 6]).narrow(1, 1, 3).unwrap(), c(&[3, 7]).narrow(1, 2, 5).unwrap()),
+            (c(&[4, 3]).unsqueeze(0).unwrap().broadcast_as(&Shape::new(vec![3, 4, 3])).unwrap(), c(&[3, 3, 5])),
+            (c(&[2, 1, 4, 3]), c(&[3, 3, 5]).transpose(1, 2).unwrap().transpose(1, 2).unwrap()),
+            (c(&[3, 2, 4, 3]).permute(&[1, 0, 2, 3]).unwrap(), c(&[3, 5])),
+            (c(&[5, 3]).unsqueeze(1).unwrap().broadcast_as(&Shape::new(vec![5, 4, 3])).unwrap(), c(&[3, 2])),
+        ];
+        for (ll, rl) in cases {
+            let (a, b) = (data(ll.required_len(), 1), data(rl.required_len(), 2));
+            let (want, shape) = cpu::matmul(&CpuBuffer::F64(a.clone()), &ll, &CpuBuffer::F64(b.clone()), &rl).unwrap();
+            let s = MatmulShape::new(&ll, &rl).unwrap();
+            let (pa, pb) = (plan_operand(&ll, &s.batch).unwrap(), plan_operand(&rl, &s.batch).unwrap());
+            let read = |p: &OperandPlan, src: &[f64]| -> Vec<f64> {
+                match &p.copy {
+                    Some(full) => {
+                        cpu::copy_strided(&CpuBuffer::F64(src.to_vec()), full).as_slice::<f64>().unwrap().to_vec()
+                    }
+                    None => src[p.offset..].to_vec(),
+                }
+            };
+            let count = s.batch.iter().product::<usize>().max(1);
+            let got = gemm_col_major(
+                (pb.transposed, pa.transposed),
+                (s.n, s.m, s.k),
+                (&read(&pb, &b), pb.ld, pb.batch_stride),
+                (&read(&pa, &a), pa.ld, pa.batch_stride),
+                (s.n, s.m * s.n, count),
+            );
+            let what = format!("{} x {} (plans {pa:?} {pb:?})", ll.shape(), rl.shape());
+            assert_eq!(&got[..shape.elem_count()], want.as_slice::<f64>().unwrap(), "{what}");
+            // cuBLAS's rules: the leading dim covers the stored matrix's first (column-major) dim.
+            assert!(pb.ld >= if pb.transposed { s.k } else { s.n }.max(1), "ldb {what}");
+            assert!(pa.ld >= if pa.transposed { s.m } else { s.k }.max(1), "lda {what}");
+        }
+    }
 }
