@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     }
     println!("{:<28} {:<6} {:>5} {:>6} {:>7} {:>7}", "kernel", "arch", "regs", "smem", "spill-s", "spill-l");
     let (mut failures, mut spills, mut kernels) = (Vec::new(), 0, 0);
+    let mut summary = Vec::new();
     for arch in &archs {
         for module in MODULES.iter() {
             let start = std::time::Instant::now();
@@ -52,6 +53,16 @@ fn main() -> ExitCode {
                             if spilled { "  SPILLS" } else { "" }
                         );
                     }
+                    summary.push(format!(
+                        "{:<10} {:<6} {:>7} {:>8} {:>9} {:>7} {:>9.1}",
+                        module.name,
+                        arch,
+                        rows.len(),
+                        rows.iter().map(|r| r.registers).max().unwrap_or(0),
+                        rows.iter().map(|r| r.shared_bytes).max().unwrap_or(0),
+                        rows.iter().map(|r| r.spill_stores + r.spill_loads).sum::<u32>(),
+                        start.elapsed().as_secs_f64()
+                    ));
                     eprintln!(
                         "{}.cu for {arch}: {} kernels, {} KiB cubin, {:.2} s",
                         module.name,
@@ -62,6 +73,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+    println!(
+        "\n{:<10} {:<6} {:>7} {:>8} {:>9} {:>7} {:>9}",
+        "module", "arch", "kernels", "max-regs", "max-smem", "spills", "compile-s"
+    );
+    for line in &summary {
+        println!("{line}");
     }
     println!("{kernels} kernel builds over {} architectures, {spills} with spills", archs.len());
     for f in &failures {
