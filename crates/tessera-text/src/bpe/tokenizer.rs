@@ -85,6 +85,14 @@ impl ByteLevelBpe {
         self.split_special = split;
     }
 
+    /// Empties the per-word cache (memory, or a cold-start measurement).
+    pub fn clear_cache(&self) {
+        match self.cache.lock() {
+            Ok(mut c) => c.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+    }
+
     /// The id of a byte-level token string (or special token).
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.model.token_to_id(token)

@@ -1,7 +1,30 @@
 //! The prefix dictionary: a character trie with a frequency for every word.
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
 use crate::hash::FastMap;
+
+/// Marks an edge whose child is a prefix only, not a word (no real log frequency is `+inf`).
+const NOT_A_WORD: f64 = f64::INFINITY;
+
+/// One trie edge in the frozen layout: the character, the child node, and the child's word
+/// log-frequency (or [`NOT_A_WORD`]).
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    c: u32,
+    child: u32,
+    log_freq: f64,
+}
+
+/// A read-optimised copy of the trie: each node's edges sorted and contiguous, and a direct
+/// table for the root's children in the Basic Multilingual Plane.
+#[derive(Debug, Clone)]
+struct Frozen {
+    root_bmp: Vec<u32>,
+    first: Vec<u32>,
+    edges: Vec<Edge>,
+}
 
 /// Word frequencies in a trie keyed by characters; walking it from a position yields every
 /// dictionary word starting there (the edges of the word DAG).
@@ -15,11 +38,93 @@ pub(crate) struct PrefixDict {
     children: FastMap<u64, u32>,
     /// Sum of all word frequencies.
     total: u64,
+    /// Built on first read after a change.
+    frozen: OnceLock<Frozen>,
 }
 
 impl PrefixDict {
     pub fn new() -> Self {
-        Self { freq: vec![None], log_freq: vec![f64::NEG_INFINITY], children: FastMap::default(), total: 0 }
+        Self {
+            freq: vec![None],
+            log_freq: vec![f64::NEG_INFINITY],
+            children: FastMap::default(),
+            total: 0,
+            frozen: OnceLock::new(),
+        }
+    }
+
+    fn freeze(&self) -> &Frozen {
+        self.frozen.get_or_init(|| {
+            let mut triples: Vec<(u32, u32, u32)> =
+                self.children.iter().map(|(k, child)| ((k >> 21) as u32, (k & 0x1F_FFFF) as u32, *child)).collect();
+            triples.sort_unstable();
+            let mut first = vec![0u32; self.freq.len() + 1];
+            for t in &triples {
+                first[t.0 as usize + 1] += 1;
+            }
+            for i in 1..first.len() {
+                first[i] += first[i - 1];
+            }
+            let edges: Vec<Edge> = triples
+                .iter()
+                .map(|&(_, c, child)| Edge {
+                    c,
+                    child,
+                    log_freq: if self.freq[child as usize].is_some() {
+                        self.log_freq[child as usize]
+                    } else {
+                        NOT_A_WORD
+                    },
+                })
+                .collect();
+            let mut root_bmp = vec![0u32; 0x10000];
+            for (i, e) in edges[..first[1] as usize].iter().enumerate() {
+                if e.c < 0x10000 {
+                    root_bmp[e.c as usize] = i as u32 + 1;
+                }
+            }
+            Frozen { root_bmp, first, edges }
+        })
+    }
+
+    /// Builds the read-optimised layout now (otherwise done on first use by a segmentation).
+    pub fn ensure_frozen(&self) {
+        self.freeze();
+    }
+
+    /// Calls `f(end, log_freq)` for every dictionary word `chars[start..end]`, shortest first.
+    /// Uses the frozen layout when it is built, else walks the hash map (cheap after a change).
+    #[inline]
+    pub fn for_each_word_at(&self, chars: &[(usize, char)], start: usize, mut f: impl FnMut(usize, f64)) {
+        let Some(fz) = self.frozen.get() else {
+            let mut node = 0u32;
+            for (j, &(_, c)) in chars[start..].iter().enumerate() {
+                let Some(next) = self.child(node, c) else { return };
+                node = next;
+                if self.freq[node as usize].is_some() {
+                    f(start + j + 1, self.log_freq[node as usize]);
+                }
+            }
+            return;
+        };
+        let mut node = 0u32;
+        for (j, &(_, c)) in chars[start..].iter().enumerate() {
+            let c = c as u32;
+            let edge = if node == 0 && c < 0x10000 {
+                match fz.root_bmp[c as usize] {
+                    0 => None,
+                    i => Some(&fz.edges[i as usize - 1]),
+                }
+            } else {
+                let slice = &fz.edges[fz.first[node as usize] as usize..fz.first[node as usize + 1] as usize];
+                slice.binary_search_by_key(&c, |e| e.c).ok().map(|i| &slice[i])
+            };
+            let Some(edge) = edge else { return };
+            if edge.log_freq != NOT_A_WORD {
+                f(start + j + 1, edge.log_freq);
+            }
+            node = edge.child;
+        }
     }
 
     #[inline]
@@ -31,11 +136,6 @@ impl PrefixDict {
     #[inline]
     pub fn node_freq(&self, node: u32) -> Option<u64> {
         self.freq[node as usize]
-    }
-
-    #[inline]
-    pub fn node_log_freq(&self, node: u32) -> f64 {
-        self.log_freq[node as usize]
     }
 
     pub fn total(&self) -> u64 {
@@ -57,6 +157,7 @@ impl PrefixDict {
 
     /// Adds or updates a word; keeps the total in step.
     pub fn insert(&mut self, word: &str, freq: u64) {
+        self.frozen = OnceLock::new();
         let mut node = 0u32;
         for c in word.chars() {
             let key = ((node as u64) << 21) | c as u64;
@@ -79,28 +180,30 @@ impl PrefixDict {
         self.total = self.total - old + freq;
     }
 
-    /// Loads `word freq [tag]` lines; `source` names the file in errors.
-    ///
-    /// A line without a frequency gets `default_freq(word)`.
-    pub fn load_lines(
-        &mut self,
-        text: &str,
-        source: &str,
-        mut default_freq: impl FnMut(&Self, &str) -> u64,
-    ) -> Result<()> {
-        for (i, line) in text.lines().enumerate() {
-            let mut parts = line.split_whitespace();
-            let Some(word) = parts.next() else { continue };
-            let freq = match parts.next() {
-                Some(f) => f.parse::<u64>().map_err(|_| Error::BadLine {
-                    path: source.to_string(),
-                    line: i + 1,
-                    reason: format!("frequency `{f}` of word `{word}` is not a non-negative integer"),
-                })?,
-                None => default_freq(self, word),
-            };
-            self.insert(word, freq);
+    /// Loads `word freq [tag]` lines; `source` names the file in errors. A missing frequency is 0.
+    pub fn load_lines(&mut self, text: &str, source: &str) -> Result<()> {
+        for (word, freq) in parse_lines(text, source)? {
+            self.insert(word, freq.unwrap_or(0));
         }
         Ok(())
     }
+}
+
+/// Parses `word [freq] [tag]` lines into words and optional frequencies.
+pub(crate) fn parse_lines<'a>(text: &'a str, source: &str) -> Result<Vec<(&'a str, Option<u64>)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut parts = line.split_whitespace();
+        let Some(word) = parts.next() else { continue };
+        let freq = match parts.next() {
+            Some(f) => Some(f.parse::<u64>().map_err(|_| Error::BadLine {
+                path: source.to_string(),
+                line: i + 1,
+                reason: format!("frequency `{f}` of word `{word}` is not a non-negative integer"),
+            })?),
+            None => None,
+        };
+        out.push((word, freq));
+    }
+    Ok(out)
 }

@@ -67,6 +67,7 @@ pub(crate) struct Viterbi {
     score: Vec<[f64; 4]>,
     back: Vec<[u8; 4]>,
     chars: Vec<(usize, char)>,
+    path: Vec<usize>,
 }
 
 #[inline]
@@ -116,7 +117,9 @@ impl Viterbi {
         }
         let last = self.score[n - 1];
         let mut state = if better((last[S], S), (last[E], E)) { S } else { E };
-        let mut path = vec![0usize; n];
+        let path = &mut self.path;
+        path.clear();
+        path.resize(n, 0);
         for t in (0..n).rev() {
             path[t] = state;
             state = self.back[t][state] as usize;

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use blocks::{for_each_run, is_block_char, is_hmm_han, split_alnum_runs, split_other};
-use dict::PrefixDict;
+use dict::{parse_lines, PrefixDict};
 use hmm::Viterbi;
 
 use crate::error::Result;
@@ -70,7 +70,7 @@ impl Segmenter {
     /// A segmenter with jieba's dictionary (349,046 words, shipped in the crate).
     pub fn new() -> Self {
         let mut dict = PrefixDict::new();
-        if let Err(e) = dict.load_lines(DEFAULT_DICT, "data/jieba/dict.txt", |_, _| 0) {
+        if let Err(e) = dict.load_lines(DEFAULT_DICT, "data/jieba/dict.txt") {
             unreachable!("the embedded dictionary is malformed: {e}");
         }
         Self { dict }
@@ -85,7 +85,7 @@ impl Segmenter {
     pub fn from_dict_file(path: impl AsRef<Path>) -> Result<Self> {
         let mut seg = Self::empty();
         let path = path.as_ref();
-        seg.dict.load_lines(&read_text(path)?, &path.display().to_string(), |_, _| 0)?;
+        seg.dict.load_lines(&read_text(path)?, &path.display().to_string())?;
         Ok(seg)
     }
 
@@ -98,13 +98,10 @@ impl Segmenter {
 
     /// Like [`Segmenter::load_user_dict`], from a string; `source` names it in errors.
     pub fn load_user_dict_str(&mut self, text: &str, source: &str) -> Result<()> {
-        let mut dict = std::mem::replace(&mut self.dict, PrefixDict::new());
-        let result = dict.load_lines(text, source, |d, w| {
-            let probe = Segmenter { dict: d.clone() };
-            probe.suggest_freq(w)
-        });
-        self.dict = dict;
-        result
+        for (word, freq) in parse_lines(text, source)? {
+            self.add_word(word, freq);
+        }
+        Ok(())
     }
 
     /// Adds a word (or changes its frequency); `None` uses [`Segmenter::suggest_freq`].
@@ -122,8 +119,11 @@ impl Segmenter {
     /// The smallest frequency that makes the segmenter keep `word` whole (jieba's rule).
     pub fn suggest_freq(&self, word: &str) -> u64 {
         let log_total = (self.dict.total().max(1) as f64).ln();
-        let log_freq: f64 =
-            self.cut_with(word, false).iter().map(|w| (self.dict.freq(w).unwrap_or(1) as f64).ln() - log_total).sum();
+        let log_freq: f64 = self
+            .cut_inner(word, false, false)
+            .iter()
+            .map(|w| (self.dict.freq(w).unwrap_or(1) as f64).ln() - log_total)
+            .sum();
         let suggested = (log_freq + log_total).exp() as u64 + 1;
         suggested.max(self.dict.freq(word).unwrap_or(1))
     }
@@ -135,6 +135,14 @@ impl Segmenter {
 
     /// Segments `text` in default mode, with or without the HMM.
     pub fn cut_with<'a>(&self, text: &'a str, hmm: bool) -> Vec<&'a str> {
+        self.cut_inner(text, hmm, true)
+    }
+
+    /// `freeze`: build the read-optimised dictionary first (skipped while adding user words).
+    fn cut_inner<'a>(&self, text: &'a str, hmm: bool, freeze: bool) -> Vec<&'a str> {
+        if freeze {
+            self.dict.ensure_frozen();
+        }
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         SCRATCH.with(|s| {
             let mut scratch = s.borrow_mut();
@@ -190,14 +198,8 @@ impl Segmenter {
         s.edges.clear();
         for i in 0..n {
             s.edge_start.push(s.edges.len());
-            let mut node = 0u32;
-            for (j, &(_, c)) in s.chars[i..].iter().enumerate() {
-                let Some(next) = self.dict.child(node, c) else { break };
-                node = next;
-                if self.dict.node_freq(node).is_some() {
-                    s.edges.push((i + j + 1, self.dict.node_log_freq(node)));
-                }
-            }
+            let edges = &mut s.edges;
+            self.dict.for_each_word_at(&s.chars, i, |end, log_freq| edges.push((end, log_freq)));
         }
         s.edge_start.push(s.edges.len());
         let log_total = (self.dict.total().max(1) as f64).ln();
