@@ -44,8 +44,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text_ids: Vec<String> = ids.iter().map(u32::to_string).collect();
     std::fs::write(ids_out, text_ids.join(" "))?;
 
-    let (train, vocab) = best_of(1, || BpeTrainer::new(8000).train([en.as_str()]).map(|t| t.vocab_size()));
-    let vocab = vocab?;
+    let (train, trained) = best_of(1, || BpeTrainer::new(8000).train([en.as_str()]));
+    let trained = trained?;
+    let vocab = trained.vocab_size();
+    // The trained tokenizer as tokenizer.json, and its ids for the first lines, so the script can
+    // check that Hugging Face loads the file and agrees.
+    trained.save_tokenizer_json(format!("{ids_out}.tokenizer.json"))?;
+    let trained_lines: Vec<String> = lines
+        .iter()
+        .take(5000)
+        .map(|l| trained.encode(l).iter().map(u32::to_string).collect::<Vec<_>>().join(" "))
+        .collect();
+    std::fs::write(format!("{ids_out}.trained_ids"), trained_lines.join("\n"))?;
 
     let ours = Segmenter::new();
     let jieba = jieba_rs::Jieba::new();
