@@ -2,8 +2,9 @@
 // to the end). Output o = p * post + q reduces the elements at row-major positions
 // (p * red + r) * post + q of the view, r < red.
 //
-// Launch: blockDim.x threads; `warp_per_out` != 0 gives each warp its own output (small red),
-// otherwise the whole block reduces one output. Either way: warp shuffles, then shared memory.
+// Launch: blockDim.x threads; `mode` says who shares an output: a block (long lines: warp
+// shuffles, then shared memory), a warp (short lines: shuffles) or a single thread (column
+// reductions, where neighbouring outputs are neighbouring addresses).
 // Kernels: reduce_{sum,max,min}_<dtype> (sum of integers gives i64; `scale` makes sum a mean),
 // reduce_var_<dtype>, reduce_arg{max,min}_<dtype> (i64 positions).
 #include "common.cuh"
@@ -15,86 +16,92 @@ template <> struct Red<u8> { typedef i64 sum_t; typedef u32 ext_t; };
 template <> struct Red<u32> { typedef i64 sum_t; typedef u32 ext_t; };
 template <> struct Red<i64> { typedef i64 sum_t; typedef i64 ext_t; };
 
+// Launch modes: who shares one output.
+#define TS_MODE_BLOCK 0   // the whole block (long lines)
+#define TS_MODE_WARP 1    // one warp (lines up to ~1024 elements)
+#define TS_MODE_THREAD 2  // one thread, no shuffles (column reductions: post >= 32, so that
+                          // consecutive threads read consecutive addresses)
+
 struct Cursor {
-    u64 out, first, step, red;
-    bool active;
+    u64 base, post, first, step;
 };
 
-// Which output this thread works on, and the lanes sharing it.
-__device__ __forceinline__ Cursor cursor(u64 outputs, u64 red, u64 post, int warp_per_out, u64 out) {
+// Where this thread starts on output `out`, and how its lanes share the line.
+__device__ __forceinline__ Cursor cursor(u64 red, u64 post, int mode, u64 out) {
     Cursor c;
-    c.out = out;
-    c.active = out < outputs;
-    c.red = red;
-    c.first = warp_per_out ? (threadIdx.x & 31) : threadIdx.x;
-    c.step = warp_per_out ? 32 : blockDim.x;
+    u64 p = out / post, q = out % post;
+    c.base = p * red * post + q;
+    c.post = post;
+    c.first = mode == TS_MODE_WARP ? (threadIdx.x & 31) : mode == TS_MODE_BLOCK ? threadIdx.x : 0;
+    c.step = mode == TS_MODE_WARP ? 32 : mode == TS_MODE_BLOCK ? blockDim.x : 1;
     return c;
 }
 
-__device__ __forceinline__ u64 position(u64 out, u64 r, u64 red, u64 post) {
-    u64 p = out / post, q = out % post;
-    return (p * red + r) * post + q;
+// Row-major position of element r of the cursor's line.
+__device__ __forceinline__ u64 cpos(const Cursor& c, u64 r) { return c.base + r * c.post; }
+
+template <typename V, typename Op> __device__ __forceinline__ V combine_all(V v, Op op, int mode, V fill) {
+    if (mode == TS_MODE_WARP) return warp_reduce(v, op);
+    if (mode == TS_MODE_BLOCK) return block_reduce(v, op, fill);
+    return v;
 }
 
-template <typename V, typename Op> __device__ __forceinline__ V combine_all(V v, Op op, int warp_per_out, V fill) {
-    return warp_per_out ? warp_reduce(v, op) : block_reduce(v, op, fill);
+__device__ __forceinline__ u64 first_output(int mode) {
+    u64 t = (u64)blockIdx.x * blockDim.x + threadIdx.x;
+    return mode == TS_MODE_WARP ? t / 32 : mode == TS_MODE_BLOCK ? blockIdx.x : t;
 }
-
-__device__ __forceinline__ u64 first_output(int warp_per_out) {
-    return warp_per_out ? ((u64)blockIdx.x * blockDim.x + threadIdx.x) / 32 : blockIdx.x;
-}
-__device__ __forceinline__ u64 output_stride(int warp_per_out) {
-    return warp_per_out ? (u64)gridDim.x * blockDim.x / 32 : gridDim.x;
+__device__ __forceinline__ u64 output_stride(int mode) {
+    u64 threads = (u64)gridDim.x * blockDim.x;
+    return mode == TS_MODE_WARP ? threads / 32 : mode == TS_MODE_BLOCK ? gridDim.x : threads;
 }
 
 // The loop over outputs is uniform per warp (warp mode) or per block (block mode), so every
-// thread reaches the shuffles and barriers together.
-#define TS_OUTPUT_LOOP(o) \
-    for (u64 o = first_output(warp_per_out); o < outputs; o += output_stride(warp_per_out))
+// thread reaches the shuffles and barriers together; thread mode has neither.
+#define TS_OUTPUT_LOOP(o) for (u64 o = first_output(mode); o < outputs; o += output_stride(mode))
 
 #define TS_SUM(T, O, sfx) \
-    extern "C" __global__ void reduce_sum_##sfx(u64 outputs, u64 red, u64 post, int warp_per_out, Strided xs, \
+    extern "C" __global__ void reduce_sum_##sfx(u64 outputs, u64 red, u64 post, int mode, Strided xs, \
                                                  const T* __restrict__ x, O* __restrict__ y, double scale) { \
         typedef Red<T>::sum_t S; \
         TS_OUTPUT_LOOP(o) { \
-            Cursor c = cursor(outputs, red, post, warp_per_out, o); \
+            Cursor c = cursor(red, post, mode, o); \
             S acc = 0; \
-            for (u64 r = c.first; r < red; r += c.step) acc += (S)Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]); \
-            acc = combine_all(acc, AddOp(), warp_per_out, (S)0); \
+            for (u64 r = c.first; r < red; r += c.step) acc += (S)Elem<T>::load(x[strided_offset(xs, cpos(c, r))]); \
+            acc = combine_all(acc, AddOp(), mode, (S)0); \
             if (c.first == 0) y[o] = Elem<O>::store(scale == 1.0 ? acc : (S)(acc * scale)); \
         } \
     }
 
 #define TS_EXT(name, OP, T, sfx) \
-    extern "C" __global__ void reduce_##name##_##sfx(u64 outputs, u64 red, u64 post, int warp_per_out, Strided xs, \
+    extern "C" __global__ void reduce_##name##_##sfx(u64 outputs, u64 red, u64 post, int mode, Strided xs, \
                                                       const T* __restrict__ x, T* __restrict__ y, double unused) { \
         typedef Red<T>::ext_t E; \
         TS_OUTPUT_LOOP(o) { \
-            Cursor c = cursor(outputs, red, post, warp_per_out, o); \
-            E acc = (E)Elem<T>::load(x[strided_offset(xs, position(o, 0, red, post))]); \
+            Cursor c = cursor(red, post, mode, o); \
+            E acc = (E)Elem<T>::load(x[strided_offset(xs, cpos(c, 0))]); \
             for (u64 r = c.first; r < red; r += c.step) \
-                acc = OP()(acc, (E)Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))])); \
-            acc = combine_all(acc, OP(), warp_per_out, acc); \
+                acc = OP()(acc, (E)Elem<T>::load(x[strided_offset(xs, cpos(c, r))])); \
+            acc = combine_all(acc, OP(), mode, acc); \
             if (c.first == 0) y[o] = Elem<T>::store((Elem<T>::acc)acc); \
         } \
     }
 
 // Unbiased-or-not variance: mean first, then the sum of squared deviations over red - correction.
 #define TS_VAR(T, sfx) \
-    extern "C" __global__ void reduce_var_##sfx(u64 outputs, u64 red, u64 post, int warp_per_out, Strided xs, \
+    extern "C" __global__ void reduce_var_##sfx(u64 outputs, u64 red, u64 post, int mode, Strided xs, \
                                                  const T* __restrict__ x, T* __restrict__ y, double correction) { \
         typedef Elem<T>::acc A; \
         TS_OUTPUT_LOOP(o) { \
-            Cursor c = cursor(outputs, red, post, warp_per_out, o); \
+            Cursor c = cursor(red, post, mode, o); \
             A s = 0; \
-            for (u64 r = c.first; r < red; r += c.step) s += Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]); \
-            A mean = combine_all(s, AddOp(), warp_per_out, (A)0) / (A)red; \
+            for (u64 r = c.first; r < red; r += c.step) s += Elem<T>::load(x[strided_offset(xs, cpos(c, r))]); \
+            A mean = combine_all(s, AddOp(), mode, (A)0) / (A)red; \
             A ss = 0; \
             for (u64 r = c.first; r < red; r += c.step) { \
-                A d = Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]) - mean; \
+                A d = Elem<T>::load(x[strided_offset(xs, cpos(c, r))]) - mean; \
                 ss += d * d; \
             } \
-            ss = combine_all(ss, AddOp(), warp_per_out, (A)0); \
+            ss = combine_all(ss, AddOp(), mode, (A)0); \
             if (c.first == 0) y[o] = Elem<T>::store(ss / ((A)red - (A)correction)); \
         } \
     }
@@ -152,21 +159,22 @@ template <typename E, bool GREATER> __device__ __forceinline__ ArgPair<E> arg_bl
 }
 
 #define TS_ARG(name, GREATER, T, sfx) \
-    extern "C" __global__ void reduce_##name##_##sfx(u64 outputs, u64 red, u64 post, int warp_per_out, Strided xs, \
+    extern "C" __global__ void reduce_##name##_##sfx(u64 outputs, u64 red, u64 post, int mode, Strided xs, \
                                                       const T* __restrict__ x, i64* __restrict__ y, double unused) { \
         typedef Red<T>::ext_t E; \
         TS_OUTPUT_LOOP(o) { \
-            Cursor c = cursor(outputs, red, post, warp_per_out, o); \
+            Cursor c = cursor(red, post, mode, o); \
             ArgPair<E> best; \
-            best.v = (E)Elem<T>::load(x[strided_offset(xs, position(o, 0, red, post))]); \
+            best.v = (E)Elem<T>::load(x[strided_offset(xs, cpos(c, 0))]); \
             best.i = 0; \
             for (u64 r = c.first; r < red; r += c.step) { \
                 ArgPair<E> cand; \
-                cand.v = (E)Elem<T>::load(x[strided_offset(xs, position(o, r, red, post))]); \
+                cand.v = (E)Elem<T>::load(x[strided_offset(xs, cpos(c, r))]); \
                 cand.i = (i64)r; \
                 best = arg_pick<E, GREATER>(best, cand); \
             } \
-            best = warp_per_out ? arg_warp<E, GREATER>(best) : arg_block<E, GREATER>(best); \
+            if (mode == TS_MODE_WARP) best = arg_warp<E, GREATER>(best); \
+            else if (mode == TS_MODE_BLOCK) best = arg_block<E, GREATER>(best); \
             if (c.first == 0) y[o] = best.i; \
         } \
     }

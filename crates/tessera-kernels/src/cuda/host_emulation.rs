@@ -6,6 +6,7 @@
 //! softmax use warp shuffles and are checked only on a GPU (tests/cuda.rs of tessera-tensor).
 
 use super::launch::{strided, strided_exact, strided_views, StridedArg};
+use super::reduce::Mode;
 use crate::cpu::{self, CpuBuffer};
 use crate::ops::{BinaryOp, CmpOp, UnaryOp};
 use libloading::Library;
@@ -343,12 +344,17 @@ fn host_reduce_kernels_match_cpu() {
                 let (read, pre, red, post) = super::reduce::plan(&l, dims).unwrap();
                 let outputs = pre * post;
                 let run = |kernel: String, out_dtype: DType, extra: f64| {
-                    let mut got = CpuBuffer::zeros(out_dtype, outputs);
                     let f: ReduceFn = sym(lib, &kernel);
                     let args = (outputs as u64, red as u64, post as u64, strided(&read).unwrap());
-                    // SAFETY: as above; block mode (warp_per_out = 0) with one thread.
-                    unsafe { f(args.0, args.1, args.2, 0, args.3, ptr(&x), ptr_mut(&mut got), extra) };
-                    got
+                    // Block mode and thread mode run as one thread (warp mode needs 32 lanes).
+                    let [block, thread] = [Mode::Block, Mode::Thread].map(|mode| {
+                        let mut got = CpuBuffer::zeros(out_dtype, outputs);
+                        // SAFETY: as above.
+                        unsafe { f(args.0, args.1, args.2, mode as i32, args.3, ptr(&x), ptr_mut(&mut got), extra) };
+                        got
+                    });
+                    assert_eq!(block, thread, "{kernel}: block and thread modes agree");
+                    block
                 };
                 let what = |op: &str| format!("{op} {dtype} {name} {dims:?}");
                 for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {

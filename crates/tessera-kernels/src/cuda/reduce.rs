@@ -39,7 +39,30 @@ fn reduced_shape(shape: &Shape, dims: &[usize], keepdim: bool) -> Shape {
     Shape::new(out.collect())
 }
 
-/// Launches one reduction kernel: a warp per output for short lines, a block per output for long.
+/// Who shares one output (`TS_MODE_*` in reduce.cu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// A block per output: long lines.
+    Block = 0,
+    /// A warp per output: lines up to 1024 elements.
+    Warp = 1,
+    /// A thread per output: column reductions (post >= 32), where neighbouring threads read
+    /// neighbouring addresses, with enough outputs to fill the GPU.
+    Thread = 2,
+}
+
+/// The launch mode and shape for `outputs` lines of `red` elements, `post` apart.
+pub(super) fn mode_for(outputs: usize, red: usize, post: usize) -> (Mode, Shape3) {
+    if post >= 32 && outputs >= 2048 {
+        (Mode::Thread, Shape3 { grid: outputs.div_ceil(BLOCK as usize).min(1 << 16) as u32, block: BLOCK })
+    } else if red <= 1024 {
+        (Mode::Warp, Shape3 { grid: outputs.div_ceil((BLOCK / 32) as usize).min(1 << 16) as u32, block: BLOCK })
+    } else {
+        (Mode::Block, Shape3 { grid: outputs.min(1 << 16) as u32, block: 512 })
+    }
+}
+
+/// Launches one reduction kernel.
 fn run(
     kernel: String,
     buf: &CudaBuffer,
@@ -54,17 +77,12 @@ fn run(
     if outputs == 0 {
         return Ok(out);
     }
-    let warp_mode = red <= 1024;
-    let shape = if warp_mode {
-        Shape3 { grid: outputs.div_ceil((BLOCK / 32) as usize).min(1 << 16) as u32, block: BLOCK }
-    } else {
-        Shape3 { grid: outputs.min(1 << 16) as u32, block: 512 }
-    };
+    let (mode, shape) = mode_for(outputs, red, post);
     let args = Args::new()
         .u64(outputs as u64)
         .u64(red as u64)
         .u64(post as u64)
-        .i32(warp_mode as i32)
+        .i32(mode as i32)
         .view(&strided(read)?)
         .buf(buf)
         .buf(&out)
@@ -148,4 +166,27 @@ pub fn arg_reduce(
     let shape = reduced_shape(layout.shape(), &[dim], keepdim);
     let out = run(format!("reduce_{op}_{}", sfx(buf.dtype())), buf, &read, (pre, red, post), DType::I64, 0.0)?;
     Ok((out, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_modes_follow_the_line_shape() {
+        // Row sums of [65536, 1024]: a warp per row.
+        assert_eq!(mode_for(65536, 1024, 1).0, Mode::Warp);
+        // Long rows: a block per row, 512 threads.
+        let (mode, shape) = mode_for(3, 5000, 1);
+        assert_eq!((mode, shape.block, shape.grid), (Mode::Block, 512, 3));
+        // Bias gradients (sum over the batch of [1024, 4096]): a thread per column, coalesced.
+        let (mode, shape) = mode_for(4096, 1024, 4096);
+        assert_eq!((mode, shape.grid), (Mode::Thread, 16));
+        // Few columns: not enough threads, so a warp per output.
+        assert_eq!(mode_for(64, 100, 64).0, Mode::Warp);
+        // Non-consecutive dims are permuted last: (pre, red, 1).
+        let l = Layout::contiguous(Shape::new(vec![2, 3, 4]));
+        let (read, pre, red, post) = plan(&l, &[0, 2]).unwrap();
+        assert_eq!((read.dims(), pre, red, post), (&[3usize, 2, 4][..], 3, 8, 1));
+    }
 }
