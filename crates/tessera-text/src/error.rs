@@ -62,6 +62,10 @@ pub enum Error {
         /// Why the value is invalid.
         reason: String,
     },
+    /// Building a tensor failed.
+    #[cfg(feature = "tensor")]
+    #[error("tensor: {0}")]
+    Tensor(#[from] tessera_tensor::Error),
     /// The operation needs data that is empty.
     #[error("empty input: {0}")]
     EmptyInput(String),

@@ -2,6 +2,8 @@
 //! stream batches for language models. Everything is a flat `Vec<u32>` plus a shape.
 
 mod stream;
+#[cfg(feature = "tensor")]
+mod tensor;
 
 pub use stream::{StreamBatch, StreamBatches};
 
