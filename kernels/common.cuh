@@ -22,6 +22,7 @@ static inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f
 static inline double __longlong_as_double(long long u) { double f; memcpy(&f, &u, 8); return f; }
 template <typename T> static inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
 template <typename T> static inline T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
+template <typename T> static inline T atomicMin(T* p, T v) { T old = *p; if (v < old) *p = v; return old; }
 static inline unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned v) { unsigned old = *p; if (old == cmp) *p = v; return old; }
 static inline void __syncthreads() {}
 template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int) { return v; }

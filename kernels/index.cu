@@ -1,17 +1,15 @@
 // Indexing: index_select, gather, scatter_add, and the bounds check they all run first.
 // Indices arrive as a contiguous i64 buffer (the host casts u32 indices and copies views).
-// Kernels: check_indices(n, idx, size, bad), index_select_<dtype>, gather_<dtype>,
+// Kernels: check_indices(n, idx, size, first_bad), index_select_<dtype>, gather_<dtype>,
 // scatter_add_<dtype> (atomicAdd; f16/bf16/u8 through a 32-bit compare-and-swap loop).
 #include "common.cuh"
 
-// Records one out-of-range index: bad[0] = position + 1, bad[1] = the index.
+// The first out-of-range position: *bad (initialised to all ones by the host) becomes the
+// smallest i with idx[i] outside 0..size, so the error names the same index as the CPU's.
 extern "C" __global__ void check_indices(u64 n, const i64* __restrict__ idx, u64 size, u64* bad) {
     TS_FOR_EACH(i, n) {
         i64 v = idx[i];
-        if (v < 0 || (u64)v >= size) {
-            bad[1] = (u64)v;
-            atomicExch(bad, i + 1);
-        }
+        if (v < 0 || (u64)v >= size) atomicMin(bad, i);
     }
 }
 

@@ -5,15 +5,19 @@
 //! returns: the names all start with `cuda_` so that a run shows what was skipped.
 
 use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
 use tessera_kernels::cuda::CudaDevice;
 use tessera_tensor::{BinaryOp, CmpOp, DType, Device, Generator, ReduceOp, Result, Tensor, UnaryOp};
 
 const FLOATS: [DType; 4] = [DType::F32, DType::F64, DType::F16, DType::BF16];
 const INTS: [DType; 3] = [DType::U8, DType::U32, DType::I64];
 
-fn gpu(test: &str) -> Option<Device> {
+/// The GPU, held for the whole test: the tests run one at a time so that the pool counters of
+/// `cuda_pool_reuses_blocks_across_steps` see only their own allocations.
+fn gpu(test: &str) -> Option<(Device, MutexGuard<'static, ()>)> {
+    static GPU: Mutex<()> = Mutex::new(());
     match Device::cuda(0) {
-        Ok(d) => Some(d),
+        Ok(d) => Some((d, GPU.lock().unwrap_or_else(|e| e.into_inner()))),
         Err(e) => {
             // Written to the stderr handle, not with eprintln!, so that libtest's output capture
             // does not hide it: a skipped test must say so.
@@ -113,7 +117,7 @@ const UNARY: [UnaryOp; 18] = [
 
 #[test]
 fn cuda_unary_ops_match_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_unary_ops_match_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_unary_ops_match_cpu") else { return Ok(()) };
     for dtype in FLOATS.into_iter().chain(INTS) {
         for op in UNARY {
             let positive = matches!(op, UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Recip | UnaryOp::Powf(_));
@@ -149,7 +153,7 @@ const SHAPES: [(&[usize], &[usize]); 6] = [
 
 #[test]
 fn cuda_binary_ops_and_comparisons_match_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_binary_ops_and_comparisons_match_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_binary_ops_and_comparisons_match_cpu") else { return Ok(()) };
     for dtype in FLOATS.into_iter().chain(INTS) {
         for (k, (sa, sb)) in SHAPES.iter().enumerate() {
             let (lo, hi) = if dtype.is_int() { (1.0, 50.0) } else { (0.2, 3.0) };
@@ -181,7 +185,7 @@ fn cuda_binary_ops_and_comparisons_match_cpu() -> Result<()> {
 
 #[test]
 fn cuda_reductions_match_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_reductions_match_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_reductions_match_cpu") else { return Ok(()) };
     let dim_sets: [&[isize]; 6] = [&[], &[0], &[1], &[2], &[0, 2], &[0, 1, 2]];
     for dtype in FLOATS.into_iter().chain(INTS) {
         let (lo, hi) = if dtype.is_int() { (0.0, 100.0) } else { (0.5, 1.5) };
@@ -215,7 +219,7 @@ fn cuda_reductions_match_cpu() -> Result<()> {
 
 #[test]
 fn cuda_softmax_matches_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_softmax_matches_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_softmax_matches_cpu") else { return Ok(()) };
     for dtype in FLOATS {
         let (c, g) = pair(&dev, dtype, &BASE, 9, -4.0, 4.0)?;
         for (name, view) in VIEWS {
@@ -233,7 +237,7 @@ fn cuda_softmax_matches_cpu() -> Result<()> {
 
 #[test]
 fn cuda_matmul_matches_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_matmul_matches_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_matmul_matches_cpu") else { return Ok(()) };
     let cases: [(&[usize], &[usize]); 5] = [
         (&[4, 8], &[8, 5]),
         (&[1, 64], &[64, 1]),
@@ -266,7 +270,7 @@ fn cuda_matmul_matches_cpu() -> Result<()> {
 
 #[test]
 fn cuda_indexing_matches_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_indexing_matches_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_indexing_matches_cpu") else { return Ok(()) };
     for dtype in FLOATS.into_iter().chain(INTS) {
         let (c, g) = pair(&dev, dtype, &BASE, 40, 0.0, 9.0)?;
         for idt in [DType::U32, DType::I64] {
@@ -310,7 +314,7 @@ fn cuda_indexing_matches_cpu() -> Result<()> {
 
 #[test]
 fn cuda_copies_cat_and_casts_match_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_copies_cat_and_casts_match_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_copies_cat_and_casts_match_cpu") else { return Ok(()) };
     let all: Vec<DType> = FLOATS.into_iter().chain(INTS).collect();
     for &dtype in &all {
         let (c, g) = pair(&dev, dtype, &BASE, 50, -300.0, 300.0)?;
@@ -337,7 +341,7 @@ fn cuda_copies_cat_and_casts_match_cpu() -> Result<()> {
 
 #[test]
 fn cuda_creation_and_random_fills_match_cpu() -> Result<()> {
-    let Some(dev) = gpu("cuda_creation_and_random_fills_match_cpu") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_creation_and_random_fills_match_cpu") else { return Ok(()) };
     for dtype in FLOATS.into_iter().chain(INTS) {
         let cpu = Device::Cpu;
         check(
@@ -381,7 +385,7 @@ fn cuda_creation_and_random_fills_match_cpu() -> Result<()> {
 
 #[test]
 fn cuda_transfers_round_trip_and_devices_do_not_mix() -> Result<()> {
-    let Some(dev) = gpu("cuda_transfers_round_trip_and_devices_do_not_mix") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_transfers_round_trip_and_devices_do_not_mix") else { return Ok(()) };
     for dtype in FLOATS.into_iter().chain(INTS) {
         let (c, g) = pair(&dev, dtype, &BASE, 60, 0.0, 100.0)?;
         assert_eq!(g.device(), &dev);
@@ -398,7 +402,7 @@ fn cuda_transfers_round_trip_and_devices_do_not_mix() -> Result<()> {
 
 #[test]
 fn cuda_pool_reuses_blocks_across_steps() -> Result<()> {
-    let Some(dev) = gpu("cuda_pool_reuses_blocks_across_steps") else { return Ok(()) };
+    let Some((dev, _gpu)) = gpu("cuda_pool_reuses_blocks_across_steps") else { return Ok(()) };
     let cuda = CudaDevice::get(0)?;
     let (_, x) = pair(&dev, DType::F32, &[256, 256], 70, -1.0, 1.0)?;
     let step = |x: &Tensor| -> Result<f64> { x.matmul(x)?.exp()?.sum_all()?.to_scalar_f64() };

@@ -261,6 +261,16 @@ fn host_copy_cast_and_cat_kernels_match_cpu() {
 #[test]
 fn host_index_kernels_match_cpu() {
     let Some(lib) = module("index") else { return };
+    // The bounds check finds the first bad position (the one the CPU's error names).
+    type CheckFn = unsafe extern "C" fn(u64, *const c_void, u64, *mut c_void);
+    let f: CheckFn = sym(lib, "check_indices");
+    for (idx, want) in [(vec![1i64, 9, -1, 7], 1u64), (vec![0, 4, 3], u64::MAX), (vec![2, 0, -3], 2)] {
+        let mut first = CpuBuffer::I64(vec![-1]);
+        let idx = CpuBuffer::I64(idx);
+        // SAFETY: as above.
+        unsafe { f(idx.len() as u64, ptr(&idx), 5, ptr_mut(&mut first)) };
+        assert_eq!(first, CpuBuffer::I64(vec![want as i64]), "check_indices {idx:?}");
+    }
     let x = data(DType::F32, 60, 6, -5.0, 5.0);
     let base = Layout::contiguous(Shape::new(vec![3, 4, 5]));
     let idx = CpuBuffer::I64(vec![2, 0, 3, 3, 1]);

@@ -19,12 +19,16 @@ fn checked_indices(op: &'static str, idx: &CudaBuffer, il: &Layout, dim: usize, 
     if n == 0 {
         return Ok(wide);
     }
-    let bad = full(idx.device(), DType::I64, 2, 0.0)?;
+    // All ones: "no bad position yet".
+    let bad = full(idx.device(), DType::I64, 1, -1.0)?;
     let args = Args::new().u64(n as u64).buf(&wide).u64(size as u64).buf(&bad);
     launch(idx.device(), &INDEX, "check_indices", elementwise(n), args)?;
-    if let CpuBuffer::I64(flag) = bad.to_cpu()? {
-        if flag[0] != 0 {
-            return Err(Error::IndexOutOfRange { op, index: flag[1], dim, size }.into());
+    if let CpuBuffer::I64(first) = bad.to_cpu()? {
+        if first[0] != -1 {
+            // The error path only: fetch the offending value.
+            if let CpuBuffer::I64(all) = wide.to_cpu()? {
+                return Err(Error::IndexOutOfRange { op, index: all[first[0] as usize], dim, size }.into());
+            }
         }
     }
     Ok(wide)
