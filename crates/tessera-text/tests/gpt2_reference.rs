@@ -81,3 +81,14 @@ fn gpt2_on_full_shakespeare_when_available() {
     let ids = gpt2.encode(&text);
     assert_eq!(gpt2.decode(&ids).unwrap(), text);
 }
+
+#[test]
+fn loads_a_tokenizer_json_written_by_hugging_face() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let tok = ByteLevelBpe::from_tokenizer_json(dir.join("hf_small_tokenizer.json")).unwrap();
+    let cases: Vec<Case> = serde_json::from_str(include_str!("fixtures/hf_small_ids.json")).unwrap();
+    for case in cases {
+        assert_eq!(tok.encode(&case.text), case.ids, "text {:?}", case.text);
+        assert_eq!(tok.decode(&case.ids).unwrap(), case.text);
+    }
+}

@@ -105,8 +105,9 @@ fn parse(text: &str, source: &str) -> Result<ByteLevelBpe> {
         }
     }
     drop(vocab);
-    let model = BpeModel::new(tokens, merges, source)?;
-    Ok(ByteLevelBpe::from_parts(model, specials, true, add_prefix_space))
+    let mut bpe_model = BpeModel::new(tokens, merges, source)?;
+    bpe_model.set_ignore_merges(model.get("ignore_merges").and_then(Value::as_bool).unwrap_or(false));
+    Ok(ByteLevelBpe::from_parts(bpe_model, specials, true, add_prefix_space))
 }
 
 impl ByteLevelBpe {
@@ -159,6 +160,7 @@ impl ByteLevelBpe {
                 "end_of_word_suffix": null,
                 "fuse_unk": false,
                 "byte_fallback": false,
+                "ignore_merges": self.model.ignore_merges(),
                 "vocab": vocab,
                 "merges": merges,
             }

@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::byte_map::{byte_map, token_string_to_bytes};
+use super::byte_map::{byte_map, bytes_to_token_string, token_string_to_bytes};
 use crate::error::{Error, Result};
 use crate::hash::FastMap;
 
@@ -19,6 +19,7 @@ pub struct BpeModel {
     merges: Vec<(u32, u32)>,
     merge_rank: FastMap<(u32, u32), (u32, u32)>,
     byte_ids: [u32; 256],
+    ignore_merges: bool,
 }
 
 impl BpeModel {
@@ -65,7 +66,18 @@ impl BpeModel {
                 out
             })
             .collect();
-        Ok(Self { tokens, token_bytes, vocab, merges, merge_rank, byte_ids })
+        Ok(Self { tokens, token_bytes, vocab, merges, merge_rank, byte_ids, ignore_merges: false })
+    }
+
+    /// Hugging Face's `ignore_merges`: a word that is itself in the vocabulary becomes that one
+    /// token without running the merges.
+    pub fn set_ignore_merges(&mut self, ignore: bool) {
+        self.ignore_merges = ignore;
+    }
+
+    /// Whether `ignore_merges` is on.
+    pub fn ignore_merges(&self) -> bool {
+        self.ignore_merges
     }
 
     /// Number of tokens in the vocabulary.
@@ -100,6 +112,12 @@ impl BpeModel {
 
     /// Appends the BPE ids of one pre-token's bytes to `out`.
     pub fn encode_word(&self, bytes: &[u8], out: &mut Vec<u32>) {
+        if self.ignore_merges {
+            if let Some(id) = self.vocab.get(&bytes_to_token_string(bytes)) {
+                out.push(*id);
+                return;
+            }
+        }
         let mut symbols: Vec<u32> = bytes.iter().map(|b| self.byte_ids[*b as usize]).collect();
         if symbols.len() <= SHORT_WORD {
             self.merge_short(&mut symbols);
@@ -170,7 +188,6 @@ impl BpeModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bpe::byte_map::bytes_to_token_string;
 
     fn tiny() -> BpeModel {
         let mut tokens: Vec<String> = (0..=255u8).map(|b| bytes_to_token_string(&[b])).collect();
