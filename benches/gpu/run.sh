@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, as one prepared script for a machine with an NVIDIA GPU (driver + CUDA toolkit
-# or NVRTC/cuBLAS libraries on the loader path). Results go under $OUT (default ./gpu-results).
+# or NVRTC/cuBLAS libraries on the loader path). Results go under $OUT (default target-gpu/results, git-ignored).
 #
 #   1. release build of the kernels and tensor crates
 #   2. the CUDA-vs-CPU test suite (tests/cuda.rs) and the unit tests (on a GPU too)
@@ -12,7 +12,7 @@
 # is nonzero if any step failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUT="${OUT:-$PWD/gpu-results}"
+OUT="${OUT:-$PWD/target-gpu/results}"
 mkdir -p "$OUT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-gpu}"
 export TESSERA_KERNEL_CACHE="${TESSERA_KERNEL_CACHE:-$OUT/kernel-cache}"
