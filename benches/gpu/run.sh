@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check, as one prepared script for a machine with an NVIDIA GPU (driver + CUDA toolkit
-# or NVRTC/cuBLAS libraries on the loader path). Results go under $OUT (default target-gpu/results, git-ignored).
+# or NVRTC/cuBLAS libraries on the loader path). Results go under $OUT (default
+# target-gpu/results, git-ignored).
 #
 #   1. release build of the kernels and tensor crates
 #   2. the CUDA-vs-CPU test suite (tests/cuda.rs) and the unit tests (on a GPU too)
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 OUT="${OUT:-$PWD/target-gpu/results}"
 mkdir -p "$OUT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-gpu}"
-export TESSERA_KERNEL_CACHE="${TESSERA_KERNEL_CACHE:-$OUT/kernel-cache}"
+export TESSERA_KERNEL_CACHE="${TESSERA_KERNEL_CACHE:-$CARGO_TARGET_DIR/kernel-cache}"
 # Prefer the machine's own toolkit libraries (NVRTC must not be newer than the driver).
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
     [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -45,7 +46,10 @@ if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
     python3 - "$OUT" <<'PY' | tee "$OUT/compare.txt"
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-load = lambda f: {(r["op"], r["dtype"]): r for r in map(json.loads, (out / f).read_text().split("\n")) if r} if (out / f).exists() else {}
+def load(name):
+    f = out / name
+    rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()] if f.exists() else []
+    return {(r["op"], r["dtype"]): r for r in rows}
 ours, torch = load("tessera.jsonl"), load("torch.jsonl")
 print(f"{'op':<14}{'dtype':<6}{'tessera ms':>12}{'torch ms':>10}{'ratio':>8}")
 for key, r in ours.items():
