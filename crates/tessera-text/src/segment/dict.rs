@@ -17,6 +17,22 @@ struct Edge {
     log_freq: f64,
 }
 
+impl Frozen {
+    /// The edge from `node` labelled `c`.
+    #[inline]
+    fn step(&self, node: u32, c: char) -> Option<&Edge> {
+        let c = c as u32;
+        if node == 0 && c < 0x10000 {
+            return match self.root_bmp[c as usize] {
+                0 => None,
+                i => self.edges.get(i as usize - 1),
+            };
+        }
+        let slice = &self.edges[self.first[node as usize] as usize..self.first[node as usize + 1] as usize];
+        slice.binary_search_by_key(&c, |e| e.c).ok().map(|i| &slice[i])
+    }
+}
+
 /// A read-optimised copy of the trie: each node's edges sorted and contiguous, and a direct
 /// table for the root's children in the Basic Multilingual Plane.
 #[derive(Debug, Clone)]
@@ -109,16 +125,7 @@ impl PrefixDict {
         };
         let mut node = 0u32;
         for (j, &(_, c)) in chars[start..].iter().enumerate() {
-            let c = c as u32;
-            let edge = if node == 0 && c < 0x10000 {
-                match fz.root_bmp[c as usize] {
-                    0 => None,
-                    i => Some(&fz.edges[i as usize - 1]),
-                }
-            } else {
-                let slice = &fz.edges[fz.first[node as usize] as usize..fz.first[node as usize + 1] as usize];
-                slice.binary_search_by_key(&c, |e| e.c).ok().map(|i| &slice[i])
-            };
+            let edge = fz.step(node, c);
             let Some(edge) = edge else { return };
             if edge.log_freq != NOT_A_WORD {
                 f(start + j + 1, edge.log_freq);
@@ -148,6 +155,22 @@ impl PrefixDict {
             node = self.child(node, c)?;
         }
         Some(node)
+    }
+
+    /// Whether `word` is in the dictionary (fast path through the frozen layout when built).
+    pub fn contains(&self, word: &str) -> bool {
+        let Some(fz) = self.frozen.get() else {
+            return self.freq(word).is_some();
+        };
+        let mut node = 0u32;
+        let mut is_word = false;
+        for c in word.chars() {
+            let edge = fz.step(node, c);
+            let Some(edge) = edge else { return false };
+            is_word = edge.log_freq != NOT_A_WORD;
+            node = edge.child;
+        }
+        is_word
     }
 
     /// The frequency of `word`, if it is in the dictionary.

@@ -178,7 +178,7 @@ impl Segmenter {
                 if n > gram {
                     for i in 0..=n - gram {
                         let piece = &word[bounds[i]..bounds[i + gram]];
-                        if self.dict.freq(piece).is_some() {
+                        if self.dict.contains(piece) {
                             out.push(piece);
                         }
                     }
@@ -251,7 +251,7 @@ impl Segmenter {
         let one_char = chars.next().is_some() && chars.next().is_none();
         if !hmm || one_char {
             out.push(run);
-        } else if self.dict.freq(run).is_none() {
+        } else if !self.dict.contains(run) {
             for_each_run(run, is_hmm_han, |piece, han| {
                 if !han {
                     split_alnum_runs(piece, out);
