@@ -70,3 +70,66 @@ fn matches_jieba_rs_on_weicheng_when_available() {
         assert_eq!(ours.cut(line), reference.cut(line, true), "{line}");
     }
 }
+
+mod random_text {
+    use std::sync::OnceLock;
+
+    use jieba_rs::Jieba;
+    use proptest::prelude::*;
+    use tessera_text::{SegmentMode, Segmenter};
+
+    fn pair() -> &'static (Segmenter, Jieba) {
+        static P: OnceLock<(Segmenter, Jieba)> = OnceLock::new();
+        P.get_or_init(|| (Segmenter::new(), Jieba::new()))
+    }
+
+    /// Common characters, dictionary words, digits, Latin, punctuation and spaces mixed up.
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                "中国",
+                "科学院",
+                "北京",
+                "大学",
+                "我们",
+                "的",
+                "了",
+                "是",
+                "在",
+                "人工智能",
+                "研究",
+                "长江",
+                "大桥",
+                "市长",
+                "和尚",
+                "未",
+                "结婚",
+                "小明",
+                "硕士",
+                "毕业",
+                "于",
+                "计算所",
+                "欧阳",
+                "娜娜",
+            ])
+            .prop_map(str::to_string),
+            "[\u{4e00}-\u{4fff}]{1,4}",
+            "[a-zA-Z0-9.%+#_-]{1,5}",
+            "[，。！？、 \t\r\n《》“”]{1,2}",
+            "[0-9]{1,3}[.:][0-9]{1,2}%?",
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn same_words_as_jieba_rs(s in text()) {
+            let (ours, reference) = pair();
+            prop_assert_eq!(ours.cut(&s), reference.cut(&s, true));
+            prop_assert_eq!(ours.cut_with(&s, false), reference.cut(&s, false));
+            prop_assert_eq!(ours.cut_mode(&s, SegmentMode::Search, true), reference.cut_for_search(&s, true));
+        }
+    }
+}
