@@ -93,9 +93,10 @@ impl Normalizer {
         self.then(NormalizeStep::RemoveControl)
     }
 
-    /// The normalisation BERT's uncased models use: control removal, accent stripping, lower case.
+    /// The normalisation BERT's uncased models use: control removal, lower case, accent
+    /// stripping (in that order, so that marks produced by lower-casing, as in `İ`, go too).
     pub fn bert_uncased() -> Self {
-        Self::new().remove_control().strip_accents().lowercase()
+        Self::new().remove_control().lowercase().strip_accents()
     }
 
     /// Applies every step in order.
@@ -153,5 +154,7 @@ mod tests {
         let n = Normalizer::bert_uncased();
         assert_eq!(n.normalize("Ölçek\u{0}\tX"), "olcek\tx");
         assert_eq!(Normalizer::new().normalize("As Is"), "As Is");
+        let n = Normalizer::bert_uncased();
+        assert_eq!(n.normalize("İstanbul"), "istanbul");
     }
 }

@@ -67,3 +67,17 @@ fn malformed_dictionary_line_is_reported() {
     let err = Segmenter::from_dict_file(&path).unwrap_err().to_string();
     assert!(err.contains("dict.txt") && err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn vocab_kinds_are_checked_on_load() {
+    use tessera_text::CharTokenizer;
+    let dir = std::env::temp_dir().join(format!("tessera-text-kinds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("chars.json");
+    let chars = CharTokenizer::train(["héllo"]);
+    chars.save(&path).unwrap();
+    assert_eq!(CharTokenizer::load(&path).unwrap().encode("hé"), chars.encode("hé"));
+    let err = WordTokenizer::load(&path).unwrap_err().to_string();
+    assert!(err.contains("chars.json") && err.contains("`char`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

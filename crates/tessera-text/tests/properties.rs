@@ -61,3 +61,26 @@ proptest! {
         prop_assert_eq!(tok.decode(&tok.encode(&text)).unwrap(), text);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn segment_offsets_point_at_the_words(text in mixed_text()) {
+        for mode in [SegmentMode::Default, SegmentMode::Search] {
+            for (word, start, end) in segmenter().tokenize(&text, mode, true) {
+                prop_assert_eq!(&text[start..end], word);
+            }
+        }
+    }
+
+    #[test]
+    fn normalisation_steps_are_idempotent(text in mixed_text()) {
+        use tessera_text::Normalizer;
+        for n in [Normalizer::new().nfc(), Normalizer::new().nfkc(), Normalizer::bert_uncased(),
+                  Normalizer::new().fullwidth_to_halfwidth()] {
+            let once = n.normalize(&text);
+            prop_assert_eq!(n.normalize(&once), once);
+        }
+    }
+}

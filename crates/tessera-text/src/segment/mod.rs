@@ -166,6 +166,26 @@ impl Segmenter {
         }
     }
 
+    /// Segments `text` and returns each word with its byte span in `text`.
+    ///
+    /// ```
+    /// use tessera_text::{Segmenter, SegmentMode};
+    /// let seg = Segmenter::new();
+    /// let words = seg.tokenize("南京市长江大桥", SegmentMode::Default, true);
+    /// assert_eq!(words[0], ("南京市", 0, 9));
+    /// ```
+    pub fn tokenize<'a>(&self, text: &'a str, mode: SegmentMode, hmm: bool) -> Vec<(&'a str, usize, usize)> {
+        let base = text.as_ptr() as usize;
+        self.cut_mode(text, mode, hmm)
+            .into_iter()
+            .map(|w| {
+                // Every word is a slice of `text`, so its start is its address minus the text's.
+                let start = w.as_ptr() as usize - base;
+                (w, start, start + w.len())
+            })
+            .collect()
+    }
+
     fn expand_for_search<'a>(&self, words: Vec<&'a str>) -> Vec<&'a str> {
         let mut out = Vec::with_capacity(words.len() * 2);
         let mut bounds = Vec::new();

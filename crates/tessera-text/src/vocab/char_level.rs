@@ -1,7 +1,9 @@
 //! Character-level tokenizer.
 
 use super::{Vocab, VocabBuilder};
-use crate::error::Result;
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// One token per Unicode scalar value; characters outside the vocabulary become `<unk>`.
 ///
@@ -32,6 +34,21 @@ impl CharTokenizer {
             }
         }
         Self::new(builder.build())
+    }
+
+    /// Saves the vocabulary (JSON, kind `char`), atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.vocab.save(path, "char")
+    }
+
+    /// Loads a vocabulary saved by [`CharTokenizer::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let (vocab, kind) = Vocab::load(path)?;
+        if kind != "char" {
+            return Err(Error::malformed(path.display(), format!("a `{kind}` vocabulary, not a `char` one")));
+        }
+        Ok(Self::new(vocab))
     }
 
     /// The vocabulary.

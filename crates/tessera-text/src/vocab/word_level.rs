@@ -1,7 +1,9 @@
 //! Word-level tokenizer: whitespace and punctuation splitting, then a vocabulary lookup.
 
 use super::{Vocab, VocabBuilder};
-use crate::error::Result;
+use std::path::Path;
+
+use crate::error::{Error, Result};
 use crate::normalize::Normalizer;
 use crate::pretokenize::split_whitespace_punctuation;
 
@@ -41,6 +43,21 @@ impl WordTokenizer {
     pub fn with_normalizer(mut self, normalizer: Normalizer) -> Self {
         self.normalizer = normalizer;
         self
+    }
+
+    /// Saves the vocabulary (JSON, kind `word`), atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.vocab.save(path, "word")
+    }
+
+    /// Loads a vocabulary saved by [`WordTokenizer::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let (vocab, kind) = Vocab::load(path)?;
+        if kind != "word" {
+            return Err(Error::malformed(path.display(), format!("a `{kind}` vocabulary, not a `word` one")));
+        }
+        Ok(Self::new(vocab))
     }
 
     /// The vocabulary.
