@@ -395,7 +395,10 @@ fn cuda_creation_and_random_fills_match_cpu() -> Result<()> {
 #[test]
 fn cuda_transfers_round_trip_and_devices_do_not_mix() -> Result<()> {
     if dry_run() {
-        let _ = writeln!(std::io::stderr(), "skipped: cuda_transfers_round_trip_and_devices_do_not_mix needs a real GPU (dry run)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: cuda_transfers_round_trip_and_devices_do_not_mix needs a real GPU (dry run)"
+        );
         return Ok(());
     }
     let Some((dev, _gpu)) = gpu("cuda_transfers_round_trip_and_devices_do_not_mix") else { return Ok(()) };
