@@ -20,12 +20,14 @@ pub mod ngram;
 pub mod normalize;
 pub mod pretokenize;
 pub mod segment;
+mod tokenizer;
 pub mod vocab;
 
-pub use batch::{bucket_by_length, pad_batch, PaddedBatch, StreamBatches};
+pub use batch::{bucket_by_length, pad_batch, shuffled_buckets, PaddedBatch, StreamBatches};
 pub use bpe::{BpeModel, BpeTrainer, ByteLevelBpe, Encoding};
 pub use error::{Error, Result};
 pub use ngram::{NgramModel, Smoothing};
 pub use normalize::{NormalizeStep, Normalizer};
 pub use segment::{SegmentMode, Segmenter};
+pub use tokenizer::Tokenizer;
 pub use vocab::{CharTokenizer, Vocab, VocabBuilder, WordTokenizer};

@@ -64,6 +64,24 @@ pub fn bucket_by_length(lengths: &[usize], batch_size: usize) -> Result<Vec<Vec<
     Ok(order.chunks(batch_size).map(<[usize]>::to_vec).collect())
 }
 
+/// Like [`bucket_by_length`], then the order of the batches is shuffled with `seed` (the same
+/// seed gives the same order), so that training does not see lengths in rising order.
+///
+/// ```
+/// let a = tessera_text::shuffled_buckets(&[3, 1, 2, 5, 4, 6], 2, 7).unwrap();
+/// assert_eq!(a, tessera_text::shuffled_buckets(&[3, 1, 2, 5, 4, 6], 2, 7).unwrap());
+/// assert_eq!(a.len(), 3);
+/// ```
+pub fn shuffled_buckets(lengths: &[usize], batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    let mut batches = bucket_by_length(lengths, batch_size)?;
+    let mut rng = crate::ngram::SplitMix64::new(seed);
+    for i in (1..batches.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        batches.swap(i, j);
+    }
+    Ok(batches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

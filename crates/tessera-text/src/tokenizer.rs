@@ -1,0 +1,58 @@
+//! One interface over the tokenizers, for code that takes any of them.
+
+use crate::bpe::ByteLevelBpe;
+use crate::error::Result;
+use crate::vocab::{CharTokenizer, WordTokenizer};
+
+/// Text to ids and back.
+///
+/// ```
+/// use tessera_text::{ByteLevelBpe, CharTokenizer, Tokenizer};
+/// fn count(t: &dyn Tokenizer, text: &str) -> usize { t.encode(text).len() }
+/// assert_eq!(count(&ByteLevelBpe::gpt2(), "Hello world"), 2);
+/// assert_eq!(count(&CharTokenizer::train(["abc"]), "cab"), 3);
+/// ```
+pub trait Tokenizer {
+    /// Ids of `text`.
+    fn encode(&self, text: &str) -> Vec<u32>;
+    /// Text of `ids`; ids outside the vocabulary are an error.
+    fn decode(&self, ids: &[u32]) -> Result<String>;
+    /// Number of ids the tokenizer can produce.
+    fn vocab_size(&self) -> usize;
+}
+
+impl Tokenizer for ByteLevelBpe {
+    fn encode(&self, text: &str) -> Vec<u32> {
+        ByteLevelBpe::encode(self, text)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        ByteLevelBpe::decode(self, ids)
+    }
+    fn vocab_size(&self) -> usize {
+        ByteLevelBpe::vocab_size(self)
+    }
+}
+
+impl Tokenizer for CharTokenizer {
+    fn encode(&self, text: &str) -> Vec<u32> {
+        CharTokenizer::encode(self, text)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        CharTokenizer::decode(self, ids)
+    }
+    fn vocab_size(&self) -> usize {
+        self.vocab().len()
+    }
+}
+
+impl Tokenizer for WordTokenizer {
+    fn encode(&self, text: &str) -> Vec<u32> {
+        WordTokenizer::encode(self, text)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        WordTokenizer::decode(self, ids)
+    }
+    fn vocab_size(&self) -> usize {
+        self.vocab().len()
+    }
+}
