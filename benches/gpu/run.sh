@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# The GPU check, as one prepared script for a machine with an NVIDIA GPU (driver + CUDA toolkit
-# or NVRTC/cuBLAS libraries on the loader path). Results go under $OUT (default
-# target-gpu/results, git-ignored).
+# The GPU check, as one prepared script for the GPU machine (driver, CUDA toolkit, PyTorch, a C++
+# compiler; no Rust, no network). First, where Rust is: `benches/gpu/prepare.sh` (builds
+# target-gpu/bin). Then, on the GPU machine, from the repository root, carrying target-gpu/bin:
 #
-#   1. release build of the kernels and tensor crates
-#   2. the CUDA-vs-CPU test suite (tests/cuda.rs) and the unit tests (on a GPU too)
-#   3. gradcheck on the CUDA device, when the autograd crate's gradcheck takes --device
-#   4. the tessera GPU bench binary and, if PyTorch is installed, the same ops in PyTorch
-#   5. a side-by-side table (tessera ms / torch ms)
+#   OUT=/some/dir bash benches/gpu/run.sh      (default OUT: target-gpu/results)
+#
+#   1. the CUDA-vs-CPU suite (tests/cuda.rs), one test at a time
+#   2. the CUDA unit tests of tessera-kernels (host emulation included) and tessera-tensor's
+#   3. gradcheck on the CUDA device, when prepare.sh could build it
+#   4. gpu-bench and, with PyTorch, the same ops in PyTorch; a side-by-side table
 #
 # Each step logs to $OUT/<step>.log; a failing step does not stop the later ones; the exit code
-# is nonzero if any step failed.
+# is nonzero if any step failed. About 3-5 minutes on an H200 (the first CUDA test compiles the
+# kernel modules with NVRTC for the GPU's architecture, cached in $TESSERA_KERNEL_CACHE).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+BIN="$PWD/target-gpu/bin"
 OUT="${OUT:-$PWD/target-gpu/results}"
 mkdir -p "$OUT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-gpu}"
-export TESSERA_KERNEL_CACHE="${TESSERA_KERNEL_CACHE:-$CARGO_TARGET_DIR/kernel-cache}"
-# Prefer the machine's own toolkit libraries (NVRTC must not be newer than the driver).
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
-    [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[ -x "$BIN/test-tessera-tensor-cuda" ] || { echo "no $BIN/test-tessera-tensor-cuda: run benches/gpu/prepare.sh first and carry target-gpu/bin"; exit 2; }
+export TESSERA_KERNEL_CACHE="${TESSERA_KERNEL_CACHE:-/tmp/tessera-kernel-cache}"
+export TESSERA_KERNELS_DIR="$PWD/kernels"
+# The driver, then the toolkit's NVRTC and cuBLAS (NVRTC must not be newer than the driver),
+# then PyTorch's CUDA wheels as a fallback.
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+    /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
+    [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
+export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
 failed=0
 step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log, records failure
     local name=$1; shift
@@ -31,16 +38,15 @@ step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log, records failure
 }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || true
-step build cargo build --release -p tessera-kernels -p tessera-tensor --bins --tests
-# (The NVRTC compile check for sm_80/sm_90 runs in CI; here the tests compile for this GPU's own
-# architecture on first use and cache the cubins under $TESSERA_KERNEL_CACHE.)
-step test-cuda cargo test --release -p tessera-tensor --test cuda -- --test-threads=1
-grep -h "skipped: no CUDA device" "$OUT/test-cuda.log" && { echo "CUDA tests SKIPPED: no device seen"; failed=1; }
-step test-units cargo test --release -p tessera-kernels -p tessera-tensor --lib
-if grep -qs -- "--device" crates/tessera-autograd/src/bin/gradcheck.rs; then
-    step gradcheck cargo run --release -q -p tessera-autograd --bin gradcheck -- --device cuda --cases 8
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$OUT/gpu.txt"
+step test-cuda "$BIN/test-tessera-tensor-cuda" --test-threads=1
+if grep -h "skipped" "$OUT/test-cuda.log"; then echo "CUDA tests SKIPPED: no device seen"; failed=1; fi
+step test-kernels "$BIN/test-tessera-kernels-tessera_kernels" cuda::
+step test-tensor "$BIN/test-tessera-tensor-tessera_tensor"
+if [ -x "$BIN/gradcheck" ]; then
+    step gradcheck "$BIN/gradcheck" --device cuda --cases 8
 fi
-step bench cargo run --release -q -p tessera-kernels --bin gpu-bench -- --out "$OUT/tessera.jsonl"
+step bench "$BIN/gpu-bench" --out "$OUT/tessera.jsonl"
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
     step torch python3 benches/gpu/torch_compare.py --out "$OUT/torch.jsonl"
     python3 - "$OUT" <<'PY' | tee "$OUT/compare.txt"

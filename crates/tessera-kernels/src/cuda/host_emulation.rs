@@ -16,8 +16,18 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use tessera_core::{DType, Layout, Philox, Shape};
 
+/// `kernels/`: `$TESSERA_KERNELS_DIR`, else the source tree this test was built from, else
+/// `./kernels` (a test binary carried to another machine and run from the repository root).
 fn kernels_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels")
+    if let Some(dir) = std::env::var_os("TESSERA_KERNELS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels");
+    if built.join("common.cuh").exists() {
+        built
+    } else {
+        PathBuf::from("kernels")
+    }
 }
 
 /// The host build of `kernels/<module>.cu`, or `None` (after saying so) without a compiler.

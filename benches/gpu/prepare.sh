@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds, on a machine with Rust (no GPU needed), everything benches/gpu/run.sh runs on the GPU
+# machine, which has CUDA, PyTorch and a C++ compiler but no Rust toolchain and no network:
+# release test executables (the CUDA suite, the kernels' unit tests with the host emulation, the
+# tensor unit tests), gpu-bench and, when it takes --device, the autograd gradcheck binary.
+# They land stripped in target-gpu/bin (git-ignored; carry that folder to the GPU machine).
+# Built against glibc 2.36 (Debian 12), they run on newer images (the GPU image is Ubuntu 24.04).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-gpu}"
+BIN="$PWD/target-gpu/bin"
+rm -rf "$BIN" && mkdir -p "$BIN"
+
+# Test executables: name them test-<crate>-<target> (stable across builds).
+cargo test --release -p tessera-kernels -p tessera-tensor --no-run --message-format=json 2>/dev/null |
+    python3 -c '
+import json, shutil, sys
+want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda")}
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
+        continue
+    pkg = m["manifest_path"].replace("\\", "/").split("/")[-2]
+    key = (pkg, m["target"]["name"])
+    if key in want:
+        shutil.copy(m["executable"], sys.argv[1] + "/test-%s-%s" % key)
+        print("test-%s-%s" % key)
+' "$BIN"
+cargo build --release -q -p tessera-kernels --bin gpu-bench --bin compile-kernels
+cp "$CARGO_TARGET_DIR/release/gpu-bench" "$CARGO_TARGET_DIR/release/compile-kernels" "$BIN/"
+if grep -qs -- "--device" crates/tessera-autograd/src/bin/gradcheck.rs; then
+    cargo build --release -q -p tessera-autograd --bin gradcheck && cp "$CARGO_TARGET_DIR/release/gradcheck" "$BIN/"
+fi
+strip "$BIN"/*
+ls -la "$BIN"
+du -sh "$BIN"
+n=$(ls "$BIN" | grep -c '^test-')
+[ "$n" -eq 3 ] || { echo "expected 3 test executables, found $n"; exit 1; }
