@@ -5,7 +5,8 @@
   GPT-2's encoder.json + vocab.bpe) vs `tessera-text`, with an identical-ids check.
 * BPE training, 8k vocabulary on the same text: HF `BpeTrainer` vs `tessera-text`.
 * Chinese segmentation: Python `jieba` and `jieba-rs` vs `tessera-text` (same dictionary).
-* The 8k tokenizer.json trained by tessera-text must load in HF `tokenizers` and give the same ids.
+* The 8k tokenizer.json trained by tessera-text must load in HF `tokenizers` and give the same ids,
+  and HF's own GPT-2 tokenizer.json must load in tessera-text and give the same ids.
 
 Usage (from the repository root):
 
@@ -99,6 +100,24 @@ def main():
     hf_trained = [" ".join(map(str, hf_loaded.encode(l).ids)) for l in lines[:5000]]
     saved_ok = ours_trained == hf_trained
 
+    # HF's own GPT-2 tokenizer.json (with <|endoftext|> as an added token) loads here with the
+    # same ids on the first lines of the text plus an end-of-text marker.
+    from tokenizers import AddedToken, processors
+
+    hf_full = hf_gpt2()
+    hf_full.post_processor = processors.ByteLevel(trim_offsets=False)
+    hf_full.add_special_tokens([AddedToken("<|endoftext|>", special=True)])
+    hf_json = os.path.join(tmp, "hf_gpt2_tokenizer.json")
+    hf_full.save(hf_json)
+    probe = [l + "<|endoftext|>" for l in lines[:2000]]
+    cases = os.path.join(tmp, "hf_gpt2_cases.json")
+    with open(cases, "w", encoding="utf-8") as f:
+        json.dump([{"text": t, "ids": hf_full.encode(t).ids} for t in probe], f)
+    check = subprocess.run(["cargo", "run", "--quiet", "--release", "-p", "tessera-text", "--example",
+                            "check_tokenizer_json", "--", hf_json, cases], env=env, cwd=ROOT,
+                           capture_output=True, text=True)
+    hf_json_ok = check.returncode == 0
+
     mb = len(text.encode()) / 1e6
     print(f"text: {english} ({mb:.2f} MB), one thread")
     print(f"GPT-2 encode, whole text, cold cache: tessera {ours['gpt2_cold_s']:.3f} s, HF tokenizers {hf_cold:.3f} s"
@@ -115,7 +134,9 @@ def main():
           f"Python jieba {py_jieba_s:.3f} s ({py_jieba_s / ours['segment_s']:.1f}x); same words as jieba-rs: "
           f"{ours['same_as_jieba_rs']}")
     print(f"tokenizer.json saved by tessera loads in HF with identical ids: {saved_ok}")
-    return 0 if same_ids and saved_ok and ours["same_as_jieba_rs"] else 1
+    print(f"HF-written GPT-2 tokenizer.json loads in tessera with identical ids: {hf_json_ok}"
+          f" ({check.stdout.strip().splitlines()[-1] if check.stdout.strip() else check.stderr.strip()[-200:]})")
+    return 0 if same_ids and saved_ok and hf_json_ok and ours["same_as_jieba_rs"] else 1
 
 
 if __name__ == "__main__":
