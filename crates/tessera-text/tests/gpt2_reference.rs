@@ -92,3 +92,14 @@ fn loads_a_tokenizer_json_written_by_hugging_face() {
         assert_eq!(tok.decode(&case.ids).unwrap(), case.text);
     }
 }
+
+#[test]
+fn add_prefix_space_and_added_tokens_like_hugging_face() {
+    let mut doc: serde_json::Value = serde_json::from_str(&ByteLevelBpe::gpt2().to_tokenizer_json()).unwrap();
+    doc["pre_tokenizer"]["add_prefix_space"] = serde_json::Value::Bool(true);
+    let tok = ByteLevelBpe::from_tokenizer_json_str(&doc.to_string(), "prefixed.json").unwrap();
+    let cases: Vec<Case> = serde_json::from_str(include_str!("fixtures/gpt2_prefix_space_ids.json")).unwrap();
+    for case in cases {
+        assert_eq!(tok.encode(&case.text), case.ids, "text {:?}", case.text);
+    }
+}

@@ -197,7 +197,7 @@ impl ByteLevelBpe {
             return;
         }
         let prefixed;
-        let (text, shift) = if self.add_prefix_space && base == 0 && !text.starts_with(char::is_whitespace) {
+        let (text, shift) = if self.add_prefix_space && !text.starts_with(' ') {
             prefixed = format!(" {text}");
             (prefixed.as_str(), 1usize)
         } else {
