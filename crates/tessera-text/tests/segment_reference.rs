@@ -9,6 +9,7 @@ struct Case {
     default: Vec<String>,
     search: Vec<String>,
     no_hmm: Vec<String>,
+    all: Vec<String>,
 }
 
 #[test]
@@ -19,6 +20,7 @@ fn matches_python_jieba_fixtures() {
         assert_eq!(seg.cut(&c.text), c.default, "default: {:?}", c.text);
         assert_eq!(seg.cut_mode(&c.text, SegmentMode::Search, true), c.search, "search: {:?}", c.text);
         assert_eq!(seg.cut_with(&c.text, false), c.no_hmm, "no hmm: {:?}", c.text);
+        assert_eq!(seg.cut_all(&c.text), c.all, "full: {:?}", c.text);
     }
 }
 

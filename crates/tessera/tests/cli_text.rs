@@ -34,6 +34,8 @@ fn segment_default_and_search() {
     assert_eq!(stdout(&o), "我 来到 北京 清华大学\n");
     let o = tessera(&["segment", "--mode", "search"], "中国科学院".as_bytes());
     assert_eq!(stdout(&o), "中国 科学 学院 科学院 中国科学院\n");
+    let o = tessera(&["segment", "--mode", "all"], "我来到北京清华大学".as_bytes());
+    assert_eq!(stdout(&o), "我 来到 北京 清华 清华大学 华大 大学\n");
 }
 
 #[test]
@@ -43,7 +45,10 @@ fn bpe_train_then_tokenize_with_it() {
     let corpus = dir.join("corpus.txt");
     std::fs::write(&corpus, "the cat sat on the mat\n".repeat(50)).unwrap();
     let out = dir.join("tokenizer.json");
-    let o = tessera(&["bpe", "train", "--vocab-size", "280", "--out", out.to_str().unwrap(), corpus.to_str().unwrap()], b"");
+    let o = tessera(
+        &["bpe", "train", "--vocab-size", "280", "--out", out.to_str().unwrap(), corpus.to_str().unwrap()],
+        b"",
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let spec = format!("bpe:{}", out.display());
     let o = tessera(&["tokenize", "--tokenizer", &spec, "--tokens"], b"the cat");

@@ -7,6 +7,7 @@
 
 mod blocks;
 mod dict;
+mod full;
 mod hmm;
 
 use std::cell::RefCell;

@@ -13,6 +13,8 @@ enum Mode {
     Default,
     /// Also the dictionary words inside long words (for search indexing).
     Search,
+    /// Every dictionary word found anywhere, overlapping (jieba's `cut_all`; no HMM).
+    All,
 }
 
 /// Arguments of `tessera segment`.
@@ -39,16 +41,15 @@ pub fn run(args: SegmentArgs) -> CliResult<()> {
     if let Some(path) = &args.user_dict {
         seg.load_user_dict(path)?;
     }
-    let mode = match args.mode {
-        Mode::Default => SegmentMode::Default,
-        Mode::Search => SegmentMode::Search,
-    };
     let lines = text.lines().map(|line| {
-        seg.cut_mode(line, mode, !args.no_hmm)
-            .into_iter()
-            .filter(|w| !w.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+        let words: Vec<String> = match args.mode {
+            Mode::All => seg.cut_all(line).into_iter().map(|w| w.into_owned()).collect(),
+            Mode::Default | Mode::Search => {
+                let mode = if matches!(args.mode, Mode::Search) { SegmentMode::Search } else { SegmentMode::Default };
+                seg.cut_mode(line, mode, !args.no_hmm).into_iter().map(str::to_string).collect()
+            }
+        };
+        words.into_iter().filter(|w| !w.trim().is_empty()).collect::<Vec<_>>().join(" ")
     });
     write_lines(lines)
 }

@@ -28,7 +28,7 @@ pub struct TokenizeArgs {
 }
 
 enum Model {
-    Bpe(ByteLevelBpe),
+    Bpe(Box<ByteLevelBpe>),
     Char(CharTokenizer),
     Word(WordTokenizer),
 }
@@ -68,7 +68,7 @@ fn load_vocab(path: &PathBuf, want: &str) -> CliResult<Vocab> {
 pub fn run(args: TokenizeArgs) -> CliResult<()> {
     let text = read_input(args.file.as_deref())?;
     let model = match args.tokenizer.as_str() {
-        "gpt2" => Model::Bpe(ByteLevelBpe::gpt2()),
+        "gpt2" => Model::Bpe(Box::new(ByteLevelBpe::gpt2())),
         "char" => Model::Char(match &args.vocab {
             Some(p) => CharTokenizer::new(load_vocab(p, "char")?),
             None => CharTokenizer::train(text.lines()),
@@ -78,7 +78,7 @@ pub fn run(args: TokenizeArgs) -> CliResult<()> {
             None => WordTokenizer::train(text.lines(), 1, None),
         }),
         other => match other.strip_prefix("bpe:") {
-            Some(path) if !path.is_empty() => Model::Bpe(ByteLevelBpe::from_tokenizer_json(path)?),
+            Some(path) if !path.is_empty() => Model::Bpe(Box::new(ByteLevelBpe::from_tokenizer_json(path)?)),
             _ => return Err(format!("unknown tokenizer `{other}`: use gpt2, char, word or bpe:FILE").into()),
         },
     };
