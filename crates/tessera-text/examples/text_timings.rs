@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lines.iter().map(|l| gpt2.encode(l).len()).sum::<usize>()
     });
     let text_ids: Vec<String> = ids.iter().map(u32::to_string).collect();
-    std::fs::write(ids_out, text_ids.join(" "))?;
+    tessera_text::io::write_atomic(ids_out, text_ids.join(" ").as_bytes())?;
 
     let (train, trained) = best_of(1, || BpeTrainer::new(8000).train([en.as_str()]));
     let trained = trained?;
@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .take(5000)
         .map(|l| trained.encode(l).iter().map(u32::to_string).collect::<Vec<_>>().join(" "))
         .collect();
-    std::fs::write(format!("{ids_out}.trained_ids"), trained_lines.join("\n"))?;
+    tessera_text::io::write_atomic(format!("{ids_out}.trained_ids"), trained_lines.join("\n").as_bytes())?;
 
     let ours = Segmenter::new();
     let jieba = jieba_rs::Jieba::new();
