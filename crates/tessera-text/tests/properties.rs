@@ -84,3 +84,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn aligned_normalisation_equals_plain_and_spans_stay_in_the_input(text in mixed_text()) {
+        use tessera_text::{Normalizer, WordTokenizer};
+        let n = Normalizer::new().nfkc().fullwidth_to_halfwidth().lowercase().strip_accents().remove_control();
+        let aligned = n.normalize_aligned(&text);
+        prop_assert_eq!(aligned.text(), n.normalize(&text));
+        let tok = WordTokenizer::train([text.as_str()], 1, None).with_normalizer(n);
+        let enc = tok.encode_with_offsets(&text);
+        prop_assert_eq!(&enc.ids, &tok.encode(&text));
+        let mut last_start = 0;
+        for (s, e) in enc.offsets {
+            prop_assert!(s <= e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e));
+            prop_assert!(s >= last_start);
+            last_start = s;
+        }
+    }
+}

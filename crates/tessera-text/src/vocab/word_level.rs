@@ -3,6 +3,7 @@
 use super::{Vocab, VocabBuilder};
 use std::path::Path;
 
+use crate::bpe::Encoding;
 use crate::error::{Error, Result};
 use crate::normalize::Normalizer;
 use crate::pretokenize::split_whitespace_punctuation;
@@ -80,6 +81,26 @@ impl WordTokenizer {
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let text = self.normalizer.normalize(text);
         Self::words(&text).map(|w| self.vocab.id_or_unk(w)).collect()
+    }
+
+    /// Ids of `text` with the byte span of each word in the original (un-normalised) text.
+    ///
+    /// ```
+    /// use tessera_text::{Normalizer, WordTokenizer};
+    /// let tok = WordTokenizer::train(["cafe ole"], 1, None)
+    ///     .with_normalizer(Normalizer::new().strip_accents().lowercase());
+    /// let enc = tok.encode_with_offsets("Café, OLÉ");
+    /// assert_eq!(enc.offsets, [(0, 5), (5, 6), (7, 11)]);
+    /// ```
+    pub fn encode_with_offsets(&self, text: &str) -> Encoding {
+        let normalized = self.normalizer.normalize_aligned(text);
+        let norm = normalized.text();
+        let mut enc = Encoding::default();
+        for (s, e) in split_whitespace_punctuation(norm) {
+            enc.ids.push(self.vocab.id_or_unk(&norm[s..e]));
+            enc.offsets.push(normalized.source_span(s, e));
+        }
+        enc
     }
 
     /// Words of `ids` joined with single spaces.

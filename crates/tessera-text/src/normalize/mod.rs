@@ -1,5 +1,9 @@
 //! Text normalisation: composable steps applied in order.
 
+mod aligned;
+
+pub use aligned::NormalizedText;
+
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -109,7 +113,7 @@ impl Normalizer {
     }
 }
 
-fn apply_step(step: NormalizeStep, text: &str) -> String {
+pub(crate) fn apply_step(step: NormalizeStep, text: &str) -> String {
     match step {
         NormalizeStep::Nfc => text.nfc().collect(),
         NormalizeStep::Nfkc => text.nfkc().collect(),
