@@ -1,0 +1,138 @@
+//! CPU op benchmarks through the public `Tensor` API (issue 2, item 8).
+//!
+//! Every case runs inside a rayon pool of 1 and of 2 threads (function ids `t1`, `t2`).
+//! Throughput is reported so that criterion prints rates directly:
+//! - matmul: `Elements(2 n^3)`, so criterion's "elem/s" are FLOP/s;
+//! - everything else: `Bytes` moved, counting each buffer read or written once (add reads two
+//!   buffers and writes one; exp, copy and softmax read one and write one; a reduction reads one).
+//!
+//! Baselines for the bandwidth targets: `copy` (`Tensor::copy`, allocates and copies on one
+//! thread), `vec_clone` (a raw `Vec<f32>::clone`) and `par_copy` (a fresh vector filled by the
+//! pool's threads, the fair baseline at 2 threads).
+//!
+//! `benches/compare_numpy.py` runs this and numpy side by side and prints the ratios.
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use tessera_benches::{f32_bytes, matmul_flops, par_copy, pool, randn_f32, THREADS};
+
+const M1: usize = 1 << 20;
+const M16: usize = 1 << 24;
+
+/// Short, flat-sampled settings for cases that take milliseconds or more per iteration.
+fn big(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+}
+
+/// Runs `iters` calls of `f` on a thread of `pool` (so that kernels see the pool's thread count)
+/// and returns the time they took; results are dropped inside the timed loop, so freeing counts.
+fn in_pool<R, F: Fn() -> R + Sync>(pool: &rayon::ThreadPool, iters: u64, f: F) -> Duration {
+    pool.install(|| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(f());
+        }
+        start.elapsed()
+    })
+}
+
+fn label(elems: usize) -> String {
+    format!("{}M", elems >> 20)
+}
+
+fn matmul(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matmul");
+    big(&mut group);
+    for n in [128, 256, 512, 1024, 2048] {
+        let a = randn_f32(&[n, n], 1).unwrap();
+        let b = randn_f32(&[n, n], 2).unwrap();
+        group.throughput(Throughput::Elements(matmul_flops(n)));
+        for t in THREADS {
+            let p = pool(t);
+            group.bench_with_input(BenchmarkId::new(format!("t{t}"), n), &n, |bch, _| {
+                bch.iter_custom(|it| in_pool(&p, it, || a.matmul(&b).unwrap()))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn elementwise(c: &mut Criterion) {
+    for elems in [M1, M16] {
+        let a = randn_f32(&[elems], 3).unwrap();
+        let b = randn_f32(&[elems], 4).unwrap();
+        let raw: Vec<f32> = a.to_vec().unwrap();
+        let cases: [(&str, u64, u64); 5] =
+            [("add", 2, 1), ("exp", 1, 1), ("copy", 1, 1), ("vec_clone", 1, 1), ("par_copy", 1, 1)];
+        for (op, reads, writes) in cases {
+            let mut group = c.benchmark_group(op);
+            big(&mut group);
+            group.throughput(Throughput::Bytes(f32_bytes(elems, reads, writes)));
+            for t in THREADS {
+                let id = BenchmarkId::new(format!("t{t}"), label(elems));
+                let p = pool(t);
+                group.bench_function(id, |bch| {
+                    bch.iter_custom(|it| match op {
+                        "add" => in_pool(&p, it, || a.add(&b).unwrap()),
+                        "exp" => in_pool(&p, it, || a.exp().unwrap()),
+                        "copy" => in_pool(&p, it, || a.copy().unwrap()),
+                        "vec_clone" => in_pool(&p, it, || black_box(&raw).clone()),
+                        _ => in_pool(&p, it, || par_copy(black_box(&raw))),
+                    })
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+fn reductions(c: &mut Criterion) {
+    let x = randn_f32(&[4096, 4096], 5).unwrap();
+    let cases: [(&str, &[isize]); 3] = [("sum_dim1", &[1]), ("sum_dim0", &[0]), ("sum_all", &[])];
+    for (name, dims) in cases {
+        let mut group = c.benchmark_group(name);
+        big(&mut group);
+        group.throughput(Throughput::Bytes(f32_bytes(M16, 1, 0)));
+        for t in THREADS {
+            let p = pool(t);
+            group.bench_function(BenchmarkId::new(format!("t{t}"), "4096x4096"), |bch| {
+                bch.iter_custom(|it| in_pool(&p, it, || x.sum(dims, false).unwrap()))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn softmax(c: &mut Criterion) {
+    let x = randn_f32(&[4096, 1024], 6).unwrap();
+    let mut group = c.benchmark_group("softmax");
+    big(&mut group);
+    group.throughput(Throughput::Bytes(f32_bytes(4096 * 1024, 1, 1)));
+    for t in THREADS {
+        let p = pool(t);
+        group.bench_function(BenchmarkId::new(format!("t{t}"), "4096x1024"), |bch| {
+            bch.iter_custom(|it| in_pool(&p, it, || x.softmax(-1).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn small_add(c: &mut Criterion) {
+    let a = randn_f32(&[32, 128], 7).unwrap();
+    let b = randn_f32(&[32, 128], 8).unwrap();
+    let mut group = c.benchmark_group("add_small");
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    group.throughput(Throughput::Bytes(f32_bytes(32 * 128, 2, 1)));
+    for t in THREADS {
+        let p = pool(t);
+        group.bench_function(BenchmarkId::new(format!("t{t}"), "32x128"), |bch| {
+            bch.iter_custom(|it| in_pool(&p, it, || black_box(&a).add(black_box(&b)).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, small_add, elementwise, reductions, softmax, matmul);
+criterion_main!(benches);

@@ -1,0 +1,71 @@
+//! Shared helpers for Tessera's criterion benchmarks (`benches/cpu_ops.rs`).
+//!
+//! The benchmarks themselves live in `benches/`; this library holds what they share: rayon pools
+//! of a fixed size, random inputs, the baseline copies that elementwise ops are compared with,
+//! and the byte and FLOP counts used for throughput. See `README.md` in this folder.
+
+use rayon::prelude::*;
+use tessera_tensor::{DType, Device, Generator, Result, Tensor};
+
+/// The thread counts every multithreaded benchmark runs on.
+pub const THREADS: [usize; 2] = [1, 2];
+
+/// A rayon pool of exactly `threads` threads; run a benchmark inside `pool.install(..)`.
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("bench-{threads}t-{i}"))
+        .build()
+        .expect("building a rayon pool")
+}
+
+/// A contiguous f32 tensor of standard normal values, from a fixed seed.
+pub fn randn_f32(shape: &[usize], seed: u64) -> Result<Tensor> {
+    let mut g = Generator::new(seed);
+    Tensor::randn(&mut g, shape.to_vec(), DType::F32, &Device::Cpu)
+}
+
+/// Floating-point operations of an `n x n` by `n x n` matrix product (a multiply and an add
+/// per inner step).
+pub fn matmul_flops(n: usize) -> u64 {
+    2 * (n as u64).pow(3)
+}
+
+/// Bytes moved by an f32 op over `elems` elements that reads `reads` buffers and writes `writes`.
+pub fn f32_bytes(elems: usize, reads: u64, writes: u64) -> u64 {
+    elems as u64 * 4 * (reads + writes)
+}
+
+/// A fresh vector holding `src`, copied in parallel chunks on the current rayon pool: the
+/// multi-threaded "plain copy" baseline (a `Vec::clone` copies on one thread only).
+pub fn par_copy(src: &[f32]) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(src.len());
+    let chunk = src.len().div_ceil(rayon::current_num_threads() * 4).max(1 << 14);
+    out.spare_capacity_mut()[..src.len()].par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| {
+        for (o, &x) in d.iter_mut().zip(s) {
+            o.write(x);
+        }
+    });
+    // SAFETY: the loop above wrote every one of the `src.len()` elements.
+    unsafe { out.set_len(src.len()) };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_copy_copies_every_element() {
+        let src: Vec<f32> = (0..100_003).map(|i| i as f32).collect();
+        for t in THREADS {
+            assert_eq!(pool(t).install(|| par_copy(&src)), src);
+        }
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(matmul_flops(2), 16);
+        assert_eq!(f32_bytes(10, 2, 1), 120);
+    }
+}
