@@ -1,6 +1,6 @@
 //! One interface over the tokenizers, for code that takes any of them.
 
-use crate::bpe::ByteLevelBpe;
+use crate::bpe::{ByteLevelBpe, Encoding};
 use crate::error::Result;
 use crate::vocab::{CharTokenizer, WordTokenizer};
 
@@ -15,6 +15,8 @@ use crate::vocab::{CharTokenizer, WordTokenizer};
 pub trait Tokenizer {
     /// Ids of `text`.
     fn encode(&self, text: &str) -> Vec<u32>;
+    /// Ids of `text` with the byte span in `text` of each token.
+    fn encode_with_offsets(&self, text: &str) -> Encoding;
     /// Text of `ids`; ids outside the vocabulary are an error.
     fn decode(&self, ids: &[u32]) -> Result<String>;
     /// Number of ids the tokenizer can produce.
@@ -24,6 +26,9 @@ pub trait Tokenizer {
 impl Tokenizer for ByteLevelBpe {
     fn encode(&self, text: &str) -> Vec<u32> {
         ByteLevelBpe::encode(self, text)
+    }
+    fn encode_with_offsets(&self, text: &str) -> Encoding {
+        ByteLevelBpe::encode_with_offsets(self, text)
     }
     fn decode(&self, ids: &[u32]) -> Result<String> {
         ByteLevelBpe::decode(self, ids)
@@ -37,6 +42,9 @@ impl Tokenizer for CharTokenizer {
     fn encode(&self, text: &str) -> Vec<u32> {
         CharTokenizer::encode(self, text)
     }
+    fn encode_with_offsets(&self, text: &str) -> Encoding {
+        CharTokenizer::encode_with_offsets(self, text)
+    }
     fn decode(&self, ids: &[u32]) -> Result<String> {
         CharTokenizer::decode(self, ids)
     }
@@ -48,6 +56,9 @@ impl Tokenizer for CharTokenizer {
 impl Tokenizer for WordTokenizer {
     fn encode(&self, text: &str) -> Vec<u32> {
         WordTokenizer::encode(self, text)
+    }
+    fn encode_with_offsets(&self, text: &str) -> Encoding {
+        WordTokenizer::encode_with_offsets(self, text)
     }
     fn decode(&self, ids: &[u32]) -> Result<String> {
         WordTokenizer::decode(self, ids)

@@ -81,3 +81,21 @@ fn vocab_kinds_are_checked_on_load() {
     assert!(err.contains("chars.json") && err.contains("`char`"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn every_tokenizer_gives_offsets_through_the_trait() {
+    use tessera_text::{CharTokenizer, Tokenizer};
+    let text = "héllo wörld";
+    let tokenizers: Vec<Box<dyn Tokenizer>> = vec![
+        Box::new(ByteLevelBpe::gpt2()),
+        Box::new(CharTokenizer::train([text])),
+        Box::new(WordTokenizer::train([text], 1, None)),
+    ];
+    for t in tokenizers {
+        let enc = t.encode_with_offsets(text);
+        assert_eq!(enc.ids, t.encode(text));
+        assert_eq!(enc.ids.len(), enc.offsets.len());
+        assert_eq!(t.decode(&enc.ids).unwrap().replace(' ', ""), text.replace(' ', ""));
+        assert!(enc.offsets.iter().all(|(s, e)| s < e && *e <= text.len()));
+    }
+}

@@ -3,6 +3,7 @@
 use super::{Vocab, VocabBuilder};
 use std::path::Path;
 
+use crate::bpe::Encoding;
 use crate::error::{Error, Result};
 
 /// One token per Unicode scalar value; characters outside the vocabulary become `<unk>`.
@@ -60,6 +61,17 @@ impl CharTokenizer {
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut buf = [0u8; 4];
         text.chars().map(|c| self.vocab.id_or_unk(c.encode_utf8(&mut buf))).collect()
+    }
+
+    /// Ids of `text` with the byte span of each character.
+    pub fn encode_with_offsets(&self, text: &str) -> Encoding {
+        let mut buf = [0u8; 4];
+        let mut enc = Encoding::default();
+        for (i, c) in text.char_indices() {
+            enc.ids.push(self.vocab.id_or_unk(c.encode_utf8(&mut buf)));
+            enc.offsets.push((i, i + c.len_utf8()));
+        }
+        enc
     }
 
     /// The characters of `text` as token strings.
