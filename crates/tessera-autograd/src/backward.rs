@@ -1,9 +1,9 @@
 //! Reverse-mode backward: topological order, running rules, accumulating gradients.
 
-use crate::graph::BackwardCtx;
+use crate::graph::{BackwardCtx, GradSlot};
 use crate::{Error, Result, Var};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use tessera_tensor::Tensor;
 
 /// Numbers backward passes, so that nodes can be marked visited without a set.
@@ -49,15 +49,15 @@ impl Var {
             None => self.tensor().ones_like()?,
         };
         if self.is_leaf() {
-            return accumulate(self, seed, "backward");
+            return accumulate(&self.slot, seed, "backward");
         }
-        let order = topological_order(self)?;
+        let order = topological_order(&self.slot)?;
         *self.grad_slot() = Some(seed);
         let result = run_rules(&order, keep_graph);
         if result.is_err() {
             // Leave no half-summed gradients in the intermediate nodes.
-            for var in &order {
-                *var.grad_slot() = None;
+            for slot in &order {
+                *slot.grad_slot() = None;
             }
         }
         result
@@ -67,7 +67,7 @@ impl Var {
 /// The recorded ops reachable from `root` through values that require grad, each after every op
 /// that uses its output (reverse post-order of a depth-first search). Fails, before any gradient
 /// is touched, on a node without a rule or whose graph was freed.
-fn topological_order(root: &Var) -> Result<Vec<Var>> {
+fn topological_order(root: &Arc<GradSlot>) -> Result<Vec<Arc<GradSlot>>> {
     let pass = PASS.fetch_add(1, Ordering::Relaxed);
     let mut post_order = Vec::new();
     let mut stack = vec![(root.clone(), false)];
@@ -86,10 +86,10 @@ fn topological_order(root: &Var) -> Result<Vec<Var>> {
     Ok(post_order)
 }
 
-/// Marks `var`'s node visited in `pass` and returns its inputs still to visit, or `None` when it
+/// Marks `slot`'s node visited in `pass` and returns its inputs still to visit, or `None` when it
 /// was visited already.
-fn unvisited_inputs(var: &Var, pass: u64) -> Result<Option<Vec<Var>>> {
-    let node = var.0.node.as_ref().expect("only recorded ops are pushed");
+fn unvisited_inputs(slot: &GradSlot, pass: u64) -> Result<Option<Vec<Arc<GradSlot>>>> {
+    let node = slot.node.as_ref().expect("only recorded ops are pushed");
     if node.visited.swap(pass, Ordering::Relaxed) == pass {
         return Ok(None);
     }
@@ -98,38 +98,38 @@ fn unvisited_inputs(var: &Var, pass: u64) -> Result<Option<Vec<Var>>> {
     if state.rule.is_none() {
         return Err(Error::NoBackwardRule { op: node.op });
     }
-    let unvisited = |v: &&Var| v.0.node.as_ref().is_some_and(|n| n.visited.load(Ordering::Relaxed) != pass);
-    Ok(Some(state.inputs.iter().filter(|v| v.requires_grad()).filter(unvisited).cloned().collect()))
+    let unvisited = |v: &&Arc<GradSlot>| v.node.as_ref().is_some_and(|n| n.visited.load(Ordering::Relaxed) != pass);
+    Ok(Some(state.inputs.iter().filter(|v| v.requires_grad).filter(unvisited).cloned().collect()))
 }
 
-fn run_rules(order: &[Var], keep_graph: bool) -> Result<()> {
-    for var in order {
-        let Some(grad) = var.grad_slot().take() else { continue };
-        let node = var.0.node.as_ref().expect("the order holds recorded ops only");
-        let mut slot = node.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = slot.as_ref().ok_or(Error::GraphFreed { op: node.op })?;
+fn run_rules(order: &[Arc<GradSlot>], keep_graph: bool) -> Result<()> {
+    for slot in order {
+        let Some(grad) = slot.grad_slot().take() else { continue };
+        let node = slot.node.as_ref().expect("the order holds recorded ops only");
+        let mut guard = node.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = guard.as_ref().ok_or(Error::GraphFreed { op: node.op })?;
         let rule = state.rule.as_ref().ok_or(Error::NoBackwardRule { op: node.op })?;
-        let grads = rule(&BackwardCtx { grad: &grad, output: var.tensor(), inputs: &state.inputs })?;
+        let grads = rule(&BackwardCtx { grad: &grad, inputs: &state.inputs })?;
         for (input, g) in state.inputs.iter().zip(grads) {
-            if let (true, Some(g)) = (input.requires_grad(), g) {
+            if let (true, Some(g)) = (input.requires_grad, g) {
                 accumulate(input, g, node.op)?;
             }
         }
         if !keep_graph {
-            *slot = None;
+            *guard = None;
         }
     }
     Ok(())
 }
 
-/// Adds `grad` into `var`'s slot: the first gradient is stored as is, without a copy.
-fn accumulate(var: &Var, grad: Tensor, op: &'static str) -> Result<()> {
-    if grad.shape() != var.shape() {
-        return Err(Error::GradShapeMismatch { op, expected: var.shape().clone(), got: grad.shape().clone() });
+/// Adds `grad` into `slot`: the first gradient is stored as is, without a copy.
+fn accumulate(slot: &GradSlot, grad: Tensor, op: &'static str) -> Result<()> {
+    if grad.shape() != &slot.shape {
+        return Err(Error::GradShapeMismatch { op, expected: slot.shape.clone(), got: grad.shape().clone() });
     }
-    let grad = if grad.dtype() == var.dtype() { grad } else { grad.to_dtype(var.dtype())? };
-    let mut slot = var.grad_slot();
-    *slot = Some(match slot.take() {
+    let grad = if grad.dtype() == slot.dtype { grad } else { grad.to_dtype(slot.dtype)? };
+    let mut current = slot.grad_slot();
+    *current = Some(match current.take() {
         None => grad,
         Some(previous) => previous.add(&grad)?,
     });

@@ -1,37 +1,98 @@
 //! Graph nodes: what an op records so that backward can run its rule.
 
-use crate::{Result, Var};
+use crate::Result;
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
-use tessera_tensor::Tensor;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tessera_tensor::{DType, Device, Shape, Tensor};
 
 /// The gradients a backward rule returns, one per input in order: `None` for an input that gets
 /// no gradient (it does not require grad, or is not differentiable, like an index).
 pub type InputGrads = Vec<Option<Tensor>>;
 
-/// A backward rule: given the gradient of the op's output (and its inputs and output), the
-/// gradients of its inputs, each with that input's shape.
+/// A backward rule: given the gradient of the op's output, the gradients of its inputs, each with
+/// that input's shape. A rule captures the tensors it needs (inputs, output) itself, so that ops
+/// whose gradient needs no values (add, views) keep none alive.
 pub type BackwardRule = Box<dyn Fn(&BackwardCtx<'_>) -> Result<InputGrads> + Send + Sync>;
 
 /// What a backward rule sees.
 pub struct BackwardCtx<'a> {
     /// The gradient of the loss with respect to the op's output.
     pub grad: &'a Tensor,
-    /// The op's output.
-    pub output: &'a Tensor,
-    /// The op's inputs, in the order they were recorded.
-    pub inputs: &'a [Var],
+    pub(crate) inputs: &'a [Arc<GradSlot>],
 }
 
 impl BackwardCtx<'_> {
-    /// The tensor of input `i`.
-    pub fn input(&self, i: usize) -> &Tensor {
-        self.inputs[i].tensor()
-    }
-
     /// Whether input `i` wants a gradient (rules skip the work for those that do not).
     pub fn needs(&self, i: usize) -> bool {
-        self.inputs[i].requires_grad()
+        self.inputs[i].requires_grad
+    }
+
+    /// The shape of input `i`.
+    pub fn input_shape(&self, i: usize) -> &Shape {
+        &self.inputs[i].shape
+    }
+
+    /// The dtype of input `i`.
+    pub fn input_dtype(&self, i: usize) -> DType {
+        self.inputs[i].dtype
+    }
+
+    /// The device of input `i`.
+    pub fn input_device(&self, i: usize) -> &Device {
+        &self.inputs[i].device
+    }
+
+    /// The number of inputs.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+}
+
+/// A value's place in the graph: whether it wants a gradient, the gradient, and (for an op's
+/// output) its node. Nodes hold their inputs' slots, not their tensors.
+pub(crate) struct GradSlot {
+    pub(crate) requires_grad: bool,
+    /// A leaf's accumulated gradient; for an op's output, the gradient being summed during a
+    /// backward pass (taken when its rule runs).
+    pub(crate) grad: Mutex<Option<Tensor>>,
+    /// `None` for leaves and constants.
+    pub(crate) node: Option<Node>,
+    pub(crate) shape: Shape,
+    pub(crate) dtype: DType,
+    pub(crate) device: Device,
+}
+
+impl GradSlot {
+    pub(crate) fn new(t: &Tensor, requires_grad: bool, node: Option<Node>) -> GradSlot {
+        GradSlot {
+            requires_grad,
+            grad: Mutex::new(None),
+            node,
+            shape: t.shape().clone(),
+            dtype: t.dtype(),
+            device: *t.device(),
+        }
+    }
+
+    pub(crate) fn grad_slot(&self) -> MutexGuard<'_, Option<Tensor>> {
+        // A poisoned lock only means a thread panicked while holding it; the slot is intact.
+        self.grad.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for GradSlot {
+    /// Frees the graph behind this value iteratively, so that dropping a long chain (an unrolled
+    /// RNN) cannot overflow the stack through nested drops.
+    fn drop(&mut self) {
+        let Some(state) = self.node.as_mut().and_then(Node::take_state) else { return };
+        let mut pending = state.inputs;
+        while let Some(slot) = pending.pop() {
+            if let Some(mut inner) = Arc::into_inner(slot) {
+                if let Some(state) = inner.node.as_mut().and_then(Node::take_state) {
+                    pending.extend(state.inputs);
+                }
+            }
+        }
     }
 }
 
@@ -46,12 +107,12 @@ pub(crate) struct Node {
 }
 
 pub(crate) struct NodeState {
-    pub(crate) inputs: Vec<Var>,
+    pub(crate) inputs: Vec<Arc<GradSlot>>,
     pub(crate) rule: Option<BackwardRule>,
 }
 
 impl Node {
-    pub(crate) fn new(op: &'static str, inputs: Vec<Var>, rule: Option<BackwardRule>) -> Node {
+    pub(crate) fn new(op: &'static str, inputs: Vec<Arc<GradSlot>>, rule: Option<BackwardRule>) -> Node {
         Node { op, state: Mutex::new(Some(NodeState { inputs, rule })), visited: AtomicU64::new(0) }
     }
 

@@ -1,9 +1,9 @@
 //! `Var`: a tensor plus, when gradients are tracked, its node in the graph.
 
-use crate::graph::{BackwardCtx, BackwardRule, InputGrads, Node};
+use crate::graph::{BackwardCtx, BackwardRule, GradSlot, InputGrads, Node};
 use crate::{is_grad_enabled, Error, Result};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use tessera_tensor::{DType, Device, Shape, Tensor};
 
 /// A tensor that records the ops applied to it so that [`Var::backward`] can compute gradients.
@@ -26,21 +26,15 @@ use tessera_tensor::{DType, Device, Shape, Tensor};
 /// # Ok::<(), tessera_autograd::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Var(pub(crate) Arc<VarInner>);
-
-pub(crate) struct VarInner {
-    pub(crate) tensor: Tensor,
-    pub(crate) requires_grad: bool,
-    /// A leaf's accumulated gradient; for an op's output, the gradient being summed during a
-    /// backward pass (taken when its rule runs).
-    pub(crate) grad: Mutex<Option<Tensor>>,
-    /// `None` for leaves and constants.
-    pub(crate) node: Option<Node>,
+pub struct Var {
+    tensor: Tensor,
+    pub(crate) slot: Arc<GradSlot>,
 }
 
 impl Var {
-    fn from_inner(tensor: Tensor, requires_grad: bool, node: Option<Node>) -> Var {
-        Var(Arc::new(VarInner { tensor, requires_grad, grad: Mutex::new(None), node }))
+    fn from_parts(tensor: Tensor, requires_grad: bool, node: Option<Node>) -> Var {
+        let slot = Arc::new(GradSlot::new(&tensor, requires_grad, node));
+        Var { tensor, slot }
     }
 
     /// A leaf; with `requires_grad` its gradient is accumulated by `backward` (float dtypes only).
@@ -48,7 +42,7 @@ impl Var {
         if requires_grad && !tensor.dtype().is_float() {
             return Err(Error::NonFloatGrad { op: "Var::new", dtype: tensor.dtype() });
         }
-        Ok(Var::from_inner(tensor, requires_grad, None))
+        Ok(Var::from_parts(tensor, requires_grad, None))
     }
 
     /// A leaf that requires grad: a trainable parameter.
@@ -58,7 +52,7 @@ impl Var {
 
     /// A value that never requires grad (inputs, targets, masks, indices).
     pub fn constant(tensor: Tensor) -> Var {
-        Var::from_inner(tensor, false, None)
+        Var::from_parts(tensor, false, None)
     }
 
     /// Records the output of an op named `op` computed from `inputs`. The result requires grad
@@ -72,14 +66,14 @@ impl Var {
         if !Var::tracks(inputs, &output) {
             return Var::constant(output);
         }
-        let inputs = inputs.iter().map(|&v| v.clone()).collect();
-        Var::from_inner(output, true, Some(Node::new(op, inputs, rule)))
+        let inputs = inputs.iter().map(|v| v.slot.clone()).collect();
+        Var::from_parts(output, true, Some(Node::new(op, inputs, rule)))
     }
 
     /// Whether an op on `inputs` giving `output` is recorded.
     #[inline]
     pub(crate) fn tracks(inputs: &[&Var], output: &Tensor) -> bool {
-        inputs.iter().any(|v| v.0.requires_grad) && output.dtype().is_float() && is_grad_enabled()
+        inputs.iter().any(|v| v.slot.requires_grad) && output.dtype().is_float() && is_grad_enabled()
     }
 
     /// [`Var::from_op`] with a rule given as a closure, boxed only when the op is recorded.
@@ -91,28 +85,28 @@ impl Var {
         if !Var::tracks(inputs, &output) {
             return Var::constant(output);
         }
-        let inputs = inputs.iter().map(|&v| v.clone()).collect();
-        Var::from_inner(output, true, Some(Node::new(op, inputs, Some(Box::new(rule)))))
+        let inputs = inputs.iter().map(|v| v.slot.clone()).collect();
+        Var::from_parts(output, true, Some(Node::new(op, inputs, Some(Box::new(rule)))))
     }
 
     /// The value.
     pub fn tensor(&self) -> &Tensor {
-        &self.0.tensor
+        &self.tensor
     }
 
     /// Whether gradients flow to this value.
     pub fn requires_grad(&self) -> bool {
-        self.0.requires_grad
+        self.slot.requires_grad
     }
 
     /// Whether this is a leaf (a parameter or constant), not the output of a recorded op.
     pub fn is_leaf(&self) -> bool {
-        self.0.node.is_none()
+        self.slot.node.is_none()
     }
 
     /// The name of the op that produced this value, for a recorded op's output.
     pub fn op_name(&self) -> Option<&'static str> {
-        self.0.node.as_ref().map(|n| n.op)
+        self.slot.node.as_ref().map(|n| n.op)
     }
 
     /// The gradient accumulated by `backward` calls so far (leaves only; `None` before any).
@@ -131,52 +125,51 @@ impl Var {
 
     /// The same value, cut from the graph: a constant sharing the tensor.
     pub fn detach(&self) -> Var {
-        Var::constant(self.0.tensor.clone())
+        Var::constant(self.tensor.clone())
     }
 
     pub(crate) fn grad_slot(&self) -> MutexGuard<'_, Option<Tensor>> {
-        // A poisoned lock only means a thread panicked while holding it; the slot is intact.
-        self.0.grad.lock().unwrap_or_else(|e| e.into_inner())
+        self.slot.grad_slot()
     }
 
     /// The shape.
     pub fn shape(&self) -> &Shape {
-        self.0.tensor.shape()
+        self.tensor.shape()
     }
 
     /// The dims of the shape.
     pub fn dims(&self) -> &[usize] {
-        self.0.tensor.dims()
+        self.tensor.dims()
     }
 
     /// Number of dims.
     pub fn rank(&self) -> usize {
-        self.0.tensor.rank()
+        self.tensor.rank()
     }
 
     /// Number of elements.
     pub fn elem_count(&self) -> usize {
-        self.0.tensor.elem_count()
+        self.tensor.elem_count()
     }
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.0.tensor.dtype()
+        self.tensor.dtype()
     }
 
     /// The device.
     pub fn device(&self) -> &Device {
-        self.0.tensor.device()
+        self.tensor.device()
     }
 
     /// The elements in row-major order, converted to `f64`.
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
-        Ok(self.0.tensor.to_vec_f64()?)
+        Ok(self.tensor.to_vec_f64()?)
     }
 
     /// The value of a one-element Var, converted to `f64`.
     pub fn to_scalar_f64(&self) -> Result<f64> {
-        Ok(self.0.tensor.to_scalar_f64()?)
+        Ok(self.tensor.to_scalar_f64()?)
     }
 }
 
@@ -195,21 +188,5 @@ impl fmt::Debug for Var {
             .field("requires_grad", &self.requires_grad())
             .field("op", &self.op_name())
             .finish()
-    }
-}
-
-impl Drop for VarInner {
-    /// Frees the graph behind this value iteratively, so that dropping a long chain (an unrolled
-    /// RNN) cannot overflow the stack through nested drops.
-    fn drop(&mut self) {
-        let Some(state) = self.node.as_mut().and_then(Node::take_state) else { return };
-        let mut pending = state.inputs;
-        while let Some(var) = pending.pop() {
-            if let Some(mut inner) = Arc::into_inner(var.0) {
-                if let Some(state) = inner.node.as_mut().and_then(Node::take_state) {
-                    pending.extend(state.inputs);
-                }
-            }
-        }
     }
 }

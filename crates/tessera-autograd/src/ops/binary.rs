@@ -9,34 +9,64 @@ use tessera_tensor::{BinaryOp, CmpOp, Tensor};
 /// The gradients of both operands of a binary op, before they are summed to the operands' shapes.
 type Pair = (Option<Tensor>, Option<Tensor>);
 
+/// Which values a binary op's rule needs kept alive until backward.
+enum Keep {
+    Nothing,
+    Operands,
+    All,
+}
+
+/// The values a binary op's rule kept: operands `a`, `b` and output `y`.
+#[derive(Default)]
+struct Kept {
+    a: Option<Tensor>,
+    b: Option<Tensor>,
+    y: Option<Tensor>,
+}
+
+impl Kept {
+    fn a(&self) -> &Tensor {
+        self.a.as_ref().expect("the rule asked to keep the operands")
+    }
+    fn b(&self) -> &Tensor {
+        self.b.as_ref().expect("the rule asked to keep the operands")
+    }
+    fn y(&self) -> &Tensor {
+        self.y.as_ref().expect("the rule asked to keep the output")
+    }
+}
+
 impl Var {
-    /// Records a binary op; `rule(ctx, grad, a, b)` gives the broadcast-shaped operand gradients
-    /// (only those that `ctx.needs`).
-    fn binary_op<F>(&self, op: &'static str, rhs: &Var, y: Tensor, rule: F) -> Var
+    /// Records a binary op; `rule(ctx, grad, kept)` gives the broadcast-shaped operand gradients
+    /// (only those that `ctx.needs`) from the tensors `keep` chose to keep.
+    fn binary_op<F>(&self, op: &'static str, rhs: &Var, y: Tensor, keep: Keep, rule: F) -> Var
     where
-        F: Fn(&BackwardCtx<'_>, &Tensor, &Tensor, &Tensor) -> Result<Pair> + Send + Sync + 'static,
+        F: Fn(&BackwardCtx<'_>, &Tensor, &Kept) -> Result<Pair> + Send + Sync + 'static,
     {
+        let kept = match keep {
+            Keep::Nothing => Kept::default(),
+            Keep::Operands => Kept { a: Some(self.tensor().clone()), b: Some(rhs.tensor().clone()), y: None },
+            Keep::All => Kept { a: Some(self.tensor().clone()), b: Some(rhs.tensor().clone()), y: Some(y.clone()) },
+        };
         Var::record(op, y, &[self, rhs], move |c| {
-            let (a, b) = (c.input(0), c.input(1));
-            let (ga, gb) = rule(c, c.grad, a, b)?;
-            Ok(vec![
-                ga.map(|g| sum_to_shape(&g, a.shape())).transpose()?,
-                gb.map(|g| sum_to_shape(&g, b.shape())).transpose()?,
-            ])
+            let (ga, gb) = rule(c, c.grad, &kept)?;
+            let ga = ga.map(|g| sum_to_shape(&g, c.input_shape(0))).transpose()?;
+            Ok(vec![ga, gb.map(|g| sum_to_shape(&g, c.input_shape(1))).transpose()?])
         })
     }
 
     /// `a + b`, broadcast.
     pub fn add(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().add(rhs.tensor())?;
-        Ok(self
-            .binary_op("add", rhs, y, |c, g, _, _| Ok((c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.clone())))))
+        Ok(self.binary_op("add", rhs, y, Keep::Nothing, |c, g, _| {
+            Ok((c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.clone())))
+        }))
     }
 
     /// `a - b`, broadcast.
     pub fn sub(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().sub(rhs.tensor())?;
-        Ok(self.binary_op("sub", rhs, y, |c, g, _, _| {
+        Ok(self.binary_op("sub", rhs, y, Keep::Nothing, |c, g, _| {
             Ok((c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.neg()).transpose()?))
         }))
     }
@@ -44,18 +74,18 @@ impl Var {
     /// `a * b`, broadcast.
     pub fn mul(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().mul(rhs.tensor())?;
-        Ok(self.binary_op("mul", rhs, y, |c, g, a, b| {
-            Ok((c.needs(0).then(|| g.mul(b)).transpose()?, c.needs(1).then(|| g.mul(a)).transpose()?))
+        Ok(self.binary_op("mul", rhs, y, Keep::Operands, |c, g, k| {
+            Ok((c.needs(0).then(|| g.mul(k.b())).transpose()?, c.needs(1).then(|| g.mul(k.a())).transpose()?))
         }))
     }
 
     /// `a / b`, broadcast.
     pub fn div(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().div(rhs.tensor())?;
-        Ok(self.binary_op("div", rhs, y, |c, g, _, b| {
-            let ga = g.div(b)?;
+        Ok(self.binary_op("div", rhs, y, Keep::All, |c, g, k| {
+            let ga = g.div(k.b())?;
             // d(a/b)/db = -(a/b)/b = -y/b, so gb = -ga * y.
-            let gb = if c.needs(1) { Some(ga.mul(c.output)?.neg()?) } else { None };
+            let gb = if c.needs(1) { Some(ga.mul(k.y())?.neg()?) } else { None };
             Ok((c.needs(0).then_some(ga), gb))
         }))
     }
@@ -63,9 +93,10 @@ impl Var {
     /// `a ^ b`, broadcast (float dtypes). The gradient of `b` is `y ln a`, defined for `a > 0`.
     pub fn pow(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().pow(rhs.tensor())?;
-        Ok(self.binary_op("pow", rhs, y, |c, g, a, b| {
+        Ok(self.binary_op("pow", rhs, y, Keep::All, |c, g, k| {
+            let (a, b) = (k.a(), k.b());
             let ga = if c.needs(0) { Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?) } else { None };
-            let gb = if c.needs(1) { Some(g.mul(&c.output.mul(&a.log()?)?)?) } else { None };
+            let gb = if c.needs(1) { Some(g.mul(&k.y().mul(&a.log()?)?)?) } else { None };
             Ok((ga, gb))
         }))
     }
@@ -73,13 +104,17 @@ impl Var {
     /// Elementwise maximum, broadcast. Where the operands tie, each gets half the gradient.
     pub fn maximum(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().maximum(rhs.tensor())?;
-        Ok(self.binary_op("maximum", rhs, y, |c, g, a, b| split_by_winner(c, g, &a.gt(b)?, &a.eq(b)?)))
+        Ok(self.binary_op("maximum", rhs, y, Keep::Operands, |c, g, k| {
+            split_by_winner(c, g, &k.a().gt(k.b())?, &k.a().eq(k.b())?)
+        }))
     }
 
     /// Elementwise minimum, broadcast. Where the operands tie, each gets half the gradient.
     pub fn minimum(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().minimum(rhs.tensor())?;
-        Ok(self.binary_op("minimum", rhs, y, |c, g, a, b| split_by_winner(c, g, &a.lt(b)?, &a.eq(b)?)))
+        Ok(self.binary_op("minimum", rhs, y, Keep::Operands, |c, g, k| {
+            split_by_winner(c, g, &k.a().lt(k.b())?, &k.a().eq(k.b())?)
+        }))
     }
 
     /// Applies a broadcast binary op given as a value (dispatches to the method of the same name).
@@ -135,18 +170,13 @@ impl Var {
     /// all three broadcast together.
     pub fn where_cond(&self, on_true: &Var, on_false: &Var) -> Result<Var> {
         let y = self.tensor().where_cond(on_true.tensor(), on_false.tensor())?;
-        Ok(Var::record("where_cond", y, &[self, on_true, on_false], |c| {
-            let (mask, zero) = (c.input(0), scalar_like(0.0, c.grad)?);
-            let gt = if c.needs(1) {
-                Some(sum_to_shape(&mask.where_cond(c.grad, &zero)?, c.input(1).shape())?)
-            } else {
-                None
-            };
-            let gf = if c.needs(2) {
-                Some(sum_to_shape(&mask.where_cond(&zero, c.grad)?, c.input(2).shape())?)
-            } else {
-                None
-            };
+        let mask = self.tensor().clone();
+        Ok(Var::record("where_cond", y, &[self, on_true, on_false], move |c| {
+            let zero = scalar_like(0.0, c.grad)?;
+            let gt =
+                if c.needs(1) { Some(sum_to_shape(&mask.where_cond(c.grad, &zero)?, c.input_shape(1))?) } else { None };
+            let gf =
+                if c.needs(2) { Some(sum_to_shape(&mask.where_cond(&zero, c.grad)?, c.input_shape(2))?) } else { None };
             Ok(vec![None, gt, gf])
         }))
     }

@@ -9,8 +9,8 @@ impl Var {
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Var> {
         let y = self.tensor().narrow(dim, start, len)?;
         Ok(Var::record("narrow", y, &[self], move |c| {
-            let x = c.input(0);
-            let d = x.shape().dim(dim, "narrow").map_err(tessera_tensor::Error::from)?;
+            let x = c.input_shape(0);
+            let d = x.dim(dim, "narrow").map_err(tessera_tensor::Error::from)?;
             let pad = |n: usize| -> Result<Tensor> {
                 let mut dims = x.dims().to_vec();
                 dims[d] = n;
@@ -58,10 +58,10 @@ impl Var {
         let inputs: Vec<&Var> = vars.iter().collect();
         Ok(Var::record("cat", y, &inputs, move |c| {
             let mut start = 0;
-            let mut grads = Vec::with_capacity(c.inputs.len());
-            for (i, v) in c.inputs.iter().enumerate() {
-                let d = v.shape().dim(dim, "cat").map_err(tessera_tensor::Error::from)?;
-                let len = v.dims()[d];
+            let mut grads = Vec::with_capacity(c.num_inputs());
+            for i in 0..c.num_inputs() {
+                let shape = c.input_shape(i);
+                let len = shape.dims()[shape.dim(dim, "cat").map_err(tessera_tensor::Error::from)?];
                 grads.push(if c.needs(i) { Some(c.grad.narrow(dim, start, len)?) } else { None });
                 start += len;
             }
@@ -77,7 +77,7 @@ impl Var {
         let d = y.shape().dim(dim, "stack").map_err(tessera_tensor::Error::from)? as isize;
         let inputs: Vec<&Var> = vars.iter().collect();
         Ok(Var::record("stack", y, &inputs, move |c| {
-            (0..c.inputs.len())
+            (0..c.num_inputs())
                 .map(|i| if c.needs(i) { Ok(Some(c.grad.narrow(d, i, 1)?.squeeze(d)?)) } else { Ok(None) })
                 .collect()
         }))

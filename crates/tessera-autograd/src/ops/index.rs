@@ -1,6 +1,7 @@
 //! Indexing: index_select, gather, scatter_add, with backward rules built on `scatter_add` and
 //! `gather`. Index tensors are data, never differentiated.
 
+use super::zeros_of_input;
 use crate::{Result, Var};
 use tessera_tensor::Tensor;
 
@@ -11,13 +12,12 @@ impl Var {
         let y = self.tensor().index_select(dim, indices)?;
         let indices = indices.clone();
         Ok(Var::record("index_select", y, &[self], move |c| {
-            let x = c.input(0);
-            let d = x.shape().dim(dim, "index_select").map_err(tessera_tensor::Error::from)?;
+            let d = c.input_shape(0).dim(dim, "index_select").map_err(tessera_tensor::Error::from)?;
             // Spread the 1-D indices along `dim` of the gradient's shape (a broadcast view).
             let mut along = vec![1; c.grad.rank()];
             along[d] = indices.elem_count();
             let index = indices.reshape(along)?.expand(c.grad.shape().clone())?;
-            Ok(vec![Some(x.zeros_like()?.scatter_add(dim, &index, c.grad)?)])
+            Ok(vec![Some(zeros_of_input(c, 0)?.scatter_add(dim, &index, c.grad)?)])
         }))
     }
 
@@ -27,7 +27,7 @@ impl Var {
         let y = self.tensor().gather(dim, index)?;
         let index = index.clone();
         Ok(Var::record("gather", y, &[self], move |c| {
-            Ok(vec![Some(c.input(0).zeros_like()?.scatter_add(dim, &index, c.grad)?)])
+            Ok(vec![Some(zeros_of_input(c, 0)?.scatter_add(dim, &index, c.grad)?)])
         }))
     }
 

@@ -9,8 +9,9 @@ impl Var {
     /// broadcast along. Transposes are views: no copies are made for them.
     pub fn matmul(&self, rhs: &Var) -> Result<Var> {
         let y = self.tensor().matmul(rhs.tensor())?;
-        Ok(Var::record("matmul", y, &[self, rhs], |c| {
-            let (a, b, g) = (c.input(0), c.input(1), c.grad);
+        let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
+        Ok(Var::record("matmul", y, &[self, rhs], move |c| {
+            let g = c.grad;
             let ga = if c.needs(0) { Some(sum_to_shape(&g.matmul(&b.t()?)?, a.shape())?) } else { None };
             let gb = if c.needs(1) { Some(sum_to_shape(&a.t()?.matmul(g)?, b.shape())?) } else { None };
             Ok(vec![ga, gb])

@@ -9,7 +9,7 @@ mod reduce;
 mod shape;
 mod unary;
 
-use crate::Result;
+use crate::{BackwardCtx, Result};
 use tessera_tensor::{Shape, Tensor};
 
 /// A 0-dim tensor holding `value` with `like`'s dtype and device (broadcasts in binary ops).
@@ -56,6 +56,11 @@ pub(crate) fn unreduce(grad: &Tensor, x_shape: &Shape, dims: &[usize], keepdim: 
 }
 
 /// The number of elements a reduction over `dims` combines.
-pub(crate) fn reduced_count(x: &Tensor, dims: &[usize]) -> usize {
+pub(crate) fn reduced_count(x: &Shape, dims: &[usize]) -> usize {
     dims.iter().map(|&d| x.dims()[d]).product()
+}
+
+/// Zeros with the shape, dtype and device of input `i` of a rule.
+pub(crate) fn zeros_of_input(c: &BackwardCtx<'_>, i: usize) -> Result<Tensor> {
+    Ok(Tensor::zeros(c.input_shape(i).clone(), c.input_dtype(i), c.input_device(i))?)
 }

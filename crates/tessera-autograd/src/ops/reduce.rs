@@ -9,25 +9,23 @@ impl Var {
     pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
         let y = self.tensor().sum(dims, keepdim)?;
         let dims = reduced_dims(self.tensor(), dims, "sum")?;
-        Ok(Var::record("sum", y, &[self], move |c| {
-            Ok(vec![Some(unreduce(c.grad, c.input(0).shape(), &dims, keepdim)?)])
-        }))
+        Ok(Var::record("sum", y, &[self], move |c| Ok(vec![Some(unreduce(c.grad, c.input_shape(0), &dims, keepdim)?)])))
     }
 
     /// Sum of every element, as a 0-dim Var.
     pub fn sum_all(&self) -> Result<Var> {
         let y = self.tensor().sum_all()?;
-        Ok(Var::record("sum_all", y, &[self], |c| Ok(vec![Some(c.grad.expand(c.input(0).shape().clone())?)])))
+        Ok(Var::record("sum_all", y, &[self], |c| Ok(vec![Some(c.grad.expand(c.input_shape(0).clone())?)])))
     }
 
     /// Mean over `dims` (empty: all).
     pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
         let y = self.tensor().mean(dims, keepdim)?;
         let dims = reduced_dims(self.tensor(), dims, "mean")?;
+        let count = reduced_count(self.shape(), &dims);
         Ok(Var::record("mean", y, &[self], move |c| {
-            let x = c.input(0);
-            let g = c.grad.scale(1.0 / reduced_count(x, &dims) as f64)?;
-            Ok(vec![Some(unreduce(&g, x.shape(), &dims, keepdim)?)])
+            let g = c.grad.scale(1.0 / count as f64)?;
+            Ok(vec![Some(unreduce(&g, c.input_shape(0), &dims, keepdim)?)])
         }))
     }
 
@@ -47,10 +45,10 @@ impl Var {
 
     fn extremum(&self, op: &'static str, y: Tensor, dims: &[isize], keepdim: bool) -> Result<Var> {
         let dims = reduced_dims(self.tensor(), dims, op)?;
+        let (x, out) = (self.tensor().clone(), y.clone());
         Ok(Var::record(op, y, &[self], move |c| {
-            let x = c.input(0);
-            let y = unreduce(c.output, x.shape(), &dims, keepdim)?;
-            let hit = x.eq(&y)?.where_cond(&scalar_like(1.0, x)?, &scalar_like(0.0, x)?)?;
+            let y = unreduce(&out, x.shape(), &dims, keepdim)?;
+            let hit = x.eq(&y)?.where_cond(&scalar_like(1.0, &x)?, &scalar_like(0.0, &x)?)?;
             let sdims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
             let share = hit.div(&hit.sum(&sdims, true)?)?;
             Ok(vec![Some(unreduce(c.grad, x.shape(), &dims, keepdim)?.mul(&share)?)])
@@ -61,11 +59,11 @@ impl Var {
     pub fn var(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Var> {
         let y = self.tensor().var(dims, keepdim, correction)?;
         let rdims = reduced_dims(self.tensor(), dims, "var")?;
+        let x = self.tensor().clone();
         Ok(Var::record("var", y, &[self], move |c| {
-            let x = c.input(0);
             let sdims: Vec<isize> = rdims.iter().map(|&d| d as isize).collect();
             let centred = x.sub(&x.mean(&sdims, true)?)?;
-            let denom = reduced_count(x, &rdims) as f64 - correction as f64;
+            let denom = reduced_count(x.shape(), &rdims) as f64 - correction as f64;
             let g = unreduce(c.grad, x.shape(), &rdims, keepdim)?;
             Ok(vec![Some(g.mul(&centred)?.scale(2.0 / denom)?)])
         }))
@@ -94,8 +92,9 @@ impl Var {
     /// Softmax along `dim`: the gradient is `y (g - Σ g y)`.
     pub fn softmax(&self, dim: isize) -> Result<Var> {
         let y = self.tensor().softmax(dim)?;
+        let out = y.clone();
         Ok(Var::record("softmax", y, &[self], move |c| {
-            let y = c.output;
+            let y = &out;
             let dot = c.grad.mul(y)?.sum(&[dim], true)?;
             Ok(vec![Some(y.mul(&c.grad.sub(&dot)?)?)])
         }))
@@ -104,9 +103,10 @@ impl Var {
     /// Log-softmax along `dim`: the gradient is `g - softmax(x) Σ g`.
     pub fn log_softmax(&self, dim: isize) -> Result<Var> {
         let y = self.tensor().log_softmax(dim)?;
+        let out = y.clone();
         Ok(Var::record("log_softmax", y, &[self], move |c| {
             let total = c.grad.sum(&[dim], true)?;
-            Ok(vec![Some(c.grad.sub(&c.output.exp()?.mul(&total)?)?)])
+            Ok(vec![Some(c.grad.sub(&out.exp()?.mul(&total)?)?)])
         }))
     }
 }

@@ -55,13 +55,13 @@ impl Var {
 
     /// Records an op that only changes the shape: the gradient is reshaped back.
     fn reshaped(&self, op: &'static str, y: tessera_tensor::Tensor) -> Var {
-        Var::record(op, y, &[self], |c| Ok(vec![Some(c.grad.reshape(c.input(0).shape().clone())?)]))
+        Var::record(op, y, &[self], |c| Ok(vec![Some(c.grad.reshape(c.input_shape(0).clone())?)]))
     }
 
     /// Broadcasts to `shape` (a view); the gradient is summed over the broadcast dims.
     pub fn expand(&self, shape: impl Into<Shape>) -> Result<Var> {
         let y = self.tensor().expand(shape)?;
-        Ok(Var::record("expand", y, &[self], |c| Ok(vec![Some(sum_to_shape(c.grad, c.input(0).shape())?)])))
+        Ok(Var::record("expand", y, &[self], |c| Ok(vec![Some(sum_to_shape(c.grad, c.input_shape(0))?)])))
     }
 
     /// A contiguous Var with the same values.
@@ -80,13 +80,13 @@ impl Var {
     /// an integer dtype is not differentiable and gives a constant.
     pub fn to_dtype(&self, dtype: DType) -> Result<Var> {
         let y = self.tensor().to_dtype(dtype)?;
-        Ok(Var::record("to_dtype", y, &[self], |c| Ok(vec![Some(c.grad.to_dtype(c.input(0).dtype())?)])))
+        Ok(Var::record("to_dtype", y, &[self], |c| Ok(vec![Some(c.grad.to_dtype(c.input_dtype(0))?)])))
     }
 
     /// The values on `device`; the gradient is moved back.
     pub fn to_device(&self, device: &Device) -> Result<Var> {
         let y = self.tensor().to_device(device)?;
-        Ok(Var::record("to_device", y, &[self], |c| Ok(vec![Some(c.grad.to_device(c.input(0).device())?)])))
+        Ok(Var::record("to_device", y, &[self], |c| Ok(vec![Some(c.grad.to_device(c.input_device(0))?)])))
     }
 
     /// Checks that a list of Vars is not empty.

@@ -6,17 +6,26 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use tessera_tensor::{Tensor, UnaryOp};
 
 impl Var {
-    /// Records a unary op whose input gradient is `rule(grad, x, y)`.
+    /// Records a unary op whose input gradient is `rule(grad, x, y)`; the rule keeps `x` and `y`.
     fn unary_op<F>(&self, op: &'static str, y: Tensor, rule: F) -> Var
     where
         F: Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + Send + Sync + 'static,
     {
-        Var::record(op, y, &[self], move |c| Ok(vec![Some(rule(c.grad, c.input(0), c.output)?)]))
+        let (x, out) = (self.tensor().clone(), y.clone());
+        Var::record(op, y, &[self], move |c| Ok(vec![Some(rule(c.grad, &x, &out)?)]))
+    }
+
+    /// Records a unary op whose input gradient `rule(grad)` needs no values (none are kept).
+    fn linear_op<F>(&self, op: &'static str, y: Tensor, rule: F) -> Var
+    where
+        F: Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
+    {
+        Var::record(op, y, &[self], move |c| Ok(vec![Some(rule(c.grad)?)]))
     }
 
     /// `-x`
     pub fn neg(&self) -> Result<Var> {
-        Ok(self.unary_op("neg", self.tensor().neg()?, |g, _, _| Ok(g.neg()?)))
+        Ok(self.linear_op("neg", self.tensor().neg()?, |g| Ok(g.neg()?)))
     }
 
     /// `|x|`; the gradient at 0 is 0.
@@ -131,17 +140,17 @@ impl Var {
 
     /// `mul * x + add`.
     pub fn affine(&self, mul: f64, add: f64) -> Result<Var> {
-        Ok(self.unary_op("affine", self.tensor().affine(mul, add)?, move |g, _, _| Ok(g.scale(mul)?)))
+        Ok(self.linear_op("affine", self.tensor().affine(mul, add)?, move |g| Ok(g.scale(mul)?)))
     }
 
     /// `x * s`.
     pub fn scale(&self, s: f64) -> Result<Var> {
-        Ok(self.unary_op("scale", self.tensor().scale(s)?, move |g, _, _| Ok(g.scale(s)?)))
+        Ok(self.linear_op("scale", self.tensor().scale(s)?, move |g| Ok(g.scale(s)?)))
     }
 
     /// `x + s`.
     pub fn add_scalar(&self, s: f64) -> Result<Var> {
-        Ok(self.unary_op("add_scalar", self.tensor().add_scalar(s)?, |g, _, _| Ok(g.clone())))
+        Ok(self.linear_op("add_scalar", self.tensor().add_scalar(s)?, |g| Ok(g.clone())))
     }
 
     /// Applies an elementwise op given as a value (dispatches to the method of the same name).
