@@ -29,10 +29,18 @@ impl Tensor {
         let owners: Vec<&Tensor> = std::iter::once(self).chain(state.iter().copied()).collect();
         for (i, t) in owners.iter().enumerate() {
             if !t.owns_storage_densely() {
-                return Err(Error::InvalidArgument { op, msg: "parameters and optimizer state must be dense tensors, not views".into() }.into());
+                return Err(Error::InvalidArgument {
+                    op,
+                    msg: "parameters and optimizer state must be dense tensors, not views".into(),
+                }
+                .into());
             }
             if owners[..i].iter().any(|o| o.same_storage(t)) || t.same_storage(grad) {
-                return Err(Error::InvalidArgument { op, msg: "parameter, gradient and state must not share storage".into() }.into());
+                return Err(Error::InvalidArgument {
+                    op,
+                    msg: "parameter, gradient and state must not share storage".into(),
+                }
+                .into());
             }
         }
         let grad = grad.contiguous()?;
@@ -46,14 +54,20 @@ impl Tensor {
                     match &mut **s {
                         Storage::Cpu(b) => bufs.push(b),
                         #[allow(unreachable_patterns)]
-                        other => return Err(crate::Error::DeviceMismatch { op, lhs: *self.device(), rhs: other.device() }),
+                        other => {
+                            return Err(crate::Error::DeviceMismatch { op, lhs: *self.device(), rhs: other.device() })
+                        }
                     }
                 }
                 cpu::optim_step(step, p, g, &mut bufs)?;
             }
             #[allow(unreachable_patterns)]
             _ => {
-                return Err(Error::InvalidArgument { op, msg: format!("fused updates are not implemented on {}", self.device()) }.into())
+                return Err(Error::InvalidArgument {
+                    op,
+                    msg: format!("fused updates are not implemented on {}", self.device()),
+                }
+                .into())
             }
         }
         Ok(())
@@ -66,13 +80,19 @@ impl Tensor {
     pub fn assign_(&self, src: &Tensor) -> Result<()> {
         self.check_same_device("assign", src)?;
         if src.shape() != self.shape() {
-            return Err(Error::ShapeMismatch { op: "assign", lhs: self.shape().clone(), rhs: src.shape().clone() }.into());
+            return Err(
+                Error::ShapeMismatch { op: "assign", lhs: self.shape().clone(), rhs: src.shape().clone() }.into()
+            );
         }
         if src.dtype() != self.dtype() {
             return Err(Error::DTypeMismatch { op: "assign", lhs: self.dtype(), rhs: src.dtype() }.into());
         }
         if !self.owns_storage_densely() {
-            return Err(Error::InvalidArgument { op: "assign", msg: "the destination must be a dense tensor, not a view".into() }.into());
+            return Err(Error::InvalidArgument {
+                op: "assign",
+                msg: "the destination must be a dense tensor, not a view".into(),
+            }
+            .into());
         }
         // Copy out first: `src` may share this tensor's storage.
         let values = src.copy()?;

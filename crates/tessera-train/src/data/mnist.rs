@@ -160,6 +160,25 @@ pub fn mnist_sample() -> Result<TensorDataset> {
     parse_csv(&gunzip_if_needed(SAMPLE_CSV_GZ.to_vec(), path)?, path)
 }
 
+/// Where `tessera train mlp` and friends take MNIST from, as the user gives it.
+///
+/// - `None`: the embedded 5k sample, 80% to train on and 20% held out as the test set
+///   (shuffled with `seed`);
+/// - a folder: the four standard IDX files (train and t10k), raw or gzipped;
+/// - a file: a CSV (raw or gzipped) of pixels then label, split 80/20 like the sample.
+pub fn load_mnist_source(path: Option<&Path>, seed: u64) -> Result<Mnist> {
+    let split = |d: TensorDataset| -> Result<Mnist> {
+        let (train, test) = d.split(0.2, seed)?;
+        Ok(Mnist { train, test })
+    };
+    match path {
+        None => split(mnist_sample()?),
+        Some(p) if p.is_dir() => load_mnist_dir(p),
+        Some(p) if p.is_file() => split(load_mnist_csv(p)?),
+        Some(p) => Err(Error::io(p, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

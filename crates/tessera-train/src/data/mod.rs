@@ -9,7 +9,7 @@ mod tensor_dataset;
 
 pub use augment::Augment;
 pub use loader::{DataLoader, EpochBatches};
-pub use mnist::{load_mnist_csv, load_mnist_dir, load_mnist_idx, mnist_sample, Mnist};
+pub use mnist::{load_mnist_csv, load_mnist_dir, load_mnist_idx, load_mnist_source, mnist_sample, Mnist};
 pub use tensor_dataset::TensorDataset;
 
 use crate::Result;

@@ -1,15 +1,21 @@
 //! Command-line definitions and dispatch; one file per subcommand.
 
 mod bpe;
+mod device;
+mod eval;
 mod input;
+mod mlp;
+mod predict;
 mod segment;
+mod summary;
 mod tokenize;
+mod train;
 
 use clap::{Parser, Subcommand};
 
 pub use input::CliResult;
 
-/// Tessera: a deep-learning framework. Text tools for now; training and evaluation follow.
+/// Tessera: a deep-learning framework. Train and evaluate models, tokenize and segment text.
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 pub struct Cli {
@@ -19,6 +25,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train a model (`tessera train mlp` trains the MNIST classifier on the shipped sample).
+    Train(train::TrainArgs),
+    /// Evaluate a saved checkpoint on test data.
+    Eval(eval::EvalArgs),
+    /// Predict classes with a saved checkpoint.
+    Predict(predict::PredictArgs),
+    /// Print a model's layers, output shapes, parameters and FLOPs.
+    Summary(summary::SummaryArgs),
     /// Tokenize text: one line of ids (or tokens) per input line.
     Tokenize(tokenize::TokenizeArgs),
     /// Segment Chinese text into words separated by spaces, line by line.
@@ -30,6 +44,10 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Summary(args) => summary::run(args),
         Command::Tokenize(args) => tokenize::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Bpe(args) => bpe::run(args),
