@@ -20,6 +20,9 @@ impl Var {
     /// element; it must have this value's shape), keeping the graph for another backward when
     /// `keep_graph` is true.
     ///
+    /// A kept graph holds the values its rules need (matmul's operands, exp's output...): a
+    /// parameter updated in place between two backward calls through it changes the second one.
+    ///
     /// Gradients accumulate across calls until [`zero_grad`](Var::zero_grad):
     /// ```
     /// use tessera_autograd::Var;

@@ -121,3 +121,48 @@ impl Node {
         self.state.get_mut().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Var;
+    use std::sync::Arc;
+    use tessera_tensor::{Device, Tensor};
+
+    fn param() -> Var {
+        Var::param(Tensor::from_vec(vec![1f64, 2.0], [2], &Device::Cpu).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn dropping_the_last_var_frees_the_graph() {
+        let x = param();
+        let hidden = x.exp().unwrap();
+        let weak = Arc::downgrade(&hidden.slot);
+        let loss = hidden.sum_all().unwrap();
+        drop(hidden);
+        assert!(weak.upgrade().is_some(), "the loss's node still reaches it");
+        drop(loss);
+        assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn backward_frees_the_graph_but_keep_graph_does_not() {
+        let x = param();
+        let hidden = x.exp().unwrap();
+        let weak = Arc::downgrade(&hidden.slot);
+        let loss = hidden.sum_all().unwrap();
+        drop(hidden);
+        loss.backward_with(None, true).unwrap();
+        assert!(weak.upgrade().is_some());
+        loss.backward().unwrap();
+        assert!(weak.upgrade().is_none(), "freed although the loss is alive");
+        assert!(loss.slot.node.as_ref().unwrap().state.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn backward_runs_on_another_thread() {
+        let x = param();
+        let loss = x.square().unwrap().sum_all().unwrap();
+        std::thread::spawn(move || loss.backward().unwrap()).join().unwrap();
+        assert_eq!(x.grad().unwrap().to_vec::<f64>().unwrap(), vec![2.0, 4.0]);
+    }
+}

@@ -59,6 +59,9 @@ impl Var {
     /// when some input does, recording is enabled (not in a [`no_grad`](crate::no_grad) scope)
     /// and the output is of a float dtype; otherwise it is a constant and `rule` is dropped.
     ///
+    /// The rule must capture the tensors it needs (inputs, output) itself; the graph keeps only
+    /// the inputs' places in it, so values no rule needs are freed as soon as possible.
+    ///
     /// With `rule: None` the op is recorded as having no backward rule: a `backward` that reaches
     /// it fails with [`Error::NoBackwardRule`] naming `op`, never a silent zero. This is how to add
     /// a custom op from outside the crate.
@@ -110,6 +113,10 @@ impl Var {
     }
 
     /// The gradient accumulated by `backward` calls so far (leaves only; `None` before any).
+    ///
+    /// Gradients are stored without copies, so one tensor may be the gradient of several leaves
+    /// (both operands of an `add`) or a broadcast view: read it, or pass it to an optimizer,
+    /// but never update it in place (`assign_`); use [`Var::zero_grad`] to reset.
     pub fn grad(&self) -> Option<Tensor> {
         if self.is_leaf() {
             self.grad_slot().clone()
