@@ -169,6 +169,11 @@ impl Var {
         self.tensor.device()
     }
 
+    /// The elements in row-major order, as `T`, which must be the dtype.
+    pub fn to_vec<T: tessera_tensor::Element>(&self) -> Result<Vec<T>> {
+        Ok(self.tensor.to_vec()?)
+    }
+
     /// The elements in row-major order, converted to `f64`.
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         Ok(self.tensor.to_vec_f64()?)
