@@ -155,7 +155,8 @@ fn fused_adam_step_and_assign_update_in_place() {
     let view = p.reshape([1, 2]).unwrap();
     let g = Tensor::from_vec(vec![0.5f64, 0.25], [2], &d).unwrap();
     let (m, v) = (p.zeros_like().unwrap(), p.zeros_like().unwrap());
-    let step = OptimStep::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, step: 1 };
+    let step =
+        OptimStep::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, step: 1 };
     p.optim_step_(&step, &g, &[&m, &v]).unwrap();
     // The first Adam step moves each weight by lr * sign(grad) (bias-corrected m / sqrt(v) = ±1).
     let got = view.to_vec::<f64>().unwrap();

@@ -1,5 +1,6 @@
 //! `LSTM`: PyTorch's long short-term memory layer.
 
+use super::lstm_cell::lstm_sequence;
 use super::recurrent::{named, LayerWeights, RecurrentShape};
 use crate::{Dropout, Error, Module, Parameters, Result};
 use tessera_autograd::Var;
@@ -77,22 +78,13 @@ impl Lstm {
         let (mut h_last, mut c_last) = (Vec::new(), Vec::new());
         for (l, w) in self.layers.iter().enumerate() {
             let proj = self.shape.input_projection(&seq, w, steps, batch)?;
-            let w_hh_t = w.w_hh.t()?;
-            let (mut h, mut c) = (h0.narrow(0, l, 1)?.squeeze(0)?, c0.narrow(0, l, 1)?.squeeze(0)?);
-            let mut outputs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                let gates = proj.narrow(0, t, 1)?.squeeze(0)?.add(&h.matmul(&w_hh_t)?.add(&w.b_hh)?)?;
-                let i = gates.narrow(1, 0, hs)?.sigmoid()?;
-                let f = gates.narrow(1, hs, hs)?.sigmoid()?;
-                let g = gates.narrow(1, 2 * hs, hs)?.tanh()?;
-                let o = gates.narrow(1, 3 * hs, hs)?.sigmoid()?;
-                c = f.mul(&c)?.add(&i.mul(&g)?)?;
-                h = o.mul(&c.tanh()?)?;
-                outputs.push(h.clone());
-            }
+            let (h, c) = (h0.narrow(0, l, 1)?.squeeze(0)?, c0.narrow(0, l, 1)?.squeeze(0)?);
+            let packed = lstm_sequence(&proj, &h, &c, &w.w_hh, &w.b_hh)?;
+            let last = packed.narrow(0, steps - 1, 1)?.squeeze(0)?;
+            let (h, c) = (last.narrow(1, 0, hs)?, last.narrow(1, hs, hs)?);
             h_last.push(h);
             c_last.push(c);
-            seq = Var::stack(&outputs, 0)?;
+            seq = packed.narrow(2, 0, hs)?;
             if let (Some(d), true) = (&self.dropout, l + 1 < self.layers.len()) {
                 seq = d.forward(&seq)?;
             }

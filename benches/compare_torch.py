@@ -1,0 +1,97 @@
+"""Training steps in Tessera and PyTorch on this machine, in the same run, on one thread.
+
+Runs `cargo bench -p tessera-benches --bench training_step` (unless --skip-cargo), times the same
+workloads in PyTorch, and prints the ratio tessera / torch (below 1: Tessera is faster).
+
+Needs PyTorch: python3 -m venv V && V/bin/pip install torch ; then V/bin/python benches/compare_torch.py
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+try:
+    import torch
+except ImportError:
+    sys.exit("PyTorch is missing: python3 -m venv V && V/bin/pip install torch, then run this with V/bin/python")
+
+
+def median_time(step, seconds=3.0, warmup=20):
+    for _ in range(warmup):
+        step()
+    times = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        for _ in range(10):
+            step()
+        times.append((time.perf_counter() - t0) / 10)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def mlp_step(batch, fused):
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+    x = torch.randn(batch, 784)
+    y = torch.arange(batch) % 10
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return median_time(step)
+
+
+def lstm_layer():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(128, 256, batch_first=True)
+    x = torch.randn(32, 35, 128)
+
+    def step():
+        lstm.zero_grad()
+        out, _ = lstm(x)
+        out.sum().backward()
+
+    return median_time(step)
+
+
+def criterion_median(target, group, bench):
+    path = os.path.join(target, "criterion", group, bench, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"] / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
+    args = ap.parse_args()
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", os.path.join(ROOT, "target-bench"))
+    if not args.skip_cargo:
+        subprocess.run(["cargo", "bench", "-p", "tessera-benches", "--bench", "training_step"], cwd=ROOT, env=env, check=True)
+    torch.set_num_threads(1)
+    rows = [
+        ("MLP step, batch 32", ("mlp_step", "b32"), mlp_step(32, False), mlp_step(32, True)),
+        ("MLP step, batch 256", ("mlp_step", "b256"), mlp_step(256, False), mlp_step(256, True)),
+        ("LSTM layer fwd+bwd (32x35, 128->256)", ("lstm_layer", "b32_s35_i128_h256"), lstm_layer(), None),
+    ]
+    print(f"torch {torch.__version__}, 1 thread")
+    print(f"{'workload':<40} {'tessera':>10} {'torch':>10} {'torch fused Adam':>17} {'ratio vs best torch':>20}")
+    for name, (group, bench), t_default, t_fused in rows:
+        ours = criterion_median(env["CARGO_TARGET_DIR"], group, bench)
+        best = min(t for t in (t_default, t_fused) if t is not None)
+        fused = f"{t_fused * 1e3:.3f} ms" if t_fused is not None else "-"
+        print(f"{name:<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {fused:>17} {ours / best:>20.2f}")
+
+
+if __name__ == "__main__":
+    main()
