@@ -2,25 +2,15 @@
 //! the target, flush it to disk, then rename it over the target.
 
 use crate::{Error, Result};
-use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a part.
+/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a part
+/// (the same mechanism as state dicts: a temporary file beside it, synced, then renamed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::Config(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
+    tessera_nn::state_dict::write_atomic(path, bytes).map_err(|e| match e {
+        tessera_nn::Error::Io { path, source } => Error::Io { path, source },
+        other => Error::Nn(other),
+    })
 }
 
 /// Creates `dir` and its parents.

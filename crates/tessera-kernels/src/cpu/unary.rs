@@ -76,8 +76,9 @@ impl FloatMath for f32 {
     fn cos(self) -> Self {
         f32::cos(self)
     }
+    #[inline(always)]
     fn tanh(self) -> Self {
-        f32::tanh(self)
+        math::tanh_f32(self)
     }
     fn erf(self) -> Self {
         libm::erff(self)
