@@ -25,7 +25,8 @@ fn read_indices(op: &'static str, idx: &CpuBuffer, layout: &Layout, dim: usize, 
     Ok(out?)
 }
 
-fn check_dim(op: &'static str, layout: &Layout, dim: usize) -> Result<()> {
+/// Checks that `dim` is a dim of `layout` (shared with the CUDA half).
+pub(crate) fn check_dim(op: &'static str, layout: &Layout, dim: usize) -> Result<()> {
     if dim >= layout.rank() {
         return Err(Error::DimOutOfRange { op, dim: dim as isize, shape: layout.shape().clone() }.into());
     }
@@ -87,7 +88,13 @@ fn for_each_coord(shape: &[usize], mut f: impl FnMut(usize, &[usize])) {
 
 /// Checks gather/scatter index shapes: same rank as `other`, and no larger on any dim but `dim`
 /// (on `dim` too when `strict`).
-fn check_index_shape(op: &'static str, idx: &Layout, other: &Layout, dim: usize, strict: bool) -> Result<()> {
+pub(crate) fn check_index_shape(
+    op: &'static str,
+    idx: &Layout,
+    other: &Layout,
+    dim: usize,
+    strict: bool,
+) -> Result<()> {
     let ok = idx.rank() == other.rank()
         && (0..idx.rank()).all(|d| (d == dim && !strict) || idx.dims()[d] <= other.dims()[d]);
     if !ok {

@@ -10,7 +10,7 @@ mod cast;
 mod compare;
 mod copy;
 mod creation;
-mod index;
+pub(crate) mod index;
 mod math;
 mod matmul;
 mod optim;

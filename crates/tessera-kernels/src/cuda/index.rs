@@ -5,6 +5,7 @@ use super::buffer::CudaBuffer;
 use super::copy::{cast, copy_strided, full};
 use super::launch::{elementwise, launch, sfx, strided, strided_exact, Args};
 use super::source::INDEX;
+use crate::cpu::index::{check_dim, check_index_shape};
 use crate::cpu::CpuBuffer;
 use crate::Result;
 use tessera_core::{DType, Error, Layout, Shape};
@@ -32,22 +33,6 @@ fn checked_indices(op: &'static str, idx: &CudaBuffer, il: &Layout, dim: usize, 
         }
     }
     Ok(wide)
-}
-
-fn check_dim(op: &'static str, layout: &Layout, dim: usize) -> Result<()> {
-    if dim >= layout.rank() {
-        return Err(Error::DimOutOfRange { op, dim: dim as isize, shape: layout.shape().clone() }.into());
-    }
-    Ok(())
-}
-
-fn check_index_shape(op: &'static str, idx: &Layout, other: &Layout, dim: usize, strict: bool) -> Result<()> {
-    let ok = idx.rank() == other.rank()
-        && (0..idx.rank()).all(|d| (d == dim && !strict) || idx.dims()[d] <= other.dims()[d]);
-    if !ok {
-        return Err(Error::ShapeMismatch { op, lhs: idx.shape().clone(), rhs: other.shape().clone() }.into());
-    }
-    Ok(())
 }
 
 /// Rows `idx` (1-D) of `dim`, as [`crate::cpu::index_select`].
