@@ -4,6 +4,9 @@
 //! paths are exercised. Without a GPU every test prints `skipped: no CUDA device: ...` and
 //! returns: the names all start with `cuda_` so that a run shows what was skipped.
 
+mod common;
+
+use common::UNARY_OPS;
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 use tessera_kernels::cuda::CudaDevice;
@@ -103,32 +106,11 @@ fn check_tol(what: &str, (atol, rtol): (f64, f64), cpu: &Result<Tensor>, gpu: &R
     }
 }
 
-const UNARY: [UnaryOp; 18] = [
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Exp,
-    UnaryOp::Log,
-    UnaryOp::Sqrt,
-    UnaryOp::Recip,
-    UnaryOp::Square,
-    UnaryOp::Sin,
-    UnaryOp::Cos,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Relu,
-    UnaryOp::Gelu,
-    UnaryOp::GeluTanh,
-    UnaryOp::Silu,
-    UnaryOp::Powf(1.7),
-    UnaryOp::Clamp(-0.5, 0.75),
-    UnaryOp::Affine(2.5, -1.0),
-];
-
 #[test]
 fn cuda_unary_ops_match_cpu() -> Result<()> {
     let Some((dev, _gpu)) = gpu("cuda_unary_ops_match_cpu") else { return Ok(()) };
     for dtype in FLOATS.into_iter().chain(INTS) {
-        for op in UNARY {
+        for op in UNARY_OPS {
             let positive = matches!(op, UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Recip | UnaryOp::Powf(_));
             let (lo, hi) = if dtype.is_int() {
                 (0.0, 20.0)

@@ -7,27 +7,6 @@ use common::*;
 use proptest::prelude::*;
 use tessera_tensor::{BinaryOp, CmpOp, DType, UnaryOp};
 
-const UNARY_OPS: [UnaryOp; 18] = [
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Exp,
-    UnaryOp::Log,
-    UnaryOp::Sqrt,
-    UnaryOp::Recip,
-    UnaryOp::Square,
-    UnaryOp::Sin,
-    UnaryOp::Cos,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Relu,
-    UnaryOp::Gelu,
-    UnaryOp::GeluTanh,
-    UnaryOp::Silu,
-    UnaryOp::Powf(2.5),
-    UnaryOp::Clamp(-0.5, 1.25),
-    UnaryOp::Affine(-1.5, 0.25),
-];
-
 const BINARY_OPS: [BinaryOp; 7] =
     [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow, BinaryOp::Maximum, BinaryOp::Minimum];
 

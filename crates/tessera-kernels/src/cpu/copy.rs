@@ -2,17 +2,17 @@
 
 use super::buffer::{dispatch, strided_values, CpuBuffer, CpuElem};
 use crate::Result;
-use tessera_core::{Error, Layout, Shape};
+use tessera_core::{DType, Error, Layout, Shape};
 
 /// The elements selected by `layout`, copied into a new contiguous buffer.
 pub fn copy_strided(buf: &CpuBuffer, layout: &Layout) -> CpuBuffer {
     dispatch!(buf, v => CpuBuffer::from(strided_values(v, layout).into_owned()))
 }
 
-/// Concatenates the inputs along `dim`. All must share dtype and rank, and agree on every other
-/// dim. Returns the contiguous result and its shape.
-pub fn cat(inputs: &[(&CpuBuffer, &Layout)], dim: usize) -> Result<(CpuBuffer, Shape)> {
-    let Some(&(first, first_layout)) = inputs.first() else {
+/// The shape of concatenating layouts along `dim`, after checking that the inputs share dtype and
+/// rank and agree on every other dim (shared with the CUDA half so both report the same errors).
+pub(crate) fn cat_shape(inputs: &[(DType, &Layout)], dim: usize) -> Result<Shape> {
+    let Some(&(first_dtype, first_layout)) = inputs.first() else {
         return Err(Error::InvalidArgument { op: "cat", msg: "no tensors given".into() }.into());
     };
     let rank = first_layout.rank();
@@ -21,9 +21,9 @@ pub fn cat(inputs: &[(&CpuBuffer, &Layout)], dim: usize) -> Result<(CpuBuffer, S
     }
     let mut dims = first_layout.dims().to_vec();
     dims[dim] = 0;
-    for &(buf, layout) in inputs {
-        if buf.dtype() != first.dtype() {
-            return Err(Error::DTypeMismatch { op: "cat", lhs: first.dtype(), rhs: buf.dtype() }.into());
+    for &(dtype, layout) in inputs {
+        if dtype != first_dtype {
+            return Err(Error::DTypeMismatch { op: "cat", lhs: first_dtype, rhs: dtype }.into());
         }
         let same_other_dims =
             layout.rank() == rank && (0..rank).all(|d| d == dim || layout.dims()[d] == first_layout.dims()[d]);
@@ -37,7 +37,14 @@ pub fn cat(inputs: &[(&CpuBuffer, &Layout)], dim: usize) -> Result<(CpuBuffer, S
         }
         dims[dim] += layout.dims()[dim];
     }
-    let shape = Shape::new(dims);
+    Ok(Shape::new(dims))
+}
+
+/// Concatenates the inputs along `dim`. All must share dtype and rank, and agree on every other
+/// dim. Returns the contiguous result and its shape.
+pub fn cat(inputs: &[(&CpuBuffer, &Layout)], dim: usize) -> Result<(CpuBuffer, Shape)> {
+    let shape = cat_shape(&inputs.iter().map(|&(b, l)| (b.dtype(), l)).collect::<Vec<_>>(), dim)?;
+    let first = inputs[0].0;
     let outer: usize = shape.dims()[..dim].iter().product();
     let inner: usize = shape.dims()[dim + 1..].iter().product();
     let out = dispatch!(first, v => cat_typed(v, inputs, outer, inner, dim, shape.elem_count()));

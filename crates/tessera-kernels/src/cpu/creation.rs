@@ -65,6 +65,43 @@ fn random_fill<T: Element + Send>(len: usize, sample: impl Fn(usize) -> T + Sync
     })
 }
 
+/// Checks the arguments of a uniform fill (shared with the CUDA half).
+pub(crate) fn check_uniform(dtype: DType, lo: f64, hi: f64) -> Result<()> {
+    float_only("uniform", dtype)?;
+    if !lo.is_finite() || !hi.is_finite() || lo > hi {
+        return Err(Error::InvalidArgument {
+            op: "uniform",
+            msg: format!("bounds [{lo}, {hi}) must be finite with lo <= hi"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks the arguments of a normal fill (shared with the CUDA half).
+pub(crate) fn check_normal(dtype: DType, mean: f64, std: f64) -> Result<()> {
+    float_only("normal", dtype)?;
+    if !std.is_finite() || !mean.is_finite() || std < 0.0 {
+        return Err(Error::InvalidArgument {
+            op: "normal",
+            msg: format!("mean {mean} and std {std} must be finite with std >= 0"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks the arguments of a bernoulli fill (shared with the CUDA half).
+pub(crate) fn check_bernoulli(dtype: DType, p: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::InvalidArgument { op: "bernoulli", msg: format!("probability {p} is not in [0, 1]") }.into());
+    }
+    if !(dtype.is_float() || dtype == DType::U8) {
+        return Err(Error::UnsupportedDType { op: "bernoulli", dtype, hint: " (use a float dtype or u8)" }.into());
+    }
+    Ok(())
+}
+
 fn float_only(op: &'static str, dtype: DType) -> Result<()> {
     if dtype.is_float() {
         Ok(())
@@ -75,14 +112,7 @@ fn float_only(op: &'static str, dtype: DType) -> Result<()> {
 
 /// Uniform samples in `[lo, hi)`. Advances `rng`.
 pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> Result<CpuBuffer> {
-    float_only("uniform", dtype)?;
-    if !lo.is_finite() || !hi.is_finite() || lo > hi {
-        return Err(Error::InvalidArgument {
-            op: "uniform",
-            msg: format!("bounds [{lo}, {hi}) must be finite with lo <= hi"),
-        }
-        .into());
-    }
+    check_uniform(dtype, lo, hi)?;
     let g = rng.clone();
     Ok(match dtype {
         DType::F64 => {
@@ -109,14 +139,7 @@ pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> 
 
 /// Normal samples with mean `mean` and standard deviation `std`. Advances `rng`.
 pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -> Result<CpuBuffer> {
-    float_only("normal", dtype)?;
-    if !std.is_finite() || !mean.is_finite() || std < 0.0 {
-        return Err(Error::InvalidArgument {
-            op: "normal",
-            msg: format!("mean {mean} and std {std} must be finite with std >= 0"),
-        }
-        .into());
-    }
+    check_normal(dtype, mean, std)?;
     let g = rng.clone();
     let first = rng.take(len as u64);
     let sample = |i: usize| mean + std * Philox::block_to_normal(g.block(first + i as u64));
@@ -130,12 +153,7 @@ pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -
 
 /// 1 with probability `p`, else 0, in `dtype` (a float dtype or `u8`). Advances `rng`.
 pub fn bernoulli(rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<CpuBuffer> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(Error::InvalidArgument { op: "bernoulli", msg: format!("probability {p} is not in [0, 1]") }.into());
-    }
-    if !(dtype.is_float() || dtype == DType::U8) {
-        return Err(Error::UnsupportedDType { op: "bernoulli", dtype, hint: " (use a float dtype or u8)" }.into());
-    }
+    check_bernoulli(dtype, p)?;
     let g = rng.clone();
     let first = rng.take(len.div_ceil(2) as u64);
     let hit = |i: usize| {

@@ -7,7 +7,7 @@ use super::source::COPY;
 use crate::cpu;
 use crate::Result;
 use std::sync::Arc;
-use tessera_core::{DType, Element, Error, Layout, Shape};
+use tessera_core::{DType, Element, Layout, Shape};
 
 /// The elements selected by `layout`, copied into a new contiguous buffer.
 pub fn copy_strided(buf: &CudaBuffer, layout: &Layout) -> Result<CudaBuffer> {
@@ -46,31 +46,8 @@ pub fn cast(buf: &CudaBuffer, layout: &Layout, dtype: DType) -> Result<CudaBuffe
 
 /// Concatenates along `dim`: the same checks as [`cpu::cat`], one copy kernel per input.
 pub fn cat(inputs: &[(&CudaBuffer, &Layout)], dim: usize) -> Result<(CudaBuffer, Shape)> {
-    let Some(&(first, first_layout)) = inputs.first() else {
-        return Err(Error::InvalidArgument { op: "cat", msg: "no tensors given".into() }.into());
-    };
-    let rank = first_layout.rank();
-    if dim >= rank {
-        return Err(Error::DimOutOfRange { op: "cat", dim: dim as isize, shape: first_layout.shape().clone() }.into());
-    }
-    let mut dims = first_layout.dims().to_vec();
-    dims[dim] = 0;
-    for &(buf, layout) in inputs {
-        if buf.dtype() != first.dtype() {
-            return Err(Error::DTypeMismatch { op: "cat", lhs: first.dtype(), rhs: buf.dtype() }.into());
-        }
-        let same = layout.rank() == rank && (0..rank).all(|d| d == dim || layout.dims()[d] == first_layout.dims()[d]);
-        if !same {
-            return Err(Error::ShapeMismatch {
-                op: "cat",
-                lhs: first_layout.shape().clone(),
-                rhs: layout.shape().clone(),
-            }
-            .into());
-        }
-        dims[dim] += layout.dims()[dim];
-    }
-    let shape = Shape::new(dims);
+    let shape = crate::cpu::copy::cat_shape(&inputs.iter().map(|&(b, l)| (b.dtype(), l)).collect::<Vec<_>>(), dim)?;
+    let first = inputs[0].0;
     let inner: usize = shape.dims()[dim + 1..].iter().product();
     let out = CudaBuffer::alloc(first.device(), first.dtype(), shape.elem_count())?;
     let mut start = 0;

@@ -8,7 +8,7 @@ use super::launch::{elementwise, launch, sfx, Args};
 use super::source::RANDOM;
 use crate::Result;
 use std::sync::Arc;
-use tessera_core::{DType, Error, Philox};
+use tessera_core::{DType, Philox};
 
 fn fill(
     dev: &Arc<CudaDevice>,
@@ -28,14 +28,6 @@ fn fill(
     Ok(out)
 }
 
-fn float_only(op: &'static str, dtype: DType) -> Result<()> {
-    if dtype.is_float() {
-        Ok(())
-    } else {
-        Err(Error::UnsupportedDType { op, dtype, hint: " (random values need a float dtype)" }.into())
-    }
-}
-
 /// Uniform samples in `[lo, hi)`, as [`crate::cpu::uniform`]. Advances `rng` by the same count.
 pub fn uniform(
     dev: &Arc<CudaDevice>,
@@ -45,14 +37,7 @@ pub fn uniform(
     lo: f64,
     hi: f64,
 ) -> Result<CudaBuffer> {
-    float_only("uniform", dtype)?;
-    if !lo.is_finite() || !hi.is_finite() || lo > hi {
-        return Err(Error::InvalidArgument {
-            op: "uniform",
-            msg: format!("bounds [{lo}, {hi}) must be finite with lo <= hi"),
-        }
-        .into());
-    }
+    crate::cpu::creation::check_uniform(dtype, lo, hi)?;
     let per_block = if dtype == DType::F64 { 2 } else { 4 };
     let g = rng.clone();
     let first = rng.take(len.div_ceil(per_block) as u64);
@@ -68,14 +53,7 @@ pub fn normal(
     mean: f64,
     std: f64,
 ) -> Result<CudaBuffer> {
-    float_only("normal", dtype)?;
-    if !std.is_finite() || !mean.is_finite() || std < 0.0 {
-        return Err(Error::InvalidArgument {
-            op: "normal",
-            msg: format!("mean {mean} and std {std} must be finite with std >= 0"),
-        }
-        .into());
-    }
+    crate::cpu::creation::check_normal(dtype, mean, std)?;
     let g = rng.clone();
     let first = rng.take(len as u64);
     fill(dev, "normal", dtype, len, &g, first, mean, std)
@@ -83,12 +61,7 @@ pub fn normal(
 
 /// 1 with probability `p`, else 0 (float dtypes or u8), as [`crate::cpu::bernoulli`].
 pub fn bernoulli(dev: &Arc<CudaDevice>, rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<CudaBuffer> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(Error::InvalidArgument { op: "bernoulli", msg: format!("probability {p} is not in [0, 1]") }.into());
-    }
-    if !(dtype.is_float() || dtype == DType::U8) {
-        return Err(Error::UnsupportedDType { op: "bernoulli", dtype, hint: " (use a float dtype or u8)" }.into());
-    }
+    crate::cpu::creation::check_bernoulli(dtype, p)?;
     let g = rng.clone();
     let first = rng.take(len.div_ceil(2) as u64);
     fill(dev, "bernoulli", dtype, len, &g, first, p, 0.0)

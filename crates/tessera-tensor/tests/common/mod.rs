@@ -269,3 +269,25 @@ pub fn try_broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
         })
         .collect()
 }
+
+/// Every unary op, with parameters, as the property suites exercise them.
+pub const UNARY_OPS: [tessera_tensor::UnaryOp; 18] = [
+    tessera_tensor::UnaryOp::Neg,
+    tessera_tensor::UnaryOp::Abs,
+    tessera_tensor::UnaryOp::Exp,
+    tessera_tensor::UnaryOp::Log,
+    tessera_tensor::UnaryOp::Sqrt,
+    tessera_tensor::UnaryOp::Recip,
+    tessera_tensor::UnaryOp::Square,
+    tessera_tensor::UnaryOp::Sin,
+    tessera_tensor::UnaryOp::Cos,
+    tessera_tensor::UnaryOp::Tanh,
+    tessera_tensor::UnaryOp::Sigmoid,
+    tessera_tensor::UnaryOp::Relu,
+    tessera_tensor::UnaryOp::Gelu,
+    tessera_tensor::UnaryOp::GeluTanh,
+    tessera_tensor::UnaryOp::Silu,
+    tessera_tensor::UnaryOp::Powf(2.5),
+    tessera_tensor::UnaryOp::Clamp(-0.5, 1.25),
+    tessera_tensor::UnaryOp::Affine(-1.5, 0.25),
+];
