@@ -39,4 +39,4 @@ pub use layers::{
     Dropout, Embedding, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState, Relu, Sequential, Sigmoid, Softmax,
     Tanh,
 };
-pub use module::{Module, Parameters};
+pub use module::{prefixed, Module, Parameters};

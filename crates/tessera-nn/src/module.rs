@@ -48,7 +48,7 @@ pub trait Module: Send + Sync {
     }
 }
 
-/// Prefixes every parameter name with `prefix.`.
-pub(crate) fn prefixed(prefix: &str, params: Parameters) -> Parameters {
+/// Prefixes every parameter name with `prefix.` (for models that hold layers as fields).
+pub fn prefixed(prefix: &str, params: Parameters) -> Parameters {
     params.into_iter().map(|(n, p)| (format!("{prefix}.{n}"), p)).collect()
 }

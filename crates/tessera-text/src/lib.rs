@@ -23,7 +23,7 @@ pub mod segment;
 mod tokenizer;
 pub mod vocab;
 
-pub use batch::{bucket_by_length, pad_batch, shuffled_buckets, PaddedBatch, StreamBatches};
+pub use batch::{bucket_by_length, pad_batch, shuffled_buckets, PaddedBatch, StreamBatch, StreamBatches};
 pub use bpe::{BpeModel, BpeTrainer, ByteLevelBpe, Encoding};
 pub use error::{Error, Result};
 pub use ngram::{NgramModel, Smoothing};

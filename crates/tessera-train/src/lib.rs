@@ -1,12 +1,13 @@
 //! Training for Tessera: datasets and loaders, metrics, progress display, run folders with
 //! metrics and plots, optimizers, learning-rate schedules, checkpoints, callbacks and the
-//! Keras-like [`Trainer::fit`].
+//! Keras-like [`Trainer::fit`], and the language-model loop in [`lm`].
 
 pub mod callbacks;
 pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod fs;
+pub mod lm;
 pub mod metrics;
 pub mod models;
 pub mod optim;

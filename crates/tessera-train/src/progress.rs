@@ -11,6 +11,7 @@ pub struct Progress {
     start: Instant,
     terminal: bool,
     next_line_at: usize,
+    unit: &'static str,
 }
 
 impl Progress {
@@ -22,16 +23,24 @@ impl Progress {
             start: Instant::now(),
             terminal: std::io::stderr().is_terminal(),
             next_line_at: 0,
+            unit: "ex",
         }
     }
 
-    /// Reports that `step` steps (of `examples` examples so far) are done, with the running loss.
+    /// Counts `unit`s per second instead of examples (`tok` for a language model).
+    pub fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = unit;
+        self
+    }
+
+    /// Reports that `step` steps (of `examples` examples, or units, so far) are done, with the
+    /// running loss.
     pub fn update(&mut self, step: usize, examples: usize, loss: f64) {
         let secs = self.start.elapsed().as_secs_f64().max(1e-9);
         let rate = examples as f64 / secs;
         let eta = secs / step.max(1) as f64 * self.total.saturating_sub(step) as f64;
         let line =
-            format!("{} {step:>5}/{} loss {loss:.4} {rate:>8.0} ex/s ETA {}", self.label, self.total, format_secs(eta));
+            format!("{} {step:>5}/{} loss {loss:.4} {rate:>8.0} {}/s ETA {}", self.label, self.total, self.unit, format_secs(eta));
         let mut err = std::io::stderr().lock();
         if self.terminal {
             let width = 24;

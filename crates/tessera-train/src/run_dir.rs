@@ -3,7 +3,7 @@
 
 use crate::fs::{create_dir, write_atomic};
 use crate::plot::{line_chart, Series};
-use crate::Result;
+use crate::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,27 @@ impl RunDir {
         Ok(RunDir { path, epochs: Vec::new() })
     }
 
+    /// Reopens the run in `path` to continue it after `done` epochs: keeps the metrics of
+    /// those epochs from its `metrics.jsonl` (later ones, from an interrupted epoch, are
+    /// dropped when the next epoch is recorded).
+    pub fn resume(path: &Path, done: usize) -> Result<RunDir> {
+        let file = path.join("metrics.jsonl");
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(file, e)),
+        };
+        let mut epochs = Vec::new();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let m: Map<String, Value> = serde_json::from_str(line)
+                .map_err(|e| Error::bad_data(&file, format!("line {}: {e}", i + 1)))?;
+            if m.get("epoch").and_then(Value::as_u64).is_some_and(|e| e as usize <= done) {
+                epochs.push(m);
+            }
+        }
+        Ok(RunDir { path: path.to_path_buf(), epochs })
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path
@@ -37,7 +58,8 @@ impl RunDir {
     }
 
     /// Records one epoch's metrics (e.g. `{"epoch": 3, "loss": 0.2, "val_accuracy": 0.97}`):
-    /// rewrites `metrics.jsonl` and redraws `loss.svg` and `accuracy.svg`.
+    /// rewrites `metrics.jsonl` and redraws `loss.svg`, `accuracy.svg` and `perplexity.svg` (each
+    /// when one of its metrics was recorded).
     pub fn record_epoch(&mut self, metrics: Map<String, Value>) -> Result<()> {
         self.epochs.push(metrics);
         let mut lines = String::new();
@@ -46,9 +68,12 @@ impl RunDir {
             lines.push('\n');
         }
         write_atomic(&self.path.join("metrics.jsonl"), lines.as_bytes())?;
-        for (file, title, keys) in
-            [("loss.svg", "Loss", ["loss", "val_loss"]), ("accuracy.svg", "Accuracy", ["accuracy", "val_accuracy"])]
-        {
+        let charts: [(&str, &str, &[&str]); 3] = [
+            ("loss.svg", "Loss", &["loss", "val_loss"]),
+            ("accuracy.svg", "Accuracy", &["accuracy", "val_accuracy"]),
+            ("perplexity.svg", "Perplexity", &["ppl", "val_ppl", "test_ppl"]),
+        ];
+        for (file, title, keys) in charts {
             let series: Vec<Series> = keys
                 .iter()
                 .filter(|k| self.epochs.iter().any(|m| m.contains_key(**k)))
@@ -109,6 +134,10 @@ mod tests {
         assert!(lines.lines().nth(1).unwrap().contains("\"epoch\":2"));
         assert!(std::fs::read_to_string(dir.join("loss.svg")).unwrap().contains("<polyline"));
         assert!(dir.join("accuracy.svg").exists() && dir.join("config.json").exists());
+        let mut resumed = RunDir::resume(&dir, 1).unwrap();
+        resumed.record_epoch(json!({"epoch": 2, "loss": 0.4}).as_object().unwrap().clone()).unwrap();
+        let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        assert!(lines.starts_with("{\"epoch\":1,") && lines.contains("0.4") && lines.lines().count() == 2);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(utc_stamp().len(), 15);
     }

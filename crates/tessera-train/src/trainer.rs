@@ -220,22 +220,13 @@ impl<'m> Trainer<'m> {
             }
             logs.values.insert("lr".into(), self.optimizer.learning_rate());
             logs.values.insert("seconds".into(), started.elapsed().as_secs_f64());
-            if cfg.progress {
-                eprintln!("epoch {epoch}/{}: {}", cfg.epochs, format_logs(&logs));
-            }
-            let mut stop = false;
-            let mut ctx = TrainContext { model: self.model, optimizer: &mut self.optimizer };
-            for cb in &mut self.callbacks {
-                stop |= cb.on_epoch_end(&logs, &mut ctx)? == Control::Stop;
-            }
-            if let Some(run) = &mut self.run_dir {
-                let mut m = serde_json::Map::new();
-                m.insert("epoch".into(), epoch.into());
-                for (k, v) in &logs.values {
-                    m.insert(k.clone(), (*v).into());
-                }
-                run.record_epoch(m)?;
-            }
+            let stop = end_epoch(
+                &logs,
+                cfg.progress.then_some(cfg.epochs),
+                &mut self.callbacks,
+                self.run_dir.as_mut(),
+                &mut TrainContext { model: self.model, optimizer: &mut self.optimizer },
+            )?;
             history.epochs.push(logs);
             if stop {
                 history.stopped_early = epoch < cfg.epochs;
@@ -248,6 +239,34 @@ impl<'m> Trainer<'m> {
         }
         Ok(history)
     }
+}
+
+/// What every training loop does when an epoch ends: prints the logs (when `show` holds the
+/// epoch count), runs the callbacks and records the epoch in the run folder. Returns whether a
+/// callback asked to stop.
+pub(crate) fn end_epoch(
+    logs: &EpochLogs,
+    show: Option<usize>,
+    callbacks: &mut [Box<dyn Callback>],
+    run: Option<&mut RunDir>,
+    ctx: &mut TrainContext<'_>,
+) -> Result<bool> {
+    if let Some(epochs) = show {
+        eprintln!("epoch {}/{epochs}: {}", logs.epoch, format_logs(logs));
+    }
+    let mut stop = false;
+    for cb in callbacks.iter_mut() {
+        stop |= cb.on_epoch_end(logs, ctx)? == Control::Stop;
+    }
+    if let Some(run) = run {
+        let mut m = serde_json::Map::new();
+        m.insert("epoch".into(), logs.epoch.into());
+        for (k, v) in &logs.values {
+            m.insert(k.clone(), (*v).into());
+        }
+        run.record_epoch(m)?;
+    }
+    Ok(stop)
 }
 
 /// Mean loss and accuracy of `model` on `data` without recording a graph.
@@ -282,11 +301,16 @@ pub fn evaluate(
 
 /// `loss 0.2412 accuracy 0.9312 val_loss ...` in a fixed order.
 pub fn format_logs(logs: &EpochLogs) -> String {
-    let order = ["loss", "accuracy", "val_loss", "val_accuracy"];
+    let order = ["loss", "ppl", "accuracy", "val_loss", "val_ppl", "val_accuracy", "test_loss", "test_ppl"];
     let mut parts: Vec<String> = order.iter().filter_map(|k| logs.get(k).map(|v| format!("{k} {v:.4}"))).collect();
     for (k, v) in &logs.values {
         if !order.contains(&k.as_str()) {
-            parts.push(if k == "lr" { format!("{k} {v:.2e}") } else { format!("{k} {v:.4}") });
+            parts.push(match k.as_str() {
+                "lr" => format!("{k} {v:.2e}"),
+                "seconds" => format!("{k} {v:.1}"),
+                "tokens_per_sec" => format!("{k} {v:.0}"),
+                _ => format!("{k} {v:.4}"),
+            });
         }
     }
     parts.join("  ")

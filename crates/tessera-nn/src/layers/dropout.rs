@@ -22,6 +22,12 @@ impl Dropout {
         }
         Ok(Dropout { p, training: AtomicBool::new(true), rng: Mutex::new(Generator::new(seed)) })
     }
+
+    /// Restarts the masks from a generator seeded `seed` (PyTorch's `manual_seed`): reseeding at
+    /// each epoch start makes a run resumed from a checkpoint draw the masks an unbroken run does.
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = Generator::new(seed);
+    }
 }
 
 impl Module for Dropout {

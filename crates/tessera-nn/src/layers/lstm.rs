@@ -54,6 +54,13 @@ impl Lstm {
         Ok(self)
     }
 
+    /// Reseeds the dropout between layers (see [`Dropout::reseed`]).
+    pub fn reseed_dropout(&self, seed: u64) {
+        if let Some(d) = &self.dropout {
+            d.reseed(seed);
+        }
+    }
+
     /// The hidden size.
     pub fn hidden_size(&self) -> usize {
         self.shape.hidden

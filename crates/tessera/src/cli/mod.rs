@@ -3,13 +3,16 @@
 mod bpe;
 mod device;
 mod eval;
+mod generate;
 mod input;
+mod lm_text;
 mod mlp;
 mod predict;
 mod segment;
 mod summary;
 mod tokenize;
 mod train;
+mod train_lm;
 
 use clap::{Parser, Subcommand};
 
@@ -25,12 +28,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a model (`tessera train mlp` trains the MNIST classifier on the shipped sample).
+    /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language model).
     Train(train::TrainArgs),
     /// Evaluate a saved checkpoint on test data.
     Eval(eval::EvalArgs),
     /// Predict classes with a saved checkpoint.
     Predict(predict::PredictArgs),
+    /// Sample text from a language model trained with `tessera train lm`.
+    Generate(generate::GenerateArgs),
     /// Print a model's layers, output shapes, parameters and FLOPs.
     Summary(summary::SummaryArgs),
     /// Tokenize text: one line of ids (or tokens) per input line.
@@ -47,6 +52,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Generate(args) => generate::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Tokenize(args) => tokenize::run(args),
         Command::Segment(args) => segment::run(args),

@@ -25,6 +25,9 @@ enum TrainModel {
     /// The MNIST classifier: Dense 128 ReLU, Dense 64 ReLU, Dense 10 softmax, sparse categorical
     /// cross-entropy, Adam.
     Mlp(MlpArgs),
+    /// The LSTM language model: Embedding, LSTM, Linear over the vocabulary, trained with
+    /// truncated backpropagation through time on the shipped Shakespeare sample or `--corpus`.
+    Lm(super::train_lm::LmArgs),
 }
 
 /// Arguments of `tessera train mlp`.
@@ -68,6 +71,7 @@ pub struct MlpArgs {
 pub fn run(args: TrainArgs) -> CliResult<()> {
     match args.model {
         TrainModel::Mlp(a) => train_mlp(a),
+        TrainModel::Lm(a) => super::train_lm::run(a),
     }
 }
 

@@ -1,0 +1,128 @@
+//! Sampling text from a trained language model.
+
+use super::model::LstmLm;
+use crate::rng::SplitMix;
+use crate::{Error, Result};
+use tessera_autograd::no_grad;
+use tessera_nn::{LstmState, Module};
+use tessera_tensor::{Device, Tensor};
+
+/// How the next token is drawn from the model's distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Divides the logits: below 1 sharpens, above 1 flattens; 0 always takes the most likely
+    /// token (greedy).
+    pub temperature: f64,
+    /// Draw only among the `k` most likely tokens.
+    pub top_k: Option<usize>,
+    /// Seed of the draws: the same seed, model and prompt give the same text.
+    pub seed: u64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling { temperature: 1.0, top_k: None, seed: 0 }
+    }
+}
+
+/// Picks a token from `logits` (one row over the vocabulary).
+fn pick(logits: &[f64], s: &Sampling, rng: &mut SplitMix) -> u32 {
+    let argmax = || logits.iter().enumerate().fold(0, |best, (i, &v)| if v > logits[best] { i } else { best });
+    if s.temperature == 0.0 || s.top_k == Some(1) {
+        return argmax() as u32;
+    }
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    if let Some(k) = s.top_k {
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        order.truncate(k.max(1));
+    }
+    let max = order.iter().map(|&i| logits[i]).fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = order.iter().map(|&i| ((logits[i] - max) / s.temperature).exp()).collect();
+    let mut r = rng.unit() * weights.iter().sum::<f64>();
+    for (&i, w) in order.iter().zip(&weights) {
+        if r < *w {
+            return i as u32;
+        }
+        r -= w;
+    }
+    order[order.len() - 1] as u32
+}
+
+/// Continues `prompt` (token ids, at least one) by `tokens` sampled tokens and returns them
+/// (without the prompt). The model runs in evaluation mode (no dropout) and records no graph.
+///
+/// ```
+/// use tessera_tensor::Device;
+/// use tessera_train::lm::{generate, LstmLm, LstmLmConfig, Sampling};
+/// let cfg = LstmLmConfig { vocab: 10, embed: 4, hidden: 8, layers: 1, dropout: 0.0, seed: 0 };
+/// let lm = LstmLm::new(&cfg, &Device::Cpu)?;
+/// let s = Sampling { temperature: 0.8, top_k: Some(5), seed: 7 };
+/// let a = generate(&lm, &[1, 2], 6, &s)?;
+/// assert_eq!(a.len(), 6);
+/// assert_eq!(a, generate(&lm, &[1, 2], 6, &s)?);
+/// # Ok::<(), tessera_train::Error>(())
+/// ```
+pub fn generate(model: &LstmLm, prompt: &[u32], tokens: usize, sampling: &Sampling) -> Result<Vec<u32>> {
+    if prompt.is_empty() {
+        return Err(Error::Config("generation needs a prompt of at least one token".into()));
+    }
+    if !(sampling.temperature >= 0.0 && sampling.temperature.is_finite()) {
+        return Err(Error::Config(format!("temperature {} must be finite and >= 0", sampling.temperature)));
+    }
+    if sampling.top_k == Some(0) {
+        return Err(Error::Config("top-k must be at least 1".into()));
+    }
+    let vocab = model.config().vocab;
+    if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= vocab) {
+        return Err(Error::Config(format!("prompt token id {bad} is out of range for a vocabulary of {vocab}")));
+    }
+    let device = model.parameters()[0].1.device().clone();
+    let mut rng = SplitMix::new(sampling.seed, 0x6e6e);
+    model.set_training(false);
+    let result = no_grad(|| -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(tokens);
+        let mut input = prompt.to_vec();
+        let mut state: Option<LstmState> = None;
+        for _ in 0..tokens {
+            let ids = Tensor::from_vec(input.clone(), [1, input.len()], &Device::Cpu)?.to_device(&device)?;
+            let (logits, next) = model.forward_ids(&ids, state.as_ref())?;
+            let last = logits.tensor().narrow(0, input.len() - 1, 1)?.to_vec_f64()?;
+            let id = pick(&last, sampling, &mut rng);
+            out.push(id);
+            input = vec![id];
+            state = Some(next);
+        }
+        Ok(out)
+    });
+    model.set_training(true);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_and_top_k_pick_from_the_right_tokens() {
+        let logits = [0.1, 3.0, 2.9, -1.0];
+        let mut rng = SplitMix::new(1, 0);
+        assert_eq!(pick(&logits, &Sampling { temperature: 0.0, ..Sampling::default() }, &mut rng), 1);
+        let s = Sampling { temperature: 1.0, top_k: Some(2), seed: 0 };
+        let mut counts = [0usize; 4];
+        for _ in 0..2000 {
+            counts[pick(&logits, &s, &mut rng) as usize] += 1;
+        }
+        assert_eq!(counts[0] + counts[3], 0, "top-2 drew outside the top 2: {counts:?}");
+        // exp(3.0) / (exp(3.0) + exp(2.9)) = 0.525
+        let share = counts[1] as f64 / 2000.0;
+        assert!((share - 0.525).abs() < 0.05, "share of the best token {share}");
+    }
+
+    #[test]
+    fn low_temperature_concentrates_on_the_mode() {
+        let logits = [1.0, 2.0, 0.0];
+        let mut rng = SplitMix::new(3, 0);
+        let cold = Sampling { temperature: 0.05, top_k: None, seed: 0 };
+        assert!((0..200).all(|_| pick(&logits, &cold, &mut rng) == 1));
+    }
+}

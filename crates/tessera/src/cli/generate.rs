@@ -1,0 +1,83 @@
+//! `tessera generate`: samples text from a trained language model.
+
+use super::device::{open, DeviceChoice};
+use super::lm_text::LmTokenizer;
+use super::mlp::checkpoint_file;
+use super::train_lm::MODEL;
+use super::CliResult;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tessera_train::checkpoint;
+use tessera_train::lm::{generate, LstmLm, LstmLmConfig, Sampling};
+
+/// Arguments of `tessera generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// A run folder of `tessera train lm` (its best checkpoint), or a checkpoint file in its
+    /// `checkpoints/` folder.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Text to continue (default: the start of a line).
+    #[arg(long, default_value = "")]
+    prompt: String,
+    /// Tokens to sample.
+    #[arg(long, default_value_t = 100)]
+    tokens: usize,
+    /// Below 1 sharpens the distribution, above 1 flattens it; 0 takes the most likely token.
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f64,
+    /// Sample only among the k most likely tokens.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Seed of the sampling: the same seed gives the same text.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
+}
+
+/// The run folder a checkpoint belongs to.
+fn run_folder(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        return path.to_path_buf();
+    }
+    path.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs the command: prints the prompt followed by the sampled text.
+pub fn run(a: GenerateArgs) -> CliResult<()> {
+    let device = open(a.device)?;
+    let file = checkpoint_file(&a.checkpoint);
+    let info = checkpoint::read_info(&file)?;
+    if info.model != MODEL {
+        return Err(format!("{}: a '{}' checkpoint, not a language model", file.display(), info.model).into());
+    }
+    let config: Value =
+        serde_json::from_str(&info.config).map_err(|e| format!("{}: config is not JSON: {e}", file.display()))?;
+    let spec = config.get("tokenizer").and_then(Value::as_str).ok_or("the checkpoint config names no tokenizer")?;
+    let tokenizer = LmTokenizer::load(spec, &run_folder(&a.checkpoint))?;
+    let cfg = LstmLmConfig::from_json(config.get("model").unwrap_or(&Value::Null))?;
+    if cfg.vocab != tokenizer.vocab_size() {
+        return Err(format!(
+            "{}: the model predicts {} tokens but the run's tokenizer has {}",
+            file.display(),
+            cfg.vocab,
+            tokenizer.vocab_size()
+        )
+        .into());
+    }
+    let model = LstmLm::new(&cfg, &device)?;
+    checkpoint::load(&file, MODEL, &model, None)?;
+    let mut prompt = vec![tokenizer.line_end()];
+    prompt.extend(tokenizer.encode_prompt(&a.prompt));
+    let sampling = Sampling { temperature: a.temperature, top_k: a.top_k, seed: a.seed };
+    let ids = generate(&model, &prompt, a.tokens, &sampling)?;
+    let mut text = tokenizer.decode(&prompt[1..])?;
+    let continuation = tokenizer.decode(&ids)?;
+    if !text.is_empty() && !text.ends_with('\n') && matches!(tokenizer, LmTokenizer::Word(_)) {
+        text.push(' ');
+    }
+    println!("{text}{continuation}");
+    Ok(())
+}
