@@ -239,6 +239,61 @@ impl Storage {
         }
     }
 
+    /// The fused LSTM cell forward (see [`crate::Tensor::lstm_cell`]): `(h, c, acts)`.
+    pub(crate) fn lstm_cell(
+        &self,
+        l: &Layout,
+        h: &Storage,
+        hl: &Layout,
+        c_prev: &Storage,
+        cl: &Layout,
+    ) -> Result<(Storage, Storage, Storage)> {
+        same_device("lstm_cell", self, h)?;
+        same_device("lstm_cell", self, c_prev)?;
+        match (self, h, c_prev) {
+            (Storage::Cpu(x), Storage::Cpu(h), Storage::Cpu(c)) => {
+                let (h, c, acts) = cpu::lstm_cell(x, l, h, hl, c, cl)?;
+                Ok((Storage::Cpu(h), Storage::Cpu(c), Storage::Cpu(acts)))
+            }
+            (Storage::Cuda(x), Storage::Cuda(h), Storage::Cuda(c)) => {
+                let (h, c, acts) = cuda::lstm_cell(x, l, h, hl, c, cl)?;
+                Ok((Storage::Cuda(h), Storage::Cuda(c), Storage::Cuda(acts)))
+            }
+            _ => Err(mismatch("lstm_cell", self, h)),
+        }
+    }
+
+    /// The fused LSTM cell backward (see [`crate::Tensor::lstm_cell_backward`]):
+    /// `(d_gates, dc_prev)`. `self` holds the forward's activated gates.
+    pub(crate) fn lstm_cell_backward(
+        &self,
+        al: &Layout,
+        c_prev: &Storage,
+        cpl: &Layout,
+        c: &Storage,
+        cl: &Layout,
+        dh: &Storage,
+        dhl: &Layout,
+        dc: &Storage,
+        dcl: &Layout,
+    ) -> Result<(Storage, Storage)> {
+        const OP: &str = "lstm_cell_backward";
+        for other in [c_prev, c, dh, dc] {
+            same_device(OP, self, other)?;
+        }
+        match (self, c_prev, c, dh, dc) {
+            (Storage::Cpu(a), Storage::Cpu(cp), Storage::Cpu(c), Storage::Cpu(dh), Storage::Cpu(dc)) => {
+                let (dg, dcp) = cpu::lstm_cell_backward(a, al, cp, cpl, c, cl, dh, dhl, dc, dcl)?;
+                Ok((Storage::Cpu(dg), Storage::Cpu(dcp)))
+            }
+            (Storage::Cuda(a), Storage::Cuda(cp), Storage::Cuda(c), Storage::Cuda(dh), Storage::Cuda(dc)) => {
+                let (dg, dcp) = cuda::lstm_cell_backward(a, al, cp, cpl, c, cl, dh, dhl, dc, dcl)?;
+                Ok((Storage::Cuda(dg), Storage::Cuda(dcp)))
+            }
+            _ => Err(mismatch(OP, self, c_prev)),
+        }
+    }
+
     pub(crate) fn copy_strided(&self, l: &Layout) -> Result<Storage> {
         match self {
             Storage::Cpu(b) => Ok(Storage::Cpu(cpu::copy_strided(b, l))),

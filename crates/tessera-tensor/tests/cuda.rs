@@ -226,6 +226,64 @@ fn cuda_softmax_matches_cpu() -> Result<()> {
     Ok(())
 }
 
+/// Splits a result of several tensors into one result per tensor (errors repeated), for `check`.
+fn each<const N: usize>(r: Result<[Tensor; N]>) -> [Result<Tensor>; N] {
+    match r {
+        Ok(ts) => ts.map(Ok),
+        Err(e) => std::array::from_fn(|_| Err(e.clone())),
+    }
+}
+
+#[test]
+fn cuda_lstm_cell_matches_cpu() -> Result<()> {
+    let Some((dev, _gpu)) = gpu("cuda_lstm_cell_matches_cpu") else { return Ok(()) };
+    let (b, h) = (6, 40);
+    type Views = fn(&Tensor, &Tensor) -> Result<(Tensor, Tensor)>;
+    // (x_gates, h_gates) from a [3, b, 4h] stack and a [4h, b] buffer; (dh, dc) from [b, 2h].
+    let gate_views: [(&str, Views); 3] = [
+        ("contiguous", |s, _| Ok((s.narrow(0, 0, 1)?.squeeze(0)?, s.narrow(0, 2, 1)?.squeeze(0)?))),
+        ("step+transposed", |s, t| Ok((s.narrow(0, 1, 1)?.squeeze(0)?, t.t()?))),
+        // Narrowed columns: hidden 39.
+        ("narrowed", |s, _| {
+            let step = |k| s.narrow(0, k, 1)?.squeeze(0);
+            Ok((step(0)?.narrow(1, 4, 4 * 39)?, step(1)?.narrow(1, 0, 4 * 39)?))
+        }),
+    ];
+    for dtype in FLOATS {
+        let (cs, gs) = pair(&dev, dtype, &[3, b, 4 * h], 70, -4.0, 4.0)?;
+        let (ct, gt) = pair(&dev, dtype, &[4 * h, b], 71, -4.0, 4.0)?;
+        let (cc, gc) = pair(&dev, dtype, &[b, h], 72, -3.0, 3.0)?;
+        let (cd, gd) = pair(&dev, dtype, &[b, 2 * h], 73, -1.0, 1.0)?;
+        for (name, views) in gate_views {
+            let run = |s: &Tensor, t: &Tensor, c: &Tensor, d: &Tensor| -> Result<[Tensor; 5]> {
+                let (x, hg) = views(s, t)?;
+                let hs = x.dims()[1] / 4;
+                let c = c.narrow(1, 0, hs)?;
+                let (h1, c1, acts) = Tensor::lstm_cell(&x, &hg, &c)?;
+                let (dh, dc) = (d.narrow(1, 0, hs)?, d.narrow(1, h, hs)?.t()?.contiguous()?.t()?);
+                let (dg, dcp) = Tensor::lstm_cell_backward(&acts, &c, &c1, &dh, &dc)?;
+                Ok([h1, c1, acts, dg, dcp])
+            };
+            let outs = each(run(&cs, &ct, &cc, &cd)).into_iter().zip(each(run(&gs, &gt, &gc, &gd)));
+            for (what, (c, g)) in ["h", "c", "acts", "d_gates", "dc_prev"].into_iter().zip(outs) {
+                check(&format!("lstm_cell {dtype} {name}: {what}"), dtype, &c, &g);
+            }
+        }
+        // Bad shapes and mixed dtypes: the same errors on both devices.
+        let bad = |x: &Tensor, c: &Tensor| Tensor::lstm_cell(x, x, &c.narrow(1, 0, 3)?).map(|r| r.0);
+        check(&format!("lstm_cell {dtype} bad c_prev"), dtype, &bad(&ct.t()?, &cc), &bad(&gt.t()?, &gc));
+        let other = if dtype == DType::F32 { DType::F64 } else { DType::F32 };
+        let mixed = |x: &Tensor, c: &Tensor| Tensor::lstm_cell(x, x, &c.to_dtype(other)?).map(|r| r.0);
+        check(&format!("lstm_cell {dtype} mixed dtypes"), dtype, &mixed(&ct.t()?, &cc), &mixed(&gt.t()?, &gc));
+    }
+    if !dry_run() {
+        let (c, g) = pair(&dev, DType::F32, &[2, 8], 74, -1.0, 1.0)?;
+        let err = Tensor::lstm_cell(&c, &g, &c.narrow(1, 0, 2)?).map(drop).unwrap_err().to_string();
+        assert!(err.contains("lstm_cell: tensors are on different devices"), "{err}");
+    }
+    Ok(())
+}
+
 #[test]
 fn cuda_matmul_matches_cpu() -> Result<()> {
     let Some((dev, _gpu)) = gpu("cuda_matmul_matches_cpu") else { return Ok(()) };

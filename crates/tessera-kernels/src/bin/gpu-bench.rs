@@ -1,6 +1,7 @@
 //! A small CUDA benchmark of the kernels (`benches/gpu/run.sh` runs it on a GPU machine): add and
-//! exp on 256M f32 elements, sum and softmax over [65536, 1024], matmul 4096² in f32 and bf16,
-//! and host/device copy bandwidth. Prints one JSON object per line (and writes them to the file
+//! exp on 256M f32 elements, sum and softmax over [65536, 1024], the fused LSTM cell (forward and
+//! backward, gates [32, 1024] and [4096, 4096]), matmul 4096² in f32 and bf16, and host/device
+//! copy bandwidth. Prints one JSON object per line (and writes them to the file
 //! given with `--out`). Exits 0 with a message when there is no GPU.
 //!
 //! ```text
@@ -84,6 +85,24 @@ fn run() -> Result<()> {
     let t = time(&dev, iters, || cuda::softmax(&x, &l, 1).map(drop))?;
     report("softmax_dim1", DType::F32, "65536x1024", t, 8.0 * (rows * cols) as f64, 0.0);
     drop(x);
+
+    // The fused LSTM cell: each direction moves 13 elements per (row, unit).
+    for (batch, hidden) in [(32, 256), (4096, 1024)] {
+        let n = batch * hidden;
+        let (gl, sl) = (
+            Layout::contiguous(Shape::new(vec![batch, 4 * hidden])),
+            Layout::contiguous(Shape::new(vec![batch, hidden])),
+        );
+        let (x, h) = (rand(&dev, &mut rng, DType::F32, 4 * n)?, rand(&dev, &mut rng, DType::F32, 4 * n)?);
+        let (c0, d) = (rand(&dev, &mut rng, DType::F32, n)?, rand(&dev, &mut rng, DType::F32, n)?);
+        let shape = format!("{batch}x{}", 4 * hidden);
+        let t = time(&dev, iters, || cuda::lstm_cell(&x, &gl, &h, &gl, &c0, &sl).map(drop))?;
+        report("lstm_cell", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);
+        let (_, c1, acts) = cuda::lstm_cell(&x, &gl, &h, &gl, &c0, &sl)?;
+        let t =
+            time(&dev, iters, || cuda::lstm_cell_backward(&acts, &gl, &c0, &sl, &c1, &sl, &d, &sl, &d, &sl).map(drop))?;
+        report("lstm_cell_backward", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);
+    }
 
     let m = 4096;
     let ml = Layout::contiguous(Shape::new(vec![m, m]));

@@ -6,7 +6,7 @@
 use std::mem::MaybeUninit;
 
 #[inline(always)]
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -29,7 +29,7 @@ macro_rules! multiversion {
                 generic($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
-            if has_avx2() {
+            if $crate::cpu::simd::has_avx2() {
                 // SAFETY: the CPU supports the features `avx2` was compiled for.
                 return unsafe { avx2($($arg),*) };
             }
@@ -37,6 +37,7 @@ macro_rules! multiversion {
         }
     };
 }
+pub(crate) use multiversion;
 
 multiversion! {
     fn map_into<T, U, F>(src: &[T], dst: &mut [MaybeUninit<U>], f: &F)

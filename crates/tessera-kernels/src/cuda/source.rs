@@ -32,6 +32,8 @@ pub const INDEX: KernelModule = module!("index");
 pub const COPY: KernelModule = module!("copy");
 /// Philox random fills.
 pub const RANDOM: KernelModule = module!("random");
+/// The fused LSTM cell, forward and backward.
+pub const LSTM: KernelModule = module!("lstm");
 
 /// Every kernel module, in the order `cargo xtask kernels` reports them.
-pub const MODULES: [KernelModule; 7] = [UNARY, BINARY, REDUCE, SOFTMAX, INDEX, COPY, RANDOM];
+pub const MODULES: [KernelModule; 8] = [UNARY, BINARY, REDUCE, SOFTMAX, INDEX, COPY, RANDOM, LSTM];

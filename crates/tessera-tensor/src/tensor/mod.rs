@@ -2,6 +2,7 @@
 
 mod elementwise;
 mod indexing;
+mod lstm;
 mod optim;
 mod reduce;
 mod views;
