@@ -39,8 +39,13 @@ impl Progress {
         let secs = self.start.elapsed().as_secs_f64().max(1e-9);
         let rate = examples as f64 / secs;
         let eta = secs / step.max(1) as f64 * self.total.saturating_sub(step) as f64;
-        let line =
-            format!("{} {step:>5}/{} loss {loss:.4} {rate:>8.0} {}/s ETA {}", self.label, self.total, self.unit, format_secs(eta));
+        let line = format!(
+            "{} {step:>5}/{} loss {loss:.4} {rate:>8.0} {}/s ETA {}",
+            self.label,
+            self.total,
+            self.unit,
+            format_secs(eta)
+        );
         let mut err = std::io::stderr().lock();
         if self.terminal {
             let width = 24;

@@ -37,8 +37,8 @@ impl RunDir {
         };
         let mut epochs = Vec::new();
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let m: Map<String, Value> = serde_json::from_str(line)
-                .map_err(|e| Error::bad_data(&file, format!("line {}: {e}", i + 1)))?;
+            let m: Map<String, Value> =
+                serde_json::from_str(line).map_err(|e| Error::bad_data(&file, format!("line {}: {e}", i + 1)))?;
             if m.get("epoch").and_then(Value::as_u64).is_some_and(|e| e as usize <= done) {
                 epochs.push(m);
             }

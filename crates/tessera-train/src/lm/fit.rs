@@ -104,7 +104,7 @@ impl<'m> LmTrainer<'m> {
     /// One optimizer step on `window` from `state`: returns the mean cross-entropy and the
     /// state after the window, detached.
     pub fn train_step(&mut self, window: &StreamBatch, state: Option<&LstmState>) -> Result<(f64, LstmState)> {
-        let device = self.model.parameters()[0].1.device().clone();
+        let device = *self.model.parameters()[0].1.device();
         let (input, target) = window_tensors(window, &device)?;
         let (logits, state) = self.model.forward_ids(&input, state)?;
         let loss = cross_entropy(&logits, &target, &CrossEntropy::default())?;
@@ -135,9 +135,8 @@ impl<'m> LmTrainer<'m> {
     /// Resumes after `done` completed epochs (e.g. a checkpoint's epoch): runs epochs
     /// `done + 1 ..= cfg.epochs`, drawing the dropout masks an unbroken run would draw.
     pub fn fit_from(&mut self, data: &LmSplits, cfg: &LmFitConfig, done: usize) -> Result<History> {
-        let windows = StreamBatches::new(&data.train, cfg.batch_size, cfg.seq_len).map_err(|e| {
-            Error::Config(format!("training split of {} tokens: {e}", data.train.len()))
-        })?;
+        let windows = StreamBatches::new(&data.train, cfg.batch_size, cfg.seq_len)
+            .map_err(|e| Error::Config(format!("training split of {} tokens: {e}", data.train.len())))?;
         let mut history = History::default();
         self.model.set_training(true);
         for epoch in done + 1..=cfg.epochs {
@@ -205,7 +204,7 @@ impl<'m> LmTrainer<'m> {
 pub fn evaluate(model: &LstmLm, ids: &[u32], batch: usize, seq_len: usize) -> Result<f64> {
     let windows = StreamBatches::new(ids, batch, seq_len)
         .map_err(|e| Error::Config(format!("evaluation split of {} tokens: {e}", ids.len())))?;
-    let device = model.parameters()[0].1.device().clone();
+    let device = *model.parameters()[0].1.device();
     let mut mean = RunningMean::default();
     no_grad(|| -> Result<()> {
         let mut state: Option<LstmState> = None;

@@ -76,7 +76,7 @@ pub fn generate(model: &LstmLm, prompt: &[u32], tokens: usize, sampling: &Sampli
     if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= vocab) {
         return Err(Error::Config(format!("prompt token id {bad} is out of range for a vocabulary of {vocab}")));
     }
-    let device = model.parameters()[0].1.device().clone();
+    let device = *model.parameters()[0].1.device();
     let mut rng = SplitMix::new(sampling.seed, 0x6e6e);
     model.set_training(false);
     let result = no_grad(|| -> Result<Vec<u32>> {

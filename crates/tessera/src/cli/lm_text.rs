@@ -124,7 +124,9 @@ impl LmTokenizer {
             Ok(vocab)
         };
         match spec {
-            "word" => Ok(LmTokenizer::Word(WordTokenizer::new(vocab("word")?).with_normalizer(Normalizer::new().lowercase()))),
+            "word" => {
+                Ok(LmTokenizer::Word(WordTokenizer::new(vocab("word")?).with_normalizer(Normalizer::new().lowercase())))
+            }
             "char" => Ok(LmTokenizer::Char(CharTokenizer::new(vocab("char")?))),
             other => LmTokenizer::build(other, &[], 0),
         }

@@ -172,7 +172,8 @@ pub fn run(mut a: LmArgs) -> CliResult<()> {
 
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
     let adam = Adam { lr: a.lr, ..Adam::default() };
-    let mut optimizer = Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
+    let mut optimizer =
+        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
     if a.resume.is_some() {
         checkpoint::load(&run_path.join("checkpoints/last.safetensors"), MODEL, &model, Some(&mut optimizer))?;
         println!("resumed after epoch {done} (learning rate {:.2e})", optimizer.learning_rate());
