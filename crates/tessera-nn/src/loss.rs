@@ -112,21 +112,23 @@ fn class_indices(loss: &str, scores: &Var, targets: &Var, cfg: &CrossEntropy) ->
     Ok((index, valid, count))
 }
 
-/// Cross-entropy from logits `[batch, classes]` and class indices `[batch]`: log-softmax and
-/// negative log-likelihood fused into one op whose gradient is `softmax - target distribution`
-/// (one pass instead of a chain of ops), with label smoothing and ignore_index as in PyTorch.
+/// Cross-entropy from logits `[batch, classes]` and class indices `[batch]`, with label
+/// smoothing and ignore_index as in PyTorch. Fused: the forward needs only each row's
+/// log-sum-exp and target logit, and the backward writes `softmax - target distribution` in one
+/// pass ([`Tensor::cross_entropy_backward`]), so no `[batch, classes]` intermediate is kept.
 pub fn cross_entropy(logits: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<Var> {
     if !(0.0..=1.0).contains(&cfg.label_smoothing) {
         return Err(Error::Config(format!("cross_entropy: label smoothing {} must be in [0, 1]", cfg.label_smoothing)));
     }
     let (index, valid, count) = class_indices("cross_entropy", logits, targets, cfg)?;
-    let classes = logits.dims()[1];
     let s = cfg.label_smoothing;
-    let logp = logits.tensor().log_softmax(-1)?;
-    let picked = logp.gather(1, &index)?.squeeze(1)?;
-    let mut per = picked.scale(-(1.0 - s))?;
+    let x = logits.tensor().clone();
+    let lse = x.logsumexp(1, false)?;
+    let picked = x.gather(1, &index)?.squeeze(1)?;
+    let mut per = lse.sub(&picked)?.scale(1.0 - s)?;
     if s > 0.0 {
-        per = per.sub(&logp.sum(&[1], false)?.scale(s / classes as f64)?)?;
+        // -(s / classes) * sum_j log p_j = s * (lse - mean_j x_j)
+        per = per.add(&lse.sub(&x.mean(&[1], false)?)?.scale(s)?)?;
     }
     let per = per.mul(&valid)?;
     let (out, scale) = match cfg.reduction {
@@ -135,21 +137,13 @@ pub fn cross_entropy(logits: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<
         Reduction::None => (per, 1.0),
     };
     let reduction = cfg.reduction;
+    let target = index.squeeze(1)?;
     let rule = move |ctx: &BackwardCtx<'_>| -> tessera_autograd::Result<InputGrads> {
-        let onehot = Tensor::arange(0.0, classes as f64, 1.0, index.dtype(), index.device())?
-            .eq(&index)?
-            .to_dtype(logp.dtype())?;
-        let mut target_dist = onehot.scale(1.0 - s)?;
-        if s > 0.0 {
-            target_dist = target_dist.add_scalar(s / classes as f64)?;
-        }
-        // d loss_i / d logits_i = softmax_i - q_i, for rows that count.
-        let row_grad = match reduction {
+        let row_scale = match reduction {
             Reduction::None => ctx.grad.mul(&valid)?,
             _ => valid.mul(&ctx.grad.expand(valid.shape().clone())?)?.scale(scale)?,
         };
-        let g = logp.exp()?.sub(&target_dist)?.mul(&row_grad.unsqueeze(1)?)?;
-        Ok(vec![Some(g), None])
+        Ok(vec![Some(x.cross_entropy_backward(&lse, &target, &row_scale, s)?), None])
     };
     Ok(Var::from_op("cross_entropy", out, &[logits, targets], Some(Box::new(rule))))
 }

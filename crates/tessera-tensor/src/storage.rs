@@ -224,6 +224,58 @@ impl Storage {
         }
     }
 
+    pub(crate) fn logsumexp(&self, l: &Layout) -> Result<Storage> {
+        match self {
+            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::logsumexp(b, l)?)),
+            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::logsumexp(b, l)?)),
+        }
+    }
+
+    /// See [`crate::Tensor::cross_entropy_backward`].
+    pub(crate) fn cross_entropy_backward(
+        &self,
+        l: &Layout,
+        lse: (&Storage, &Layout),
+        target: (&Storage, &Layout),
+        scale: (&Storage, &Layout),
+        smoothing: f64,
+    ) -> Result<Storage> {
+        const OP: &str = "cross_entropy_backward";
+        for other in [lse.0, target.0, scale.0] {
+            same_device(OP, self, other)?;
+        }
+        match (self, lse.0, target.0, scale.0) {
+            (Storage::Cpu(x), Storage::Cpu(m), Storage::Cpu(t), Storage::Cpu(s)) => Ok(Storage::Cpu(
+                cpu::cross_entropy_backward((x, l), (m, lse.1), (t, target.1), (s, scale.1), smoothing)?,
+            )),
+            (Storage::Cuda(x), Storage::Cuda(m), Storage::Cuda(t), Storage::Cuda(s)) => Ok(Storage::Cuda(
+                cuda::cross_entropy_backward((x, l), (m, lse.1), (t, target.1), (s, scale.1), smoothing)?,
+            )),
+            _ => Err(mismatch(OP, self, lse.0)),
+        }
+    }
+
+    pub(crate) fn matmul_bias(
+        &self,
+        l: &Layout,
+        rhs: (&Storage, &Layout),
+        bias: (&Storage, &Layout),
+    ) -> Result<(Storage, Shape)> {
+        same_device("matmul_bias", self, rhs.0)?;
+        same_device("matmul_bias", self, bias.0)?;
+        match (self, rhs.0, bias.0) {
+            (Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(c)) => {
+                let (out, shape) = cpu::matmul_bias(a, l, b, rhs.1, c, bias.1)?;
+                Ok((Storage::Cpu(out), shape))
+            }
+            (Storage::Cuda(a), Storage::Cuda(b), Storage::Cuda(c)) => {
+                let (out, shape) = cuda::matmul_bias(a, l, b, rhs.1, c, bias.1)?;
+                Ok((Storage::Cuda(out), shape))
+            }
+            _ => Err(mismatch("matmul_bias", self, rhs.0)),
+        }
+    }
+
     pub(crate) fn matmul(&self, l: &Layout, rhs: &Storage, rl: &Layout) -> Result<(Storage, Shape)> {
         same_device("matmul", self, rhs)?;
         match (self, rhs) {

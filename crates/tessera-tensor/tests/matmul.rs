@@ -68,6 +68,32 @@ proptest! {
             assert_close(&got, &want, atol * 4.0 * (k + 1.0), rtol * 4.0).map_err(|e| TestCaseError::fail(format!("{dtype}: {e}")))?;
         }
     }
+
+    #[test]
+    fn matmul_bias_adds_the_bias_to_every_row((a, b) in arb_operands(), seed in any::<u64>()) {
+        let n = b.dims[b.dims.len() - 1];
+        for dtype in ALL_FLOATS {
+            let (ta, ra) = a.build(dtype, -2.0, 2.0);
+            let (tb, rb) = b.build(dtype, -2.0, 2.0);
+            let bias = RefArray::new(vec![n], values(seed, n, -1.0, 1.0).iter().map(|&x| round_to(dtype, x)).collect());
+            let got = ta.matmul_bias(&tb, &tensor_of(dtype, &bias.dims, &bias.data)).unwrap();
+            let prod = naive(&ra, &rb);
+            let want = RefArray::from_fn(prod.dims.clone(), |i| round_to(dtype, prod.at(i) + bias.at(&[i[i.len() - 1]])));
+            let k = ra.dims[ra.dims.len() - 1] as f64;
+            let (atol, rtol) = tolerance(dtype);
+            assert_close(&got, &want, atol * 4.0 * (k + 2.0), rtol * 4.0).map_err(|e| TestCaseError::fail(format!("{dtype}: {e}")))?;
+        }
+    }
+}
+
+#[test]
+fn matmul_bias_rejects_a_bias_of_the_wrong_length() {
+    let a = tensor_of(DType::F32, &[2, 3], &[0.0; 6]);
+    let b = tensor_of(DType::F32, &[3, 4], &[0.0; 12]);
+    let err = a.matmul_bias(&b, &tensor_of(DType::F32, &[3], &[0.0; 3])).unwrap_err();
+    assert!(err.to_string().contains("[3]"), "{err}");
+    let f64_bias = tensor_of(DType::F64, &[4], &[0.0; 4]);
+    assert!(a.matmul_bias(&b, &f64_bias).is_err());
 }
 
 #[test]

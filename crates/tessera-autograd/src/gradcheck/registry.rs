@@ -54,6 +54,12 @@ pub const NOT_CHECKED: &[&str] = &[
     // in-place updates of parameters (optimizers, loading), never recorded
     "optim_step_",
     "assign_",
+    // fused kernels that are themselves gradients or used only inside an op's backward rule:
+    // checked through the ops built on them (nn's cross-entropy and LSTM, against PyTorch and
+    // finite differences in tessera-nn's tests)
+    "cross_entropy_backward",
+    "lstm_cell",
+    "lstm_cell_backward",
 ];
 
 /// Every check: each differentiable op of the tensor API, then compositions.
@@ -250,6 +256,12 @@ fn reductions() -> Vec<OpCheck> {
             let shape = d.shape(1, 3);
             let dim = d.int(0, shape.len() - 1) as isize - if d.coin() { shape.len() as isize } else { 0 };
             Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].log_softmax(dim)))
+        }),
+        OpCheck::new("logsumexp", |d| {
+            let shape = d.shape(1, 3);
+            let dim = d.int(0, shape.len() - 1) as isize - if d.coin() { shape.len() as isize } else { 0 };
+            let keepdim = d.coin();
+            Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].logsumexp(dim, keepdim)))
         }),
     ]
 }

@@ -45,6 +45,14 @@ pub(super) fn checks() -> Vec<OpCheck> {
             let b = d.input(&[bb.as_slice(), &[k, n]].concat(), &Domain::ANY);
             Ok(Problem::new(vec![a, b], |v| v[0].matmul(&v[1])))
         }),
+        OpCheck::new("matmul_bias", |d| {
+            let (m, k, n) = (d.int(1, 4), d.int(1, 4), d.int(1, 4));
+            let batch = d.shape(0, 1);
+            let a = d.input(&[batch.as_slice(), &[m, k]].concat(), &Domain::ANY);
+            let b = d.input(&[k, n], &Domain::ANY);
+            let c = d.input(&[n], &Domain::ANY);
+            Ok(Problem::new(vec![a, b, c], |v| v[0].matmul_bias(&v[1], &v[2])))
+        }),
         OpCheck::new("index_select", |d| {
             let (shape, dim, u) = shape_and_dim(d);
             let n = d.int(1, 5);

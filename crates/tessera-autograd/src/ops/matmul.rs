@@ -2,6 +2,18 @@
 
 use super::sum_to_shape;
 use crate::{Result, Var};
+use tessera_tensor::Tensor;
+
+/// The gradient of the right operand `b` of `a @ b` given the output gradient `g`: `aᵀ @ g`.
+/// When `b` is the transpose of a contiguous matrix (a linear layer's `weightᵀ`), the product is
+/// computed as `(gᵀ @ a)ᵀ`, so that the gradient reaching the weight is contiguous and the
+/// optimizer does not have to gather a transposed view.
+fn rhs_grad(a: &Tensor, g: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.rank() == 2 && b.rank() == 2 && !b.is_contiguous() && b.t()?.is_contiguous() {
+        return Ok(g.t()?.matmul(a)?.t()?);
+    }
+    sum_to_shape(&a.t()?.matmul(g)?, b.shape())
+}
 
 impl Var {
     /// Matrix product `[..., m, k] @ [..., k, n]` with broadcast batch dims (rank >= 2 each).
@@ -13,8 +25,28 @@ impl Var {
         Ok(Var::record("matmul", y, &[self, rhs], move |c| {
             let g = c.grad;
             let ga = if c.needs(0) { Some(sum_to_shape(&g.matmul(&b.t()?)?, a.shape())?) } else { None };
-            let gb = if c.needs(1) { Some(sum_to_shape(&a.t()?.matmul(g)?, b.shape())?) } else { None };
+            let gb = if c.needs(1) { Some(rhs_grad(&a, g, &b)?) } else { None };
             Ok(vec![ga, gb])
+        }))
+    }
+
+    /// `self @ rhs + bias` (`bias` `[n]`, added to every row), fused: see
+    /// [`Tensor::matmul_bias`](tessera_tensor::Tensor::matmul_bias). Gradients as
+    /// [`Var::matmul`], and the bias's is the output gradient summed over all rows.
+    pub fn matmul_bias(&self, rhs: &Var, bias: &Var) -> Result<Var> {
+        let y = self.tensor().matmul_bias(rhs.tensor(), bias.tensor())?;
+        let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
+        Ok(Var::record("matmul_bias", y, &[self, rhs, bias], move |c| {
+            let g = c.grad;
+            let ga = if c.needs(0) { Some(sum_to_shape(&g.matmul(&b.t()?)?, a.shape())?) } else { None };
+            let gb = if c.needs(1) { Some(rhs_grad(&a, g, &b)?) } else { None };
+            let gc = if c.needs(2) {
+                let rows: Vec<isize> = (0..g.rank() as isize - 1).collect();
+                Some(g.sum(&rows, false)?)
+            } else {
+                None
+            };
+            Ok(vec![ga, gb, gc])
         }))
     }
 }

@@ -109,4 +109,15 @@ impl Var {
             Ok(vec![Some(c.grad.sub(&out.exp()?.mul(&total)?)?)])
         }))
     }
+
+    /// `log(sum(exp(x)))` along `dim`: the gradient is `g * softmax(x)` along `dim`.
+    pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Var> {
+        let y = self.tensor().logsumexp(dim, keepdim)?;
+        let (x, out) = (self.tensor().clone(), y.clone());
+        Ok(Var::record("logsumexp", y, &[self], move |c| {
+            let (lse, g) =
+                if keepdim { (out.clone(), c.grad.clone()) } else { (out.unsqueeze(dim)?, c.grad.unsqueeze(dim)?) };
+            Ok(vec![Some(x.sub(&lse)?.exp()?.mul(&g)?)])
+        }))
+    }
 }

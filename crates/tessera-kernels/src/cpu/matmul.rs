@@ -52,26 +52,68 @@ impl MatmulShape {
 /// `lhs @ rhs` for layouts `[..., m, k]` and `[..., k, n]` (batch dims broadcast). f32, f64 and
 /// f16 go through gemm directly; bf16 computes in f32.
 pub fn matmul(lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Result<(CpuBuffer, Shape)> {
-    super::binary::same_dtype("matmul", lhs, rhs)?;
+    product("matmul", lhs, ll, rhs, rl, None)
+}
+
+/// `lhs @ rhs + bias` with `bias` of shape `[n]` added to every row: the product accumulates onto
+/// the bias rows, so no separate pass (or temporary) adds it. As [`matmul`] otherwise.
+pub fn matmul_bias(
+    lhs: &CpuBuffer,
+    ll: &Layout,
+    rhs: &CpuBuffer,
+    rl: &Layout,
+    bias: &CpuBuffer,
+    bl: &Layout,
+) -> Result<(CpuBuffer, Shape)> {
+    product("matmul_bias", lhs, ll, rhs, rl, Some((bias, bl)))
+}
+
+/// Checks a bias against a product's shape: `[n]` of the operands' dtype.
+pub(crate) fn check_bias(s: &MatmulShape, bl: &Layout, out: &Shape) -> Result<()> {
+    if bl.dims() != [s.n] {
+        return Err(Error::ShapeMismatch { op: "matmul_bias", lhs: out.clone(), rhs: bl.shape().clone() }.into());
+    }
+    Ok(())
+}
+
+fn product(
+    op: &'static str,
+    lhs: &CpuBuffer,
+    ll: &Layout,
+    rhs: &CpuBuffer,
+    rl: &Layout,
+    bias: Option<(&CpuBuffer, &Layout)>,
+) -> Result<(CpuBuffer, Shape)> {
+    super::binary::same_dtype(op, lhs, rhs)?;
     let s = MatmulShape::new(ll, rl)?;
     let out_shape = s.out_shape();
-    let out: CpuBuffer = match (lhs, rhs) {
-        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => batched(a, ll, b, rl, &s).into(),
-        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => batched(a, ll, b, rl, &s).into(),
-        (CpuBuffer::F16(a), CpuBuffer::F16(b)) => batched(a, ll, b, rl, &s).into(),
-        (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
+    if let Some((b, bl)) = bias {
+        super::binary::same_dtype(op, lhs, b)?;
+        check_bias(&s, bl, &out_shape)?;
+    }
+    let out: CpuBuffer = match (lhs, rhs, bias) {
+        (CpuBuffer::F32(a), CpuBuffer::F32(b), c) => {
+            batched(a, ll, b, rl, &s, c.map(|(c, l)| (c.as_slice::<f32>().unwrap_or(&[]), l))).into()
+        }
+        (CpuBuffer::F64(a), CpuBuffer::F64(b), c) => {
+            batched(a, ll, b, rl, &s, c.map(|(c, l)| (c.as_slice::<f64>().unwrap_or(&[]), l))).into()
+        }
+        (CpuBuffer::F16(a), CpuBuffer::F16(b), c) => {
+            batched(a, ll, b, rl, &s, c.map(|(c, l)| (c.as_slice::<f16>().unwrap_or(&[]), l))).into()
+        }
+        (CpuBuffer::BF16(a), CpuBuffer::BF16(b), c) => {
             let a32 = map(&strided_values(a, ll), bf16::to_f32);
             let b32 = map(&strided_values(b, rl), bf16::to_f32);
+            let c32 = c.and_then(|(c, l)| c.as_slice::<bf16>().map(|v| (map(&strided_values(v, l), bf16::to_f32), l)));
             let (cl, cr) = (Layout::contiguous(ll.shape().clone()), Layout::contiguous(rl.shape().clone()));
-            map(&batched(&a32, &cl, &b32, &cr, &s), bf16::from_f32).into()
+            let bias_layout = Layout::contiguous(Shape::new(vec![s.n]));
+            let c32 = c32.as_ref().map(|(v, _)| (v.as_slice(), &bias_layout));
+            map(&batched(&a32, &cl, &b32, &cr, &s, c32), bf16::from_f32).into()
         }
-        (other, _) => {
-            return Err(Error::UnsupportedDType {
-                op: "matmul",
-                dtype: other.dtype(),
-                hint: " (cast to a float dtype first)",
-            }
-            .into())
+        (other, _, _) => {
+            return Err(
+                Error::UnsupportedDType { op, dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()
+            )
         }
     };
     Ok((out, out_shape))
@@ -131,13 +173,32 @@ impl<'a, T: Copy> Operand<'a, T> {
     }
 }
 
-fn batched<T: GemmElem>(a: &[T], ll: &Layout, b: &[T], rl: &Layout, s: &MatmulShape) -> Vec<T> {
+/// The product, accumulated onto `bias` rows when given (`[n]`, any layout).
+fn batched<T: GemmElem>(
+    a: &[T],
+    ll: &Layout,
+    b: &[T],
+    rl: &Layout,
+    s: &MatmulShape,
+    bias: Option<(&[T], &Layout)>,
+) -> Vec<T> {
     let (m, k, n) = (s.m, s.k, s.n);
     let count: usize = s.batch.iter().product();
-    let mut out = vec![T::ZERO; count * m * n];
+    let bias = bias.map(|(v, l)| strided_values(v, l));
+    let mut out = match &bias {
+        Some(row) => {
+            let mut out = Vec::with_capacity(count * m * n);
+            for _ in 0..count * m {
+                out.extend_from_slice(row);
+            }
+            out
+        }
+        None => vec![T::ZERO; count * m * n],
+    };
     if m * n == 0 {
         return out;
     }
+    let read_dst = bias.is_some();
     let lhs = Operand::new(a, ll, &s.batch);
     let rhs = Operand::new(b, rl, &s.batch);
     let flops = m * n * k;
@@ -153,14 +214,14 @@ fn batched<T: GemmElem>(a: &[T], ll: &Layout, b: &[T], rl: &Layout, s: &MatmulSh
                 dst.as_mut_ptr(),
                 1,
                 n as isize,
-                false,
+                read_dst,
                 lhs.data.as_ptr().add(lhs.offsets[i]),
                 lhs.col_stride as isize,
                 lhs.row_stride as isize,
                 rhs.data.as_ptr().add(rhs.offsets[i]),
                 rhs.col_stride as isize,
                 rhs.row_stride as isize,
-                T::ZERO,
+                T::ONE,
                 T::ONE,
                 false,
                 false,

@@ -11,7 +11,13 @@ use crate::Result;
 use tessera_core::{DType, Error, Layout, Shape};
 
 /// The indices as a contiguous i64 buffer, each checked to lie in `0..size`.
-fn checked_indices(op: &'static str, idx: &CudaBuffer, il: &Layout, dim: usize, size: usize) -> Result<CudaBuffer> {
+pub(crate) fn checked_indices(
+    op: &'static str,
+    idx: &CudaBuffer,
+    il: &Layout,
+    dim: usize,
+    size: usize,
+) -> Result<CudaBuffer> {
     if !matches!(idx.dtype(), DType::U32 | DType::I64) {
         return Err(Error::UnsupportedDType { op, dtype: idx.dtype(), hint: " for indices (use u32 or i64)" }.into());
     }

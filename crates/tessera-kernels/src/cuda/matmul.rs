@@ -84,11 +84,51 @@ fn int(v: usize, what: &str) -> Result<i32> {
 
 /// Batched matmul with broadcast batch dims, as [`crate::cpu::matmul`].
 pub fn matmul(lhs: &CudaBuffer, ll: &Layout, rhs: &CudaBuffer, rl: &Layout) -> Result<(CudaBuffer, Shape)> {
-    if lhs.dtype() != rhs.dtype() {
-        return Err(tessera_core::Error::DTypeMismatch { op: "matmul", lhs: lhs.dtype(), rhs: rhs.dtype() }.into());
+    product(lhs, ll, rhs, rl, None)
+}
+
+/// `lhs @ rhs + bias` (`bias` `[n]`), as [`crate::cpu::matmul_bias`]: cuBLAS accumulates
+/// (beta = 1) onto the bias rows.
+pub fn matmul_bias(
+    lhs: &CudaBuffer,
+    ll: &Layout,
+    rhs: &CudaBuffer,
+    rl: &Layout,
+    bias: &CudaBuffer,
+    bl: &Layout,
+) -> Result<(CudaBuffer, Shape)> {
+    product(lhs, ll, rhs, rl, Some((bias, bl)))
+}
+
+fn product(
+    lhs: &CudaBuffer,
+    ll: &Layout,
+    rhs: &CudaBuffer,
+    rl: &Layout,
+    bias: Option<(&CudaBuffer, &Layout)>,
+) -> Result<(CudaBuffer, Shape)> {
+    for other in [Some(rhs), bias.map(|b| b.0)].into_iter().flatten() {
+        if lhs.dtype() != other.dtype() {
+            return Err(
+                tessera_core::Error::DTypeMismatch { op: "matmul", lhs: lhs.dtype(), rhs: other.dtype() }.into()
+            );
+        }
     }
     let s = MatmulShape::new(ll, rl)?;
     let out_shape = s.out_shape();
+    // The output's initial value: the bias rows, or nothing (beta = 0).
+    let init = match bias {
+        Some((b, bl)) => {
+            crate::cpu::matmul::check_bias(&s, bl, &out_shape)?;
+            let rows = Layout::new(
+                Shape::new(vec![s.batch.iter().product::<usize>() * s.m, s.n]),
+                vec![0, bl.strides()[0]],
+                bl.offset(),
+            )?;
+            Some(super::copy::copy_strided(b, &rows)?)
+        }
+        None => None,
+    };
     let dtype = lhs.dtype();
     let (data_type, compute) = match dtype {
         DType::F32 => (sys::cudaDataType::CUDA_R_32F, sys::cublasComputeType_t::CUBLAS_COMPUTE_32F),
@@ -110,18 +150,23 @@ pub fn matmul(lhs: &CudaBuffer, ll: &Layout, rhs: &CudaBuffer, rl: &Layout) -> R
         return Ok((CudaBuffer::alloc(lhs.device(), dtype, 0)?, out_shape));
     }
     if k == 0 {
-        return Ok((super::copy::full(lhs.device(), dtype, count * m * n, 0.0)?, out_shape));
+        return Ok((init.map_or_else(|| super::copy::full(lhs.device(), dtype, count * m * n, 0.0), Ok)?, out_shape));
     }
     let a = operand(lhs, ll, &s.batch)?;
     let b = operand(rhs, rl, &s.batch)?;
-    let out = CudaBuffer::alloc(lhs.device(), dtype, count * m * n)?;
+    let beta_one = init.is_some();
+    let out = match init {
+        Some(b) => b,
+        None => CudaBuffer::alloc(lhs.device(), dtype, count * m * n)?,
+    };
     let esize = dtype.size_in_bytes() as u64;
     let op = |t: bool| if t { sys::cublasOperation_t::CUBLAS_OP_T } else { sys::cublasOperation_t::CUBLAS_OP_N };
     let (one32, zero32, one64, zero64) = (1f32, 0f32, 1f64, 0f64);
-    let (alpha, beta): (*const c_void, *const c_void) = if dtype == DType::F64 {
-        (&one64 as *const f64 as _, &zero64 as *const f64 as _)
-    } else {
-        (&one32 as *const f32 as _, &zero32 as *const f32 as _)
+    let (alpha, beta): (*const c_void, *const c_void) = match (dtype == DType::F64, beta_one) {
+        (true, false) => (&one64 as *const f64 as _, &zero64 as *const f64 as _),
+        (true, true) => (&one64 as *const f64 as _, &one64 as *const f64 as _),
+        (false, false) => (&one32 as *const f32 as _, &zero32 as *const f32 as _),
+        (false, true) => (&one32 as *const f32 as _, &one32 as *const f32 as _),
     };
     let dev = lhs.device().clone();
     dev.bind()?;

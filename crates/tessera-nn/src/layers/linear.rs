@@ -58,10 +58,10 @@ impl Module for Linear {
             });
         }
         // The transposed weight is a view: the matmul reads it in place.
-        let y = x.matmul(&self.weight.t()?)?;
+        let w_t = self.weight.t()?;
         Ok(match &self.bias {
-            Some(b) => y.add(b)?,
-            None => y,
+            Some(b) => x.matmul_bias(&w_t, b)?,
+            None => x.matmul(&w_t)?,
         })
     }
 

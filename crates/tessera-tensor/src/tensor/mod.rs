@@ -1,5 +1,6 @@
 //! The `Tensor` type: construction and accessors. The ops live in the sibling files.
 
+mod cross_entropy;
 mod elementwise;
 mod indexing;
 mod lstm;

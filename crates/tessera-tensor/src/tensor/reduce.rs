@@ -94,4 +94,34 @@ impl Tensor {
         let (storage, shape) = self.storage().matmul(self.layout(), &rhs.storage(), rhs.layout())?;
         Ok(Tensor::from_storage(storage, shape))
     }
+
+    /// `self @ rhs + bias` with `bias` of shape `[n]` added to every row of the product: what a
+    /// linear layer computes, in one pass (the product accumulates onto the bias rows).
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let x = Tensor::from_vec(vec![1f32, 2.0], [1, 2], &Device::Cpu)?;
+    /// let w = Tensor::from_vec(vec![1f32, 0.0, 0.0, 1.0], [2, 2], &Device::Cpu)?;
+    /// let b = Tensor::from_vec(vec![10f32, 20.0], [2], &Device::Cpu)?;
+    /// assert_eq!(x.matmul_bias(&w, &b)?.to_vec::<f32>()?, [11.0, 22.0]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn matmul_bias(&self, rhs: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        self.check_same_device("matmul_bias", rhs)?;
+        self.check_same_device("matmul_bias", bias)?;
+        if self.rank() < 2 || rhs.rank() < 2 {
+            return Err(Error::ShapeMismatch {
+                op: "matmul_bias",
+                lhs: self.shape().clone(),
+                rhs: rhs.shape().clone(),
+            }
+            .into());
+        }
+        let (storage, shape) = self.storage().matmul_bias(
+            self.layout(),
+            (&rhs.storage(), rhs.layout()),
+            (&bias.storage(), bias.layout()),
+        )?;
+        Ok(Tensor::from_storage(storage, shape))
+    }
 }

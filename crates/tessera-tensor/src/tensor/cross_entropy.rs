@@ -1,0 +1,66 @@
+//! Log-sum-exp and the fused gradient of softmax cross-entropy.
+
+use super::Tensor;
+use crate::Result;
+
+impl Tensor {
+    /// `log(sum(exp(x)))` along `dim`, computed stably (shifted by the maximum): PyTorch's
+    /// `torch.logsumexp`. An all `-inf` slice gives `-inf`.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let x = Tensor::from_vec(vec![0f64, 0.0, 1000.0, 1000.0], [2, 2], &Device::Cpu)?;
+    /// let lse = x.logsumexp(1, false)?.to_vec::<f64>()?;
+    /// assert!((lse[0] - 2f64.ln()).abs() < 1e-12 && (lse[1] - 1000.0 - 2f64.ln()).abs() < 1e-9);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        let d = self.shape().dim(dim, "logsumexp")?;
+        let mut perm: Vec<usize> = (0..self.rank()).filter(|&i| i != d).collect();
+        perm.push(d);
+        let moved = self.layout().permute(&perm)?;
+        let mut dims: Vec<usize> = perm[..perm.len() - 1].iter().map(|&i| self.dims()[i]).collect();
+        let out = Tensor::from_storage(self.storage().logsumexp(&moved)?, dims.clone());
+        if keepdim {
+            dims.insert(d, 1);
+            return out.reshape(dims);
+        }
+        Ok(out)
+    }
+
+    /// The gradient of softmax cross-entropy with respect to these logits `[n, classes]`, in one
+    /// pass: `scale[i] * (softmax(logits)[i, j] - q[i, j])` where the target distribution `q` puts
+    /// `1 - smoothing` on class `target[i]` and spreads `smoothing` evenly over all classes.
+    ///
+    /// `lse` is `self.logsumexp(1, false)` (`[n]`), `target` holds class indices (`[n]`, u32 or
+    /// i64, each in `0..classes`: an out-of-range one is an error naming it), and `scale` (`[n]`,
+    /// the logits' dtype) is each row's upstream gradient: `1 / n` for a mean, 0 for an ignored
+    /// row.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let dev = Device::Cpu;
+    /// let logits = Tensor::from_vec(vec![0f64, 0.0], [1, 2], &dev)?;
+    /// let target = Tensor::from_vec(vec![1u32], [1], &dev)?;
+    /// let scale = Tensor::from_vec(vec![1f64], [1], &dev)?;
+    /// let g = logits.cross_entropy_backward(&logits.logsumexp(1, false)?, &target, &scale, 0.0)?;
+    /// assert_eq!(g.to_vec::<f64>()?, [0.5, -0.5]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn cross_entropy_backward(
+        &self,
+        lse: &Tensor,
+        target: &Tensor,
+        scale: &Tensor,
+        smoothing: f64,
+    ) -> Result<Tensor> {
+        let storage = self.storage().cross_entropy_backward(
+            self.layout(),
+            (&lse.storage(), lse.layout()),
+            (&target.storage(), target.layout()),
+            (&scale.storage(), scale.layout()),
+            smoothing,
+        )?;
+        Ok(Tensor::from_storage(storage, self.shape().clone()))
+    }
+}
