@@ -79,12 +79,20 @@ fn thousands(n: u64) -> String {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shape = |d: &[usize]| format!("[{}]", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
-        writeln!(f, "{:<6} {:<28} {:<16} {:>12} {:>14}", "layer", "type", "output", "params", "FLOPs/example")?;
-        writeln!(f, "{}", "-".repeat(80))?;
+        // Columns as wide as their longest entry, so long layer names and types stay aligned.
+        let name_w = self.rows.iter().map(|r| r.name.len()).chain([6]).max().unwrap_or(6);
+        let kind_w = self.rows.iter().map(|r| r.kind.len()).chain([28]).max().unwrap_or(28);
+        let rule = "-".repeat(name_w + kind_w + 46);
+        writeln!(
+            f,
+            "{:<name_w$} {:<kind_w$} {:<16} {:>12} {:>14}",
+            "layer", "type", "output", "params", "FLOPs/example"
+        )?;
+        writeln!(f, "{rule}")?;
         for r in &self.rows {
             writeln!(
                 f,
-                "{:<6} {:<28} {:<16} {:>12} {:>14}",
+                "{:<name_w$} {:<kind_w$} {:<16} {:>12} {:>14}",
                 r.name,
                 r.kind,
                 shape(&r.output),
@@ -92,7 +100,7 @@ impl fmt::Display for Summary {
                 thousands(r.flops)
             )?;
         }
-        writeln!(f, "{}", "-".repeat(80))?;
+        writeln!(f, "{rule}")?;
         write!(
             f,
             "total: {} parameters ({:.2} MB as f32), {} FLOPs per example",

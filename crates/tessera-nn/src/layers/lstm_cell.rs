@@ -7,33 +7,27 @@ use crate::Result;
 use tessera_autograd::{BackwardCtx, InputGrads, Var};
 use tessera_tensor::Tensor;
 
-/// `x * (1 - x)`: the derivative of the sigmoid in terms of its output.
-fn sigmoid_grad(s: &Tensor) -> tessera_tensor::Result<Tensor> {
-    s.mul(&s.affine(-1.0, 1.0)?)
-}
-
 /// Runs the LSTM from `(h0, c0)` (`[batch, hidden]`) over `proj` (`[seq, batch, 4 * hidden]`,
 /// the input projection of every step with `bias_ih`), with recurrent weight `w_hh`
 /// (`[4 * hidden, hidden]`) and bias `b_hh`. Returns `[seq, batch, 2 * hidden]`: each step's
 /// hidden state, then its cell state.
+///
+/// Each step is one small GEMM and one fused cell kernel ([`Tensor::lstm_cell`]); backward is
+/// one fused kernel ([`Tensor::lstm_cell_backward`]) and one GEMM per step, then the weight
+/// gradient of all steps as one GEMM.
 pub(crate) fn lstm_sequence(proj: &Var, h0: &Var, c0: &Var, w_hh: &Var, b_hh: &Var) -> Result<Var> {
     let (steps, hs) = (proj.dims()[0], w_hh.dims()[1]);
     let w_t = w_hh.tensor().t()?;
+    // b_hh joins the input projection once, instead of once per step.
+    let pre = proj.tensor().add(b_hh.tensor())?;
     let (mut h, mut c) = (h0.tensor().clone(), c0.tensor().clone());
-    let (mut acts, mut hs_out, mut cs, mut tcs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut acts, mut hs_out, mut cs) = (Vec::new(), Vec::new(), Vec::new());
     for t in 0..steps {
-        let pre = proj.tensor().narrow(0, t, 1)?.squeeze(0)?.add(&h.matmul(&w_t)?)?.add(b_hh.tensor())?;
-        let i = pre.narrow(1, 0, hs)?.sigmoid()?;
-        let f = pre.narrow(1, hs, hs)?.sigmoid()?;
-        let g = pre.narrow(1, 2 * hs, hs)?.tanh()?;
-        let o = pre.narrow(1, 3 * hs, hs)?.sigmoid()?;
-        c = f.mul(&c)?.add(&i.mul(&g)?)?;
-        let tc = c.tanh()?;
-        h = o.mul(&tc)?;
-        acts.push([i, f, g, o]);
+        let (h_next, c_next, a) = Tensor::lstm_cell(&pre.narrow(0, t, 1)?.squeeze(0)?, &h.matmul(&w_t)?, &c)?;
+        (h, c) = (h_next, c_next);
+        acts.push(a);
         hs_out.push(h.clone());
         cs.push(c.clone());
-        tcs.push(tc);
     }
     let out = Tensor::cat(&[Tensor::stack(&hs_out, 0)?, Tensor::stack(&cs, 0)?], 2)?;
     let (h0_t, c0_t, w_hh_t) = (h0.tensor().clone(), c0.tensor().clone(), w_hh.tensor().clone());
@@ -44,19 +38,12 @@ pub(crate) fn lstm_sequence(proj: &Var, h0: &Var, c0: &Var, w_hh: &Var, b_hh: &V
         let (mut dh_next, mut dc_next) = (h0.zeros_like()?, c0.zeros_like()?);
         let mut d_pre = Vec::with_capacity(steps);
         for t in (0..steps).rev() {
-            let [i, f, g, o] = &acts[t];
             let c_prev = if t > 0 { &cs[t - 1] } else { c0 };
             let dh = d_h_out.narrow(0, t, 1)?.squeeze(0)?.add(&dh_next)?;
             let dc = d_c_out.narrow(0, t, 1)?.squeeze(0)?.add(&dc_next)?;
-            let tc = &tcs[t];
-            let d_o = dh.mul(tc)?.mul(&sigmoid_grad(o)?)?;
-            let dc = dc.add(&dh.mul(o)?.mul(&tc.square()?.affine(-1.0, 1.0)?)?)?;
-            let d_i = dc.mul(g)?.mul(&sigmoid_grad(i)?)?;
-            let d_g = dc.mul(i)?.mul(&g.square()?.affine(-1.0, 1.0)?)?;
-            let d_f = dc.mul(c_prev)?.mul(&sigmoid_grad(f)?)?;
-            dc_next = dc.mul(f)?;
-            let d = Tensor::cat(&[d_i, d_f, d_g, d_o], 1)?;
+            let (d, dc_prev) = Tensor::lstm_cell_backward(&acts[t], c_prev, &cs[t], &dh, &dc)?;
             dh_next = d.matmul(w_hh)?;
+            dc_next = dc_prev;
             d_pre.push(d);
         }
         d_pre.reverse();
