@@ -64,6 +64,44 @@ def lstm_layer():
     return median_time(step)
 
 
+def lm_step():
+    """The language-model step of issue 8 (tessera_benches::lm_workload): returns seconds per step."""
+    torch.manual_seed(0)
+    nn = torch.nn
+    vocab, embed, hidden, seq, batch = 5000, 128, 256, 35, 32
+
+    class Lm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.2)
+            self.encoder = nn.Embedding(vocab, embed)
+            self.rnn = nn.LSTM(embed, hidden)
+            self.decoder = nn.Linear(hidden, vocab)
+
+        def forward(self, ids, state):
+            out, state = self.rnn(self.drop(self.encoder(ids)), state)
+            return self.decoder(self.drop(out)).view(-1, vocab), state
+
+    model = Lm()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ids = (torch.arange(8 * seq * batch + batch) * 7919 % vocab).view(batch, -1).t().contiguous()
+    windows = [(ids[i * seq:(i + 1) * seq], ids[i * seq + 1:(i + 1) * seq + 1].reshape(-1)) for i in range(8)]
+    state = [None, 0]
+
+    def step():
+        x, y = windows[state[1] % len(windows)]
+        state[1] += 1
+        hidden_state = None if state[0] is None else tuple(h.detach() for h in state[0])
+        opt.zero_grad()
+        logits, state[0] = model(x, hidden_state)
+        loss = nn.functional.cross_entropy(logits, y)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+
+    return median_time(step, seconds=8.0, warmup=5)
+
+
 def criterion_median(target, group, bench):
     path = os.path.join(target, "criterion", group, bench, "new", "estimates.json")
     with open(path) as f:
@@ -83,6 +121,7 @@ def main():
         ("MLP step, batch 32", ("mlp_step", "b32"), mlp_step(32, False), mlp_step(32, True)),
         ("MLP step, batch 256", ("mlp_step", "b256"), mlp_step(256, False), mlp_step(256, True)),
         ("LSTM layer fwd+bwd (32x35, 128->256)", ("lstm_layer", "b32_s35_i128_h256"), lstm_layer(), None),
+        ("LM step (v5000 e128 h256 s35 b32)", ("lm_step", "v5000_e128_h256_s35_b32"), lm_step(), None),
     ]
     print(f"torch {torch.__version__}, 1 thread")
     print(f"{'workload':<40} {'tessera':>10} {'torch':>10} {'torch fused Adam':>17} {'ratio vs best torch':>20}")
@@ -91,6 +130,10 @@ def main():
         best = min(t for t in (t_default, t_fused) if t is not None)
         fused = f"{t_fused * 1e3:.3f} ms" if t_fused is not None else "-"
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {fused:>17} {ours / best:>20.2f}")
+        if group == "lm_step":
+            tokens = 32 * 35
+            print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / t_default:>10.0f} {'':>17} "
+                  f"{'speed-up ' + format(t_default / ours, '.2f'):>20}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@
 //! and the byte and FLOP counts used for throughput. See `README.md` in this folder.
 
 use rayon::prelude::*;
+use tessera_nn::Module;
 use tessera_tensor::{DType, Device, Generator, Result, Tensor};
+use tessera_text::{StreamBatch, StreamBatches};
+use tessera_train::lm::{LmTrainer, LstmLm, LstmLmConfig};
+use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 
 /// The thread counts every multithreaded benchmark runs on.
 pub const THREADS: [usize; 2] = [1, 2];
@@ -49,6 +53,24 @@ pub fn par_copy(src: &[f32]) -> Vec<f32> {
     // SAFETY: the loop above wrote every one of the `src.len()` elements.
     unsafe { out.set_len(src.len()) };
     out
+}
+
+/// The language-model workload of issue 8, as `benches/compare_torch.py` runs it in PyTorch:
+/// vocabulary 5000, embedding 128, one LSTM layer of 256, dropout 0.2, sequence 35, batch 32,
+/// Adam with gradient clipping at norm 0.5. Returns the model and `windows` training windows of
+/// pseudo-random ids (the ids do not change the arithmetic).
+pub fn lm_workload(windows: usize) -> (LstmLm, Vec<StreamBatch>) {
+    let cfg = LstmLmConfig { vocab: 5000, embed: 128, hidden: 256, layers: 1, dropout: 0.2, seed: 0 };
+    let lm = LstmLm::new(&cfg, &Device::Cpu).expect("building the LM");
+    let ids: Vec<u32> = (0..windows * 32 * 35 + 32).map(|i| ((i * 7919) % 5000) as u32).collect();
+    let windows = StreamBatches::new(&ids, 32, 35).expect("cutting windows").collect();
+    (lm, windows)
+}
+
+/// The trainer of [`lm_workload`]'s model: Adam (PyTorch's defaults) clipping at norm 0.5.
+pub fn lm_trainer(lm: &LstmLm) -> LmTrainer<'_> {
+    let opt = Optimizer::new(lm.parameters(), OptimizerKind::Adam(Adam::default())).expect("optimizer");
+    LmTrainer::new(lm, opt.with_clip(Clip::GlobalNorm(0.5)))
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //!   backward, optimizer step; random inputs of the right shapes.
 //! - `lstm_layer`: one LSTM layer (batch 32, seq 35, input 128, hidden 256, batch-first),
 //!   forward and backward of the sum of its outputs.
+//! - `lm_step`: one training step of the LSTM language model ([`tessera_benches::lm_workload`]):
+//!   embedding, LSTM, dropout, output layer over 5000 words, cross-entropy, backward, clipping,
+//!   Adam; the state carried from the previous window as in truncated BPTT.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -78,5 +81,30 @@ fn lstm_layer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mlp_step, lstm_layer);
+fn lm_step(c: &mut Criterion) {
+    let one = pool(1);
+    let mut group = c.benchmark_group("lm_step");
+    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
+    let (lm, windows) = tessera_benches::lm_workload(8);
+    let mut trainer = tessera_benches::lm_trainer(&lm);
+    let mut state = None;
+    let mut next = 0;
+    group.bench_function("v5000_e128_h256_s35_b32", |b| {
+        b.iter_custom(|iters| {
+            one.install(|| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (loss, s) = trainer.train_step(&windows[next % windows.len()], state.as_ref()).unwrap();
+                    state = Some(s);
+                    next += 1;
+                    black_box(loss);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mlp_step, lstm_layer, lm_step);
 criterion_main!(benches);
