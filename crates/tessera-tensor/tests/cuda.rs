@@ -226,6 +226,45 @@ fn cuda_softmax_matches_cpu() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn cuda_logsumexp_and_cross_entropy_backward_match_cpu() -> Result<()> {
+    let Some((dev, _gpu)) = gpu("cuda_logsumexp_and_cross_entropy_backward_match_cpu") else { return Ok(()) };
+    for dtype in FLOATS {
+        let (c, g) = pair(&dev, dtype, &BASE, 12, -6.0, 6.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            for d in 0..3 {
+                for keep in [false, true] {
+                    let what = format!("logsumexp {dtype} {name} {d} keepdim {keep}");
+                    check(&what, dtype, &cv.logsumexp(d, keep), &gv.logsumexp(d, keep));
+                }
+            }
+        }
+        // A vocabulary-sized row, a transposed block, and the backward on both.
+        let (n, k) = (70, 5000);
+        let (cl, gl) = pair(&dev, dtype, &[n, k], 13, -8.0, 8.0)?;
+        check(&format!("logsumexp long {dtype}"), dtype, &cl.logsumexp(1, false), &gl.logsumexp(1, false));
+        let (ct, gt) = (cl.narrow(1, 0, 40)?.t()?, gl.narrow(1, 0, 40)?.t()?);
+        check(&format!("logsumexp transposed {dtype}"), dtype, &ct.logsumexp(1, false), &gt.logsumexp(1, false));
+        let ids: Vec<u32> = values(14, n, 0.0, k as f64).into_iter().map(|v| v as u32).collect();
+        let (ctg, gtg) = (Tensor::from_vec(ids.clone(), [n], &Device::Cpu)?, Tensor::from_vec(ids, [n], &dev)?);
+        let (cs, gs) = pair(&dev, dtype, &[n], 15, 0.0, 1.0)?;
+        for smoothing in [0.0, 0.1] {
+            let run =
+                |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, smoothing);
+            let what = format!("cross_entropy_backward {dtype} smoothing {smoothing}");
+            check(&what, dtype, &run(&cl, &ctg, &cs), &run(&gl, &gtg, &gs));
+        }
+        // An out-of-range target: the same error on both devices.
+        let (cb, gb) =
+            (Tensor::from_vec(vec![k as u32; n], [n], &Device::Cpu)?, Tensor::from_vec(vec![k as u32; n], [n], &dev)?);
+        let run = |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, 0.0);
+        check(&format!("cross_entropy_backward {dtype} bad target"), dtype, &run(&cl, &cb, &cs), &run(&gl, &gb, &gs));
+        assert!(run(&cl, &cb, &cs).is_err(), "target {k} of {k} classes is out of range");
+    }
+    Ok(())
+}
+
 /// Splits a result of several tensors into one result per tensor (errors repeated), for `check`.
 fn each<const N: usize>(r: Result<[Tensor; N]>) -> [Result<Tensor>; N] {
     match r {
@@ -308,6 +347,14 @@ fn cuda_matmul_matches_cpu() -> Result<()> {
             let (ct, gt) = (cb.t()?.contiguous()?.t()?, gb.t()?.contiguous()?.t()?);
             check_tol(&format!("matmul {dtype} {sa:?} {sb:?}ᵀᵀ"), t, &ca.matmul(&ct), &ga.matmul(&gt));
         }
+        // matmul_bias: a linear layer's x @ wᵀ + b, and a bias of the wrong length.
+        let (cx, gx) = pair(&dev, dtype, &[33, 65], 33, -1.0, 1.0)?;
+        let (cw, gw) = pair(&dev, dtype, &[17, 65], 34, -1.0, 1.0)?;
+        let (cbias, gbias) = pair(&dev, dtype, &[17], 35, -1.0, 1.0)?;
+        let lin = |x: &Tensor, w: &Tensor, b: &Tensor| x.matmul_bias(&w.t()?, b);
+        check_tol(&format!("matmul_bias {dtype}"), t, &lin(&cx, &cw, &cbias), &lin(&gx, &gw, &gbias));
+        let short = |x: &Tensor, w: &Tensor, b: &Tensor| x.matmul_bias(&w.t()?, &b.narrow(0, 0, 16)?);
+        check_tol(&format!("matmul_bias {dtype} bad bias"), t, &short(&cx, &cw, &cbias), &short(&gx, &gw, &gbias));
         let (ca, ga) = pair(&dev, dtype, &[6, 5], 32, -1.0, 1.0)?;
         let (ce, ge) = (ca.unsqueeze(0)?.expand([4, 6, 5])?, ga.unsqueeze(0)?.expand([4, 6, 5])?);
         check_tol(&format!("matmul {dtype} expanded"), t, &ce.matmul(&ca.t()?), &ge.matmul(&ga.t()?));
