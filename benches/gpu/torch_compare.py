@@ -43,6 +43,16 @@ def main():
     report("sum_dim1", "f32", "65536x1024", time_ms(lambda: m.sum(1), a.iters), 4 * (m.numel() + 65536), m.numel())
     report("softmax_dim1", "f32", "65536x1024", time_ms(lambda: torch.softmax(m, 1), a.iters), 8 * m.numel(), 0)
     del m
+    for rows_, classes in [(1120, 5000), (8192, 32000)]:
+        logits = (torch.rand(rows_, classes, device=dev) * 2 - 1).requires_grad_()
+        target = torch.arange(rows_, device=dev) * 7919 % classes
+
+        def ce():
+            loss = torch.nn.functional.cross_entropy(logits, target)
+            torch.autograd.grad(loss, logits)
+
+        report("cross_entropy_fwd_bwd", "f32", f"{rows_}x{classes}", time_ms(ce, a.iters), 12 * rows_ * classes, 0)
+        del logits
     for name, dt in [("f32", torch.float32), ("bf16", torch.bfloat16)]:
         p_, q = torch.rand(4096, 4096, device=dev, dtype=dt), torch.rand(4096, 4096, device=dev, dtype=dt)
         report("matmul", name, "4096x4096x4096", time_ms(lambda: p_ @ q, a.iters), 3 * p_.numel() * p_.element_size(), 2 * 4096**3)

@@ -1,5 +1,5 @@
 //! A small CUDA benchmark of the kernels (`benches/gpu/run.sh` runs it on a GPU machine): add and
-//! exp on 256M f32 elements, sum and softmax over [65536, 1024], the fused LSTM cell (forward and
+//! exp on 256M f32 elements, sum and softmax over [65536, 1024], fused cross-entropy forward and backward, the fused LSTM cell (forward and
 //! backward, gates [32, 1024] and [4096, 4096]), matmul 4096² in f32 and bf16, and host/device
 //! copy bandwidth. Prints one JSON object per line (and writes them to the file
 //! given with `--out`). Exits 0 with a message when there is no GPU.
@@ -85,6 +85,29 @@ fn run() -> Result<()> {
     let t = time(&dev, iters, || cuda::softmax(&x, &l, 1).map(drop))?;
     report("softmax_dim1", DType::F32, "65536x1024", t, 8.0 * (rows * cols) as f64, 0.0);
     drop(x);
+
+    // Fused cross-entropy, forward (logsumexp) and backward, at the LM's logits and at an LLM's:
+    // the minimum traffic is two reads of the logits and one write of their gradient.
+    for (rows, classes) in [(1120, 5000), (8192, 32000)] {
+        let (l, flat) =
+            (Layout::contiguous(Shape::new(vec![rows, classes])), Layout::contiguous(Shape::new(vec![rows])));
+        let logits = rand(&dev, &mut rng, DType::F32, rows * classes)?;
+        let ids: Vec<u32> = (0..rows).map(|i| (i * 7919 % classes) as u32).collect();
+        let target = CudaBuffer::from_cpu(&dev, &tessera_kernels::cpu::CpuBuffer::U32(ids))?;
+        let scale = CudaBuffer::from_cpu(&dev, &tessera_kernels::cpu::full(DType::F32, rows, 1.0 / rows as f64))?;
+        let t = time(&dev, iters, || {
+            let lse = cuda::logsumexp(&logits, &l)?;
+            cuda::cross_entropy_backward((&logits, &l), (&lse, &flat), (&target, &flat), (&scale, &flat), 0.0).map(drop)
+        })?;
+        report(
+            "cross_entropy_fwd_bwd",
+            DType::F32,
+            &format!("{rows}x{classes}"),
+            t,
+            12.0 * (rows * classes) as f64,
+            0.0,
+        );
+    }
 
     // The fused LSTM cell: each direction moves 13 elements per (row, unit).
     for (batch, hidden) in [(32, 256), (4096, 1024)] {
