@@ -55,12 +55,30 @@ fn from_fn(dtype: DType, len: usize, f: impl Fn(usize) -> f64) -> CpuBuffer {
     }
 }
 
-/// Builds `len` values where value `i` depends only on `i` and the reserved counters, in parallel
-/// when large: the same numbers whatever the thread count.
-fn random_fill<T: Element + Send>(len: usize, sample: impl Fn(usize) -> T + Sync) -> Vec<T> {
+/// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `per` values per
+/// block: value `i` is `sample(block(first + i / per), i % per)`, so it depends only on `i` and
+/// the reserved counters (the same numbers whatever the thread count, and as the CUDA half draws
+/// them). In parallel when large; each block is computed once, not once per value it feeds.
+fn random_fill<T: Element + Send>(
+    len: usize,
+    g: &Philox,
+    first: u64,
+    per: usize,
+    sample: impl Fn([u32; 4], usize) -> T + Sync,
+) -> Vec<T> {
     par::build_vec(len, 64, |start, out| {
+        let mut cached: Option<(usize, [u32; 4])> = None;
         for (j, o) in out.iter_mut().enumerate() {
-            o.write(sample(start + j));
+            let (b, k) = ((start + j) / per, (start + j) % per);
+            let words = match cached {
+                Some((c, w)) if c == b => w,
+                _ => {
+                    let w = g.block(first + b as u64);
+                    cached = Some((b, w));
+                    w
+                }
+            };
+            o.write(sample(words, k));
         }
     })
 }
@@ -117,21 +135,16 @@ pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> 
     Ok(match dtype {
         DType::F64 => {
             let first = rng.take(len.div_ceil(2) as u64);
-            random_fill(len, |i| {
-                let b = g.block(first + (i / 2) as u64);
-                let k = 2 * (i % 2);
-                lo + (hi - lo) * Philox::words_to_unit_f64(b[k], b[k + 1])
-            })
-            .into()
+            random_fill(len, &g, first, 2, |b, k| lo + (hi - lo) * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]))
+                .into()
         }
         _ => {
             let first = rng.take(len.div_ceil(4) as u64);
-            let unit = |i: usize| Philox::word_to_unit_f32(g.block(first + (i / 4) as u64)[i % 4]) as f64;
-            let sample = |i: usize| lo + (hi - lo) * unit(i);
+            let sample = |b: [u32; 4], k: usize| lo + (hi - lo) * Philox::word_to_unit_f32(b[k]) as f64;
             match dtype {
-                DType::F32 => random_fill(len, |i| sample(i) as f32).into(),
-                DType::F16 => random_fill(len, |i| f16::from_f64(sample(i))).into(),
-                _ => random_fill(len, |i| bf16::from_f64(sample(i))).into(),
+                DType::F32 => random_fill(len, &g, first, 4, |b, k| sample(b, k) as f32).into(),
+                DType::F16 => random_fill(len, &g, first, 4, |b, k| f16::from_f64(sample(b, k))).into(),
+                _ => random_fill(len, &g, first, 4, |b, k| bf16::from_f64(sample(b, k))).into(),
             }
         }
     })
@@ -142,12 +155,12 @@ pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -
     check_normal(dtype, mean, std)?;
     let g = rng.clone();
     let first = rng.take(len as u64);
-    let sample = |i: usize| mean + std * Philox::block_to_normal(g.block(first + i as u64));
+    let sample = |b: [u32; 4], _| mean + std * Philox::block_to_normal(b);
     Ok(match dtype {
-        DType::F32 => random_fill(len, |i| sample(i) as f32).into(),
-        DType::F64 => random_fill(len, sample).into(),
-        DType::F16 => random_fill(len, |i| f16::from_f64(sample(i))).into(),
-        _ => random_fill(len, |i| bf16::from_f64(sample(i))).into(),
+        DType::F32 => random_fill(len, &g, first, 1, |b, k| sample(b, k) as f32).into(),
+        DType::F64 => random_fill(len, &g, first, 1, sample).into(),
+        DType::F16 => random_fill(len, &g, first, 1, |b, k| f16::from_f64(sample(b, k))).into(),
+        _ => random_fill(len, &g, first, 1, |b, k| bf16::from_f64(sample(b, k))).into(),
     })
 }
 
@@ -156,16 +169,12 @@ pub fn bernoulli(rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<C
     check_bernoulli(dtype, p)?;
     let g = rng.clone();
     let first = rng.take(len.div_ceil(2) as u64);
-    let hit = |i: usize| {
-        let b = g.block(first + (i / 2) as u64);
-        let k = 2 * (i % 2);
-        Philox::words_to_unit_f64(b[k], b[k + 1]) < p
-    };
+    let hit = |b: [u32; 4], k: usize| Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < p;
     Ok(match dtype {
-        DType::F32 => random_fill(len, |i| hit(i) as u8 as f32).into(),
-        DType::F64 => random_fill(len, |i| hit(i) as u8 as f64).into(),
-        DType::F16 => random_fill(len, |i| f16::from_f32(hit(i) as u8 as f32)).into(),
-        DType::BF16 => random_fill(len, |i| bf16::from_f32(hit(i) as u8 as f32)).into(),
-        _ => random_fill(len, |i| hit(i) as u8).into(),
+        DType::F32 => random_fill(len, &g, first, 2, |b, k| hit(b, k) as u8 as f32).into(),
+        DType::F64 => random_fill(len, &g, first, 2, |b, k| hit(b, k) as u8 as f64).into(),
+        DType::F16 => random_fill(len, &g, first, 2, |b, k| f16::from_f32(hit(b, k) as u8 as f32)).into(),
+        DType::BF16 => random_fill(len, &g, first, 2, |b, k| bf16::from_f32(hit(b, k) as u8 as f32)).into(),
+        _ => random_fill(len, &g, first, 2, |b, k| hit(b, k) as u8).into(),
     })
 }
