@@ -69,6 +69,29 @@ fn char_lm_beats_the_bigram_generates_reproducibly_and_resumes() {
 }
 
 #[test]
+fn bpe_lm_run_keeps_its_tokenizer() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-lm-bpe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = shipped_slice(&dir, 600);
+    let (tokenizer, run) = (dir.join("bpe.json"), dir.join("run"));
+    let (corpus_arg, tok_arg, run_arg) = (corpus.to_str().unwrap(), tokenizer.to_str().unwrap(), run.to_str().unwrap());
+    tessera(&["bpe", "train", "--vocab-size", "300", "--out", tok_arg, corpus_arg]);
+    let bpe_spec = format!("bpe:{tok_arg}");
+    let args = ["--tokenizer", &bpe_spec, "--embed", "16", "--hidden", "32", "--seq-len", "16", "--batch-size", "8"];
+    let mut train = vec!["train", "lm", "--corpus", corpus_arg, "--epochs", "1", "--out", run_arg];
+    train.extend(args);
+    let printed = tessera(&train);
+    assert!(printed.contains("KN bigram"), "{printed}");
+    assert_eq!(json(&run.join("tokenizer.json")), json(&tokenizer), "the run folder's copy of the tokenizer");
+    // The run samples with its own copy once the original file is gone.
+    std::fs::remove_file(&tokenizer).unwrap();
+    let sample = tessera(&["generate", "--checkpoint", run_arg, "--prompt", "The", "--tokens", "20", "--seed", "1"]);
+    assert!(sample.starts_with("The") && sample.trim_end().len() > 3, "{sample}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_lm_arguments_are_clear_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["train", "lm", "--corpus", "/no/such/corpus.txt", "--epochs", "1"])

@@ -72,6 +72,8 @@ pub enum LmTokenizer {
 }
 
 const VOCAB_FILE: &str = "vocab.json";
+/// The run folder's copy of a BPE tokenizer, so that the run does not depend on the original file.
+const BPE_FILE: &str = "tokenizer.json";
 
 impl LmTokenizer {
     /// Builds the tokenizer `spec` (`word`, `char` or `bpe:FILE`); word and char vocabularies
@@ -103,12 +105,19 @@ impl LmTokenizer {
         }
     }
 
-    /// Saves what [`LmTokenizer::load`] needs into the run folder `dir` (the vocabulary).
+    /// Saves what [`LmTokenizer::load`] needs into the run folder `dir`: the vocabulary, or a
+    /// copy of the BPE's `tokenizer.json`.
     pub fn save(&self, dir: &Path) -> CliResult<()> {
         match self {
             LmTokenizer::Word(t) => t.vocab().save(dir.join(VOCAB_FILE), "word")?,
             LmTokenizer::Char(t) => t.vocab().save(dir.join(VOCAB_FILE), "char")?,
-            LmTokenizer::Bpe(..) => {}
+            LmTokenizer::Bpe(_, path) => {
+                let copy = dir.join(BPE_FILE);
+                if copy != *path {
+                    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    tessera_text::io::write_atomic(&copy, &bytes)?;
+                }
+            }
         }
         Ok(())
     }
@@ -128,6 +137,10 @@ impl LmTokenizer {
                 Ok(LmTokenizer::Word(WordTokenizer::new(vocab("word")?).with_normalizer(Normalizer::new().lowercase())))
             }
             "char" => Ok(LmTokenizer::Char(CharTokenizer::new(vocab("char")?))),
+            other if other.starts_with("bpe:") && dir.join(BPE_FILE).exists() => {
+                let copy = dir.join(BPE_FILE);
+                Ok(LmTokenizer::Bpe(Box::new(ByteLevelBpe::from_tokenizer_json(&copy)?), copy))
+            }
             other => LmTokenizer::build(other, &[], 0),
         }
     }
