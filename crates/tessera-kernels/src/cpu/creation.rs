@@ -55,30 +55,27 @@ fn from_fn(dtype: DType, len: usize, f: impl Fn(usize) -> f64) -> CpuBuffer {
     }
 }
 
-/// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `per` values per
-/// block: value `i` is `sample(block(first + i / per), i % per)`, so it depends only on `i` and
+/// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `PER` values per
+/// block: value `i` is `sample(block(first + i / PER), i % PER)`, so it depends only on `i` and
 /// the reserved counters (the same numbers whatever the thread count, and as the CUDA half draws
 /// them). In parallel when large; each block is computed once, not once per value it feeds.
-fn random_fill<T: Element + Send>(
+fn random_fill<T: Element + Send, const PER: usize>(
     len: usize,
     g: &Philox,
     first: u64,
-    per: usize,
     sample: impl Fn([u32; 4], usize) -> T + Sync,
 ) -> Vec<T> {
     par::build_vec(len, 64, |start, out| {
-        let mut cached: Option<(usize, [u32; 4])> = None;
-        for (j, o) in out.iter_mut().enumerate() {
-            let (b, k) = ((start + j) / per, (start + j) % per);
-            let words = match cached {
-                Some((c, w)) if c == b => w,
-                _ => {
-                    let w = g.block(first + b as u64);
-                    cached = Some((b, w));
-                    w
-                }
-            };
-            o.write(sample(words, k));
+        let (mut i, mut rest) = (start, out);
+        while !rest.is_empty() {
+            let (block, skip) = (i / PER, i % PER);
+            let words = g.block(first + block as u64);
+            let n = (PER - skip).min(rest.len());
+            let (now, later) = rest.split_at_mut(n);
+            for (k, o) in now.iter_mut().enumerate() {
+                o.write(sample(words, skip + k));
+            }
+            (i, rest) = (i + n, later);
         }
     })
 }
@@ -135,16 +132,18 @@ pub fn uniform(rng: &mut Philox, dtype: DType, len: usize, lo: f64, hi: f64) -> 
     Ok(match dtype {
         DType::F64 => {
             let first = rng.take(len.div_ceil(2) as u64);
-            random_fill(len, &g, first, 2, |b, k| lo + (hi - lo) * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]))
-                .into()
+            random_fill::<_, 2>(len, &g, first, |b, k| {
+                lo + (hi - lo) * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1])
+            })
+            .into()
         }
         _ => {
             let first = rng.take(len.div_ceil(4) as u64);
             let sample = |b: [u32; 4], k: usize| lo + (hi - lo) * Philox::word_to_unit_f32(b[k]) as f64;
             match dtype {
-                DType::F32 => random_fill(len, &g, first, 4, |b, k| sample(b, k) as f32).into(),
-                DType::F16 => random_fill(len, &g, first, 4, |b, k| f16::from_f64(sample(b, k))).into(),
-                _ => random_fill(len, &g, first, 4, |b, k| bf16::from_f64(sample(b, k))).into(),
+                DType::F32 => random_fill::<_, 4>(len, &g, first, |b, k| sample(b, k) as f32).into(),
+                DType::F16 => random_fill::<_, 4>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
+                _ => random_fill::<_, 4>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
             }
         }
     })
@@ -157,10 +156,10 @@ pub fn normal(rng: &mut Philox, dtype: DType, len: usize, mean: f64, std: f64) -
     let first = rng.take(len as u64);
     let sample = |b: [u32; 4], _| mean + std * Philox::block_to_normal(b);
     Ok(match dtype {
-        DType::F32 => random_fill(len, &g, first, 1, |b, k| sample(b, k) as f32).into(),
-        DType::F64 => random_fill(len, &g, first, 1, sample).into(),
-        DType::F16 => random_fill(len, &g, first, 1, |b, k| f16::from_f64(sample(b, k))).into(),
-        _ => random_fill(len, &g, first, 1, |b, k| bf16::from_f64(sample(b, k))).into(),
+        DType::F32 => random_fill::<_, 1>(len, &g, first, |b, k| sample(b, k) as f32).into(),
+        DType::F64 => random_fill::<_, 1>(len, &g, first, sample).into(),
+        DType::F16 => random_fill::<_, 1>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
+        _ => random_fill::<_, 1>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
     })
 }
 
@@ -171,10 +170,48 @@ pub fn bernoulli(rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<C
     let first = rng.take(len.div_ceil(2) as u64);
     let hit = |b: [u32; 4], k: usize| Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < p;
     Ok(match dtype {
-        DType::F32 => random_fill(len, &g, first, 2, |b, k| hit(b, k) as u8 as f32).into(),
-        DType::F64 => random_fill(len, &g, first, 2, |b, k| hit(b, k) as u8 as f64).into(),
-        DType::F16 => random_fill(len, &g, first, 2, |b, k| f16::from_f32(hit(b, k) as u8 as f32)).into(),
-        DType::BF16 => random_fill(len, &g, first, 2, |b, k| bf16::from_f32(hit(b, k) as u8 as f32)).into(),
-        _ => random_fill(len, &g, first, 2, |b, k| hit(b, k) as u8).into(),
+        DType::F32 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f32).into(),
+        DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f64).into(),
+        DType::F16 => random_fill::<_, 2>(len, &g, first, |b, k| f16::from_f32(hit(b, k) as u8 as f32)).into(),
+        DType::BF16 => random_fill::<_, 2>(len, &g, first, |b, k| bf16::from_f32(hit(b, k) as u8 as f32)).into(),
+        _ => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8).into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::{Layout, Shape};
+
+    /// Value `i` of a fill drawn on its own from its block `i / per`: what every fill must give.
+    fn one_by_one(per: usize, len: usize, sample: impl Fn([u32; 4], usize) -> f64) -> Vec<f64> {
+        let g = Philox::new(7);
+        (0..len).map(|i| sample(g.block((i / per) as u64), i % per)).collect()
+    }
+
+    #[test]
+    fn random_fills_draw_each_value_from_its_block_on_any_thread_count() {
+        let len = 3 * par::PAR_MIN_ELEMS + 5;
+        let l = Layout::contiguous(Shape::new(vec![len]));
+        let u32s = one_by_one(4, len, |b, k| (-1.0 + 3.0 * Philox::word_to_unit_f32(b[k]) as f64) as f32 as f64);
+        let u64s = one_by_one(2, len, |b, k| -1.0 + 3.0 * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]));
+        let hits = one_by_one(2, len, |b, k| (Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < 0.3) as u8 as f64);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let fill = |dtype, bern: bool| {
+                let mut g = Philox::new(7);
+                let buf = pool.install(|| {
+                    if bern {
+                        bernoulli(&mut g, dtype, len, 0.3)
+                    } else {
+                        uniform(&mut g, dtype, len, -1.0, 2.0)
+                    }
+                });
+                buf.unwrap().to_f64_vec(&l)
+            };
+            assert!(fill(DType::F32, false) == u32s, "f32 uniform on {threads} threads");
+            assert!(fill(DType::F64, false) == u64s, "f64 uniform on {threads} threads");
+            assert!(fill(DType::F32, true) == hits, "bernoulli on {threads} threads");
+        }
+    }
 }
