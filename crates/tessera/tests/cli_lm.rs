@@ -91,24 +91,19 @@ fn bpe_lm_run_keeps_its_tokenizer() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The stderr of a `tessera` run that must fail.
+fn tessera_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().expect("running tessera");
+    assert!(!out.status.success(), "tessera {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn bad_lm_arguments_are_clear_errors() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["train", "lm", "--corpus", "/no/such/corpus.txt", "--epochs", "1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("/no/such/corpus.txt"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["train", "lm", "--tokenizer", "sentencepiece", "--epochs", "1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("unknown tokenizer `sentencepiece`"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["generate", "--checkpoint", "/no/such/run"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("/no/such/run"), "{err}");
+    let err = tessera_fails(&["train", "lm", "--corpus", "/no/such/corpus.txt", "--epochs", "1"]);
+    assert!(err.contains("/no/such/corpus.txt"), "{err}");
+    let err = tessera_fails(&["train", "lm", "--tokenizer", "sentencepiece", "--epochs", "1"]);
+    assert!(err.contains("unknown tokenizer `sentencepiece`"), "{err}");
+    let err = tessera_fails(&["generate", "--checkpoint", "/no/such/run"]);
+    assert!(err.contains("/no/such/run"), "{err}");
 }
