@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on a machine with Rust (no GPU needed), everything benches/gpu/run.sh runs on the GPU
 # machine, which has CUDA, PyTorch and a C++ compiler but no Rust toolchain and no network:
-# release test executables (the CUDA suite, the kernels' unit tests with the host emulation, the
+# release test executables (the CUDA suites, the kernels' unit tests with the host emulation, the
 # tensor unit tests), gpu-bench and, when it takes --device, the autograd gradcheck binary.
 # They land stripped in target-gpu/bin (git-ignored; carry that folder to the GPU machine).
 # Built against glibc 2.36 (Debian 12), they run on newer images (the GPU image is Ubuntu 24.04).
@@ -15,7 +15,8 @@ rm -rf "$BIN" && mkdir -p "$BIN"
 cargo test --release -p tessera-kernels -p tessera-tensor --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, shutil, sys
-want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda")}
+want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda"),
+        ("tessera-tensor", "cuda_nn_ops")}
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
@@ -35,4 +36,4 @@ strip "$BIN"/*
 ls -la "$BIN"
 du -sh "$BIN"
 n=$(ls "$BIN" | grep -c '^test-')
-[ "$n" -eq 3 ] || { echo "expected 3 test executables, found $n"; exit 1; }
+[ "$n" -eq 4 ] || { echo "expected 4 test executables, found $n"; exit 1; }

@@ -5,7 +5,8 @@
 #
 #   OUT=/some/dir bash benches/gpu/run.sh      (default OUT: target-gpu/results)
 #
-#   1. the CUDA-vs-CPU suite (tests/cuda.rs), one test at a time
+#   1. the CUDA-vs-CPU suites (tessera-tensor's tests/cuda.rs and tests/cuda_nn_ops.rs), one test
+#      at a time
 #   2. the CUDA unit tests of tessera-kernels (host emulation included) and tessera-tensor's
 #   3. gradcheck on the CUDA device, when prepare.sh could build it
 #   4. gpu-bench and, with PyTorch, the same ops in PyTorch; a side-by-side table
@@ -40,7 +41,8 @@ step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log, records failure
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || true
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$OUT/gpu.txt"
 step test-cuda "$BIN/test-tessera-tensor-cuda" --test-threads=1
-if grep -h "skipped" "$OUT/test-cuda.log"; then echo "CUDA tests SKIPPED: no device seen"; failed=1; fi
+step test-cuda-nn-ops "$BIN/test-tessera-tensor-cuda_nn_ops" --test-threads=1
+if grep -h "skipped" "$OUT/test-cuda.log" "$OUT/test-cuda-nn-ops.log"; then echo "CUDA tests SKIPPED: no device seen"; failed=1; fi
 step test-kernels "$BIN/test-tessera-kernels-tessera_kernels" cuda::
 step test-tensor "$BIN/test-tessera-tensor-tessera_tensor"
 if [ -x "$BIN/gradcheck" ]; then

@@ -4,7 +4,7 @@
 //! strided and broadcast views, dtype conversions and op formulas against the CPU reference on
 //! machines without a GPU. Skipped (with a message) when no `g++`/`c++` is installed. With one
 //! thread, warp shuffles and barriers are no-ops, so races and shuffle mistakes show only on a GPU
-//! (tests/cuda.rs of tessera-tensor).
+//! (tests/cuda.rs and tests/cuda_nn_ops.rs of tessera-tensor).
 
 use super::launch::{strided, strided_exact, strided_views, StridedArg};
 use super::reduce::Mode;

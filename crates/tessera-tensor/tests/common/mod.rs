@@ -2,6 +2,8 @@
 //! narrowed, expanded) with the logical values each holds, and naive reference arrays.
 #![allow(dead_code)]
 
+pub mod cuda;
+
 use proptest::prelude::*;
 use tessera_tensor::{DType, Device, Tensor};
 

@@ -1,0 +1,158 @@
+//! Softmax, log-sum-exp and the cross-entropy gradient, the fused LSTM cell and matmul (with and
+//! without bias) run on a CUDA device and compared with the CPU reference, as in `cuda.rs`: same
+//! inputs copied over, same views on both devices, the same errors on both. Without a GPU every
+//! test prints `skipped: no CUDA device: ...`; `TESSERA_CUDA_TESTS_DRY_RUN=1` runs them with the
+//! CPU standing in.
+
+mod common;
+
+use common::cuda::*;
+use tessera_tensor::{DType, Device, Result, Tensor};
+
+#[test]
+fn cuda_softmax_matches_cpu() -> Result<()> {
+    let Some((dev, _gpu)) = gpu("cuda_softmax_matches_cpu") else { return Ok(()) };
+    for dtype in FLOATS {
+        let (c, g) = pair(&dev, dtype, &BASE, 9, -4.0, 4.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            for d in 0..3 {
+                check(&format!("softmax {dtype} {name} {d}"), dtype, &cv.softmax(d), &gv.softmax(d));
+                check(&format!("log_softmax {dtype} {name} {d}"), dtype, &cv.log_softmax(d), &gv.log_softmax(d));
+            }
+        }
+        let (c, g) = pair(&dev, dtype, &[4, 3000], 11, -8.0, 8.0)?;
+        check(&format!("softmax long {dtype}"), dtype, &c.softmax(1), &g.softmax(1));
+    }
+    Ok(())
+}
+
+#[test]
+fn cuda_logsumexp_and_cross_entropy_backward_match_cpu() -> Result<()> {
+    let Some((dev, _gpu)) = gpu("cuda_logsumexp_and_cross_entropy_backward_match_cpu") else { return Ok(()) };
+    for dtype in FLOATS {
+        let (c, g) = pair(&dev, dtype, &BASE, 12, -6.0, 6.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            for d in 0..3 {
+                for keep in [false, true] {
+                    let what = format!("logsumexp {dtype} {name} {d} keepdim {keep}");
+                    check(&what, dtype, &cv.logsumexp(d, keep), &gv.logsumexp(d, keep));
+                }
+            }
+        }
+        // A vocabulary-sized row, a transposed block, and the backward on both.
+        let (n, k) = (70, 5000);
+        let (cl, gl) = pair(&dev, dtype, &[n, k], 13, -8.0, 8.0)?;
+        check(&format!("logsumexp long {dtype}"), dtype, &cl.logsumexp(1, false), &gl.logsumexp(1, false));
+        let (ct, gt) = (cl.narrow(1, 0, 40)?.t()?, gl.narrow(1, 0, 40)?.t()?);
+        check(&format!("logsumexp transposed {dtype}"), dtype, &ct.logsumexp(1, false), &gt.logsumexp(1, false));
+        let ids: Vec<u32> = values(14, n, 0.0, k as f64).into_iter().map(|v| v as u32).collect();
+        let (ctg, gtg) = (Tensor::from_vec(ids.clone(), [n], &Device::Cpu)?, Tensor::from_vec(ids, [n], &dev)?);
+        let (cs, gs) = pair(&dev, dtype, &[n], 15, 0.0, 1.0)?;
+        for smoothing in [0.0, 0.1] {
+            let run =
+                |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, smoothing);
+            let what = format!("cross_entropy_backward {dtype} smoothing {smoothing}");
+            check(&what, dtype, &run(&cl, &ctg, &cs), &run(&gl, &gtg, &gs));
+        }
+        // An out-of-range target: the same error on both devices.
+        let (cb, gb) =
+            (Tensor::from_vec(vec![k as u32; n], [n], &Device::Cpu)?, Tensor::from_vec(vec![k as u32; n], [n], &dev)?);
+        let run = |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, 0.0);
+        check(&format!("cross_entropy_backward {dtype} bad target"), dtype, &run(&cl, &cb, &cs), &run(&gl, &gb, &gs));
+        assert!(run(&cl, &cb, &cs).is_err(), "target {k} of {k} classes is out of range");
+    }
+    Ok(())
+}
+
+#[test]
+fn cuda_lstm_cell_matches_cpu() -> Result<()> {
+    let Some((dev, _gpu)) = gpu("cuda_lstm_cell_matches_cpu") else { return Ok(()) };
+    let (b, h) = (6, 40);
+    type Views = fn(&Tensor, &Tensor) -> Result<(Tensor, Tensor)>;
+    // (x_gates, h_gates) from a [3, b, 4h] stack and a [4h, b] buffer; (dh, dc) from [b, 2h].
+    let gate_views: [(&str, Views); 3] = [
+        ("contiguous", |s, _| Ok((s.narrow(0, 0, 1)?.squeeze(0)?, s.narrow(0, 2, 1)?.squeeze(0)?))),
+        ("step+transposed", |s, t| Ok((s.narrow(0, 1, 1)?.squeeze(0)?, t.t()?))),
+        // Narrowed columns: hidden 39.
+        ("narrowed", |s, _| {
+            let step = |k| s.narrow(0, k, 1)?.squeeze(0);
+            Ok((step(0)?.narrow(1, 4, 4 * 39)?, step(1)?.narrow(1, 0, 4 * 39)?))
+        }),
+    ];
+    for dtype in FLOATS {
+        let (cs, gs) = pair(&dev, dtype, &[3, b, 4 * h], 70, -4.0, 4.0)?;
+        let (ct, gt) = pair(&dev, dtype, &[4 * h, b], 71, -4.0, 4.0)?;
+        let (cc, gc) = pair(&dev, dtype, &[b, h], 72, -3.0, 3.0)?;
+        let (cd, gd) = pair(&dev, dtype, &[b, 2 * h], 73, -1.0, 1.0)?;
+        for (name, views) in gate_views {
+            let run = |s: &Tensor, t: &Tensor, c: &Tensor, d: &Tensor| -> Result<[Tensor; 5]> {
+                let (x, hg) = views(s, t)?;
+                let hs = x.dims()[1] / 4;
+                let c = c.narrow(1, 0, hs)?;
+                let (h1, c1, acts) = Tensor::lstm_cell(&x, &hg, &c)?;
+                let (dh, dc) = (d.narrow(1, 0, hs)?, d.narrow(1, h, hs)?.t()?.contiguous()?.t()?);
+                let (dg, dcp) = Tensor::lstm_cell_backward(&acts, &c, &c1, &dh, &dc)?;
+                Ok([h1, c1, acts, dg, dcp])
+            };
+            let outs = each(run(&cs, &ct, &cc, &cd)).into_iter().zip(each(run(&gs, &gt, &gc, &gd)));
+            for (what, (c, g)) in ["h", "c", "acts", "d_gates", "dc_prev"].into_iter().zip(outs) {
+                check(&format!("lstm_cell {dtype} {name}: {what}"), dtype, &c, &g);
+            }
+        }
+        // Bad shapes and mixed dtypes: the same errors on both devices.
+        let bad = |x: &Tensor, c: &Tensor| Tensor::lstm_cell(x, x, &c.narrow(1, 0, 3)?).map(|r| r.0);
+        check(&format!("lstm_cell {dtype} bad c_prev"), dtype, &bad(&ct.t()?, &cc), &bad(&gt.t()?, &gc));
+        let other = if dtype == DType::F32 { DType::F64 } else { DType::F32 };
+        let mixed = |x: &Tensor, c: &Tensor| Tensor::lstm_cell(x, x, &c.to_dtype(other)?).map(|r| r.0);
+        check(&format!("lstm_cell {dtype} mixed dtypes"), dtype, &mixed(&ct.t()?, &cc), &mixed(&gt.t()?, &gc));
+    }
+    if !dry_run() {
+        let (c, g) = pair(&dev, DType::F32, &[2, 8], 74, -1.0, 1.0)?;
+        let err = Tensor::lstm_cell(&c, &g, &c.narrow(1, 0, 2)?).map(drop).unwrap_err().to_string();
+        assert!(err.contains("lstm_cell: tensors are on different devices"), "{err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn cuda_matmul_matches_cpu() -> Result<()> {
+    let Some((dev, _gpu)) = gpu("cuda_matmul_matches_cpu") else { return Ok(()) };
+    let cases: [(&[usize], &[usize]); 5] = [
+        (&[4, 8], &[8, 5]),
+        (&[1, 64], &[64, 1]),
+        (&[2, 1, 6, 16], &[3, 16, 7]),
+        (&[3, 5, 9], &[9, 4]),
+        (&[33, 65], &[65, 17]),
+    ];
+    for dtype in FLOATS {
+        let t = match dtype {
+            DType::F32 => (1e-4, 1e-5),
+            DType::F64 => (1e-10, 1e-10),
+            _ => (3e-2, 1e-2),
+        };
+        for (sa, sb) in cases {
+            let (ca, ga) = pair(&dev, dtype, sa, 30, -1.0, 1.0)?;
+            let (cb, gb) = pair(&dev, dtype, sb, 31, -1.0, 1.0)?;
+            check_tol(&format!("matmul {dtype} {sa:?} {sb:?}"), t, &ca.matmul(&cb), &ga.matmul(&gb));
+            // Transposed operands are read in place (op T); expanded ones are copied first.
+            let (ct, gt) = (cb.t()?.contiguous()?.t()?, gb.t()?.contiguous()?.t()?);
+            check_tol(&format!("matmul {dtype} {sa:?} {sb:?}ᵀᵀ"), t, &ca.matmul(&ct), &ga.matmul(&gt));
+        }
+        // matmul_bias: a linear layer's x @ wᵀ + b, and a bias of the wrong length.
+        let (cx, gx) = pair(&dev, dtype, &[33, 65], 33, -1.0, 1.0)?;
+        let (cw, gw) = pair(&dev, dtype, &[17, 65], 34, -1.0, 1.0)?;
+        let (cbias, gbias) = pair(&dev, dtype, &[17], 35, -1.0, 1.0)?;
+        let lin = |x: &Tensor, w: &Tensor, b: &Tensor| x.matmul_bias(&w.t()?, b);
+        check_tol(&format!("matmul_bias {dtype}"), t, &lin(&cx, &cw, &cbias), &lin(&gx, &gw, &gbias));
+        let short = |x: &Tensor, w: &Tensor, b: &Tensor| x.matmul_bias(&w.t()?, &b.narrow(0, 0, 16)?);
+        check_tol(&format!("matmul_bias {dtype} bad bias"), t, &short(&cx, &cw, &cbias), &short(&gx, &gw, &gbias));
+        let (ca, ga) = pair(&dev, dtype, &[6, 5], 32, -1.0, 1.0)?;
+        let (ce, ge) = (ca.unsqueeze(0)?.expand([4, 6, 5])?, ga.unsqueeze(0)?.expand([4, 6, 5])?);
+        check_tol(&format!("matmul {dtype} expanded"), t, &ce.matmul(&ca.t()?), &ge.matmul(&ga.t()?));
+    }
+    let (ci, gi) = pair(&dev, DType::I64, &[2, 2], 1, 0.0, 5.0)?;
+    check("matmul i64 is an error", DType::I64, &ci.matmul(&ci), &gi.matmul(&gi));
+    Ok(())
+}
