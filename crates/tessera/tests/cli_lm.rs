@@ -26,15 +26,21 @@ fn shipped_slice(dir: &Path, lines: usize) -> PathBuf {
     path
 }
 
+/// An empty folder for one test, under the system's temporary directory.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
 fn char_lm_beats_the_bigram_generates_reproducibly_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("tessera-cli-lm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-lm");
     let corpus = shipped_slice(&dir, 3000);
     let run = dir.join("run");
     let (corpus_arg, run_arg) = (corpus.to_str().unwrap(), run.to_str().unwrap());
@@ -70,9 +76,7 @@ fn char_lm_beats_the_bigram_generates_reproducibly_and_resumes() {
 
 #[test]
 fn bpe_lm_run_keeps_its_tokenizer() {
-    let dir = std::env::temp_dir().join(format!("tessera-cli-lm-bpe-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-lm-bpe");
     let corpus = shipped_slice(&dir, 600);
     let (tokenizer, run) = (dir.join("bpe.json"), dir.join("run"));
     let (corpus_arg, tok_arg, run_arg) = (corpus.to_str().unwrap(), tokenizer.to_str().unwrap(), run.to_str().unwrap());
