@@ -1,8 +1,6 @@
-// Copies: strided view to contiguous, concatenation, casts between dtypes, constant fills.
-// Copies and fills only move bits, so they come per element width (u8, u16, u32, u64); casts
-// per (from, to) pair with the CPU's rules (round to nearest, float-to-integer truncates and
-// saturates, NaN becomes 0).
-// Kernels: copy_<w>, cat_<w>, fill_<w>, cast_<from>_<to>.
+// Copies: strided view to contiguous, and concatenation. They only move bits, so they come per
+// element width (u8, u16, u32, u64).
+// Kernels: copy_<w>(n, x view, x, y), cat_<w>(n, block, out_block, start, x view, x, y).
 #include "common.cuh"
 
 #define TS_COPY(T) \
@@ -12,33 +10,8 @@
     extern "C" __global__ void cat_##T(u64 n, u64 block, u64 out_block, u64 start, Strided xs, const T* __restrict__ x, \
                                        T* __restrict__ y) { \
         TS_FOR_EACH(i, n) y[(i / block) * out_block + start + i % block] = x[strided_offset(xs, i)]; \
-    } \
-    extern "C" __global__ void fill_##T(u64 n, T* __restrict__ y, T value) { \
-        TS_FOR_EACH(i, n) y[i] = value; \
     }
 TS_COPY(u8)
 TS_COPY(u16)
 TS_COPY(u32)
 TS_COPY(u64)
-
-template <typename F, typename T> __device__ __forceinline__ T convert(F x) { return from_f64<T>(to_f64(x)); }
-// Direct paths where going through f64 would round differently or cost more.
-template <> __device__ __forceinline__ f16 convert<float, f16>(float x) { f16 r; r.bits = f32_to_f16(x); return r; }
-template <> __device__ __forceinline__ bf16 convert<float, bf16>(float x) { bf16 r; r.bits = f32_to_bf16(x); return r; }
-template <> __device__ __forceinline__ float convert<f16, float>(f16 x) { return f16_to_f32(x.bits); }
-template <> __device__ __forceinline__ float convert<bf16, float>(bf16 x) { return bf16_to_f32(x.bits); }
-
-#define TS_CAST(F, fs, T, ts) \
-    extern "C" __global__ void cast_##fs##_##ts(u64 n, Strided xs, const F* __restrict__ x, T* __restrict__ y) { \
-        TS_FOR_EACH(i, n) y[i] = convert<F, T>(x[strided_offset(xs, i)]); \
-    }
-#define TS_CAST_FROM(F, fs) \
-    TS_CAST(F, fs, float, f32) TS_CAST(F, fs, double, f64) TS_CAST(F, fs, f16, f16) TS_CAST(F, fs, bf16, bf16) \
-    TS_CAST(F, fs, u8, u8) TS_CAST(F, fs, u32, u32) TS_CAST(F, fs, i64, i64)
-TS_CAST_FROM(float, f32)
-TS_CAST_FROM(double, f64)
-TS_CAST_FROM(f16, f16)
-TS_CAST_FROM(bf16, bf16)
-TS_CAST_FROM(u8, u8)
-TS_CAST_FROM(u32, u32)
-TS_CAST_FROM(i64, i64)

@@ -1,12 +1,19 @@
 //! `cargo xtask`: the single entry point for building, checking and testing Tessera.
 //!
 //! ```text
-//! cargo xtask test              formatting, clippy (warnings denied), every test, gradcheck
-//! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the binary)
+//! cargo xtask test              formatting, clippy (warnings denied), every test, gradcheck,
+//!                               the kernel compile check, and packaging of every crate
+//! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
 //! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels
 //! cargo xtask kernels [ARCH..]  compile every CUDA kernel with NVRTC (default sm_80 sm_90),
-//!                               report registers, shared memory and spills; fail on errors/spills
+//!                               report registers, shared memory and spills; fail on errors,
+//!                               spills, or a kernel the op registry declares and no module has
+//! cargo xtask package           `cargo package --workspace`: every publishable crate packs
+//!                               and builds from its package alone
 //! ```
+//!
+//! The developer programs (`gradcheck`, `compile-kernels`) live in `xtask/devtools`, so that the
+//! library crates carry none of them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,12 +32,13 @@ fn main() -> ExitCode {
         "test" | "ci" => test(),
         "gradcheck" => gradcheck(rest),
         "kernels" => kernels(rest),
+        "package" => package(),
         "bench" => run("benchmarks", cargo(&["bench", "-p", "tessera-benches"]).args(rest)),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <test|gradcheck|bench|kernels> [ARGS]");
+            println!("usage: cargo xtask <test|gradcheck|bench|kernels|package> [ARGS]");
             Ok(())
         }
-        other => Err(format!("unknown task '{other}': expected test, gradcheck, bench or kernels")),
+        other => Err(format!("unknown task '{other}': expected test, gradcheck, bench, kernels or package")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,26 +80,28 @@ fn test() -> Result<(), String> {
     run("clippy", &mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run("tests", &mut cargo(&["test", "--workspace"]))?;
     gradcheck(&["--cases".into(), TEST_GRADCHECK_CASES.into(), "--device".into(), "all".into()])?;
-    kernels(&[])
+    kernels(&[])?;
+    package()
 }
 
-/// Compiles every CUDA kernel module with NVRTC through the runtime's own compile path (the
-/// `compile-kernels` binary of tessera-kernels). That binary says plainly when it skips because
-/// NVRTC cannot be loaded (`.ci/run` installs it from PyPI).
+/// A developer program of `tessera-devtools`, built with the test profile (optimised
+/// dependencies), whose artifacts `cargo test --workspace` has already built.
+fn devtool(program: &str) -> Command {
+    cargo(&["run", "-q", "--profile", "test", "-p", "tessera-devtools", "--bin", program, "--"])
+}
+
+/// Compiles every CUDA kernel module with NVRTC through the runtime's own compile path. The
+/// program says plainly when it skips because NVRTC cannot be loaded (`.ci/run` installs it).
 fn kernels(archs: &[String]) -> Result<(), String> {
-    run(
-        "CUDA kernel compile check (NVRTC)",
-        cargo(&["run", "-q", "-p", "tessera-kernels", "--bin", "compile-kernels", "--"]).args(archs),
-    )
+    run("CUDA kernel compile check (NVRTC)", devtool("compile-kernels").args(archs))
 }
 
 fn gradcheck(args: &[String]) -> Result<(), String> {
-    if !root().join("crates/tessera-autograd/src/bin/gradcheck.rs").exists() {
-        println!("==> gradcheck: skipped (the autograd crate is not in this build)");
-        return Ok(());
-    }
-    run(
-        "gradcheck",
-        cargo(&["run", "--release", "-q", "-p", "tessera-autograd", "--bin", "gradcheck", "--"]).args(args),
-    )
+    run("gradcheck", devtool("gradcheck").args(args))
+}
+
+/// Packs every publishable crate and builds each from its package alone (so a path outside a
+/// crate, a file missing from its package or a dependency without a version fails here).
+fn package() -> Result<(), String> {
+    run("package", &mut cargo(&["package", "--workspace", "--allow-dirty", "-q"]))
 }

@@ -28,6 +28,7 @@
 
 mod backward;
 mod error;
+#[cfg(feature = "gradcheck")]
 pub mod gradcheck;
 mod graph;
 mod no_grad;

@@ -10,6 +10,17 @@ pub enum Error {
     /// A shape, dtype, dim or index error.
     #[error(transparent)]
     Core(#[from] tessera_core::Error),
+    /// A buffer handed to a device half does not match the plan it was checked with (a bug in
+    /// the caller, never a user's input).
+    #[error("{op}: a {got} buffer was passed with a plan for {expected}")]
+    PlanMismatch {
+        /// The operation.
+        op: &'static str,
+        /// The dtype the plan was made for.
+        expected: tessera_core::DType,
+        /// The buffer's dtype.
+        got: tessera_core::DType,
+    },
     /// CUDA cannot be used here: no driver, no such device, no NVRTC or cuBLAS library.
     #[error("CUDA unavailable: {0}")]
     CudaUnavailable(String),

@@ -27,6 +27,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "gradcheck")]
+pub mod gradcheck;
 pub mod init;
 mod layers;
 pub mod loss;

@@ -2,12 +2,11 @@
 
 use crate::Result;
 use std::fmt;
-use std::sync::Arc;
-use tessera_kernels::cuda::{self, CudaDevice};
 
 /// A compute device, chosen at run time.
 ///
-/// The enum is `non_exhaustive`: backends add variants without breaking callers.
+/// The enum is `non_exhaustive`: backends add variants without breaking callers. `Cuda` exists
+/// in every build; without the `cuda` feature, [`Device::cuda`] says so instead of opening one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Device {
@@ -18,9 +17,15 @@ pub enum Device {
     Cuda(usize),
 }
 
+/// The error of a CUDA request in a build without the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+pub(crate) fn no_cuda_support() -> crate::Error {
+    tessera_kernels::Error::CudaUnavailable("this build has no CUDA support (the `cuda` feature is off)".into()).into()
+}
+
 impl Device {
     /// The CUDA device `ordinal`, opened now: an error (never a panic) when there is no driver,
-    /// no such device, or the device cannot be initialised.
+    /// no such device, the device cannot be initialised, or the build has no CUDA support.
     ///
     /// ```
     /// use tessera_tensor::Device;
@@ -30,25 +35,42 @@ impl Device {
     /// }
     /// ```
     pub fn cuda(ordinal: usize) -> Result<Device> {
-        CudaDevice::get(ordinal)?;
-        Ok(Device::Cuda(ordinal))
+        #[cfg(feature = "cuda")]
+        {
+            tessera_kernels::cuda::CudaDevice::get(ordinal)?;
+            Ok(Device::Cuda(ordinal))
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = ordinal;
+            Err(no_cuda_support())
+        }
     }
 
     /// The best device available here, and a sentence saying which and why: CUDA device 0 when a
     /// driver, a device and NVRTC (to compile the kernels) exist, else the CPU.
     pub fn best() -> (Device, String) {
-        if cuda::device_count().is_ok() && !cuda::compile::nvrtc_available() {
-            return (
-                Device::Cpu,
-                "using the CPU: a CUDA device exists but NVRTC (libnvrtc.so) cannot be loaded".into(),
-            );
-        }
-        match CudaDevice::get(0) {
-            Ok(d) => {
-                let count = cuda::device_count().unwrap_or(1);
-                (Device::Cuda(0), format!("using cuda:0 ({}, {}; {count} CUDA device(s) found)", d.name(), d.arch()))
+        #[cfg(feature = "cuda")]
+        {
+            use tessera_kernels::cuda::{self, CudaDevice};
+            if cuda::device_count().is_ok() && !cuda::compile::nvrtc_available() {
+                return (
+                    Device::Cpu,
+                    "using the CPU: a CUDA device exists but NVRTC (libnvrtc.so) cannot be loaded".into(),
+                );
             }
-            Err(e) => (Device::Cpu, format!("using the CPU: {e}")),
+            match CudaDevice::get(0) {
+                Ok(d) => {
+                    let count = cuda::device_count().unwrap_or(1);
+                    let why = format!("using cuda:0 ({}, {}; {count} CUDA device(s) found)", d.name(), d.arch());
+                    (Device::Cuda(0), why)
+                }
+                Err(e) => (Device::Cpu, format!("using the CPU: {e}")),
+            }
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            (Device::Cpu, "using the CPU: this build has no CUDA support (the `cuda` feature is off)".into())
         }
     }
 
@@ -62,17 +84,15 @@ impl Device {
         matches!(self, Device::Cuda(_))
     }
 
-    /// The CUDA device behind `Device::Cuda(ordinal)` (opened on first use).
-    pub(crate) fn cuda_device(ordinal: usize) -> Result<Arc<CudaDevice>> {
-        Ok(CudaDevice::get(ordinal)?)
-    }
-
     /// Waits for the device's queued work (a no-op on the CPU); for timing and for surfacing
     /// asynchronous kernel errors.
     pub fn synchronize(&self) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
-            Device::Cuda(o) => Ok(Device::cuda_device(*o)?.synchronize()?),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(o) => Ok(tessera_kernels::cuda::CudaDevice::get(*o)?.synchronize()?),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => Err(no_cuda_support()),
         }
     }
 }

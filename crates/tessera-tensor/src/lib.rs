@@ -26,4 +26,5 @@ pub use storage::Storage;
 pub use tensor::Tensor;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
-pub use tessera_kernels::ops::{BinaryOp, CmpOp, OptimStep, ReduceOp, UnaryOp};
+pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
+pub use tessera_kernels::{binary_op_table, compare_op_table, ops, reduce_op_table, unary_op_table};

@@ -1,13 +1,20 @@
 //! Device buffers, and the dispatch from tensor ops to each device's kernels.
 //!
-//! This is the one place that matches on devices: a backend adds its arms here and every tensor
-//! op works on it.
+//! This is the one place that matches on devices, and every match is exhaustive (no wildcard
+//! arm): a backend adds its variant here, the compiler lists every op it must serve, and every
+//! tensor op works on it. Each op receives a plan its tensor built (see
+//! `tessera_kernels::plan`), so both device halves see arguments already checked.
 
-use crate::{Device, Error, Result};
-use tessera_core::{DType, Layout, Shape};
+use crate::{Device, Error, Generator, Result};
+use tessera_core::{DType, Layout};
 use tessera_kernels::cpu::{self, CpuBuffer};
+#[cfg(feature = "cuda")]
 use tessera_kernels::cuda::{self, CudaBuffer};
-use tessera_kernels::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+use tessera_kernels::plan::{
+    ArangePlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, Distribution, GatherPlan, IndexSelectPlan,
+    LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, OptimPlan, RandomPlan, ReducePlan, ScatterAddPlan,
+    SoftmaxPlan, UnaryPlan, WherePlan,
+};
 
 /// A buffer of elements on one device.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,18 +23,52 @@ pub enum Storage {
     /// Host memory.
     Cpu(CpuBuffer),
     /// CUDA device memory (shared by reference count; equal when it is the same memory).
+    #[cfg(feature = "cuda")]
     Cuda(CudaBuffer),
 }
 
-fn same_device(op: &'static str, a: &Storage, b: &Storage) -> Result<()> {
-    if a.device() != b.device() {
-        return Err(Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() });
-    }
-    Ok(())
+/// The buffers of one op's operands, all on one device.
+enum OnDevice<'a, const N: usize> {
+    Cpu([&'a CpuBuffer; N]),
+    #[cfg(feature = "cuda")]
+    Cuda([&'a CudaBuffer; N]),
 }
 
-fn mismatch(op: &'static str, a: &Storage, b: &Storage) -> Error {
-    Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
+/// The operands' buffers, after checking that they share one device (an error naming `op` and
+/// both devices otherwise).
+fn on_one_device<'a, const N: usize>(op: &'static str, parts: [&'a Storage; N]) -> Result<OnDevice<'a, N>> {
+    let first = parts[0].device();
+    if let Some(other) = parts.iter().map(|p| p.device()).find(|d| *d != first) {
+        return Err(Error::DeviceMismatch { op, lhs: first, rhs: other });
+    }
+    Ok(match parts[0] {
+        Storage::Cpu(_) => OnDevice::Cpu(parts.map(|p| p.as_cpu().expect("one device, checked above"))),
+        #[cfg(feature = "cuda")]
+        Storage::Cuda(_) => OnDevice::Cuda(parts.map(|p| p.as_cuda().expect("one device, checked above"))),
+    })
+}
+
+/// The CUDA device behind `Device::Cuda(ordinal)` (opened on first use).
+#[cfg(feature = "cuda")]
+fn cuda_device(ordinal: usize) -> Result<std::sync::Arc<cuda::CudaDevice>> {
+    Ok(cuda::CudaDevice::get(ordinal)?)
+}
+
+/// Runs `$cpu` with the CPU or `$cuda` with the CUDA device of `$device` (an error when the
+/// build has no CUDA support).
+macro_rules! on_device {
+    ($device:expr, cpu => $cpu:expr, cuda($dev:ident) => $cuda:expr) => {
+        match $device {
+            Device::Cpu => Storage::Cpu($cpu),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(o) => {
+                let $dev = cuda_device(*o)?;
+                Storage::Cuda($cuda)
+            }
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => return Err(crate::device::no_cuda_support()),
+        }
+    };
 }
 
 impl Storage {
@@ -35,6 +76,7 @@ impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            #[cfg(feature = "cuda")]
             Storage::Cuda(b) => Device::Cuda(b.device().ordinal()),
         }
     }
@@ -43,6 +85,7 @@ impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(b) => b.dtype(),
+            #[cfg(feature = "cuda")]
             Storage::Cuda(b) => b.dtype(),
         }
     }
@@ -51,6 +94,7 @@ impl Storage {
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(b) => b.len(),
+            #[cfg(feature = "cuda")]
             Storage::Cuda(b) => b.len(),
         }
     }
@@ -64,370 +108,268 @@ impl Storage {
     pub fn as_cpu(&self) -> Option<&CpuBuffer> {
         match self {
             Storage::Cpu(b) => Some(b),
-            _ => None,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => None,
         }
     }
 
     /// The CUDA buffer, if the data is on a GPU.
+    #[cfg(feature = "cuda")]
     pub fn as_cuda(&self) -> Option<&CudaBuffer> {
         match self {
+            Storage::Cpu(_) => None,
             Storage::Cuda(b) => Some(b),
-            _ => None,
         }
     }
 
     /// The elements selected by `l`, contiguous, in host memory (copied from the device if needed).
     pub(crate) fn to_cpu_buffer(&self, l: &Layout) -> Result<CpuBuffer> {
-        match self {
-            Storage::Cpu(b) => Ok(cpu::copy_strided(b, l)),
-            Storage::Cuda(b) => Ok(cuda::copy_strided(b, l)?.to_cpu()?),
-        }
+        Ok(match self {
+            Storage::Cpu(b) => cpu::copy_strided(b, l),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(b) => cuda::copy_strided(b, l)?.to_cpu()?,
+        })
     }
 
     /// The elements selected by `l`, contiguous, on `device`.
     pub(crate) fn to_device(&self, l: &Layout, device: &Device) -> Result<Storage> {
-        match (self, device) {
-            (Storage::Cpu(b), Device::Cpu) => Ok(Storage::Cpu(cpu::copy_strided(b, l))),
-            (Storage::Cuda(b), Device::Cuda(o)) if b.device().ordinal() == *o => {
-                Ok(Storage::Cuda(cuda::copy_strided(b, l)?))
-            }
-            (_, Device::Cuda(o)) => {
-                let host = self.to_cpu_buffer(l)?;
-                Ok(Storage::Cuda(CudaBuffer::from_cpu(&Device::cuda_device(*o)?, &host)?))
-            }
-            (_, Device::Cpu) => Ok(Storage::Cpu(self.to_cpu_buffer(l)?)),
+        if self.device() == *device {
+            return self.copy_strided(l);
         }
+        Storage::from_cpu(device, self.to_cpu_buffer(l)?)
     }
 
     /// Wraps a host buffer as storage on `device` (uploading it for CUDA).
     pub(crate) fn from_cpu(device: &Device, buf: CpuBuffer) -> Result<Storage> {
-        match device {
-            Device::Cpu => Ok(Storage::Cpu(buf)),
-            Device::Cuda(o) => Ok(Storage::Cuda(CudaBuffer::from_cpu(&Device::cuda_device(*o)?, &buf)?)),
-        }
+        Ok(on_device!(device, cpu => buf, cuda(dev) => CudaBuffer::from_cpu(&dev, &buf)?))
     }
 
     pub(crate) fn full(device: &Device, dtype: DType, len: usize, value: f64) -> Result<Storage> {
-        match device {
-            Device::Cpu => Ok(Storage::Cpu(cpu::full(dtype, len, value))),
-            Device::Cuda(o) => Ok(Storage::Cuda(cuda::full(&Device::cuda_device(*o)?, dtype, len, value)?)),
-        }
+        Ok(on_device!(device, cpu => cpu::full(dtype, len, value), cuda(dev) => cuda::full(&dev, dtype, len, value)?))
     }
 
-    pub(crate) fn unary(&self, op: UnaryOp, l: &Layout) -> Result<Storage> {
-        match self {
-            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::unary(op, b, l)?)),
-            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::unary(op, b, l)?)),
-        }
+    pub(crate) fn arange(device: &Device, plan: &ArangePlan) -> Result<Storage> {
+        Ok(on_device!(device, cpu => cpu::arange(plan), cuda(dev) => cuda::arange(&dev, plan)?))
     }
 
-    pub(crate) fn binary(&self, op: BinaryOp, l: &Layout, rhs: &Storage, rl: &Layout) -> Result<(Storage, Shape)> {
-        same_device(op.name(), self, rhs)?;
-        match (self, rhs) {
-            (Storage::Cpu(a), Storage::Cpu(b)) => {
-                let (out, shape) = cpu::binary(op, a, l, b, rl)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(a), Storage::Cuda(b)) => {
-                let (out, shape) = cuda::binary(op, a, l, b, rl)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch(op.name(), self, rhs)),
-        }
+    pub(crate) fn eye(device: &Device, dtype: DType, rows: usize, cols: usize) -> Result<Storage> {
+        Ok(on_device!(device, cpu => cpu::eye(dtype, rows, cols), cuda(dev) => cuda::eye(&dev, dtype, rows, cols)?))
     }
 
-    pub(crate) fn compare(&self, op: CmpOp, l: &Layout, rhs: &Storage, rl: &Layout) -> Result<(Storage, Shape)> {
-        same_device(op.name(), self, rhs)?;
-        match (self, rhs) {
-            (Storage::Cpu(a), Storage::Cpu(b)) => {
-                let (out, shape) = cpu::compare(op, a, l, b, rl)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(a), Storage::Cuda(b)) => {
-                let (out, shape) = cuda::compare(op, a, l, b, rl)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch(op.name(), self, rhs)),
-        }
-    }
-
-    pub(crate) fn where_cond(
-        &self,
-        l: &Layout,
-        t: &Storage,
-        tl: &Layout,
-        f: &Storage,
-        fl: &Layout,
-    ) -> Result<(Storage, Shape)> {
-        same_device("where", self, t)?;
-        same_device("where", self, f)?;
-        match (self, t, f) {
-            (Storage::Cpu(m), Storage::Cpu(t), Storage::Cpu(f)) => {
-                let (out, shape) = cpu::where_cond(m, l, t, tl, f, fl)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(m), Storage::Cuda(t), Storage::Cuda(f)) => {
-                let (out, shape) = cuda::where_cond(m, l, t, tl, f, fl)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch("where", self, t)),
-        }
-    }
-
-    pub(crate) fn reduce(&self, op: ReduceOp, l: &Layout, dims: &[usize], keepdim: bool) -> Result<(Storage, Shape)> {
-        match self {
-            Storage::Cpu(b) => {
-                let (out, shape) = cpu::reduce(op, b, l, dims, keepdim)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            Storage::Cuda(b) => {
-                let (out, shape) = cuda::reduce(op, b, l, dims, keepdim)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-        }
-    }
-
-    pub(crate) fn var(&self, l: &Layout, dims: &[usize], keepdim: bool, correction: usize) -> Result<(Storage, Shape)> {
-        match self {
-            Storage::Cpu(b) => {
-                let (out, shape) = cpu::var(b, l, dims, keepdim, correction)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            Storage::Cuda(b) => {
-                let (out, shape) = cuda::var(b, l, dims, keepdim, correction)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-        }
-    }
-
-    pub(crate) fn arg_reduce(&self, l: &Layout, dim: usize, keepdim: bool, greater: bool) -> Result<(Storage, Shape)> {
-        match self {
-            Storage::Cpu(b) => {
-                let (out, shape) = cpu::arg_reduce(b, l, dim, keepdim, greater)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            Storage::Cuda(b) => {
-                let (out, shape) = cuda::arg_reduce(b, l, dim, keepdim, greater)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-        }
-    }
-
-    pub(crate) fn softmax(&self, l: &Layout, dim: usize, log: bool) -> Result<Storage> {
-        match self {
-            Storage::Cpu(b) => {
-                Ok(Storage::Cpu(if log { cpu::log_softmax(b, l, dim)? } else { cpu::softmax(b, l, dim)? }))
-            }
-            Storage::Cuda(b) => {
-                Ok(Storage::Cuda(if log { cuda::log_softmax(b, l, dim)? } else { cuda::softmax(b, l, dim)? }))
-            }
-        }
-    }
-
-    pub(crate) fn logsumexp(&self, l: &Layout) -> Result<Storage> {
-        match self {
-            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::logsumexp(b, l)?)),
-            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::logsumexp(b, l)?)),
-        }
-    }
-
-    /// See [`crate::Tensor::cross_entropy_backward`].
-    pub(crate) fn cross_entropy_backward(
-        &self,
-        l: &Layout,
-        lse: (&Storage, &Layout),
-        target: (&Storage, &Layout),
-        scale: (&Storage, &Layout),
-        smoothing: f64,
+    /// A random fill drawn from `g` (which advances by the counters the fill uses).
+    pub(crate) fn random(
+        device: &Device,
+        dist: Distribution,
+        g: &mut Generator,
+        dtype: DType,
+        len: usize,
     ) -> Result<Storage> {
-        const OP: &str = "cross_entropy_backward";
-        for other in [lse.0, target.0, scale.0] {
-            same_device(OP, self, other)?;
-        }
-        match (self, lse.0, target.0, scale.0) {
-            (Storage::Cpu(x), Storage::Cpu(m), Storage::Cpu(t), Storage::Cpu(s)) => Ok(Storage::Cpu(
-                cpu::cross_entropy_backward((x, l), (m, lse.1), (t, target.1), (s, scale.1), smoothing)?,
-            )),
-            (Storage::Cuda(x), Storage::Cuda(m), Storage::Cuda(t), Storage::Cuda(s)) => Ok(Storage::Cuda(
-                cuda::cross_entropy_backward((x, l), (m, lse.1), (t, target.1), (s, scale.1), smoothing)?,
-            )),
-            _ => Err(mismatch(OP, self, lse.0)),
-        }
+        let plan = RandomPlan::new(dist, &mut g.philox, dtype, len)?;
+        Ok(on_device!(device, cpu => cpu::random(&plan), cuda(dev) => cuda::random(&dev, &plan)?))
     }
 
-    pub(crate) fn matmul_bias(
-        &self,
-        l: &Layout,
-        rhs: (&Storage, &Layout),
-        bias: (&Storage, &Layout),
-    ) -> Result<(Storage, Shape)> {
-        same_device("matmul_bias", self, rhs.0)?;
-        same_device("matmul_bias", self, bias.0)?;
-        match (self, rhs.0, bias.0) {
-            (Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(c)) => {
-                let (out, shape) = cpu::matmul_bias(a, l, b, rhs.1, c, bias.1)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(a), Storage::Cuda(b), Storage::Cuda(c)) => {
-                let (out, shape) = cuda::matmul_bias(a, l, b, rhs.1, c, bias.1)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch("matmul_bias", self, rhs.0)),
-        }
+    pub(crate) fn unary(&self, plan: &UnaryPlan) -> Result<Storage> {
+        Ok(match on_one_device(plan.op.name(), [self])? {
+            OnDevice::Cpu([b]) => Storage::Cpu(cpu::unary(plan, b)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b]) => Storage::Cuda(cuda::unary(plan, b)?),
+        })
     }
 
-    pub(crate) fn matmul(&self, l: &Layout, rhs: &Storage, rl: &Layout) -> Result<(Storage, Shape)> {
-        same_device("matmul", self, rhs)?;
-        match (self, rhs) {
-            (Storage::Cpu(a), Storage::Cpu(b)) => {
-                let (out, shape) = cpu::matmul(a, l, b, rl)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(a), Storage::Cuda(b)) => {
-                let (out, shape) = cuda::matmul(a, l, b, rl)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch("matmul", self, rhs)),
-        }
+    pub(crate) fn binary(&self, plan: &BinaryPlan, rhs: &Storage) -> Result<Storage> {
+        Ok(match on_one_device(plan.op.name(), [self, rhs])? {
+            OnDevice::Cpu([a, b]) => Storage::Cpu(cpu::binary(plan, a, b)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([a, b]) => Storage::Cuda(cuda::binary(plan, a, b)?),
+        })
+    }
+
+    pub(crate) fn compare(&self, plan: &ComparePlan, rhs: &Storage) -> Result<Storage> {
+        Ok(match on_one_device(plan.op.name(), [self, rhs])? {
+            OnDevice::Cpu([a, b]) => Storage::Cpu(cpu::compare(plan, a, b)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([a, b]) => Storage::Cuda(cuda::compare(plan, a, b)?),
+        })
+    }
+
+    pub(crate) fn where_cond(&self, plan: &WherePlan, on_true: &Storage, on_false: &Storage) -> Result<Storage> {
+        Ok(match on_one_device("where", [self, on_true, on_false])? {
+            OnDevice::Cpu([m, t, f]) => Storage::Cpu(cpu::where_cond(plan, m, t, f)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([m, t, f]) => Storage::Cuda(cuda::where_cond(plan, m, t, f)?),
+        })
+    }
+
+    pub(crate) fn reduce(&self, plan: &ReducePlan) -> Result<Storage> {
+        Ok(match on_one_device("reduce", [self])? {
+            OnDevice::Cpu([b]) => Storage::Cpu(cpu::reduce(plan, b)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b]) => Storage::Cuda(cuda::reduce(plan, b)?),
+        })
+    }
+
+    pub(crate) fn softmax(&self, plan: &SoftmaxPlan) -> Result<Storage> {
+        Ok(match on_one_device(plan.kind.name(), [self])? {
+            OnDevice::Cpu([b]) => Storage::Cpu(cpu::softmax(plan, b)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b]) => Storage::Cuda(cuda::softmax(plan, b)?),
+        })
+    }
+
+    pub(crate) fn logsumexp(&self, plan: &LogSumExpPlan) -> Result<Storage> {
+        Ok(match on_one_device("logsumexp", [self])? {
+            OnDevice::Cpu([b]) => Storage::Cpu(cpu::logsumexp(plan, b)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b]) => Storage::Cuda(cuda::logsumexp(plan, b)?),
+        })
+    }
+
+    /// See [`crate::Tensor::cross_entropy_backward`]; `parts` are logits, lse, target, scale.
+    pub(crate) fn cross_entropy_backward(plan: &CrossEntropyBackwardPlan, parts: [&Storage; 4]) -> Result<Storage> {
+        Ok(match on_one_device("cross_entropy_backward", parts)? {
+            OnDevice::Cpu([x, l, t, s]) => Storage::Cpu(cpu::cross_entropy_backward(plan, x, l, t, s)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([x, l, t, s]) => Storage::Cuda(cuda::cross_entropy_backward(plan, x, l, t, s)?),
+        })
+    }
+
+    /// The product, plus the bias rows when the plan has a bias (`bias` is then its storage).
+    pub(crate) fn matmul(plan: &MatmulPlan, lhs: &Storage, rhs: &Storage, bias: Option<&Storage>) -> Result<Storage> {
+        let op = if bias.is_some() { "matmul_bias" } else { "matmul" };
+        Ok(match (on_one_device(op, [lhs, rhs, bias.unwrap_or(lhs)])?, bias.is_some()) {
+            (OnDevice::Cpu([a, b, c]), has_bias) => Storage::Cpu(cpu::matmul(plan, a, b, has_bias.then_some(c))?),
+            #[cfg(feature = "cuda")]
+            (OnDevice::Cuda([a, b, c]), has_bias) => Storage::Cuda(cuda::matmul(plan, a, b, has_bias.then_some(c))?),
+        })
     }
 
     /// The fused LSTM cell forward (see [`crate::Tensor::lstm_cell`]): `(h, c, acts)`.
-    pub(crate) fn lstm_cell(
-        &self,
-        l: &Layout,
-        h: &Storage,
-        hl: &Layout,
-        c_prev: &Storage,
-        cl: &Layout,
-    ) -> Result<(Storage, Storage, Storage)> {
-        same_device("lstm_cell", self, h)?;
-        same_device("lstm_cell", self, c_prev)?;
-        match (self, h, c_prev) {
-            (Storage::Cpu(x), Storage::Cpu(h), Storage::Cpu(c)) => {
-                let (h, c, acts) = cpu::lstm_cell(x, l, h, hl, c, cl)?;
-                Ok((Storage::Cpu(h), Storage::Cpu(c), Storage::Cpu(acts)))
+    pub(crate) fn lstm_cell(plan: &LstmCellPlan, parts: [&Storage; 3]) -> Result<[Storage; 3]> {
+        Ok(match on_one_device("lstm_cell", parts)? {
+            OnDevice::Cpu([x, h, c]) => {
+                let (h, c, a) = cpu::lstm_cell(plan, x, h, c)?;
+                [h, c, a].map(Storage::Cpu)
             }
-            (Storage::Cuda(x), Storage::Cuda(h), Storage::Cuda(c)) => {
-                let (h, c, acts) = cuda::lstm_cell(x, l, h, hl, c, cl)?;
-                Ok((Storage::Cuda(h), Storage::Cuda(c), Storage::Cuda(acts)))
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([x, h, c]) => {
+                let (h, c, a) = cuda::lstm_cell(plan, x, h, c)?;
+                [h, c, a].map(Storage::Cuda)
             }
-            _ => Err(mismatch("lstm_cell", self, h)),
-        }
+        })
     }
 
     /// The fused LSTM cell backward (see [`crate::Tensor::lstm_cell_backward`]):
-    /// `(d_gates, dc_prev)`. `self` holds the forward's activated gates.
-    pub(crate) fn lstm_cell_backward(
-        &self,
-        al: &Layout,
-        c_prev: &Storage,
-        cpl: &Layout,
-        c: &Storage,
-        cl: &Layout,
-        dh: &Storage,
-        dhl: &Layout,
-        dc: &Storage,
-        dcl: &Layout,
-    ) -> Result<(Storage, Storage)> {
-        const OP: &str = "lstm_cell_backward";
-        for other in [c_prev, c, dh, dc] {
-            same_device(OP, self, other)?;
-        }
-        match (self, c_prev, c, dh, dc) {
-            (Storage::Cpu(a), Storage::Cpu(cp), Storage::Cpu(c), Storage::Cpu(dh), Storage::Cpu(dc)) => {
-                let (dg, dcp) = cpu::lstm_cell_backward(a, al, cp, cpl, c, cl, dh, dhl, dc, dcl)?;
-                Ok((Storage::Cpu(dg), Storage::Cpu(dcp)))
+    /// `(d_gates, dc_prev)` from `acts, c_prev, c, dh, dc`.
+    pub(crate) fn lstm_cell_backward(plan: &LstmCellBackwardPlan, parts: [&Storage; 5]) -> Result<[Storage; 2]> {
+        Ok(match on_one_device("lstm_cell_backward", parts)? {
+            OnDevice::Cpu(bufs) => {
+                let (dg, dc) = cpu::lstm_cell_backward(plan, bufs)?;
+                [dg, dc].map(Storage::Cpu)
             }
-            (Storage::Cuda(a), Storage::Cuda(cp), Storage::Cuda(c), Storage::Cuda(dh), Storage::Cuda(dc)) => {
-                let (dg, dcp) = cuda::lstm_cell_backward(a, al, cp, cpl, c, cl, dh, dhl, dc, dcl)?;
-                Ok((Storage::Cuda(dg), Storage::Cuda(dcp)))
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda(bufs) => {
+                let (dg, dc) = cuda::lstm_cell_backward(plan, bufs)?;
+                [dg, dc].map(Storage::Cuda)
             }
-            _ => Err(mismatch(OP, self, c_prev)),
-        }
+        })
     }
 
     pub(crate) fn copy_strided(&self, l: &Layout) -> Result<Storage> {
-        match self {
-            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::copy_strided(b, l))),
-            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::copy_strided(b, l)?)),
-        }
+        Ok(match self {
+            Storage::Cpu(b) => Storage::Cpu(cpu::copy_strided(b, l)),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(b) => Storage::Cuda(cuda::copy_strided(b, l)?),
+        })
     }
 
     pub(crate) fn cast(&self, l: &Layout, dtype: DType) -> Result<Storage> {
-        match self {
-            Storage::Cpu(b) => Ok(Storage::Cpu(cpu::cast(b, l, dtype))),
-            Storage::Cuda(b) => Ok(Storage::Cuda(cuda::cast(b, l, dtype)?)),
-        }
+        Ok(match self {
+            Storage::Cpu(b) => Storage::Cpu(cpu::cast(b, l, dtype)),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(b) => Storage::Cuda(cuda::cast(b, l, dtype)?),
+        })
     }
 
-    pub(crate) fn cat(parts: &[(&Storage, &Layout)], dim: usize) -> Result<(Storage, Shape)> {
-        let first = parts[0].0;
-        for &(s, _) in parts {
-            same_device("cat", first, s)?;
+    pub(crate) fn cat(plan: &CatPlan, parts: &[&Storage]) -> Result<Storage> {
+        let first = parts[0].device();
+        if let Some(other) = parts.iter().map(|p| p.device()).find(|d| *d != first) {
+            return Err(Error::DeviceMismatch { op: "cat", lhs: first, rhs: other });
         }
-        match first {
+        Ok(match parts[0] {
             Storage::Cpu(_) => {
-                let bufs: Vec<_> = parts.iter().filter_map(|&(s, l)| s.as_cpu().map(|b| (b, l))).collect();
-                let (out, shape) = cpu::cat(&bufs, dim)?;
-                Ok((Storage::Cpu(out), shape))
+                let bufs: Vec<&CpuBuffer> = parts.iter().filter_map(|s| s.as_cpu()).collect();
+                Storage::Cpu(cpu::cat(plan, &bufs)?)
             }
+            #[cfg(feature = "cuda")]
             Storage::Cuda(_) => {
-                let bufs: Vec<_> = parts.iter().filter_map(|&(s, l)| s.as_cuda().map(|b| (b, l))).collect();
-                let (out, shape) = cuda::cat(&bufs, dim)?;
-                Ok((Storage::Cuda(out), shape))
+                let bufs: Vec<&CudaBuffer> = parts.iter().filter_map(|s| s.as_cuda()).collect();
+                Storage::Cuda(cuda::cat(plan, &bufs)?)
             }
+        })
+    }
+
+    pub(crate) fn index_select(&self, plan: &IndexSelectPlan, idx: &Storage) -> Result<Storage> {
+        Ok(match on_one_device("index_select", [self, idx])? {
+            OnDevice::Cpu([b, i]) => Storage::Cpu(cpu::index_select(plan, b, i)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b, i]) => Storage::Cuda(cuda::index_select(plan, b, i)?),
+        })
+    }
+
+    pub(crate) fn gather(&self, plan: &GatherPlan, idx: &Storage) -> Result<Storage> {
+        Ok(match on_one_device("gather", [self, idx])? {
+            OnDevice::Cpu([b, i]) => Storage::Cpu(cpu::gather(plan, b, i)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b, i]) => Storage::Cuda(cuda::gather(plan, b, i)?),
+        })
+    }
+
+    pub(crate) fn scatter_add(&self, plan: &ScatterAddPlan, idx: &Storage, src: &Storage) -> Result<Storage> {
+        Ok(match on_one_device("scatter_add", [self, idx, src])? {
+            OnDevice::Cpu([b, i, s]) => Storage::Cpu(cpu::scatter_add(plan, b, i, s)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([b, i, s]) => Storage::Cuda(cuda::scatter_add(plan, b, i, s)?),
+        })
+    }
+
+    /// One fused optimizer step, in place: `self` is the parameter; `state` the step's buffers.
+    pub(crate) fn optim_step_(&mut self, plan: &OptimPlan, grad: &Storage, state: &mut [&mut Storage]) -> Result<()> {
+        let op = plan.step.name();
+        let device = self.device();
+        if let Some(other) =
+            std::iter::once(grad.device()).chain(state.iter().map(|s| s.device())).find(|d| *d != device)
+        {
+            return Err(Error::DeviceMismatch { op, lhs: device, rhs: other });
+        }
+        match self {
+            Storage::Cpu(p) => {
+                let g = grad.as_cpu().expect("one device, checked above");
+                let mut bufs: Vec<&mut CpuBuffer> = state.iter_mut().filter_map(|s| s.as_cpu_mut()).collect();
+                cpu::optim_step(plan, p, g, &mut bufs)?;
+            }
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(p) => {
+                let g = grad.as_cuda().expect("one device, checked above");
+                let mut bufs: Vec<&mut CudaBuffer> = state.iter_mut().filter_map(|s| s.as_cuda_mut()).collect();
+                cuda::optim_step(plan, p, g, &mut bufs)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn as_cpu_mut(&mut self) -> Option<&mut CpuBuffer> {
+        match self {
+            Storage::Cpu(b) => Some(b),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => None,
         }
     }
 
-    pub(crate) fn index_select(&self, l: &Layout, dim: usize, idx: &Storage, il: &Layout) -> Result<(Storage, Shape)> {
-        same_device("index_select", self, idx)?;
-        match (self, idx) {
-            (Storage::Cpu(b), Storage::Cpu(i)) => {
-                let (out, shape) = cpu::index_select(b, l, dim, i, il)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(b), Storage::Cuda(i)) => {
-                let (out, shape) = cuda::index_select(b, l, dim, i, il)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch("index_select", self, idx)),
-        }
-    }
-
-    pub(crate) fn gather(&self, l: &Layout, dim: usize, idx: &Storage, il: &Layout) -> Result<(Storage, Shape)> {
-        same_device("gather", self, idx)?;
-        match (self, idx) {
-            (Storage::Cpu(b), Storage::Cpu(i)) => {
-                let (out, shape) = cpu::gather(b, l, dim, i, il)?;
-                Ok((Storage::Cpu(out), shape))
-            }
-            (Storage::Cuda(b), Storage::Cuda(i)) => {
-                let (out, shape) = cuda::gather(b, l, dim, i, il)?;
-                Ok((Storage::Cuda(out), shape))
-            }
-            _ => Err(mismatch("gather", self, idx)),
-        }
-    }
-
-    pub(crate) fn scatter_add(
-        &self,
-        l: &Layout,
-        dim: usize,
-        idx: &Storage,
-        il: &Layout,
-        src: &Storage,
-        sl: &Layout,
-    ) -> Result<Storage> {
-        same_device("scatter_add", self, idx)?;
-        same_device("scatter_add", self, src)?;
-        match (self, idx, src) {
-            (Storage::Cpu(b), Storage::Cpu(i), Storage::Cpu(s)) => {
-                Ok(Storage::Cpu(cpu::scatter_add(b, l, dim, i, il, s, sl)?))
-            }
-            (Storage::Cuda(b), Storage::Cuda(i), Storage::Cuda(s)) => {
-                Ok(Storage::Cuda(cuda::scatter_add(b, l, dim, i, il, s, sl)?))
-            }
-            _ => Err(mismatch("scatter_add", self, idx)),
+    #[cfg(feature = "cuda")]
+    fn as_cuda_mut(&mut self) -> Option<&mut CudaBuffer> {
+        match self {
+            Storage::Cpu(_) => None,
+            Storage::Cuda(b) => Some(b),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use tessera_tensor::Device;
 
 /// The raw numbers of one case. Proptest shrinks them towards zero, which makes dims smaller and
 /// values simpler; when a case needs more numbers than the tape holds, more are derived from it.
@@ -84,11 +85,12 @@ pub struct Input {
     pub requires_grad: bool,
 }
 
-/// Draws numbers from a [`Tape`] in order.
+/// Draws numbers from a [`Tape`] in order, for a check that runs on one device.
 pub struct Draw<'a> {
     tape: &'a Tape,
     next_int: usize,
     next_float: usize,
+    device: Device,
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -99,9 +101,19 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl<'a> Draw<'a> {
-    /// Starts at the beginning of `tape`.
+    /// Starts at the beginning of `tape`, for a check on the CPU.
     pub fn new(tape: &'a Tape) -> Self {
-        Draw { tape, next_int: 0, next_float: 0 }
+        Draw::on(tape, Device::Cpu)
+    }
+
+    /// Starts at the beginning of `tape`, for a check on `device`.
+    pub fn on(tape: &'a Tape, device: Device) -> Self {
+        Draw { tape, next_int: 0, next_float: 0, device }
+    }
+
+    /// The device the check runs on: where its inputs and constants live.
+    pub fn device(&self) -> Device {
+        self.device
     }
 
     fn raw_int(&mut self) -> u64 {

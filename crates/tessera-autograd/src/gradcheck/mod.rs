@@ -6,10 +6,14 @@
 //!
 //! ```
 //! use tessera_autograd::gradcheck::{registry, run_check};
+//! use tessera_tensor::Device;
 //! let exp = registry().into_iter().find(|c| c.name == "exp").unwrap();
-//! let report = run_check(&exp, 4, 1);
+//! let report = run_check(&exp, 4, 1, Device::Cpu);
 //! assert!(report.failure.is_none(), "{:?}", report.failure);
 //! ```
+//!
+//! Other crates add checks of their own hand-written rules (`tessera_nn::gradcheck::checks`);
+//! the `gradcheck` program of `tessera-devtools` runs them all, on the CPU and on CUDA.
 
 mod draw;
 mod problem;
@@ -24,6 +28,7 @@ pub use registry::{registry, NOT_CHECKED};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
+use tessera_tensor::Device;
 
 /// Draws one case of a check.
 pub type CaseBuilder = Box<dyn Fn(&mut Draw) -> crate::Result<Problem> + Send + Sync>;
@@ -78,8 +83,9 @@ fn seed_bytes(seed: u64, op: &str) -> [u8; 32] {
     bytes
 }
 
-/// Checks `check` on `cases` random cases drawn from `seed` (on the CPU).
-pub fn run_check(check: &OpCheck, cases: u32, seed: u64) -> CheckReport {
+/// Checks `check` on `cases` random cases drawn from `seed`, computing on `device` (the finite
+/// differences in f64 there too).
+pub fn run_check(check: &OpCheck, cases: u32, seed: u64, device: Device) -> CheckReport {
     let config = Config {
         cases,
         failure_persistence: None,
@@ -93,7 +99,7 @@ pub fn run_check(check: &OpCheck, cases: u32, seed: u64) -> CheckReport {
     let start = Instant::now();
     let result = runner.run(&tape_strategy(), |tape| {
         ran.set(ran.get() + 1);
-        let mut draw = Draw::new(&tape);
+        let mut draw = Draw::on(&tape, device);
         let problem = (check.build)(&mut draw).map_err(|e| TestCaseError::fail(format!("drawing the case: {e}")))?;
         let errors = check_problem(&problem, &mut draw).map_err(TestCaseError::fail)?;
         max_abs.set(max_abs.get().max(errors.max_abs));
@@ -109,7 +115,7 @@ pub fn run_check(check: &OpCheck, cases: u32, seed: u64) -> CheckReport {
     };
     CheckReport {
         op: check.name,
-        device: "cpu".into(),
+        device: device.to_string(),
         cases: ran.get(),
         max_abs: max_abs.get(),
         max_rel: max_rel.get(),
@@ -118,9 +124,10 @@ pub fn run_check(check: &OpCheck, cases: u32, seed: u64) -> CheckReport {
     }
 }
 
-/// Runs every check whose name is `only` (or all, for `None`) with `cases` cases each.
-pub fn run_all(only: Option<&str>, cases: u32, seed: u64) -> Vec<CheckReport> {
-    registry().iter().filter(|c| only.is_none_or(|o| o == c.name)).map(|c| run_check(c, cases, seed)).collect()
+/// Runs every check of `checks` whose name is `only` (or all, for `None`) with `cases` cases
+/// each on `device`.
+pub fn run_all(checks: &[OpCheck], only: Option<&str>, cases: u32, seed: u64, device: Device) -> Vec<CheckReport> {
+    checks.iter().filter(|c| only.is_none_or(|o| o == c.name)).map(|c| run_check(c, cases, seed, device)).collect()
 }
 
 /// The reports as a table: op, device, cases, max errors, status.

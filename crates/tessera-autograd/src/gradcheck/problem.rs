@@ -45,8 +45,8 @@ pub struct CaseErrors {
     pub max_rel: f64,
 }
 
-fn leaf_tensor(input: &Input, base: &[f64]) -> Result<Tensor> {
-    Ok(Tensor::from_vec(base.to_vec(), input.base_shape.clone(), &Device::Cpu)?)
+fn leaf_tensor(input: &Input, base: &[f64], device: &Device) -> Result<Tensor> {
+    Ok(Tensor::from_vec(base.to_vec(), input.base_shape.clone(), device)?)
 }
 
 fn apply_view(v: &Var, view: &View) -> Result<Var> {
@@ -72,15 +72,16 @@ fn output(p: &Problem, leaves: &[Var]) -> Result<Var> {
 /// the errors, or a description of the first element out of tolerance.
 pub fn check_problem(p: &Problem, draw: &mut Draw) -> std::result::Result<CaseErrors, String> {
     let fail = |e: crate::Error| format!("error: {e}");
+    let device = draw.device();
     let leaves = p
         .inputs
         .iter()
-        .map(|i| Var::new(leaf_tensor(i, &i.base)?, i.requires_grad))
+        .map(|i| Var::new(leaf_tensor(i, &i.base, &device)?, i.requires_grad))
         .collect::<Result<Vec<_>>>()
         .map_err(fail)?;
     let y = output(p, &leaves).map_err(fail)?;
     let values = draw.values(y.elem_count(), &Domain::Range(-1.0, 1.0));
-    let weights = Tensor::from_vec(values, y.dims().to_vec(), &Device::Cpu)
+    let weights = Tensor::from_vec(values, y.dims().to_vec(), &device)
         .and_then(|w| w.to_dtype(y.dtype()))
         .map_err(|e| fail(e.into()))?;
     let loss = y.mul(&Var::constant(weights.clone())).and_then(|l| l.sum_all()).map_err(fail)?;
@@ -94,7 +95,7 @@ pub fn check_problem(p: &Problem, draw: &mut Draw) -> std::result::Result<CaseEr
                 .inputs
                 .iter()
                 .enumerate()
-                .map(|(k, i)| Ok(Var::constant(leaf_tensor(i, if k == which { base } else { &i.base })?)))
+                .map(|(k, i)| Ok(Var::constant(leaf_tensor(i, if k == which { base } else { &i.base }, &device)?)))
                 .collect::<Result<Vec<_>>>()?;
             weighted_loss(p, &consts, &weights)?.to_scalar_f64()
         })

@@ -6,60 +6,51 @@ use super::draw::{Domain, Draw};
 use super::problem::Problem;
 use super::{registry_composite, registry_structure, OpCheck};
 use crate::{Result, Var};
+use tessera_tensor::ops;
 use tessera_tensor::{BinaryOp, ReduceOp, UnaryOp};
 
-/// Public methods of `Tensor` that need no gradient check: constructors, accessors, in-place
-/// updates (not recorded), and ops that are not differentiable (comparisons, arg-reductions),
-/// which `Var` returns as constants.
-pub const NOT_CHECKED: &[&str] = &[
-    // constructors and random sources
-    "from_vec",
-    "from_slice",
-    "scalar",
-    "full",
-    "zeros",
-    "ones",
-    "zeros_like",
-    "ones_like",
-    "arange",
-    "eye",
-    "rand_uniform",
-    "randn",
-    "rand_normal",
-    "bernoulli",
-    // accessors and data export
-    "layout",
-    "shape",
-    "dims",
-    "rank",
-    "elem_count",
-    "dtype",
-    "device",
-    "is_contiguous",
-    "same_storage",
-    "to_vec",
-    "to_vec_f64",
-    "to_scalar_f64",
-    "to_cpu_buffer",
-    // not differentiable: comparisons give u8 masks, arg-reductions give indices
-    "compare",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "argmax",
-    "argmin",
-    // in-place updates of parameters (optimizers, loading), never recorded
-    "optim_step_",
-    "assign_",
-    // fused kernels that are themselves gradients or used only inside an op's backward rule:
-    // checked through the ops built on them (nn's cross-entropy and LSTM, against PyTorch and
-    // finite differences in tessera-nn's tests)
-    "cross_entropy_backward",
-    "lstm_cell",
-    "lstm_cell_backward",
+/// Public methods of `Tensor` that need no gradient check, each with the reason: constructors,
+/// accessors, in-place updates (not recorded), ops that are not differentiable (comparisons,
+/// arg-reductions), which `Var` returns as constants, and ops-as-values whose rows are checked
+/// one by one.
+pub const NOT_CHECKED: &[(&str, &str)] = &[
+    ("from_vec", "a constructor"),
+    ("from_slice", "a constructor"),
+    ("scalar", "a constructor"),
+    ("full", "a constructor"),
+    ("zeros", "a constructor"),
+    ("ones", "a constructor"),
+    ("zeros_like", "a constructor"),
+    ("ones_like", "a constructor"),
+    ("arange", "a constructor"),
+    ("eye", "a constructor"),
+    ("rand_uniform", "a random source"),
+    ("randn", "a random source"),
+    ("rand_normal", "a random source"),
+    ("bernoulli", "a random source (dropout checks its masks through mul)"),
+    ("layout", "an accessor"),
+    ("shape", "an accessor"),
+    ("dims", "an accessor"),
+    ("rank", "an accessor"),
+    ("elem_count", "an accessor"),
+    ("dtype", "an accessor"),
+    ("device", "an accessor"),
+    ("is_contiguous", "an accessor"),
+    ("same_storage", "an accessor"),
+    ("to_vec", "data export"),
+    ("to_vec_f64", "data export"),
+    ("to_scalar_f64", "data export"),
+    ("to_cpu_buffer", "data export"),
+    ("argmax", "not differentiable: gives indices"),
+    ("argmin", "not differentiable: gives indices"),
+    ("optim_step_", "an in-place parameter update, never recorded"),
+    ("assign_", "an in-place parameter update, never recorded"),
+    ("unary", "the unary table as a value: each row has its own check"),
+    ("binary", "the binary table as a value: each row has its own check"),
+    ("reduce", "the reduction table as a value: each row has its own check"),
+    ("compare", "not differentiable: gives a u8 mask (each comparison likewise)"),
+    ("cross_entropy_backward", "a gradient kernel: checked as the backward of nn's fused cross_entropy"),
+    ("lstm_cell_backward", "a gradient kernel: checked as the rule of the lstm_cell check"),
 ];
 
 /// Every check: each differentiable op of the tensor API, then compositions.
@@ -90,74 +81,58 @@ pub(super) fn broadcast_pair(d: &mut Draw) -> (Vec<usize>, Vec<usize>) {
     }
 }
 
-/// A check of a broadcast binary op. With `apart`, the second operand's values keep 0.05 away
-/// from every value of the first (no ties for maximum and minimum).
-fn binary(name: &'static str, da: Domain, db: Domain, apart: bool, op: fn(&Var, &Var) -> Result<Var>) -> OpCheck {
-    OpCheck::new(name, move |d| {
-        let (sa, sb) = broadcast_pair(d);
-        let a = d.input(&sa, &da);
-        let db = match (&db, apart) {
-            (Domain::Range(lo, hi), true) => Domain::Away { lo: *lo, hi: *hi, kinks: a.base.clone(), margin: 0.005 },
-            _ => db.clone(),
-        };
-        let b = d.input(&sb, &db);
-        Ok(Problem::new(vec![a, b], move |v| op(&v[0], &v[1])))
-    })
+/// Where an op's inputs may lie for central differences, from the op table's domain.
+pub(super) fn domain_of(domain: &ops::Domain) -> Domain {
+    match domain {
+        ops::Domain::Any => Domain::ANY,
+        ops::Domain::Positive => Domain::POSITIVE,
+        ops::Domain::NonZero => Domain::Away { lo: -2.0, hi: 2.0, kinks: vec![0.0], margin: 0.4 },
+        ops::Domain::Bounded(lo, hi) => Domain::Range(*lo, *hi),
+        ops::Domain::Kinked(_) | ops::Domain::Clamped { .. } => Domain::away_from(&domain.kinks()),
+        ops::Domain::Distinct | ops::Domain::Untied => Domain::Distinct(-2.0, 2.0),
+    }
+}
+
+/// One check per row of the unary table: random shapes and views, values from the op's domain,
+/// parameters from the table's examples.
+fn unary_table() -> Vec<OpCheck> {
+    UnaryOp::NAMES
+        .iter()
+        .map(|&name| {
+            let examples: Vec<UnaryOp> = UnaryOp::EXAMPLES.iter().copied().filter(|op| op.name() == name).collect();
+            OpCheck::new(name, move |d| {
+                let (shape, op) = (d.shape(0, 3), d.pick(&examples));
+                Ok(Problem::new(vec![d.input(&shape, &domain_of(&op.domain()))], move |v| v[0].unary(op)))
+            })
+        })
+        .collect()
+}
+
+/// One check per row of the binary table, over broadcast pairs. An untied right operand keeps
+/// 0.005 away from every value of the left one (no ties for maximum and minimum).
+fn binary_table() -> Vec<OpCheck> {
+    BinaryOp::ALL
+        .iter()
+        .map(|&op| {
+            OpCheck::new(op.name(), move |d| {
+                let (sa, sb) = broadcast_pair(d);
+                let (da, db) = op.domains();
+                let a = d.input(&sa, &domain_of(&da));
+                let db = match db {
+                    ops::Domain::Untied => Domain::Away { lo: -2.0, hi: 2.0, kinks: a.base.clone(), margin: 0.005 },
+                    other => domain_of(&other),
+                };
+                let b = d.input(&sb, &db);
+                Ok(Problem::new(vec![a, b], move |v| v[0].binary(op, &v[1])))
+            })
+        })
+        .collect()
 }
 
 fn elementwise() -> Vec<OpCheck> {
-    let kink0 = Domain::away_from(&[0.0]);
-    let nonzero = Domain::Away { lo: -2.0, hi: 2.0, kinks: vec![0.0], margin: 0.4 };
-    let unary_ops = [
-        UnaryOp::Neg,
-        UnaryOp::Abs,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Sqrt,
-        UnaryOp::Recip,
-        UnaryOp::Square,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-        UnaryOp::Tanh,
-        UnaryOp::Sigmoid,
-        UnaryOp::Relu,
-        UnaryOp::Gelu,
-        UnaryOp::GeluTanh,
-        UnaryOp::Silu,
-        UnaryOp::Powf(1.7),
-        UnaryOp::Clamp(0.25, 3.0),
-        UnaryOp::Affine(-1.5, 0.3),
-    ];
-    vec![
-        unary("neg", Domain::ANY, Var::neg),
-        unary("abs", kink0.clone(), Var::abs),
-        unary("exp", Domain::ANY, Var::exp),
-        unary("log", Domain::POSITIVE, Var::log),
-        unary("sqrt", Domain::POSITIVE, Var::sqrt),
-        unary("recip", nonzero.clone(), Var::recip),
-        unary("square", Domain::ANY, Var::square),
-        unary("sin", Domain::ANY, Var::sin),
-        unary("cos", Domain::ANY, Var::cos),
-        unary("tanh", Domain::ANY, Var::tanh),
-        unary("sigmoid", Domain::ANY, Var::sigmoid),
-        unary("relu", kink0, Var::relu),
-        unary("gelu", Domain::Range(-3.0, 3.0), Var::gelu),
-        unary("gelu_tanh", Domain::Range(-3.0, 3.0), Var::gelu_tanh),
-        unary("silu", Domain::Range(-3.0, 3.0), Var::silu),
-        OpCheck::new("powf", |d| {
-            let (shape, p) = (d.shape(0, 3), d.pick(&[-1.5, -1.0, 0.5, 2.0, 2.5, 3.0]));
-            Ok(Problem::new(vec![d.input(&shape, &Domain::POSITIVE)], move |v| v[0].powf(p)))
-        }),
-        OpCheck::new("clamp", |d| {
-            let shape = d.shape(0, 3);
-            let (lo, hi) = (d.uniform(-1.5, 0.0), d.uniform(0.1, 1.5));
-            let x = d.input(&shape, &Domain::away_from(&[lo, hi]));
-            Ok(Problem::new(vec![x], move |v| v[0].clamp(lo, hi)))
-        }),
-        OpCheck::new("affine", |d| {
-            let (shape, m, a) = (d.shape(0, 3), d.uniform(-2.0, 2.0), d.uniform(-2.0, 2.0));
-            Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].affine(m, a)))
-        }),
+    let mut checks = unary_table();
+    checks.extend(binary_table());
+    checks.extend([
         OpCheck::new("scale", |d| {
             let (shape, s) = (d.shape(0, 3), d.uniform(-2.0, 2.0));
             Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].scale(s)))
@@ -166,41 +141,16 @@ fn elementwise() -> Vec<OpCheck> {
             let (shape, s) = (d.shape(0, 3), d.uniform(-2.0, 2.0));
             Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].add_scalar(s)))
         }),
-        OpCheck::new("unary", move |d| {
-            let (shape, op) = (d.shape(0, 3), d.pick(&unary_ops));
-            Ok(Problem::new(vec![d.input(&shape, &Domain::POSITIVE)], move |v| v[0].unary(op)))
-        }),
-        binary("add", Domain::ANY, Domain::ANY, false, Var::add),
-        binary("sub", Domain::ANY, Domain::ANY, false, Var::sub),
-        binary("mul", Domain::ANY, Domain::ANY, false, Var::mul),
-        binary("div", Domain::ANY, nonzero, false, Var::div),
-        binary("pow", Domain::POSITIVE, Domain::ANY, false, Var::pow),
-        binary("maximum", Domain::Distinct(-2.0, 2.0), Domain::ANY, true, Var::maximum),
-        binary("minimum", Domain::Distinct(-2.0, 2.0), Domain::ANY, true, Var::minimum),
-        OpCheck::new("binary", |d| {
-            let op = d.pick(&[
-                BinaryOp::Add,
-                BinaryOp::Sub,
-                BinaryOp::Mul,
-                BinaryOp::Div,
-                BinaryOp::Pow,
-                BinaryOp::Maximum,
-                BinaryOp::Minimum,
-            ]);
-            let (sa, sb) = broadcast_pair(d);
-            let a = d.input(&sa, &Domain::Distinct(0.5, 2.0));
-            let b = d.input(&sb, &Domain::Away { lo: 0.5, hi: 2.0, kinks: a.base.clone(), margin: 0.005 });
-            Ok(Problem::new(vec![a, b], move |v| v[0].binary(op, &v[1])))
-        }),
         OpCheck::new("where_cond", |d| {
             let shape = d.shape(0, 3);
             let (sm, st, sf) = (d.broadcast_partner(&shape), d.broadcast_partner(&shape), d.broadcast_partner(&shape));
             let mask: Vec<u8> = (0..sm.iter().product()).map(|_| d.int(0, 1) as u8).collect();
-            let mask = tessera_tensor::Tensor::from_vec(mask, sm, &tessera_tensor::Device::Cpu)?;
+            let mask = tessera_tensor::Tensor::from_vec(mask, sm, &d.device())?;
             let (t, f) = (d.input(&st, &Domain::ANY), d.input(&sf, &Domain::ANY));
             Ok(Problem::new(vec![t, f], move |v| Var::constant(mask.clone()).where_cond(&v[0], &v[1])))
         }),
-    ]
+    ]);
+    checks
 }
 
 /// Random reduction dims for `rank` (possibly none, meaning all) as `isize`, some negative.
@@ -214,29 +164,21 @@ pub(super) fn reduction_dims(d: &mut Draw, rank: usize) -> Vec<isize> {
     dims
 }
 
-fn reduction(name: &'static str, domain: Domain, op: fn(&Var, &[isize], bool) -> Result<Var>) -> OpCheck {
-    OpCheck::new(name, move |d| {
-        let shape = d.shape(0, 3);
-        let (dims, keepdim) = (reduction_dims(d, shape.len()), d.coin());
-        Ok(Problem::new(vec![d.input(&shape, &domain)], move |v| op(&v[0], &dims, keepdim)))
-    })
-}
-
 fn reductions() -> Vec<OpCheck> {
-    let distinct = Domain::Distinct(-2.0, 2.0);
-    vec![
-        reduction("sum", Domain::ANY, Var::sum),
-        reduction("mean", Domain::ANY, Var::mean),
-        reduction("max", distinct.clone(), Var::max),
-        reduction("min", distinct.clone(), Var::min),
+    let mut checks: Vec<OpCheck> = ReduceOp::ALL
+        .iter()
+        .map(|&op| {
+            OpCheck::new(op.name(), move |d| {
+                let shape = d.shape(0, 3);
+                let (dims, keepdim) = (reduction_dims(d, shape.len()), d.coin());
+                let x = d.input(&shape, &domain_of(&op.domain()));
+                Ok(Problem::new(vec![x], move |v| v[0].reduce(op, &dims, keepdim)))
+            })
+        })
+        .collect();
+    checks.extend([
         unary("sum_all", Domain::ANY, Var::sum_all),
-        OpCheck::new("reduce", move |d| {
-            let (shape, op) = (d.shape(0, 3), d.pick(&[ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min]));
-            let (dims, keepdim) = (reduction_dims(d, shape.len()), d.coin());
-            let x = d.input(&shape, &distinct);
-            Ok(Problem::new(vec![x], move |v| v[0].reduce(op, &dims, keepdim)))
-        }),
-        OpCheck::new("var", |d| {
+        OpCheck::new("variance", |d| {
             let shape = d.shape(0, 3);
             let (dims, keepdim) = (reduction_dims(d, shape.len()), d.coin());
             let counted: usize = if dims.is_empty() {
@@ -245,7 +187,7 @@ fn reductions() -> Vec<OpCheck> {
                 dims.iter().map(|&i| shape[i.rem_euclid(shape.len() as isize) as usize]).product()
             };
             let correction = if counted > 1 { d.int(0, 1) } else { 0 };
-            Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].var(&dims, keepdim, correction)))
+            Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].variance(&dims, keepdim, correction)))
         }),
         OpCheck::new("softmax", |d| {
             let shape = d.shape(1, 3);
@@ -263,5 +205,6 @@ fn reductions() -> Vec<OpCheck> {
             let keepdim = d.coin();
             Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].logsumexp(dim, keepdim)))
         }),
-    ]
+    ]);
+    checks
 }

@@ -1,10 +1,11 @@
-//! Gradient checks of compositions: a small MLP, softmax cross-entropy, an LSTM cell.
+//! Gradient checks of compositions: a small MLP, softmax cross-entropy, the fused LSTM cell with
+//! its backward kernel, and the same cell written with unfused ops.
 
 use super::draw::{Domain, Draw};
 use super::problem::Problem;
 use super::OpCheck;
 use crate::{Result, Var};
-use tessera_tensor::{Device, Tensor};
+use tessera_tensor::Tensor;
 
 /// `silu(x W1 + b1) W2 + b2`.
 fn mlp(d: &mut Draw) -> Result<Problem> {
@@ -24,7 +25,7 @@ fn mlp(d: &mut Draw) -> Result<Problem> {
 fn softmax_cross_entropy(d: &mut Draw) -> Result<Problem> {
     let (batch, classes) = (d.int(1, 4), d.int(1, 5));
     let targets: Vec<i64> = (0..batch).map(|_| d.int(0, classes - 1) as i64).collect();
-    let targets = Tensor::from_vec(targets, [batch, 1], &Device::Cpu)?;
+    let targets = Tensor::from_vec(targets, [batch, 1], &d.device())?;
     let logits = d.input(&[batch, classes], &Domain::Range(-3.0, 3.0));
     Ok(Problem::new(vec![logits], move |v| {
         let fused = v[0].log_softmax(-1)?.gather(1, &targets)?.mean(&[], false)?.neg()?;
@@ -33,9 +34,10 @@ fn softmax_cross_entropy(d: &mut Draw) -> Result<Problem> {
     }))
 }
 
-/// One LSTM step: gates `x Wx + h Wh + b` split in four; `c' = σ(f) c + σ(i) tanh(g)`,
+/// One LSTM step written with unfused ops (the fused kernel is checked through nn's
+/// `lstm_sequence`): gates `x Wx + h Wh + b` split in four; `c' = σ(f) c + σ(i) tanh(g)`,
 /// `h' = σ(o) tanh(c')`; the output is `[h', c']`.
-fn lstm_cell(d: &mut Draw) -> Result<Problem> {
+fn lstm_cell_unfused(d: &mut Draw) -> Result<Problem> {
     let (batch, input, hidden) = (d.int(1, 3), d.int(1, 3), d.int(1, 3));
     let inputs = vec![
         d.input(&[batch, input], &Domain::ANY),
@@ -55,11 +57,36 @@ fn lstm_cell(d: &mut Draw) -> Result<Problem> {
     }))
 }
 
+/// The fused cell `Tensor::lstm_cell` with `Tensor::lstm_cell_backward` as its rule: the output
+/// is `[h', c']`, so the rule splits the incoming gradient into `dh` and `dc`. Gates and state
+/// arrive as views (a step of a larger projection, a transposed buffer) as in an LSTM layer.
+fn lstm_cell_fused(d: &mut Draw) -> Result<Problem> {
+    let (batch, hidden) = (d.int(1, 3), d.int(1, 3));
+    let inputs = vec![
+        d.input(&[batch, 4 * hidden], &Domain::ANY),
+        d.input(&[batch, 4 * hidden], &Domain::ANY),
+        d.input(&[batch, hidden], &Domain::ANY),
+    ];
+    Ok(Problem::new(inputs, move |v| {
+        let (x, h, c) = (v[0].tensor(), v[1].tensor(), v[2].tensor());
+        let (h1, c1, acts) = Tensor::lstm_cell(x, h, c)?;
+        let out = Tensor::cat(&[h1, c1.clone()], -1)?;
+        let c_prev = c.clone();
+        let rule: crate::BackwardRule = Box::new(move |ctx| {
+            let (dh, dc) = (ctx.grad.narrow(1, 0, hidden)?, ctx.grad.narrow(1, hidden, hidden)?);
+            let (d_gates, dc_prev) = Tensor::lstm_cell_backward(&acts, &c_prev, &c1, &dh, &dc)?;
+            Ok(vec![Some(d_gates.clone()), Some(d_gates), Some(dc_prev)])
+        });
+        Ok(Var::from_op("lstm_cell", out, &[&v[0], &v[1], &v[2]], Some(rule)))
+    }))
+}
+
 /// The checks of this file.
 pub(super) fn checks() -> Vec<OpCheck> {
     vec![
         OpCheck::new("mlp", mlp),
         OpCheck::new("softmax_cross_entropy", softmax_cross_entropy),
-        OpCheck::new("lstm_cell", lstm_cell),
+        OpCheck::new("lstm_cell", lstm_cell_fused),
+        OpCheck::new("lstm_cell_unfused", lstm_cell_unfused),
     ]
 }

@@ -8,10 +8,11 @@ use tessera_tensor::{DType, Device, Tensor};
 
 /// An index tensor of `shape` holding `values`, as u32 or i64 at random.
 fn index_tensor(d: &mut Draw, values: Vec<usize>, shape: Vec<usize>) -> Result<Tensor> {
+    let device = d.device();
     Ok(if d.coin() {
-        Tensor::from_vec(values.into_iter().map(|i| i as i64).collect(), shape, &Device::Cpu)?
+        Tensor::from_vec(values.into_iter().map(|i| i as i64).collect(), shape, &device)?
     } else {
-        Tensor::from_vec(values.into_iter().map(|i| i as u32).collect(), shape, &Device::Cpu)?
+        Tensor::from_vec(values.into_iter().map(|i| i as u32).collect(), shape, &device)?
     })
 }
 
@@ -176,7 +177,10 @@ pub(super) fn checks() -> Vec<OpCheck> {
         }),
         OpCheck::new("to_device", |d| {
             let shape = d.shape(0, 3);
-            Ok(one_input(&shape, d, |x| x.to_device(&Device::Cpu)))
+            // A round trip through the CPU (a real one when the check runs on a GPU): the
+            // gradient must come back through both moves.
+            let device = d.device();
+            Ok(one_input(&shape, d, move |x| x.to_device(&Device::Cpu)?.to_device(&device)))
         }),
     ]
 }

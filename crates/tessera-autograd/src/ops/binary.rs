@@ -36,99 +36,81 @@ impl Kept {
     }
 }
 
+/// What `op`'s gradient reads.
+fn keeps(op: BinaryOp) -> Keep {
+    match op {
+        BinaryOp::Add | BinaryOp::Sub => Keep::Nothing,
+        BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum => Keep::Operands,
+        BinaryOp::Div | BinaryOp::Pow => Keep::All,
+    }
+}
+
+/// The broadcast-shaped gradients of `op`'s operands (those `c.needs`) given the output's
+/// gradient `g`: the op's backward rule.
+fn gradients(op: BinaryOp, c: &BackwardCtx<'_>, g: &Tensor, k: &Kept) -> Result<Pair> {
+    Ok(match op {
+        BinaryOp::Add => (c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.clone())),
+        BinaryOp::Sub => (c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.neg()).transpose()?),
+        BinaryOp::Mul => (c.needs(0).then(|| g.mul(k.b())).transpose()?, c.needs(1).then(|| g.mul(k.a())).transpose()?),
+        BinaryOp::Div => {
+            let ga = g.div(k.b())?;
+            // d(a/b)/db = -(a/b)/b = -y/b, so gb = -ga * y.
+            let gb = if c.needs(1) { Some(ga.mul(k.y())?.neg()?) } else { None };
+            (c.needs(0).then_some(ga), gb)
+        }
+        BinaryOp::Pow => {
+            // The gradient of b is y ln a, defined for a > 0.
+            let (a, b) = (k.a(), k.b());
+            let ga = if c.needs(0) { Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?) } else { None };
+            let gb = if c.needs(1) { Some(g.mul(&k.y().mul(&a.log()?)?)?) } else { None };
+            (ga, gb)
+        }
+        // Where the operands tie, each gets half the gradient.
+        BinaryOp::Maximum => split_by_winner(c, g, &k.a().gt(k.b())?, &k.a().eq(k.b())?)?,
+        BinaryOp::Minimum => split_by_winner(c, g, &k.a().lt(k.b())?, &k.a().eq(k.b())?)?,
+    })
+}
+
+/// One method per row of the binary op table, each recording [`Var::binary`].
+macro_rules! binary_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self, rhs: &Var) -> Result<Var> {
+            self.binary(BinaryOp::$variant, rhs)
+        }
+    )*};
+}
+
+/// One method per row of the comparison table; comparisons give constants.
+macro_rules! compare_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        ///
+        /// Not differentiable: the result is a constant.
+        pub fn $method(&self, rhs: &Var) -> Result<Var> {
+            self.compare(CmpOp::$variant, rhs)
+        }
+    )*};
+}
+
 impl Var {
-    /// Records a binary op; `rule(ctx, grad, kept)` gives the broadcast-shaped operand gradients
-    /// (only those that `ctx.needs`) from the tensors `keep` chose to keep.
-    fn binary_op<F>(&self, op: &'static str, rhs: &Var, y: Tensor, keep: Keep, rule: F) -> Var
-    where
-        F: Fn(&BackwardCtx<'_>, &Tensor, &Kept) -> Result<Pair> + Send + Sync + 'static,
-    {
-        let kept = match keep {
+    /// Applies a broadcast binary op, recording its backward rule; the operands' gradients are
+    /// summed back to their shapes.
+    pub fn binary(&self, op: BinaryOp, rhs: &Var) -> Result<Var> {
+        let y = self.tensor().binary(op, rhs.tensor())?;
+        let kept = match keeps(op) {
             Keep::Nothing => Kept::default(),
             Keep::Operands => Kept { a: Some(self.tensor().clone()), b: Some(rhs.tensor().clone()), y: None },
             Keep::All => Kept { a: Some(self.tensor().clone()), b: Some(rhs.tensor().clone()), y: Some(y.clone()) },
         };
-        Var::record(op, y, &[self, rhs], move |c| {
-            let (ga, gb) = rule(c, c.grad, &kept)?;
+        Ok(Var::record(op.name(), y, &[self, rhs], move |c| {
+            let (ga, gb) = gradients(op, c, c.grad, &kept)?;
             let ga = ga.map(|g| sum_to_shape(&g, c.input_shape(0))).transpose()?;
             Ok(vec![ga, gb.map(|g| sum_to_shape(&g, c.input_shape(1))).transpose()?])
-        })
-    }
-
-    /// `a + b`, broadcast.
-    pub fn add(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().add(rhs.tensor())?;
-        Ok(self.binary_op("add", rhs, y, Keep::Nothing, |c, g, _| {
-            Ok((c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.clone())))
         }))
     }
 
-    /// `a - b`, broadcast.
-    pub fn sub(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().sub(rhs.tensor())?;
-        Ok(self.binary_op("sub", rhs, y, Keep::Nothing, |c, g, _| {
-            Ok((c.needs(0).then(|| g.clone()), c.needs(1).then(|| g.neg()).transpose()?))
-        }))
-    }
-
-    /// `a * b`, broadcast.
-    pub fn mul(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().mul(rhs.tensor())?;
-        Ok(self.binary_op("mul", rhs, y, Keep::Operands, |c, g, k| {
-            Ok((c.needs(0).then(|| g.mul(k.b())).transpose()?, c.needs(1).then(|| g.mul(k.a())).transpose()?))
-        }))
-    }
-
-    /// `a / b`, broadcast.
-    pub fn div(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().div(rhs.tensor())?;
-        Ok(self.binary_op("div", rhs, y, Keep::All, |c, g, k| {
-            let ga = g.div(k.b())?;
-            // d(a/b)/db = -(a/b)/b = -y/b, so gb = -ga * y.
-            let gb = if c.needs(1) { Some(ga.mul(k.y())?.neg()?) } else { None };
-            Ok((c.needs(0).then_some(ga), gb))
-        }))
-    }
-
-    /// `a ^ b`, broadcast (float dtypes). The gradient of `b` is `y ln a`, defined for `a > 0`.
-    pub fn pow(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().pow(rhs.tensor())?;
-        Ok(self.binary_op("pow", rhs, y, Keep::All, |c, g, k| {
-            let (a, b) = (k.a(), k.b());
-            let ga = if c.needs(0) { Some(g.mul(&b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?)?) } else { None };
-            let gb = if c.needs(1) { Some(g.mul(&k.y().mul(&a.log()?)?)?) } else { None };
-            Ok((ga, gb))
-        }))
-    }
-
-    /// Elementwise maximum, broadcast. Where the operands tie, each gets half the gradient.
-    pub fn maximum(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().maximum(rhs.tensor())?;
-        Ok(self.binary_op("maximum", rhs, y, Keep::Operands, |c, g, k| {
-            split_by_winner(c, g, &k.a().gt(k.b())?, &k.a().eq(k.b())?)
-        }))
-    }
-
-    /// Elementwise minimum, broadcast. Where the operands tie, each gets half the gradient.
-    pub fn minimum(&self, rhs: &Var) -> Result<Var> {
-        let y = self.tensor().minimum(rhs.tensor())?;
-        Ok(self.binary_op("minimum", rhs, y, Keep::Operands, |c, g, k| {
-            split_by_winner(c, g, &k.a().lt(k.b())?, &k.a().eq(k.b())?)
-        }))
-    }
-
-    /// Applies a broadcast binary op given as a value (dispatches to the method of the same name).
-    pub fn binary(&self, op: BinaryOp, rhs: &Var) -> Result<Var> {
-        match op {
-            BinaryOp::Add => self.add(rhs),
-            BinaryOp::Sub => self.sub(rhs),
-            BinaryOp::Mul => self.mul(rhs),
-            BinaryOp::Div => self.div(rhs),
-            BinaryOp::Pow => self.pow(rhs),
-            BinaryOp::Maximum => self.maximum(rhs),
-            BinaryOp::Minimum => self.minimum(rhs),
-        }
-    }
+    tessera_tensor::binary_op_table!(binary_methods);
 
     /// A broadcast comparison giving a `u8` mask. Not differentiable: the result never requires
     /// grad (use it with [`Var::where_cond`]).
@@ -136,35 +118,7 @@ impl Var {
         Ok(Var::constant(self.tensor().compare(op, rhs.tensor())?))
     }
 
-    /// `a == b` as a `u8` mask; not differentiable (a constant).
-    pub fn eq(&self, rhs: &Var) -> Result<Var> {
-        self.compare(CmpOp::Eq, rhs)
-    }
-
-    /// `a != b` as a `u8` mask; not differentiable (a constant).
-    pub fn ne(&self, rhs: &Var) -> Result<Var> {
-        self.compare(CmpOp::Ne, rhs)
-    }
-
-    /// `a < b` as a `u8` mask; not differentiable (a constant).
-    pub fn lt(&self, rhs: &Var) -> Result<Var> {
-        self.compare(CmpOp::Lt, rhs)
-    }
-
-    /// `a <= b` as a `u8` mask; not differentiable (a constant).
-    pub fn le(&self, rhs: &Var) -> Result<Var> {
-        self.compare(CmpOp::Le, rhs)
-    }
-
-    /// `a > b` as a `u8` mask; not differentiable (a constant).
-    pub fn gt(&self, rhs: &Var) -> Result<Var> {
-        self.compare(CmpOp::Gt, rhs)
-    }
-
-    /// `a >= b` as a `u8` mask; not differentiable (a constant).
-    pub fn ge(&self, rhs: &Var) -> Result<Var> {
-        self.compare(CmpOp::Ge, rhs)
-    }
+    tessera_tensor::compare_op_table!(compare_methods);
 
     /// `self ? on_true : on_false` where `self` is a `u8` mask (no gradient flows to the mask);
     /// all three broadcast together.

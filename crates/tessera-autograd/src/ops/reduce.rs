@@ -2,15 +2,65 @@
 
 use super::{reduced_count, reduced_dims, scalar_like, unreduce};
 use crate::{Result, Var};
-use tessera_tensor::{ReduceOp, Tensor};
+use tessera_tensor::{ReduceOp, Shape, Tensor};
+
+/// Whether `op`'s gradient reads the input and output (kept alive until backward).
+fn keeps_values(op: ReduceOp) -> bool {
+    match op {
+        ReduceOp::Sum | ReduceOp::Mean => false,
+        ReduceOp::Max | ReduceOp::Min => true,
+    }
+}
+
+/// The gradient of reduction `op` of an input of `shape` over the sorted `dims`, given the
+/// output's gradient `g` (and, where [`keeps_values`], the input `x` and output `y`): the op's
+/// backward rule.
+fn gradient(
+    op: ReduceOp,
+    g: &Tensor,
+    shape: &Shape,
+    kept: Option<&(Tensor, Tensor)>,
+    dims: &[usize],
+    keepdim: bool,
+) -> Result<Tensor> {
+    let spread = unreduce(g, shape, dims, keepdim)?;
+    Ok(match op {
+        // The gradient broadcasts back over the summed dims.
+        ReduceOp::Sum => spread,
+        ReduceOp::Mean => spread.scale(1.0 / reduced_count(shape, dims) as f64)?,
+        // The gradient goes to the extreme entries, split evenly among ties.
+        ReduceOp::Max | ReduceOp::Min => {
+            let (x, y) = kept.expect("keeps_values() lists the extremes");
+            let y = unreduce(y, shape, dims, keepdim)?;
+            let hit = x.eq(&y)?.where_cond(&scalar_like(1.0, x)?, &scalar_like(0.0, x)?)?;
+            let sdims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
+            spread.mul(&hit.div(&hit.sum(&sdims, true)?)?)?
+        }
+    })
+}
+
+/// One method per row of the reduction table, each recording [`Var::reduce`].
+macro_rules! reduce_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
+            self.reduce(ReduceOp::$variant, dims, keepdim)
+        }
+    )*};
+}
 
 impl Var {
-    /// Sum over `dims` (empty: all). The gradient broadcasts back over the summed dims.
-    pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
-        let y = self.tensor().sum(dims, keepdim)?;
-        let dims = reduced_dims(self.tensor(), dims, "sum")?;
-        Ok(Var::record("sum", y, &[self], move |c| Ok(vec![Some(unreduce(c.grad, c.input_shape(0), &dims, keepdim)?)])))
+    /// Reduces over `dims` (empty: all), recording the op's backward rule.
+    pub fn reduce(&self, op: ReduceOp, dims: &[isize], keepdim: bool) -> Result<Var> {
+        let y = self.tensor().reduce(op, dims, keepdim)?;
+        let dims = reduced_dims(self.tensor(), dims, op.name())?;
+        let kept = keeps_values(op).then(|| (self.tensor().clone(), y.clone()));
+        Ok(Var::record(op.name(), y, &[self], move |c| {
+            Ok(vec![Some(gradient(op, c.grad, c.input_shape(0), kept.as_ref(), &dims, keepdim)?)])
+        }))
     }
+
+    tessera_tensor::reduce_op_table!(reduce_methods);
 
     /// Sum of every element, as a 0-dim Var.
     pub fn sum_all(&self) -> Result<Var> {
@@ -18,65 +68,18 @@ impl Var {
         Ok(Var::record("sum_all", y, &[self], |c| Ok(vec![Some(c.grad.expand(c.input_shape(0).clone())?)])))
     }
 
-    /// Mean over `dims` (empty: all).
-    pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
-        let y = self.tensor().mean(dims, keepdim)?;
-        let dims = reduced_dims(self.tensor(), dims, "mean")?;
-        let count = reduced_count(self.shape(), &dims);
-        Ok(Var::record("mean", y, &[self], move |c| {
-            let g = c.grad.scale(1.0 / count as f64)?;
-            Ok(vec![Some(unreduce(&g, c.input_shape(0), &dims, keepdim)?)])
-        }))
-    }
-
-    /// Maximum over `dims` (empty: all). The gradient goes to the maximal entries, split evenly
-    /// among ties.
-    pub fn max(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
-        let y = self.tensor().max(dims, keepdim)?;
-        self.extremum("max", y, dims, keepdim)
-    }
-
-    /// Minimum over `dims` (empty: all). The gradient goes to the minimal entries, split evenly
-    /// among ties.
-    pub fn min(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
-        let y = self.tensor().min(dims, keepdim)?;
-        self.extremum("min", y, dims, keepdim)
-    }
-
-    fn extremum(&self, op: &'static str, y: Tensor, dims: &[isize], keepdim: bool) -> Result<Var> {
-        let dims = reduced_dims(self.tensor(), dims, op)?;
-        let (x, out) = (self.tensor().clone(), y.clone());
-        Ok(Var::record(op, y, &[self], move |c| {
-            let y = unreduce(&out, x.shape(), &dims, keepdim)?;
-            let hit = x.eq(&y)?.where_cond(&scalar_like(1.0, &x)?, &scalar_like(0.0, &x)?)?;
-            let sdims: Vec<isize> = dims.iter().map(|&d| d as isize).collect();
-            let share = hit.div(&hit.sum(&sdims, true)?)?;
-            Ok(vec![Some(unreduce(c.grad, x.shape(), &dims, keepdim)?.mul(&share)?)])
-        }))
-    }
-
-    /// Variance over `dims` (empty: all) with Bessel's `correction` (see `Tensor::var`).
-    pub fn var(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Var> {
-        let y = self.tensor().var(dims, keepdim, correction)?;
-        let rdims = reduced_dims(self.tensor(), dims, "var")?;
+    /// Variance over `dims` (empty: all) with Bessel's `correction` (see `Tensor::variance`).
+    pub fn variance(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Var> {
+        let y = self.tensor().variance(dims, keepdim, correction)?;
+        let rdims = reduced_dims(self.tensor(), dims, "variance")?;
         let x = self.tensor().clone();
-        Ok(Var::record("var", y, &[self], move |c| {
+        Ok(Var::record("variance", y, &[self], move |c| {
             let sdims: Vec<isize> = rdims.iter().map(|&d| d as isize).collect();
             let centred = x.sub(&x.mean(&sdims, true)?)?;
             let denom = reduced_count(x.shape(), &rdims) as f64 - correction as f64;
             let g = unreduce(c.grad, x.shape(), &rdims, keepdim)?;
             Ok(vec![Some(g.mul(&centred)?.scale(2.0 / denom)?)])
         }))
-    }
-
-    /// Applies a reduction given as a value (dispatches to the method of the same name).
-    pub fn reduce(&self, op: ReduceOp, dims: &[isize], keepdim: bool) -> Result<Var> {
-        match op {
-            ReduceOp::Sum => self.sum(dims, keepdim),
-            ReduceOp::Mean => self.mean(dims, keepdim),
-            ReduceOp::Max => self.max(dims, keepdim),
-            ReduceOp::Min => self.min(dims, keepdim),
-        }
     }
 
     /// Index (`i64`) of the maximum along `dim`. Not differentiable: the result is a constant.

@@ -1,45 +1,31 @@
 //! Elementwise ops of two operands, with NumPy/PyTorch broadcasting.
 
-use super::buffer::CpuBuffer;
+use super::buffer::{expect_dtype, CpuBuffer};
 use super::zip::zip_map;
 use crate::ops::BinaryOp;
+use crate::plan::{division_by_zero, BinaryPlan};
 use crate::Result;
-use tessera_core::{bf16, broadcast_shapes, f16, Element, Error, Layout, Shape};
+use tessera_core::{bf16, f16, Element, Layout};
 
-/// Broadcasts both layouts to their common shape; errors name the op and both shapes.
-pub(crate) fn broadcast_pair(op: &'static str, ll: &Layout, rl: &Layout) -> Result<(Shape, Layout, Layout)> {
-    let shape = broadcast_shapes(ll.shape(), rl.shape(), op)?;
-    Ok((shape.clone(), ll.broadcast_as(&shape)?, rl.broadcast_as(&shape)?))
-}
-
-/// Checks that two buffers share a dtype.
-pub(crate) fn same_dtype(op: &'static str, lhs: &CpuBuffer, rhs: &CpuBuffer) -> Result<()> {
-    if lhs.dtype() != rhs.dtype() {
-        return Err(Error::DTypeMismatch { op, lhs: lhs.dtype(), rhs: rhs.dtype() }.into());
-    }
-    Ok(())
-}
-
-/// `op(lhs, rhs)` elementwise after broadcasting both to their common shape (returned with the
-/// contiguous result). Both operands must have the same dtype.
-pub fn binary(op: BinaryOp, lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Result<(CpuBuffer, Shape)> {
-    same_dtype(op.name(), lhs, rhs)?;
-    let (shape, ll, rl) = broadcast_pair(op.name(), ll, rl)?;
-    let out = match (lhs, rhs) {
-        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => float_op(op, a, &ll, b, &rl).into(),
-        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => float_op(op, a, &ll, b, &rl).into(),
+/// The plan's op over its two broadcast operands; the result is contiguous in the plan's shape.
+/// Integer arithmetic wraps; an integer division by zero is an error.
+pub fn binary(plan: &BinaryPlan, lhs: &CpuBuffer, rhs: &CpuBuffer) -> Result<CpuBuffer> {
+    let (op, ll, rl) = (plan.op, &plan.zip.lhs, &plan.zip.rhs);
+    expect_dtype(op.name(), plan.zip.dtype, &[lhs, rhs])?;
+    Ok(match (lhs, rhs) {
+        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => float_op(op, a, ll, b, rl).into(),
+        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => float_op(op, a, ll, b, rl).into(),
         (CpuBuffer::F16(a), CpuBuffer::F16(b)) => {
-            zip_map(a, &ll, b, &rl, |x: f16, y: f16| f16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
+            zip_map(a, ll, b, rl, |x: f16, y: f16| f16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
         }
         (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
-            zip_map(a, &ll, b, &rl, |x: bf16, y: bf16| bf16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
+            zip_map(a, ll, b, rl, |x: bf16, y: bf16| bf16::from_f32(f32_op(op, x.to_f32(), y.to_f32()))).into()
         }
-        (CpuBuffer::U8(a), CpuBuffer::U8(b)) => int_op(op, a, &ll, b, &rl)?.into(),
-        (CpuBuffer::U32(a), CpuBuffer::U32(b)) => int_op(op, a, &ll, b, &rl)?.into(),
-        (CpuBuffer::I64(a), CpuBuffer::I64(b)) => int_op(op, a, &ll, b, &rl)?.into(),
+        (CpuBuffer::U8(a), CpuBuffer::U8(b)) => int_op(op, a, ll, b, rl)?.into(),
+        (CpuBuffer::U32(a), CpuBuffer::U32(b)) => int_op(op, a, ll, b, rl)?.into(),
+        (CpuBuffer::I64(a), CpuBuffer::I64(b)) => int_op(op, a, ll, b, rl)?.into(),
         _ => unreachable!("dtypes checked equal above"),
-    };
-    Ok((out, shape))
+    })
 }
 
 #[inline(always)]
@@ -91,19 +77,12 @@ where
         BinaryOp::Mul => zip_map(a, ll, b, rl, T::wrapping_mul),
         BinaryOp::Div => {
             if rl.offsets().any(|o| b[o] == T::ZERO) {
-                return Err(Error::InvalidArgument {
-                    op: "div",
-                    msg: format!("integer division by zero ({} divisor)", T::DTYPE),
-                }
-                .into());
+                return Err(division_by_zero(T::DTYPE));
             }
             zip_map(a, ll, b, rl, T::wrapping_div)
         }
-        BinaryOp::Pow => {
-            return Err(
-                Error::UnsupportedDType { op: "pow", dtype: T::DTYPE, hint: " (cast to a float dtype first)" }.into()
-            )
-        }
+        // Rejected by the plan; the reference formula keeps the match total.
+        BinaryOp::Pow => zip_map(a, ll, b, rl, |x: T, y: T| T::from_f64(op.eval_f64(x.to_f64(), y.to_f64()))),
         BinaryOp::Maximum => zip_map(a, ll, b, rl, |x: T, y: T| if x > y { x } else { y }),
         BinaryOp::Minimum => zip_map(a, ll, b, rl, |x: T, y: T| if x < y { x } else { y }),
     })

@@ -162,3 +162,12 @@ pub(crate) fn strided_values<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow
 pub(crate) fn is_nan<T: PartialEq>(x: T) -> bool {
     x != x
 }
+
+/// Checks that every buffer has the dtype its plan was checked for (a mismatch is a bug in the
+/// caller: the plan was made for other operands).
+pub(crate) fn expect_dtype(op: &'static str, expected: DType, bufs: &[&CpuBuffer]) -> crate::Result<()> {
+    match bufs.iter().find(|b| b.dtype() != expected) {
+        Some(b) => Err(crate::Error::PlanMismatch { op, expected, got: b.dtype() }),
+        None => Ok(()),
+    }
+}

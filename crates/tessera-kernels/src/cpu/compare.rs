@@ -1,70 +1,54 @@
 //! Comparisons giving `u8` masks, and `where`.
 
-use super::binary::{broadcast_pair, same_dtype};
-use super::buffer::{dispatch, CpuBuffer};
+use super::buffer::{dispatch, expect_dtype, CpuBuffer};
 use super::zip::zip_map;
 use crate::ops::CmpOp;
+use crate::plan::{ComparePlan, WherePlan};
 use crate::Result;
-use tessera_core::{broadcast_shapes, Error, Layout, Shape};
+use tessera_core::{DType, Layout};
 
-/// `op(lhs, rhs)` elementwise after broadcasting: a `u8` mask, 1 where the comparison holds.
-pub fn compare(op: CmpOp, lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Result<(CpuBuffer, Shape)> {
-    same_dtype(op.name(), lhs, rhs)?;
-    let (shape, ll, rl) = broadcast_pair(op.name(), ll, rl)?;
+/// The plan's comparison over its two broadcast operands: a `u8` mask, 1 where it holds.
+pub fn compare(plan: &ComparePlan, lhs: &CpuBuffer, rhs: &CpuBuffer) -> Result<CpuBuffer> {
+    let (op, ll, rl) = (plan.op, &plan.zip.lhs, &plan.zip.rhs);
+    expect_dtype(op.name(), plan.zip.dtype, &[lhs, rhs])?;
     let mask: Vec<u8> = match (lhs, rhs) {
-        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => cmp(op, a, &ll, b, &rl),
-        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => cmp(op, a, &ll, b, &rl),
-        (CpuBuffer::F16(a), CpuBuffer::F16(b)) => cmp(op, a, &ll, b, &rl),
-        (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => cmp(op, a, &ll, b, &rl),
-        (CpuBuffer::U8(a), CpuBuffer::U8(b)) => cmp(op, a, &ll, b, &rl),
-        (CpuBuffer::U32(a), CpuBuffer::U32(b)) => cmp(op, a, &ll, b, &rl),
-        (CpuBuffer::I64(a), CpuBuffer::I64(b)) => cmp(op, a, &ll, b, &rl),
+        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => cmp(op, a, ll, b, rl),
+        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => cmp(op, a, ll, b, rl),
+        (CpuBuffer::F16(a), CpuBuffer::F16(b)) => cmp(op, a, ll, b, rl),
+        (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => cmp(op, a, ll, b, rl),
+        (CpuBuffer::U8(a), CpuBuffer::U8(b)) => cmp(op, a, ll, b, rl),
+        (CpuBuffer::U32(a), CpuBuffer::U32(b)) => cmp(op, a, ll, b, rl),
+        (CpuBuffer::I64(a), CpuBuffer::I64(b)) => cmp(op, a, ll, b, rl),
         _ => unreachable!("dtypes checked equal above"),
     };
-    Ok((mask.into(), shape))
+    Ok(mask.into())
 }
 
-fn cmp<T: PartialOrd + Copy + Sync>(op: CmpOp, a: &[T], ll: &Layout, b: &[T], rl: &Layout) -> Vec<u8> {
-    match op {
-        CmpOp::Eq => zip_map(a, ll, b, rl, |x: T, y: T| (x == y) as u8),
-        CmpOp::Ne => zip_map(a, ll, b, rl, |x: T, y: T| (x != y) as u8),
-        CmpOp::Lt => zip_map(a, ll, b, rl, |x: T, y: T| (x < y) as u8),
-        CmpOp::Le => zip_map(a, ll, b, rl, |x: T, y: T| (x <= y) as u8),
-        CmpOp::Gt => zip_map(a, ll, b, rl, |x: T, y: T| (x > y) as u8),
-        CmpOp::Ge => zip_map(a, ll, b, rl, |x: T, y: T| (x >= y) as u8),
-    }
-}
-
-/// `mask ? on_true : on_false` elementwise, all three broadcast to their common shape. The mask
-/// must be `u8` (nonzero is true); the two values must share a dtype.
-pub fn where_cond(
-    mask: &CpuBuffer,
-    ml: &Layout,
-    on_true: &CpuBuffer,
-    tl: &Layout,
-    on_false: &CpuBuffer,
-    fl: &Layout,
-) -> Result<(CpuBuffer, Shape)> {
-    let CpuBuffer::U8(m) = mask else {
-        return Err(Error::UnsupportedDType {
-            op: "where",
-            dtype: mask.dtype(),
-            hint: " for the mask (expected u8, as comparisons give)",
+/// One comparison loop per row of the table, each with the row's formula inlined.
+macro_rules! cmp_loops {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { |$a:ident, $b:ident| $formula:expr };)*) => {
+        fn cmp<T: PartialOrd + Copy + Sync>(op: CmpOp, a: &[T], ll: &Layout, b: &[T], rl: &Layout) -> Vec<u8> {
+            match op {
+                $(CmpOp::$variant => zip_map(a, ll, b, rl, |$a: T, $b: T| ($formula) as u8),)*
+            }
         }
-        .into());
     };
-    same_dtype("where", on_true, on_false)?;
-    let shape = broadcast_shapes(ml.shape(), tl.shape(), "where")?;
-    let shape = broadcast_shapes(&shape, fl.shape(), "where")?;
-    let (ml, tl, fl) = (ml.broadcast_as(&shape)?, tl.broadcast_as(&shape)?, fl.broadcast_as(&shape)?);
-    let out = dispatch!(on_true, t => {
+}
+crate::compare_op_table!(cmp_loops);
+
+/// `mask ? on_true : on_false` elementwise over the plan's broadcast views (nonzero is true).
+pub fn where_cond(plan: &WherePlan, mask: &CpuBuffer, on_true: &CpuBuffer, on_false: &CpuBuffer) -> Result<CpuBuffer> {
+    expect_dtype("where", DType::U8, &[mask])?;
+    expect_dtype("where", plan.dtype, &[on_true, on_false])?;
+    let CpuBuffer::U8(m) = mask else { unreachable!("dtype checked above") };
+    Ok(dispatch!(on_true, t => {
         let f = on_false.as_slice().expect("dtypes checked equal above");
-        let picked: Vec<_> = ml
+        let picked: Vec<_> = plan
+            .mask
             .offsets()
-            .zip(tl.offsets().zip(fl.offsets()))
+            .zip(plan.on_true.offsets().zip(plan.on_false.offsets()))
             .map(|(mo, (to, fo))| if m[mo] != 0 { t[to] } else { f[fo] })
             .collect();
         CpuBuffer::from(picked)
-    });
-    Ok((out, shape))
+    }))
 }

@@ -6,99 +6,32 @@
 //! tanh, mul), so in f32 and f64 the results equal the unfused ones bit for bit; f16 and bf16
 //! compute in f32 and round once at the end.
 
-use super::buffer::{strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::par;
 use super::simd::multiversion;
 use super::unary::{map, FloatMath};
+use crate::plan::{LstmCellBackwardPlan, LstmCellPlan};
 use crate::Result;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-use tessera_core::{bf16, f16, DType, Error, Layout, Shape};
+use tessera_core::{bf16, f16, Layout};
 
-/// Name of the forward op in errors.
-pub(crate) const FORWARD: &str = "lstm_cell";
-/// Name of the backward op in errors.
-pub(crate) const BACKWARD: &str = "lstm_cell_backward";
-
-fn float_dtype(op: &'static str, dtype: DType) -> Result<()> {
-    if !dtype.is_float() {
-        return Err(Error::UnsupportedDType { op, dtype, hint: " (cast to a float dtype first)" }.into());
-    }
-    Ok(())
-}
-
-fn same_dtypes(op: &'static str, dtypes: &[DType]) -> Result<()> {
-    float_dtype(op, dtypes[0])?;
-    if let Some(&d) = dtypes.iter().find(|&&d| d != dtypes[0]) {
-        return Err(Error::DTypeMismatch { op, lhs: dtypes[0], rhs: d }.into());
-    }
-    Ok(())
-}
-
-/// `(batch, hidden)` of gates shaped `[batch, 4 * hidden]`.
-fn gate_dims(op: &'static str, name: &str, gates: &Shape) -> Result<(usize, usize)> {
-    match *gates.dims() {
-        [b, g] if g % 4 == 0 => Ok((b, g / 4)),
-        _ => Err(Error::InvalidArgument {
-            op,
-            msg: format!("{name} has shape {gates}, expected [batch, 4 * hidden] (gate order i, f, g, o)"),
-        }
-        .into()),
-    }
-}
-
-fn expect_state(op: &'static str, name: &str, got: &Shape, gates_name: &str, gates: &Shape) -> Result<()> {
-    let (b, h) = gate_dims(op, gates_name, gates)?;
-    if got.dims() != [b, h] {
-        return Err(Error::InvalidArgument {
-            op,
-            msg: format!("{name} has shape {got}, expected [{b}, {h}] for {gates_name} of shape {gates}"),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// The argument checks of the forward op, shared with the CUDA half: one float dtype, gates
-/// `[batch, 4 * hidden]` (both the same shape) and `c_prev` `[batch, hidden]`. Returns
-/// `(batch, hidden)`.
-pub(crate) fn check_forward(dtypes: [DType; 3], x: &Layout, h: &Layout, c_prev: &Layout) -> Result<(usize, usize)> {
-    same_dtypes(FORWARD, &dtypes)?;
-    let dims = gate_dims(FORWARD, "x_gates", x.shape())?;
-    if h.shape() != x.shape() {
-        return Err(Error::ShapeMismatch { op: FORWARD, lhs: x.shape().clone(), rhs: h.shape().clone() }.into());
-    }
-    expect_state(FORWARD, "c_prev", c_prev.shape(), "x_gates", x.shape())?;
-    Ok(dims)
-}
-
-/// The argument checks of the backward op, shared with the CUDA half: one float dtype, `acts`
-/// `[batch, 4 * hidden]` and the four states `[batch, hidden]`. Returns `(batch, hidden)`.
-pub(crate) fn check_backward(dtypes: [DType; 5], layouts: [&Layout; 5]) -> Result<(usize, usize)> {
-    same_dtypes(BACKWARD, &dtypes)?;
-    let acts = layouts[0].shape();
-    let dims = gate_dims(BACKWARD, "acts", acts)?;
-    for (name, l) in ["c_prev", "c", "dh", "dc"].into_iter().zip(&layouts[1..]) {
-        expect_state(BACKWARD, name, l.shape(), "acts", acts)?;
-    }
-    Ok(dims)
-}
-
-/// The fused LSTM cell forward. `x_gates` and `h_gates` (`[batch, 4 * hidden]`, any layout) are
-/// the input and recurrent pre-activations, summed here; `c_prev` is `[batch, hidden]`.
+/// The fused LSTM cell forward. `x` and `h` (the plan's `x_gates` and `h_gates`,
+/// `[batch, 4 * hidden]`, any layout) are the input and recurrent pre-activations, summed here;
+/// `c_prev` is `[batch, hidden]`.
 ///
 /// Returns contiguous `(h, c, acts)`: `c = f * c_prev + i * g`, `h = o * tanh(c)`, and the
 /// activated gates `[sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]` (`[batch, 4 * hidden]`), which
 /// [`lstm_cell_backward`] takes. Float dtypes only (f16 and bf16 compute in f32).
 pub fn lstm_cell(
+    plan: &LstmCellPlan,
     x: &CpuBuffer,
-    xl: &Layout,
     h: &CpuBuffer,
-    hl: &Layout,
     c_prev: &CpuBuffer,
-    cl: &Layout,
 ) -> Result<(CpuBuffer, CpuBuffer, CpuBuffer)> {
-    let (batch, hidden) = check_forward([x.dtype(), h.dtype(), c_prev.dtype()], xl, hl, cl)?;
+    expect_dtype("lstm_cell", plan.dtype, &[x, h, c_prev])?;
+    let (batch, hidden) = (plan.batch, plan.hidden);
+    let (xl, hl, cl) = (&plan.x_gates, &plan.h_gates, &plan.c_prev);
     macro_rules! native {
         ($x:expr, $h:expr, $c:expr) => {{
             let (x, h, c) = (strided_values($x, xl), strided_values($h, hl), strided_values($c, cl));
@@ -122,29 +55,20 @@ pub fn lstm_cell(
     })
 }
 
-/// The fused LSTM cell backward, from the forward's `acts` (`[batch, 4 * hidden]`), the previous
-/// and new cell states `c_prev` and `c`, and the gradients `dh` and `dc` reaching the new hidden
-/// and cell states (all `[batch, hidden]`, any layout).
+/// The fused LSTM cell backward, from `inputs` = the forward's `acts` (`[batch, 4 * hidden]`),
+/// the previous and new cell states `c_prev` and `c`, and the gradients `dh` and `dc` reaching the
+/// new hidden and cell states (all `[batch, hidden]`, any layout).
 ///
 /// Returns contiguous `(d_gates, dc_prev)`: the gradient of the pre-activation gates
 /// (`[batch, 4 * hidden]`, order i, f, g, o; also the gradient of `x_gates` and of `h_gates`) and
 /// of `c_prev`. With `tc = tanh(c)` (recomputed here) and `dc' = dc + dh * o * (1 - tc^2)`:
 /// `d_o = dh * tc * o(1 - o)`, `d_i = dc' * g * i(1 - i)`, `d_g = dc' * i * (1 - g^2)`,
 /// `d_f = dc' * c_prev * f(1 - f)`, `dc_prev = dc' * f`.
-pub fn lstm_cell_backward(
-    acts: &CpuBuffer,
-    al: &Layout,
-    c_prev: &CpuBuffer,
-    cpl: &Layout,
-    c: &CpuBuffer,
-    cl: &Layout,
-    dh: &CpuBuffer,
-    dhl: &Layout,
-    dc: &CpuBuffer,
-    dcl: &Layout,
-) -> Result<(CpuBuffer, CpuBuffer)> {
-    let dtypes = [acts.dtype(), c_prev.dtype(), c.dtype(), dh.dtype(), dc.dtype()];
-    let (batch, hidden) = check_backward(dtypes, [al, cpl, cl, dhl, dcl])?;
+pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CpuBuffer; 5]) -> Result<(CpuBuffer, CpuBuffer)> {
+    expect_dtype("lstm_cell_backward", plan.dtype, &inputs)?;
+    let (batch, hidden) = (plan.batch, plan.hidden);
+    let [al, cpl, cl, dhl, dcl] = &plan.inputs;
+    let [acts, c_prev, c, dh, dc] = inputs;
     macro_rules! native {
         ($a:expr, $cp:expr, $c:expr, $dh:expr, $dc:expr) => {{
             let (a, cp, c) = (strided_values($a, al), strided_values($cp, cpl), strided_values($c, cl));
@@ -387,9 +311,8 @@ fn backward_units<T: FloatMath>(
 mod tests {
     use super::*;
 
-    fn l(dims: &[usize]) -> Layout {
-        Layout::contiguous(Shape::from(dims))
-    }
+    use crate::plan::Arg;
+    use tessera_core::{DType, Shape};
 
     #[test]
     fn one_cell_by_hand() {
@@ -397,7 +320,10 @@ mod tests {
         let x = CpuBuffer::F64(vec![0.5, -1.0, 0.25, 0.0]);
         let h = CpuBuffer::F64(vec![-0.5, 1.0, 0.25, 1.0]);
         let c0 = CpuBuffer::F64(vec![2.0]);
-        let (h1, c1, acts) = lstm_cell(&x, &l(&[1, 4]), &h, &l(&[1, 4]), &c0, &l(&[1, 1])).unwrap();
+        let (g, s1) = (Layout::contiguous(Shape::from(vec![1, 4])), Layout::contiguous(Shape::from(vec![1, 1])));
+        let f = DType::F64;
+        let plan = LstmCellPlan::new(Arg::new(f, &g), Arg::new(f, &g), Arg::new(f, &s1)).unwrap();
+        let (h1, c1, acts) = lstm_cell(&plan, &x, &h, &c0).unwrap();
         let s = |v: f64| 1.0 / (1.0 + (-v).exp());
         let c = 0.5 * 2.0 + 0.5 * 0.5f64.tanh();
         assert_eq!(acts, CpuBuffer::F64(vec![0.5, 0.5, 0.5f64.tanh(), s(1.0)]));

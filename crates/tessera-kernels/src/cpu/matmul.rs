@@ -1,122 +1,48 @@
 //! Matrix multiplication through the `gemm` crate: 2-D and batched with broadcast batch dims,
 //! reading transposed and other strided views in place.
 
-use super::buffer::{strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::unary::map;
+use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
 use rayon::prelude::*;
-use tessera_core::{bf16, broadcast_shapes, f16, Error, Layout, Shape};
+use tessera_core::{bf16, f16, Layout, Shape};
 
 /// Below this many multiply-adds per matrix product, gemm runs on the calling thread.
 const GEMM_PAR_MIN_FLOPS: usize = 96 * 96 * 96;
 
-/// The dims of a (batched) product `[..., m, k] x [..., k, n]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatmulShape {
-    /// The broadcast batch dims.
-    pub batch: Vec<usize>,
-    /// Rows of the left operand.
-    pub m: usize,
-    /// Inner dim.
-    pub k: usize,
-    /// Columns of the right operand.
-    pub n: usize,
-}
-
-impl MatmulShape {
-    /// Checks two layouts (rank >= 2 each) and derives the product's dims.
-    pub fn new(ll: &Layout, rl: &Layout) -> Result<Self> {
-        let (ld, rd) = (ll.dims(), rl.dims());
-        if ld.len() < 2 || rd.len() < 2 || ld[ld.len() - 1] != rd[rd.len() - 2] {
-            return Err(Error::ShapeMismatch { op: "matmul", lhs: ll.shape().clone(), rhs: rl.shape().clone() }.into());
-        }
-        let lb = Shape::from(&ld[..ld.len() - 2]);
-        let rb = Shape::from(&rd[..rd.len() - 2]);
-        let batch = broadcast_shapes(&lb, &rb, "matmul").map_err(|_| Error::BroadcastIncompatible {
-            op: "matmul",
-            lhs: ll.shape().clone(),
-            rhs: rl.shape().clone(),
-        })?;
-        Ok(MatmulShape { batch: batch.into_dims(), m: ld[ld.len() - 2], k: ld[ld.len() - 1], n: rd[rd.len() - 1] })
+/// The plan's `lhs @ rhs`, accumulated onto the `bias` rows when the plan has one (no separate
+/// pass or temporary adds it). f32, f64 and f16 go through gemm directly; bf16 computes in f32.
+pub fn matmul(plan: &MatmulPlan, lhs: &CpuBuffer, rhs: &CpuBuffer, bias: Option<&CpuBuffer>) -> Result<CpuBuffer> {
+    let op = if plan.bias.is_some() { "matmul_bias" } else { "matmul" };
+    expect_dtype(op, plan.dtype, &[lhs, rhs])?;
+    if let Some(b) = bias {
+        expect_dtype(op, plan.dtype, &[b])?;
     }
-
-    /// The shape of the product.
-    pub fn out_shape(&self) -> Shape {
-        let mut dims = self.batch.clone();
-        dims.extend([self.m, self.n]);
-        Shape::new(dims)
-    }
-}
-
-/// `lhs @ rhs` for layouts `[..., m, k]` and `[..., k, n]` (batch dims broadcast). f32, f64 and
-/// f16 go through gemm directly; bf16 computes in f32.
-pub fn matmul(lhs: &CpuBuffer, ll: &Layout, rhs: &CpuBuffer, rl: &Layout) -> Result<(CpuBuffer, Shape)> {
-    product("matmul", lhs, ll, rhs, rl, None)
-}
-
-/// `lhs @ rhs + bias` with `bias` of shape `[n]` added to every row: the product accumulates onto
-/// the bias rows, so no separate pass (or temporary) adds it. As [`matmul`] otherwise.
-pub fn matmul_bias(
-    lhs: &CpuBuffer,
-    ll: &Layout,
-    rhs: &CpuBuffer,
-    rl: &Layout,
-    bias: &CpuBuffer,
-    bl: &Layout,
-) -> Result<(CpuBuffer, Shape)> {
-    product("matmul_bias", lhs, ll, rhs, rl, Some((bias, bl)))
-}
-
-/// Checks a bias against a product's shape: `[n]` of the operands' dtype.
-pub(crate) fn check_bias(s: &MatmulShape, bl: &Layout, out: &Shape) -> Result<()> {
-    if bl.dims() != [s.n] {
-        return Err(Error::ShapeMismatch { op: "matmul_bias", lhs: out.clone(), rhs: bl.shape().clone() }.into());
-    }
-    Ok(())
-}
-
-fn product(
-    op: &'static str,
-    lhs: &CpuBuffer,
-    ll: &Layout,
-    rhs: &CpuBuffer,
-    rl: &Layout,
-    bias: Option<(&CpuBuffer, &Layout)>,
-) -> Result<(CpuBuffer, Shape)> {
-    super::binary::same_dtype(op, lhs, rhs)?;
-    let s = MatmulShape::new(ll, rl)?;
-    let out_shape = s.out_shape();
-    if let Some((b, bl)) = bias {
-        super::binary::same_dtype(op, lhs, b)?;
-        check_bias(&s, bl, &out_shape)?;
-    }
-    let out: CpuBuffer = match (lhs, rhs, bias) {
-        (CpuBuffer::F32(a), CpuBuffer::F32(b), c) => {
-            batched(a, ll, b, rl, &s, c.map(|(c, l)| (c.as_slice::<f32>().unwrap_or(&[]), l))).into()
+    let (ll, rl, s) = (&plan.lhs, &plan.rhs, &plan.shape);
+    let bias = bias.zip(plan.bias.as_ref());
+    Ok(match (lhs, rhs) {
+        (CpuBuffer::F32(a), CpuBuffer::F32(b)) => {
+            batched(a, ll, b, rl, s, bias.map(|(c, l)| (c.as_slice::<f32>().unwrap_or(&[]), l))).into()
         }
-        (CpuBuffer::F64(a), CpuBuffer::F64(b), c) => {
-            batched(a, ll, b, rl, &s, c.map(|(c, l)| (c.as_slice::<f64>().unwrap_or(&[]), l))).into()
+        (CpuBuffer::F64(a), CpuBuffer::F64(b)) => {
+            batched(a, ll, b, rl, s, bias.map(|(c, l)| (c.as_slice::<f64>().unwrap_or(&[]), l))).into()
         }
-        (CpuBuffer::F16(a), CpuBuffer::F16(b), c) => {
-            batched(a, ll, b, rl, &s, c.map(|(c, l)| (c.as_slice::<f16>().unwrap_or(&[]), l))).into()
+        (CpuBuffer::F16(a), CpuBuffer::F16(b)) => {
+            batched(a, ll, b, rl, s, bias.map(|(c, l)| (c.as_slice::<f16>().unwrap_or(&[]), l))).into()
         }
-        (CpuBuffer::BF16(a), CpuBuffer::BF16(b), c) => {
+        (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
             let a32 = map(&strided_values(a, ll), bf16::to_f32);
             let b32 = map(&strided_values(b, rl), bf16::to_f32);
-            let c32 = c.and_then(|(c, l)| c.as_slice::<bf16>().map(|v| (map(&strided_values(v, l), bf16::to_f32), l)));
+            let c32 = bias.and_then(|(c, l)| c.as_slice::<bf16>().map(|v| map(&strided_values(v, l), bf16::to_f32)));
             let (cl, cr) = (Layout::contiguous(ll.shape().clone()), Layout::contiguous(rl.shape().clone()));
             let bias_layout = Layout::contiguous(Shape::new(vec![s.n]));
-            let c32 = c32.as_ref().map(|(v, _)| (v.as_slice(), &bias_layout));
-            map(&batched(&a32, &cl, &b32, &cr, &s, c32), bf16::from_f32).into()
+            let c32 = c32.as_ref().map(|v| (v.as_slice(), &bias_layout));
+            map(&batched(&a32, &cl, &b32, &cr, s, c32), bf16::from_f32).into()
         }
-        (other, _, _) => {
-            return Err(
-                Error::UnsupportedDType { op, dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()
-            )
-        }
-    };
-    Ok((out, out_shape))
+        _ => unreachable!("the plan admits one float dtype"),
+    })
 }
 
 /// Element types gemm multiplies natively.
@@ -160,7 +86,7 @@ impl<'a, T: Copy> Operand<'a, T> {
         };
         let mut bshape = batch.to_vec();
         bshape.extend(&layout.dims()[r - 2..]);
-        let full = layout.broadcast_as(&Shape::new(bshape)).expect("batch dims broadcast (checked by MatmulShape)");
+        let full = layout.broadcast_as(&Shape::new(bshape)).expect("batch dims broadcast (checked by the plan)");
         let b = batch.len();
         let batch_layout = Layout::new(Shape::from(&full.dims()[..b]), full.strides()[..b].to_vec(), full.offset())
             .expect("prefix of a valid layout");

@@ -1,22 +1,25 @@
-//! The CPU backend: per-dtype buffers and every op over (buffer, layout).
+//! The CPU backend: per-dtype buffers and every op over (plan, buffers).
 //!
-//! Every function here accepts any strided layout (transposed, narrowed, broadcast) and returns a
-//! new contiguous buffer. Small tensors run on the calling thread; large ones are split across
-//! rayon's pool (see [`par`]).
+//! Each op takes the plan that checked its arguments (see [`crate::plan`]) and the operands'
+//! buffers, reads any strided view the plan describes (transposed, narrowed, broadcast) and
+//! returns a new contiguous buffer. Small tensors run on the calling thread; large ones are split
+//! across rayon's pool (see [`par`]). This half is also the reference the CUDA half is tested
+//! against. One file per op family, named as `cuda/` and `kernels/` name theirs.
 
 mod binary;
 mod buffer;
 mod cast;
 mod compare;
-pub(crate) mod copy;
-pub(crate) mod creation;
-pub(crate) mod cross_entropy;
-pub(crate) mod index;
-pub(crate) mod lstm;
+mod copy;
+mod creation;
+mod cross_entropy;
+mod index;
+mod lstm;
 mod math;
-pub(crate) mod matmul;
+mod matmul;
 mod optim;
 pub mod par;
+mod random;
 mod reduce;
 mod simd;
 mod softmax;
@@ -28,12 +31,13 @@ pub use buffer::{CpuBuffer, CpuElem};
 pub use cast::cast;
 pub use compare::{compare, where_cond};
 pub use copy::{cat, copy_strided};
-pub use creation::{arange, bernoulli, eye, full, normal, uniform};
+pub use creation::{arange, eye, full};
 pub use cross_entropy::{cross_entropy_backward, logsumexp};
 pub use index::{gather, index_select, scatter_add};
 pub use lstm::{lstm_cell, lstm_cell_backward};
-pub use matmul::{matmul, matmul_bias, MatmulShape};
+pub use matmul::matmul;
 pub use optim::optim_step;
-pub use reduce::{arg_reduce, reduce, var};
-pub use softmax::{log_softmax, softmax};
+pub use random::random;
+pub use reduce::reduce;
+pub use softmax::softmax;
 pub use unary::unary;

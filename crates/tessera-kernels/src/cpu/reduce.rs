@@ -1,59 +1,31 @@
 //! Reductions over one or several dims: sum, mean, max, min, var, argmax, argmin.
 
-use super::buffer::{is_nan, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
 use super::unary::{map, FloatMath};
 use super::{par, simd};
-use crate::ops::ReduceOp;
+use crate::ops::{ArgReduceOp, ReduceOp};
+use crate::plan::{Lines, ReduceKind, ReducePlan};
 use crate::Result;
 use rayon::prelude::*;
-use tessera_core::{bf16, f16, DType, Element, Error, Layout, Shape};
+use tessera_core::{bf16, f16, DType, Element};
 
-/// A reduction seen as `[pre, red, post]` over contiguous data: out[p, q] = fold over r of
-/// data[p, r, q].
-#[derive(Debug, Clone, Copy)]
-struct Lines {
-    pre: usize,
-    red: usize,
-    post: usize,
-}
-
-/// Puts the data in the order the reduction reads it and says how to read it. `dims` is sorted
-/// and free of duplicates.
-fn plan(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
-    for &d in dims {
-        if d >= layout.rank() {
-            return Err(Error::DimOutOfRange { op: "reduce", dim: d as isize, shape: layout.shape().clone() }.into());
+/// The plan's reduction of `buf`: a contiguous buffer of the plan's output shape and dtype.
+/// Sums of integer dtypes are `i64`, as in PyTorch; f16 and bf16 accumulate in f32.
+pub fn reduce(plan: &ReducePlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
+    let (read, lines) = (&plan.read, plan.lines);
+    let op = match plan.kind {
+        ReduceKind::Op(op) => op.name(),
+        ReduceKind::Variance { .. } => "variance",
+        ReduceKind::Arg(op) => op.name(),
+    };
+    expect_dtype(op, plan.dtype, &[buf])?;
+    Ok(match plan.kind {
+        ReduceKind::Op(op) => fold(op, buf, read, lines),
+        ReduceKind::Variance { correction } => variance(buf, read, lines, correction),
+        ReduceKind::Arg(op) => {
+            super::buffer::dispatch!(buf, v => arg_lines(&strided_values(v, read), lines, op)).into()
         }
-    }
-    let all = layout.dims();
-    let prod = |r: &[usize]| r.iter().product::<usize>();
-    let consecutive = dims.windows(2).all(|w| w[1] == w[0] + 1);
-    if dims.is_empty() {
-        return Ok((layout.clone(), Lines { pre: layout.elem_count(), red: 1, post: 1 }));
-    }
-    if consecutive {
-        let (first, last) = (dims[0], dims[dims.len() - 1]);
-        let lines = Lines { pre: prod(&all[..first]), red: prod(&all[first..=last]), post: prod(&all[last + 1..]) };
-        return Ok((layout.clone(), lines));
-    }
-    let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
-    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
-    let lines =
-        Lines { pre: kept.iter().map(|&d| all[d]).product(), red: dims.iter().map(|&d| all[d]).product(), post: 1 };
-    Ok((layout.permute(&perm)?, lines))
-}
-
-/// The output shape of a reduction over `dims`.
-fn reduced_shape(shape: &Shape, dims: &[usize], keepdim: bool) -> Shape {
-    let mut out = Vec::with_capacity(shape.rank());
-    for (d, &n) in shape.dims().iter().enumerate() {
-        if !dims.contains(&d) {
-            out.push(n);
-        } else if keepdim {
-            out.push(1);
-        }
-    }
-    Shape::new(out)
+    })
 }
 
 /// Folds lines with `row` (a whole line, post = 1) or `acc` (elementwise into an accumulator row).
@@ -126,10 +98,10 @@ fn sum_lines_i64(data: &[i64], l: Lines) -> Vec<i64> {
     )
 }
 
-/// Max (`greater = true`) or min of lines; NaN wins, as in PyTorch.
-fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, greater: bool) -> Vec<W> {
+/// The maximum or minimum (`op`) of lines; NaN wins, as in PyTorch.
+fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, op: ReduceOp) -> Vec<W> {
     let pick = move |a: W, x: W| {
-        let better = if greater { x > a } else { x < a };
+        let better = if op == ReduceOp::Max { x > a } else { x < a };
         if better || is_nan(x) {
             x
         } else {
@@ -145,63 +117,32 @@ fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, greater: bool) 
     )
 }
 
-/// Reduces over `dims` (sorted, distinct; empty means no reduction). Sums of integer dtypes are
-/// `i64`, as in PyTorch; means need a float dtype; max and min of an empty dim are errors.
-pub fn reduce(
-    op: ReduceOp,
-    buf: &CpuBuffer,
-    layout: &Layout,
-    dims: &[usize],
-    keepdim: bool,
-) -> Result<(CpuBuffer, Shape)> {
-    let (read, lines) = plan(layout, dims)?;
-    let shape = reduced_shape(layout.shape(), dims, keepdim);
-    if matches!(op, ReduceOp::Max | ReduceOp::Min) && lines.red == 0 && lines.pre * lines.post > 0 {
-        return Err(Error::InvalidArgument {
-            op: op.name(),
-            msg: format!("cannot reduce over an empty dim of shape {}", layout.shape()),
-        }
-        .into());
-    }
-    if op == ReduceOp::Mean && buf.dtype().is_int() {
-        return Err(
-            Error::UnsupportedDType { op: "mean", dtype: buf.dtype(), hint: " (cast to a float dtype first)" }.into()
-        );
-    }
+fn fold(op: ReduceOp, buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines) -> CpuBuffer {
     let count = lines.red as f64;
-    let out: CpuBuffer = match (op, buf) {
+    match (op, buf) {
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F32(v)) => {
-            finish_mean(op, sum_lines_f32(&strided_values(v, &read), lines), count).into()
+            finish_mean(op, sum_lines_f32(&strided_values(v, read), lines), count).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F64(v)) => {
-            finish_mean(op, sum_lines_f64(&strided_values(v, &read), lines), count).into()
+            finish_mean(op, sum_lines_f64(&strided_values(v, read), lines), count).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F16(v)) => {
-            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, &read), f16::to_f32), lines), count);
+            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, read), f16::to_f32), lines), count);
             map(&s, f16::from_f32).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::BF16(v)) => {
-            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, &read), bf16::to_f32), lines), count);
+            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, read), bf16::to_f32), lines), count);
             map(&s, bf16::from_f32).into()
         }
+        // Integer means are rejected by the plan; integer sums widen to i64.
         (ReduceOp::Sum | ReduceOp::Mean, int) => {
-            let wide = super::cast::cast(int, &read, DType::I64);
+            let wide = super::cast::cast(int, read, DType::I64);
             sum_lines_i64(wide.as_slice().expect("cast to i64"), lines).into()
         }
         (ReduceOp::Max | ReduceOp::Min, b) => {
-            let greater = op == ReduceOp::Max;
-            match b {
-                CpuBuffer::F32(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-                CpuBuffer::F64(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-                CpuBuffer::F16(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-                CpuBuffer::BF16(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-                CpuBuffer::U8(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-                CpuBuffer::U32(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-                CpuBuffer::I64(v) => extreme_lines(&strided_values(v, &read), lines, greater).into(),
-            }
+            super::buffer::dispatch!(b, v => extreme_lines(&strided_values(v, read), lines, op).into())
         }
-    };
-    Ok((out, shape))
+    }
 }
 
 fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, sums: Vec<W>, count: f64) -> Vec<W> {
@@ -213,36 +154,20 @@ fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, sums: Vec<W>, count: f6
     }
 }
 
-/// Variance over `dims` with Bessel's `correction` (1 gives the unbiased estimate, PyTorch's
-/// default): `sum((x - mean)^2) / (N - correction)`. Floats only; f16 and bf16 compute in f32.
-pub fn var(
-    buf: &CpuBuffer,
-    layout: &Layout,
-    dims: &[usize],
-    keepdim: bool,
-    correction: usize,
-) -> Result<(CpuBuffer, Shape)> {
-    let (read, lines) = plan(layout, dims)?;
-    let shape = reduced_shape(layout.shape(), dims, keepdim);
-    let out = match buf {
-        CpuBuffer::F32(v) => var_lines(&strided_values(v, &read), lines, correction).into(),
-        CpuBuffer::F64(v) => var_lines(&strided_values(v, &read), lines, correction).into(),
+/// Variance with Bessel's `correction` (1 gives the unbiased estimate, PyTorch's default):
+/// `sum((x - mean)^2) / (N - correction)`. f16 and bf16 compute in f32 (the plan admits floats).
+fn variance(buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines, correction: usize) -> CpuBuffer {
+    match buf {
+        CpuBuffer::F32(v) => var_lines(&strided_values(v, read), lines, correction).into(),
+        CpuBuffer::F64(v) => var_lines(&strided_values(v, read), lines, correction).into(),
         CpuBuffer::F16(v) => {
-            map(&var_lines(&map(&strided_values(v, &read), f16::to_f32), lines, correction), f16::from_f32).into()
+            map(&var_lines(&map(&strided_values(v, read), f16::to_f32), lines, correction), f16::from_f32).into()
         }
         CpuBuffer::BF16(v) => {
-            map(&var_lines(&map(&strided_values(v, &read), bf16::to_f32), lines, correction), bf16::from_f32).into()
+            map(&var_lines(&map(&strided_values(v, read), bf16::to_f32), lines, correction), bf16::from_f32).into()
         }
-        other => {
-            return Err(Error::UnsupportedDType {
-                op: "var",
-                dtype: other.dtype(),
-                hint: " (cast to a float dtype first)",
-            }
-            .into())
-        }
-    };
-    Ok((out, shape))
+        _ => unreachable!("the plan admits float dtypes only"),
+    }
 }
 
 fn var_lines<W: FloatMath + Send + Sync>(data: &[W], l: Lines, correction: usize) -> Vec<W> {
@@ -263,32 +188,9 @@ fn var_lines<W: FloatMath + Send + Sync>(data: &[W], l: Lines, correction: usize
     out
 }
 
-/// Index of the maximum (`greater = true`) or minimum along `dim`, as `i64`; the first one wins
-/// on ties, and a NaN counts as the extreme, as in PyTorch.
-pub fn arg_reduce(
-    buf: &CpuBuffer,
-    layout: &Layout,
-    dim: usize,
-    keepdim: bool,
-    greater: bool,
-) -> Result<(CpuBuffer, Shape)> {
-    let op = if greater { "argmax" } else { "argmin" };
-    let (read, lines) = plan(layout, &[dim]).map_err(|_| Error::DimOutOfRange {
-        op,
-        dim: dim as isize,
-        shape: layout.shape().clone(),
-    })?;
-    if lines.red == 0 {
-        return Err(
-            Error::InvalidArgument { op, msg: format!("dim {dim} of shape {} is empty", layout.shape()) }.into()
-        );
-    }
-    let shape = reduced_shape(layout.shape(), &[dim], keepdim);
-    let out = super::buffer::dispatch!(buf, v => arg_lines(&strided_values(v, &read), lines, greater));
-    Ok((out.into(), shape))
-}
-
-fn arg_lines<W: Element>(data: &[W], l: Lines, greater: bool) -> Vec<i64> {
+/// Index of the extreme of each line, as `i64`; the first one wins on ties, and a NaN counts as
+/// the extreme, as in PyTorch.
+fn arg_lines<W: Element>(data: &[W], l: Lines, op: ArgReduceOp) -> Vec<i64> {
     let mut out = Vec::with_capacity(l.pre * l.post);
     for p in 0..l.pre {
         for q in 0..l.post {
@@ -299,8 +201,7 @@ fn arg_lines<W: Element>(data: &[W], l: Lines, greater: bool) -> Vec<i64> {
                     break;
                 }
                 let x = at(r);
-                let better = if greater { x > best } else { x < best };
-                if better || is_nan(x) {
+                if op.beats(x, best) || is_nan(x) {
                     best = x;
                     best_r = r;
                 }

@@ -1,54 +1,32 @@
 //! Softmax and log-softmax along one dim, numerically stable (the row maximum is subtracted).
 
-use super::buffer::{is_nan, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
 use super::unary::{map, FloatMath};
 use super::{par, simd};
+use crate::ops::SoftmaxKind;
+use crate::plan::SoftmaxPlan;
 use crate::Result;
 use rayon::prelude::*;
-use tessera_core::{bf16, f16, Error, Layout};
+use tessera_core::{bf16, f16};
 
-/// `exp(x - max) / sum(exp(x - max))` along `dim`; the result is contiguous in `layout`'s shape.
-pub fn softmax(buf: &CpuBuffer, layout: &Layout, dim: usize) -> Result<CpuBuffer> {
-    along_dim("softmax", buf, layout, dim, false)
-}
-
-/// `x - max - log(sum(exp(x - max)))` along `dim`; the result is contiguous in `layout`'s shape.
-pub fn log_softmax(buf: &CpuBuffer, layout: &Layout, dim: usize) -> Result<CpuBuffer> {
-    along_dim("log_softmax", buf, layout, dim, true)
-}
-
-fn along_dim(op: &'static str, buf: &CpuBuffer, layout: &Layout, dim: usize, log: bool) -> Result<CpuBuffer> {
-    let rank = layout.rank();
-    if dim >= rank {
-        return Err(Error::DimOutOfRange { op, dim: dim as isize, shape: layout.shape().clone() }.into());
-    }
-    // Move `dim` last so that rows are contiguous, then move it back.
-    let mut perm: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
-    perm.push(dim);
-    let moved = layout.permute(&perm)?;
-    let row = layout.dims()[dim];
+/// The plan's softmax or log-softmax: a contiguous buffer of the input's shape. f16 and bf16
+/// compute in f32.
+pub fn softmax(plan: &SoftmaxPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
+    expect_dtype(plan.kind.name(), plan.dtype, &[buf])?;
+    let (moved, row, log) = (&plan.rows.layout, plan.rows.len, plan.kind == SoftmaxKind::LogSoftmax);
     let out: CpuBuffer = match buf {
-        CpuBuffer::F32(v) => rows(&strided_values(v, &moved), row, log).into(),
-        CpuBuffer::F64(v) => rows(&strided_values(v, &moved), row, log).into(),
-        CpuBuffer::F16(v) => map(&rows(&map(&strided_values(v, &moved), f16::to_f32), row, log), f16::from_f32).into(),
+        CpuBuffer::F32(v) => rows(&strided_values(v, moved), row, log).into(),
+        CpuBuffer::F64(v) => rows(&strided_values(v, moved), row, log).into(),
+        CpuBuffer::F16(v) => map(&rows(&map(&strided_values(v, moved), f16::to_f32), row, log), f16::from_f32).into(),
         CpuBuffer::BF16(v) => {
-            map(&rows(&map(&strided_values(v, &moved), bf16::to_f32), row, log), bf16::from_f32).into()
+            map(&rows(&map(&strided_values(v, moved), bf16::to_f32), row, log), bf16::from_f32).into()
         }
-        other => {
-            return Err(
-                Error::UnsupportedDType { op, dtype: other.dtype(), hint: " (cast to a float dtype first)" }.into()
-            )
-        }
+        _ => unreachable!("the plan admits float dtypes only"),
     };
-    if dim == rank - 1 {
-        return Ok(out);
-    }
-    let mut inverse = vec![0; rank];
-    for (i, &p) in perm.iter().enumerate() {
-        inverse[p] = i;
-    }
-    let back = Layout::contiguous(moved.shape().clone()).permute(&inverse)?;
-    Ok(super::copy::copy_strided(&out, &back))
+    Ok(match &plan.back {
+        Some(back) => super::copy::copy_strided(&out, back),
+        None => out,
+    })
 }
 
 fn rows<T: FloatMath + Send + Sync + RowSum>(data: &[T], row: usize, log: bool) -> Vec<T> {

@@ -1,24 +1,26 @@
 //! Elementwise ops of one operand.
 
-use super::buffer::{strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::{math, par, simd};
 use crate::ops::UnaryOp;
+use crate::plan::UnaryPlan;
 use crate::Result;
-use tessera_core::{bf16, f16, Element, Error, Layout};
+use tessera_core::{bf16, f16, Element};
 
-/// Applies `op` to every element selected by `layout`; the result is contiguous.
-///
-/// Floating-point dtypes support every op (f16 and bf16 compute in f32); integer dtypes support
-/// the ops for which [`UnaryOp::supports_int`] holds.
-pub fn unary(op: UnaryOp, buf: &CpuBuffer, layout: &Layout) -> Result<CpuBuffer> {
+/// Applies the plan's op to every element of its input view; the result is contiguous.
+/// Floating-point dtypes compute natively (f16 and bf16 in f32), integers through the op's
+/// `f64` definition, saturating back.
+pub fn unary(plan: &UnaryPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
+    let (op, layout) = (plan.op, &plan.input);
+    expect_dtype(op.name(), plan.dtype, &[buf])?;
     Ok(match buf {
         CpuBuffer::F32(v) => map_float(op, &strided_values(v, layout)).into(),
         CpuBuffer::F64(v) => map_float(op, &strided_values(v, layout)).into(),
         CpuBuffer::F16(v) => via_f32(op, &strided_values(v, layout), f16::to_f32, f16::from_f32).into(),
         CpuBuffer::BF16(v) => via_f32(op, &strided_values(v, layout), bf16::to_f32, bf16::from_f32).into(),
-        CpuBuffer::U8(v) => map_int(op, &strided_values(v, layout), false)?.into(),
-        CpuBuffer::U32(v) => map_int(op, &strided_values(v, layout), false)?.into(),
-        CpuBuffer::I64(v) => map_int(op, &strided_values(v, layout), true)?.into(),
+        CpuBuffer::U8(v) => map_int(op, &strided_values(v, layout)).into(),
+        CpuBuffer::U32(v) => map_int(op, &strided_values(v, layout)).into(),
+        CpuBuffer::I64(v) => map_int(op, &strided_values(v, layout)).into(),
     })
 }
 
@@ -182,14 +184,7 @@ pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
     }
 }
 
-fn map_int<T: Element + Sync + Send>(op: UnaryOp, xs: &[T], signed: bool) -> Result<Vec<T>> {
-    let unsupported = || Error::UnsupportedDType {
-        op: op.name(),
-        dtype: T::DTYPE,
-        hint: if signed { " (integer input: cast to a float dtype first)" } else { " (unsigned integer input)" },
-    };
-    if !op.supports_int() || (op == UnaryOp::Neg && !signed) {
-        return Err(unsupported().into());
-    }
-    Ok(map(xs, |x: T| T::from_f64(op.eval_f64(x.to_f64()))))
+/// An integer op through its `f64` definition (the plan checked that the op supports the dtype).
+fn map_int<T: Element + Sync + Send>(op: UnaryOp, xs: &[T]) -> Vec<T> {
+    map(xs, |x: T| T::from_f64(op.eval_f64(x.to_f64())))
 }

@@ -15,7 +15,7 @@ enum Step {
 
 /// Two layouts of the same shape split into an inner run, over which each operand is either
 /// contiguous or repeated, and outer dims walked by index.
-struct ZipPlan {
+struct ZipWalk {
     outer_dims: Vec<usize>,
     lhs_outer: Vec<usize>,
     rhs_outer: Vec<usize>,
@@ -24,7 +24,7 @@ struct ZipPlan {
     rhs_step: Step,
 }
 
-impl ZipPlan {
+impl ZipWalk {
     fn new(lhs: &Layout, rhs: &Layout) -> Self {
         let dims = lhs.dims();
         let (ls, rs) = (lhs.strides(), rhs.strides());
@@ -54,7 +54,7 @@ impl ZipPlan {
             }
             split = d;
         }
-        ZipPlan {
+        ZipWalk {
             outer_dims: dims[..split].to_vec(),
             lhs_outer: ls[..split].to_vec(),
             rhs_outer: rs[..split].to_vec(),
@@ -84,7 +84,7 @@ where
     U: Send,
     F: Fn(T, T) -> U + Sync,
 {
-    let plan = ZipPlan::new(ll, rl);
+    let plan = ZipWalk::new(ll, rl);
     let n = ll.elem_count();
     let (lbase, rbase) = (ll.offset(), rl.offset());
     let fill = |start: usize, out: &mut [MaybeUninit<U>]| {

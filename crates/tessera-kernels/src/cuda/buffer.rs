@@ -126,3 +126,12 @@ impl CudaBuffer {
         }
     }
 }
+
+/// Checks that every buffer has the dtype its plan was checked for (a mismatch is a bug in the
+/// caller: the plan was made for other operands).
+pub(crate) fn expect_dtype(op: &'static str, expected: DType, bufs: &[&CudaBuffer]) -> Result<()> {
+    match bufs.iter().find(|b| b.dtype() != expected) {
+        Some(b) => Err(crate::Error::PlanMismatch { op, expected, got: b.dtype() }),
+        None => Ok(()),
+    }
+}

@@ -1,16 +1,19 @@
 //! index_select, gather and scatter_add (`kernels/index.cu`). Indices are checked on the device
 //! (one small read-back) so that an out-of-range index is an error, as on the CPU.
 
-use super::buffer::CudaBuffer;
-use super::copy::{cast, copy_strided, full};
-use super::launch::{elementwise, launch, sfx, strided, strided_exact, Args};
+use super::buffer::{expect_dtype, CudaBuffer};
+use super::cast::cast;
+use super::copy::copy_strided;
+use super::creation::full;
+use super::launch::{elementwise, launch, strided, strided_exact, Args};
 use super::source::INDEX;
-use crate::cpu::index::{check_dim, check_index_shape};
 use crate::cpu::CpuBuffer;
+use crate::plan::{index_out_of_range, GatherPlan, IndexSelectPlan, ScatterAddPlan};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{DType, Layout};
 
-/// The indices as a contiguous i64 buffer, each checked to lie in `0..size`.
+/// The indices (u32 or i64, checked by the plan) as a contiguous i64 buffer, each checked to lie
+/// in `0..size`.
 pub(crate) fn checked_indices(
     op: &'static str,
     idx: &CudaBuffer,
@@ -18,9 +21,6 @@ pub(crate) fn checked_indices(
     dim: usize,
     size: usize,
 ) -> Result<CudaBuffer> {
-    if !matches!(idx.dtype(), DType::U32 | DType::I64) {
-        return Err(Error::UnsupportedDType { op, dtype: idx.dtype(), hint: " for indices (use u32 or i64)" }.into());
-    }
     let wide = cast(idx, il, DType::I64)?;
     let n = wide.len();
     if n == 0 {
@@ -34,97 +34,61 @@ pub(crate) fn checked_indices(
         if first[0] != -1 {
             // The error path only: fetch the offending value.
             if let CpuBuffer::I64(all) = wide.to_cpu()? {
-                return Err(Error::IndexOutOfRange { op, index: all[first[0] as usize], dim, size }.into());
+                return Err(index_out_of_range(op, all[first[0] as usize], dim, size));
             }
         }
     }
     Ok(wide)
 }
 
-/// Rows `idx` (1-D) of `dim`, as [`crate::cpu::index_select`].
-pub fn index_select(
-    buf: &CudaBuffer,
-    layout: &Layout,
-    dim: usize,
-    idx: &CudaBuffer,
-    il: &Layout,
-) -> Result<(CudaBuffer, Shape)> {
-    check_dim("index_select", layout, dim)?;
-    if il.rank() != 1 {
-        return Err(Error::InvalidArgument {
-            op: "index_select",
-            msg: format!("indices must be 1-D, got shape {}", il.shape()),
-        }
-        .into());
-    }
-    let size = layout.dims()[dim];
-    let indices = checked_indices("index_select", idx, il, dim, size)?;
-    let mut dims = layout.dims().to_vec();
-    dims[dim] = indices.len();
-    let shape = Shape::new(dims);
-    let inner: usize = shape.dims()[dim + 1..].iter().product();
-    let n = shape.elem_count();
-    let out = CudaBuffer::alloc(buf.device(), buf.dtype(), n)?;
+/// The slices `idx[j]` along the plan's dim, as [`crate::cpu::index_select`].
+pub fn index_select(plan: &IndexSelectPlan, buf: &CudaBuffer, idx: &CudaBuffer) -> Result<CudaBuffer> {
+    expect_dtype("index_select", plan.dtype, &[buf])?;
+    let indices = checked_indices("index_select", idx, &plan.indices, plan.dim, plan.size)?;
+    let n = plan.out_shape.elem_count();
+    let out = CudaBuffer::alloc(buf.device(), plan.dtype, n)?;
     if n > 0 {
         let args = Args::new()
             .u64(n as u64)
             .u64(indices.len() as u64)
-            .u64(size as u64)
-            .u64(inner as u64)
-            .view(&strided(layout)?)
+            .u64(plan.size as u64)
+            .u64(plan.inner() as u64)
+            .view(&strided(&plan.input)?)
             .buf(buf)
             .buf(&indices)
             .buf(&out);
-        launch(buf.device(), &INDEX, &format!("index_select_{}", sfx(buf.dtype())), elementwise(n), args)?;
+        launch(buf.device(), &INDEX, &format!("index_select_{}", plan.dtype.as_str()), elementwise(n), args)?;
     }
-    Ok((out, shape))
+    Ok(out)
 }
 
 /// `out[c] = src[c with c[dim] = idx[c]]`, as [`crate::cpu::gather`].
-pub fn gather(
-    buf: &CudaBuffer,
-    layout: &Layout,
-    dim: usize,
-    idx: &CudaBuffer,
-    il: &Layout,
-) -> Result<(CudaBuffer, Shape)> {
-    check_dim("gather", layout, dim)?;
-    check_index_shape("gather", il, layout, dim, false)?;
-    let indices = checked_indices("gather", idx, il, dim, layout.dims()[dim])?;
-    let n = il.elem_count();
-    let out = CudaBuffer::alloc(buf.device(), buf.dtype(), n)?;
+pub fn gather(plan: &GatherPlan, buf: &CudaBuffer, idx: &CudaBuffer) -> Result<CudaBuffer> {
+    expect_dtype("gather", plan.dtype, &[buf])?;
+    let indices = checked_indices("gather", idx, &plan.index, plan.dim, plan.size)?;
+    let n = plan.index.elem_count();
+    let out = CudaBuffer::alloc(buf.device(), plan.dtype, n)?;
     if n > 0 {
-        let view = strided_exact(il.dims(), layout.strides(), layout.offset())?;
-        let args = Args::new().u64(n as u64).u64(dim as u64).view(&view).buf(buf).buf(&indices).buf(&out);
-        launch(buf.device(), &INDEX, &format!("gather_{}", sfx(buf.dtype())), elementwise(n), args)?;
+        let view = strided_exact(plan.index.dims(), plan.input.strides(), plan.input.offset())?;
+        let args = Args::new().u64(n as u64).u64(plan.dim as u64).view(&view).buf(buf).buf(&indices).buf(&out);
+        launch(buf.device(), &INDEX, &format!("gather_{}", plan.dtype.as_str()), elementwise(n), args)?;
     }
-    Ok((out, il.shape().clone()))
+    Ok(out)
 }
 
-/// A copy of `base` with `src` added at `idx` along `dim` (atomicAdd), as [`crate::cpu::scatter_add`].
-pub fn scatter_add(
-    base: &CudaBuffer,
-    bl: &Layout,
-    dim: usize,
-    idx: &CudaBuffer,
-    il: &Layout,
-    src: &CudaBuffer,
-    sl: &Layout,
-) -> Result<CudaBuffer> {
-    check_dim("scatter_add", bl, dim)?;
-    if base.dtype() != src.dtype() {
-        return Err(Error::DTypeMismatch { op: "scatter_add", lhs: base.dtype(), rhs: src.dtype() }.into());
-    }
-    check_index_shape("scatter_add", il, sl, dim, true)?;
-    check_index_shape("scatter_add", il, bl, dim, false)?;
-    let indices = checked_indices("scatter_add", idx, il, dim, bl.dims()[dim])?;
-    let out = copy_strided(base, bl)?;
-    let n = il.elem_count();
+/// A copy of `base` with `src` added at `idx` along the plan's dim (atomicAdd), as
+/// [`crate::cpu::scatter_add`].
+pub fn scatter_add(plan: &ScatterAddPlan, base: &CudaBuffer, idx: &CudaBuffer, src: &CudaBuffer) -> Result<CudaBuffer> {
+    expect_dtype("scatter_add", plan.dtype, &[base, src])?;
+    let indices = checked_indices("scatter_add", idx, &plan.index, plan.dim, plan.size)?;
+    let out = copy_strided(base, &plan.base)?;
+    let n = plan.index.elem_count();
     if n > 0 {
-        let ss = strided_exact(il.dims(), sl.strides(), sl.offset())?;
-        let os = strided_exact(il.dims(), &bl.shape().contiguous_strides(), 0)?;
-        let args = Args::new().u64(n as u64).u64(dim as u64).view(&ss).view(&os).buf(src).buf(&indices).buf(&out);
-        launch(base.device(), &INDEX, &format!("scatter_add_{}", sfx(base.dtype())), elementwise(n), args)?;
+        let il = &plan.index;
+        let ss = strided_exact(il.dims(), plan.src.strides(), plan.src.offset())?;
+        let os = strided_exact(il.dims(), &plan.base.shape().contiguous_strides(), 0)?;
+        let args = Args::new().u64(n as u64).u64(plan.dim as u64).view(&ss).view(&os).buf(src).buf(&indices).buf(&out);
+        launch(base.device(), &INDEX, &format!("scatter_add_{}", plan.dtype.as_str()), elementwise(n), args)?;
     }
     Ok(out)
 }

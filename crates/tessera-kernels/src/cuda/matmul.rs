@@ -5,10 +5,10 @@
 //! stride (0 for broadcast); otherwise it is first copied contiguous. f32 computes in f32 (no
 //! TF32), f16/bf16 in f32, f64 in f64.
 
-use super::buffer::CudaBuffer;
+use super::buffer::{expect_dtype, CudaBuffer};
 use super::copy::copy_strided;
 use super::launch::strided_views;
-use crate::cpu::MatmulShape;
+use crate::plan::MatmulPlan;
 use crate::{Error, Result};
 use cudarc::cublas::{result as blas, sys};
 use std::ffi::c_void;
@@ -17,7 +17,7 @@ use tessera_core::{DType, Layout, Shape};
 /// How cuBLAS reads one operand: in place from `offset` (elements), or from a contiguous copy of
 /// the broadcast view `full` (then `offset` is 0, `transposed` false, `ld` the column count).
 #[derive(Debug, Clone, PartialEq)]
-struct OperandPlan {
+struct OperandRead {
     copy: Option<Layout>,
     offset: usize,
     transposed: bool,
@@ -28,7 +28,7 @@ struct OperandPlan {
 /// Decides how to pass the matrix view `layout` (broadcast over `batch`): a row-major matrix with
 /// strides (ld, 1) is read as is, one with strides (1, ld) with op T, and the batch dims must
 /// collapse to one stride (0 when broadcast). Anything else is copied contiguous first.
-fn plan_operand(layout: &Layout, batch: &[usize]) -> Result<OperandPlan> {
+fn operand_read(layout: &Layout, batch: &[usize]) -> Result<OperandRead> {
     let r = layout.rank();
     let (rows, cols) = (layout.dims()[r - 2], layout.dims()[r - 1]);
     let mut full_dims = batch.to_vec();
@@ -45,112 +45,74 @@ fn plan_operand(layout: &Layout, batch: &[usize]) -> Result<OperandPlan> {
     let plain = (cs == 1 || cols == 1) && (rs >= cols || rows == 1);
     let transposed = (rs == 1 || rows == 1) && (cs >= rows || cols == 1);
     Ok(match batch_stride {
-        Some(bs) if plain => OperandPlan {
+        Some(bs) if plain => OperandRead {
             copy: None,
             offset: full.offset(),
             transposed: false,
             ld: if rows == 1 { cols } else { rs }.max(1),
             batch_stride: bs,
         },
-        Some(bs) if transposed => OperandPlan {
+        Some(bs) if transposed => OperandRead {
             copy: None,
             offset: full.offset(),
             transposed: true,
             ld: if cols == 1 { rows } else { cs }.max(1),
             batch_stride: bs,
         },
-        _ => OperandPlan { copy: Some(full), offset: 0, transposed: false, ld: cols.max(1), batch_stride: rows * cols },
+        _ => OperandRead { copy: Some(full), offset: 0, transposed: false, ld: cols.max(1), batch_stride: rows * cols },
     })
 }
 
 /// One operand ready for cuBLAS.
 struct Operand {
     buf: CudaBuffer,
-    plan: OperandPlan,
+    read: OperandRead,
 }
 
 fn operand(buf: &CudaBuffer, layout: &Layout, batch: &[usize]) -> Result<Operand> {
-    let plan = plan_operand(layout, batch)?;
-    let buf = match &plan.copy {
+    let read = operand_read(layout, batch)?;
+    let buf = match &read.copy {
         Some(full) => copy_strided(buf, full)?,
         None => buf.clone(),
     };
-    Ok(Operand { buf, plan })
+    Ok(Operand { buf, read })
 }
 
 fn int(v: usize, what: &str) -> Result<i32> {
     i32::try_from(v).map_err(|_| Error::Cuda { op: "matmul", msg: format!("{what} {v} exceeds cuBLAS's 32-bit limit") })
 }
 
-/// Batched matmul with broadcast batch dims, as [`crate::cpu::matmul`].
-pub fn matmul(lhs: &CudaBuffer, ll: &Layout, rhs: &CudaBuffer, rl: &Layout) -> Result<(CudaBuffer, Shape)> {
-    product(lhs, ll, rhs, rl, None)
-}
-
-/// `lhs @ rhs + bias` (`bias` `[n]`), as [`crate::cpu::matmul_bias`]: cuBLAS accumulates
-/// (beta = 1) onto the bias rows.
-pub fn matmul_bias(
-    lhs: &CudaBuffer,
-    ll: &Layout,
-    rhs: &CudaBuffer,
-    rl: &Layout,
-    bias: &CudaBuffer,
-    bl: &Layout,
-) -> Result<(CudaBuffer, Shape)> {
-    product(lhs, ll, rhs, rl, Some((bias, bl)))
-}
-
-fn product(
-    lhs: &CudaBuffer,
-    ll: &Layout,
-    rhs: &CudaBuffer,
-    rl: &Layout,
-    bias: Option<(&CudaBuffer, &Layout)>,
-) -> Result<(CudaBuffer, Shape)> {
-    for other in [Some(rhs), bias.map(|b| b.0)].into_iter().flatten() {
-        if lhs.dtype() != other.dtype() {
-            return Err(
-                tessera_core::Error::DTypeMismatch { op: "matmul", lhs: lhs.dtype(), rhs: other.dtype() }.into()
-            );
-        }
-    }
-    let s = MatmulShape::new(ll, rl)?;
-    let out_shape = s.out_shape();
+/// The plan's `lhs @ rhs` (+ `bias` rows), as [`crate::cpu::matmul`]: cuBLAS accumulates
+/// (beta = 1) onto the bias rows when there are some.
+pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Option<&CudaBuffer>) -> Result<CudaBuffer> {
+    let op = if plan.bias.is_some() { "matmul_bias" } else { "matmul" };
+    expect_dtype(op, plan.dtype, &[lhs, rhs])?;
+    let s = &plan.shape;
     // The output's initial value: the bias rows, or nothing (beta = 0).
-    let init = match bias {
-        Some((b, bl)) => {
-            crate::cpu::matmul::check_bias(&s, bl, &out_shape)?;
-            let rows = Layout::new(
-                Shape::new(vec![s.batch.iter().product::<usize>() * s.m, s.n]),
-                vec![0, bl.strides()[0]],
-                bl.offset(),
-            )?;
-            Some(super::copy::copy_strided(b, &rows)?)
+    let init = match (bias, &plan.bias) {
+        (Some(b), Some(bl)) => {
+            expect_dtype(op, plan.dtype, &[b])?;
+            let rows = Layout::new(Shape::new(vec![s.count() * s.m, s.n]), vec![0, bl.strides()[0]], bl.offset())?;
+            Some(copy_strided(b, &rows)?)
         }
-        None => None,
+        _ => None,
     };
-    let dtype = lhs.dtype();
+    let (ll, rl) = (&plan.lhs, &plan.rhs);
+    let dtype = plan.dtype;
     let (data_type, compute) = match dtype {
         DType::F32 => (sys::cudaDataType::CUDA_R_32F, sys::cublasComputeType_t::CUBLAS_COMPUTE_32F),
         DType::F64 => (sys::cudaDataType::CUDA_R_64F, sys::cublasComputeType_t::CUBLAS_COMPUTE_64F),
         DType::F16 => (sys::cudaDataType::CUDA_R_16F, sys::cublasComputeType_t::CUBLAS_COMPUTE_32F),
         DType::BF16 => (sys::cudaDataType::CUDA_R_16BF, sys::cublasComputeType_t::CUBLAS_COMPUTE_32F),
-        other => {
-            return Err(tessera_core::Error::UnsupportedDType {
-                op: "matmul",
-                dtype: other,
-                hint: " (cast to a float dtype first)",
-            }
-            .into())
-        }
+        _ => unreachable!("the plan admits float dtypes only"),
     };
     let count: usize = s.batch.iter().product();
     let (m, k, n) = (s.m, s.k, s.n);
     if count * m * n == 0 {
-        return Ok((CudaBuffer::alloc(lhs.device(), dtype, 0)?, out_shape));
+        return CudaBuffer::alloc(lhs.device(), dtype, 0);
     }
     if k == 0 {
-        return Ok((init.map_or_else(|| super::copy::full(lhs.device(), dtype, count * m * n, 0.0), Ok)?, out_shape));
+        return init.map_or_else(|| super::creation::full(lhs.device(), dtype, count * m * n, 0.0), Ok);
     }
     let a = operand(lhs, ll, &s.batch)?;
     let b = operand(rhs, rl, &s.batch)?;
@@ -177,20 +139,20 @@ fn product(
         unsafe {
             blas::gemm_strided_batched_ex(
                 *handle.handle(),
-                op(b.plan.transposed),
-                op(a.plan.transposed),
+                op(b.read.transposed),
+                op(a.read.transposed),
                 int(n, "n")?,
                 int(m, "m")?,
                 int(k, "k")?,
                 alpha,
-                (b.buf.ptr() + b.plan.offset as u64 * esize) as *const c_void,
+                (b.buf.ptr() + b.read.offset as u64 * esize) as *const c_void,
                 data_type,
-                int(b.plan.ld, "ldb")?,
-                b.plan.batch_stride as i64,
-                (a.buf.ptr() + a.plan.offset as u64 * esize) as *const c_void,
+                int(b.read.ld, "ldb")?,
+                b.read.batch_stride as i64,
+                (a.buf.ptr() + a.read.offset as u64 * esize) as *const c_void,
                 data_type,
-                int(a.plan.ld, "lda")?,
-                a.plan.batch_stride as i64,
+                int(a.read.ld, "lda")?,
+                a.read.batch_stride as i64,
                 beta,
                 out.ptr() as *mut c_void,
                 data_type,
@@ -203,13 +165,14 @@ fn product(
         }
         .map_err(|e| Error::Cuda { op: "cublasGemmStridedBatchedEx", msg: format!("{e:?}") })
     })?;
-    Ok((out, out_shape))
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cpu::{self, CpuBuffer};
+    use crate::plan::Arg;
 
     /// cuBLAS's column-major strided-batched GEMM (C = op(A) op(B), beta 0), naively on the host.
     #[allow(clippy::too_many_arguments)]
@@ -237,7 +200,7 @@ mod tests {
         c
     }
 
-    /// The host side of `matmul` (operand plans, operand swap, leading dims, batch strides) fed
+    /// The host side of `matmul` (operand reads, operand swap, leading dims, batch strides) fed
     /// to a host model of cuBLAS gives the CPU reference's product, for plain, transposed,
     /// narrowed, expanded and broadcast-batched views.
     #[test]
@@ -259,10 +222,11 @@ mod tests {
         ];
         for (ll, rl) in cases {
             let (a, b) = (data(ll.required_len(), 1), data(rl.required_len(), 2));
-            let (want, shape) = cpu::matmul(&CpuBuffer::F64(a.clone()), &ll, &CpuBuffer::F64(b.clone()), &rl).unwrap();
-            let s = MatmulShape::new(&ll, &rl).unwrap();
-            let (pa, pb) = (plan_operand(&ll, &s.batch).unwrap(), plan_operand(&rl, &s.batch).unwrap());
-            let read = |p: &OperandPlan, src: &[f64]| -> Vec<f64> {
+            let plan = MatmulPlan::new(Arg::new(DType::F64, &ll), Arg::new(DType::F64, &rl), None).unwrap();
+            let want = cpu::matmul(&plan, &CpuBuffer::F64(a.clone()), &CpuBuffer::F64(b.clone()), None).unwrap();
+            let (s, shape) = (&plan.shape, plan.out_shape());
+            let (pa, pb) = (operand_read(&ll, &s.batch).unwrap(), operand_read(&rl, &s.batch).unwrap());
+            let read = |p: &OperandRead, src: &[f64]| -> Vec<f64> {
                 match &p.copy {
                     Some(full) => {
                         cpu::copy_strided(&CpuBuffer::F64(src.to_vec()), full).as_slice::<f64>().unwrap().to_vec()
@@ -278,7 +242,7 @@ mod tests {
                 (&read(&pa, &a), pa.ld, pa.batch_stride),
                 (s.n, s.m * s.n, count),
             );
-            let what = format!("{} x {} (plans {pa:?} {pb:?})", ll.shape(), rl.shape());
+            let what = format!("{} x {} (reads {pa:?} {pb:?})", ll.shape(), rl.shape());
             assert_eq!(&got[..shape.elem_count()], want.as_slice::<f64>().unwrap(), "{what}");
             // cuBLAS's rules: the leading dim covers the stored matrix's first (column-major) dim.
             assert!(pb.ld >= if pb.transposed { s.k } else { s.n }.max(1), "ldb {what}");

@@ -4,67 +4,22 @@
 
 use super::buffer::CudaBuffer;
 use super::device::CudaDevice;
-use super::launch::{elementwise, launch, sfx, Args};
+use super::launch::{elementwise, launch, Args};
 use super::source::RANDOM;
+use crate::plan::RandomPlan;
 use crate::Result;
 use std::sync::Arc;
-use tessera_core::{DType, Philox};
 
-fn fill(
-    dev: &Arc<CudaDevice>,
-    kernel: &str,
-    dtype: DType,
-    len: usize,
-    rng: &Philox,
-    first: u64,
-    a: f64,
-    b: f64,
-) -> Result<CudaBuffer> {
-    let out = CudaBuffer::alloc(dev, dtype, len)?;
-    if len > 0 {
-        let args = Args::new().u64(len as u64).u64(rng.seed()).u64(first).f64(a).f64(b).buf(&out);
-        launch(dev, &RANDOM, &format!("{kernel}_{}", sfx(dtype)), elementwise(len), args)?;
+/// The plan's fill, as [`crate::cpu::random`]: the same values from the same counters.
+pub fn random(dev: &Arc<CudaDevice>, plan: &RandomPlan) -> Result<CudaBuffer> {
+    let out = CudaBuffer::alloc(dev, plan.dtype, plan.len)?;
+    if plan.len > 0 {
+        let (a, b) = plan.dist.params();
+        let args = Args::new().u64(plan.len as u64).u64(plan.seed).u64(plan.first).f64(a).f64(b).buf(&out);
+        let kernel = format!("{}_{}", plan.dist.name(), plan.dtype.as_str());
+        launch(dev, &RANDOM, &kernel, elementwise(plan.len), args)?;
     }
     Ok(out)
-}
-
-/// Uniform samples in `[lo, hi)`, as [`crate::cpu::uniform`]. Advances `rng` by the same count.
-pub fn uniform(
-    dev: &Arc<CudaDevice>,
-    rng: &mut Philox,
-    dtype: DType,
-    len: usize,
-    lo: f64,
-    hi: f64,
-) -> Result<CudaBuffer> {
-    crate::cpu::creation::check_uniform(dtype, lo, hi)?;
-    let per_block = if dtype == DType::F64 { 2 } else { 4 };
-    let g = rng.clone();
-    let first = rng.take(len.div_ceil(per_block) as u64);
-    fill(dev, "uniform", dtype, len, &g, first, lo, hi)
-}
-
-/// Normal samples, as [`crate::cpu::normal`] (one block per value, Box-Muller in f64).
-pub fn normal(
-    dev: &Arc<CudaDevice>,
-    rng: &mut Philox,
-    dtype: DType,
-    len: usize,
-    mean: f64,
-    std: f64,
-) -> Result<CudaBuffer> {
-    crate::cpu::creation::check_normal(dtype, mean, std)?;
-    let g = rng.clone();
-    let first = rng.take(len as u64);
-    fill(dev, "normal", dtype, len, &g, first, mean, std)
-}
-
-/// 1 with probability `p`, else 0 (float dtypes or u8), as [`crate::cpu::bernoulli`].
-pub fn bernoulli(dev: &Arc<CudaDevice>, rng: &mut Philox, dtype: DType, len: usize, p: f64) -> Result<CudaBuffer> {
-    crate::cpu::creation::check_bernoulli(dtype, p)?;
-    let g = rng.clone();
-    let first = rng.take(len.div_ceil(2) as u64);
-    fill(dev, "bernoulli", dtype, len, &g, first, p, 0.0)
 }
 
 #[cfg(test)]

@@ -1,43 +1,11 @@
 //! Reductions (`kernels/reduce.cu`): sum, mean, max, min, var, argmax, argmin over any dims.
 
-use super::buffer::CudaBuffer;
-use super::launch::{launch, sfx, strided, Args, Shape3, BLOCK};
+use super::buffer::{expect_dtype, CudaBuffer};
+use super::launch::{launch, strided, Args, Shape3, BLOCK};
 use super::source::REDUCE;
 use crate::ops::ReduceOp;
+use crate::plan::{ReduceKind, ReducePlan};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
-
-/// The data as [pre, red, post] lines: the layout to read (reduced dims permuted last when they
-/// are not consecutive) and the three counts. Mirrors the CPU plan.
-pub(super) fn plan(layout: &Layout, dims: &[usize]) -> Result<(Layout, usize, usize, usize)> {
-    for &d in dims {
-        if d >= layout.rank() {
-            return Err(Error::DimOutOfRange { op: "reduce", dim: d as isize, shape: layout.shape().clone() }.into());
-        }
-    }
-    let all = layout.dims();
-    let prod = |r: &[usize]| r.iter().product::<usize>();
-    if dims.is_empty() {
-        return Ok((layout.clone(), layout.elem_count(), 1, 1));
-    }
-    if dims.windows(2).all(|w| w[1] == w[0] + 1) {
-        let (first, last) = (dims[0], dims[dims.len() - 1]);
-        return Ok((layout.clone(), prod(&all[..first]), prod(&all[first..=last]), prod(&all[last + 1..])));
-    }
-    let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
-    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
-    let red = dims.iter().map(|&d| all[d]).product();
-    Ok((layout.permute(&perm)?, kept.iter().map(|&d| all[d]).product(), red, 1))
-}
-
-fn reduced_shape(shape: &Shape, dims: &[usize], keepdim: bool) -> Shape {
-    let out = shape.dims().iter().enumerate().filter_map(|(d, &n)| match dims.contains(&d) {
-        false => Some(n),
-        true if keepdim => Some(1),
-        true => None,
-    });
-    Shape::new(out.collect())
-}
 
 /// Who shares one output (`TS_MODE_*` in reduce.cu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,110 +30,39 @@ pub(super) fn mode_for(outputs: usize, red: usize, post: usize) -> (Mode, Shape3
     }
 }
 
-/// Launches one reduction kernel.
-fn run(
-    kernel: String,
-    buf: &CudaBuffer,
-    read: &Layout,
-    lines: (usize, usize, usize),
-    out_dtype: DType,
-    extra: f64,
-) -> Result<CudaBuffer> {
-    let (pre, red, post) = lines;
-    let outputs = pre * post;
-    let out = CudaBuffer::alloc(buf.device(), out_dtype, outputs)?;
+/// The plan's reduction, as [`crate::cpu::reduce`]: one kernel over `[pre, red, post]` lines.
+pub fn reduce(plan: &ReducePlan, buf: &CudaBuffer) -> Result<CudaBuffer> {
+    let (name, extra) = kernel_of(plan);
+    expect_dtype(name, plan.dtype, &[buf])?;
+    let outputs = plan.lines.outputs();
+    let out = CudaBuffer::alloc(buf.device(), plan.out_dtype, outputs)?;
     if outputs == 0 {
         return Ok(out);
     }
-    let (mode, shape) = mode_for(outputs, red, post);
+    let (mode, shape) = mode_for(outputs, plan.lines.red, plan.lines.post);
     let args = Args::new()
         .u64(outputs as u64)
-        .u64(red as u64)
-        .u64(post as u64)
+        .u64(plan.lines.red as u64)
+        .u64(plan.lines.post as u64)
         .i32(mode as i32)
-        .view(&strided(read)?)
+        .view(&strided(&plan.read)?)
         .buf(buf)
         .buf(&out)
         .f64(extra);
-    launch(buf.device(), &REDUCE, &kernel, shape, args)?;
+    launch(buf.device(), &REDUCE, &format!("reduce_{name}_{}", plan.dtype.as_str()), shape, args)?;
     Ok(out)
 }
 
-/// Sum, mean, max or min over `dims`; the same rules as [`crate::cpu::reduce`] (integer sums
-/// give i64; max/min of an empty dim and integer means are errors).
-pub fn reduce(
-    op: ReduceOp,
-    buf: &CudaBuffer,
-    layout: &Layout,
-    dims: &[usize],
-    keepdim: bool,
-) -> Result<(CudaBuffer, Shape)> {
-    let (read, pre, red, post) = plan(layout, dims)?;
-    let shape = reduced_shape(layout.shape(), dims, keepdim);
-    let dtype = buf.dtype();
-    if matches!(op, ReduceOp::Max | ReduceOp::Min) && red == 0 && pre * post > 0 {
-        return Err(Error::InvalidArgument {
-            op: op.name(),
-            msg: format!("cannot reduce over an empty dim of shape {}", layout.shape()),
-        }
-        .into());
+/// The kernel (`reduce_<name>_<dtype>`) of a plan and its extra argument: a sum's scale (1, or
+/// `1 / red` for a mean) or a variance's correction.
+pub(super) fn kernel_of(plan: &ReducePlan) -> (&'static str, f64) {
+    match plan.kind {
+        ReduceKind::Op(ReduceOp::Sum) => ("sum", 1.0),
+        ReduceKind::Op(ReduceOp::Mean) => ("sum", 1.0 / plan.lines.red as f64),
+        ReduceKind::Op(op) => (op.name(), 0.0),
+        ReduceKind::Variance { correction } => ("var", correction as f64),
+        ReduceKind::Arg(op) => (op.name(), 0.0),
     }
-    if op == ReduceOp::Mean && dtype.is_int() {
-        return Err(Error::UnsupportedDType { op: "mean", dtype, hint: " (cast to a float dtype first)" }.into());
-    }
-    let (name, out_dtype, extra) = match op {
-        ReduceOp::Sum => ("sum", if dtype.is_int() { DType::I64 } else { dtype }, 1.0),
-        ReduceOp::Mean => ("sum", dtype, 1.0 / red as f64),
-        ReduceOp::Max => ("max", dtype, 0.0),
-        ReduceOp::Min => ("min", dtype, 0.0),
-    };
-    let out = run(format!("reduce_{name}_{}", sfx(dtype)), buf, &read, (pre, red, post), out_dtype, extra)?;
-    Ok((out, shape))
-}
-
-/// Variance over `dims` with `correction` (1 = unbiased); float dtypes.
-pub fn var(
-    buf: &CudaBuffer,
-    layout: &Layout,
-    dims: &[usize],
-    keepdim: bool,
-    correction: usize,
-) -> Result<(CudaBuffer, Shape)> {
-    let (read, pre, red, post) = plan(layout, dims)?;
-    let shape = reduced_shape(layout.shape(), dims, keepdim);
-    if buf.dtype().is_int() {
-        return Err(
-            Error::UnsupportedDType { op: "var", dtype: buf.dtype(), hint: " (cast to a float dtype first)" }.into()
-        );
-    }
-    let out =
-        run(format!("reduce_var_{}", sfx(buf.dtype())), buf, &read, (pre, red, post), buf.dtype(), correction as f64)?;
-    Ok((out, shape))
-}
-
-/// Position (i64) of the maximum (`greater`) or minimum along `dim`; first NaN wins, ties go to
-/// the first position.
-pub fn arg_reduce(
-    buf: &CudaBuffer,
-    layout: &Layout,
-    dim: usize,
-    keepdim: bool,
-    greater: bool,
-) -> Result<(CudaBuffer, Shape)> {
-    let op = if greater { "argmax" } else { "argmin" };
-    let (read, pre, red, post) = plan(layout, &[dim]).map_err(|_| Error::DimOutOfRange {
-        op,
-        dim: dim as isize,
-        shape: layout.shape().clone(),
-    })?;
-    if red == 0 {
-        return Err(
-            Error::InvalidArgument { op, msg: format!("dim {dim} of shape {} is empty", layout.shape()) }.into()
-        );
-    }
-    let shape = reduced_shape(layout.shape(), &[dim], keepdim);
-    let out = run(format!("reduce_{op}_{}", sfx(buf.dtype())), buf, &read, (pre, red, post), DType::I64, 0.0)?;
-    Ok((out, shape))
 }
 
 #[cfg(test)]
@@ -184,9 +81,5 @@ mod tests {
         assert_eq!((mode, shape.grid), (Mode::Thread, 16));
         // Few columns: not enough threads, so a warp per output.
         assert_eq!(mode_for(64, 100, 64).0, Mode::Warp);
-        // Non-consecutive dims are permuted last: (pre, red, 1).
-        let l = Layout::contiguous(Shape::new(vec![2, 3, 4]));
-        let (read, pre, red, post) = plan(&l, &[0, 2]).unwrap();
-        assert_eq!((read.dims(), pre, red, post), (&[3usize, 2, 4][..], 3, 8, 1));
     }
 }

@@ -7,7 +7,7 @@ mod gru;
 mod layer_norm;
 mod linear;
 mod lstm;
-mod lstm_cell;
+pub(crate) mod lstm_cell;
 mod recurrent;
 mod sequential;
 

@@ -1,7 +1,8 @@
 //! Log-sum-exp and the fused gradient of softmax cross-entropy.
 
 use super::Tensor;
-use crate::Result;
+use crate::{Result, Storage};
+use tessera_kernels::plan::{CrossEntropyBackwardPlan, LogSumExpPlan};
 
 impl Tensor {
     /// `log(sum(exp(x)))` along `dim`, computed stably (shifted by the maximum): PyTorch's
@@ -15,17 +16,8 @@ impl Tensor {
     /// # Ok::<(), tessera_tensor::Error>(())
     /// ```
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
-        let d = self.shape().dim(dim, "logsumexp")?;
-        let mut perm: Vec<usize> = (0..self.rank()).filter(|&i| i != d).collect();
-        perm.push(d);
-        let moved = self.layout().permute(&perm)?;
-        let mut dims: Vec<usize> = perm[..perm.len() - 1].iter().map(|&i| self.dims()[i]).collect();
-        let out = Tensor::from_storage(self.storage().logsumexp(&moved)?, dims.clone());
-        if keepdim {
-            dims.insert(d, 1);
-            return out.reshape(dims);
-        }
-        Ok(out)
+        let plan = LogSumExpPlan::new(self.arg(), dim, keepdim)?;
+        Ok(Tensor::from_storage(self.storage().logsumexp(&plan)?, plan.out_shape))
     }
 
     /// The gradient of softmax cross-entropy with respect to these logits `[n, classes]`, in one
@@ -54,13 +46,9 @@ impl Tensor {
         scale: &Tensor,
         smoothing: f64,
     ) -> Result<Tensor> {
-        let storage = self.storage().cross_entropy_backward(
-            self.layout(),
-            (&lse.storage(), lse.layout()),
-            (&target.storage(), target.layout()),
-            (&scale.storage(), scale.layout()),
-            smoothing,
-        )?;
+        let plan = CrossEntropyBackwardPlan::new(self.arg(), lse.arg(), target.arg(), scale.arg(), smoothing)?;
+        let parts = [&*self.storage(), &*lse.storage(), &*target.storage(), &*scale.storage()];
+        let storage = Storage::cross_entropy_backward(&plan, parts)?;
         Ok(Tensor::from_storage(storage, self.shape().clone()))
     }
 }

@@ -2,7 +2,8 @@
 //! gradients.
 
 use super::Tensor;
-use crate::Result;
+use crate::{Result, Storage};
+use tessera_kernels::plan::{LstmCellBackwardPlan, LstmCellPlan};
 
 impl Tensor {
     /// One LSTM time step, fused: gate nonlinearities and state update in one pass over memory.
@@ -37,16 +38,9 @@ impl Tensor {
     /// # Ok::<(), tessera_tensor::Error>(())
     /// ```
     pub fn lstm_cell(x_gates: &Tensor, h_gates: &Tensor, c_prev: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-        x_gates.check_same_device("lstm_cell", h_gates)?;
-        x_gates.check_same_device("lstm_cell", c_prev)?;
-        let (h, c, acts) = x_gates.storage().lstm_cell(
-            x_gates.layout(),
-            &h_gates.storage(),
-            h_gates.layout(),
-            &c_prev.storage(),
-            c_prev.layout(),
-        )?;
-        // The kernel checked the shapes: gates [batch, 4 * hidden], c_prev [batch, hidden].
+        let plan = LstmCellPlan::new(x_gates.arg(), h_gates.arg(), c_prev.arg())?;
+        let parts = [&*x_gates.storage(), &*h_gates.storage(), &*c_prev.storage()];
+        let [h, c, acts] = Storage::lstm_cell(&plan, parts)?;
         let state = c_prev.shape().clone();
         Ok((
             Tensor::from_storage(h, state.clone()),
@@ -89,22 +83,9 @@ impl Tensor {
         dh: &Tensor,
         dc: &Tensor,
     ) -> Result<(Tensor, Tensor)> {
-        const OP: &str = "lstm_cell_backward";
-        for other in [c_prev, c, dh, dc] {
-            acts.check_same_device(OP, other)?;
-        }
-        let (d_gates, dc_prev) = acts.storage().lstm_cell_backward(
-            acts.layout(),
-            &c_prev.storage(),
-            c_prev.layout(),
-            &c.storage(),
-            c.layout(),
-            &dh.storage(),
-            dh.layout(),
-            &dc.storage(),
-            dc.layout(),
-        )?;
-        // The kernel checked the shapes: acts [batch, 4 * hidden], the states [batch, hidden].
+        let plan = LstmCellBackwardPlan::new([acts.arg(), c_prev.arg(), c.arg(), dh.arg(), dc.arg()])?;
+        let parts = [&*acts.storage(), &*c_prev.storage(), &*c.storage(), &*dh.storage(), &*dc.storage()];
+        let [d_gates, dc_prev] = Storage::lstm_cell_backward(&plan, parts)?;
         Ok((Tensor::from_storage(d_gates, acts.shape().clone()), Tensor::from_storage(dc_prev, c_prev.shape().clone())))
     }
 }

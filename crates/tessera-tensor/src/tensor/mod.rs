@@ -11,8 +11,8 @@ mod views;
 use crate::{Device, Error, Generator, Result, Storage};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tessera_core::{DType, Layout, Shape};
-use tessera_kernels::cpu::{self, CpuBuffer, CpuElem};
-use tessera_kernels::cuda;
+use tessera_kernels::cpu::{CpuBuffer, CpuElem};
+use tessera_kernels::plan::{ArangePlan, Arg, Distribution};
 
 /// An n-dimensional array on a device: a shared storage plus a strided layout.
 ///
@@ -108,21 +108,17 @@ impl Tensor {
 
     /// `start, start + step, ...` below `end` (1-D), as `torch.arange`.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: &Device) -> Result<Tensor> {
-        let storage = match device {
-            Device::Cuda(o) => Storage::Cuda(cuda::arange(&Device::cuda_device(*o)?, dtype, start, end, step)?),
-            _ => Storage::Cpu(cpu::arange(dtype, start, end, step)?),
-        };
-        let n = storage.len();
-        Ok(Tensor::from_storage(storage, [n]))
+        let plan = ArangePlan::new(dtype, start, end, step)?;
+        Ok(Tensor::from_storage(Storage::arange(device, &plan)?, [plan.len]))
     }
 
     /// The `n x m` identity matrix.
     pub fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        let storage = match device {
-            Device::Cuda(o) => Storage::Cuda(cuda::eye(&Device::cuda_device(*o)?, dtype, n, m)?),
-            _ => Storage::Cpu(cpu::eye(dtype, n, m)),
-        };
-        Ok(Tensor::from_storage(storage, [n, m]))
+        Ok(Tensor::from_storage(Storage::eye(device, dtype, n, m)?, [n, m]))
+    }
+
+    fn random(dist: Distribution, g: &mut Generator, shape: Shape, dtype: DType, device: &Device) -> Result<Tensor> {
+        Ok(Tensor::from_storage(Storage::random(device, dist, g, dtype, shape.elem_count())?, shape))
     }
 
     /// Uniform samples in `[lo, hi)` (float dtypes).
@@ -134,15 +130,7 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        let shape = shape.into();
-        let n = shape.elem_count();
-        let storage = match device {
-            Device::Cuda(o) => {
-                Storage::Cuda(cuda::uniform(&Device::cuda_device(*o)?, &mut g.philox, dtype, n, lo, hi)?)
-            }
-            _ => Storage::Cpu(cpu::uniform(&mut g.philox, dtype, n, lo, hi)?),
-        };
-        Ok(Tensor::from_storage(storage, shape))
+        Tensor::random(Distribution::Uniform { lo, hi }, g, shape.into(), dtype, device)
     }
 
     /// Standard normal samples (float dtypes).
@@ -159,15 +147,7 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        let shape = shape.into();
-        let n = shape.elem_count();
-        let storage = match device {
-            Device::Cuda(o) => {
-                Storage::Cuda(cuda::normal(&Device::cuda_device(*o)?, &mut g.philox, dtype, n, mean, std)?)
-            }
-            _ => Storage::Cpu(cpu::normal(&mut g.philox, dtype, n, mean, std)?),
-        };
-        Ok(Tensor::from_storage(storage, shape))
+        Tensor::random(Distribution::Normal { mean, std }, g, shape.into(), dtype, device)
     }
 
     /// 1 with probability `p`, else 0 (a float dtype or `u8`): dropout masks.
@@ -178,13 +158,7 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        let shape = shape.into();
-        let n = shape.elem_count();
-        let storage = match device {
-            Device::Cuda(o) => Storage::Cuda(cuda::bernoulli(&Device::cuda_device(*o)?, &mut g.philox, dtype, n, p)?),
-            _ => Storage::Cpu(cpu::bernoulli(&mut g.philox, dtype, n, p)?),
-        };
-        Ok(Tensor::from_storage(storage, shape))
+        Tensor::random(Distribution::Bernoulli { p }, g, shape.into(), dtype, device)
     }
 
     /// The layout (shape, strides, offset).
@@ -246,10 +220,11 @@ impl Tensor {
 
     /// The elements in row-major order, converted to `f64` (any dtype).
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
-        match &*self.storage() {
-            Storage::Cpu(b) => Ok(b.to_f64_vec(self.layout())),
-            other => {
-                let host = other.to_cpu_buffer(self.layout())?;
+        let storage = self.storage();
+        match storage.as_cpu() {
+            Some(b) => Ok(b.to_f64_vec(self.layout())),
+            None => {
+                let host = storage.to_cpu_buffer(self.layout())?;
                 Ok(host.to_f64_vec(&Layout::contiguous(self.shape().clone())))
             }
         }
@@ -281,10 +256,8 @@ impl Tensor {
         Ok(Tensor::from_storage(storage, self.shape().clone()))
     }
 
-    pub(crate) fn check_same_device(&self, op: &'static str, other: &Tensor) -> Result<()> {
-        if self.device() != other.device() {
-            return Err(Error::DeviceMismatch { op, lhs: *self.device(), rhs: *other.device() });
-        }
-        Ok(())
+    /// This tensor as a plan sees it: dtype and layout.
+    pub(crate) fn arg(&self) -> Arg<'_> {
+        Arg::new(self.dtype(), self.layout())
     }
 }

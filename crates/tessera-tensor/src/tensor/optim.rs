@@ -3,8 +3,8 @@
 use super::Tensor;
 use crate::{Result, Storage};
 use tessera_core::Error;
-use tessera_kernels::cpu;
 use tessera_kernels::ops::OptimStep;
+use tessera_kernels::plan::OptimPlan;
 
 impl Tensor {
     /// Whether this tensor covers its whole storage in order (so it may be updated in place).
@@ -21,7 +21,6 @@ impl Tensor {
     pub fn optim_step_(&self, step: &OptimStep, grad: &Tensor, state: &[&Tensor]) -> Result<()> {
         let op = step.name();
         for t in std::iter::once(grad).chain(state.iter().copied()) {
-            self.check_same_device(op, t)?;
             if t.shape() != self.shape() {
                 return Err(Error::ShapeMismatch { op, lhs: self.shape().clone(), rhs: t.shape().clone() }.into());
             }
@@ -45,31 +44,16 @@ impl Tensor {
         }
         let grad = grad.contiguous()?;
         let grad_storage = grad.storage();
+        let plan = OptimPlan::new(
+            *step,
+            (self.dtype(), self.elem_count()),
+            (grad.dtype(), grad.elem_count()),
+            &state.iter().map(|t| (t.dtype(), t.elem_count())).collect::<Vec<_>>(),
+        )?;
         let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
         let mut guards: Vec<_> = state.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
-        match (&mut *param, &*grad_storage) {
-            (Storage::Cpu(p), Storage::Cpu(g)) => {
-                let mut bufs = Vec::with_capacity(guards.len());
-                for s in guards.iter_mut() {
-                    match &mut **s {
-                        Storage::Cpu(b) => bufs.push(b),
-                        #[allow(unreachable_patterns)]
-                        other => {
-                            return Err(crate::Error::DeviceMismatch { op, lhs: *self.device(), rhs: other.device() })
-                        }
-                    }
-                }
-                cpu::optim_step(step, p, g, &mut bufs)?;
-            }
-            #[allow(unreachable_patterns)]
-            _ => {
-                return Err(Error::InvalidArgument {
-                    op,
-                    msg: format!("fused updates are not implemented on {}", self.device()),
-                }
-                .into())
-            }
-        }
+        let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+        param.optim_step_(&plan, &grad_storage, &mut bufs)?;
         Ok(())
     }
 }
@@ -78,7 +62,9 @@ impl Tensor {
     /// Overwrites this tensor's values with `src`'s (same shape and dtype), in place: every view
     /// of the storage sees them. This is how a loaded state dict reaches existing parameters.
     pub fn assign_(&self, src: &Tensor) -> Result<()> {
-        self.check_same_device("assign", src)?;
+        if src.device() != self.device() {
+            return Err(crate::Error::DeviceMismatch { op: "assign", lhs: *self.device(), rhs: *src.device() });
+        }
         if src.shape() != self.shape() {
             return Err(
                 Error::ShapeMismatch { op: "assign", lhs: self.shape().clone(), rhs: src.shape().clone() }.into()

@@ -1,98 +1,75 @@
-//! Reductions, softmax and matmul.
+//! Reductions, softmax and matmul. The reduction methods (`sum`, `mean`, `max`, `min`) are
+//! generated from the reduction table (`tessera_kernels::ops`).
 
 use super::Tensor;
-use crate::Result;
-use tessera_core::Error;
-use tessera_kernels::ops::ReduceOp;
+use crate::{Result, Storage};
+use tessera_kernels::ops::{ArgReduceOp, ReduceOp, SoftmaxKind};
+use tessera_kernels::plan::{MatmulPlan, ReducePlan, SoftmaxPlan};
+
+/// One method per row of the reduction table: `x.sum(&dims, keepdim)`...
+macro_rules! reduce_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+            self.reduce(ReduceOp::$variant, dims, keepdim)
+        }
+    )*};
+}
 
 impl Tensor {
-    /// Resolves reduction dims; an empty list means every dim (as `x.sum()` in PyTorch).
-    fn reduce_dims(&self, dims: &[isize], op: &'static str) -> Result<Vec<usize>> {
-        if dims.is_empty() {
-            return Ok((0..self.rank()).collect());
-        }
-        Ok(self.shape().dims_sorted(dims, op)?)
+    fn reduced(&self, plan: ReducePlan) -> Result<Tensor> {
+        Ok(Tensor::from_storage(self.storage().reduce(&plan)?, plan.out_shape))
     }
 
-    /// Applies a reduction over `dims` (empty: all dims).
+    /// Reduces over `dims` (every dim when empty; negative dims count from the end), dropping
+    /// them or keeping them as size 1.
     pub fn reduce(&self, op: ReduceOp, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        let dims = self.reduce_dims(dims, op.name())?;
-        let (storage, shape) = self.storage().reduce(op, self.layout(), &dims, keepdim)?;
-        Ok(Tensor::from_storage(storage, shape))
+        self.reduced(ReducePlan::reduce(op, self.arg(), dims, keepdim)?)
     }
 
-    /// Sum over `dims` (empty: all). Integer sums are `i64`.
-    pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.reduce(ReduceOp::Sum, dims, keepdim)
-    }
+    tessera_kernels::reduce_op_table!(reduce_methods);
 
     /// Sum of every element, as a 0-dim tensor.
     pub fn sum_all(&self) -> Result<Tensor> {
         self.sum(&[], false)
     }
 
-    /// Mean over `dims` (empty: all). Float dtypes.
-    pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.reduce(ReduceOp::Mean, dims, keepdim)
+    /// Variance over `dims` with Bessel's `correction` (1: unbiased, PyTorch's default); floats.
+    pub fn variance(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Tensor> {
+        self.reduced(ReducePlan::variance(self.arg(), dims, keepdim, correction)?)
     }
 
-    /// Maximum over `dims` (empty: all); NaN propagates.
-    pub fn max(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.reduce(ReduceOp::Max, dims, keepdim)
-    }
-
-    /// Minimum over `dims` (empty: all); NaN propagates.
-    pub fn min(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        self.reduce(ReduceOp::Min, dims, keepdim)
-    }
-
-    /// Variance over `dims` (empty: all) with Bessel's `correction` (1: unbiased, PyTorch's
-    /// default; 0: the population variance).
-    pub fn var(&self, dims: &[isize], keepdim: bool, correction: usize) -> Result<Tensor> {
-        let dims = self.reduce_dims(dims, "var")?;
-        let (storage, shape) = self.storage().var(self.layout(), &dims, keepdim, correction)?;
-        Ok(Tensor::from_storage(storage, shape))
-    }
-
-    /// Index (`i64`) of the maximum along `dim`; first wins on ties.
+    /// Index (i64) of the maximum along `dim`; the first on ties, NaN counts as the maximum.
     pub fn argmax(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
-        self.arg_reduce(dim, keepdim, true, "argmax")
+        self.reduced(ReducePlan::arg(ArgReduceOp::ArgMax, self.arg(), dim, keepdim)?)
     }
 
-    /// Index (`i64`) of the minimum along `dim`; first wins on ties.
+    /// Index (i64) of the minimum along `dim`; the first on ties, NaN counts as the minimum.
     pub fn argmin(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
-        self.arg_reduce(dim, keepdim, false, "argmin")
+        self.reduced(ReducePlan::arg(ArgReduceOp::ArgMin, self.arg(), dim, keepdim)?)
     }
 
-    fn arg_reduce(&self, dim: isize, keepdim: bool, greater: bool, op: &'static str) -> Result<Tensor> {
-        let d = self.shape().dim(dim, op)?;
-        let (storage, shape) = self.storage().arg_reduce(self.layout(), d, keepdim, greater)?;
-        Ok(Tensor::from_storage(storage, shape))
+    fn softmax_kind(&self, kind: SoftmaxKind, dim: isize) -> Result<Tensor> {
+        let plan = SoftmaxPlan::new(kind, self.arg(), dim)?;
+        Ok(Tensor::from_storage(self.storage().softmax(&plan)?, plan.out_shape))
     }
 
-    /// Softmax along `dim`, numerically stable.
+    /// Softmax along `dim`, numerically stable (the row maximum is subtracted); float dtypes.
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
-        let d = self.shape().dim(dim, "softmax")?;
-        Ok(Tensor::from_storage(self.storage().softmax(self.layout(), d, false)?, self.shape().clone()))
+        self.softmax_kind(SoftmaxKind::Softmax, dim)
     }
 
-    /// Log-softmax along `dim`, numerically stable.
+    /// Log-softmax along `dim`, numerically stable; float dtypes.
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
-        let d = self.shape().dim(dim, "log_softmax")?;
-        Ok(Tensor::from_storage(self.storage().softmax(self.layout(), d, true)?, self.shape().clone()))
+        self.softmax_kind(SoftmaxKind::LogSoftmax, dim)
     }
 
     /// Matrix product `[..., m, k] @ [..., k, n]` with broadcast batch dims. Transposed views are
     /// read in place, without a copy. Both operands need rank >= 2 (use `unsqueeze` for vectors).
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
-        self.check_same_device("matmul", rhs)?;
-        if self.rank() < 2 || rhs.rank() < 2 {
-            return Err(
-                Error::ShapeMismatch { op: "matmul", lhs: self.shape().clone(), rhs: rhs.shape().clone() }.into()
-            );
-        }
-        let (storage, shape) = self.storage().matmul(self.layout(), &rhs.storage(), rhs.layout())?;
-        Ok(Tensor::from_storage(storage, shape))
+        let plan = MatmulPlan::new(self.arg(), rhs.arg(), None)?;
+        let storage = Storage::matmul(&plan, &self.storage(), &rhs.storage(), None)?;
+        Ok(Tensor::from_storage(storage, plan.out_shape()))
     }
 
     /// `self @ rhs + bias` with `bias` of shape `[n]` added to every row of the product: what a
@@ -107,21 +84,8 @@ impl Tensor {
     /// # Ok::<(), tessera_tensor::Error>(())
     /// ```
     pub fn matmul_bias(&self, rhs: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        self.check_same_device("matmul_bias", rhs)?;
-        self.check_same_device("matmul_bias", bias)?;
-        if self.rank() < 2 || rhs.rank() < 2 {
-            return Err(Error::ShapeMismatch {
-                op: "matmul_bias",
-                lhs: self.shape().clone(),
-                rhs: rhs.shape().clone(),
-            }
-            .into());
-        }
-        let (storage, shape) = self.storage().matmul_bias(
-            self.layout(),
-            (&rhs.storage(), rhs.layout()),
-            (&bias.storage(), bias.layout()),
-        )?;
-        Ok(Tensor::from_storage(storage, shape))
+        let plan = MatmulPlan::new(self.arg(), rhs.arg(), Some(bias.arg()))?;
+        let storage = Storage::matmul(&plan, &self.storage(), &rhs.storage(), Some(&bias.storage()))?;
+        Ok(Tensor::from_storage(storage, plan.out_shape()))
     }
 }

@@ -3,6 +3,7 @@
 use super::Tensor;
 use crate::{Result, Storage};
 use tessera_core::{DType, Error, Shape};
+use tessera_kernels::plan::CatPlan;
 
 impl Tensor {
     /// Swaps two dims (negative dims count from the end). A view.
@@ -128,15 +129,11 @@ impl Tensor {
 
     /// Joins tensors along an existing dim.
     pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
-        let Some(first) = tensors.first() else {
-            return Err(Error::InvalidArgument { op: "cat", msg: "no tensors given".into() }.into());
-        };
-        let d = first.shape().dim(dim, "cat")?;
+        let plan = CatPlan::new(&tensors.iter().map(|t| t.arg()).collect::<Vec<_>>(), dim)?;
         let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
-        let parts: Vec<(&Storage, &tessera_core::Layout)> =
-            guards.iter().zip(tensors).map(|(g, t)| (&**g, t.layout())).collect();
-        let (storage, shape) = Storage::cat(&parts, d)?;
-        Ok(Tensor::from_storage(storage, shape))
+        let parts: Vec<&Storage> = guards.iter().map(|g| &**g).collect();
+        let storage = Storage::cat(&plan, &parts)?;
+        Ok(Tensor::from_storage(storage, plan.out_shape))
     }
 
     /// Joins tensors of one shape along a new dim.

@@ -151,9 +151,10 @@ pub fn round_to(dtype: DType, v: f64) -> f64 {
         DType::F64 => v,
         DType::F16 => f16::from_f64(v).to_f64(),
         DType::BF16 => bf16::from_f64(v).to_f64(),
-        DType::U8 => (v.round().clamp(0.0, 255.0)) as u8 as f64,
-        DType::U32 => v.round().max(0.0) as u32 as f64,
-        DType::I64 => v.round() as i64 as f64,
+        // Float to integer truncates toward zero and saturates (NaN gives 0), as `as` does.
+        DType::U8 => v as u8 as f64,
+        DType::U32 => v as u32 as f64,
+        DType::I64 => v as i64 as f64,
     }
 }
 
@@ -271,25 +272,3 @@ pub fn try_broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
         })
         .collect()
 }
-
-/// Every unary op, with parameters, as the property suites exercise them.
-pub const UNARY_OPS: [tessera_tensor::UnaryOp; 18] = [
-    tessera_tensor::UnaryOp::Neg,
-    tessera_tensor::UnaryOp::Abs,
-    tessera_tensor::UnaryOp::Exp,
-    tessera_tensor::UnaryOp::Log,
-    tessera_tensor::UnaryOp::Sqrt,
-    tessera_tensor::UnaryOp::Recip,
-    tessera_tensor::UnaryOp::Square,
-    tessera_tensor::UnaryOp::Sin,
-    tessera_tensor::UnaryOp::Cos,
-    tessera_tensor::UnaryOp::Tanh,
-    tessera_tensor::UnaryOp::Sigmoid,
-    tessera_tensor::UnaryOp::Relu,
-    tessera_tensor::UnaryOp::Gelu,
-    tessera_tensor::UnaryOp::GeluTanh,
-    tessera_tensor::UnaryOp::Silu,
-    tessera_tensor::UnaryOp::Powf(2.5),
-    tessera_tensor::UnaryOp::Clamp(-0.5, 1.25),
-    tessera_tensor::UnaryOp::Affine(-1.5, 0.25),
-];

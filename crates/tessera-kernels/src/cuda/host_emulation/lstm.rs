@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/lstm.cu`: the fused LSTM cell, forward and backward.
 
-use super::{assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
 use crate::cuda::launch::{strided, StridedArg};
+use crate::plan::{LstmCellBackwardPlan, LstmCellPlan};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
 
@@ -51,7 +52,8 @@ fn host_lstm_kernels_match_cpu() {
         let hg = data(dtype, 4 * h * b, 22, -3.0, 3.0);
         let cp = data(dtype, b * h, 23, -2.0, 2.0);
         for (name, cl) in [("contiguous", contiguous(&[b, h])), ("transposed", state_t.clone())] {
-            let (want_h, want_c, want_a) = cpu::lstm_cell(&x, &step, &hg, &transposed, &cp, &cl).unwrap();
+            let plan = LstmCellPlan::new(arg(&x, &step), arg(&hg, &transposed), arg(&cp, &cl)).unwrap();
+            let (want_h, want_c, want_a) = cpu::lstm_cell(&plan, &x, &hg, &cp).unwrap();
             let mut got = [b * h, b * h, 4 * b * h].map(|n| CpuBuffer::zeros(dtype, n));
             let [go_h, go_c, go_a] = &mut got;
             let f: FwdFn = sym(lib, &format!("lstm_cell_{}", dtype.as_str()));
@@ -81,8 +83,9 @@ fn host_lstm_kernels_match_cpu() {
             let grads = data(dtype, b * 2 * h, 24, -1.0, 1.0);
             let dh_l = contiguous(&[b, 2 * h]).narrow(1, 0, h).unwrap();
             let (al, sl) = (contiguous(&[b, 4 * h]), contiguous(&[b, h]));
-            let (want_g, want_cp) =
-                cpu::lstm_cell_backward(&want_a, &al, &cp, &cl, &want_c, &sl, &grads, &dh_l, &grads, &state_n).unwrap();
+            let args = [arg(&want_a, &al), arg(&cp, &cl), arg(&want_c, &sl), arg(&grads, &dh_l), arg(&grads, &state_n)];
+            let plan = LstmCellBackwardPlan::new(args).unwrap();
+            let (want_g, want_cp) = cpu::lstm_cell_backward(&plan, [&want_a, &cp, &want_c, &grads, &grads]).unwrap();
             let mut dg = CpuBuffer::zeros(dtype, 4 * b * h);
             let mut dcp = CpuBuffer::zeros(dtype, b * h);
             let f: BwdFn = sym(lib, &format!("lstm_cell_backward_{}", dtype.as_str()));

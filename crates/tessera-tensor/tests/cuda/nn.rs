@@ -1,74 +1,10 @@
-//! Softmax, log-sum-exp and the cross-entropy gradient, the fused LSTM cell and matmul (with and
-//! without bias) run on a CUDA device and compared with the CPU reference, as in `cuda.rs`: same
-//! inputs copied over, same views on both devices, the same errors on both. Without a GPU every
-//! test prints `skipped: no CUDA device: ...`; `TESSERA_CUDA_TESTS_DRY_RUN=1` runs them with the
-//! CPU standing in.
+//! The fused LSTM cell and matmul (with and without bias) on the GPU against the CPU.
 
-mod common;
-
-use common::cuda::*;
+use crate::common::cuda::*;
 use tessera_tensor::{DType, Device, Result, Tensor};
 
-#[test]
-fn cuda_softmax_matches_cpu() -> Result<()> {
-    let Some((dev, _gpu)) = gpu("cuda_softmax_matches_cpu") else { return Ok(()) };
-    for dtype in FLOATS {
-        let (c, g) = pair(&dev, dtype, &BASE, 9, -4.0, 4.0)?;
-        for (name, view) in VIEWS {
-            let (cv, gv) = (view(&c)?, view(&g)?);
-            for d in 0..3 {
-                check(&format!("softmax {dtype} {name} {d}"), dtype, &cv.softmax(d), &gv.softmax(d));
-                check(&format!("log_softmax {dtype} {name} {d}"), dtype, &cv.log_softmax(d), &gv.log_softmax(d));
-            }
-        }
-        let (c, g) = pair(&dev, dtype, &[4, 3000], 11, -8.0, 8.0)?;
-        check(&format!("softmax long {dtype}"), dtype, &c.softmax(1), &g.softmax(1));
-    }
-    Ok(())
-}
-
-#[test]
-fn cuda_logsumexp_and_cross_entropy_backward_match_cpu() -> Result<()> {
-    let Some((dev, _gpu)) = gpu("cuda_logsumexp_and_cross_entropy_backward_match_cpu") else { return Ok(()) };
-    for dtype in FLOATS {
-        let (c, g) = pair(&dev, dtype, &BASE, 12, -6.0, 6.0)?;
-        for (name, view) in VIEWS {
-            let (cv, gv) = (view(&c)?, view(&g)?);
-            for d in 0..3 {
-                for keep in [false, true] {
-                    let what = format!("logsumexp {dtype} {name} {d} keepdim {keep}");
-                    check(&what, dtype, &cv.logsumexp(d, keep), &gv.logsumexp(d, keep));
-                }
-            }
-        }
-        // A vocabulary-sized row, a transposed block, and the backward on both.
-        let (n, k) = (70, 5000);
-        let (cl, gl) = pair(&dev, dtype, &[n, k], 13, -8.0, 8.0)?;
-        check(&format!("logsumexp long {dtype}"), dtype, &cl.logsumexp(1, false), &gl.logsumexp(1, false));
-        let (ct, gt) = (cl.narrow(1, 0, 40)?.t()?, gl.narrow(1, 0, 40)?.t()?);
-        check(&format!("logsumexp transposed {dtype}"), dtype, &ct.logsumexp(1, false), &gt.logsumexp(1, false));
-        let ids: Vec<u32> = values(14, n, 0.0, k as f64).into_iter().map(|v| v as u32).collect();
-        let (ctg, gtg) = (Tensor::from_vec(ids.clone(), [n], &Device::Cpu)?, Tensor::from_vec(ids, [n], &dev)?);
-        let (cs, gs) = pair(&dev, dtype, &[n], 15, 0.0, 1.0)?;
-        for smoothing in [0.0, 0.1] {
-            let run =
-                |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, smoothing);
-            let what = format!("cross_entropy_backward {dtype} smoothing {smoothing}");
-            check(&what, dtype, &run(&cl, &ctg, &cs), &run(&gl, &gtg, &gs));
-        }
-        // An out-of-range target: the same error on both devices.
-        let (cb, gb) =
-            (Tensor::from_vec(vec![k as u32; n], [n], &Device::Cpu)?, Tensor::from_vec(vec![k as u32; n], [n], &dev)?);
-        let run = |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, 0.0);
-        check(&format!("cross_entropy_backward {dtype} bad target"), dtype, &run(&cl, &cb, &cs), &run(&gl, &gb, &gs));
-        assert!(run(&cl, &cb, &cs).is_err(), "target {k} of {k} classes is out of range");
-    }
-    Ok(())
-}
-
-#[test]
-fn cuda_lstm_cell_matches_cpu() -> Result<()> {
-    let Some((dev, _gpu)) = gpu("cuda_lstm_cell_matches_cpu") else { return Ok(()) };
+pub fn lstm_cell(dev: &Device) -> Result<()> {
+    let dev = *dev;
     let (b, h) = (6, 40);
     type Views = fn(&Tensor, &Tensor) -> Result<(Tensor, Tensor)>;
     // (x_gates, h_gates) from a [3, b, 4h] stack and a [4h, b] buffer; (dh, dc) from [b, 2h].
@@ -116,9 +52,8 @@ fn cuda_lstm_cell_matches_cpu() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn cuda_matmul_matches_cpu() -> Result<()> {
-    let Some((dev, _gpu)) = gpu("cuda_matmul_matches_cpu") else { return Ok(()) };
+pub fn matmul(dev: &Device) -> Result<()> {
+    let dev = *dev;
     let cases: [(&[usize], &[usize]); 5] = [
         (&[4, 8], &[8, 5]),
         (&[1, 64], &[64, 1]),

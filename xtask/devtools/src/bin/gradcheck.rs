@@ -1,15 +1,19 @@
-//! `gradcheck`: property-based gradient checks of every differentiable op.
+//! `gradcheck`: property-based gradient checks of every differentiable op of the tensor API and
+//! of every hand-written backward rule of the workspace (autograd's registry, then nn's).
 //!
 //! ```text
 //! gradcheck [--cases N] [--seed S] [--op NAME] [--device cpu|cuda|all] [--list]
 //! ```
 //!
 //! Prints a table (op, device, cases, max absolute and relative error) and exits non-zero on any
-//! failure, printing the seed that reproduces it.
+//! failure, printing the seed that reproduces it. `--device cuda` computes every check on CUDA
+//! device 0 (in f64, against finite differences taken there too) and fails without one; `all`
+//! runs the CPU and, when there is one, the GPU, saying so when it skips it.
 
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera_autograd::gradcheck::{format_table, registry, run_all};
+use tessera_autograd::gradcheck::{format_table, registry, run_all, OpCheck};
+use tessera_tensor::Device;
 
 const USAGE: &str = "usage: gradcheck [--cases N] [--seed S] [--op NAME] [--device cpu|cuda|all] [--list]";
 
@@ -41,6 +45,29 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
+/// Every check: autograd's (the tensor API), then nn's (its hand-written rules).
+fn all_checks() -> Vec<OpCheck> {
+    let mut checks = registry();
+    checks.extend(tessera_nn::gradcheck::checks());
+    checks
+}
+
+/// The devices to run on, or an error when a GPU was required and there is none.
+fn devices(which: &str) -> Result<Vec<Device>, String> {
+    let mut out = Vec::new();
+    if which != "cuda" {
+        out.push(Device::Cpu);
+    }
+    if which != "cpu" {
+        match Device::cuda(0) {
+            Ok(d) => out.push(d),
+            Err(e) if which == "all" => println!("cuda: skipped: {e}"),
+            Err(e) => return Err(format!("--device cuda: {e}")),
+        }
+    }
+    Ok(out)
+}
+
 fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
@@ -52,7 +79,7 @@ fn main() -> ExitCode {
             return if msg.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
-    let checks = registry();
+    let checks = all_checks();
     if args.list {
         checks.iter().for_each(|c| println!("{}", c.name));
         return ExitCode::SUCCESS;
@@ -63,18 +90,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if args.device != "cpu" {
-        println!("cuda: this build has no CUDA backend; skipping the cuda device");
-        if args.device == "cuda" {
+    let devices = match devices(&args.device) {
+        Ok(d) => d,
+        Err(msg) => {
+            println!("gradcheck: {msg}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     let start = Instant::now();
-    let reports = run_all(args.op.as_deref(), args.cases, args.seed);
+    let reports: Vec<_> =
+        devices.iter().flat_map(|&d| run_all(&checks, args.op.as_deref(), args.cases, args.seed, d)).collect();
     print!("{}", format_table(&reports));
-    let failures: Vec<_> = reports.iter().filter_map(|r| r.failure.as_ref().map(|f| (r.op, f))).collect();
-    for (op, failure) in &failures {
-        println!("FAILED {op}: {failure}");
+    let failures: Vec<_> = reports.iter().filter_map(|r| r.failure.as_ref().map(|f| (r.op, &r.device, f))).collect();
+    for (op, device, failure) in &failures {
+        println!("FAILED {op} on {device}: {failure}");
     }
     println!(
         "{} checks, {} failed, {} cases each, seed {}, {:.1} s",

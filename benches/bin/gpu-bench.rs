@@ -1,18 +1,23 @@
-//! A small CUDA benchmark of the kernels (`benches/gpu/run.sh` runs it on a GPU machine): add and
-//! exp on 256M f32 elements, sum and softmax over [65536, 1024], fused cross-entropy forward and backward, the fused LSTM cell (forward and
-//! backward, gates [32, 1024] and [4096, 4096]), matmul 4096² in f32 and bf16, and host/device
-//! copy bandwidth. Prints one JSON object per line (and writes them to the file
-//! given with `--out`). Exits 0 with a message when there is no GPU.
+//! A small CUDA benchmark of the kernels (`benches/gpu/run.sh` runs it on a GPU machine): every
+//! op of the unary and binary tables on 256M f32 elements, sum and softmax over [65536, 1024],
+//! fused cross-entropy forward and backward, the fused LSTM cell (forward and backward, gates
+//! [32, 1024] and [4096, 4096]), matmul 4096² in f32 and bf16, and host/device copy bandwidth.
+//! Prints one JSON object per line (and writes them to the file given with `--out`). Exits 0
+//! with a message when there is no GPU.
 //!
 //! ```text
-//! cargo run --release -p tessera-kernels --bin gpu-bench -- [--out results.jsonl] [--iters 20]
+//! cargo run --release -p tessera-benches --bin gpu-bench -- [--out results.jsonl] [--iters 20]
 //! ```
 
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_core::{DType, Layout, Philox, Shape};
 use tessera_kernels::cuda::{self, CudaBuffer, CudaDevice};
-use tessera_kernels::ops::{BinaryOp, ReduceOp, UnaryOp};
+use tessera_kernels::ops::{BinaryOp, ReduceOp, SoftmaxKind, UnaryOp};
+use tessera_kernels::plan::{
+    Arg, CrossEntropyBackwardPlan, Distribution, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan,
+    RandomPlan, ReducePlan, SoftmaxPlan, UnaryPlan,
+};
 use tessera_kernels::Result;
 
 /// Mean seconds per call of `f` over `iters` calls, after one warm-up call (which compiles the
@@ -29,7 +34,12 @@ fn time(dev: &CudaDevice, iters: usize, mut f: impl FnMut() -> Result<()>) -> Re
 }
 
 fn rand(dev: &Arc<CudaDevice>, rng: &mut Philox, dtype: DType, n: usize) -> Result<CudaBuffer> {
-    cuda::uniform(dev, rng, dtype, n, -1.0, 1.0)
+    cuda::random(dev, &RandomPlan::new(Distribution::Uniform { lo: 0.1, hi: 1.0 }, rng, dtype, n)?)
+}
+
+/// A plan's view of a contiguous buffer of `dtype`.
+fn arg(dtype: DType, layout: &Layout) -> Arg<'_> {
+    Arg::new(dtype, layout)
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,18 +81,29 @@ fn run() -> Result<()> {
     let n = 256 << 20;
     let flat = Layout::contiguous(Shape::new(vec![n]));
     let (a, b) = (rand(&dev, &mut rng, DType::F32, n)?, rand(&dev, &mut rng, DType::F32, n)?);
-    let t = time(&dev, iters, || cuda::binary(BinaryOp::Add, &a, &flat, &b, &flat).map(drop))?;
-    report("add", DType::F32, "268435456", t, 12.0 * n as f64, n as f64);
-    let t = time(&dev, iters, || cuda::unary(UnaryOp::Exp, &a, &flat).map(drop))?;
-    report("exp", DType::F32, "268435456", t, 8.0 * n as f64, n as f64);
+    let f32s = arg(DType::F32, &flat);
+    for &op in BinaryOp::ALL {
+        let plan = tessera_kernels::plan::BinaryPlan::new(op, f32s, f32s)?;
+        let t = time(&dev, iters, || cuda::binary(&plan, &a, &b).map(drop))?;
+        report(op.name(), DType::F32, "268435456", t, 12.0 * n as f64, n as f64);
+    }
+    // One instance of each row of the unary table (inputs in (0.1, 1): every op is finite).
+    for &name in UnaryOp::NAMES {
+        let op = *UnaryOp::EXAMPLES.iter().find(|op| op.name() == name).expect("an example per row");
+        let plan = UnaryPlan::new(op, f32s)?;
+        let t = time(&dev, iters, || cuda::unary(&plan, &a).map(drop))?;
+        report(name, DType::F32, "268435456", t, 8.0 * n as f64, n as f64);
+    }
     drop((a, b));
 
     let (rows, cols) = (65536, 1024);
     let l = Layout::contiguous(Shape::new(vec![rows, cols]));
     let x = rand(&dev, &mut rng, DType::F32, rows * cols)?;
-    let t = time(&dev, iters, || cuda::reduce(ReduceOp::Sum, &x, &l, &[1], false).map(drop))?;
+    let plan = ReducePlan::reduce(ReduceOp::Sum, arg(DType::F32, &l), &[1], false)?;
+    let t = time(&dev, iters, || cuda::reduce(&plan, &x).map(drop))?;
     report("sum_dim1", DType::F32, "65536x1024", t, 4.0 * (rows * cols + rows) as f64, (rows * cols) as f64);
-    let t = time(&dev, iters, || cuda::softmax(&x, &l, 1).map(drop))?;
+    let plan = SoftmaxPlan::new(SoftmaxKind::Softmax, arg(DType::F32, &l), 1)?;
+    let t = time(&dev, iters, || cuda::softmax(&plan, &x).map(drop))?;
     report("softmax_dim1", DType::F32, "65536x1024", t, 8.0 * (rows * cols) as f64, 0.0);
     drop(x);
 
@@ -95,9 +116,12 @@ fn run() -> Result<()> {
         let ids: Vec<u32> = (0..rows).map(|i| (i * 7919 % classes) as u32).collect();
         let target = CudaBuffer::from_cpu(&dev, &tessera_kernels::cpu::CpuBuffer::U32(ids))?;
         let scale = CudaBuffer::from_cpu(&dev, &tessera_kernels::cpu::full(DType::F32, rows, 1.0 / rows as f64))?;
+        let lse_plan = LogSumExpPlan::new(arg(DType::F32, &l), 1, false)?;
+        let (f, u) = (arg(DType::F32, &flat), arg(DType::U32, &flat));
+        let plan = CrossEntropyBackwardPlan::new(arg(DType::F32, &l), f, u, f, 0.0)?;
         let t = time(&dev, iters, || {
-            let lse = cuda::logsumexp(&logits, &l)?;
-            cuda::cross_entropy_backward((&logits, &l), (&lse, &flat), (&target, &flat), (&scale, &flat), 0.0).map(drop)
+            let lse = cuda::logsumexp(&lse_plan, &logits)?;
+            cuda::cross_entropy_backward(&plan, &logits, &lse, &target, &scale).map(drop)
         })?;
         report(
             "cross_entropy_fwd_bwd",
@@ -119,11 +143,13 @@ fn run() -> Result<()> {
         let (x, h) = (rand(&dev, &mut rng, DType::F32, 4 * n)?, rand(&dev, &mut rng, DType::F32, 4 * n)?);
         let (c0, d) = (rand(&dev, &mut rng, DType::F32, n)?, rand(&dev, &mut rng, DType::F32, n)?);
         let shape = format!("{batch}x{}", 4 * hidden);
-        let t = time(&dev, iters, || cuda::lstm_cell(&x, &gl, &h, &gl, &c0, &sl).map(drop))?;
+        let (g, s) = (arg(DType::F32, &gl), arg(DType::F32, &sl));
+        let plan = LstmCellPlan::new(g, g, s)?;
+        let t = time(&dev, iters, || cuda::lstm_cell(&plan, &x, &h, &c0).map(drop))?;
         report("lstm_cell", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);
-        let (_, c1, acts) = cuda::lstm_cell(&x, &gl, &h, &gl, &c0, &sl)?;
-        let t =
-            time(&dev, iters, || cuda::lstm_cell_backward(&acts, &gl, &c0, &sl, &c1, &sl, &d, &sl, &d, &sl).map(drop))?;
+        let (_, c1, acts) = cuda::lstm_cell(&plan, &x, &h, &c0)?;
+        let plan = LstmCellBackwardPlan::new([g, s, s, s, s])?;
+        let t = time(&dev, iters, || cuda::lstm_cell_backward(&plan, [&acts, &c0, &c1, &d, &d]).map(drop))?;
         report("lstm_cell_backward", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);
     }
 
@@ -131,7 +157,8 @@ fn run() -> Result<()> {
     let ml = Layout::contiguous(Shape::new(vec![m, m]));
     for dtype in [DType::F32, DType::BF16] {
         let (p, q) = (rand(&dev, &mut rng, dtype, m * m)?, rand(&dev, &mut rng, dtype, m * m)?);
-        let t = time(&dev, iters, || cuda::matmul(&p, &ml, &q, &ml).map(drop))?;
+        let plan = MatmulPlan::new(arg(dtype, &ml), arg(dtype, &ml), None)?;
+        let t = time(&dev, iters, || cuda::matmul(&plan, &p, &q, None).map(drop))?;
         report(
             "matmul",
             dtype,

@@ -1,0 +1,109 @@
+//! Random fills: Philox4x32-10 blocks turned into uniform, normal and Bernoulli values, with the
+//! counter layout the CUDA half shares (value `i` depends only on the seed, the first counter
+//! and `i`).
+
+use super::buffer::CpuBuffer;
+use super::par;
+use crate::plan::{Distribution, RandomPlan};
+use tessera_core::{bf16, f16, DType, Element, Philox};
+
+/// The plan's fill: `len` values of its distribution, in its dtype.
+pub fn random(plan: &RandomPlan) -> CpuBuffer {
+    let (g, first, len) = (plan.generator(), plan.first, plan.len);
+    match plan.dist {
+        Distribution::Uniform { lo, hi } => match plan.dtype {
+            DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| {
+                lo + (hi - lo) * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1])
+            })
+            .into(),
+            dtype => {
+                let sample = |b: [u32; 4], k: usize| lo + (hi - lo) * Philox::word_to_unit_f32(b[k]) as f64;
+                match dtype {
+                    DType::F32 => random_fill::<_, 4>(len, &g, first, |b, k| sample(b, k) as f32).into(),
+                    DType::F16 => random_fill::<_, 4>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
+                    _ => random_fill::<_, 4>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
+                }
+            }
+        },
+        Distribution::Normal { mean, std } => {
+            let sample = |b: [u32; 4], _| mean + std * Philox::block_to_normal(b);
+            match plan.dtype {
+                DType::F32 => random_fill::<_, 1>(len, &g, first, |b, k| sample(b, k) as f32).into(),
+                DType::F64 => random_fill::<_, 1>(len, &g, first, sample).into(),
+                DType::F16 => random_fill::<_, 1>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
+                _ => random_fill::<_, 1>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
+            }
+        }
+        Distribution::Bernoulli { p } => {
+            let hit = |b: [u32; 4], k: usize| Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < p;
+            match plan.dtype {
+                DType::F32 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f32).into(),
+                DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f64).into(),
+                DType::F16 => random_fill::<_, 2>(len, &g, first, |b, k| f16::from_f32(hit(b, k) as u8 as f32)).into(),
+                DType::BF16 => {
+                    random_fill::<_, 2>(len, &g, first, |b, k| bf16::from_f32(hit(b, k) as u8 as f32)).into()
+                }
+                _ => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8).into(),
+            }
+        }
+    }
+}
+
+/// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `PER` values per
+/// block: value `i` is `sample(block(first + i / PER), i % PER)`, so it depends only on `i` and
+/// the reserved counters (the same numbers whatever the thread count, and as the CUDA half draws
+/// them). In parallel when large; each block is computed once, not once per value it feeds.
+fn random_fill<T: Element + Send, const PER: usize>(
+    len: usize,
+    g: &Philox,
+    first: u64,
+    sample: impl Fn([u32; 4], usize) -> T + Sync,
+) -> Vec<T> {
+    par::build_vec(len, 64, |start, out| {
+        let (mut i, mut rest) = (start, out);
+        while !rest.is_empty() {
+            let (block, skip) = (i / PER, i % PER);
+            let words = g.block(first + block as u64);
+            let n = (PER - skip).min(rest.len());
+            let (now, later) = rest.split_at_mut(n);
+            for (k, o) in now.iter_mut().enumerate() {
+                o.write(sample(words, skip + k));
+            }
+            (i, rest) = (i + n, later);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::{Layout, Shape};
+
+    /// Value `i` of a fill drawn on its own from its block `i / per`: what every fill must give.
+    fn one_by_one(per: usize, len: usize, sample: impl Fn([u32; 4], usize) -> f64) -> Vec<f64> {
+        let g = Philox::new(7);
+        (0..len).map(|i| sample(g.block((i / per) as u64), i % per)).collect()
+    }
+
+    #[test]
+    fn random_fills_draw_each_value_from_its_block_on_any_thread_count() {
+        let len = 3 * par::PAR_MIN_ELEMS + 5;
+        let l = Layout::contiguous(Shape::new(vec![len]));
+        let u32s = one_by_one(4, len, |b, k| (-1.0 + 3.0 * Philox::word_to_unit_f32(b[k]) as f64) as f32 as f64);
+        let u64s = one_by_one(2, len, |b, k| -1.0 + 3.0 * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]));
+        let hits = one_by_one(2, len, |b, k| (Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < 0.3) as u8 as f64);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let fill = |dtype, bern: bool| {
+                let mut g = Philox::new(7);
+                let dist =
+                    if bern { Distribution::Bernoulli { p: 0.3 } } else { Distribution::Uniform { lo: -1.0, hi: 2.0 } };
+                let plan = RandomPlan::new(dist, &mut g, dtype, len).unwrap();
+                pool.install(|| random(&plan)).to_f64_vec(&l)
+            };
+            assert!(fill(DType::F32, false) == u32s, "f32 uniform on {threads} threads");
+            assert!(fill(DType::F64, false) == u64s, "f64 uniform on {threads} threads");
+            assert!(fill(DType::F32, true) == hits, "bernoulli on {threads} threads");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Tests that run the kernels on the host: each `kernels/<family>.cu` compiled by the system C++
+//! compiler with `TS_HOST_EMULATION` (see common.cuh) and called as one thread over host memory,
+//! one file here per family. They check the kernels' indexing of strided and broadcast views,
+//! dtype conversions and op formulas against the CPU reference on machines without a GPU, and
+//! that every kernel the op registry declares exists. Skipped (with a message) when no
+//! `g++`/`c++` is installed. With one thread, warp shuffles and barriers are no-ops, so races and
+//! shuffle mistakes show only on a GPU (the CUDA suites of tessera-tensor).
+
+use crate::cpu::{self, CpuBuffer};
+use crate::ops::registry::{registry, CudaImpl};
+use crate::plan::{Arg, Distribution, RandomPlan};
+use libloading::Library;
+use std::ffi::c_void;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tessera_core::{DType, Layout, Philox, Shape};
+
+mod binary;
+mod cast;
+mod compare;
+mod copy;
+mod creation;
+mod cross_entropy;
+mod index;
+mod lstm;
+mod optim;
+mod random;
+mod reduce;
+mod softmax;
+mod unary;
+
+/// `kernels/`: `$TESSERA_KERNELS_DIR`, else the source tree this test was built from, else
+/// `./kernels` (a test binary carried to another machine and run from the repository root).
+fn kernels_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TESSERA_KERNELS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels");
+    if built.join("common.cuh").exists() {
+        built
+    } else {
+        PathBuf::from("kernels")
+    }
+}
+
+/// The host build of `kernels/<module>.cu`, or `None` (after saying so) without a compiler.
+fn module(name: &str) -> Option<&'static Library> {
+    static LIBS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, &'static Library>>> = OnceLock::new();
+    let mut libs = LIBS.get_or_init(Default::default).lock().unwrap();
+    if let Some(l) = libs.get(name) {
+        return Some(l);
+    }
+    let out = std::env::temp_dir().join(format!("tessera-host-kernels-{}-{name}.so", std::process::id()));
+    let src = kernels_dir().join(format!("{name}.cu"));
+    let built = ["g++", "c++"].iter().any(|cxx| {
+        std::process::Command::new(cxx)
+            .args(["-O1", "-std=c++17", "-shared", "-fPIC", "-DTS_HOST_EMULATION", "-Wno-unknown-pragmas", "-x", "c++"])
+            .arg("-I")
+            .arg(kernels_dir())
+            .arg(&src)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !built {
+        let _ = writeln!(std::io::stderr(), "skipped: no host C++ compiler to build {name}.cu");
+        return None;
+    }
+    // SAFETY: a library we just built from our own sources, with no initialisers of note.
+    let lib: &'static Library = Box::leak(Box::new(unsafe { Library::new(&out) }.expect("load host kernels")));
+    libs.insert(name.to_string(), lib);
+    Some(lib)
+}
+
+fn sym<T: Copy>(lib: &Library, name: &str) -> T {
+    // SAFETY: the caller names a kernel whose C signature is T.
+    unsafe { *lib.get::<T>(name.as_bytes()).unwrap_or_else(|e| panic!("kernel {name}: {e}")) }
+}
+
+fn ptr(b: &CpuBuffer) -> *const c_void {
+    crate::dispatch!(b, v => v.as_ptr() as *const c_void)
+}
+
+fn ptr_mut(b: &mut CpuBuffer) -> *mut c_void {
+    match b {
+        CpuBuffer::F32(v) => v.as_mut_ptr() as _,
+        CpuBuffer::F64(v) => v.as_mut_ptr() as _,
+        CpuBuffer::F16(v) => v.as_mut_ptr() as _,
+        CpuBuffer::BF16(v) => v.as_mut_ptr() as _,
+        CpuBuffer::U8(v) => v.as_mut_ptr() as _,
+        CpuBuffer::U32(v) => v.as_mut_ptr() as _,
+        CpuBuffer::I64(v) => v.as_mut_ptr() as _,
+    }
+}
+
+/// Values of `dtype` from a seed: a mix of signs and magnitudes, exactly representable inputs.
+fn data(dtype: DType, n: usize, seed: u64, lo: f64, hi: f64) -> CpuBuffer {
+    let mut g = Philox::new(seed);
+    let plan = RandomPlan::new(Distribution::Uniform { lo, hi }, &mut g, DType::F64, n).unwrap();
+    cpu::cast(&cpu::random(&plan), &Layout::contiguous(Shape::new(vec![n])), dtype)
+}
+
+/// A plan's view of `buf` through `layout`.
+fn arg<'a>(buf: &CpuBuffer, layout: &'a Layout) -> Arg<'a> {
+    Arg::new(buf.dtype(), layout)
+}
+
+fn assert_close(what: &str, got: &CpuBuffer, want: &CpuBuffer, rtol: f64) {
+    assert_eq!(got.dtype(), want.dtype(), "{what}");
+    let l = Layout::contiguous(Shape::new(vec![want.len()]));
+    for (i, (g, w)) in got.to_f64_vec(&l).iter().zip(want.to_f64_vec(&l)).enumerate() {
+        let ok = (g.is_nan() && w.is_nan()) || *g == w || (g - w).abs() <= rtol * w.abs().max(1e-30);
+        assert!(ok, "{what}: element {i}: kernel {g}, cpu {w}");
+    }
+}
+
+fn ulp(dtype: DType) -> f64 {
+    match dtype {
+        DType::F32 => 2e-6,
+        DType::F64 => 1e-13,
+        DType::F16 => 1e-3,
+        DType::BF16 => 8e-3,
+        _ => 0.0,
+    }
+}
+
+/// Views of a [3, 4, 5] buffer of 60 elements.
+fn views() -> Vec<(&'static str, Layout)> {
+    let base = Layout::contiguous(Shape::new(vec![3, 4, 5]));
+    vec![
+        ("contiguous", base.clone()),
+        ("transposed", base.transpose(0, 2).unwrap()),
+        ("narrowed", base.narrow(1, 1, 2).unwrap()),
+        ("expanded", base.narrow(0, 2, 1).unwrap().broadcast_as(&Shape::new(vec![4, 4, 5])).unwrap()),
+        ("permuted", base.permute(&[1, 2, 0]).unwrap()),
+    ]
+}
+
+const FLOATS: [DType; 4] = [DType::F32, DType::F64, DType::F16, DType::BF16];
+
+#[test]
+fn every_declared_kernel_exists_in_its_module() {
+    let mut checked = 0;
+    for op in registry() {
+        let CudaImpl::Kernels(symbols) = &op.cuda else { continue };
+        let Some(lib) = module(op.family) else { return };
+        for s in symbols {
+            // SAFETY: only looks the symbol up.
+            let found = unsafe { lib.get::<*const c_void>(s.as_bytes()) }.is_ok();
+            assert!(found, "op {}: kernel {s} is not in kernels/{}.cu", op.name, op.family);
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "only {checked} kernels checked");
+}
+/// `|got - want| <= atol + rtol * |want|` element by element.
+fn assert_close_abs(what: &str, got: &CpuBuffer, want: &CpuBuffer, atol: f64, rtol: f64) {
+    assert_eq!((got.dtype(), got.len()), (want.dtype(), want.len()), "{what}");
+    let l = Layout::contiguous(Shape::new(vec![want.len()]));
+    for (i, (g, w)) in got.to_f64_vec(&l).iter().zip(want.to_f64_vec(&l)).enumerate() {
+        let ok = (g.is_nan() && w.is_nan()) || (g - w).abs() <= atol + rtol * w.abs();
+        assert!(ok, "{what}: element {i}: kernel {g}, cpu {w}");
+    }
+}

@@ -1,0 +1,145 @@
+//! Host emulation of `kernels/optim.cu`: every optimizer update against the CPU's, from the same
+//! parameters, gradients and state.
+
+use super::{data, module, ptr, ptr_mut, sym};
+use crate::cpu::{self, CpuBuffer};
+use crate::ops::{OptimStep, Update};
+use crate::plan::OptimPlan;
+use std::ffi::c_void;
+use tessera_core::{DType, Layout, Shape};
+
+/// Runs `step`'s kernel on copies of `param` and `state` with its host-side arguments.
+fn run_kernel(
+    lib: &libloading::Library,
+    step: &OptimStep,
+    dtype: DType,
+    param: &mut CpuBuffer,
+    grad: &CpuBuffer,
+    state: &mut [CpuBuffer],
+) {
+    let n = param.len() as u64;
+    let (p, g) = (ptr_mut(param), ptr(grad));
+    let sfx = dtype.as_str();
+    // SAFETY: every buffer holds `n` elements of `dtype`; each signature is the kernel's.
+    unsafe {
+        match step.update() {
+            Update::Sgd { lr, wd } => {
+                let f: unsafe extern "C" fn(u64, *mut c_void, *const c_void, f64, f64) =
+                    sym(lib, &format!("optim_sgd_{sfx}"));
+                f(n, p, g, lr, wd)
+            }
+            Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
+                type F =
+                    unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, i32, i32);
+                let f: F = sym(lib, &format!("optim_sgd_momentum_{sfx}"));
+                f(n, p, g, ptr_mut(&mut state[0]), lr, momentum, damp, wd, nesterov as i32, first_step as i32)
+            }
+            Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
+                type F = unsafe extern "C" fn(
+                    u64,
+                    *mut c_void,
+                    *const c_void,
+                    *mut c_void,
+                    *mut c_void,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                );
+                let f: F = sym(lib, &format!("optim_adam_{sfx}"));
+                let [m, v] = state else { panic!("two state buffers") };
+                f(n, p, g, ptr_mut(m), ptr_mut(v), b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink)
+            }
+            Update::RmsProp { lr, a, one_a, eps, wd, momentum: None } => {
+                type F = unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, f64);
+                let f: F = sym(lib, &format!("optim_rmsprop_{sfx}"));
+                f(n, p, g, ptr_mut(&mut state[0]), lr, a, one_a, eps, wd)
+            }
+            Update::RmsProp { lr, a, one_a, eps, wd, momentum: Some(m) } => {
+                type F = unsafe extern "C" fn(
+                    u64,
+                    *mut c_void,
+                    *const c_void,
+                    *mut c_void,
+                    *mut c_void,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                );
+                let f: F = sym(lib, &format!("optim_rmsprop_momentum_{sfx}"));
+                let [v, b] = state else { panic!("two state buffers") };
+                f(n, p, g, ptr_mut(v), ptr_mut(b), lr, a, one_a, eps, wd, m)
+            }
+        }
+    }
+}
+
+#[test]
+fn host_optim_kernels_match_cpu() {
+    let Some(lib) = module("optim") else { return };
+    let steps = [
+        OptimStep::Sgd {
+            lr: 0.1,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.01,
+            nesterov: false,
+            first_step: false,
+        },
+        OptimStep::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.1,
+            weight_decay: 0.01,
+            nesterov: false,
+            first_step: true,
+        },
+        OptimStep::Sgd { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: true, first_step: false },
+        OptimStep::Adam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            decoupled: false,
+            step: 3,
+        },
+        OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decoupled: true, step: 1 },
+        OptimStep::RmsProp { lr: 1e-2, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0 },
+        OptimStep::RmsProp { lr: 1e-2, alpha: 0.9, eps: 1e-6, weight_decay: 0.05, momentum: 0.5 },
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        for step in steps {
+            let n = 37;
+            let grad = data(dtype, n, 41, -1.0, 1.0);
+            let mut want_p = data(dtype, n, 42, -2.0, 2.0);
+            let state: Vec<CpuBuffer> =
+                (0..step.state_count()).map(|k| data(dtype, n, 43 + k as u64, 0.0, 1.0)).collect();
+            let (mut got_p, mut got_s) = (want_p.clone(), state.clone());
+            let mut want_s = state;
+            let plan = OptimPlan::new(step, (dtype, n), (dtype, n), &vec![(dtype, n); step.state_count()]).unwrap();
+            cpu::optim_step(&plan, &mut want_p, &grad, &mut want_s.iter_mut().collect::<Vec<_>>()).unwrap();
+            run_kernel(lib, &step, dtype, &mut got_p, &grad, &mut got_s);
+            let l = Layout::contiguous(Shape::new(vec![n]));
+            for (what, got, want) in std::iter::once(("param", &got_p, &want_p))
+                .chain(got_s.iter().zip(&want_s).map(|(g, w)| ("state", g, w)))
+            {
+                for (i, (g, w)) in got.to_f64_vec(&l).iter().zip(want.to_f64_vec(&l)).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-6 * w.abs().max(1e-6),
+                        "{} {dtype} {what}[{i}]: kernel {g}, cpu {w}",
+                        step.name()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Host emulation of `kernels/random.cu`: uniform, normal and Bernoulli fills from the same
+//! Philox counters as the CPU.
+
+use super::{assert_close, module, ptr_mut, sym, ulp, FLOATS};
+use crate::cpu::{self, CpuBuffer};
+use crate::plan::{Distribution, RandomPlan};
+use std::ffi::c_void;
+use tessera_core::{DType, Philox};
+
+#[test]
+fn host_random_kernels_match_cpu() {
+    let Some(lib) = module("random") else { return };
+    type FillFn = unsafe extern "C" fn(u64, u64, u64, f64, f64, *mut c_void);
+    let dists = [
+        Distribution::Uniform { lo: -2.0, hi: 3.0 },
+        Distribution::Normal { mean: 1.0, std: 2.0 },
+        Distribution::Bernoulli { p: 0.3 },
+    ];
+    for dtype in FLOATS.into_iter().chain([DType::U8]) {
+        for dist in dists.iter().filter(|d| dtype.is_float() || matches!(d, Distribution::Bernoulli { .. })) {
+            let mut g = Philox::new(99);
+            g.take(5);
+            let plan = RandomPlan::new(*dist, &mut g, dtype, 1001).unwrap();
+            let want = cpu::random(&plan);
+            let mut got = CpuBuffer::zeros(dtype, 1001);
+            let f: FillFn = sym(lib, &format!("{}_{}", dist.name(), dtype.as_str()));
+            let (a, b) = dist.params();
+            // SAFETY: `got` holds 1001 values; the kernel's signature is FillFn.
+            unsafe { f(1001, plan.seed, plan.first, a, b, ptr_mut(&mut got)) };
+            let tol = if matches!(dist, Distribution::Normal { .. }) { ulp(dtype) } else { 0.0 };
+            assert_close(&format!("{} {dtype}", dist.name()), &got, &want, tol);
+        }
+    }
+}

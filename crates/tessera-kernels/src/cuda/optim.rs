@@ -1,0 +1,50 @@
+//! Fused optimizer updates on the device (`kernels/optim.cu`): one launch per parameter tensor,
+//! in place, with the formulas of [`crate::cpu::optim_step`].
+
+use super::buffer::{expect_dtype, CudaBuffer};
+use super::launch::{elementwise, launch, Args};
+use super::source::OPTIM;
+use crate::ops::Update;
+use crate::plan::OptimPlan;
+use crate::Result;
+
+/// Applies the plan's step to `param` in place, reading `grad` and updating `state` (as many
+/// buffers as [`crate::ops::OptimStep::state_count`]).
+pub fn optim_step(
+    plan: &OptimPlan,
+    param: &mut CudaBuffer,
+    grad: &CudaBuffer,
+    state: &mut [&mut CudaBuffer],
+) -> Result<()> {
+    let op = plan.step.name();
+    expect_dtype(op, plan.dtype, &[param, grad])?;
+    expect_dtype(op, plan.dtype, &state.iter().map(|s| &**s).collect::<Vec<_>>())?;
+    let n = plan.len;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut args = Args::new().u64(n as u64).buf(param).buf(grad);
+    for s in state.iter() {
+        args = args.buf(s);
+    }
+    let (kernel, args) = match plan.step.update() {
+        Update::Sgd { lr, wd } => ("optim_sgd", args.f64(lr).f64(wd)),
+        Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => (
+            "optim_sgd_momentum",
+            args.f64(lr).f64(momentum).f64(damp).f64(wd).i32(nesterov as i32).i32(first_step as i32),
+        ),
+        Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
+            let args = args.f64(b1).f64(b2).f64(one_b1).f64(one_b2).f64(step_size).f64(inv_bc2_sqrt);
+            ("optim_adam", args.f64(eps).f64(l2).f64(shrink))
+        }
+        Update::RmsProp { lr, a, one_a, eps, wd, momentum } => {
+            let args = args.f64(lr).f64(a).f64(one_a).f64(eps).f64(wd);
+            match momentum {
+                None => ("optim_rmsprop", args),
+                Some(m) => ("optim_rmsprop_momentum", args.f64(m)),
+            }
+        }
+    };
+    let dev = param.device().clone();
+    launch(&dev, &OPTIM, &format!("{kernel}_{}", plan.dtype.as_str()), elementwise(n), args)
+}

@@ -1,0 +1,104 @@
+//! The binary op table: one row per broadcast elementwise op of two operands.
+//!
+//! [`binary_op_table!`](crate::binary_op_table) hands its rows to a macro of the caller's choosing
+//! (see [`unary`](super::unary) for the pattern). A row reads
+//!
+//! ```text
+//! /// doc of the method
+//! Variant => method, ints: No | All, domains: (<lhs Domain>, <rhs Domain>), f64: |a, b| <formula>;
+//! ```
+//!
+//! Adding an op takes the row, the CPU formula (`cpu/binary.rs`), one line of
+//! `kernels/binary.cu` (float and, where `ints: All`, integer list) and a backward rule.
+
+use super::{Domain, IntSupport};
+use tessera_core::DType;
+
+/// Invokes `$callback!` with every row of the binary op table.
+#[macro_export]
+macro_rules! binary_op_table {
+    ($callback:ident) => {
+        $callback! {
+            /// `a + b`, broadcast.
+            Add => add { ints: All, domains: (Any, Any), f64: |a, b| a + b };
+            /// `a - b`, broadcast.
+            Sub => sub { ints: All, domains: (Any, Any), f64: |a, b| a - b };
+            /// `a * b`, broadcast.
+            Mul => mul { ints: All, domains: (Any, Any), f64: |a, b| a * b };
+            /// `a / b`, broadcast (integer division by zero is an error).
+            Div => div { ints: All, domains: (Any, NonZero), f64: |a, b| a / b };
+            /// `a ^ b`, broadcast (float dtypes).
+            Pow => pow { ints: No, domains: (Positive, Any), f64: |a, b| a.powf(b) };
+            /// Elementwise maximum, broadcast (NaN propagates).
+            Maximum => maximum { ints: All, domains: (Untied, Untied), f64: |a, b| $crate::ops::nan_max(a, b) };
+            /// Elementwise minimum, broadcast (NaN propagates).
+            Minimum => minimum { ints: All, domains: (Untied, Untied), f64: |a, b| $crate::ops::nan_min(a, b) };
+        }
+    };
+}
+
+macro_rules! define_binary_op {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident => $method:ident {
+            ints: $ints:ident, domains: ($lhs:ident, $rhs:ident), f64: |$a:ident, $b:ident| $formula:expr
+        };
+    )*) => {
+        /// An elementwise op of two operands (broadcast). Generated from
+        /// [`binary_op_table!`](crate::binary_op_table).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum BinaryOp {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl BinaryOp {
+            /// Every op, in table order.
+            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant),*];
+
+            /// The op's name: its method name, and the middle of its kernel names.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(BinaryOp::$variant => stringify!($method),)*
+                }
+            }
+
+            /// Which integer dtypes the op is defined on.
+            pub fn int_support(&self) -> IntSupport {
+                match self {
+                    $(BinaryOp::$variant => IntSupport::$ints,)*
+                }
+            }
+
+            /// Where each operand's values are finite and differentiable (tests draw from them).
+            pub fn domains(&self) -> (Domain, Domain) {
+                match self {
+                    $(BinaryOp::$variant => (Domain::$lhs, Domain::$rhs),)*
+                }
+            }
+
+            /// The op in `f64`: the definition every backend must agree with.
+            pub fn eval_f64(&self, a: f64, b: f64) -> f64 {
+                match self {
+                    $(BinaryOp::$variant => {
+                        let ($a, $b) = (a, b);
+                        $formula
+                    })*
+                }
+            }
+        }
+    };
+}
+
+binary_op_table!(define_binary_op);
+
+impl BinaryOp {
+    /// Whether the op is defined on `dtype`.
+    pub fn supports(&self, dtype: DType) -> bool {
+        dtype.is_float() || self.int_support().covers(dtype)
+    }
+
+    /// The CUDA kernel of this op for `dtype`: `binary_<name>_<dtype>`.
+    pub fn kernel(&self, dtype: DType) -> String {
+        format!("binary_{}_{}", self.name(), dtype.as_str())
+    }
+}

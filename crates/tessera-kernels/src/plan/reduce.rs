@@ -1,0 +1,154 @@
+//! Plans of reductions: sum, mean, max, min, variance, argmax and argmin over dims.
+
+use super::{resolve_dim, Arg, CAST_TO_FLOAT};
+use crate::ops::{ArgReduceOp, ReduceOp};
+use crate::Result;
+use tessera_core::{DType, Error, Layout, Shape};
+
+/// A reduction seen as `[pre, red, post]` over the data in read order:
+/// `out[p, q] = fold over r of data[p, r, q]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lines {
+    /// Outer count.
+    pub pre: usize,
+    /// Elements folded into each output.
+    pub red: usize,
+    /// Inner count (distance between the elements of one line).
+    pub post: usize,
+}
+
+impl Lines {
+    /// How many outputs the reduction has.
+    pub fn outputs(&self) -> usize {
+        self.pre * self.post
+    }
+}
+
+/// What a [`ReducePlan`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceKind {
+    /// A reduction of the table.
+    Op(ReduceOp),
+    /// `sum((x - mean)^2) / (N - correction)`.
+    Variance {
+        /// Bessel's correction (1: unbiased).
+        correction: usize,
+    },
+    /// The position (i64) of the maximum or minimum along one dim.
+    Arg(ArgReduceOp),
+}
+
+/// A checked reduction: dims resolved, data order and line counts, output shape and dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReducePlan {
+    /// What to compute.
+    pub kind: ReduceKind,
+    /// The input's dtype.
+    pub dtype: DType,
+    /// The output's dtype (i64 for integer sums and arg-reductions).
+    pub out_dtype: DType,
+    /// The input's view with the reduced dims permuted last when they are not consecutive.
+    pub read: Layout,
+    /// How `read` folds into outputs.
+    pub lines: Lines,
+    /// The output's shape (reduced dims dropped, or kept as 1 with `keepdim`).
+    pub out_shape: Shape,
+}
+
+impl ReducePlan {
+    /// `op` over `dims` (every dim when empty; negative dims count from the end).
+    pub fn reduce(op: ReduceOp, x: Arg<'_>, dims: &[isize], keepdim: bool) -> Result<Self> {
+        let out_dtype = op.out_dtype(x.dtype).ok_or(Error::UnsupportedDType {
+            op: op.name(),
+            dtype: x.dtype,
+            hint: CAST_TO_FLOAT,
+        })?;
+        let plan = ReducePlan::over(ReduceKind::Op(op), op.name(), x, dims, keepdim, out_dtype)?;
+        if matches!(op, ReduceOp::Max | ReduceOp::Min) && plan.lines.red == 0 && plan.lines.outputs() > 0 {
+            let msg = format!("cannot reduce over an empty dim of shape {}", x.layout.shape());
+            return Err(Error::InvalidArgument { op: op.name(), msg }.into());
+        }
+        Ok(plan)
+    }
+
+    /// The variance over `dims` with Bessel's `correction`; float dtypes.
+    pub fn variance(x: Arg<'_>, dims: &[isize], keepdim: bool, correction: usize) -> Result<Self> {
+        super::require_float("variance", x.dtype)?;
+        ReducePlan::over(ReduceKind::Variance { correction }, "variance", x, dims, keepdim, x.dtype)
+    }
+
+    /// The position of the maximum or minimum along `dim` (first on ties; NaN counts as extreme).
+    pub fn arg(op: ArgReduceOp, x: Arg<'_>, dim: isize, keepdim: bool) -> Result<Self> {
+        let d = resolve_dim(op.name(), x.layout, dim)?;
+        let plan = ReducePlan::over(ReduceKind::Arg(op), op.name(), x, &[d as isize], keepdim, DType::I64)?;
+        if plan.lines.red == 0 {
+            let msg = format!("dim {d} of shape {} is empty", x.layout.shape());
+            return Err(Error::InvalidArgument { op: op.name(), msg }.into());
+        }
+        Ok(plan)
+    }
+
+    fn over(
+        kind: ReduceKind,
+        op: &'static str,
+        x: Arg<'_>,
+        dims: &[isize],
+        keepdim: bool,
+        out_dtype: DType,
+    ) -> Result<Self> {
+        let layout = x.layout;
+        let dims: Vec<usize> =
+            if dims.is_empty() { (0..layout.rank()).collect() } else { layout.shape().dims_sorted(dims, op)? };
+        let (read, lines) = read_order(layout, &dims)?;
+        let out_shape = reduced_shape(layout.shape(), &dims, keepdim);
+        Ok(ReducePlan { kind, dtype: x.dtype, out_dtype, read, lines, out_shape })
+    }
+}
+
+/// Puts the data in the order the reduction reads it: consecutive reduced dims stay in place
+/// (`[pre, red, post]`), others are permuted last (`[kept, red, 1]`). `dims` is sorted and
+/// distinct.
+fn read_order(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
+    let all = layout.dims();
+    let prod = |r: &[usize]| r.iter().product::<usize>();
+    if dims.is_empty() {
+        return Ok((layout.clone(), Lines { pre: layout.elem_count(), red: 1, post: 1 }));
+    }
+    if dims.windows(2).all(|w| w[1] == w[0] + 1) {
+        let (first, last) = (dims[0], dims[dims.len() - 1]);
+        let lines = Lines { pre: prod(&all[..first]), red: prod(&all[first..=last]), post: prod(&all[last + 1..]) };
+        return Ok((layout.clone(), lines));
+    }
+    let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
+    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
+    let lines =
+        Lines { pre: kept.iter().map(|&d| all[d]).product(), red: dims.iter().map(|&d| all[d]).product(), post: 1 };
+    Ok((layout.permute(&perm)?, lines))
+}
+
+/// The output shape of a reduction over `dims`.
+fn reduced_shape(shape: &Shape, dims: &[usize], keepdim: bool) -> Shape {
+    let kept = shape.dims().iter().enumerate().filter_map(|(d, &n)| match dims.contains(&d) {
+        false => Some(n),
+        true if keepdim => Some(1),
+        true => None,
+    });
+    Shape::new(kept.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_consecutive_dims_are_read_last() {
+        let l = Layout::contiguous(Shape::new(vec![2, 3, 4]));
+        let p = ReducePlan::reduce(ReduceOp::Sum, Arg::new(DType::F32, &l), &[0, -1], true).unwrap();
+        assert_eq!((p.read.dims(), p.lines), (&[3usize, 2, 4][..], Lines { pre: 3, red: 8, post: 1 }));
+        assert_eq!(p.out_shape.dims(), &[1, 3, 1]);
+        let p = ReducePlan::reduce(ReduceOp::Sum, Arg::new(DType::U8, &l), &[1], false).unwrap();
+        assert_eq!((p.lines, p.out_dtype), (Lines { pre: 2, red: 3, post: 4 }, DType::I64));
+        let e = ReducePlan::reduce(ReduceOp::Mean, Arg::new(DType::I64, &l), &[], false).unwrap_err();
+        assert_eq!(e.to_string(), "mean: dtype i64 is not supported (cast to a float dtype first)");
+    }
+}

@@ -1,0 +1,73 @@
+//! Copies, concatenation, casts, fills, ranges and random fills on the GPU against the CPU.
+
+use crate::common::cuda::*;
+use tessera_tensor::{DType, Device, Generator, Result, Tensor};
+
+pub fn copies_cat_and_casts(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    let all: Vec<DType> = FLOATS.into_iter().chain(INTS).collect();
+    for &dtype in &all {
+        let (c, g) = pair(&dev, dtype, &BASE, 50, -300.0, 300.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            check(&format!("contiguous {dtype} {name}"), dtype, &cv.contiguous(), &gv.contiguous());
+            for &to in &all {
+                check(&format!("cast {dtype}->{to} {name}"), to, &cv.to_dtype(to), &gv.to_dtype(to));
+            }
+            for d in 0..3 {
+                let (ca, cb) = (cv.narrow(d, 0, 1)?, cv.clone());
+                let (ga, gb) = (gv.narrow(d, 0, 1)?, gv.clone());
+                check(
+                    &format!("cat {dtype} {name} {d}"),
+                    dtype,
+                    &Tensor::cat(&[ca, cb], d),
+                    &Tensor::cat(&[ga, gb], d),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn creation_and_random(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    for dtype in FLOATS.into_iter().chain(INTS) {
+        let cpu = Device::Cpu;
+        check(
+            &format!("full {dtype}"),
+            dtype,
+            &Tensor::full(3.75, [4, 5], dtype, &cpu),
+            &Tensor::full(3.75, [4, 5], dtype, &dev),
+        );
+        check(
+            &format!("arange {dtype}"),
+            dtype,
+            &Tensor::arange(1.0, 40.0, 3.0, dtype, &cpu),
+            &Tensor::arange(1.0, 40.0, 3.0, dtype, &dev),
+        );
+        check(&format!("eye {dtype}"), dtype, &Tensor::eye(4, 6, dtype, &cpu), &Tensor::eye(4, 6, dtype, &dev));
+    }
+    for dtype in FLOATS {
+        // The same seed gives the same numbers on both devices (Philox, same counter layout).
+        let (mut gc, mut gg) = (Generator::new(7), Generator::new(7));
+        for n in [1usize, 5, 4099] {
+            let u = (
+                Tensor::rand_uniform(&mut gc, -2.0, 3.0, [n], dtype, &Device::Cpu),
+                Tensor::rand_uniform(&mut gg, -2.0, 3.0, [n], dtype, &dev),
+            );
+            check(&format!("uniform {dtype} {n}"), dtype, &u.0, &u.1);
+            let z = (
+                Tensor::rand_normal(&mut gc, 1.0, 2.0, [n], dtype, &Device::Cpu),
+                Tensor::rand_normal(&mut gg, 1.0, 2.0, [n], dtype, &dev),
+            );
+            check(&format!("normal {dtype} {n}"), dtype, &z.0, &z.1);
+            let b = (
+                Tensor::bernoulli(&mut gc, 0.3, [n], dtype, &Device::Cpu),
+                Tensor::bernoulli(&mut gg, 0.3, [n], dtype, &dev),
+            );
+            check(&format!("bernoulli {dtype} {n}"), dtype, &b.0, &b.1);
+        }
+        assert_eq!(gc.offset(), gg.offset(), "both generators advanced equally");
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Reductions, softmax, log-sum-exp and the cross-entropy gradient on the GPU against the CPU.
+
+use crate::common::cuda::*;
+use tessera_tensor::{DType, Device, ReduceOp, Result, Tensor};
+
+pub fn reductions(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    let dim_sets: [&[isize]; 6] = [&[], &[0], &[1], &[2], &[0, 2], &[0, 1, 2]];
+    for dtype in FLOATS.into_iter().chain(INTS) {
+        let (lo, hi) = if dtype.is_int() { (0.0, 100.0) } else { (0.5, 1.5) };
+        let (c, g) = pair(&dev, dtype, &BASE, 7, lo, hi)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            for dims in dim_sets {
+                for keep in [false, true] {
+                    for &op in ReduceOp::ALL {
+                        let what = format!("{} {dtype} {name} {dims:?} keep={keep}", op.name());
+                        check(&what, dtype, &cv.reduce(op, dims, keep), &gv.reduce(op, dims, keep));
+                    }
+                    let what = format!("variance {dtype} {name} {dims:?}");
+                    check(&what, dtype, &cv.variance(dims, keep, 1), &gv.variance(dims, keep, 1));
+                }
+            }
+            for d in 0..3 {
+                check(&format!("argmax {dtype} {name} {d}"), dtype, &cv.argmax(d, false), &gv.argmax(d, false));
+                check(&format!("argmin {dtype} {name} {d}"), dtype, &cv.argmin(d, true), &gv.argmin(d, true));
+            }
+        }
+        // Long rows take the block-per-output path.
+        let (c, g) = pair(&dev, dtype, &[3, 5000], 8, lo, hi)?;
+        let t = if dtype == DType::F32 { (1e-3, 1e-5) } else { tol(dtype) };
+        check_tol(&format!("sum long {dtype}"), t, &c.sum(&[1], false), &g.sum(&[1], false));
+        check(&format!("max long {dtype}"), dtype, &c.max(&[1], false), &g.max(&[1], false));
+        check(&format!("argmax long {dtype}"), dtype, &c.argmax(1, false), &g.argmax(1, false));
+    }
+    Ok(())
+}
+
+pub fn softmax(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    for dtype in FLOATS {
+        let (c, g) = pair(&dev, dtype, &BASE, 9, -4.0, 4.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            for d in 0..3 {
+                check(&format!("softmax {dtype} {name} {d}"), dtype, &cv.softmax(d), &gv.softmax(d));
+                check(&format!("log_softmax {dtype} {name} {d}"), dtype, &cv.log_softmax(d), &gv.log_softmax(d));
+            }
+        }
+        let (c, g) = pair(&dev, dtype, &[4, 3000], 11, -8.0, 8.0)?;
+        check(&format!("softmax long {dtype}"), dtype, &c.softmax(1), &g.softmax(1));
+    }
+    Ok(())
+}
+
+pub fn cross_entropy(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    for dtype in FLOATS {
+        let (c, g) = pair(&dev, dtype, &BASE, 12, -6.0, 6.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            for d in 0..3 {
+                for keep in [false, true] {
+                    let what = format!("logsumexp {dtype} {name} {d} keepdim {keep}");
+                    check(&what, dtype, &cv.logsumexp(d, keep), &gv.logsumexp(d, keep));
+                }
+            }
+        }
+        // A vocabulary-sized row, a transposed block, and the backward on both.
+        let (n, k) = (70, 5000);
+        let (cl, gl) = pair(&dev, dtype, &[n, k], 13, -8.0, 8.0)?;
+        check(&format!("logsumexp long {dtype}"), dtype, &cl.logsumexp(1, false), &gl.logsumexp(1, false));
+        let (ct, gt) = (cl.narrow(1, 0, 40)?.t()?, gl.narrow(1, 0, 40)?.t()?);
+        check(&format!("logsumexp transposed {dtype}"), dtype, &ct.logsumexp(1, false), &gt.logsumexp(1, false));
+        let ids: Vec<u32> = values(14, n, 0.0, k as f64).into_iter().map(|v| v as u32).collect();
+        let (ctg, gtg) = (Tensor::from_vec(ids.clone(), [n], &Device::Cpu)?, Tensor::from_vec(ids, [n], &dev)?);
+        let (cs, gs) = pair(&dev, dtype, &[n], 15, 0.0, 1.0)?;
+        for smoothing in [0.0, 0.1] {
+            let run =
+                |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, smoothing);
+            let what = format!("cross_entropy_backward {dtype} smoothing {smoothing}");
+            check(&what, dtype, &run(&cl, &ctg, &cs), &run(&gl, &gtg, &gs));
+        }
+        // An out-of-range target: the same error on both devices.
+        let (cb, gb) =
+            (Tensor::from_vec(vec![k as u32; n], [n], &Device::Cpu)?, Tensor::from_vec(vec![k as u32; n], [n], &dev)?);
+        let run = |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, 0.0);
+        check(&format!("cross_entropy_backward {dtype} bad target"), dtype, &run(&cl, &cb, &cs), &run(&gl, &gb, &gs));
+        assert!(run(&cl, &cb, &cs).is_err(), "target {k} of {k} classes is out of range");
+    }
+    Ok(())
+}
