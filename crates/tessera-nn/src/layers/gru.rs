@@ -1,7 +1,7 @@
 //! `GRU`: PyTorch's gated recurrent unit layer.
 
-use super::recurrent::{named, LayerWeights, RecurrentShape};
-use crate::{Error, Module, Parameters, Result};
+use super::recurrent::{recurrent_parts, LayerWeights, RecurrentShape};
+use crate::{Error, Module, Result};
 use tessera_autograd::Var;
 use tessera_tensor::{DType, Device, Generator};
 
@@ -63,13 +63,11 @@ impl Gru {
     }
 }
 
+recurrent_parts!(Gru);
+
 impl Module for Gru {
     fn forward(&self, x: &Var) -> Result<Var> {
         Ok(self.forward_with_state(x, None)?.0)
-    }
-
-    fn parameters(&self) -> Parameters {
-        named(&self.layers)
     }
 
     fn describe(&self) -> String {

@@ -1,8 +1,8 @@
 //! `LSTM`: PyTorch's long short-term memory layer.
 
 use super::lstm_cell::lstm_sequence;
-use super::recurrent::{named, LayerWeights, RecurrentShape};
-use crate::{Dropout, Error, Module, Parameters, Result};
+use super::recurrent::{recurrent_parts, LayerWeights, RecurrentShape};
+use crate::{Dropout, Error, Module, Result};
 use tessera_autograd::Var;
 use tessera_tensor::{DType, Device, Generator};
 
@@ -101,13 +101,11 @@ impl Lstm {
     }
 }
 
+recurrent_parts!(Lstm);
+
 impl Module for Lstm {
     fn forward(&self, x: &Var) -> Result<Var> {
         Ok(self.forward_with_state(x, None)?.0)
-    }
-
-    fn parameters(&self) -> Parameters {
-        named(&self.layers)
     }
 
     fn set_training(&self, training: bool) {

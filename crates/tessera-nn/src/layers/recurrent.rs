@@ -1,7 +1,7 @@
 //! What LSTM and GRU share: PyTorch's per-layer parameters, their initialisation, and the
 //! conversions between batch-first and time-major sequences.
 
-use crate::{init, Error, Parameters, Result};
+use crate::{init, Error, MapFn, Part, Result};
 use tessera_autograd::Var;
 use tessera_tensor::{DType, Device, Generator, Tensor};
 
@@ -102,14 +102,42 @@ impl RecurrentShape {
     }
 }
 
-/// PyTorch's parameter names for a stack of layers.
-pub(crate) fn named(layers: &[LayerWeights]) -> Parameters {
-    let mut p = Vec::new();
+/// PyTorch's name of each of layer `l`'s tensors, for a stack of layers.
+const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+
+/// A stack of layers' tensors as parts, with PyTorch's names (`weight_ih_l0`, ...).
+pub(crate) fn parts(layers: &[LayerWeights]) -> Vec<(String, Part<'_>)> {
+    let mut parts = Vec::new();
     for (l, w) in layers.iter().enumerate() {
-        p.push((format!("weight_ih_l{l}"), w.w_ih.clone()));
-        p.push((format!("weight_hh_l{l}"), w.w_hh.clone()));
-        p.push((format!("bias_ih_l{l}"), w.b_ih.clone()));
-        p.push((format!("bias_hh_l{l}"), w.b_hh.clone()));
+        for (kind, v) in NAMES.iter().zip([&w.w_ih, &w.w_hh, &w.b_ih, &w.b_hh]) {
+            parts.push((format!("{kind}_l{l}"), Part::Parameter(v)));
+        }
     }
-    p
+    parts
 }
+
+/// Replaces every tensor of a stack of layers by `f(name, tensor)`.
+pub(crate) fn map_layers(layers: &mut [LayerWeights], f: &mut MapFn<'_>) -> Result<()> {
+    for (l, w) in layers.iter_mut().enumerate() {
+        for (kind, v) in NAMES.iter().zip([&mut w.w_ih, &mut w.w_hh, &mut w.b_ih, &mut w.b_hh]) {
+            *v = f(&format!("{kind}_l{l}"), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// `impl ModuleParts` for a recurrent layer whose `layers` field holds its weights.
+macro_rules! recurrent_parts {
+    ($layer:ty) => {
+        impl $crate::ModuleParts for $layer {
+            fn parts(&self) -> Vec<(String, $crate::Part<'_>)> {
+                super::recurrent::parts(&self.layers)
+            }
+
+            fn map_parameters(&mut self, f: &mut $crate::MapFn<'_>) -> $crate::Result<()> {
+                super::recurrent::map_layers(&mut self.layers, f)
+            }
+        }
+    };
+}
+pub(crate) use recurrent_parts;

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use tessera_autograd::Var;
-use tessera_nn::{init, Dropout, Embedding, Error, Linear, Lstm, LstmState, Module, Parameters, Result};
+use tessera_nn::{init, Dropout, Embedding, Error, Linear, Lstm, LstmState, Module, Result};
 use tessera_tensor::{DType, Device, Generator, Tensor};
 
 /// What builds an [`LstmLm`]; stored in checkpoints so that a model can be rebuilt.
@@ -63,11 +63,14 @@ impl LstmLmConfig {
 /// assert_eq!(state.h.dims(), [1, 2, 16]);
 /// # Ok::<(), tessera_nn::Error>(())
 /// ```
+#[derive(Module)]
 pub struct LstmLm {
+    #[module(skip)]
     cfg: LstmLmConfig,
+    // The layers in the order the data meets them (the summary lists them so).
     encoder: Embedding,
-    rnn: Lstm,
     drop: Dropout,
+    rnn: Lstm,
     decoder: Linear,
 }
 
@@ -91,7 +94,7 @@ impl LstmLm {
             Some(Tensor::zeros([cfg.vocab], dt, device)?),
         )?;
         let drop = Dropout::new(cfg.dropout, cfg.seed ^ 0x5eed_0002)?;
-        Ok(LstmLm { cfg: cfg.clone(), encoder, rnn, drop, decoder })
+        Ok(LstmLm { cfg: cfg.clone(), encoder, drop, rnn, decoder })
     }
 
     /// The configuration it was built from.
@@ -141,31 +144,11 @@ impl Module for LstmLm {
         Ok(self.forward_ids(ids.tensor(), None)?.0)
     }
 
-    fn parameters(&self) -> Parameters {
-        let mut p = tessera_nn::prefixed("encoder", self.encoder.parameters());
-        p.extend(tessera_nn::prefixed("rnn", self.rnn.parameters()));
-        p.extend(tessera_nn::prefixed("decoder", self.decoder.parameters()));
-        p
-    }
-
-    fn set_training(&self, training: bool) {
-        self.drop.set_training(training);
-        self.rnn.set_training(training);
-    }
-
     fn describe(&self) -> String {
         format!(
             "LstmLm(vocab={}, embed={}, hidden={}, layers={}, dropout={})",
             self.cfg.vocab, self.cfg.embed, self.cfg.hidden, self.cfg.layers, self.cfg.dropout
         )
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![
-            ("encoder".into(), &self.encoder as &dyn Module),
-            ("rnn".into(), &self.rnn),
-            ("decoder".into(), &self.decoder),
-        ]
     }
 
     fn flops_per_example(&self, input_dims: &[usize]) -> u64 {
