@@ -1,5 +1,6 @@
 //! The classic LSTM language model: Embedding, LSTM, Linear over the vocabulary.
 
+use super::generate::NextToken;
 use serde_json::{json, Value};
 use tessera_autograd::Var;
 use tessera_nn::{init, Dropout, Embedding, Error, Linear, Lstm, LstmState, Module, Result};
@@ -102,6 +103,11 @@ impl LstmLm {
         &self.cfg
     }
 
+    /// The device its parameters are on.
+    pub fn device(&self) -> &Device {
+        self.encoder.weight().device()
+    }
+
     /// Restarts every dropout mask stream from `seed` (training calls this at each epoch start).
     pub fn reseed_dropout(&self, seed: u64) {
         self.drop.reseed(seed);
@@ -156,5 +162,18 @@ impl Module for LstmLm {
         let steps = input_dims.first().copied().unwrap_or(1);
         self.rnn.flops_per_example(&[steps, self.cfg.embed])
             + self.decoder.flops_per_example(&[self.cfg.hidden]) * steps as u64
+    }
+}
+
+impl NextToken for LstmLm {
+    type State = LstmState;
+
+    fn vocab_size(&self) -> usize {
+        self.cfg.vocab
+    }
+
+    fn next_token_logits(&self, ids: &[u32], state: Option<&LstmState>) -> crate::Result<(Var, LstmState)> {
+        let ids = Tensor::from_vec(ids.to_vec(), [1, ids.len()], &Device::Cpu)?.to_device(self.device())?;
+        Ok(self.forward_ids(&ids, state)?)
     }
 }

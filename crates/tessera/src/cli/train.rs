@@ -121,6 +121,7 @@ fn train_mlp(a: MlpArgs) -> CliResult<()> {
         top_k: None,
         augment: a.augment.then_some(Augment { max_shift: 2.0, max_degrees: 10.0, seed: a.seed }),
         progress: true,
+        ..FitConfig::default()
     };
     let started = Instant::now();
     let history = trainer.fit(&train, &fit)?;

@@ -11,10 +11,11 @@ use tessera_nn::{summary, Module};
 use tessera_tensor::{DType, Device};
 use tessera_train::callbacks::{EarlyStopping, LrScheduler, Mode, ModelCheckpoint};
 use tessera_train::checkpoint;
-use tessera_train::lm::{generate, LmFitConfig, LmSplits, LmTrainer, LstmLm, LstmLmConfig, Sampling};
+use tessera_train::lm::{generate, LmSplits, LmTask, LstmLm, LstmLmConfig, Sampling};
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::run_dir::RunDir;
 use tessera_train::schedule::{LrSchedule, Scheduler};
+use tessera_train::{FitConfig, Trainer};
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "lstm-lm";
@@ -180,18 +181,18 @@ pub fn run(mut a: LmArgs) -> CliResult<()> {
     }
     let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
     let lr_now = optimizer.learning_rate();
-    let mut trainer = LmTrainer::new(&model, optimizer)
+    let mut trainer = Trainer::with_task(LmTask::new(&model), optimizer)
         .callback(ModelCheckpoint::new(run_path.join("checkpoints"), "val_ppl", Mode::Min, MODEL, &model_config))
         .callback(LrScheduler::new(Scheduler::new(plateau, lr_now), Some("val_ppl")))
         .callback(EarlyStopping::new("val_ppl", Mode::Min, a.patience).restore_best_weights(true))
         .run_dir(run);
-    let fit = LmFitConfig {
+    let fit = FitConfig {
         epochs: a.epochs(),
         batch_size: a.batch_size,
         seq_len: a.seq_len,
-        eval_batch_size: 10,
+        eval_batch_size: Some(10),
         seed: a.seed,
-        progress: true,
+        ..FitConfig::default()
     };
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
