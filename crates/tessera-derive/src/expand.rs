@@ -103,9 +103,12 @@ fn is_skipped(attrs: &[Attribute]) -> Result<bool> {
     Ok(skip)
 }
 
-/// The path of `tessera-nn`: `#[module(crate = "...")]` on the struct, else `::tessera_nn`.
+/// The path of `tessera-nn`: `#[module(crate = "...")]` on the struct, else what the deriving
+/// crate's manifest depends on (see [`path_from_manifest`]).
 fn crate_path(attrs: &[Attribute]) -> Result<Path> {
-    let mut path: Path = syn::parse_quote!(::tessera_nn);
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|dir| std::fs::read_to_string(std::path::Path::new(&dir).join("Cargo.toml")).ok());
+    let mut path = path_from_manifest(manifest.as_deref().unwrap_or(""));
     for attr in attrs.iter().filter(|a| a.path().is_ident("module")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("crate") {
@@ -117,6 +120,35 @@ fn crate_path(attrs: &[Attribute]) -> Result<Path> {
         })?;
     }
     Ok(path)
+}
+
+/// `::tessera::nn` for a crate that depends on the `tessera` facade and not on `tessera-nn`
+/// itself, else `::tessera_nn` (`tessera-nn` names itself so too). Only the dependency keys of
+/// the manifest are read, as `name = ...`, `name.workspace = ...` or a `[dependencies.name]`
+/// table; a renamed dependency needs `#[module(crate = "...")]`.
+fn path_from_manifest(manifest: &str) -> Path {
+    let (mut nn, mut facade, mut in_deps) = (false, false, false);
+    for line in manifest.lines().map(str::trim) {
+        let key = if let Some(table) = line.strip_prefix('[') {
+            let table = table.trim_end_matches(']').trim();
+            in_deps = table.ends_with("dependencies");
+            match table.rsplit_once("dependencies.") {
+                Some((_, name)) => name,
+                None => continue,
+            }
+        } else if in_deps {
+            line.split(['=', '.']).next().unwrap_or("").trim()
+        } else {
+            continue;
+        };
+        nn |= key == "tessera-nn" || key == "tessera_nn";
+        facade |= key == "tessera";
+    }
+    if facade && !nn {
+        syn::parse_quote!(::tessera::nn)
+    } else {
+        syn::parse_quote!(::tessera_nn)
+    }
 }
 
 /// Whether `tokens` name one of `idents` (a field type that uses a type parameter).
@@ -165,6 +197,18 @@ mod tests {
         .unwrap();
         assert!(out.contains("where M : tessera :: nn :: ModuleField"), "{out}");
         assert!(!out.contains("Linear : tessera :: nn :: ModuleField"), "{out}");
+    }
+
+    #[test]
+    fn the_crate_path_follows_the_manifest_dependencies() {
+        let path = |m: &str| path_from_manifest(m).to_token_stream().to_string();
+        let facade = "[package]\nname = \"app\"\n\n[dependencies]\ntessera = \"0.1\"\nserde = \"1\"\n";
+        assert_eq!(path(facade), ":: tessera :: nn");
+        let both = "[dependencies]\ntessera = { path = \"x\" }\ntessera-nn.workspace = true\n";
+        assert_eq!(path(both), ":: tessera_nn");
+        assert_eq!(path("[dev-dependencies.tessera]\nversion = \"0.1\"\n"), ":: tessera :: nn");
+        assert_eq!(path("[package]\nname = \"tessera\"\n[dependencies]\ntessera-core = \"0.1\"\n"), ":: tessera_nn");
+        assert_eq!(path(""), ":: tessera_nn");
     }
 
     #[test]

@@ -12,9 +12,9 @@
 //!
 //! Attributes:
 //! - `#[module(skip)]` on a field: not a parameter and not a sub-module (configuration, caches).
-//! - `#[module(crate = "path")]` on the struct: where `tessera-nn` is, when it is not a direct
-//!   dependency named `tessera_nn` (for example `#[module(crate = "tessera::nn")]` through the
-//!   facade).
+//! - `#[module(crate = "path")]` on the struct: where `tessera-nn` is. Without it, the generated
+//!   code names `::tessera_nn`, or `::tessera::nn` when the deriving crate's `Cargo.toml` depends
+//!   on the `tessera` facade and not on `tessera-nn` (a renamed dependency needs the attribute).
 
 mod expand;
 
