@@ -24,7 +24,7 @@ pub type MapFn<'a> = dyn FnMut(&str, &Var) -> Result<Var> + 'a;
 /// The derive names each part after its field (`fc1`), the elements of a `Vec` field by index
 /// below it (`layers.0`), an `Option` field only when it is `Some`, and leaves out the fields
 /// marked `#[module(skip)]`. A leaf layer without parameters implements it with no items
-/// (`impl ModuleParts for Relu {}`).
+/// (`impl ModuleParts for Dropout {}`).
 pub trait ModuleParts {
     /// The parameters and sub-modules held directly, in field order.
     fn parts(&self) -> Vec<(String, Part<'_>)> {
