@@ -8,8 +8,9 @@ use rayon::prelude::*;
 use tessera_nn::Module;
 use tessera_tensor::{DType, Device, Generator, Result, Tensor};
 use tessera_text::{StreamBatch, StreamBatches};
-use tessera_train::lm::{LmTrainer, LstmLm, LstmLmConfig};
+use tessera_train::lm::{LmTask, LstmLm, LstmLmConfig};
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
+use tessera_train::Trainer;
 
 /// The thread counts every multithreaded benchmark runs on.
 pub const THREADS: [usize; 2] = [1, 2];
@@ -67,10 +68,11 @@ pub fn lm_workload(windows: usize) -> (LstmLm, Vec<StreamBatch>) {
     (lm, windows)
 }
 
-/// The trainer of [`lm_workload`]'s model: Adam (PyTorch's defaults) clipping at norm 0.5.
-pub fn lm_trainer(lm: &LstmLm) -> LmTrainer<'_> {
+/// The trainer of [`lm_workload`]'s model: Adam (PyTorch's defaults) clipping at norm 0.5; its
+/// task carries the LSTM state from one `train_step` to the next.
+pub fn lm_trainer(lm: &LstmLm) -> Trainer<LmTask<'_>> {
     let opt = Optimizer::new(lm.parameters(), OptimizerKind::Adam(Adam::default())).expect("optimizer");
-    LmTrainer::new(lm, opt.with_clip(Clip::GlobalNorm(0.5)))
+    Trainer::with_task(LmTask::new(lm), opt.with_clip(Clip::GlobalNorm(0.5)))
 }
 
 #[cfg(test)]

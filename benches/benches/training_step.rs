@@ -87,15 +87,13 @@ fn lm_step(c: &mut Criterion) {
     group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
     let (lm, windows) = tessera_benches::lm_workload(8);
     let mut trainer = tessera_benches::lm_trainer(&lm);
-    let mut state = None;
     let mut next = 0;
     group.bench_function("v5000_e128_h256_s35_b32", |b| {
         b.iter_custom(|iters| {
             one.install(|| {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let (loss, s) = trainer.train_step(&windows[next % windows.len()], state.as_ref()).unwrap();
-                    state = Some(s);
+                    let (loss, _) = trainer.train_step(&windows[next % windows.len()]).unwrap();
                     next += 1;
                     black_box(loss);
                 }

@@ -79,6 +79,7 @@ fn test() -> Result<(), String> {
     run("format check", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
     run("clippy", &mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run("tests", &mut cargo(&["test", "--workspace"]))?;
+    run("examples (a few batches each)", &mut cargo(&["test", "-p", "tessera", "--examples"]))?;
     gradcheck(&["--cases".into(), TEST_GRADCHECK_CASES.into(), "--device".into(), "all".into()])?;
     kernels(&[])?;
     package()

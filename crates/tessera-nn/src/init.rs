@@ -38,58 +38,45 @@ pub fn leaky_relu_gain(a: f64) -> f64 {
     (2.0 / (1.0 + a * a)).sqrt()
 }
 
-/// Kaiming (He) uniform: `U(-b, b)` with `b = gain(a) * sqrt(3 / fan_in)`. PyTorch's default
-/// for `Linear` weights uses `a = sqrt(5)`, giving `b = 1 / sqrt(fan_in)`.
-pub fn kaiming_uniform(
-    g: &mut Generator,
-    a: f64,
-    shape: impl Into<Shape>,
-    dtype: DType,
-    device: &Device,
-) -> Result<Tensor> {
-    let shape = shape.into();
-    let (fan_in, _) = fans(shape.dims());
-    uniform(g, leaky_relu_gain(a) * (3.0 / fan_in.max(1) as f64).sqrt(), shape, dtype, device)
+/// An initialiser whose scale follows the weight's fans: `$draw` (uniform or normal) with the
+/// bound or standard deviation `$scale`, computed from the parameter and `(fan_in, fan_out)`.
+macro_rules! fan_scaled {
+    ($(#[$doc:meta])* $name:ident($param:ident), $draw:ident, |$fan_in:pat_param, $fan_out:pat_param| $scale:expr) => {
+        $(#[$doc])*
+        pub fn $name(
+            g: &mut Generator,
+            $param: f64,
+            shape: impl Into<Shape>,
+            dtype: DType,
+            device: &Device,
+        ) -> Result<Tensor> {
+            let shape = shape.into();
+            let ($fan_in, $fan_out) = fans(shape.dims());
+            $draw(g, $scale, shape, dtype, device)
+        }
+    };
 }
 
-/// Kaiming (He) normal: `N(0, gain(a) / sqrt(fan_in))`.
-pub fn kaiming_normal(
-    g: &mut Generator,
-    a: f64,
-    shape: impl Into<Shape>,
-    dtype: DType,
-    device: &Device,
-) -> Result<Tensor> {
-    let shape = shape.into();
-    let (fan_in, _) = fans(shape.dims());
-    normal(g, leaky_relu_gain(a) / (fan_in.max(1) as f64).sqrt(), shape, dtype, device)
-}
+fan_scaled!(
+    /// Kaiming (He) uniform: `U(-b, b)` with `b = gain(a) * sqrt(3 / fan_in)`. PyTorch's default
+    /// for `Linear` weights uses `a = sqrt(5)`, giving `b = 1 / sqrt(fan_in)`.
+    kaiming_uniform(a), uniform, |fan_in, _| leaky_relu_gain(a) * (3.0 / fan_in.max(1) as f64).sqrt()
+);
 
-/// Xavier (Glorot) uniform: `U(-b, b)` with `b = gain * sqrt(6 / (fan_in + fan_out))`.
-pub fn xavier_uniform(
-    g: &mut Generator,
-    gain: f64,
-    shape: impl Into<Shape>,
-    dtype: DType,
-    device: &Device,
-) -> Result<Tensor> {
-    let shape = shape.into();
-    let (fi, fo) = fans(shape.dims());
-    uniform(g, gain * (6.0 / (fi + fo).max(1) as f64).sqrt(), shape, dtype, device)
-}
+fan_scaled!(
+    /// Kaiming (He) normal: `N(0, gain(a) / sqrt(fan_in))`.
+    kaiming_normal(a), normal, |fan_in, _| leaky_relu_gain(a) / (fan_in.max(1) as f64).sqrt()
+);
 
-/// Xavier (Glorot) normal: `N(0, gain * sqrt(2 / (fan_in + fan_out)))`.
-pub fn xavier_normal(
-    g: &mut Generator,
-    gain: f64,
-    shape: impl Into<Shape>,
-    dtype: DType,
-    device: &Device,
-) -> Result<Tensor> {
-    let shape = shape.into();
-    let (fi, fo) = fans(shape.dims());
-    normal(g, gain * (2.0 / (fi + fo).max(1) as f64).sqrt(), shape, dtype, device)
-}
+fan_scaled!(
+    /// Xavier (Glorot) uniform: `U(-b, b)` with `b = gain * sqrt(6 / (fan_in + fan_out))`.
+    xavier_uniform(gain), uniform, |fi, fo| gain * (6.0 / (fi + fo).max(1) as f64).sqrt()
+);
+
+fan_scaled!(
+    /// Xavier (Glorot) normal: `N(0, gain * sqrt(2 / (fan_in + fan_out)))`.
+    xavier_normal(gain), normal, |fi, fo| gain * (2.0 / (fi + fo).max(1) as f64).sqrt()
+);
 
 #[cfg(test)]
 mod tests {

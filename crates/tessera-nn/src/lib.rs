@@ -1,6 +1,8 @@
 //! Neural-network building blocks for Tessera.
 //!
-//! - [`Module`]: forward, named parameters (nested as `encoder.lstm.weight_ih_l0`), train/eval.
+//! - [`Module`]: forward, named parameters (nested as `encoder.lstm.weight_ih_l0`), train/eval,
+//!   device moves; `#[derive(Module)]` writes a struct's [`ModuleParts`] from its fields, the
+//!   user writes `forward`.
 //! - Layers: [`Linear`], [`Embedding`], [`Lstm`], [`Gru`], [`Dropout`], [`LayerNorm`],
 //!   activations, and [`Sequential`].
 //! - [`loss`]: MSE, cross-entropy (fused log-softmax + NLL, label smoothing, ignore_index), NLL,
@@ -26,6 +28,9 @@
 //! # Ok::<(), tessera_nn::Error>(())
 //! ```
 
+// The derive names this crate `::tessera_nn`; inside it, that path is the crate itself.
+extern crate self as tessera_nn;
+
 mod error;
 #[cfg(feature = "gradcheck")]
 pub mod gradcheck;
@@ -41,4 +46,6 @@ pub use layers::{
     Dropout, Embedding, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState, Relu, Sequential, Sigmoid, Softmax,
     Tanh,
 };
-pub use module::{prefixed, Module, Parameters};
+pub use module::{prefixed, MapFn, Module, ModuleField, ModuleParts, Parameters, Part};
+/// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).
+pub use tessera_derive::Module;

@@ -1,6 +1,7 @@
 //! Training for Tessera: datasets and loaders, metrics, progress display, run folders with
-//! metrics and plots, optimizers, learning-rate schedules, checkpoints, callbacks and the
-//! Keras-like [`Trainer::fit`], and the language-model loop in [`lm`].
+//! metrics and plots, optimizers, learning-rate schedules, checkpoints, callbacks, and one
+//! training loop, the Keras-like [`Trainer::fit`], for every model through a [`Task`]
+//! ([`Supervised`] for a model and a loss, [`lm::LmTask`] for the language model in [`lm`]).
 
 pub mod callbacks;
 pub mod checkpoint;
@@ -19,4 +20,7 @@ pub mod schedule;
 mod trainer;
 
 pub use error::{Error, Result};
-pub use trainer::{evaluate, format_logs, Evaluation, FitConfig, History, LossFn, Trainer, Validation};
+pub use trainer::{
+    evaluate, evaluate_task, format_logs, Batches, BoxedBatches, Evaluation, FitConfig, FitData, FitPlan, History,
+    LossFn, Metrics, Pass, Step, Supervised, Task, Trainer, Validation,
+};

@@ -4,8 +4,9 @@
 use tessera_nn::Module;
 use tessera_tensor::Device;
 use tessera_train::checkpoint::{self, CheckpointInfo};
-use tessera_train::lm::{evaluate, generate, LmFitConfig, LmSplits, LmTrainer, LstmLm, LstmLmConfig, Sampling};
+use tessera_train::lm::{evaluate, generate, LmSplits, LmTask, LstmLm, LstmLmConfig, Sampling};
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
+use tessera_train::{FitConfig, Trainer};
 
 /// A small "language": a deterministic walk over 12 tokens where each token allows three
 /// successors, so that the best possible perplexity is 3 and a uniform guess scores 12.
@@ -37,8 +38,20 @@ fn optimizer(lm: &LstmLm) -> Optimizer {
     Optimizer::new(lm.parameters(), OptimizerKind::Adam(adam)).unwrap().with_clip(Clip::GlobalNorm(1.0))
 }
 
-fn cfg(epochs: usize) -> LmFitConfig {
-    LmFitConfig { epochs, batch_size: 8, seq_len: 20, eval_batch_size: 4, seed: 3, progress: false }
+fn cfg(epochs: usize) -> FitConfig {
+    FitConfig {
+        epochs,
+        batch_size: 8,
+        seq_len: 20,
+        eval_batch_size: Some(4),
+        seed: 3,
+        progress: false,
+        ..FitConfig::default()
+    }
+}
+
+fn lm_trainer(lm: &LstmLm, optimizer: Optimizer) -> Trainer<LmTask<'_>> {
+    Trainer::with_task(LmTask::new(lm), optimizer)
 }
 
 fn weights(lm: &LstmLm) -> Vec<Vec<f32>> {
@@ -50,7 +63,7 @@ fn lstm_lm_learns_the_successor_structure() {
     let lm = model();
     let data = splits();
     let before = evaluate(&lm, &data.val, 4, 20).unwrap().exp();
-    let history = LmTrainer::new(&lm, optimizer(&lm)).fit(&data, &cfg(4)).unwrap();
+    let history = lm_trainer(&lm, optimizer(&lm)).fit(&data, &cfg(4)).unwrap();
     let last = history.epochs.last().unwrap();
     let (val, test) = (last.get("val_ppl").unwrap(), last.get("test_ppl").unwrap());
     assert!(before > 10.0, "an untrained model should be near uniform (12), got {before}");
@@ -62,10 +75,10 @@ fn lstm_lm_learns_the_successor_structure() {
 fn resuming_from_a_checkpoint_matches_an_unbroken_run() {
     let data = splits();
     let unbroken = model();
-    LmTrainer::new(&unbroken, optimizer(&unbroken)).fit(&data, &cfg(2)).unwrap();
+    lm_trainer(&unbroken, optimizer(&unbroken)).fit(&data, &cfg(2)).unwrap();
 
     let first = model();
-    let mut trainer = LmTrainer::new(&first, optimizer(&first));
+    let mut trainer = lm_trainer(&first, optimizer(&first));
     trainer.fit(&data, &cfg(1)).unwrap();
     let dir = std::env::temp_dir().join(format!("tessera-lm-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -76,7 +89,7 @@ fn resuming_from_a_checkpoint_matches_an_unbroken_run() {
     let resumed = model();
     let mut opt = optimizer(&resumed);
     let info = checkpoint::load(&file, "lstm-lm", &resumed, Some(&mut opt)).unwrap();
-    LmTrainer::new(&resumed, opt).fit_from(&data, &cfg(2), info.epoch).unwrap();
+    lm_trainer(&resumed, opt).fit_from(&data, &cfg(2), info.epoch).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(weights(&resumed), weights(&unbroken), "resumed weights differ from the unbroken run's");
 }
@@ -84,7 +97,7 @@ fn resuming_from_a_checkpoint_matches_an_unbroken_run() {
 #[test]
 fn generation_is_reproducible_for_a_seed() {
     let lm = model();
-    LmTrainer::new(&lm, optimizer(&lm)).fit(&splits(), &cfg(4)).unwrap();
+    lm_trainer(&lm, optimizer(&lm)).fit(&splits(), &cfg(4)).unwrap();
     let s = Sampling { temperature: 1.0, top_k: Some(5), seed: 11 };
     let a = generate(&lm, &[0, 1], 40, &s).unwrap();
     assert_eq!(a, generate(&lm, &[0, 1], 40, &s).unwrap());

@@ -6,7 +6,7 @@ use tessera_autograd::Var;
 macro_rules! activation {
     ($name:ident, $doc:literal, $method:ident, $flops:expr) => {
         #[doc = $doc]
-        #[derive(Debug, Clone, Copy, Default)]
+        #[derive(Debug, Clone, Copy, Default, Module)]
         pub struct $name;
 
         impl Module for $name {
@@ -28,9 +28,10 @@ activation!(Tanh, "Hyperbolic tangent.", tanh, 1);
 activation!(Sigmoid, "Logistic sigmoid.", sigmoid, 1);
 
 /// GELU, exact (erf) or with PyTorch's `approximate="tanh"`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Module)]
 pub struct Gelu {
     /// Use the tanh approximation.
+    #[module(skip)]
     pub tanh_approximation: bool,
 }
 
@@ -50,40 +51,29 @@ impl Module for Gelu {
     }
 }
 
-/// Softmax along `dim` (Keras' `Dense(..., activation="softmax")` ends with this).
-#[derive(Debug, Clone, Copy)]
-pub struct Softmax {
-    /// The dim, negative counting from the end.
-    pub dim: isize,
+macro_rules! along_dim {
+    ($name:ident, $doc:literal, $method:ident) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, Module)]
+        pub struct $name {
+            /// The dim, negative counting from the end.
+            #[module(skip)]
+            pub dim: isize,
+        }
+
+        impl Module for $name {
+            fn forward(&self, x: &Var) -> Result<Var> {
+                Ok(x.$method(self.dim)?)
+            }
+            fn describe(&self) -> String {
+                format!("{}(dim={})", stringify!($name), self.dim)
+            }
+            fn flops_per_example(&self, dims: &[usize]) -> u64 {
+                3 * dims.iter().product::<usize>() as u64
+            }
+        }
+    };
 }
 
-impl Module for Softmax {
-    fn forward(&self, x: &Var) -> Result<Var> {
-        Ok(x.softmax(self.dim)?)
-    }
-    fn describe(&self) -> String {
-        format!("Softmax(dim={})", self.dim)
-    }
-    fn flops_per_example(&self, dims: &[usize]) -> u64 {
-        3 * dims.iter().product::<usize>() as u64
-    }
-}
-
-/// Log-softmax along `dim`.
-#[derive(Debug, Clone, Copy)]
-pub struct LogSoftmax {
-    /// The dim, negative counting from the end.
-    pub dim: isize,
-}
-
-impl Module for LogSoftmax {
-    fn forward(&self, x: &Var) -> Result<Var> {
-        Ok(x.log_softmax(self.dim)?)
-    }
-    fn describe(&self) -> String {
-        format!("LogSoftmax(dim={})", self.dim)
-    }
-    fn flops_per_example(&self, dims: &[usize]) -> u64 {
-        3 * dims.iter().product::<usize>() as u64
-    }
-}
+along_dim!(Softmax, "Softmax along `dim` (Keras' `Dense(..., activation=\"softmax\")` ends with this).", softmax);
+along_dim!(LogSoftmax, "Log-softmax along `dim`.", log_softmax);

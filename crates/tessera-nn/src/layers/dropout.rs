@@ -1,6 +1,6 @@
 //! Inverted dropout.
 
-use crate::{Error, Module, Result};
+use crate::{Error, Module, ModuleParts, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tessera_autograd::Var;
@@ -29,6 +29,9 @@ impl Dropout {
         *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = Generator::new(seed);
     }
 }
+
+/// No parameters: its state of its own is the mode and the mask generator.
+impl ModuleParts for Dropout {}
 
 impl Module for Dropout {
     fn forward(&self, x: &Var) -> Result<Var> {

@@ -1,14 +1,16 @@
 //! `Embedding`: a lookup table of vectors.
 
-use crate::{init, Error, Module, Parameters, Result};
+use crate::{init, Error, Module, Result};
 use tessera_autograd::Var;
 use tessera_tensor::{DType, Device, Generator, Tensor};
 
 /// Maps ids `[...]` (u32 or i64) to vectors `[..., dim]`. The weight is `[num, dim]`, drawn from
 /// N(0, 1) as in PyTorch. With `padding_idx`, that row starts at zero, its lookups give zero
 /// vectors and it receives no gradient.
+#[derive(Module)]
 pub struct Embedding {
     weight: Var,
+    #[module(skip)]
     padding_idx: Option<usize>,
 }
 
@@ -66,10 +68,6 @@ impl Module for Embedding {
         let mut dims = ids.dims().to_vec();
         dims.push(dim);
         Ok(rows.reshape(dims)?)
-    }
-
-    fn parameters(&self) -> Parameters {
-        vec![("weight".to_string(), self.weight.clone())]
     }
 
     fn describe(&self) -> String {

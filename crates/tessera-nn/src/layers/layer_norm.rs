@@ -1,14 +1,16 @@
 //! `LayerNorm` over the last dim.
 
-use crate::{Error, Module, Parameters, Result};
+use crate::{Error, Module, Result};
 use tessera_autograd::Var;
 use tessera_tensor::{DType, Device, Tensor};
 
 /// `(x - mean) / sqrt(var + eps) * weight + bias` over the last dim (population variance), with
 /// `weight` starting at ones and `bias` at zeros, as PyTorch's `LayerNorm(features)`.
+#[derive(Module)]
 pub struct LayerNorm {
     weight: Var,
     bias: Var,
+    #[module(skip)]
     eps: f64,
 }
 
@@ -38,10 +40,6 @@ impl Module for LayerNorm {
         let var = centred.square()?.mean(&[-1], true)?;
         let inv_std = var.add_scalar(self.eps)?.sqrt()?.recip()?;
         Ok(centred.mul(&inv_std)?.mul(&self.weight)?.add(&self.bias)?)
-    }
-
-    fn parameters(&self) -> Parameters {
-        vec![("weight".into(), self.weight.clone()), ("bias".into(), self.bias.clone())]
     }
 
     fn describe(&self) -> String {

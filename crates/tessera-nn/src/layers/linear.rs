@@ -1,11 +1,12 @@
 //! `Linear` (Keras' `Dense`): `y = x W^T + b`.
 
-use crate::{init, Error, Module, Parameters, Result};
+use crate::{init, Error, Module, Result};
 use tessera_autograd::Var;
 use tessera_tensor::{DType, Device, Generator, Tensor};
 
 /// A fully connected layer with PyTorch's layout: `weight` is `[out, in]`, `bias` `[out]`.
 /// Accepts inputs `[..., in]`.
+#[derive(Module)]
 pub struct Linear {
     weight: Var,
     bias: Option<Var>,
@@ -63,14 +64,6 @@ impl Module for Linear {
             Some(b) => x.matmul_bias(&w_t, b)?,
             None => x.matmul(&w_t)?,
         })
-    }
-
-    fn parameters(&self) -> Parameters {
-        let mut p = vec![("weight".to_string(), self.weight.clone())];
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
     }
 
     fn describe(&self) -> String {

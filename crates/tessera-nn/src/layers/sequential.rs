@@ -1,7 +1,6 @@
 //! `Sequential`: layers applied in order.
 
-use crate::module::prefixed;
-use crate::{Module, Parameters, Result};
+use crate::{MapFn, Module, ModuleField, ModuleParts, Part, Result};
 use tessera_autograd::Var;
 
 /// Layers applied one after another; parameters are named by position (`0.weight`), as in
@@ -30,6 +29,20 @@ impl Sequential {
     }
 }
 
+/// The layers, named by position (`0`, `1`, ...) rather than below a field name.
+impl ModuleParts for Sequential {
+    fn parts(&self) -> Vec<(String, Part<'_>)> {
+        self.layers.iter().enumerate().map(|(i, l)| (i.to_string(), Part::Module(l.as_ref()))).collect()
+    }
+
+    fn map_parameters(&mut self, f: &mut MapFn<'_>) -> Result<()> {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.map_parts(&i.to_string(), f)?;
+        }
+        Ok(())
+    }
+}
+
 impl Module for Sequential {
     fn forward(&self, x: &Var) -> Result<Var> {
         let mut x = x.clone();
@@ -39,21 +52,7 @@ impl Module for Sequential {
         Ok(x)
     }
 
-    fn parameters(&self) -> Parameters {
-        self.layers.iter().enumerate().flat_map(|(i, l)| prefixed(&i.to_string(), l.parameters())).collect()
-    }
-
-    fn set_training(&self, training: bool) {
-        for l in &self.layers {
-            l.set_training(training);
-        }
-    }
-
     fn describe(&self) -> String {
         format!("Sequential({} layers)", self.layers.len())
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        self.layers.iter().enumerate().map(|(i, l)| (i.to_string(), l.as_ref())).collect()
     }
 }

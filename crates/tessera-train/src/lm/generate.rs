@@ -1,11 +1,24 @@
 //! Sampling text from a trained language model.
 
-use super::model::LstmLm;
 use crate::rng::SplitMix;
 use crate::{Error, Result};
-use tessera_autograd::no_grad;
-use tessera_nn::{LstmState, Module};
-use tessera_tensor::{Device, Tensor};
+use tessera_autograd::{no_grad, Var};
+use tessera_nn::Module;
+
+/// A model [`generate`] can sample from: the next-token logits after some ids, with a state
+/// carried from one call to the next (an LSTM's hidden and cell states; a model without one
+/// can carry the ids it has read).
+pub trait NextToken: Module {
+    /// What is carried from one call to the next.
+    type State;
+
+    /// The number of ids the model predicts.
+    fn vocab_size(&self) -> usize;
+
+    /// Logits `[ids.len(), vocab]`, one row per position of the sequence `ids` read after
+    /// `state` (from the start when `None`), and the state after the last id.
+    fn next_token_logits(&self, ids: &[u32], state: Option<&Self::State>) -> Result<(Var, Self::State)>;
+}
 
 /// How the next token is drawn from the model's distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,7 +75,12 @@ fn pick(logits: &[f64], s: &Sampling, rng: &mut SplitMix) -> u32 {
 /// assert_eq!(a, generate(&lm, &[1, 2], 6, &s)?);
 /// # Ok::<(), tessera_train::Error>(())
 /// ```
-pub fn generate(model: &LstmLm, prompt: &[u32], tokens: usize, sampling: &Sampling) -> Result<Vec<u32>> {
+pub fn generate<M: NextToken + ?Sized>(
+    model: &M,
+    prompt: &[u32],
+    tokens: usize,
+    sampling: &Sampling,
+) -> Result<Vec<u32>> {
     if prompt.is_empty() {
         return Err(Error::Config("generation needs a prompt of at least one token".into()));
     }
@@ -72,20 +90,18 @@ pub fn generate(model: &LstmLm, prompt: &[u32], tokens: usize, sampling: &Sampli
     if sampling.top_k == Some(0) {
         return Err(Error::Config("top-k must be at least 1".into()));
     }
-    let vocab = model.config().vocab;
+    let vocab = model.vocab_size();
     if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= vocab) {
         return Err(Error::Config(format!("prompt token id {bad} is out of range for a vocabulary of {vocab}")));
     }
-    let device = *model.parameters()[0].1.device();
     let mut rng = SplitMix::new(sampling.seed, 0x6e6e);
     model.set_training(false);
     let result = no_grad(|| -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(tokens);
         let mut input = prompt.to_vec();
-        let mut state: Option<LstmState> = None;
+        let mut state = None;
         for _ in 0..tokens {
-            let ids = Tensor::from_vec(input.clone(), [1, input.len()], &Device::Cpu)?.to_device(&device)?;
-            let (logits, next) = model.forward_ids(&ids, state.as_ref())?;
+            let (logits, next) = model.next_token_logits(&input, state.as_ref())?;
             let last = logits.tensor().narrow(0, input.len() - 1, 1)?.to_vec_f64()?;
             let id = pick(&last, sampling, &mut rng);
             out.push(id);

@@ -1,8 +1,9 @@
 //! The classic LSTM language model: Embedding, LSTM, Linear over the vocabulary.
 
+use super::generate::NextToken;
 use serde_json::{json, Value};
 use tessera_autograd::Var;
-use tessera_nn::{init, Dropout, Embedding, Error, Linear, Lstm, LstmState, Module, Parameters, Result};
+use tessera_nn::{init, Dropout, Embedding, Error, Linear, Lstm, LstmState, Module, Result};
 use tessera_tensor::{DType, Device, Generator, Tensor};
 
 /// What builds an [`LstmLm`]; stored in checkpoints so that a model can be rebuilt.
@@ -63,11 +64,14 @@ impl LstmLmConfig {
 /// assert_eq!(state.h.dims(), [1, 2, 16]);
 /// # Ok::<(), tessera_nn::Error>(())
 /// ```
+#[derive(Module)]
 pub struct LstmLm {
+    #[module(skip)]
     cfg: LstmLmConfig,
+    // The layers in the order the data meets them (the summary lists them so).
     encoder: Embedding,
-    rnn: Lstm,
     drop: Dropout,
+    rnn: Lstm,
     decoder: Linear,
 }
 
@@ -91,12 +95,17 @@ impl LstmLm {
             Some(Tensor::zeros([cfg.vocab], dt, device)?),
         )?;
         let drop = Dropout::new(cfg.dropout, cfg.seed ^ 0x5eed_0002)?;
-        Ok(LstmLm { cfg: cfg.clone(), encoder, rnn, drop, decoder })
+        Ok(LstmLm { cfg: cfg.clone(), encoder, drop, rnn, decoder })
     }
 
     /// The configuration it was built from.
     pub fn config(&self) -> &LstmLmConfig {
         &self.cfg
+    }
+
+    /// The device its parameters are on.
+    pub fn device(&self) -> &Device {
+        self.encoder.weight().device()
     }
 
     /// Restarts every dropout mask stream from `seed` (training calls this at each epoch start).
@@ -141,18 +150,6 @@ impl Module for LstmLm {
         Ok(self.forward_ids(ids.tensor(), None)?.0)
     }
 
-    fn parameters(&self) -> Parameters {
-        let mut p = tessera_nn::prefixed("encoder", self.encoder.parameters());
-        p.extend(tessera_nn::prefixed("rnn", self.rnn.parameters()));
-        p.extend(tessera_nn::prefixed("decoder", self.decoder.parameters()));
-        p
-    }
-
-    fn set_training(&self, training: bool) {
-        self.drop.set_training(training);
-        self.rnn.set_training(training);
-    }
-
     fn describe(&self) -> String {
         format!(
             "LstmLm(vocab={}, embed={}, hidden={}, layers={}, dropout={})",
@@ -160,18 +157,23 @@ impl Module for LstmLm {
         )
     }
 
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![
-            ("encoder".into(), &self.encoder as &dyn Module),
-            ("rnn".into(), &self.rnn),
-            ("decoder".into(), &self.decoder),
-        ]
-    }
-
     fn flops_per_example(&self, input_dims: &[usize]) -> u64 {
         // One example is a row of `steps` ids.
         let steps = input_dims.first().copied().unwrap_or(1);
         self.rnn.flops_per_example(&[steps, self.cfg.embed])
             + self.decoder.flops_per_example(&[self.cfg.hidden]) * steps as u64
+    }
+}
+
+impl NextToken for LstmLm {
+    type State = LstmState;
+
+    fn vocab_size(&self) -> usize {
+        self.cfg.vocab
+    }
+
+    fn next_token_logits(&self, ids: &[u32], state: Option<&LstmState>) -> crate::Result<(Var, LstmState)> {
+        let ids = Tensor::from_vec(ids.to_vec(), [1, ids.len()], &Device::Cpu)?.to_device(self.device())?;
+        Ok(self.forward_ids(&ids, state)?)
     }
 }

@@ -4,9 +4,10 @@ use super::CliResult;
 use tessera_tensor::Device;
 
 /// Which device to run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceChoice {
     /// The CPU.
+    #[default]
     Cpu,
     /// The first CUDA GPU (an error when there is none).
     Cuda,

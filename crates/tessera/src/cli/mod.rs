@@ -11,8 +11,9 @@ mod predict;
 mod segment;
 mod summary;
 mod tokenize;
-mod train;
 mod train_lm;
+mod train_mlp;
+mod training;
 
 use clap::{Parser, Subcommand};
 
@@ -29,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language model).
-    Train(train::TrainArgs),
+    Train(training::TrainArgs),
     /// Evaluate a saved checkpoint on test data.
     Eval(eval::EvalArgs),
     /// Predict classes with a saved checkpoint.
@@ -49,7 +50,7 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => training::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Generate(args) => generate::run(args),

@@ -1,0 +1,183 @@
+//! [`Trainer`]: one training loop for every model, through a [`Task`].
+
+mod config;
+mod supervised;
+mod task;
+
+pub(crate) use config::end_epoch;
+pub use config::{format_logs, FitConfig, History, Validation};
+pub use supervised::{evaluate, Evaluation, LossFn, Supervised};
+pub use task::{evaluate_task, Batches, BoxedBatches, FitData, FitPlan, Metrics, Pass, Step, Task};
+
+use crate::callbacks::{Callback, EpochLogs, TrainContext};
+use crate::optim::Optimizer;
+use crate::progress::Progress;
+use crate::run_dir::RunDir;
+use crate::{Error, Result};
+use std::time::Instant;
+use task::Means;
+
+/// Trains a model with an optimizer, through a [`Task`] (a batch in, a loss and metrics out):
+/// epochs with a progress display, evaluation sets after each epoch, callbacks (early stopping,
+/// checkpoints, schedules), a run folder, and resuming from a checkpoint's epoch.
+///
+/// [`Trainer::new`] trains a model on examples with a loss ([`Supervised`], Keras'
+/// `compile` + `fit`); [`Trainer::with_task`] trains through any task, e.g. a language model
+/// with truncated backpropagation through time ([`LmTask`](crate::lm::LmTask)). The explicit
+/// loop stays one call away: [`Trainer::train_step`] does forward, loss, backward and the
+/// optimizer step for one batch.
+pub struct Trainer<T: Task> {
+    task: T,
+    optimizer: Optimizer,
+    callbacks: Vec<Box<dyn Callback>>,
+    run_dir: Option<RunDir>,
+    steps: usize,
+}
+
+impl<T: Task> Trainer<T> {
+    /// A trainer for `task` with `optimizer` (built over the task's module's parameters).
+    pub fn with_task(task: T, optimizer: Optimizer) -> Self {
+        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None, steps: 0 }
+    }
+
+    /// Adds a callback.
+    pub fn callback(mut self, cb: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(cb));
+        self
+    }
+
+    /// Records metrics and curves in `run`.
+    pub fn run_dir(mut self, run: RunDir) -> Self {
+        self.run_dir = Some(run);
+        self
+    }
+
+    /// The task.
+    pub fn task(&self) -> &T {
+        &self.task
+    }
+
+    /// The task, mutably.
+    pub fn task_mut(&mut self) -> &mut T {
+        &mut self.task
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    /// The optimizer, mutably (to load a checkpoint's state).
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer {
+        &mut self.optimizer
+    }
+
+    /// One optimizer step on `batch`: the task's forward and loss, backward, the step. Returns
+    /// the loss value and the task's step (metrics, weight). A loss that is not finite is
+    /// returned without a step.
+    pub fn train_step(&mut self, batch: &T::Batch) -> Result<(f64, Step)> {
+        let step = self.task.step(batch)?;
+        let value = step.loss.tensor().to_scalar_f64()?;
+        self.optimizer.zero_grad();
+        if value.is_finite() {
+            step.loss.backward()?;
+            self.optimizer.step()?;
+        }
+        Ok((value, step))
+    }
+
+    /// The metrics of the task over `batches`, in evaluation mode and without recording (the
+    /// module goes back to training mode after).
+    pub fn evaluate_on(&mut self, batches: &dyn Batches<Batch = T::Batch>, top_k: Option<usize>) -> Result<Metrics> {
+        self.task.module().set_training(false);
+        let result = evaluate_task(&mut self.task, batches, top_k);
+        self.task.module().set_training(true);
+        result
+    }
+
+    /// Trains for `cfg.epochs` epochs (or until a callback stops it), reporting `loss` and the
+    /// task's metrics, then every evaluation set's (`val_loss`, ...), `lr` and `seconds` every
+    /// epoch.
+    pub fn fit<D: FitData<Batch = T::Batch>>(&mut self, data: &D, cfg: &FitConfig) -> Result<History> {
+        self.fit_from(data, cfg, 0)
+    }
+
+    /// Resumes training after `done` completed epochs (e.g. from a checkpoint's epoch): runs
+    /// epochs `done + 1 ..= cfg.epochs` with the data order (and, for tasks that reseed, the
+    /// random draws) an unbroken run would use.
+    pub fn fit_from<D: FitData<Batch = T::Batch>>(
+        &mut self,
+        data: &D,
+        cfg: &FitConfig,
+        done: usize,
+    ) -> Result<History> {
+        let plan = data.plan(cfg)?;
+        let mut history = History::default();
+        self.task.module().set_training(true);
+        for epoch in done + 1..=cfg.epochs {
+            let started = Instant::now();
+            let (values, weight) = self.train_epoch(plan.train.as_ref(), epoch, cfg)?;
+            let train_secs = started.elapsed().as_secs_f64();
+            let mut logs = EpochLogs { epoch, values };
+            for (name, batches) in &plan.eval {
+                for (k, v) in self.evaluate_on(batches.as_ref(), cfg.top_k)? {
+                    logs.values.insert(format!("{name}_{k}"), v);
+                }
+            }
+            logs.values.insert("lr".into(), self.optimizer.learning_rate());
+            if let Some(name) = T::THROUGHPUT {
+                logs.values.insert(name.into(), weight / train_secs.max(1e-9));
+            }
+            logs.values.insert("seconds".into(), started.elapsed().as_secs_f64());
+            let stop = end_epoch(
+                &logs,
+                cfg.progress.then_some(cfg.epochs),
+                &mut self.callbacks,
+                self.run_dir.as_mut(),
+                &mut TrainContext { model: self.task.module(), optimizer: &mut self.optimizer },
+            )?;
+            history.epochs.push(logs);
+            if stop {
+                history.stopped_early = epoch < cfg.epochs;
+                break;
+            }
+        }
+        let mut ctx = TrainContext { model: self.task.module(), optimizer: &mut self.optimizer };
+        for cb in &mut self.callbacks {
+            cb.on_train_end(&mut ctx)?;
+        }
+        Ok(history)
+    }
+
+    /// One training epoch: its metrics and the total weight of its batches.
+    fn train_epoch(
+        &mut self,
+        batches: &dyn Batches<Batch = T::Batch>,
+        epoch: usize,
+        cfg: &FitConfig,
+    ) -> Result<(Metrics, f64)> {
+        self.task.begin(Pass::Train { epoch, seed: cfg.seed });
+        let label = format!("epoch {epoch}/{}", cfg.epochs);
+        let mut progress = cfg.progress.then(|| Progress::new(label, batches.batches_per_epoch()).unit(T::UNIT));
+        let mut means = Means::default();
+        for (i, batch) in batches.epoch(epoch - 1).enumerate() {
+            let (loss, step) = self.train_step(&batch?)?;
+            if !loss.is_finite() {
+                return Err(Error::NonFiniteLoss { value: loss, epoch, step: i + 1 });
+            }
+            means.add(loss, &step);
+            self.steps += 1;
+            let mut ctx = TrainContext { model: self.task.module(), optimizer: &mut self.optimizer };
+            for cb in &mut self.callbacks {
+                cb.on_batch_end(self.steps, &mut ctx)?;
+            }
+            if let Some(p) = progress.as_mut() {
+                p.update(i + 1, means.weight() as usize, means.loss());
+            }
+        }
+        if let Some(p) = &progress {
+            p.finish();
+        }
+        Ok((means.finish(&self.task), means.weight()))
+    }
+}

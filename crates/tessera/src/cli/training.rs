@@ -1,0 +1,209 @@
+//! What the `tessera train` subcommands share: the options every one takes, the run folder
+//! (created, or reopened with `--resume`), resuming from the last checkpoint, the trainer's
+//! checkpoints and early stopping, and the results file.
+
+use super::device::DeviceChoice;
+use super::CliResult;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use tessera_nn::Module;
+use tessera_tensor::Device;
+use tessera_train::callbacks::{EarlyStopping, Mode, ModelCheckpoint};
+use tessera_train::checkpoint;
+use tessera_train::optim::Optimizer;
+use tessera_train::run_dir::RunDir;
+use tessera_train::{Task, Trainer};
+
+/// Arguments of `tessera train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    model: TrainModel,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TrainModel {
+    /// The MNIST classifier: Dense 128 ReLU, Dense 64 ReLU, Dense 10 softmax, sparse categorical
+    /// cross-entropy, Adam.
+    Mlp(super::train_mlp::MlpArgs),
+    /// The LSTM language model: Embedding, LSTM, Linear over the vocabulary, trained with
+    /// truncated backpropagation through time on the shipped Shakespeare sample or `--corpus`.
+    Lm(super::train_lm::LmArgs),
+}
+
+/// Runs `tessera train ...`.
+pub fn run(args: TrainArgs) -> CliResult<()> {
+    match args.model {
+        TrainModel::Mlp(a) => super::train_mlp::run(a),
+        TrainModel::Lm(a) => super::train_lm::run(a),
+    }
+}
+
+/// Options every `tessera train` subcommand takes. A run folder's `config.json` records them
+/// (without the device and the folders) under `train`, beside the subcommand's own.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Passes over the training data (default: 10 for mlp, 6 for lm; with `--resume`, the
+    /// run's own count).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Examples per optimizer step (lm: parallel streams the training text is cut into).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Fraction of the training data held out for validation (lm: of the lines, taken before
+    /// the test lines).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_split: f64,
+    /// Stop when the validation loss (lm: perplexity) has not improved for this many epochs,
+    /// keeping the best weights.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Seed of the weights, the data split and the shuffling (lm: and of the dropout masks).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    #[serde(skip)]
+    pub device: DeviceChoice,
+    /// The run folder (default: runs/<model>-<date>-<time>).
+    #[arg(long)]
+    #[serde(skip)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint, up to `--epochs` epochs in all;
+    /// every other setting comes from the run's config.json.
+    #[arg(long, conflicts_with = "out")]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
+}
+
+/// The arguments to run with: `args` themselves, or with `--resume RUN` those the run was
+/// started with (its config.json's `train`), keeping `--epochs` and `--device` from this
+/// command line. `common` finds the shared options in the arguments.
+pub fn resolve<A: DeserializeOwned>(mut args: A, common: fn(&mut A) -> &mut TrainOptions) -> CliResult<A> {
+    let given = common(&mut args).clone();
+    let Some(dir) = &given.resume else { return Ok(args) };
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let train = config.get("train").ok_or_else(|| format!("{}: no `train` settings", path.display()))?;
+    let mut saved: A =
+        serde_json::from_value(train.clone()).map_err(|e| format!("{}: `train` settings: {e}", path.display()))?;
+    let opts = common(&mut saved);
+    opts.epochs = given.epochs.or(opts.epochs);
+    (opts.device, opts.resume) = (given.device, given.resume.clone());
+    Ok(saved)
+}
+
+/// The last checkpoint of the run in `dir`.
+fn last_checkpoint(dir: &Path) -> PathBuf {
+    dir.join("checkpoints").join("last.safetensors")
+}
+
+/// A new run folder for `model` with `config.json` (the model's name, `args` under `train`,
+/// the device, and the entries of `extra`), or, with `--resume`, the run's folder and the
+/// epochs its last checkpoint has done. `opts` are the shared options within `args`.
+pub fn open_run(
+    args: &impl Serialize,
+    opts: &TrainOptions,
+    model: &str,
+    device: &Device,
+    extra: Value,
+) -> CliResult<(RunDir, usize)> {
+    if let Some(dir) = &opts.resume {
+        let done = checkpoint::read_info(&last_checkpoint(dir))?.epoch;
+        return Ok((RunDir::resume(dir, done)?, done));
+    }
+    let run = RunDir::create(opts.out.as_deref(), model)?;
+    let mut config = json!({ "model": model, "train": args, "device": device.to_string() });
+    if let (Some(c), Value::Object(e)) = (config.as_object_mut(), extra) {
+        c.extend(e);
+    }
+    run.write_config(&config)?;
+    Ok((run, 0))
+}
+
+/// With `--resume`, loads the run's last checkpoint into `model` and `optimizer`, and says so.
+pub fn load_last(
+    opts: &TrainOptions,
+    run: &RunDir,
+    done: usize,
+    model_name: &str,
+    model: &dyn Module,
+    optimizer: &mut Optimizer,
+) -> CliResult<()> {
+    if opts.resume.is_some() {
+        checkpoint::load(&last_checkpoint(run.path()), model_name, model, Some(optimizer))?;
+        println!("resumed after epoch {done} (learning rate {:.2e})", optimizer.learning_rate());
+    }
+    Ok(())
+}
+
+/// What a run watches: the metric (lower is better) that picks the best checkpoint and stops
+/// training after `patience` epochs without improvement.
+pub struct Watch<'a> {
+    /// The metric, e.g. `val_loss`.
+    pub monitor: &'a str,
+    /// Epochs without improvement before stopping (the best weights are restored); `None`
+    /// never stops early.
+    pub patience: Option<usize>,
+}
+
+/// The trainer of a run: `last` and `best` checkpoints of `model_name` (with its JSON `config`)
+/// in the run folder, the metrics and curves recorded there, and early stopping as `watch` says.
+/// Callbacks added after these run after them.
+pub fn trainer<T: Task>(
+    task: T,
+    optimizer: Optimizer,
+    run: RunDir,
+    model_name: &str,
+    config: &str,
+    watch: Watch<'_>,
+) -> Trainer<T> {
+    let dir = run.path().join("checkpoints");
+    let mut trainer = Trainer::with_task(task, optimizer)
+        .callback(ModelCheckpoint::new(dir, watch.monitor, Mode::Min, model_name, config))
+        .run_dir(run);
+    if let Some(p) = watch.patience {
+        trainer = trainer.callback(EarlyStopping::new(watch.monitor, Mode::Min, p).restore_best_weights(true));
+    }
+    trainer
+}
+
+/// Writes `results.json` in the run folder.
+pub fn write_results(run: &Path, results: &Value) -> CliResult<()> {
+    tessera_train::fs::write_atomic(&run.join("results.json"), format!("{results:#}\n").as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    fn options(args: &[&str]) -> TrainOptions {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Train(TrainArgs { model: TrainModel::Mlp(a) }) => a.common,
+            Command::Train(TrainArgs { model: TrainModel::Lm(a) }) => a.common,
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn subcommands_share_the_options_and_keep_their_own_defaults() {
+        Cli::command().debug_assert();
+        let mlp = options(&["tessera", "train", "mlp"]);
+        assert_eq!((mlp.lr, mlp.patience, mlp.epochs, mlp.batch_size), (1e-3, None, None, 32));
+        let lm = options(&["tessera", "train", "lm"]);
+        assert_eq!((lm.lr, lm.patience, lm.val_split), (2e-3, Some(2), 0.1));
+        let given = options(&["tessera", "train", "lm", "--lr", "0.01", "--patience", "5", "--epochs", "3"]);
+        assert_eq!((given.lr, given.patience, given.epochs), (0.01, Some(5), Some(3)));
+        assert!(Cli::try_parse_from(["tessera", "train", "mlp", "--out", "a", "--resume", "b"]).is_err());
+    }
+}
