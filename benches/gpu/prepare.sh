@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds, on a machine with Rust (no GPU needed), everything benches/gpu/run.sh runs on the GPU
 # machine, which has CUDA, PyTorch and a C++ compiler but no Rust toolchain and no network:
-# release test executables (the CUDA suites, the kernels' unit tests with the host emulation, the
-# tensor unit tests), gpu-bench and, when it takes --device, the autograd gradcheck binary.
+# release test executables (the CUDA suite, the kernels' unit tests with the host emulation, the
+# tensor unit tests), gpu-bench, gradcheck and compile-kernels.
 # They land stripped in target-gpu/bin (git-ignored; carry that folder to the GPU machine).
 # Built against glibc 2.36 (Debian 12), they run on newer images (the GPU image is Ubuntu 24.04).
 set -euo pipefail
@@ -15,8 +15,7 @@ rm -rf "$BIN" && mkdir -p "$BIN"
 cargo test --release -p tessera-kernels -p tessera-tensor --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, shutil, sys
-want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda"),
-        ("tessera-tensor", "cuda_nn_ops")}
+want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda")}
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
@@ -27,13 +26,10 @@ for line in sys.stdin:
         shutil.copy(m["executable"], sys.argv[1] + "/test-%s-%s" % key)
         print("test-%s-%s" % key)
 ' "$BIN"
-cargo build --release -q -p tessera-kernels --bin gpu-bench --bin compile-kernels
-cp "$CARGO_TARGET_DIR/release/gpu-bench" "$CARGO_TARGET_DIR/release/compile-kernels" "$BIN/"
-if grep -qs -- "--device" crates/tessera-autograd/src/bin/gradcheck.rs; then
-    cargo build --release -q -p tessera-autograd --bin gradcheck && cp "$CARGO_TARGET_DIR/release/gradcheck" "$BIN/"
-fi
+cargo build --release -q -p tessera-benches --bin gpu-bench -p tessera-devtools --bin gradcheck --bin compile-kernels
+cp "$CARGO_TARGET_DIR/release/gpu-bench" "$CARGO_TARGET_DIR/release/gradcheck" "$CARGO_TARGET_DIR/release/compile-kernels" "$BIN/"
 strip "$BIN"/*
 ls -la "$BIN"
 du -sh "$BIN"
 n=$(ls "$BIN" | grep -c '^test-')
-[ "$n" -eq 4 ] || { echo "expected 4 test executables, found $n"; exit 1; }
+[ "$n" -eq 3 ] || { echo "expected 3 test executables, found $n"; exit 1; }

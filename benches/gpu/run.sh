@@ -5,10 +5,9 @@
 #
 #   OUT=/some/dir bash benches/gpu/run.sh      (default OUT: target-gpu/results)
 #
-#   1. the CUDA-vs-CPU suites (tessera-tensor's tests/cuda.rs and tests/cuda_nn_ops.rs), one test
-#      at a time
+#   1. the CUDA-vs-CPU suite (tessera-tensor's tests/cuda/), one test at a time
 #   2. the CUDA unit tests of tessera-kernels (host emulation included) and tessera-tensor's
-#   3. gradcheck on the CUDA device, when prepare.sh could build it
+#   3. gradcheck on the CUDA device
 #   4. gpu-bench and, with PyTorch, the same ops in PyTorch; a side-by-side table
 #
 # Each step logs to $OUT/<step>.log; a failing step does not stop the later ones; the exit code
@@ -41,13 +40,10 @@ step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log, records failure
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || true
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$OUT/gpu.txt"
 step test-cuda "$BIN/test-tessera-tensor-cuda" --test-threads=1
-step test-cuda-nn-ops "$BIN/test-tessera-tensor-cuda_nn_ops" --test-threads=1
-if grep -h "skipped" "$OUT/test-cuda.log" "$OUT/test-cuda-nn-ops.log"; then echo "CUDA tests SKIPPED: no device seen"; failed=1; fi
+if grep -h "skipped" "$OUT/test-cuda.log"; then echo "CUDA tests SKIPPED: no device seen"; failed=1; fi
 step test-kernels "$BIN/test-tessera-kernels-tessera_kernels" cuda::
 step test-tensor "$BIN/test-tessera-tensor-tessera_tensor"
-if [ -x "$BIN/gradcheck" ]; then
-    step gradcheck "$BIN/gradcheck" --device cuda --cases 8
-fi
+step gradcheck "$BIN/gradcheck" --device cuda --cases 8
 step bench "$BIN/gpu-bench" --out "$OUT/tessera.jsonl"
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
     step torch python3 benches/gpu/torch_compare.py --out "$OUT/torch.jsonl"

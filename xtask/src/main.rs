@@ -101,8 +101,15 @@ fn gradcheck(args: &[String]) -> Result<(), String> {
     run("gradcheck", devtool("gradcheck").args(args))
 }
 
+/// The workspace members that are never published.
+const UNPUBLISHED: [&str; 3] = ["tessera-benches", "tessera-devtools", "xtask"];
+
 /// Packs every publishable crate and builds each from its package alone (so a path outside a
 /// crate, a file missing from its package or a dependency without a version fails here).
 fn package() -> Result<(), String> {
-    run("package", &mut cargo(&["package", "--workspace", "--allow-dirty", "-q"]))
+    let mut cmd = cargo(&["package", "--workspace", "--allow-dirty"]);
+    for name in UNPUBLISHED {
+        cmd.args(["--exclude", name]);
+    }
+    run("package", &mut cmd)
 }

@@ -39,3 +39,8 @@ pub use error::{Error, Result};
 pub use graph::{BackwardCtx, BackwardRule, InputGrads};
 pub use no_grad::{is_grad_enabled, no_grad, NoGradGuard};
 pub use var::Var;
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

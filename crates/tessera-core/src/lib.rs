@@ -26,3 +26,8 @@ pub use layout::Layout;
 pub use rng::Philox;
 pub use shape::{broadcast_shapes, Shape};
 pub use strided::{StridedBlocks, StridedIndex};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

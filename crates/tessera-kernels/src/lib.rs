@@ -33,3 +33,8 @@ pub mod ops;
 pub mod plan;
 
 pub use error::{Error, Result};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -49,3 +49,8 @@ pub use layers::{
 pub use module::{prefixed, MapFn, Module, ModuleField, ModuleParts, Parameters, Part};
 /// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).
 pub use tessera_derive::Module;
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -31,3 +31,8 @@ pub use normalize::{NormalizeStep, Normalizer};
 pub use segment::{SegmentMode, Segmenter};
 pub use tokenizer::Tokenizer;
 pub use vocab::{CharTokenizer, Vocab, VocabBuilder, WordTokenizer};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -24,3 +24,8 @@ pub use trainer::{
     evaluate, evaluate_task, format_logs, Batches, BoxedBatches, Evaluation, FitConfig, FitData, FitPlan, History,
     LossFn, Metrics, Pass, Step, Supervised, Task, Trainer, Validation,
 };
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -30,13 +30,14 @@ mod reduce;
 mod softmax;
 mod unary;
 
-/// `kernels/`: `$TESSERA_KERNELS_DIR`, else the source tree this test was built from, else
-/// `./kernels` (a test binary carried to another machine and run from the repository root).
+/// `kernels/`: `$TESSERA_KERNELS_DIR`, else the crate's own (a link to the repository's, or the
+/// packaged copy), else `./kernels` (a test binary carried to another machine and run from the
+/// repository root).
 fn kernels_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TESSERA_KERNELS_DIR") {
         return PathBuf::from(dir);
     }
-    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels");
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kernels");
     if built.join("common.cuh").exists() {
         built
     } else {
