@@ -145,9 +145,9 @@ fn run() -> Result<()> {
         let shape = format!("{batch}x{}", 4 * hidden);
         let (g, s) = (arg(DType::F32, &gl), arg(DType::F32, &sl));
         let plan = LstmCellPlan::new(g, g, s)?;
-        let t = time(&dev, iters, || cuda::lstm_cell(&plan, &x, &h, &c0).map(drop))?;
+        let t = time(&dev, iters, || cuda::lstm_cell(&plan, [&x, &h, &c0]).map(drop))?;
         report("lstm_cell", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);
-        let (_, c1, acts) = cuda::lstm_cell(&plan, &x, &h, &c0)?;
+        let [_, c1, acts] = cuda::lstm_cell(&plan, [&x, &h, &c0])?;
         let plan = LstmCellBackwardPlan::new([g, s, s, s, s])?;
         let t = time(&dev, iters, || cuda::lstm_cell_backward(&plan, [&acts, &c0, &c1, &d, &d]).map(drop))?;
         report("lstm_cell_backward", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);

@@ -27,7 +27,10 @@ pub use tensor::Tensor;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
-pub use tessera_kernels::{binary_op_table, compare_op_table, ops, reduce_op_table, unary_op_table};
+pub use tessera_kernels::{
+    binary_methods, binary_op_table, compare_methods, compare_op_table, ops, reduce_methods, reduce_op_table,
+    unary_methods, unary_op_table,
+};
 
 /// The README's examples, compiled and run as doc tests so that they stay true.
 #[cfg(doctest)]

@@ -246,15 +246,9 @@ impl Storage {
     /// The fused LSTM cell forward (see [`crate::Tensor::lstm_cell`]): `(h, c, acts)`.
     pub(crate) fn lstm_cell(plan: &LstmCellPlan, parts: [&Storage; 3]) -> Result<[Storage; 3]> {
         Ok(match on_one_device("lstm_cell", parts)? {
-            OnDevice::Cpu([x, h, c]) => {
-                let (h, c, a) = cpu::lstm_cell(plan, x, h, c)?;
-                [h, c, a].map(Storage::Cpu)
-            }
+            OnDevice::Cpu(bufs) => cpu::lstm_cell(plan, bufs)?.map(Storage::Cpu),
             #[cfg(feature = "cuda")]
-            OnDevice::Cuda([x, h, c]) => {
-                let (h, c, a) = cuda::lstm_cell(plan, x, h, c)?;
-                [h, c, a].map(Storage::Cuda)
-            }
+            OnDevice::Cuda(bufs) => cuda::lstm_cell(plan, bufs)?.map(Storage::Cuda),
         })
     }
 
@@ -262,15 +256,9 @@ impl Storage {
     /// `(d_gates, dc_prev)` from `acts, c_prev, c, dh, dc`.
     pub(crate) fn lstm_cell_backward(plan: &LstmCellBackwardPlan, parts: [&Storage; 5]) -> Result<[Storage; 2]> {
         Ok(match on_one_device("lstm_cell_backward", parts)? {
-            OnDevice::Cpu(bufs) => {
-                let (dg, dc) = cpu::lstm_cell_backward(plan, bufs)?;
-                [dg, dc].map(Storage::Cpu)
-            }
+            OnDevice::Cpu(bufs) => cpu::lstm_cell_backward(plan, bufs)?.map(Storage::Cpu),
             #[cfg(feature = "cuda")]
-            OnDevice::Cuda(bufs) => {
-                let (dg, dc) = cuda::lstm_cell_backward(plan, bufs)?;
-                [dg, dc].map(Storage::Cuda)
-            }
+            OnDevice::Cuda(bufs) => cuda::lstm_cell_backward(plan, bufs)?.map(Storage::Cuda),
         })
     }
 

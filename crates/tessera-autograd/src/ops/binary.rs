@@ -71,28 +71,6 @@ fn gradients(op: BinaryOp, c: &BackwardCtx<'_>, g: &Tensor, k: &Kept) -> Result<
     })
 }
 
-/// One method per row of the binary op table, each recording [`Var::binary`].
-macro_rules! binary_methods {
-    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self, rhs: &Var) -> Result<Var> {
-            self.binary(BinaryOp::$variant, rhs)
-        }
-    )*};
-}
-
-/// One method per row of the comparison table; comparisons give constants.
-macro_rules! compare_methods {
-    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
-        $(#[doc = $doc])*
-        ///
-        /// Not differentiable: the result is a constant.
-        pub fn $method(&self, rhs: &Var) -> Result<Var> {
-            self.compare(CmpOp::$variant, rhs)
-        }
-    )*};
-}
-
 impl Var {
     /// Applies a broadcast binary op, recording its backward rule; the operands' gradients are
     /// summed back to their shapes.
@@ -110,7 +88,7 @@ impl Var {
         }))
     }
 
-    tessera_tensor::binary_op_table!(binary_methods);
+    tessera_tensor::binary_methods!();
 
     /// A broadcast comparison giving a `u8` mask. Not differentiable: the result never requires
     /// grad (use it with [`Var::where_cond`]).
@@ -118,7 +96,7 @@ impl Var {
         Ok(Var::constant(self.tensor().compare(op, rhs.tensor())?))
     }
 
-    tessera_tensor::compare_op_table!(compare_methods);
+    tessera_tensor::compare_methods!();
 
     /// `self ? on_true : on_false` where `self` is a `u8` mask (no gradient flows to the mask);
     /// all three broadcast together.

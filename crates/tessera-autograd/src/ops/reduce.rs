@@ -39,16 +39,6 @@ fn gradient(
     })
 }
 
-/// One method per row of the reduction table, each recording [`Var::reduce`].
-macro_rules! reduce_methods {
-    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self, dims: &[isize], keepdim: bool) -> Result<Var> {
-            self.reduce(ReduceOp::$variant, dims, keepdim)
-        }
-    )*};
-}
-
 impl Var {
     /// Reduces over `dims` (empty: all), recording the op's backward rule.
     pub fn reduce(&self, op: ReduceOp, dims: &[isize], keepdim: bool) -> Result<Var> {
@@ -60,7 +50,7 @@ impl Var {
         }))
     }
 
-    tessera_tensor::reduce_op_table!(reduce_methods);
+    tessera_tensor::reduce_methods!();
 
     /// Sum of every element, as a 0-dim Var.
     pub fn sum_all(&self) -> Result<Var> {

@@ -89,19 +89,6 @@ fn gradient(op: UnaryOp, g: &Tensor, x: Option<&Tensor>, y: Option<&Tensor>) -> 
     })
 }
 
-/// One method per row of the unary op table, each recording [`Var::unary`].
-macro_rules! unary_methods {
-    ($(
-        $(#[doc = $doc:literal])*
-        $variant:ident $(($($param:ident),+))? => $method:ident { $($fields:tt)* };
-    )*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self $($(, $param: f64)+)?) -> Result<Var> {
-            self.unary(UnaryOp::$variant $(($($param),+))?)
-        }
-    )*};
-}
-
 impl Var {
     /// Applies an elementwise op, recording its backward rule.
     pub fn unary(&self, op: UnaryOp) -> Result<Var> {
@@ -114,7 +101,7 @@ impl Var {
         }))
     }
 
-    tessera_tensor::unary_op_table!(unary_methods);
+    tessera_tensor::unary_methods!();
 
     /// `x * s`.
     pub fn scale(&self, s: f64) -> Result<Var> {

@@ -20,30 +20,26 @@ use tessera_core::{bf16, f16, Layout};
 /// `[batch, 4 * hidden]`, any layout) are the input and recurrent pre-activations, summed here;
 /// `c_prev` is `[batch, hidden]`.
 ///
-/// Returns contiguous `(h, c, acts)`: `c = f * c_prev + i * g`, `h = o * tanh(c)`, and the
+/// `inputs` are `[x, h, c_prev]`. Returns contiguous `[h, c, acts]`: `c = f * c_prev + i * g`, `h = o * tanh(c)`, and the
 /// activated gates `[sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]` (`[batch, 4 * hidden]`), which
 /// [`lstm_cell_backward`] takes. Float dtypes only (f16 and bf16 compute in f32).
-pub fn lstm_cell(
-    plan: &LstmCellPlan,
-    x: &CpuBuffer,
-    h: &CpuBuffer,
-    c_prev: &CpuBuffer,
-) -> Result<(CpuBuffer, CpuBuffer, CpuBuffer)> {
-    expect_dtype("lstm_cell", plan.dtype, &[x, h, c_prev])?;
+pub fn lstm_cell(plan: &LstmCellPlan, inputs: [&CpuBuffer; 3]) -> Result<[CpuBuffer; 3]> {
+    expect_dtype("lstm_cell", plan.dtype, &inputs)?;
+    let [x, h, c_prev] = inputs;
     let (batch, hidden) = (plan.batch, plan.hidden);
     let (xl, hl, cl) = (&plan.x_gates, &plan.h_gates, &plan.c_prev);
     macro_rules! native {
         ($x:expr, $h:expr, $c:expr) => {{
             let (x, h, c) = (strided_values($x, xl), strided_values($h, hl), strided_values($c, cl));
             let (h, c, a) = forward(hidden, batch, &x, &h, &c);
-            (h.into(), c.into(), a.into())
+            [h.into(), c.into(), a.into()]
         }};
     }
     macro_rules! via_f32 {
         ($x:expr, $h:expr, $c:expr, $t:ty) => {{
             let wide = |v: &[$t], l: &Layout| map(&strided_values(v, l), <$t>::to_f32);
             let (h, c, a) = forward(hidden, batch, &wide($x, xl), &wide($h, hl), &wide($c, cl));
-            (map(&h, <$t>::from_f32).into(), map(&c, <$t>::from_f32).into(), map(&a, <$t>::from_f32).into())
+            [map(&h, <$t>::from_f32).into(), map(&c, <$t>::from_f32).into(), map(&a, <$t>::from_f32).into()]
         }};
     }
     Ok(match (x, h, c_prev) {
@@ -59,12 +55,12 @@ pub fn lstm_cell(
 /// the previous and new cell states `c_prev` and `c`, and the gradients `dh` and `dc` reaching the
 /// new hidden and cell states (all `[batch, hidden]`, any layout).
 ///
-/// Returns contiguous `(d_gates, dc_prev)`: the gradient of the pre-activation gates
+/// Returns contiguous `[d_gates, dc_prev]`: the gradient of the pre-activation gates
 /// (`[batch, 4 * hidden]`, order i, f, g, o; also the gradient of `x_gates` and of `h_gates`) and
 /// of `c_prev`. With `tc = tanh(c)` (recomputed here) and `dc' = dc + dh * o * (1 - tc^2)`:
 /// `d_o = dh * tc * o(1 - o)`, `d_i = dc' * g * i(1 - i)`, `d_g = dc' * i * (1 - g^2)`,
 /// `d_f = dc' * c_prev * f(1 - f)`, `dc_prev = dc' * f`.
-pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CpuBuffer; 5]) -> Result<(CpuBuffer, CpuBuffer)> {
+pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CpuBuffer; 5]) -> Result<[CpuBuffer; 2]> {
     expect_dtype("lstm_cell_backward", plan.dtype, &inputs)?;
     let (batch, hidden) = (plan.batch, plan.hidden);
     let [al, cpl, cl, dhl, dcl] = &plan.inputs;
@@ -74,7 +70,7 @@ pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CpuBuffer; 5]) 
             let (a, cp, c) = (strided_values($a, al), strided_values($cp, cpl), strided_values($c, cl));
             let (dh, dc) = (strided_values($dh, dhl), strided_values($dc, dcl));
             let (dg, dcp) = backward(hidden, batch, &a, &cp, &c, &dh, &dc);
-            (dg.into(), dcp.into())
+            [dg.into(), dcp.into()]
         }};
     }
     macro_rules! via_f32 {
@@ -82,7 +78,7 @@ pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CpuBuffer; 5]) 
             let wide = |v: &[$t], l: &Layout| map(&strided_values(v, l), <$t>::to_f32);
             let (a, cp, c) = (wide($a, al), wide($cp, cpl), wide($c, cl));
             let (dg, dcp) = backward(hidden, batch, &a, &cp, &c, &wide($dh, dhl), &wide($dc, dcl));
-            (map(&dg, <$t>::from_f32).into(), map(&dcp, <$t>::from_f32).into())
+            [map(&dg, <$t>::from_f32).into(), map(&dcp, <$t>::from_f32).into()]
         }};
     }
     use CpuBuffer as B;
@@ -323,7 +319,7 @@ mod tests {
         let (g, s1) = (Layout::contiguous(Shape::from(vec![1, 4])), Layout::contiguous(Shape::from(vec![1, 1])));
         let f = DType::F64;
         let plan = LstmCellPlan::new(Arg::new(f, &g), Arg::new(f, &g), Arg::new(f, &s1)).unwrap();
-        let (h1, c1, acts) = lstm_cell(&plan, &x, &h, &c0).unwrap();
+        let [h1, c1, acts] = lstm_cell(&plan, [&x, &h, &c0]).unwrap();
         let s = |v: f64| 1.0 / (1.0 + (-v).exp());
         let c = 0.5 * 2.0 + 0.5 * 0.5f64.tanh();
         assert_eq!(acts, CpuBuffer::F64(vec![0.5, 0.5, 0.5f64.tanh(), s(1.0)]));

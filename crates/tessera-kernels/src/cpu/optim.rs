@@ -6,18 +6,16 @@ use crate::ops::{OptimStep, Update};
 use crate::plan::OptimPlan;
 use crate::Result;
 
-/// Applies the plan's step to `param` in place, reading `grad` and updating `state` (as many
-/// buffers as [`OptimStep::state_count`], each the parameter's length).
-pub fn optim_step(
-    plan: &OptimPlan,
-    param: &mut CpuBuffer,
-    grad: &CpuBuffer,
-    state: &mut [&mut CpuBuffer],
-) -> Result<()> {
-    let op = plan.step.name();
-    expect_dtype(op, plan.dtype, &[param, grad])?;
-    expect_dtype(op, plan.dtype, &state.iter().map(|s| &**s).collect::<Vec<_>>())?;
-    match (param, grad) {
+/// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
+/// the state buffers `s` (as many as [`OptimStep::state_count`], each the parameter's length).
+pub fn optim_step(plan: &OptimPlan, p: &mut CpuBuffer, g: &CpuBuffer, s: &mut [&mut CpuBuffer]) -> Result<()> {
+    expect_dtype(
+        plan.step.name(),
+        plan.dtype,
+        &[&*p, g].into_iter().chain(s.iter().map(|s| &**s)).collect::<Vec<_>>(),
+    )?;
+    let state = s;
+    match (p, g) {
         (CpuBuffer::F32(p), CpuBuffer::F32(g)) => {
             let mut s: Vec<&mut [f32]> = state.iter_mut().map(|b| b.as_mut_slice().expect("dtype checked")).collect();
             apply(&plan.step, p, g, &mut s);

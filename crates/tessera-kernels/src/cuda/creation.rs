@@ -11,9 +11,9 @@ use crate::Result;
 use std::sync::Arc;
 use tessera_core::{DType, Element};
 
-/// `len` copies of `value` converted to `dtype` (converted on the host, filled on the device).
-pub fn full(dev: &Arc<CudaDevice>, dtype: DType, len: usize, value: f64) -> Result<CudaBuffer> {
-    let bits = match dtype {
+/// `value` converted to `dtype` (the CPU's rules), as the bits a `fill_<width>` kernel writes.
+pub fn fill_bits(dtype: DType, value: f64) -> u64 {
+    match dtype {
         DType::F32 => f32::from_f64(value).to_bits() as u64,
         DType::F64 => value.to_bits(),
         DType::F16 => tessera_core::f16::from_f64(value).to_bits() as u64,
@@ -21,7 +21,12 @@ pub fn full(dev: &Arc<CudaDevice>, dtype: DType, len: usize, value: f64) -> Resu
         DType::U8 => u8::from_f64(value) as u64,
         DType::U32 => u32::from_f64(value) as u64,
         DType::I64 => i64::from_f64(value) as u64,
-    };
+    }
+}
+
+/// `len` copies of `value` converted to `dtype` (converted on the host, filled on the device).
+pub fn full(dev: &Arc<CudaDevice>, dtype: DType, len: usize, value: f64) -> Result<CudaBuffer> {
+    let bits = fill_bits(dtype, value);
     let out = CudaBuffer::alloc(dev, dtype, len)?;
     if len > 0 {
         let args = Args::new().u64(len as u64).buf(&out).u64(bits);

@@ -6,15 +6,12 @@ use super::source::LSTM;
 use crate::plan::{LstmCellBackwardPlan, LstmCellPlan};
 use crate::Result;
 
-/// The fused LSTM cell forward: `(h, c, acts)`, with the values of [`crate::cpu::lstm_cell`].
-pub fn lstm_cell(
-    plan: &LstmCellPlan,
-    x: &CudaBuffer,
-    h: &CudaBuffer,
-    c_prev: &CudaBuffer,
-) -> Result<(CudaBuffer, CudaBuffer, CudaBuffer)> {
-    expect_dtype("lstm_cell", plan.dtype, &[x, h, c_prev])?;
-    let (dev, n, dtype) = (x.device(), plan.batch * plan.hidden, plan.dtype);
+/// The fused LSTM cell forward from `[x, h, c_prev]`: `[h, c, acts]`, with the values of
+/// [`crate::cpu::lstm_cell`].
+pub fn lstm_cell(plan: &LstmCellPlan, inputs: [&CudaBuffer; 3]) -> Result<[CudaBuffer; 3]> {
+    let (dev, n, dtype) = (inputs[0].device(), plan.batch * plan.hidden, plan.dtype);
+    expect_dtype("lstm_cell", dtype, &inputs)?;
+    let [x, h, c_prev] = inputs;
     let h_out = CudaBuffer::alloc(dev, dtype, n)?;
     let c_out = CudaBuffer::alloc(dev, dtype, n)?;
     let acts = CudaBuffer::alloc(dev, dtype, 4 * n)?;
@@ -33,12 +30,12 @@ pub fn lstm_cell(
             .buf(&acts);
         launch(dev, &LSTM, &format!("lstm_cell_{}", dtype.as_str()), elementwise(n), args)?;
     }
-    Ok((h_out, c_out, acts))
+    Ok([h_out, c_out, acts])
 }
 
-/// The fused LSTM cell backward: `(d_gates, dc_prev)` from `inputs` = `acts, c_prev, c, dh, dc`,
+/// The fused LSTM cell backward: `[d_gates, dc_prev]` from `inputs` = `acts, c_prev, c, dh, dc`,
 /// as [`crate::cpu::lstm_cell_backward`].
-pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CudaBuffer; 5]) -> Result<(CudaBuffer, CudaBuffer)> {
+pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CudaBuffer; 5]) -> Result<[CudaBuffer; 2]> {
     expect_dtype("lstm_cell_backward", plan.dtype, &inputs)?;
     let (dev, n, dtype) = (inputs[0].device(), plan.batch * plan.hidden, plan.dtype);
     let d_gates = CudaBuffer::alloc(dev, dtype, 4 * n)?;
@@ -54,5 +51,5 @@ pub fn lstm_cell_backward(plan: &LstmCellBackwardPlan, inputs: [&CudaBuffer; 5])
         let args = args.buf(&d_gates).buf(&dc_prev);
         launch(dev, &LSTM, &format!("lstm_cell_backward_{}", dtype.as_str()), elementwise(n), args)?;
     }
-    Ok((d_gates, dc_prev))
+    Ok([d_gates, dc_prev])
 }

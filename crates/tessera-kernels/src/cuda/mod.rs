@@ -15,7 +15,7 @@ mod buffer;
 mod cast;
 mod compare;
 mod copy;
-mod creation;
+pub(crate) mod creation;
 mod cross_entropy;
 pub mod device;
 mod index;

@@ -8,18 +8,16 @@ use crate::ops::Update;
 use crate::plan::OptimPlan;
 use crate::Result;
 
-/// Applies the plan's step to `param` in place, reading `grad` and updating `state` (as many
-/// buffers as [`crate::ops::OptimStep::state_count`]).
-pub fn optim_step(
-    plan: &OptimPlan,
-    param: &mut CudaBuffer,
-    grad: &CudaBuffer,
-    state: &mut [&mut CudaBuffer],
-) -> Result<()> {
-    let op = plan.step.name();
-    expect_dtype(op, plan.dtype, &[param, grad])?;
-    expect_dtype(op, plan.dtype, &state.iter().map(|s| &**s).collect::<Vec<_>>())?;
+/// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
+/// the state buffers `s`, as [`crate::cpu::optim_step`]: one launch.
+pub fn optim_step(plan: &OptimPlan, p: &mut CudaBuffer, g: &CudaBuffer, s: &mut [&mut CudaBuffer]) -> Result<()> {
     let n = plan.len;
+    expect_dtype(
+        plan.step.name(),
+        plan.dtype,
+        &[&*p, g].into_iter().chain(s.iter().map(|s| &**s)).collect::<Vec<_>>(),
+    )?;
+    let (param, grad, state) = (p, g, s);
     if n == 0 {
         return Ok(());
     }

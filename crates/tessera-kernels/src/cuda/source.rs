@@ -22,36 +22,44 @@ macro_rules! module {
     };
 }
 
-/// Elementwise ops of one operand.
-pub const UNARY: KernelModule = module!("unary");
-/// Broadcast binary ops.
-pub const BINARY: KernelModule = module!("binary");
-/// Broadcast comparisons and `where`.
-pub const COMPARE: KernelModule = module!("compare");
-/// Sum, mean, max, min, variance, argmax, argmin.
-pub const REDUCE: KernelModule = module!("reduce");
-/// Softmax and log-softmax.
-pub const SOFTMAX: KernelModule = module!("softmax");
-/// Log-sum-exp and the fused gradient of softmax cross-entropy.
-pub const CROSS_ENTROPY: KernelModule = module!("cross_entropy");
-/// The fused LSTM cell, forward and backward.
-pub const LSTM: KernelModule = module!("lstm");
-/// index_select, gather, scatter_add, index bounds check.
-pub const INDEX: KernelModule = module!("index");
-/// Strided copy and concatenation.
-pub const COPY: KernelModule = module!("copy");
-/// Casts between dtypes.
-pub const CAST: KernelModule = module!("cast");
-/// Constant fills.
-pub const CREATION: KernelModule = module!("creation");
-/// Philox random fills.
-pub const RANDOM: KernelModule = module!("random");
-/// Fused optimizer updates.
-pub const OPTIM: KernelModule = module!("optim");
+/// The family constants and [`MODULES`], from one list.
+macro_rules! modules {
+    ($($(#[doc = $doc:literal])* $constant:ident = $name:literal;)*) => {
+        $($(#[doc = $doc])* pub const $constant: KernelModule = module!($name);)*
 
-/// Every kernel module, in the order `cargo xtask kernels` reports them.
-pub const MODULES: [KernelModule; 13] =
-    [UNARY, BINARY, COMPARE, REDUCE, SOFTMAX, CROSS_ENTROPY, LSTM, INDEX, COPY, CAST, CREATION, RANDOM, OPTIM];
+        /// Every kernel module, in the order `cargo xtask kernels` reports them.
+        pub const MODULES: &[KernelModule] = &[$($constant),*];
+    };
+}
+
+modules! {
+    /// Elementwise ops of one operand.
+    UNARY = "unary";
+    /// Broadcast binary ops.
+    BINARY = "binary";
+    /// Broadcast comparisons and `where`.
+    COMPARE = "compare";
+    /// Sum, mean, max, min, variance, argmax, argmin.
+    REDUCE = "reduce";
+    /// Softmax and log-softmax.
+    SOFTMAX = "softmax";
+    /// Log-sum-exp and the fused gradient of softmax cross-entropy.
+    CROSS_ENTROPY = "cross_entropy";
+    /// The fused LSTM cell, forward and backward.
+    LSTM = "lstm";
+    /// index_select, gather, scatter_add, index bounds check.
+    INDEX = "index";
+    /// Strided copy and concatenation.
+    COPY = "copy";
+    /// Casts between dtypes.
+    CAST = "cast";
+    /// Constant fills.
+    CREATION = "creation";
+    /// Philox random fills.
+    RANDOM = "random";
+    /// Fused optimizer updates.
+    OPTIM = "optim";
+}
 
 /// The module of the op family `family` (`kernels/<family>.cu`), if it has one.
 pub fn module(family: &str) -> Option<KernelModule> {

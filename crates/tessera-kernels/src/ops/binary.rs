@@ -17,8 +17,8 @@ use tessera_core::DType;
 /// Invokes `$callback!` with every row of the binary op table.
 #[macro_export]
 macro_rules! binary_op_table {
-    ($callback:ident) => {
-        $callback! {
+    ($($callback:ident)::+) => {
+        $($callback)::+! {
             /// `a + b`, broadcast.
             Add => add { ints: All, domains: (Any, Any), f64: |a, b| a + b };
             /// `a - b`, broadcast.
@@ -35,6 +35,26 @@ macro_rules! binary_op_table {
             Minimum => minimum { ints: All, domains: (Untied, Untied), f64: |a, b| $crate::ops::nan_min(a, b) };
         }
     };
+}
+
+/// Inside `impl T` for a `T` with `fn binary(&self, BinaryOp, &T) -> Result<T>` (`Tensor`,
+/// `Var`): one method per row of the binary table, `a.add(&b)`...
+#[macro_export]
+macro_rules! binary_methods {
+    () => {
+        $crate::binary_op_table!($crate::__binary_methods);
+    };
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __binary_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self, rhs: &Self) -> Result<Self> {
+            self.binary($crate::ops::BinaryOp::$variant, rhs)
+        }
+    )*};
 }
 
 macro_rules! define_binary_op {

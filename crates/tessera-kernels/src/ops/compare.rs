@@ -9,8 +9,8 @@ use tessera_core::DType;
 /// Invokes `$callback!` with every row of the comparison table.
 #[macro_export]
 macro_rules! compare_op_table {
-    ($callback:ident) => {
-        $callback! {
+    ($($callback:ident)::+) => {
+        $($callback)::+! {
             /// `a == b` as a `u8` mask, broadcast.
             Eq => eq { |a, b| a == b };
             /// `a != b` as a `u8` mask, broadcast.
@@ -25,6 +25,26 @@ macro_rules! compare_op_table {
             Ge => ge { |a, b| a >= b };
         }
     };
+}
+
+/// Inside `impl T` for a `T` with `fn compare(&self, CmpOp, &T) -> Result<T>` (`Tensor`,
+/// `Var`): one method per row of the comparison table, `a.lt(&b)`...
+#[macro_export]
+macro_rules! compare_methods {
+    () => {
+        $crate::compare_op_table!($crate::__compare_methods);
+    };
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __compare_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self, rhs: &Self) -> Result<Self> {
+            self.compare($crate::ops::CmpOp::$variant, rhs)
+        }
+    )*};
 }
 
 macro_rules! define_compare_op {

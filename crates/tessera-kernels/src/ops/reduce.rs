@@ -17,8 +17,8 @@ use tessera_core::DType;
 /// Invokes `$callback!` with every row of the reduction table.
 #[macro_export]
 macro_rules! reduce_op_table {
-    ($callback:ident) => {
-        $callback! {
+    ($($callback:ident)::+) => {
+        $($callback)::+! {
             /// Sum over `dims` (every dim when empty); integer sums are i64.
             Sum => sum { ints: Widen, domain: Any, f64: |xs| xs.iter().sum::<f64>() };
             /// Arithmetic mean over `dims` (every dim when empty); float dtypes.
@@ -31,6 +31,26 @@ macro_rules! reduce_op_table {
                 f64: |xs| xs.iter().copied().fold(f64::INFINITY, $crate::ops::nan_min) };
         }
     };
+}
+
+/// Inside `impl T` for a `T` with `fn reduce(&self, ReduceOp, &[isize], bool) -> Result<T>`
+/// (`Tensor`, `Var`): one method per row of the reduction table, `x.sum(&dims, keepdim)`...
+#[macro_export]
+macro_rules! reduce_methods {
+    () => {
+        $crate::reduce_op_table!($crate::__reduce_methods);
+    };
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __reduce_methods {
+    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
+            self.reduce($crate::ops::ReduceOp::$variant, dims, keepdim)
+        }
+    )*};
 }
 
 /// What a reduction does with integer inputs.

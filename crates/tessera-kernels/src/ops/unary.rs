@@ -28,8 +28,8 @@ use tessera_core::DType;
 /// Invokes `$callback!` with every row of the unary op table (see the [module docs](self)).
 #[macro_export]
 macro_rules! unary_op_table {
-    ($callback:ident) => {
-        $callback! {
+    ($($callback:ident)::+) => {
+        $($callback)::+! {
             /// `-x`
             Neg => neg { ints: Signed, domain: Any, f64: |x| -x };
             /// `|x|`
@@ -71,6 +71,29 @@ macro_rules! unary_op_table {
             Affine(mul, add) => affine { ints: All, domain: Any, f64: |x| mul * x + add, examples: [-1.5, 0.25] };
         }
     };
+}
+
+/// Inside `impl T` for a `T` with `fn unary(&self, UnaryOp) -> Result<T>` (`Tensor`, `Var`):
+/// one method per row of the unary table, `x.exp()`, `x.powf(p)`, `x.clamp(lo, hi)`...
+#[macro_export]
+macro_rules! unary_methods {
+    () => {
+        $crate::unary_op_table!($crate::__unary_methods);
+    };
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __unary_methods {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident $(($($param:ident),+))? => $method:ident { $($fields:tt)* };
+    )*) => {$(
+        $(#[doc = $doc])*
+        pub fn $method(&self $($(, $param: f64)+)?) -> Result<Self> {
+            self.unary($crate::ops::UnaryOp::$variant $(($($param),+))?)
+        }
+    )*};
 }
 
 /// The table's examples as one slice: for each row `variant [params]...;`, the variant itself, or

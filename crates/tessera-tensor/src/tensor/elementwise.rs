@@ -6,39 +6,6 @@ use crate::Result;
 use tessera_kernels::ops::{BinaryOp, CmpOp, UnaryOp};
 use tessera_kernels::plan::{BinaryPlan, ComparePlan, UnaryPlan, WherePlan};
 
-/// One method per row of the unary op table: `x.exp()`, `x.powf(p)`, `x.clamp(lo, hi)`...
-macro_rules! unary_methods {
-    ($(
-        $(#[doc = $doc:literal])*
-        $variant:ident $(($($param:ident),+))? => $method:ident { $($fields:tt)* };
-    )*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self $($(, $param: f64)+)?) -> Result<Tensor> {
-            self.unary(UnaryOp::$variant $(($($param),+))?)
-        }
-    )*};
-}
-
-/// One method per row of the binary op table: `a.add(&b)`...
-macro_rules! binary_methods {
-    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self, rhs: &Tensor) -> Result<Tensor> {
-            self.binary(BinaryOp::$variant, rhs)
-        }
-    )*};
-}
-
-/// One method per row of the comparison table: `a.lt(&b)`...
-macro_rules! compare_methods {
-    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self, rhs: &Tensor) -> Result<Tensor> {
-            self.compare(CmpOp::$variant, rhs)
-        }
-    )*};
-}
-
 impl Tensor {
     /// Applies an elementwise op.
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
@@ -67,7 +34,7 @@ impl Tensor {
         Ok(Tensor::from_storage(storage, plan.shape))
     }
 
-    tessera_kernels::unary_op_table!(unary_methods);
+    tessera_kernels::unary_methods!();
 
     /// `x * s`.
     pub fn scale(&self, s: f64) -> Result<Tensor> {
@@ -79,7 +46,7 @@ impl Tensor {
         self.affine(1.0, s)
     }
 
-    tessera_kernels::binary_op_table!(binary_methods);
+    tessera_kernels::binary_methods!();
 
-    tessera_kernels::compare_op_table!(compare_methods);
+    tessera_kernels::compare_methods!();
 }

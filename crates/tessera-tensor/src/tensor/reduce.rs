@@ -6,16 +6,6 @@ use crate::{Result, Storage};
 use tessera_kernels::ops::{ArgReduceOp, ReduceOp, SoftmaxKind};
 use tessera_kernels::plan::{MatmulPlan, ReducePlan, SoftmaxPlan};
 
-/// One method per row of the reduction table: `x.sum(&dims, keepdim)`...
-macro_rules! reduce_methods {
-    ($($(#[doc = $doc:literal])* $variant:ident => $method:ident { $($fields:tt)* };)*) => {$(
-        $(#[doc = $doc])*
-        pub fn $method(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-            self.reduce(ReduceOp::$variant, dims, keepdim)
-        }
-    )*};
-}
-
 impl Tensor {
     fn reduced(&self, plan: ReducePlan) -> Result<Tensor> {
         Ok(Tensor::from_storage(self.storage().reduce(&plan)?, plan.out_shape))
@@ -27,7 +17,7 @@ impl Tensor {
         self.reduced(ReducePlan::reduce(op, self.arg(), dims, keepdim)?)
     }
 
-    tessera_kernels::reduce_op_table!(reduce_methods);
+    tessera_kernels::reduce_methods!();
 
     /// Sum of every element, as a 0-dim tensor.
     pub fn sum_all(&self) -> Result<Tensor> {

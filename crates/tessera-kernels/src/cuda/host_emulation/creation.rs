@@ -2,9 +2,10 @@
 
 use super::{module, ptr_mut, sym};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::creation::fill_bits;
 use crate::cuda::launch::width_sfx;
 use std::ffi::c_void;
-use tessera_core::{DType, Element};
+use tessera_core::DType;
 
 #[test]
 fn host_fill_kernels_match_cpu() {
@@ -12,16 +13,7 @@ fn host_fill_kernels_match_cpu() {
     type FillFn = unsafe extern "C" fn(u64, *mut c_void, u64);
     for dtype in DType::ALL {
         let value = -2.75;
-        // The host converts the value to the dtype's bits, as cuda::full does.
-        let bits = match dtype {
-            DType::F32 => f32::from_f64(value).to_bits() as u64,
-            DType::F64 => value.to_bits(),
-            DType::F16 => tessera_core::f16::from_f64(value).to_bits() as u64,
-            DType::BF16 => tessera_core::bf16::from_f64(value).to_bits() as u64,
-            DType::U8 => u8::from_f64(value) as u64,
-            DType::U32 => u32::from_f64(value) as u64,
-            DType::I64 => i64::from_f64(value) as u64,
-        };
+        let bits = fill_bits(dtype, value);
         let mut got = CpuBuffer::zeros(dtype, 7);
         let f: FillFn = sym(lib, &format!("fill_{}", width_sfx(dtype)));
         // SAFETY: `got` holds 7 elements of the kernel's width.

@@ -53,7 +53,7 @@ fn host_lstm_kernels_match_cpu() {
         let cp = data(dtype, b * h, 23, -2.0, 2.0);
         for (name, cl) in [("contiguous", contiguous(&[b, h])), ("transposed", state_t.clone())] {
             let plan = LstmCellPlan::new(arg(&x, &step), arg(&hg, &transposed), arg(&cp, &cl)).unwrap();
-            let (want_h, want_c, want_a) = cpu::lstm_cell(&plan, &x, &hg, &cp).unwrap();
+            let [want_h, want_c, want_a] = cpu::lstm_cell(&plan, [&x, &hg, &cp]).unwrap();
             let mut got = [b * h, b * h, 4 * b * h].map(|n| CpuBuffer::zeros(dtype, n));
             let [go_h, go_c, go_a] = &mut got;
             let f: FwdFn = sym(lib, &format!("lstm_cell_{}", dtype.as_str()));
@@ -85,7 +85,7 @@ fn host_lstm_kernels_match_cpu() {
             let (al, sl) = (contiguous(&[b, 4 * h]), contiguous(&[b, h]));
             let args = [arg(&want_a, &al), arg(&cp, &cl), arg(&want_c, &sl), arg(&grads, &dh_l), arg(&grads, &state_n)];
             let plan = LstmCellBackwardPlan::new(args).unwrap();
-            let (want_g, want_cp) = cpu::lstm_cell_backward(&plan, [&want_a, &cp, &want_c, &grads, &grads]).unwrap();
+            let [want_g, want_cp] = cpu::lstm_cell_backward(&plan, [&want_a, &cp, &want_c, &grads, &grads]).unwrap();
             let mut dg = CpuBuffer::zeros(dtype, 4 * b * h);
             let mut dcp = CpuBuffer::zeros(dtype, b * h);
             let f: BwdFn = sym(lib, &format!("lstm_cell_backward_{}", dtype.as_str()));
