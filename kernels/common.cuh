@@ -177,6 +177,29 @@ __device__ __forceinline__ u64 strided_offset(const Strided& s, u64 i) {
 }
 
 // Grid-stride loop over `n` elements.
+// Philox4x32-10, as tessera-core's `Philox`: the four words of counter `counter` under key `seed`.
+struct Block { u32 w[4]; };
+
+__device__ __forceinline__ Block philox(u64 seed, u64 counter) {
+    u32 c0 = (u32)counter, c1 = (u32)(counter >> 32), c2 = 0, c3 = 0;
+    u32 k0 = (u32)seed, k1 = (u32)(seed >> 32);
+#pragma unroll
+    for (int round = 0; round < 10; ++round) {
+        if (round > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        u64 p0 = (u64)0xD2511F53u * c0, p1 = (u64)0xCD9E8D57u * c2;
+        u32 n0 = (u32)(p1 >> 32) ^ c1 ^ k0, n1 = (u32)p1, n2 = (u32)(p0 >> 32) ^ c3 ^ k1, n3 = (u32)p0;
+        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    }
+    Block b;
+    b.w[0] = c0; b.w[1] = c1; b.w[2] = c2; b.w[3] = c3;
+    return b;
+}
+
+__device__ __forceinline__ float word_to_unit_f32(u32 w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
+
 #define TS_FOR_EACH(i, n) \
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)blockDim.x * gridDim.x)
 

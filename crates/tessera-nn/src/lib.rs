@@ -43,8 +43,8 @@ pub mod summary;
 
 pub use error::{Error, Result};
 pub use layers::{
-    Dropout, Embedding, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState, Relu, Sequential, Sigmoid, Softmax,
-    Tanh,
+    AttentionConfig, AttentionMask, Dropout, Embedding, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState,
+    MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax, Tanh,
 };
 pub use module::{prefixed, MapFn, Module, ModuleField, ModuleParts, Parameters, Part};
 /// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).

@@ -27,6 +27,7 @@ pub use tensor::Tensor;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
+pub use tessera_kernels::plan::{AttentionDropout, AttentionSpec, NormKind};
 pub use tessera_kernels::{
     binary_methods, binary_op_table, compare_methods, compare_op_table, ops, reduce_methods, reduce_op_table,
     unary_methods, unary_op_table,

@@ -20,6 +20,7 @@ mod problem;
 mod registry;
 mod registry_composite;
 mod registry_structure;
+mod registry_transformer;
 
 pub use draw::{tape_strategy, Domain, Draw, Input, Tape, View};
 pub use problem::{check_problem, CaseErrors, CheckedFn, Problem};

@@ -1,10 +1,11 @@
 //! The registry of gradient checks: one per differentiable op of the tensor API (named as the
 //! method), plus compositions. Elementwise ops and reductions are here; shapes, indexing and
-//! matmul in `registry_structure`, compositions in `registry_composite`.
+//! matmul in `registry_structure`; attention and norms in `registry_transformer`; compositions
+//! in `registry_composite`.
 
 use super::draw::{Domain, Draw};
 use super::problem::Problem;
-use super::{registry_composite, registry_structure, OpCheck};
+use super::{registry_composite, registry_structure, registry_transformer, OpCheck};
 use crate::{Result, Var};
 use tessera_tensor::ops;
 use tessera_tensor::{BinaryOp, ReduceOp, UnaryOp};
@@ -51,6 +52,10 @@ pub const NOT_CHECKED: &[(&str, &str)] = &[
     ("compare", "not differentiable: gives a u8 mask (each comparison likewise)"),
     ("cross_entropy_backward", "a gradient kernel: checked as the backward of nn's fused cross_entropy"),
     ("lstm_cell_backward", "a gradient kernel: checked as the rule of the lstm_cell check"),
+    ("attention_backward", "a gradient kernel: checked as the rule of the attention check"),
+    ("norm_backward", "a gradient kernel: checked as the rule of the layer_norm and rms_norm checks"),
+    ("attention_dropout", "draws a dropout mask for attention: random numbers, not an op on tensors"),
+    ("rotary_inverse", "the rule of rotary (its transpose): checked as such by the rotary check"),
 ];
 
 /// Every check: each differentiable op of the tensor API, then compositions.
@@ -58,6 +63,7 @@ pub fn registry() -> Vec<OpCheck> {
     let mut checks = elementwise();
     checks.extend(reductions());
     checks.extend(registry_structure::checks());
+    checks.extend(registry_transformer::checks());
     checks.extend(registry_composite::checks());
     checks
 }

@@ -1,10 +1,12 @@
 //! The op API of [`Var`](crate::Var), mirroring `Tensor`'s method names, with a backward rule
 //! for each differentiable op. Shared helpers for the rules live here.
 
+mod attention;
 mod binary;
 mod concat;
 mod index;
 mod matmul;
+mod norm;
 mod reduce;
 mod shape;
 mod unary;

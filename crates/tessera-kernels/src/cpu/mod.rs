@@ -6,6 +6,7 @@
 //! across rayon's pool (see [`par`]). This half is also the reference the CUDA half is tested
 //! against. One file per op family, named as `cuda/` and `kernels/` name theirs.
 
+mod attention;
 mod binary;
 mod buffer;
 mod cast;
@@ -17,15 +18,18 @@ mod index;
 mod lstm;
 mod math;
 mod matmul;
+mod norm;
 mod optim;
 pub mod par;
 mod random;
 mod reduce;
+mod rotary;
 mod simd;
 mod softmax;
 mod unary;
 mod zip;
 
+pub use attention::{attention, attention_backward};
 pub use binary::binary;
 pub use buffer::{CpuBuffer, CpuElem};
 pub use cast::cast;
@@ -36,8 +40,10 @@ pub use cross_entropy::{cross_entropy_backward, logsumexp};
 pub use index::{gather, index_select, scatter_add};
 pub use lstm::{lstm_cell, lstm_cell_backward};
 pub use matmul::matmul;
+pub use norm::{norm, norm_backward};
 pub use optim::optim_step;
 pub use random::random;
 pub use reduce::reduce;
+pub use rotary::rotary;
 pub use softmax::softmax;
 pub use unary::unary;

@@ -10,6 +10,7 @@
 pub mod compile;
 pub mod source;
 
+mod attention;
 mod binary;
 mod buffer;
 mod cast;
@@ -23,13 +24,16 @@ pub mod launch;
 mod lstm;
 mod matmul;
 pub mod module_cache;
+mod norm;
 mod optim;
 pub mod pool;
 mod random;
 mod reduce;
+mod rotary;
 mod softmax;
 mod unary;
 
+pub use attention::{attention, attention_backward};
 pub use binary::binary;
 pub use buffer::CudaBuffer;
 pub use cast::cast;
@@ -41,9 +45,11 @@ pub use device::{device_count, CudaDevice};
 pub use index::{gather, index_select, scatter_add};
 pub use lstm::{lstm_cell, lstm_cell_backward};
 pub use matmul::matmul;
+pub use norm::{norm, norm_backward};
 pub use optim::optim_step;
 pub use random::random;
 pub use reduce::reduce;
+pub use rotary::rotary;
 pub use softmax::softmax;
 pub use unary::unary;
 #[cfg(test)]

@@ -47,6 +47,12 @@ modules! {
     CROSS_ENTROPY = "cross_entropy";
     /// The fused LSTM cell, forward and backward.
     LSTM = "lstm";
+    /// Fused scaled-dot-product attention, forward and backward.
+    ATTENTION = "attention";
+    /// LayerNorm and RMSNorm, forward and backward.
+    NORM = "norm";
+    /// Rotary position embeddings.
+    ROTARY = "rotary";
     /// index_select, gather, scatter_add, index bounds check.
     INDEX = "index";
     /// Strided copy and concatenation.

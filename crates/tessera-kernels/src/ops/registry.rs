@@ -77,6 +77,17 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("cross_entropy_backward", "cross_entropy", per_dtype("cross_entropy_backward", FLOATS)));
     ops.push(kernels("lstm_cell", "lstm", per_dtype("lstm_cell", FLOATS)));
     ops.push(kernels("lstm_cell_backward", "lstm", per_dtype("lstm_cell_backward", FLOATS)));
+    ops.push(kernels("attention", "attention", per_dtype("attention", FLOATS)));
+    let backward = ["attention_delta", "attention_dkdv", "attention_dq"];
+    ops.push(kernels(
+        "attention_backward",
+        "attention",
+        backward.iter().flat_map(|k| per_dtype(k, FLOATS).collect::<Vec<_>>()),
+    ));
+    ops.push(kernels("layer_norm", "norm", per_dtype("norm", FLOATS)));
+    ops.push(kernels("rms_norm", "norm", per_dtype("norm", FLOATS)));
+    ops.push(kernels("norm_backward", "norm", per_dtype("norm_backward", FLOATS)));
+    ops.push(kernels("rotary", "rotary", per_dtype("rotary", FLOATS)));
     ops.push(KernelOp { name: "matmul", family: "matmul", cuda: CudaImpl::Cublas });
     ops.push(KernelOp { name: "matmul_bias", family: "matmul", cuda: CudaImpl::Cublas });
     for name in ["index_select", "gather", "scatter_add"] {

@@ -17,6 +17,7 @@
 //! assert_eq!(err.to_string(), "exp: dtype i64 is not supported (integer input: cast to a float dtype first)");
 //! ```
 
+mod attention;
 mod copy;
 mod creation;
 mod elementwise;
@@ -24,9 +25,12 @@ mod index;
 mod lstm;
 mod matmul;
 mod nn;
+mod norm;
 mod optim;
 mod reduce;
+mod rotary;
 
+pub use attention::{AttentionBackwardPlan, AttentionDropout, AttentionPlan, AttentionSpec};
 pub use copy::CatPlan;
 pub use creation::{ArangePlan, Distribution, RandomPlan};
 pub use elementwise::{BinaryPlan, ComparePlan, UnaryPlan, WherePlan, ZipPlan};
@@ -34,8 +38,10 @@ pub use index::{GatherPlan, IndexSelectPlan, ScatterAddPlan};
 pub use lstm::{LstmCellBackwardPlan, LstmCellPlan};
 pub use matmul::{MatmulPlan, MatmulShape};
 pub use nn::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows, SoftmaxPlan};
+pub use norm::{NormBackwardPlan, NormKind, NormPlan};
 pub use optim::OptimPlan;
 pub use reduce::{Lines, ReduceKind, ReducePlan};
+pub use rotary::RotaryPlan;
 
 use crate::Result;
 use tessera_core::{DType, Error, Layout};

@@ -1,9 +1,11 @@
 //! The `Tensor` type: construction and accessors. The ops live in the sibling files.
 
+mod attention;
 mod cross_entropy;
 mod elementwise;
 mod indexing;
 mod lstm;
+mod norm;
 mod optim;
 mod reduce;
 mod views;

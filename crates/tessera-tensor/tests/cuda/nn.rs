@@ -1,7 +1,8 @@
-//! The fused LSTM cell and matmul (with and without bias) on the GPU against the CPU.
+//! The fused LSTM cell, matmul (with and without bias) and fused attention on the GPU against
+//! the CPU.
 
 use crate::common::cuda::*;
-use tessera_tensor::{DType, Device, Result, Tensor};
+use tessera_tensor::{DType, Device, NormKind, Result, Tensor};
 
 pub fn lstm_cell(dev: &Device) -> Result<()> {
     let dev = *dev;
@@ -89,5 +90,69 @@ pub fn matmul(dev: &Device) -> Result<()> {
     }
     let (ci, gi) = pair(&dev, DType::I64, &[2, 2], 1, 0.0, 5.0)?;
     check("matmul i64 is an error", DType::I64, &ci.matmul(&ci), &gi.matmul(&gi));
+    Ok(())
+}
+
+pub fn attention(dev: &Device) -> Result<()> {
+    use tessera_tensor::{AttentionSpec, Generator};
+    let dev = *dev;
+    let (b, h, sq, sk, d) = (2, 3, 37, 70, 40);
+    for dtype in FLOATS {
+        // q and k from a [b, seq, h, d] projection with the head dim split off (strided views).
+        let (cq, gq) = pair(&dev, dtype, &[b, sq, h, d], 90, -1.5, 1.5)?;
+        let (ck, gk) = pair(&dev, dtype, &[b, sk, h, d], 91, -1.5, 1.5)?;
+        let (cv, gv) = pair(&dev, dtype, &[b, h, sk, 24], 92, -1.0, 1.0)?;
+        let (cdo, gdo) = pair(&dev, dtype, &[b, h, sq, 24], 93, -1.0, 1.0)?;
+        let mask: Vec<u8> = (0..b * sk).map(|i| (i % 5 == 2) as u8).collect();
+        let (cm, gm) = (Tensor::from_vec(mask.clone(), [b, sk], &Device::Cpu)?, Tensor::from_vec(mask, [b, sk], &dev)?);
+        for (causal, masked, dropout) in [(false, false, false), (true, true, false), (true, false, true)] {
+            let dropout = if dropout { Some(Generator::new(5).attention_dropout(0.2, b * h * sq * sk)?) } else { None };
+            let spec = AttentionSpec { causal, scale: None, dropout };
+            let run = |q: &Tensor, k: &Tensor, v: &Tensor, m: &Tensor, g: &Tensor| -> Result<[Tensor; 5]> {
+                let (q, k) = (q.permute(&[0, 2, 1, 3])?, k.permute(&[0, 2, 1, 3])?);
+                let m = masked.then_some(m);
+                let (out, lse) = Tensor::attention(&q, &k, v, m, &spec)?;
+                let (dq, dk, dv) = Tensor::attention_backward([&q, &k, v], m, [&out, &lse, g], &spec)?;
+                Ok([out, lse, dq, dk, dv])
+            };
+            let outs = each(run(&cq, &ck, &cv, &cm, &cdo)).into_iter().zip(each(run(&gq, &gk, &gv, &gm, &gdo)));
+            for (what, (c, g)) in ["out", "lse", "dq", "dk", "dv"].into_iter().zip(outs) {
+                let t = match dtype {
+                    DType::F32 => (1e-4, 1e-4),
+                    _ => tol(dtype),
+                };
+                check_tol(&format!("attention {dtype} causal {causal} masked {masked}: {what}"), t, &c, &g);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn norms_and_rotary(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    for dtype in FLOATS {
+        let (cx, gx) = pair(&dev, dtype, &[6, 9, 130], 95, -3.0, 3.0)?;
+        let (cw, gw) = pair(&dev, dtype, &[130], 96, 0.5, 1.5)?;
+        let (cb, gb) = pair(&dev, dtype, &[130], 97, -1.0, 1.0)?;
+        let (cdy, gdy) = pair(&dev, dtype, &[6, 9, 130], 98, -1.0, 1.0)?;
+        let t = if dtype == DType::F32 { (1e-4, 1e-4) } else { tol(dtype) };
+        for rms in [false, true] {
+            let run = |x: &Tensor, w: &Tensor, b: &Tensor, dy: &Tensor| -> Result<[Tensor; 3]> {
+                let x = x.transpose(0, 1)?;
+                let (y, stats) = if rms { x.rms_norm(Some(w), 1e-5)? } else { x.layer_norm(Some(w), Some(b), 1e-5)? };
+                let kind = if rms { NormKind::Rms } else { NormKind::Layer };
+                let dx = Tensor::norm_backward(kind, &x, Some(w), &dy.transpose(0, 1)?, &stats)?;
+                Ok([y, stats, dx])
+            };
+            let outs = each(run(&cx, &cw, &cb, &cdy)).into_iter().zip(each(run(&gx, &gw, &gb, &gdy)));
+            for (what, (c, g)) in ["y", "stats", "dx"].into_iter().zip(outs) {
+                check_tol(&format!("{} {dtype}: {what}", if rms { "rms_norm" } else { "layer_norm" }), t, &c, &g);
+            }
+        }
+        let (cr, gr) = pair(&dev, dtype, &[2, 3, 11, 16], 99, -2.0, 2.0)?;
+        let (cv, gv) = (cr.transpose(1, 2)?, gr.transpose(1, 2)?);
+        check_tol(&format!("rotary {dtype}"), t, &cv.rotary(5, 10_000.0), &gv.rotary(5, 10_000.0));
+        check_tol(&format!("rotary_inverse {dtype}"), t, &cv.rotary_inverse(5, 10.0), &gv.rotary_inverse(5, 10.0));
+    }
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use tessera_core::{DType, Layout, Philox, Shape};
 
+mod attention;
 mod binary;
 mod cast;
 mod compare;
@@ -24,9 +25,11 @@ mod creation;
 mod cross_entropy;
 mod index;
 mod lstm;
+mod norm;
 mod optim;
 mod random;
 mod reduce;
+mod rotary;
 mod softmax;
 mod unary;
 

@@ -1,0 +1,230 @@
+//! Host emulation of `kernels/attention.cu`: the forward and the three backward kernels against
+//! the CPU half, with causality, key padding and dropout, in every float dtype.
+
+use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, FLOATS};
+use crate::cpu::{self, CpuBuffer};
+use crate::plan::{AttentionBackwardPlan, AttentionDropout, AttentionPlan, AttentionSpec};
+use std::ffi::c_void;
+use tessera_core::{Layout, Philox, Shape};
+
+type Head = (u64, u64, u64, u64, u64, u64, i32, f64, i32, f64, u64, u64);
+type ForwardFn = unsafe extern "C" fn(
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    i32,
+    f64,
+    i32,
+    f64,
+    u64,
+    u64,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *mut c_void,
+    *mut c_void,
+);
+type DeltaFn = unsafe extern "C" fn(u64, u64, *const c_void, *const c_void, *mut c_void);
+type GradFn = unsafe extern "C" fn(
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    i32,
+    f64,
+    i32,
+    f64,
+    u64,
+    u64,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *mut c_void,
+    *mut c_void,
+);
+
+fn head(p: &AttentionPlan, has_mask: bool) -> Head {
+    let (seed, first, drop) = p.spec.dropout.map_or((0, 0, 0.0), |d| (d.seed, d.first, d.p));
+    let u = |x: usize| x as u64;
+    (
+        u(p.problems),
+        u(p.heads),
+        u(p.q_len),
+        u(p.kv_len),
+        u(p.head_dim),
+        u(p.v_dim),
+        p.spec.causal as i32,
+        p.scale,
+        has_mask as i32,
+        drop,
+        seed,
+        first,
+    )
+}
+
+#[test]
+fn host_attention_kernels_match_cpu() {
+    let Some(lib) = module("attention") else { return };
+    let (b, h, sq, sk, d, dv) = (2, 2, 5, 7, 6, 3);
+    let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
+    let (ql, kl, vl, ml, ll) = (l(&[b, h, sq, d]), l(&[b, h, sk, d]), l(&[b, h, sk, dv]), l(&[b, sk]), l(&[b, h, sq]));
+    let mask = CpuBuffer::U8((0..b * sk).map(|i| (i % 4 == 1) as u8).collect());
+    for dtype in FLOATS {
+        let (q, k, v) = (
+            data(dtype, b * h * sq * d, 50, -2.0, 2.0),
+            data(dtype, b * h * sk * d, 51, -2.0, 2.0),
+            data(dtype, b * h * sk * dv, 52, -1.0, 1.0),
+        );
+        for (causal, masked, drop) in
+            [(false, false, false), (true, true, false), (true, false, true), (false, true, true)]
+        {
+            let dropout = drop.then(|| AttentionDropout::draw(0.25, &mut Philox::new(9), b * h * sq * sk).unwrap());
+            let spec = AttentionSpec { causal, scale: None, dropout };
+            let m = masked.then_some(&mask);
+            let plan =
+                AttentionPlan::new(arg(&q, &ql), arg(&k, &kl), arg(&v, &vl), m.map(|m| arg(m, &ml)), spec).unwrap();
+            let [want_out, want_lse] = cpu::attention(&plan, [&q, &k, &v], m).unwrap();
+            let lse_dtype = plan.lse_dtype;
+            let (mut out, mut lse) =
+                (CpuBuffer::zeros(dtype, b * h * sq * dv), CpuBuffer::zeros(lse_dtype, b * h * sq));
+            let a = head(&plan, masked);
+            let mp = m.map_or(std::ptr::null(), ptr);
+            let f: ForwardFn = sym(lib, &format!("attention_{}", dtype.as_str()));
+            // SAFETY: buffers sized as the plan says; the kernel's signature is ForwardFn.
+            unsafe {
+                f(
+                    a.0,
+                    a.1,
+                    a.2,
+                    a.3,
+                    a.4,
+                    a.5,
+                    a.6,
+                    a.7,
+                    a.8,
+                    a.9,
+                    a.10,
+                    a.11,
+                    ptr(&q),
+                    ptr(&k),
+                    ptr(&v),
+                    mp,
+                    ptr_mut(&mut out),
+                    ptr_mut(&mut lse),
+                )
+            };
+            let what = format!("attention {dtype} causal {causal} mask {masked} dropout {drop}");
+            let tol = if dtype.is_float() && dtype.size_in_bytes() == 2 { 1e-2 } else { 1e-5 };
+            assert_close_abs(&format!("{what}: out"), &out, &want_out, tol, tol);
+            assert_close_abs(&format!("{what}: lse"), &lse, &want_lse, 1e-5, 1e-5);
+
+            let d_out = data(dtype, b * h * sq * dv, 53, -1.0, 1.0);
+            let back = AttentionBackwardPlan::new(
+                plan.clone(),
+                arg(&want_out, &l(&[b, h, sq, dv])),
+                arg(&want_lse, &ll),
+                arg(&d_out, &l(&[b, h, sq, dv])),
+            )
+            .unwrap();
+            let want = cpu::attention_backward(&back, [&q, &k, &v], m, [&want_out, &want_lse, &d_out]).unwrap();
+            let mut delta = CpuBuffer::zeros(lse_dtype, b * h * sq);
+            let fd: DeltaFn = sym(lib, &format!("attention_delta_{}", dtype.as_str()));
+            // SAFETY: as above.
+            unsafe { fd((b * h * sq) as u64, dv as u64, ptr(&want_out), ptr(&d_out), ptr_mut(&mut delta)) };
+            let (mut dq, mut dk, mut dvb) = (
+                CpuBuffer::zeros(dtype, b * h * sq * d),
+                CpuBuffer::zeros(dtype, b * h * sk * d),
+                CpuBuffer::zeros(dtype, b * h * sk * dv),
+            );
+            let g: GradFn = sym(lib, &format!("attention_dkdv_{}", dtype.as_str()));
+            let saved = [ptr(&d_out), ptr(&want_lse), ptr(&delta)];
+            // SAFETY: as above.
+            unsafe {
+                g(
+                    a.0,
+                    a.1,
+                    a.2,
+                    a.3,
+                    a.4,
+                    a.5,
+                    a.6,
+                    a.7,
+                    a.8,
+                    a.9,
+                    a.10,
+                    a.11,
+                    ptr(&q),
+                    ptr(&k),
+                    ptr(&v),
+                    mp,
+                    saved[0],
+                    saved[1],
+                    saved[2],
+                    ptr_mut(&mut dk),
+                    ptr_mut(&mut dvb),
+                )
+            };
+            type DqFn = unsafe extern "C" fn(
+                u64,
+                u64,
+                u64,
+                u64,
+                u64,
+                u64,
+                i32,
+                f64,
+                i32,
+                f64,
+                u64,
+                u64,
+                *const c_void,
+                *const c_void,
+                *const c_void,
+                *const c_void,
+                *const c_void,
+                *const c_void,
+                *const c_void,
+                *mut c_void,
+            );
+            let fq: DqFn = sym(lib, &format!("attention_dq_{}", dtype.as_str()));
+            // SAFETY: as above.
+            unsafe {
+                fq(
+                    a.0,
+                    a.1,
+                    a.2,
+                    a.3,
+                    a.4,
+                    a.5,
+                    a.6,
+                    a.7,
+                    a.8,
+                    a.9,
+                    a.10,
+                    a.11,
+                    ptr(&q),
+                    ptr(&k),
+                    ptr(&v),
+                    mp,
+                    saved[0],
+                    saved[1],
+                    saved[2],
+                    ptr_mut(&mut dq),
+                )
+            };
+            for (name, got, w) in [("dq", &dq, &want[0]), ("dk", &dk, &want[1]), ("dv", &dvb, &want[2])] {
+                assert_close_abs(&format!("{what}: {name}"), got, w, tol, tol);
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Host emulation of `kernels/norm.cu`: LayerNorm and RMSNorm forward and backward, with and
+//! without weight and bias, in every float dtype.
+
+use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use crate::cpu::{self, CpuBuffer};
+use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
+use std::ffi::c_void;
+use tessera_core::{Layout, Shape};
+
+type ForwardFn = unsafe extern "C" fn(
+    u64,
+    u64,
+    i32,
+    i32,
+    i32,
+    f64,
+    *const c_void,
+    *const c_void,
+    *const c_void,
+    *mut c_void,
+    *mut c_void,
+);
+type BackwardFn =
+    unsafe extern "C" fn(u64, u64, i32, i32, *const c_void, *const c_void, *const c_void, *const c_void, *mut c_void);
+
+#[test]
+fn host_norm_kernels_match_cpu() {
+    let Some(lib) = module("norm") else { return };
+    let (rows, width) = (7, 37);
+    let (xl, pl, sl) = (
+        Layout::contiguous(Shape::new(vec![rows, width])),
+        Layout::contiguous(Shape::new(vec![width])),
+        Layout::contiguous(Shape::new(vec![rows, 2])),
+    );
+    for dtype in FLOATS {
+        let (x, w, b, dy) = (
+            data(dtype, rows * width, 60, -3.0, 3.0),
+            data(dtype, width, 61, 0.5, 1.5),
+            data(dtype, width, 62, -1.0, 1.0),
+            data(dtype, rows * width, 63, -1.0, 1.0),
+        );
+        for (kind, has_w, has_b) in [
+            (NormKind::Layer, true, true),
+            (NormKind::Layer, false, false),
+            (NormKind::Rms, true, false),
+            (NormKind::Rms, false, false),
+        ] {
+            let (wo, bo) = (has_w.then_some(&w), has_b.then_some(&b));
+            let plan =
+                NormPlan::new(kind, arg(&x, &xl), wo.map(|w| arg(w, &pl)), bo.map(|b| arg(b, &pl)), 1e-5).unwrap();
+            let [want_y, want_s] = cpu::norm(&plan, &x, wo, bo).unwrap();
+            let (mut y, mut s) = (CpuBuffer::zeros(dtype, rows * width), CpuBuffer::zeros(plan.stat_dtype, rows * 2));
+            let f: ForwardFn = sym(lib, &format!("norm_{}", dtype.as_str()));
+            let p = |o: Option<&CpuBuffer>| o.map_or(std::ptr::null(), ptr);
+            let rms = (kind == NormKind::Rms) as i32;
+            // SAFETY: buffers sized as the plan says; the kernel's signature is ForwardFn.
+            unsafe {
+                f(
+                    rows as u64,
+                    width as u64,
+                    rms,
+                    has_w as i32,
+                    has_b as i32,
+                    1e-5,
+                    ptr(&x),
+                    p(wo),
+                    p(bo),
+                    ptr_mut(&mut y),
+                    ptr_mut(&mut s),
+                )
+            };
+            let what = format!("{} {dtype} weight {has_w} bias {has_b}", kind.name());
+            let tol = 4.0 * ulp(dtype);
+            assert_close_abs(&format!("{what}: y"), &y, &want_y, tol, tol);
+            assert_close_abs(&format!("{what}: stats"), &s, &want_s, 1e-5, 1e-5);
+            let back = NormBackwardPlan::new(plan.clone(), arg(&dy, &xl), arg(&want_s, &sl)).unwrap();
+            let want_dx = cpu::norm_backward(&back, &x, wo, &dy, &want_s).unwrap();
+            let mut dx = CpuBuffer::zeros(dtype, rows * width);
+            let g: BackwardFn = sym(lib, &format!("norm_backward_{}", dtype.as_str()));
+            // SAFETY: as above.
+            unsafe {
+                g(
+                    rows as u64,
+                    width as u64,
+                    rms,
+                    has_w as i32,
+                    ptr(&x),
+                    p(wo),
+                    ptr(&dy),
+                    ptr(&want_s),
+                    ptr_mut(&mut dx),
+                )
+            };
+            assert_close_abs(&format!("{what}: dx"), &dx, &want_dx, 2.0 * tol, 2.0 * tol);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! LayerNorm and RMSNorm on the device (`kernels/norm.cu`), as [`crate::cpu::norm`]: a warp per
+//! row.
+
+use super::buffer::{expect_dtype, CudaBuffer};
+use super::copy::contiguous;
+use super::launch::{launch, Args, Shape3};
+use super::source::NORM;
+use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
+use crate::Result;
+
+/// Four warps per block, a row each.
+fn rows_launch(rows: usize) -> Shape3 {
+    Shape3 { grid: rows.div_ceil(4).clamp(1, 1 << 16) as u32, block: 128 }
+}
+
+/// A parameter made contiguous, or a one-element stand-in the kernels never read.
+fn param(b: Option<&CudaBuffer>, l: &Option<tessera_core::Layout>, like: &CudaBuffer) -> Result<CudaBuffer> {
+    match (b, l) {
+        (Some(b), Some(l)) => contiguous(b, l),
+        _ => CudaBuffer::alloc(like.device(), like.dtype(), 1),
+    }
+}
+
+/// The plan's normalisation: `[y, stats]`, as [`crate::cpu::norm`].
+pub fn norm(
+    plan: &NormPlan,
+    x: &CudaBuffer,
+    weight: Option<&CudaBuffer>,
+    bias: Option<&CudaBuffer>,
+) -> Result<[CudaBuffer; 2]> {
+    expect_dtype(plan.kind.name(), plan.dtype, &[x])?;
+    expect_dtype(plan.kind.name(), plan.dtype, &[weight, bias].into_iter().flatten().collect::<Vec<_>>())?;
+    let dev = x.device().clone();
+    let xc = contiguous(x, &plan.x)?;
+    let (w, b) = (param(weight, &plan.weight, x)?, param(bias, &plan.bias, x)?);
+    let y = CudaBuffer::alloc(&dev, plan.dtype, plan.rows * plan.width)?;
+    let stats = CudaBuffer::alloc(&dev, plan.stat_dtype, plan.rows * 2)?;
+    if plan.rows * plan.width > 0 {
+        let args = Args::new()
+            .u64(plan.rows as u64)
+            .u64(plan.width as u64)
+            .i32((plan.kind == NormKind::Rms) as i32)
+            .i32(plan.weight.is_some() as i32)
+            .i32(plan.bias.is_some() as i32)
+            .f64(plan.eps)
+            .buf(&xc)
+            .buf(&w)
+            .buf(&b)
+            .buf(&y)
+            .buf(&stats);
+        launch(&dev, &NORM, &format!("norm_{}", plan.dtype.as_str()), rows_launch(plan.rows), args)?;
+    }
+    Ok([y, stats])
+}
+
+/// The gradient of `x`, as [`crate::cpu::norm_backward`].
+pub fn norm_backward(
+    plan: &NormBackwardPlan,
+    x: &CudaBuffer,
+    weight: Option<&CudaBuffer>,
+    dy: &CudaBuffer,
+    stats: &CudaBuffer,
+) -> Result<CudaBuffer> {
+    let f = &plan.forward;
+    expect_dtype("norm_backward", f.dtype, &[x, dy])?;
+    expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
+    let dev = x.device().clone();
+    let (xc, dyc, sc) = (contiguous(x, &f.x)?, contiguous(dy, &plan.dy)?, contiguous(stats, &plan.stats)?);
+    let w = param(weight, &f.weight, x)?;
+    let dx = CudaBuffer::alloc(&dev, f.dtype, f.rows * f.width)?;
+    if f.rows * f.width > 0 {
+        let args = Args::new()
+            .u64(f.rows as u64)
+            .u64(f.width as u64)
+            .i32((f.kind == NormKind::Rms) as i32)
+            .i32(f.weight.is_some() as i32)
+            .buf(&xc)
+            .buf(&w)
+            .buf(&dyc)
+            .buf(&sc)
+            .buf(&dx);
+        launch(&dev, &NORM, &format!("norm_backward_{}", f.dtype.as_str()), rows_launch(f.rows), args)?;
+    }
+    Ok(dx)
+}

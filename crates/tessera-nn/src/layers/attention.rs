@@ -1,0 +1,196 @@
+//! `MultiheadAttention`, PyTorch's layer over the fused attention op.
+
+use super::linear::Linear;
+use crate::{init, Error, Module, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tessera_autograd::{no_grad, Var};
+use tessera_tensor::{AttentionSpec, DType, Device, Generator, Tensor};
+
+/// How [`MultiheadAttention`] is built (PyTorch's constructor arguments and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionConfig {
+    /// Width of queries, keys, values and output.
+    pub embed_dim: usize,
+    /// Heads; must divide `embed_dim`.
+    pub num_heads: usize,
+    /// Dropout on the attention weights while training.
+    pub dropout: f64,
+    /// Whether the projections have biases.
+    pub bias: bool,
+    /// Inputs and outputs `[batch, seq, embed]` (else `[seq, batch, embed]`, PyTorch's default).
+    pub batch_first: bool,
+}
+
+impl AttentionConfig {
+    /// `embed_dim` split over `num_heads`, no dropout, biases, `[seq, batch, embed]` layout.
+    pub fn new(embed_dim: usize, num_heads: usize) -> Self {
+        AttentionConfig { embed_dim, num_heads, dropout: 0.0, bias: true, batch_first: false }
+    }
+}
+
+/// What to hide from the attention beyond its inputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttentionMask<'a> {
+    /// u8 `[batch, kv_len]`, nonzero where a key is padding (PyTorch's `key_padding_mask`).
+    pub key_padding: Option<&'a Tensor>,
+    /// Each query sees only keys at or before its own position (PyTorch's `is_causal`).
+    pub causal: bool,
+}
+
+/// Multi-head attention with PyTorch's parameters and layout: `in_proj_weight` `[3E, E]` (the
+/// query, key and value projections stacked, xavier-uniform), `in_proj_bias` `[3E]` (zeros) and
+/// `out_proj` (`Linear(E, E)`, bias zeros). The attention itself is the fused op: no
+/// `seq × seq` matrix is kept.
+#[derive(Module)]
+pub struct MultiheadAttention {
+    in_proj_weight: Var,
+    in_proj_bias: Option<Var>,
+    out_proj: Linear,
+    #[module(skip)]
+    config: AttentionConfig,
+    #[module(skip)]
+    training: AtomicBool,
+    #[module(skip)]
+    rng: Mutex<Generator>,
+}
+
+impl MultiheadAttention {
+    /// A layer initialised as PyTorch's; dropout masks come from a generator seeded `seed`.
+    pub fn new(g: &mut Generator, config: AttentionConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        let (e, h) = (config.embed_dim, config.num_heads);
+        if h == 0 || e % h != 0 {
+            return Err(Error::Config(format!("MultiheadAttention: {h} heads do not divide embed_dim {e}")));
+        }
+        if !(0.0..1.0).contains(&config.dropout) {
+            return Err(Error::Config(format!("MultiheadAttention: dropout {} must be in [0, 1)", config.dropout)));
+        }
+        let in_proj_weight = Var::param(init::xavier_uniform(g, 1.0, [3 * e, e], dtype, device)?)?;
+        let in_proj_bias = config.bias.then(|| Var::param(Tensor::zeros([3 * e], dtype, device)?)).transpose()?;
+        let out_w = init::kaiming_uniform(g, 5f64.sqrt(), [e, e], dtype, device)?;
+        let out_b = config.bias.then(|| Tensor::zeros([e], dtype, device)).transpose()?;
+        Ok(MultiheadAttention {
+            in_proj_weight,
+            in_proj_bias,
+            out_proj: Linear::from_tensors(out_w, out_b)?,
+            config,
+            training: AtomicBool::new(true),
+            rng: Mutex::new(Generator::new(seed)),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AttentionConfig {
+        &self.config
+    }
+
+    /// Restarts the dropout masks from a generator seeded `seed`.
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = Generator::new(seed);
+    }
+
+    /// The projection `which` (0: query, 1: key, 2: value) of `x` `[batch, seq, E]`, split into
+    /// heads: `[batch, heads, seq, E / heads]` (a view).
+    fn project(&self, x: &Var, which: usize) -> Result<Var> {
+        let e = self.config.embed_dim;
+        let w = self.in_proj_weight.narrow(0, which * e, e)?.t()?;
+        let y = match &self.in_proj_bias {
+            Some(b) => x.matmul_bias(&w, &b.narrow(0, which * e, e)?)?,
+            None => x.matmul(&w)?,
+        };
+        self.split_heads(&y)
+    }
+
+    fn split_heads(&self, y: &Var) -> Result<Var> {
+        let (b, s) = (y.dims()[0], y.dims()[1]);
+        let h = self.config.num_heads;
+        Ok(y.reshape([b, s, h, self.config.embed_dim / h])?.permute(&[0, 2, 1, 3])?)
+    }
+
+    /// `[batch, seq, E]` whichever the configured layout.
+    fn batch_major(&self, x: &Var, name: &str) -> Result<Var> {
+        if x.rank() != 3 || x.dims()[2] != self.config.embed_dim {
+            let expected = format!(
+                "{name} [{}, {}, {}]",
+                if self.config.batch_first { "batch" } else { "seq" },
+                if self.config.batch_first { "seq" } else { "batch" },
+                self.config.embed_dim
+            );
+            return Err(Error::BadInput { layer: self.describe(), expected, got: x.shape().clone() });
+        }
+        Ok(if self.config.batch_first { x.clone() } else { x.transpose(0, 1)? })
+    }
+
+    /// Attention of `query` over `key` and `value` (each `[batch, seq, E]` with `batch_first`,
+    /// else `[seq, batch, E]`), hiding what `mask` says: the output in the query's layout.
+    pub fn attend(&self, query: &Var, key: &Var, value: &Var, mask: AttentionMask<'_>) -> Result<Var> {
+        let (q, k, v) =
+            (self.batch_major(query, "query")?, self.batch_major(key, "key")?, self.batch_major(value, "value")?);
+        let (qh, kh, vh) = (self.project(&q, 0)?, self.project(&k, 1)?, self.project(&v, 2)?);
+        let dropout = match self.config.dropout > 0.0 && self.training.load(Ordering::Relaxed) {
+            true => {
+                let weights = qh.dims()[0] * qh.dims()[1] * qh.dims()[2] * kh.dims()[2];
+                Some(
+                    self.rng
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .attention_dropout(self.config.dropout, weights)?,
+                )
+            }
+            false => None,
+        };
+        let spec = AttentionSpec { causal: mask.causal, scale: None, dropout };
+        let heads = Var::attention(&qh, &kh, &vh, mask.key_padding, &spec)?;
+        let (b, s) = (q.dims()[0], q.dims()[1]);
+        let merged = heads.permute(&[0, 2, 1, 3])?.reshape([b, s, self.config.embed_dim])?;
+        let out = self.out_proj.forward(&merged)?;
+        Ok(if self.config.batch_first { out } else { out.transpose(0, 1)? })
+    }
+
+    /// The attention weights `[batch, q_len, kv_len]`, averaged over heads (PyTorch's
+    /// `need_weights=True` output), for attention maps: computed apart from the fused op, without
+    /// dropout or gradients.
+    pub fn attention_weights(&self, query: &Var, key: &Var, mask: AttentionMask<'_>) -> Result<Tensor> {
+        no_grad(|| {
+            let (q, k) = (self.batch_major(query, "query")?, self.batch_major(key, "key")?);
+            let (qh, kh) = (self.project(&q, 0)?.tensor().clone(), self.project(&k, 1)?.tensor().clone());
+            let d = self.config.embed_dim / self.config.num_heads;
+            let mut scores = qh.matmul(&kh.transpose(-1, -2)?)?.scale(1.0 / (d as f64).sqrt())?;
+            let (sq, sk) = (scores.dims()[2], scores.dims()[3]);
+            let neg = Tensor::full(f64::NEG_INFINITY, (), scores.dtype(), scores.device())?;
+            if mask.causal {
+                let i = Tensor::arange(0.0, sq as f64, 1.0, DType::I64, scores.device())?.reshape([sq, 1])?;
+                let j = Tensor::arange(0.0, sk as f64, 1.0, DType::I64, scores.device())?.reshape([1, sk])?;
+                let hidden = j.gt(&i.add_scalar((sk - sq) as f64)?)?;
+                scores = hidden.where_cond(&neg, &scores)?;
+            }
+            if let Some(p) = mask.key_padding {
+                let hidden = p.reshape([p.dims()[0], 1, 1, sk])?;
+                scores = hidden.where_cond(&neg, &scores)?;
+            }
+            Ok(scores.softmax(-1)?.mean(&[1], false)?)
+        })
+    }
+}
+
+impl Module for MultiheadAttention {
+    /// Self-attention of `x`, no mask.
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.attend(x, x, x, AttentionMask::default())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+        self.out_proj.set_training(training);
+    }
+
+    fn describe(&self) -> String {
+        format!("MultiheadAttention({}, heads={})", self.config.embed_dim, self.config.num_heads)
+    }
+
+    fn flops_per_example(&self, dims: &[usize]) -> u64 {
+        // Projections 4 · 2 · S · E², scores and values 2 · 2 · S² · E.
+        let (s, e) = (dims.first().copied().unwrap_or(1), self.config.embed_dim);
+        (8 * s * e * e + 4 * s * s * e) as u64
+    }
+}
