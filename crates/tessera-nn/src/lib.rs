@@ -4,7 +4,8 @@
 //!   device moves; `#[derive(Module)]` writes a struct's [`ModuleParts`] from its fields, the
 //!   user writes `forward`.
 //! - Layers: [`Linear`], [`Embedding`], [`Lstm`], [`Gru`], [`Dropout`], [`LayerNorm`],
-//!   activations, and [`Sequential`].
+//!   [`RmsNorm`], [`MultiheadAttention`], [`TransformerEncoderLayer`],
+//!   [`TransformerDecoderLayer`], activations, and [`Sequential`].
 //! - [`loss`]: MSE, cross-entropy (fused log-softmax + NLL, label smoothing, ignore_index), NLL,
 //!   sparse categorical cross-entropy from probabilities (Keras), binary cross-entropy with logits.
 //! - [`init`]: PyTorch's default initialisations, xavier and kaiming.
@@ -43,8 +44,9 @@ pub mod summary;
 
 pub use error::{Error, Result};
 pub use layers::{
-    AttentionConfig, AttentionMask, Dropout, Embedding, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState,
-    MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax, Tanh,
+    AttentionConfig, AttentionMask, DecoderMasks, Dropout, Embedding, FeedForwardActivation, Gelu, Gru, LayerNorm,
+    Linear, LogSoftmax, Lstm, LstmState, MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax, Tanh,
+    TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer,
 };
 pub use module::{prefixed, MapFn, Module, ModuleField, ModuleParts, Parameters, Part};
 /// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).

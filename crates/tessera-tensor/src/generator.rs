@@ -29,6 +29,14 @@ impl Generator {
         self.philox.seed()
     }
 
+    /// A seed for another generator (a layer's dropout masks), drawn from this one's stream:
+    /// children forked in the same order from the same seed get the same seeds.
+    pub fn fork_seed(&mut self) -> u64 {
+        let counter = self.philox.take(1);
+        let block = self.philox.block(counter);
+        (u64::from(block[0]) << 32) | u64::from(block[1])
+    }
+
     /// How many random blocks it has handed out (with the seed, its whole state).
     pub fn offset(&self) -> u64 {
         self.philox.offset()

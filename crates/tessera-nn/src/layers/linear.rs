@@ -21,6 +21,23 @@ impl Linear {
         Linear::from_tensors(weight, Some(bias))
     }
 
+    /// A layer initialised as [`Linear::new`], with a bias only when `bias` holds (PyTorch's
+    /// `Linear(in, out, bias=...)`).
+    pub fn with_bias(
+        g: &mut Generator,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Linear> {
+        let mut layer = Linear::new(g, inputs, outputs, dtype, device)?;
+        if !bias {
+            layer.bias = None;
+        }
+        Ok(layer)
+    }
+
     /// A layer with the given weight `[out, in]` and optional bias `[out]`.
     pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
         if weight.rank() != 2 || bias.as_ref().is_some_and(|b| b.dims() != [weight.dims()[0]]) {

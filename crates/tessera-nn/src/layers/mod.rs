@@ -11,6 +11,7 @@ pub(crate) mod lstm_cell;
 mod norm;
 mod recurrent;
 mod sequential;
+mod transformer;
 
 pub use activation::{Gelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use attention::{AttentionConfig, AttentionMask, MultiheadAttention};
@@ -21,3 +22,6 @@ pub use linear::Linear;
 pub use lstm::{Lstm, LstmState};
 pub use norm::{LayerNorm, RmsNorm};
 pub use sequential::Sequential;
+pub use transformer::{
+    DecoderMasks, FeedForwardActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer,
+};
