@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod fs;
+pub mod gpt;
 pub mod lm;
 pub mod metrics;
 pub mod models;

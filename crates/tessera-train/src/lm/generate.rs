@@ -15,8 +15,9 @@ pub trait NextToken: Module {
     /// The number of ids the model predicts.
     fn vocab_size(&self) -> usize;
 
-    /// Logits `[ids.len(), vocab]`, one row per position of the sequence `ids` read after
-    /// `state` (from the start when `None`), and the state after the last id.
+    /// Logits `[..., vocab]` whose last row predicts the id after the sequence `ids` read after
+    /// `state` (from the start when `None`), and the state after the last id. (An LSTM gives a
+    /// row per id; a GPT a row per position of its context window.)
     fn next_token_logits(&self, ids: &[u32], state: Option<&Self::State>) -> Result<(Var, Self::State)>;
 }
 
@@ -102,7 +103,9 @@ pub fn generate<M: NextToken + ?Sized>(
         let mut state = None;
         for _ in 0..tokens {
             let (logits, next) = model.next_token_logits(&input, state.as_ref())?;
-            let last = logits.tensor().narrow(0, input.len() - 1, 1)?.to_vec_f64()?;
+            let vocab = logits.dims().last().copied().unwrap_or(0);
+            let rows = logits.tensor().reshape([logits.tensor().elem_count() / vocab.max(1), vocab])?;
+            let last = rows.narrow(0, rows.dims()[0] - 1, 1)?.to_vec_f64()?;
             let id = pick(&last, sampling, &mut rng);
             out.push(id);
             input = vec![id];

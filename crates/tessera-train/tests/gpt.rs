@@ -1,0 +1,83 @@
+//! The GPT model: nanoGPT's parameter names, the key-value cache against re-running the
+//! context, learning a small sequence, and errors that name the values at fault.
+
+use tessera_autograd::Var;
+use tessera_nn::loss::{cross_entropy, CrossEntropy};
+use tessera_nn::Module;
+use tessera_tensor::{Device, Tensor};
+use tessera_train::gpt::{Gpt, GptConfig, Uncached};
+use tessera_train::lm::{generate, Sampling};
+use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
+
+const CPU: Device = Device::Cpu;
+
+fn tiny(vocab: usize) -> GptConfig {
+    GptConfig { block_size: 12, n_layer: 2, n_head: 2, n_embd: 16, ..GptConfig::small(vocab) }
+}
+
+#[test]
+fn parameters_have_nanogpt_names_and_the_output_is_tied() {
+    let gpt = Gpt::new(&tiny(10), &CPU).unwrap();
+    let names: Vec<String> = gpt.parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(&names[..3], ["transformer.wte.weight", "transformer.wpe.weight", "transformer.h.0.ln_1.weight"]);
+    assert!(names.contains(&"transformer.h.1.attn.c_attn.weight".to_string()));
+    assert!(names.contains(&"transformer.h.1.mlp.c_proj.bias".to_string()));
+    assert_eq!(names.last().unwrap(), "transformer.ln_f.bias");
+    assert!(!names.iter().any(|n| n.starts_with("lm_head")));
+    // 2 embeddings + 12 per block + 2 for ln_f.
+    assert_eq!(names.len(), 2 + 2 * 12 + 2);
+    let no_bias = Gpt::new(&GptConfig { bias: false, ..tiny(10) }, &CPU).unwrap();
+    assert_eq!(no_bias.parameters().len(), 2 + 2 * 6 + 1);
+}
+
+#[test]
+fn the_cache_gives_the_tokens_a_full_rerun_gives_past_the_context_length() {
+    let gpt = Gpt::new(&tiny(13), &CPU).unwrap();
+    let prompt = [3u32, 1, 4, 1, 5];
+    // 5 + 20 tokens slide the 12-position window 13 times.
+    let greedy = Sampling { temperature: 0.0, ..Sampling::default() };
+    let cached = generate(&gpt, &prompt, 20, &greedy).unwrap();
+    assert_eq!(cached, generate(&Uncached(&gpt), &prompt, 20, &greedy).unwrap());
+    let sampled = Sampling { temperature: 1.0, top_k: Some(5), seed: 9 };
+    assert_eq!(
+        generate(&gpt, &prompt, 20, &sampled).unwrap(),
+        generate(&Uncached(&gpt), &prompt, 20, &sampled).unwrap()
+    );
+    // A prompt longer than the context reads its last block_size ids.
+    let long: Vec<u32> = (0..30).map(|i| (i * 7 % 13) as u32).collect();
+    assert_eq!(generate(&gpt, &long, 3, &greedy).unwrap(), generate(&gpt, &long[18..], 3, &greedy).unwrap());
+}
+
+#[test]
+fn a_tiny_gpt_learns_a_cycle() {
+    let gpt = Gpt::new(&tiny(7), &CPU).unwrap();
+    let mut opt = Optimizer::new(gpt.parameters(), OptimizerKind::Adam(Adam { lr: 1e-2, ..Adam::default() })).unwrap();
+    let ids: Vec<u32> = (0..4 * 13 + 2).map(|i| (i % 7) as u32).collect();
+    let batch = |offset: usize| {
+        let x: Vec<u32> = (0..4).flat_map(|r| ids[r * 13 + offset..][..12].to_vec()).collect();
+        let y: Vec<u32> = (0..4).flat_map(|r| ids[r * 13 + offset + 1..][..12].to_vec()).collect();
+        (Tensor::from_vec(x, [4, 12], &CPU).unwrap(), Var::constant(Tensor::from_vec(y, [48], &CPU).unwrap()))
+    };
+    let mut losses = Vec::new();
+    for step in 0..60 {
+        let (x, y) = batch(step % 2);
+        let logits = gpt.forward_ids(&x).unwrap().reshape([48, 7]).unwrap();
+        let loss = cross_entropy(&logits, &y, &CrossEntropy::default()).unwrap();
+        losses.push(loss.tensor().to_scalar_f64().unwrap());
+        opt.zero_grad();
+        loss.backward().unwrap();
+        opt.step().unwrap();
+    }
+    // From ln 7 = 1.95 to near zero: the next id of a cycle is determined by the last.
+    assert!(losses[0] > 1.7 && losses[59] < 0.1, "losses {:?} ... {:?}", &losses[..3], &losses[57..]);
+}
+
+#[test]
+fn bad_sizes_and_long_inputs_are_errors_that_name_the_values() {
+    let err = Gpt::new(&GptConfig { n_head: 3, ..tiny(10) }, &CPU).err().unwrap().to_string();
+    assert!(err.contains('3') && err.contains("16"), "{err}");
+    let gpt = Gpt::new(&tiny(10), &CPU).unwrap();
+    let ids = Tensor::zeros([1, 13], tessera_tensor::DType::U32, &CPU).unwrap();
+    let err = gpt.forward_ids(&ids).err().unwrap().to_string();
+    assert!(err.contains("13") && err.contains("12"), "{err}");
+}
