@@ -114,16 +114,19 @@ pub struct Optimizer {
     state: Vec<Vec<Tensor>>,
     steps: u64,
     clip: Option<Clip>,
+    /// Per parameter: whether weight decay applies to it.
+    decays: Vec<bool>,
 }
 
 impl Optimizer {
     /// An optimizer for `params`, with zeroed state.
     pub fn new(params: Parameters, kind: OptimizerKind) -> Result<Optimizer> {
-        let mut opt = Optimizer { kind, params, state: Vec::new(), steps: 0, clip: None };
+        let decays = vec![true; params.len()];
+        let mut opt = Optimizer { kind, params, state: Vec::new(), steps: 0, clip: None, decays };
         if opt.learning_rate().is_nan() || opt.learning_rate() < 0.0 {
             return Err(Error::Config(format!("learning rate {} must be >= 0", opt.learning_rate())));
         }
-        let n = opt.fused(1.0).state_count();
+        let n = opt.fused(1.0, true).state_count();
         opt.state = opt
             .params
             .iter()
@@ -135,6 +138,14 @@ impl Optimizer {
     /// Clips gradients before every step.
     pub fn with_clip(mut self, clip: Clip) -> Self {
         self.clip = Some(clip);
+        self
+    }
+
+    /// Applies weight decay only to the parameters `decays` selects by name and value (PyTorch's
+    /// parameter groups as nanoGPT builds them: see [`matrices_and_embeddings`]); the others
+    /// are updated without it.
+    pub fn with_decay_only(mut self, decays: impl Fn(&str, &Tensor) -> bool) -> Self {
+        self.decays = self.params.iter().map(|(n, p)| decays(n, p.tensor())).collect();
         self
     }
 
@@ -178,13 +189,14 @@ impl Optimizer {
         }
     }
 
-    fn fused(&self, step: f64) -> OptimStep {
+    fn fused(&self, step: f64, decay: bool) -> OptimStep {
+        let wd = |w: f64| if decay { w } else { 0.0 };
         match self.kind {
             OptimizerKind::Sgd(s) => OptimStep::Sgd {
                 lr: s.lr,
                 momentum: s.momentum,
                 dampening: s.dampening,
-                weight_decay: s.weight_decay,
+                weight_decay: wd(s.weight_decay),
                 nesterov: s.nesterov,
                 first_step: step == 1.0,
             },
@@ -193,7 +205,7 @@ impl Optimizer {
                 beta1: a.betas.0,
                 beta2: a.betas.1,
                 eps: a.eps,
-                weight_decay: a.weight_decay,
+                weight_decay: wd(a.weight_decay),
                 decoupled: a.decoupled,
                 step: step as u64,
             },
@@ -201,7 +213,7 @@ impl Optimizer {
                 lr: r.lr,
                 alpha: r.alpha,
                 eps: r.eps,
-                weight_decay: r.weight_decay,
+                weight_decay: wd(r.weight_decay),
                 momentum: r.momentum,
             },
         }
@@ -220,8 +232,8 @@ impl Optimizer {
             _ => None,
         };
         self.steps += 1;
-        let fused = self.fused(self.steps as f64);
-        for (((_, p), g), state) in self.params.iter().zip(grads).zip(&self.state) {
+        let (decayed, plain) = (self.fused(self.steps as f64, true), self.fused(self.steps as f64, false));
+        for ((((_, p), g), state), &decays) in self.params.iter().zip(grads).zip(&self.state).zip(&self.decays) {
             let Some(mut g) = g else { continue };
             if let Some(c) = scale {
                 g = g.scale(c)?;
@@ -230,7 +242,7 @@ impl Optimizer {
                 g = g.clamp(-v, v)?;
             }
             let refs: Vec<&Tensor> = state.iter().collect();
-            p.tensor().optim_step_(&fused, &g, &refs)?;
+            p.tensor().optim_step_(if decays { &decayed } else { &plain }, &g, &refs)?;
         }
         Ok(())
     }
@@ -269,6 +281,12 @@ impl Optimizer {
         self.steps = steps;
         Ok(())
     }
+}
+
+/// nanoGPT's choice of what weight decay applies to: tensors of two or more dims (weight
+/// matrices and embeddings), not biases or norm weights. For [`Optimizer::with_decay_only`].
+pub fn matrices_and_embeddings(_name: &str, param: &Tensor) -> bool {
+    param.rank() >= 2
 }
 
 /// The L2 norm of all the given gradients together.

@@ -73,3 +73,20 @@ fn state_round_trips_through_state_dict() {
     assert_eq!(ob.state_dict().0[0].1.to_vec::<f64>().unwrap(), state[0].1.to_vec::<f64>().unwrap());
     assert!(ob.load_state_dict(&state[..1], 1).is_err());
 }
+
+#[test]
+fn weight_decay_applies_only_to_the_selected_parameters() {
+    // With a zero gradient, AdamW's step is the decoupled shrink alone: p · (1 - lr · wd).
+    let cpu = tessera_tensor::Device::Cpu;
+    let w = Var::param(Tensor::from_vec(vec![1.0f64, -2.0, 3.0, 4.0], [2, 2], &cpu).unwrap()).unwrap();
+    let b = Var::param(Tensor::from_vec(vec![1.0f64, 2.0], [2], &cpu).unwrap()).unwrap();
+    let kind = OptimizerKind::Adam(Adam { lr: 0.1, weight_decay: 0.5, ..Adam::adamw() });
+    let mut opt = Optimizer::new(vec![("w".into(), w.clone()), ("b".into(), b.clone())], kind)
+        .unwrap()
+        .with_decay_only(matrices_and_embeddings);
+    w.add(&b).unwrap().scale(0.0).unwrap().sum_all().unwrap().backward().unwrap();
+    opt.step().unwrap();
+    let shrunk = w.tensor().to_vec::<f64>().unwrap();
+    assert!(shrunk.iter().zip([0.95, -1.9, 2.85, 3.8]).all(|(a, b)| (a - b).abs() < 1e-12), "{shrunk:?}");
+    assert_eq!(b.tensor().to_vec::<f64>().unwrap(), [1.0, 2.0]);
+}

@@ -31,13 +31,12 @@ pub struct Trainer<T: Task> {
     optimizer: Optimizer,
     callbacks: Vec<Box<dyn Callback>>,
     run_dir: Option<RunDir>,
-    steps: usize,
 }
 
 impl<T: Task> Trainer<T> {
     /// A trainer for `task` with `optimizer` (built over the task's module's parameters).
     pub fn with_task(task: T, optimizer: Optimizer) -> Self {
-        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None, steps: 0 }
+        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None }
     }
 
     /// Adds a callback.
@@ -72,15 +71,13 @@ impl<T: Task> Trainer<T> {
         &mut self.optimizer
     }
 
-    /// One optimizer step on `batch`: the task's forward and loss, backward, the step. Returns
-    /// the loss value and the task's step (metrics, weight). A loss that is not finite is
-    /// returned without a step.
+    /// One optimizer step on `batch`: the task's forward and loss, backward (see
+    /// [`Task::forward_backward`]), the step. Returns the loss value and the task's step
+    /// (metrics, weight). A loss that is not finite is returned without a step.
     pub fn train_step(&mut self, batch: &T::Batch) -> Result<(f64, Step)> {
-        let step = self.task.step(batch)?;
-        let value = step.loss.tensor().to_scalar_f64()?;
         self.optimizer.zero_grad();
+        let (value, step) = self.task.forward_backward(batch)?;
         if value.is_finite() {
-            step.loss.backward()?;
             self.optimizer.step()?;
         }
         Ok((value, step))
@@ -166,10 +163,11 @@ impl<T: Task> Trainer<T> {
                 return Err(Error::NonFiniteLoss { value: loss, epoch, step: i + 1 });
             }
             means.add(loss, &step);
-            self.steps += 1;
+            // The optimizer's count survives a checkpoint: per-step schedules resume where they were.
+            let steps = self.optimizer.steps() as usize;
             let mut ctx = TrainContext { model: self.task.module(), optimizer: &mut self.optimizer };
             for cb in &mut self.callbacks {
-                cb.on_batch_end(self.steps, &mut ctx)?;
+                cb.on_batch_end(steps, &mut ctx)?;
             }
             if let Some(p) = progress.as_mut() {
                 p.update(i + 1, means.weight() as usize, means.loss());
