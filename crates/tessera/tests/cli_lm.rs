@@ -111,3 +111,40 @@ fn bad_lm_arguments_are_clear_errors() {
     let err = tessera_fails(&["generate", "--checkpoint", "/no/such/run"]);
     assert!(err.contains("/no/such/run"), "{err}");
 }
+
+#[test]
+fn gpt_run_learns_writes_its_folder_generates_and_names_bad_sizes() {
+    let dir = fresh_dir("cli-gpt");
+    let corpus = shipped_slice(&dir, 2000);
+    let run = dir.join("run");
+    let (corpus_arg, run_arg) = (corpus.to_str().unwrap(), run.to_str().unwrap());
+    let small = ["--layers", "2", "--heads", "2", "--embed", "32", "--block-size", "32", "--batch-size", "8"];
+    let schedule = ["--iters", "60", "--warmup", "10", "--eval-interval", "30", "--eval-iters", "4", "--lr", "0.003"];
+    let mut args = vec!["train", "gpt", "--corpus", corpus_arg, "--out", run_arg];
+    args.extend(small);
+    args.extend(schedule);
+    let printed = tessera(&args);
+    assert!(printed.contains("2 evaluation intervals of 30"), "{printed}");
+    let results = json(&run.join("results.json"));
+    let vocab = results["vocab"].as_f64().unwrap();
+    let val = results["val_loss"].as_f64().unwrap();
+    // Well below a uniform guess over the characters.
+    assert!(val < 0.8 * vocab.ln(), "validation loss {val} vs ln {vocab} = {}", vocab.ln());
+    for file in
+        ["config.json", "vocab.json", "metrics.jsonl", "checkpoints/best.safetensors", "checkpoints/last.safetensors"]
+    {
+        assert!(run.join(file).exists(), "the run folder lacks {file}");
+    }
+    let sample = |seed: &str| {
+        tessera(&["generate", "--checkpoint", run_arg, "--prompt", "KING", "--tokens", "80", "--seed", seed])
+    };
+    let first = sample("3");
+    assert!(first.starts_with("KING") && first.trim_end().len() > 60, "{first}");
+    assert_eq!(first, sample("3"), "the same seed gave different text");
+    let resumed = tessera(&["train", "gpt", "--resume", run_arg]);
+    assert!(resumed.contains("resumed after epoch 2"), "{resumed}");
+
+    let err = tessera_fails(&["train", "gpt", "--corpus", corpus_arg, "--heads", "3", "--embed", "32"]);
+    assert!(err.contains("3 heads") && err.contains("32"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -229,9 +229,47 @@ struct Transformer {
     ln_f: LayerNorm,
 }
 
+impl Transformer {
+    /// Logits for ids `[batch, seq]` at positions `start..start + seq`, each layer's keys and
+    /// values appended to its cache when `caches` is given (one per layer).
+    fn run(&self, ids: &Tensor, start: usize, caches: Option<&mut [LayerCache]>) -> Result<Var> {
+        let seq = match *ids.dims() {
+            [_, s] => s,
+            _ => {
+                let expected = "token ids [batch, seq]".to_string();
+                return Err(Error::BadInput { layer: "Gpt".into(), expected, got: ids.shape().clone() });
+            }
+        };
+        let context = self.wpe.weight().dims()[0];
+        if start + seq > context {
+            let end = start + seq;
+            return Err(Error::Config(format!("GPT: positions {start}..{end} exceed the context length {context}")));
+        }
+        let t = self;
+        let positions = Tensor::arange(start as f64, (start + seq) as f64, 1.0, DType::I64, t.wte.weight().device())?;
+        let tok = t.wte.forward(&Var::constant(ids.clone()))?;
+        let mut x = t.drop.forward(&tok.add(&t.wpe.forward(&Var::constant(positions))?)?)?;
+        match caches {
+            Some(caches) => {
+                for (block, cache) in t.h.iter().zip(caches) {
+                    x = block.run(&x, Some(cache))?;
+                }
+            }
+            None => {
+                for block in &t.h {
+                    x = block.run(&x, None)?;
+                }
+            }
+        }
+        let x = t.ln_f.forward(&x)?;
+        Ok(x.matmul(&t.wte.weight().t()?)?)
+    }
+}
+
 impl Module for Transformer {
-    fn forward(&self, _x: &Var) -> Result<Var> {
-        Err(Error::Config("the GPT's transformer stack runs through Gpt::forward_ids".into()))
+    /// Logits `[batch, seq, vocab]` for ids `[batch, seq]` (the output layer is `wte`).
+    fn forward(&self, ids: &Var) -> Result<Var> {
+        self.run(ids.tensor(), 0, None)
     }
 }
 
@@ -328,38 +366,7 @@ impl Gpt {
     /// Logits for ids `[batch, seq]` at positions `start..start + seq`, each layer's keys and
     /// values appended to its cache when `caches` is given (one per layer).
     pub(super) fn run(&self, ids: &Tensor, start: usize, caches: Option<&mut [LayerCache]>) -> Result<Var> {
-        let seq = match *ids.dims() {
-            [_, s] => s,
-            _ => {
-                let expected = "token ids [batch, seq]".to_string();
-                return Err(Error::BadInput { layer: self.describe(), expected, got: ids.shape().clone() });
-            }
-        };
-        if start + seq > self.cfg.block_size {
-            return Err(Error::Config(format!(
-                "GPT: positions {start}..{} exceed the context length {}",
-                start + seq,
-                self.cfg.block_size
-            )));
-        }
-        let t = &self.transformer;
-        let positions = Tensor::arange(start as f64, (start + seq) as f64, 1.0, DType::I64, self.device())?;
-        let tok = t.wte.forward(&Var::constant(ids.clone()))?;
-        let mut x = t.drop.forward(&tok.add(&t.wpe.forward(&Var::constant(positions))?)?)?;
-        match caches {
-            Some(caches) => {
-                for (block, cache) in t.h.iter().zip(caches) {
-                    x = block.run(&x, Some(cache))?;
-                }
-            }
-            None => {
-                for block in &t.h {
-                    x = block.run(&x, None)?;
-                }
-            }
-        }
-        let x = t.ln_f.forward(&x)?;
-        Ok(x.matmul(&t.wte.weight().t()?)?)
+        self.transformer.run(ids, start, caches)
     }
 }
 

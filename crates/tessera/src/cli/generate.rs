@@ -3,18 +3,19 @@
 use super::device::{open, DeviceChoice};
 use super::lm_text::LmTokenizer;
 use super::mlp::checkpoint_file;
-use super::train_lm::MODEL;
 use super::CliResult;
+use super::{train_gpt, train_lm};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tessera_train::checkpoint;
+use tessera_train::gpt::{Gpt, GptConfig};
 use tessera_train::lm::{generate, LstmLm, LstmLmConfig, Sampling};
 
 /// Arguments of `tessera generate`.
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// A run folder of `tessera train lm` (its best checkpoint), or a checkpoint file in its
-    /// `checkpoints/` folder.
+    /// A run folder of `tessera train lm` or `tessera train gpt` (its best checkpoint), or a
+    /// checkpoint file in its `checkpoints/` folder.
     #[arg(long)]
     checkpoint: PathBuf,
     /// Text to continue (default: the start of a line).
@@ -50,29 +51,36 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     let device = open(a.device)?;
     let file = checkpoint_file(&a.checkpoint);
     let info = checkpoint::read_info(&file)?;
-    if info.model != MODEL {
+    if info.model != train_lm::MODEL && info.model != train_gpt::MODEL {
         return Err(format!("{}: a '{}' checkpoint, not a language model", file.display(), info.model).into());
     }
     let config: Value =
         serde_json::from_str(&info.config).map_err(|e| format!("{}: config is not JSON: {e}", file.display()))?;
     let spec = config.get("tokenizer").and_then(Value::as_str).ok_or("the checkpoint config names no tokenizer")?;
     let tokenizer = LmTokenizer::load(spec, &run_folder(&a.checkpoint))?;
-    let cfg = LstmLmConfig::from_json(config.get("model").unwrap_or(&Value::Null))?;
-    if cfg.vocab != tokenizer.vocab_size() {
+    let model_config = config.get("model").unwrap_or(&Value::Null);
+    let vocab = model_config.get("vocab").and_then(Value::as_u64).unwrap_or(0) as usize;
+    if vocab != tokenizer.vocab_size() {
         return Err(format!(
-            "{}: the model predicts {} tokens but the run's tokenizer has {}",
+            "{}: the model predicts {vocab} tokens but the run's tokenizer has {}",
             file.display(),
-            cfg.vocab,
             tokenizer.vocab_size()
         )
         .into());
     }
-    let model = LstmLm::new(&cfg, &device)?;
-    checkpoint::load(&file, MODEL, &model, None)?;
     let mut prompt = vec![tokenizer.line_end()];
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
     let sampling = Sampling { temperature: a.temperature, top_k: a.top_k, seed: a.seed };
-    let ids = generate(&model, &prompt, a.tokens, &sampling)?;
+    let ids = if info.model == train_gpt::MODEL {
+        // A GPT samples with its key-value cache; past its context the window slides.
+        let model = Gpt::new(&GptConfig::from_json(model_config)?, &device)?;
+        checkpoint::load(&file, train_gpt::MODEL, &model, None)?;
+        generate(&model, &prompt, a.tokens, &sampling)?
+    } else {
+        let model = LstmLm::new(&LstmLmConfig::from_json(model_config)?, &device)?;
+        checkpoint::load(&file, train_lm::MODEL, &model, None)?;
+        generate(&model, &prompt, a.tokens, &sampling)?
+    };
     let mut text = tokenizer.decode(&prompt[1..])?;
     let continuation = tokenizer.decode(&ids)?;
     if !text.is_empty() && !text.ends_with('\n') && matches!(tokenizer, LmTokenizer::Word(_)) {

@@ -11,6 +11,7 @@ mod predict;
 mod segment;
 mod summary;
 mod tokenize;
+mod train_gpt;
 mod train_lm;
 mod train_mlp;
 mod training;
@@ -29,13 +30,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language model).
+    /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language
+    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe).
     Train(training::TrainArgs),
     /// Evaluate a saved checkpoint on test data.
     Eval(eval::EvalArgs),
     /// Predict classes with a saved checkpoint.
     Predict(predict::PredictArgs),
-    /// Sample text from a language model trained with `tessera train lm`.
+    /// Sample text from a language model trained with `tessera train lm` or `tessera train gpt`.
     Generate(generate::GenerateArgs),
     /// Print a model's layers, output shapes, parameters and FLOPs.
     Summary(summary::SummaryArgs),

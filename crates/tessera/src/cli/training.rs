@@ -31,6 +31,9 @@ enum TrainModel {
     /// The LSTM language model: Embedding, LSTM, Linear over the vocabulary, trained with
     /// truncated backpropagation through time on the shipped Shakespeare sample or `--corpus`.
     Lm(super::train_lm::LmArgs),
+    /// A GPT (nanoGPT's architecture and CPU recipe for character-level Shakespeare): random
+    /// windows of the shipped Shakespeare sample or `--corpus`, AdamW, warm-up and cosine decay.
+    Gpt(super::train_gpt::GptArgs),
 }
 
 /// Runs `tessera train ...`.
@@ -38,6 +41,7 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     match args.model {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
         TrainModel::Lm(a) => super::train_lm::run(a),
+        TrainModel::Gpt(a) => super::train_gpt::run(a),
     }
 }
 
@@ -191,6 +195,7 @@ mod tests {
         match cli.command {
             Command::Train(TrainArgs { model: TrainModel::Mlp(a) }) => a.common,
             Command::Train(TrainArgs { model: TrainModel::Lm(a) }) => a.common,
+            Command::Train(TrainArgs { model: TrainModel::Gpt(a) }) => a.common,
             other => panic!("parsed {other:?}"),
         }
     }
@@ -202,6 +207,8 @@ mod tests {
         assert_eq!((mlp.lr, mlp.patience, mlp.epochs, mlp.batch_size), (1e-3, None, None, 32));
         let lm = options(&["tessera", "train", "lm"]);
         assert_eq!((lm.lr, lm.patience, lm.val_split), (2e-3, Some(2), 0.1));
+        let gpt = options(&["tessera", "train", "gpt"]);
+        assert_eq!((gpt.lr, gpt.batch_size, gpt.seed, gpt.val_split), (1e-3, 12, 1337, 0.1));
         let given = options(&["tessera", "train", "lm", "--lr", "0.01", "--patience", "5", "--epochs", "3"]);
         assert_eq!((given.lr, given.patience, given.epochs), (0.01, Some(5), Some(3)));
         assert!(Cli::try_parse_from(["tessera", "train", "mlp", "--out", "a", "--resume", "b"]).is_err());
