@@ -11,10 +11,9 @@ use tessera_kernels::cpu::{self, CpuBuffer};
 #[cfg(feature = "cuda")]
 use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::plan::{
-    ArangePlan, AttentionBackwardPlan, AttentionPlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan,
-    Distribution, GatherPlan, IndexSelectPlan, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan,
-    NormBackwardPlan, NormPlan, OptimPlan, RandomPlan, ReducePlan, RotaryPlan, ScatterAddPlan, SoftmaxPlan, UnaryPlan,
-    WherePlan,
+    ArangePlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, Distribution, GatherPlan, IndexSelectPlan,
+    LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, OptimPlan, RandomPlan, ReducePlan, ScatterAddPlan,
+    SoftmaxPlan, UnaryPlan, WherePlan,
 };
 
 /// A buffer of elements on one device.
@@ -71,6 +70,8 @@ macro_rules! on_device {
         }
     };
 }
+
+mod transformer;
 
 impl Storage {
     /// The device the data lives on.
@@ -260,73 +261,6 @@ impl Storage {
             OnDevice::Cpu(bufs) => cpu::lstm_cell_backward(plan, bufs)?.map(Storage::Cpu),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda(bufs) => cuda::lstm_cell_backward(plan, bufs)?.map(Storage::Cuda),
-        })
-    }
-
-    /// Fused attention (see [`crate::Tensor::attention`]): `[out, lse]`.
-    pub(crate) fn attention(plan: &AttentionPlan, qkv: [&Storage; 3], mask: Option<&Storage>) -> Result<[Storage; 2]> {
-        let [q, k, v] = qkv;
-        Ok(match on_one_device("attention", [q, k, v, mask.unwrap_or(q)])? {
-            OnDevice::Cpu([q, k, v, m]) => cpu::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cpu),
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda([q, k, v, m]) => cuda::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cuda),
-        })
-    }
-
-    /// Fused attention backward (see [`crate::Tensor::attention_backward`]): `[dq, dk, dv]`.
-    pub(crate) fn attention_backward(
-        plan: &AttentionBackwardPlan,
-        qkv: [&Storage; 3],
-        mask: Option<&Storage>,
-        saved: [&Storage; 3],
-    ) -> Result<[Storage; 3]> {
-        let ([q, k, v], [o, l, d]) = (qkv, saved);
-        Ok(match on_one_device("attention_backward", [q, k, v, mask.unwrap_or(q), o, l, d])? {
-            OnDevice::Cpu([q, k, v, m, o, l, d]) => {
-                cpu::attention_backward(plan, [q, k, v], mask.map(|_| m), [o, l, d])?.map(Storage::Cpu)
-            }
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda([q, k, v, m, o, l, d]) => {
-                cuda::attention_backward(plan, [q, k, v], mask.map(|_| m), [o, l, d])?.map(Storage::Cuda)
-            }
-        })
-    }
-
-    /// LayerNorm or RMSNorm (see [`crate::Tensor::layer_norm`]): `[y, stats]`.
-    pub(crate) fn norm(
-        plan: &NormPlan,
-        x: &Storage,
-        weight: Option<&Storage>,
-        bias: Option<&Storage>,
-    ) -> Result<[Storage; 2]> {
-        let op = plan.kind.name();
-        Ok(match on_one_device(op, [x, weight.unwrap_or(x), bias.unwrap_or(x)])? {
-            OnDevice::Cpu([x, w, b]) => cpu::norm(plan, x, weight.map(|_| w), bias.map(|_| b))?.map(Storage::Cpu),
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda([x, w, b]) => cuda::norm(plan, x, weight.map(|_| w), bias.map(|_| b))?.map(Storage::Cuda),
-        })
-    }
-
-    /// The input's gradient of a normalisation (see [`crate::Tensor::norm_backward`]).
-    pub(crate) fn norm_backward(
-        plan: &NormBackwardPlan,
-        x: &Storage,
-        weight: Option<&Storage>,
-        dy: &Storage,
-        stats: &Storage,
-    ) -> Result<Storage> {
-        Ok(match on_one_device("norm_backward", [x, weight.unwrap_or(x), dy, stats])? {
-            OnDevice::Cpu([x, w, d, s]) => Storage::Cpu(cpu::norm_backward(plan, x, weight.map(|_| w), d, s)?),
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda([x, w, d, s]) => Storage::Cuda(cuda::norm_backward(plan, x, weight.map(|_| w), d, s)?),
-        })
-    }
-
-    pub(crate) fn rotary(&self, plan: &RotaryPlan) -> Result<Storage> {
-        Ok(match on_one_device("rotary", [self])? {
-            OnDevice::Cpu([x]) => Storage::Cpu(cpu::rotary(plan, x)?),
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda([x]) => Storage::Cuda(cuda::rotary(plan, x)?),
         })
     }
 

@@ -24,37 +24,26 @@ pub fn attention(plan: &AttentionPlan, qkv: [&CpuBuffer; 3], mask: Option<&CpuBu
     expect_dtype("attention", plan.dtype, &qkv)?;
     let mask = padding(plan, mask)?;
     let [q, k, v] = qkv;
+    macro_rules! native {
+        ($q:expr, $k:expr, $v:expr) => {{
+            let s = |x, l| strided_values(x, l);
+            let (o, l) = forward(plan, &s($q, &plan.q), &s($k, &plan.k), &s($v, &plan.v), mask.as_deref());
+            [o.into(), l.into()]
+        }};
+    }
+    macro_rules! via_f32 {
+        ($q:expr, $k:expr, $v:expr, $t:ty) => {{
+            let w = |x: &[$t], l| map(&strided_values(x, l), <$t>::to_f32);
+            let (o, l) = forward(plan, &w($q, &plan.q), &w($k, &plan.k), &w($v, &plan.v), mask.as_deref());
+            [map(&o, <$t>::from_f32).into(), l.into()]
+        }};
+    }
+    use CpuBuffer as B;
     Ok(match (q, k, v) {
-        (CpuBuffer::F32(q), CpuBuffer::F32(k), CpuBuffer::F32(v)) => {
-            let (o, l) = forward(
-                plan,
-                &strided_values(q, &plan.q),
-                &strided_values(k, &plan.k),
-                &strided_values(v, &plan.v),
-                mask.as_deref(),
-            );
-            [o.into(), l.into()]
-        }
-        (CpuBuffer::F64(q), CpuBuffer::F64(k), CpuBuffer::F64(v)) => {
-            let (o, l) = forward(
-                plan,
-                &strided_values(q, &plan.q),
-                &strided_values(k, &plan.k),
-                &strided_values(v, &plan.v),
-                mask.as_deref(),
-            );
-            [o.into(), l.into()]
-        }
-        (CpuBuffer::F16(q), CpuBuffer::F16(k), CpuBuffer::F16(v)) => {
-            let w = |x: &[f16], l| map(&strided_values(x, l), f16::to_f32);
-            let (o, l) = forward(plan, &w(q, &plan.q), &w(k, &plan.k), &w(v, &plan.v), mask.as_deref());
-            [map(&o, f16::from_f32).into(), l.into()]
-        }
-        (CpuBuffer::BF16(q), CpuBuffer::BF16(k), CpuBuffer::BF16(v)) => {
-            let w = |x: &[bf16], l| map(&strided_values(x, l), bf16::to_f32);
-            let (o, l) = forward(plan, &w(q, &plan.q), &w(k, &plan.k), &w(v, &plan.v), mask.as_deref());
-            [map(&o, bf16::from_f32).into(), l.into()]
-        }
+        (B::F32(q), B::F32(k), B::F32(v)) => native!(q, k, v),
+        (B::F64(q), B::F64(k), B::F64(v)) => native!(q, k, v),
+        (B::F16(q), B::F16(k), B::F16(v)) => via_f32!(q, k, v, f16),
+        (B::BF16(q), B::BF16(k), B::BF16(v)) => via_f32!(q, k, v, bf16),
         _ => unreachable!("the plan admits one float dtype"),
     })
 }
