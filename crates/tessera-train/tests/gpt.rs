@@ -38,7 +38,7 @@ fn the_cache_gives_the_tokens_a_full_rerun_gives_past_the_context_length() {
     let greedy = Sampling { temperature: 0.0, ..Sampling::default() };
     let cached = generate(&gpt, &prompt, 20, &greedy).unwrap();
     assert_eq!(cached, generate(&Uncached(&gpt), &prompt, 20, &greedy).unwrap());
-    let sampled = Sampling { temperature: 1.0, top_k: Some(5), seed: 9 };
+    let sampled = Sampling { temperature: 1.0, top_k: Some(5), top_p: None, seed: 9 };
     assert_eq!(
         generate(&gpt, &prompt, 20, &sampled).unwrap(),
         generate(&Uncached(&gpt), &prompt, 20, &sampled).unwrap()

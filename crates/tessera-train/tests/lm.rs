@@ -98,7 +98,7 @@ fn resuming_from_a_checkpoint_matches_an_unbroken_run() {
 fn generation_is_reproducible_for_a_seed() {
     let lm = model();
     lm_trainer(&lm, optimizer(&lm)).fit(&splits(), &cfg(4)).unwrap();
-    let s = Sampling { temperature: 1.0, top_k: Some(5), seed: 11 };
+    let s = Sampling { temperature: 1.0, top_k: Some(5), top_p: None, seed: 11 };
     let a = generate(&lm, &[0, 1], 40, &s).unwrap();
     assert_eq!(a, generate(&lm, &[0, 1], 40, &s).unwrap());
     assert_ne!(a, generate(&lm, &[0, 1], 40, &Sampling { seed: 12, ..s }).unwrap());

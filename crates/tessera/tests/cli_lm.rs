@@ -141,6 +141,11 @@ fn gpt_run_learns_writes_its_folder_generates_and_names_bad_sizes() {
     let first = sample("3");
     assert!(first.starts_with("KING") && first.trim_end().len() > 60, "{first}");
     assert_eq!(first, sample("3"), "the same seed gave different text");
+    let nucleus =
+        tessera(&["generate", "--checkpoint", run_arg, "--prompt", "KING", "--tokens", "40", "--top-p", "0.9"]);
+    assert!(nucleus.starts_with("KING"), "{nucleus}");
+    let err = tessera_fails(&["generate", "--checkpoint", run_arg, "--top-p", "1.5"]);
+    assert!(err.contains("top-p 1.5"), "{err}");
     let resumed = tessera(&["train", "gpt", "--resume", run_arg]);
     assert!(resumed.contains("resumed after epoch 2"), "{resumed}");
 

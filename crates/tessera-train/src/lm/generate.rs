@@ -29,13 +29,16 @@ pub struct Sampling {
     pub temperature: f64,
     /// Draw only among the `k` most likely tokens.
     pub top_k: Option<usize>,
+    /// Draw only among the most likely tokens whose probabilities (after the temperature and
+    /// `top_k`) add up to at least `p`, in `(0, 1]` (nucleus sampling).
+    pub top_p: Option<f64>,
     /// Seed of the draws: the same seed, model and prompt give the same text.
     pub seed: u64,
 }
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling { temperature: 1.0, top_k: None, seed: 0 }
+        Sampling { temperature: 1.0, top_k: None, top_p: None, seed: 0 }
     }
 }
 
@@ -46,12 +49,26 @@ fn pick(logits: &[f64], s: &Sampling, rng: &mut SplitMix) -> u32 {
         return argmax() as u32;
     }
     let mut order: Vec<usize> = (0..logits.len()).collect();
-    if let Some(k) = s.top_k {
+    if s.top_k.is_some() || s.top_p.is_some() {
         order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    }
+    if let Some(k) = s.top_k {
         order.truncate(k.max(1));
     }
     let max = order.iter().map(|&i| logits[i]).fold(f64::NEG_INFINITY, f64::max);
-    let weights: Vec<f64> = order.iter().map(|&i| ((logits[i] - max) / s.temperature).exp()).collect();
+    let mut weights: Vec<f64> = order.iter().map(|&i| ((logits[i] - max) / s.temperature).exp()).collect();
+    if let Some(p) = s.top_p {
+        // The shortest most-likely prefix holding at least p of the probability.
+        let need = p * weights.iter().sum::<f64>();
+        let mut held = 0.0;
+        let keep = weights.iter().position(|w| {
+            held += w;
+            held >= need
+        });
+        let keep = keep.map_or(weights.len(), |i| i + 1);
+        order.truncate(keep);
+        weights.truncate(keep);
+    }
     let mut r = rng.unit() * weights.iter().sum::<f64>();
     for (&i, w) in order.iter().zip(&weights) {
         if r < *w {
@@ -70,7 +87,7 @@ fn pick(logits: &[f64], s: &Sampling, rng: &mut SplitMix) -> u32 {
 /// use tessera_train::lm::{generate, LstmLm, LstmLmConfig, Sampling};
 /// let cfg = LstmLmConfig { vocab: 10, embed: 4, hidden: 8, layers: 1, dropout: 0.0, seed: 0 };
 /// let lm = LstmLm::new(&cfg, &Device::Cpu)?;
-/// let s = Sampling { temperature: 0.8, top_k: Some(5), seed: 7 };
+/// let s = Sampling { temperature: 0.8, top_k: Some(5), top_p: None, seed: 7 };
 /// let a = generate(&lm, &[1, 2], 6, &s)?;
 /// assert_eq!(a.len(), 6);
 /// assert_eq!(a, generate(&lm, &[1, 2], 6, &s)?);
@@ -90,6 +107,9 @@ pub fn generate<M: NextToken + ?Sized>(
     }
     if sampling.top_k == Some(0) {
         return Err(Error::Config("top-k must be at least 1".into()));
+    }
+    if let Some(p) = sampling.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+        return Err(Error::Config(format!("top-p {p} must be in (0, 1]")));
     }
     let vocab = model.vocab_size();
     if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= vocab) {
@@ -126,7 +146,7 @@ mod tests {
         let logits = [0.1, 3.0, 2.9, -1.0];
         let mut rng = SplitMix::new(1, 0);
         assert_eq!(pick(&logits, &Sampling { temperature: 0.0, ..Sampling::default() }, &mut rng), 1);
-        let s = Sampling { temperature: 1.0, top_k: Some(2), seed: 0 };
+        let s = Sampling { temperature: 1.0, top_k: Some(2), top_p: None, seed: 0 };
         let mut counts = [0usize; 4];
         for _ in 0..2000 {
             counts[pick(&logits, &s, &mut rng) as usize] += 1;
@@ -138,10 +158,25 @@ mod tests {
     }
 
     #[test]
+    fn top_p_keeps_the_smallest_prefix_holding_p() {
+        // Probabilities 0.0278, 0.5056, 0.4575, 0.0093.
+        let logits = [0.1, 3.0, 2.9, -1.0];
+        let mut rng = SplitMix::new(2, 0);
+        let half = Sampling { top_p: Some(0.5), ..Sampling::default() };
+        assert!((0..500).all(|_| pick(&logits, &half, &mut rng) == 1));
+        let most = Sampling { top_p: Some(0.9), ..Sampling::default() };
+        let mut seen = [0usize; 4];
+        for _ in 0..2000 {
+            seen[pick(&logits, &most, &mut rng) as usize] += 1;
+        }
+        assert!(seen[0] + seen[3] == 0 && seen[1] > 0 && seen[2] > 0, "{seen:?}");
+    }
+
+    #[test]
     fn low_temperature_concentrates_on_the_mode() {
         let logits = [1.0, 2.0, 0.0];
         let mut rng = SplitMix::new(3, 0);
-        let cold = Sampling { temperature: 0.05, top_k: None, seed: 0 };
+        let cold = Sampling { temperature: 0.05, top_k: None, top_p: None, seed: 0 };
         assert!((0..200).all(|_| pick(&logits, &cold, &mut rng) == 1));
     }
 }

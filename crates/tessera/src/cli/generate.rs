@@ -30,6 +30,10 @@ pub struct GenerateArgs {
     /// Sample only among the k most likely tokens.
     #[arg(long)]
     top_k: Option<usize>,
+    /// Sample only among the most likely tokens whose probabilities add up to p (nucleus
+    /// sampling), after --top-k.
+    #[arg(long)]
+    top_p: Option<f64>,
     /// Seed of the sampling: the same seed gives the same text.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -70,7 +74,7 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     }
     let mut prompt = vec![tokenizer.line_end()];
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
-    let sampling = Sampling { temperature: a.temperature, top_k: a.top_k, seed: a.seed };
+    let sampling = Sampling { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, seed: a.seed };
     let ids = if info.model == train_gpt::MODEL {
         // A GPT samples with its key-value cache; past its context the window slides.
         let model = Gpt::new(&GptConfig::from_json(model_config)?, &device)?;

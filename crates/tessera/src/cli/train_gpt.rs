@@ -172,7 +172,7 @@ pub fn run(a: GptArgs) -> CliResult<()> {
         }
         _ => println!("nothing left to train: the run had done its {} iterations", a.iters),
     }
-    let sampling = Sampling { temperature: 0.8, top_k: Some(40), seed: a.common.seed };
+    let sampling = Sampling { temperature: 0.8, top_k: Some(40), top_p: None, seed: a.common.seed };
     let sample = tokenizer.decode(&generate(&model, &[tokenizer.line_end()], 200, &sampling)?)?;
     println!("sample (temperature 0.8, top-k 40):\n{}", sample.trim());
     let results = json!({ "train_loss": train_loss, "val_loss": val_loss, "iters": a.iters,

@@ -146,7 +146,7 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     println!("KN bigram       {bigram_val:>12.2} {bigram_test:>9.2}");
     println!("LSTM / bigram   {:>12.3} {:>9.3}", val_ppl / bigram_val, test_ppl / bigram_test);
 
-    let sampling = Sampling { temperature: 0.8, top_k: Some(40), seed: a.common.seed };
+    let sampling = Sampling { temperature: 0.8, top_k: Some(40), top_p: None, seed: a.common.seed };
     let sample = tokenizer.decode(&generate(&model, &[end], 40, &sampling)?)?;
     println!("sample (temperature 0.8, top-k 40):\n{}", sample.trim());
     let results = json!({ "val_ppl": val_ppl, "test_ppl": test_ppl, "bigram_val_ppl": bigram_val,
