@@ -169,3 +169,48 @@ mod training {
         assert_eq!(weights(&resumed), weights(&unbroken), "resumed weights differ from the unbroken run's");
     }
 }
+
+mod hugging_face {
+    use super::*;
+    use std::path::Path;
+    use tessera_nn::state_dict::{to_safetensors, write_atomic, Metadata};
+    use tessera_train::gpt::load_hf_gpt2;
+
+    /// Writes `gpt` as `save_pretrained` lays out a GPT2LMHeadModel: `transformer.` names,
+    /// Conv1D weights `[in, out]`, the causal-mask buffer and a tied `lm_head.weight`.
+    fn save_as_hf(gpt: &Gpt, dir: &Path, model_type: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        let c = gpt.config();
+        let config = serde_json::json!({ "model_type": model_type, "vocab_size": c.vocab, "n_positions": c.block_size,
+            "n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd, "activation_function": "gelu_new",
+            "layer_norm_epsilon": 1e-5 });
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+        let mut tensors: Vec<(String, Tensor)> = Vec::new();
+        for (name, p) in gpt.parameters() {
+            let conv1d = [".c_attn.weight", ".c_proj.weight", ".c_fc.weight"].iter().any(|s| name.ends_with(s));
+            let t = if conv1d { p.tensor().t().unwrap().contiguous().unwrap() } else { p.tensor().clone() };
+            tensors.push((name, t));
+        }
+        let mask = Tensor::ones([1, 1, c.block_size, c.block_size], tessera_tensor::DType::U8, &CPU).unwrap();
+        tensors.push(("transformer.h.0.attn.bias".into(), mask));
+        tensors.push(("lm_head.weight".into(), gpt.parameters()[0].1.tensor().clone()));
+        write_atomic(&dir.join("model.safetensors"), &to_safetensors(&tensors, &Metadata::new()).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_gpt2_folder_loads_with_conv1d_weights_transposed_and_gives_the_same_logits() {
+        let dir = std::env::temp_dir().join(format!("tessera-hf-gpt2-{}", std::process::id()));
+        let source = Gpt::new(&GptConfig { gelu_tanh: true, ..tiny(17) }, &CPU).unwrap();
+        save_as_hf(&source, &dir, "gpt2");
+        let loaded = load_hf_gpt2(&dir, &CPU).unwrap();
+        assert!(loaded.config().gelu_tanh && loaded.config().block_size == 12);
+        let ids = Tensor::from_vec(vec![1u32, 5, 9, 16, 0, 3], [2, 3], &CPU).unwrap();
+        let (a, b) = (source.forward_ids(&ids).unwrap(), loaded.forward_ids(&ids).unwrap());
+        assert_eq!(a.tensor().to_vec::<f32>().unwrap(), b.tensor().to_vec::<f32>().unwrap());
+
+        save_as_hf(&source, &dir, "llama");
+        let err = load_hf_gpt2(&dir, &CPU).err().unwrap().to_string();
+        assert!(err.contains("llama") && err.contains("config.json"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

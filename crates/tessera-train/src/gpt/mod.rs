@@ -1,12 +1,14 @@
 //! GPT language models: nanoGPT's architecture ([`Gpt`]), its training ([`GptTask`] over
-//! [`GptData`]), and sampling from it with a key-value
+//! [`GptData`]), Hugging Face GPT-2 folders ([`load_hf_gpt2`]), and sampling from it with a key-value
 //! cache ([`NextToken`](crate::lm::NextToken) for [`Gpt`]; [`Uncached`] re-runs the context
 //! for comparison).
 
 mod cache;
+mod hf;
 mod model;
 mod task;
 
 pub use cache::{GptState, LayerCache, Uncached};
+pub use hf::{hf_config, is_hf_folder, load_hf_gpt2};
 pub use model::{Gpt, GptConfig};
-pub use task::{GptBatch, GptData, GptTask};
+pub use task::{perplexity, GptBatch, GptData, GptTask};

@@ -2,7 +2,7 @@
 //! in evaluation intervals (the trainer's epochs), gradients accumulated over micro-batches.
 
 use super::model::Gpt;
-use crate::metrics::perplexity;
+use crate::metrics;
 use crate::rng::SplitMix;
 use crate::trainer::{Batches, FitConfig, FitData, FitPlan, Metrics, Pass, Step, Task};
 use crate::{Error, Result};
@@ -215,7 +215,39 @@ impl Task for GptTask<'_> {
 
     fn derived(&self, metrics: &mut Metrics) {
         if let Some(&loss) = metrics.get("loss") {
-            metrics.insert("ppl".into(), perplexity(loss));
+            metrics.insert("ppl".into(), metrics::perplexity(loss));
         }
     }
+}
+
+/// Perplexity of `model` on the token stream `ids`, and the number of tokens predicted: the
+/// stream is cut into consecutive non-overlapping windows of the context length (the last one
+/// kept when it has at least 2 tokens); inside a window each token after the first is
+/// predicted from the ones before it; perplexity is `exp` of the mean negative
+/// log-likelihood over every predicted token. Evaluation mode, no graph.
+pub fn perplexity(model: &Gpt, ids: &[u32]) -> Result<(f64, usize)> {
+    let block = model.config().block_size;
+    let vocab = model.config().vocab;
+    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= vocab) {
+        return Err(Error::Config(format!("token id {bad} is out of range for the model's vocabulary of {vocab}")));
+    }
+    model.set_training(false);
+    let result = tessera_autograd::no_grad(|| -> Result<(f64, usize)> {
+        let (mut nll, mut predicted) = (0.0, 0usize);
+        for window in ids.chunks(block).filter(|w| w.len() >= 2) {
+            let x = Tensor::from_vec(window.to_vec(), [1, window.len()], &Device::Cpu)?.to_device(model.device())?;
+            let logits = model.forward_ids(&x)?.reshape([window.len(), vocab])?.narrow(0, 0, window.len() - 1)?;
+            let y =
+                Tensor::from_vec(window[1..].to_vec(), [window.len() - 1], &Device::Cpu)?.to_device(model.device())?;
+            let loss = cross_entropy(&logits, &Var::constant(y), &CrossEntropy::default())?;
+            nll += loss.tensor().to_scalar_f64()? * (window.len() - 1) as f64;
+            predicted += window.len() - 1;
+        }
+        if predicted == 0 {
+            return Err(Error::Config(format!("{} tokens: nothing to predict (a window needs 2)", ids.len())));
+        }
+        Ok(((nll / predicted as f64).exp(), predicted))
+    });
+    model.set_training(true);
+    result
 }

@@ -7,15 +7,17 @@ use super::CliResult;
 use super::{train_gpt, train_lm};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use tessera_text::ByteLevelBpe;
 use tessera_train::checkpoint;
-use tessera_train::gpt::{Gpt, GptConfig};
+use tessera_train::gpt::{is_hf_folder, load_hf_gpt2, Gpt, GptConfig};
 use tessera_train::lm::{generate, LstmLm, LstmLmConfig, Sampling};
 
 /// Arguments of `tessera generate`.
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// A run folder of `tessera train lm` or `tessera train gpt` (its best checkpoint), or a
-    /// checkpoint file in its `checkpoints/` folder.
+    /// A run folder of `tessera train lm` or `tessera train gpt` (its best checkpoint), a
+    /// checkpoint file in its `checkpoints/` folder, or a Hugging Face GPT-2 folder (read with
+    /// GPT-2's tokenizer).
     #[arg(long)]
     checkpoint: PathBuf,
     /// Text to continue (default: the start of a line).
@@ -53,6 +55,17 @@ fn run_folder(path: &Path) -> PathBuf {
 /// Runs the command: prints the prompt followed by the sampled text.
 pub fn run(a: GenerateArgs) -> CliResult<()> {
     let device = open(a.device)?;
+    let sampling = Sampling { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, seed: a.seed };
+    if is_hf_folder(&a.checkpoint) {
+        // GPT-2 starts a text after its end-of-text token.
+        let (model, bpe) = (load_hf_gpt2(&a.checkpoint, &device)?, ByteLevelBpe::gpt2());
+        let end_of_text = bpe.token_to_id("<|endoftext|>").ok_or("GPT-2's tokenizer lacks <|endoftext|>")?;
+        let mut prompt = vec![end_of_text];
+        prompt.extend(bpe.encode(&a.prompt));
+        let ids = generate(&model, &prompt, a.tokens, &sampling)?;
+        println!("{}{}", a.prompt, bpe.decode(&ids)?);
+        return Ok(());
+    }
     let file = checkpoint_file(&a.checkpoint);
     let info = checkpoint::read_info(&file)?;
     if info.model != train_lm::MODEL && info.model != train_gpt::MODEL {
@@ -74,7 +87,6 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     }
     let mut prompt = vec![tokenizer.line_end()];
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
-    let sampling = Sampling { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, seed: a.seed };
     let ids = if info.model == train_gpt::MODEL {
         // A GPT samples with its key-value cache; past its context the window slides.
         let model = Gpt::new(&GptConfig::from_json(model_config)?, &device)?;

@@ -7,6 +7,7 @@ mod generate;
 mod input;
 mod lm_text;
 mod mlp;
+mod perplexity;
 mod predict;
 mod segment;
 mod summary;
@@ -39,6 +40,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Sample text from a language model trained with `tessera train lm` or `tessera train gpt`.
     Generate(generate::GenerateArgs),
+    /// A GPT's perplexity on text files (a `tessera train gpt` run or a Hugging Face GPT-2 folder).
+    Perplexity(perplexity::PerplexityArgs),
     /// Print a model's layers, output shapes, parameters and FLOPs.
     Summary(summary::SummaryArgs),
     /// Tokenize text: one line of ids (or tokens) per input line.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Perplexity(args) => perplexity::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Tokenize(args) => tokenize::run(args),
         Command::Segment(args) => segment::run(args),
