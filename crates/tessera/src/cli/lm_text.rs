@@ -1,6 +1,7 @@
 //! The text side of the language model: the corpus (shipped or from files), its split into
 //! train/validation/test lines, and the tokenizer that turns lines into one id stream.
 
+use super::training::{open_run, TrainOptions};
 use super::CliResult;
 use flate2::read::GzDecoder;
 use std::io::Read;
@@ -226,6 +227,23 @@ fn ngram_sentences(lines: &[Vec<u32>]) -> Vec<Vec<String>> {
 pub fn bigram_baseline(train: &[Vec<u32>], val: &[Vec<u32>], test: &[Vec<u32>]) -> CliResult<(f64, f64)> {
     let lm = NgramModel::train(2, &ngram_sentences(train), Smoothing::KneserNey { discount: 0.75 })?;
     Ok((lm.perplexity(&ngram_sentences(val)), lm.perplexity(&ngram_sentences(test))))
+}
+
+/// The run folder of a language-model run (see [`open_run`]) with the tokenizer saved in it
+/// (a new run) or as it was (`--resume`), said on the terminal; and the epochs already done.
+pub fn open_lm_run(
+    args: &impl serde::Serialize,
+    opts: &TrainOptions,
+    model: &str,
+    device: &tessera_tensor::Device,
+    tokenizer: &LmTokenizer,
+) -> CliResult<(tessera_train::run_dir::RunDir, usize)> {
+    let (run, done) = open_run(args, opts, model, device, serde_json::json!({}))?;
+    if opts.resume.is_none() {
+        tokenizer.save(run.path())?;
+    }
+    println!("run folder: {}", run.path().display());
+    Ok((run, done))
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `tessera train gpt`: nanoGPT's recipe for a small GPT on a text corpus.
 
 use super::device::open;
-use super::lm_text::{read_corpus, stream, LmTokenizer, SHIPPED_NAME};
-use super::training::{load_last, open_run, resolve, trainer, write_results, TrainOptions, Watch};
+use super::lm_text::{open_lm_run, read_corpus, stream, LmTokenizer, SHIPPED_NAME};
+use super::training::{load_last, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -134,13 +134,8 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     };
     let model = Gpt::new(&cfg, &device)?;
     println!("{}", summary::summarize(&model, &[a.block_size], DType::U32, &device)?);
-    let (run, done) = open_run(&a, &a.common, MODEL, &device, json!({}))?;
-    if a.common.resume.is_none() {
-        tokenizer.save(run.path())?;
-    }
+    let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
-    println!("run folder: {}", run_path.display());
-
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
     let adamw = Adam { lr: a.common.lr, betas: (0.9, a.beta2), weight_decay: a.weight_decay, ..Adam::adamw() };
     let mut optimizer = Optimizer::new(model.parameters(), OptimizerKind::Adam(adamw))?

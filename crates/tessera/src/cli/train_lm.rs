@@ -2,8 +2,8 @@
 //! baseline trained on the same split.
 
 use super::device::open;
-use super::lm_text::{bigram_baseline, read_corpus, split_lines, stream, LmTokenizer, SHIPPED_NAME};
-use super::training::{load_last, open_run, resolve, trainer, write_results, TrainOptions, Watch};
+use super::lm_text::{bigram_baseline, open_lm_run, read_corpus, split_lines, stream, LmTokenizer, SHIPPED_NAME};
+use super::training::{load_last, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -109,13 +109,8 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     };
     let model = LstmLm::new(&cfg, &device)?;
     println!("{}", summary::summarize(&model, &[a.seq_len], DType::U32, &device)?);
-    let (run, done) = open_run(&a, &a.common, MODEL, &device, json!({}))?;
-    if a.common.resume.is_none() {
-        tokenizer.save(run.path())?;
-    }
+    let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
-    println!("run folder: {}", run_path.display());
-
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
     let adam = Adam { lr: a.common.lr, ..Adam::default() };
     let mut optimizer =
