@@ -33,6 +33,14 @@ pub fn read_corpus(files: &[PathBuf]) -> CliResult<String> {
     Ok(text)
 }
 
+/// How a corpus of `files` is named in messages: the files, or [`SHIPPED_NAME`] when none.
+pub fn corpus_name(files: &[PathBuf]) -> String {
+    if files.is_empty() {
+        return SHIPPED_NAME.to_string();
+    }
+    files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// A corpus cut into three runs of consecutive lines.
 pub struct LineSplits<'a> {
     /// The first lines.

@@ -1,7 +1,7 @@
 //! `tessera train gpt`: nanoGPT's recipe for a small GPT on a text corpus.
 
 use super::device::open;
-use super::lm_text::{open_lm_run, read_corpus, stream, LmTokenizer, SHIPPED_NAME};
+use super::lm_text::{corpus_name, open_lm_run, read_corpus, stream, LmTokenizer};
 use super::training::{load_last, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
@@ -93,11 +93,7 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     let a = resolve(a, |a| &mut a.common)?;
     let device = open(a.common.device)?;
     let text = read_corpus(&a.corpus)?;
-    let source = if a.corpus.is_empty() {
-        SHIPPED_NAME.to_string()
-    } else {
-        a.corpus.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    };
+    let source = corpus_name(&a.corpus);
     let lines: Vec<&str> = text.lines().collect();
     let tokenizer = match &a.common.resume {
         Some(dir) => LmTokenizer::load(&a.tokenizer, dir)?,

@@ -2,7 +2,7 @@
 //! baseline trained on the same split.
 
 use super::device::open;
-use super::lm_text::{bigram_baseline, open_lm_run, read_corpus, split_lines, stream, LmTokenizer, SHIPPED_NAME};
+use super::lm_text::{bigram_baseline, corpus_name, open_lm_run, read_corpus, split_lines, stream, LmTokenizer};
 use super::training::{load_last, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
@@ -70,11 +70,7 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     let epochs = *a.common.epochs.get_or_insert(6);
     let device = open(a.common.device)?;
     let text = read_corpus(&a.corpus)?;
-    let source = if a.corpus.is_empty() {
-        SHIPPED_NAME.to_string()
-    } else {
-        a.corpus.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    };
+    let source = corpus_name(&a.corpus);
     let lines = split_lines(&text, a.common.val_split, a.test_split)?;
     let tokenizer = match &a.common.resume {
         Some(dir) => LmTokenizer::load(&a.tokenizer, dir)?,
