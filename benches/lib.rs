@@ -8,8 +8,9 @@ use rayon::prelude::*;
 use tessera_nn::Module;
 use tessera_tensor::{DType, Device, Generator, Result, Tensor};
 use tessera_text::{StreamBatch, StreamBatches};
+use tessera_train::gpt::{Gpt, GptBatch, GptConfig, GptTask};
 use tessera_train::lm::{LmTask, LstmLm, LstmLmConfig};
-use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
+use tessera_train::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::Trainer;
 
 /// The thread counts every multithreaded benchmark runs on.
@@ -73,6 +74,28 @@ pub fn lm_workload(windows: usize) -> (LstmLm, Vec<StreamBatch>) {
 pub fn lm_trainer(lm: &LstmLm) -> Trainer<LmTask<'_>> {
     let opt = Optimizer::new(lm.parameters(), OptimizerKind::Adam(Adam::default())).expect("optimizer");
     Trainer::with_task(LmTask::new(lm), opt.with_clip(Clip::GlobalNorm(0.5)))
+}
+
+/// The GPT of `tessera train gpt`'s default recipe (nanoGPT's CPU recipe: 4 layers, 4 heads,
+/// embedding 128, block 64) over the shipped corpus's 79 character ids, and `batches` batches of 12
+/// windows of deterministic ids: the workload `benches/gpt_torch.py step` times in PyTorch.
+pub fn gpt_workload(batches: usize) -> (Gpt, Vec<GptBatch>) {
+    let gpt = Gpt::new(&GptConfig::small(79), &Device::Cpu).expect("building the GPT");
+    let (batch_size, block_size) = (12, 64);
+    let ids = |b: usize, shift: usize| -> Vec<u32> {
+        (0..batch_size * block_size).map(|i| (((b * 7 + i + shift) * 7919) % 79) as u32).collect()
+    };
+    let batches =
+        (0..batches).map(|b| GptBatch { micro: vec![(ids(b, 0), ids(b, 1))], batch_size, block_size }).collect();
+    (gpt, batches)
+}
+
+/// The trainer of [`gpt_workload`]'s model with the recipe's optimizer: AdamW (0.9, 0.99),
+/// weight decay 0.1 on matrices and embeddings, clipping at global norm 1.
+pub fn gpt_trainer(gpt: &Gpt) -> Trainer<GptTask<'_>> {
+    let adamw = Adam { lr: 1e-3, betas: (0.9, 0.99), weight_decay: 0.1, ..Adam::adamw() };
+    let opt = Optimizer::new(gpt.parameters(), OptimizerKind::Adam(adamw)).expect("optimizer");
+    Trainer::with_task(GptTask::new(gpt), opt.with_decay_only(matrices_and_embeddings).with_clip(Clip::GlobalNorm(1.0)))
 }
 
 #[cfg(test)]

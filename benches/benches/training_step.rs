@@ -8,6 +8,9 @@
 //! - `lm_step`: one training step of the LSTM language model ([`tessera_benches::lm_workload`]):
 //!   embedding, LSTM, dropout, output layer over 5000 words, cross-entropy, backward, clipping,
 //!   Adam; the state carried from the previous window as in truncated BPTT.
+//! - `gpt_step/t1`, `gpt_step/t2`: one iteration of `tessera train gpt`'s default recipe
+//!   ([`tessera_benches::gpt_workload`]) on 1 and 2 threads: forward, cross-entropy, backward,
+//!   clipping, AdamW.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -104,5 +107,30 @@ fn lm_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mlp_step, lstm_layer, lm_step);
+fn gpt_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gpt_step");
+    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(6));
+    let (gpt, batches) = tessera_benches::gpt_workload(8);
+    for threads in tessera_benches::THREADS {
+        let pool = pool(threads);
+        let mut trainer = tessera_benches::gpt_trainer(&gpt);
+        let mut next = 0;
+        group.bench_function(format!("t{threads}"), |b| {
+            b.iter_custom(|iters| {
+                pool.install(|| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let (loss, _) = trainer.train_step(&batches[next % batches.len()]).unwrap();
+                        next += 1;
+                        black_box(loss);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mlp_step, lstm_layer, lm_step, gpt_step);
 criterion_main!(benches);

@@ -13,7 +13,6 @@ enum Keep {
     Nothing,
     Input,
     Output,
-    Both,
 }
 
 /// What `op`'s gradient reads.
@@ -21,9 +20,9 @@ fn keeps(op: UnaryOp) -> Keep {
     use UnaryOp::*;
     match op {
         Neg | Affine(..) => Keep::Nothing,
-        Abs | Log | Square | Sin | Cos | Relu | GeluTanh | Silu | Powf(_) | Clamp(..) => Keep::Input,
+        Abs | Log | Square | Sin | Cos | Relu | Gelu | GeluTanh | GeluGrad | GeluTanhGrad | Silu | Powf(_)
+        | Clamp(..) => Keep::Input,
         Exp | Sqrt | Recip | Tanh | Sigmoid => Keep::Output,
-        Gelu => Keep::Both,
     }
 }
 
@@ -56,22 +55,23 @@ fn gradient(op: UnaryOp, g: &Tensor, x: Option<&Tensor>, y: Option<&Tensor>) -> 
             let zero = scalar_like(0.0, x())?;
             x().gt(&zero)?.where_cond(g, &zero)?
         }
-        UnaryOp::Gelu => {
-            // d/dx x Φ(x) = Φ(x) + x φ(x); Φ(x) = gelu(x) / x away from 0 (no erf op), 1/2 at 0.
-            let (x, zero) = (x(), scalar_like(0.0, x())?);
-            let cdf = x.eq(&zero)?.where_cond(&scalar_like(0.5, x)?, &y().div(x)?)?;
+        UnaryOp::Gelu => g.mul(&x().gelu_grad()?)?,
+        UnaryOp::GeluTanh => g.mul(&x().gelu_tanh_grad()?)?,
+        UnaryOp::GeluGrad => {
+            // d/dx (Φ(x) + x φ(x)) = φ(x) (2 - x²).
+            let x = x();
             let pdf = x.square()?.scale(-0.5)?.exp()?.scale(0.5 * FRAC_1_SQRT_2 * FRAC_2_SQRT_PI)?;
-            g.mul(&cdf.add(&x.mul(&pdf)?)?)?
+            g.mul(&pdf.mul(&x.square()?.affine(-1.0, 2.0)?)?)?
         }
-        UnaryOp::GeluTanh => {
-            // x/2 (1 + tanh(u)), u = √(2/π) (x + 0.044715 x³).
-            let (x, c) = (x(), (2.0 / PI).sqrt());
+        UnaryOp::GeluTanhGrad => {
+            // With u = c (x + k x³), t = tanh(u): (1 - t²) (u' + x/2 (u'' - 2 t u'²)).
+            let (x, c, k) = (x(), (2.0 / PI).sqrt(), 0.044715);
             let x2 = x.square()?;
-            let t = x.mul(&x2.affine(0.044715, 1.0)?)?.scale(c)?.tanh()?;
-            let du = x2.affine(3.0 * 0.044715 * c, c)?;
-            let left = t.affine(0.5, 0.5)?;
-            let right = x.mul(&t.square()?.affine(-1.0, 1.0)?)?.mul(&du)?.scale(0.5)?;
-            g.mul(&left.add(&right)?)?
+            let t = x.mul(&x2.affine(k, 1.0)?)?.scale(c)?.tanh()?;
+            let du = x2.affine(3.0 * k * c, c)?;
+            let ddu = x.scale(6.0 * k * c)?;
+            let inner = ddu.sub(&t.mul(&du.square()?)?.scale(2.0)?)?.mul(x)?.scale(0.5)?.add(&du)?;
+            g.mul(&t.square()?.affine(-1.0, 1.0)?.mul(&inner)?)?
         }
         UnaryOp::Silu => {
             // s (1 + x (1 - s)) with s = sigmoid(x).
@@ -94,8 +94,8 @@ impl Var {
     pub fn unary(&self, op: UnaryOp) -> Result<Var> {
         let y = self.tensor().unary(op)?;
         let keep = keeps(op);
-        let x_kept = matches!(keep, Keep::Input | Keep::Both).then(|| self.tensor().clone());
-        let y_kept = matches!(keep, Keep::Output | Keep::Both).then(|| y.clone());
+        let x_kept = (keep == Keep::Input).then(|| self.tensor().clone());
+        let y_kept = (keep == Keep::Output).then(|| y.clone());
         Ok(Var::record(op.name(), y, &[self], move |c| {
             Ok(vec![Some(gradient(op, c.grad, x_kept.as_ref(), y_kept.as_ref())?)])
         }))

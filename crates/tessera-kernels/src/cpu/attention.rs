@@ -4,6 +4,7 @@
 //! weighted sum of values over key tiles, and saves the row's log-sum-exp; the backward
 //! recomputes each weight from it. f16 and bf16 compute in f32.
 
+use super::attention_tile::{self as tile, Scratch, KEYS, ROWS};
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::par;
 use super::unary::{map, FloatMath};
@@ -11,11 +12,6 @@ use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
 use rayon::prelude::*;
 use tessera_core::{bf16, f16, DType, Philox};
-
-/// Query rows per tile (a tile's rows share each key tile while it is in cache).
-const ROWS: usize = 32;
-/// Keys per tile.
-const KEYS: usize = 64;
 
 /// The plan's attention of `q`, `k`, `v` (with the optional u8 key-padding `mask`): the output
 /// `[batch, heads, q_len, v_dim]` and each query row's log-sum-exp (`-inf` for a row whose keys
@@ -165,11 +161,36 @@ fn dot<T: FloatMath>(a: &[T], b: &[T]) -> T {
     s
 }
 
-/// `y += a x`.
-#[inline]
-fn axpy<T: FloatMath>(y: &mut [T], a: T, x: &[T]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = *y + a * x;
+impl Weights<'_> {
+    /// Scales the score tile `s` (`n` rows from query `i0`, keys `j0..j0 + kc`) and sets the
+    /// scores of masked weights (causal or padding) to `-inf`.
+    fn mask_scores<T: FloatMath>(&self, p: usize, i0: usize, j0: usize, kc: usize, s: &mut [T]) {
+        let (scale, neg_inf) = (T::from_f64(self.plan.scale), T::from_f64(f64::NEG_INFINITY));
+        for (r, row) in s.chunks_exact_mut(KEYS).enumerate() {
+            let row = &mut row[..kc];
+            tile::scale(row, scale);
+            let visible = self.plan.key_limit(i0 + r).saturating_sub(j0).min(kc);
+            row[visible..].fill(neg_inf);
+            if self.mask.is_some() {
+                for (c, x) in row[..visible].iter_mut().enumerate() {
+                    if self.padded(p, j0 + c) {
+                        *x = neg_inf;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Multiplies the weight tile `w` by its dropout factors (nothing without dropout).
+    fn apply_dropout<T: FloatMath>(&self, p: usize, i0: usize, j0: usize, kc: usize, w: &mut [T]) {
+        if self.rng.is_none() {
+            return;
+        }
+        for (r, row) in w.chunks_exact_mut(KEYS).enumerate() {
+            for (c, x) in row[..kc].iter_mut().enumerate() {
+                *x = *x * self.dropout::<T>(p, i0 + r, j0 + c);
+            }
+        }
     }
 }
 
@@ -205,76 +226,43 @@ fn forward<T: FloatMath + Send + Sync>(
     let mut out = vec![T::ZERO; plan.problems * sq * dv];
     let mut lse = vec![T::from_f64(f64::NEG_INFINITY); plan.problems * sq];
     let weights = Weights::new(plan, mask);
-    let (scale, neg_inf) = (T::from_f64(plan.scale), T::from_f64(f64::NEG_INFINITY));
+    let neg_inf = T::from_f64(f64::NEG_INFINITY);
     let work = plan.problems * sq * sk * (d + dv);
-    for_each_row_tile(sq, work, (&mut out, dv, &mut lse, 1), |p, row0, out, lse| {
+    for_each_row_tile(sq, work, (&mut out, dv, &mut lse, 1), |p, i0, out, lse| {
         let n = lse.len();
+        let mut t = Scratch::new(d, dv);
         let (mut m, mut l) = (vec![neg_inf; n], vec![T::ZERO; n]);
-        let mut s = [T::ZERO; KEYS];
-        let limit = plan.key_limit(row0 + n - 1);
+        let qi = &q[(p * sq + i0) * d..][..n * d];
+        let limit = plan.key_limit(i0 + n - 1);
         for j0 in (0..limit).step_by(KEYS) {
-            let j1 = (j0 + KEYS).min(limit);
+            let kc = (j0 + KEYS).min(limit) - j0;
+            tile::transpose(&k[(p * sk + j0) * d..][..kc * d], d, &mut t.kt);
+            tile::products(qi, d, &t.kt, kc, &mut t.s);
+            weights.mask_scores(p, i0, j0, kc, &mut t.s[..n * KEYS]);
             for r in 0..n {
-                let i = row0 + r;
-                let qi = &q[(p * sq + i) * d..][..d];
-                let (mut chunk_max, lim) = (neg_inf, plan.key_limit(i).min(j1));
-                for j in j0..j1 {
-                    s[j - j0] = if j >= lim || weights.padded(p, j) {
-                        neg_inf
-                    } else {
-                        dot(qi, &k[(p * sk + j) * d..][..d]) * scale
-                    };
-                    chunk_max = if s[j - j0] > chunk_max { s[j - j0] } else { chunk_max };
-                }
-                let m_new = if chunk_max > m[r] { chunk_max } else { m[r] };
+                let row = &mut t.s[r * KEYS..][..kc];
+                let row_max = tile::max(row);
+                let m_new = if row_max > m[r] { row_max } else { m[r] };
                 if m_new == neg_inf {
+                    row.fill(T::ZERO);
                     continue;
                 }
-                let acc = &mut out[r * dv..][..dv];
                 let rescale = (m[r] - m_new).exp();
-                if rescale != T::ONE {
-                    acc.iter_mut().for_each(|a| *a = *a * rescale);
-                }
-                l[r] = l[r] * rescale;
-                for j in j0..j1 {
-                    let e = (s[j - j0] - m_new).exp();
-                    l[r] = l[r] + e;
-                    let w = e * weights.dropout::<T>(p, i, j);
-                    if w != T::ZERO {
-                        axpy(acc, w, &v[(p * sk + j) * dv..][..dv]);
-                    }
-                }
+                tile::scale(&mut out[r * dv..][..dv], rescale);
+                l[r] = l[r] * rescale + tile::exp_shifted(row, m_new);
                 m[r] = m_new;
             }
+            weights.apply_dropout(p, i0, j0, kc, &mut t.s[..n * KEYS]);
+            tile::add_rows(&t.s[..n * KEYS], kc, &v[(p * sk + j0) * dv..][..kc * dv], dv, out);
         }
         for r in 0..n {
             if l[r] > T::ZERO {
-                let inv = T::ONE / l[r];
-                out[r * dv..][..dv].iter_mut().for_each(|a| *a = *a * inv);
+                tile::scale(&mut out[r * dv..][..dv], T::ONE / l[r]);
                 lse[r] = m[r] + l[r].ln();
             }
         }
     });
     (out, lse)
-}
-
-/// The weight of `(p, i, j)` before dropout, from the saved log-sum-exp: 0 when masked.
-#[inline]
-fn weight<T: FloatMath>(
-    plan: &AttentionPlan,
-    w: &Weights<'_>,
-    views: &Views<'_, T>,
-    p: usize,
-    i: usize,
-    j: usize,
-    lse: T,
-) -> T {
-    let (d, neg_inf) = (plan.head_dim, T::from_f64(f64::NEG_INFINITY));
-    if j >= plan.key_limit(i) || w.padded(p, j) || lse == neg_inf {
-        return T::ZERO;
-    }
-    let s = dot(&views.q[(p * plan.q_len + i) * d..][..d], &views.k[(p * plan.kv_len + j) * d..][..d]);
-    (s * T::from_f64(plan.scale) - lse).exp()
 }
 
 fn backward<T: FloatMath + Send + Sync>(
@@ -287,49 +275,62 @@ fn backward<T: FloatMath + Send + Sync>(
     let f = &plan.forward;
     let (sq, sk, d, dv, problems) = (f.q_len, f.kv_len, f.head_dim, f.v_dim, f.problems);
     let w = Weights::new(f, views.mask);
-    let scale = T::from_f64(f.scale);
+    let (scale, neg_inf) = (T::from_f64(f.scale), T::from_f64(f64::NEG_INFINITY));
     // D_i = dO_i · O_i: the softmax's correction term of each row.
     let delta: Vec<T> = (0..problems * sq).map(|r| dot(&d_out[r * dv..][..dv], &out[r * dv..][..dv])).collect();
-    let work = problems * sq * sk * (d + dv);
-    // dK and dV, by key rows: every query row that sees key j contributes.
+    let (q, k, v) = (views.q, views.k, views.v);
+    let mut dq = vec![T::ZERO; problems * sq * d];
     let mut dk = vec![T::ZERO; problems * sk * d];
     let mut dv_out = vec![T::ZERO; problems * sk * dv];
-    for_each_row_tile(sk, work, (&mut dk, d, &mut dv_out, dv), |p, j0, dk, dvv| {
-        for r in 0..dk.len() / d.max(1) {
-            let j = j0 + r;
-            let (dkj, dvj) = (&mut dk[r * d..][..d], &mut dvv[r * dv..][..dv]);
-            let vj = &views.v[(p * sk + j) * dv..][..dv];
-            for i in 0..sq {
-                let pw = weight(f, &w, views, p, i, j, lse[p * sq + i]);
-                if pw == T::ZERO {
-                    continue;
+    // One problem at a time per thread, key tiles outside and row tiles inside: each weight is
+    // recomputed once and feeds dV, dK and dQ.
+    type Grads<'a, T> = ((&'a mut [T], &'a mut [T]), &'a mut [T]);
+    let problem = |(p, ((dq, dk), dvp)): (usize, Grads<'_, T>)| {
+        let mut t = Scratch::new(d, dv);
+        for j0 in (0..sk).step_by(KEYS) {
+            let kc = KEYS.min(sk - j0);
+            let kj = &k[(p * sk + j0) * d..][..kc * d];
+            tile::transpose(kj, d, &mut t.kt);
+            tile::transpose(&v[(p * sk + j0) * dv..][..kc * dv], dv, &mut t.vt);
+            let (dkj, dvj) = (&mut dk[j0 * d..][..kc * d], &mut dvp[j0 * dv..][..kc * dv]);
+            // The first query that sees key j0.
+            let first = if f.spec.causal { (j0 + sq).saturating_sub(sk) } else { 0 };
+            for i0 in (first..sq).step_by(ROWS) {
+                let n = ROWS.min(sq - i0);
+                let (qi, doi) = (&q[(p * sq + i0) * d..][..n * d], &d_out[(p * sq + i0) * dv..][..n * dv]);
+                let (s, ds) = (&mut t.s[..n * KEYS], &mut t.ds[..n * KEYS]);
+                tile::products(qi, d, &t.kt, kc, s);
+                w.mask_scores(p, i0, j0, kc, s);
+                for (r, row) in s.chunks_exact_mut(KEYS).enumerate() {
+                    let l = lse[p * sq + i0 + r];
+                    if l == neg_inf {
+                        row[..kc].fill(T::ZERO);
+                    } else {
+                        tile::exp_shifted(&mut row[..kc], l);
+                    }
                 }
-                let keep = w.dropout::<T>(p, i, j);
-                let doi = &d_out[(p * sq + i) * dv..][..dv];
-                axpy(dvj, pw * keep, doi);
-                let ds = pw * (dot(doi, vj) * keep - delta[p * sq + i]);
-                axpy(dkj, ds * scale, &views.q[(p * sq + i) * d..][..d]);
+                // dP = dO Vᵀ, through the dropout mask; dS = P (dP - D); P itself becomes the
+                // dropped-out weights that dV needs.
+                tile::products(doi, dv, &t.vt, kc, ds);
+                w.apply_dropout(p, i0, j0, kc, ds);
+                for (r, (prow, dsrow)) in s.chunks_exact(KEYS).zip(ds.chunks_exact_mut(KEYS)).enumerate() {
+                    tile::softmax_grad(&prow[..kc], &mut dsrow[..kc], delta[p * sq + i0 + r]);
+                    tile::scale(&mut dsrow[..kc], scale);
+                }
+                w.apply_dropout(p, i0, j0, kc, s);
+                tile::add_rows_transposed(s, kc, doi, dv, dvj);
+                tile::add_rows_transposed(ds, kc, qi, d, dkj);
+                tile::add_rows(ds, kc, kj, d, &mut dq[i0 * d..][..n * d]);
             }
         }
-    });
-    // dQ, by query rows (the second output, the rows' D, is only read).
-    let mut dq = vec![T::ZERO; problems * sq * d];
-    let mut delta = delta;
-    for_each_row_tile(sq, work, (&mut dq, d, &mut delta, 1), |p, i0, dq, delta| {
-        for r in 0..dq.len() / d.max(1) {
-            let i = i0 + r;
-            let (dqi, doi) = (&mut dq[r * d..][..d], &d_out[(p * sq + i) * dv..][..dv]);
-            for j in 0..f.key_limit(i) {
-                let pw = weight(f, &w, views, p, i, j, lse[p * sq + i]);
-                if pw == T::ZERO {
-                    continue;
-                }
-                let keep = w.dropout::<T>(p, i, j);
-                let ds = pw * (dot(doi, &views.v[(p * sk + j) * dv..][..dv]) * keep - delta[r]);
-                axpy(dqi, ds * scale, &views.k[(p * sk + j) * d..][..d]);
-            }
-        }
-    });
+    };
+    let work = problems * sq * sk * (d + dv);
+    let (cq, ck, cv) = ((sq * d).max(1), (sk * d).max(1), (sk * dv).max(1));
+    if par::worth_parallel(work) && problems > 1 {
+        dq.par_chunks_mut(cq).zip(dk.par_chunks_mut(ck)).zip(dv_out.par_chunks_mut(cv)).enumerate().for_each(problem);
+    } else {
+        dq.chunks_mut(cq).zip(dk.chunks_mut(ck)).zip(dv_out.chunks_mut(cv)).enumerate().for_each(problem);
+    }
     [dq, dk, dv_out]
 }
 

@@ -146,8 +146,23 @@ pub(crate) fn strided_values<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow
     }
     let mut out = Vec::with_capacity(layout.elem_count());
     let blocks = layout.blocks();
+    if layout.elem_count() == 0 {
+        return Cow::Owned(out);
+    }
     if blocks.block_len() == 1 {
-        out.extend(layout.offsets().map(|o| data[o]));
+        // Strided innermost dim (a transpose or a broadcast): one tight loop per row, which the
+        // general index iterator's per-element carry logic would otherwise dominate.
+        let (rank, dims, strides) = (layout.rank(), layout.dims(), layout.strides());
+        let (n, step) = (dims[rank - 1], strides[rank - 1]);
+        let rows = Layout::new(dims[..rank - 1].to_vec().into(), strides[..rank - 1].to_vec(), layout.offset())
+            .expect("a prefix of a valid layout is valid");
+        for base in rows.offsets() {
+            if step == 0 {
+                out.resize(out.len() + n, data[base]);
+            } else {
+                out.extend(data[base..].iter().step_by(step).take(n));
+            }
+        }
     } else {
         for (start, len) in blocks {
             out.extend_from_slice(&data[start..start + len]);

@@ -1,6 +1,6 @@
 //! Comparisons giving `u8` masks, and `where`.
 
-use super::buffer::{dispatch, expect_dtype, CpuBuffer};
+use super::buffer::{dispatch, expect_dtype, strided_values, CpuBuffer};
 use super::zip::zip_map;
 use crate::ops::CmpOp;
 use crate::plan::{ComparePlan, WherePlan};
@@ -41,14 +41,13 @@ pub fn where_cond(plan: &WherePlan, mask: &CpuBuffer, on_true: &CpuBuffer, on_fa
     expect_dtype("where", DType::U8, &[mask])?;
     expect_dtype("where", plan.dtype, &[on_true, on_false])?;
     let CpuBuffer::U8(m) = mask else { unreachable!("dtype checked above") };
+    // Each operand made contiguous first (a broadcast scalar becomes a fill): one plain zip
+    // then picks, instead of three strided index walks per element.
+    let m = strided_values(m, &plan.mask);
     Ok(dispatch!(on_true, t => {
         let f = on_false.as_slice().expect("dtypes checked equal above");
-        let picked: Vec<_> = plan
-            .mask
-            .offsets()
-            .zip(plan.on_true.offsets().zip(plan.on_false.offsets()))
-            .map(|(mo, (to, fo))| if m[mo] != 0 { t[to] } else { f[fo] })
-            .collect();
+        let (t, f) = (strided_values(t, &plan.on_true), strided_values(f, &plan.on_false));
+        let picked: Vec<_> = m.iter().zip(t.iter().zip(f.iter())).map(|(&m, (&t, &f))| if m != 0 { t } else { f }).collect();
         CpuBuffer::from(picked)
     }))
 }

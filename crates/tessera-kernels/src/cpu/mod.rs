@@ -7,6 +7,7 @@
 //! against. One file per op family, named as `cuda/` and `kernels/` name theirs.
 
 mod attention;
+mod attention_tile;
 mod binary;
 mod buffer;
 mod cast;

@@ -19,7 +19,8 @@ pub(crate) fn has_avx2() -> bool {
 
 /// Declares `$name`, which runs `$body` compiled with AVX2+FMA when the CPU has it.
 macro_rules! multiversion {
-    (fn $name:ident<$($g:ident $(: $b:path)?),*>($($arg:ident : $ty:ty),*) $(-> $ret:ty)? where $($wt:ident : $wb:tt $(+ $wb2:tt)*),* $body:block) => {
+    ($(#[$doc:meta])* fn $name:ident<$($g:ident $(: $b:path)?),*>($($arg:ident : $ty:ty),*) $(-> $ret:ty)? where $($wt:ident : $wb:tt $(+ $wb2:tt)*),* $body:block) => {
+        $(#[$doc])*
         pub(crate) fn $name<$($g $(: $b)?),*>($($arg: $ty),*) $(-> $ret)? where $($wt: $wb $(+ $wb2)*),* {
             #[inline(always)]
             fn generic<$($g $(: $b)?),*>($($arg: $ty),*) $(-> $ret)? where $($wt: $wb $(+ $wb2)*),* $body

@@ -1,10 +1,12 @@
 //! Elementwise ops of one operand.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::simd::multiversion;
 use super::{math, par, simd};
 use crate::ops::UnaryOp;
 use crate::plan::UnaryPlan;
 use crate::Result;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Element};
 
 /// Applies the plan's op to every element of its input view; the result is contiguous.
@@ -82,8 +84,9 @@ impl FloatMath for f32 {
     fn tanh(self) -> Self {
         math::tanh_f32(self)
     }
+    #[inline(always)]
     fn erf(self) -> Self {
-        libm::erff(self)
+        math::erf_f32(self)
     }
     fn powf(self, p: Self) -> Self {
         f32::powf(self, p)
@@ -133,10 +136,63 @@ impl FloatMath for f64 {
     }
 }
 
+// The GELU family: passed to `map` as closures, their bodies (erf or tanh inlined) grew past
+// LLVM's inlining threshold and every element became a scalar call; called directly from
+// `gelu_family_into`'s loops they are always inlined and vectorise.
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+const GELU_TANH_K: f64 = 0.044715;
+
+#[inline(always)]
+fn gelu<T: FloatMath>(x: T) -> T {
+    let (half, c) = (T::from_f32(0.5), T::from_f64(std::f64::consts::FRAC_1_SQRT_2));
+    half * x * (T::ONE + (x * c).erf())
+}
+
+#[inline(always)]
+fn gelu_tanh<T: FloatMath>(x: T) -> T {
+    let (half, c, k) = (T::from_f32(0.5), T::from_f64(SQRT_2_OVER_PI), T::from_f64(GELU_TANH_K));
+    half * x * (T::ONE + (c * (x + k * x * x * x)).tanh())
+}
+
+#[inline(always)]
+fn gelu_grad<T: FloatMath>(x: T) -> T {
+    let (half, c, pdf) = (T::from_f32(0.5), T::from_f64(std::f64::consts::FRAC_1_SQRT_2), T::from_f64(FRAC_1_SQRT_2PI));
+    half * (T::ONE + (x * c).erf()) + x * (-half * x * x).exp() * pdf
+}
+
+#[inline(always)]
+fn gelu_tanh_grad<T: FloatMath>(x: T) -> T {
+    let (half, c, k) = (T::from_f32(0.5), T::from_f64(SQRT_2_OVER_PI), T::from_f64(GELU_TANH_K));
+    let t = (c * (x + k * x * x * x)).tanh();
+    half * (T::ONE + t) + half * x * (T::ONE - t * t) * c * (T::ONE + T::from_f64(3.0) * k * x * x)
+}
+
+multiversion! {
+    /// `dst = op(src)` for the GELU family's ops.
+    fn gelu_family_into<T>(op: UnaryOp, src: &[T], dst: &mut [MaybeUninit<T>])
+    where T: FloatMath
+    {
+        macro_rules! each {
+            ($f:ident) => {
+                for (o, &x) in dst.iter_mut().zip(src) {
+                    o.write($f(x));
+                }
+            };
+        }
+        match op {
+            UnaryOp::Gelu => each!(gelu),
+            UnaryOp::GeluTanh => each!(gelu_tanh),
+            UnaryOp::GeluGrad => each!(gelu_grad),
+            UnaryOp::GeluTanhGrad => each!(gelu_tanh_grad),
+            _ => unreachable!("only the GELU family is routed here"),
+        }
+    }
+}
+
 pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
     let zero = T::ZERO;
     let one = T::ONE;
-    let half = T::from_f32(0.5);
     match op {
         UnaryOp::Neg => map(xs, |x: T| -x),
         UnaryOp::Abs => map(xs, |x: T| if x < zero { -x } else { x }),
@@ -150,14 +206,8 @@ pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
         UnaryOp::Tanh => map(xs, T::tanh),
         UnaryOp::Sigmoid => map(xs, T::sigmoid),
         UnaryOp::Relu => map(xs, |x: T| if x < zero { zero } else { x }),
-        UnaryOp::Gelu => {
-            let c = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
-            map(xs, |x: T| half * x * (one + (x * c).erf()))
-        }
-        UnaryOp::GeluTanh => {
-            let c = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
-            let k = T::from_f64(0.044715);
-            map(xs, |x: T| half * x * (one + (c * (x + k * x * x * x)).tanh()))
+        UnaryOp::Gelu | UnaryOp::GeluTanh | UnaryOp::GeluGrad | UnaryOp::GeluTanhGrad => {
+            par::build_vec(xs.len(), 64, |start, out| gelu_family_into(op, &xs[start..start + out.len()], out))
         }
         UnaryOp::Silu => map(xs, |x: T| x * x.sigmoid()),
         UnaryOp::Powf(p) => {

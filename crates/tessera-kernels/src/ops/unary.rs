@@ -60,6 +60,17 @@ macro_rules! unary_op_table {
             /// GELU's tanh approximation (PyTorch's `approximate="tanh"`).
             GeluTanh => gelu_tanh { ints: No, domain: Bounded(-3.0, 3.0),
                 f64: |x| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh()) };
+            /// The derivative of `gelu`, `Φ(x) + x φ(x)` (its fused backward).
+            GeluGrad => gelu_grad { ints: No, domain: Bounded(-3.0, 3.0),
+                f64: |x| 0.5 * (1.0 + $crate::ops::erf(x * std::f64::consts::FRAC_1_SQRT_2))
+                    + x * (-0.5 * x * x).exp() * 0.398_942_280_401_432_7 };
+            /// The derivative of `gelu_tanh` (its fused backward).
+            GeluTanhGrad => gelu_tanh_grad { ints: No, domain: Bounded(-3.0, 3.0),
+                f64: |x| {
+                    let (c, k) = ((2.0 / std::f64::consts::PI).sqrt(), 0.044715);
+                    let t = (c * (x + k * x * x * x)).tanh();
+                    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * k * x * x)
+                } };
             /// `x * sigmoid(x)` (SiLU, swish).
             Silu => silu { ints: No, domain: Bounded(-3.0, 3.0), f64: |x| x / (1.0 + (-x).exp()) };
             /// `x ^ p` for a scalar exponent.
