@@ -9,67 +9,8 @@ use tessera_nn::state_dict::read_safetensors;
 use tessera_nn::*;
 use tessera_tensor::{DType, Device, Generator, Tensor};
 
-struct Fixtures(BTreeMap<String, Tensor>);
-
-impl Fixtures {
-    fn load() -> Fixtures {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layers.safetensors");
-        Fixtures(read_safetensors(&path).expect("fixture file").0.into_iter().collect())
-    }
-
-    fn get(&self, key: &str) -> Tensor {
-        self.0.get(key).unwrap_or_else(|| panic!("fixture {key} missing")).clone()
-    }
-
-    fn input(&self, case: &str, k: usize) -> Var {
-        let t = self.get(&format!("{case}.in.{k}"));
-        if t.dtype().is_float() && self.0.contains_key(&format!("{case}.grad.in.{k}")) {
-            Var::param(t).unwrap()
-        } else {
-            Var::constant(t)
-        }
-    }
-
-    /// Copies the case's parameters into `module`, checking that the names are PyTorch's.
-    fn load_params(&self, case: &str, module: &dyn Module) {
-        let prefix = format!("{case}.param.");
-        let expected: Vec<&str> = self.0.keys().filter_map(|k| k.strip_prefix(&prefix)).collect();
-        let mut ours: Vec<String> = module.parameters().into_iter().map(|(n, _)| n).collect();
-        ours.sort();
-        assert_eq!(ours, expected, "{case}: parameter names");
-        for (n, p) in module.parameters() {
-            p.tensor().assign_(&self.get(&format!("{prefix}{n}"))).unwrap();
-        }
-    }
-
-    /// Checks the output, then backpropagates `sum(out * w)` and checks every gradient.
-    fn check(&self, case: &str, out: &Var, params: &[(String, Var)], inputs: &[Var]) {
-        close(case, "output", out.tensor(), &self.get(&format!("{case}.out")));
-        let w = Var::constant(self.get(&format!("{case}.w")));
-        out.mul(&w).unwrap().sum_all().unwrap().backward().unwrap();
-        for (n, p) in params {
-            close(case, n, &p.grad().expect("param grad"), &self.get(&format!("{case}.grad.param.{n}")));
-        }
-        for (k, x) in inputs.iter().enumerate() {
-            if x.requires_grad() {
-                close(
-                    case,
-                    &format!("input {k}"),
-                    &x.grad().expect("input grad"),
-                    &self.get(&format!("{case}.grad.in.{k}")),
-                );
-            }
-        }
-    }
-}
-
-fn close(case: &str, what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.dims(), want.dims(), "{case} {what}: shape");
-    let (g, w) = (got.to_vec_f64().unwrap(), want.to_vec_f64().unwrap());
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!((a - b).abs() <= 1e-9 + 1e-9 * b.abs(), "{case} {what}[{i}]: got {a}, PyTorch {b}");
-    }
-}
+mod common;
+use common::{close, Fixtures};
 
 fn rng() -> Generator {
     Generator::new(0)
@@ -87,14 +28,14 @@ fn check_module(f: &Fixtures, case: &str, module: &dyn Module) {
 
 #[test]
 fn linear_matches_pytorch() {
-    let f = Fixtures::load();
+    let f = Fixtures::load("layers.safetensors");
     check_module(&f, "linear", &Linear::new(&mut rng(), 5, 3, F64, &CPU).unwrap());
     check_module(&f, "linear3d", &Linear::new(&mut rng(), 5, 3, F64, &CPU).unwrap());
 }
 
 #[test]
 fn embedding_with_padding_matches_pytorch() {
-    let f = Fixtures::load();
+    let f = Fixtures::load("layers.safetensors");
     let e = Embedding::new(&mut rng(), 10, 4, Some(1), F64, &CPU).unwrap();
     // Our own initialisation zeroes the padding row, as PyTorch's does.
     assert!(e.weight().tensor().narrow(0, 1, 1).unwrap().to_vec::<f64>().unwrap().iter().all(|&v| v == 0.0));
@@ -106,7 +47,7 @@ fn embedding_with_padding_matches_pytorch() {
 
 #[test]
 fn lstm_with_initial_state_matches_pytorch() {
-    let f = Fixtures::load();
+    let f = Fixtures::load("layers.safetensors");
     let lstm = Lstm::new(&mut rng(), 4, 6, 2, true, F64, &CPU).unwrap();
     f.load_params("lstm", &lstm);
     let (x, h, c) = (f.input("lstm", 0), f.input("lstm", 1), f.input("lstm", 2));
@@ -118,7 +59,7 @@ fn lstm_with_initial_state_matches_pytorch() {
 
 #[test]
 fn gru_matches_pytorch() {
-    let f = Fixtures::load();
+    let f = Fixtures::load("layers.safetensors");
     let gru = Gru::new(&mut rng(), 4, 5, 2, false, F64, &CPU).unwrap();
     f.load_params("gru", &gru);
     let (x, h) = (f.input("gru", 0), f.input("gru", 1));
@@ -129,7 +70,7 @@ fn gru_matches_pytorch() {
 
 #[test]
 fn layer_norm_and_activations_match_pytorch() {
-    let f = Fixtures::load();
+    let f = Fixtures::load("layers.safetensors");
     check_module(&f, "layer_norm", &LayerNorm::new(6, 1e-5, F64, &CPU).unwrap());
     check_module(&f, "gelu", &Gelu { tanh_approximation: false });
     check_module(&f, "gelu_tanh", &Gelu { tanh_approximation: true });
@@ -145,7 +86,7 @@ fn check_loss(f: &Fixtures, case: &str, loss: impl Fn(&Var, &Var) -> tessera_nn:
 
 #[test]
 fn losses_match_pytorch() {
-    let f = Fixtures::load();
+    let f = Fixtures::load("layers.safetensors");
     let ce = |cfg: CrossEntropy| move |x: &Var, t: &Var| loss::cross_entropy(x, t, &cfg);
     check_loss(&f, "ce", ce(CrossEntropy::default()));
     check_loss(
