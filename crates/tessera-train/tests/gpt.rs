@@ -213,4 +213,33 @@ mod hugging_face {
         assert!(err.contains("llama") && err.contains("config.json"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// The folders and logits `fixtures/make_gpt2_fixtures.py` made with `transformers`.
+    fn fixture(name: &str) -> (std::path::PathBuf, std::collections::BTreeMap<String, Tensor>) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let (tensors, _) =
+            tessera_nn::state_dict::read_safetensors(&dir.join(format!("{name}.logits.safetensors"))).unwrap();
+        (dir.join(name), tensors.into_iter().collect())
+    }
+
+    #[test]
+    fn gpt2_models_saved_by_transformers_give_its_logits_and_perplexity() {
+        for name in ["gpt2_tanh", "gpt2_exact"] {
+            let (dir, want) = fixture(name);
+            let model = load_hf_gpt2(&dir, &CPU).unwrap();
+            model.set_training(false);
+            let logits = model.forward_ids(&want["ids"]).unwrap();
+            let (got, expected) = (logits.tensor().to_vec::<f32>().unwrap(), want["logits"].to_vec::<f32>().unwrap());
+            assert_eq!(logits.dims(), want["logits"].dims(), "{name}");
+            let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{name}: logits differ from transformers' by up to {worst}");
+
+            let stream = want["stream"].to_vec::<u32>().unwrap();
+            let (ppl, predicted) = tessera_train::gpt::perplexity(&model, &stream).unwrap();
+            let reference = want["perplexity"].to_vec::<f64>().unwrap()[0];
+            let windows = stream.len().div_ceil(model.config().block_size);
+            assert_eq!(predicted, stream.len() - windows, "{name}: one unpredicted token per window");
+            assert!((ppl - reference).abs() < 1e-4 * reference, "{name}: perplexity {ppl}, transformers {reference}");
+        }
+    }
 }
