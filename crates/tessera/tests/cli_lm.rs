@@ -153,3 +153,23 @@ fn gpt_run_learns_writes_its_folder_generates_and_names_bad_sizes() {
     assert!(err.contains("3 heads") && err.contains("32"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn gpt_run_with_the_built_in_gpt2_tokenizer_trains_and_generates() {
+    let dir = fresh_dir("cli-gpt-gpt2");
+    let corpus = shipped_slice(&dir, 300);
+    let run = dir.join("run");
+    let (corpus_arg, run_arg) = (corpus.to_str().unwrap(), run.to_str().unwrap());
+    let small = ["--layers", "1", "--heads", "2", "--embed", "16", "--block-size", "16", "--batch-size", "4"];
+    let schedule = ["--iters", "6", "--warmup", "2", "--eval-interval", "3", "--eval-iters", "2"];
+    let mut args = vec!["train", "gpt", "--tokenizer", "gpt2", "--corpus", corpus_arg, "--out", run_arg];
+    args.extend(small);
+    args.extend(schedule);
+    let printed = tessera(&args);
+    assert!(printed.contains("gpt2 tokenizer, vocabulary 50257"), "{printed}");
+    assert_eq!(json(&run.join("results.json"))["vocab"].as_f64(), Some(50257.0));
+    assert!(!run.join("vocab.json").exists() && !run.join("tokenizer.json").exists(), "GPT-2's BPE is built in");
+    let text = tessera(&["generate", "--checkpoint", run_arg, "--prompt", "KING HENRY", "--tokens", "5"]);
+    assert!(text.starts_with("KING HENRY"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

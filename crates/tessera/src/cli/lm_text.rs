@@ -76,8 +76,8 @@ pub enum LmTokenizer {
     Word(WordTokenizer),
     /// Characters over a vocabulary from the training lines.
     Char(CharTokenizer),
-    /// A byte-level BPE from a Hugging Face `tokenizer.json`.
-    Bpe(Box<ByteLevelBpe>, PathBuf),
+    /// A byte-level BPE: GPT-2's own (no path) or a Hugging Face `tokenizer.json`'s.
+    Bpe(Box<ByteLevelBpe>, Option<PathBuf>),
 }
 
 const VOCAB_FILE: &str = "vocab.json";
@@ -85,7 +85,7 @@ const VOCAB_FILE: &str = "vocab.json";
 const BPE_FILE: &str = "tokenizer.json";
 
 impl LmTokenizer {
-    /// Builds the tokenizer `spec` (`word`, `char` or `bpe:FILE`); word and char vocabularies
+    /// Builds the tokenizer `spec` (`word`, `char`, `gpt2` or `bpe:FILE`); word and char vocabularies
     /// come from `train` lines (at most `max_vocab` entries; rarer words become `<unk>`).
     pub fn build(spec: &str, train: &[&str], max_vocab: usize) -> CliResult<LmTokenizer> {
         match spec {
@@ -96,11 +96,12 @@ impl LmTokenizer {
                 Ok(LmTokenizer::Word(tok.with_normalizer(norm)))
             }
             "char" => Ok(LmTokenizer::Char(CharTokenizer::train(train.iter().copied()))),
+            "gpt2" => Ok(LmTokenizer::Bpe(Box::new(ByteLevelBpe::gpt2()), None)),
             other => match other.strip_prefix("bpe:") {
                 Some(path) if !path.is_empty() => {
-                    Ok(LmTokenizer::Bpe(Box::new(ByteLevelBpe::from_tokenizer_json(path)?), PathBuf::from(path)))
+                    Ok(LmTokenizer::Bpe(Box::new(ByteLevelBpe::from_tokenizer_json(path)?), Some(PathBuf::from(path))))
                 }
-                _ => Err(format!("unknown tokenizer `{other}`: use word, char or bpe:FILE").into()),
+                _ => Err(format!("unknown tokenizer `{other}`: use word, char, gpt2 or bpe:FILE").into()),
             },
         }
     }
@@ -110,17 +111,19 @@ impl LmTokenizer {
         match self {
             LmTokenizer::Word(_) => "word".into(),
             LmTokenizer::Char(_) => "char".into(),
-            LmTokenizer::Bpe(_, path) => format!("bpe:{}", path.display()),
+            LmTokenizer::Bpe(_, Some(path)) => format!("bpe:{}", path.display()),
+            LmTokenizer::Bpe(_, None) => "gpt2".into(),
         }
     }
 
     /// Saves what [`LmTokenizer::load`] needs into the run folder `dir`: the vocabulary, or a
-    /// copy of the BPE's `tokenizer.json`.
+    /// copy of the BPE's `tokenizer.json` (GPT-2's is built in).
     pub fn save(&self, dir: &Path) -> CliResult<()> {
         match self {
             LmTokenizer::Word(t) => t.vocab().save(dir.join(VOCAB_FILE), "word")?,
             LmTokenizer::Char(t) => t.vocab().save(dir.join(VOCAB_FILE), "char")?,
-            LmTokenizer::Bpe(_, path) => {
+            LmTokenizer::Bpe(_, None) => {}
+            LmTokenizer::Bpe(_, Some(path)) => {
                 let copy = dir.join(BPE_FILE);
                 if copy != *path {
                     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -148,7 +151,7 @@ impl LmTokenizer {
             "char" => Ok(LmTokenizer::Char(CharTokenizer::new(vocab("char")?))),
             other if other.starts_with("bpe:") && dir.join(BPE_FILE).exists() => {
                 let copy = dir.join(BPE_FILE);
-                Ok(LmTokenizer::Bpe(Box::new(ByteLevelBpe::from_tokenizer_json(&copy)?), copy))
+                Ok(LmTokenizer::Bpe(Box::new(ByteLevelBpe::from_tokenizer_json(&copy)?), Some(copy)))
             }
             other => LmTokenizer::build(other, &[], 0),
         }

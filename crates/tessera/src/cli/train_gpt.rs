@@ -34,8 +34,8 @@ pub struct GptArgs {
     /// Text files, concatenated. Default: seven Shakespeare plays shipped with Tessera.
     #[arg(long, num_args = 1..)]
     corpus: Vec<PathBuf>,
-    /// `char`, `word` (lowercased words and punctuation) or `bpe:FILE` (a Hugging Face
-    /// tokenizer.json with a byte-level BPE).
+    /// `char`, `word` (lowercased words and punctuation), `gpt2` (GPT-2's byte-level BPE, built
+    /// in) or `bpe:FILE` (a Hugging Face tokenizer.json with a byte-level BPE).
     #[arg(long, default_value = "char")]
     tokenizer: String,
     /// Largest word vocabulary (word tokenizer only).

@@ -31,8 +31,8 @@ pub struct LmArgs {
     /// Text files, concatenated. Default: seven Shakespeare plays shipped with Tessera.
     #[arg(long, num_args = 1..)]
     corpus: Vec<PathBuf>,
-    /// `word` (lowercased words and punctuation), `char`, or `bpe:FILE` (a Hugging Face
-    /// tokenizer.json with a byte-level BPE).
+    /// `word` (lowercased words and punctuation), `char`, `gpt2` (GPT-2's byte-level BPE, built
+    /// in) or `bpe:FILE` (a Hugging Face tokenizer.json with a byte-level BPE).
     #[arg(long, default_value = "word")]
     tokenizer: String,
     /// Largest word vocabulary (the most frequent training words; the rest become `<unk>`).
