@@ -86,7 +86,8 @@ fn encoder_and_decoder_layers_match_pytorch_both_norm_orders_and_activations() {
 #[test]
 fn encoder_layer_without_biases_matches_pytorch() {
     let (f, case) = (fixtures(), "encoder_no_bias");
-    let cfg = TransformerConfig { dim_feedforward: 12, bias: false, ..layer_config(FeedForwardActivation::Relu, false) };
+    let cfg =
+        TransformerConfig { dim_feedforward: 12, bias: false, ..layer_config(FeedForwardActivation::Relu, false) };
     let enc = TransformerEncoderLayer::new(&mut Generator::new(0), cfg, F64, &CPU).unwrap();
     f.load_params(case, &enc);
     let src: Var = f.input(case, 0);

@@ -31,6 +31,15 @@ fn parameters_have_nanogpt_names_and_the_output_is_tied() {
 }
 
 #[test]
+fn the_summary_counts_nanogpt_forward_flops() {
+    let gpt = Gpt::new(&tiny(17), &CPU).unwrap();
+    let summary = tessera_nn::summary::summarize(&gpt, &[12], tessera_tensor::DType::U32, &CPU).unwrap();
+    // Parameters without the 12 x 16 position table; 2 N per token plus 4 L E T per token.
+    let n = (gpt.parameter_count() - 12 * 16) as u64;
+    assert_eq!(summary.total_flops(), (2 * n + 4 * 2 * 16 * 12) * 12);
+}
+
+#[test]
 fn the_cache_gives_the_tokens_a_full_rerun_gives_past_the_context_length() {
     let gpt = Gpt::new(&tiny(13), &CPU).unwrap();
     let prompt = [3u32, 1, 4, 1, 5];

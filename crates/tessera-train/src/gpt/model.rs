@@ -271,6 +271,16 @@ impl Module for Transformer {
     fn forward(&self, ids: &Var) -> Result<Var> {
         self.run(ids.tensor(), 0, None)
     }
+
+    /// Forward FLOPs of a window of `dims = [seq]`: nanoGPT's estimate (6 N per token for the
+    /// weights without the position table, 12 · layers · width · seq per token for attention)
+    /// divided by three for the forward pass alone.
+    fn flops_per_example(&self, dims: &[usize]) -> u64 {
+        let t = dims.last().copied().unwrap_or(1) as u64;
+        let n = (self.parameter_count() - self.wpe.parameter_count()) as u64;
+        let width = self.wte.weight().dims()[1] as u64;
+        (2 * n + 4 * self.h.len() as u64 * width * t) * t
+    }
 }
 
 /// A GPT with nanoGPT's architecture and parameter names (`transformer.wte.weight`,
@@ -385,10 +395,6 @@ impl Module for Gpt {
     }
 
     fn flops_per_example(&self, dims: &[usize]) -> u64 {
-        // nanoGPT's estimate: 6 N per token for the weights plus 12 · L · H · Q · T for attention,
-        // a third of it forward.
-        let (c, t) = (&self.cfg, dims.last().copied().unwrap_or(1) as u64);
-        let n = self.parameter_count() as u64;
-        (2 * n + 4 * (c.n_layer * c.n_embd) as u64 * t) * t
+        self.transformer.flops_per_example(dims)
     }
 }
