@@ -1,4 +1,4 @@
-"""Training steps in Tessera and PyTorch on this machine, in the same run, on one thread.
+"""Training steps in Tessera and PyTorch on this machine, in the same run (1 thread; the GPT step on 1 and 2).
 
 Runs `cargo bench -p tessera-benches --bench training_step` (unless --skip-cargo), times the same
 workloads in PyTorch, and prints the ratio tessera / torch (below 1: Tessera is faster).
@@ -116,6 +116,7 @@ def main():
     env.setdefault("CARGO_TARGET_DIR", os.path.join(ROOT, "target-bench"))
     if not args.skip_cargo:
         subprocess.run(["cargo", "bench", "-p", "tessera-benches", "--bench", "training_step"], cwd=ROOT, env=env, check=True)
+    gpt = gpt_steps()
     torch.set_num_threads(1)
     rows = [
         ("MLP step, batch 32", ("mlp_step", "b32"), mlp_step(32, False), mlp_step(32, True)),
@@ -134,6 +135,18 @@ def main():
             tokens = 32 * 35
             print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / t_default:>10.0f} {'':>17} "
                   f"{'speed-up ' + format(t_default / ours, '.2f'):>20}")
+    for threads in (1, 2):
+        ours = criterion_median(env["CARGO_TARGET_DIR"], "gpt_step", f"t{threads}")
+        theirs = gpt[f"t{threads}"]
+        name = f"GPT step (train gpt defaults), {threads} thr"
+        print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
+
+
+def gpt_steps():
+    """Seconds per iteration of the default `tessera train gpt` recipe in PyTorch, by threads."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gpt_torch
+    return {k: v["median_s"] for k, v in gpt_torch.time_steps(gpt_torch.parser().parse_args(["step"])).items()}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ prepare script does (first 90% trains, last 10% validates, sorted characters as 
     V/bin/python benches/gpt_torch.py step [--threads 1 2] [--json FILE]   # seconds per iteration
     V/bin/python benches/gpt_torch.py train [--iters 2000] [--json FILE]  # final validation loss
 
-`benches/compare_gpt.py` runs this beside Tessera. Needs PyTorch (and numpy):
+`benches/compare_torch.py` times the step beside Tessera's `gpt_step` benchmark. Needs PyTorch (and numpy):
 python3 -m venv V && V/bin/pip install torch numpy
 """
 import argparse
@@ -191,7 +191,7 @@ def train(args):
     return {"history": history, "seconds": secs, "final_val_loss": history[-1]["val_loss"]}
 
 
-def main():
+def parser():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["step", "train"])
     ap.add_argument("--corpus", default=DEFAULT_CORPUS)
@@ -208,7 +208,11 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--json", help="write the results here")
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = parser().parse_args()
     out = time_steps(args) if args.mode == "step" else train(args)
     if args.json:
         with open(args.json, "w") as f:
