@@ -230,14 +230,13 @@ fn forward<T: FloatMath + Send + Sync>(
     let work = plan.problems * sq * sk * (d + dv);
     for_each_row_tile(sq, work, (&mut out, dv, &mut lse, 1), |p, i0, out, lse| {
         let n = lse.len();
-        let mut t = Scratch::new(d, dv);
+        let mut t = Scratch::new();
         let (mut m, mut l) = (vec![neg_inf; n], vec![T::ZERO; n]);
         let qi = &q[(p * sq + i0) * d..][..n * d];
         let limit = plan.key_limit(i0 + n - 1);
         for j0 in (0..limit).step_by(KEYS) {
             let kc = (j0 + KEYS).min(limit) - j0;
-            tile::transpose(&k[(p * sk + j0) * d..][..kc * d], d, &mut t.kt);
-            tile::products(qi, d, &t.kt, kc, &mut t.s);
+            tile::products(qi, d, &k[(p * sk + j0) * d..][..kc * d], kc, &mut t.s);
             weights.mask_scores(p, i0, j0, kc, &mut t.s[..n * KEYS]);
             for r in 0..n {
                 let row = &mut t.s[r * KEYS..][..kc];
@@ -286,12 +285,10 @@ fn backward<T: FloatMath + Send + Sync>(
     // recomputed once and feeds dV, dK and dQ.
     type Grads<'a, T> = ((&'a mut [T], &'a mut [T]), &'a mut [T]);
     let problem = |(p, ((dq, dk), dvp)): (usize, Grads<'_, T>)| {
-        let mut t = Scratch::new(d, dv);
+        let mut t = Scratch::new();
         for j0 in (0..sk).step_by(KEYS) {
             let kc = KEYS.min(sk - j0);
-            let kj = &k[(p * sk + j0) * d..][..kc * d];
-            tile::transpose(kj, d, &mut t.kt);
-            tile::transpose(&v[(p * sk + j0) * dv..][..kc * dv], dv, &mut t.vt);
+            let (kj, vj) = (&k[(p * sk + j0) * d..][..kc * d], &v[(p * sk + j0) * dv..][..kc * dv]);
             let (dkj, dvj) = (&mut dk[j0 * d..][..kc * d], &mut dvp[j0 * dv..][..kc * dv]);
             // The first query that sees key j0.
             let first = if f.spec.causal { (j0 + sq).saturating_sub(sk) } else { 0 };
@@ -299,7 +296,7 @@ fn backward<T: FloatMath + Send + Sync>(
                 let n = ROWS.min(sq - i0);
                 let (qi, doi) = (&q[(p * sq + i0) * d..][..n * d], &d_out[(p * sq + i0) * dv..][..n * dv]);
                 let (s, ds) = (&mut t.s[..n * KEYS], &mut t.ds[..n * KEYS]);
-                tile::products(qi, d, &t.kt, kc, s);
+                tile::products(qi, d, kj, kc, s);
                 w.mask_scores(p, i0, j0, kc, s);
                 for (r, row) in s.chunks_exact_mut(KEYS).enumerate() {
                     let l = lse[p * sq + i0 + r];
@@ -311,7 +308,7 @@ fn backward<T: FloatMath + Send + Sync>(
                 }
                 // dP = dO Vᵀ, through the dropout mask; dS = P (dP - D); P itself becomes the
                 // dropped-out weights that dV needs.
-                tile::products(doi, dv, &t.vt, kc, ds);
+                tile::products(doi, dv, vj, kc, ds);
                 w.apply_dropout(p, i0, j0, kc, ds);
                 for (r, (prow, dsrow)) in s.chunks_exact(KEYS).zip(ds.chunks_exact_mut(KEYS)).enumerate() {
                     tile::softmax_grad(&prow[..kc], &mut dsrow[..kc], delta[p * sq + i0 + r]);

@@ -1,9 +1,10 @@
-//! The small dense products of one attention tile (at most [`ROWS`] query rows by [`KEYS`] keys),
-//! shaped so that every inner loop runs over contiguous memory and vectorises: keys and values
-//! are transposed into the tile first, and each product is a sequence of `y += a x` rows.
+//! The small dense products of one attention tile (at most [`ROWS`] query rows by [`KEYS`] keys)
+//! through `gemm`'s micro-kernels, reading keys, values and weights in place through strides,
+//! and the row operations of the online softmax, multiversioned so that they vectorise.
 
 use super::simd::multiversion;
 use super::unary::FloatMath;
+use gemm::Parallelism;
 
 /// Query rows per tile (a tile's rows share each key tile while it is in cache).
 pub(super) const ROWS: usize = 32;
@@ -11,84 +12,106 @@ pub(super) const ROWS: usize = 32;
 pub(super) const KEYS: usize = 64;
 
 /// One thread's scratch for a tile: scores (or weights) and a second score-shaped tile, both
-/// `[ROWS, KEYS]`, and the tile's keys and values transposed, `[width, KEYS]`.
+/// `[ROWS, KEYS]`.
 pub(super) struct Scratch<T> {
     pub s: Vec<T>,
     pub ds: Vec<T>,
-    pub kt: Vec<T>,
-    pub vt: Vec<T>,
 }
 
 impl<T: FloatMath> Scratch<T> {
-    pub fn new(head_dim: usize, v_dim: usize) -> Self {
-        Scratch {
-            s: vec![T::ZERO; ROWS * KEYS],
-            ds: vec![T::ZERO; ROWS * KEYS],
-            kt: vec![T::ZERO; head_dim * KEYS],
-            vt: vec![T::ZERO; v_dim * KEYS],
-        }
+    pub fn new() -> Self {
+        Scratch { s: vec![T::ZERO; ROWS * KEYS], ds: vec![T::ZERO; ROWS * KEYS] }
     }
 }
 
-/// `dst[t * KEYS + c] = src[c * width + t]` for the `src.len() / width` rows of `src`.
-pub(super) fn transpose<T: Copy>(src: &[T], width: usize, dst: &mut [T]) {
-    for (c, row) in src.chunks_exact(width.max(1)).enumerate() {
-        for (t, &x) in row.iter().enumerate() {
-            dst[t * KEYS + c] = x;
+/// The shape and strides of a matrix that starts at its slice's first element.
+#[derive(Clone, Copy)]
+struct View {
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+/// `dst (+)= lhs · rhs` with `gemm` on the calling thread; `dst` is `[lhs.rows, rhs.cols]` with
+/// row stride `dst_stride`, accumulated onto when `accumulate`.
+fn gemm_into<T: FloatMath + 'static>(
+    dst: &mut [T],
+    dst_stride: usize,
+    accumulate: bool,
+    lhs: (&[T], View),
+    rhs: (&[T], View),
+) {
+    let ((a, la), (b, lb)) = (lhs, rhs);
+    let (m, k, n) = (la.rows, la.cols, lb.cols);
+    debug_assert_eq!(k, lb.rows);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let extent = |v: View| {
+        if v.rows == 0 || v.cols == 0 {
+            0
+        } else {
+            (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride + 1
         }
+    };
+    assert!(a.len() >= extent(la) && b.len() >= extent(lb), "attention tile operands out of range");
+    assert!(dst.len() >= (m - 1) * dst_stride + n, "attention tile destination out of range");
+    if k == 0 {
+        if !accumulate {
+            dst.chunks_mut(dst_stride).take(m).for_each(|r| r[..n].fill(T::ZERO));
+        }
+        return;
+    }
+    // SAFETY: the asserts above keep every element the strides reach inside its slice.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_stride as isize,
+            accumulate,
+            a.as_ptr(),
+            la.col_stride as isize,
+            la.row_stride as isize,
+            b.as_ptr(),
+            lb.col_stride as isize,
+            lb.row_stride as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
     }
 }
 
-multiversion! {
-    /// `s[r][c] = Σ_t a[r][t] bt[t][c]` for the `n` rows of `a` (width `w`) and `kc` columns of
-    /// the transposed tile `bt`; rows of `s` have stride [`KEYS`].
-    fn products<T>(a: &[T], w: usize, bt: &[T], kc: usize, s: &mut [T])
-    where T: FloatMath
-    {
-        for (ar, sr) in a.chunks_exact(w.max(1)).zip(s.chunks_exact_mut(KEYS)) {
-            let sr = &mut sr[..kc];
-            sr.fill(T::ZERO);
-            for (&x, br) in ar.iter().zip(bt.chunks_exact(KEYS)) {
-                for (y, &b) in sr.iter_mut().zip(&br[..kc]) {
-                    *y = *y + x * b;
-                }
-            }
-        }
-    }
+/// `s[r][c] = Σ_t a[r][t] b[c][t]` for the rows of `a` and the `kc` rows of `b` (both of width
+/// `w`, row-major): a tile of `a bᵀ`, rows of `s` with stride [`KEYS`].
+pub(super) fn products<T: FloatMath + 'static>(a: &[T], w: usize, b: &[T], kc: usize, s: &mut [T]) {
+    let n = a.len() / w.max(1);
+    let lhs = View { rows: n, cols: w, row_stride: w, col_stride: 1 };
+    let rhs = View { rows: w, cols: kc, row_stride: 1, col_stride: w };
+    gemm_into(s, KEYS, false, (a, lhs), (&b[..kc * w], rhs));
 }
 
-multiversion! {
-    /// `y[r] += Σ_c coef[r][c] x[c]` over `kc` rows `x[c]` of width `w`, for each row `y[r]`.
-    fn add_rows<T>(coef: &[T], kc: usize, x: &[T], w: usize, y: &mut [T])
-    where T: FloatMath
-    {
-        for (cr, yr) in coef.chunks_exact(KEYS).zip(y.chunks_exact_mut(w.max(1))) {
-            for (&a, xr) in cr[..kc].iter().zip(x.chunks_exact(w.max(1))) {
-                if a != T::ZERO {
-                    for (y, &x) in yr.iter_mut().zip(xr) {
-                        *y = *y + a * x;
-                    }
-                }
-            }
-        }
-    }
+/// `y[r] += Σ_c coef[r][c] x[c]` over `kc` rows `x[c]` of width `w`, for each row `y[r]`.
+pub(super) fn add_rows<T: FloatMath + 'static>(coef: &[T], kc: usize, x: &[T], w: usize, y: &mut [T]) {
+    let n = y.len() / w.max(1);
+    let lhs = View { rows: n, cols: kc, row_stride: KEYS, col_stride: 1 };
+    let rhs = View { rows: kc, cols: w, row_stride: w, col_stride: 1 };
+    gemm_into(y, w, true, (coef, lhs), (x, rhs));
 }
 
-multiversion! {
-    /// `y[c] += Σ_r coef[r][c] x[r]` over the rows `x[r]` (width `w`), for the `kc` rows `y[c]`.
-    fn add_rows_transposed<T>(coef: &[T], kc: usize, x: &[T], w: usize, y: &mut [T])
-    where T: FloatMath
-    {
-        for (cr, xr) in coef.chunks_exact(KEYS).zip(x.chunks_exact(w.max(1))) {
-            for (&a, yr) in cr[..kc].iter().zip(y.chunks_exact_mut(w.max(1))) {
-                if a != T::ZERO {
-                    for (y, &x) in yr.iter_mut().zip(xr) {
-                        *y = *y + a * x;
-                    }
-                }
-            }
-        }
-    }
+/// `y[c] += Σ_r coef[r][c] x[r]` over the rows `x[r]` (width `w`), for the `kc` rows `y[c]`.
+pub(super) fn add_rows_transposed<T: FloatMath + 'static>(coef: &[T], kc: usize, x: &[T], w: usize, y: &mut [T]) {
+    let n = x.len() / w.max(1);
+    let lhs = View { rows: kc, cols: n, row_stride: 1, col_stride: KEYS };
+    let rhs = View { rows: n, cols: w, row_stride: w, col_stride: 1 };
+    gemm_into(y, w, true, (coef, lhs), (x, rhs));
 }
 
 multiversion! {
