@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use tessera_nn::Module;
 use tessera_tensor::{DType, Device, Generator, Result, Tensor};
 use tessera_text::{StreamBatch, StreamBatches};
-use tessera_train::gpt::{Gpt, GptBatch, GptConfig, GptTask};
+use tessera_train::gpt::{nanogpt_optimizer, Gpt, GptBatch, GptConfig, GptTask};
 use tessera_train::lm::{LmTask, LstmLm, LstmLmConfig};
-use tessera_train::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
+use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::Trainer;
 
 /// The thread counts every multithreaded benchmark runs on.
@@ -93,9 +93,8 @@ pub fn gpt_workload(batches: usize) -> (Gpt, Vec<GptBatch>) {
 /// The trainer of [`gpt_workload`]'s model with the recipe's optimizer: AdamW (0.9, 0.99),
 /// weight decay 0.1 on matrices and embeddings, clipping at global norm 1.
 pub fn gpt_trainer(gpt: &Gpt) -> Trainer<GptTask<'_>> {
-    let adamw = Adam { lr: 1e-3, betas: (0.9, 0.99), weight_decay: 0.1, ..Adam::adamw() };
-    let opt = Optimizer::new(gpt.parameters(), OptimizerKind::Adam(adamw)).expect("optimizer");
-    Trainer::with_task(GptTask::new(gpt), opt.with_decay_only(matrices_and_embeddings).with_clip(Clip::GlobalNorm(1.0)))
+    let opt = nanogpt_optimizer(gpt, 1e-3, 0.99, 0.1, 1.0).expect("optimizer");
+    Trainer::with_task(GptTask::new(gpt), opt)
 }
 
 #[cfg(test)]

@@ -236,7 +236,7 @@ fn forward<T: FloatMath + Send + Sync>(
         let limit = plan.key_limit(i0 + n - 1);
         for j0 in (0..limit).step_by(KEYS) {
             let kc = (j0 + KEYS).min(limit) - j0;
-            tile::products(qi, d, &k[(p * sk + j0) * d..][..kc * d], kc, &mut t.s);
+            tile::products(qi, d, &k[(p * sk + j0) * d..][..kc * d], kc, &mut t.s[..n * KEYS]);
             weights.mask_scores(p, i0, j0, kc, &mut t.s[..n * KEYS]);
             for r in 0..n {
                 let row = &mut t.s[r * KEYS..][..kc];

@@ -89,10 +89,10 @@ fn gemm_into<T: FloatMath + 'static>(
     }
 }
 
-/// `s[r][c] = Σ_t a[r][t] b[c][t]` for the rows of `a` and the `kc` rows of `b` (both of width
-/// `w`, row-major): a tile of `a bᵀ`, rows of `s` with stride [`KEYS`].
+/// `s[r][c] = Σ_t a[r][t] b[c][t]` for the rows of `s` (stride [`KEYS`]) and the `kc` rows of `b`;
+/// `a` and `b` are row-major of width `w`: a tile of `a bᵀ` (zeros when `w` is 0).
 pub(super) fn products<T: FloatMath + 'static>(a: &[T], w: usize, b: &[T], kc: usize, s: &mut [T]) {
-    let n = a.len() / w.max(1);
+    let n = s.len() / KEYS;
     let lhs = View { rows: n, cols: w, row_stride: w, col_stride: 1 };
     let rhs = View { rows: w, cols: kc, row_stride: 1, col_stride: w };
     gemm_into(s, KEYS, false, (a, lhs), (&b[..kc * w], rhs));

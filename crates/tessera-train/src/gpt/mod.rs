@@ -11,4 +11,4 @@ mod task;
 pub use cache::{GptState, LayerCache, Uncached};
 pub use hf::{hf_config, is_hf_folder, load_hf_gpt2};
 pub use model::{Gpt, GptConfig};
-pub use task::{perplexity, GptBatch, GptData, GptTask};
+pub use task::{nanogpt_optimizer, perplexity, GptBatch, GptData, GptTask};

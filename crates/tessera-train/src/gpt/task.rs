@@ -3,6 +3,7 @@
 
 use super::model::Gpt;
 use crate::metrics;
+use crate::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
 use crate::rng::SplitMix;
 use crate::trainer::{Batches, FitConfig, FitData, FitPlan, Metrics, Pass, Step, Task};
 use crate::{Error, Result};
@@ -137,6 +138,16 @@ impl FitData for GptData {
         ];
         Ok(FitPlan { train: Box::new(train), eval })
     }
+}
+
+/// nanoGPT's optimizer for `model`: AdamW with betas `(0.9, beta2)` and decoupled weight decay
+/// on matrices and embeddings only (none on biases and norm weights), clipping the gradients'
+/// global L2 norm at `clip`.
+pub fn nanogpt_optimizer(model: &Gpt, lr: f64, beta2: f64, weight_decay: f64, clip: f64) -> Result<Optimizer> {
+    let adamw = Adam { lr, betas: (0.9, beta2), weight_decay, ..Adam::adamw() };
+    Ok(Optimizer::new(model.parameters(), OptimizerKind::Adam(adamw))?
+        .with_decay_only(matrices_and_embeddings)
+        .with_clip(Clip::GlobalNorm(clip)))
 }
 
 /// Next-token prediction with a [`Gpt`] over [`GptData`]'s windows. Each training interval

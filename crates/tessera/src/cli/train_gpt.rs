@@ -8,12 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
-use tessera_nn::{summary, Module};
+use tessera_nn::summary;
 use tessera_tensor::DType;
 use tessera_train::callbacks::LrScheduler;
-use tessera_train::gpt::{Gpt, GptConfig, GptData, GptTask};
+use tessera_train::gpt::{nanogpt_optimizer, Gpt, GptConfig, GptData, GptTask};
 use tessera_train::lm::{generate, Sampling};
-use tessera_train::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::schedule::{LrSchedule, Scheduler};
 use tessera_train::FitConfig;
 
@@ -133,10 +132,7 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
-    let adamw = Adam { lr: a.common.lr, betas: (0.9, a.beta2), weight_decay: a.weight_decay, ..Adam::adamw() };
-    let mut optimizer = Optimizer::new(model.parameters(), OptimizerKind::Adam(adamw))?
-        .with_decay_only(matrices_and_embeddings)
-        .with_clip(Clip::GlobalNorm(a.clip));
+    let mut optimizer = nanogpt_optimizer(&model, a.common.lr, a.beta2, a.weight_decay, a.clip)?;
     load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
     let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total: a.iters, min_lr: a.min_lr };
     let mut schedule = Scheduler::new(cosine, a.common.lr);
