@@ -51,6 +51,12 @@ pub trait Callback: Send {
     }
     /// After every epoch, with its metrics.
     fn on_epoch_end(&mut self, logs: &EpochLogs, ctx: &mut TrainContext<'_>) -> Result<Control>;
+    /// When a run resumes, once per epoch done before, with that epoch's recorded metrics: takes
+    /// up the state the callback had then (best value, epochs without improvement, ...) without
+    /// acting on the model or the optimizer. Returns whether the run had stopped there.
+    fn replay(&mut self, _logs: &EpochLogs) -> Result<Control> {
+        Ok(Control::Continue)
+    }
     /// Once, when training ends (normally or stopped early).
     fn on_train_end(&mut self, _ctx: &mut TrainContext<'_>) -> Result<()> {
         Ok(())
@@ -98,6 +104,7 @@ pub struct EarlyStopping {
     best: Option<f64>,
     wait: usize,
     best_weights: Option<Vec<Tensor>>,
+    best_checkpoint: Option<(PathBuf, String)>,
 }
 
 impl EarlyStopping {
@@ -112,6 +119,7 @@ impl EarlyStopping {
             best: None,
             wait: 0,
             best_weights: None,
+            best_checkpoint: None,
         }
     }
 
@@ -127,34 +135,64 @@ impl EarlyStopping {
         self
     }
 
+    /// Where the best weights of a resumed run's earlier epochs are: the checkpoint `path` of a
+    /// model named `model`, restored at the end when no later epoch beats them.
+    pub fn best_checkpoint(mut self, path: impl Into<PathBuf>, model: &str) -> Self {
+        self.best_checkpoint = Some((path.into(), model.into()));
+        self
+    }
+
     /// The best value seen.
     pub fn best(&self) -> Option<f64> {
         self.best
+    }
+
+    /// Takes `value` into account; whether it improved on the best.
+    fn observe(&mut self, value: f64) -> bool {
+        if self.mode.improved(value, self.best, self.min_delta) {
+            self.best = Some(value);
+            self.wait = 0;
+            true
+        } else {
+            self.wait += 1;
+            false
+        }
+    }
+
+    fn control(&self) -> Control {
+        if self.wait >= self.patience {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 }
 
 impl Callback for EarlyStopping {
     fn on_epoch_end(&mut self, logs: &EpochLogs, ctx: &mut TrainContext<'_>) -> Result<Control> {
-        let v = monitored(logs, &self.monitor)?;
-        if self.mode.improved(v, self.best, self.min_delta) {
-            self.best = Some(v);
-            self.wait = 0;
-            if self.restore_best {
-                self.best_weights = Some(
-                    ctx.model
-                        .parameters()
-                        .iter()
-                        .map(|(_, p)| p.tensor().copy())
-                        .collect::<std::result::Result<_, _>>()?,
-                );
-            }
-            return Ok(Control::Continue);
+        if self.observe(monitored(logs, &self.monitor)?) && self.restore_best {
+            self.best_weights = Some(
+                ctx.model.parameters().iter().map(|(_, p)| p.tensor().copy()).collect::<std::result::Result<_, _>>()?,
+            );
         }
-        self.wait += 1;
-        Ok(if self.wait >= self.patience { Control::Stop } else { Control::Continue })
+        Ok(self.control())
+    }
+
+    fn replay(&mut self, logs: &EpochLogs) -> Result<Control> {
+        self.observe(monitored(logs, &self.monitor)?);
+        Ok(self.control())
     }
 
     fn on_train_end(&mut self, ctx: &mut TrainContext<'_>) -> Result<()> {
+        if !self.restore_best {
+            return Ok(());
+        }
+        if self.best_weights.is_none() && self.best.is_some() {
+            // The best epoch came before the run resumed: its weights are in its checkpoint.
+            if let Some((path, model)) = &self.best_checkpoint {
+                checkpoint::load(path, model, ctx.model, None)?;
+            }
+        }
         if let Some(best) = &self.best_weights {
             for ((_, p), w) in ctx.model.parameters().iter().zip(best) {
                 p.tensor().assign_(w)?;
@@ -194,6 +232,14 @@ impl Callback for ModelCheckpoint {
         }
         Ok(Control::Continue)
     }
+
+    fn replay(&mut self, logs: &EpochLogs) -> Result<Control> {
+        let v = monitored(logs, &self.monitor)?;
+        if self.mode.improved(v, self.best, 0.0) {
+            self.best = Some(v);
+        }
+        Ok(Control::Continue)
+    }
 }
 
 /// Applies a learning-rate schedule: per step or per epoch, as the schedule says.
@@ -223,6 +269,15 @@ impl Callback for LrScheduler {
         ctx.optimizer.set_learning_rate(self.scheduler.after_epoch(logs.epoch, metric));
         Ok(Control::Continue)
     }
+
+    fn replay(&mut self, logs: &EpochLogs) -> Result<Control> {
+        let metric = match &self.monitor {
+            Some(m) => Some(monitored(logs, m)?),
+            None => None,
+        };
+        self.scheduler.after_epoch(logs.epoch, metric);
+        Ok(Control::Continue)
+    }
 }
 
 /// A callback from a closure over the epoch's logs.
@@ -231,5 +286,49 @@ pub struct OnEpochEnd<F>(pub F);
 impl<F: FnMut(&EpochLogs) -> Result<Control> + Send> Callback for OnEpochEnd<F> {
     fn on_epoch_end(&mut self, logs: &EpochLogs, _ctx: &mut TrainContext<'_>) -> Result<Control> {
         (self.0)(logs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{Adam, OptimizerKind};
+    use crate::schedule::LrSchedule;
+    use tessera_nn::Linear;
+    use tessera_tensor::{DType, Device, Generator};
+
+    fn logs(epoch: usize, val: f64) -> EpochLogs {
+        EpochLogs { epoch, values: [("val".to_string(), val)].into() }
+    }
+
+    #[test]
+    fn replayed_epochs_restore_patience_and_plateau_cuts() {
+        let mut stopping = EarlyStopping::new("val", Mode::Min, 2);
+        let controls: Vec<Control> =
+            [1.0, 1.5, 1.2].iter().enumerate().map(|(i, &v)| stopping.replay(&logs(i + 1, v)).unwrap()).collect();
+        assert_eq!(controls, [Control::Continue, Control::Continue, Control::Stop]);
+        assert_eq!(stopping.best(), Some(1.0));
+        let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
+        let mut schedule = LrScheduler::new(Scheduler::new(plateau, 1.0), Some("val"));
+        for (i, v) in [1.0, 1.5, 0.9, 0.95].into_iter().enumerate() {
+            schedule.replay(&logs(i + 1, v)).unwrap();
+        }
+        assert_eq!(schedule.scheduler.lr(), 0.0625, "two cuts replayed");
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_best_checkpoint_over_a_worse_epoch() {
+        let dir = std::env::temp_dir().join(format!("tessera-best-kept-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let model = Linear::new(&mut Generator::new(0), 2, 1, DType::F32, &Device::Cpu).unwrap();
+        let mut optimizer = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+        let mut ctx = TrainContext { model: &model, optimizer: &mut optimizer };
+        let mut saver = ModelCheckpoint::new(&dir, "val", Mode::Min, "linear", "{}");
+        saver.replay(&logs(1, 1.0)).unwrap();
+        saver.on_epoch_end(&logs(2, 2.0), &mut ctx).unwrap();
+        assert!(dir.join("last.safetensors").exists() && !dir.join("best.safetensors").exists());
+        saver.on_epoch_end(&logs(3, 0.5), &mut ctx).unwrap();
+        assert_eq!(checkpoint::read_info(&dir.join("best.safetensors")).unwrap().epoch, 3);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -48,6 +48,45 @@ pub fn read_info(path: &Path) -> Result<CheckpointInfo> {
     info_from(path, &meta)
 }
 
+/// Checks, before a model is built from a checkpoint's config, that the config describes the
+/// weights in the file: `parameters` (counted from the config, e.g. by
+/// [`MemoryEstimate`](crate::memory::MemoryEstimate)) must equal the values of its `model.`
+/// tensors. A config that claims sizes its weights do not have is refused before it allocates.
+pub fn check_parameter_count(path: &Path, parameters: f64) -> Result<()> {
+    let (tensors, _) = read_safetensors(path)?;
+    let held: usize =
+        tensors.iter().filter(|(n, _)| n.starts_with("model.")).map(|(_, t)| t.shape().elem_count()).sum();
+    if parameters != held as f64 {
+        return Err(Error::Checkpoint {
+            path: path.into(),
+            msg: format!(
+                "its config describes a model of {parameters:.0} parameters but the file holds {held}: the config \
+                 does not belong to these weights"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// An error naming the first parameter among `tensors` with NaN or infinite values.
+fn check_finite(path: &Path, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
+    for (name, t) in tensors {
+        let values = t.to_vec_f64()?;
+        let bad = values.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(Error::Checkpoint {
+                path: path.into(),
+                msg: format!(
+                    "parameter '{name}' holds {bad} NaN or infinite values (of {}): the run that saved it diverged; \
+                     use an earlier checkpoint",
+                    values.len()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn info_from(path: &Path, meta: &BTreeMap<String, String>) -> Result<CheckpointInfo> {
     if meta.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(Error::Checkpoint { path: path.into(), msg: "not a Tessera checkpoint (no format tag)".into() });
@@ -60,8 +99,8 @@ fn info_from(path: &Path, meta: &BTreeMap<String, String>) -> Result<CheckpointI
 }
 
 /// Loads a checkpoint into `model` (and `optimizer`, when given), in place, after checking that
-/// it was saved from a model named `expected_model` with the same parameters. Nothing is changed
-/// when anything does not match.
+/// it was saved from a model named `expected_model` with the same parameters, all finite. Nothing
+/// is changed when anything does not match.
 pub fn load(
     path: &Path,
     expected_model: &str,
@@ -100,6 +139,7 @@ pub fn load(
     if model_tensors.len() != params.len() {
         return Err(bad(format!("the checkpoint has {} parameters, the model {}", model_tensors.len(), params.len())));
     }
+    check_finite(path, &model_tensors)?;
     if let Some(opt) = optimizer {
         let steps = meta
             .get("optimizer_steps")

@@ -62,6 +62,27 @@ pub enum Error {
         /// The step within the epoch (1-based).
         step: usize,
     },
+    /// A run folder cannot be used: it holds another run, is locked, or is a place no run may
+    /// write into.
+    #[error("{path}: {msg}")]
+    RunFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why, and what to do instead.
+        msg: String,
+    },
+    /// A model is too large for the memory available.
+    #[error("{what} needs about {needed} ({parameters} parameters) but {available} of memory is available; choose smaller sizes")]
+    OutOfMemory {
+        /// The model and the sizes that make it large.
+        what: String,
+        /// The estimate.
+        needed: String,
+        /// The parameter count.
+        parameters: String,
+        /// What the machine has.
+        available: String,
+    },
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

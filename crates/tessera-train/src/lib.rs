@@ -10,6 +10,7 @@ mod error;
 pub mod fs;
 pub mod gpt;
 pub mod lm;
+pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod optim;

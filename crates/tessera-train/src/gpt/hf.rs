@@ -58,16 +58,34 @@ fn is_conv1d_weight(name: &str) -> bool {
     [".c_attn.weight", ".c_proj.weight", ".c_fc.weight"].iter().any(|s| name.ends_with(s))
 }
 
+/// Tensors of a GPT-2 file that are not parameters of their own: the causal-mask buffers and
+/// the output layer tied to the token embedding.
+fn is_buffer_or_tied(name: &str) -> bool {
+    name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias") || name == "lm_head.weight"
+}
+
 /// Loads a Hugging Face GPT-2 folder as a [`Gpt`] on `device`: the names with or without the
 /// `transformer.` prefix (`GPT2LMHeadModel` or `GPT2Model`), `Conv1D` weights transposed, the
 /// causal-mask buffers and a tied `lm_head.weight` (equal to `wte`, or absent) skipped. Every
 /// parameter of the model must be found, with its shape.
 pub fn load_hf_gpt2(dir: &Path, device: &Device) -> Result<Gpt> {
     let cfg = hf_config(dir)?;
-    let model = Gpt::new(&cfg, device)?;
     let path = dir.join("model.safetensors");
     let bad = |msg: String| Error::Checkpoint { path: path.clone(), msg };
     let (tensors, _) = read_safetensors(&path)?;
+    // The config's sizes are checked against the weights before they size any allocation.
+    let held: usize = tensors.iter().filter(|(n, _)| !is_buffer_or_tied(n)).map(|(_, t)| t.shape().elem_count()).sum();
+    let estimate = cfg.memory_estimate(1, cfg.block_size);
+    if estimate.parameters != held as f64 {
+        let msg = format!(
+            "config.json describes a GPT-2 of {:.0} parameters ({} layers of width {}, vocabulary {}, {} positions) \
+             but the file holds {held}",
+            estimate.parameters, cfg.n_layer, cfg.n_embd, cfg.vocab, cfg.block_size
+        );
+        return Err(bad(msg));
+    }
+    estimate.check(estimate.inference_bytes(), "the GPT-2 of config.json")?;
+    let model = Gpt::new(&cfg, device)?;
     let mut by_name: BTreeMap<String, Tensor> = BTreeMap::new();
     for (name, t) in tensors {
         let name = name.strip_prefix("transformer.").unwrap_or(&name).to_string();

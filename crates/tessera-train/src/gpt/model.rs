@@ -2,6 +2,7 @@
 //! embeddings, the output layer tied to the token embedding.
 
 use super::cache::LayerCache;
+use crate::memory::MemoryEstimate;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -75,6 +76,20 @@ impl GptConfig {
             layer_norm_eps: v.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-5),
             seed: num("seed")?,
         })
+    }
+
+    /// The model's size for `batch` windows of `steps` positions, counted without building it.
+    pub fn memory_estimate(&self, batch: usize, steps: usize) -> MemoryEstimate {
+        let (v, e, layers) = (self.vocab as f64, self.n_embd as f64, self.n_layer as f64);
+        let b = if self.bias { 1.0 } else { 0.0 };
+        // Two LayerNorms, the attention's input and output projections, the MLP's two layers.
+        let block = 2.0 * (e + b * e) + (3.0 * e * e + b * 3.0 * e) + (e * e + b * e) + 2.0 * 4.0 * e * e + b * 5.0 * e;
+        let parameters = v * e + self.block_size as f64 * e + layers * block + e + b * e;
+        // Per position: about 34 values of width e per block (nanoGPT's count, with attention
+        // computed tile by tile so that no window × window matrix is kept), and the logits
+        // with their softmax and gradient.
+        let activations = (batch as f64) * (steps as f64) * (34.0 * e * layers + 3.0 * v);
+        MemoryEstimate { parameters, activations }
     }
 
     fn check(&self) -> Result<()> {

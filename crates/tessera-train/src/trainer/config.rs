@@ -5,6 +5,7 @@ use crate::callbacks::{Callback, Control, EpochLogs, TrainContext};
 use crate::data::{Augment, TensorDataset};
 use crate::run_dir::RunDir;
 use crate::Result;
+use std::io::Write;
 
 /// Where validation metrics come from, for a [`TensorDataset`].
 #[derive(Debug, Clone, Default)]
@@ -81,7 +82,8 @@ pub(crate) fn end_epoch(
     ctx: &mut TrainContext<'_>,
 ) -> Result<bool> {
     if let Some(epochs) = show {
-        eprintln!("epoch {}/{epochs}: {}", logs.epoch, format_logs(logs));
+        // A closed or full standard error must not end a run: the run folder records the logs.
+        let _ = writeln!(std::io::stderr(), "epoch {}/{epochs}: {}", logs.epoch, format_logs(logs));
     }
     let mut stop = false;
     for cb in callbacks.iter_mut() {

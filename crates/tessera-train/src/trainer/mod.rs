@@ -9,7 +9,7 @@ pub use config::{format_logs, FitConfig, History, Validation};
 pub use supervised::{evaluate, Evaluation, LossFn, Supervised};
 pub use task::{evaluate_task, Batches, BoxedBatches, FitData, FitPlan, Metrics, Pass, Step, Task};
 
-use crate::callbacks::{Callback, EpochLogs, TrainContext};
+use crate::callbacks::{Callback, Control, EpochLogs, TrainContext};
 use crate::optim::Optimizer;
 use crate::progress::Progress;
 use crate::run_dir::RunDir;
@@ -101,7 +101,9 @@ impl<T: Task> Trainer<T> {
 
     /// Resumes training after `done` completed epochs (e.g. from a checkpoint's epoch): runs
     /// epochs `done + 1 ..= cfg.epochs` with the data order (and, for tasks that reseed, the
-    /// random draws) an unbroken run would use.
+    /// random draws) an unbroken run would use. With a run folder reopened by
+    /// [`RunDir::resume`], the callbacks first replay its recorded epochs (best values, epochs
+    /// without improvement, plateau schedules), and a run that had stopped early trains no more.
     pub fn fit_from<D: FitData<Batch = T::Batch>>(
         &mut self,
         data: &D,
@@ -110,8 +112,17 @@ impl<T: Task> Trainer<T> {
     ) -> Result<History> {
         let plan = data.plan(cfg)?;
         let mut history = History::default();
+        let replayed = self.run_dir.as_ref().map(|run| run.history()).unwrap_or_default();
+        let mut stopped = false;
+        for logs in replayed.iter().filter(|l| l.epoch <= done) {
+            stopped = false;
+            for cb in &mut self.callbacks {
+                stopped |= cb.replay(logs)? == Control::Stop;
+            }
+        }
+        history.stopped_early = stopped;
         self.task.module().set_training(true);
-        for epoch in done + 1..=cfg.epochs {
+        for epoch in (done + 1..=cfg.epochs).take_while(|_| !stopped) {
             let started = Instant::now();
             let (values, weight) = self.train_epoch(plan.train.as_ref(), epoch, cfg)?;
             let train_secs = started.elapsed().as_secs_f64();

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use tessera_text::BpeTrainer;
 
 use super::input::{read_inputs, CliResult};
+use super::ranges::count;
 
 /// Arguments of `tessera bpe`.
 #[derive(Debug, Args)]
@@ -23,7 +24,7 @@ enum BpeCommand {
 #[derive(Debug, Args)]
 struct TrainArgs {
     /// Vocabulary size: 256 bytes + special tokens + merges.
-    #[arg(long)]
+    #[arg(long, value_parser = count)]
     vocab_size: usize,
     /// Output file (Hugging Face tokenizer.json format).
     #[arg(long)]
@@ -50,7 +51,7 @@ pub fn run(args: BpeArgs) -> CliResult<()> {
     let start = std::time::Instant::now();
     let bpe = trainer.train(texts.iter().map(String::as_str))?;
     bpe.save_tokenizer_json(&args.out)?;
-    eprintln!(
+    warn!(
         "trained {} tokens in {:.2} s, saved to {}",
         bpe.vocab_size(),
         start.elapsed().as_secs_f64(),

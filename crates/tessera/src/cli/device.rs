@@ -22,7 +22,7 @@ pub fn open(choice: DeviceChoice) -> CliResult<Device> {
         DeviceChoice::Cuda => Device::cuda(0)?,
         DeviceChoice::Auto => {
             let (d, why) = Device::best();
-            eprintln!("{why}");
+            warn!("{why}");
             d
         }
     };

@@ -2,6 +2,7 @@
 
 use super::device::{open, DeviceChoice};
 use super::mlp;
+use super::saved;
 use super::CliResult;
 use std::path::PathBuf;
 use tessera_nn::loss;
@@ -32,9 +33,9 @@ pub fn run(a: EvalArgs) -> CliResult<()> {
         tessera_train::data::TensorDataset::new(test.inputs().to_device(&device)?, test.targets().to_device(&device)?)?;
     let loss_fn: LossFn = Box::new(loss::sparse_categorical_crossentropy);
     let e = evaluate(&model, &loss_fn, &test, 1000, Some(5))?;
-    println!(
+    say!(
         "{}: test loss {:.4}, accuracy {:.2}%, top-5 {:.2}% on {} images",
-        mlp::checkpoint_file(&a.checkpoint).display(),
+        saved::checkpoint_file(&a.checkpoint).display(),
         e.loss,
         e.accuracy.unwrap_or(f64::NAN) * 100.0,
         e.top_k.unwrap_or(f64::NAN) * 100.0,

@@ -2,15 +2,15 @@
 
 use super::device::{open, DeviceChoice};
 use super::lm_text::LmTokenizer;
-use super::mlp::checkpoint_file;
+use super::ranges::{count, non_negative, probability};
+use super::saved;
 use super::CliResult;
 use super::{train_gpt, train_lm};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tessera_text::ByteLevelBpe;
-use tessera_train::checkpoint;
-use tessera_train::gpt::{is_hf_folder, load_hf_gpt2, Gpt, GptConfig};
-use tessera_train::lm::{generate, LstmLm, LstmLmConfig, Sampling};
+use tessera_train::gpt::{is_hf_folder, load_hf_gpt2};
+use tessera_train::lm::{generate, Sampling};
 
 /// Arguments of `tessera generate`.
 #[derive(Debug, clap::Args)]
@@ -27,14 +27,14 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 100)]
     tokens: usize,
     /// Below 1 sharpens the distribution, above 1 flattens it; 0 takes the most likely token.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, value_parser = non_negative, default_value_t = 0.8)]
     temperature: f64,
     /// Sample only among the k most likely tokens.
-    #[arg(long)]
+    #[arg(long, value_parser = count)]
     top_k: Option<usize>,
     /// Sample only among the most likely tokens whose probabilities add up to p (nucleus
     /// sampling), after --top-k.
-    #[arg(long)]
+    #[arg(long, value_parser = probability)]
     top_p: Option<f64>,
     /// Seed of the sampling: the same seed gives the same text.
     #[arg(long, default_value_t = 0)]
@@ -42,14 +42,6 @@ pub struct GenerateArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
-}
-
-/// The run folder a checkpoint belongs to.
-fn run_folder(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        return path.to_path_buf();
-    }
-    path.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs the command: prints the prompt followed by the sampled text.
@@ -63,18 +55,13 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
         let mut prompt = vec![end_of_text];
         prompt.extend(bpe.encode(&a.prompt));
         let ids = generate(&model, &prompt, a.tokens, &sampling)?;
-        println!("{}{}", a.prompt, bpe.decode(&ids)?);
+        say!("{}{}", a.prompt, bpe.decode(&ids)?);
         return Ok(());
     }
-    let file = checkpoint_file(&a.checkpoint);
-    let info = checkpoint::read_info(&file)?;
-    if info.model != train_lm::MODEL && info.model != train_gpt::MODEL {
-        return Err(format!("{}: a '{}' checkpoint, not a language model", file.display(), info.model).into());
-    }
-    let config: Value =
-        serde_json::from_str(&info.config).map_err(|e| format!("{}: config is not JSON: {e}", file.display()))?;
+    let (file, info) = saved::open(&a.checkpoint, &[train_lm::MODEL, train_gpt::MODEL], "a language model")?;
+    let config = saved::config_json(&file, &info)?;
     let spec = config.get("tokenizer").and_then(Value::as_str).ok_or("the checkpoint config names no tokenizer")?;
-    let tokenizer = LmTokenizer::load(spec, &run_folder(&a.checkpoint))?;
+    let tokenizer = LmTokenizer::load(spec, &saved::run_folder(&a.checkpoint))?;
     let model_config = config.get("model").unwrap_or(&Value::Null);
     let vocab = model_config.get("vocab").and_then(Value::as_u64).unwrap_or(0) as usize;
     if vocab != tokenizer.vocab_size() {
@@ -89,19 +76,15 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
     let ids = if info.model == train_gpt::MODEL {
         // A GPT samples with its key-value cache; past its context the window slides.
-        let model = Gpt::new(&GptConfig::from_json(model_config)?, &device)?;
-        checkpoint::load(&file, train_gpt::MODEL, &model, None)?;
-        generate(&model, &prompt, a.tokens, &sampling)?
+        generate(&saved::load_gpt(&file, &info.model, model_config, &device)?, &prompt, a.tokens, &sampling)?
     } else {
-        let model = LstmLm::new(&LstmLmConfig::from_json(model_config)?, &device)?;
-        checkpoint::load(&file, train_lm::MODEL, &model, None)?;
-        generate(&model, &prompt, a.tokens, &sampling)?
+        generate(&saved::load_lstm_lm(&file, &info.model, model_config, &device)?, &prompt, a.tokens, &sampling)?
     };
     let mut text = tokenizer.decode(&prompt[1..])?;
     let continuation = tokenizer.decode(&ids)?;
     if !text.is_empty() && !text.ends_with('\n') && matches!(tokenizer, LmTokenizer::Word(_)) {
         text.push(' ');
     }
-    println!("{text}{continuation}");
+    say!("{text}{continuation}");
     Ok(())
 }

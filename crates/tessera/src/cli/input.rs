@@ -3,6 +3,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::output::{record_failure, Stream};
 use tessera_text::io::{read_stdin_text, read_text};
 
 /// Errors of the command-line program: a message for the user.
@@ -24,22 +25,14 @@ pub fn read_inputs(files: &[PathBuf]) -> CliResult<Vec<String>> {
     files.iter().map(|f| read_input(Some(f))).collect()
 }
 
-/// Writes lines to standard output; a closed pipe ends the output quietly.
-pub fn write_lines(lines: impl Iterator<Item = String>) -> CliResult<()> {
+/// Writes lines to standard output; stops at the first write error, which the exit status
+/// reports (see [`super::output`]).
+pub fn write_lines(mut lines: impl Iterator<Item = String>) -> CliResult<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    for line in lines {
-        if let Err(e) = writeln!(out, "{line}") {
-            return ignore_broken_pipe(e);
-        }
+    let written = lines.try_for_each(|line| writeln!(out, "{line}")).and_then(|()| out.flush());
+    if let Err(e) = written {
+        record_failure(Stream::Stdout, &e);
     }
-    out.flush().or_else(ignore_broken_pipe)
-}
-
-fn ignore_broken_pipe(e: std::io::Error) -> CliResult<()> {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Ok(())
-    } else {
-        Err(format!("writing to standard output: {e}").into())
-    }
+    Ok(())
 }

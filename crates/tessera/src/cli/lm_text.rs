@@ -81,6 +81,8 @@ pub enum LmTokenizer {
 }
 
 const VOCAB_FILE: &str = "vocab.json";
+/// Tokens every word and character vocabulary starts with.
+const SPECIAL_TOKENS: usize = 4;
 /// The run folder's copy of a BPE tokenizer, so that the run does not depend on the original file.
 const BPE_FILE: &str = "tokenizer.json";
 
@@ -90,6 +92,14 @@ impl LmTokenizer {
     pub fn build(spec: &str, train: &[&str], max_vocab: usize) -> CliResult<LmTokenizer> {
         match spec {
             "word" => {
+                if max_vocab <= SPECIAL_TOKENS {
+                    return Err(format!(
+                        "--vocab-size {max_vocab} leaves no room for words: the {SPECIAL_TOKENS} special tokens \
+                         (<pad> <unk> <bos> <eos>) count in it; use at least {}",
+                        SPECIAL_TOKENS + 1
+                    )
+                    .into());
+                }
                 let norm = Normalizer::new().lowercase();
                 let lowered: Vec<String> = train.iter().map(|l| norm.normalize(l)).collect();
                 let tok = WordTokenizer::train(lowered.iter().map(String::as_str), 1, Some(max_vocab));
@@ -253,7 +263,7 @@ pub fn open_lm_run(
     if opts.resume.is_none() {
         tokenizer.save(run.path())?;
     }
-    println!("run folder: {}", run.path().display());
+    say!("run folder: {}", run.path().display());
     Ok((run, done))
 }
 

@@ -1,10 +1,12 @@
 //! The MNIST classifier shared by `train mlp`, `eval`, `predict` and `summary`.
 
+use super::saved;
 use super::CliResult;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tessera_tensor::Device;
 use tessera_train::checkpoint;
+use tessera_train::models::mlp_memory_estimate;
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "mlp";
@@ -48,23 +50,12 @@ impl MlpConfig {
     }
 }
 
-/// A checkpoint file from `--checkpoint`: a file, or a run folder (its best checkpoint).
-pub fn checkpoint_file(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join("checkpoints").join("best.safetensors")
-    } else {
-        path.to_path_buf()
-    }
-}
-
 /// Rebuilds the model a checkpoint was saved from and loads its weights.
 pub fn load(path: &Path, device: &Device) -> CliResult<(tessera_nn::Sequential, MlpConfig)> {
-    let file = checkpoint_file(path);
-    let info = checkpoint::read_info(&file)?;
-    if info.model != MODEL {
-        return Err(format!("{}: a '{}' checkpoint, not an MNIST classifier", file.display(), info.model).into());
-    }
+    let (file, info) = saved::open(path, &[MODEL], "an MNIST classifier")?;
     let cfg = MlpConfig::from_json(&info.config)?;
+    let estimate = mlp_memory_estimate(cfg.inputs, cfg.classes, 1);
+    saved::check_size(&file, &estimate, "the checkpoint's MNIST classifier")?;
     let model = cfg.build(device)?;
     checkpoint::load(&file, MODEL, &model, None)?;
     Ok((model, cfg))

@@ -1,5 +1,9 @@
 //! Command-line definitions and dispatch; one file per subcommand.
 
+// First, so that its `say!` and `warn!` macros are in scope in every module below.
+#[macro_use]
+pub mod output;
+
 mod bpe;
 mod device;
 mod eval;
@@ -9,6 +13,8 @@ mod lm_text;
 mod mlp;
 mod perplexity;
 mod predict;
+mod ranges;
+mod saved;
 mod segment;
 mod summary;
 mod tokenize;

@@ -3,15 +3,14 @@
 
 use super::device::{open, DeviceChoice};
 use super::lm_text::{read_corpus, stream, LmTokenizer};
-use super::mlp::checkpoint_file;
+use super::saved;
 use super::train_gpt::MODEL;
 use super::CliResult;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tessera_tensor::Device;
 use tessera_text::ByteLevelBpe;
-use tessera_train::checkpoint;
-use tessera_train::gpt::{is_hf_folder, load_hf_gpt2, perplexity, Gpt, GptConfig};
+use tessera_train::gpt::{is_hf_folder, load_hf_gpt2, perplexity, Gpt};
 
 /// Arguments of `tessera perplexity`.
 #[derive(Debug, clap::Args)]
@@ -34,15 +33,9 @@ pub struct PerplexityArgs {
 
 /// A run's model and its tokenizer spec.
 fn load_run(path: &Path, device: &Device) -> CliResult<(Gpt, String)> {
-    let file = checkpoint_file(path);
-    let info = checkpoint::read_info(&file)?;
-    if info.model != MODEL {
-        return Err(format!("{}: a '{}' checkpoint, not a GPT", file.display(), info.model).into());
-    }
-    let config: Value =
-        serde_json::from_str(&info.config).map_err(|e| format!("{}: config is not JSON: {e}", file.display()))?;
-    let model = Gpt::new(&GptConfig::from_json(config.get("model").unwrap_or(&Value::Null))?, device)?;
-    checkpoint::load(&file, MODEL, &model, None)?;
+    let (file, info) = saved::open(path, &[MODEL], "a GPT")?;
+    let config = saved::config_json(&file, &info)?;
+    let model = saved::load_gpt(&file, MODEL, config.get("model").unwrap_or(&Value::Null), device)?;
     let spec = config.get("tokenizer").and_then(Value::as_str).unwrap_or("char").to_string();
     Ok((model, spec))
 }
@@ -72,7 +65,7 @@ pub fn run(a: PerplexityArgs) -> CliResult<()> {
         false => load_run(&a.checkpoint, &device)?,
     };
     let spec = a.tokenizer.unwrap_or(run_spec);
-    let run_dir = (!hf).then(|| if a.checkpoint.is_dir() { a.checkpoint.clone() } else { run_folder(&a.checkpoint) });
+    let run_dir = (!hf).then(|| saved::run_folder(&a.checkpoint));
     let text = read_corpus(&a.files)?;
     let (ids, vocab) = tokenize(&spec, &text, run_dir.as_deref())?;
     if vocab != model.config().vocab {
@@ -84,11 +77,6 @@ pub fn run(a: PerplexityArgs) -> CliResult<()> {
         .into());
     }
     let (ppl, tokens) = perplexity(&model, &ids)?;
-    println!("perplexity {ppl:.4} over {tokens} tokens");
+    say!("perplexity {ppl:.4} over {tokens} tokens");
     Ok(())
-}
-
-/// The run folder of a checkpoint file in its `checkpoints/` folder.
-fn run_folder(file: &Path) -> PathBuf {
-    file.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

@@ -3,6 +3,7 @@
 use super::device::{open, DeviceChoice};
 use super::input::write_lines;
 use super::mlp;
+use super::ranges::count;
 use super::CliResult;
 use std::path::PathBuf;
 use tessera_autograd::{no_grad, Var};
@@ -20,7 +21,7 @@ pub struct PredictArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// How many images.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, value_parser = count, default_value_t = 10)]
     limit: usize,
     /// Where to run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]

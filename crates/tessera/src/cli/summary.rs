@@ -16,6 +16,6 @@ pub struct SummaryArgs {
 pub fn run(_a: SummaryArgs) -> CliResult<()> {
     let cfg = MlpConfig { inputs: 784, classes: 10, seed: 0, data: None };
     let model = cfg.build(&Device::Cpu)?;
-    println!("{}", tessera_nn::summary::summarize(&model, &[784], DType::F32, &Device::Cpu)?);
+    say!("{}", tessera_nn::summary::summarize(&model, &[784], DType::F32, &Device::Cpu)?);
     Ok(())
 }

@@ -2,7 +2,8 @@
 
 use super::device::open;
 use super::lm_text::{corpus_name, open_lm_run, read_corpus, stream, LmTokenizer};
-use super::training::{load_last, resolve, trainer, write_results, TrainOptions, Watch};
+use super::ranges::{count, fraction, non_negative, positive};
+use super::training::{load_last, nothing_trained, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,49 +39,49 @@ pub struct GptArgs {
     #[arg(long, default_value = "char")]
     tokenizer: String,
     /// Largest word vocabulary (word tokenizer only).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, value_parser = count, default_value_t = 10_000)]
     vocab_size: usize,
     /// Transformer blocks.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = count, default_value_t = 4)]
     layers: usize,
     /// Attention heads (must divide --embed).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = count, default_value_t = 4)]
     heads: usize,
     /// Width of the residual stream.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = count, default_value_t = 128)]
     embed: usize,
     /// Context length: positions per window.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, value_parser = count, default_value_t = 64)]
     block_size: usize,
     /// Optimizer steps.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, value_parser = count, default_value_t = 2000)]
     iters: usize,
     /// Learning rate at the end of the cosine decay.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, value_parser = non_negative, default_value_t = 1e-4)]
     min_lr: f64,
     /// Warm-up steps (linear from 0).
     #[arg(long, default_value_t = 100)]
     warmup: usize,
     /// AdamW's decoupled weight decay, on matrices and embeddings only.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, value_parser = non_negative, default_value_t = 0.1)]
     weight_decay: f64,
     /// AdamW's second-moment decay (the first is 0.9).
-    #[arg(long, default_value_t = 0.99)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.99)]
     beta2: f64,
     /// Dropout on embeddings, attention weights and residual branches.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.0)]
     dropout: f64,
     /// Micro-batches whose gradients make one step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = count, default_value_t = 1)]
     grad_accum: usize,
     /// Largest global L2 norm of the gradients.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, value_parser = positive, default_value_t = 1.0)]
     clip: f64,
     /// Steps between evaluations (and checkpoints).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, value_parser = count, default_value_t = 250)]
     eval_interval: usize,
     /// Batches per evaluation of each split.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_parser = count, default_value_t = 20)]
     eval_iters: usize,
     #[command(flatten)]
     #[serde(flatten)]
@@ -89,7 +90,7 @@ pub struct GptArgs {
 
 /// Runs `tessera train gpt`.
 pub fn run(a: GptArgs) -> CliResult<()> {
-    let a = resolve(a, |a| &mut a.common)?;
+    let a = resolve(a, MODEL, |a| &mut a.common)?;
     let device = open(a.common.device)?;
     let text = read_corpus(&a.corpus)?;
     let source = corpus_name(&a.corpus);
@@ -110,7 +111,7 @@ pub fn run(a: GptArgs) -> CliResult<()> {
         eval_iters: a.eval_iters,
         grad_accum: a.grad_accum,
     };
-    println!(
+    say!(
         "data: {source}: {} / {} tokens (train / validation), {} tokenizer, vocabulary {}",
         data.train.len(),
         data.val.len(),
@@ -127,8 +128,14 @@ pub fn run(a: GptArgs) -> CliResult<()> {
         seed: a.common.seed,
         ..GptConfig::small(tokenizer.vocab_size())
     };
+    let estimate = cfg.memory_estimate(a.common.batch_size, a.block_size);
+    let what = format!(
+        "a GPT (vocabulary {}, {} layers of width {}, context {}; batch {})",
+        cfg.vocab, cfg.n_layer, cfg.n_embd, cfg.block_size, a.common.batch_size
+    );
+    estimate.check(estimate.training_bytes(), &what)?;
     let model = Gpt::new(&cfg, &device)?;
-    println!("{}", summary::summarize(&model, &[a.block_size], DType::U32, &device)?);
+    say!("{}", summary::summarize(&model, &[a.block_size], DType::U32, &device)?);
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
@@ -138,35 +145,35 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     let mut schedule = Scheduler::new(cosine, a.common.lr);
     optimizer.set_learning_rate(schedule.after_step(optimizer.steps() as usize));
     let watch = Watch { monitor: "val_loss", patience: a.common.patience };
-    let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, watch)
-        .callback(LrScheduler::new(schedule, None));
+    let schedule = Some(LrScheduler::new(schedule, None));
+    let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, schedule, watch);
     let fit = FitConfig {
         epochs: data.intervals(),
         batch_size: a.common.batch_size,
         seed: a.common.seed,
         ..FitConfig::default()
     };
-    println!("{} iterations in {} evaluation intervals of {}", a.iters, data.intervals(), a.eval_interval);
+    say!("{} iterations in {} evaluation intervals of {}", a.iters, data.intervals(), a.eval_interval);
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
+    if nothing_trained(&history, &run_path, done) {
+        return Ok(());
+    }
     let secs = started.elapsed().as_secs_f64();
     let last = history.epochs.last();
     let (train_loss, val_loss) = (last.and_then(|e| e.get("train_loss")), last.and_then(|e| e.get("val_loss")));
     let tokens_per_sec = history.epochs.iter().filter_map(|e| e.get("tokens_per_sec")).fold(0.0, f64::max);
-    match (train_loss, val_loss) {
-        (Some(t), Some(v)) => {
-            println!("final: train loss {t:.4}, val loss {v:.4} ({secs:.1} s, best {tokens_per_sec:.0} tokens/s)")
-        }
-        _ => println!("nothing left to train: the run had done its {} iterations", a.iters),
+    if let (Some(t), Some(v)) = (train_loss, val_loss) {
+        say!("final: train loss {t:.4}, val loss {v:.4} ({secs:.1} s, best {tokens_per_sec:.0} tokens/s)");
     }
     let sampling = Sampling { temperature: 0.8, top_k: Some(40), top_p: None, seed: a.common.seed };
     let sample = tokenizer.decode(&generate(&model, &[tokenizer.line_end()], 200, &sampling)?)?;
-    println!("sample (temperature 0.8, top-k 40):\n{}", sample.trim());
+    say!("sample (temperature 0.8, top-k 40):\n{}", sample.trim());
     let results = json!({ "train_loss": train_loss, "val_loss": val_loss, "iters": a.iters,
         "train_seconds": secs, "best_tokens_per_sec": tokens_per_sec, "vocab": cfg.vocab,
         "train_tokens": data.train.len(), "val_tokens": data.val.len() });
     write_results(&run_path, &results)?;
-    println!("wrote {0}/metrics.jsonl, {0}/results.json, {0}/checkpoints/", run_path.display());
-    println!("sample more with: tessera generate --checkpoint {}", run_path.display());
+    say!("wrote {0}/metrics.jsonl, {0}/results.json, {0}/checkpoints/", run_path.display());
+    say!("sample more with: tessera generate --checkpoint {}", run_path.display());
     Ok(())
 }

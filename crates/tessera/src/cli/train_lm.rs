@@ -3,7 +3,8 @@
 
 use super::device::open;
 use super::lm_text::{bigram_baseline, corpus_name, open_lm_run, read_corpus, split_lines, stream, LmTokenizer};
-use super::training::{load_last, resolve, trainer, write_results, TrainOptions, Watch};
+use super::ranges::{count, fraction, open_fraction, positive};
+use super::training::{load_last, nothing_trained, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,28 +37,28 @@ pub struct LmArgs {
     #[arg(long, default_value = "word")]
     tokenizer: String,
     /// Largest word vocabulary (the most frequent training words; the rest become `<unk>`).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, value_parser = count, default_value_t = 10_000)]
     vocab_size: usize,
     /// Embedding size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = count, default_value_t = 128)]
     embed: usize,
     /// LSTM hidden size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, value_parser = count, default_value_t = 256)]
     hidden: usize,
     /// Stacked LSTM layers.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = count, default_value_t = 1)]
     layers: usize,
     /// Dropout on the embeddings, between LSTM layers and on the LSTM output.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.3)]
     dropout: f64,
     /// Steps of backpropagation through time.
-    #[arg(long, default_value_t = 35)]
+    #[arg(long, value_parser = count, default_value_t = 35)]
     seq_len: usize,
     /// Largest global L2 norm of the gradients.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, value_parser = positive, default_value_t = 0.5)]
     clip: f64,
     /// Fraction of the lines held out for testing (the last lines).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, value_parser = open_fraction, default_value_t = 0.1)]
     test_split: f64,
     #[command(flatten)]
     #[serde(flatten)]
@@ -66,7 +67,7 @@ pub struct LmArgs {
 
 /// Runs `tessera train lm`.
 pub fn run(a: LmArgs) -> CliResult<()> {
-    let mut a = resolve(a, |a| &mut a.common)?;
+    let mut a = resolve(a, MODEL, |a| &mut a.common)?;
     let epochs = *a.common.epochs.get_or_insert(6);
     let device = open(a.common.device)?;
     let text = read_corpus(&a.corpus)?;
@@ -80,7 +81,7 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     let (train, val, test) =
         (tokenizer.encode_lines(&lines.train), tokenizer.encode_lines(&lines.val), tokenizer.encode_lines(&lines.test));
     let data = LmSplits { train: stream(&train, end), val: stream(&val, end), test: stream(&test, end) };
-    println!(
+    say!(
         "data: {source}: {} / {} / {} tokens (train / validation / test), {} tokenizer, vocabulary {}",
         data.train.len(),
         data.val.len(),
@@ -90,7 +91,7 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     );
     let started = Instant::now();
     let (bigram_val, bigram_test) = bigram_baseline(&train, &val, &test)?;
-    println!(
+    say!(
         "baseline: Kneser-Ney bigram, validation perplexity {bigram_val:.2}, test perplexity {bigram_test:.2} ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
@@ -103,8 +104,14 @@ pub fn run(a: LmArgs) -> CliResult<()> {
         dropout: a.dropout,
         seed: a.common.seed,
     };
+    let estimate = cfg.memory_estimate(a.common.batch_size, a.seq_len);
+    let what = format!(
+        "an LSTM language model (vocabulary {}, embedding {}, hidden {}, {} layers; batch {} of {} steps)",
+        cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, a.common.batch_size, a.seq_len
+    );
+    estimate.check(estimate.training_bytes(), &what)?;
     let model = LstmLm::new(&cfg, &device)?;
-    println!("{}", summary::summarize(&model, &[a.seq_len], DType::U32, &device)?);
+    say!("{}", summary::summarize(&model, &[a.seq_len], DType::U32, &device)?);
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
@@ -113,10 +120,10 @@ pub fn run(a: LmArgs) -> CliResult<()> {
         Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
     load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
     let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
-    let lr_now = optimizer.learning_rate();
+    // A resumed run replays its epochs through the schedule, which retakes its cuts.
+    let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
     let watch = Watch { monitor: "val_ppl", patience: a.common.patience };
-    let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, watch)
-        .callback(LrScheduler::new(Scheduler::new(plateau, lr_now), Some("val_ppl")));
+    let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, Some(schedule), watch);
     let fit = FitConfig {
         epochs,
         batch_size: a.common.batch_size,
@@ -127,26 +134,29 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     };
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
+    if nothing_trained(&history, &run_path, done) {
+        return Ok(());
+    }
     let secs = started.elapsed().as_secs_f64();
     let val_ppl = trainer.evaluate(&data.val, &fit)?.exp();
     let test_ppl = trainer.evaluate(&data.test, &fit)?.exp();
     let tokens_per_sec = history.epochs.iter().filter_map(|e| e.get("tokens_per_sec")).fold(0.0, f64::max);
-    println!("trained {} epochs in {secs:.1} s (best {tokens_per_sec:.0} training tokens/s)", history.epochs.len());
-    println!("perplexity        validation      test");
-    println!("LSTM (best)     {val_ppl:>12.2} {test_ppl:>9.2}");
-    println!("KN bigram       {bigram_val:>12.2} {bigram_test:>9.2}");
-    println!("LSTM / bigram   {:>12.3} {:>9.3}", val_ppl / bigram_val, test_ppl / bigram_test);
+    say!("trained {} epochs in {secs:.1} s (best {tokens_per_sec:.0} training tokens/s)", history.epochs.len());
+    say!("perplexity        validation      test");
+    say!("LSTM (best)     {val_ppl:>12.2} {test_ppl:>9.2}");
+    say!("KN bigram       {bigram_val:>12.2} {bigram_test:>9.2}");
+    say!("LSTM / bigram   {:>12.3} {:>9.3}", val_ppl / bigram_val, test_ppl / bigram_test);
 
     let sampling = Sampling { temperature: 0.8, top_k: Some(40), top_p: None, seed: a.common.seed };
     let sample = tokenizer.decode(&generate(&model, &[end], 40, &sampling)?)?;
-    println!("sample (temperature 0.8, top-k 40):\n{}", sample.trim());
+    say!("sample (temperature 0.8, top-k 40):\n{}", sample.trim());
     let results = json!({ "val_ppl": val_ppl, "test_ppl": test_ppl, "bigram_val_ppl": bigram_val,
         "bigram_test_ppl": bigram_test, "test_ppl_vs_bigram": test_ppl / bigram_test,
         "epochs": history.epochs.len() + done, "stopped_early": history.stopped_early,
         "train_seconds": secs, "best_tokens_per_sec": tokens_per_sec, "vocab": cfg.vocab,
         "train_tokens": data.train.len() });
     write_results(&run_path, &results)?;
-    println!("wrote {0}/metrics.jsonl, {0}/perplexity.svg, {0}/results.json, {0}/checkpoints/", run_path.display());
-    println!("sample more with: tessera generate --checkpoint {}", run_path.display());
+    say!("wrote {0}/metrics.jsonl, {0}/perplexity.svg, {0}/results.json, {0}/checkpoints/", run_path.display());
+    say!("sample more with: tessera generate --checkpoint {}", run_path.display());
     Ok(())
 }

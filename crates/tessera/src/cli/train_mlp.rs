@@ -2,7 +2,7 @@
 
 use super::device::open;
 use super::mlp::{MlpConfig, MODEL};
-use super::training::{load_last, open_run, resolve, trainer, write_results, TrainOptions, Watch};
+use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use tessera_nn::{loss, summary, Module};
 use tessera_tensor::DType;
 use tessera_train::data::{load_mnist_source, Augment, Dataset, TensorDataset};
+use tessera_train::models::mlp_memory_estimate;
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
 use tessera_train::{FitConfig, LossFn, Supervised, Validation};
 
@@ -34,16 +35,19 @@ fn to_device(d: &TensorDataset, device: &tessera_tensor::Device) -> CliResult<Te
 
 /// Runs `tessera train mlp`.
 pub fn run(a: MlpArgs) -> CliResult<()> {
-    let mut a = resolve(a, |a| &mut a.common)?;
+    let mut a = resolve(a, MODEL, |a| &mut a.common)?;
     let epochs = *a.common.epochs.get_or_insert(10);
     let device = open(a.common.device)?;
     let data = load_mnist_source(a.data.as_deref(), a.common.seed)?;
     let (train, test) = (to_device(&data.train, &device)?, to_device(&data.test, &device)?);
     let source = a.data.as_ref().map_or("the shipped MNIST sample".to_string(), |p| p.display().to_string());
-    println!("data: {source}: {} training and {} test images, on {device}", train.len(), test.len());
+    say!("data: {source}: {} training and {} test images, on {device}", train.len(), test.len());
     let cfg = MlpConfig { inputs: train.inputs().dims()[1], classes: 10, seed: a.common.seed, data: a.data.clone() };
+    let estimate = mlp_memory_estimate(cfg.inputs, cfg.classes, a.common.batch_size);
+    let what = format!("the MNIST classifier ({} inputs, batch {})", cfg.inputs, a.common.batch_size);
+    estimate.check(estimate.training_bytes(), &what)?;
     let model = cfg.build(&device)?;
-    println!("{}", summary::summarize(&model, &[cfg.inputs], DType::F32, &device)?);
+    say!("{}", summary::summarize(&model, &[cfg.inputs], DType::F32, &device)?);
 
     let mut extra = cfg.to_json();
     if let Some(c) = extra.as_object_mut() {
@@ -52,14 +56,14 @@ pub fn run(a: MlpArgs) -> CliResult<()> {
     }
     let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
     let run_path = run.path().to_path_buf();
-    println!("run folder: {}", run_path.display());
+    say!("run folder: {}", run_path.display());
 
     let adam = OptimizerKind::Adam(Adam { lr: a.common.lr, ..Adam::default() });
     let mut optimizer = Optimizer::new(model.parameters(), adam)?;
     load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
     let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
     let watch = Watch { monitor: "val_loss", patience: a.common.patience };
-    let mut trainer = trainer(task, optimizer, run, MODEL, &cfg.to_json().to_string(), watch);
+    let mut trainer = trainer(task, optimizer, run, MODEL, &cfg.to_json().to_string(), None, watch);
     let fit = FitConfig {
         epochs,
         batch_size: a.common.batch_size,
@@ -70,10 +74,13 @@ pub fn run(a: MlpArgs) -> CliResult<()> {
     };
     let started = Instant::now();
     let history = trainer.fit_from(&train, &fit, done)?;
+    if nothing_trained(&history, &run_path, done) {
+        return Ok(());
+    }
     let secs = started.elapsed().as_secs_f64();
     let eval = trainer.evaluate(&test, 1000, Some(5))?;
     let accuracy = eval.accuracy.unwrap_or(f64::NAN);
-    println!(
+    say!(
         "trained {} epochs in {secs:.1} s; test loss {:.4}, test accuracy {:.2}% (top-5 {:.2}%) on {} images",
         history.epochs.len(),
         eval.loss,
@@ -84,6 +91,6 @@ pub fn run(a: MlpArgs) -> CliResult<()> {
     let results = serde_json::json!({ "test_loss": eval.loss, "test_accuracy": accuracy, "test_top5_accuracy": eval.top_k,
         "epochs": history.epochs.len() + done, "train_seconds": secs });
     write_results(&run_path, &results)?;
-    println!("wrote {0}/metrics.jsonl, {0}/loss.svg, {0}/accuracy.svg, {0}/checkpoints/", run_path.display());
+    say!("wrote {0}/metrics.jsonl, {0}/loss.svg, {0}/accuracy.svg, {0}/checkpoints/", run_path.display());
     Ok(())
 }

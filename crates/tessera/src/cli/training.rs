@@ -3,6 +3,7 @@
 //! checkpoints and early stopping, and the results file.
 
 use super::device::DeviceChoice;
+use super::ranges::{count, fraction, positive};
 use super::CliResult;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use tessera_nn::Module;
 use tessera_tensor::Device;
-use tessera_train::callbacks::{EarlyStopping, Mode, ModelCheckpoint};
+use tessera_train::callbacks::{EarlyStopping, LrScheduler, Mode, ModelCheckpoint};
 use tessera_train::checkpoint;
 use tessera_train::optim::Optimizer;
 use tessera_train::run_dir::RunDir;
@@ -51,21 +52,21 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
 pub struct TrainOptions {
     /// Passes over the training data (default: 10 for mlp, 6 for lm; with `--resume`, the
     /// run's own count).
-    #[arg(long)]
+    #[arg(long, value_parser = count)]
     pub epochs: Option<usize>,
     /// Examples per optimizer step (lm: parallel streams the training text is cut into).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = count, default_value_t = 32)]
     pub batch_size: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, value_parser = positive, default_value_t = 1e-3)]
     pub lr: f64,
     /// Fraction of the training data held out for validation (lm: of the lines, taken before
     /// the test lines).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, value_parser = fraction, default_value_t = 0.1)]
     pub val_split: f64,
     /// Stop when the validation loss (lm: perplexity) has not improved for this many epochs,
     /// keeping the best weights.
-    #[arg(long)]
+    #[arg(long, value_parser = count)]
     pub patience: Option<usize>,
     /// Seed of the weights, the data split and the shuffling (lm: and of the dropout masks).
     #[arg(long, default_value_t = 0)]
@@ -83,17 +84,33 @@ pub struct TrainOptions {
     #[arg(long, conflicts_with = "out")]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
+    /// Let `--out` name a folder that holds an earlier run: its run files are replaced (other
+    /// files are left alone).
+    #[arg(long, conflicts_with = "resume")]
+    #[serde(skip)]
+    pub overwrite: bool,
 }
 
-/// The arguments to run with: `args` themselves, or with `--resume RUN` those the run was
-/// started with (its config.json's `train`), keeping `--epochs` and `--device` from this
-/// command line. `common` finds the shared options in the arguments.
-pub fn resolve<A: DeserializeOwned>(mut args: A, common: fn(&mut A) -> &mut TrainOptions) -> CliResult<A> {
+/// The arguments to run with: `args` themselves, or with `--resume RUN` those the run of
+/// `model` was started with (its config.json's `train`), keeping `--epochs` and `--device` from
+/// this command line. `common` finds the shared options in the arguments. Before any work, a
+/// new run's `--out` is checked (see [`RunDir::check_new`]) and the default folder chosen.
+pub fn resolve<A: DeserializeOwned>(mut args: A, model: &str, common: fn(&mut A) -> &mut TrainOptions) -> CliResult<A> {
     let given = common(&mut args).clone();
-    let Some(dir) = &given.resume else { return Ok(args) };
+    let Some(dir) = &given.resume else {
+        let out = RunDir::new_path(given.out.as_deref(), model);
+        RunDir::check_new(&out, given.overwrite)?;
+        common(&mut args).out = Some(out);
+        return Ok(args);
+    };
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let config: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    match config.get("model").and_then(Value::as_str) {
+        Some(kind) if kind == model => {}
+        Some(kind) => return Err(format!("{}: a `{kind}` run, not a `{model}` run", dir.display()).into()),
+        None => return Err(format!("{}: names no model: not a run's config", path.display()).into()),
+    }
     let train = config.get("train").ok_or_else(|| format!("{}: no `train` settings", path.display()))?;
     let mut saved: A =
         serde_json::from_value(train.clone()).map_err(|e| format!("{}: `train` settings: {e}", path.display()))?;
@@ -122,7 +139,8 @@ pub fn open_run(
         let done = checkpoint::read_info(&last_checkpoint(dir))?.epoch;
         return Ok((RunDir::resume(dir, done)?, done));
     }
-    let run = RunDir::create(opts.out.as_deref(), model)?;
+    let out = opts.out.as_deref().ok_or("no run folder: `resolve` chooses it")?;
+    let run = RunDir::create(out, opts.overwrite)?;
     let mut config = json!({ "model": model, "train": args, "device": device.to_string() });
     if let (Some(c), Value::Object(e)) = (config.as_object_mut(), extra) {
         c.extend(e);
@@ -142,7 +160,7 @@ pub fn load_last(
 ) -> CliResult<()> {
     if opts.resume.is_some() {
         checkpoint::load(&last_checkpoint(run.path()), model_name, model, Some(optimizer))?;
-        println!("resumed after epoch {done} (learning rate {:.2e})", optimizer.learning_rate());
+        say!("resumed after epoch {done} (learning rate {:.2e})", optimizer.learning_rate());
     }
     Ok(())
 }
@@ -158,24 +176,39 @@ pub struct Watch<'a> {
 }
 
 /// The trainer of a run: `last` and `best` checkpoints of `model_name` (with its JSON `config`)
-/// in the run folder, the metrics and curves recorded there, and early stopping as `watch` says.
-/// Callbacks added after these run after them.
+/// in the run folder, the metrics and curves recorded there, the learning-rate `schedule`, and
+/// early stopping as `watch` says. The checkpoints are written after the other callbacks have
+/// acted on the epoch (a plateau's cut is in the checkpoint a resumed run starts from).
 pub fn trainer<T: Task>(
     task: T,
     optimizer: Optimizer,
     run: RunDir,
     model_name: &str,
     config: &str,
+    schedule: Option<LrScheduler>,
     watch: Watch<'_>,
 ) -> Trainer<T> {
     let dir = run.path().join("checkpoints");
-    let mut trainer = Trainer::with_task(task, optimizer)
-        .callback(ModelCheckpoint::new(dir, watch.monitor, Mode::Min, model_name, config))
-        .run_dir(run);
-    if let Some(p) = watch.patience {
-        trainer = trainer.callback(EarlyStopping::new(watch.monitor, Mode::Min, p).restore_best_weights(true));
+    let mut trainer = Trainer::with_task(task, optimizer);
+    if let Some(s) = schedule {
+        trainer = trainer.callback(s);
     }
-    trainer
+    if let Some(p) = watch.patience {
+        let stopping = EarlyStopping::new(watch.monitor, Mode::Min, p).restore_best_weights(true);
+        trainer = trainer.callback(stopping.best_checkpoint(dir.join("best.safetensors"), model_name));
+    }
+    trainer.callback(ModelCheckpoint::new(dir, watch.monitor, Mode::Min, model_name, config)).run_dir(run)
+}
+
+/// After training: whether nothing was left to train in a resumed run (it had done its epochs,
+/// or stopped early), said on the terminal; its results stay as they were.
+pub fn nothing_trained(history: &tessera_train::History, run: &Path, done: usize) -> bool {
+    if !history.epochs.is_empty() {
+        return false;
+    }
+    let why = if history.stopped_early { "it had stopped early" } else { "it had done all its epochs" };
+    say!("nothing to train in {} after epoch {done}: {why}; its results are unchanged", run.display());
+    true
 }
 
 /// Writes `results.json` in the run folder.
