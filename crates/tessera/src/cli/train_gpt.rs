@@ -15,7 +15,7 @@ use tessera_train::callbacks::LrScheduler;
 use tessera_train::gpt::{nanogpt_optimizer, Gpt, GptConfig, GptData, GptTask};
 use tessera_train::lm::{generate, Sampling};
 use tessera_train::schedule::{LrSchedule, Scheduler};
-use tessera_train::FitConfig;
+use tessera_train::{FitConfig, FitData};
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "gpt";
@@ -136,6 +136,14 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     estimate.check(estimate.training_bytes(), &what)?;
     let model = Gpt::new(&cfg, &device)?;
     say!("{}", summary::summarize(&model, &[a.block_size], DType::U32, &device)?);
+    let fit = FitConfig {
+        epochs: data.intervals(),
+        batch_size: a.common.batch_size,
+        seed: a.common.seed,
+        ..FitConfig::default()
+    };
+    // The data must suit the settings before the run folder is written.
+    data.plan(&fit)?;
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
@@ -147,12 +155,6 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     let watch = Watch { monitor: "val_loss", patience: a.common.patience };
     let schedule = Some(LrScheduler::new(schedule, None));
     let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, schedule, watch);
-    let fit = FitConfig {
-        epochs: data.intervals(),
-        batch_size: a.common.batch_size,
-        seed: a.common.seed,
-        ..FitConfig::default()
-    };
     say!("{} iterations in {} evaluation intervals of {}", a.iters, data.intervals(), a.eval_interval);
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;

@@ -16,7 +16,7 @@ use tessera_train::callbacks::LrScheduler;
 use tessera_train::lm::{generate, LmSplits, LmTask, LstmLm, LstmLmConfig, Sampling};
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::schedule::{LrSchedule, Scheduler};
-use tessera_train::FitConfig;
+use tessera_train::{FitConfig, FitData};
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "lstm-lm";
@@ -112,6 +112,16 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     estimate.check(estimate.training_bytes(), &what)?;
     let model = LstmLm::new(&cfg, &device)?;
     say!("{}", summary::summarize(&model, &[a.seq_len], DType::U32, &device)?);
+    let fit = FitConfig {
+        epochs,
+        batch_size: a.common.batch_size,
+        seq_len: a.seq_len,
+        eval_batch_size: Some(10),
+        seed: a.common.seed,
+        ..FitConfig::default()
+    };
+    // The data must suit the settings before the run folder is written.
+    data.plan(&fit)?;
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
@@ -124,14 +134,6 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
     let watch = Watch { monitor: "val_ppl", patience: a.common.patience };
     let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, Some(schedule), watch);
-    let fit = FitConfig {
-        epochs,
-        batch_size: a.common.batch_size,
-        seq_len: a.seq_len,
-        eval_batch_size: Some(10),
-        seed: a.common.seed,
-        ..FitConfig::default()
-    };
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
     if nothing_trained(&history, &run_path, done) {

@@ -12,7 +12,7 @@ use tessera_tensor::DType;
 use tessera_train::data::{load_mnist_source, Augment, Dataset, TensorDataset};
 use tessera_train::models::mlp_memory_estimate;
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
-use tessera_train::{FitConfig, LossFn, Supervised, Validation};
+use tessera_train::{FitConfig, FitData, LossFn, Supervised, Validation};
 
 /// Arguments of `tessera train mlp`.
 #[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
@@ -54,16 +54,6 @@ pub fn run(a: MlpArgs) -> CliResult<()> {
         c.insert("optimizer".into(), "adam".into());
         c.insert("loss".into(), "sparse_categorical_crossentropy".into());
     }
-    let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
-    let run_path = run.path().to_path_buf();
-    say!("run folder: {}", run_path.display());
-
-    let adam = OptimizerKind::Adam(Adam { lr: a.common.lr, ..Adam::default() });
-    let mut optimizer = Optimizer::new(model.parameters(), adam)?;
-    load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
-    let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-    let watch = Watch { monitor: "val_loss", patience: a.common.patience };
-    let mut trainer = trainer(task, optimizer, run, MODEL, &cfg.to_json().to_string(), None, watch);
     let fit = FitConfig {
         epochs,
         batch_size: a.common.batch_size,
@@ -72,6 +62,20 @@ pub fn run(a: MlpArgs) -> CliResult<()> {
         augment: a.augment.then_some(Augment { max_shift: 2.0, max_degrees: 10.0, seed: a.common.seed }),
         ..FitConfig::default()
     };
+    // The data must suit the settings before the run folder is written.
+    train.plan(&fit)?;
+    let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
+    let run_path = run.path().to_path_buf();
+    say!("run folder: {}", run_path.display());
+
+    let adam = OptimizerKind::Adam(Adam { lr: a.common.lr, ..Adam::default() });
+    let mut optimizer = Optimizer::new(model.parameters(), adam)?;
+    load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
+    let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+    // Without a validation split, the training loss picks the best epoch.
+    let monitor = if a.common.val_split > 0.0 { "val_loss" } else { "loss" };
+    let watch = Watch { monitor, patience: a.common.patience };
+    let mut trainer = trainer(task, optimizer, run, MODEL, &cfg.to_json().to_string(), None, watch);
     let started = Instant::now();
     let history = trainer.fit_from(&train, &fit, done)?;
     if nothing_trained(&history, &run_path, done) {
