@@ -63,6 +63,7 @@ fn models_too_large_for_memory_are_refused_naming_their_sizes() {
         (&["train", "lm", "--embed", "1000000000"], "embedding 1000000000"),
         (&["train", "lm", "--layers", "1000000"], "1000000 layers"),
         (&["train", "gpt", "--embed", "1000000", "--heads", "1"], "width 1000000"),
+        (&["train", "gpt", "--grad-accum", "1000000000"], "1000000000 micro-batches"),
     ] {
         let stderr = refused(&dir, args);
         assert!(stderr.contains(size) && stderr.contains("of memory is available"), "tessera {args:?}:\n{stderr}");

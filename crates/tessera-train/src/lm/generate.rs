@@ -118,7 +118,7 @@ pub fn generate<M: NextToken + ?Sized>(
     let mut rng = SplitMix::new(sampling.seed, 0x6e6e);
     model.set_training(false);
     let result = no_grad(|| -> Result<Vec<u32>> {
-        let mut out = Vec::with_capacity(tokens);
+        let mut out = Vec::new();
         let mut input = prompt.to_vec();
         let mut state = None;
         for _ in 0..tokens {

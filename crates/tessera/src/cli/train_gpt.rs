@@ -128,10 +128,12 @@ pub fn run(a: GptArgs) -> CliResult<()> {
         seed: a.common.seed,
         ..GptConfig::small(tokenizer.vocab_size())
     };
-    let estimate = cfg.memory_estimate(a.common.batch_size, a.block_size);
+    let mut estimate = cfg.memory_estimate(a.common.batch_size, a.block_size);
+    // A step's micro-batches are drawn together: inputs and targets of every window.
+    estimate.activations += 2.0 * a.grad_accum as f64 * a.common.batch_size as f64 * a.block_size as f64;
     let what = format!(
-        "a GPT (vocabulary {}, {} layers of width {}, context {}; batch {})",
-        cfg.vocab, cfg.n_layer, cfg.n_embd, cfg.block_size, a.common.batch_size
+        "a GPT (vocabulary {}, {} layers of width {}, context {}; batch {} × {} micro-batches)",
+        cfg.vocab, cfg.n_layer, cfg.n_embd, cfg.block_size, a.common.batch_size, a.grad_accum
     );
     estimate.check(estimate.training_bytes(), &what)?;
     let model = Gpt::new(&cfg, &device)?;
