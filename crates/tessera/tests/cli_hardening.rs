@@ -138,6 +138,9 @@ fn output_that_cannot_be_written_ends_quietly_or_clearly() {
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     assert!(first.starts_with("data: "), "{first}");
+    // The terminal going away (a hang-up) does not end the run either.
+    let hangup = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
+    assert!(hangup.is_ok_and(|s| s.success()), "kill -HUP");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(141), "a closed pipe ends with 128 + SIGPIPE");
     assert!(dir.join("piped/results.json").exists() && dir.join("piped/checkpoints/best.safetensors").exists());

@@ -37,8 +37,15 @@ enum TrainModel {
     Gpt(super::train_gpt::GptArgs),
 }
 
-/// Runs `tessera train ...`.
+/// Runs `tessera train ...`. A run outlives the terminal it was started from: the hang-up
+/// signal is ignored (as `nohup` would), and output that can no longer be written is skipped.
 pub fn run(args: TrainArgs) -> CliResult<()> {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler code, and no other
+    // thread changes signal dispositions.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
     match args.model {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
         TrainModel::Lm(a) => super::train_lm::run(a),
