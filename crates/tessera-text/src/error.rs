@@ -15,10 +15,12 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Input bytes are not valid UTF-8.
-    #[error("`{source_name}` is not valid UTF-8 at byte offset {offset}")]
+    #[error("`{source_name}` is not valid UTF-8 at line {line}, byte offset {offset}")]
     InvalidUtf8 {
         /// The file (or `<stdin>`) the bytes came from.
         source_name: String,
+        /// 1-based line of the first invalid byte.
+        line: usize,
         /// Byte offset of the first invalid byte.
         offset: usize,
     },

@@ -55,9 +55,13 @@ impl Hasher for FastHasher {
         self.add(i as u64);
     }
 
+    /// Rotates the multiply's well-mixed high bits down to where hash tables look: a table picks
+    /// the bucket from the low bits, which before the rotation depend only on the key's low bits,
+    /// so keys differing only in their high bits (a trie's `node << 21 | char`) would all share
+    /// one bucket and make every insertion a linear probe.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.hash.rotate_left(26)
     }
 }
 
@@ -65,3 +69,17 @@ impl Hasher for FastHasher {
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// `HashSet` with [`FastHasher`].
 pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    use super::*;
+
+    #[test]
+    fn keys_differing_only_in_high_bits_spread_over_low_bits() {
+        let build = BuildHasherDefault::<FastHasher>::default();
+        let low_bits: FastSet<u64> = (0..1024u64).map(|node| build.hash_one((node << 21) | 0x4E2D) & 0x3FF).collect();
+        assert!(low_bits.len() > 512, "{} distinct buckets of 1024", low_bits.len());
+    }
+}

@@ -7,18 +7,22 @@ use crate::error::{Error, Result};
 
 /// Checks that `bytes` are UTF-8 and turns them into a `String`.
 ///
-/// On failure the error names `source_name` and the byte offset of the first invalid byte.
+/// On failure the error names `source_name` and the line and byte offset of the first invalid
+/// byte.
 ///
 /// ```
-/// let err = tessera_text::io::utf8_from_bytes(vec![b'a', 0xff], "input.txt").unwrap_err();
-/// assert!(err.to_string().contains("byte offset 1"));
+/// let err = tessera_text::io::utf8_from_bytes(b"ok\na\xff".to_vec(), "input.txt").unwrap_err();
+/// assert_eq!(err.to_string(), "`input.txt` is not valid UTF-8 at line 2, byte offset 4");
 /// ```
 pub fn utf8_from_bytes(bytes: Vec<u8>, source_name: &str) -> Result<String> {
-    String::from_utf8(bytes)
-        .map_err(|e| Error::InvalidUtf8 { source_name: source_name.to_string(), offset: e.utf8_error().valid_up_to() })
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+        Error::InvalidUtf8 { source_name: source_name.to_string(), line, offset }
+    })
 }
 
-/// Reads a UTF-8 text file; invalid UTF-8 is an error naming the file and byte offset.
+/// Reads a UTF-8 text file; invalid UTF-8 is an error naming the file, line and byte offset.
 pub fn read_text(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::model::BpeModel;
+use super::model::{BpeModel, MergePlaces};
 use super::tokenizer::ByteLevelBpe;
 use crate::error::{Error, Result};
 use crate::hash::FastMap;
@@ -42,59 +42,45 @@ pub(crate) fn tokens_from_vocab_map(
         .collect()
 }
 
-/// Merges from text lines `left right`, resolved to id pairs.
-pub(crate) fn merges_from_lines<'a>(
-    lines: impl Iterator<Item = &'a str>,
-    vocab: &FastMap<&str, u32>,
-    source: &str,
-) -> Result<Vec<(u32, u32)>> {
-    let mut merges = Vec::new();
-    for (i, line) in lines.enumerate() {
+/// Merges read from a text file: id pairs in rank order and the 1-based line of each.
+#[derive(Debug, Default)]
+pub(crate) struct MergeLines {
+    /// The merges as id pairs.
+    pub pairs: Vec<(u32, u32)>,
+    /// The line of each merge.
+    pub lines: Vec<usize>,
+}
+
+/// Merges from `left right` text lines (a `#version` first line and blank lines are skipped).
+/// A line without exactly two tokens separated by one space, or naming a token missing from
+/// `vocab`, is an error naming `source` and the line.
+pub(crate) fn merges_from_lines(text: &str, vocab: &FastMap<&str, u32>, source: &str) -> Result<MergeLines> {
+    let mut merges = MergeLines::default();
+    for (i, line) in text.lines().enumerate() {
         if (i == 0 && line.starts_with("#version")) || line.trim().is_empty() {
             continue;
         }
-        let mut parts = line.split(' ');
-        let (Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(Error::BadLine {
-                path: source.to_string(),
-                line: i + 1,
-                reason: format!("expected two tokens separated by one space, found `{line}`"),
-            });
-        };
-        merges.push(merge_pair(a, b, vocab, source, i + 1)?);
+        let pair = split_merge(line).and_then(|(a, b)| merge_ids(a, b, vocab));
+        let pair = pair.map_err(|reason| Error::BadLine { path: source.to_string(), line: i + 1, reason })?;
+        merges.pairs.push(pair);
+        merges.lines.push(i + 1);
     }
     Ok(merges)
 }
 
-pub(crate) fn merge_pair(
-    a: &str,
-    b: &str,
-    vocab: &FastMap<&str, u32>,
-    source: &str,
-    line: usize,
-) -> Result<(u32, u32)> {
-    let lookup = |t: &str| {
-        vocab.get(t).copied().ok_or_else(|| Error::BadLine {
-            path: source.to_string(),
-            line,
-            reason: format!("merge token `{t}` is not in the vocabulary"),
-        })
-    };
-    Ok((lookup(a)?, lookup(b)?))
+/// The two tokens of a `left right` merge, or why `merge` is not one.
+pub(crate) fn split_merge(merge: &str) -> std::result::Result<(&str, &str), String> {
+    let mut parts = merge.split(' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), None) => Ok((a, b)),
+        _ => Err(format!("expected two tokens separated by one space, found `{merge}`")),
+    }
 }
 
-fn gpt2_from_strs(encoder: &str, merges: &str, encoder_name: &str, merges_name: &str) -> Result<ByteLevelBpe> {
-    let value: serde_json::Value =
-        serde_json::from_str(encoder).map_err(|e| Error::malformed(encoder_name, format!("invalid JSON: {e}")))?;
-    let map =
-        value.as_object().ok_or_else(|| Error::malformed(encoder_name, "expected a JSON object of token -> id"))?;
-    let tokens = tokens_from_vocab_map(map, encoder_name)?;
-    let vocab: FastMap<&str, u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32)).collect();
-    let merges = merges_from_lines(merges.lines(), &vocab, merges_name)?;
-    let special = vocab.get(GPT2_END_OF_TEXT).map(|id| (GPT2_END_OF_TEXT.to_string(), *id));
-    drop(vocab);
-    let model = BpeModel::new(tokens, merges, encoder_name)?;
-    Ok(ByteLevelBpe::from_parts(model, special.into_iter().collect(), false, false))
+/// The ids of a merge's two tokens, or which one is not in the vocabulary.
+pub(crate) fn merge_ids(a: &str, b: &str, vocab: &FastMap<&str, u32>) -> std::result::Result<(u32, u32), String> {
+    let lookup = |t: &str| vocab.get(t).copied().ok_or_else(|| format!("merge token `{t}` is not in the vocabulary"));
+    Ok((lookup(a)?, lookup(b)?))
 }
 
 impl ByteLevelBpe {
@@ -103,7 +89,7 @@ impl ByteLevelBpe {
     /// Text is encoded like `tiktoken`'s `encode_ordinary`: `<|endoftext|>` written in the text is
     /// plain text unless [`ByteLevelBpe::set_split_special`] turns special tokens on.
     pub fn gpt2() -> Self {
-        match gpt2_from_strs(GPT2_ENCODER, GPT2_MERGES, "data/gpt2/encoder.json", "data/gpt2/vocab.bpe") {
+        match Self::from_gpt2_strs(GPT2_ENCODER, GPT2_MERGES, "data/gpt2/encoder.json", "data/gpt2/vocab.bpe") {
             Ok(t) => t,
             // The embedded files are fixed at build time and checked by the tests.
             Err(e) => unreachable!("embedded GPT-2 files are invalid: {e}"),
@@ -115,6 +101,38 @@ impl ByteLevelBpe {
         let (enc_path, merges_path) = (encoder_json.as_ref(), vocab_bpe.as_ref());
         let encoder = read_text(enc_path)?;
         let merges = read_text(merges_path)?;
-        gpt2_from_strs(&encoder, &merges, &enc_path.display().to_string(), &merges_path.display().to_string())
+        Self::from_gpt2_strs(&encoder, &merges, &enc_path.display().to_string(), &merges_path.display().to_string())
+    }
+
+    /// Parses the contents of GPT-2's `encoder.json` (a `{"token": id}` object, ids `0..n`
+    /// without gaps or repeats) and `vocab.bpe` (`left right` merge lines); the names label the
+    /// two texts in errors.
+    ///
+    /// Every fault is an error naming the text and, for merges, the line: a merge token missing
+    /// from the vocabulary, a merge whose result is missing, a pair merged twice, a line without
+    /// exactly two tokens.
+    ///
+    /// ```
+    /// use tessera_text::ByteLevelBpe;
+    /// let gpt2 = ByteLevelBpe::gpt2();
+    /// let encoder = serde_json::to_string(&gpt2.model().tokens().iter().enumerate()
+    ///     .map(|(id, t)| (t.clone(), id)).collect::<std::collections::BTreeMap<_, _>>()).unwrap();
+    /// let err = ByteLevelBpe::from_gpt2_strs(&encoder, "#version: 0.2\nĠ t\nĠ zzz\n", "encoder.json", "vocab.bpe")
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "`vocab.bpe` line 3: merge token `zzz` is not in the vocabulary");
+    /// ```
+    pub fn from_gpt2_strs(encoder_json: &str, vocab_bpe: &str, encoder_name: &str, merges_name: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(encoder_json)
+            .map_err(|e| Error::malformed(encoder_name, format!("invalid JSON: {e}")))?;
+        let map =
+            value.as_object().ok_or_else(|| Error::malformed(encoder_name, "expected a JSON object of token -> id"))?;
+        let tokens = tokens_from_vocab_map(map, encoder_name)?;
+        let vocab: FastMap<&str, u32> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32)).collect();
+        let merges = merges_from_lines(vocab_bpe, &vocab, merges_name)?;
+        let special = vocab.get(GPT2_END_OF_TEXT).map(|id| (GPT2_END_OF_TEXT.to_string(), *id));
+        drop(vocab);
+        let places = MergePlaces::Lines { path: merges_name, lines: &merges.lines };
+        let model = BpeModel::with_merge_places(tokens, merges.pairs, encoder_name, places)?;
+        Ok(ByteLevelBpe::from_parts(model, special.into_iter().collect(), false, false))
     }
 }

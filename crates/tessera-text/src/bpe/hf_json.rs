@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use super::files::{merge_pair, merges_from_lines, tokens_from_vocab_map};
-use super::model::BpeModel;
+use super::files::{merge_ids, split_merge, tokens_from_vocab_map};
+use super::model::{BpeModel, MergePlaces};
 use super::tokenizer::ByteLevelBpe;
 use crate::error::{Error, Result};
 use crate::hash::FastMap;
@@ -69,23 +69,19 @@ fn parse(text: &str, source: &str) -> Result<ByteLevelBpe> {
         .get("merges")
         .and_then(Value::as_array)
         .ok_or_else(|| Error::malformed(source, "`model.merges` is missing or not an array"))?;
+    let places = MergePlaces::Ranks { path: source };
     let mut merges = Vec::with_capacity(merge_values.len());
-    let mut as_lines = Vec::new();
     for (i, m) in merge_values.iter().enumerate() {
-        match m {
-            Value::String(s) => as_lines.push(s.as_str()),
-            Value::Array(pair) => match pair.as_slice() {
-                [Value::String(a), Value::String(b)] => merges.push(merge_pair(a, b, &vocab, source, i + 1)?),
-                _ => return Err(Error::malformed(source, format!("merge {i} is not a pair of strings"))),
+        let pair = match (m, &merge_values[0]) {
+            (Value::String(s), Value::String(_)) => split_merge(s),
+            (Value::Array(pair), Value::Array(_)) => match pair.as_slice() {
+                [Value::String(a), Value::String(b)] => Ok((a.as_str(), b.as_str())),
+                _ => Err("not a pair of strings".to_string()),
             },
-            _ => return Err(Error::malformed(source, format!("merge {i} is neither a string nor a pair"))),
-        }
-    }
-    if !as_lines.is_empty() {
-        if !merges.is_empty() {
-            return Err(Error::malformed(source, "merges mix the string and pair forms"));
-        }
-        merges = merges_from_lines(as_lines.into_iter(), &vocab, source)?;
+            (Value::String(_) | Value::Array(_), _) => Err("merges mix the string and pair forms".to_string()),
+            _ => Err("neither a string nor a pair".to_string()),
+        };
+        merges.push(pair.and_then(|(a, b)| merge_ids(a, b, &vocab)).map_err(|reason| places.error(i, reason))?);
     }
     let mut specials = Vec::new();
     if let Some(added) = root.get("added_tokens").and_then(Value::as_array) {
@@ -95,7 +91,7 @@ fn parse(text: &str, source: &str) -> Result<ByteLevelBpe> {
             else {
                 return Err(Error::malformed(source, "an added token lacks `content` or `id`"));
             };
-            if vocab.get(content).copied() != Some(id as u32) {
+            if vocab.get(content).map(|v| u64::from(*v)) != Some(id) {
                 return Err(Error::malformed(
                     source,
                     format!("added token `{content}` (id {id}) is not in the vocabulary under that id"),
@@ -105,7 +101,7 @@ fn parse(text: &str, source: &str) -> Result<ByteLevelBpe> {
         }
     }
     drop(vocab);
-    let mut bpe_model = BpeModel::new(tokens, merges, source)?;
+    let mut bpe_model = BpeModel::with_merge_places(tokens, merges, source, places)?;
     bpe_model.set_ignore_merges(model.get("ignore_merges").and_then(Value::as_bool).unwrap_or(false));
     Ok(ByteLevelBpe::from_parts(bpe_model, specials, true, add_prefix_space))
 }
@@ -120,6 +116,18 @@ impl ByteLevelBpe {
     }
 
     /// Parses the contents of a `tokenizer.json`; `source` names it in errors.
+    ///
+    /// Every fault is an error naming `source`: invalid JSON (nesting deeper than 128 levels
+    /// included), an unsupported component, vocabulary ids that repeat, leave gaps or exceed the
+    /// number of tokens, a merge that is not two tokens of the vocabulary, makes a token missing
+    /// from it or repeats an earlier merge (naming the merge's index), an added token whose id
+    /// does not match the vocabulary.
+    ///
+    /// ```
+    /// let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    /// let err = tessera_text::ByteLevelBpe::from_tokenizer_json_str(&deep, "t.json").unwrap_err();
+    /// assert!(err.to_string().starts_with("malformed file `t.json`: invalid JSON: recursion limit exceeded"));
+    /// ```
     pub fn from_tokenizer_json_str(text: &str, source: &str) -> Result<Self> {
         parse(text, source)
     }

@@ -1,9 +1,11 @@
 //! Byte-level BPE: GPT-2 compatible encoding, decoding, training, and file formats.
 
 mod byte_map;
+mod corpus_symbols;
 mod files;
 mod hf_json;
 mod model;
+mod specials;
 mod tokenizer;
 mod train;
 

@@ -22,11 +22,58 @@ pub struct BpeModel {
     ignore_merges: bool,
 }
 
+/// Where a model's merges were read, so that an error names the place of the bad one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MergePlaces<'a> {
+    /// Merge `rank` is entry `rank` of a list (a JSON array, or merges given in code).
+    Ranks {
+        /// The file (or other source) of the list.
+        path: &'a str,
+    },
+    /// Merge `rank` is on line `lines[rank]` (1-based) of a text file.
+    Lines {
+        /// The file.
+        path: &'a str,
+        /// The line of each merge.
+        lines: &'a [usize],
+    },
+}
+
+impl MergePlaces<'_> {
+    /// How an error message names merge `rank`.
+    fn name(&self, rank: usize) -> String {
+        match self {
+            MergePlaces::Ranks { .. } => format!("merge {rank}"),
+            MergePlaces::Lines { lines, .. } => format!("line {}", lines[rank]),
+        }
+    }
+
+    /// The error for merge `rank`.
+    pub fn error(&self, rank: usize, reason: String) -> Error {
+        match *self {
+            MergePlaces::Ranks { path } => Error::malformed(path, format!("merge {rank}: {reason}")),
+            MergePlaces::Lines { path, lines } => Error::BadLine { path: path.to_string(), line: lines[rank], reason },
+        }
+    }
+}
+
 impl BpeModel {
     /// Builds a model from tokens in id order and merges (pairs of ids) in rank order.
     ///
-    /// `source` names where the data came from, for error messages.
+    /// `source` names where the data came from, for error messages. A token given twice, a
+    /// missing byte-level token, a merge with an id outside the vocabulary, a merge whose result
+    /// is not in the vocabulary and a pair merged twice are errors.
     pub fn new(tokens: Vec<String>, merges: Vec<(u32, u32)>, source: &str) -> Result<Self> {
+        Self::with_merge_places(tokens, merges, source, MergePlaces::Ranks { path: source })
+    }
+
+    /// [`BpeModel::new`], with errors about a merge naming its place in `places`.
+    pub(crate) fn with_merge_places(
+        tokens: Vec<String>,
+        merges: Vec<(u32, u32)>,
+        source: &str,
+        places: MergePlaces<'_>,
+    ) -> Result<Self> {
         let mut vocab = FastMap::default();
         for (id, token) in tokens.iter().enumerate() {
             if vocab.insert(token.clone(), id as u32).is_some() {
@@ -44,19 +91,22 @@ impl BpeModel {
                 )
             })?;
         }
-        let mut merge_rank = FastMap::default();
+        let mut merge_rank: FastMap<(u32, u32), (u32, u32)> = FastMap::default();
         for (rank, &(a, b)) in merges.iter().enumerate() {
             let (Some(ta), Some(tb)) = (tokens.get(a as usize), tokens.get(b as usize)) else {
-                return Err(Error::malformed(source, format!("merge {rank} refers to an id outside the vocabulary")));
+                let reason = format!("ids {a} and {b} do not both lie in the vocabulary (size {})", tokens.len());
+                return Err(places.error(rank, reason));
             };
             let joined = format!("{ta}{tb}");
             let Some(&new_id) = vocab.get(&joined) else {
-                return Err(Error::malformed(
-                    source,
-                    format!("merge {rank} (`{ta} {tb}`) makes `{joined}`, which is not in the vocabulary"),
-                ));
+                let reason = format!("merge `{ta} {tb}` makes `{joined}`, which is not in the vocabulary");
+                return Err(places.error(rank, reason));
             };
-            merge_rank.entry((a, b)).or_insert((rank as u32, new_id));
+            if let Some(&(first, _)) = merge_rank.get(&(a, b)) {
+                let reason = format!("merge `{ta} {tb}` repeats {}", places.name(first as usize));
+                return Err(places.error(rank, reason));
+            }
+            merge_rank.insert((a, b), (rank as u32, new_id));
         }
         let token_bytes = tokens
             .iter()

@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 
 use super::model::BpeModel;
+use super::specials::SpecialMatches;
 use crate::error::{Error, Result};
 use crate::hash::FastMap;
 use crate::pretokenize::gpt2_split;
@@ -159,7 +160,7 @@ impl ByteLevelBpe {
     fn encode_into(&self, text: &str, ids: &mut Vec<u32>, mut offsets: Option<&mut Vec<(usize, usize)>>) {
         if self.split_special && !self.special_tokens.is_empty() {
             let mut pos = 0;
-            while let Some((start, len, id)) = self.next_special(text, pos) {
+            for (start, len, id) in SpecialMatches::new(text, &self.special_tokens) {
                 self.encode_plain(&text[pos..start], pos, ids, offsets.as_deref_mut());
                 ids.push(id);
                 if let Some(o) = offsets.as_deref_mut() {
@@ -171,25 +172,6 @@ impl ByteLevelBpe {
         } else {
             self.encode_plain(text, 0, ids, offsets);
         }
-    }
-
-    /// The leftmost (then longest) special token at or after `from`.
-    fn next_special(&self, text: &str, from: usize) -> Option<(usize, usize, u32)> {
-        let rest = &text[from..];
-        let mut best: Option<(usize, usize, u32)> = None;
-        for (content, id) in &self.special_tokens {
-            if content.is_empty() {
-                continue;
-            }
-            if let Some(i) = rest.find(content.as_str()) {
-                let cand = (from + i, content.len(), *id);
-                best = match best {
-                    Some(b) if b.0 < cand.0 || (b.0 == cand.0 && b.1 >= cand.1) => Some(b),
-                    _ => Some(cand),
-                };
-            }
-        }
-        best
     }
 
     fn encode_plain(&self, text: &str, base: usize, ids: &mut Vec<u32>, mut offsets: Option<&mut Vec<(usize, usize)>>) {

@@ -1,9 +1,13 @@
 //! Training a byte-level BPE vocabulary with incremental pair counts and a lazy priority queue.
+//!
+//! Each merge costs time in proportion to the occurrences of the merged pair (see
+//! [`CorpusSymbols`]), so training is about linear in the corpus, even on one long word.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::byte_map::bytes_to_token_string;
+use super::corpus_symbols::{CorpusSymbols, Pair};
 use super::model::BpeModel;
 use super::tokenizer::ByteLevelBpe;
 use crate::error::{Error, Result};
@@ -49,8 +53,6 @@ impl WordCounts {
     }
 }
 
-type Pair = (u32, u32);
-
 impl BpeTrainer {
     /// A trainer for `vocab_size` tokens with `<|endoftext|>` as the only special token.
     pub fn new(vocab_size: usize) -> Self {
@@ -92,27 +94,16 @@ impl BpeTrainer {
             tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
         let mut entries: Vec<(String, u64)> = words.counts.into_iter().collect();
         entries.sort_unstable();
-        let freqs: Vec<u64> = entries.iter().map(|e| e.1).collect();
-        let mut seqs: Vec<Vec<u32>> =
-            entries.iter().map(|(w, _)| w.bytes().map(|b| byte_base + b as u32).collect()).collect();
+        let mut symbols = CorpusSymbols::new(entries.iter().map(|(w, f)| (w.as_bytes(), *f)), byte_base)?;
         drop(entries);
 
-        let mut pair_counts: FastMap<Pair, i64> = FastMap::default();
-        let mut where_used: FastMap<Pair, Vec<u32>> = FastMap::default();
-        for (wi, seq) in seqs.iter().enumerate() {
-            for p in seq.windows(2) {
-                let pair = (p[0], p[1]);
-                *pair_counts.entry(pair).or_insert(0) += freqs[wi] as i64;
-                where_used.entry(pair).or_default().push(wi as u32);
-            }
-        }
-        let mut heap: BinaryHeap<(i64, Reverse<Pair>)> = pair_counts.iter().map(|(p, c)| (*c, Reverse(*p))).collect();
+        let mut heap: BinaryHeap<(i64, Reverse<Pair>)> = symbols.counts().map(|(p, c)| (c, Reverse(p))).collect();
         let mut merges: Vec<Pair> = Vec::new();
         let mut touched: FastSet<Pair> = FastSet::default();
 
         while tokens.len() < self.vocab_size {
             let Some((count, Reverse(pair))) = heap.pop() else { break };
-            let current = pair_counts.get(&pair).copied().unwrap_or(0);
+            let current = symbols.count(pair);
             if current != count {
                 if current > 0 {
                     heap.push((current, Reverse(pair)));
@@ -134,44 +125,12 @@ impl BpeTrainer {
                 }
             };
             merges.push(pair);
-            let mut users = where_used.remove(&pair).unwrap_or_default();
-            users.sort_unstable();
-            users.dedup();
             touched.clear();
-            for wi in users {
-                let seq = &mut seqs[wi as usize];
-                if !seq.windows(2).any(|p| (p[0], p[1]) == pair) {
-                    continue;
-                }
-                let freq = freqs[wi as usize] as i64;
-                for p in seq.windows(2) {
-                    *pair_counts.entry((p[0], p[1])).or_insert(0) -= freq;
-                }
-                let mut merged = Vec::with_capacity(seq.len());
-                let mut i = 0;
-                while i < seq.len() {
-                    if i + 1 < seq.len() && (seq[i], seq[i + 1]) == pair {
-                        merged.push(new_id);
-                        i += 2;
-                    } else {
-                        merged.push(seq[i]);
-                        i += 1;
-                    }
-                }
-                *seq = merged;
-                for p in seq.windows(2) {
-                    let q = (p[0], p[1]);
-                    *pair_counts.entry(q).or_insert(0) += freq;
-                    if q.0 == new_id || q.1 == new_id {
-                        where_used.entry(q).or_default().push(wi);
-                        touched.insert(q);
-                    }
-                }
-            }
-            pair_counts.remove(&pair);
+            symbols.merge(pair, new_id, &mut touched);
             for q in touched.iter() {
-                if let Some(c) = pair_counts.get(q) {
-                    heap.push((*c, Reverse(*q)));
+                let c = symbols.count(*q);
+                if c > 0 {
+                    heap.push((c, Reverse(*q)));
                 }
             }
         }

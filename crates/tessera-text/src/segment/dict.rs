@@ -1,9 +1,15 @@
 //! The prefix dictionary: a character trie with a frequency for every word.
 
+use std::num::IntErrorKind;
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::hash::FastMap;
+
+/// The longest word a dictionary takes, in characters. jieba's own words have at most 16; the
+/// bound keeps the trie shallow, so finding the words at one position of a text takes bounded
+/// time and segmentation stays linear in the text's length.
+pub const MAX_WORD_CHARS: usize = 256;
 
 /// Marks an edge whose child is a prefix only, not a word (no real log frequency is `+inf`).
 const NOT_A_WORD: f64 = f64::INFINITY;
@@ -178,8 +184,15 @@ impl PrefixDict {
         self.node_of(word).and_then(|n| self.node_freq(n))
     }
 
-    /// Adds or updates a word; keeps the total in step.
-    pub fn insert(&mut self, word: &str, freq: u64) {
+    /// Adds or updates a word; keeps the total in step. On error (a word longer than
+    /// [`MAX_WORD_CHARS`], or frequencies adding up past `u64::MAX`) nothing changes and the reason
+    /// is returned.
+    pub fn insert(&mut self, word: &str, freq: u64) -> std::result::Result<(), String> {
+        check_word_length(word)?;
+        let old = self.freq(word).unwrap_or(0);
+        let total = (self.total - old)
+            .checked_add(freq)
+            .ok_or_else(|| format!("frequency {freq} takes the dictionary's total past {}", u64::MAX))?;
         self.frozen = OnceLock::new();
         let mut node = 0u32;
         for c in word.chars() {
@@ -196,37 +209,73 @@ impl PrefixDict {
             };
         }
         if node == 0 {
-            return;
+            return Ok(());
         }
-        let old = self.freq[node as usize].replace(freq).unwrap_or(0);
+        self.freq[node as usize] = Some(freq);
         self.log_freq[node as usize] = (freq as f64).ln();
-        self.total = self.total - old + freq;
+        self.total = total;
+        Ok(())
     }
 
-    /// Loads `word freq [tag]` lines; `source` names the file in errors. A missing frequency is 0.
+    /// Loads `word freq [tag]` lines; `source` names the text in errors. A missing frequency is 0.
     pub fn load_lines(&mut self, text: &str, source: &str) -> Result<()> {
-        for (word, freq) in parse_lines(text, source)? {
-            self.insert(word, freq.unwrap_or(0));
+        for entry in parse_lines(text, source)? {
+            self.insert(entry.word, entry.freq.unwrap_or(0)).map_err(|reason| entry.error(source, reason))?;
         }
         Ok(())
     }
 }
 
-/// Parses `word [freq] [tag]` lines into words and optional frequencies.
-pub(crate) fn parse_lines<'a>(text: &'a str, source: &str) -> Result<Vec<(&'a str, Option<u64>)>> {
+/// Refuses a word longer than [`MAX_WORD_CHARS`], with the reason (reading at most that many
+/// characters of an acceptable word).
+pub(crate) fn check_word_length(word: &str) -> std::result::Result<(), String> {
+    if word.chars().nth(MAX_WORD_CHARS).is_none() {
+        return Ok(());
+    }
+    let start: String = word.chars().take(16).collect();
+    let chars = word.chars().count();
+    Err(format!("word `{start}...` has {chars} characters, more than the limit of {MAX_WORD_CHARS}"))
+}
+
+/// One `word [freq] [tag]` line of a dictionary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DictEntry<'a> {
+    /// 1-based line number.
+    pub line: usize,
+    /// The word.
+    pub word: &'a str,
+    /// Its frequency, if the line gives one.
+    pub freq: Option<u64>,
+}
+
+impl DictEntry<'_> {
+    /// An error about this line of `source`.
+    pub fn error(&self, source: &str, reason: String) -> Error {
+        Error::BadLine { path: source.to_string(), line: self.line, reason }
+    }
+}
+
+/// Parses `word [freq] [tag]` lines (fields separated by spaces or tabs; blank lines, a leading
+/// byte-order mark and fields after the tag are ignored). A frequency that is not a non-negative
+/// integer, or is larger than `u64::MAX`, is an error naming `source` and the line.
+pub(crate) fn parse_lines<'a>(text: &'a str, source: &str) -> Result<Vec<DictEntry<'a>>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let mut parts = line.split_whitespace();
         let Some(word) = parts.next() else { continue };
-        let freq = match parts.next() {
-            Some(f) => Some(f.parse::<u64>().map_err(|_| Error::BadLine {
-                path: source.to_string(),
-                line: i + 1,
-                reason: format!("frequency `{f}` of word `{word}` is not a non-negative integer"),
-            })?),
-            None => None,
-        };
-        out.push((word, freq));
+        let mut entry = DictEntry { line: i + 1, word, freq: None };
+        if let Some(f) = parts.next() {
+            let freq = f.parse::<u64>().map_err(|e| {
+                let fault = match e.kind() {
+                    IntErrorKind::PosOverflow => format!("is larger than {}", u64::MAX),
+                    _ => "is not a non-negative integer".to_string(),
+                };
+                entry.error(source, format!("frequency `{f}` of word `{word}` {fault}"))
+            })?;
+            entry.freq = Some(freq);
+        }
+        out.push(entry);
     }
     Ok(out)
 }

@@ -71,16 +71,24 @@ impl Segmenter {
     }
 }
 
-/// Appends `word` to `buf`, staying a borrowed slice of `block` when the two are adjacent.
+/// Appends `word` to `buf`, staying a borrowed slice of `block` when the two are adjacent, and
+/// otherwise growing an owned string in place (amortised time linear in the appended length).
 fn join<'a>(buf: Cow<'a, str>, word: &'a str, block: &'a str) -> Cow<'a, str> {
-    if let Cow::Borrowed(b) = buf {
-        let start = b.as_ptr() as usize - block.as_ptr() as usize;
-        let word_start = word.as_ptr() as usize - block.as_ptr() as usize;
-        if start + b.len() == word_start {
-            return Cow::Borrowed(&block[start..word_start + word.len()]);
+    match buf {
+        Cow::Borrowed(b) => {
+            let start = b.as_ptr() as usize - block.as_ptr() as usize;
+            let word_start = word.as_ptr() as usize - block.as_ptr() as usize;
+            if start + b.len() == word_start {
+                Cow::Borrowed(&block[start..word_start + word.len()])
+            } else {
+                Cow::Owned(format!("{b}{word}"))
+            }
+        }
+        Cow::Owned(mut s) => {
+            s.push_str(word);
+            Cow::Owned(s)
         }
     }
-    Cow::Owned(format!("{buf}{word}"))
 }
 
 /// Whitespace characters (and `\r\n`) alone, everything between them as whole runs.

@@ -14,10 +14,11 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use blocks::{for_each_run, is_block_char, is_hmm_han, split_alnum_runs, split_other};
-use dict::{parse_lines, PrefixDict};
+pub use dict::MAX_WORD_CHARS;
+use dict::{check_word_length, parse_lines, PrefixDict};
 use hmm::Viterbi;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::read_text;
 
 static DEFAULT_DICT: &str = include_str!("../../data/jieba/dict.txt");
@@ -70,11 +71,10 @@ impl Default for Segmenter {
 impl Segmenter {
     /// A segmenter with jieba's dictionary (349,046 words, shipped in the crate).
     pub fn new() -> Self {
-        let mut dict = PrefixDict::new();
-        if let Err(e) = dict.load_lines(DEFAULT_DICT, "data/jieba/dict.txt") {
-            unreachable!("the embedded dictionary is malformed: {e}");
+        match Self::from_dict_str(DEFAULT_DICT, "data/jieba/dict.txt") {
+            Ok(seg) => seg,
+            Err(e) => unreachable!("the embedded dictionary is malformed: {e}"),
         }
-        Self { dict }
     }
 
     /// A segmenter with no dictionary words (every run of CJK characters goes to the HMM).
@@ -84,9 +84,27 @@ impl Segmenter {
 
     /// A segmenter with the dictionary in `path` (`word freq [tag]` per line).
     pub fn from_dict_file(path: impl AsRef<Path>) -> Result<Self> {
-        let mut seg = Self::empty();
         let path = path.as_ref();
-        seg.dict.load_lines(&read_text(path)?, &path.display().to_string())?;
+        Self::from_dict_str(&read_text(path)?, &path.display().to_string())
+    }
+
+    /// A segmenter with the dictionary in `text` (`word freq [tag]` per line, fields separated by
+    /// spaces or tabs, a missing frequency read as 0); `source` names the text in errors.
+    ///
+    /// A frequency that is not an integer in `0..=u64::MAX`, a word longer than
+    /// [`MAX_WORD_CHARS`] characters, or frequencies adding up past `u64::MAX` are errors naming
+    /// `source` and the line.
+    ///
+    /// ```
+    /// use tessera_text::Segmenter;
+    /// let seg = Segmenter::from_dict_str("北京 10\n大学 5\n", "dict.txt").unwrap();
+    /// assert_eq!(seg.cut_with("北京大学", false), ["北京", "大学"]);
+    /// let err = Segmenter::from_dict_str("北京 10\n大学 -5\n", "dict.txt").unwrap_err();
+    /// assert_eq!(err.to_string(), "`dict.txt` line 2: frequency `-5` of word `大学` is not a non-negative integer");
+    /// ```
+    pub fn from_dict_str(text: &str, source: &str) -> Result<Self> {
+        let mut seg = Self::empty();
+        seg.dict.load_lines(text, source)?;
         Ok(seg)
     }
 
@@ -97,19 +115,28 @@ impl Segmenter {
         self.load_user_dict_str(&read_text(path)?, &path.display().to_string())
     }
 
-    /// Like [`Segmenter::load_user_dict`], from a string; `source` names it in errors.
+    /// Like [`Segmenter::load_user_dict`], from a string; `source` names it in errors, which are
+    /// those of [`Segmenter::from_dict_str`].
     pub fn load_user_dict_str(&mut self, text: &str, source: &str) -> Result<()> {
-        for (word, freq) in parse_lines(text, source)? {
-            self.add_word(word, freq);
+        for entry in parse_lines(text, source)? {
+            self.insert_word(entry.word, entry.freq).map_err(|reason| entry.error(source, reason))?;
         }
         Ok(())
     }
 
-    /// Adds a word (or changes its frequency); `None` uses [`Segmenter::suggest_freq`].
-    pub fn add_word(&mut self, word: &str, freq: Option<u64>) -> u64 {
+    /// Adds a word (or changes its frequency); `None` uses [`Segmenter::suggest_freq`]. Returns
+    /// the frequency given to the word. A word longer than [`MAX_WORD_CHARS`] characters, or a
+    /// frequency taking the dictionary's total past `u64::MAX`, is an error.
+    pub fn add_word(&mut self, word: &str, freq: Option<u64>) -> Result<u64> {
+        self.insert_word(word, freq).map_err(|reason| Error::InvalidArgument { name: "word", reason })
+    }
+
+    /// [`Segmenter::add_word`], with the reason for a refusal as a string.
+    fn insert_word(&mut self, word: &str, freq: Option<u64>) -> std::result::Result<u64, String> {
+        check_word_length(word)?;
         let freq = freq.unwrap_or_else(|| self.suggest_freq(word));
-        self.dict.insert(word, freq);
-        freq
+        self.dict.insert(word, freq)?;
+        Ok(freq)
     }
 
     /// Whether `word` is in the dictionary.
@@ -125,7 +152,7 @@ impl Segmenter {
             .iter()
             .map(|w| (self.dict.freq(w).unwrap_or(1) as f64).ln() - log_total)
             .sum();
-        let suggested = (log_freq + log_total).exp() as u64 + 1;
+        let suggested = ((log_freq + log_total).exp() as u64).saturating_add(1);
         suggested.max(self.dict.freq(word).unwrap_or(1))
     }
 

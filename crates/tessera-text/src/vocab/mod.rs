@@ -46,20 +46,21 @@ struct VocabFile {
 }
 
 impl Vocab {
-    /// A vocabulary with the four special tokens followed by `tokens` (duplicates are skipped).
+    /// A vocabulary with the four special tokens followed by `tokens` (duplicates and empty
+    /// strings are skipped, so that the saved vocabulary loads again).
     pub fn from_tokens(tokens: impl IntoIterator<Item = String>) -> Self {
         let mut v = Self { tokens: Vec::new(), ids: FastMap::default() };
         for t in [PAD, UNK, BOS, EOS].into_iter().map(str::to_string).chain(tokens) {
-            v.push(t);
+            if !t.is_empty() && !v.ids.contains_key(&t) {
+                v.push(t);
+            }
         }
         v
     }
 
     fn push(&mut self, token: String) {
-        if !self.ids.contains_key(&token) {
-            self.ids.insert(token.clone(), self.tokens.len() as u32);
-            self.tokens.push(token);
-        }
+        self.ids.insert(token.clone(), self.tokens.len() as u32);
+        self.tokens.push(token);
     }
 
     /// Number of tokens, special tokens included.
@@ -134,7 +135,18 @@ impl Vocab {
         Self::from_json(&read_text(path)?, &path.display().to_string())
     }
 
-    /// Parses a vocabulary JSON document; `source` names it in errors.
+    /// Parses a vocabulary JSON document (`{"kind": ..., "tokens": [...]}`, the tokens in id
+    /// order), returning it with its kind; `source` names it in errors.
+    ///
+    /// Invalid JSON (nesting deeper than 128 levels included), other first tokens than
+    /// `<pad> <unk> <bos> <eos>`, an empty token and a token given twice are errors; the last two
+    /// name the token's id.
+    ///
+    /// ```
+    /// let text = r#"{"kind": "word", "tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "a", "b", "a"]}"#;
+    /// let err = tessera_text::Vocab::from_json(text, "v.json").unwrap_err();
+    /// assert_eq!(err.to_string(), "malformed file `v.json`: token 6 (`a`) repeats token 4");
+    /// ```
     pub fn from_json(text: &str, source: &str) -> Result<(Self, String)> {
         let file: VocabFile =
             serde_json::from_str(text).map_err(|e| Error::malformed(source, format!("not a vocabulary file: {e}")))?;
@@ -142,8 +154,32 @@ impl Vocab {
         if file.tokens.len() < 4 || file.tokens[..4] != specials {
             return Err(Error::malformed(source, "the first four tokens must be <pad> <unk> <bos> <eos>"));
         }
-        let vocab = Self::from_tokens(file.tokens.into_iter().skip(4));
+        let mut vocab = Self { tokens: Vec::with_capacity(file.tokens.len()), ids: FastMap::default() };
+        for (id, token) in file.tokens.into_iter().enumerate() {
+            if token.is_empty() {
+                return Err(Error::malformed(source, format!("token {id} is empty")));
+            }
+            if let Some(first) = vocab.id(&token) {
+                return Err(Error::malformed(source, format!("token {id} (`{token}`) repeats token {first}")));
+            }
+            vocab.push(token);
+        }
         Ok((vocab, file.kind))
+    }
+
+    /// [`Vocab::load`] for a file that must hold a vocabulary of `kind` (`char` or `word`).
+    pub fn load_of_kind(path: impl AsRef<Path>, kind: &str) -> Result<Self> {
+        let path = path.as_ref();
+        Self::from_json_of_kind(&read_text(path)?, &path.display().to_string(), kind)
+    }
+
+    /// [`Vocab::from_json`] for a document that must be of `kind` (`char` or `word`).
+    pub fn from_json_of_kind(text: &str, source: &str, kind: &str) -> Result<Self> {
+        let (vocab, found) = Self::from_json(text, source)?;
+        if found != kind {
+            return Err(Error::malformed(source, format!("a `{found}` vocabulary, not a `{kind}` one")));
+        }
+        Ok(vocab)
     }
 }
 

@@ -4,7 +4,8 @@ use super::{Vocab, VocabBuilder};
 use std::path::Path;
 
 use crate::bpe::Encoding;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::io::read_text;
 use crate::normalize::Normalizer;
 use crate::pretokenize::split_whitespace_punctuation;
 
@@ -54,11 +55,13 @@ impl WordTokenizer {
     /// Loads a vocabulary saved by [`WordTokenizer::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let (vocab, kind) = Vocab::load(path)?;
-        if kind != "word" {
-            return Err(Error::malformed(path.display(), format!("a `{kind}` vocabulary, not a `word` one")));
-        }
-        Ok(Self::new(vocab))
+        Self::from_json(&read_text(path)?, &path.display().to_string())
+    }
+
+    /// Parses a vocabulary saved by [`WordTokenizer::save`]; `source` names it in errors (those of
+    /// [`Vocab::from_json`], and a vocabulary of another kind).
+    pub fn from_json(text: &str, source: &str) -> Result<Self> {
+        Vocab::from_json_of_kind(text, source, "word").map(Self::new)
     }
 
     /// The vocabulary.

@@ -146,14 +146,7 @@ impl LmTokenizer {
 
     /// The tokenizer `spec` of the run in `dir`.
     pub fn load(spec: &str, dir: &Path) -> CliResult<LmTokenizer> {
-        let vocab = |kind: &str| -> CliResult<Vocab> {
-            let path = dir.join(VOCAB_FILE);
-            let (vocab, saved) = Vocab::load(&path)?;
-            if saved != kind {
-                return Err(format!("{}: a `{saved}` vocabulary, the run used `{kind}`", path.display()).into());
-            }
-            Ok(vocab)
-        };
+        let vocab = |kind: &str| Vocab::load_of_kind(dir.join(VOCAB_FILE), kind);
         match spec {
             "word" => {
                 Ok(LmTokenizer::Word(WordTokenizer::new(vocab("word")?).with_normalizer(Normalizer::new().lowercase())))

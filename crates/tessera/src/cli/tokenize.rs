@@ -56,25 +56,17 @@ impl Model {
     }
 }
 
-fn load_vocab(path: &PathBuf, want: &str) -> CliResult<Vocab> {
-    let (vocab, kind) = Vocab::load(path)?;
-    if kind != want {
-        return Err(format!("`{}` is a `{kind}` vocabulary, but the tokenizer is `{want}`", path.display()).into());
-    }
-    Ok(vocab)
-}
-
 /// Runs the command.
 pub fn run(args: TokenizeArgs) -> CliResult<()> {
     let text = read_input(args.file.as_deref())?;
     let model = match args.tokenizer.as_str() {
         "gpt2" => Model::Bpe(Box::new(ByteLevelBpe::gpt2())),
         "char" => Model::Char(match &args.vocab {
-            Some(p) => CharTokenizer::new(load_vocab(p, "char")?),
+            Some(p) => CharTokenizer::new(Vocab::load_of_kind(p, "char")?),
             None => CharTokenizer::train(text.lines()),
         }),
         "word" => Model::Word(match &args.vocab {
-            Some(p) => WordTokenizer::new(load_vocab(p, "word")?),
+            Some(p) => WordTokenizer::new(Vocab::load_of_kind(p, "word")?),
             None => WordTokenizer::train(text.lines(), 1, None),
         }),
         other => match other.strip_prefix("bpe:") {
