@@ -3,9 +3,10 @@
 //! - [`Module`]: forward, named parameters (nested as `encoder.lstm.weight_ih_l0`), train/eval,
 //!   device moves; `#[derive(Module)]` writes a struct's [`ModuleParts`] from its fields, the
 //!   user writes `forward`.
-//! - Layers: [`Linear`], [`Embedding`], [`Lstm`], [`Gru`], [`Dropout`], [`LayerNorm`],
-//!   [`RmsNorm`], [`MultiheadAttention`], [`TransformerEncoderLayer`],
-//!   [`TransformerDecoderLayer`], activations, and [`Sequential`].
+//! - Layers: [`Linear`], [`Embedding`] (filled from word vectors by
+//!   [`Embedding::from_pretrained`]), [`Lstm`], [`Gru`], [`Dropout`], [`LayerNorm`], [`RmsNorm`],
+//!   [`MultiheadAttention`], [`TransformerEncoderLayer`], [`TransformerDecoderLayer`],
+//!   activations, and [`Sequential`].
 //! - [`loss`]: MSE, cross-entropy (fused log-softmax + NLL, label smoothing, ignore_index), NLL,
 //!   sparse categorical cross-entropy from probabilities (Keras), binary cross-entropy with logits.
 //! - [`init`]: PyTorch's default initialisations, xavier and kaiming.
@@ -44,9 +45,9 @@ pub mod summary;
 
 pub use error::{Error, Result};
 pub use layers::{
-    AttentionConfig, AttentionMask, DecoderMasks, Dropout, Embedding, FeedForwardActivation, Gelu, Gru, LayerNorm,
-    Linear, LogSoftmax, Lstm, LstmState, MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax, Tanh,
-    TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer,
+    Alignment, AttentionConfig, AttentionMask, DecoderMasks, Dropout, Embedding, FeedForwardActivation, Gelu, Gru,
+    LayerNorm, Linear, LogSoftmax, Lstm, LstmState, MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax,
+    Tanh, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer, WordVectors,
 };
 pub use module::{prefixed, MapFn, Module, ModuleField, ModuleParts, Parameters, Part};
 /// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).

@@ -1,7 +1,7 @@
 //! Tessera: one dependency for the whole framework.
 //!
 //! Re-exports the workspace crates under short names (`tensor`, `autograd`, `nn`, `train`, `text`,
-//! `core`); the `tessera` binary in this crate is the command-line program.
+//! `embed`, `core`); the `tessera` binary in this crate is the command-line program.
 //!
 //! ```
 //! let gpt2 = tessera::text::ByteLevelBpe::gpt2();
@@ -40,6 +40,7 @@
 
 pub use tessera_autograd as autograd;
 pub use tessera_core as core;
+pub use tessera_embed as embed;
 pub use tessera_nn as nn;
 pub use tessera_tensor as tensor;
 pub use tessera_text as text;

@@ -46,6 +46,12 @@ impl Embedding {
         Ok(Embedding { weight: Var::param(weight)?, padding_idx })
     }
 
+    /// A table whose weight is `weight` as given: a parameter, or a constant that never trains
+    /// (a frozen table, see [`Embedding::from_pretrained`]).
+    pub(crate) fn from_var(weight: Var, padding_idx: Option<usize>) -> Embedding {
+        Embedding { weight, padding_idx }
+    }
+
     /// The weight `[num, dim]`.
     pub fn weight(&self) -> &Var {
         &self.weight

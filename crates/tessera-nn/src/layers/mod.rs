@@ -9,6 +9,7 @@ mod linear;
 mod lstm;
 pub(crate) mod lstm_cell;
 mod norm;
+mod pretrained;
 mod recurrent;
 mod sequential;
 mod transformer;
@@ -21,6 +22,7 @@ pub use gru::Gru;
 pub use linear::Linear;
 pub use lstm::{Lstm, LstmState};
 pub use norm::{LayerNorm, RmsNorm};
+pub use pretrained::{Alignment, WordVectors};
 pub use sequential::Sequential;
 pub use transformer::{
     DecoderMasks, FeedForwardActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer,

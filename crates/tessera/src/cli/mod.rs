@@ -6,6 +6,8 @@ pub mod output;
 
 mod bpe;
 mod device;
+mod embeddings;
+mod embeddings_plot;
 mod eval;
 mod generate;
 mod input;
@@ -13,6 +15,7 @@ mod lm_text;
 mod mlp;
 mod perplexity;
 mod predict;
+mod pretrained;
 mod ranges;
 mod saved;
 mod segment;
@@ -22,6 +25,7 @@ mod train_gpt;
 mod train_lm;
 mod train_mlp;
 mod training;
+mod word2vec;
 
 use clap::{Parser, Subcommand};
 
@@ -38,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language
-    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe).
+    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe; `tessera train word2vec`: word vectors).
     Train(training::TrainArgs),
     /// Evaluate a saved checkpoint on test data.
     Eval(eval::EvalArgs),
@@ -56,6 +60,9 @@ enum Command {
     Segment(segment::SegmentArgs),
     /// Byte-level BPE tools.
     Bpe(bpe::BpeArgs),
+    /// Explore and evaluate word vectors: neighbours, analogies, similarity and analogy
+    /// benchmarks, pictures, format conversion.
+    Embeddings(embeddings::EmbeddingsArgs),
 }
 
 /// Runs the parsed command.
@@ -70,5 +77,6 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Tokenize(args) => tokenize::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Bpe(args) => bpe::run(args),
+        Command::Embeddings(args) => embeddings::run(args),
     }
 }

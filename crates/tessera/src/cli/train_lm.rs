@@ -60,6 +60,15 @@ pub struct LmArgs {
     /// Fraction of the lines held out for testing (the last lines).
     #[arg(long, value_parser = open_fraction, default_value_t = 0.1)]
     test_split: f64,
+    /// A word2vec (text or binary) or GloVe file whose vectors start the embedding (their
+    /// dimension must equal --embed; words not in it get random vectors, counted in the output).
+    #[arg(long)]
+    #[serde(default)]
+    pretrained_embeddings: Option<PathBuf>,
+    /// Keep the pretrained embedding fixed: it gets no gradient and the optimizer never changes it.
+    #[arg(long, requires = "pretrained_embeddings")]
+    #[serde(default)]
+    freeze_embeddings: bool,
     #[command(flatten)]
     #[serde(flatten)]
     pub(super) common: TrainOptions,
@@ -110,7 +119,9 @@ pub fn run(a: LmArgs) -> CliResult<()> {
         cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, a.common.batch_size, a.seq_len
     );
     estimate.check(estimate.training_bytes(), &what)?;
-    let model = LstmLm::new(&cfg, &device)?;
+    let mut model = LstmLm::new(&cfg, &device)?;
+    let (pretrained, resuming) = (a.pretrained_embeddings.as_deref(), a.common.resume.is_some());
+    super::pretrained::apply(&mut model, pretrained, a.freeze_embeddings, resuming, &tokenizer, cfg.seed, &device)?;
     say!("{}", summary::summarize(&model, &[a.seq_len], DType::U32, &device)?);
     let fit = FitConfig {
         epochs,

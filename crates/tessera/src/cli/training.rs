@@ -35,6 +35,9 @@ enum TrainModel {
     /// A GPT (nanoGPT's architecture and CPU recipe for character-level Shakespeare): random
     /// windows of the shipped Shakespeare sample or `--corpus`, AdamW, warm-up and cosine decay.
     Gpt(super::train_gpt::GptArgs),
+    /// Word vectors (word2vec: skip-gram or CBOW with negative sampling) from the shipped
+    /// Shakespeare sample or `--corpus`, written as a word2vec text or binary file.
+    Word2vec(super::word2vec::Word2vecArgs),
 }
 
 /// Runs `tessera train ...`. A run outlives the terminal it was started from: the hang-up
@@ -50,6 +53,7 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
         TrainModel::Lm(a) => super::train_lm::run(a),
         TrainModel::Gpt(a) => super::train_gpt::run(a),
+        TrainModel::Word2vec(a) => super::word2vec::run(a),
     }
 }
 
