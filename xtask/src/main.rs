@@ -1,8 +1,9 @@
 //! `cargo xtask`: the single entry point for building, checking and testing Tessera.
 //!
 //! ```text
-//! cargo xtask test              formatting, clippy (warnings denied), every test, gradcheck,
-//!                               the kernel compile check, and packaging of every crate
+//! cargo xtask test              formatting, clippy (warnings denied), every test, a short
+//!                               fuzz pass, gradcheck, the kernel compile check, and packaging
+//!                               of every crate
 //! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
 //! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels
 //! cargo xtask kernels [ARCH..]  compile every CUDA kernel with NVRTC (default sm_80 sm_90),
@@ -10,10 +11,14 @@
 //!                               spills, or a kernel the op registry declares and no module has
 //! cargo xtask package           `cargo package --workspace`: every publishable crate packs
 //!                               and builds from its package alone
+//! cargo xtask fuzz [ARGS]       fuzz the file readers (`--minutes N`, `--target NAME`; see
+//!                               crates/tessera-fuzz); failing inputs go to its regressions/
 //! ```
 //!
 //! The developer programs (`gradcheck`, `compile-kernels`) live in `xtask/devtools`, so that the
 //! library crates carry none of them.
+
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,12 +38,13 @@ fn main() -> ExitCode {
         "gradcheck" => gradcheck(rest),
         "kernels" => kernels(rest),
         "package" => package(),
+        "fuzz" => fuzz::fuzz(rest),
         "bench" => run("benchmarks", cargo(&["bench", "-p", "tessera-benches"]).args(rest)),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <test|gradcheck|bench|kernels|package> [ARGS]");
+            println!("usage: cargo xtask <test|gradcheck|bench|kernels|package|fuzz> [ARGS]");
             Ok(())
         }
-        other => Err(format!("unknown task '{other}': expected test, gradcheck, bench, kernels or package")),
+        other => Err(format!("unknown task '{other}': expected test, gradcheck, bench, kernels, package or fuzz")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,10 +85,25 @@ fn test() -> Result<(), String> {
     run("format check", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
     run("clippy", &mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run("tests", &mut cargo(&["test", "--workspace"]))?;
+    mpi_tests()?;
+    fuzz::short_pass()?;
     run("examples (a few batches each)", &mut cargo(&["test", "-p", "tessera", "--examples"]))?;
     gradcheck(&["--cases".into(), TEST_GRADCHECK_CASES.into(), "--device".into(), "all".into()])?;
     kernels(&[])?;
     package()
+}
+
+/// The MPI backend's tests and `train mlp --distributed` with 2 processes against 1 (feature
+/// `mpi`), where OpenMPI's `mpirun` is installed (`.ci/run` installs it); skipped, saying so,
+/// where it is not.
+fn mpi_tests() -> Result<(), String> {
+    if !Command::new("mpirun").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        println!("skipped: MPI tests (no `mpirun` on the PATH)");
+        return Ok(());
+    }
+    let mut tests =
+        cargo(&["test", "-p", "tessera-dist", "-p", "tessera", "--features", "tessera-dist/mpi,tessera/mpi"]);
+    run("MPI tests (2 processes)", tests.args(["--test", "mpi", "--test", "distributed"]))
 }
 
 /// A developer program of `tessera-devtools`, built with the test profile (optimised
@@ -102,7 +123,7 @@ fn gradcheck(args: &[String]) -> Result<(), String> {
 }
 
 /// The workspace members that are never published.
-const UNPUBLISHED: [&str; 3] = ["tessera-benches", "tessera-devtools", "xtask"];
+const UNPUBLISHED: [&str; 4] = ["tessera-benches", "tessera-devtools", "tessera-fuzz", "xtask"];
 
 /// The crates built from their packages alone: the one that embeds files through a link out of
 /// its folder (the CUDA sources), and what it depends on.

@@ -125,6 +125,25 @@ impl Var {
         }
     }
 
+    /// Replaces the accumulated gradient of this leaf, e.g. with its mean over the processes
+    /// of a data-parallel run. `grad` must have the value's shape; a recorded op's output has no
+    /// gradient to replace (an error).
+    pub fn set_grad(&self, grad: Tensor) -> Result<()> {
+        if !self.is_leaf() {
+            let msg = format!("`{}`'s output is not a leaf", self.op_name().unwrap_or("?"));
+            return Err(Error::InvalidArgument { op: "set_grad", msg });
+        }
+        if grad.shape() != self.tensor.shape() {
+            return Err(Error::GradShapeMismatch {
+                op: "set_grad",
+                expected: self.tensor.shape().clone(),
+                got: grad.shape().clone(),
+            });
+        }
+        *self.grad_slot() = Some(grad);
+        Ok(())
+    }
+
     /// Forgets the accumulated gradient.
     pub fn zero_grad(&self) {
         *self.grad_slot() = None;

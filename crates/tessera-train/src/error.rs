@@ -15,6 +15,9 @@ pub enum Error {
     /// An autograd operation failed.
     #[error(transparent)]
     Autograd(#[from] tessera_autograd::Error),
+    /// A collective of a distributed run failed or found the processes disagreeing.
+    #[error(transparent)]
+    Dist(#[from] tessera_dist::Error),
     /// A layer, loss or state dict failed.
     #[error(transparent)]
     Nn(#[from] tessera_nn::Error),

@@ -22,9 +22,11 @@ pub mod schedule;
 mod trainer;
 
 pub use error::{Error, Result};
+/// Distributed training's communicator and collectives (the `tessera-dist` crate).
+pub use tessera_dist as dist;
 pub use trainer::{
-    evaluate, evaluate_task, format_logs, Batches, BoxedBatches, Evaluation, FitConfig, FitData, FitPlan, History,
-    LossFn, Metrics, Pass, Step, Supervised, Task, Trainer, Validation,
+    evaluate, evaluate_task, format_logs, Batches, BoxedBatches, DataParallel, Evaluation, FitConfig, FitData, FitPlan,
+    History, LossFn, Metrics, Pass, Shard, Step, Supervised, Task, Trainer, Validation,
 };
 
 /// The README's examples, compiled and run as doc tests so that they stay true.

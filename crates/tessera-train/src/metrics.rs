@@ -52,6 +52,16 @@ impl RunningMean {
     pub fn mean(&self) -> f64 {
         self.sum / self.weight
     }
+
+    /// The weighted sum and the total weight (to combine means kept in several processes).
+    pub fn parts(&self) -> (f64, f64) {
+        (self.sum, self.weight)
+    }
+
+    /// A mean of a weighted sum and a total weight (see [`RunningMean::parts`]).
+    pub fn from_parts(sum: f64, weight: f64) -> Self {
+        RunningMean { sum, weight }
+    }
 }
 
 #[cfg(test)]

@@ -179,3 +179,30 @@ fn checkpoints_with_claims_their_weights_do_not_back_are_refused() {
     assert!(stderr.contains("holds 100352 NaN or infinite values"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_kaggle_csv_is_read_with_its_label_first() {
+    let dir = fresh_dir("kaggle");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tessera-train/data/mnist_5k.csv.gz");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(sample).unwrap()), &mut text)
+        .unwrap();
+    let header: Vec<String> = (0..784).map(|i| format!("pixel{i}")).collect();
+    let mut kaggle = format!("label,{}\n", header.join(","));
+    // Every fifth image: the sample is ordered by class.
+    for line in text.lines().step_by(5) {
+        let (pixels, label) = line.rsplit_once(',').unwrap();
+        kaggle.push_str(&format!("{label},{pixels}\n"));
+    }
+    std::fs::write(dir.join("train.csv"), kaggle).unwrap();
+    let o = tessera_in(&dir, &["train", "mlp", "--data", "train.csv", "--epochs", "2", "--out", "run"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/results.json")).unwrap()).unwrap();
+    let accuracy = results["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.7 && accuracy < 1.0, "test accuracy {accuracy} with the label read first");
+    let stderr = refused(&dir, &["eval", "--checkpoint", "run", "--label-column", "last"]);
+    assert!(stderr.contains("the label column was given as the last"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

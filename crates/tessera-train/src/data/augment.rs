@@ -5,8 +5,9 @@ use crate::{Error, Result};
 use tessera_tensor::{DType, Tensor};
 
 /// Random shifts of up to `max_shift` pixels and rotations of up to `max_degrees`, applied to
-/// each image of a batch `[n, side*side]` (or `[n, 1, side, side]`) with bilinear sampling;
-/// pixels from outside the image are 0. Deterministic for a seed and batch number.
+/// each image of a batch `[n, side*side]` (or `[n, side, side]`, `[n, 1, side, side]`) with
+/// bilinear sampling; pixels from outside the image are 0. Deterministic for a seed and batch
+/// number. A batch of other shapes, or of images without pixels, is an error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Augment {
     /// Largest shift, in pixels, along each axis.
@@ -20,16 +21,8 @@ pub struct Augment {
 impl Augment {
     /// Augments a batch; `stream` selects independent randomness per batch.
     pub fn apply(&self, batch: &Tensor, stream: u64) -> Result<Tensor> {
-        let n = batch.dims().first().copied().unwrap_or(0);
-        let per = batch.elem_count() / n.max(1);
-        let side = (per as f64).sqrt().round() as usize;
-        if side * side != per || batch.dtype() != DType::F32 {
-            return Err(Error::Config(format!(
-                "augmentation needs f32 square single-channel images, got a batch of shape {} and dtype {}",
-                batch.shape(),
-                batch.dtype()
-            )));
-        }
+        let side = image_side(batch)?;
+        let per = side * side;
         let pixels = batch.to_vec::<f32>()?;
         let mut out = vec![0f32; pixels.len()];
         let mut rng = SplitMix::new(self.seed, stream);
@@ -51,6 +44,29 @@ impl Augment {
         }
         Ok(Tensor::from_vec(out, batch.shape().clone(), batch.device())?)
     }
+}
+
+/// The side of the square images in `batch` (`[n, side*side]`, `[n, side, side]` or
+/// `[n, 1, side, side]`, f32, at least one pixel each), or an error saying what the batch is
+/// instead.
+fn image_side(batch: &Tensor) -> Result<usize> {
+    let dims = batch.dims();
+    let per: usize = dims.iter().skip(1).product();
+    let side = (per as f64).sqrt().round() as usize;
+    let square = match dims {
+        [_, _] => side * side == per,
+        [_, h, w] | [_, 1, h, w] => h == w,
+        _ => false,
+    };
+    if square && per > 0 && batch.dtype() == DType::F32 {
+        return Ok(side);
+    }
+    Err(Error::Config(format!(
+        "augmentation needs f32 square single-channel images of at least one pixel ([n, side*side], \
+         [n, side, side] or [n, 1, side, side]), got a batch of shape {} and dtype {} ({per} pixels per image)",
+        batch.shape(),
+        batch.dtype()
+    )))
 }
 
 fn bilinear(img: &[f32], side: usize, x: f32, y: f32) -> f32 {
@@ -86,5 +102,25 @@ mod tests {
         assert_ne!(v, img);
         let again = Augment { max_shift: 2.0, max_degrees: 10.0, seed: 1 }.apply(&t, 0).unwrap();
         assert_eq!(again.to_vec::<f32>().unwrap(), v, "deterministic");
+    }
+
+    #[test]
+    fn empty_or_non_square_images_are_errors() {
+        let a = Augment { max_shift: 2.0, max_degrees: 10.0, seed: 1 };
+        let e = a.apply(&Tensor::zeros([4, 0], DType::F32, &Device::Cpu).unwrap(), 0).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid configuration: augmentation needs f32 square single-channel images of at least one pixel \
+             ([n, side*side], [n, side, side] or [n, 1, side, side]), got a batch of shape [4, 0] and dtype f32 (0 \
+             pixels per image)"
+        );
+        for dims in [&[4, 12][..], &[4, 1, 2, 8], &[4, 3, 4, 4], &[4]] {
+            let e = a.apply(&Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap(), 0).unwrap_err().to_string();
+            assert!(e.contains("augmentation needs f32 square single-channel images"), "{dims:?}: {e}");
+        }
+        let none = a.apply(&Tensor::zeros([0, 9], DType::F32, &Device::Cpu).unwrap(), 0).unwrap();
+        assert_eq!(none.dims(), &[0, 9]);
+        let planes = a.apply(&Tensor::ones([2, 1, 3, 3], DType::F32, &Device::Cpu).unwrap(), 0).unwrap();
+        assert_eq!(planes.dims(), &[2, 1, 3, 3]);
     }
 }

@@ -1,6 +1,6 @@
 //! Datasets and loaders: the [`Dataset`] trait, an in-memory [`TensorDataset`], the
 //! [`DataLoader`] (batching, seeded shuffling, drop_last, a background thread), MNIST readers
-//! (IDX raw or gzipped, CSV, the shipped 5k sample), image augmentation and splits.
+//! (IDX raw or gzipped, CSV with the label first or last, the shipped 5k sample), image augmentation and splits.
 
 mod augment;
 mod loader;
@@ -9,7 +9,10 @@ mod tensor_dataset;
 
 pub use augment::Augment;
 pub use loader::{DataLoader, EpochBatches};
-pub use mnist::{load_mnist_csv, load_mnist_dir, load_mnist_idx, load_mnist_source, mnist_sample, Mnist};
+pub use mnist::{
+    load_mnist_csv, load_mnist_csv_with, load_mnist_dir, load_mnist_idx, load_mnist_source, load_mnist_source_with,
+    mnist_sample, parse_mnist_csv, parse_mnist_idx, LabelColumn, Mnist, MnistOptions,
+};
 pub use tensor_dataset::TensorDataset;
 
 use crate::Result;

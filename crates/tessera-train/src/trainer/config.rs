@@ -1,6 +1,7 @@
 //! How to fit ([`FitConfig`]), what fitting returns ([`History`]), and how an epoch's logs are
 //! shown and recorded.
 
+use super::distributed::Shard;
 use crate::callbacks::{Callback, Control, EpochLogs, TrainContext};
 use crate::data::{Augment, TensorDataset};
 use crate::run_dir::RunDir;
@@ -44,6 +45,9 @@ pub struct FitConfig {
     /// Batch size of evaluation passes (default: the larger of `batch_size` and 256 for tensor
     /// datasets, 10 rows for token streams).
     pub eval_batch_size: Option<usize>,
+    /// This process's part of every training batch (`batch_size` stays the global batch); a
+    /// data-parallel [`Trainer`](crate::Trainer) sets it from its communicator.
+    pub shard: Shard,
 }
 
 impl Default for FitConfig {
@@ -58,6 +62,7 @@ impl Default for FitConfig {
             progress: true,
             seq_len: 35,
             eval_batch_size: None,
+            shard: Shard::default(),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! [`Trainer`]: one training loop for every model, through a [`Task`].
 
 mod config;
+mod distributed;
 mod supervised;
 mod task;
 
 pub(crate) use config::end_epoch;
 pub use config::{format_logs, FitConfig, History, Validation};
+pub use distributed::{DataParallel, Shard};
 pub use supervised::{evaluate, Evaluation, LossFn, Supervised};
 pub use task::{evaluate_task, Batches, BoxedBatches, FitData, FitPlan, Metrics, Pass, Step, Task};
 
@@ -31,12 +33,31 @@ pub struct Trainer<T: Task> {
     optimizer: Optimizer,
     callbacks: Vec<Box<dyn Callback>>,
     run_dir: Option<RunDir>,
+    dist: Option<DataParallel>,
 }
 
 impl<T: Task> Trainer<T> {
     /// A trainer for `task` with `optimizer` (built over the task's module's parameters).
     pub fn with_task(task: T, optimizer: Optimizer) -> Self {
-        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None }
+        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None, dist: None }
+    }
+
+    /// Trains data-parallel in the job `dp`'s communicator joins (a
+    /// [`Communicator`](tessera_dist::Communicator) converts into one with default buckets):
+    /// [`Trainer::fit`] checks that every process built the same model and starts from rank
+    /// 0's parameters, each process takes its [`Shard`] of every global batch, gradients are
+    /// averaged over the processes (bucketed all-reduce) before each step, and the epoch's
+    /// training metrics are means over all processes' examples. Only rank 0 shows progress and
+    /// logs and records epochs in the run folder; give the other ranks no run folder and no
+    /// callbacks that write files.
+    pub fn distributed(mut self, dp: impl Into<DataParallel>) -> Self {
+        self.dist = Some(dp.into());
+        self
+    }
+
+    /// The data-parallel settings, when distributed.
+    pub fn data_parallel(&self) -> Option<&DataParallel> {
+        self.dist.as_ref()
     }
 
     /// Adds a callback.
@@ -74,9 +95,19 @@ impl<T: Task> Trainer<T> {
     /// One optimizer step on `batch`: the task's forward and loss, backward (see
     /// [`Task::forward_backward`]), the step. Returns the loss value and the task's step
     /// (metrics, weight). A loss that is not finite is returned without a step.
+    ///
+    /// Distributed, the gradients are first averaged over the processes (weighted by their
+    /// steps' weights), and the returned loss is this process's unless the loss is not finite
+    /// on some process (then NaN on every one, and no process steps).
     pub fn train_step(&mut self, batch: &T::Batch) -> Result<(f64, Step)> {
         self.optimizer.zero_grad();
-        let (value, step) = self.task.forward_backward(batch)?;
+        let (mut value, step) = self.task.forward_backward(batch)?;
+        if let Some(dp) = &self.dist {
+            let global = dp.average_step(self.optimizer.params(), value, step.weight)?;
+            if !global.is_finite() {
+                value = global;
+            }
+        }
         if value.is_finite() {
             self.optimizer.step()?;
         }
@@ -110,6 +141,21 @@ impl<T: Task> Trainer<T> {
         cfg: &FitConfig,
         done: usize,
     ) -> Result<History> {
+        let sharded;
+        let cfg = match &self.dist {
+            Some(dp) => {
+                if dp.communicator().world() > 1 && !data.shards() {
+                    return Err(distributed::not_shardable(dp.communicator().world()));
+                }
+                dp.sync_parameters(self.task.module())?;
+                dp.sync_optimizer(&mut self.optimizer)?;
+                let root = dp.communicator().is_root();
+                sharded = FitConfig { shard: dp.shard(), progress: cfg.progress && root, ..cfg.clone() };
+                &sharded
+            }
+            None => cfg,
+        };
+        let root = self.dist.as_ref().is_none_or(|dp| dp.communicator().is_root());
         let plan = data.plan(cfg)?;
         let mut history = History::default();
         let replayed = self.run_dir.as_ref().map(|run| run.history()).unwrap_or_default();
@@ -119,6 +165,10 @@ impl<T: Task> Trainer<T> {
             for cb in &mut self.callbacks {
                 stopped |= cb.replay(logs)? == Control::Stop;
             }
+        }
+        if let Some(dp) = &self.dist {
+            // Only rank 0 has the run folder to replay: every rank follows its verdict.
+            stopped = dp.any(stopped)?;
         }
         history.stopped_early = stopped;
         self.task.module().set_training(true);
@@ -137,13 +187,17 @@ impl<T: Task> Trainer<T> {
                 logs.values.insert(name.into(), weight / train_secs.max(1e-9));
             }
             logs.values.insert("seconds".into(), started.elapsed().as_secs_f64());
-            let stop = end_epoch(
+            let mut stop = end_epoch(
                 &logs,
                 cfg.progress.then_some(cfg.epochs),
                 &mut self.callbacks,
-                self.run_dir.as_mut(),
+                self.run_dir.as_mut().filter(|_| root),
                 &mut TrainContext { model: self.task.module(), optimizer: &mut self.optimizer },
             )?;
+            if let Some(dp) = &self.dist {
+                // Every process stops together.
+                stop = dp.any(stop)?;
+            }
             history.epochs.push(logs);
             if stop {
                 history.stopped_early = epoch < cfg.epochs;
@@ -186,6 +240,9 @@ impl<T: Task> Trainer<T> {
         }
         if let Some(p) = &progress {
             p.finish();
+        }
+        if let Some(dp) = &self.dist {
+            dp.reduce_means(&mut means)?;
         }
         Ok((means.finish(&self.task), means.weight()))
     }

@@ -1,6 +1,7 @@
 //! [`Supervised`]: the task of a model fitted to targets with a loss (a classifier, a
 //! regression), on a [`TensorDataset`], and its evaluation.
 
+use super::distributed::ShardedLoader;
 use super::task::{evaluate_task, Batches, FitData, FitPlan, Metrics, Pass, Step, Task};
 use super::{FitConfig, Trainer, Validation};
 use crate::data::{Batch, DataLoader, TensorDataset};
@@ -119,7 +120,24 @@ impl FitData for TensorDataset {
             Some(v) => vec![("val".to_string(), Box::new(in_order(&v, eval_batch)?) as _)],
             None => Vec::new(),
         };
-        Ok(FitPlan { train: Box::new(loader), eval })
+        // Every process walks the global batches and keeps its shard of each; evaluation sets
+        // stay whole (every process computes the same metrics).
+        let train: Box<dyn Batches<Batch = Batch>> = if cfg.shard.world > 1 {
+            if cfg.batch_size % cfg.shard.world != 0 {
+                return Err(crate::Error::Config(format!(
+                    "batch size {} is not divisible by the {} processes: the global batch is split evenly",
+                    cfg.batch_size, cfg.shard.world
+                )));
+            }
+            Box::new(ShardedLoader { loader, shard: cfg.shard })
+        } else {
+            Box::new(loader)
+        };
+        Ok(FitPlan { train, eval })
+    }
+
+    fn shards(&self) -> bool {
+        true
     }
 }
 

@@ -116,6 +116,12 @@ pub trait FitData {
 
     /// The batches of a run with `cfg`.
     fn plan(&self, cfg: &FitConfig) -> Result<FitPlan<Self::Batch>>;
+
+    /// Whether [`FitData::plan`] cuts the training batches to [`FitConfig::shard`] (for
+    /// data-parallel training; data that cannot are refused in a world of several processes).
+    fn shards(&self) -> bool {
+        false
+    }
 }
 
 /// Weighted means of the loss and metrics over a pass.
@@ -144,6 +150,36 @@ impl Means {
     /// The total weight so far (examples, tokens).
     pub(crate) fn weight(&self) -> f64 {
         self.weight
+    }
+
+    /// The number of metrics besides the loss.
+    pub(crate) fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    /// The loss's and every metric's weighted sum and weight, then the total weight, in a fixed
+    /// order (to add up over processes).
+    pub(crate) fn parts(&self) -> Vec<f64> {
+        let mut v = Vec::with_capacity(2 * self.metrics.len() + 3);
+        for m in std::iter::once(&self.loss).chain(self.metrics.values()) {
+            let (s, w) = m.parts();
+            v.extend([s, w]);
+        }
+        v.push(self.weight);
+        v
+    }
+
+    /// Replaces the sums by `parts` (as [`Means::parts`] orders them).
+    pub(crate) fn set_parts(&mut self, parts: &[f64]) {
+        let mut it = parts.chunks_exact(2);
+        for m in std::iter::once(&mut self.loss).chain(self.metrics.values_mut()) {
+            if let Some(p) = it.next() {
+                *m = RunningMean::from_parts(p[0], p[1]);
+            }
+        }
+        if let Some(&w) = parts.last() {
+            self.weight = w;
+        }
     }
 
     /// The means, with the task's derived metrics.

@@ -1,12 +1,12 @@
 //! `tessera eval`: a checkpoint's loss and accuracy on test data.
 
 use super::device::{open, DeviceChoice};
-use super::mlp;
+use super::mlp::{self, MnistSource};
 use super::saved;
 use super::CliResult;
 use std::path::PathBuf;
 use tessera_nn::loss;
-use tessera_train::data::{load_mnist_source, Dataset};
+use tessera_train::data::Dataset;
 use tessera_train::{evaluate, LossFn};
 
 /// Arguments of `tessera eval`.
@@ -15,9 +15,10 @@ pub struct EvalArgs {
     /// A checkpoint file, or a run folder (its best checkpoint).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Test data: as `train mlp --data` (default: the data the checkpoint was trained with).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    /// Test images: as `train mlp --data` (default: the data the checkpoint was trained with;
+    /// predictions are for the test part).
+    #[command(flatten)]
+    source: MnistSource,
     /// Where to run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
@@ -27,8 +28,7 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> CliResult<()> {
     let device = open(a.device)?;
     let (model, cfg) = mlp::load(&a.checkpoint, &device)?;
-    let source = a.data.or(cfg.data.clone());
-    let test = load_mnist_source(source.as_deref(), cfg.seed)?.test;
+    let test = a.source.or(&cfg.source).load(cfg.seed)?.test;
     let test =
         tessera_train::data::TensorDataset::new(test.inputs().to_device(&device)?, test.targets().to_device(&device)?)?;
     let loss_fn: LossFn = Box::new(loss::sparse_categorical_crossentropy);

@@ -6,6 +6,7 @@ pub mod output;
 
 mod bpe;
 mod device;
+mod distributed;
 mod embeddings;
 mod embeddings_plot;
 mod eval;

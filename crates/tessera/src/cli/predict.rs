@@ -2,13 +2,12 @@
 
 use super::device::{open, DeviceChoice};
 use super::input::write_lines;
-use super::mlp;
+use super::mlp::{self, MnistSource};
 use super::ranges::count;
 use super::CliResult;
 use std::path::PathBuf;
 use tessera_autograd::{no_grad, Var};
 use tessera_nn::Module;
-use tessera_train::data::load_mnist_source;
 
 /// Arguments of `tessera predict`.
 #[derive(Debug, clap::Args)]
@@ -16,10 +15,10 @@ pub struct PredictArgs {
     /// A checkpoint file, or a run folder (its best checkpoint).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Images: as `train mlp --data`; predictions are for its test part (default: the data the
-    /// checkpoint was trained with).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    /// Test images: as `train mlp --data` (default: the data the checkpoint was trained with;
+    /// predictions are for the test part).
+    #[command(flatten)]
+    source: MnistSource,
     /// How many images.
     #[arg(long, value_parser = count, default_value_t = 10)]
     limit: usize,
@@ -33,7 +32,7 @@ pub fn run(a: PredictArgs) -> CliResult<()> {
     let device = open(a.device)?;
     let (model, cfg) = mlp::load(&a.checkpoint, &device)?;
     model.set_training(false);
-    let test = load_mnist_source(a.data.or(cfg.data.clone()).as_deref(), cfg.seed)?.test;
+    let test = a.source.or(&cfg.source).load(cfg.seed)?.test;
     let n = a.limit.min(test.inputs().dims()[0]);
     let images = test.inputs().narrow(0, 0, n)?.to_device(&device)?;
     let probs = no_grad(|| model.forward(&Var::constant(images)))?;

@@ -14,7 +14,7 @@ pub struct SummaryArgs {
 
 /// Prints the model's layers, output shapes, parameters and FLOPs per example.
 pub fn run(_a: SummaryArgs) -> CliResult<()> {
-    let cfg = MlpConfig { inputs: 784, classes: 10, seed: 0, data: None };
+    let cfg = MlpConfig { inputs: 784, classes: 10, seed: 0, source: Default::default() };
     let model = cfg.build(&Device::Cpu)?;
     say!("{}", tessera_nn::summary::summarize(&model, &[784], DType::F32, &Device::Cpu)?);
     Ok(())

@@ -51,6 +51,8 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     }
     match args.model {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
+        TrainModel::Lm(a) if a.common.distributed => super::distributed::unsupported("lm"),
+        TrainModel::Gpt(a) if a.common.distributed => super::distributed::unsupported("gpt"),
         TrainModel::Lm(a) => super::train_lm::run(a),
         TrainModel::Gpt(a) => super::train_gpt::run(a),
         TrainModel::Word2vec(a) => super::word2vec::run(a),
@@ -100,6 +102,12 @@ pub struct TrainOptions {
     #[arg(long, conflicts_with = "resume")]
     #[serde(skip)]
     pub overwrite: bool,
+    /// Train data-parallel in the job a launcher started (`mpirun -np N tessera train ...
+    /// --distributed`, or `srun`): `--batch-size` stays the global batch, split evenly across
+    /// the processes; rank 0 prints and writes the run folder (needs the `mpi` feature).
+    #[arg(long)]
+    #[serde(skip)]
+    pub distributed: bool,
 }
 
 /// The arguments to run with: `args` themselves, or with `--resume RUN` those the run of

@@ -1,0 +1,307 @@
+//! [`Communicator`]: the collectives a data-parallel run needs, on tensors and host buffers,
+//! over whichever [`Backend`] joined the processes.
+
+use crate::backend::{Buf, ReduceOp, Single, Transport};
+use crate::env::{detect, Topology};
+use crate::{Error, Result};
+use std::sync::Arc;
+use tessera_tensor::{DType, Tensor};
+
+/// The transport behind a [`Communicator`].
+///
+/// NCCL (GPU tensors) is not here yet: it needs a GPU machine to be built and tested on; the
+/// MPI backend stages tensors of any device through host memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One process: every collective is the identity (the same code path as a world of 1).
+    Single,
+    /// MPI's `MPI_COMM_WORLD` (feature `mpi`).
+    Mpi,
+    /// A transport given to [`Communicator::with_transport`].
+    Custom,
+}
+
+/// How an all-reduce combines the ranks' tensors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reduce {
+    /// The element-wise sum.
+    Sum,
+    /// The element-wise mean over the ranks.
+    Average,
+    /// The sum of every rank's tensor times its own factor (e.g. its share of a batch whose
+    /// examples are not split evenly: a weighted mean).
+    Weighted(f64),
+}
+
+impl Reduce {
+    /// The factors applied before and after the sum, in a world of `world` ranks.
+    pub(crate) fn factors(self, world: usize) -> (f64, f64) {
+        match self {
+            Reduce::Sum => (1.0, 1.0),
+            Reduce::Average => (1.0, 1.0 / world as f64),
+            Reduce::Weighted(w) => (w, 1.0),
+        }
+    }
+}
+
+/// Multiplies every element by `f` unless it is 1.
+pub(crate) fn scale<T: Copy + std::ops::MulAssign + FromF64>(v: &mut [T], f: f64) {
+    if f != 1.0 {
+        let f = T::from_f64(f);
+        v.iter_mut().for_each(|x| *x *= f);
+    }
+}
+
+/// The float element types the collectives reduce.
+pub(crate) trait FromF64 {
+    fn from_f64(v: f64) -> Self;
+}
+
+impl FromF64 for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl FromF64 for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
+/// A process's handle on the world of processes it trains with: its rank, the world size, its
+/// local rank, and collectives on tensors (all-reduce, broadcast, all-gather) and a barrier.
+///
+/// Every rank must call the same collectives in the same order with tensors of the same shapes.
+/// Clones share the transport (MPI is finalised when the last one is dropped); a communicator
+/// may move between threads, and its collectives never run two at once in one process.
+///
+/// ```
+/// use tessera_dist::{Communicator, Reduce};
+/// use tessera_tensor::{Device, Tensor};
+/// let comm = Communicator::single();
+/// let t = Tensor::from_vec(vec![1.0f32, 2.0], [2], &Device::Cpu)?;
+/// comm.all_reduce_(&t, Reduce::Average)?;
+/// assert_eq!(t.to_vec::<f32>()?, vec![1.0, 2.0]);
+/// assert_eq!(comm.all_gather(&t)?.dims(), &[1, 2]);
+/// # Ok::<(), tessera_dist::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Communicator {
+    transport: Arc<dyn Transport>,
+    topology: Topology,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Communicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Communicator").field("backend", &self.backend).field("topology", &self.topology).finish()
+    }
+}
+
+impl Communicator {
+    /// One process alone (world 1).
+    pub fn single() -> Communicator {
+        Communicator { transport: Arc::new(Single), topology: Topology::SINGLE, backend: Backend::Single }
+    }
+
+    /// A communicator over `transport`, this process being `local_rank` on its machine.
+    pub fn with_transport(transport: Box<dyn Transport>, local_rank: usize) -> Communicator {
+        let topology = Topology { rank: transport.rank(), world: transport.world(), local_rank };
+        Communicator { transport: Arc::from(transport), topology, backend: Backend::Custom }
+    }
+
+    /// The world this process was launched into: read from the launcher's variables
+    /// (`mpirun`, `srun`, PMI launchers); a world of one process without them. Several
+    /// processes need the `mpi` feature (an error otherwise, before any training).
+    pub fn from_env() -> Result<Communicator> {
+        match detect()? {
+            None => Ok(Communicator::single()),
+            Some((_, t)) if t.world == 1 => Ok(Communicator::single()),
+            Some((launcher, t)) => Communicator::launched(launcher, t),
+        }
+    }
+
+    #[cfg(feature = "mpi")]
+    fn launched(_launcher: &'static str, t: Topology) -> Result<Communicator> {
+        let comm = Communicator::mpi()?;
+        if (comm.rank(), comm.world()) != (t.rank, t.world) {
+            return Err(Error::Inconsistent {
+                env_rank: t.rank,
+                env_world: t.world,
+                rank: comm.rank(),
+                world: comm.world(),
+            });
+        }
+        Ok(comm)
+    }
+
+    #[cfg(not(feature = "mpi"))]
+    fn launched(launcher: &'static str, t: Topology) -> Result<Communicator> {
+        Err(Error::NoBackend { rank: t.rank, world: t.world, launcher })
+    }
+
+    /// Initialises MPI and joins `MPI_COMM_WORLD` (once per process).
+    #[cfg(feature = "mpi")]
+    pub fn mpi() -> Result<Communicator> {
+        let mpi = crate::mpi_backend::Mpi::init()?;
+        let topology = Topology { rank: mpi.rank(), world: mpi.world(), local_rank: mpi.local_rank() };
+        Ok(Communicator { transport: Arc::new(mpi), topology, backend: Backend::Mpi })
+    }
+
+    /// This process's rank, `0..world()`.
+    pub fn rank(&self) -> usize {
+        self.topology.rank
+    }
+
+    /// The number of processes.
+    pub fn world(&self) -> usize {
+        self.topology.world
+    }
+
+    /// This process's rank on its machine (the GPU it takes).
+    pub fn local_rank(&self) -> usize {
+        self.topology.local_rank
+    }
+
+    /// Whether this is rank 0 (the one that prints and writes files).
+    pub fn is_root(&self) -> bool {
+        self.topology.rank == 0
+    }
+
+    /// The transport.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Sums (or maximises) `buf` over the ranks, in place.
+    pub fn all_reduce_buf(&self, buf: Buf<'_>, op: ReduceOp) -> Result<()> {
+        self.transport.all_reduce(buf, op)
+    }
+
+    /// Overwrites `buf` with `root`'s, in place.
+    pub fn broadcast_buf(&self, buf: Buf<'_>, root: usize) -> Result<()> {
+        self.transport.broadcast(buf, root)
+    }
+
+    /// Sums `values` over the ranks, in place.
+    pub fn all_reduce_f64(&self, values: &mut [f64]) -> Result<()> {
+        self.transport.all_reduce(Buf::F64(values), ReduceOp::Sum)
+    }
+
+    /// Whether `flag` holds on any rank (every rank gets the same answer).
+    pub fn any(&self, flag: bool) -> Result<bool> {
+        let mut v = [flag as u64];
+        self.transport.all_reduce(Buf::U64(&mut v), ReduceOp::Max)?;
+        Ok(v[0] != 0)
+    }
+
+    /// `root`'s bytes on every rank (any length: the length travels first).
+    pub fn broadcast_bytes(&self, bytes: &[u8], root: usize) -> Result<Vec<u8>> {
+        let mut len = [bytes.len() as u64];
+        self.transport.broadcast(Buf::U64(&mut len), root)?;
+        let mut out = if self.rank() == root { bytes.to_vec() } else { vec![0u8; len[0] as usize] };
+        self.transport.broadcast(Buf::U8(&mut out), root)?;
+        Ok(out)
+    }
+
+    /// `root`'s `value` on every rank.
+    pub fn broadcast_u64(&self, value: u64, root: usize) -> Result<u64> {
+        let mut v = [value];
+        self.transport.broadcast(Buf::U64(&mut v), root)?;
+        Ok(v[0])
+    }
+
+    /// Every rank's `value`, in rank order.
+    pub fn all_gather_u64(&self, value: u64) -> Result<Vec<u64>> {
+        let mut out = vec![0u64; self.world()];
+        self.transport.all_gather(Buf::U64(&mut [value]), Buf::U64(&mut out))?;
+        Ok(out)
+    }
+
+    /// Reduces `t` over the ranks into a new contiguous tensor on `t`'s device (tensors on
+    /// other devices than the CPU are staged through host memory). f32 and f64 only.
+    pub fn all_reduced(&self, t: &Tensor, op: Reduce) -> Result<Tensor> {
+        let (before, after) = op.factors(self.world());
+        match t.dtype() {
+            DType::F32 => {
+                let mut v = t.to_vec::<f32>()?;
+                scale(&mut v, before);
+                self.transport.all_reduce(Buf::F32(&mut v), ReduceOp::Sum)?;
+                scale(&mut v, after);
+                Ok(Tensor::from_vec(v, t.shape().clone(), t.device())?)
+            }
+            DType::F64 => {
+                let mut v = t.to_vec::<f64>()?;
+                scale(&mut v, before);
+                self.transport.all_reduce(Buf::F64(&mut v), ReduceOp::Sum)?;
+                scale(&mut v, after);
+                Ok(Tensor::from_vec(v, t.shape().clone(), t.device())?)
+            }
+            dtype => Err(Error::DType { op: "all_reduce", dtype }),
+        }
+    }
+
+    /// Reduces `t` over the ranks in place (`t` must own its storage densely: a parameter, not
+    /// a view).
+    pub fn all_reduce_(&self, t: &Tensor, op: Reduce) -> Result<()> {
+        let reduced = self.all_reduced(t, op)?;
+        t.assign_(&reduced)?;
+        Ok(())
+    }
+
+    /// Overwrites `t` on every rank with `root`'s values, in place (`t` must own its storage
+    /// densely).
+    pub fn broadcast_(&self, t: &Tensor, root: usize) -> Result<()> {
+        let out = match t.dtype() {
+            DType::F32 => {
+                let mut v = t.to_vec::<f32>()?;
+                self.transport.broadcast(Buf::F32(&mut v), root)?;
+                Tensor::from_vec(v, t.shape().clone(), t.device())?
+            }
+            DType::F64 => {
+                let mut v = t.to_vec::<f64>()?;
+                self.transport.broadcast(Buf::F64(&mut v), root)?;
+                Tensor::from_vec(v, t.shape().clone(), t.device())?
+            }
+            dtype => return Err(Error::DType { op: "broadcast", dtype }),
+        };
+        if self.world() > 1 {
+            t.assign_(&out)?;
+        }
+        Ok(())
+    }
+
+    /// Every rank's `t` (the same shape everywhere), stacked in rank order: `[world, ...]`.
+    pub fn all_gather(&self, t: &Tensor) -> Result<Tensor> {
+        let mut dims = vec![self.world()];
+        dims.extend_from_slice(t.dims());
+        match t.dtype() {
+            DType::F32 => {
+                let mut local = t.to_vec::<f32>()?;
+                let mut out = vec![0f32; local.len() * self.world()];
+                self.transport.all_gather(Buf::F32(&mut local), Buf::F32(&mut out))?;
+                Ok(Tensor::from_vec(out, dims, t.device())?)
+            }
+            DType::F64 => {
+                let mut local = t.to_vec::<f64>()?;
+                let mut out = vec![0f64; local.len() * self.world()];
+                self.transport.all_gather(Buf::F64(&mut local), Buf::F64(&mut out))?;
+                Ok(Tensor::from_vec(out, dims, t.device())?)
+            }
+            dtype => Err(Error::DType { op: "all_gather", dtype }),
+        }
+    }
+
+    /// Ends every process of the job now with `code` (`MPI_Abort`; for one process, its exit):
+    /// what a rank that failed does, so that the others do not wait for it in a collective.
+    /// Nothing is finalised or flushed beyond standard error.
+    pub fn abort(&self, code: i32) -> ! {
+        self.transport.abort(code)
+    }
+
+    /// Waits until every rank has called it.
+    pub fn barrier(&self) -> Result<()> {
+        self.transport.barrier()
+    }
+}

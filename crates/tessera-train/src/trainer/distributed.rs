@@ -1,0 +1,219 @@
+//! Data-parallel training: [`DataParallel`] (a [`Communicator`] and a bucket size) makes every
+//! process of a job train the same model on its [`Shard`] of each global batch, with gradients
+//! averaged over the processes before each optimizer step, so that N processes take the steps
+//! one process would take with the same global batch.
+
+use super::task::{Batches, Means};
+use crate::data::{Batch, DataLoader};
+use crate::optim::Optimizer;
+use crate::{Error, Result};
+use std::ops::Range;
+use tessera_dist::{all_reduce_bucketed, Buf, Communicator, Reduce, ReduceOp, DEFAULT_BUCKET_BYTES};
+use tessera_nn::{Module, Parameters};
+
+/// Which part of every global batch this process takes: contiguous part `rank` of `world`
+/// nearly equal parts. The default is the whole batch (rank 0 of 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This process's rank.
+    pub rank: usize,
+    /// The number of processes.
+    pub world: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { rank: 0, world: 1 }
+    }
+}
+
+impl Shard {
+    /// The positions this shard takes of a batch of `len` examples.
+    pub fn range(&self, len: usize) -> Range<usize> {
+        self.rank * len / self.world..(self.rank + 1) * len / self.world
+    }
+}
+
+/// The training batches of a [`DataLoader`] cut to one [`Shard`]: every process walks the
+/// global batches the single-process run walks (same shuffle, same augmentation) and keeps its
+/// part of each. A last batch with fewer examples than processes is skipped (no process may
+/// be left without examples).
+pub(crate) struct ShardedLoader {
+    pub(crate) loader: DataLoader,
+    pub(crate) shard: Shard,
+}
+
+impl ShardedLoader {
+    fn kept(&self) -> usize {
+        let (n, bs) = (self.loader.dataset().len(), self.loader.batch_size());
+        let full = self.loader.batches_per_epoch();
+        let last = n - (full.saturating_sub(1)) * bs;
+        if full > 0 && last < self.shard.world {
+            full - 1
+        } else {
+            full
+        }
+    }
+}
+
+impl Batches for ShardedLoader {
+    type Batch = Batch;
+
+    fn batches_per_epoch(&self) -> usize {
+        self.kept()
+    }
+
+    fn epoch(&self, index: usize) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+        let shard = self.shard;
+        Box::new(self.loader.epoch(index).take(self.kept()).map(move |b| {
+            let b = b?;
+            let r = shard.range(b.len());
+            Ok(Batch { inputs: b.inputs.narrow(0, r.start, r.len())?, targets: b.targets.narrow(0, r.start, r.len())? })
+        }))
+    }
+}
+
+/// A [`Trainer`](crate::Trainer)'s place in a data-parallel job: the communicator and the size
+/// of the buckets gradients are averaged in (one all-reduce per bucket).
+#[derive(Debug)]
+pub struct DataParallel {
+    comm: Communicator,
+    bucket_bytes: usize,
+}
+
+impl From<Communicator> for DataParallel {
+    fn from(comm: Communicator) -> Self {
+        DataParallel::new(comm)
+    }
+}
+
+impl DataParallel {
+    /// Over `comm`, with 25 MiB buckets.
+    pub fn new(comm: Communicator) -> Self {
+        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES }
+    }
+
+    /// Buckets of at most `bytes` of gradients (a larger gradient is a bucket alone).
+    pub fn bucket_bytes(mut self, bytes: usize) -> Self {
+        self.bucket_bytes = bytes.max(1);
+        self
+    }
+
+    /// The communicator.
+    pub fn communicator(&self) -> &Communicator {
+        &self.comm
+    }
+
+    /// This process's shard of every batch.
+    pub fn shard(&self) -> Shard {
+        Shard { rank: self.comm.rank(), world: self.comm.world() }
+    }
+
+    /// Checks that every rank built the same model (parameter names, dtypes and shapes), then
+    /// copies rank 0's parameter values to every rank.
+    pub fn sync_parameters(&self, module: &dyn Module) -> Result<()> {
+        let params = module.parameters();
+        let mine: Vec<String> =
+            params.iter().map(|(n, p)| format!("{n} {:?} {:?}", p.tensor().dtype(), p.tensor().dims())).collect();
+        let root = String::from_utf8_lossy(&self.comm.broadcast_bytes(mine.join("\n").as_bytes(), 0)?).into_owned();
+        let theirs: Vec<&str> = if root.is_empty() { Vec::new() } else { root.split('\n').collect() };
+        let differs = mine.len() != theirs.len() || mine.iter().zip(&theirs).any(|(a, b)| a != b);
+        let flags = self.comm.all_gather_u64(differs as u64)?;
+        let bad: Vec<usize> = flags.iter().enumerate().filter(|(_, f)| **f != 0).map(|(r, _)| r).collect();
+        if let Some(&first) = bad.first() {
+            let what = if differs {
+                let at = mine.iter().zip(&theirs).position(|(a, b)| a != b);
+                match at {
+                    Some(i) => format!("parameter {} here, {} on rank 0", mine[i], theirs[i]),
+                    None => format!("{} parameters here, {} on rank 0", mine.len(), theirs.len()),
+                }
+            } else {
+                format!("ranks {bad:?} built a different model (parameter names, dtypes or shapes)")
+            };
+            let rank = if differs { self.comm.rank() } else { first };
+            return Err(tessera_dist::Error::Mismatch { rank, what }.into());
+        }
+        for (_, p) in &params {
+            self.comm.broadcast_(p.tensor(), 0)?;
+        }
+        Ok(())
+    }
+
+    /// Copies rank 0's optimizer state (moments, step count, learning rate) to every rank, so
+    /// that a run resumed from a checkpoint only rank 0 read continues alike everywhere.
+    pub fn sync_optimizer(&self, optimizer: &mut Optimizer) -> Result<()> {
+        if self.comm.world() == 1 {
+            return Ok(());
+        }
+        let (tensors, steps) = optimizer.state_dict();
+        for (_, t) in &tensors {
+            self.comm.broadcast_(t, 0)?;
+        }
+        let steps = self.comm.broadcast_u64(steps, 0)?;
+        optimizer.load_state_dict(&tensors, steps)?;
+        let mut lr = [optimizer.learning_rate()];
+        self.comm.broadcast_buf(Buf::F64(&mut lr), 0)?;
+        optimizer.set_learning_rate(lr[0]);
+        Ok(())
+    }
+
+    /// Averages a step over the ranks in two collectives: first the loss (each rank's
+    /// `value` weighted by its `weight`) together with which parameters have a gradient
+    /// anywhere, then, when that loss is finite, the gradients: each is replaced by the weighted
+    /// mean over the ranks (this rank's share being its weight over the total), in buckets. A
+    /// parameter with no gradient on any rank keeps none; one that has a gradient on some ranks
+    /// only counts zeros on the others. Returns the loss over all ranks' examples (NaN when it
+    /// is not finite on some rank; then no gradient is touched).
+    pub(crate) fn average_step(&self, params: &Parameters, value: f64, weight: f64) -> Result<f64> {
+        let mut v = vec![value * weight, weight];
+        v.extend(params.iter().map(|(_, p)| p.grad().is_some() as u8 as f64));
+        self.comm.all_reduce_f64(&mut v)?;
+        let (loss, total) = (v[0] / v[1], v[1]);
+        if !loss.is_finite() || self.comm.world() == 1 {
+            return Ok(loss);
+        }
+        let mut vars = Vec::new();
+        let mut grads = Vec::new();
+        for ((_, p), &has) in params.iter().zip(&v[2..]) {
+            if has > 0.0 {
+                grads.push(match p.grad() {
+                    Some(g) => g,
+                    None => p.tensor().zeros_like()?,
+                });
+                vars.push(p);
+            }
+        }
+        let share = Reduce::Weighted(weight / total);
+        let (reduced, _) = all_reduce_bucketed(&self.comm, &grads, share, self.bucket_bytes)?;
+        for (p, g) in vars.into_iter().zip(reduced) {
+            p.set_grad(g)?;
+        }
+        Ok(loss)
+    }
+
+    /// An epoch's means over every rank's batches.
+    pub(crate) fn reduce_means(&self, means: &mut Means) -> Result<()> {
+        let mut counts = [means.len() as u64];
+        self.comm.all_reduce_buf(Buf::U64(&mut counts), ReduceOp::Max)?;
+        if counts[0] != means.len() as u64 {
+            let what = format!("{} metrics here, {} on another rank", means.len(), counts[0]);
+            return Err(tessera_dist::Error::Mismatch { rank: self.comm.rank(), what }.into());
+        }
+        let mut parts = means.parts();
+        self.comm.all_reduce_f64(&mut parts)?;
+        means.set_parts(&parts);
+        Ok(())
+    }
+
+    /// Whether `flag` holds on any rank.
+    pub(crate) fn any(&self, flag: bool) -> Result<bool> {
+        Ok(self.comm.any(flag)?)
+    }
+}
+
+/// The error of data that cannot be cut into shards.
+pub(crate) fn not_shardable(world: usize) -> Error {
+    Error::Config(format!(
+        "this training data cannot be split across {world} processes yet (tensor datasets can): run it in one process"
+    ))
+}

@@ -1,0 +1,198 @@
+//! Data-parallel training without MPI: two trainers on two threads joined by an in-process
+//! transport take the same steps as one trainer with the same global batch; shards split every
+//! batch; a world that does not divide the batch, and ranks that built different models, are
+//! clear errors.
+
+use std::sync::{Arc, Barrier, Mutex};
+use tessera_nn::{loss, Module};
+use tessera_tensor::Device;
+use tessera_train::data::{mnist_sample, Batch, TensorDataset};
+use tessera_train::dist::{Buf, Communicator, ReduceOp, Transport};
+use tessera_train::models::mlp_classifier;
+use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
+use tessera_train::{FitConfig, FitData, LossFn, Shard, Trainer, Validation};
+
+/// Ranks on threads of one process: each collective posts every rank's buffer (as f64, exact
+/// for the values moved here) and reads the others' after a barrier.
+struct Threads {
+    rank: usize,
+    shared: Arc<(Barrier, Mutex<Vec<Vec<f64>>>)>,
+}
+
+fn threads(world: usize) -> Vec<Threads> {
+    let shared = Arc::new((Barrier::new(world), Mutex::new(vec![Vec::new(); world])));
+    (0..world).map(|rank| Threads { rank, shared: shared.clone() }).collect()
+}
+
+fn read(buf: &Buf<'_>) -> Vec<f64> {
+    match buf {
+        Buf::F32(b) => b.iter().map(|&x| x as f64).collect(),
+        Buf::F64(b) => b.to_vec(),
+        Buf::U64(b) => b.iter().map(|&x| x as f64).collect(),
+        Buf::U8(b) => b.iter().map(|&x| x as f64).collect(),
+    }
+}
+
+fn write(buf: Buf<'_>, v: &[f64]) {
+    match buf {
+        Buf::F32(b) => b.iter_mut().zip(v).for_each(|(d, s)| *d = *s as f32),
+        Buf::F64(b) => b.copy_from_slice(v),
+        Buf::U64(b) => b.iter_mut().zip(v).for_each(|(d, s)| *d = *s as u64),
+        Buf::U8(b) => b.iter_mut().zip(v).for_each(|(d, s)| *d = *s as u8),
+    }
+}
+
+impl Threads {
+    /// Posts `mine`, then gives every rank's posts to `f` once all have posted.
+    fn exchange<R>(&self, mine: Vec<f64>, f: impl FnOnce(&[Vec<f64>]) -> R) -> R {
+        let (barrier, slots) = &*self.shared;
+        slots.lock().unwrap()[self.rank] = mine;
+        barrier.wait();
+        let out = f(&slots.lock().unwrap());
+        barrier.wait();
+        out
+    }
+}
+
+impl Transport for Threads {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn world(&self) -> usize {
+        self.shared.1.lock().unwrap().len()
+    }
+
+    fn all_reduce(&self, buf: Buf<'_>, op: ReduceOp) -> tessera_train::dist::Result<()> {
+        let out = self.exchange(read(&buf), |all| {
+            let mut acc = all[0].clone();
+            for other in &all[1..] {
+                for (a, b) in acc.iter_mut().zip(other) {
+                    *a = if op == ReduceOp::Sum { *a + b } else { a.max(*b) };
+                }
+            }
+            acc
+        });
+        write(buf, &out);
+        Ok(())
+    }
+
+    fn broadcast(&self, buf: Buf<'_>, root: usize) -> tessera_train::dist::Result<()> {
+        let out = self.exchange(read(&buf), |all| all[root].clone());
+        write(buf, &out);
+        Ok(())
+    }
+
+    fn all_gather(&self, local: Buf<'_>, recv: Buf<'_>) -> tessera_train::dist::Result<()> {
+        let out = self.exchange(read(&local), |all| all.concat());
+        write(recv, &out);
+        Ok(())
+    }
+
+    fn barrier(&self) -> tessera_train::dist::Result<()> {
+        self.exchange(Vec::new(), |_| ());
+        Ok(())
+    }
+}
+
+fn data() -> TensorDataset {
+    mnist_sample().unwrap().slice(0, 1000).unwrap()
+}
+
+fn cfg() -> FitConfig {
+    FitConfig {
+        epochs: 2,
+        batch_size: 50,
+        seed: 3,
+        validation: Validation::Split(0.1),
+        progress: false,
+        ..FitConfig::default()
+    }
+}
+
+/// A trained model's parameter values and its last epoch's logs (without the seconds).
+type Outcome = (Vec<Vec<f32>>, Vec<(String, f64)>);
+
+/// Trains the MLP (weights seeded `seed`) and returns its parameters and the last epoch's logs.
+fn train(seed: u64, comm: Option<Communicator>) -> tessera_train::Result<Outcome> {
+    let model = mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap();
+    let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+    let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(c);
+    }
+    let history = trainer.fit(&data(), &cfg())?;
+    let params = model.parameters().iter().map(|(_, p)| p.tensor().to_vec::<f32>().unwrap()).collect();
+    let logs = history.epochs.last().unwrap().values.iter().filter(|(k, _)| *k != "seconds");
+    Ok((params, logs.map(|(k, v)| (k.clone(), *v)).collect()))
+}
+
+fn run_ranks(world: usize, seed_of: fn(usize) -> u64) -> Vec<tessera_train::Result<Outcome>> {
+    let handles: Vec<_> = threads(world)
+        .into_iter()
+        .map(|t| {
+            std::thread::spawn(move || {
+                let rank = t.rank;
+                train(seed_of(rank), Some(Communicator::with_transport(Box::new(t), rank)))
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn two_ranks_take_the_steps_of_one() {
+    let (one, one_logs) = train(11, None).unwrap();
+    // Rank 1 built its weights with another seed: rank 0's are broadcast at the start.
+    let ranks = run_ranks(2, |rank| 11 + rank as u64 * 100);
+    for result in ranks {
+        let (params, logs) = result.unwrap();
+        for (a, b) in params.iter().zip(&one) {
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(diff <= 1e-5 * scale, "largest difference {diff:e} against {scale:e}");
+        }
+        for ((k, v), (k1, v1)) in logs.iter().zip(&one_logs) {
+            assert_eq!(k, k1);
+            assert!((v - v1).abs() <= 1e-6 * v1.abs().max(1.0), "{k}: {v} against {v1}");
+        }
+    }
+}
+
+#[test]
+fn ranks_that_built_different_models_are_refused() {
+    let handles: Vec<_> = threads(2)
+        .into_iter()
+        .map(|t| {
+            std::thread::spawn(move || {
+                let rank = t.rank;
+                let model = mlp_classifier(0, 784 - rank, 10, &Device::Cpu).unwrap();
+                let dp = tessera_train::DataParallel::new(Communicator::with_transport(Box::new(t), rank));
+                dp.sync_parameters(&model).unwrap_err().to_string()
+            })
+        })
+        .collect();
+    let errors: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(errors[0].contains("rank 1") && errors[0].contains("different model"), "{}", errors[0]);
+    assert!(errors[1].contains("rank 1 differs from rank 0") && errors[1].contains("[128, 783]"), "{}", errors[1]);
+}
+
+#[test]
+fn shards_split_every_global_batch() {
+    let d = data();
+    let whole = FitConfig { validation: Validation::None, ..cfg() };
+    let batches = |shard: Shard| -> Vec<Batch> {
+        let plan = d.plan(&FitConfig { shard, ..whole.clone() }).unwrap();
+        plan.train.epoch(1).collect::<Result<_, _>>().unwrap()
+    };
+    let all = batches(Shard::default());
+    let (a, b) = (batches(Shard { rank: 0, world: 2 }), batches(Shard { rank: 1, world: 2 }));
+    assert_eq!((all.len(), a.len(), b.len()), (20, 20, 20));
+    for ((g, x), y) in all.iter().zip(&a).zip(&b) {
+        assert_eq!((x.len(), y.len()), (25, 25));
+        let joined: Vec<f32> = [x.inputs.to_vec::<f32>().unwrap(), y.inputs.to_vec::<f32>().unwrap()].concat();
+        assert_eq!(joined, g.inputs.to_vec::<f32>().unwrap());
+    }
+    let odd = d.plan(&FitConfig { shard: Shard { rank: 0, world: 3 }, ..whole }).err().unwrap();
+    assert!(odd.to_string().contains("batch size 50 is not divisible by the 3 processes"), "{odd}");
+}
