@@ -1,7 +1,7 @@
 //! Hugging Face GPT-2 folders (`config.json` + `model.safetensors`, as `save_pretrained`
 //! writes them) as [`Gpt`] models.
 
-use super::model::{Gpt, GptConfig};
+use super::{Gpt, GptConfig};
 use crate::{Error, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -4,11 +4,13 @@
 //! for comparison).
 
 mod cache;
+mod config;
 mod hf;
 mod model;
 mod task;
 
 pub use cache::{GptState, LayerCache, Uncached};
+pub use config::GptConfig;
 pub use hf::{hf_config, is_hf_folder, load_hf_gpt2};
-pub use model::{Gpt, GptConfig};
+pub use model::Gpt;
 pub use task::{nanogpt_optimizer, perplexity, GptBatch, GptData, GptTask};
