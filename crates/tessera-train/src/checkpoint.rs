@@ -44,18 +44,23 @@ pub fn save(path: &Path, model: &dyn Module, optimizer: Option<&Optimizer>, info
 
 /// Reads a checkpoint's info without touching any model.
 pub fn read_info(path: &Path) -> Result<CheckpointInfo> {
-    let (_, meta) = read_safetensors(path)?;
-    info_from(path, &meta)
+    Ok(read_info_and_size(path)?.0)
+}
+
+/// [`read_info`] and the number of parameter values the file holds (its `model.` tensors), from
+/// one read of the file.
+pub fn read_info_and_size(path: &Path) -> Result<(CheckpointInfo, usize)> {
+    let (tensors, meta) = read_safetensors(path)?;
+    let held = tensors.iter().filter(|(n, _)| n.starts_with("model.")).map(|(_, t)| t.shape().elem_count()).sum();
+    Ok((info_from(path, &meta)?, held))
 }
 
 /// Checks, before a model is built from a checkpoint's config, that the config describes the
-/// weights in the file: `parameters` (counted from the config, e.g. by
-/// [`MemoryEstimate`](crate::memory::MemoryEstimate)) must equal the values of its `model.`
-/// tensors. A config that claims sizes its weights do not have is refused before it allocates.
-pub fn check_parameter_count(path: &Path, parameters: f64) -> Result<()> {
-    let (tensors, _) = read_safetensors(path)?;
-    let held: usize =
-        tensors.iter().filter(|(n, _)| n.starts_with("model.")).map(|(_, t)| t.shape().elem_count()).sum();
+/// weights in the file `path`: `parameters` (counted from the config, e.g. by
+/// [`MemoryEstimate`](crate::memory::MemoryEstimate)) must equal `held`, the values of its
+/// `model.` tensors (see [`read_info_and_size`]). A config that claims sizes its weights do not
+/// have is refused before it allocates.
+pub fn check_parameter_count(path: &Path, held: usize, parameters: f64) -> Result<()> {
     if parameters != held as f64 {
         return Err(Error::Checkpoint {
             path: path.into(),

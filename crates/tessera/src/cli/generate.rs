@@ -58,8 +58,8 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
         say!("{}{}", a.prompt, bpe.decode(&ids)?);
         return Ok(());
     }
-    let (file, info) = saved::open(&a.checkpoint, &[train_lm::MODEL, train_gpt::MODEL], "a language model")?;
-    let config = saved::config_json(&file, &info)?;
+    let saved = saved::open(&a.checkpoint, &[train_lm::MODEL, train_gpt::MODEL], "a language model")?;
+    let config = saved.config_json()?;
     let spec = config.get("tokenizer").and_then(Value::as_str).ok_or("the checkpoint config names no tokenizer")?;
     let tokenizer = LmTokenizer::load(spec, &saved::run_folder(&a.checkpoint))?;
     let model_config = config.get("model").unwrap_or(&Value::Null);
@@ -67,18 +67,18 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     if vocab != tokenizer.vocab_size() {
         return Err(format!(
             "{}: the model predicts {vocab} tokens but the run's tokenizer has {}",
-            file.display(),
+            saved.file.display(),
             tokenizer.vocab_size()
         )
         .into());
     }
     let mut prompt = vec![tokenizer.line_end()];
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
-    let ids = if info.model == train_gpt::MODEL {
+    let ids = if saved.info.model == train_gpt::MODEL {
         // A GPT samples with its key-value cache; past its context the window slides.
-        generate(&saved::load_gpt(&file, &info.model, model_config, &device)?, &prompt, a.tokens, &sampling)?
+        generate(&saved.load_gpt(model_config, &device)?, &prompt, a.tokens, &sampling)?
     } else {
-        generate(&saved::load_lstm_lm(&file, &info.model, model_config, &device)?, &prompt, a.tokens, &sampling)?
+        generate(&saved.load_lstm_lm(model_config, &device)?, &prompt, a.tokens, &sampling)?
     };
     let mut text = tokenizer.decode(&prompt[1..])?;
     let continuation = tokenizer.decode(&ids)?;

@@ -96,11 +96,11 @@ impl MlpConfig {
 
 /// Rebuilds the model a checkpoint was saved from and loads its weights.
 pub fn load(path: &Path, device: &Device) -> CliResult<(tessera_nn::Sequential, MlpConfig)> {
-    let (file, info) = saved::open(path, &[MODEL], "an MNIST classifier")?;
-    let cfg = MlpConfig::from_json(&info.config)?;
+    let saved = saved::open(path, &[MODEL], "an MNIST classifier")?;
+    let cfg = MlpConfig::from_json(&saved.info.config)?;
     let estimate = mlp_memory_estimate(cfg.inputs, cfg.classes, 1);
-    saved::check_size(&file, &estimate, "the checkpoint's MNIST classifier")?;
+    saved.check_size(&estimate, "the checkpoint's MNIST classifier")?;
     let model = cfg.build(device)?;
-    checkpoint::load(&file, MODEL, &model, None)?;
+    checkpoint::load(&saved.file, MODEL, &model, None)?;
     Ok((model, cfg))
 }

@@ -33,9 +33,9 @@ pub struct PerplexityArgs {
 
 /// A run's model and its tokenizer spec.
 fn load_run(path: &Path, device: &Device) -> CliResult<(Gpt, String)> {
-    let (file, info) = saved::open(path, &[MODEL], "a GPT")?;
-    let config = saved::config_json(&file, &info)?;
-    let model = saved::load_gpt(&file, MODEL, config.get("model").unwrap_or(&Value::Null), device)?;
+    let saved = saved::open(path, &[MODEL], "a GPT")?;
+    let config = saved.config_json()?;
+    let model = saved.load_gpt(config.get("model").unwrap_or(&Value::Null), device)?;
     let spec = config.get("tokenizer").and_then(Value::as_str).unwrap_or("char").to_string();
     Ok((model, spec))
 }

@@ -29,45 +29,58 @@ pub fn run_folder(path: &Path) -> PathBuf {
     path.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// A checkpoint opened for a command: its file, its info, and how many parameter values it
+/// holds (all from one read).
+pub struct Saved {
+    /// The checkpoint file.
+    pub file: PathBuf,
+    /// The model name, epoch and config.
+    pub info: CheckpointInfo,
+    /// Parameter values in the file.
+    pub parameters: usize,
+}
+
 /// The checkpoint of `--checkpoint` (see [`checkpoint_file`]), which must hold one of `kinds`
-/// (`what` names them in the error): its file and info.
-pub fn open(path: &Path, kinds: &[&str], what: &str) -> CliResult<(PathBuf, CheckpointInfo)> {
+/// (`what` names them in the error).
+pub fn open(path: &Path, kinds: &[&str], what: &str) -> CliResult<Saved> {
     let file = checkpoint_file(path);
-    let info = checkpoint::read_info(&file)?;
+    let (info, parameters) = checkpoint::read_info_and_size(&file)?;
     if !kinds.contains(&info.model.as_str()) {
         return Err(format!("{}: a '{}' checkpoint, not {what}", file.display(), info.model).into());
     }
-    Ok((file, info))
+    Ok(Saved { file, info, parameters })
 }
 
-/// Checks that the model a config describes (its `estimate`) is the one whose weights are in
-/// `file`, and that it fits in memory for inference; `what` names it in errors.
-pub fn check_size(file: &Path, estimate: &MemoryEstimate, what: &str) -> CliResult<()> {
-    checkpoint::check_parameter_count(file, estimate.parameters)?;
-    estimate.check(estimate.inference_bytes(), what)?;
-    Ok(())
-}
+impl Saved {
+    /// Checks that the model a config describes (its `estimate`) is the one whose weights are in
+    /// the file, and that it fits in memory for inference; `what` names it in errors.
+    pub fn check_size(&self, estimate: &MemoryEstimate, what: &str) -> CliResult<()> {
+        checkpoint::check_parameter_count(&self.file, self.parameters, estimate.parameters)?;
+        estimate.check(estimate.inference_bytes(), what)?;
+        Ok(())
+    }
 
-/// The GPT saved in `file` of kind `kind`, rebuilt from the `model` part of its JSON config.
-pub fn load_gpt(file: &Path, kind: &str, model_config: &Value, device: &Device) -> CliResult<Gpt> {
-    let cfg = GptConfig::from_json(model_config)?;
-    check_size(file, &cfg.memory_estimate(1, cfg.block_size), "the checkpoint's GPT")?;
-    let model = Gpt::new(&cfg, device)?;
-    checkpoint::load(file, kind, &model, None)?;
-    Ok(model)
-}
+    /// The config as JSON.
+    pub fn config_json(&self) -> CliResult<Value> {
+        Ok(serde_json::from_str(&self.info.config)
+            .map_err(|e| format!("{}: config is not JSON: {e}", self.file.display()))?)
+    }
 
-/// The LSTM language model saved in `file` of kind `kind`, rebuilt from the `model` part of its
-/// JSON config.
-pub fn load_lstm_lm(file: &Path, kind: &str, model_config: &Value, device: &Device) -> CliResult<LstmLm> {
-    let cfg = LstmLmConfig::from_json(model_config)?;
-    check_size(file, &cfg.memory_estimate(1, 1), "the checkpoint's LSTM language model")?;
-    let model = LstmLm::new(&cfg, device)?;
-    checkpoint::load(file, kind, &model, None)?;
-    Ok(model)
-}
+    /// The GPT saved here, rebuilt from the `model` part of its JSON config.
+    pub fn load_gpt(&self, model_config: &Value, device: &Device) -> CliResult<Gpt> {
+        let cfg = GptConfig::from_json(model_config)?;
+        self.check_size(&cfg.memory_estimate(1, cfg.block_size), "the checkpoint's GPT")?;
+        let model = Gpt::new(&cfg, device)?;
+        checkpoint::load(&self.file, &self.info.model, &model, None)?;
+        Ok(model)
+    }
 
-/// A checkpoint's config as JSON.
-pub fn config_json(file: &Path, info: &CheckpointInfo) -> CliResult<Value> {
-    Ok(serde_json::from_str(&info.config).map_err(|e| format!("{}: config is not JSON: {e}", file.display()))?)
+    /// The LSTM language model saved here, rebuilt from the `model` part of its JSON config.
+    pub fn load_lstm_lm(&self, model_config: &Value, device: &Device) -> CliResult<LstmLm> {
+        let cfg = LstmLmConfig::from_json(model_config)?;
+        self.check_size(&cfg.memory_estimate(1, 1), "the checkpoint's LSTM language model")?;
+        let model = LstmLm::new(&cfg, device)?;
+        checkpoint::load(&self.file, &self.info.model, &model, None)?;
+        Ok(model)
+    }
 }
