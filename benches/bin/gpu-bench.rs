@@ -1,7 +1,9 @@
 //! A small CUDA benchmark of the kernels (`benches/gpu/run.sh` runs it on a GPU machine): every
 //! op of the unary and binary tables on 256M f32 elements, sum and softmax over [65536, 1024],
 //! fused cross-entropy forward and backward, the fused LSTM cell (forward and backward, gates
-//! [32, 1024] and [4096, 4096]), matmul 4096² in f32 and bf16, and host/device copy bandwidth.
+//! [32, 1024] and [4096, 4096]), 2x2 max pooling and batch norm forward and backward at the
+//! Keras MNIST convnet's sizes, conv2d forward and backward (its 32->64 3x3 layer at batch 64),
+//! matmul 4096² in f32 and bf16, and host/device copy bandwidth.
 //! Prints one JSON object per line (and writes them to the file given with `--out`). Exits 0
 //! with a message when there is no GPU.
 //!
@@ -15,8 +17,8 @@ use tessera_core::{DType, Layout, Philox, Shape};
 use tessera_kernels::cuda::{self, CudaBuffer, CudaDevice};
 use tessera_kernels::ops::{BinaryOp, ReduceOp, SoftmaxKind, UnaryOp};
 use tessera_kernels::plan::{
-    Arg, CrossEntropyBackwardPlan, Distribution, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan,
-    RandomPlan, ReducePlan, SoftmaxPlan, UnaryPlan,
+    Arg, Conv2dPlan, Conv2dSpec, CrossEntropyBackwardPlan, Distribution, LogSumExpPlan, LstmCellBackwardPlan,
+    LstmCellPlan, MatmulPlan, RandomPlan, ReducePlan, SoftmaxPlan, UnaryPlan,
 };
 use tessera_kernels::Result;
 
@@ -151,6 +153,65 @@ fn run() -> Result<()> {
         let plan = LstmCellBackwardPlan::new([g, s, s, s, s])?;
         let t = time(&dev, iters, || cuda::lstm_cell_backward(&plan, [&acts, &c0, &c1, &d, &d]).map(drop))?;
         report("lstm_cell_backward", DType::F32, &shape, t, 4.0 * 13.0 * n as f64, 0.0);
+    }
+
+    // Pooling and batch norm at the Keras MNIST convnet's sizes, forward and backward: max pool
+    // reads x (4n bytes), writes y and the i64 indices (3n), reads them back (3n), zeroes and
+    // writes dx (8n); batch norm reads x three times and writes y, then reads x and dy twice and
+    // writes dx (9 passes of 4n).
+    {
+        use tessera_kernels::plan::{
+            BatchNormBackwardPlan, BatchNormPlan, MaxPool2dSpec, PoolBackwardPlan, PoolKind, PoolPlan,
+        };
+        let xl = Layout::contiguous(Shape::new(vec![64, 64, 24, 24]));
+        let n = xl.elem_count();
+        let x = rand(&dev, &mut rng, DType::F32, n)?;
+        let plan = PoolPlan::new(PoolKind::Max(MaxPool2dSpec::new([2, 2])), arg(DType::F32, &xl))?;
+        let ol = Layout::contiguous(plan.out_shape.clone());
+        let back = PoolBackwardPlan::new(plan.clone(), arg(DType::F32, &ol), Some(arg(DType::I64, &ol)))?;
+        let t = time(&dev, iters, || {
+            let [y, idx] = cuda::max_pool2d(&plan, &x)?;
+            cuda::max_pool2d_backward(&back, &y, &idx).map(drop)
+        })?;
+        report("max_pool2d_fwd_bwd", DType::F32, "64x64x24x24", t, 18.0 * n as f64, 0.0);
+        let bl = Layout::contiguous(Shape::new(vec![64, 32, 26, 26]));
+        let (n, sl) = (bl.elem_count(), Layout::contiguous(Shape::new(vec![3, 32])));
+        let x = rand(&dev, &mut rng, DType::F32, n)?;
+        let plan = BatchNormPlan::new(arg(DType::F32, &bl), None, None, None, true, 1e-5)?;
+        let back =
+            BatchNormBackwardPlan::new(arg(DType::F32, &bl), None, arg(DType::F32, &bl), arg(DType::F32, &sl), true)?;
+        let t = time(&dev, iters, || {
+            let [y, saved] = cuda::batch_norm(&plan, &x, None, None, None)?;
+            cuda::batch_norm_backward(&back, &x, None, &y, &saved).map(drop)
+        })?;
+        report("batch_norm_fwd_bwd", DType::F32, "64x32x26x26", t, 4.0 * 9.0 * n as f64, 0.0);
+    }
+
+    // conv2d forward and its two gradients: the Keras MNIST convnet's second layer at batch 64.
+    {
+        let (n, c, hw, oc) = (64, 32, 26, 64);
+        let (xl, wl, yl) = (
+            Layout::contiguous(Shape::new(vec![n, c, hw, hw])),
+            Layout::contiguous(Shape::new(vec![oc, c, 3, 3])),
+            Layout::contiguous(Shape::new(vec![n, oc, hw - 2, hw - 2])),
+        );
+        let x = rand(&dev, &mut rng, DType::F32, xl.elem_count())?;
+        let w = rand(&dev, &mut rng, DType::F32, wl.elem_count())?;
+        let dy = rand(&dev, &mut rng, DType::F32, yl.elem_count())?;
+        let (xa, wa, ya) = (arg(DType::F32, &xl), arg(DType::F32, &wl), arg(DType::F32, &yl));
+        let spec = Conv2dSpec::default();
+        let (fwd, dx, dw) = (
+            Conv2dPlan::new(xa, wa, None, &spec)?,
+            Conv2dPlan::input_grad(ya, wa, &spec, [hw, hw])?,
+            Conv2dPlan::weight_grad(xa, ya, &spec, [3, 3])?,
+        );
+        let t = time(&dev, iters, || {
+            cuda::conv2d(&fwd, &x, &w, None)?;
+            cuda::conv2d_input_grad(&dx, &dy, &w)?;
+            cuda::conv2d_weight_grad(&dw, &x, &dy).map(drop)
+        })?;
+        let flops = 3.0 * 2.0 * (yl.elem_count() * c * 9) as f64;
+        report("conv2d_fwd_bwd", DType::F32, "64x32x26x26,64x32x3x3", t, 0.0, flops);
     }
 
     let m = 4096;

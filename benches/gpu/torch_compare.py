@@ -53,6 +53,29 @@ def main():
 
         report("cross_entropy_fwd_bwd", "f32", f"{rows_}x{classes}", time_ms(ce, a.iters), 12 * rows_ * classes, 0)
         del logits
+    xp = torch.rand(64, 64, 24, 24, device=dev, requires_grad=True)
+
+    def pool():
+        y = torch.nn.functional.max_pool2d(xp, 2)
+        torch.autograd.grad(y, xp, y)
+
+    n = xp.numel()
+    report("max_pool2d_fwd_bwd", "f32", "64x64x24x24", time_ms(pool, a.iters), 18 * n, 0)
+    xb = torch.rand(64, 32, 26, 26, device=dev, requires_grad=True)
+
+    def bn():
+        y = torch.nn.functional.batch_norm(xb, None, None, training=True)
+        torch.autograd.grad(y, xb, y)
+
+    report("batch_norm_fwd_bwd", "f32", "64x32x26x26", time_ms(bn, a.iters), 4 * 9 * xb.numel(), 0)
+    del xp, xb
+    torch.backends.cudnn.allow_tf32 = False  # likewise tessera's convolutions
+    x = torch.rand(64, 32, 26, 26, device=dev, requires_grad=True)
+    conv = torch.nn.Conv2d(32, 64, 3, bias=False).to(dev)
+    dy = torch.rand(64, 64, 24, 24, device=dev)
+    report("conv2d_fwd_bwd", "f32", "64x32x26x26,64x32x3x3",
+           time_ms(lambda: torch.autograd.grad(conv(x), [x, conv.weight], dy), a.iters), 0, 3 * 2 * dy.numel() * 32 * 9)
+    del x, conv, dy
     for name, dt in [("f32", torch.float32), ("bf16", torch.bfloat16)]:
         p_, q = torch.rand(4096, 4096, device=dev, dtype=dt), torch.rand(4096, 4096, device=dev, dtype=dt)
         report("matmul", name, "4096x4096x4096", time_ms(lambda: p_ @ q, a.iters), 3 * p_.numel() * p_.element_size(), 2 * 4096**3)

@@ -23,11 +23,15 @@ pub use device::Device;
 pub use error::{Error, Result};
 pub use generator::Generator;
 pub use storage::Storage;
-pub use tensor::Tensor;
+pub use tensor::{BatchStats, Tensor};
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
 pub use tessera_kernels::plan::{AttentionDropout, AttentionSpec, NormKind};
+pub use tessera_kernels::plan::{AvgPool2dSpec, MaxPool2dSpec};
+pub use tessera_kernels::plan::{
+    Conv2dPlan, Conv2dSpec, ConvTranspose2dPlan, ConvTranspose2dSpec, ConvWindow, Im2ColSpec,
+};
 pub use tessera_kernels::{
     binary_methods, binary_op_table, compare_methods, compare_op_table, ops, reduce_methods, reduce_op_table,
     unary_methods, unary_op_table,

@@ -71,6 +71,9 @@ macro_rules! on_device {
     };
 }
 
+mod batch_norm;
+mod conv;
+mod pooling;
 mod transformer;
 
 impl Storage {

@@ -19,6 +19,8 @@ mod draw;
 mod problem;
 mod registry;
 mod registry_composite;
+mod registry_conv;
+mod registry_pooling;
 mod registry_structure;
 mod registry_transformer;
 

@@ -1,11 +1,11 @@
 //! The registry of gradient checks: one per differentiable op of the tensor API (named as the
 //! method), plus compositions. Elementwise ops and reductions are here; shapes, indexing and
-//! matmul in `registry_structure`; attention and norms in `registry_transformer`; compositions
-//! in `registry_composite`.
+//! matmul in `registry_structure`; attention and norms in `registry_transformer`; pooling, batch
+//! norm and flatten in `registry_pooling`; compositions in `registry_composite`.
 
 use super::draw::{Domain, Draw};
 use super::problem::Problem;
-use super::{registry_composite, registry_structure, registry_transformer, OpCheck};
+use super::{registry_composite, registry_conv, registry_pooling, registry_structure, registry_transformer, OpCheck};
 use crate::{Result, Var};
 use tessera_tensor::ops;
 use tessera_tensor::{BinaryOp, ReduceOp, UnaryOp};
@@ -56,6 +56,14 @@ pub const NOT_CHECKED: &[(&str, &str)] = &[
     ("norm_backward", "a gradient kernel: checked as the rule of the layer_norm and rms_norm checks"),
     ("attention_dropout", "draws a dropout mask for attention: random numbers, not an op on tensors"),
     ("rotary_inverse", "the rule of rotary (its transpose): checked as such by the rotary check"),
+    ("max_pool2d_backward", "a gradient kernel: checked as the rule of the max_pool2d check"),
+    ("avg_pool2d_backward", "a gradient kernel: checked as the rule of the avg_pool2d check"),
+    ("adaptive_avg_pool2d_backward", "a gradient kernel: checked as the rule of the adaptive_avg_pool2d check"),
+    ("batch_norm_backward", "a gradient kernel: checked as the rule of the batch_norm check"),
+    ("conv2d_plan", "checks a convolution's shapes and returns its sizes: no tensor op"),
+    ("conv_transpose2d_plan", "checks a transposed convolution's shapes and returns its sizes: no tensor op"),
+    ("conv2d_input_grad", "a gradient kernel: checked as the rule of conv2d and as conv_transpose2d's forward"),
+    ("conv2d_weight_grad", "a gradient kernel: checked as the rules of the conv2d and conv_transpose2d checks"),
 ];
 
 /// Every check: each differentiable op of the tensor API, then compositions.
@@ -64,6 +72,8 @@ pub fn registry() -> Vec<OpCheck> {
     checks.extend(reductions());
     checks.extend(registry_structure::checks());
     checks.extend(registry_transformer::checks());
+    checks.extend(registry_conv::checks());
+    checks.extend(registry_pooling::checks());
     checks.extend(registry_composite::checks());
     checks
 }

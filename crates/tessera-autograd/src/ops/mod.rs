@@ -2,11 +2,14 @@
 //! for each differentiable op. Shared helpers for the rules live here.
 
 mod attention;
+mod batch_norm;
 mod binary;
 mod concat;
+mod conv;
 mod index;
 mod matmul;
 mod norm;
+mod pooling;
 mod reduce;
 mod shape;
 mod unary;

@@ -53,6 +53,12 @@ modules! {
     NORM = "norm";
     /// Rotary position embeddings.
     ROTARY = "rotary";
+    /// 2-d max and average pooling (plain and adaptive), forward and backward.
+    POOLING = "pooling";
+    /// Batch normalisation, forward and backward.
+    BATCH_NORM = "batch_norm";
+    /// im2col and col2im, the windows of 2-D convolution.
+    CONV = "conv";
     /// index_select, gather, scatter_add, index bounds check.
     INDEX = "index";
     /// Strided copy and concatenation.

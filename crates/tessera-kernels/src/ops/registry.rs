@@ -88,6 +88,20 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("rms_norm", "norm", per_dtype("norm", FLOATS)));
     ops.push(kernels("norm_backward", "norm", per_dtype("norm_backward", FLOATS)));
     ops.push(kernels("rotary", "rotary", per_dtype("rotary", FLOATS)));
+    ops.push(kernels("max_pool2d", "pooling", per_dtype("max_pool2d", FLOATS)));
+    ops.push(kernels("max_pool2d_backward", "pooling", per_dtype("max_pool2d_backward", FLOATS)));
+    ops.push(kernels("avg_pool2d", "pooling", per_dtype("avg_pool2d", FLOATS)));
+    ops.push(kernels("avg_pool2d_backward", "pooling", per_dtype("avg_pool2d_backward", FLOATS)));
+    ops.push(kernels("adaptive_avg_pool2d", "pooling", per_dtype("avg_pool2d", FLOATS)));
+    ops.push(kernels("adaptive_avg_pool2d_backward", "pooling", per_dtype("avg_pool2d_backward", FLOATS)));
+    ops.push(kernels("batch_norm", "batch_norm", per_dtype("batch_norm", FLOATS)));
+    ops.push(kernels("batch_norm_backward", "batch_norm", per_dtype("batch_norm_backward", FLOATS)));
+    ops.push(kernels("im2col", "conv", per_dtype("im2col", FLOATS)));
+    ops.push(kernels("col2im", "conv", per_dtype("col2im", FLOATS)));
+    let conv = |names: &[&str]| names.iter().flat_map(|k| per_dtype(k, FLOATS).collect::<Vec<_>>()).collect::<Vec<_>>();
+    ops.push(kernels("conv2d", "conv", conv(&["im2col", "conv_bias"])));
+    ops.push(kernels("conv2d_input_grad", "conv", conv(&["col2im"])));
+    ops.push(kernels("conv2d_weight_grad", "conv", conv(&["im2col"])));
     ops.push(KernelOp { name: "matmul", family: "matmul", cuda: CudaImpl::Cublas });
     ops.push(KernelOp { name: "matmul_bias", family: "matmul", cuda: CudaImpl::Cublas });
     for name in ["index_select", "gather", "scatter_add"] {

@@ -18,6 +18,9 @@
 //! ```
 
 mod attention;
+mod batch_norm;
+mod conv;
+mod conv2d;
 mod copy;
 mod creation;
 mod elementwise;
@@ -27,10 +30,14 @@ mod matmul;
 mod nn;
 mod norm;
 mod optim;
+mod pooling;
 mod reduce;
 mod rotary;
 
 pub use attention::{AttentionBackwardPlan, AttentionDropout, AttentionPlan, AttentionSpec};
+pub use batch_norm::{BatchNormBackwardPlan, BatchNormPlan};
+pub use conv::{Col2ImPlan, Conv2dSpec, ConvTranspose2dSpec, ConvWindow, Im2ColPlan, Im2ColSpec};
+pub use conv2d::{Conv2dOperands, Conv2dPlan, ConvTranspose2dPlan};
 pub use copy::CatPlan;
 pub use creation::{ArangePlan, Distribution, RandomPlan};
 pub use elementwise::{BinaryPlan, ComparePlan, UnaryPlan, WherePlan, ZipPlan};
@@ -40,6 +47,7 @@ pub use matmul::{MatmulPlan, MatmulShape};
 pub use nn::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows, SoftmaxPlan};
 pub use norm::{NormBackwardPlan, NormKind, NormPlan};
 pub use optim::OptimPlan;
+pub use pooling::{AvgPool2dSpec, MaxPool2dSpec, PoolAxis, PoolBackwardPlan, PoolKind, PoolPlan, Window};
 pub use reduce::{Lines, ReduceKind, ReducePlan};
 pub use rotary::RotaryPlan;
 

@@ -1,14 +1,19 @@
 //! The `Tensor` type: construction and accessors. The ops live in the sibling files.
 
 mod attention;
+mod batch_norm;
+mod conv;
 mod cross_entropy;
 mod elementwise;
 mod indexing;
 mod lstm;
 mod norm;
 mod optim;
+mod pooling;
 mod reduce;
 mod views;
+
+pub use batch_norm::BatchStats;
 
 use crate::{Device, Error, Generator, Result, Storage};
 use std::sync::{Arc, RwLock, RwLockReadGuard};

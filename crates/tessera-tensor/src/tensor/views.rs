@@ -68,6 +68,64 @@ impl Tensor {
         self.reshape([self.elem_count()])
     }
 
+    /// Merges dims `start_dim..=end_dim` into one (negative dims count from the end), as
+    /// `torch.flatten`; a 0-dim tensor becomes `[1]`. A view when the strides allow it.
+    pub fn flatten(&self, start_dim: isize, end_dim: isize) -> Result<Tensor> {
+        const OP: &str = "flatten";
+        if self.rank() == 0 {
+            for d in [start_dim, end_dim] {
+                if !(-1..=0).contains(&d) {
+                    return Err(Error::DimOutOfRange { op: OP, dim: d, shape: self.shape().clone() }.into());
+                }
+            }
+            return self.reshape([1]);
+        }
+        let (s, e) = (self.shape().dim(start_dim, OP)?, self.shape().dim(end_dim, OP)?);
+        if s > e {
+            let msg = format!(
+                "start_dim {start_dim} (dim {s}) comes after end_dim {end_dim} (dim {e}) for shape {}",
+                self.shape()
+            );
+            return Err(Error::InvalidArgument { op: OP, msg }.into());
+        }
+        let dims = self.dims();
+        let mut shape = dims[..s].to_vec();
+        shape.push(dims[s..=e].iter().product());
+        shape.extend_from_slice(&dims[e + 1..]);
+        self.reshape(shape)
+    }
+
+    /// Splits `dim` into dims of `sizes` (one may be `usize::MAX`, inferred), as
+    /// `torch.unflatten`. A view when the strides allow it.
+    pub fn unflatten(&self, dim: isize, sizes: &[usize]) -> Result<Tensor> {
+        const OP: &str = "unflatten";
+        let d = self.shape().dim(dim, OP)?;
+        let n = self.dims()[d];
+        let holes = sizes.iter().filter(|&&s| s == usize::MAX).count();
+        let known: usize = sizes.iter().filter(|&&s| s != usize::MAX).product();
+        let fits = match holes {
+            0 => known == n,
+            1 => known > 0 && n % known == 0,
+            _ => false,
+        };
+        if sizes.is_empty() || !fits {
+            let sizes: Vec<String> =
+                sizes.iter().map(|&s| if s == usize::MAX { "-1".into() } else { s.to_string() }).collect();
+            let msg = format!(
+                "sizes [{}] do not split dim {dim} (size {n}) of shape {} (their product must be {n}, at most one \
+                 inferred)",
+                sizes.join(", "),
+                self.shape()
+            );
+            return Err(Error::InvalidArgument { op: OP, msg }.into());
+        }
+        let dims = self.dims();
+        let mut shape = dims[..d].to_vec();
+        shape.extend(sizes.iter().map(|&s| if s == usize::MAX { n / known } else { s }));
+        shape.extend_from_slice(&dims[d + 1..]);
+        self.reshape(shape)
+    }
+
     /// Removes `dim` if its size is 1 (otherwise unchanged, as PyTorch). A view.
     pub fn squeeze(&self, dim: isize) -> Result<Tensor> {
         let d = self.shape().dim(dim, "squeeze")?;

@@ -10,11 +10,13 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod conv;
 mod copy;
 mod elementwise;
 mod index;
 mod nn;
 mod optim;
+mod pooling;
 mod reduce;
 
 use common::cuda::*;
@@ -72,6 +74,14 @@ cuda_cases! {
     cuda_attention_matches_cpu: nn::attention, covers ["attention", "attention_backward"];
     cuda_norms_and_rotary_match_cpu: nn::norms_and_rotary, covers ["layer_norm", "rms_norm", "norm_backward", "rotary"];
     cuda_optim_steps_match_cpu: optim::optim_steps, covers ["optim_step_"];
+    cuda_pooling_matches_cpu: pooling::pooling, covers [
+        "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d",
+        "adaptive_avg_pool2d_backward",
+    ];
+    cuda_batch_norm_matches_cpu: pooling::batch_norm, covers ["batch_norm", "batch_norm_backward"];
+    cuda_conv_windows_match_cpu: conv::windows, covers ["im2col", "col2im"];
+    cuda_conv2d_and_gradients_match_cpu: conv::convolutions,
+        covers ["conv2d", "conv2d_input_grad", "conv2d_weight_grad"];
 }
 
 #[test]

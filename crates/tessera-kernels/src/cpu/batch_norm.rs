@@ -1,0 +1,283 @@
+//! Batch normalisation over the channels of `[N, C, *]`, fused: per channel one pass for the
+//! mean, one for the variance and one for the output, forward; one pass for the two sums and
+//! one for the gradient, backward. Channels are split across threads when large; f16 and bf16
+//! compute in f32.
+
+use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
+use super::par;
+use super::unary::{map, FloatMath};
+use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
+use crate::Result;
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+use tessera_core::{bf16, f16, Layout};
+
+/// `Σ f(a[i], b[i])` in eight lanes (which vectorise), then across them.
+#[inline]
+fn sum_lanes<T: FloatMath>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..8 {
+            acc[l] = acc[l] + f(x[l], y[l]);
+        }
+    }
+    let tail = ar.iter().zip(br).fold(T::ZERO, |s, (&x, &y)| s + f(x, y));
+    acc.iter().fold(tail, |s, &v| s + v)
+}
+
+/// `(Σ g[i], Σ g[i] · (x[i] - mean))` in eight lanes each.
+#[inline]
+fn sum2_lanes<T: FloatMath>(g: &[T], x: &[T], mean: T) -> (T, T) {
+    let (mut a, mut b) = ([T::ZERO; 8], [T::ZERO; 8]);
+    let (gc, xc) = (g.chunks_exact(8), x.chunks_exact(8));
+    let (gr, xr) = (gc.remainder(), xc.remainder());
+    for (gs, xs) in gc.zip(xc) {
+        for l in 0..8 {
+            a[l] = a[l] + gs[l];
+            b[l] = b[l] + gs[l] * (xs[l] - mean);
+        }
+    }
+    let tail = gr.iter().zip(xr).fold((T::ZERO, T::ZERO), |(s, t), (&g, &v)| (s + g, t + g * (v - mean)));
+    (a.iter().fold(tail.0, |s, &v| s + v), b.iter().fold(tail.1, |s, &v| s + v))
+}
+
+/// `f(channel)` for every channel, in parallel when the input is large.
+fn per_channel<U: Send>(channels: usize, elems: usize, f: impl Fn(usize) -> U + Sync + Send) -> Vec<U> {
+    if par::worth_parallel(elems) {
+        (0..channels).into_par_iter().map(f).collect()
+    } else {
+        (0..channels).map(f).collect()
+    }
+}
+
+/// Builds an output `[batch, channels, inner]` one `[channels, inner]` row of the batch at a
+/// time, rows in parallel when large: `f(channel, offset, uninitialised slice)` must write its
+/// whole slice.
+fn build_rows<T: Send>(
+    len: usize,
+    channels: usize,
+    inner: usize,
+    f: impl Fn(usize, usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    par::build_vec(len, (channels * inner).max(1), |start, chunk| {
+        for (k, oc) in chunk.chunks_mut(inner.max(1)).enumerate() {
+            let at = start + k * inner;
+            f((at / inner.max(1)) % channels.max(1), at, oc);
+        }
+    })
+}
+
+/// An element type as the loops compute it: f32 and f64 as themselves (views of contiguous data
+/// borrowed, not copied), f16 and bf16 widened to f32.
+trait Wide: CpuElem {
+    /// The arithmetic type.
+    type W: FloatMath + Send + Sync;
+    /// The view's values, widened.
+    fn widen<'a>(v: &'a [Self], l: &Layout) -> Cow<'a, [Self::W]>;
+    /// Results narrowed back into a buffer of this type.
+    fn narrow(v: Vec<Self::W>) -> CpuBuffer;
+}
+
+macro_rules! native {
+    ($t:ty) => {
+        impl Wide for $t {
+            type W = $t;
+            fn widen<'a>(v: &'a [$t], l: &Layout) -> Cow<'a, [$t]> {
+                strided_values(v, l)
+            }
+            fn narrow(v: Vec<$t>) -> CpuBuffer {
+                v.into()
+            }
+        }
+    };
+}
+native!(f32);
+native!(f64);
+
+macro_rules! half {
+    ($t:ty) => {
+        impl Wide for $t {
+            type W = f32;
+            fn widen<'a>(v: &'a [$t], l: &Layout) -> Cow<'a, [f32]> {
+                Cow::Owned(map(&strided_values(v, l), <$t>::to_f32))
+            }
+            fn narrow(v: Vec<f32>) -> CpuBuffer {
+                map(&v, <$t>::from_f32).into()
+            }
+        }
+    };
+}
+half!(f16);
+half!(bf16);
+
+/// The values of an optional operand of dtype `S`, widened.
+fn operand<'a, S: Wide>(b: Option<&'a CpuBuffer>, l: Option<&Layout>) -> Option<Cow<'a, [S::W]>> {
+    b.zip(l).and_then(|(b, l)| b.as_slice::<S>().map(|v| S::widen(v, l)))
+}
+
+/// Batch normalisation: `[y, saved]`, `saved` `[3, channels]` holding each channel's mean,
+/// `1 / sqrt(var + eps)` and the variance for a running estimate (the batch's unbiased variance
+/// in training, the running variance in eval).
+pub fn batch_norm(
+    plan: &BatchNormPlan,
+    x: &CpuBuffer,
+    weight: Option<&CpuBuffer>,
+    bias: Option<&CpuBuffer>,
+    running: Option<(&CpuBuffer, &CpuBuffer)>,
+) -> Result<[CpuBuffer; 2]> {
+    let params: Vec<&CpuBuffer> =
+        [weight, bias, running.map(|r| r.0), running.map(|r| r.1)].into_iter().flatten().collect();
+    expect_dtype("batch_norm", plan.dtype, &[x])?;
+    expect_dtype("batch_norm", plan.dtype, &params)?;
+    Ok(match x {
+        CpuBuffer::F32(_) => forward_as::<f32>(plan, x, weight, bias, running),
+        CpuBuffer::F64(_) => forward_as::<f64>(plan, x, weight, bias, running),
+        CpuBuffer::F16(_) => forward_as::<f16>(plan, x, weight, bias, running),
+        CpuBuffer::BF16(_) => forward_as::<bf16>(plan, x, weight, bias, running),
+        _ => unreachable!("the plan admits float dtypes only"),
+    })
+}
+
+fn forward_as<S: Wide>(
+    plan: &BatchNormPlan,
+    x: &CpuBuffer,
+    weight: Option<&CpuBuffer>,
+    bias: Option<&CpuBuffer>,
+    running: Option<(&CpuBuffer, &CpuBuffer)>,
+) -> [CpuBuffer; 2]
+where
+    CpuBuffer: From<Vec<S::W>>,
+{
+    let (rm, rv) = (plan.running.as_ref().map(|r| &r.0), plan.running.as_ref().map(|r| &r.1));
+    let xv = operand::<S>(Some(x), Some(&plan.x)).expect("dtype checked by the caller");
+    let (w, b) = (operand::<S>(weight, plan.weight.as_ref()), operand::<S>(bias, plan.bias.as_ref()));
+    let (m, v) = (operand::<S>(running.map(|r| r.0), rm), operand::<S>(running.map(|r| r.1), rv));
+    let (y, saved) = forward(plan, &xv, w.as_deref(), b.as_deref(), m.as_deref().zip(v.as_deref()));
+    [S::narrow(y), saved.into()]
+}
+
+fn forward<T: FloatMath + Send + Sync>(
+    plan: &BatchNormPlan,
+    x: &[T],
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    running: Option<(&[T], &[T])>,
+) -> (Vec<T>, Vec<T>) {
+    let (n, c, inner, m) = (plan.batch, plan.channels, plan.inner, plan.per_channel());
+    let eps = T::from_f64(plan.eps);
+    let stats = per_channel(c, x.len(), |ch| {
+        let (mean, var) = match (plan.training, running) {
+            (false, Some((rm, rv))) => (rm[ch], rv[ch]),
+            _ => {
+                let slice = |bn: usize| &x[(bn * c + ch) * inner..][..inner];
+                let sum = (0..n).fold(T::ZERO, |s, bn| s + sum_lanes(slice(bn), slice(bn), |v, _| v));
+                let mean = sum / T::from_f64(m as f64);
+                let sq =
+                    (0..n).fold(T::ZERO, |s, bn| s + sum_lanes(slice(bn), slice(bn), |v, _| (v - mean) * (v - mean)));
+                (mean, sq / T::from_f64(m as f64))
+            }
+        };
+        let invstd = T::ONE / (var + eps).sqrt();
+        let keep = if plan.training { var * T::from_f64(m as f64 / (m as f64 - 1.0)) } else { var };
+        (mean, invstd, keep)
+    });
+    let mut saved = vec![T::ZERO; 3 * c];
+    for (ch, &(mean, invstd, keep)) in stats.iter().enumerate() {
+        (saved[ch], saved[c + ch], saved[2 * c + ch]) = (mean, invstd, keep);
+    }
+    // y = (x - mean) · scale + bias, scale = w · invstd.
+    let affine: Vec<(T, T, T)> = stats
+        .iter()
+        .enumerate()
+        .map(|(ch, &(mean, invstd, _))| (mean, w.map_or(invstd, |w| w[ch] * invstd), b.map_or(T::ZERO, |b| b[ch])))
+        .collect();
+    let y = build_rows(x.len(), c, inner, |ch, at, out| {
+        let (mean, scale, bias) = affine[ch];
+        for (o, &v) in out.iter_mut().zip(&x[at..at + inner]) {
+            o.write((v - mean) * scale + bias);
+        }
+    });
+    (y, saved)
+}
+
+/// The gradients of batch normalisation: `[dx, dweight, dbias]`, the last two `[channels]` in
+/// the input's dtype (`Σ dy · x̂` and `Σ dy` per channel, computed whether or not there is a
+/// weight).
+pub fn batch_norm_backward(
+    plan: &BatchNormBackwardPlan,
+    x: &CpuBuffer,
+    weight: Option<&CpuBuffer>,
+    dy: &CpuBuffer,
+    saved: &CpuBuffer,
+) -> Result<[CpuBuffer; 3]> {
+    let f = &plan.forward;
+    expect_dtype("batch_norm_backward", f.dtype, &[x, dy])?;
+    expect_dtype("batch_norm_backward", f.dtype, &weight.into_iter().collect::<Vec<_>>())?;
+    expect_dtype("batch_norm_backward", f.stat_dtype, &[saved])?;
+    Ok(match x {
+        CpuBuffer::F32(_) => backward_as::<f32>(plan, x, weight, dy, saved),
+        CpuBuffer::F64(_) => backward_as::<f64>(plan, x, weight, dy, saved),
+        CpuBuffer::F16(_) => backward_as::<f16>(plan, x, weight, dy, saved),
+        CpuBuffer::BF16(_) => backward_as::<bf16>(plan, x, weight, dy, saved),
+        _ => unreachable!("the plan admits float dtypes only"),
+    })
+}
+
+fn backward_as<S: Wide>(
+    plan: &BatchNormBackwardPlan,
+    x: &CpuBuffer,
+    weight: Option<&CpuBuffer>,
+    dy: &CpuBuffer,
+    saved: &CpuBuffer,
+) -> [CpuBuffer; 3]
+where
+    S::W: CpuElem,
+{
+    let f = &plan.forward;
+    let xv = operand::<S>(Some(x), Some(&f.x)).expect("dtype checked by the caller");
+    let dyv = operand::<S>(Some(dy), Some(&plan.dy)).expect("dtype checked by the caller");
+    let w = operand::<S>(weight, f.weight.as_ref());
+    let sv = saved.as_slice::<S::W>().map(|v| strided_values(v, &plan.saved)).expect("dtype checked by the caller");
+    let [dx, dw, db] = backward(f, &xv, w.as_deref(), &dyv, &sv);
+    [S::narrow(dx), S::narrow(dw), S::narrow(db)]
+}
+
+fn backward<T: FloatMath + Send + Sync>(
+    plan: &BatchNormPlan,
+    x: &[T],
+    w: Option<&[T]>,
+    dy: &[T],
+    saved: &[T],
+) -> [Vec<T>; 3] {
+    let (n, c, inner, m) = (plan.batch, plan.channels, plan.inner, plan.per_channel());
+    let sums = per_channel(c, x.len(), |ch| {
+        let (mean, invstd) = (saved[ch], saved[c + ch]);
+        let at = |bn: usize| (bn * c + ch) * inner;
+        let (sum_dy, sum_dyx) = (0..n).fold((T::ZERO, T::ZERO), |(s, t), bn| {
+            let (a, b) = sum2_lanes(&dy[at(bn)..][..inner], &x[at(bn)..][..inner], mean);
+            (s + a, t + b)
+        });
+        (sum_dy, sum_dyx * invstd)
+    });
+    let inv_m = T::from_f64(1.0 / m.max(1) as f64);
+    let dx = build_rows(x.len(), c, inner, |ch, at, out| {
+        let (mean, invstd) = (saved[ch], saved[c + ch]);
+        let k = w.map_or(invstd, |w| w[ch] * invstd);
+        let (dyr, xr) = (&dy[at..at + inner], &x[at..at + inner]);
+        if plan.training {
+            // dx = k (dy - mean(dy) - x̂ mean(dy x̂)), x̂ = (x - mean) invstd.
+            let (mean_dy, mean_dyx) = (sums[ch].0 * inv_m, sums[ch].1 * inv_m);
+            for ((o, &g), &v) in out.iter_mut().zip(dyr).zip(xr) {
+                o.write(k * (g - mean_dy - (v - mean) * invstd * mean_dyx));
+            }
+        } else {
+            for (o, &g) in out.iter_mut().zip(dyr) {
+                o.write(k * g);
+            }
+        }
+    });
+    [dx, sums.iter().map(|s| s.1).collect(), sums.iter().map(|s| s.0).collect()]
+}
