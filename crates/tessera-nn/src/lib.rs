@@ -45,11 +45,13 @@ pub mod summary;
 
 pub use error::{Error, Result};
 pub use layers::{
-    Alignment, AttentionConfig, AttentionMask, DecoderMasks, Dropout, Embedding, FeedForwardActivation, Gelu, Gru,
-    LayerNorm, Linear, LogSoftmax, Lstm, LstmState, MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax,
-    Tanh, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer, WordVectors,
+    AdaptiveAvgPool2d, Alignment, AttentionConfig, AttentionMask, AvgPool2d, BatchNorm, BatchNorm1d, BatchNorm2d,
+    BatchNormConfig, Conv2d, ConvShape, ConvTranspose2d, DecoderMasks, Dropout, Embedding, FeedForwardActivation,
+    Flatten, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState, MaxPool2d, MultiheadAttention, Relu, RmsNorm,
+    Sequential, Sigmoid, Softmax, Tanh, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer, Unflatten,
+    WordVectors,
 };
-pub use module::{prefixed, MapFn, Module, ModuleField, ModuleParts, Parameters, Part};
+pub use module::{prefixed, Buffer, MapFn, Module, ModuleField, ModuleParts, Parameters, Part, StateEntry};
 /// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).
 pub use tessera_derive::Module;
 

@@ -72,9 +72,10 @@ fn from_bytes(dtype: DType, shape: &[usize], b: &[u8]) -> Result<Tensor> {
     })
 }
 
-/// The named tensors of `module` (its parameters), in registration order.
+/// The named tensors of `module`: its parameters, then its buffers (batch norm's running
+/// statistics), in registration order.
 pub fn state_dict(module: &dyn Module) -> Vec<(String, Tensor)> {
-    module.parameters().into_iter().map(|(n, p)| (n, p.tensor().clone())).collect()
+    module.state_entries().into_iter().map(|(n, e)| (n, e.tensor())).collect()
 }
 
 /// Serialises named tensors (plus string metadata) to safetensors bytes.
@@ -143,32 +144,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Loads `path` into `module`'s parameters, in place. Every parameter must be in the file with
-/// its shape, and the file must hold nothing else: a missing, extra or mis-shaped tensor is an
-/// error naming it, and then no parameter is changed. Values of another float dtype are converted.
+/// Loads `path` into `module`'s parameters and buffers, in place. Every one must be in the file
+/// with its shape, and the file must hold nothing else: a missing, extra or mis-shaped tensor is
+/// an error naming it, and then nothing is changed. Values of another float dtype are converted.
 pub fn load(module: &dyn Module, path: &Path) -> Result<BTreeMap<String, String>> {
     let (tensors, meta) = read_safetensors(path)?;
     let bad = |msg: String| Error::StateDict { path: path.into(), msg };
     let mut by_name: BTreeMap<String, Tensor> = tensors.into_iter().collect();
     let mut updates = Vec::new();
-    for (name, param) in module.parameters() {
-        let t =
-            by_name.remove(&name).ok_or_else(|| bad(format!("missing tensor '{name}' (shape {})", param.shape())))?;
-        if t.shape() != param.shape() {
-            return Err(bad(format!(
-                "tensor '{name}' has shape {} in the file, the model expects {}",
-                t.shape(),
-                param.shape()
-            )));
+    for (name, entry) in module.state_entries() {
+        let want = entry.tensor().shape().clone();
+        let t = by_name.remove(&name).ok_or_else(|| bad(format!("missing tensor '{name}' (shape {want})")))?;
+        if *t.shape() != want {
+            return Err(bad(format!("tensor '{name}' has shape {} in the file, the model expects {want}", t.shape())));
         }
-        let t = t.to_dtype(param.tensor().dtype())?.to_device(param.tensor().device())?;
-        updates.push((param, t));
+        updates.push((entry, t));
     }
     if let Some(extra) = by_name.keys().next() {
-        return Err(bad(format!("unexpected tensor '{extra}': the model has no parameter of that name")));
+        return Err(bad(format!("unexpected tensor '{extra}': the model has no parameter or buffer of that name")));
     }
-    for (param, t) in updates {
-        param.tensor().assign_(&t)?;
+    for (entry, t) in updates {
+        entry.load(&t)?;
     }
     Ok(meta)
 }

@@ -49,6 +49,10 @@ impl Module for Dropout {
         self.training.store(training, Ordering::Relaxed);
     }
 
+    fn reseed(&self, seed: u64) {
+        Dropout::reseed(self, seed);
+    }
+
     fn describe(&self) -> String {
         format!("Dropout(p={})", self.p)
     }

@@ -1,8 +1,10 @@
 //! The `Module` trait: what every layer and model implements, and [`ModuleParts`], what a module
 //! is made of (written by `#[derive(Module)]`).
 
+mod buffer;
 mod parts;
 
+pub use buffer::{Buffer, StateEntry};
 pub use parts::{MapFn, ModuleField, ModuleParts, Part};
 
 use crate::Result;
@@ -81,9 +83,33 @@ pub trait Module: ModuleParts + Send + Sync {
             match part {
                 Part::Parameter(p) => params.push((name, p.clone())),
                 Part::Module(m) => params.extend(prefixed(&name, m.parameters())),
+                Part::Buffer(_) => {}
             }
         }
         params
+    }
+
+    /// The buffers (saved, untrained tensors such as batch norm's running statistics), named as
+    /// [`parameters`](Module::parameters) are.
+    fn buffers(&self) -> Vec<(String, Buffer)> {
+        let mut out = Vec::new();
+        for (name, part) in self.parts() {
+            match part {
+                Part::Buffer(b) => out.push((name, b.clone())),
+                Part::Module(m) => {
+                    out.extend(m.buffers().into_iter().map(|(n, b)| (format!("{name}.{n}"), b)));
+                }
+                Part::Parameter(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Everything saved with the module: each module's parameters and buffers, named as
+    /// PyTorch's `state_dict()` names them.
+    fn state_entries(&self) -> Vec<(String, StateEntry)> {
+        let params = self.parameters().into_iter().map(|(n, p)| (n, StateEntry::Parameter(p)));
+        params.chain(self.buffers().into_iter().map(|(n, b)| (n, StateEntry::Buffer(b)))).collect()
     }
 
     /// The direct sub-modules with their names, for summaries (empty for leaf layers).
@@ -92,7 +118,7 @@ pub trait Module: ModuleParts + Send + Sync {
             .into_iter()
             .filter_map(|(name, part)| match part {
                 Part::Module(m) => Some((name, m)),
-                Part::Parameter(_) => None,
+                Part::Parameter(_) | Part::Buffer(_) => None,
             })
             .collect()
     }
@@ -105,7 +131,16 @@ pub trait Module: ModuleParts + Send + Sync {
         }
     }
 
-    /// Moves every parameter to `device`, in place. A parameter already there is kept as it is;
+    /// Restarts the random streams of the module's dropout layers from `seed` (each sub-module
+    /// from a seed mixed with its position), so that an epoch resumed from a checkpoint draws
+    /// the masks an unbroken run draws; by default it is passed on to every sub-module.
+    fn reseed(&self, seed: u64) {
+        for (i, (_, child)) in self.children().into_iter().enumerate() {
+            child.reseed(seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+    }
+
+    /// Moves every parameter and buffer to `device`, in place. A parameter already there is kept as it is;
     /// the others are replaced by copies on `device` (without their gradients), so build the
     /// optimizer after the move: it then shares the moved parameters, as with PyTorch's
     /// `model.to(device)` before `optim.Adam(model.parameters())`.
@@ -115,7 +150,11 @@ pub trait Module: ModuleParts + Send + Sync {
                 return Ok(p.clone());
             }
             Ok(Var::new(p.tensor().to_device(device)?, p.requires_grad())?)
-        })
+        })?;
+        for (_, b) in self.buffers() {
+            b.set(b.get().to_device(device)?);
+        }
+        Ok(())
     }
 
     /// Number of trainable scalars.

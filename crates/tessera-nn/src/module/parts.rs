@@ -12,6 +12,8 @@ pub enum Part<'a> {
     Parameter(&'a Var),
     /// A sub-module (its own parts are named below it).
     Module(&'a dyn Module),
+    /// A saved tensor that is not trained (see [`Buffer`](super::Buffer)).
+    Buffer(&'a super::Buffer),
 }
 
 /// A function that replaces a parameter, given its dotted name relative to the module it is
