@@ -218,7 +218,7 @@ fn use_mnist(result: tessera_train::Result<TensorDataset>) -> String {
         Err(e) => return signature(&e.to_string()),
     };
     let first: Vec<usize> = (0..data.len().min(4)).collect();
-    let augment = Augment { max_shift: 2.0, max_degrees: 10.0, seed: 0 };
+    let augment = Augment { max_shift: 2.0, max_degrees: 10.0, flip: true, seed: 0 };
     let augmented = data.batch(&first).and_then(|b| augment.apply(&b.inputs, 0));
     format!("ok; augment {}", outcome(&augmented))
 }

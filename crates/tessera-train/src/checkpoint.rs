@@ -26,7 +26,7 @@ pub struct CheckpointInfo {
 /// `optim.<name>.state<k>`) with `info`, atomically.
 pub fn save(path: &Path, model: &dyn Module, optimizer: Option<&Optimizer>, info: &CheckpointInfo) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> =
-        model.parameters().into_iter().map(|(n, p)| (format!("model.{n}"), p.tensor().clone())).collect();
+        model.state_entries().into_iter().map(|(n, e)| (format!("model.{n}"), e.tensor())).collect();
     let mut meta = Metadata::new();
     meta.insert("format".into(), FORMAT.into());
     meta.insert("model".into(), info.model.clone());
@@ -127,8 +127,9 @@ pub fn load(
             optim_tensors.push((name.to_string(), t));
         }
     }
-    let params = model.parameters();
-    for (n, p) in &params {
+    let params = model.state_entries();
+    for (n, entry) in &params {
+        let p = entry.tensor();
         match model_tensors.get(n) {
             None => return Err(bad(format!("parameter '{n}' is missing: the checkpoint is from another model"))),
             Some(t) if t.shape() != p.shape() => {
@@ -155,8 +156,8 @@ pub fn load(
             opt.set_learning_rate(lr);
         }
     }
-    for (n, p) in params {
-        p.tensor().assign_(&model_tensors[&n].to_dtype(p.tensor().dtype())?)?;
+    for (n, entry) in params {
+        entry.load(&model_tensors[&n])?;
     }
     Ok(info)
 }

@@ -89,6 +89,10 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A hyperparameter search space (`lr=1e-3,3e-4 batch_size=32`) is malformed, or names a
+    /// key or value the model does not accept.
+    #[error("search space: {0}")]
+    SearchSpace(String),
 }
 
 impl Error {

@@ -5,6 +5,7 @@
 
 pub mod callbacks;
 pub mod checkpoint;
+pub mod classification;
 pub mod data;
 mod error;
 pub mod fs;
@@ -18,8 +19,10 @@ pub mod plot;
 pub mod progress;
 pub mod rng;
 pub mod run_dir;
+pub mod saliency;
 pub mod schedule;
 mod trainer;
+pub mod tune;
 
 pub use error::{Error, Result};
 /// Distributed training's communicator and collectives (the `tessera-dist` crate).

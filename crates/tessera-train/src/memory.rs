@@ -8,7 +8,7 @@ use crate::{Error, Result};
 const F32_BYTES: f64 = 4.0;
 
 /// A model's size in values (f32 each), as counted from its configuration.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MemoryEstimate {
     /// Parameters.
     pub parameters: f64,

@@ -97,7 +97,9 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     svg
 }
 
-fn tick(v: f64) -> String {
+/// An axis label for `v`: three decimals at most, scientific notation for very large or small
+/// values.
+pub(crate) fn tick(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
         format!("{v:.1e}")
     } else {
@@ -106,7 +108,8 @@ fn tick(v: f64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
+/// `s` with the characters SVG text cannot hold as they are (`&`, `<`, `>`) escaped.
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

@@ -1,5 +1,9 @@
 //! The classic models the `tessera` program trains, built from nn layers.
 
+mod cnn;
+
+pub use cnn::CnnConfig;
+
 use crate::memory::MemoryEstimate;
 use crate::Result;
 use tessera_nn::{Linear, Relu, Sequential, Softmax};

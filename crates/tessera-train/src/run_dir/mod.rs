@@ -31,6 +31,8 @@ pub const RUN_FILES: &[&str] = &[
     "vocab.json",
     "tokenizer.json",
     "checkpoints",
+    "tune.csv",
+    "tune.svg",
 ];
 
 impl RunDir {

@@ -124,8 +124,8 @@ impl<T: Task> Trainer<T> {
     }
 
     /// Trains for `cfg.epochs` epochs (or until a callback stops it), reporting `loss` and the
-    /// task's metrics, then every evaluation set's (`val_loss`, ...), `lr` and `seconds` every
-    /// epoch.
+    /// task's metrics, then every evaluation set's (`val_loss`, ...), `lr`, the optimizer's
+    /// `penalty` when it has L1/L2 penalties, and `seconds` every epoch.
     pub fn fit<D: FitData<Batch = T::Batch>>(&mut self, data: &D, cfg: &FitConfig) -> Result<History> {
         self.fit_from(data, cfg, 0)
     }
@@ -183,6 +183,10 @@ impl<T: Task> Trainer<T> {
                 }
             }
             logs.values.insert("lr".into(), self.optimizer.learning_rate());
+            if self.optimizer.has_penalty() {
+                // The L1/L2 penalties' value at the epoch's end (the loss does not include it).
+                logs.values.insert("penalty".into(), self.optimizer.penalty_value()?);
+            }
             if let Some(name) = T::THROUGHPUT {
                 logs.values.insert(name.into(), weight / train_secs.max(1e-9));
             }

@@ -61,7 +61,11 @@ where
     fn begin(&mut self, pass: Pass) {
         self.top_k = match pass {
             Pass::Eval { top_k } => top_k,
-            Pass::Train { .. } => None,
+            Pass::Train { epoch, seed } => {
+                // Dropout masks follow the epoch, so a resumed run draws what an unbroken one does.
+                self.model.reseed(seed.wrapping_add(epoch as u64));
+                None
+            }
         };
     }
 

@@ -133,13 +133,25 @@ fn read_idx(bytes: &[u8], kind: Kind, path: &Path) -> Result<Idx> {
 /// `images_path` and `labels_path` name them in errors.
 ///
 /// Errors ([`Error::BadData`], naming the file): a bad magic, images of rank other than 3 or
-/// labels of rank other than 1, no images or labels, images of 0 rows or columns, dims that
+/// labels of rank other than 1, no images or labels, images of 0 rows or columns, images that
+/// are not square (as the CSV reader, so that the convnet sees every source's rows as the same
+/// `side × side` images), dims that
 /// describe more bytes than the file holds (or fewer), as many labels as images, and labels
 /// above 9.
 pub fn parse_mnist_idx(images: &[u8], labels: &[u8], images_path: &Path, labels_path: &Path) -> Result<TensorDataset> {
     let images = read_idx(images, Kind::Images, images_path)?;
     let labels = read_idx(labels, Kind::Labels, labels_path)?;
     let (n, m) = (images.dims[0], labels.dims[0]);
+    if images.dims[1] != images.dims[2] {
+        let (rows, cols) = (images.dims[1], images.dims[2]);
+        return Err(Error::bad_data(
+            images_path,
+            format!(
+                "images of {rows}x{cols} pixels (dims {:?}): Tessera's image readers take square images",
+                images.dims
+            ),
+        ));
+    }
     if n != m {
         return Err(Error::bad_data(
             images_path,
@@ -242,6 +254,12 @@ mod tests {
     }
 
     #[test]
+    fn rectangular_images_are_an_error_naming_their_size() {
+        let e = err(&idx(&[1, 2, 3], &[0; 6]), &idx(&[1], &[4]));
+        assert_eq!(e, "img: images of 2x3 pixels (dims [1, 2, 3]): Tessera's image readers take square images");
+    }
+
+    #[test]
     fn empty_sets_and_empty_images_are_errors() {
         let labels = idx(&[2], &[1, 2]);
         assert_eq!(err(&idx(&[0, 28, 28], &[]), &labels), "img: no images: dims [0, 28, 28]");
@@ -280,12 +298,12 @@ mod tests {
             e.finish().unwrap()
         };
         let labels = gz(&idx(&[2], &[7, 9]));
-        let d = parse(&gz(&idx(&[2, 1, 3], &[0, 255, 0, 0, 0, 51])), &labels).unwrap();
-        assert_eq!(d.inputs().to_vec::<f32>().unwrap(), [0.0, 1.0, 0.0, 0.0, 0.0, 0.2]);
+        let d = parse(&gz(&idx(&[2, 2, 2], &[0, 255, 0, 0, 0, 51, 0, 0])), &labels).unwrap();
+        assert_eq!(d.inputs().to_vec::<f32>().unwrap(), [0.0, 1.0, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0]);
         assert_eq!(d.targets().to_vec::<u32>().unwrap(), [7, 9]);
-        let e = err(&gz(&idx(&[2, 1, 3], &vec![0; 1 << 20])), &labels);
-        assert_eq!(e, "img: more than 6 data bytes for dims [2, 1, 3]: the file has trailing data or wrong dims");
-        let mut cut = gz(&idx(&[2, 1, 3], &[0; 6]));
+        let e = err(&gz(&idx(&[2, 2, 2], &vec![0; 1 << 20])), &labels);
+        assert_eq!(e, "img: more than 8 data bytes for dims [2, 2, 2]: the file has trailing data or wrong dims");
+        let mut cut = gz(&idx(&[2, 2, 2], &[0; 8]));
         cut.truncate(cut.len() - 12);
         assert!(err(&cut, &labels).starts_with("img: corrupt or truncated gzip stream"));
     }
