@@ -102,6 +102,27 @@ def lm_step():
     return median_time(step, seconds=8.0, warmup=5)
 
 
+def cnn_step(threads):
+    """Seconds per step of `tessera train cnn`'s convnet (softmax output, log + NLL as Keras'
+    sparse categorical cross-entropy), batch 64, Adam, on `threads` threads."""
+    torch.set_num_threads(threads)
+    nn = torch.nn
+    net = nn.Sequential(
+        nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(128, 10), nn.Softmax(dim=-1))
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    x, y = torch.rand(64, 784), torch.arange(64) % 10
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.nll_loss(torch.log(net(x)), y)
+        loss.backward()
+        opt.step()
+
+    return median_time(step, seconds=6.0, warmup=5)
+
+
 def criterion_median(target, group, bench):
     path = os.path.join(target, "criterion", group, bench, "new", "estimates.json")
     with open(path) as f:
@@ -117,6 +138,7 @@ def main():
     if not args.skip_cargo:
         subprocess.run(["cargo", "bench", "-p", "tessera-benches", "--bench", "training_step"], cwd=ROOT, env=env, check=True)
     gpt = gpt_steps()
+    cnn = {threads: cnn_step(threads) for threads in (1, 2)}
     torch.set_num_threads(1)
     rows = [
         ("MLP step, batch 32", ("mlp_step", "b32"), mlp_step(32, False), mlp_step(32, True)),
@@ -140,6 +162,10 @@ def main():
         theirs = gpt[f"t{threads}"]
         name = f"GPT step (train gpt defaults), {threads} thr"
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
+    for threads in (1, 2):
+        ours = criterion_median(env["CARGO_TARGET_DIR"], "cnn_step", f"t{threads}")
+        name = f"CNN step (train cnn, batch 64), {threads} thr"
+        print(f"{name:<40} {ours * 1e3:>7.3f} ms {cnn[threads] * 1e3:>7.3f} ms {'-':>17} {ours / cnn[threads]:>20.2f}")
 
 
 def gpt_steps():

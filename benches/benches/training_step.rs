@@ -11,6 +11,9 @@
 //! - `gpt_step/t1`, `gpt_step/t2`: one iteration of `tessera train gpt`'s default recipe
 //!   ([`tessera_benches::gpt_workload`]) on 1 and 2 threads: forward, cross-entropy, backward,
 //!   clipping, AdamW.
+//! - `cnn_step/t1`, `cnn_step/t2`: one step of `tessera train cnn`'s convnet (Keras' MNIST
+//!   example: two 3x3 convolutions, max pool, dropout, two dense layers, softmax) at batch 64 on
+//!   1 and 2 threads: forward, sparse categorical cross-entropy, backward, Adam.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -132,5 +135,36 @@ fn gpt_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mlp_step, lstm_layer, lm_step, gpt_step);
+fn cnn_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cnn_step");
+    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(6));
+    let dev = Device::Cpu;
+    let model = tessera_train::models::CnnConfig::grayscale(28, 10, 0).build(&dev).unwrap();
+    let mut opt = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+    let mut g = Generator::new(1);
+    let x = Var::constant(Tensor::rand_uniform(&mut g, 0.0, 1.0, [64, 784], DType::F32, &dev).unwrap());
+    let y = Var::constant(Tensor::from_vec((0..64u32).map(|i| i % 10).collect(), [64], &dev).unwrap());
+    for threads in tessera_benches::THREADS {
+        let pool = pool(threads);
+        group.bench_function(format!("t{threads}"), |b| {
+            b.iter_custom(|iters| {
+                pool.install(|| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        opt.zero_grad();
+                        let loss =
+                            tessera_nn::loss::sparse_categorical_crossentropy(&model.forward(&x).unwrap(), &y).unwrap();
+                        loss.backward().unwrap();
+                        opt.step().unwrap();
+                        black_box(loss);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mlp_step, lstm_layer, lm_step, gpt_step, cnn_step);
 criterion_main!(benches);

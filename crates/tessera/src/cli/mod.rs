@@ -10,10 +10,12 @@ mod distributed;
 mod embeddings;
 mod embeddings_plot;
 mod eval;
+mod explain;
 mod generate;
 mod input;
 mod lm_text;
 mod mlp;
+mod penalty;
 mod perplexity;
 mod predict;
 mod pretrained;
@@ -26,6 +28,7 @@ mod train_gpt;
 mod train_lm;
 mod train_mlp;
 mod training;
+mod tune;
 mod word2vec;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +52,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Predict classes with a saved checkpoint.
     Predict(predict::PredictArgs),
+    /// Saliency maps: which pixels a classifier's decision depends on, as pictures.
+    Explain(explain::ExplainArgs),
     /// Sample text from a language model trained with `tessera train lm` or `tessera train gpt`.
     Generate(generate::GenerateArgs),
     /// A GPT's perplexity on text files (a `tessera train gpt` run or a Hugging Face GPT-2 folder).
@@ -64,6 +69,10 @@ enum Command {
     /// Explore and evaluate word vectors: neighbours, analogies, similarity and analogy
     /// benchmarks, pictures, format conversion.
     Embeddings(embeddings::EmbeddingsArgs),
+    /// Choose hyperparameters by validation: every configuration of a grid (or `--random N` of
+    /// them) scored by stratified k-fold cross-validation or a validation split, a ranked table
+    /// (tune.csv, tune.svg), and the best configuration retrained on all the training data.
+    Tune(tune::TuneArgs),
 }
 
 /// Runs the parsed command.
@@ -72,6 +81,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Train(args) => training::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Perplexity(args) => perplexity::run(args),
         Command::Summary(args) => summary::run(args),
@@ -79,5 +89,6 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Segment(args) => segment::run(args),
         Command::Bpe(args) => bpe::run(args),
         Command::Embeddings(args) => embeddings::run(args),
+        Command::Tune(args) => tune::run(args),
     }
 }

@@ -11,6 +11,15 @@ pub fn count(s: &str) -> Result<usize, String> {
     }
 }
 
+/// A whole number, at least 2 (cross-validation folds).
+pub fn at_least_two(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        Ok(_) => Err("must be at least 2".into()),
+        Err(_) => Err("must be a whole number, at least 2".into()),
+    }
+}
+
 fn finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
@@ -78,6 +87,9 @@ mod tests {
         assert_eq!(count("3"), Ok(3));
         assert_eq!(count("0").unwrap_err(), "must be at least 1");
         assert!(count("-1").is_err() && count("1e3").is_err() && count("").is_err());
+        assert_eq!(at_least_two("2"), Ok(2));
+        assert_eq!(at_least_two("1").unwrap_err(), "must be at least 2");
+        assert!(at_least_two("x").is_err() && at_least_two("-2").is_err());
         assert_eq!(positive("0.5"), Ok(0.5));
         for bad in ["0", "-1", "nan", "inf", "NaN", "-inf", "x"] {
             assert!(positive(bad).is_err(), "{bad}");

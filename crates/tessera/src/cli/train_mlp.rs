@@ -1,8 +1,10 @@
-//! `tessera train mlp`: the main job.
+//! `tessera train mlp` (the main job) and `tessera train cnn`: the MNIST classifiers, trained
+//! by one function.
 
 use super::device::open;
 use super::distributed;
-use super::mlp::{MlpConfig, MnistSource, MODEL};
+use super::mlp::{Arch, MlpConfig, MnistSource, CNN_MODEL, MODEL};
+use super::penalty::PenaltyArgs;
 use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, TrainOptions, Watch};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
@@ -11,7 +13,6 @@ use tessera_nn::{loss, summary, Module};
 use tessera_tensor::DType;
 use tessera_train::data::{Augment, Dataset, TensorDataset};
 use tessera_train::dist::Communicator;
-use tessera_train::models::mlp_memory_estimate;
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
 use tessera_train::{FitConfig, FitData, LossFn, Supervised, Trainer, Validation};
 
@@ -26,7 +27,31 @@ pub struct MlpArgs {
     augment: bool,
     #[command(flatten)]
     #[serde(flatten)]
+    penalty: PenaltyArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
     pub(super) common: TrainOptions,
+}
+
+/// Arguments of `tessera train cnn`: those of `train mlp` and the convnet's own.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct CnnArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(super) base: MlpArgs,
+    /// Batch norm after each convolution.
+    #[arg(long)]
+    batch_norm: bool,
+    /// With `--augment`, also mirror half the training images left to right (off for digits,
+    /// whose mirror images are not digits).
+    #[arg(long)]
+    flip: bool,
+}
+
+/// Adam with `--lr`, and the `--l1`/`--l2` penalties on the weights.
+fn optimizer(a: &MlpArgs, model: &dyn Module) -> CliResult<Optimizer> {
+    let adam = OptimizerKind::Adam(Adam { lr: a.common.lr, ..Adam::default() });
+    a.penalty.apply(Optimizer::new(model.parameters(), adam)?)
 }
 
 fn to_device(d: &TensorDataset, device: &tessera_tensor::Device) -> CliResult<TensorDataset> {
@@ -36,25 +61,41 @@ fn to_device(d: &TensorDataset, device: &tessera_tensor::Device) -> CliResult<Te
 /// Runs `tessera train mlp` (data-parallel with `--distributed`).
 pub fn run(a: MlpArgs) -> CliResult<()> {
     let comm = distributed::join(&a.common)?;
-    let result = train_mlp(a, &comm);
+    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|mut a| {
+        a.common.epochs.get_or_insert(10);
+        train(&a, &a, Arch::Mlp, false, &comm)
+    });
     distributed::finish(&comm, result)
 }
 
-fn train_mlp(a: MlpArgs, comm: &Option<Communicator>) -> CliResult<()> {
-    let mut a = resolve(a, MODEL, |a| &mut a.common)?;
+/// Runs `tessera train cnn` (data-parallel with `--distributed`).
+pub fn run_cnn(a: CnnArgs) -> CliResult<()> {
+    let comm = distributed::join(&a.base.common)?;
+    let result = resolve(a, CNN_MODEL, |a| &mut a.base.common).and_then(|mut a| {
+        // Keras' example trains the convnet for 12 epochs.
+        a.base.common.epochs.get_or_insert(12);
+        train(&a, &a.base, Arch::Cnn { batch_norm: a.batch_norm }, a.flip, &comm)
+    });
+    distributed::finish(&comm, result)
+}
+
+/// Trains the classifier `arch` as `a` says; `all` (the command's arguments) goes into the run
+/// folder's config so that `--resume` restores every option.
+fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Option<Communicator>) -> CliResult<()> {
+    let name = arch.model_name();
     if let Some(c) = comm {
         // Every rank has checked `--out` before rank 0 creates it.
         c.barrier()?;
     }
-    let epochs = *a.common.epochs.get_or_insert(10);
+    let epochs = a.common.epochs.unwrap_or(10);
     let device = open(a.common.device)?;
     let data = a.source.load(a.common.seed)?;
     let (train, test) = (to_device(&data.train, &device)?, to_device(&data.test, &device)?);
     say!("data: {}: {} training and {} test images, on {device}", a.source.name(), train.len(), test.len());
-    let cfg =
-        MlpConfig { inputs: train.inputs().dims()[1], classes: 10, seed: a.common.seed, source: a.source.clone() };
-    let estimate = mlp_memory_estimate(cfg.inputs, cfg.classes, a.common.batch_size);
-    let what = format!("the MNIST classifier ({} inputs, batch {})", cfg.inputs, a.common.batch_size);
+    let inputs = train.inputs().dims()[1];
+    let cfg = MlpConfig { arch, inputs, classes: 10, seed: a.common.seed, source: a.source.clone() };
+    let estimate = cfg.memory_estimate(a.common.batch_size)?;
+    let what = format!("the MNIST {name} ({} inputs, batch {})", cfg.inputs, a.common.batch_size);
     estimate.check(estimate.training_bytes(), &what)?;
     let model = cfg.build(&device)?;
     say!("{}", summary::summarize(&model, &[cfg.inputs], DType::F32, &device)?);
@@ -69,7 +110,7 @@ fn train_mlp(a: MlpArgs, comm: &Option<Communicator>) -> CliResult<()> {
         batch_size: a.common.batch_size,
         seed: a.common.seed,
         validation: if a.common.val_split > 0.0 { Validation::Split(a.common.val_split) } else { Validation::None },
-        augment: a.augment.then_some(Augment { max_shift: 2.0, max_degrees: 10.0, seed: a.common.seed }),
+        augment: a.augment.then_some(Augment { max_shift: 2.0, max_degrees: 10.0, flip, seed: a.common.seed }),
         ..FitConfig::default()
     };
     // The data must suit the settings before the run folder is written.
@@ -77,19 +118,17 @@ fn train_mlp(a: MlpArgs, comm: &Option<Communicator>) -> CliResult<()> {
     if let Some(c) = comm.as_ref().filter(|c| !c.is_root()) {
         // Rank 0 writes the run folder and reads any checkpoint; this rank follows its epochs.
         let done = c.broadcast_u64(0, 0)? as usize;
-        let adam = OptimizerKind::Adam(Adam { lr: a.common.lr, ..Adam::default() });
         let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-        let mut trainer = Trainer::with_task(task, Optimizer::new(model.parameters(), adam)?).distributed(c.clone());
+        let mut trainer = Trainer::with_task(task, optimizer(a, &model)?).distributed(c.clone());
         trainer.fit_from(&train, &fit, done)?;
         return Ok(());
     }
-    let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
+    let (run, done) = open_run(all, &a.common, name, &device, extra)?;
     let run_path = run.path().to_path_buf();
     say!("run folder: {}", run_path.display());
 
-    let adam = OptimizerKind::Adam(Adam { lr: a.common.lr, ..Adam::default() });
-    let mut optimizer = Optimizer::new(model.parameters(), adam)?;
-    load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
+    let mut optimizer = optimizer(a, &model)?;
+    load_last(&a.common, &run, done, name, &model, &mut optimizer)?;
     if let Some(c) = comm {
         c.broadcast_u64(done as u64, 0)?;
     }
@@ -97,7 +136,7 @@ fn train_mlp(a: MlpArgs, comm: &Option<Communicator>) -> CliResult<()> {
     // Without a validation split, the training loss picks the best epoch.
     let monitor = if a.common.val_split > 0.0 { "val_loss" } else { "loss" };
     let watch = Watch { monitor, patience: a.common.patience };
-    let mut trainer = trainer(task, optimizer, run, MODEL, &cfg.to_json().to_string(), None, watch);
+    let mut trainer = trainer(task, optimizer, run, name, &cfg.to_json().to_string(), None, watch);
     if let Some(c) = comm {
         trainer = trainer.distributed(c.clone());
     }

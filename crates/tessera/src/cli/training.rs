@@ -29,6 +29,9 @@ enum TrainModel {
     /// The MNIST classifier: Dense 128 ReLU, Dense 64 ReLU, Dense 10 softmax, sparse categorical
     /// cross-entropy, Adam.
     Mlp(super::train_mlp::MlpArgs),
+    /// The Keras MNIST convnet: Conv 32 3x3 ReLU, Conv 64 3x3 ReLU, MaxPool 2, Dropout 0.25,
+    /// Flatten, Dense 128 ReLU, Dropout 0.5, Dense 10 softmax (batch norm as an option), Adam.
+    Cnn(super::train_mlp::CnnArgs),
     /// The LSTM language model: Embedding, LSTM, Linear over the vocabulary, trained with
     /// truncated backpropagation through time on the shipped Shakespeare sample or `--corpus`.
     Lm(super::train_lm::LmArgs),
@@ -51,6 +54,7 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     }
     match args.model {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
+        TrainModel::Cnn(a) => super::train_mlp::run_cnn(a),
         TrainModel::Lm(a) if a.common.distributed => super::distributed::unsupported("lm"),
         TrainModel::Gpt(a) if a.common.distributed => super::distributed::unsupported("gpt"),
         TrainModel::Lm(a) => super::train_lm::run(a),
@@ -63,8 +67,8 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
 /// (without the device and the folders) under `train`, beside the subcommand's own.
 #[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
 pub struct TrainOptions {
-    /// Passes over the training data (default: 10 for mlp, 6 for lm; with `--resume`, the
-    /// run's own count).
+    /// Passes over the training data (default: 10 for mlp, 12 for cnn, 6 for lm; with
+    /// `--resume`, the run's own count).
     #[arg(long, value_parser = count)]
     pub epochs: Option<usize>,
     /// Examples per optimizer step (lm: parallel streams the training text is cut into).
