@@ -4,22 +4,14 @@
 use super::buffer::{expect_dtype, CudaBuffer};
 use super::copy::contiguous;
 use super::launch::{launch, Args, Shape3};
+use super::norm::param;
 use super::source::BATCH_NORM;
 use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
 use crate::Result;
-use tessera_core::Layout;
 
 /// A block of 256 threads per channel.
 fn channels_launch(channels: usize) -> Shape3 {
     Shape3 { grid: channels.clamp(1, 1 << 16) as u32, block: 256 }
-}
-
-/// An operand made contiguous, or a one-element stand-in the kernels never read.
-fn param(b: Option<&CudaBuffer>, l: Option<&Layout>, like: &CudaBuffer) -> Result<CudaBuffer> {
-    match (b, l) {
-        (Some(b), Some(l)) => contiguous(b, l),
-        _ => CudaBuffer::alloc(like.device(), like.dtype(), 1),
-    }
 }
 
 /// Batch normalisation: `[y, saved]`, as [`crate::cpu::batch_norm`].

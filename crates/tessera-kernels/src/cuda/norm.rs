@@ -14,7 +14,7 @@ fn rows_launch(rows: usize) -> Shape3 {
 }
 
 /// A parameter made contiguous, or a one-element stand-in the kernels never read.
-fn param(b: Option<&CudaBuffer>, l: &Option<tessera_core::Layout>, like: &CudaBuffer) -> Result<CudaBuffer> {
+pub(super) fn param(b: Option<&CudaBuffer>, l: Option<&tessera_core::Layout>, like: &CudaBuffer) -> Result<CudaBuffer> {
     match (b, l) {
         (Some(b), Some(l)) => contiguous(b, l),
         _ => CudaBuffer::alloc(like.device(), like.dtype(), 1),
@@ -32,7 +32,7 @@ pub fn norm(
     expect_dtype(plan.kind.name(), plan.dtype, &[weight, bias].into_iter().flatten().collect::<Vec<_>>())?;
     let dev = x.device().clone();
     let xc = contiguous(x, &plan.x)?;
-    let (w, b) = (param(weight, &plan.weight, x)?, param(bias, &plan.bias, x)?);
+    let (w, b) = (param(weight, plan.weight.as_ref(), x)?, param(bias, plan.bias.as_ref(), x)?);
     let y = CudaBuffer::alloc(&dev, plan.dtype, plan.rows * plan.width)?;
     let stats = CudaBuffer::alloc(&dev, plan.stat_dtype, plan.rows * 2)?;
     if plan.rows * plan.width > 0 {
@@ -66,7 +66,7 @@ pub fn norm_backward(
     expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
     let dev = x.device().clone();
     let (xc, dyc, sc) = (contiguous(x, &f.x)?, contiguous(dy, &plan.dy)?, contiguous(stats, &plan.stats)?);
-    let w = param(weight, &f.weight, x)?;
+    let w = param(weight, f.weight.as_ref(), x)?;
     let dx = CudaBuffer::alloc(&dev, f.dtype, f.rows * f.width)?;
     if f.rows * f.width > 0 {
         let args = Args::new()
