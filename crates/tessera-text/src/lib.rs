@@ -1,6 +1,7 @@
 //! Text preprocessing for Tessera: normalisation, pre-tokenization, tokenizers (character, word,
 //! byte-level BPE compatible with GPT-2 and Hugging Face `tokenizer.json`), Chinese word
-//! segmentation (jieba-compatible), n-gram language models, and batching.
+//! segmentation (jieba-compatible), n-gram language models, batching, and sequence-generation
+//! metrics (sacreBLEU-compatible BLEU and chrF, exact match, token accuracy).
 //!
 //! ```
 //! use tessera_text::{ByteLevelBpe, Segmenter};
@@ -16,6 +17,7 @@ pub mod chars;
 mod error;
 mod hash;
 pub mod io;
+pub mod metrics;
 pub mod ngram;
 pub mod normalize;
 pub mod pretokenize;
@@ -26,6 +28,10 @@ pub mod vocab;
 pub use batch::{bucket_by_length, pad_batch, shuffled_buckets, PaddedBatch, StreamBatch, StreamBatches};
 pub use bpe::{BpeModel, BpeTrainer, ByteLevelBpe, Encoding};
 pub use error::{Error, Result};
+pub use metrics::{
+    corpus_bleu, corpus_chrf, exact_match, sentence_bleu, token_accuracy, Bleu, BleuScore, BleuSmoothing, Chrf,
+    ChrfScore,
+};
 pub use ngram::{NgramModel, Smoothing};
 pub use normalize::{NormalizeStep, Normalizer};
 pub use segment::{SegmentMode, Segmenter};
