@@ -5,8 +5,9 @@
 //!   user writes `forward`.
 //! - Layers: [`Linear`], [`Embedding`] (filled from word vectors by
 //!   [`Embedding::from_pretrained`]), [`Lstm`], [`Gru`], [`Dropout`], [`LayerNorm`], [`RmsNorm`],
-//!   [`MultiheadAttention`], [`TransformerEncoderLayer`], [`TransformerDecoderLayer`],
-//!   activations, and [`Sequential`].
+//!   [`MultiheadAttention`], [`TransformerEncoderLayer`], [`TransformerDecoderLayer`], their
+//!   stacks [`TransformerEncoder`], [`TransformerDecoder`] (with KV-cached step decoding) and
+//!   [`Transformer`], activations, and [`Sequential`].
 //! - [`loss`]: MSE, cross-entropy (fused log-softmax + NLL, label smoothing, ignore_index), NLL,
 //!   sparse categorical cross-entropy from probabilities (Keras), binary cross-entropy with logits.
 //! - [`init`]: PyTorch's default initialisations, xavier and kaiming.
@@ -46,10 +47,11 @@ pub mod summary;
 pub use error::{Error, Result};
 pub use layers::{
     AdaptiveAvgPool2d, Alignment, AttentionConfig, AttentionMask, AvgPool2d, BatchNorm, BatchNorm1d, BatchNorm2d,
-    BatchNormConfig, Conv2d, ConvShape, ConvTranspose2d, DecoderMasks, Dropout, Embedding, FeedForwardActivation,
-    Flatten, Gelu, Gru, LayerNorm, Linear, LogSoftmax, Lstm, LstmState, MaxPool2d, MultiheadAttention, Relu, RmsNorm,
-    Sequential, Sigmoid, Softmax, Tanh, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer, Unflatten,
-    WordVectors,
+    BatchNormConfig, Conv2d, ConvShape, ConvTranspose2d, DecoderCache, DecoderLayerCache, DecoderMasks, Dropout,
+    Embedding, FeedForwardActivation, Flatten, Gelu, Gru, KeyValues, LayerNorm, Linear, LogSoftmax, Lstm, LstmState,
+    MaxPool2d, MultiheadAttention, Relu, RmsNorm, Sequential, Sigmoid, Softmax, Tanh, Transformer, TransformerConfig,
+    TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, TransformerMasks,
+    Unflatten, WordVectors,
 };
 pub use module::{prefixed, Buffer, MapFn, Module, ModuleField, ModuleParts, Parameters, Part, StateEntry};
 /// `#[derive(Module)]`: implements [`ModuleParts`] from a struct's fields (see `tessera_derive`).

@@ -38,6 +38,44 @@ pub struct AttentionMask<'a> {
     pub causal: bool,
 }
 
+/// Keys and values projected and split into heads, `[batch, heads, len, head_dim]` each: what
+/// [`MultiheadAttention::key_values`] makes and [`MultiheadAttention::attend_key_values`] reads,
+/// so that a decoder computes them once per position (a KV cache).
+#[derive(Clone)]
+pub struct KeyValues {
+    /// The keys, `[batch, heads, len, head_dim]`.
+    pub keys: Var,
+    /// The values, `[batch, heads, len, head_dim]`.
+    pub values: Var,
+}
+
+impl KeyValues {
+    /// The number of positions.
+    pub fn len(&self) -> usize {
+        self.keys.dims().get(2).copied().unwrap_or(0)
+    }
+
+    /// Whether there is no position.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// These positions followed by `more`'s (joined on the position dim; the join is recorded
+    /// for backward when gradients are on).
+    pub fn append(&self, more: &KeyValues) -> Result<KeyValues> {
+        Ok(KeyValues {
+            keys: Var::cat(&[self.keys.clone(), more.keys.clone()], 2)?,
+            values: Var::cat(&[self.values.clone(), more.values.clone()], 2)?,
+        })
+    }
+
+    /// The batch rows `rows` (1-D, i64 or u32), in that order: how beam search reorders the
+    /// cache of its hypotheses.
+    pub fn select_rows(&self, rows: &Tensor) -> Result<KeyValues> {
+        Ok(KeyValues { keys: self.keys.index_select(0, rows)?, values: self.values.index_select(0, rows)? })
+    }
+}
+
 /// Multi-head attention with PyTorch's parameters and layout: `in_proj_weight` `[3E, E]` (the
 /// query, key and value projections stacked, xavier-uniform), `in_proj_bias` `[3E]` (zeros) and
 /// `out_proj` (`Linear(E, E)`, bias zeros). The attention itself is the fused op: no
@@ -124,12 +162,25 @@ impl MultiheadAttention {
     /// Attention of `query` over `key` and `value` (each `[batch, seq, E]` with `batch_first`,
     /// else `[seq, batch, E]`), hiding what `mask` says: the output in the query's layout.
     pub fn attend(&self, query: &Var, key: &Var, value: &Var, mask: AttentionMask<'_>) -> Result<Var> {
-        let (q, k, v) =
-            (self.batch_major(query, "query")?, self.batch_major(key, "key")?, self.batch_major(value, "value")?);
-        let (qh, kh, vh) = (self.project(&q, 0)?, self.project(&k, 1)?, self.project(&v, 2)?);
+        self.attend_key_values(query, &self.key_values(key, value)?, mask)
+    }
+
+    /// `key` and `value` (configured layout) projected and split into heads.
+    pub fn key_values(&self, key: &Var, value: &Var) -> Result<KeyValues> {
+        let (k, v) = (self.batch_major(key, "key")?, self.batch_major(value, "value")?);
+        Ok(KeyValues { keys: self.project(&k, 1)?, values: self.project(&v, 2)? })
+    }
+
+    /// Attention of `query` (configured layout) over already-projected keys and values, hiding
+    /// what `mask` says (its key padding `[batch, kv.len()]`; `causal` aligns the queries with
+    /// the last keys): the output in the query's layout.
+    pub fn attend_key_values(&self, query: &Var, kv: &KeyValues, mask: AttentionMask<'_>) -> Result<Var> {
+        let q = self.batch_major(query, "query")?;
+        self.check_key_values(kv, q.dims()[0])?;
+        let qh = self.project(&q, 0)?;
         let dropout = match self.config.dropout > 0.0 && self.training.load(Ordering::Relaxed) {
             true => {
-                let weights = qh.dims()[0] * qh.dims()[1] * qh.dims()[2] * kh.dims()[2];
+                let weights = qh.dims()[0] * qh.dims()[1] * qh.dims()[2] * kv.len();
                 Some(
                     self.rng
                         .lock()
@@ -140,35 +191,67 @@ impl MultiheadAttention {
             false => None,
         };
         let spec = AttentionSpec { causal: mask.causal, scale: None, dropout };
-        let heads = Var::attention(&qh, &kh, &vh, mask.key_padding, &spec)?;
+        let heads = Var::attention(&qh, &kv.keys, &kv.values, mask.key_padding, &spec)?;
         let (b, s) = (q.dims()[0], q.dims()[1]);
         let merged = heads.permute(&[0, 2, 1, 3])?.reshape([b, s, self.config.embed_dim])?;
         let out = self.out_proj.forward(&merged)?;
         Ok(if self.config.batch_first { out } else { out.transpose(0, 1)? })
     }
 
+    /// The error for keys or values that are not `[batch, heads, len, head_dim]`, one `len`.
+    fn check_key_values(&self, kv: &KeyValues, batch: usize) -> Result<()> {
+        let (h, d) = (self.config.num_heads, self.config.embed_dim / self.config.num_heads);
+        let len = kv.len();
+        for (name, x) in [("keys", &kv.keys), ("values", &kv.values)] {
+            if x.dims() != [batch, h, len, d] {
+                return Err(Error::BadInput {
+                    layer: self.describe(),
+                    expected: format!("{name} [{batch}, {h}, {len}, {d}] (batch, heads, positions, head_dim)"),
+                    got: x.shape().clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The attention weights `[batch, q_len, kv_len]`, averaged over heads (PyTorch's
     /// `need_weights=True` output), for attention maps: computed apart from the fused op, without
     /// dropout or gradients.
     pub fn attention_weights(&self, query: &Var, key: &Var, mask: AttentionMask<'_>) -> Result<Tensor> {
+        Ok(self.attention_weights_per_head(query, key, mask)?.mean(&[1], false)?)
+    }
+
+    /// The attention weights per head `[batch, heads, q_len, kv_len]` (PyTorch's
+    /// `average_attn_weights=False`), for attention maps: computed apart from the fused op,
+    /// without dropout or gradients. Hidden keys weigh exactly 0; a query that sees no key has
+    /// all-zero weights (the fused op outputs zeros for it).
+    pub fn attention_weights_per_head(&self, query: &Var, key: &Var, mask: AttentionMask<'_>) -> Result<Tensor> {
         no_grad(|| {
             let (q, k) = (self.batch_major(query, "query")?, self.batch_major(key, "key")?);
             let (qh, kh) = (self.project(&q, 0)?.tensor().clone(), self.project(&k, 1)?.tensor().clone());
+            if qh.dims()[0] != kh.dims()[0] {
+                let expected = format!("key with the query's batch of {}", qh.dims()[0]);
+                return Err(Error::BadInput { layer: self.describe(), expected, got: key.shape().clone() });
+            }
             let d = self.config.embed_dim / self.config.num_heads;
-            let mut scores = qh.matmul(&kh.transpose(-1, -2)?)?.scale(1.0 / (d as f64).sqrt())?;
+            let scores = qh.matmul(&kh.transpose(-1, -2)?)?.scale(1.0 / (d as f64).sqrt())?;
             let (sq, sk) = (scores.dims()[2], scores.dims()[3]);
-            let neg = Tensor::full(f64::NEG_INFINITY, (), scores.dtype(), scores.device())?;
+            let mut hidden = Vec::new();
             if mask.causal {
                 let i = Tensor::arange(0.0, sq as f64, 1.0, DType::I64, scores.device())?.reshape([sq, 1])?;
                 let j = Tensor::arange(0.0, sk as f64, 1.0, DType::I64, scores.device())?.reshape([1, sk])?;
-                let hidden = j.gt(&i.add_scalar((sk - sq) as f64)?)?;
-                scores = hidden.where_cond(&neg, &scores)?;
+                hidden.push(j.gt(&i.add_scalar(sk as f64 - sq as f64)?)?);
             }
             if let Some(p) = mask.key_padding {
-                let hidden = p.reshape([p.dims()[0], 1, 1, sk])?;
-                scores = hidden.where_cond(&neg, &scores)?;
+                hidden.push(p.reshape([p.dims().first().copied().unwrap_or(0), 1, 1, sk])?);
             }
-            Ok(scores.softmax(-1)?.mean(&[1], false)?)
+            let (neg, zero) = (
+                Tensor::full(f64::NEG_INFINITY, (), scores.dtype(), scores.device())?,
+                Tensor::zeros((), scores.dtype(), scores.device())?,
+            );
+            let scores = hidden.iter().try_fold(scores, |s, h| h.where_cond(&neg, &s))?;
+            // A row with every key hidden is NaN after the softmax; the zeroing clears it too.
+            Ok(hidden.iter().try_fold(scores.softmax(-1)?, |w, h| h.where_cond(&zero, &w))?)
         })
     }
 }

@@ -4,6 +4,8 @@ mod activation;
 mod attention;
 mod batch_norm;
 mod conv;
+mod decoder_cache;
+mod decoder_layer;
 mod dropout;
 mod embedding;
 mod gru;
@@ -16,11 +18,15 @@ mod pretrained;
 mod recurrent;
 mod sequential;
 mod transformer;
+mod transformer_model;
+mod transformer_stack;
 
 pub use activation::{Gelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
-pub use attention::{AttentionConfig, AttentionMask, MultiheadAttention};
+pub use attention::{AttentionConfig, AttentionMask, KeyValues, MultiheadAttention};
 pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNormConfig};
 pub use conv::{Conv2d, ConvShape, ConvTranspose2d};
+pub use decoder_cache::{DecoderCache, DecoderLayerCache};
+pub use decoder_layer::{DecoderMasks, TransformerDecoderLayer};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use gru::Gru;
@@ -30,6 +36,6 @@ pub use norm::{LayerNorm, RmsNorm};
 pub use pooling::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d, Unflatten};
 pub use pretrained::{Alignment, WordVectors};
 pub use sequential::Sequential;
-pub use transformer::{
-    DecoderMasks, FeedForwardActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoderLayer,
-};
+pub use transformer::{FeedForwardActivation, TransformerConfig, TransformerEncoderLayer};
+pub use transformer_model::{Transformer, TransformerMasks};
+pub use transformer_stack::{TransformerDecoder, TransformerEncoder};

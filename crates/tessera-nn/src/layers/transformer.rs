@@ -1,4 +1,5 @@
-//! `TransformerEncoderLayer` and `TransformerDecoderLayer`, PyTorch's blocks.
+//! `TransformerConfig` and `TransformerEncoderLayer`, PyTorch's encoder block, with the parts it
+//! shares with the decoder block.
 
 use super::attention::{AttentionConfig, AttentionMask, MultiheadAttention};
 use super::{Dropout, LayerNorm, Linear};
@@ -56,7 +57,7 @@ impl TransformerConfig {
         }
     }
 
-    fn attention(&self) -> AttentionConfig {
+    pub(super) fn attention(&self) -> AttentionConfig {
         AttentionConfig {
             embed_dim: self.d_model,
             num_heads: self.nhead,
@@ -67,13 +68,13 @@ impl TransformerConfig {
     }
 }
 
-/// The parts both layers share: linear1 → activation → dropout → linear2, and a dropout and
-/// a norm maker seeded from one generator.
-struct Parts<'g> {
-    g: &'g mut Generator,
-    cfg: TransformerConfig,
-    dtype: DType,
-    device: Device,
+/// What the transformer layers and stacks are built from: attention, linear layers, dropouts and
+/// norms per the configuration, seeded from one generator.
+pub(super) struct Parts<'g> {
+    pub(super) g: &'g mut Generator,
+    pub(super) cfg: TransformerConfig,
+    pub(super) dtype: DType,
+    pub(super) device: Device,
 }
 
 impl Parts<'_> {
@@ -81,12 +82,12 @@ impl Parts<'_> {
         self.g.fork_seed()
     }
 
-    fn dropout(&mut self) -> Result<Dropout> {
+    pub(super) fn dropout(&mut self) -> Result<Dropout> {
         let seed = self.seed();
         Dropout::new(self.cfg.dropout, seed)
     }
 
-    fn norm(&self) -> Result<LayerNorm> {
+    pub(super) fn norm(&self) -> Result<LayerNorm> {
         let (w, eps) = (self.cfg.d_model, self.cfg.layer_norm_eps);
         match self.cfg.bias {
             true => LayerNorm::new(w, eps, self.dtype, &self.device),
@@ -94,17 +95,17 @@ impl Parts<'_> {
         }
     }
 
-    fn linear(&mut self, inputs: usize, outputs: usize) -> Result<Linear> {
+    pub(super) fn linear(&mut self, inputs: usize, outputs: usize) -> Result<Linear> {
         Linear::with_bias(self.g, inputs, outputs, self.cfg.bias, self.dtype, &self.device)
     }
 
-    fn attention(&mut self) -> Result<MultiheadAttention> {
+    pub(super) fn attention(&mut self) -> Result<MultiheadAttention> {
         let seed = self.seed();
         MultiheadAttention::new(self.g, self.cfg.attention(), seed, self.dtype, &self.device)
     }
 }
 
-fn feed_forward(
+pub(super) fn feed_forward(
     cfg: &TransformerConfig,
     linear1: &Linear,
     dropout: &Dropout,
@@ -119,7 +120,7 @@ fn feed_forward(
     linear2.forward(&dropout.forward(&h)?)
 }
 
-fn check_config(cfg: &TransformerConfig) -> Result<()> {
+pub(super) fn check_config(cfg: &TransformerConfig) -> Result<()> {
     if cfg.nhead == 0 || cfg.d_model % cfg.nhead != 0 {
         return Err(Error::Config(format!(
             "transformer layer: {} heads do not divide d_model {}",
@@ -200,85 +201,5 @@ impl Module for TransformerEncoderLayer {
 
     fn describe(&self) -> String {
         format!("TransformerEncoderLayer(d_model={}, nhead={})", self.cfg.d_model, self.cfg.nhead)
-    }
-}
-
-/// What a decoder layer hides: in its own sequence and in the encoder's output.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DecoderMasks<'a> {
-    /// The self-attention's mask (PyTorch's `tgt_key_padding_mask`, `tgt_is_causal`).
-    pub target: AttentionMask<'a>,
-    /// The cross-attention's mask (`memory_key_padding_mask`, `memory_is_causal`).
-    pub memory: AttentionMask<'a>,
-}
-
-/// Self-attention, attention over an encoder's output (`memory`) and a feed-forward, each with
-/// a residual connection and a LayerNorm, as PyTorch's `TransformerDecoderLayer`: parameters
-/// `self_attn.*`, `multihead_attn.*`, `linear1.*`, `linear2.*`, `norm1.*` to `norm3.*`.
-#[derive(Module)]
-pub struct TransformerDecoderLayer {
-    self_attn: MultiheadAttention,
-    multihead_attn: MultiheadAttention,
-    linear1: Linear,
-    dropout: Dropout,
-    linear2: Linear,
-    norm1: LayerNorm,
-    norm2: LayerNorm,
-    norm3: LayerNorm,
-    dropout1: Dropout,
-    dropout2: Dropout,
-    dropout3: Dropout,
-    #[module(skip)]
-    cfg: TransformerConfig,
-}
-
-impl TransformerDecoderLayer {
-    /// A layer initialised as PyTorch's (dropout masks seeded from `g`).
-    pub fn new(g: &mut Generator, cfg: TransformerConfig, dtype: DType, device: &Device) -> Result<Self> {
-        check_config(&cfg)?;
-        let mut p = Parts { g, cfg, dtype, device: *device };
-        Ok(TransformerDecoderLayer {
-            self_attn: p.attention()?,
-            multihead_attn: p.attention()?,
-            linear1: p.linear(cfg.d_model, cfg.dim_feedforward)?,
-            dropout: p.dropout()?,
-            linear2: p.linear(cfg.dim_feedforward, cfg.d_model)?,
-            norm1: p.norm()?,
-            norm2: p.norm()?,
-            norm3: p.norm()?,
-            dropout1: p.dropout()?,
-            dropout2: p.dropout()?,
-            dropout3: p.dropout()?,
-            cfg,
-        })
-    }
-
-    /// The layer over `tgt`, attending to `memory` (the encoder's output), with `masks`.
-    pub fn decode(&self, tgt: &Var, memory: &Var, masks: DecoderMasks<'_>) -> Result<Var> {
-        let sa = |x: &Var| self.dropout1.forward(&self.self_attn.attend(x, x, x, masks.target)?);
-        let mha = |x: &Var| self.dropout2.forward(&self.multihead_attn.attend(x, memory, memory, masks.memory)?);
-        let ff =
-            |x: &Var| self.dropout3.forward(&feed_forward(&self.cfg, &self.linear1, &self.dropout, &self.linear2, x)?);
-        if self.cfg.norm_first {
-            let x = tgt.add(&sa(&self.norm1.forward(tgt)?)?)?;
-            let x = x.add(&mha(&self.norm2.forward(&x)?)?)?;
-            Ok(x.add(&ff(&self.norm3.forward(&x)?)?)?)
-        } else {
-            let x = self.norm1.forward(&tgt.add(&sa(tgt)?)?)?;
-            let x = self.norm2.forward(&x.add(&mha(&x)?)?)?;
-            self.norm3.forward(&x.add(&ff(&x)?)?)
-        }
-    }
-}
-
-impl Module for TransformerDecoderLayer {
-    /// The layer over `x` as its own memory, causal self-attention (a decoder-only block).
-    fn forward(&self, x: &Var) -> Result<Var> {
-        let causal = AttentionMask { causal: true, ..AttentionMask::default() };
-        self.decode(x, x, DecoderMasks { target: causal, memory: AttentionMask::default() })
-    }
-
-    fn describe(&self) -> String {
-        format!("TransformerDecoderLayer(d_model={}, nhead={})", self.cfg.d_model, self.cfg.nhead)
     }
 }
