@@ -1,6 +1,9 @@
-//! Line charts of training curves as SVG, written by hand (no plotting dependency).
+//! Line charts of training curves as SVG, written by hand (no plotting dependency); attention
+//! maps in [`attention`].
 
 use std::fmt::Write;
+
+pub mod attention;
 
 /// One named curve: `(x, y)` points.
 #[derive(Debug, Clone)]
@@ -111,6 +114,15 @@ pub(crate) fn tick(v: f64) -> String {
 /// `s` with the characters SVG text cannot hold as they are (`&`, `<`, `>`) escaped.
 pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The shade of a value in [0, 1] (a row-normalised count, an attention weight): white to dark
+/// blue (matplotlib's `Blues` ends), and whether text on it should be white. Values outside
+/// [0, 1] are clamped, and those not finite drawn as 0.
+pub(crate) fn shade(v: f64) -> (String, bool) {
+    let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+    let mix = |a: f64, b: f64| (a + (b - a) * v).round() as u8;
+    (format!("#{:02x}{:02x}{:02x}", mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0)), v > 0.5)
 }
 
 #[cfg(test)]

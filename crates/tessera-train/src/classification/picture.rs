@@ -4,7 +4,7 @@
 //! both axes, a title and a colour scale.
 
 use super::{class_labels, ConfusionMatrix};
-use crate::plot::escape;
+use crate::plot::{escape, shade};
 use crate::Result;
 use std::fmt::Write;
 use std::path::Path;
@@ -13,14 +13,6 @@ const TOP: f64 = 56.0;
 const SCALE_WIDTH: f64 = 110.0;
 /// Approximate width of one character of the 12-pixel sans-serif labels.
 const CHAR: f64 = 7.0;
-
-/// The shade of a row-normalised value in [0, 1]: white to dark blue (matplotlib's `Blues`
-/// ends), and whether text on it should be white.
-fn shade(v: f64) -> (String, bool) {
-    let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-    let mix = |a: f64, b: f64| (a + (b - a) * v).round() as u8;
-    (format!("#{:02x}{:02x}{:02x}", mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0)), v > 0.5)
-}
 
 impl ConfusionMatrix {
     /// The matrix as an SVG picture titled `title`, with `labels` naming the classes (one per

@@ -1,8 +1,10 @@
 //! GPT language models: nanoGPT's architecture ([`Gpt`]), its training ([`GptTask`] over
 //! [`GptData`]), Hugging Face GPT-2 folders ([`load_hf_gpt2`]), and sampling from it with a key-value
 //! cache ([`NextToken`](crate::lm::NextToken) for [`Gpt`]; [`Uncached`] re-runs the context
-//! for comparison).
+//! for comparison), and its self-attention weights for attention maps
+//! ([`Gpt::self_attention_weights`]).
 
+mod attention_map;
 mod cache;
 mod config;
 mod hf;

@@ -41,7 +41,7 @@ impl Init<'_> {
 /// Causal self-attention: one projection to queries, keys and values (`c_attn`), the fused
 /// attention, the output projection (`c_proj`).
 #[derive(Module)]
-struct CausalSelfAttention {
+pub(super) struct CausalSelfAttention {
     c_attn: Linear,
     c_proj: Linear,
     resid_dropout: Dropout,
@@ -59,13 +59,8 @@ impl CausalSelfAttention {
     /// `[batch, seq, E]` → `[batch, seq, E]`; with a cache, `x` continues the cached positions
     /// and its keys and values are appended to the cache.
     fn attend(&self, x: &Var, cache: Option<&mut LayerCache>) -> Result<Var> {
-        let (b, t, e) = (x.dims()[0], x.dims()[1], x.dims()[2]);
-        let h = self.n_head;
-        let qkv = self.c_attn.forward(x)?;
-        let head = |i: usize| -> Result<Var> {
-            Ok(qkv.narrow(2, i * e, e)?.reshape([b, t, h, e / h])?.permute(&[0, 2, 1, 3])?)
-        };
-        let (q, mut k, mut v) = (head(0)?, head(1)?, head(2)?);
+        let (b, h, t) = (x.dims()[0], self.n_head, x.dims()[1]);
+        let (q, mut k, mut v) = self.heads(x)?;
         if let Some(cache) = cache {
             (k, v) = cache.append(&k, &v)?;
         }
@@ -77,8 +72,26 @@ impl CausalSelfAttention {
             false => None,
         };
         let spec = AttentionSpec { causal: true, scale: None, dropout };
-        let y = Var::attention(&q, &k, &v, None, &spec)?.permute(&[0, 2, 1, 3])?.reshape([b, t, e])?;
-        self.resid_dropout.forward(&self.c_proj.forward(&y)?)
+        self.resid_dropout.forward(&self.merge(&Var::attention(&q, &k, &v, None, &spec)?)?)
+    }
+
+    /// Queries, keys and values `[batch, heads, seq, head_dim]` of `x` `[batch, seq, E]`: head
+    /// views of the one projection `c_attn`.
+    pub(super) fn heads(&self, x: &Var) -> Result<(Var, Var, Var)> {
+        let (b, t, e) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let h = self.n_head;
+        let qkv = self.c_attn.forward(x)?;
+        let head = |i: usize| -> Result<Var> {
+            Ok(qkv.narrow(2, i * e, e)?.reshape([b, t, h, e / h])?.permute(&[0, 2, 1, 3])?)
+        };
+        Ok((head(0)?, head(1)?, head(2)?))
+    }
+
+    /// The attention output `[batch, heads, seq, head_dim]` with its heads side by side, through
+    /// the output projection `c_proj` (no dropout): `[batch, seq, E]`.
+    pub(super) fn merge(&self, y: &Var) -> Result<Var> {
+        let (b, h, t, d) = (y.dims()[0], y.dims()[1], y.dims()[2], y.dims()[3]);
+        self.c_proj.forward(&y.permute(&[0, 2, 1, 3])?.reshape([b, t, h * d])?)
     }
 }
 
@@ -95,7 +108,7 @@ impl Module for CausalSelfAttention {
 
 /// The feed-forward: `c_fc` to 4 × the width, GELU, `c_proj` back, dropout.
 #[derive(Module)]
-struct Mlp {
+pub(super) struct Mlp {
     c_fc: Linear,
     c_proj: Linear,
     dropout: Dropout,
@@ -103,21 +116,28 @@ struct Mlp {
     gelu_tanh: bool,
 }
 
-impl Module for Mlp {
-    fn forward(&self, x: &Var) -> Result<Var> {
+impl Mlp {
+    /// `c_proj(gelu(c_fc(x)))`, without the dropout.
+    pub(super) fn project(&self, x: &Var) -> Result<Var> {
         let h = self.c_fc.forward(x)?;
         let h = if self.gelu_tanh { h.gelu_tanh()? } else { h.gelu()? };
-        self.dropout.forward(&self.c_proj.forward(&h)?)
+        self.c_proj.forward(&h)
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.dropout.forward(&self.project(x)?)
     }
 }
 
 /// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
 #[derive(Module)]
-struct Block {
-    ln_1: LayerNorm,
-    attn: CausalSelfAttention,
-    ln_2: LayerNorm,
-    mlp: Mlp,
+pub(super) struct Block {
+    pub(super) ln_1: LayerNorm,
+    pub(super) attn: CausalSelfAttention,
+    pub(super) ln_2: LayerNorm,
+    pub(super) mlp: Mlp,
 }
 
 impl Block {
@@ -135,18 +155,18 @@ impl Module for Block {
 
 /// The stack under the output layer (nanoGPT's `transformer` dict).
 #[derive(Module)]
-struct Transformer {
+pub(super) struct Transformer {
     wte: Embedding,
     wpe: Embedding,
     drop: Dropout,
-    h: Vec<Block>,
+    pub(super) h: Vec<Block>,
     ln_f: LayerNorm,
 }
 
 impl Transformer {
-    /// Logits for ids `[batch, seq]` at positions `start..start + seq`, each layer's keys and
-    /// values appended to its cache when `caches` is given (one per layer).
-    fn run(&self, ids: &Tensor, start: usize, caches: Option<&mut [LayerCache]>) -> Result<Var> {
+    /// Token plus position embeddings `[batch, seq, E]` of ids `[batch, seq]` at positions
+    /// `start..start + seq` (before the dropout).
+    pub(super) fn embed(&self, ids: &Tensor, start: usize) -> Result<Var> {
         let seq = match *ids.dims() {
             [_, s] => s,
             _ => {
@@ -159,10 +179,23 @@ impl Transformer {
             let end = start + seq;
             return Err(Error::Config(format!("GPT: positions {start}..{end} exceed the context length {context}")));
         }
+        let positions =
+            Tensor::arange(start as f64, (start + seq) as f64, 1.0, DType::I64, self.wte.weight().device())?;
+        let tok = self.wte.forward(&Var::constant(ids.clone()))?;
+        Ok(tok.add(&self.wpe.forward(&Var::constant(positions))?)?)
+    }
+
+    /// The logits `[batch, seq, vocab]` of the last block's output: the final LayerNorm, then the
+    /// tied output layer.
+    pub(super) fn logits(&self, x: &Var) -> Result<Var> {
+        Ok(self.ln_f.forward(x)?.matmul(&self.wte.weight().t()?)?)
+    }
+
+    /// Logits for ids `[batch, seq]` at positions `start..start + seq`, each layer's keys and
+    /// values appended to its cache when `caches` is given (one per layer).
+    fn run(&self, ids: &Tensor, start: usize, caches: Option<&mut [LayerCache]>) -> Result<Var> {
         let t = self;
-        let positions = Tensor::arange(start as f64, (start + seq) as f64, 1.0, DType::I64, t.wte.weight().device())?;
-        let tok = t.wte.forward(&Var::constant(ids.clone()))?;
-        let mut x = t.drop.forward(&tok.add(&t.wpe.forward(&Var::constant(positions))?)?)?;
+        let mut x = t.drop.forward(&t.embed(ids, start)?)?;
         match caches {
             Some(caches) => {
                 for (block, cache) in t.h.iter().zip(caches) {
@@ -175,8 +208,7 @@ impl Transformer {
                 }
             }
         }
-        let x = t.ln_f.forward(&x)?;
-        Ok(x.matmul(&t.wte.weight().t()?)?)
+        t.logits(&x)
     }
 }
 
@@ -291,6 +323,11 @@ impl Gpt {
     /// values appended to its cache when `caches` is given (one per layer).
     pub(super) fn run(&self, ids: &Tensor, start: usize, caches: Option<&mut [LayerCache]>) -> Result<Var> {
         self.transformer.run(ids, start, caches)
+    }
+
+    /// The stack under the output layer, for [`attention_map`](super::attention_map).
+    pub(super) fn transformer(&self) -> &Transformer {
+        &self.transformer
     }
 }
 

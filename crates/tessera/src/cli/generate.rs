@@ -7,10 +7,15 @@ use super::saved;
 use super::CliResult;
 use super::{train_gpt, train_lm};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use tessera_tensor::{Device, Tensor};
 use tessera_text::ByteLevelBpe;
-use tessera_train::gpt::{is_hf_folder, load_hf_gpt2};
+use tessera_train::gpt::{is_hf_folder, load_hf_gpt2, Gpt};
 use tessera_train::lm::{generate, Sampling};
+use tessera_train::plot::attention::{write_attention_map, AttentionPanel};
+
+/// The most tokens `--attention-map` draws, so that the labels stay readable.
+const MAP_TOKENS: usize = 64;
 
 /// Arguments of `tessera generate`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +47,14 @@ pub struct GenerateArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
+    /// Also draw the GPT's self-attention as an SVG picture here: a heatmap per layer (rows of
+    /// panels) and head (columns), `layer L head H` counted from 0 as the parameters are named
+    /// (`transformer.h.0`), each token (row) attending to itself and the tokens before it
+    /// (columns). The weights are recomputed in one pass over the prompt and the sampled text,
+    /// the last 64 tokens of them at most (fewer when the model's context is shorter), so that the
+    /// labels stay readable. Needs a GPT (`tessera train gpt` or a GPT-2 folder).
+    #[arg(long, value_name = "OUT.svg")]
+    attention_map: Option<PathBuf>,
 }
 
 /// Runs the command: prints the prompt followed by the sampled text.
@@ -56,9 +69,21 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
         prompt.extend(bpe.encode(&a.prompt));
         let ids = generate(&model, &prompt, a.tokens, &sampling)?;
         say!("{}{}", a.prompt, bpe.decode(&ids)?);
+        if let Some(path) = &a.attention_map {
+            let label = |id: u32| bpe.decode(&[id]).unwrap_or_else(|_| format!("#{id}"));
+            draw_attention(path, &model, &[prompt, ids].concat(), label, &a.checkpoint)?;
+        }
         return Ok(());
     }
     let saved = saved::open(&a.checkpoint, &[train_lm::MODEL, train_gpt::MODEL], "a language model")?;
+    if a.attention_map.is_some() && saved.info.model != train_gpt::MODEL {
+        return Err(format!(
+            "--attention-map: {} is an LSTM language model, which has no attention; attention maps need a \
+             model with attention: `tessera train gpt` trains one",
+            saved.file.display()
+        )
+        .into());
+    }
     let config = saved.config_json()?;
     let spec = config.get("tokenizer").and_then(Value::as_str).ok_or("the checkpoint config names no tokenizer")?;
     let tokenizer = LmTokenizer::load(spec, &saved::run_folder(&a.checkpoint))?;
@@ -74,11 +99,11 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     }
     let mut prompt = vec![tokenizer.line_end()];
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
-    let ids = if saved.info.model == train_gpt::MODEL {
+    let gpt = (saved.info.model == train_gpt::MODEL).then(|| saved.load_gpt(model_config, &device)).transpose()?;
+    let ids = match &gpt {
         // A GPT samples with its key-value cache; past its context the window slides.
-        generate(&saved.load_gpt(model_config, &device)?, &prompt, a.tokens, &sampling)?
-    } else {
-        generate(&saved.load_lstm_lm(model_config, &device)?, &prompt, a.tokens, &sampling)?
+        Some(gpt) => generate(gpt, &prompt, a.tokens, &sampling)?,
+        None => generate(&saved.load_lstm_lm(model_config, &device)?, &prompt, a.tokens, &sampling)?,
     };
     let mut text = tokenizer.decode(&prompt[1..])?;
     let continuation = tokenizer.decode(&ids)?;
@@ -86,5 +111,49 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
         text.push(' ');
     }
     say!("{text}{continuation}");
+    if let (Some(path), Some(gpt)) = (&a.attention_map, &gpt) {
+        let label = |id: u32| tokenizer.decode(&[id]).unwrap_or_else(|_| format!("#{id}"));
+        draw_attention(path, gpt, &[prompt, ids].concat(), label, &saved.file)?;
+    }
+    Ok(())
+}
+
+/// Writes `--attention-map` to `path`: the self-attention of `gpt` (from `checkpoint`) over the
+/// last tokens of `ids` (at most [`MAP_TOKENS`] and the context length), one panel per layer and
+/// head, the tokens labelled by `label`. Says where it went on standard error (standard output
+/// holds the text).
+fn draw_attention(
+    path: &Path,
+    gpt: &Gpt,
+    ids: &[u32],
+    label: impl Fn(u32) -> String,
+    checkpoint: &Path,
+) -> CliResult<()> {
+    let cfg = gpt.config();
+    let keep = ids.len().min(cfg.block_size).min(MAP_TOKENS);
+    if keep == 0 {
+        return Err("--attention-map: no tokens to draw".into());
+    }
+    let window = &ids[ids.len() - keep..];
+    let weights = gpt.self_attention_weights(
+        &Tensor::from_vec(window.to_vec(), [1, keep], &Device::Cpu)?.to_device(gpt.device())?,
+    )?;
+    let tokens: Vec<String> = window.iter().map(|&id| label(id)).collect();
+    let mut panels = Vec::with_capacity(cfg.n_layer * cfg.n_head);
+    for (layer, w) in weights.iter().enumerate() {
+        let w: Vec<f32> = w.to_vec_f64()?.into_iter().map(|x| x as f32).collect();
+        for (head, matrix) in w.chunks(keep * keep).enumerate() {
+            let title = format!("layer {layer} head {head}");
+            panels.push(AttentionPanel { title, rows: tokens.clone(), cols: tokens.clone(), weights: matrix.to_vec() });
+        }
+    }
+    let title = format!("GPT self-attention over the last {keep} tokens: {}", checkpoint.display());
+    write_attention_map(path, &title, &panels, cfg.n_head)?;
+    warn!(
+        "wrote the attention map ({} layers × {} heads over {keep} tokens) to {}",
+        cfg.n_layer,
+        cfg.n_head,
+        path.display()
+    );
     Ok(())
 }
