@@ -21,6 +21,7 @@ pub mod rng;
 pub mod run_dir;
 pub mod saliency;
 pub mod schedule;
+pub mod seq2seq;
 mod trainer;
 pub mod tune;
 
