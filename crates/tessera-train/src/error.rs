@@ -21,6 +21,9 @@ pub enum Error {
     /// A layer, loss or state dict failed.
     #[error(transparent)]
     Nn(#[from] tessera_nn::Error),
+    /// A text metric or tokenizer failed.
+    #[error(transparent)]
+    Text(#[from] tessera_text::Error),
     /// A checkpoint does not belong to this model or optimizer.
     #[error("{path}: {msg}")]
     Checkpoint {

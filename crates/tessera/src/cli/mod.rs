@@ -22,12 +22,16 @@ mod pretrained;
 mod ranges;
 mod saved;
 mod segment;
+mod seq2seq_data;
+mod seq2seq_text;
 mod summary;
 mod tokenize;
 mod train_gpt;
 mod train_lm;
 mod train_mlp;
+mod train_seq2seq;
 mod training;
+mod translate;
 mod tune;
 mod word2vec;
 
@@ -46,7 +50,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language
-    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe; `tessera train word2vec`: word vectors).
+    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe; `tessera train seq2seq`: an encoder-decoder; `tessera train word2vec`: word vectors).
     Train(training::TrainArgs),
     /// Evaluate a saved checkpoint on test data.
     Eval(eval::EvalArgs),
@@ -58,6 +62,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// A GPT's perplexity on text files (a `tessera train gpt` run or a Hugging Face GPT-2 folder).
     Perplexity(perplexity::PerplexityArgs),
+    /// Translate text with an encoder-decoder trained by `tessera train seq2seq`: one output
+    /// line per input line, by beam search.
+    Translate(translate::TranslateArgs),
     /// Print a model's layers, output shapes, parameters and FLOPs.
     Summary(summary::SummaryArgs),
     /// Tokenize text: one line of ids (or tokens) per input line.
@@ -84,6 +91,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Explain(args) => explain::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Perplexity(args) => perplexity::run(args),
+        Command::Translate(args) => translate::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Tokenize(args) => tokenize::run(args),
         Command::Segment(args) => segment::run(args),
