@@ -124,22 +124,6 @@ impl<'a> Weights<'a> {
     fn padded(&self, p: usize, j: usize) -> bool {
         self.mask.is_some_and(|m| m[(p / self.plan.heads) * self.plan.kv_len + j] != 0)
     }
-
-    /// The dropout factor of weight `(p, i, j)`: `1 / (1 - p)` when kept, 0 when dropped.
-    #[inline]
-    fn dropout<T: FloatMath>(&self, p: usize, i: usize, j: usize) -> T {
-        match (&self.plan.spec.dropout, &self.rng) {
-            (Some(d), Some(rng)) => {
-                let n = ((p * self.plan.q_len + i) * self.plan.kv_len + j) as u64;
-                if d.keeps(rng, n) {
-                    T::from_f64(1.0 / (1.0 - d.p))
-                } else {
-                    T::ZERO
-                }
-            }
-            _ => T::ONE,
-        }
-    }
 }
 
 /// `Σ a_i b_i`, in eight lanes so that it vectorises.
@@ -183,12 +167,21 @@ impl Weights<'_> {
 
     /// Multiplies the weight tile `w` by its dropout factors (nothing without dropout).
     fn apply_dropout<T: FloatMath>(&self, p: usize, i0: usize, j0: usize, kc: usize, w: &mut [T]) {
-        if self.rng.is_none() {
+        let (Some(d), Some(rng)) = (&self.plan.spec.dropout, &self.rng) else {
             return;
-        }
+        };
+        let scale = T::from_f64(1.0 / (1.0 - d.p));
         for (r, row) in w.chunks_exact_mut(KEYS).enumerate() {
+            let first = ((p * self.plan.q_len + i0 + r) * self.plan.kv_len + j0) as u64;
+            // Four neighbouring weights share a Philox block: draw each block once.
+            let mut block = (u64::MAX, [0u32; 4]);
             for (c, x) in row[..kc].iter_mut().enumerate() {
-                *x = *x * self.dropout::<T>(p, i0 + r, j0 + c);
+                let n = first + c as u64;
+                let b = d.block_of(n);
+                if block.0 != b {
+                    block = (b, rng.block(b));
+                }
+                *x = if d.keeps_word(block.1[(n % 4) as usize]) { *x * scale } else { T::ZERO };
             }
         }
     }
@@ -334,11 +327,20 @@ fn backward<T: FloatMath + Send + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Arg, AttentionSpec};
+    use crate::plan::{Arg, AttentionDropout, AttentionSpec};
     use tessera_core::{Layout, Shape};
 
-    /// Softmax attention by the textbook formula in f64, materialising every weight.
-    fn naive(q: &[f64], k: &[f64], v: &[f64], dims: [usize; 4], dv: usize, causal: bool) -> Vec<f64> {
+    /// Softmax attention by the textbook formula in f64, materialising every weight;
+    /// `factor(problem, i, j)` multiplies weight `(i, j)` (dropout).
+    fn naive(
+        q: &[f64],
+        k: &[f64],
+        v: &[f64],
+        dims: [usize; 4],
+        dv: usize,
+        causal: bool,
+        factor: impl Fn(usize, usize, usize) -> f64,
+    ) -> Vec<f64> {
         let [p, sq, sk, d] = dims;
         let scale = 1.0 / (d as f64).sqrt();
         let mut out = vec![0.0; p * sq * dv];
@@ -352,7 +354,7 @@ mod tests {
                 let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
                 for (j, x) in s.iter().enumerate() {
                     for t in 0..dv {
-                        out[(pi * sq + i) * dv + t] += (x - m).exp() / z * v[(pi * sk + j) * dv + t];
+                        out[(pi * sq + i) * dv + t] += (x - m).exp() / z * factor(pi, i, j) * v[(pi * sk + j) * dv + t];
                     }
                 }
             }
@@ -374,10 +376,35 @@ mod tests {
             let plan = AttentionPlan::new(f(&ql), f(&kl), f(&vl), None, spec).unwrap();
             let bufs = [CpuBuffer::F64(q.clone()), CpuBuffer::F64(k.clone()), CpuBuffer::F64(v.clone())];
             let [out, _] = attention(&plan, [&bufs[0], &bufs[1], &bufs[2]], None).unwrap();
-            let want = naive(&q, &k, &v, [2, sq, sk, d], dv, causal);
+            let want = naive(&q, &k, &v, [2, sq, sk, d], dv, causal, |_, _, _| 1.0);
             for (a, b) in out.as_slice::<f64>().unwrap().iter().zip(&want) {
                 assert!((a - b).abs() < 1e-12, "causal {causal}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn dropout_drops_the_weights_its_plan_names() {
+        // An odd key count, so that rows start in the middle of a Philox block.
+        let (sq, sk, d, dv) = (9, 37, 4, 3);
+        let vals = |n: usize, k: f64| (0..n).map(|i| ((i as f64) * 0.37 + k).sin() * 2.0).collect::<Vec<f64>>();
+        let (q, k, v) = (vals(2 * sq * d, 0.1), vals(2 * sk * d, 0.7), vals(2 * sk * dv, 1.3));
+        let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
+        let (ql, kl, vl) = (l(&[1, 2, sq, d]), l(&[1, 2, sk, d]), l(&[1, 2, sk, dv]));
+        let dropout = AttentionDropout { p: 0.3, seed: 5, first: 17 };
+        let spec = AttentionSpec { dropout: Some(dropout), ..Default::default() };
+        let f = |l| Arg::new(DType::F64, l);
+        let plan = AttentionPlan::new(f(&ql), f(&kl), f(&vl), None, spec).unwrap();
+        let bufs = [CpuBuffer::F64(q.clone()), CpuBuffer::F64(k.clone()), CpuBuffer::F64(v.clone())];
+        let [out, _] = attention(&plan, [&bufs[0], &bufs[1], &bufs[2]], None).unwrap();
+        let rng = Philox::new(dropout.seed);
+        let factor = |p: usize, i: usize, j: usize| match dropout.keeps(&rng, ((p * sq + i) * sk + j) as u64) {
+            true => 1.0 / 0.7,
+            false => 0.0,
+        };
+        let want = naive(&q, &k, &v, [2, sq, sk, d], dv, false, factor);
+        for (a, b) in out.as_slice::<f64>().unwrap().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
     }
 }

@@ -38,7 +38,19 @@ impl AttentionDropout {
     /// Whether weight number `n` (see the type's docs) is kept.
     #[inline]
     pub fn keeps(&self, rng: &Philox, n: u64) -> bool {
-        Philox::word_to_unit_f32(rng.block(self.first + n / 4)[(n % 4) as usize]) as f64 >= self.p
+        self.keeps_word(rng.block(self.block_of(n))[(n % 4) as usize])
+    }
+
+    /// The Philox block that holds weight `n`'s random word (word `n % 4` of it).
+    #[inline]
+    pub fn block_of(&self, n: u64) -> u64 {
+        self.first + n / 4
+    }
+
+    /// Whether a weight whose random word is `word` is kept.
+    #[inline]
+    pub fn keeps_word(&self, word: u32) -> bool {
+        Philox::word_to_unit_f32(word) as f64 >= self.p
     }
 }
 
