@@ -237,3 +237,76 @@ fn seq2seq_is_not_a_single_input_module() {
     let x = Var::constant(Tensor::from_vec(vec![1u32], [1, 1], &Device::Cpu).unwrap());
     assert!(model.forward(&x).is_err());
 }
+
+/// A decoder whose next-token probabilities are a fixed function of the prefix (ids: pad 0,
+/// bos 1, eos 2, `a` 3, `b` 4): after up to three `a`s another `a` is likely (0.9), after four
+/// `<eos>` is nearly certain, and any prefix with a `b` most likely ends.
+struct Table;
+
+impl tessera_nn::ModuleParts for Table {}
+
+impl Module for Table {
+    fn forward(&self, x: &Var) -> tessera_nn::Result<Var> {
+        Ok(x.clone())
+    }
+}
+
+impl Seq2seq for Table {
+    type Memory = usize;
+    type State = Vec<Vec<u32>>;
+
+    fn source_padding(&self) -> tessera_train::seq2seq::PadSide {
+        tessera_train::seq2seq::PadSide::Right
+    }
+    fn target_vocab(&self) -> usize {
+        5
+    }
+    fn encode(&self, source: &SourceBatch) -> tessera_train::Result<usize> {
+        Ok(source.batch())
+    }
+    fn decode_teacher(&self, _: &usize, _: &Tensor) -> tessera_train::Result<Var> {
+        Err(tessera_train::Error::Config("a table decodes step by step only".into()))
+    }
+    fn start(&self, rows: &usize) -> tessera_train::Result<Vec<Vec<u32>>> {
+        Ok(vec![Vec::new(); *rows])
+    }
+    fn decode_step(&self, _: &usize, state: &mut Vec<Vec<u32>>, tokens: &Tensor) -> tessera_train::Result<Var> {
+        let mut logits = Vec::new();
+        for (prefix, t) in state.iter_mut().zip(tokens.to_vec::<u32>()?) {
+            if t != SPECIALS.bos {
+                prefix.push(t);
+            }
+            let p = match (prefix.contains(&4), prefix.len()) {
+                (true, _) => [1e-6, 1e-6, 0.9, 0.05, 0.05],
+                (false, 4) => [1e-6, 1e-6, 0.99, 0.005, 0.005],
+                (false, _) => [1e-6, 1e-6, 0.05, 0.9, 0.05],
+            };
+            logits.extend(p.iter().map(|x: &f64| x.ln() as f32));
+        }
+        Ok(Var::constant(Tensor::from_vec(logits, [state.len(), 5], &Device::Cpu)?))
+    }
+    fn select_memory(&self, _: &usize, rows: &Tensor) -> tessera_train::Result<usize> {
+        Ok(rows.elem_count())
+    }
+    fn select_state(&self, state: &Vec<Vec<u32>>, rows: &Tensor) -> tessera_train::Result<Vec<Vec<u32>>> {
+        Ok(rows.to_vec::<i64>()?.iter().map(|&r| state[r as usize].clone()).collect())
+    }
+    fn attention_maps(&self, _: &usize, _: &Tensor) -> tessera_train::Result<Vec<(String, Tensor)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Unlikely endings among the best extensions finish early; the search must still wait for the
+/// far more probable prefix `a a a a` to end rather than stop at the first `width` endings.
+#[test]
+fn beam_search_waits_for_a_more_probable_prefix_to_end() {
+    let src = SourceBatch::new(&[&[3][..]], 0, tessera_train::seq2seq::PadSide::Right, &Device::Cpu).unwrap();
+    for width in [1, 2, 3, 5] {
+        for alpha in [0.0, 0.6] {
+            let cfg = BeamConfig { width, length_penalty: alpha, max_len: 10 };
+            let best = beam_search(&Table, &src, SPECIALS, &cfg).unwrap().remove(0);
+            assert_eq!(best.tokens, [3, 3, 3, 3], "width {width}, alpha {alpha}");
+            assert!(best.finished);
+        }
+    }
+}

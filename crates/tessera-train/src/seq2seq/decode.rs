@@ -118,9 +118,12 @@ struct Beam {
 }
 
 /// Beam search over a batch: every source keeps the `width` most probable prefixes; a prefix
-/// that produces `<eos>` is set aside as finished, ranked by its length-penalised score; a
-/// source is done once `width` hypotheses have finished (or at `max_len`, where its unfinished
-/// prefixes compete too). Returns each source's best hypothesis. Width 1 gives exactly what
+/// whose `<eos>` is among the `width` best extensions is set aside as finished, ranked by its
+/// length-penalised score (the `width` best are kept); a source is done once `width`
+/// hypotheses have finished and none of its remaining prefixes is more probable than the least
+/// probable of them (exact for α = 0: a prefix's probability only falls; with α > 0 a longer
+/// output's smaller penalty is not waited for), or at `max_len`, where its unfinished prefixes
+/// compete too. Returns each source's best hypothesis. Width 1 gives exactly what
 /// [`greedy`] gives. Runs without recording a graph; put the model in evaluation mode first.
 pub fn beam_search<M: Seq2seq>(
     model: &M,
@@ -148,9 +151,8 @@ pub fn beam_search<M: Seq2seq>(
             let lp = next_log_probs(model, &memory, &mut state, &tokens, &device)?;
             let mut parents: Vec<i64> = Vec::with_capacity(batch * k);
             for b in 0..batch {
-                let done = finished[b].len() >= k || beams[b].is_empty();
                 let mut next = Vec::with_capacity(k);
-                if !done {
+                if !beams[b].is_empty() {
                     let candidates = best_candidates(&beams[b], &lp[b * k * vocab..(b + 1) * k * vocab], vocab, 2 * k);
                     for (rank, (beam, token, log_prob)) in candidates.into_iter().enumerate() {
                         if next.len() == k {
@@ -159,10 +161,10 @@ pub fn beam_search<M: Seq2seq>(
                         if token == specials.eos {
                             // Only an ending among the k best extensions counts: one ranked
                             // below k alive prefixes would not have been in a beam of k.
-                            if rank < k && finished[b].len() < k {
+                            if rank < k {
                                 let tokens = beams[b][beam].tokens.clone();
                                 let score = log_prob / length_penalty(step + 1, cfg.length_penalty);
-                                finished[b].push(Hypothesis { tokens, log_prob, score, finished: true });
+                                keep_best(&mut finished[b], Hypothesis { tokens, log_prob, score, finished: true }, k);
                             }
                         } else {
                             let mut t = beams[b][beam].tokens.clone();
@@ -171,7 +173,10 @@ pub fn beam_search<M: Seq2seq>(
                         }
                     }
                 }
-                if finished[b].len() >= k {
+                // Done once k hypotheses have ended and no prefix left is more probable than the
+                // least probable of them (a prefix's probability can only fall as it grows).
+                let least = finished[b].iter().map(|h| h.log_prob).fold(f64::INFINITY, f64::min);
+                if finished[b].len() >= k && next.iter().all(|(_, beam)| beam.log_prob <= least) {
                     next.clear();
                 }
                 for j in 0..k {
@@ -208,6 +213,16 @@ pub fn beam_search<M: Seq2seq>(
             })
             .collect())
     })
+}
+
+/// Adds `hyp` to `finished`, keeping the `k` best by score.
+fn keep_best(finished: &mut Vec<Hypothesis>, hyp: Hypothesis, k: usize) {
+    finished.push(hyp);
+    if finished.len() > k {
+        // Stable: of equal scores the earlier found stays.
+        finished.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
+        finished.truncate(k);
+    }
 }
 
 /// The `n` best extensions `(beam, token, log_prob)` of a source's beams, best first (ties:

@@ -25,11 +25,11 @@ pub struct PairSets {
     #[arg(long, value_parser = fraction, default_value_t = 0.1)]
     pub test_split: f64,
     /// Sources longer than this many tokens are skipped (and reported).
-    #[arg(long, value_parser = count, default_value_t = 64)]
+    #[arg(long, value_parser = count, default_value_t = 128)]
     pub max_source_len: usize,
     /// Targets longer than this many tokens are skipped (and reported); decoding stops after
     /// one more.
-    #[arg(long, value_parser = count, default_value_t = 64)]
+    #[arg(long, value_parser = count, default_value_t = 128)]
     pub max_target_len: usize,
     /// Refuse the data when any line is skipped (instead of training on the rest).
     #[arg(long)]

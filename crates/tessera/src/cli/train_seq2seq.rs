@@ -174,7 +174,7 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
         side: model.source_padding(),
         device,
     };
-    let epochs = a.common.epochs.unwrap_or(10);
+    let epochs = a.common.epochs.unwrap_or(5);
     let fit = FitConfig { epochs, batch_size: a.common.batch_size, seed: a.common.seed, ..FitConfig::default() };
     let extra = json!({ "source_tokenizer": tokenizers.source.spec(), "target_tokenizer": tokenizers.target.spec() });
     let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
@@ -226,10 +226,24 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
         scores.bleu.score,
         scores.chrf.score
     );
-    for (i, (pair, out)) in loaded.test.pairs.iter().zip(&outputs).take(5).enumerate() {
-        let out = tokenizers.target.decode(out);
-        let mark = if out == pair.target { "✓" } else { "✗" };
-        say!("  {}. {} → {out} {mark} (reference {})", i + 1, pair.source, pair.target);
+    // A few outputs, then the first errors, which say more about what is left to learn.
+    let decoded: Vec<(usize, &str, String, &str)> = loaded
+        .test
+        .pairs
+        .iter()
+        .zip(&outputs)
+        .map(|(p, out)| (p.line, p.source.as_str(), tokenizers.target.decode(out), p.target.as_str()))
+        .collect();
+    let wrong: Vec<_> = decoded.iter().filter(|d| d.2 != d.3).collect();
+    for (line, source, out, reference) in decoded.iter().take(3) {
+        let mark = if out == reference { "✓" } else { "✗" };
+        say!("  {line}. {source} → {out} {mark} (reference {reference})");
+    }
+    if !wrong.is_empty() {
+        say!("{} wrong; the first {}:", wrong.len(), wrong.len().min(5));
+    }
+    for (line, source, out, reference) in wrong.iter().take(5) {
+        say!("  {line}. {source} → {out} ✗ (reference {reference})");
     }
     let last = history.epochs.last();
     let results = json!({ "test_exact_match": scores.exact_match, "test_token_accuracy": scores.token_accuracy,

@@ -72,7 +72,7 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
 /// (without the device and the folders) under `train`, beside the subcommand's own.
 #[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
 pub struct TrainOptions {
-    /// Passes over the training data (default: 10 for mlp, 12 for cnn, 6 for lm; with
+    /// Passes over the training data (default: 10 for mlp, 12 for cnn, 6 for lm, 5 for seq2seq; with
     /// `--resume`, the run's own count).
     #[arg(long, value_parser = count)]
     pub epochs: Option<usize>,

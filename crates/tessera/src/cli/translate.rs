@@ -66,7 +66,7 @@ pub fn run(a: TranslateArgs) -> CliResult<()> {
     let cfg = Seq2seqConfig::from_json(config.get("model").unwrap_or(&Value::Null))?;
     let model = Seq2seqModel::new(&cfg, &device)?;
     checkpoint::load(&saved.file, &saved.info.model, &model, None)?;
-    let trained_len = config.get("max_target_len").and_then(Value::as_u64).unwrap_or(64) as usize;
+    let trained_len = config.get("max_target_len").and_then(Value::as_u64).unwrap_or(128) as usize;
     let beam =
         BeamConfig { width: a.beam, length_penalty: a.length_penalty, max_len: a.max_len.unwrap_or(trained_len + 1) };
     let lines = read_lines(&a.file)?;
