@@ -44,9 +44,9 @@ impl Seq2seqConfig {
 /// Either encoder-decoder; a [`Seq2seq`] itself, so training and decoding need not know which.
 pub enum Seq2seqModel {
     /// An LSTM encoder-decoder with attention.
-    Lstm(LstmAttention),
+    Lstm(Box<LstmAttention>),
     /// A Transformer encoder-decoder.
-    Transformer(TransformerSeq2seq),
+    Transformer(Box<TransformerSeq2seq>),
 }
 
 /// Either model's memory.
@@ -75,8 +75,8 @@ impl Seq2seqModel {
     /// A model with fresh weights as `cfg` says.
     pub fn new(cfg: &Seq2seqConfig, device: &Device) -> Result<Seq2seqModel> {
         Ok(match cfg {
-            Seq2seqConfig::Lstm(c) => Seq2seqModel::Lstm(LstmAttention::new(c, device)?),
-            Seq2seqConfig::Transformer(c) => Seq2seqModel::Transformer(TransformerSeq2seq::new(c, device)?),
+            Seq2seqConfig::Lstm(c) => Seq2seqModel::Lstm(Box::new(LstmAttention::new(c, device)?)),
+            Seq2seqConfig::Transformer(c) => Seq2seqModel::Transformer(Box::new(TransformerSeq2seq::new(c, device)?)),
         })
     }
 
@@ -90,8 +90,8 @@ impl Seq2seqModel {
 
     fn inner(&self) -> &dyn Module {
         match self {
-            Seq2seqModel::Lstm(m) => m,
-            Seq2seqModel::Transformer(m) => m,
+            Seq2seqModel::Lstm(m) => m.as_ref(),
+            Seq2seqModel::Transformer(m) => m.as_ref(),
         }
     }
 }

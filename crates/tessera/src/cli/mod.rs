@@ -50,7 +50,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a model (`tessera train mlp`: the MNIST classifier; `tessera train lm`: an LSTM language
-    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe; `tessera train seq2seq`: an encoder-decoder; `tessera train word2vec`: word vectors).
+    /// model; `tessera train gpt`: a GPT, nanoGPT's recipe; `tessera train seq2seq`: an
+    /// encoder-decoder; `tessera train word2vec`: word vectors).
     Train(training::TrainArgs),
     /// Evaluate a saved checkpoint on test data.
     Eval(eval::EvalArgs),

@@ -40,7 +40,7 @@ enum TrainModel {
     Gpt(super::train_gpt::GptArgs),
     /// An encoder-decoder (LSTM with attention, or Transformer) on tab-separated pairs, or on a
     /// generated task of dates in many English and Chinese forms mapped to ISO dates.
-    Seq2seq(super::train_seq2seq::Seq2seqArgs),
+    Seq2seq(Box<super::train_seq2seq::Seq2seqArgs>),
     /// Word vectors (word2vec: skip-gram or CBOW with negative sampling) from the shipped
     /// Shakespeare sample or `--corpus`, written as a word2vec text or binary file.
     Word2vec(super::word2vec::Word2vecArgs),
@@ -63,7 +63,7 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
         TrainModel::Seq2seq(a) if a.common.distributed => super::distributed::unsupported("seq2seq"),
         TrainModel::Lm(a) => super::train_lm::run(a),
         TrainModel::Gpt(a) => super::train_gpt::run(a),
-        TrainModel::Seq2seq(a) => super::train_seq2seq::run(a),
+        TrainModel::Seq2seq(a) => super::train_seq2seq::run(*a),
         TrainModel::Word2vec(a) => super::word2vec::run(a),
     }
 }
