@@ -41,7 +41,8 @@ fn lstm_run_reports_bad_lines_scores_the_test_set_and_translates() {
     test.push("abz\tzba".into());
     write(&dir, "test.tsv", &test);
     let data = ["--pairs", "train.tsv", "--test", "test.tsv", "--max-source-len", "8", "--max-target-len", "8"];
-    let args = [&["train", "seq2seq"][..], &data, &SMALL_LSTM, &["--epochs", "2", "--out", "run"]].concat();
+    let rest = ["--epochs", "2", "--scheduled-sampling", "0.3", "--attention", "additive", "--out", "run"];
+    let args = [&["train", "seq2seq"][..], &data, &SMALL_LSTM, &rest].concat();
     let (out, err) = ok(&dir, &args);
     assert!(err.contains("without a tab (line 11)"), "{err}");
     assert!(err.contains("empty target (line 21)"), "{err}");
@@ -64,7 +65,7 @@ fn lstm_run_reports_bad_lines_scores_the_test_set_and_translates() {
     assert!(err.contains("line 4: 'z'"), "{err}");
     let svg = std::fs::read_to_string(dir.join("map.svg")).unwrap();
     assert_eq!(svg.matches(r#"<g class="panel""#).count(), 1);
-    assert!(svg.contains(r#"data-title="general attention""#), "{svg}");
+    assert!(svg.contains(r#"data-title="additive attention""#), "{svg}");
 
     let strict = [&args[..args.len() - 2], &["--out", "strict", "--strict"]].concat();
     let err = refused(&dir, &strict);
@@ -76,9 +77,13 @@ fn transformer_on_the_dates_task_resumes_and_draws_every_head() {
     let dir = fresh_dir("seq2seq-transformer");
     let model = ["--arch", "transformer", "--embed", "16", "--heads", "2", "--feedforward", "32", "--layers", "2"];
     let data = ["--dates-train", "300", "--dates-eval", "30", "--batch-size", "32", "--warmup", "1"];
-    let args = [&["train", "seq2seq"][..], &model, &data, &["--epochs", "1", "--beam", "1", "--out", "run"]].concat();
+    let rest = ["--epochs", "1", "--beam", "1", "--shared-vocab", "--tie-embeddings", "--out", "run"];
+    let args = [&["train", "seq2seq"][..], &model, &data, &rest].concat();
     let (out, _) = ok(&dir, &args);
     assert!(out.contains("the dates task (generated, seed 0): 300 / 30 / 30 pairs"), "{out}");
+    // One vocabulary for both sides: the target side knows the source's letters too.
+    let vocab = |side: &str| std::fs::read_to_string(dir.join(format!("run/{side}_tokenizer/vocab.json"))).unwrap();
+    assert_eq!(vocab("source"), vocab("target"));
     let (out, err) = ok(&dir, &["train", "seq2seq", "--resume", "run", "--epochs", "2"]);
     assert!(out.contains("resumed after epoch 1"), "{out}");
     assert!(format!("{out}{err}").contains("epoch 2/2"), "{out}{err}");

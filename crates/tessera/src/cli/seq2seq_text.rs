@@ -171,13 +171,33 @@ impl PairTokenizers {
 }
 
 impl PairTokenizers {
-    /// Tokenizers `source` and `target` (specs) built from the training pairs of `train`.
-    pub fn build(source: &str, target: &str, train: &PairSet, max_vocab: usize) -> CliResult<PairTokenizers> {
+    /// Tokenizers `source` and `target` (specs) built from the training pairs of `train`: each
+    /// from its own side, or with `shared` one vocabulary from both sides (the same ids on both;
+    /// both specs must then be the same).
+    pub fn build(
+        source: &str,
+        target: &str,
+        train: &PairSet,
+        max_vocab: usize,
+        shared: bool,
+    ) -> CliResult<PairTokenizers> {
         let sources: Vec<&str> = train.pairs.iter().map(|p| p.source.as_str()).collect();
         let targets: Vec<&str> = train.pairs.iter().map(|p| p.target.as_str()).collect();
+        if !shared {
+            return Ok(PairTokenizers {
+                source: SideTokenizer::build(source, &sources, max_vocab)?,
+                target: SideTokenizer::build(target, &targets, max_vocab)?,
+            });
+        }
+        if source != target {
+            return Err(
+                format!("--shared-vocab needs one tokenizer for both sides, not `{source}` and `{target}`").into()
+            );
+        }
+        let both: Vec<&str> = sources.iter().chain(&targets).copied().collect();
         Ok(PairTokenizers {
-            source: SideTokenizer::build(source, &sources, max_vocab)?,
-            target: SideTokenizer::build(target, &targets, max_vocab)?,
+            source: SideTokenizer::build(source, &both, max_vocab)?,
+            target: SideTokenizer::build(target, &both, max_vocab)?,
         })
     }
 }

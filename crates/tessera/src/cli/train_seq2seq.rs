@@ -60,6 +60,9 @@ pub struct Seq2seqArgs {
     /// The target side's tokenizer, if not --tokenizer.
     #[arg(long)]
     target_tokenizer: Option<String>,
+    /// One vocabulary built from both sides (the same ids on both), instead of one per side.
+    #[arg(long)]
+    shared_vocab: bool,
     /// Largest word vocabulary per side (word tokenizer only).
     #[arg(long, value_parser = count, default_value_t = 10_000)]
     vocab_size: usize,
@@ -157,7 +160,7 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
     let mut loaded = load_pairs(&a.data, a.common.val_split, a.common.seed)?;
     let tokenizers = Arc::new(match &a.common.resume {
         Some(dir) => PairTokenizers::load(&source_spec, &target_spec, dir)?,
-        None => PairTokenizers::build(&source_spec, &target_spec, &loaded.train, a.vocab_size)?,
+        None => PairTokenizers::build(&source_spec, &target_spec, &loaded.train, a.vocab_size, a.shared_vocab)?,
     });
     let encoded = loaded.encode(&tokenizers, &a.data)?;
     let specials = tokenizers.target.specials();
