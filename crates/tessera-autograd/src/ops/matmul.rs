@@ -9,6 +9,13 @@ use tessera_tensor::Tensor;
 /// computed as `(gᵀ @ a)ᵀ`, so that the gradient reaching the weight is contiguous and the
 /// optimizer does not have to gather a transposed view.
 fn rhs_grad(a: &Tensor, g: &Tensor, b: &Tensor) -> Result<Tensor> {
+    // A matrix shared by every batch (a linear layer's weight): one product over all the rows,
+    // not a product per batch summed after.
+    if a.rank() > 2 && b.rank() == 2 {
+        let (k, n) = (a.dims()[a.rank() - 1], g.dims()[g.rank() - 1]);
+        let rows = a.shape().elem_count() / k.max(1);
+        return rhs_grad(&a.reshape([rows, k])?, &g.reshape([rows, n])?, b);
+    }
     if a.rank() == 2 && b.rank() == 2 && !b.is_contiguous() && b.t()?.is_contiguous() {
         return Ok(g.t()?.matmul(a)?.t()?);
     }

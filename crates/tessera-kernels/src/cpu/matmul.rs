@@ -127,6 +127,12 @@ fn batched<T: GemmElem>(
     let read_dst = bias.is_some();
     let lhs = Operand::new(a, ll, &s.batch);
     let rhs = Operand::new(b, rl, &s.batch);
+    // A broadcast right operand (a linear layer's weight) under a left operand whose matrices
+    // follow each other row after row: one product of count * m rows.
+    let fold = count > 1
+        && rhs.offsets.iter().all(|&o| o == rhs.offsets[0])
+        && lhs.offsets.iter().enumerate().all(|(i, &o)| o == lhs.offsets[0] + i * m * lhs.row_stride);
+    let (m, count) = if fold { (count * m, 1) } else { (m, count) };
     let flops = m * n * k;
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
     let one = |i: usize, dst: &mut [T], par: Parallelism| {
