@@ -1,4 +1,5 @@
-"""Training steps in Tessera and PyTorch on this machine, in the same run (1 thread; the GPT step on 1 and 2).
+"""Training steps in Tessera and PyTorch on this machine, in the same run (1 thread; the GPT, CNN and
+Transformer encoder-decoder steps on 1 and 2; `--seq2seq` runs only the last).
 
 Runs `cargo bench -p tessera-benches --bench training_step` (unless --skip-cargo), times the same
 workloads in PyTorch, and prints the ratio tessera / torch (below 1: Tessera is faster).
@@ -7,10 +8,12 @@ Needs PyTorch: python3 -m venv V && V/bin/pip install torch ; then V/bin/python 
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import time
+import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -123,6 +126,73 @@ def cnn_step(threads):
     return median_time(step, seconds=6.0, warmup=5)
 
 
+def seq2seq_step(threads):
+    """Seconds per teacher-forced step of the Transformer encoder-decoder of `seq2seq_step` in
+    training_step.rs (tessera_train::seq2seq::TransformerSeq2seq) on `threads` threads: two
+    embeddings scaled by sqrt(d_model) plus sinusoidal positions (cached), dropout,
+    nn.Transformer (d_model 128, 4 heads, feed-forward 512, 2 + 2 layers, dropout 0.1, pre-LN,
+    batch-first) with the source key padding masked in the encoder and in the cross-attention and
+    a causal target, an untied nn.Linear generator, cross-entropy ignoring pad with label
+    smoothing 0.1, Adam (lr 1e-3, the default foreach implementation, not fused). Batch 64,
+    sources of 12..24 random ids right-padded to 24 (vocabulary 64), targets of 12 ids
+    (vocabulary 16) with <bos>/<eos>: pad 0, bos 1, eos 2."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    nn, F = torch.nn, torch.nn.functional
+    batch, src_len, tgt_len, src_vocab, tgt_vocab, d, pad = 64, 24, 12, 64, 16, 128, 0
+
+    class Seq2seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_emb = nn.Embedding(src_vocab, d, padding_idx=pad)
+            self.tgt_emb = nn.Embedding(tgt_vocab, d, padding_idx=pad)
+            self.drop = nn.Dropout(0.1)
+            with warnings.catch_warnings():  # "enable_nested_tensor is True, but ... norm_first was True"
+                warnings.simplefilter("ignore")
+                self.transformer = nn.Transformer(d, 4, 2, 2, 512, 0.1, batch_first=True, norm_first=True)
+            self.generator = nn.Linear(d, tgt_vocab)
+            pos = torch.arange(64, dtype=torch.float64)[:, None]
+            i = torch.arange(d)
+            angle = pos / torch.pow(10000.0, (i - i % 2).double() / d)
+            pe = torch.where(i % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
+            self.register_buffer("pe", pe)
+
+        def embed(self, table, ids):
+            return self.drop(table(ids) * math.sqrt(d) + self.pe[:ids.shape[1]])
+
+        def forward(self, src, src_pad, tgt_in, causal):
+            y = self.transformer(self.embed(self.src_emb, src), self.embed(self.tgt_emb, tgt_in),
+                                 tgt_mask=causal, src_key_padding_mask=src_pad,
+                                 memory_key_padding_mask=src_pad, tgt_is_causal=True)
+            return self.generator(y)
+
+    model = Seq2seq()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    causal = nn.Transformer.generate_square_subsequent_mask(tgt_len + 1)
+    batches = []
+    for b in range(8):
+        lengths = torch.randint(12, src_len + 1, (batch,))
+        lengths[0] = src_len
+        src_pad = torch.arange(src_len)[None, :] >= lengths[:, None]
+        src = torch.randint(3, src_vocab, (batch, src_len)).masked_fill(src_pad, pad)
+        tgt = torch.randint(3, tgt_vocab, (batch, tgt_len))
+        tgt_in = torch.cat([torch.ones(batch, 1, dtype=torch.long), tgt], 1)
+        tgt_out = torch.cat([tgt, torch.full((batch, 1), 2)], 1).reshape(-1)
+        batches.append((src, src_pad, tgt_in, tgt_out))
+    state = [0]
+
+    def step():
+        src, src_pad, tgt_in, tgt_out = batches[state[0] % len(batches)]
+        state[0] += 1
+        opt.zero_grad()
+        logits = model(src, src_pad, tgt_in, causal)
+        loss = F.cross_entropy(logits.reshape(-1, tgt_vocab), tgt_out, ignore_index=pad, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+
+    return median_time(step, seconds=6.0, warmup=5)
+
+
 def criterion_median(target, group, bench):
     path = os.path.join(target, "criterion", group, bench, "new", "estimates.json")
     with open(path) as f:
@@ -132,13 +202,24 @@ def criterion_median(target, group, bench):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
+    ap.add_argument("--seq2seq", action="store_true",
+                    help="only the Transformer encoder-decoder step (criterion filter seq2seq_step), 1 and 2 threads")
     args = ap.parse_args()
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", os.path.join(ROOT, "target-bench"))
     if not args.skip_cargo:
-        subprocess.run(["cargo", "bench", "-p", "tessera-benches", "--bench", "training_step"], cwd=ROOT, env=env, check=True)
+        filters = ["--", "seq2seq_step"] if args.seq2seq else []
+        subprocess.run(["cargo", "bench", "-p", "tessera-benches", "--bench", "training_step"] + filters,
+                       cwd=ROOT, env=env, check=True)
+    if args.seq2seq:
+        print(f"load average before PyTorch: {os.getloadavg()}")
+        seq2seq = seq2seq_steps()
+        print(f"load average after PyTorch: {os.getloadavg()}; torch {torch.__version__}")
+        print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq)
+        return
     gpt = gpt_steps()
     cnn = {threads: cnn_step(threads) for threads in (1, 2)}
+    seq2seq = seq2seq_steps()
     torch.set_num_threads(1)
     rows = [
         ("MLP step, batch 32", ("mlp_step", "b32"), mlp_step(32, False), mlp_step(32, True)),
@@ -166,6 +247,25 @@ def main():
         ours = criterion_median(env["CARGO_TARGET_DIR"], "cnn_step", f"t{threads}")
         name = f"CNN step (train cnn, batch 64), {threads} thr"
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {cnn[threads] * 1e3:>7.3f} ms {'-':>17} {ours / cnn[threads]:>20.2f}")
+    print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq, header=False)
+
+
+def print_seq2seq(target, seq2seq, header=True):
+    """The rows of the Transformer encoder-decoder step: criterion's median against PyTorch's."""
+    if header:
+        print(f"{'workload':<40} {'tessera':>10} {'torch':>10} {'torch fused Adam':>17} {'tessera / torch':>20}")
+    for threads in (1, 2):
+        ours = criterion_median(target, "seq2seq_step", f"t{threads}")
+        name = f"Transformer seq2seq step, {threads} thr"
+        theirs = seq2seq[threads]
+        print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
+
+
+def seq2seq_steps():
+    """Seconds per Transformer encoder-decoder step in PyTorch, by threads (1 and 2)."""
+    times = {threads: seq2seq_step(threads) for threads in (1, 2)}
+    torch.set_num_threads(1)
+    return times
 
 
 def gpt_steps():
