@@ -4,7 +4,7 @@
 //! `tanh(W_c [context; output])` predicts the next token.
 
 use super::batch::{PadSide, SourceBatch};
-use super::model::{squeeze_step, step_input, Seq2seq};
+use super::model::{config_number, not_single_input, squeeze_step, step_input, Seq2seq};
 use crate::{Error, Result};
 use serde_json::{json, Value};
 use tessera_autograd::{no_grad, Var};
@@ -76,9 +76,7 @@ impl LstmAttentionConfig {
 
     /// From the JSON [`LstmAttentionConfig::to_json`] writes.
     pub fn from_json(v: &Value) -> Result<LstmAttentionConfig> {
-        let num = |k: &str| {
-            v.get(k).and_then(Value::as_u64).ok_or_else(|| Error::Config(format!("seq2seq config lacks '{k}'")))
-        };
+        let num = |k: &str| config_number(v, k);
         Ok(LstmAttentionConfig {
             source_vocab: num("source_vocab")? as usize,
             target_vocab: num("target_vocab")? as usize,
@@ -283,9 +281,7 @@ impl Seq2seq for LstmAttention {
 impl Module for LstmAttention {
     /// Not a single-input module: use [`Seq2seq::encode`] and [`Seq2seq::decode_teacher`].
     fn forward(&self, _input: &Var) -> tessera_nn::Result<Var> {
-        Err(tessera_nn::Error::Config(
-            "an encoder-decoder takes a source and a target: use Seq2seq::encode and decode_teacher".into(),
-        ))
+        Err(not_single_input())
     }
 
     fn describe(&self) -> String {

@@ -1,7 +1,8 @@
 //! What every encoder-decoder offers training and decoding.
 
 use super::batch::{PadSide, SourceBatch};
-use crate::Result;
+use crate::{Error, Result};
+use serde_json::Value;
 use tessera_autograd::Var;
 use tessera_nn::Module;
 use tessera_tensor::Tensor;
@@ -58,4 +59,16 @@ pub(crate) fn squeeze_step(logits: Var) -> Result<Var> {
 /// Tokens `[rows]` as decoder inputs `[rows, 1]`.
 pub(crate) fn step_input(tokens: &Tensor) -> Result<Tensor> {
     Ok(tokens.reshape([tokens.elem_count(), 1])?)
+}
+
+/// The whole number `key` of a model config's JSON.
+pub(crate) fn config_number(v: &Value, key: &str) -> Result<u64> {
+    v.get(key).and_then(Value::as_u64).ok_or_else(|| Error::Config(format!("seq2seq config lacks '{key}'")))
+}
+
+/// What an encoder-decoder's `Module::forward` answers: it takes a source and a target.
+pub(crate) fn not_single_input() -> tessera_nn::Error {
+    tessera_nn::Error::Config(
+        "an encoder-decoder takes a source and a target: use Seq2seq::encode and decode_teacher".into(),
+    )
 }

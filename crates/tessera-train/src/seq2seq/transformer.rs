@@ -4,7 +4,7 @@
 //! target embedding). Decoding step by step reads the decoder's key/value cache.
 
 use super::batch::{PadSide, SourceBatch};
-use super::model::{squeeze_step, step_input, Seq2seq};
+use super::model::{config_number, not_single_input, squeeze_step, step_input, Seq2seq};
 use crate::{Error, Result};
 use serde_json::{json, Value};
 use tessera_autograd::{no_grad, Var};
@@ -54,9 +54,7 @@ impl TransformerSeq2seqConfig {
 
     /// From the JSON [`TransformerSeq2seqConfig::to_json`] writes.
     pub fn from_json(v: &Value) -> Result<TransformerSeq2seqConfig> {
-        let num = |k: &str| {
-            v.get(k).and_then(Value::as_u64).ok_or_else(|| Error::Config(format!("seq2seq config lacks '{k}'")))
-        };
+        let num = |k: &str| config_number(v, k);
         let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
         Ok(TransformerSeq2seqConfig {
             source_vocab: num("source_vocab")? as usize,
@@ -261,9 +259,7 @@ impl Seq2seq for TransformerSeq2seq {
 impl Module for TransformerSeq2seq {
     /// Not a single-input module: use [`Seq2seq::encode`] and [`Seq2seq::decode_teacher`].
     fn forward(&self, _input: &Var) -> tessera_nn::Result<Var> {
-        Err(tessera_nn::Error::Config(
-            "an encoder-decoder takes a source and a target: use Seq2seq::encode and decode_teacher".into(),
-        ))
+        Err(not_single_input())
     }
 
     fn describe(&self) -> String {

@@ -1,0 +1,83 @@
+//! The CPU attention against its formula: tiles, the online softmax and dropout.
+
+use super::*;
+use crate::plan::{Arg, AttentionDropout, AttentionSpec};
+use tessera_core::{Layout, Shape};
+
+/// Softmax attention by the textbook formula in f64, materialising every weight;
+/// `factor(problem, i, j)` multiplies weight `(i, j)` (dropout).
+fn naive(
+    q: &[f64],
+    k: &[f64],
+    v: &[f64],
+    dims: [usize; 4],
+    dv: usize,
+    causal: bool,
+    factor: impl Fn(usize, usize, usize) -> f64,
+) -> Vec<f64> {
+    let [p, sq, sk, d] = dims;
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut out = vec![0.0; p * sq * dv];
+    for pi in 0..p {
+        for i in 0..sq {
+            let lim = if causal { i + 1 + sk - sq } else { sk };
+            let s: Vec<f64> = (0..lim)
+                .map(|j| (0..d).map(|t| q[(pi * sq + i) * d + t] * k[(pi * sk + j) * d + t]).sum::<f64>() * scale)
+                .collect();
+            let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
+            for (j, x) in s.iter().enumerate() {
+                for t in 0..dv {
+                    out[(pi * sq + i) * dv + t] += (x - m).exp() / z * factor(pi, i, j) * v[(pi * sk + j) * dv + t];
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn tiles_and_online_softmax_match_the_formula() {
+    // 150 keys: three key tiles, the last partial; 70 queries: three row tiles.
+    let (sq, sk, d, dv) = (70, 150, 12, 5);
+    let vals = |n: usize, k: f64| (0..n).map(|i| ((i as f64) * 0.37 + k).sin() * 2.0).collect::<Vec<f64>>();
+    let (q, k, v) = (vals(2 * sq * d, 0.1), vals(2 * sk * d, 0.7), vals(2 * sk * dv, 1.3));
+    let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
+    let (ql, kl, vl) = (l(&[1, 2, sq, d]), l(&[1, 2, sk, d]), l(&[1, 2, sk, dv]));
+    for causal in [false, true] {
+        let spec = AttentionSpec { causal, ..Default::default() };
+        let f = |l| Arg::new(DType::F64, l);
+        let plan = AttentionPlan::new(f(&ql), f(&kl), f(&vl), None, spec).unwrap();
+        let bufs = [CpuBuffer::F64(q.clone()), CpuBuffer::F64(k.clone()), CpuBuffer::F64(v.clone())];
+        let [out, _] = attention(&plan, [&bufs[0], &bufs[1], &bufs[2]], None).unwrap();
+        let want = naive(&q, &k, &v, [2, sq, sk, d], dv, causal, |_, _, _| 1.0);
+        for (a, b) in out.as_slice::<f64>().unwrap().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "causal {causal}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn dropout_drops_the_weights_its_plan_names() {
+    // An odd key count, so that rows start in the middle of a Philox block.
+    let (sq, sk, d, dv) = (9, 37, 4, 3);
+    let vals = |n: usize, k: f64| (0..n).map(|i| ((i as f64) * 0.37 + k).sin() * 2.0).collect::<Vec<f64>>();
+    let (q, k, v) = (vals(2 * sq * d, 0.1), vals(2 * sk * d, 0.7), vals(2 * sk * dv, 1.3));
+    let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
+    let (ql, kl, vl) = (l(&[1, 2, sq, d]), l(&[1, 2, sk, d]), l(&[1, 2, sk, dv]));
+    let dropout = AttentionDropout { p: 0.3, seed: 5, first: 17 };
+    let spec = AttentionSpec { dropout: Some(dropout), ..Default::default() };
+    let f = |l| Arg::new(DType::F64, l);
+    let plan = AttentionPlan::new(f(&ql), f(&kl), f(&vl), None, spec).unwrap();
+    let bufs = [CpuBuffer::F64(q.clone()), CpuBuffer::F64(k.clone()), CpuBuffer::F64(v.clone())];
+    let [out, _] = attention(&plan, [&bufs[0], &bufs[1], &bufs[2]], None).unwrap();
+    let rng = Philox::new(dropout.seed);
+    let factor = |p: usize, i: usize, j: usize| match dropout.keeps(&rng, ((p * sq + i) * sk + j) as u64) {
+        true => 1.0 / 0.7,
+        false => 0.0,
+    };
+    let want = naive(&q, &k, &v, [2, sq, sk, d], dv, false, factor);
+    for (a, b) in out.as_slice::<f64>().unwrap().iter().zip(&want) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+}
