@@ -4,7 +4,7 @@ use crate::memory::MemoryEstimate;
 use serde_json::{json, Value};
 use tessera_nn::{Error, Result};
 
-/// What builds a [`Gpt`] (nanoGPT's `GPTConfig`); stored in checkpoints.
+/// What builds a [`Gpt`](super::Gpt) (nanoGPT's `GPTConfig`); stored in checkpoints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GptConfig {
     /// Vocabulary size.
