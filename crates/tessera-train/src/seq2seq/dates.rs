@@ -15,6 +15,7 @@ pub use render::{is_valid_date, iso, render, Date, DateForm, FIRST_YEAR, FORMS, 
 use super::pairs::PairSet;
 use crate::rng::SplitMix;
 use crate::{Error, Result};
+pub(crate) use render::civil_from_days;
 use render::{nth_date, DAYS};
 
 /// How many different source strings the forms give over 1950–2049: 21 forms × 36,525 days,

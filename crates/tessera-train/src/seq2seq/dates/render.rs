@@ -185,8 +185,9 @@ fn days_from_civil(date: Date) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The inverse of [`days_from_civil`], for days within the task's range.
-fn civil_from_days(z: i64) -> Date {
+/// The inverse of [`days_from_civil`]: the proleptic Gregorian date of day `z` counted from
+/// 1970-01-01 (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> Date {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
