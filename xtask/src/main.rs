@@ -1,9 +1,10 @@
 //! `cargo xtask`: the single entry point for building, checking and testing Tessera.
 //!
 //! ```text
-//! cargo xtask test              formatting, clippy (warnings denied), every test, a short
-//!                               fuzz pass, gradcheck, the kernel compile check, and packaging
-//!                               of every crate
+//! cargo xtask test              formatting, clippy (warnings denied), every test (the
+//!                               examples, a short fuzz pass and, with `mpirun`, the MPI tests
+//!                               among them), gradcheck, the kernel compile check, and
+//!                               packaging of every crate
 //! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
 //! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels
 //! cargo xtask kernels [ARCH..]  compile every CUDA kernel with NVRTC (default sm_80 sm_90),
@@ -82,34 +83,56 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    // One feature set for every step: each `cargo` invocation resolves features for the packages
+    // it selects, and a step with other features rebuilt the crate graph from `rayon` up (on a
+    // clean 2-core machine: 84 s for the fuzz runner, about as long for the examples and the MPI
+    // tests). So the examples (`test = true`), the short fuzz pass (a test of the runner crate)
+    // and, where `mpirun` is installed, the MPI tests run inside the one `cargo test`.
+    let mpi = mpi_features();
     run("format check", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
-    run("clippy", &mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run("tests", &mut cargo(&["test", "--workspace"]))?;
-    fuzz::short_pass()?;
-    run("examples (a few batches each)", &mut cargo(&["test", "-p", "tessera", "--examples"]))?;
-    gradcheck(&["--cases".into(), TEST_GRADCHECK_CASES.into(), "--device".into(), "all".into()])?;
-    kernels(&[])?;
-    package()?;
-    // Last: it builds three crates again with the `mpi` feature, which the steps above would
-    // otherwise have to rebuild without it (measured on a fresh clone: 86 s for the fuzz runner).
-    mpi_tests()
+    run("clippy", cargo(&["clippy", "--workspace", "--all-targets"]).args(&mpi).args(["--", "-D", "warnings"]))?;
+    run("tests", cargo(&["test", "--workspace"]).args(&mpi))?;
+    run("gradcheck", built_devtool("gradcheck")?.args(["--cases", TEST_GRADCHECK_CASES, "--device", "all"]))?;
+    run("CUDA kernel compile check (NVRTC)", &mut built_devtool("compile-kernels")?)?;
+    package()
 }
 
-/// The MPI backend's tests and `train mlp --distributed` with 2 processes against 1 (feature
-/// `mpi`), where OpenMPI's `mpirun` is installed (`.ci/run` installs it); skipped, saying so,
-/// where it is not.
-fn mpi_tests() -> Result<(), String> {
-    if !Command::new("mpirun").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        println!("skipped: MPI tests (no `mpirun` on the PATH)");
-        return Ok(());
+/// A developer program as the `cargo test` just before built it (for `tessera-devtools`'
+/// integration tests, with that run's features): `cargo run` would resolve features anew and
+/// rebuild the crate graph (100 s on a clean 2-core machine). Only right after that build: a
+/// program left from an older one could be stale.
+fn built_devtool(program: &str) -> Result<Command, String> {
+    let metadata = cargo(&["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("cargo metadata: could not start: {e}"))?;
+    let json = String::from_utf8_lossy(&metadata.stdout);
+    let target = json
+        .split("\"target_directory\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("cargo metadata named no target directory")?;
+    let exe = Path::new(target).join("debug").join(program);
+    if exe.is_file() {
+        Ok(Command::new(exe))
+    } else {
+        Err(format!("{} is missing: `cargo test --workspace` should have built it", exe.display()))
     }
-    let mut tests =
-        cargo(&["test", "-p", "tessera-dist", "-p", "tessera", "--features", "tessera-dist/mpi,tessera/mpi"]);
-    run("MPI tests (2 processes)", tests.args(["--test", "mpi", "--test", "distributed"]))
 }
 
-/// A developer program of `tessera-devtools`, built with the test profile (optimised
-/// dependencies), whose artifacts `cargo test --workspace` has already built.
+/// `--features` for the MPI backend and `--distributed`, whose tests (`tessera-dist`'s `mpi`
+/// and `tessera`'s `distributed`, 2 processes against 1) then run with the others, where
+/// OpenMPI's `mpirun` is on the PATH (`.ci/run` installs it); none, saying so, where it is not.
+fn mpi_features() -> Vec<&'static str> {
+    if Command::new("mpirun").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        vec!["--features", "tessera-dist/mpi,tessera/mpi"]
+    } else {
+        println!("note: no `mpirun` on the PATH: the MPI tests are skipped");
+        Vec::new()
+    }
+}
+
+/// A developer program of `tessera-devtools`, built (when out of date) with the test profile
+/// (optimised dependencies) and run.
 fn devtool(program: &str) -> Command {
     cargo(&["run", "-q", "--profile", "test", "-p", "tessera-devtools", "--bin", program, "--"])
 }
