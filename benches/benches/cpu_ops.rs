@@ -12,6 +12,12 @@
 //!
 //! `benches/compare_numpy.py` runs this and numpy side by side and prints the ratios.
 
+use tessera_core::host_memory::CachingAllocator;
+
+/// As in the `tessera` program: freed buffers are reused, not returned to the system.
+#[global_allocator]
+static ALLOCATOR: CachingAllocator = CachingAllocator;
+
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -21,45 +21,32 @@
 //!   pre-LN layers, dropout 0.1, untied output layer; encode, decode, cross-entropy (pad
 //!   ignored, label smoothing 0.1), backward, Adam (lr 1e-3). `compare_torch.py` times the same.
 
+//!
+//! The workloads are `tessera_benches::workloads`'s; the program runs on the caching allocator,
+//! as the `tessera` program does.
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use tessera_autograd::Var;
 use tessera_benches::pool;
-use tessera_nn::loss::{cross_entropy, CrossEntropy};
-use tessera_nn::{Linear, Lstm, Module, Relu, Sequential};
-use tessera_tensor::{DType, Device, Generator, Tensor};
-use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
-use tessera_train::seq2seq::{PadSide, Seq2seq, SourceBatch, TransformerSeq2seq, TransformerSeq2seqConfig};
+use tessera_benches::workloads::{CnnWorkload, LstmLayerWorkload, MlpWorkload, Seq2seqWorkload};
+use tessera_core::host_memory::CachingAllocator;
+
+#[global_allocator]
+static ALLOCATOR: CachingAllocator = CachingAllocator;
 
 fn mlp_step(c: &mut Criterion) {
     let one = pool(1);
     let mut group = c.benchmark_group("mlp_step");
     group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for batch in [32usize, 256] {
-        let mut g = Generator::new(0);
-        let dev = Device::Cpu;
-        let model = Sequential::new()
-            .add(Linear::new(&mut g, 784, 128, DType::F32, &dev).unwrap())
-            .add(Relu)
-            .add(Linear::new(&mut g, 128, 64, DType::F32, &dev).unwrap())
-            .add(Relu)
-            .add(Linear::new(&mut g, 64, 10, DType::F32, &dev).unwrap());
-        let mut opt = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
-        let x = Var::constant(Tensor::randn(&mut g, [batch, 784], DType::F32, &dev).unwrap());
-        let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
-        let y = Var::constant(Tensor::from_vec(labels, [batch], &dev).unwrap());
-        let cfg = CrossEntropy::default();
+        let mut work = MlpWorkload::new(batch);
         group.bench_function(format!("b{batch}"), |b| {
             b.iter_custom(|iters| {
                 one.install(|| {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        opt.zero_grad();
-                        let loss = cross_entropy(&model.forward(&x).unwrap(), &y, &cfg).unwrap();
-                        loss.backward().unwrap();
-                        opt.step().unwrap();
-                        black_box(loss);
+                        black_box(work.step());
                     }
                     start.elapsed()
                 })
@@ -73,19 +60,13 @@ fn lstm_layer(c: &mut Criterion) {
     let one = pool(1);
     let mut group = c.benchmark_group("lstm_layer");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
-    let mut g = Generator::new(0);
-    let dev = Device::Cpu;
-    let lstm = Lstm::new(&mut g, 128, 256, 1, true, DType::F32, &dev).unwrap();
-    let x = Var::constant(Tensor::randn(&mut g, [32, 35, 128], DType::F32, &dev).unwrap());
+    let mut work = LstmLayerWorkload::new();
     group.bench_function("b32_s35_i128_h256", |b| {
         b.iter_custom(|iters| {
             one.install(|| {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    lstm.zero_grad();
-                    let out = lstm.forward(&x).unwrap();
-                    out.sum_all().unwrap().backward().unwrap();
-                    black_box(out);
+                    black_box(work.step());
                 }
                 start.elapsed()
             })
@@ -165,99 +146,13 @@ fn time_steps(c: &mut Criterion, name: &str, mut step: impl FnMut() + Send) {
 }
 
 fn cnn_step(c: &mut Criterion) {
-    let dev = Device::Cpu;
-    let model = tessera_train::models::CnnConfig::grayscale(28, 10, 0).build(&dev).unwrap();
-    let mut opt = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
-    let mut g = Generator::new(1);
-    let x = Var::constant(Tensor::rand_uniform(&mut g, 0.0, 1.0, [64, 784], DType::F32, &dev).unwrap());
-    let y = Var::constant(Tensor::from_vec((0..64u32).map(|i| i % 10).collect(), [64], &dev).unwrap());
-    time_steps(c, "cnn_step", || {
-        opt.zero_grad();
-        let loss = tessera_nn::loss::sparse_categorical_crossentropy(&model.forward(&x).unwrap(), &y).unwrap();
-        loss.backward().unwrap();
-        opt.step().unwrap();
-        black_box(loss);
-    });
-}
-
-/// One batch of `seq2seq_step`: sources, decoder inputs `[64, 13]` and targets `[64 * 13]`.
-struct Seq2seqWork {
-    source: SourceBatch,
-    input: Tensor,
-    target: Var,
-}
-
-/// `n` batches of pseudo-random ids for `seq2seq_step` (pad 0, bos 1, eos 2; ids from 3): 64
-/// sources of 12..=24 tokens (the first of each batch 24 long, so every batch pads to 24) and 64
-/// targets of 12 tokens.
-fn seq2seq_batches(n: usize) -> Vec<Seq2seqWork> {
-    let (batch, src_max, tgt_len, src_vocab, tgt_vocab) = (64usize, 24usize, 12usize, 64u64, 16u64);
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move |bound: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % bound
-    };
-    let dev = Device::Cpu;
-    (0..n)
-        .map(|_| {
-            let sources: Vec<Vec<u32>> = (0..batch)
-                .map(|r| {
-                    let len = if r == 0 { src_max } else { 12 + next(13) as usize };
-                    (0..len).map(|_| 3 + next(src_vocab - 3) as u32).collect()
-                })
-                .collect();
-            let refs: Vec<&[u32]> = sources.iter().map(Vec::as_slice).collect();
-            let source = SourceBatch::new(&refs, 0, PadSide::Right, &dev).unwrap();
-            let (mut input, mut target) = (Vec::new(), Vec::new());
-            for _ in 0..batch {
-                let t: Vec<u32> = (0..tgt_len).map(|_| 3 + next(tgt_vocab - 3) as u32).collect();
-                input.push(1);
-                input.extend_from_slice(&t);
-                target.extend_from_slice(&t);
-                target.push(2);
-            }
-            let input = Tensor::from_vec(input, [batch, tgt_len + 1], &dev).unwrap();
-            let target = Var::constant(Tensor::from_vec(target, [batch * (tgt_len + 1)], &dev).unwrap());
-            Seq2seqWork { source, input, target }
-        })
-        .collect()
+    let mut work = CnnWorkload::new();
+    time_steps(c, "cnn_step", || drop(black_box(work.step())));
 }
 
 fn seq2seq_step(c: &mut Criterion) {
-    let cfg = TransformerSeq2seqConfig {
-        source_vocab: 64,
-        target_vocab: 16,
-        d_model: 128,
-        heads: 4,
-        feedforward: 512,
-        encoder_layers: 2,
-        decoder_layers: 2,
-        dropout: 0.1,
-        norm_first: true,
-        tie_embeddings: false,
-        pad: 0,
-        seed: 0,
-    };
-    let model = TransformerSeq2seq::new(&cfg, &Device::Cpu).unwrap();
-    let mut opt = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
-    let batches = seq2seq_batches(8);
-    let loss_cfg = CrossEntropy { ignore_index: Some(0), label_smoothing: 0.1, ..CrossEntropy::default() };
-    let mut next = 0;
-    time_steps(c, "seq2seq_step", || {
-        let w = &batches[next % batches.len()];
-        next += 1;
-        opt.zero_grad();
-        let memory = model.encode(&w.source).unwrap();
-        let logits = model.decode_teacher(&memory, &w.input).unwrap();
-        let (rows, steps) = (w.input.dims()[0], w.input.dims()[1]);
-        let logits = logits.reshape([rows * steps, cfg.target_vocab]).unwrap();
-        let loss = cross_entropy(&logits, &w.target, &loss_cfg).unwrap();
-        loss.backward().unwrap();
-        opt.step().unwrap();
-        black_box(loss);
-    });
+    let mut work = Seq2seqWorkload::new();
+    time_steps(c, "seq2seq_step", || drop(black_box(work.step())));
 }
 
 criterion_group!(benches, mlp_step, lstm_layer, lm_step, gpt_step, cnn_step, seq2seq_step);

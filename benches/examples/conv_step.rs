@@ -4,6 +4,12 @@
 //! the same in PyTorch.
 //! `cargo run --release -p tessera-benches --example conv_step -- [ITERS]`
 
+use tessera_core::host_memory::CachingAllocator;
+
+/// As in the `tessera` program: freed buffers are reused, not returned to the system.
+#[global_allocator]
+static ALLOCATOR: CachingAllocator = CachingAllocator;
+
 use std::time::Instant;
 use tessera_autograd::Var;
 use tessera_tensor::{Conv2dSpec, DType, Device, Generator, Tensor};

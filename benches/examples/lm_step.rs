@@ -2,6 +2,12 @@
 //! thread, printing tokens per second: a binary for `perf record`.
 //! `cargo run --release -p tessera-benches --example lm_step -- [STEPS]`
 
+use tessera_core::host_memory::CachingAllocator;
+
+/// As in the `tessera` program: freed buffers are reused, not returned to the system.
+#[global_allocator]
+static ALLOCATOR: CachingAllocator = CachingAllocator;
+
 use std::time::Instant;
 
 fn main() {

@@ -1,7 +1,7 @@
 //! Core types shared by every Tessera crate: element types ([`DType`]), shapes ([`Shape`]),
 //! strided memory layouts ([`Layout`]) with the view transforms (transpose, permute, narrow,
 //! reshape, squeeze, unsqueeze, expand, broadcasting), a counter-based random generator
-//! ([`Philox`]), and the [`Error`] type.
+//! ([`Philox`]), the [`Error`] type, and a caching allocator for host memory ([`host_memory`]).
 //!
 //! ```
 //! use tessera_core::{Layout, Shape};
@@ -14,6 +14,7 @@
 
 mod dtype;
 mod error;
+pub mod host_memory;
 mod layout;
 mod rng;
 mod shape;

@@ -24,6 +24,8 @@ pub use error::{Error, Result};
 pub use generator::Generator;
 pub use storage::Storage;
 pub use tensor::{BatchStats, Tensor};
+/// The caching allocator behind CPU tensors' memory, once a program installs it.
+pub use tessera_core::host_memory;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Freed tensor buffers are kept and handed out again: a training step then takes no fresh
+/// pages from the system (see `tessera::core::host_memory`).
+#[global_allocator]
+static ALLOCATOR: tessera_core::host_memory::CachingAllocator = tessera_core::host_memory::CachingAllocator;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::output::exit_code(cli::run(args))
