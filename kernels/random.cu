@@ -2,7 +2,9 @@
 // mapping from counters to values as tessera-core's `Philox` and the CPU kernels, so a seeded fill
 // gives the same numbers on either device. Value i uses block `first + i / k` (k values per
 // block) of key `seed`.
-// Kernels: uniform_<dtype>, normal_<dtype>, bernoulli_<dtype> (float dtypes; bernoulli also u8).
+// Kernels: uniform_<dtype>, normal_<dtype>, bernoulli_<dtype> (float dtypes; bernoulli also u8),
+// and dropout_<dtype> (float dtypes): y[i] = x[strided i] * scale where the uniform of word i % 4
+// of block first + i / 4 is at least p, else 0 (tessera-kernels' `DropoutMask`).
 #include "common.cuh"
 
 __device__ __forceinline__ double words_to_unit_f64(u32 hi, u32 lo) {
@@ -57,3 +59,23 @@ TS_BERNOULLI(double, f64)
 TS_BERNOULLI(f16, f16)
 TS_BERNOULLI(bf16, bf16)
 TS_BERNOULLI(u8, u8)
+
+// One thread per Philox block: each block's four words serve four consecutive elements.
+#define TS_DROPOUT(T, sfx) \
+    extern "C" __global__ void dropout_##sfx(u64 n, u64 seed, u64 first, double p, double scale, Strided xs, \
+                                            const T* __restrict__ xp, T* __restrict__ y) { \
+        typedef Elem<T>::acc A; \
+        TS_FOR_EACH(j, (n + 3) / 4) { \
+            Block b = philox(seed, first + j); \
+            for (u32 k = 0; k < 4 && 4 * j + k < n; ++k) { \
+                u64 i = 4 * j + k; \
+                bool keep = (double)word_to_unit_f32(b.w[k]) >= p; \
+                A x = Elem<T>::load(xp[strided_offset(xs, i)]); \
+                y[i] = Elem<T>::store(keep ? x * (A)scale : (A)0); \
+            } \
+        } \
+    }
+TS_DROPOUT(float, f32)
+TS_DROPOUT(double, f64)
+TS_DROPOUT(f16, f16)
+TS_DROPOUT(bf16, bf16)

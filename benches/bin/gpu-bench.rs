@@ -17,8 +17,8 @@ use tessera_core::{DType, Layout, Philox, Shape};
 use tessera_kernels::cuda::{self, CudaBuffer, CudaDevice};
 use tessera_kernels::ops::{BinaryOp, ReduceOp, SoftmaxKind, UnaryOp};
 use tessera_kernels::plan::{
-    Arg, Conv2dPlan, Conv2dSpec, CrossEntropyBackwardPlan, Distribution, LogSumExpPlan, LstmCellBackwardPlan,
-    LstmCellPlan, MatmulPlan, RandomPlan, ReducePlan, SoftmaxPlan, UnaryPlan,
+    Arg, Conv2dPlan, Conv2dSpec, CrossEntropyBackwardPlan, Distribution, DropoutMask, LogSumExpPlan,
+    LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, RandomPlan, ReducePlan, SoftmaxPlan, UnaryPlan,
 };
 use tessera_kernels::Result;
 
@@ -96,6 +96,9 @@ fn run() -> Result<()> {
         let t = time(&dev, iters, || cuda::unary(&plan, &a).map(drop))?;
         report(name, DType::F32, "268435456", t, 8.0 * n as f64, n as f64);
     }
+    let plan = tessera_kernels::plan::DropoutPlan::new(f32s, DropoutMask::draw(0.1, &mut Philox::new(1), n)?)?;
+    let t = time(&dev, iters, || cuda::dropout(&plan, &a).map(drop))?;
+    report("dropout", DType::F32, "268435456", t, 8.0 * n as f64, 0.0);
     drop((a, b));
 
     let (rows, cols) = (65536, 1024);

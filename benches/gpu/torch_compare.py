@@ -38,6 +38,7 @@ def main():
     x, y = torch.rand(n, device=dev) * 2 - 1, torch.rand(n, device=dev) * 2 - 1
     report("add", "f32", str(n), time_ms(lambda: x + y, a.iters), 12 * n, n)
     report("exp", "f32", str(n), time_ms(lambda: torch.exp(x), a.iters), 8 * n, n)
+    report("dropout", "f32", str(n), time_ms(lambda: torch.nn.functional.dropout(x, 0.1), a.iters), 8 * n, 0)
     del x, y
     m = torch.rand(65536, 1024, device=dev)
     report("sum_dim1", "f32", "65536x1024", time_ms(lambda: m.sum(1), a.iters), 4 * (m.numel() + 65536), m.numel())

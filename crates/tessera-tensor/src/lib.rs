@@ -29,7 +29,7 @@ pub use tessera_core::host_memory;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
-pub use tessera_kernels::plan::{AttentionDropout, AttentionSpec, NormKind};
+pub use tessera_kernels::plan::{AttentionSpec, DropoutMask, NormKind};
 pub use tessera_kernels::plan::{AvgPool2dSpec, MaxPool2dSpec};
 pub use tessera_kernels::plan::{
     Conv2dPlan, Conv2dSpec, ConvTranspose2dPlan, ConvTranspose2dSpec, ConvWindow, Im2ColSpec,

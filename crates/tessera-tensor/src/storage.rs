@@ -11,9 +11,9 @@ use tessera_kernels::cpu::{self, CpuBuffer};
 #[cfg(feature = "cuda")]
 use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::plan::{
-    ArangePlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, Distribution, GatherPlan, IndexSelectPlan,
-    LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, OptimPlan, RandomPlan, ReducePlan, ScatterAddPlan,
-    SoftmaxPlan, UnaryPlan, WherePlan,
+    ArangePlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, Distribution, DropoutPlan, GatherPlan,
+    IndexSelectPlan, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, OptimPlan, RandomPlan, ReducePlan,
+    ScatterAddPlan, SoftmaxPlan, UnaryPlan, WherePlan,
 };
 
 /// A buffer of elements on one device.
@@ -171,6 +171,15 @@ impl Storage {
     ) -> Result<Storage> {
         let plan = RandomPlan::new(dist, &mut g.philox, dtype, len)?;
         Ok(on_device!(device, cpu => cpu::random(&plan), cuda(dev) => cuda::random(&dev, &plan)?))
+    }
+
+    /// The plan's dropout of this storage (its mask regenerated from the plan's counters).
+    pub(crate) fn dropout(&self, plan: &DropoutPlan) -> Result<Storage> {
+        Ok(match on_one_device("dropout", [self])? {
+            OnDevice::Cpu([x]) => Storage::Cpu(cpu::dropout(plan, x)?),
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda([x]) => Storage::Cuda(cuda::dropout(plan, x)?),
+        })
     }
 
     pub(crate) fn unary(&self, plan: &UnaryPlan) -> Result<Storage> {

@@ -54,7 +54,7 @@ pub const NOT_CHECKED: &[(&str, &str)] = &[
     ("lstm_cell_backward", "a gradient kernel: checked as the rule of the lstm_cell check"),
     ("attention_backward", "a gradient kernel: checked as the rule of the attention check"),
     ("norm_backward", "a gradient kernel: checked as the rule of the layer_norm and rms_norm checks"),
-    ("attention_dropout", "draws a dropout mask for attention: random numbers, not an op on tensors"),
+    ("dropout_mask", "draws a dropout mask: random numbers, not an op on tensors"),
     ("rotary_inverse", "the rule of rotary (its transpose): checked as such by the rotary check"),
     ("max_pool2d_backward", "a gradient kernel: checked as the rule of the max_pool2d check"),
     ("avg_pool2d_backward", "a gradient kernel: checked as the rule of the avg_pool2d check"),

@@ -1,5 +1,5 @@
-//! Gradient checks of the transformer ops: fused attention, LayerNorm, RMSNorm and rotary
-//! embeddings.
+//! Gradient checks of the transformer ops: fused attention, LayerNorm, RMSNorm, rotary
+//! embeddings and dropout.
 
 use super::draw::{Domain, Draw};
 use super::problem::Problem;
@@ -22,7 +22,7 @@ fn attention(d: &mut Draw) -> Result<Problem> {
     let scale = if d.coin() { Some(d.uniform(0.2, 1.5)) } else { None };
     let dropout = if d.coin() {
         let mut g = Generator::new(d.int(0, 1000) as u64);
-        Some(g.attention_dropout(0.3, b * h * sq * sk)?)
+        Some(g.dropout_mask(0.3, b * h * sq * sk)?)
     } else {
         None
     };
@@ -67,6 +67,16 @@ fn rotary(d: &mut Draw) -> Result<Problem> {
     Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].rotary(offset, base)))
 }
 
+/// Dropout of a random tensor (any view) with a fixed mask per case, so the function stays
+/// deterministic; p = 0 keeps everything.
+fn dropout(d: &mut Draw) -> Result<Problem> {
+    let shape = d.shape(0, 3);
+    let elements = shape.iter().product();
+    let p = d.pick(&[0.0, 0.3, 0.7]);
+    let mask = Generator::new(d.int(0, 1000) as u64).dropout_mask(p, elements)?;
+    Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].dropout(mask)))
+}
+
 /// The checks of this file.
 pub(super) fn checks() -> Vec<OpCheck> {
     vec![
@@ -74,5 +84,6 @@ pub(super) fn checks() -> Vec<OpCheck> {
         OpCheck::new("layer_norm", |d| norm(d, false)),
         OpCheck::new("rms_norm", |d| norm(d, true)),
         OpCheck::new("rotary", rotary),
+        OpCheck::new("dropout", dropout),
     ]
 }

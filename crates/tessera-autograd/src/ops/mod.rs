@@ -6,6 +6,7 @@ mod batch_norm;
 mod binary;
 mod concat;
 mod conv;
+mod dropout;
 mod index;
 mod matmul;
 mod norm;

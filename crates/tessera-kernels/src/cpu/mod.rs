@@ -51,7 +51,7 @@ pub use matmul::matmul;
 pub use norm::{norm, norm_backward};
 pub use optim::optim_step;
 pub use pooling::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
-pub use random::random;
+pub use random::{dropout, random};
 pub use reduce::reduce;
 pub use rotary::rotary;
 pub use softmax::softmax;

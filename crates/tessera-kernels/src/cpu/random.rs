@@ -2,9 +2,11 @@
 //! counter layout the CUDA half shares (value `i` depends only on the seed, the first counter
 //! and `i`).
 
-use super::buffer::CpuBuffer;
+use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
 use super::par;
-use crate::plan::{Distribution, RandomPlan};
+use crate::plan::{Distribution, DropoutPlan, RandomPlan};
+use crate::Result;
+use std::ops::Mul;
 use tessera_core::{bf16, f16, DType, Element, Philox};
 
 /// The plan's fill: `len` values of its distribution, in its dtype.
@@ -12,52 +14,91 @@ pub fn random(plan: &RandomPlan) -> CpuBuffer {
     let (g, first, len) = (plan.generator(), plan.first, plan.len);
     match plan.dist {
         Distribution::Uniform { lo, hi } => match plan.dtype {
-            DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| {
+            DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k, _| {
                 lo + (hi - lo) * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1])
             })
             .into(),
             dtype => {
                 let sample = |b: [u32; 4], k: usize| lo + (hi - lo) * Philox::word_to_unit_f32(b[k]) as f64;
                 match dtype {
-                    DType::F32 => random_fill::<_, 4>(len, &g, first, |b, k| sample(b, k) as f32).into(),
-                    DType::F16 => random_fill::<_, 4>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
-                    _ => random_fill::<_, 4>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
+                    DType::F32 => random_fill::<_, 4>(len, &g, first, |b, k, _| sample(b, k) as f32).into(),
+                    DType::F16 => random_fill::<_, 4>(len, &g, first, |b, k, _| f16::from_f64(sample(b, k))).into(),
+                    _ => random_fill::<_, 4>(len, &g, first, |b, k, _| bf16::from_f64(sample(b, k))).into(),
                 }
             }
         },
         Distribution::Normal { mean, std } => {
             let sample = |b: [u32; 4], _| mean + std * Philox::block_to_normal(b);
             match plan.dtype {
-                DType::F32 => random_fill::<_, 1>(len, &g, first, |b, k| sample(b, k) as f32).into(),
-                DType::F64 => random_fill::<_, 1>(len, &g, first, sample).into(),
-                DType::F16 => random_fill::<_, 1>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
-                _ => random_fill::<_, 1>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
+                DType::F32 => random_fill::<_, 1>(len, &g, first, |b, k, _| sample(b, k) as f32).into(),
+                DType::F64 => random_fill::<_, 1>(len, &g, first, |b, k, _| sample(b, k)).into(),
+                DType::F16 => random_fill::<_, 1>(len, &g, first, |b, k, _| f16::from_f64(sample(b, k))).into(),
+                _ => random_fill::<_, 1>(len, &g, first, |b, k, _| bf16::from_f64(sample(b, k))).into(),
             }
         }
         Distribution::Bernoulli { p } => {
             let hit = |b: [u32; 4], k: usize| Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < p;
             match plan.dtype {
-                DType::F32 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f32).into(),
-                DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f64).into(),
-                DType::F16 => random_fill::<_, 2>(len, &g, first, |b, k| f16::from_f32(hit(b, k) as u8 as f32)).into(),
-                DType::BF16 => {
-                    random_fill::<_, 2>(len, &g, first, |b, k| bf16::from_f32(hit(b, k) as u8 as f32)).into()
+                DType::F32 => random_fill::<_, 2>(len, &g, first, |b, k, _| hit(b, k) as u8 as f32).into(),
+                DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k, _| hit(b, k) as u8 as f64).into(),
+                DType::F16 => {
+                    random_fill::<_, 2>(len, &g, first, |b, k, _| f16::from_f32(hit(b, k) as u8 as f32)).into()
                 }
-                _ => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8).into(),
+                DType::BF16 => {
+                    random_fill::<_, 2>(len, &g, first, |b, k, _| bf16::from_f32(hit(b, k) as u8 as f32)).into()
+                }
+                _ => random_fill::<_, 2>(len, &g, first, |b, k, _| hit(b, k) as u8).into(),
             }
         }
     }
 }
 
+/// The plan's dropout of `x`: element `n` is `x[n] * scale` where the mask keeps it, else 0, its
+/// random word drawn as [`random`] draws uniform f32 values (so the CUDA half keeps the same).
+pub fn dropout(plan: &DropoutPlan, x: &CpuBuffer) -> Result<CpuBuffer> {
+    expect_dtype("dropout", plan.dtype, &[x])?;
+    Ok(match x {
+        CpuBuffer::F32(v) => masked(plan, v, plan.mask.scale() as f32),
+        CpuBuffer::F64(v) => masked(plan, v, plan.mask.scale()),
+        CpuBuffer::F16(v) => masked(plan, v, f16::from_f64(plan.mask.scale())),
+        CpuBuffer::BF16(v) => masked(plan, v, bf16::from_f64(plan.mask.scale())),
+        // The plan takes float tensors only.
+        other => return Err(crate::Error::PlanMismatch { op: "dropout", expected: plan.dtype, got: other.dtype() }),
+    })
+}
+
+fn masked<T: CpuElem + Mul<Output = T> + Send + Sync>(plan: &DropoutPlan, data: &[T], scale: T) -> CpuBuffer {
+    /// Values per call of `philox_blocks`.
+    const SPAN: usize = 4 * LANES;
+    let xs = strided_values(data, &plan.input);
+    let mask = plan.mask;
+    // `keeps_word(w)` is `(w >> 8) * 2^-24 >= p`, that is `(w >> 8) >= ceil(p * 2^24)`: an integer
+    // comparison, so the loop below vectorises.
+    let threshold = (mask.p * 16_777_216.0).ceil() as u32;
+    let zero = T::from_f64(0.0);
+    let out = par::build_vec(xs.len(), SPAN, |start, out| {
+        let mut blocks = [[0u32; 4]; LANES];
+        for (c, chunk) in out.chunks_mut(SPAN).enumerate() {
+            let at = start + c * SPAN;
+            philox_blocks(mask.seed, mask.block_of(at as u64), &mut blocks);
+            let x = &xs[at..at + chunk.len()];
+            for ((o, &w), &v) in chunk.iter_mut().zip(blocks.as_flattened()).zip(x) {
+                o.write(if (w >> 8) >= threshold { v * scale } else { zero });
+            }
+        }
+    });
+    T::wrap(out)
+}
+
 /// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `PER` values per
-/// block: value `i` is `sample(block(first + i / PER), i % PER)`, so it depends only on `i` and
+/// block: value `i` is `sample(block(first + i / PER), i % PER, i)`, so it depends only on `i` and
 /// the reserved counters (the same numbers whatever the thread count, and as the CUDA half draws
 /// them). In parallel when large; each block is computed once, not once per value it feeds.
 fn random_fill<T: Element + Send, const PER: usize>(
     len: usize,
     g: &Philox,
     first: u64,
-    sample: impl Fn([u32; 4], usize) -> T + Sync,
+    sample: impl Fn([u32; 4], usize, usize) -> T + Sync,
 ) -> Vec<T> {
     let seed = g.seed();
     par::build_vec(len, 64, |start, out| {
@@ -79,7 +120,7 @@ fn random_fill<T: Element + Send, const PER: usize>(
             let n = (PER - skip).min(rest.len());
             let (now, later) = rest.split_at_mut(n);
             for (k, o) in now.iter_mut().enumerate() {
-                o.write(sample(words, skip + k));
+                o.write(sample(words, skip + k, i + k));
             }
             (i, rest) = (i + n, later);
         }
@@ -170,6 +211,43 @@ mod tests {
             assert!(fill(DType::F32, false) == u32s, "f32 uniform on {threads} threads");
             assert!(fill(DType::F64, false) == u64s, "f64 uniform on {threads} threads");
             assert!(fill(DType::F32, true) == hits, "bernoulli on {threads} threads");
+        }
+    }
+
+    #[test]
+    fn dropout_keeps_exactly_the_elements_its_mask_names_on_any_thread_count() {
+        use crate::plan::{Arg, DropoutMask, DropoutPlan};
+        // A transposed view, long enough to be split across threads and not a multiple of 64.
+        let (rows, cols) = (3, par::PAR_MIN_ELEMS / 2 + 7);
+        let data: Vec<f64> = (0..rows * cols).map(|i| i as f64 + 1.0).collect();
+        let layout = Layout::contiguous(Shape::new(vec![rows, cols])).transpose(0, 1).unwrap();
+        let x = CpuBuffer::F64(data.clone());
+        for p in [0.0, 0.3, 0.9] {
+            let mut g = Philox::new(5);
+            g.take(2);
+            let mask = DropoutMask::draw(p, &mut g, rows * cols).unwrap();
+            let rng = Philox::new(mask.seed);
+            let want: Vec<f64> = (0..rows * cols)
+                .map(|n| {
+                    let (c, r) = (n / rows, n % rows);
+                    if mask.keeps(&rng, n as u64) {
+                        data[r * cols + c] * mask.scale()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let plan = DropoutPlan::new(Arg::new(DType::F64, &layout), mask).unwrap();
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let got = pool
+                    .install(|| dropout(&plan, &x))
+                    .unwrap()
+                    .to_f64_vec(&Layout::contiguous(Shape::new(vec![rows * cols])));
+                assert!(got == want, "p {p} on {threads} threads");
+            }
+            let kept = want.iter().filter(|&&v| v != 0.0).count() as f64 / want.len() as f64;
+            assert!((kept - (1.0 - p)).abs() < 0.02, "p {p}: kept {kept}");
         }
     }
 }

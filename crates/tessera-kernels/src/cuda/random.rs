@@ -2,11 +2,11 @@
 //! generator gives the same numbers on either device (up to the last bit of `log`/`cos` in
 //! normal samples).
 
-use super::buffer::CudaBuffer;
+use super::buffer::{expect_dtype, CudaBuffer};
 use super::device::CudaDevice;
-use super::launch::{elementwise, launch, Args};
+use super::launch::{elementwise, launch, strided, Args};
 use super::source::RANDOM;
-use crate::plan::RandomPlan;
+use crate::plan::{DropoutPlan, RandomPlan};
 use crate::Result;
 use std::sync::Arc;
 
@@ -18,6 +18,28 @@ pub fn random(dev: &Arc<CudaDevice>, plan: &RandomPlan) -> Result<CudaBuffer> {
         let args = Args::new().u64(plan.len as u64).u64(plan.seed).u64(plan.first).f64(a).f64(b).buf(&out);
         let kernel = format!("{}_{}", plan.dist.name(), plan.dtype.as_str());
         launch(dev, &RANDOM, &kernel, elementwise(plan.len), args)?;
+    }
+    Ok(out)
+}
+
+/// The plan's dropout of `x`, as [`crate::cpu::dropout`]: the same mask from the same counters.
+pub fn dropout(plan: &DropoutPlan, x: &CudaBuffer) -> Result<CudaBuffer> {
+    expect_dtype("dropout", plan.dtype, &[x])?;
+    let n = plan.input.elem_count();
+    let out = CudaBuffer::alloc(x.device(), plan.dtype, n)?;
+    if n > 0 {
+        let mask = plan.mask;
+        let args = Args::new()
+            .u64(n as u64)
+            .u64(mask.seed)
+            .u64(mask.first)
+            .f64(mask.p)
+            .f64(mask.scale())
+            .view(&strided(&plan.input)?)
+            .buf(x)
+            .buf(&out);
+        // One thread per Philox block of four elements.
+        launch(x.device(), &RANDOM, &format!("dropout_{}", plan.dtype.as_str()), elementwise(n.div_ceil(4)), args)?;
     }
     Ok(out)
 }

@@ -119,6 +119,7 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("rand_uniform", "random", per_dtype("uniform", FLOATS)));
     ops.push(kernels("rand_normal", "random", per_dtype("normal", FLOATS)));
     ops.push(kernels("bernoulli", "random", per_dtype("bernoulli", &[FLOATS, &[DType::U8]].concat())));
+    ops.push(kernels("dropout", "random", per_dtype("dropout", FLOATS)));
     let updates = ["optim_sgd", "optim_sgd_momentum", "optim_adam", "optim_rmsprop", "optim_rmsprop_momentum"];
     let update_kernels = updates.iter().flat_map(|u| per_dtype(u, &FLOATS[..2]).collect::<Vec<_>>());
     ops.push(kernels("optim_step_", "optim", update_kernels));

@@ -5,54 +5,9 @@
 //! log-sum-exp of each query row `[batch, heads, q_len]` (f32 for f32, f16 and bf16 inputs; f64
 //! for f64), from which the backward recomputes the attention weights tile by tile.
 
-use super::{require_float, require_same_dtype, Arg};
+use super::{require_float, require_same_dtype, Arg, DropoutMask};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Philox, Shape};
-
-/// Dropout on the attention weights: the probability of dropping a weight, and where in a Philox
-/// stream its random numbers start. Weight `(bh, i, j)` (`bh = batch * heads + head`) is dropped
-/// when the uniform of word `n % 4` of block `first + n / 4` is below `p`, with
-/// `n = (bh * q_len + i) * kv_len + j`; kept weights are scaled by `1 / (1 - p)`. The backward
-/// regenerates the same mask from the same numbers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AttentionDropout {
-    /// Probability of dropping a weight, in `[0, 1)`.
-    pub p: f64,
-    /// The generator's seed.
-    pub seed: u64,
-    /// The first Philox block of this call's numbers.
-    pub first: u64,
-}
-
-impl AttentionDropout {
-    /// Dropout with probability `p` for an attention over `elements` weights, reserving its
-    /// numbers from `rng`.
-    pub fn draw(p: f64, rng: &mut Philox, elements: usize) -> Result<Self> {
-        if !(0.0..1.0).contains(&p) {
-            let msg = format!("dropout probability {p} is not in [0, 1)");
-            return Err(Error::InvalidArgument { op: "attention", msg }.into());
-        }
-        Ok(AttentionDropout { p, seed: rng.seed(), first: rng.take(elements.div_ceil(4) as u64) })
-    }
-
-    /// Whether weight number `n` (see the type's docs) is kept.
-    #[inline]
-    pub fn keeps(&self, rng: &Philox, n: u64) -> bool {
-        self.keeps_word(rng.block(self.block_of(n))[(n % 4) as usize])
-    }
-
-    /// The Philox block that holds weight `n`'s random word (word `n % 4` of it).
-    #[inline]
-    pub fn block_of(&self, n: u64) -> u64 {
-        self.first + n / 4
-    }
-
-    /// Whether a weight whose random word is `word` is kept.
-    #[inline]
-    pub fn keeps_word(&self, word: u32) -> bool {
-        Philox::word_to_unit_f32(word) as f64 >= self.p
-    }
-}
+use tessera_core::{DType, Error, Layout, Shape};
 
 /// How attention is computed beyond its operands.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -63,7 +18,7 @@ pub struct AttentionSpec {
     /// The scale of `q · k`; `None` is `1 / sqrt(head_dim)`.
     pub scale: Option<f64>,
     /// Dropout on the weights, if any.
-    pub dropout: Option<AttentionDropout>,
+    pub dropout: Option<DropoutMask>,
 }
 
 /// A checked attention: its sizes, the operands' views and the spec.
@@ -222,6 +177,7 @@ impl AttentionBackwardPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_core::Philox;
 
     fn l(dims: &[usize]) -> Layout {
         Layout::contiguous(Shape::from(dims))
@@ -251,11 +207,11 @@ mod tests {
     fn dropout_masks_are_a_pure_function_of_their_counters() {
         let mut g = Philox::new(3);
         g.take(11);
-        let d = AttentionDropout::draw(0.25, &mut g, 4000).unwrap();
+        let d = DropoutMask::draw(0.25, &mut g, 4000).unwrap();
         assert_eq!((d.first, g.offset()), (11, 1011));
         let rng = Philox::new(d.seed);
         let kept = (0..4000).filter(|&n| d.keeps(&rng, n)).count();
         assert!((2800..3200).contains(&kept), "{kept} of 4000 kept at p = 0.25");
-        assert!(AttentionDropout::draw(1.0, &mut g, 1).is_err());
+        assert!(DropoutMask::draw(1.0, &mut g, 1).is_err());
     }
 }

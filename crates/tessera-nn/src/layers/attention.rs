@@ -181,12 +181,7 @@ impl MultiheadAttention {
         let dropout = match self.config.dropout > 0.0 && self.training.load(Ordering::Relaxed) {
             true => {
                 let weights = qh.dims()[0] * qh.dims()[1] * qh.dims()[2] * kv.len();
-                Some(
-                    self.rng
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .attention_dropout(self.config.dropout, weights)?,
-                )
+                Some(self.rng.lock().unwrap_or_else(|e| e.into_inner()).dropout_mask(self.config.dropout, weights)?)
             }
             false => None,
         };

@@ -4,7 +4,7 @@ use crate::{Error, Module, ModuleParts, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tessera_autograd::Var;
-use tessera_tensor::{Generator, Tensor};
+use tessera_tensor::Generator;
 
 /// Zeroes each element with probability `p` during training and scales the rest by
 /// `1 / (1 - p)`, so evaluation (where it does nothing) sees the same expected values.
@@ -38,11 +38,8 @@ impl Module for Dropout {
         if !self.training.load(Ordering::Relaxed) || self.p == 0.0 {
             return Ok(x.clone());
         }
-        let t = x.tensor();
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let keep = Tensor::bernoulli(&mut rng, 1.0 - self.p, t.shape().clone(), t.dtype(), t.device())?;
-        let mask = keep.scale(1.0 / (1.0 - self.p))?;
-        Ok(x.mul(&Var::constant(mask))?)
+        let mask = self.rng.lock().unwrap_or_else(|e| e.into_inner()).dropout_mask(self.p, x.elem_count())?;
+        Ok(x.dropout(mask)?)
     }
 
     fn set_training(&self, training: bool) {

@@ -2,8 +2,8 @@
 //! softmax, so memory grows linearly with the sequence length.
 
 use super::Tensor;
-use crate::{Generator, Result, Storage};
-use tessera_kernels::plan::{AttentionBackwardPlan, AttentionDropout, AttentionPlan, AttentionSpec};
+use crate::{Result, Storage};
+use tessera_kernels::plan::{AttentionBackwardPlan, AttentionPlan, AttentionSpec};
 
 impl Tensor {
     /// `softmax(q kᵀ · scale + masks) v`, fused: `q` is `[batch, heads, q_len, head_dim]`, `k`
@@ -66,14 +66,5 @@ impl Tensor {
             Tensor::from_storage(dk, k.shape().clone()),
             Tensor::from_storage(dv, v.shape().clone()),
         ))
-    }
-}
-
-impl Generator {
-    /// Dropout with probability `p` on the `weights` attention weights of one
-    /// [`Tensor::attention`] call (`batch * heads * q_len * kv_len`), its random numbers
-    /// reserved from this generator: put it in the call's [`AttentionSpec`].
-    pub fn attention_dropout(&mut self, p: f64, weights: usize) -> Result<AttentionDropout> {
-        Ok(AttentionDropout::draw(p, &mut self.philox, weights)?)
     }
 }

@@ -71,3 +71,23 @@ pub fn creation_and_random(dev: &Device) -> Result<()> {
     }
     Ok(())
 }
+
+/// Dropout with the same mask on both devices, over every view, and its error for an integer
+/// tensor.
+pub fn dropout(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    for dtype in FLOATS {
+        let (c, g) = pair(&dev, dtype, &BASE, 3, -2.0, 2.0)?;
+        for (name, view) in VIEWS {
+            let (c, g) = (view(&c)?, view(&g)?);
+            let mask = Generator::new(11).dropout_mask(0.35, c.elem_count())?;
+            check(&format!("dropout {dtype} {name}"), dtype, &c.dropout(&mask), &g.dropout(&mask));
+        }
+    }
+    let mask = Generator::new(0).dropout_mask(0.5, 4)?;
+    let ints = Tensor::zeros([4], DType::I64, &Device::Cpu)?;
+    let (c, g) = (ints.dropout(&mask), ints.to_device(&dev)?.dropout(&mask));
+    assert!(c.is_err(), "dropout of an integer tensor is an error");
+    check("dropout i64", DType::I64, &c, &g);
+    Ok(())
+}

@@ -69,6 +69,7 @@ cuda_cases! {
     cuda_copies_cat_and_casts_match_cpu: copy::copies_cat_and_casts, covers ["contiguous", "cat", "to_dtype"];
     cuda_creation_and_random_fills_match_cpu: copy::creation_and_random,
         covers ["full", "arange", "eye", "rand_uniform", "rand_normal", "bernoulli"];
+    cuda_dropout_matches_cpu: copy::dropout, covers ["dropout"];
     cuda_lstm_cell_matches_cpu: nn::lstm_cell, covers ["lstm_cell", "lstm_cell_backward"];
     cuda_matmul_matches_cpu: nn::matmul, covers ["matmul", "matmul_bias"];
     cuda_attention_matches_cpu: nn::attention, covers ["attention", "attention_backward"];

@@ -106,7 +106,7 @@ pub fn attention(dev: &Device) -> Result<()> {
         let mask: Vec<u8> = (0..b * sk).map(|i| (i % 5 == 2) as u8).collect();
         let (cm, gm) = (Tensor::from_vec(mask.clone(), [b, sk], &Device::Cpu)?, Tensor::from_vec(mask, [b, sk], &dev)?);
         for (causal, masked, dropout) in [(false, false, false), (true, true, false), (true, false, true)] {
-            let dropout = if dropout { Some(Generator::new(5).attention_dropout(0.2, b * h * sq * sk)?) } else { None };
+            let dropout = if dropout { Some(Generator::new(5).dropout_mask(0.2, b * h * sq * sk)?) } else { None };
             let spec = AttentionSpec { causal, scale: None, dropout };
             let run = |q: &Tensor, k: &Tensor, v: &Tensor, m: &Tensor, g: &Tensor| -> Result<[Tensor; 5]> {
                 let (q, k) = (q.permute(&[0, 2, 1, 3])?, k.permute(&[0, 2, 1, 3])?);

@@ -67,7 +67,7 @@ impl CausalSelfAttention {
         let dropout = match self.attn_dropout > 0.0 && self.training.load(Ordering::Relaxed) {
             true => {
                 let weights = b * h * t * k.dims()[2];
-                Some(self.rng.lock().unwrap_or_else(|e| e.into_inner()).attention_dropout(self.attn_dropout, weights)?)
+                Some(self.rng.lock().unwrap_or_else(|e| e.into_inner()).dropout_mask(self.attn_dropout, weights)?)
             }
             false => None,
         };

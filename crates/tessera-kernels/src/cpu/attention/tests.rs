@@ -1,7 +1,7 @@
 //! The CPU attention against its formula: tiles, the online softmax and dropout.
 
 use super::*;
-use crate::plan::{Arg, AttentionDropout, AttentionSpec};
+use crate::plan::{Arg, AttentionSpec, DropoutMask};
 use tessera_core::{Layout, Shape};
 
 /// Softmax attention by the textbook formula in f64, materialising every weight;
@@ -65,7 +65,7 @@ fn dropout_drops_the_weights_its_plan_names() {
     let (q, k, v) = (vals(2 * sq * d, 0.1), vals(2 * sk * d, 0.7), vals(2 * sk * dv, 1.3));
     let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
     let (ql, kl, vl) = (l(&[1, 2, sq, d]), l(&[1, 2, sk, d]), l(&[1, 2, sk, dv]));
-    let dropout = AttentionDropout { p: 0.3, seed: 5, first: 17 };
+    let dropout = DropoutMask { p: 0.3, seed: 5, first: 17 };
     let spec = AttentionSpec { dropout: Some(dropout), ..Default::default() };
     let f = |l| Arg::new(DType::F64, l);
     let plan = AttentionPlan::new(f(&ql), f(&kl), f(&vl), None, spec).unwrap();

@@ -3,7 +3,7 @@
 
 use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::plan::{AttentionBackwardPlan, AttentionDropout, AttentionPlan, AttentionSpec};
+use crate::plan::{AttentionBackwardPlan, AttentionPlan, AttentionSpec, DropoutMask};
 use std::ffi::c_void;
 use tessera_core::{Layout, Philox, Shape};
 
@@ -88,7 +88,7 @@ fn host_attention_kernels_match_cpu() {
         for (causal, masked, drop) in
             [(false, false, false), (true, true, false), (true, false, true), (false, true, true)]
         {
-            let dropout = drop.then(|| AttentionDropout::draw(0.25, &mut Philox::new(9), b * h * sq * sk).unwrap());
+            let dropout = drop.then(|| DropoutMask::draw(0.25, &mut Philox::new(9), b * h * sq * sk).unwrap());
             let spec = AttentionSpec { causal, scale: None, dropout };
             let m = masked.then_some(&mask);
             let plan =

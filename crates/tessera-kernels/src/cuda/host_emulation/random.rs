@@ -1,9 +1,10 @@
-//! Host emulation of `kernels/random.cu`: uniform, normal and Bernoulli fills from the same
-//! Philox counters as the CPU.
+//! Host emulation of `kernels/random.cu`: uniform, normal and Bernoulli fills and dropout from
+//! the same Philox counters as the CPU.
 
-use super::{assert_close, module, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close, data, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::plan::{Distribution, RandomPlan};
+use crate::cuda::launch::{strided, StridedArg};
+use crate::plan::{Distribution, DropoutMask, DropoutPlan, RandomPlan};
 use std::ffi::c_void;
 use tessera_core::{DType, Philox};
 
@@ -29,6 +30,38 @@ fn host_random_kernels_match_cpu() {
             unsafe { f(1001, plan.seed, plan.first, a, b, ptr_mut(&mut got)) };
             let tol = if matches!(dist, Distribution::Normal { .. }) { ulp(dtype) } else { 0.0 };
             assert_close(&format!("{} {dtype}", dist.name()), &got, &want, tol);
+        }
+    }
+}
+
+#[test]
+fn host_dropout_matches_cpu_over_views() {
+    let Some(lib) = module("random") else { return };
+    type DropoutFn = unsafe extern "C" fn(u64, u64, u64, f64, f64, StridedArg, *const c_void, *mut c_void);
+    for dtype in FLOATS {
+        let x = data(dtype, 60, 4, -3.0, 3.0);
+        for (name, l) in views() {
+            let mut g = Philox::new(17);
+            g.take(3);
+            let mask = DropoutMask::draw(0.4, &mut g, l.elem_count()).unwrap();
+            let plan = DropoutPlan::new(arg(&x, &l), mask).unwrap();
+            let want = cpu::dropout(&plan, &x).unwrap();
+            let mut got = CpuBuffer::zeros(dtype, l.elem_count());
+            let f: DropoutFn = sym(lib, &format!("dropout_{}", dtype.as_str()));
+            // SAFETY: buffers sized for the view; the kernel's signature is DropoutFn.
+            unsafe {
+                f(
+                    l.elem_count() as u64,
+                    mask.seed,
+                    mask.first,
+                    mask.p,
+                    mask.scale(),
+                    strided(&l).unwrap(),
+                    ptr(&x),
+                    ptr_mut(&mut got),
+                )
+            };
+            assert_close(&format!("dropout {dtype} {name}"), &got, &want, ulp(dtype));
         }
     }
 }

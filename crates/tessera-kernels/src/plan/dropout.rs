@@ -1,0 +1,106 @@
+//! Plans of dropout: the mask's random numbers (shared with attention's dropout on its weights)
+//! and the fused elementwise op that applies it.
+
+use super::{require_float, Arg};
+use crate::Result;
+use tessera_core::{DType, Error, Layout, Philox};
+
+/// A dropout mask by its random numbers: the probability of dropping an element, and where in a
+/// Philox stream its numbers start. Element `n` (in row-major order of the tensor dropped; for
+/// attention, of its weights `[batch, heads, q_len, kv_len]`) is dropped when the uniform of word
+/// `n % 4` of block `first + n / 4` is below `p`; kept elements are scaled by `1 / (1 - p)`. A
+/// backward pass regenerates the same mask from the same numbers, so none is stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DropoutMask {
+    /// Probability of dropping an element, in `[0, 1)`.
+    pub p: f64,
+    /// The generator's seed.
+    pub seed: u64,
+    /// The first Philox block of this mask's numbers.
+    pub first: u64,
+}
+
+impl DropoutMask {
+    /// A mask with probability `p` over `elements` elements, reserving its numbers from `rng`
+    /// (which advances only when `p` is valid).
+    pub fn draw(p: f64, rng: &mut Philox, elements: usize) -> Result<Self> {
+        if !(0.0..1.0).contains(&p) {
+            let msg = format!("dropout probability {p} is not in [0, 1)");
+            return Err(Error::InvalidArgument { op: "dropout", msg }.into());
+        }
+        Ok(DropoutMask { p, seed: rng.seed(), first: rng.take(elements.div_ceil(4) as u64) })
+    }
+
+    /// Whether element `n` is kept.
+    #[inline]
+    pub fn keeps(&self, rng: &Philox, n: u64) -> bool {
+        self.keeps_word(rng.block(self.block_of(n))[(n % 4) as usize])
+    }
+
+    /// The Philox block that holds element `n`'s random word (word `n % 4` of it).
+    #[inline]
+    pub fn block_of(&self, n: u64) -> u64 {
+        self.first + n / 4
+    }
+
+    /// Whether an element whose random word is `word` is kept.
+    #[inline]
+    pub fn keeps_word(&self, word: u32) -> bool {
+        Philox::word_to_unit_f32(word) as f64 >= self.p
+    }
+
+    /// The factor kept elements are multiplied by, `1 / (1 - p)`.
+    pub fn scale(&self) -> f64 {
+        1.0 / (1.0 - self.p)
+    }
+}
+
+/// A checked dropout of a float tensor: `y[n] = x[n] / (1 - p)` where the mask keeps element `n`,
+/// 0 where it drops it; output contiguous in the input's shape. Its gradient is the same op on
+/// the output's gradient, with the same mask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropoutPlan {
+    /// The input's view.
+    pub input: Layout,
+    /// The input's (and the output's) dtype.
+    pub dtype: DType,
+    /// Which elements are kept.
+    pub mask: DropoutMask,
+}
+
+impl DropoutPlan {
+    /// Checks that the input is a float tensor.
+    pub fn new(x: Arg, mask: DropoutMask) -> Result<Self> {
+        require_float("dropout", x.dtype)?;
+        Ok(DropoutPlan { input: x.layout.clone(), dtype: x.dtype, mask })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::Shape;
+
+    #[test]
+    fn masks_reserve_their_numbers_and_reject_bad_probabilities() {
+        let mut g = Philox::new(3);
+        let a = DropoutMask::draw(0.25, &mut g, 10).unwrap();
+        let b = DropoutMask::draw(0.25, &mut g, 10).unwrap();
+        assert_eq!(b.first, a.first + 3, "ten elements take three blocks of four words");
+        for p in [-0.1, 1.0, f64::NAN] {
+            let err = DropoutMask::draw(p, &mut g, 10).unwrap_err().to_string();
+            assert!(err.contains("dropout") && err.contains("not in [0, 1)"), "{err}");
+        }
+        assert_eq!(DropoutMask::draw(0.5, &mut g, 4).unwrap().first, b.first + 3, "failed draws take nothing");
+        assert_eq!(a.scale(), 1.0 / 0.75);
+    }
+
+    #[test]
+    fn dropout_takes_float_tensors_only() {
+        let l = Layout::contiguous(Shape::from([2, 3]));
+        let mask = DropoutMask { p: 0.5, seed: 0, first: 0 };
+        assert!(DropoutPlan::new(Arg::new(DType::BF16, &l), mask).is_ok());
+        let err = DropoutPlan::new(Arg::new(DType::I64, &l), mask).unwrap_err().to_string();
+        assert!(err.contains("dropout") && err.contains("i64"), "{err}");
+    }
+}
