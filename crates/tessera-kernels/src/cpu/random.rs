@@ -14,40 +14,38 @@ pub fn random(plan: &RandomPlan) -> CpuBuffer {
     let (g, first, len) = (plan.generator(), plan.first, plan.len);
     match plan.dist {
         Distribution::Uniform { lo, hi } => match plan.dtype {
-            DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k, _| {
+            DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| {
                 lo + (hi - lo) * Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1])
             })
             .into(),
             dtype => {
                 let sample = |b: [u32; 4], k: usize| lo + (hi - lo) * Philox::word_to_unit_f32(b[k]) as f64;
                 match dtype {
-                    DType::F32 => random_fill::<_, 4>(len, &g, first, |b, k, _| sample(b, k) as f32).into(),
-                    DType::F16 => random_fill::<_, 4>(len, &g, first, |b, k, _| f16::from_f64(sample(b, k))).into(),
-                    _ => random_fill::<_, 4>(len, &g, first, |b, k, _| bf16::from_f64(sample(b, k))).into(),
+                    DType::F32 => random_fill::<_, 4>(len, &g, first, |b, k| sample(b, k) as f32).into(),
+                    DType::F16 => random_fill::<_, 4>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
+                    _ => random_fill::<_, 4>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
                 }
             }
         },
         Distribution::Normal { mean, std } => {
             let sample = |b: [u32; 4], _| mean + std * Philox::block_to_normal(b);
             match plan.dtype {
-                DType::F32 => random_fill::<_, 1>(len, &g, first, |b, k, _| sample(b, k) as f32).into(),
-                DType::F64 => random_fill::<_, 1>(len, &g, first, |b, k, _| sample(b, k)).into(),
-                DType::F16 => random_fill::<_, 1>(len, &g, first, |b, k, _| f16::from_f64(sample(b, k))).into(),
-                _ => random_fill::<_, 1>(len, &g, first, |b, k, _| bf16::from_f64(sample(b, k))).into(),
+                DType::F32 => random_fill::<_, 1>(len, &g, first, |b, k| sample(b, k) as f32).into(),
+                DType::F64 => random_fill::<_, 1>(len, &g, first, sample).into(),
+                DType::F16 => random_fill::<_, 1>(len, &g, first, |b, k| f16::from_f64(sample(b, k))).into(),
+                _ => random_fill::<_, 1>(len, &g, first, |b, k| bf16::from_f64(sample(b, k))).into(),
             }
         }
         Distribution::Bernoulli { p } => {
             let hit = |b: [u32; 4], k: usize| Philox::words_to_unit_f64(b[2 * k], b[2 * k + 1]) < p;
             match plan.dtype {
-                DType::F32 => random_fill::<_, 2>(len, &g, first, |b, k, _| hit(b, k) as u8 as f32).into(),
-                DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k, _| hit(b, k) as u8 as f64).into(),
-                DType::F16 => {
-                    random_fill::<_, 2>(len, &g, first, |b, k, _| f16::from_f32(hit(b, k) as u8 as f32)).into()
-                }
+                DType::F32 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f32).into(),
+                DType::F64 => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8 as f64).into(),
+                DType::F16 => random_fill::<_, 2>(len, &g, first, |b, k| f16::from_f32(hit(b, k) as u8 as f32)).into(),
                 DType::BF16 => {
-                    random_fill::<_, 2>(len, &g, first, |b, k, _| bf16::from_f32(hit(b, k) as u8 as f32)).into()
+                    random_fill::<_, 2>(len, &g, first, |b, k| bf16::from_f32(hit(b, k) as u8 as f32)).into()
                 }
-                _ => random_fill::<_, 2>(len, &g, first, |b, k, _| hit(b, k) as u8).into(),
+                _ => random_fill::<_, 2>(len, &g, first, |b, k| hit(b, k) as u8).into(),
             }
         }
     }
@@ -91,14 +89,14 @@ fn masked<T: CpuElem + Mul<Output = T> + Send + Sync>(plan: &DropoutPlan, data: 
 }
 
 /// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `PER` values per
-/// block: value `i` is `sample(block(first + i / PER), i % PER, i)`, so it depends only on `i` and
+/// block: value `i` is `sample(block(first + i / PER), i % PER)`, so it depends only on `i` and
 /// the reserved counters (the same numbers whatever the thread count, and as the CUDA half draws
 /// them). In parallel when large; each block is computed once, not once per value it feeds.
 fn random_fill<T: Element + Send, const PER: usize>(
     len: usize,
     g: &Philox,
     first: u64,
-    sample: impl Fn([u32; 4], usize, usize) -> T + Sync,
+    sample: impl Fn([u32; 4], usize) -> T + Sync,
 ) -> Vec<T> {
     let seed = g.seed();
     par::build_vec(len, 64, |start, out| {
@@ -120,7 +118,7 @@ fn random_fill<T: Element + Send, const PER: usize>(
             let n = (PER - skip).min(rest.len());
             let (now, later) = rest.split_at_mut(n);
             for (k, o) in now.iter_mut().enumerate() {
-                o.write(sample(words, skip + k, i + k));
+                o.write(sample(words, skip + k));
             }
             (i, rest) = (i + n, later);
         }
