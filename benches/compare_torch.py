@@ -204,7 +204,9 @@ def main():
     ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
     ap.add_argument("--seq2seq", action="store_true",
                     help="only the Transformer encoder-decoder step (criterion filter seq2seq_step), 1 and 2 threads")
+    ap.add_argument("--json", help="also write every row (seconds per step, both sides) to this file")
     args = ap.parse_args()
+    results = []
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", os.path.join(ROOT, "target-bench"))
     if not args.skip_cargo:
@@ -215,7 +217,8 @@ def main():
         print(f"load average before PyTorch: {os.getloadavg()}")
         seq2seq = seq2seq_steps()
         print(f"load average after PyTorch: {os.getloadavg()}; torch {torch.__version__}")
-        print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq)
+        results += print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq)
+        write_json(args.json, results)
         return
     gpt = gpt_steps()
     cnn = {threads: cnn_step(threads) for threads in (1, 2)}
@@ -234,6 +237,7 @@ def main():
         best = min(t for t in (t_default, t_fused) if t is not None)
         fused = f"{t_fused * 1e3:.3f} ms" if t_fused is not None else "-"
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {fused:>17} {ours / best:>20.2f}")
+        results.append(row(name, 1, ours, best))
         if group == "lm_step":
             tokens = 32 * 35
             print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / t_default:>10.0f} {'':>17} "
@@ -243,15 +247,32 @@ def main():
         theirs = gpt[f"t{threads}"]
         name = f"GPT step (train gpt defaults), {threads} thr"
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
+        results.append(row("GPT step (train gpt defaults)", threads, ours, theirs))
     for threads in (1, 2):
         ours = criterion_median(env["CARGO_TARGET_DIR"], "cnn_step", f"t{threads}")
         name = f"CNN step (train cnn, batch 64), {threads} thr"
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {cnn[threads] * 1e3:>7.3f} ms {'-':>17} {ours / cnn[threads]:>20.2f}")
-    print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq, header=False)
+        results.append(row("CNN step (train cnn, batch 64)", threads, ours, cnn[threads]))
+    results += print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq, header=False)
+    write_json(args.json, results)
+
+
+def row(workload, threads, tessera_s, torch_s):
+    """One comparison for `--json`: seconds per step of each side (PyTorch: its faster optimizer)."""
+    return {"workload": workload, "threads": threads, "tessera_s": tessera_s, "reference": f"torch {torch.__version__}",
+            "reference_s": torch_s, "ratio": tessera_s / torch_s}
+
+
+def write_json(path, rows):
+    if path:
+        with open(path, "w") as f:
+            json.dump(rows, f, indent=1)
 
 
 def print_seq2seq(target, seq2seq, header=True):
-    """The rows of the Transformer encoder-decoder step: criterion's median against PyTorch's."""
+    """Prints the rows of the Transformer encoder-decoder step (criterion's median against
+    PyTorch's) and returns them for `--json`."""
+    rows = []
     if header:
         print(f"{'workload':<40} {'tessera':>10} {'torch':>10} {'torch fused Adam':>17} {'tessera / torch':>20}")
     for threads in (1, 2):
@@ -259,6 +280,8 @@ def print_seq2seq(target, seq2seq, header=True):
         name = f"Transformer seq2seq step, {threads} thr"
         theirs = seq2seq[threads]
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
+        rows.append(row("Transformer seq2seq step", threads, ours, theirs))
+    return rows
 
 
 def seq2seq_steps():

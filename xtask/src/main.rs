@@ -6,7 +6,11 @@
 //!                               among them), gradcheck, the kernel compile check, and
 //!                               packaging of every crate
 //! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
-//! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels
+//! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels and training steps
+//! cargo xtask bench --compare [--install] [--skip-cargo]
+//!                               every comparison against numpy and PyTorch in one run, one
+//!                               table of ratios for 1 and 2 threads under the CPU model
+//!                               (`--install`: a Python environment in target/bench-venv)
 //! cargo xtask kernels [ARCH..]  compile every CUDA kernel with NVRTC (default sm_80 sm_90),
 //!                               report registers, shared memory and spills; fail on errors,
 //!                               spills, or a kernel the op registry declares and no module has
@@ -19,6 +23,7 @@
 //! The developer programs (`gradcheck`, `compile-kernels`) live in `xtask/devtools`, so that the
 //! library crates carry none of them.
 
+mod bench;
 mod fuzz;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +45,7 @@ fn main() -> ExitCode {
         "kernels" => kernels(rest),
         "package" => package(),
         "fuzz" => fuzz::fuzz(rest),
-        "bench" => run("benchmarks", cargo(&["bench", "-p", "tessera-benches"]).args(rest)),
+        "bench" => bench::bench(rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <test|gradcheck|bench|kernels|package|fuzz> [ARGS]");
             Ok(())

@@ -1,0 +1,76 @@
+"""Every Tessera-vs-reference comparison in one run: `compare_numpy.py` (CPU ops against numpy) and
+`compare_torch.py` (training steps against PyTorch), then one table of ratios (tessera / reference,
+below 1: Tessera faster) for 1 and 2 threads, under the machine's CPU model and SIMD flags.
+
+Run through `cargo xtask bench --compare [--install] [--skip-cargo]`, or directly with a Python
+that has numpy, threadpoolctl and torch: `PY benches/compare_all.py [--skip-cargo] [--out DIR]`.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FLAGS = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_fp16", "amx_tile"]
+
+
+def machine():
+    """The CPU model, its SIMD flags of interest, and the CPU count, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    have = set(value.split())
+                    flags = [f for f in FLAGS if f in have]
+    except OSError:
+        pass
+    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(flags) or 'unknown'}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "target", "bench-compare"),
+                    help="folder for the two scripts' JSON and the table (default target/bench-compare)")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    header = machine()
+    print(header, flush=True)
+    skip = ["--skip-cargo"] if args.skip_cargo else []
+    runs = [("compare_numpy.py", "numpy.json"), ("compare_torch.py", "torch.json")]
+    for script, out in runs:
+        print(f"\n==> {script}", flush=True)
+        subprocess.run([sys.executable, os.path.join(HERE, script), "--json", os.path.join(args.out, out)] + skip,
+                       check=True)
+
+    table = []
+    with open(os.path.join(args.out, "numpy.json")) as f:
+        numpy = json.load(f)
+    for r in numpy["rows"]:
+        if r["numpy"] is None:
+            continue
+        ours, theirs = r["tessera"]["best"], r["numpy"]["best"]
+        table.append((f"{r['op']} {r['size']}", r["threads"], ours, f"numpy {numpy['numpy']}", theirs))
+    with open(os.path.join(args.out, "torch.json")) as f:
+        for r in json.load(f):
+            table.append((r["workload"], r["threads"], r["tessera_s"], r["reference"], r["reference_s"]))
+
+    lines = [header, "ratio = tessera / reference (below 1: Tessera faster); numpy rows: best samples, "
+             "PyTorch rows: medians", ""]
+    lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>11} {'reference':>11} {'ratio':>6}  reference")
+    for name, threads, ours, ref_name, theirs in table:
+        lines.append(f"{name:<40} {threads:>3} {ours * 1e3:>8.3f} ms {theirs * 1e3:>8.3f} ms {ours / theirs:>6.2f}  {ref_name}")
+    text = "\n".join(lines)
+    print("\n" + text)
+    with open(os.path.join(args.out, "table.txt"), "w") as f:
+        f.write(text + "\n")
+    print(f"\n(also in {os.path.join(args.out, 'table.txt')})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+//! `cargo xtask bench`: the criterion benchmarks, or with `--compare` every comparison against
+//! numpy and PyTorch in one run (`benches/compare_all.py`), in a Python environment that
+//! `--install` creates.
+
+use super::{cargo, root, run};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The Python packages the comparison scripts import.
+const MODULES: &str = "numpy, threadpoolctl, torch";
+
+/// `cargo xtask bench [ARGS]` runs `cargo bench -p tessera-benches [ARGS]`;
+/// `cargo xtask bench --compare [--install] [--skip-cargo]` runs the comparison.
+pub fn bench(args: &[String]) -> Result<(), String> {
+    if !args.iter().any(|a| a == "--compare") {
+        return run("benchmarks", cargo(&["bench", "-p", "tessera-benches"]).args(args));
+    }
+    if let Some(other) = args.iter().find(|a| !["--compare", "--install", "--skip-cargo"].contains(&a.as_str())) {
+        return Err(format!("bench --compare: unknown argument `{other}` (expected --install or --skip-cargo)"));
+    }
+    let python = python();
+    if args.iter().any(|a| a == "--install") {
+        install(&python)?;
+    }
+    if !has_modules(&python) {
+        return Err(format!(
+            "{} cannot import {MODULES}: run `cargo xtask bench --compare --install`, or set \
+             TESSERA_BENCH_PYTHON to a Python that has them",
+            python.display()
+        ));
+    }
+    let mut compare = Command::new(&python);
+    compare.arg(root().join("benches").join("compare_all.py")).current_dir(root());
+    if args.iter().any(|a| a == "--skip-cargo") {
+        compare.arg("--skip-cargo");
+    }
+    run("comparison against numpy and PyTorch", &mut compare)
+}
+
+/// `TESSERA_BENCH_PYTHON`, or the environment `--install` makes in `target/bench-venv`.
+fn python() -> PathBuf {
+    std::env::var_os("TESSERA_BENCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target").join("bench-venv").join("bin").join("python"))
+}
+
+fn has_modules(python: &PathBuf) -> bool {
+    Command::new(python).args(["-c", &format!("import {MODULES}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Creates the environment (when it is missing) and installs the packages. PyTorch's wheel goes
+/// in without its dependencies, which are the CUDA libraries (gigabytes a CPU comparison never
+/// loads), followed by the pure-Python packages it imports.
+fn install(python: &PathBuf) -> Result<(), String> {
+    if !python.exists() {
+        let venv = python.parent().and_then(|bin| bin.parent()).ok_or("no folder for the environment")?;
+        run("create the Python environment", Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+    }
+    let pip = |what: &str, packages: &[&str]| {
+        run(what, Command::new(python).args(["-m", "pip", "install", "--quiet"]).args(packages))
+    };
+    pip("install numpy and threadpoolctl", &["numpy", "threadpoolctl"])?;
+    pip("install torch (without the CUDA wheels)", &["--no-deps", "torch"])?;
+    pip(
+        "install torch's Python dependencies",
+        &["filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec"],
+    )
+}
