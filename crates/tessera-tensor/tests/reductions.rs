@@ -178,3 +178,18 @@ fn softmax_of_all_minus_infinity_row_is_nan_free_for_finite_rows() {
     let s = t.softmax(1).unwrap().to_vec::<f32>().unwrap();
     assert_eq!(s, vec![0.0, 1.0, 1.0, 0.0]);
 }
+
+#[test]
+fn a_nan_anywhere_in_a_row_makes_that_row_nan_and_no_other() {
+    let d = tessera_tensor::Device::Cpu;
+    // Rows of 19: the NaN in an eight-lane chunk (row 0) and in the remainder (row 1); row 2 clean.
+    let mut v: Vec<f32> = (0..57).map(|i| (i % 7) as f32 - 3.0).collect();
+    v[5] = f32::NAN;
+    v[19 + 18] = f32::NAN;
+    let t = tessera_tensor::Tensor::from_vec(v, [3, 19], &d).unwrap();
+    for s in [t.softmax(1).unwrap(), t.log_softmax(1).unwrap()] {
+        let s = s.to_vec::<f32>().unwrap();
+        assert!(s[..38].iter().all(|x| x.is_nan()), "rows with a NaN are NaN");
+        assert!(s[38..].iter().all(|x| x.is_finite()), "the clean row is finite");
+    }
+}

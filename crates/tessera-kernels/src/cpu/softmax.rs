@@ -1,12 +1,13 @@
 //! Softmax and log-softmax along one dim, numerically stable (the row maximum is subtracted).
 
 use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
+use super::par;
+use super::simd::{self, multiversion};
 use super::unary::{map, FloatMath};
-use super::{par, simd};
 use crate::ops::SoftmaxKind;
 use crate::plan::SoftmaxPlan;
 use crate::Result;
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16};
 
 /// The plan's softmax or log-softmax: a contiguous buffer of the input's shape. f16 and bf16
@@ -29,18 +30,32 @@ pub fn softmax(plan: &SoftmaxPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
     })
 }
 
+/// Softmax (or log-softmax) of each `row`-long row of `data`. The output is written once per
+/// row, never zero-filled first, and each row's pass is compiled for AVX-512 or AVX2 where the
+/// CPU has them, so the maximum, `exp` and the scaling vectorise.
 fn rows<T: FloatMath + Send + Sync + RowSum>(data: &[T], row: usize, log: bool) -> Vec<T> {
-    let mut out = vec![T::ZERO; data.len()];
     if row == 0 {
-        return out;
+        return Vec::new();
     }
-    let one_row = |(x, o): (&[T], &mut [T])| {
-        let max = x.iter().fold(x[0], |m, &v| if v > m || is_nan(v) { v } else { m });
+    par::build_vec(data.len(), row, |start, out| {
+        for (x, o) in data[start..start + out.len()].chunks(row).zip(out.chunks_mut(row)) {
+            softmax_row(x, o, log);
+        }
+    })
+}
+
+multiversion! {
+    /// One row of [`rows`]: `o` is written in full.
+    fn softmax_row<T: FloatMath>(x: &[T], o: &mut [MaybeUninit<T>], log: bool) where T: RowSum
+    {
+        let max = row_max(x);
         // An all -inf row has no finite maximum; shifting by 0 keeps it -inf rather than NaN.
         let shift = if max == T::from_f64(f64::NEG_INFINITY) { T::ZERO } else { max };
         for (o, &v) in o.iter_mut().zip(x) {
-            *o = (v - shift).exp();
+            o.write((v - shift).exp());
         }
+        // SAFETY: the loop above initialised every element of `o` (as long as `x`, the row).
+        let o = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
         let sum = T::row_sum(o);
         if log {
             let lse = sum.ln();
@@ -53,13 +68,31 @@ fn rows<T: FloatMath + Send + Sync + RowSum>(data: &[T], row: usize, log: bool) 
                 *o = *o * inv;
             }
         }
-    };
-    if par::worth_parallel(data.len()) {
-        data.par_chunks(row).zip(out.par_chunks_mut(row)).for_each(one_row);
-    } else {
-        data.chunks(row).zip(out.chunks_mut(row)).for_each(one_row);
     }
-    out
+}
+
+/// The maximum of a non-empty row, NaN if the row holds one: eight independent lanes and a NaN
+/// flag, so that it vectorises.
+#[inline(always)]
+fn row_max<T: FloatMath>(x: &[T]) -> T {
+    let mut lanes = [x[0]; 8];
+    let mut nan = false;
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            nan |= is_nan(c[i]);
+            lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
+        }
+    }
+    for &v in rest {
+        nan |= is_nan(v);
+        lanes[0] = if v > lanes[0] { v } else { lanes[0] };
+    }
+    if nan {
+        return T::from_f64(f64::NAN);
+    }
+    lanes.into_iter().fold(lanes[0], |m, v| if v > m { v } else { m })
 }
 
 /// A fast, accurate sum of a row.
