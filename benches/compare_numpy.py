@@ -38,16 +38,17 @@ for n in (128, 256, 512, 1024, 2048):
 for elems in (M1, M16):
     lab = f"{elems >> 20}M"
     CASES[("add", lab)] = (elems, 12 * elems, "byte")
-    for op in ("exp", "copy", "vec_clone", "par_copy"):
+    for op in ("exp", "tanh", "copy", "vec_clone", "par_copy"):
         CASES[(op, lab)] = (elems, 8 * elems, "byte")
 for op in ("sum_dim1", "sum_dim0", "sum_all"):
     CASES[(op, "4096x4096")] = (M16, 4 * M16, "byte")
 CASES[("softmax", "4096x1024")] = (4096 * 1024, 8 * 4096 * 1024, "byte")
+CASES[("log_softmax", "4096x1024")] = (4096 * 1024, 8 * 4096 * 1024, "byte")
 CASES[("add_small", "32x128")] = (32 * 128, 12 * 32 * 128, "byte")
 
 # Ops whose bandwidth is compared with the fastest plain copy (of COPIES) at the same thread
 # count and element count (16M for the reductions and softmax).
-BANDWIDTH_OPS = ("add", "exp", "sum_dim1", "sum_dim0", "sum_all", "softmax", "copy")
+BANDWIDTH_OPS = ("add", "exp", "tanh", "sum_dim1", "sum_dim0", "sum_all", "softmax", "log_softmax", "copy")
 COPIES = ("copy", "vec_clone", "par_copy")
 
 NUMPY_WORKER = r'''
@@ -63,6 +64,9 @@ rng = np.random.default_rng(0)
 def softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+def log_softmax(x):
+    s = x - x.max(axis=-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 def setup(op, size):
     if op == "matmul":
         n = int(size); a = rng.standard_normal((n, n), dtype=np.float32); b = rng.standard_normal((n, n), dtype=np.float32)
@@ -70,11 +74,12 @@ def setup(op, size):
     if op in ("sum_dim1", "sum_dim0", "sum_all"):
         x = rng.standard_normal((4096, 4096), dtype=np.float32)
         return {"sum_dim1": lambda: x.sum(axis=1), "sum_dim0": lambda: x.sum(axis=0), "sum_all": lambda: x.sum()}[op]
-    if op == "softmax":
-        x = rng.standard_normal((4096, 1024), dtype=np.float32); return lambda: softmax(x)
+    if op in ("softmax", "log_softmax"):
+        x = rng.standard_normal((4096, 1024), dtype=np.float32)
+        return (lambda: softmax(x)) if op == "softmax" else (lambda: log_softmax(x))
     shape = (32, 128) if op == "add_small" else (int(size[:-1]) << 20,)
     a = rng.standard_normal(shape, dtype=np.float32); b = rng.standard_normal(shape, dtype=np.float32)
-    return {"add": lambda: a + b, "add_small": lambda: a + b, "exp": lambda: np.exp(a), "copy": lambda: a.copy(),
+    return {"add": lambda: a + b, "add_small": lambda: a + b, "exp": lambda: np.exp(a), "tanh": lambda: np.tanh(a), "copy": lambda: a.copy(),
             "vec_clone": lambda: a.copy(), "par_copy": lambda: a.copy()}[op]
 info = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
         for d in threadpool_info()]
@@ -182,7 +187,7 @@ def main():
             nrate = work / ns / scale if ns else float("nan")
             vs = ""
             if g in BANDWIDTH_OPS:
-                size = v if g in ("add", "exp") else "16M"
+                size = v if g in ("add", "exp", "tanh") else "16M"
                 base = [CASES[(c, size)][1] / ours[(c, size, t)]["best"] / scale
                         for c in COPIES if (c, size, t) in ours]
                 if base:

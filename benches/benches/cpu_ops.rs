@@ -4,7 +4,8 @@
 //! Throughput is reported so that criterion prints rates directly:
 //! - matmul: `Elements(2 n^3)`, so criterion's "elem/s" are FLOP/s;
 //! - everything else: `Bytes` moved, counting each buffer read or written once (add reads two
-//!   buffers and writes one; exp, copy and softmax read one and write one; a reduction reads one).
+//!   buffers and writes one; exp, tanh, copy, softmax and log-softmax read one and write one; a
+//!   reduction reads one).
 //!
 //! Baselines for the bandwidth targets: `copy` (`Tensor::copy`, allocates and copies on one
 //! thread), `vec_clone` (a raw `Vec<f32>::clone`) and `par_copy` (a fresh vector filled by the
@@ -70,8 +71,8 @@ fn elementwise(c: &mut Criterion) {
         let a = randn_f32(&[elems], 3).unwrap();
         let b = randn_f32(&[elems], 4).unwrap();
         let raw: Vec<f32> = a.to_vec().unwrap();
-        let cases: [(&str, u64, u64); 5] =
-            [("add", 2, 1), ("exp", 1, 1), ("copy", 1, 1), ("vec_clone", 1, 1), ("par_copy", 1, 1)];
+        let cases: [(&str, u64, u64); 6] =
+            [("add", 2, 1), ("exp", 1, 1), ("tanh", 1, 1), ("copy", 1, 1), ("vec_clone", 1, 1), ("par_copy", 1, 1)];
         for (op, reads, writes) in cases {
             let mut group = c.benchmark_group(op);
             big(&mut group);
@@ -83,6 +84,7 @@ fn elementwise(c: &mut Criterion) {
                     bch.iter_custom(|it| match op {
                         "add" => in_pool(&p, it, || a.add(&b).unwrap()),
                         "exp" => in_pool(&p, it, || a.exp().unwrap()),
+                        "tanh" => in_pool(&p, it, || a.tanh().unwrap()),
                         "copy" => in_pool(&p, it, || a.copy().unwrap()),
                         "vec_clone" => in_pool(&p, it, || black_box(&raw).clone()),
                         _ => in_pool(&p, it, || par_copy(black_box(&raw))),
@@ -113,16 +115,20 @@ fn reductions(c: &mut Criterion) {
 
 fn softmax(c: &mut Criterion) {
     let x = randn_f32(&[4096, 1024], 6).unwrap();
-    let mut group = c.benchmark_group("softmax");
-    big(&mut group);
-    group.throughput(Throughput::Bytes(f32_bytes(4096 * 1024, 1, 1)));
-    for t in THREADS {
-        let p = pool(t);
-        group.bench_function(BenchmarkId::new(format!("t{t}"), "4096x1024"), |bch| {
-            bch.iter_custom(|it| in_pool(&p, it, || x.softmax(-1).unwrap()))
-        });
+    for name in ["softmax", "log_softmax"] {
+        let mut group = c.benchmark_group(name);
+        big(&mut group);
+        group.throughput(Throughput::Bytes(f32_bytes(4096 * 1024, 1, 1)));
+        for t in THREADS {
+            let p = pool(t);
+            group.bench_function(BenchmarkId::new(format!("t{t}"), "4096x1024"), |bch| {
+                bch.iter_custom(|it| {
+                    in_pool(&p, it, || if name == "softmax" { x.softmax(-1) } else { x.log_softmax(-1) }.unwrap())
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn small_add(c: &mut Criterion) {
