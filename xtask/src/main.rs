@@ -116,7 +116,7 @@ fn built_devtool(program: &str) -> Result<Command, String> {
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .ok_or("cargo metadata named no target directory")?;
-    let exe = Path::new(target).join("debug").join(program);
+    let exe = Path::new(target).join("debug").join(format!("{program}{}", std::env::consts::EXE_SUFFIX));
     if exe.is_file() {
         Ok(Command::new(exe))
     } else {
