@@ -74,7 +74,7 @@ fn dropout(d: &mut Draw) -> Result<Problem> {
     let elements = shape.iter().product();
     let p = d.pick(&[0.0, 0.3, 0.7]);
     let mask = Generator::new(d.int(0, 1000) as u64).dropout_mask(p, elements)?;
-    Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].dropout(mask)))
+    Ok(Problem::new(vec![d.input(&shape, &Domain::ANY)], move |v| v[0].dropout(&mask)))
 }
 
 /// The checks of this file.

@@ -39,7 +39,7 @@ impl Module for Dropout {
             return Ok(x.clone());
         }
         let mask = self.rng.lock().unwrap_or_else(|e| e.into_inner()).dropout_mask(self.p, x.elem_count())?;
-        Ok(x.dropout(mask)?)
+        Ok(x.dropout(&mask)?)
     }
 
     fn set_training(&self, training: bool) {
