@@ -24,6 +24,10 @@ use tessera::train::{FitConfig, Trainer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// Freed tensor buffers are reused rather than returned to the system, as in the `tessera` program.
+#[global_allocator]
+static ALLOCATOR: tessera::core::host_memory::CachingAllocator = tessera::core::host_memory::CachingAllocator;
+
 fn main() -> Result<()> {
     let few = std::env::var("TESSERA_EXAMPLE_BATCHES").ok().map(|n| n.parse()).transpose()?;
     run(few)

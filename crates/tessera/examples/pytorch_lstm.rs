@@ -43,6 +43,10 @@ use tessera::train::{FitConfig, Trainer, Validation};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// Freed tensor buffers are reused rather than returned to the system, as in the `tessera` program.
+#[global_allocator]
+static ALLOCATOR: tessera::core::host_memory::CachingAllocator = tessera::core::host_memory::CachingAllocator;
+
 #[derive(Module)]
 struct LstmModel {
     embedding: Embedding,
