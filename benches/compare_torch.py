@@ -195,8 +195,11 @@ def seq2seq_step(threads):
 
 def criterion_median(target, group, bench):
     path = os.path.join(target, "criterion", group, bench, "new", "estimates.json")
-    with open(path) as f:
-        return json.load(f)["median"]["point_estimate"] / 1e9
+    try:
+        with open(path) as f:
+            return json.load(f)["median"]["point_estimate"] / 1e9
+    except FileNotFoundError:
+        sys.exit(f"no criterion result at {path}: run without --skip-cargo (or with the same CARGO_TARGET_DIR)")
 
 
 def main():

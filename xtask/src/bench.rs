@@ -48,21 +48,16 @@ fn has_modules(python: &PathBuf) -> bool {
     Command::new(python).args(["-c", &format!("import {MODULES}")]).output().is_ok_and(|o| o.status.success())
 }
 
-/// Creates the environment (when it is missing) and installs the packages. PyTorch's wheel goes
-/// in without its dependencies, which are the CUDA libraries (gigabytes a CPU comparison never
-/// loads), followed by the pure-Python packages it imports.
+/// Creates the environment (when it is missing) and installs the packages. PyTorch comes with
+/// the CUDA libraries its wheel lists (about 5 GB in all): it loads them when imported, even on a
+/// machine without a GPU, so a wheel installed without them cannot be imported.
 fn install(python: &PathBuf) -> Result<(), String> {
     if !python.exists() {
         let venv = python.parent().and_then(|bin| bin.parent()).ok_or("no folder for the environment")?;
         run("create the Python environment", Command::new("python3").arg("-m").arg("venv").arg(venv))?;
     }
-    let pip = |what: &str, packages: &[&str]| {
-        run(what, Command::new(python).args(["-m", "pip", "install", "--quiet"]).args(packages))
-    };
-    pip("install numpy and threadpoolctl", &["numpy", "threadpoolctl"])?;
-    pip("install torch (without the CUDA wheels)", &["--no-deps", "torch"])?;
-    pip(
-        "install torch's Python dependencies",
-        &["filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec"],
+    run(
+        "install numpy, threadpoolctl and torch",
+        Command::new(python).args(["-m", "pip", "install", "--quiet", "numpy", "threadpoolctl", "torch"]),
     )
 }
