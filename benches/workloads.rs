@@ -40,9 +40,7 @@ impl MlpWorkload {
         self.opt.zero_grad();
         let loss = cross_entropy(&self.model.forward(&self.x).expect("forward"), &self.y, &CrossEntropy::default())
             .expect("loss");
-        loss.backward().expect("backward");
-        self.opt.step().expect("optimizer step");
-        loss
+        backward_and_step(&mut self.opt, loss)
     }
 }
 
@@ -103,9 +101,7 @@ impl CnnWorkload {
         self.opt.zero_grad();
         let loss =
             sparse_categorical_crossentropy(&self.model.forward(&self.x).expect("forward"), &self.y).expect("loss");
-        loss.backward().expect("backward");
-        self.opt.step().expect("optimizer step");
-        loss
+        backward_and_step(&mut self.opt, loss)
     }
 }
 
@@ -168,9 +164,7 @@ impl Seq2seqWorkload {
         let logits = logits.reshape([rows * steps, self.target_vocab]).expect("reshape");
         let loss_cfg = CrossEntropy { ignore_index: Some(0), label_smoothing: 0.1, ..CrossEntropy::default() };
         let loss = cross_entropy(&logits, &w.target, &loss_cfg).expect("loss");
-        loss.backward().expect("backward");
-        self.opt.step().expect("optimizer step");
-        loss
+        backward_and_step(&mut self.opt, loss)
     }
 }
 
@@ -178,6 +172,13 @@ impl Default for Seq2seqWorkload {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The end of every optimizer step here: backward from `loss`, then the update; returns the loss.
+fn backward_and_step(opt: &mut Optimizer, loss: Var) -> Var {
+    loss.backward().expect("backward");
+    opt.step().expect("optimizer step");
+    loss
 }
 
 /// `n` batches of pseudo-random ids (pad 0, bos 1, eos 2; ids from 3): 64 sources of 12..=24
