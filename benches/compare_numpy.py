@@ -38,7 +38,7 @@ for n in (128, 256, 512, 1024, 2048):
 for elems in (M1, M16):
     lab = f"{elems >> 20}M"
     CASES[("add", lab)] = (elems, 12 * elems, "byte")
-    for op in ("exp", "tanh", "copy", "vec_clone", "par_copy"):
+    for op in ("exp", "tanh", "log", "copy", "vec_clone", "par_copy"):
         CASES[(op, lab)] = (elems, 8 * elems, "byte")
 for op in ("sum_dim1", "sum_dim0", "sum_all"):
     CASES[(op, "4096x4096")] = (M16, 4 * M16, "byte")
@@ -48,7 +48,7 @@ CASES[("add_small", "32x128")] = (32 * 128, 12 * 32 * 128, "byte")
 
 # Ops whose bandwidth is compared with the fastest plain copy (of COPIES) at the same thread
 # count and element count (16M for the reductions and softmax).
-BANDWIDTH_OPS = ("add", "exp", "tanh", "sum_dim1", "sum_dim0", "sum_all", "softmax", "log_softmax", "copy")
+BANDWIDTH_OPS = ("add", "exp", "tanh", "log", "sum_dim1", "sum_dim0", "sum_all", "softmax", "log_softmax", "copy")
 COPIES = ("copy", "vec_clone", "par_copy")
 
 NUMPY_WORKER = r'''
@@ -79,7 +79,9 @@ def setup(op, size):
         return (lambda: softmax(x)) if op == "softmax" else (lambda: log_softmax(x))
     shape = (32, 128) if op == "add_small" else (int(size[:-1]) << 20,)
     a = rng.standard_normal(shape, dtype=np.float32); b = rng.standard_normal(shape, dtype=np.float32)
-    return {"add": lambda: a + b, "add_small": lambda: a + b, "exp": lambda: np.exp(a), "tanh": lambda: np.tanh(a), "copy": lambda: a.copy(),
+    positive = np.abs(a)
+    return {"add": lambda: a + b, "add_small": lambda: a + b, "exp": lambda: np.exp(a), "tanh": lambda: np.tanh(a),
+            "log": lambda: np.log(positive), "copy": lambda: a.copy(),
             "vec_clone": lambda: a.copy(), "par_copy": lambda: a.copy()}[op]
 info = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
         for d in threadpool_info()]
@@ -187,7 +189,7 @@ def main():
             nrate = work / ns / scale if ns else float("nan")
             vs = ""
             if g in BANDWIDTH_OPS:
-                size = v if g in ("add", "exp", "tanh") else "16M"
+                size = v if g in ("add", "exp", "tanh", "log") else "16M"
                 base = [CASES[(c, size)][1] / ours[(c, size, t)]["best"] / scale
                         for c in COPIES if (c, size, t) in ours]
                 if base:

@@ -4,7 +4,7 @@
 //! Throughput is reported so that criterion prints rates directly:
 //! - matmul: `Elements(2 n^3)`, so criterion's "elem/s" are FLOP/s;
 //! - everything else: `Bytes` moved, counting each buffer read or written once (add reads two
-//!   buffers and writes one; exp, tanh, copy, softmax and log-softmax read one and write one; a
+//!   buffers and writes one; exp, tanh, log, copy, softmax and log-softmax read one and write one; a
 //!   reduction reads one).
 //!
 //! Baselines for the bandwidth targets: `copy` (`Tensor::copy`, allocates and copies on one
@@ -70,9 +70,17 @@ fn elementwise(c: &mut Criterion) {
     for elems in [M1, M16] {
         let a = randn_f32(&[elems], 3).unwrap();
         let b = randn_f32(&[elems], 4).unwrap();
+        let positive = a.abs().unwrap();
         let raw: Vec<f32> = a.to_vec().unwrap();
-        let cases: [(&str, u64, u64); 6] =
-            [("add", 2, 1), ("exp", 1, 1), ("tanh", 1, 1), ("copy", 1, 1), ("vec_clone", 1, 1), ("par_copy", 1, 1)];
+        let cases: [(&str, u64, u64); 7] = [
+            ("add", 2, 1),
+            ("exp", 1, 1),
+            ("tanh", 1, 1),
+            ("log", 1, 1),
+            ("copy", 1, 1),
+            ("vec_clone", 1, 1),
+            ("par_copy", 1, 1),
+        ];
         for (op, reads, writes) in cases {
             let mut group = c.benchmark_group(op);
             big(&mut group);
@@ -85,6 +93,7 @@ fn elementwise(c: &mut Criterion) {
                         "add" => in_pool(&p, it, || a.add(&b).unwrap()),
                         "exp" => in_pool(&p, it, || a.exp().unwrap()),
                         "tanh" => in_pool(&p, it, || a.tanh().unwrap()),
+                        "log" => in_pool(&p, it, || positive.log().unwrap()),
                         "copy" => in_pool(&p, it, || a.copy().unwrap()),
                         "vec_clone" => in_pool(&p, it, || black_box(&raw).clone()),
                         _ => in_pool(&p, it, || par_copy(black_box(&raw))),

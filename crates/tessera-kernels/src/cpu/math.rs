@@ -1,27 +1,47 @@
-//! Branch-free scalar math that LLVM can vectorise.
+//! Branch-free `f32` math that LLVM vectorises: `exp`, `ln`, `tanh`, `sigmoid` and `erfc`.
+//!
+//! Every polynomial is evaluated with [`f32::mul_add`], which the AVX2 and AVX-512 copies of the
+//! loops (see `simd::multiversion`) compile to one fused multiply-add per coefficient: half the
+//! instructions of separate multiplies and adds, which Rust never contracts on its own, and one
+//! rounding fewer. On a CPU without FMA `mul_add` is a library call, slow but equally exact.
+//!
+//! Error bounds are measured against the `f64` function rounded to `f32`, as the distance in units
+//! in the last place (ulp) between that and the result, over **every** finite `f32` input:
+//! `cargo test -p tessera-kernels --release --lib -- --ignored every_f32_input` reruns the
+//! exhaustive count (15 minutes on two cores); the default test run checks the same bounds on a million inputs spread over
+//! all bit patterns, and the special values.
+//!
+//! | function | max error | where the worst case lies |
+//! |---|---|---|
+//! | [`exp_f32`] | 1 ulp | |
+//! | [`ln_f32`] | 1 ulp | |
+//! | [`tanh_f32`] | 6 ulp | near 1 (`|x|` above 4); at most 3 ulp below 2 in magnitude |
+//! | [`sigmoid_f32`] | 3 ulp | |
+//! | [`erfc_f32`] | 6 ulp | the tail (`x` near 2.85); relative accuracy kept down to the underflow |
+//!
+//! The polynomial coefficients were fitted for this file (minimax in relative error by Lawson's
+//! iteration on a 12,000-point grid, then checked in `f32`).
 
-/// `e^x` for `f32`, within 2 ulp of the correctly rounded result, NaN and infinities handled.
+/// `e^x`, within 1 ulp; NaN and infinities handled, results down into the subnormal range.
 ///
 /// Range reduction `x = n ln2 + r` with `|r| <= ln2 / 2`, a degree-7 Taylor polynomial for `e^r`,
-/// and `2^n` built from the exponent bits. No branches, so a loop of it vectorises.
+/// and `2^n` built from the exponent bits.
 #[inline(always)]
 pub(crate) fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
-                                     // Below -104 the result rounds to 0; above 88.8 to infinity.
+    const TAYLOR: [f32; 8] = [1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
+    // Below -104 the result rounds to 0; above 88.8 to infinity.
     let xc = x.clamp(-104.0, 88.8);
-    let shifted = xc * LOG2E + ROUND;
+    let shifted = xc.mul_add(LOG2E, ROUND);
     let n = shifted - ROUND;
     // The integer n read from the rounded float's low bits: a saturating `as i32` would not
     // vectorise.
     let ni = shifted.to_bits() as i32 - ROUND.to_bits() as i32;
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, xc));
+    let p = horner(r, &TAYLOR);
     // 2^n as two factors, each a normal float, so results down to the subnormal range and up to
     // infinity come out right without a branch.
     let half = ni >> 1;
@@ -35,111 +55,129 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     }
 }
 
-/// `tanh(x)` for `f32`, branch-free so a loop of it vectorises: a Taylor polynomial below 0.3
-/// in magnitude (where `1 - 2 / (e^2x + 1)` would cancel), that formula above.
+/// The natural logarithm, within 1 ulp: NaN below zero, `-inf` at zero, subnormal inputs exact.
+///
+/// `x = 2^e m` with `m` in `[sqrt(1/2), sqrt(2))`; with `f = m - 1`,
+/// `ln(1 + f) = f - f^2 / 2 + f^3 R(f)`, `R` a degree-6 minimax polynomial, and `e ln2` added in
+/// two parts so that no rounding of `ln2` shows.
+#[inline(always)]
+pub(crate) fn ln_f32(x: f32) -> f32 {
+    const R: [f32; 7] =
+        [0.333_339_12, -0.250_013_4, 0.199_630_17, -0.165_774_12, 0.149_151_38, -0.142_691_28, 0.087_014_876];
+    const LN2_HI: f32 = 0.693_359_4; // ln 2 to 10 bits, so that e * LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Subnormals are scaled into the normal range first (2^23) and the exponent corrected.
+    let subnormal = x < f32::MIN_POSITIVE;
+    let scaled = if subnormal { x * 8_388_608.0 } else { x };
+    let bits = scaled.to_bits();
+    let bias = if subnormal { 150 } else { 127 };
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let high = m > std::f32::consts::SQRT_2;
+    let m = if high { m * 0.5 } else { m };
+    let e = (((bits >> 23) & 0xff) as i32 - bias + high as i32) as f32;
+    let f = m - 1.0;
+    let f2 = f * f;
+    let tail = e.mul_add(LN2_LO, (f2 * f) * horner(f, &R));
+    let y = e.mul_add(LN2_HI, f2.mul_add(-0.5, tail) + f);
+    if x.is_nan() || x < 0.0 {
+        f32::NAN
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        y
+    }
+}
+
+/// `tanh(x)`, within 6 ulp (3 below 2 in magnitude), exactly ±1 from `|x| = 9` on.
+///
+/// A rational minimax approximation `x P(x^2) / Q(x^2)` with `P` and `Q` of degree 4: no `exp`
+/// and one division, about three times faster than `1 - 2 / (e^2x + 1)`. Its own error is below
+/// 2.1e-8 relative; the rest is the rounding of the two polynomials.
 #[inline(always)]
 pub(crate) fn tanh_f32(x: f32) -> f32 {
-    let a = x.abs();
-    let a2 = a * a;
-    let small = a
-        * (1.0
-            + a2 * (-1.0 / 3.0
-                + a2 * (2.0 / 15.0 + a2 * (-17.0 / 315.0 + a2 * (62.0 / 2835.0 + a2 * (-1382.0 / 155_925.0))))));
-    let large = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
-    let t = if a < 0.3 { small } else { large };
+    const P: [f32; 5] = [1.0, 0.133_810_52, 0.003_495_618_5, 2.060_955_2e-5, 1.335_524_7e-8];
+    const Q: [f32; 5] = [1.0, 0.467_143_68, 0.025_877_1, 3.285_683_3e-4, 7.776_812e-7];
+    let c = x.clamp(-9.0, 9.0);
+    let t = c * c;
+    let y = c * horner(t, &P) / horner(t, &Q);
     if x.is_nan() {
         x
+    } else if t >= 81.0 {
+        1f32.copysign(x)
     } else {
-        t.copysign(x)
+        y
     }
 }
 
-/// `1 / (1 + e^-x)` for `f32`.
+/// `1 / (1 + e^-x)`, within 3 ulp, written as `e^x / (1 + e^x)` for negative `x` so that the
+/// small values of the negative tail keep their relative accuracy.
 #[inline(always)]
 pub(crate) fn sigmoid_f32(x: f32) -> f32 {
-    1.0 / (1.0 + exp_f32(-x))
+    let e = exp_f32(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x < 0.0 {
+        e * r
+    } else {
+        r
+    }
 }
 
-/// `erf(x)` for `f32`, branch-free so a loop of it vectorises: its Maclaurin series below 0.5 in
-/// magnitude (relative accuracy near 0), above that `1 - erfc(|x|)` with the Chebyshev-fitted
-/// `erfc` of Numerical Recipes (fractional error below 1.2e-7).
+/// `erfc(x) = 1 - erf(x)`, within 6 ulp, relative accuracy kept down the whole positive tail (the
+/// form GELU needs: `x erfc(-x / sqrt 2) / 2` does not cancel for negative `x`, as
+/// `x (1 + erf(x / sqrt 2)) / 2` does).
+///
+/// Below 0.5 in magnitude `1 - erf(x)` with erf's Maclaurin series; above that the
+/// Chebyshev-fitted `erfc(a) = t exp(P(t) - a^2)`, `t = 1 / (1 + a/2)`, of Numerical Recipes
+/// (fractional error below 1.2e-7), with the rounding errors of `a^2` and of the exponent's sum
+/// carried into a first-order correction, since in the tail `exp` would magnify them (an error of
+/// `d` in the exponent is a relative error of `d` in the result, and the exponent reaches -88);
+/// `erfc(-a) = 2 - erfc(a)`.
 #[inline(always)]
 #[allow(clippy::excessive_precision)] // the published coefficients, as printed
-pub(crate) fn erf_f32(x: f32) -> f32 {
+pub(crate) fn erfc_f32(x: f32) -> f32 {
     const TWO_OVER_SQRT_PI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
-    let a = x.abs();
+    const SERIES: [f32; 7] = [1.0, -1.0 / 3.0, 1.0 / 10.0, -1.0 / 42.0, 1.0 / 216.0, -1.0 / 1320.0, 1.0 / 9360.0];
+    const TAIL: [f32; 10] = [
+        -1.265_512_2,
+        1.000_023_7,
+        0.374_091_96,
+        0.096_784_18,
+        -0.186_288_06,
+        0.278_868_07,
+        -1.135_203_98,
+        1.488_515_87,
+        -0.822_152_23,
+        0.170_872_77,
+    ];
+    // erfc(11) rounds to 0; the clamp keeps infinities out of the tail's arithmetic.
+    let a = x.abs().min(11.0);
     let a2 = a * a;
-    let small = TWO_OVER_SQRT_PI
-        * a
-        * (1.0
-            + a2 * (-1.0 / 3.0
-                + a2 * (1.0 / 10.0
-                    + a2 * (-1.0 / 42.0 + a2 * (1.0 / 216.0 + a2 * (-1.0 / 1320.0 + a2 * (1.0 / 9360.0)))))));
-    let t = 1.0 / (1.0 + 0.5 * a);
-    let poly = -1.265_512_2
-        + t * (1.000_023_7
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * exp_f32(poly - a2);
-    let e = if a < 0.5 { small } else { 1.0 - erfc };
+    let a2_err = a.mul_add(a, -a2); // a^2 = a2 + a2_err exactly
+    let erf_small = TWO_OVER_SQRT_PI * a * horner(a2, &SERIES);
+    let t = 1.0 / 0.5f32.mul_add(a, 1.0);
+    let p = horner(t, &TAIL);
+    // p - a^2 = sum + sum_err (Knuth's two-sum, then a2's own rounding).
+    let sum = p - a2;
+    let back = sum - p;
+    let sum_err = (p - (sum - back)) - (a2 + back) - a2_err;
+    let scaled = t * exp_f32(sum);
+    let tail = scaled.mul_add(sum_err, scaled);
+    let erfc_a = if a < 0.5 { 1.0 - erf_small } else { tail };
+    let y = if x < 0.0 { 2.0 - erfc_a } else { erfc_a };
     if x.is_nan() {
         x
     } else {
-        e.copysign(x)
+        y
     }
+}
+
+/// `c[0] + x (c[1] + x (c[2] + ...))` with one fused multiply-add per coefficient.
+#[inline(always)]
+fn horner<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
+    c[..N - 1].iter().rev().fold(c[N - 1], |acc, &k| acc.mul_add(x, k))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exp_is_accurate_over_the_whole_range() {
-        let mut x = -110.0f32;
-        while x < 90.0 {
-            let want = (x as f64).exp();
-            let got = exp_f32(x) as f64;
-            if want < f32::MAX as f64 && want > f32::MIN_POSITIVE as f64 {
-                assert!(((got - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
-            }
-            x += 0.0137;
-        }
-        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
-        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
-        assert!(exp_f32(f32::NAN).is_nan());
-        assert_eq!(exp_f32(0.0), 1.0);
-    }
-
-    #[test]
-    fn tanh_is_accurate_on_both_branches() {
-        let mut x = -12.0f32;
-        while x < 12.0 {
-            let want = (x as f64).tanh();
-            let got = tanh_f32(x) as f64;
-            assert!((got - want).abs() <= 5e-7 * want.abs() + 1e-37, "tanh({x}) = {got}, want {want}");
-            x += 0.00731;
-        }
-        assert_eq!(tanh_f32(f32::INFINITY), 1.0);
-        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
-        assert!(tanh_f32(f32::NAN).is_nan());
-        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
-    }
-
-    #[test]
-    fn erf_is_accurate_including_the_negative_tail() {
-        let mut x = -9.0f32;
-        while x < 9.0 {
-            let want = libm::erf(x as f64);
-            let got = erf_f32(x) as f64;
-            assert!((got - want).abs() <= 3e-7 * want.abs() + 1e-40, "erf({x}) = {got}, want {want}");
-            x += 0.00917;
-        }
-        assert_eq!(erf_f32(f32::INFINITY), 1.0);
-        assert_eq!(erf_f32(f32::NEG_INFINITY), -1.0);
-        assert!(erf_f32(f32::NAN).is_nan());
-        assert_eq!(erf_f32(0.0), 0.0);
-    }
-}
+mod tests;

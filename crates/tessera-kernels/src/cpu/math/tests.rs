@@ -1,0 +1,98 @@
+//! Error bounds of the `f32` math against `f64` references, in ulp.
+
+use super::*;
+
+/// Distance in ulp between two `f32`s (0 for two NaNs, `u64::MAX` for one NaN), counting across
+/// zero, the subnormals and up to infinity.
+fn ulp_distance(a: f32, b: f32) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() { 0 } else { u64::MAX };
+    }
+    let ordered = |v: f32| {
+        let i = v.to_bits() as i32;
+        i64::from(if i < 0 { i32::MIN - i } else { i })
+    };
+    (ordered(a) - ordered(b)).unsigned_abs()
+}
+
+/// The worst ulp error of `f` against `reference` (rounded to `f32`) over the finite inputs
+/// among `bits`, with the input where it occurs.
+fn worst(f: fn(f32) -> f32, reference: fn(f64) -> f64, bits: impl Iterator<Item = u32>) -> (u64, f32) {
+    bits.map(f32::from_bits)
+        .filter(|x| x.is_finite())
+        .map(|x| (ulp_distance(f(x), reference(f64::from(x)) as f32), x))
+        .max_by_key(|&(d, _)| d)
+        .unwrap_or((0, 0.0))
+}
+
+/// About a million bit patterns spread over all of them (a prime stride, so every exponent and
+/// many mantissas), plus every input in `[-2, 2]` at a spacing of 2^-16.
+fn spread() -> impl Iterator<Item = u32> {
+    let stride = (0..=u32::MAX / 4099).map(|k| k * 4099);
+    let dense = (-131_072..=131_072).map(|k| (k as f32 / 65_536.0).to_bits());
+    stride.chain(dense)
+}
+
+fn sigmoid_f64(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The functions, their references and the bounds that `math.rs` documents.
+const BOUNDS: [(&str, fn(f32) -> f32, fn(f64) -> f64, u64); 5] = [
+    ("exp", exp_f32, f64::exp, 1),
+    ("ln", ln_f32, f64::ln, 1),
+    ("tanh", tanh_f32, f64::tanh, 6),
+    ("sigmoid", sigmoid_f32, sigmoid_f64, 3),
+    ("erfc", erfc_f32, libm::erfc, 6),
+];
+
+#[test]
+fn every_function_keeps_its_documented_bound_on_a_spread_of_inputs() {
+    for (name, f, reference, bound) in BOUNDS {
+        let (err, at) = worst(f, reference, spread());
+        assert!(err <= bound, "{name}: {err} ulp at {at:e}, documented bound {bound}");
+    }
+}
+
+#[test]
+fn tanh_is_within_three_ulp_below_two() {
+    let (err, at) = worst(tanh_f32, f64::tanh, (0..=(2 << 20)).map(|k| (k as f32 / (1 << 20) as f32).to_bits()));
+    assert!(err <= 3, "tanh: {err} ulp at {at:e}");
+}
+
+/// Every finite `f32` input: minutes in a release build, so only on request.
+#[test]
+#[ignore = "exhaustive: run with --release -- --ignored every_f32_input"]
+fn every_f32_input_is_within_the_documented_bound() {
+    for (name, f, reference, bound) in BOUNDS {
+        let (err, at) = std::thread::scope(|s| {
+            let quarters: Vec<_> = (0..4u64)
+                .map(|q| s.spawn(move || worst(f, reference, ((q << 30)..((q + 1) << 30)).map(|b| b as u32))))
+                .collect();
+            quarters.into_iter().map(|h| h.join().expect("no panic")).max_by_key(|&(d, _)| d).unwrap_or((0, 0.0))
+        });
+        println!("{name}: max {err} ulp at {at:e}");
+        assert!(err <= bound, "{name}: {err} ulp at {at:e}, documented bound {bound}");
+    }
+}
+
+#[test]
+fn special_values() {
+    let inf = f32::INFINITY;
+    for f in [exp_f32, ln_f32, tanh_f32, sigmoid_f32, erfc_f32] {
+        assert!(f(f32::NAN).is_nan());
+    }
+    assert_eq!((exp_f32(inf), exp_f32(-inf), exp_f32(0.0)), (inf, 0.0, 1.0));
+    assert_eq!(exp_f32(-104.0), 0.0);
+    assert_eq!(exp_f32(89.0), inf);
+    assert_eq!((ln_f32(inf), ln_f32(0.0), ln_f32(-0.0), ln_f32(1.0)), (inf, -inf, -inf, 0.0));
+    assert!(ln_f32(-1.0).is_nan() && ln_f32(-inf).is_nan());
+    assert_eq!(ln_f32(f32::from_bits(1)), (f64::from(f32::from_bits(1))).ln() as f32);
+    assert_eq!((tanh_f32(inf), tanh_f32(-inf), tanh_f32(9.0), tanh_f32(-1e30)), (1.0, -1.0, 1.0, -1.0));
+    assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(tanh_f32(1e-30), 1e-30);
+    assert_eq!((sigmoid_f32(inf), sigmoid_f32(-inf), sigmoid_f32(0.0)), (1.0, 0.0, 0.5));
+    assert_eq!(sigmoid_f32(-100.0), (-100f64).exp() as f32);
+    assert_eq!((erfc_f32(inf), erfc_f32(-inf), erfc_f32(0.0), erfc_f32(-0.0)), (0.0, 2.0, 1.0, 1.0));
+    assert_eq!(erfc_f32(11.0), 0.0);
+}
