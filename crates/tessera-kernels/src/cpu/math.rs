@@ -63,7 +63,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 #[inline(always)]
 pub(crate) fn ln_f32(x: f32) -> f32 {
     const R: [f32; 7] =
-        [0.333_339_12, -0.250_013_4, 0.199_630_17, -0.165_774_12, 0.149_151_38, -0.142_691_28, 0.087_014_876];
+        [0.333_339_12, -0.250_013_4, 0.199_630_17, -0.165_774_12, 0.149_151_38, -0.142_691_28, 0.087_014_88];
     const LN2_HI: f32 = 0.693_359_4; // ln 2 to 10 bits, so that e * LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Subnormals are scaled into the normal range first (2^23) and the exponent corrected.

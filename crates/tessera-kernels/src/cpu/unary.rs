@@ -300,7 +300,7 @@ mod tests {
                 (
                     "gelu_tanh_grad",
                     f64::from(gelu_tanh_grad(x)),
-                    f64::from(gelu_tanh_grad(xd)),
+                    gelu_tanh_grad(xd),
                     tanh_grad.abs() + 1.0,
                     sigmoid_cond,
                 ),

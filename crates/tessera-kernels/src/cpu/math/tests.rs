@@ -37,8 +37,10 @@ fn sigmoid_f64(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// The functions, their references and the bounds that `math.rs` documents.
-const BOUNDS: [(&str, fn(f32) -> f32, fn(f64) -> f64, u64); 5] = [
+/// A function, its `f64` reference and the bound in ulp that `math.rs` documents.
+type Bound = (&'static str, fn(f32) -> f32, fn(f64) -> f64, u64);
+
+const BOUNDS: [Bound; 5] = [
     ("exp", exp_f32, f64::exp, 1),
     ("ln", ln_f32, f64::ln, 1),
     ("tanh", tanh_f32, f64::tanh, 6),
