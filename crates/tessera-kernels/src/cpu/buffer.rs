@@ -1,6 +1,7 @@
 //! Typed CPU buffers.
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, DType, Element, Layout};
 
 /// A CPU buffer of one dtype.
@@ -140,15 +141,48 @@ cpu_elem!(i64, I64);
 
 /// The elements of `data` selected by `layout`, in row-major order: borrowed when the layout is
 /// contiguous, gathered into a new vector otherwise.
-pub(crate) fn strided_values<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+pub(crate) fn strided_values<'a, T: Copy + Send + Sync>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
     if let Some((start, end)) = layout.contiguous_range() {
         return Cow::Borrowed(&data[start..end]);
     }
-    let mut out = Vec::with_capacity(layout.elem_count());
-    let blocks = layout.blocks();
-    if layout.elem_count() == 0 {
+    let (rank, dims, strides) = (layout.rank(), layout.dims(), layout.strides());
+    let len = layout.elem_count();
+    // A large gather is split into rows over the outer dims (the fewest that give 8 rows), each
+    // contiguous in the output, which the pool's threads fill: on two threads the copies that
+    // make transposed and split-head views contiguous were otherwise serial in every step.
+    let outer_rank = (1..rank).find(|&p| dims[..p].iter().product::<usize>() >= 8).unwrap_or(rank.saturating_sub(1));
+    if outer_rank == 0 || !super::par::worth_parallel(len) {
+        let mut out = Vec::with_capacity(len);
+        fill_strided(data, layout, &mut out.spare_capacity_mut()[..len]);
+        // SAFETY: `fill_strided` initialised all `len` elements.
+        unsafe { out.set_len(len) };
         return Cow::Owned(out);
     }
+    let row_starts: Vec<usize> =
+        Layout::new(dims[..outer_rank].to_vec().into(), strides[..outer_rank].to_vec(), layout.offset())
+            .expect("a prefix of a valid layout is valid")
+            .offsets()
+            .collect();
+    let row_len = len / row_starts.len();
+    let (row_dims, row_strides) = (&dims[outer_rank..], &strides[outer_rank..]);
+    Cow::Owned(super::par::build_vec(len, row_len, |start, out| {
+        for (row, chunk) in out.chunks_mut(row_len).enumerate() {
+            let base = row_starts[start / row_len + row];
+            let row_layout = Layout::new(row_dims.to_vec().into(), row_strides.to_vec(), base)
+                .expect("a suffix of a valid layout, moved to one of its offsets, is valid");
+            fill_strided(data, &row_layout, chunk);
+        }
+    }))
+}
+
+/// Writes the elements of `data` selected by `layout` into `out` (as long as the layout), in
+/// row-major order.
+fn fill_strided<T: Copy>(data: &[T], layout: &Layout, out: &mut [MaybeUninit<T>]) {
+    if out.is_empty() {
+        return;
+    }
+    let mut at = 0;
+    let blocks = layout.blocks();
     if blocks.block_len() == 1 {
         // Strided innermost dim (a transpose or a broadcast): one tight loop per row, which the
         // general index iterator's per-element carry logic would otherwise dominate.
@@ -157,18 +191,34 @@ pub(crate) fn strided_values<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow
         let rows = Layout::new(dims[..rank - 1].to_vec().into(), strides[..rank - 1].to_vec(), layout.offset())
             .expect("a prefix of a valid layout is valid");
         for base in rows.offsets() {
+            let row = &mut out[at..at + n];
             if step == 0 {
-                out.resize(out.len() + n, data[base]);
+                row.iter_mut().for_each(|o| {
+                    o.write(data[base]);
+                });
             } else {
-                out.extend(data[base..].iter().step_by(step).take(n));
+                for (o, &v) in row.iter_mut().zip(data[base..].iter().step_by(step)) {
+                    o.write(v);
+                }
             }
+            at += n;
         }
     } else {
         for (start, len) in blocks {
-            out.extend_from_slice(&data[start..start + len]);
+            write_copy(&mut out[at..at + len], &data[start..start + len]);
+            at += len;
         }
     }
-    Cow::Owned(out)
+}
+
+/// Initialises `dst` with a copy of `src` (one `memcpy`).
+///
+/// # Panics
+/// When the lengths differ (a bug in the caller).
+pub(crate) fn write_copy<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    assert_eq!(dst.len(), src.len(), "write_copy of {} elements into {}", src.len(), dst.len());
+    // SAFETY: both are `src.len()` long; a `&mut` slice never overlaps a shared one.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<T>(), src.len()) };
 }
 
 /// Whether a value is NaN, for any element type (only floats can be).

@@ -1,6 +1,7 @@
 //! Copies: strided to contiguous, and concatenation.
 
-use super::buffer::{dispatch, expect_dtype, strided_values, CpuBuffer, CpuElem};
+use super::buffer::{dispatch, expect_dtype, strided_values, write_copy, CpuBuffer, CpuElem};
+use super::par;
 use crate::plan::CatPlan;
 use crate::Result;
 use tessera_core::Layout;
@@ -27,11 +28,19 @@ fn cat_typed<T: CpuElem>(_type_of: &[T], plan: &CatPlan, inputs: &[&CpuBuffer], 
             (strided_values(data, layout), layout.dims()[plan.dim] * inner)
         })
         .collect();
-    let mut out = Vec::with_capacity(plan.out_shape.elem_count());
-    for o in 0..outer {
-        for (data, block) in &parts {
-            out.extend_from_slice(&data[o * block..(o + 1) * block]);
-        }
+    let row: usize = parts.iter().map(|(_, block)| block).sum();
+    if row == 0 {
+        return T::wrap(Vec::new());
     }
-    T::wrap(out)
+    // Output row `o` is every part's block `o` in turn; large outputs are filled on several threads.
+    T::wrap(par::build_vec(outer * row, row, |start, rows| {
+        for (r, dst) in rows.chunks_mut(row).enumerate() {
+            let o = start / row + r;
+            let mut at = 0;
+            for (data, block) in &parts {
+                write_copy(&mut dst[at..at + block], &data[o * block..(o + 1) * block]);
+                at += block;
+            }
+        }
+    }))
 }

@@ -1,16 +1,20 @@
 //! Matrix multiplication through the `gemm` crate: 2-D and batched with broadcast batch dims,
 //! reading transposed and other strided views in place.
 
-use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
+use super::par;
 use super::unary::map;
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout, Shape};
 
 /// Below this many multiply-adds per matrix product, gemm runs on the calling thread.
 const GEMM_PAR_MIN_FLOPS: usize = 96 * 96 * 96;
+/// A parallel product of at least this many rows per thread is split into row bands.
+const ROW_BANDS_MIN_ROWS: usize = 128;
 
 /// The plan's `lhs @ rhs`, accumulated onto the `bias` rows when the plan has one (no separate
 /// pass or temporary adds it). f32, f64 and f16 go through gemm directly; bf16 computes in f32.
@@ -46,20 +50,16 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CpuBuffer, rhs: &CpuBuffer, bias: Option<
 }
 
 /// Element types gemm multiplies natively.
-trait GemmElem: Copy + Send + Sync + 'static {
-    const ZERO: Self;
+pub(super) trait GemmElem: Copy + Send + Sync + 'static {
     const ONE: Self;
 }
 impl GemmElem for f32 {
-    const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
 }
 impl GemmElem for f64 {
-    const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
 }
 impl GemmElem for f16 {
-    const ZERO: Self = f16::ZERO;
     const ONE: Self = f16::ONE;
 }
 
@@ -71,7 +71,7 @@ struct Operand<'a, T: Clone> {
     col_stride: usize,
 }
 
-impl<'a, T: Copy> Operand<'a, T> {
+impl<'a, T: Copy + Send + Sync> Operand<'a, T> {
     fn new(data: &'a [T], layout: &Layout, batch: &[usize]) -> Self {
         let r = layout.rank();
         let (rs, cs) = (layout.strides()[r - 2], layout.strides()[r - 1]);
@@ -100,7 +100,7 @@ impl<'a, T: Copy> Operand<'a, T> {
 }
 
 /// The product, accumulated onto `bias` rows when given (`[n]`, any layout).
-fn batched<T: GemmElem>(
+pub(super) fn batched<T: GemmElem>(
     a: &[T],
     ll: &Layout,
     b: &[T],
@@ -111,20 +111,22 @@ fn batched<T: GemmElem>(
     let (m, k, n) = (s.m, s.k, s.n);
     let count: usize = s.batch.iter().product();
     let bias = bias.map(|(v, l)| strided_values(v, l));
-    let mut out = match &bias {
-        Some(row) => {
-            let mut out = Vec::with_capacity(count * m * n);
-            for _ in 0..count * m {
-                out.extend_from_slice(row);
-            }
-            out
-        }
-        None => vec![T::ZERO; count * m * n],
-    };
-    if m * n == 0 {
+    let len = count * m * n;
+    let mut out = Vec::with_capacity(len);
+    if len == 0 {
         return out;
     }
+    // gemm adds the product onto the bias rows; without a bias it writes every element itself,
+    // zeros when k is 0 (`read_dst` false), so the output is not zero-filled first.
     let read_dst = bias.is_some();
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if let Some(row) = &bias {
+        par::fill_uninit(spare, n, |_, rows| {
+            for dst in rows.chunks_mut(n) {
+                write_copy(dst, row);
+            }
+        });
+    }
     let lhs = Operand::new(a, ll, &s.batch);
     let rhs = Operand::new(b, rl, &s.batch);
     // A broadcast right operand (a linear layer's weight) under a left operand whose matrices
@@ -135,19 +137,21 @@ fn batched<T: GemmElem>(
     let (m, count) = if fold { (count * m, 1) } else { (m, count) };
     let flops = m * n * k;
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
-    let one = |i: usize, dst: &mut [T], par: Parallelism| {
+    // Product `i`, or the rows of it that `dst` holds from row `first` on.
+    let band = |i: usize, first: usize, dst: &mut [MaybeUninit<T>], par: Parallelism| {
         // SAFETY: every offset plus stride combination stays inside its buffer (the layouts were
-        // validated when their tensors were built), and `dst` holds exactly m * n elements.
+        // validated when their tensors were built), `dst` holds whole rows of the m * n product
+        // from `first` on, and gemm reads them only with `read_dst`, when they were initialised.
         unsafe {
             gemm::gemm(
-                m,
+                dst.len() / n,
                 n,
                 k,
-                dst.as_mut_ptr(),
+                dst.as_mut_ptr().cast::<T>(),
                 1,
                 n as isize,
                 read_dst,
-                lhs.data.as_ptr().add(lhs.offsets[i]),
+                lhs.data.as_ptr().add(lhs.offsets[i] + first * lhs.row_stride),
                 lhs.col_stride as isize,
                 lhs.row_stride as isize,
                 rhs.data.as_ptr().add(rhs.offsets[i]),
@@ -162,17 +166,27 @@ fn batched<T: GemmElem>(
             )
         }
     };
-    if inner_par || count == 1 {
+    let one = |i: usize, dst: &mut [MaybeUninit<T>], par: Parallelism| band(i, 0, dst, par);
+    let threads = rayon::current_num_threads();
+    if inner_par && count == 1 && m >= ROW_BANDS_MIN_ROWS * threads {
+        // One band of rows per thread, each a serial gemm: balanced, where gemm's own split of
+        // these shapes kept one thread waiting for the other.
+        let rows = m.div_ceil(threads).next_multiple_of(16);
+        spare.par_chunks_mut(rows * n).enumerate().for_each(|(b, dst)| band(0, b * rows, dst, Parallelism::None));
+    } else if inner_par || count == 1 {
         let par = if inner_par { Parallelism::Rayon(0) } else { Parallelism::None };
-        for (i, dst) in out.chunks_mut(m * n).enumerate() {
+        for (i, dst) in spare.chunks_mut(m * n).enumerate() {
             one(i, dst, par);
         }
     } else if count * flops >= GEMM_PAR_MIN_FLOPS {
-        out.par_chunks_mut(m * n).enumerate().for_each(|(i, dst)| one(i, dst, Parallelism::None));
+        spare.par_chunks_mut(m * n).enumerate().for_each(|(i, dst)| one(i, dst, Parallelism::None));
     } else {
-        for (i, dst) in out.chunks_mut(m * n).enumerate() {
+        for (i, dst) in spare.chunks_mut(m * n).enumerate() {
             one(i, dst, Parallelism::None);
         }
     }
+    // SAFETY: the bias rows or gemm (which writes all of its m * n block when it does not read
+    // it) initialised every element.
+    unsafe { out.set_len(len) };
     out
 }

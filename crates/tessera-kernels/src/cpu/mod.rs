@@ -25,6 +25,8 @@ mod matmul;
 mod norm;
 mod optim;
 pub mod par;
+#[cfg(test)]
+mod par_tests;
 mod pooling;
 mod random;
 mod reduce;

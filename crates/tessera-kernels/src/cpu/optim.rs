@@ -1,10 +1,13 @@
 //! Fused optimizer updates: one pass over parameter, gradient and state, in place.
 
 use super::buffer::{expect_dtype, CpuBuffer};
+use super::par;
+use super::simd::multiversion;
 use super::unary::FloatMath;
 use crate::ops::{OptimStep, Update};
 use crate::plan::OptimPlan;
 use crate::Result;
+use rayon::prelude::*;
 
 /// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
 /// the state buffers `s` (as many as [`OptimStep::state_count`], each the parameter's length).
@@ -29,7 +32,33 @@ pub fn optim_step(plan: &OptimPlan, p: &mut CpuBuffer, g: &CpuBuffer, s: &mut [&
     Ok(())
 }
 
-fn apply<T: FloatMath>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) {
+/// An update reads and writes three or four arrays and takes a square root and a division per
+/// element: splitting it across threads pays from a quarter of the elements a copy needs.
+const UPDATE_COST: usize = 4;
+
+/// [`update`] over the whole parameter, on several threads when it is large: the elements are
+/// independent, so each thread updates its own chunk of parameter, gradient and state.
+pub(super) fn apply<T: FloatMath + Send + Sync>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) {
+    if !par::worth_parallel(p.len().saturating_mul(UPDATE_COST)) {
+        return update(step, p, g, state);
+    }
+    let chunk = par::chunk_len(p.len() * UPDATE_COST, 64) / UPDATE_COST;
+    let mut chunk_states: Vec<Vec<&mut [T]>> = (0..p.len().div_ceil(chunk)).map(|_| Vec::new()).collect();
+    for s in state.iter_mut() {
+        for (i, c) in s.chunks_mut(chunk).enumerate() {
+            chunk_states[i].push(c);
+        }
+    }
+    p.par_chunks_mut(chunk)
+        .zip(g.par_chunks(chunk))
+        .zip(chunk_states.into_par_iter())
+        .for_each(|((p, g), mut s)| update(step, p, g, &mut s));
+}
+
+multiversion! {
+    /// The step on `p` with its gradient `g` and state, element by element.
+    fn update<T>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) where T: FloatMath
+    {
     let c = T::from_f64;
     match step.update() {
         Update::Sgd { lr, wd } => {
@@ -82,4 +111,5 @@ fn apply<T: FloatMath>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut
             }
         }
     }
+}
 }

@@ -31,14 +31,23 @@ where
     F: Fn(usize, &mut [MaybeUninit<U>]) + Sync,
 {
     let mut out = Vec::with_capacity(len);
-    let spare = &mut out.spare_capacity_mut()[..len];
-    if worth_parallel(len) {
-        let chunk = chunk_len(len, align);
-        spare.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
-    } else {
-        fill(0, spare);
-    }
+    fill_uninit(&mut out.spare_capacity_mut()[..len], align, fill);
     // SAFETY: `fill` initialised all `len` elements (the contract above).
     unsafe { out.set_len(len) };
     out
+}
+
+/// Fills `dst` chunk by chunk (chunks a multiple of `align` long), in parallel when large:
+/// `fill(start, chunk)` gets each chunk and the index of its first element.
+pub(crate) fn fill_uninit<U, F>(dst: &mut [MaybeUninit<U>], align: usize, fill: F)
+where
+    U: Send,
+    F: Fn(usize, &mut [MaybeUninit<U>]) + Sync,
+{
+    if worth_parallel(dst.len()) {
+        let chunk = chunk_len(dst.len(), align);
+        dst.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+    } else {
+        fill(0, dst);
+    }
 }

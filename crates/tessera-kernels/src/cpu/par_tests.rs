@@ -1,0 +1,92 @@
+//! Kernels that split large work across threads give what one thread gives: gathers of strided
+//! views, concatenation, row-banded matmul with and without bias, and optimizer updates, each
+//! run on a pool of 1 and of 2 threads at sizes above the split thresholds.
+
+use super::buffer::strided_values;
+use super::{matmul, optim};
+use crate::ops::OptimStep;
+use crate::plan::MatmulShape;
+use tessera_core::{Layout, Shape};
+
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool").install(f)
+}
+
+fn values(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919) % 1013) as f32 / 1013.0 - 0.5).collect()
+}
+
+#[test]
+fn strided_gathers_match_the_index_formula_on_two_threads() {
+    let data = values(12 * 64 * 4 * 32);
+    // [12, 64, 4, 32] viewed as [12, 4, 64, 32] (split heads), and its last two dims transposed.
+    let heads = Layout::new(Shape::new(vec![12, 4, 64, 32]), vec![8192, 32, 128, 1], 0).unwrap();
+    let transposed = Layout::new(Shape::new(vec![12, 4, 32, 64]), vec![8192, 32, 1, 128], 0).unwrap();
+    let broadcast = Layout::new(Shape::new(vec![300, 512]), vec![0, 1], 5).unwrap();
+    for layout in [heads, transposed, broadcast] {
+        let want: Vec<f32> = layout.offsets().map(|o| data[o]).collect();
+        for threads in [1, 2] {
+            let got = on_threads(threads, || strided_values(&data, &layout).into_owned());
+            assert_eq!(got, want, "{layout:?} on {threads} thread(s)");
+        }
+    }
+}
+
+#[test]
+fn concatenation_on_two_threads_equals_one_thread() {
+    use crate::plan::{Arg, CatPlan};
+    use tessera_core::DType;
+    let (a, b) = (values(96 * 700), values(96 * 300));
+    let (la, lb) = (Layout::contiguous(Shape::new(vec![96, 700])), Layout::contiguous(Shape::new(vec![96, 300])));
+    let plan = CatPlan::new(&[Arg::new(DType::F32, &la), Arg::new(DType::F32, &lb)], 1).unwrap();
+    let (ba, bb) = (super::CpuBuffer::from(a.clone()), super::CpuBuffer::from(b.clone()));
+    let want: Vec<f32> =
+        (0..96).flat_map(|r| a[r * 700..(r + 1) * 700].iter().chain(&b[r * 300..(r + 1) * 300]).copied()).collect();
+    for threads in [1, 2] {
+        let got = on_threads(threads, || super::copy::cat(&plan, &[&ba, &bb]).unwrap());
+        assert_eq!(got, super::CpuBuffer::from(want.clone()), "{threads} thread(s)");
+    }
+}
+
+#[test]
+fn row_banded_matmul_matches_a_naive_product() {
+    let (m, k, n) = (300, 96, 80);
+    let (a, b, bias) = (values(m * k), values(k * n), values(n));
+    let shape = MatmulShape { batch: vec![], m, k, n };
+    let (la, lb) = (Layout::contiguous(Shape::new(vec![m, k])), Layout::contiguous(Shape::new(vec![k, n])));
+    let lbias = Layout::contiguous(Shape::new(vec![n]));
+    for with_bias in [false, true] {
+        let want: Vec<f64> = (0..m * n)
+            .map(|e| {
+                let (i, j) = (e / n, e % n);
+                let dot: f64 = (0..k).map(|p| f64::from(a[i * k + p]) * f64::from(b[p * n + j])).sum();
+                dot + if with_bias { f64::from(bias[j]) } else { 0.0 }
+            })
+            .collect();
+        for threads in [1, 2] {
+            let got = on_threads(threads, || {
+                matmul::batched(&a, &la, &b, &lb, &shape, with_bias.then_some((&bias[..], &lbias)))
+            });
+            for (e, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (f64::from(g) - w).abs() < 1e-5,
+                    "bias {with_bias}, {threads} thread(s), element {e}: {g} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn adam_on_two_threads_equals_one_thread() {
+    let n = 70_000;
+    let step =
+        OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decoupled: true, step: 3 };
+    let g = values(n);
+    let run = |threads| {
+        let (mut p, mut m, mut v) = (values(n), vec![0.01f32; n], vec![0.02f32; n]);
+        on_threads(threads, || optim::apply(&step, &mut p, &g, &mut [&mut m[..], &mut v[..]]));
+        (p, m, v)
+    };
+    assert_eq!(run(2), run(1));
+}
