@@ -1,6 +1,7 @@
 //! Experiments behind the diagnoses in `README.md`: where the time of the slow cases goes.
 //!
-//! - `exp_kernel`: the CPU kernel's `exp_f32` (copied from `tessera-kernels/src/cpu/math.rs`) on
+//! - `exp_kernel`: the CPU kernel's `exp_f32` as it was when this was diagnosed (copied from
+//!   `tessera-kernels/src/cpu/math.rs`, which has since moved to fused multiply-adds) on
 //!   64Ki elements that stay in cache, compiled as the kernel compiles it (AVX2+FMA), against the
 //!   same polynomial with the float-to-int step done on the bits (vectorises), and against a
 //!   plain copy of the same data. No allocation in the loop: this is compute only.
@@ -11,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use std::hint::black_box;
 use std::time::Duration;
 
-/// The kernel's `exp_f32`, verbatim.
+/// The kernel's `exp_f32` at the time of the diagnosis, verbatim.
 #[inline(always)]
 fn exp_as_is(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;

@@ -8,13 +8,26 @@ use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout, Shape};
 
 /// Below this many multiply-adds per matrix product, gemm runs on the calling thread.
 const GEMM_PAR_MIN_FLOPS: usize = 96 * 96 * 96;
-/// A parallel product of at least this many rows per thread is split into row bands.
-const ROW_BANDS_MIN_ROWS: usize = 128;
+/// A parallel product of at least this many rows (else columns) per thread is split into bands
+/// of rows (columns), one per thread.
+const BAND_MIN: usize = 128;
+
+/// The output's first element, shared by the threads that write disjoint blocks of it.
+#[derive(Clone, Copy)]
+struct OutPtr<T>(*mut T);
+// SAFETY: only used to hand disjoint blocks of one output to the pool's threads (see `batched`).
+unsafe impl<T: Send> Send for OutPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for OutPtr<T> {}
+impl<T> OutPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
 
 /// The plan's `lhs @ rhs`, accumulated onto the `bias` rows when the plan has one (no separate
 /// pass or temporary adds it). f32, f64 and f16 go through gemm directly; bf16 computes in f32.
@@ -137,24 +150,26 @@ pub(super) fn batched<T: GemmElem>(
     let (m, count) = if fold { (count * m, 1) } else { (m, count) };
     let flops = m * n * k;
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
-    // Product `i`, or the rows of it that `dst` holds from row `first` on.
-    let band = |i: usize, first: usize, dst: &mut [MaybeUninit<T>], par: Parallelism| {
+    let dst = OutPtr(spare.as_mut_ptr().cast::<T>());
+    // Rows `r0..r0 + rows` and columns `c0..c0 + cols` of product `i`, written into `out`.
+    let block = |i: usize, (r0, rows): (usize, usize), (c0, cols): (usize, usize), par: Parallelism| {
         // SAFETY: every offset plus stride combination stays inside its buffer (the layouts were
-        // validated when their tensors were built), `dst` holds whole rows of the m * n product
-        // from `first` on, and gemm reads them only with `read_dst`, when they were initialised.
+        // validated when their tensors were built); the block lies inside product `i`'s m * n
+        // elements of `out`, and concurrent calls are given disjoint blocks; gemm reads the
+        // destination only with `read_dst`, when it was initialised above.
         unsafe {
             gemm::gemm(
-                dst.len() / n,
-                n,
+                rows,
+                cols,
                 k,
-                dst.as_mut_ptr().cast::<T>(),
+                dst.get().add(i * m * n + r0 * n + c0),
                 1,
                 n as isize,
                 read_dst,
-                lhs.data.as_ptr().add(lhs.offsets[i] + first * lhs.row_stride),
+                lhs.data.as_ptr().add(lhs.offsets[i] + r0 * lhs.row_stride),
                 lhs.col_stride as isize,
                 lhs.row_stride as isize,
-                rhs.data.as_ptr().add(rhs.offsets[i]),
+                rhs.data.as_ptr().add(rhs.offsets[i] + c0 * rhs.col_stride),
                 rhs.col_stride as isize,
                 rhs.row_stride as isize,
                 T::ONE,
@@ -166,24 +181,26 @@ pub(super) fn batched<T: GemmElem>(
             )
         }
     };
-    let one = |i: usize, dst: &mut [MaybeUninit<T>], par: Parallelism| band(i, 0, dst, par);
     let threads = rayon::current_num_threads();
-    if inner_par && count == 1 && m >= ROW_BANDS_MIN_ROWS * threads {
+    // `len` split into one band per thread, each a multiple of 16 long: (start, length) pairs.
+    let bands = |len: usize| {
+        let width = len.div_ceil(threads).next_multiple_of(16);
+        (0..len.div_ceil(width)).map(move |b| (b * width, width.min(len - b * width)))
+    };
+    if inner_par && count == 1 && m >= BAND_MIN * threads {
         // One band of rows per thread, each a serial gemm: balanced, where gemm's own split of
         // these shapes kept one thread waiting for the other.
-        let rows = m.div_ceil(threads).next_multiple_of(16);
-        spare.par_chunks_mut(rows * n).enumerate().for_each(|(b, dst)| band(0, b * rows, dst, Parallelism::None));
+        bands(m).collect::<Vec<_>>().into_par_iter().for_each(|r| block(0, r, (0, n), Parallelism::None));
+    } else if inner_par && count == 1 && n >= BAND_MIN * threads {
+        // Few rows (a weight's gradient, `in_features` rows): bands of columns instead.
+        bands(n).collect::<Vec<_>>().into_par_iter().for_each(|c| block(0, (0, m), c, Parallelism::None));
     } else if inner_par || count == 1 {
         let par = if inner_par { Parallelism::Rayon(0) } else { Parallelism::None };
-        for (i, dst) in spare.chunks_mut(m * n).enumerate() {
-            one(i, dst, par);
-        }
+        (0..count).for_each(|i| block(i, (0, m), (0, n), par));
     } else if count * flops >= GEMM_PAR_MIN_FLOPS {
-        spare.par_chunks_mut(m * n).enumerate().for_each(|(i, dst)| one(i, dst, Parallelism::None));
+        (0..count).into_par_iter().for_each(|i| block(i, (0, m), (0, n), Parallelism::None));
     } else {
-        for (i, dst) in spare.chunks_mut(m * n).enumerate() {
-            one(i, dst, Parallelism::None);
-        }
+        (0..count).for_each(|i| block(i, (0, m), (0, n), Parallelism::None));
     }
     // SAFETY: the bias rows or gemm (which writes all of its m * n block when it does not read
     // it) initialised every element.

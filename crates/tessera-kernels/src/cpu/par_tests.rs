@@ -1,5 +1,5 @@
 //! Kernels that split large work across threads give what one thread gives: gathers of strided
-//! views, concatenation, row-banded matmul with and without bias, and optimizer updates, each
+//! views, concatenation, banded matmul with and without bias, and optimizer updates, each
 //! run on a pool of 1 and of 2 threads at sizes above the split thresholds.
 
 use super::buffer::strided_values;
@@ -48,30 +48,39 @@ fn concatenation_on_two_threads_equals_one_thread() {
     }
 }
 
+/// Row bands (many rows), column bands (few rows, many columns; the right operand read
+/// transposed in place, as a weight's gradient reads it) and gemm's own split, with and without
+/// bias, against an f64 product.
 #[test]
-fn row_banded_matmul_matches_a_naive_product() {
-    let (m, k, n) = (300, 96, 80);
-    let (a, b, bias) = (values(m * k), values(k * n), values(n));
-    let shape = MatmulShape { batch: vec![], m, k, n };
-    let (la, lb) = (Layout::contiguous(Shape::new(vec![m, k])), Layout::contiguous(Shape::new(vec![k, n])));
-    let lbias = Layout::contiguous(Shape::new(vec![n]));
-    for with_bias in [false, true] {
-        let want: Vec<f64> = (0..m * n)
-            .map(|e| {
-                let (i, j) = (e / n, e % n);
-                let dot: f64 = (0..k).map(|p| f64::from(a[i * k + p]) * f64::from(b[p * n + j])).sum();
-                dot + if with_bias { f64::from(bias[j]) } else { 0.0 }
-            })
-            .collect();
-        for threads in [1, 2] {
-            let got = on_threads(threads, || {
-                matmul::batched(&a, &la, &b, &lb, &shape, with_bias.then_some((&bias[..], &lbias)))
-            });
-            for (e, (&g, &w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (f64::from(g) - w).abs() < 1e-5,
-                    "bias {with_bias}, {threads} thread(s), element {e}: {g} vs {w}"
-                );
+fn banded_matmul_matches_a_naive_product() {
+    for (m, k, n, rhs_transposed) in [(300, 96, 80, false), (96, 300, 300, true), (100, 100, 100, false)] {
+        let (a, b, bias) = (values(m * k), values(k * n), values(n));
+        let shape = MatmulShape { batch: vec![], m, k, n };
+        let la = Layout::contiguous(Shape::new(vec![m, k]));
+        // `b` holds the [k, n] operand row-major, or its transpose [n, k] read through strides.
+        let lb = Layout::new(Shape::new(vec![k, n]), if rhs_transposed { vec![1, k] } else { vec![n, 1] }, 0).unwrap();
+        let b_at = |p: usize, j: usize| f64::from(if rhs_transposed { b[j * k + p] } else { b[p * n + j] });
+        let lbias = Layout::contiguous(Shape::new(vec![n]));
+        for with_bias in [false, true] {
+            // Each element with the textbook bound on an f32 dot product's rounding error,
+            // k * 2^-24 * sum |a_ip b_pj| (and the bias).
+            let want: Vec<(f64, f64)> = (0..m * n)
+                .map(|e| {
+                    let (i, j) = (e / n, e % n);
+                    let terms = (0..k).map(|p| f64::from(a[i * k + p]) * b_at(p, j));
+                    let (dot, size) = terms.fold((0.0, 0.0), |(s, z), t| (s + t, z + t.abs()));
+                    let bias = if with_bias { f64::from(bias[j]) } else { 0.0 };
+                    (dot + bias, (k + 1) as f64 * 6e-8 * (size + bias.abs()))
+                })
+                .collect();
+            for threads in [1, 2] {
+                let got = on_threads(threads, || {
+                    matmul::batched(&a, &la, &b, &lb, &shape, with_bias.then_some((&bias[..], &lbias)))
+                });
+                for (e, (&g, &(w, tol))) in got.iter().zip(&want).enumerate() {
+                    let what = format!("{m}x{k}x{n}, bias {with_bias}, {threads} thread(s), element {e}");
+                    assert!((f64::from(g) - w).abs() <= tol, "{what}: {g} vs {w}");
+                }
             }
         }
     }
