@@ -8,23 +8,14 @@ use tessera_core::host_memory::CachingAllocator;
 #[global_allocator]
 static ALLOCATOR: CachingAllocator = CachingAllocator;
 
-use std::time::Instant;
-
 fn main() {
     let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>().ok());
     let steps = args.next().flatten().unwrap_or(20);
     let threads = args.next().flatten().unwrap_or(1);
     let (gpt, batches) = tessera_benches::gpt_workload(steps + 3);
     let mut trainer = tessera_benches::gpt_trainer(&gpt);
-    tessera_benches::pool(threads).install(|| {
-        let mut start = Instant::now();
-        for (i, b) in batches.iter().enumerate() {
-            if i == 3 {
-                start = Instant::now();
-            }
-            trainer.train_step(b).expect("training step");
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!("{steps} steps on {threads} thread(s): {:.1} ms/step", secs * 1e3 / steps as f64);
+    let secs = tessera_benches::seconds_per_step(&batches, 3, threads, |b| {
+        trainer.train_step(b).expect("training step");
     });
+    println!("{steps} steps on {threads} thread(s): {:.1} ms/step", secs * 1e3);
 }

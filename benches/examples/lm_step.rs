@@ -8,27 +8,12 @@ use tessera_core::host_memory::CachingAllocator;
 #[global_allocator]
 static ALLOCATOR: CachingAllocator = CachingAllocator;
 
-use std::time::Instant;
-
 fn main() {
     let steps: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20);
     let (lm, windows) = tessera_benches::lm_workload(steps + 3);
     let mut trainer = tessera_benches::lm_trainer(&lm);
-    tessera_benches::pool(1).install(|| {
-        let mut start = Instant::now();
-        for (i, w) in windows.iter().enumerate() {
-            if i == 3 {
-                start = Instant::now();
-            }
-            trainer.train_step(w).expect("training step");
-        }
-        let secs = start.elapsed().as_secs_f64();
-        let tokens = (windows.len() - 3) * 32 * 35;
-        println!(
-            "{} steps: {:.1} ms/step, {:.0} tokens/s",
-            windows.len() - 3,
-            secs * 1e3 / (windows.len() - 3) as f64,
-            tokens as f64 / secs
-        );
+    let secs = tessera_benches::seconds_per_step(&windows, 3, 1, |w| {
+        trainer.train_step(w).expect("training step");
     });
+    println!("{steps} steps: {:.1} ms/step, {:.0} tokens/s", secs * 1e3, (32 * 35) as f64 / secs);
 }
