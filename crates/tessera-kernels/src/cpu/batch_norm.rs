@@ -15,7 +15,7 @@ use tessera_core::{bf16, f16, Layout};
 
 /// `Σ f(a[i], b[i])` in eight lanes (which vectorise), then across them.
 #[inline]
-fn sum_lanes<T: FloatMath>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+pub(super) fn sum_lanes<T: FloatMath>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
     let mut acc = [T::ZERO; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ar, br) = (ac.remainder(), bc.remainder());

@@ -2,6 +2,7 @@
 //! its output, forward; one pass for a row's two correction terms and one for its gradient,
 //! backward. f16 and bf16 compute in f32.
 
+use super::batch_norm::sum_lanes;
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::par;
 use super::unary::{map, FloatMath};
@@ -87,9 +88,9 @@ pub fn norm_backward(
     })
 }
 
-/// Rows of `width` in parallel when large: `f(row, input rows..., output row)`.
-fn rows_mut<T: Send>(out: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    if par::worth_parallel(out.len()) {
+/// Rows of `width` in parallel when `work` (the elements they read) is large: `f(row, output row)`.
+fn rows_mut<T: Send>(out: &mut [T], width: usize, work: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    if par::worth_parallel(work) {
         out.par_chunks_mut(width.max(1)).enumerate().for_each(|(r, o)| f(r, o));
     } else {
         out.chunks_mut(width.max(1)).enumerate().for_each(|(r, o)| f(r, o));
@@ -99,19 +100,21 @@ fn rows_mut<T: Send>(out: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + 
 fn forward<T: FloatMath + Send + Sync>(plan: &NormPlan, x: &[T], w: Option<&[T]>, b: Option<&[T]>) -> (Vec<T>, Vec<T>) {
     let n = plan.width;
     let mut stats = vec![T::ZERO; plan.rows * 2];
-    for (r, s) in stats.chunks_mut(2).enumerate() {
+    let inv_n = T::from_f64(1.0 / n.max(1) as f64);
+    // Each row's two sums in eight lanes and rows on the pool: one running sum per row was a
+    // serial chain of adds that the second thread waited on.
+    rows_mut(&mut stats, 2, x.len(), |r, s| {
         let row = &x[r * n..][..n];
-        let inv_n = T::from_f64(1.0 / n.max(1) as f64);
         let mean = match plan.kind {
-            NormKind::Layer => row.iter().fold(T::ZERO, |a, &v| a + v) * inv_n,
+            NormKind::Layer => sum_lanes(row, row, |v, _| v) * inv_n,
             NormKind::Rms => T::ZERO,
         };
-        let var = row.iter().fold(T::ZERO, |a, &v| a + (v - mean) * (v - mean)) * inv_n;
+        let var = sum_lanes(row, row, |v, _| (v - mean) * (v - mean)) * inv_n;
         s[0] = mean;
         s[1] = T::ONE / (var + T::from_f64(plan.eps)).sqrt();
-    }
+    });
     let mut y = vec![T::ZERO; x.len()];
-    rows_mut(&mut y, n, |r, out| {
+    rows_mut(&mut y, n, x.len(), |r, out| {
         let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
         for (c, (o, &v)) in out.iter_mut().zip(&x[r * n..][..n]).enumerate() {
             let h = (v - mean) * rstd;
@@ -130,7 +133,7 @@ fn backward<T: FloatMath + Send + Sync>(plan: &NormPlan, x: &[T], w: Option<&[T]
     let n = plan.width;
     let inv_n = T::from_f64(1.0 / n.max(1) as f64);
     let mut dx = vec![T::ZERO; x.len()];
-    rows_mut(&mut dx, n, |r, out| {
+    rows_mut(&mut dx, n, x.len(), |r, out| {
         let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
         let (xr, dyr) = (&x[r * n..][..n], &dy[r * n..][..n]);
         let g = |c: usize| match w {
