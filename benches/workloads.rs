@@ -218,6 +218,20 @@ fn seq2seq_batches(n: usize) -> Vec<Seq2seqBatch> {
         .collect()
 }
 
+/// Hands `visit` a step that trains on `items` one after the other, round and round.
+fn visit_cycling<T>(
+    visit: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
+    name: &'static str,
+    items: &[T],
+    mut step: impl FnMut(&T),
+) {
+    let mut next = 0;
+    visit(name, &mut || {
+        step(&items[next % items.len()]);
+        next += 1;
+    });
+}
+
 /// Builds each training-step workload in turn (MLP at batch 256, LSTM layer, LM, GPT, CNN,
 /// seq2seq) and hands its step to `visit` with the bench's name for it; the workload is dropped
 /// when `visit` returns.
@@ -231,20 +245,12 @@ pub fn each_training_step(visit: &mut dyn FnMut(&'static str, &mut dyn FnMut()))
     {
         let (lm, windows) = lm_workload(8);
         let mut trainer = lm_trainer(&lm);
-        let mut next = 0;
-        visit("lm_step", &mut || {
-            trainer.train_step(&windows[next % windows.len()]).expect("LM step");
-            next += 1;
-        });
+        visit_cycling(visit, "lm_step", &windows, |w| drop(trainer.train_step(w).expect("LM step")));
     }
     {
         let (gpt, batches) = gpt_workload(8);
         let mut trainer = gpt_trainer(&gpt);
-        let mut next = 0;
-        visit("gpt_step", &mut || {
-            trainer.train_step(&batches[next % batches.len()]).expect("GPT step");
-            next += 1;
-        });
+        visit_cycling(visit, "gpt_step", &batches, |b| drop(trainer.train_step(b).expect("GPT step")));
     }
     let mut cnn = CnnWorkload::new();
     visit("cnn_step", &mut || drop(cnn.step()));

@@ -59,57 +59,57 @@ multiversion! {
     /// The step on `p` with its gradient `g` and state, element by element.
     fn update<T>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) where T: FloatMath
     {
-    let c = T::from_f64;
-    match step.update() {
-        Update::Sgd { lr, wd } => {
-            let (lr, wd) = (c(lr), c(wd));
-            for (p, &g) in p.iter_mut().zip(g) {
-                *p = *p - lr * (g + wd * *p);
+        let c = T::from_f64;
+        match step.update() {
+            Update::Sgd { lr, wd } => {
+                let (lr, wd) = (c(lr), c(wd));
+                for (p, &g) in p.iter_mut().zip(g) {
+                    *p = *p - lr * (g + wd * *p);
+                }
             }
-        }
-        Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
-            let (lr, mom, damp, wd) = (c(lr), c(momentum), c(damp), c(wd));
-            let [buf] = state else { unreachable!("state count checked") };
-            for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
-                let g = g + wd * *p;
-                *b = if first_step { g } else { mom * *b + damp * g };
-                let d = if nesterov { g + mom * *b } else { *b };
-                *p = *p - lr * d;
+            Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
+                let (lr, mom, damp, wd) = (c(lr), c(momentum), c(damp), c(wd));
+                let [buf] = state else { unreachable!("state count checked") };
+                for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
+                    let g = g + wd * *p;
+                    *b = if first_step { g } else { mom * *b + damp * g };
+                    let d = if nesterov { g + mom * *b } else { *b };
+                    *p = *p - lr * d;
+                }
             }
-        }
-        Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
-            let (b1, b2, one_b1, one_b2) = (c(b1), c(b2), c(one_b1), c(one_b2));
-            let (step_size, inv_bc2_sqrt, eps, l2, shrink) = (c(step_size), c(inv_bc2_sqrt), c(eps), c(l2), c(shrink));
-            let [m, v] = state else { unreachable!("state count checked") };
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = g + l2 * *p;
-                *m = b1 * *m + one_b1 * g;
-                *v = b2 * *v + one_b2 * g * g;
-                let denom = v.sqrt() * inv_bc2_sqrt + eps;
-                *p = *p * shrink - step_size * *m / denom;
+            Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
+                let (b1, b2, one_b1, one_b2) = (c(b1), c(b2), c(one_b1), c(one_b2));
+                let (step_size, inv_bc2_sqrt, eps, l2, shrink) = (c(step_size), c(inv_bc2_sqrt), c(eps), c(l2), c(shrink));
+                let [m, v] = state else { unreachable!("state count checked") };
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    let g = g + l2 * *p;
+                    *m = b1 * *m + one_b1 * g;
+                    *v = b2 * *v + one_b2 * g * g;
+                    let denom = v.sqrt() * inv_bc2_sqrt + eps;
+                    *p = *p * shrink - step_size * *m / denom;
+                }
             }
-        }
-        Update::RmsProp { lr, a, one_a, eps, wd, momentum } => {
-            let (lr, a, one_a, eps, wd) = (c(lr), c(a), c(one_a), c(eps), c(wd));
-            let (v, mut buf) = match state {
-                [v] => (v, None),
-                [v, b] => (v, Some(b)),
-                _ => unreachable!("state count checked"),
-            };
-            let mom = c(momentum.unwrap_or(0.0));
-            for (i, (p, &g)) in p.iter_mut().zip(g).enumerate() {
-                let g = g + wd * *p;
-                v[i] = a * v[i] + one_a * g * g;
-                let scaled = g / (v[i].sqrt() + eps);
-                match buf.as_mut() {
-                    Some(b) => {
-                        b[i] = mom * b[i] + scaled;
-                        *p = *p - lr * b[i];
+            Update::RmsProp { lr, a, one_a, eps, wd, momentum } => {
+                let (lr, a, one_a, eps, wd) = (c(lr), c(a), c(one_a), c(eps), c(wd));
+                let (v, mut buf) = match state {
+                    [v] => (v, None),
+                    [v, b] => (v, Some(b)),
+                    _ => unreachable!("state count checked"),
+                };
+                let mom = c(momentum.unwrap_or(0.0));
+                for (i, (p, &g)) in p.iter_mut().zip(g).enumerate() {
+                    let g = g + wd * *p;
+                    v[i] = a * v[i] + one_a * g * g;
+                    let scaled = g / (v[i].sqrt() + eps);
+                    match buf.as_mut() {
+                        Some(b) => {
+                            b[i] = mom * b[i] + scaled;
+                            *p = *p - lr * b[i];
+                        }
+                        None => *p = *p - lr * scaled,
                     }
-                    None => *p = *p - lr * scaled,
                 }
             }
         }
     }
-}
 }
