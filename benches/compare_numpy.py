@@ -35,6 +35,12 @@ M1, M16 = 1 << 20, 1 << 24
 CASES = {}
 for n in (128, 256, 512, 1024, 2048):
     CASES[("matmul", str(n))] = (n, 2 * n**3, "flop")
+# The training steps' products at their own shapes (see `matmul_shapes` in cpu_ops.rs):
+# "MxKxN", with a trailing "t" when the right operand is an [N, K] weight seen transposed.
+MATMUL_SHAPES = ("1120x256x5000", "32x256x1024t", "32x256x1024", "32x1024x256", "1120x256x5000t", "1120x5000x256", "768x128x384t")
+for lab in MATMUL_SHAPES:
+    m, k, n = (int(d) for d in lab.rstrip("t").split("x"))
+    CASES[("matmul_mkn", lab)] = (m * k * n, 2 * m * k * n, "flop")
 for elems in (M1, M16):
     lab = f"{elems >> 20}M"
     CASES[("add", lab)] = (elems, 12 * elems, "byte")
@@ -70,6 +76,11 @@ def log_softmax(x):
 def setup(op, size):
     if op == "matmul":
         n = int(size); a = rng.standard_normal((n, n), dtype=np.float32); b = rng.standard_normal((n, n), dtype=np.float32)
+        return lambda: a @ b
+    if op == "matmul_mkn":
+        m, k, n = (int(d) for d in size.rstrip("t").split("x"))
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k), dtype=np.float32).T if size.endswith("t") else rng.standard_normal((k, n), dtype=np.float32)
         return lambda: a @ b
     if op in ("sum_dim1", "sum_dim0", "sum_all"):
         x = rng.standard_normal((4096, 4096), dtype=np.float32)
@@ -172,7 +183,7 @@ def main():
     print("rate: GFLOP/s for matmul, GB/s of bytes moved otherwise (add: 3 buffers, exp/copy/softmax: 2,")
     print("reductions: 1); vs copy: rate / rate of the fastest plain copy (copy, vec_clone, par_copy) of")
     print("the same element count (16M for reductions and softmax) on the same threads\n")
-    hdr = f"{'op':<10} {'size':<10} {'thr':>3}  {'tessera':>9}  {'numpy':>9}  {'ratio':>6}  {'tessera rate':>12}  {'numpy rate':>10}  {'vs copy':>7}"
+    hdr = f"{'op':<10} {'size':<14} {'thr':>3}  {'tessera':>9}  {'numpy':>9}  {'ratio':>6}  {'tessera rate':>12}  {'numpy rate':>10}  {'vs copy':>7}"
     print(hdr)
     print("-" * len(hdr))
     rows = []
@@ -195,7 +206,7 @@ def main():
                 if base:
                     vs = f"{rate / max(base):.0%}"
             ratio = ts / ns if ns else float("nan")
-            print(f"{g:<10} {v:<10} {t[1:]:>3}  {fmt_time(ts):>9}  {fmt_time(ns) if ns else '-':>9}  {ratio:>6.2f}  "
+            print(f"{g:<10} {v:<14} {t[1:]:>3}  {fmt_time(ts):>9}  {fmt_time(ns) if ns else '-':>9}  {ratio:>6.2f}  "
                   f"{rate:>12.1f}  {nrate:>10.1f}  {vs:>7}")
             rows.append({"op": g, "size": v, "threads": int(t[1:]), "tessera": ours[(g, v, t)],
                          "numpy": theirs["times"].get(f"{g}|{v}|{t}"), "kind": kind, "work": work})

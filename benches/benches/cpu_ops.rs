@@ -2,7 +2,7 @@
 //!
 //! Every case runs inside a rayon pool of 1 and of 2 threads (function ids `t1`, `t2`).
 //! Throughput is reported so that criterion prints rates directly:
-//! - matmul: `Elements(2 n^3)`, so criterion's "elem/s" are FLOP/s;
+//! - matmul: `Elements(2 n^3)` (`matmul_mkn`: `2 m k n`), so criterion's "elem/s" are FLOP/s;
 //! - everything else: `Bytes` moved, counting each buffer read or written once (add reads two
 //!   buffers and writes one; exp, tanh, log, copy, softmax and log-softmax read one and write one; a
 //!   reduction reads one).
@@ -59,6 +59,37 @@ fn matmul(c: &mut Criterion) {
         for t in THREADS {
             let p = pool(t);
             group.bench_with_input(BenchmarkId::new(format!("t{t}"), n), &n, |bch, _| {
+                bch.iter_custom(|it| in_pool(&p, it, || a.matmul(&b).unwrap()))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The products of the training steps at the shapes they run at, `MxKxN` (`t`: the right
+/// operand is the transposed view of an `[N, K]` weight, as in a linear layer): the LSTM step's
+/// `h @ W_hhᵀ` and its backward `d @ W_hh`, the LM's output layer forward and input gradient,
+/// and the GPT block's qkv projection.
+fn matmul_shapes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matmul_mkn");
+    big(&mut group);
+    let shapes = [
+        (1120, 256, 5000, false),
+        (32, 256, 1024, true),
+        (32, 256, 1024, false),
+        (32, 1024, 256, false),
+        (1120, 256, 5000, true),
+        (1120, 5000, 256, false),
+        (768, 128, 384, true),
+    ];
+    for (m, k, n, transposed) in shapes {
+        let a = randn_f32(&[m, k], 1).unwrap();
+        let b = if transposed { randn_f32(&[n, k], 2).unwrap().t().unwrap() } else { randn_f32(&[k, n], 2).unwrap() };
+        group.throughput(Throughput::Elements(2 * (m * k * n) as u64));
+        let label = format!("{m}x{k}x{n}{}", if transposed { "t" } else { "" });
+        for t in THREADS {
+            let p = pool(t);
+            group.bench_with_input(BenchmarkId::new(format!("t{t}"), &label), &label, |bch, _| {
                 bch.iter_custom(|it| in_pool(&p, it, || a.matmul(&b).unwrap()))
             });
         }
@@ -155,5 +186,5 @@ fn small_add(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, small_add, elementwise, reductions, softmax, matmul);
+criterion_group!(benches, small_add, elementwise, reductions, softmax, matmul, matmul_shapes);
 criterion_main!(benches);

@@ -17,7 +17,9 @@ use tessera_tensor::Tensor;
 /// gradient of all steps as one GEMM.
 pub(crate) fn lstm_sequence(proj: &Var, h0: &Var, c0: &Var, w_hh: &Var, b_hh: &Var) -> Result<Var> {
     let (steps, hs) = (proj.dims()[0], w_hh.dims()[1]);
-    let w_t = w_hh.tensor().t()?;
+    // Transposed once into its own buffer: gemm repacks a column-major right operand on every
+    // call, which at the step's shape (32 x 256 x 1024) halves its rate.
+    let w_t = w_hh.tensor().t()?.contiguous()?;
     // b_hh joins the input projection once, instead of once per step.
     let pre = proj.tensor().add(b_hh.tensor())?;
     let (mut h, mut c) = (h0.tensor().clone(), c0.tensor().clone());
