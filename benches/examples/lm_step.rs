@@ -1,6 +1,6 @@
-//! LM training steps at the issue-8 benchmark size ([`tessera_benches::lm_workload`]) on one
-//! thread, printing tokens per second: a binary for `perf record`.
-//! `cargo run --release -p tessera-benches --example lm_step -- [STEPS]`
+//! LM training steps at the issue-8 benchmark size ([`tessera_benches::lm_workload`]) on a pool
+//! of THREADS threads, printing tokens per second: a binary for `perf record`.
+//! `cargo run --release -p tessera-benches --example lm_step -- [STEPS] [THREADS]`
 
 use tessera_core::host_memory::CachingAllocator;
 
@@ -9,11 +9,17 @@ use tessera_core::host_memory::CachingAllocator;
 static ALLOCATOR: CachingAllocator = CachingAllocator;
 
 fn main() {
-    let steps: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>().ok());
+    let steps = args.next().flatten().unwrap_or(20);
+    let threads = args.next().flatten().unwrap_or(1);
     let (lm, windows) = tessera_benches::lm_workload(steps + 3);
     let mut trainer = tessera_benches::lm_trainer(&lm);
-    let secs = tessera_benches::seconds_per_step(&windows, 3, 1, |w| {
+    let secs = tessera_benches::seconds_per_step(&windows, 3, threads, |w| {
         trainer.train_step(w).expect("training step");
     });
-    println!("{steps} steps: {:.1} ms/step, {:.0} tokens/s", secs * 1e3, (32 * 35) as f64 / secs);
+    println!(
+        "{steps} steps on {threads} thread(s): {:.1} ms/step, {:.0} tokens/s",
+        secs * 1e3,
+        (32 * 35) as f64 / secs
+    );
 }

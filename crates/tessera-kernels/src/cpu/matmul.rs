@@ -187,12 +187,16 @@ pub(super) fn batched<T: GemmElem>(
         let width = len.div_ceil(threads).next_multiple_of(16);
         (0..len.div_ceil(width)).map(move |b| (b * width, width.min(len - b * width)))
     };
-    if inner_par && count == 1 && m >= BAND_MIN * threads {
+    // Each band packs all of the operand it does not split: split the larger side, so that the
+    // smaller operand is the one packed once per thread.
+    let row_bands = m >= BAND_MIN * threads && (m >= n || n < BAND_MIN * threads);
+    if inner_par && count == 1 && row_bands {
         // One band of rows per thread, each a serial gemm: balanced, where gemm's own split of
         // these shapes kept one thread waiting for the other.
         bands(m).collect::<Vec<_>>().into_par_iter().for_each(|r| block(0, r, (0, n), Parallelism::None));
     } else if inner_par && count == 1 && n >= BAND_MIN * threads {
-        // Few rows (a weight's gradient, `in_features` rows): bands of columns instead.
+        // More columns than rows (an output layer over a large vocabulary, a weight's gradient
+        // of `in_features` rows): bands of columns.
         bands(n).collect::<Vec<_>>().into_par_iter().for_each(|c| block(0, (0, m), c, Parallelism::None));
     } else if inner_par || count == 1 {
         let par = if inner_par { Parallelism::Rayon(0) } else { Parallelism::None };

@@ -53,7 +53,10 @@ fn concatenation_on_two_threads_equals_one_thread() {
 /// bias, against an f64 product.
 #[test]
 fn banded_matmul_matches_a_naive_product() {
-    for (m, k, n, rhs_transposed) in [(300, 96, 80, false), (96, 300, 300, true), (100, 100, 100, false)] {
+    // Row bands, column bands (few rows; more columns than rows), and one gemm.
+    for (m, k, n, rhs_transposed) in
+        [(300, 96, 80, false), (96, 300, 300, true), (260, 64, 300, true), (100, 100, 100, false)]
+    {
         let (a, b, bias) = (values(m * k), values(k * n), values(n));
         let shape = MatmulShape { batch: vec![], m, k, n };
         let la = Layout::contiguous(Shape::new(vec![m, k]));
