@@ -71,6 +71,31 @@ proptest! {
     }
 
     #[test]
+    fn scatter_add_of_a_spread_index_adds_whole_slices((spec, dim) in arb_dim_of(arb_spec(3, 4)), n in 0usize..6, seed in any::<u64>()) {
+        // An embedding's backward: a 1-D index along `dim`, expanded over the source's other dims.
+        let (base, r) = spec.build(DType::F64, -3.0, 3.0);
+        let size = r.dims[dim];
+        prop_assume!(size > 0);
+        let idx: Vec<usize> = values(seed, n, 0.0, size as f64).iter().map(|&v| (v as usize).min(size - 1)).collect();
+        let mut sdims = r.dims.clone();
+        sdims[dim] = n;
+        let src_vals = values(seed ^ 1, sdims.iter().product(), -3.0, 3.0);
+        let src = tensor_of(DType::F64, &sdims, &src_vals);
+        let mut along = vec![1; sdims.len()];
+        along[dim] = n;
+        let index = index_tensor(&idx, &[n], DType::I64).reshape(along).unwrap().expand(sdims.clone()).unwrap();
+        let got = base.scatter_add(dim as isize, &index, &src).unwrap();
+        let mut expect = r.data.clone();
+        let (rstr, sstr) = (r.strides(), strides(&sdims));
+        for i in indices(&sdims) {
+            let mut j = i.clone();
+            j[dim] = idx[i[dim]];
+            expect[linear(&j, &rstr)] += src_vals[linear(&i, &sstr)];
+        }
+        assert_close(&got, &RefArray::new(r.dims.clone(), expect), 1e-12, 1e-12)?;
+    }
+
+    #[test]
     fn cat_stack_split_chunk_round_trip((spec, dim) in arb_dim_of(arb_spec(3, 4)), size in 1usize..4, other in any::<u64>()) {
         let (t, r) = spec.build(DType::F32, -3.0, 3.0);
         let pieces = t.split(size, dim as isize).unwrap();

@@ -3,7 +3,7 @@
 use super::buffer::{dispatch, expect_dtype, strided_values, CpuBuffer, CpuElem};
 use crate::plan::{index_out_of_range, GatherPlan, IndexSelectPlan, ScatterAddPlan};
 use crate::Result;
-use tessera_core::{DType, Layout};
+use tessera_core::{DType, Layout, Shape};
 
 /// Reads an index tensor (u32 or i64) as `usize` values, each checked against `size`.
 fn read_indices(op: &'static str, idx: &CpuBuffer, layout: &Layout, dim: usize, size: usize) -> Result<Vec<usize>> {
@@ -83,12 +83,56 @@ pub fn gather(plan: &GatherPlan, buf: &CpuBuffer, idx: &CpuBuffer) -> Result<Cpu
 /// is the backward of [`gather`] and of [`index_select`] (with a broadcast index).
 pub fn scatter_add(plan: &ScatterAddPlan, base: &CpuBuffer, idx: &CpuBuffer, src: &CpuBuffer) -> Result<CpuBuffer> {
     expect_dtype("scatter_add", plan.dtype, &[base, src])?;
+    if let Some(rows) = broadcast_index(plan) {
+        return scatter_add_rows(plan, base, idx, &rows, src);
+    }
     let indices = read_indices("scatter_add", idx, &plan.index, plan.dim, plan.size)?;
     let out_strides = plan.base.shape().contiguous_strides();
     Ok(dispatch!(base, b => {
         let mut out = strided_values(b, &plan.base).into_owned();
         let s = src.as_slice().expect("dtypes checked equal above");
         scatter_add_typed(&mut out, &out_strides, plan.dim, &indices, &plan.index, s, &plan.src);
+        CpuBuffer::from(out)
+    }))
+}
+
+/// The 1-D index of an `index_select`'s backward (an embedding's): one index per position along
+/// `dim`, broadcast over every other dim, which the base and the source share.
+fn broadcast_index(plan: &ScatterAddPlan) -> Option<Layout> {
+    let (index, d) = (&plan.index, plan.dim);
+    let spread =
+        (0..index.rank()).all(|i| i == d || (index.strides()[i] == 0 && index.dims()[i] == plan.base.dims()[i]));
+    if !spread || plan.src.dims() != index.dims() {
+        return None;
+    }
+    Layout::new(Shape::new(vec![index.dims()[d]]), vec![index.strides()[d]], index.offset()).ok()
+}
+
+/// [`scatter_add`] with a [`broadcast_index`]: whole rows of the source added onto the rows the
+/// index names, instead of one coordinate walk per element.
+fn scatter_add_rows(
+    plan: &ScatterAddPlan,
+    base: &CpuBuffer,
+    idx: &CpuBuffer,
+    rows: &Layout,
+    src: &CpuBuffer,
+) -> Result<CpuBuffer> {
+    let indices = read_indices("scatter_add", idx, rows, plan.dim, plan.size)?;
+    let dims = plan.base.dims();
+    let outer: usize = dims[..plan.dim].iter().product();
+    let inner: usize = dims[plan.dim + 1..].iter().product();
+    let (size, n) = (plan.size, indices.len());
+    Ok(dispatch!(base, b => {
+        let mut out = strided_values(b, &plan.base).into_owned();
+        let s = strided_values(src.as_slice().expect("dtypes checked equal above"), &plan.src);
+        for o in 0..outer {
+            for (j, &i) in indices.iter().enumerate() {
+                let dst = &mut out[(o * size + i) * inner..][..inner];
+                for (a, &v) in dst.iter_mut().zip(&s[(o * n + j) * inner..][..inner]) {
+                    *a = a.add_wrap(v);
+                }
+            }
+        }
         CpuBuffer::from(out)
     }))
 }
