@@ -1,5 +1,5 @@
 //! Kernels that split large work across threads give what one thread gives: gathers of strided
-//! views, concatenation, banded matmul with and without bias, and optimizer updates, each
+//! views, concatenation, banded matmul with and without bias, column sums, and optimizer updates, each
 //! run on a pool of 1 and of 2 threads at sizes above the split thresholds.
 
 use super::buffer::strided_values;
@@ -101,4 +101,15 @@ fn adam_on_two_threads_equals_one_thread() {
         (p, m, v)
     };
     assert_eq!(run(2), run(1));
+}
+
+#[test]
+fn column_sums_on_two_threads_equal_one_thread() {
+    // A bias gradient: 130 column sums over 768 rows, split into bands of columns.
+    let l = crate::plan::Lines { pre: 1, red: 768, post: 130 };
+    let data = values(l.red * l.post);
+    let want: Vec<f32> = (0..l.post).map(|c| (0..l.red).map(|r| data[r * l.post + c]).sum()).collect();
+    for threads in [1, 2] {
+        assert_eq!(on_threads(threads, || super::reduce::sum_lines_f32(&data, l)), want, "{threads} threads");
+    }
 }

@@ -67,7 +67,9 @@ where
     if big && l.pre >= rayon::current_num_threads() {
         out.par_chunks_mut(l.post).enumerate().for_each(|(p, o)| block(p, 0, o));
     } else if big {
-        let chunk = par::chunk_len(l.post, 16).min(l.post);
+        // Bands of columns sized by the work they hold (`red` rows each): a bias gradient's 128
+        // column sums over 768 rows are worth splitting although the row is short.
+        let chunk = (par::chunk_len(l.post * l.red, 16 * l.red) / l.red).min(l.post);
         for p in 0..l.pre {
             let row_out = &mut out[p * l.post..(p + 1) * l.post];
             row_out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| block(p, c * chunk, o));
@@ -80,7 +82,7 @@ where
     out
 }
 
-fn sum_lines_f32(data: &[f32], l: Lines) -> Vec<f32> {
+pub(super) fn sum_lines_f32(data: &[f32], l: Lines) -> Vec<f32> {
     fold_lines(data, l, 0.0, simd::sum_f32, simd::add_assign_f32)
 }
 
