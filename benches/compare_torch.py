@@ -1,5 +1,5 @@
-"""Training steps in Tessera and PyTorch on this machine, in the same run (1 thread; the GPT, CNN and
-Transformer encoder-decoder steps on 1 and 2; `--seq2seq` runs only the last).
+"""Training steps in Tessera and PyTorch on this machine, in the same run (on 1 and 2 threads; the MLP
+on 1; `--seq2seq` runs only the Transformer encoder-decoder step).
 
 Runs `cargo bench -p tessera-benches --bench training_step` (unless --skip-cargo), times the same
 workloads in PyTorch, and prints the ratio tessera / torch (below 1: Tessera is faster).
@@ -226,25 +226,33 @@ def main():
     gpt = gpt_steps()
     cnn = {threads: cnn_step(threads) for threads in (1, 2)}
     seq2seq = seq2seq_steps()
+    recurrent = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        recurrent[threads] = (lstm_layer(), lm_step())
     torch.set_num_threads(1)
-    rows = [
-        ("MLP step, batch 32", ("mlp_step", "b32"), mlp_step(32, False), mlp_step(32, True)),
-        ("MLP step, batch 256", ("mlp_step", "b256"), mlp_step(256, False), mlp_step(256, True)),
-        ("LSTM layer fwd+bwd (32x35, 128->256)", ("lstm_layer", "b32_s35_i128_h256"), lstm_layer(), None),
-        ("LM step (v5000 e128 h256 s35 b32)", ("lm_step", "v5000_e128_h256_s35_b32"), lm_step(), None),
-    ]
-    print(f"torch {torch.__version__}, 1 thread")
+    mlp = [("MLP step, batch 32", "b32", mlp_step(32, False), mlp_step(32, True)),
+           ("MLP step, batch 256", "b256", mlp_step(256, False), mlp_step(256, True))]
+    print(f"torch {torch.__version__}")
     print(f"{'workload':<40} {'tessera':>10} {'torch':>10} {'torch fused Adam':>17} {'ratio vs best torch':>20}")
-    for name, (group, bench), t_default, t_fused in rows:
-        ours = criterion_median(env["CARGO_TARGET_DIR"], group, bench)
-        best = min(t for t in (t_default, t_fused) if t is not None)
-        fused = f"{t_fused * 1e3:.3f} ms" if t_fused is not None else "-"
-        print(f"{name:<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {fused:>17} {ours / best:>20.2f}")
+    for name, bench, t_default, t_fused in mlp:
+        ours = criterion_median(env["CARGO_TARGET_DIR"], "mlp_step", bench)
+        best = min(t_default, t_fused)
+        print(f"{name + ', 1 thr':<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {t_fused * 1e3:>14.3f} ms "
+              f"{ours / best:>20.2f}")
         results.append(row(name, 1, ours, best))
-        if group == "lm_step":
-            tokens = 32 * 35
-            print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / t_default:>10.0f} {'':>17} "
-                  f"{'speed-up ' + format(t_default / ours, '.2f'):>20}")
+    for index, (name, group) in enumerate((("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer"),
+                                           ("LM step (v5000 e128 h256 s35 b32)", "lm_step"))):
+        for threads in (1, 2):
+            ours = criterion_median(env["CARGO_TARGET_DIR"], group, f"t{threads}")
+            theirs = recurrent[threads][index]
+            label = f"{name.split(' (')[0]}, {threads} thr"
+            print(f"{label:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
+            results.append(row(name, threads, ours, theirs))
+            if group == "lm_step":
+                tokens = 32 * 35
+                print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / theirs:>10.0f} {'':>17} "
+                      f"{'speed-up ' + format(theirs / ours, '.2f'):>20}")
     for threads in (1, 2):
         ours = criterion_median(env["CARGO_TARGET_DIR"], "gpt_step", f"t{threads}")
         theirs = gpt[f"t{threads}"]

@@ -32,6 +32,8 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
 /// seconds per step after the first `warmup` (the per-step binaries of `examples/`).
 pub fn seconds_per_step<T: Sync>(items: &[T], warmup: usize, threads: usize, mut step: impl FnMut(&T) + Send) -> f64 {
     pool(threads).install(|| {
+        // As a training loop would: the pool's other threads spin between kernels.
+        let _warm = tessera_tensor::KeepWarm::new();
         let mut start = std::time::Instant::now();
         for (i, item) in items.iter().enumerate() {
             if i == warmup {

@@ -1,11 +1,11 @@
-//! Training steps of the classic models on one thread (issues 5 and 6), the same workloads as
-//! `benches/compare_torch.py` runs in PyTorch:
+//! Training steps of every built-in model, the same workloads as `benches/compare_torch.py` runs
+//! in PyTorch (`t1`, `t2`: on a pool of 1 and of 2 threads; the MLP on one):
 //! - `mlp_step/b32`, `mlp_step/b256`: Linear(784,128) ReLU Linear(128,64) ReLU Linear(64,10),
 //!   cross-entropy on logits with class indices, Adam; one step = zero grads, forward, loss,
 //!   backward, optimizer step; random inputs of the right shapes.
-//! - `lstm_layer`: one LSTM layer (batch 32, seq 35, input 128, hidden 256, batch-first),
+//! - `lstm_layer/t1`, `lstm_layer/t2`: one LSTM layer (batch 32, seq 35, input 128, hidden 256, batch-first),
 //!   forward and backward of the sum of its outputs.
-//! - `lm_step`: one training step of the LSTM language model ([`tessera_benches::lm_workload`]):
+//! - `lm_step/t1`, `lm_step/t2`: one training step of the LSTM language model ([`tessera_benches::lm_workload`]):
 //!   embedding, LSTM, dropout, output layer over 5000 words, cross-entropy, backward, clipping,
 //!   Adam; the state carried from the previous window as in truncated BPTT.
 //! - `gpt_step/t1`, `gpt_step/t2`: one iteration of `tessera train gpt`'s default recipe
@@ -57,70 +57,28 @@ fn mlp_step(c: &mut Criterion) {
 }
 
 fn lstm_layer(c: &mut Criterion) {
-    let one = pool(1);
-    let mut group = c.benchmark_group("lstm_layer");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
     let mut work = LstmLayerWorkload::new();
-    group.bench_function("b32_s35_i128_h256", |b| {
-        b.iter_custom(|iters| {
-            one.install(|| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(work.step());
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.finish();
+    time_steps(c, "lstm_layer", || drop(black_box(work.step())));
 }
 
 fn lm_step(c: &mut Criterion) {
-    let one = pool(1);
-    let mut group = c.benchmark_group("lm_step");
-    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
     let (lm, windows) = tessera_benches::lm_workload(8);
     let mut trainer = tessera_benches::lm_trainer(&lm);
     let mut next = 0;
-    group.bench_function("v5000_e128_h256_s35_b32", |b| {
-        b.iter_custom(|iters| {
-            one.install(|| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (loss, _) = trainer.train_step(&windows[next % windows.len()]).unwrap();
-                    next += 1;
-                    black_box(loss);
-                }
-                start.elapsed()
-            })
-        })
+    time_steps(c, "lm_step", || {
+        black_box(trainer.train_step(&windows[next % windows.len()]).unwrap());
+        next += 1;
     });
-    group.finish();
 }
 
 fn gpt_step(c: &mut Criterion) {
-    let mut group = c.benchmark_group("gpt_step");
-    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(6));
     let (gpt, batches) = tessera_benches::gpt_workload(8);
-    for threads in tessera_benches::THREADS {
-        let pool = pool(threads);
-        let mut trainer = tessera_benches::gpt_trainer(&gpt);
-        let mut next = 0;
-        group.bench_function(format!("t{threads}"), |b| {
-            b.iter_custom(|iters| {
-                pool.install(|| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let (loss, _) = trainer.train_step(&batches[next % batches.len()]).unwrap();
-                        next += 1;
-                        black_box(loss);
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-    }
-    group.finish();
+    let mut trainer = tessera_benches::gpt_trainer(&gpt);
+    let mut next = 0;
+    time_steps(c, "gpt_step", || {
+        black_box(trainer.train_step(&batches[next % batches.len()]).unwrap());
+        next += 1;
+    });
 }
 
 /// Times `step` as `t1`, `t2`, ... of group `name`, on a pool of each of
@@ -133,6 +91,8 @@ fn time_steps(c: &mut Criterion, name: &str, mut step: impl FnMut() + Send) {
         group.bench_function(format!("t{threads}"), |b| {
             b.iter_custom(|iters| {
                 pool.install(|| {
+                    // As a training loop would: the pool's other threads spin between kernels.
+                    let _warm = tessera_tensor::KeepWarm::new();
                     let start = Instant::now();
                     for _ in 0..iters {
                         step();

@@ -113,3 +113,29 @@ fn column_sums_on_two_threads_equal_one_thread() {
         assert_eq!(on_threads(threads, || super::reduce::sum_lines_f32(&data, l)), want, "{threads} threads");
     }
 }
+
+#[test]
+fn training_loops_under_keep_warm_finish_and_compute_the_same() {
+    // Guards made and dropped step after step, as the trainer does, with nested joins and
+    // parallel kernels inside: a spinner that held a job's frame would hang this; a timeout turns
+    // that into a failure instead of a stuck test run.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let data = values(1 << 17);
+        let sums = on_threads(2, || {
+            (0..300)
+                .map(|step| {
+                    let _warm = super::par::KeepWarm::new();
+                    let _inner = (step % 3 == 0).then(super::par::KeepWarm::new);
+                    let l = crate::plan::Lines { pre: 1, red: 512, post: 256 };
+                    let cols = super::reduce::sum_lines_f32(&data, l);
+                    let (a, b) = rayon::join(|| cols[..128].iter().sum::<f32>(), || cols[128..].iter().sum::<f32>());
+                    a + b
+                })
+                .collect::<Vec<f32>>()
+        });
+        tx.send(sums).expect("the test waits");
+    });
+    let sums = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("300 warm steps finish");
+    assert!(sums.iter().all(|&s| s == sums[0]), "every step computes the same sum");
+}

@@ -99,7 +99,11 @@ impl<T: Task> Trainer<T> {
     /// Distributed, the gradients are first averaged over the processes (weighted by their
     /// steps' weights), and the returned loss is this process's unless the loss is not finite
     /// on some process (then NaN on every one, and no process steps).
+    ///
+    /// The other threads of the calling rayon pool spin for work during the step
+    /// ([`KeepWarm`](tessera_tensor::KeepWarm)) instead of sleeping between its kernels.
     pub fn train_step(&mut self, batch: &T::Batch) -> Result<(f64, Step)> {
+        let _warm = tessera_tensor::KeepWarm::new();
         self.optimizer.zero_grad();
         let (mut value, step) = self.task.forward_backward(batch)?;
         if let Some(dp) = &self.dist {
