@@ -13,5 +13,5 @@ static ALLOCATOR: tessera_core::host_memory::CachingAllocator = tessera_core::ho
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::output::exit_code(cli::run(args))
+    cli::run_on_pool(args)
 }
