@@ -116,9 +116,9 @@ fn column_sums_on_two_threads_equal_one_thread() {
 
 #[test]
 fn training_loops_under_keep_warm_finish_and_compute_the_same() {
-    // Guards made and dropped step after step, as the trainer does, with nested joins and
-    // parallel kernels inside: a spinner that held a job's frame would hang this; a timeout turns
-    // that into a failure instead of a stuck test run.
+    // Guards made and dropped step after step as the trainer does, some nested, with parallel
+    // kernels and joins inside: every step finishes (a timeout turns a hang into a failure
+    // rather than a stuck run) and computes what the others compute.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let data = values(1 << 17);
