@@ -28,6 +28,12 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("building a rayon pool")
 }
 
+/// `[STEPS] [THREADS]` from the command line of a per-step example (defaults 20 and 1).
+pub fn steps_and_threads() -> (usize, usize) {
+    let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>().ok());
+    (args.next().flatten().unwrap_or(20), args.next().flatten().unwrap_or(1))
+}
+
 /// Runs `step` on each of `items` inside a pool of `threads` threads and returns the mean
 /// seconds per step after the first `warmup` (the per-step binaries of `examples/`).
 pub fn seconds_per_step<T: Sync>(items: &[T], warmup: usize, threads: usize, mut step: impl FnMut(&T) + Send) -> f64 {

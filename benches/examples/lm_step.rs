@@ -9,9 +9,7 @@ use tessera_core::host_memory::CachingAllocator;
 static ALLOCATOR: CachingAllocator = CachingAllocator;
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>().ok());
-    let steps = args.next().flatten().unwrap_or(20);
-    let threads = args.next().flatten().unwrap_or(1);
+    let (steps, threads) = tessera_benches::steps_and_threads();
     let (lm, windows) = tessera_benches::lm_workload(steps + 3);
     let mut trainer = tessera_benches::lm_trainer(&lm);
     let secs = tessera_benches::seconds_per_step(&windows, 3, threads, |w| {
