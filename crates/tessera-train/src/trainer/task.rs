@@ -203,7 +203,10 @@ pub fn evaluate_task<T: Task>(
     let mut means = Means::default();
     no_grad(|| -> Result<()> {
         for batch in batches.epoch(0) {
-            let step = task.step(&batch?)?;
+            let batch = batch?;
+            // As in a training step: the pool's other threads spin between this batch's kernels.
+            let _warm = tessera_tensor::KeepWarm::new();
+            let step = task.step(&batch)?;
             means.add(step.loss.tensor().to_scalar_f64()?, &step);
         }
         Ok(())
