@@ -63,7 +63,8 @@ where
 ///
 /// Create it on a thread of the pool that runs the step (e.g. inside `pool.install`), for the
 /// span of the hot loop: the other threads then burn their CPU while it lives. Outside a rayon
-/// pool, or in a pool of one thread, it does nothing. The trainer holds one per training step.
+/// pool, or in a pool of one thread, it does nothing. The trainer holds one per training step and
+/// per evaluation batch.
 ///
 /// ```
 /// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
