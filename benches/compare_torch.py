@@ -241,11 +241,16 @@ def main():
         print(f"{name + ', 1 thr':<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {t_fused * 1e3:>14.3f} ms "
               f"{ours / best:>20.2f}")
         results.append(row(name, 1, ours, best))
-    for index, (name, group) in enumerate((("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer"),
-                                           ("LM step (v5000 e128 h256 s35 b32)", "lm_step"))):
+    # (row name, criterion group, PyTorch seconds per step by thread count)
+    stepped = [
+        ("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer", {t: recurrent[t][0] for t in (1, 2)}),
+        ("LM step (v5000 e128 h256 s35 b32)", "lm_step", {t: recurrent[t][1] for t in (1, 2)}),
+        ("GPT step (train gpt defaults)", "gpt_step", {t: gpt[f"t{t}"] for t in (1, 2)}),
+        ("CNN step (train cnn, batch 64)", "cnn_step", cnn),
+    ]
+    for name, group, torch_s in stepped:
         for threads in (1, 2):
-            ours = criterion_median(env["CARGO_TARGET_DIR"], group, f"t{threads}")
-            theirs = recurrent[threads][index]
+            ours, theirs = criterion_median(env["CARGO_TARGET_DIR"], group, f"t{threads}"), torch_s[threads]
             label = f"{name.split(' (')[0]}, {threads} thr"
             print(f"{label:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
             results.append(row(name, threads, ours, theirs))
@@ -253,17 +258,6 @@ def main():
                 tokens = 32 * 35
                 print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / theirs:>10.0f} {'':>17} "
                       f"{'speed-up ' + format(theirs / ours, '.2f'):>20}")
-    for threads in (1, 2):
-        ours = criterion_median(env["CARGO_TARGET_DIR"], "gpt_step", f"t{threads}")
-        theirs = gpt[f"t{threads}"]
-        name = f"GPT step (train gpt defaults), {threads} thr"
-        print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
-        results.append(row("GPT step (train gpt defaults)", threads, ours, theirs))
-    for threads in (1, 2):
-        ours = criterion_median(env["CARGO_TARGET_DIR"], "cnn_step", f"t{threads}")
-        name = f"CNN step (train cnn, batch 64), {threads} thr"
-        print(f"{name:<40} {ours * 1e3:>7.3f} ms {cnn[threads] * 1e3:>7.3f} ms {'-':>17} {ours / cnn[threads]:>20.2f}")
-        results.append(row("CNN step (train cnn, batch 64)", threads, ours, cnn[threads]))
     results += print_seq2seq(env["CARGO_TARGET_DIR"], seq2seq, header=False)
     write_json(args.json, results)
 
