@@ -1,10 +1,13 @@
 //! Comparisons giving `u8` masks, and `where`.
 
 use super::buffer::{dispatch, expect_dtype, strided_values, CpuBuffer};
+use super::par;
+use super::simd::{self, Select};
 use super::zip::zip_map;
 use crate::ops::CmpOp;
 use crate::plan::{ComparePlan, WherePlan};
 use crate::Result;
+use std::borrow::Cow;
 use tessera_core::{DType, Layout};
 
 /// The plan's comparison over its two broadcast operands: a `u8` mask, 1 where it holds.
@@ -40,14 +43,112 @@ crate::compare_op_table!(cmp_loops);
 pub fn where_cond(plan: &WherePlan, mask: &CpuBuffer, on_true: &CpuBuffer, on_false: &CpuBuffer) -> Result<CpuBuffer> {
     expect_dtype("where", DType::U8, &[mask])?;
     expect_dtype("where", plan.dtype, &[on_true, on_false])?;
-    let CpuBuffer::U8(m) = mask else { unreachable!("dtype checked above") };
-    // Each operand made contiguous first (a broadcast scalar becomes a fill): one plain zip
-    // then picks, instead of three strided index walks per element.
+    let CpuBuffer::U8(m) = mask else { unreachable!("dtypes checked above") };
+    // Each operand made contiguous first, but a broadcast scalar kept as one value: one plain
+    // branch-free loop then picks, instead of three strided index walks per element.
     let m = strided_values(m, &plan.mask);
     Ok(dispatch!(on_true, t => {
         let f = on_false.as_slice().expect("dtypes checked equal above");
-        let (t, f) = (strided_values(t, &plan.on_true), strided_values(f, &plan.on_false));
-        let picked: Vec<_> = m.iter().zip(t.iter().zip(f.iter())).map(|(&m, (&t, &f))| if m != 0 { t } else { f }).collect();
-        CpuBuffer::from(picked)
+        let (t, f) = (Operand::new(t, &plan.on_true), Operand::new(f, &plan.on_false));
+        CpuBuffer::from(par::build_vec(m.len(), 64, |start, out| {
+            let span = start..start + out.len();
+            let m = &m[span.clone()];
+            match (&t, &f) {
+                (Operand::Values(t), Operand::Values(f)) => simd::select_into(m, &t[span.clone()], &f[span], out),
+                (Operand::Values(t), &Operand::Fill(f)) => simd::select_fill_into(m, false, f, &t[span], out),
+                (&Operand::Fill(t), Operand::Values(f)) => simd::select_fill_into(m, true, t, &f[span], out),
+                (&Operand::Fill(t), &Operand::Fill(f)) => {
+                    for (o, &m) in out.iter_mut().zip(m) {
+                        o.write(Select::select(m != 0, f, t));
+                    }
+                }
+            }
+        }))
     }))
+}
+
+/// A value operand of `where`: its values in order, or the one value a broadcast scalar repeats.
+enum Operand<'a, T: Clone> {
+    Values(Cow<'a, [T]>),
+    Fill(T),
+}
+
+impl<'a, T: Copy + Send + Sync> Operand<'a, T> {
+    fn new(data: &'a [T], layout: &Layout) -> Self {
+        let repeats_one = layout.dims().iter().zip(layout.strides()).all(|(&d, &s)| d == 1 || s == 0);
+        match data.get(layout.offset()) {
+            Some(&v) if repeats_one => Operand::Fill(v),
+            _ => Operand::Values(strided_values(data, layout)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Arg;
+    use tessera_core::Shape;
+
+    /// `where` with each side a full tensor, a broadcast scalar (rank 0 and all-ones dims) or a
+    /// broadcast row, on one and on two threads, over sizes below and above the parallel split.
+    #[test]
+    fn where_picks_from_full_broadcast_and_scalar_operands() {
+        let rows = 3;
+        for cols in [5, par::PAR_MIN_ELEMS / 2 + 9] {
+            let len = rows * cols;
+            let full = Layout::contiguous(Shape::new(vec![rows, cols]));
+            let mask: Vec<u8> = (0..len).map(|i| (i * 7 % 5 < 2) as u8 * (i % 3 + 1) as u8).collect();
+            let a: Vec<i64> = (0..len as i64).collect();
+            let b: Vec<i64> = (0..len as i64).map(|i| -i - 1).collect();
+            let scalar = Layout::contiguous(Shape::new(vec![]));
+            let ones = Layout::contiguous(Shape::new(vec![1, 1]));
+            let row = Layout::contiguous(Shape::new(vec![1, cols]));
+            // (layout, buffer, value at element i)
+            type Side<'a> = (&'a Layout, Vec<i64>, Box<dyn Fn(usize) -> i64>);
+            let sides = |base: i64, data: &Vec<i64>| -> Vec<Side> {
+                let (d1, d2) = (data.clone(), data.clone());
+                vec![
+                    (&full, data.clone(), Box::new(move |i| d1[i])),
+                    (&scalar, vec![base], Box::new(move |_| base)),
+                    (&ones, vec![base + 1], Box::new(move |_| base + 1)),
+                    (&row, data[..cols].to_vec(), Box::new(move |i| d2[i % cols])),
+                ]
+            };
+            for (tl, t, tv) in sides(100, &a) {
+                for (fl, f, fv) in sides(-100, &b) {
+                    let plan =
+                        WherePlan::new(Arg::new(DType::U8, &full), Arg::new(DType::I64, tl), Arg::new(DType::I64, fl))
+                            .unwrap();
+                    let want: Vec<i64> = (0..len).map(|i| if mask[i] != 0 { tv(i) } else { fv(i) }).collect();
+                    for threads in [1, 2] {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                        let (m, t, f) =
+                            (CpuBuffer::U8(mask.clone()), CpuBuffer::I64(t.clone()), CpuBuffer::I64(f.clone()));
+                        let got = pool.install(|| where_cond(&plan, &m, &t, &f)).unwrap();
+                        assert!(
+                            got == CpuBuffer::I64(want.clone()),
+                            "{:?} / {:?}, {len} elements, {threads} threads",
+                            tl.dims(),
+                            fl.dims()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn where_keeps_float_bits_exactly() {
+        let l = Layout::contiguous(Shape::new(vec![4]));
+        let plan = WherePlan::new(Arg::new(DType::U8, &l), Arg::new(DType::F32, &l), Arg::new(DType::F32, &l)).unwrap();
+        let (t, f) =
+            (vec![f32::NAN, -0.0, f32::INFINITY, 1.5], vec![0.0, 2.0, f32::NEG_INFINITY, f32::MIN_POSITIVE / 2.0]);
+        let got = where_cond(&plan, &CpuBuffer::U8(vec![1, 1, 0, 0]), &CpuBuffer::F32(t), &CpuBuffer::F32(f)).unwrap();
+        let CpuBuffer::F32(got) = got else { panic!("dtype") };
+        let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(
+            bits,
+            [f32::NAN.to_bits(), (-0.0f32).to_bits(), f32::NEG_INFINITY.to_bits(), (f32::MIN_POSITIVE / 2.0).to_bits()]
+        );
+    }
 }

@@ -4,10 +4,12 @@
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::par;
+use super::simd::{multiversion, Select};
 use super::unary::{map, FloatMath};
-use crate::plan::{index_out_of_range, PoolBackwardPlan, PoolKind, PoolPlan, Window};
+use crate::plan::{index_out_of_range, PoolAxis, PoolBackwardPlan, PoolKind, PoolPlan, Window};
 use crate::Result;
 use rayon::prelude::*;
+use std::ops::Range;
 use tessera_core::{bf16, f16, DType, Element};
 
 /// Runs `$body` with `$v` the plan's view of a float buffer as a slice of `f32` or `f64`
@@ -89,17 +91,40 @@ pub fn max_pool2d(plan: &PoolPlan, x: &CpuBuffer) -> Result<[CpuBuffer; 2]> {
     }))
 }
 
-fn max_forward<T: Blend>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
+/// The fewest interior outputs of a row that max pooling takes tap by tap across the row.
+const MIN_TAP_RUN: usize = 32;
+
+fn max_forward<T: FloatMath + Select>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
     let [wh, ww] = windows(plan);
-    let (pin, pout, width) = (plan.plane_in(), plan.plane_out(), plan.axes[1].input);
-    let aw = plan.axes[1];
-    // The outputs whose windows lie wholly inside the row (no padding, every tap): `lo..hi`.
+    let (pin, pout, aw) = (plan.plane_in(), plan.plane_out(), plan.axes[1]);
+    // The outputs whose windows lie wholly inside the row (no padding, every tap), taken tap by
+    // tap across the row where that is long enough to pay (else window by window, as the edges).
     let full: Vec<usize> = (0..ww.len()).filter(|&o| ww[o].count == aw.kernel).collect();
-    let (lo, hi) = (full.first().copied().unwrap_or(0), full.last().map_or(0, |&o| o + 1));
-    let neg_inf = T::from_f64(f64::NEG_INFINITY);
+    let interior = full.first().map_or(0..0, |&lo| lo..full[full.len() - 1] + 1);
+    let interior = if interior.len() >= MIN_TAP_RUN { interior } else { 0..0 };
     let (mut y, mut idx) = (vec![T::ZERO; plan.planes * pout], vec![0i64; plan.planes * pout]);
     for_planes(&mut y, pout, &mut idx, pout, plan.planes * pin, |p, y, idx| {
-        let plane = &x[p * pin..][..pin];
+        max_plane(&x[p * pin..][..pin], y, idx, &wh, &ww, &aw, interior.clone());
+    });
+    (y, idx)
+}
+
+multiversion! {
+    /// Max pooling of one input plane (rows `width` long) into its outputs `y` and `idx`: window
+    /// rows `wh`, window columns `ww` along axis `aw`, of which those in `interior` lie wholly
+    /// inside the row.
+    fn max_plane<T>(
+        plane: &[T],
+        y: &mut [T],
+        idx: &mut [i64],
+        wh: &[Window],
+        ww: &[Window],
+        aw: &PoolAxis,
+        interior: Range<usize>
+    ) where T: FloatMath + Select
+    {
+        let (width, neg_inf) = (aw.input, T::from_f64(f64::NEG_INFINITY));
+        let (lo, hi) = (interior.start, interior.end);
         // One tap of the interior outputs, gathered contiguous so that the update vectorises.
         let mut vals = vec![neg_inf; hi - lo];
         let outs = y.chunks_mut(ww.len().max(1)).zip(idx.chunks_mut(ww.len().max(1)));
@@ -110,10 +135,10 @@ fn max_forward<T: Blend>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
             // Window row by window row, tap by tap, each tap across every output of the row: the
             // outputs' running maxima are independent chains the CPU overlaps, and the order of
             // the taps within each window stays row-major (the first maximum wins ties).
-            for i in 0..h.count {
+            for i in 0..if interior.is_empty() { 0 } else { h.count } {
                 let r = (h.first + i * h.step) * width;
                 let row = &plane[r..r + width];
-                for j in 0..if hi > lo { aw.kernel } else { 0 } {
+                for j in 0..aw.kernel {
                     let start = lo * aw.stride + j * aw.dilation - aw.padding;
                     for (d, &v) in vals.iter_mut().zip(row[start..].iter().step_by(aw.stride)) {
                         *d = v;
@@ -124,50 +149,31 @@ fn max_forward<T: Blend>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
                         update(yo, io, v, base + o as i64 * step);
                     }
                 }
-                for o in (0..lo).chain(hi..ww.len()) {
-                    let w = ww[o];
+            }
+            // The other outputs window by window, the running maximum in registers.
+            for o in (0..lo).chain(hi..ww.len()) {
+                let (w, mut best, mut at) = (ww[o], yr[o], ir[o]);
+                for i in 0..h.count {
+                    let r = (h.first + i * h.step) * width;
                     for j in 0..w.count {
-                        let c = w.first + j * w.step;
-                        update(&mut yr[o], &mut ir[o], row[c], (r + c) as i64);
+                        let c = r + w.first + j * w.step;
+                        update(&mut best, &mut at, plane[c], c as i64);
                     }
                 }
+                (yr[o], ir[o]) = (best, at);
             }
         }
-    });
-    (y, idx)
-}
-
-/// A float the max pooling loops blend without branching.
-trait Blend: FloatMath {
-    /// `b` where `take`, else `a`, through bit masks (a branch would mispredict on data, and
-    /// LLVM turns plain selects back into branches here).
-    fn blend(take: bool, a: Self, b: Self) -> Self;
-}
-
-impl Blend for f32 {
-    #[inline(always)]
-    fn blend(take: bool, a: f32, b: f32) -> f32 {
-        let m = (take as u32).wrapping_neg();
-        f32::from_bits(a.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
-    }
-}
-
-impl Blend for f64 {
-    #[inline(always)]
-    fn blend(take: bool, a: f64, b: f64) -> f64 {
-        let m = (take as u64).wrapping_neg();
-        f64::from_bits(a.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
     }
 }
 
 /// A window's running maximum `(best, at)` after tap `v` at `k`: a NaN wins over numbers, the
 /// first maximum wins ties (PyTorch's rule).
 #[inline(always)]
-fn update<T: Blend>(best: &mut T, at: &mut i64, v: T, k: i64) {
+fn update<T: Select + PartialOrd>(best: &mut T, at: &mut i64, v: T, k: i64) {
     #[allow(clippy::eq_op)]
     let take = (v > *best) | (v != v);
-    *best = T::blend(take, *best, v);
-    *at ^= (*at ^ k) & (take as i64).wrapping_neg();
+    *best = T::select(take, *best, v);
+    *at = i64::select(take, *at, k);
 }
 
 /// Average pooling, plain or adaptive: each window's sum over its divisor.

@@ -4,8 +4,10 @@
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
 use super::par;
+use super::simd::Select;
 use crate::plan::{Distribution, DropoutPlan, RandomPlan};
 use crate::Result;
+use std::mem::MaybeUninit;
 use std::ops::Mul;
 use tessera_core::{bf16, f16, DType, Element, Philox};
 
@@ -65,27 +67,41 @@ pub fn dropout(plan: &DropoutPlan, x: &CpuBuffer) -> Result<CpuBuffer> {
     })
 }
 
-fn masked<T: CpuElem + Mul<Output = T> + Send + Sync>(plan: &DropoutPlan, data: &[T], scale: T) -> CpuBuffer {
+fn masked<T: CpuElem + Mul<Output = T> + Select + Send + Sync>(plan: &DropoutPlan, data: &[T], scale: T) -> CpuBuffer {
     /// Values per call of `philox_blocks`.
     const SPAN: usize = 4 * LANES;
     let xs = strided_values(data, &plan.input);
     let mask = plan.mask;
     // `keeps_word(w)` is `(w >> 8) * 2^-24 >= p`, that is `(w >> 8) >= ceil(p * 2^24)`: an integer
-    // comparison, so the loop below vectorises.
+    // comparison, so the loop vectorises.
     let threshold = (mask.p * 16_777_216.0).ceil() as u32;
-    let zero = T::from_f64(0.0);
     let out = par::build_vec(xs.len(), SPAN, |start, out| {
         let mut blocks = [[0u32; 4]; LANES];
         for (c, chunk) in out.chunks_mut(SPAN).enumerate() {
             let at = start + c * SPAN;
             philox_blocks(mask.seed, mask.block_of(at as u64), &mut blocks);
-            let x = &xs[at..at + chunk.len()];
-            for ((o, &w), &v) in chunk.iter_mut().zip(blocks.as_flattened()).zip(x) {
-                o.write(if (w >> 8) >= threshold { v * scale } else { zero });
-            }
+            keep_scaled_into(
+                blocks.as_flattened(),
+                threshold,
+                scale,
+                T::from_f64(0.0),
+                &xs[at..at + chunk.len()],
+                chunk,
+            );
         }
     });
     T::wrap(out)
+}
+
+multiversion! {
+    /// `x[i] * scale` where `(words[i] >> 8) >= threshold`, else `zero`, into `dst`.
+    fn keep_scaled_into<T>(words: &[u32], threshold: u32, scale: T, zero: T, x: &[T], dst: &mut [MaybeUninit<T>])
+    where T: Select + (Mul<Output = T>)
+    {
+        for ((o, &w), &v) in dst.iter_mut().zip(words).zip(x) {
+            o.write(T::select((w >> 8) >= threshold, zero, v * scale));
+        }
+    }
 }
 
 /// Builds `len` values from the Philox blocks `first, first + 1, ...` of `g`, `PER` values per

@@ -163,3 +163,59 @@ multiversion! {
         }
     }
 }
+
+/// A value picked from two without a branch, through bit masks: data-dependent picks (masks,
+/// dropout, running maxima) then vectorise instead of mispredicting, and LLVM does not turn
+/// them back into branches as it does plain selects.
+pub(crate) trait Select: Copy {
+    /// `b` where `take`, else `a`.
+    fn select(take: bool, a: Self, b: Self) -> Self;
+}
+
+macro_rules! select_through_bits {
+    ($($t:ty => $bits:ty),*) => {$(
+        impl Select for $t {
+            #[inline(always)]
+            fn select(take: bool, a: $t, b: $t) -> $t {
+                let m = (take as $bits).wrapping_neg();
+                <$t>::from_bits(a.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
+            }
+        }
+    )*};
+}
+select_through_bits!(f32 => u32, f64 => u64, tessera_core::f16 => u16, tessera_core::bf16 => u16);
+
+macro_rules! select_integers {
+    ($($t:ty),*) => {$(
+        impl Select for $t {
+            #[inline(always)]
+            fn select(take: bool, a: $t, b: $t) -> $t {
+                a ^ ((a ^ b) & (take as $t).wrapping_neg())
+            }
+        }
+    )*};
+}
+select_integers!(u8, u32, i64);
+
+multiversion! {
+    /// `mask[i] != 0 ? on_true[i] : on_false[i]` into `dst` (all of `dst`'s length).
+    fn select_into<T>(mask: &[u8], on_true: &[T], on_false: &[T], dst: &mut [MaybeUninit<T>])
+    where T: Select
+    {
+        for (((o, &m), &t), &f) in dst.iter_mut().zip(mask).zip(on_true).zip(on_false) {
+            o.write(T::select(m != 0, f, t));
+        }
+    }
+}
+
+multiversion! {
+    /// `(mask[i] != 0) == when ? fill : values[i]` into `dst` (all of `dst`'s length): `where`
+    /// with one side a broadcast scalar (ReLU's gradient, masking).
+    fn select_fill_into<T>(mask: &[u8], when: bool, fill: T, values: &[T], dst: &mut [MaybeUninit<T>])
+    where T: Select
+    {
+        for ((o, &m), &v) in dst.iter_mut().zip(mask).zip(values) {
+            o.write(T::select((m != 0) == when, v, fill));
+        }
+    }
+}
