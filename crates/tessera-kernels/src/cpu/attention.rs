@@ -7,11 +7,12 @@
 use super::attention_tile::{self as tile, Scratch, KEYS, ROWS};
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::par;
+use super::random::{keep_scaled_in_place, mask_words};
 use super::unary::{map, FloatMath};
 use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
 use rayon::prelude::*;
-use tessera_core::{bf16, f16, DType, Philox};
+use tessera_core::{bf16, f16, DType};
 
 /// The plan's attention of `q`, `k`, `v` (with the optional u8 key-padding `mask`): the output
 /// `[batch, heads, q_len, v_dim]` and each query row's log-sum-exp (`-inf` for a row whose keys
@@ -111,12 +112,11 @@ struct Views<'a, T> {
 struct Weights<'a> {
     plan: &'a AttentionPlan,
     mask: Option<&'a [u8]>,
-    rng: Option<Philox>,
 }
 
 impl<'a> Weights<'a> {
     fn new(plan: &'a AttentionPlan, mask: Option<&'a [u8]>) -> Self {
-        Weights { plan, mask, rng: plan.spec.dropout.map(|d| Philox::new(d.seed)) }
+        Weights { plan, mask }
     }
 
     /// Whether key `j` of problem `p` is masked out by padding.
@@ -167,22 +167,14 @@ impl Weights<'_> {
 
     /// Multiplies the weight tile `w` by its dropout factors (nothing without dropout).
     fn apply_dropout<T: FloatMath>(&self, p: usize, i0: usize, j0: usize, kc: usize, w: &mut [T]) {
-        let (Some(d), Some(rng)) = (&self.plan.spec.dropout, &self.rng) else {
+        let Some(d) = &self.plan.spec.dropout else {
             return;
         };
-        let scale = T::from_f64(1.0 / (1.0 - d.p));
+        let (threshold, scale, mut words) = (d.keep_threshold(), T::from_f64(d.scale()), [0u32; KEYS]);
         for (r, row) in w.chunks_exact_mut(KEYS).enumerate() {
             let first = ((p * self.plan.q_len + i0 + r) * self.plan.kv_len + j0) as u64;
-            // Four neighbouring weights share a Philox block: draw each block once.
-            let mut block = (u64::MAX, [0u32; 4]);
-            for (c, x) in row[..kc].iter_mut().enumerate() {
-                let n = first + c as u64;
-                let b = d.block_of(n);
-                if block.0 != b {
-                    block = (b, rng.block(b));
-                }
-                *x = if d.keeps_word(block.1[(n % 4) as usize]) { *x * scale } else { T::ZERO };
-            }
+            mask_words(d, first, &mut words[..kc]);
+            keep_scaled_in_place(&words[..kc], threshold, scale, T::ZERO, &mut row[..kc]);
         }
     }
 }

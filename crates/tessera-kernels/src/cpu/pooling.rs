@@ -94,7 +94,7 @@ pub fn max_pool2d(plan: &PoolPlan, x: &CpuBuffer) -> Result<[CpuBuffer; 2]> {
 /// The fewest interior outputs of a row that max pooling takes tap by tap across the row.
 const MIN_TAP_RUN: usize = 32;
 
-fn max_forward<T: FloatMath + Select>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
+fn max_forward<T: FloatMath>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
     let [wh, ww] = windows(plan);
     let (pin, pout, aw) = (plan.plane_in(), plan.plane_out(), plan.axes[1]);
     // The outputs whose windows lie wholly inside the row (no padding, every tap), taken tap by
@@ -121,7 +121,7 @@ multiversion! {
         ww: &[Window],
         aw: &PoolAxis,
         interior: Range<usize>
-    ) where T: FloatMath + Select
+    ) where T: FloatMath
     {
         let (width, neg_inf) = (aw.input, T::from_f64(f64::NEG_INFINITY));
         let (lo, hi) = (interior.start, interior.end);

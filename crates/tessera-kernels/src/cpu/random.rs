@@ -5,7 +5,7 @@
 use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
 use super::par;
 use super::simd::Select;
-use crate::plan::{Distribution, DropoutPlan, RandomPlan};
+use crate::plan::{Distribution, DropoutMask, DropoutPlan, RandomPlan};
 use crate::Result;
 use std::mem::MaybeUninit;
 use std::ops::Mul;
@@ -68,29 +68,35 @@ pub fn dropout(plan: &DropoutPlan, x: &CpuBuffer) -> Result<CpuBuffer> {
 }
 
 fn masked<T: CpuElem + Mul<Output = T> + Select + Send + Sync>(plan: &DropoutPlan, data: &[T], scale: T) -> CpuBuffer {
-    /// Values per call of `philox_blocks`.
-    const SPAN: usize = 4 * LANES;
     let xs = strided_values(data, &plan.input);
-    let mask = plan.mask;
-    // `keeps_word(w)` is `(w >> 8) * 2^-24 >= p`, that is `(w >> 8) >= ceil(p * 2^24)`: an integer
-    // comparison, so the loop vectorises.
-    let threshold = (mask.p * 16_777_216.0).ceil() as u32;
-    let out = par::build_vec(xs.len(), SPAN, |start, out| {
-        let mut blocks = [[0u32; 4]; LANES];
-        for (c, chunk) in out.chunks_mut(SPAN).enumerate() {
-            let at = start + c * SPAN;
-            philox_blocks(mask.seed, mask.block_of(at as u64), &mut blocks);
-            keep_scaled_into(
-                blocks.as_flattened(),
-                threshold,
-                scale,
-                T::from_f64(0.0),
-                &xs[at..at + chunk.len()],
-                chunk,
-            );
+    let (mask, threshold, zero) = (plan.mask, plan.mask.keep_threshold(), T::from_f64(0.0));
+    let out = par::build_vec(xs.len(), WORDS, |start, out| {
+        let mut words = [0u32; WORDS];
+        for (c, chunk) in out.chunks_mut(WORDS).enumerate() {
+            let at = start + c * WORDS;
+            let words = &mut words[..chunk.len()];
+            mask_words(&mask, at as u64, words);
+            keep_scaled_into(words, threshold, scale, zero, &xs[at..at + chunk.len()], chunk);
         }
     });
     T::wrap(out)
+}
+
+/// Random words per call of `philox_blocks`.
+const WORDS: usize = 4 * LANES;
+
+/// The random words of elements `first ..= first + out.len() - 1` of `mask` (word `n % 4` of
+/// block `mask.block_of(n)` for element `n`), computed `LANES` blocks at a time.
+pub(crate) fn mask_words(mask: &DropoutMask, first: u64, out: &mut [u32]) {
+    let mut blocks = [[0u32; 4]; LANES];
+    let (mut n, mut done) = (first, 0);
+    while done < out.len() {
+        philox_blocks(mask.seed, mask.block_of(n), &mut blocks);
+        let skip = (n % 4) as usize;
+        let take = (WORDS - skip).min(out.len() - done);
+        out[done..done + take].copy_from_slice(&blocks.as_flattened()[skip..skip + take]);
+        (n, done) = (n + take as u64, done + take);
+    }
 }
 
 multiversion! {
@@ -100,6 +106,17 @@ multiversion! {
     {
         for ((o, &w), &v) in dst.iter_mut().zip(words).zip(x) {
             o.write(T::select((w >> 8) >= threshold, zero, v * scale));
+        }
+    }
+}
+
+multiversion! {
+    /// `x[i] *= scale` where `(words[i] >> 8) >= threshold`, else `x[i] = zero`.
+    fn keep_scaled_in_place<T>(words: &[u32], threshold: u32, scale: T, zero: T, x: &mut [T])
+    where T: Select + (Mul<Output = T>)
+    {
+        for (v, &w) in x.iter_mut().zip(words) {
+            *v = T::select((w >> 8) >= threshold, zero, *v * scale);
         }
     }
 }
@@ -192,6 +209,25 @@ mod tests {
     fn one_by_one(per: usize, len: usize, sample: impl Fn([u32; 4], usize) -> f64) -> Vec<f64> {
         let g = Philox::new(7);
         (0..len).map(|i| sample(g.block((i / per) as u64), i % per)).collect()
+    }
+
+    #[test]
+    fn mask_words_are_each_elements_word_from_any_start() {
+        let mask = DropoutMask { p: 0.5, seed: 0xfeed, first: 9 };
+        let rng = Philox::new(mask.seed);
+        for first in 0..9u64 {
+            for len in [0, 1, 3, 63, 64, 65, 150] {
+                let mut got = vec![0u32; len];
+                mask_words(&mask, first, &mut got);
+                let want: Vec<u32> =
+                    (first..first + len as u64).map(|n| rng.block(mask.block_of(n))[(n % 4) as usize]).collect();
+                assert_eq!(got, want, "first {first}, len {len}");
+                assert!(got
+                    .iter()
+                    .zip(first..)
+                    .all(|(&w, n)| ((w >> 8) >= mask.keep_threshold()) == mask.keeps(&rng, n)));
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub(crate) trait FloatMath:
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
     + std::ops::Div<Output = Self>
+    + super::simd::Select
 {
     fn exp(self) -> Self;
     fn ln(self) -> Self;

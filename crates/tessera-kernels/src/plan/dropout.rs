@@ -49,6 +49,13 @@ impl DropoutMask {
         Philox::word_to_unit_f32(word) as f64 >= self.p
     }
 
+    /// The least `word >> 8` of a kept element: [`keeps_word`](Self::keeps_word) is
+    /// `(word >> 8) * 2^-24 >= p`, that is `(word >> 8) >= ceil(p * 2^24)`, an integer comparison
+    /// that vectorises.
+    pub fn keep_threshold(&self) -> u32 {
+        (self.p * 16_777_216.0).ceil() as u32
+    }
+
     /// The factor kept elements are multiplied by, `1 / (1 - p)`.
     pub fn scale(&self) -> f64 {
         1.0 / (1.0 - self.p)

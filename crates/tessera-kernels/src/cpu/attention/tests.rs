@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::plan::{Arg, AttentionSpec, DropoutMask};
-use tessera_core::{Layout, Shape};
+use tessera_core::{Layout, Philox, Shape};
 
 /// Softmax attention by the textbook formula in f64, materialising every weight;
 /// `factor(problem, i, j)` multiplies weight `(i, j)` (dropout).
