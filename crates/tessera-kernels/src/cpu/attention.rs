@@ -170,11 +170,21 @@ impl Weights<'_> {
         let Some(d) = &self.plan.spec.dropout else {
             return;
         };
-        let (threshold, scale, mut words) = (d.keep_threshold(), T::from_f64(d.scale()), [0u32; KEYS]);
+        let (threshold, scale, rows) = (d.keep_threshold(), T::from_f64(d.scale()), w.len() / KEYS);
+        let first = |r: usize| ((p * self.plan.q_len + i0 + r) * self.plan.kv_len + j0) as u64;
+        let mut words = [0u32; ROWS * KEYS];
+        // Where the tile spans every key its rows' words follow one another: draw them in one
+        // run (Philox blocks come 16 at a time, more than one short row uses).
+        let spans_keys = kc == self.plan.kv_len;
+        if spans_keys {
+            mask_words(d, first(0), &mut words[..rows * kc]);
+        }
         for (r, row) in w.chunks_exact_mut(KEYS).enumerate() {
-            let first = ((p * self.plan.q_len + i0 + r) * self.plan.kv_len + j0) as u64;
-            mask_words(d, first, &mut words[..kc]);
-            keep_scaled_in_place(&words[..kc], threshold, scale, T::ZERO, &mut row[..kc]);
+            let words = &mut words[r * kc..(r + 1) * kc];
+            if !spans_keys {
+                mask_words(d, first(r), words);
+            }
+            keep_scaled_in_place(words, threshold, scale, T::ZERO, &mut row[..kc]);
         }
     }
 }
