@@ -154,8 +154,11 @@ fn max_pool2d_matches_the_naive_loops() -> Result<()> {
         ([1, 3, 9, 7], MaxPool2dSpec::new([3, 2]).stride([2, 1]).padding([1, 1]).dilation([2, 3]).ceil_mode(true)),
         ([2, 1, 5, 6], MaxPool2dSpec::new([2, 3]).stride([1, 2]).dilation([2, 1])),
         ([1, 1, 4, 4], MaxPool2dSpec::new([4, 4]).padding([2, 2]).stride([3, 3]).ceil_mode(true)),
-        // Rows long enough to be taken tap by tap across the row (32 or more interior outputs).
+        // Planes of 32 or more interior outputs (taken tap by tap), alone or inside padded edges.
         ([1, 2, 5, 70], base),
+        ([2, 2, 16, 16], base),
+        ([1, 2, 12, 11], MaxPool2dSpec::new([3, 3]).stride([1, 1]).padding([1, 1])),
+        ([1, 1, 17, 19], MaxPool2dSpec::new([3, 2]).stride([2, 3]).padding([1, 1]).dilation([2, 1]).ceil_mode(true)),
         ([1, 2, 6, 75], MaxPool2dSpec::new([3, 3]).stride([1, 2]).padding([1, 1]).dilation([1, 2]).ceil_mode(true)),
     ];
     for (dims, spec) in cases {

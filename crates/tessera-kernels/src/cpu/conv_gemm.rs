@@ -14,6 +14,7 @@ use crate::Result;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, DType, Error, Layout};
 
 /// Below this many multiply-adds a convolution runs on the calling thread.
@@ -110,11 +111,11 @@ pub fn conv2d_weight_grad(plan: &Conv2dPlan, x: &CpuBuffer, dy: &CpuBuffer) -> R
 }
 
 /// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, each matrix given by its first element
-/// and its (row, column) strides.
+/// and its (row, column) strides. `dst` may start uninitialised unless `accumulate`.
 #[allow(clippy::type_complexity)]
 fn product<T: Native>(
     [m, n, k]: [usize; 3],
-    (dst, ds): (&mut [T], (usize, usize)),
+    (dst, ds): (&mut [MaybeUninit<T>], (usize, usize)),
     accumulate: bool,
     (lhs, ls): (&[T], (usize, usize)),
     (rhs, rs): (&[T], (usize, usize)),
@@ -128,13 +129,14 @@ fn product<T: Native>(
         last(ds, m, n) < dst.len() && (k == 0 || (last(ls, m, k) < lhs.len() && last(rs, k, n) < rhs.len())),
         "conv2d product out of bounds"
     );
-    // SAFETY: the assertion above keeps every element gemm touches inside its slice.
+    // SAFETY: the assertion above keeps every element gemm touches inside its slice; gemm reads
+    // the destination only when `accumulate`, and writes every element of it otherwise.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<T>(),
             ds.1 as isize,
             ds.0 as isize,
             accumulate,
@@ -154,14 +156,20 @@ fn product<T: Native>(
     }
 }
 
+/// `s` seen as possibly uninitialised, for [`product`]'s destination.
+fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and only initialised values are written back.
+    unsafe { &mut *(s as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
 /// Calls `f(n, out_n, scratch, parallelism)` for each image's `per`-long chunk of `out`: images
 /// across threads when `work` (multiply-adds) is large and there are several, else in order
 /// with each product split across threads when large.
-fn per_image<T: Native>(
-    out: &mut [T],
+fn per_image<U: Send, T: Native>(
+    out: &mut [U],
     per: usize,
     work: usize,
-    f: impl Fn(usize, &mut [T], &mut Vec<T>, Parallelism) + Sync + Send,
+    f: impl Fn(usize, &mut [U], &mut Vec<T>, Parallelism) + Sync + Send,
 ) {
     if per == 0 || out.is_empty() {
         return;
@@ -223,12 +231,15 @@ fn sizes(p: &Conv2dPlan) -> Sizes {
 
 fn forward<T: Native>(p: &Conv2dPlan, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
     let (win, s) = (&p.window, sizes(p));
-    let mut y = vec![T::ZERO; win.batch * s.out];
-    per_image(&mut y, s.out, s.work, |n, yn, col, par| {
+    let len = win.batch * s.out;
+    let mut y = Vec::with_capacity(len);
+    // Each image's output is the bias rows plus the product, or the product alone (which gemm
+    // then writes whole), so it is not zero-filled first.
+    per_image(&mut y.spare_capacity_mut()[..len], s.out, s.work, |n, yn, col, par| {
         let cols = columns(win, &x[n * s.image..][..s.image], col);
         if let Some(b) = bias {
             for (row, &v) in yn.chunks_mut(s.l).zip(b) {
-                row.fill(v);
+                row.fill(MaybeUninit::new(v));
             }
         }
         for gi in 0..s.g {
@@ -236,6 +247,8 @@ fn forward<T: Native>(p: &Conv2dPlan, x: &[T], w: &[T], bias: Option<&[T]>) -> V
             product([s.ocg, s.l, s.kg], (dst, (s.l, 1)), bias.is_some(), (lhs, (s.kg, 1)), (rhs, (s.l, 1)), par);
         }
     });
+    // SAFETY: the groups' products cover every output row of every image.
+    unsafe { y.set_len(len) };
     y
 }
 
@@ -254,7 +267,7 @@ fn input_grad<T: Native>(p: &Conv2dPlan, dy: &[T], w: &[T], _: Option<&[T]>) -> 
         for gi in 0..s.g {
             // Wᵀ of group gi: element (i, j) is w[gi, j, i].
             let (dst, lhs, rhs) = (&mut cols[gi * s.kg * s.l..], &w[gi * s.ocg * s.kg..], &dyn_[gi * s.ocg * s.l..]);
-            product([s.kg, s.l, s.ocg], (dst, (s.l, 1)), false, (lhs, (1, s.kg)), (rhs, (s.l, 1)), par);
+            product([s.kg, s.l, s.ocg], (as_uninit(dst), (s.l, 1)), false, (lhs, (1, s.kg)), (rhs, (s.l, 1)), par);
         }
         if !win.is_identity() {
             let plane = win.image[0] * win.image[1];
@@ -275,7 +288,7 @@ fn weight_grad<T: Native>(p: &Conv2dPlan, x: &[T], dy: &[T], _: Option<&[T]>) ->
         for (i, n) in images.enumerate() {
             let cols = columns(win, &x[n * s.image..][..s.image], &mut col);
             for gi in 0..s.g {
-                let dst = &mut dw[gi * s.ocg * s.kg..];
+                let dst = as_uninit(&mut dw[gi * s.ocg * s.kg..]);
                 let (lhs, rhs) = (&dy[n * s.out + gi * s.ocg * s.l..], &cols[gi * s.kg * s.l..]);
                 product([s.ocg, s.kg, s.l], (dst, (s.kg, 1)), i > 0, (lhs, (s.l, 1)), (rhs, (1, s.l)), par);
             }

@@ -9,6 +9,7 @@ use super::unary::{map, FloatMath};
 use crate::plan::{index_out_of_range, PoolAxis, PoolBackwardPlan, PoolKind, PoolPlan, Window};
 use crate::Result;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use tessera_core::{bf16, f16, DType, Element};
 
@@ -91,68 +92,106 @@ pub fn max_pool2d(plan: &PoolPlan, x: &CpuBuffer) -> Result<[CpuBuffer; 2]> {
     }))
 }
 
-/// The fewest interior outputs of a row that max pooling takes tap by tap across the row.
+/// The fewest interior outputs of a plane that max pooling takes tap by tap.
 const MIN_TAP_RUN: usize = 32;
+
+/// The outputs whose windows lie wholly inside the input plane (no padding, every tap): the
+/// output rows `rows` by the output columns `cols`, and each tap's offset in the plane from its
+/// window's first element, in row-major tap order.
+pub(crate) struct Interior {
+    rows: Range<usize>,
+    cols: Range<usize>,
+    taps: Vec<u32>,
+}
+
+impl Interior {
+    /// The interior of `plan`'s windows, or an empty one where it is too small to pay.
+    fn new(plan: &PoolPlan, wh: &[Window], ww: &[Window]) -> Interior {
+        let full = |axis: &PoolAxis, ws: &[Window]| {
+            let inside: Vec<usize> = (0..ws.len()).filter(|&o| !axis.adaptive && ws[o].count == axis.kernel).collect();
+            inside.first().map_or(0..0, |&lo| lo..inside[inside.len() - 1] + 1)
+        };
+        let [ah, aw] = plan.axes;
+        let (rows, cols) = (full(&ah, wh), full(&aw, ww));
+        let taps: Option<Vec<u32>> = (0..ah.kernel)
+            .flat_map(|i| (0..aw.kernel).map(move |j| u32::try_from(i * ah.dilation * aw.input + j * aw.dilation).ok()))
+            .collect();
+        match taps {
+            Some(taps) if rows.len() * cols.len() >= MIN_TAP_RUN => Interior { rows, cols, taps },
+            _ => Interior { rows: 0..0, cols: 0..0, taps: Vec::new() },
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+}
 
 fn max_forward<T: FloatMath>(plan: &PoolPlan, x: &[T]) -> (Vec<T>, Vec<i64>) {
     let [wh, ww] = windows(plan);
     let (pin, pout, aw) = (plan.plane_in(), plan.plane_out(), plan.axes[1]);
-    // The outputs whose windows lie wholly inside the row (no padding, every tap), taken tap by
-    // tap across the row where that is long enough to pay (else window by window, as the edges).
-    let full: Vec<usize> = (0..ww.len()).filter(|&o| ww[o].count == aw.kernel).collect();
-    let interior = full.first().map_or(0..0, |&lo| lo..full[full.len() - 1] + 1);
-    let interior = if interior.len() >= MIN_TAP_RUN { interior } else { 0..0 };
-    let (mut y, mut idx) = (vec![T::ZERO; plan.planes * pout], vec![0i64; plan.planes * pout]);
-    for_planes(&mut y, pout, &mut idx, pout, plan.planes * pin, |p, y, idx| {
-        max_plane(&x[p * pin..][..pin], y, idx, &wh, &ww, &aw, interior.clone());
+    let interior = Interior::new(plan, &wh, &ww);
+    let len = plan.planes * pout;
+    let (mut y, mut idx) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    let (ys, is) = (&mut y.spare_capacity_mut()[..len], &mut idx.spare_capacity_mut()[..len]);
+    for_planes(ys, pout, is, pout, plan.planes * pin, |p, y, idx| {
+        max_plane(&x[p * pin..][..pin], y, idx, &wh, &ww, aw.input, &interior);
     });
+    // SAFETY: max_plane wrote every output of every plane.
+    unsafe {
+        y.set_len(len);
+        idx.set_len(len);
+    }
     (y, idx)
 }
 
 multiversion! {
     /// Max pooling of one input plane (rows `width` long) into its outputs `y` and `idx`: window
-    /// rows `wh`, window columns `ww` along axis `aw`, of which those in `interior` lie wholly
-    /// inside the row.
+    /// rows `wh`, window columns `ww`. The `interior` outputs go tap by tap, each tap across all
+    /// of them at once (their running maxima independent lanes of the vector unit; the taps of a
+    /// window stay in row-major order, so the first maximum wins ties), the others window by
+    /// window. Every output is written.
     fn max_plane<T>(
         plane: &[T],
-        y: &mut [T],
-        idx: &mut [i64],
+        y: &mut [MaybeUninit<T>],
+        idx: &mut [MaybeUninit<i64>],
         wh: &[Window],
         ww: &[Window],
-        aw: &PoolAxis,
-        interior: Range<usize>
+        width: usize,
+        interior: &Interior
     ) where T: FloatMath
     {
-        let (width, neg_inf) = (aw.input, T::from_f64(f64::NEG_INFINITY));
-        let (lo, hi) = (interior.start, interior.end);
-        // One tap of the interior outputs, gathered contiguous so that the update vectorises.
-        let mut vals = vec![neg_inf; hi - lo];
-        let outs = y.chunks_mut(ww.len().max(1)).zip(idx.chunks_mut(ww.len().max(1)));
-        for (h, (yr, ir)) in wh.iter().zip(outs) {
-            for ((w, yo), io) in ww.iter().zip(yr.iter_mut()).zip(ir.iter_mut()) {
-                (*yo, *io) = (neg_inf, (h.first * width + w.first) as i64);
-            }
-            // Window row by window row, tap by tap, each tap across every output of the row: the
-            // outputs' running maxima are independent chains the CPU overlaps, and the order of
-            // the taps within each window stays row-major (the first maximum wins ties).
-            for i in 0..if interior.is_empty() { 0 } else { h.count } {
-                let r = (h.first + i * h.step) * width;
-                let row = &plane[r..r + width];
-                for j in 0..aw.kernel {
-                    let start = lo * aw.stride + j * aw.dilation - aw.padding;
-                    for (d, &v) in vals.iter_mut().zip(row[start..].iter().step_by(aw.stride)) {
-                        *d = v;
-                    }
-                    let (base, step) = ((r + start) as i64, aw.stride as i64);
-                    let outs = yr[lo..hi].iter_mut().zip(ir[lo..hi].iter_mut()).zip(&vals);
-                    for (o, ((yo, io), &v)) in outs.enumerate() {
-                        update(yo, io, v, base + o as i64 * step);
-                    }
+        let neg_inf = T::from_f64(f64::NEG_INFINITY);
+        let (ow, (rows, cols)) = (ww.len().max(1), (interior.rows.clone(), interior.cols.clone()));
+        if interior.len() > 0 {
+            let (n, nc) = (interior.len(), cols.len());
+            // Each output's running maximum and its tap's offset from the window's first element.
+            let (mut best, mut at, mut vals) = (vec![neg_inf; n], vec![0u32; n], vec![neg_inf; n]);
+            let stride = if nc > 1 { ww[cols.start + 1].first - ww[cols.start].first } else { 1 };
+            for &offset in &interior.taps {
+                for (oh, seg) in rows.clone().zip(vals.chunks_mut(nc)) {
+                    let start = wh[oh].first * width + ww[cols.start].first + offset as usize;
+                    gather_strided(seg, &plane[start..], stride);
+                }
+                for ((b, k), &v) in best.iter_mut().zip(at.iter_mut()).zip(&vals) {
+                    update(b, k, v, offset);
                 }
             }
-            // The other outputs window by window, the running maximum in registers.
-            for o in (0..lo).chain(hi..ww.len()) {
-                let (w, mut best, mut at) = (ww[o], yr[o], ir[o]);
+            let outs = rows.clone().zip(best.chunks(nc).zip(at.chunks(nc)));
+            for (oh, (best, at)) in outs {
+                let (first, out) = (wh[oh].first * width, oh * ow + cols.start..oh * ow + cols.end);
+                let windows = y[out.clone()].iter_mut().zip(&mut idx[out]).zip(&ww[cols.clone()]);
+                for (((yo, io), w), (&b, &k)) in windows.zip(best.iter().zip(at)) {
+                    yo.write(b);
+                    io.write((first + w.first + k as usize) as i64);
+                }
+            }
+        }
+        // The other outputs window by window, the running maximum in registers.
+        for (oh, h) in wh.iter().enumerate() {
+            let edges = if rows.contains(&oh) { (0..cols.start).chain(cols.end..ww.len()) } else { (0..ww.len()).chain(0..0) };
+            for o in edges {
+                let (w, mut best, mut at) = (ww[o], neg_inf, (h.first * width + ww[o].first) as i64);
                 for i in 0..h.count {
                     let r = (h.first + i * h.step) * width;
                     for j in 0..w.count {
@@ -160,20 +199,40 @@ multiversion! {
                         update(&mut best, &mut at, plane[c], c as i64);
                     }
                 }
-                (yr[o], ir[o]) = (best, at);
+                y[oh * ow + o].write(best);
+                idx[oh * ow + o].write(at);
             }
         }
+    }
+}
+
+/// `dst[o] = src[o · stride]` for every `o`, with the common strides as constants (so that the
+/// loads vectorise as interleaved accesses).
+#[inline(always)]
+fn gather_strided<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {
+    #[inline(always)]
+    fn fixed<T: Copy, const S: usize>(dst: &mut [T], src: &[T]) {
+        let src = &src[..(dst.len().max(1) - 1) * S + 1];
+        for (o, d) in dst.iter_mut().enumerate() {
+            *d = src[o * S];
+        }
+    }
+    match stride {
+        1 => dst.copy_from_slice(&src[..dst.len()]),
+        2 => fixed::<T, 2>(dst, src),
+        3 => fixed::<T, 3>(dst, src),
+        _ => dst.iter_mut().zip(src.iter().step_by(stride)).for_each(|(d, &v)| *d = v),
     }
 }
 
 /// A window's running maximum `(best, at)` after tap `v` at `k`: a NaN wins over numbers, the
 /// first maximum wins ties (PyTorch's rule).
 #[inline(always)]
-fn update<T: Select + PartialOrd>(best: &mut T, at: &mut i64, v: T, k: i64) {
+fn update<T: Select + PartialOrd, K: Select>(best: &mut T, at: &mut K, v: T, k: K) {
     #[allow(clippy::eq_op)]
     let take = (v > *best) | (v != v);
     *best = T::select(take, *best, v);
-    *at = i64::select(take, *at, k);
+    *at = K::select(take, *at, k);
 }
 
 /// Average pooling, plain or adaptive: each window's sum over its divisor.
