@@ -233,28 +233,11 @@ fn forward<T: FloatMath + Send + Sync>(
             let kc = (j0 + KEYS).min(limit) - j0;
             tile::products(qi, d, &k[(p * sk + j0) * d..][..kc * d], kc, &mut t.s[..n * KEYS]);
             weights.mask_scores(p, i0, j0, kc, &mut t.s[..n * KEYS]);
-            for r in 0..n {
-                let row = &mut t.s[r * KEYS..][..kc];
-                let row_max = tile::max(row);
-                let m_new = if row_max > m[r] { row_max } else { m[r] };
-                if m_new == neg_inf {
-                    row.fill(T::ZERO);
-                    continue;
-                }
-                let rescale = (m[r] - m_new).exp();
-                tile::scale(&mut out[r * dv..][..dv], rescale);
-                l[r] = l[r] * rescale + tile::exp_shifted(row, m_new);
-                m[r] = m_new;
-            }
+            tile::online_softmax(&mut t.s[..n * KEYS], kc, &mut m, &mut l, out, dv);
             weights.apply_dropout(p, i0, j0, kc, &mut t.s[..n * KEYS]);
             tile::add_rows(&t.s[..n * KEYS], kc, &v[(p * sk + j0) * dv..][..kc * dv], dv, out);
         }
-        for r in 0..n {
-            if l[r] > T::ZERO {
-                tile::scale(&mut out[r * dv..][..dv], T::ONE / l[r]);
-                lse[r] = m[r] + l[r].ln();
-            }
-        }
+        tile::finish_rows(out, dv, &m, &l, lse);
     });
     (out, lse)
 }
@@ -269,7 +252,7 @@ fn backward<T: FloatMath + Send + Sync>(
     let f = &plan.forward;
     let (sq, sk, d, dv, problems) = (f.q_len, f.kv_len, f.head_dim, f.v_dim, f.problems);
     let w = Weights::new(f, views.mask);
-    let (scale, neg_inf) = (T::from_f64(f.scale), T::from_f64(f64::NEG_INFINITY));
+    let scale = T::from_f64(f.scale);
     // D_i = dO_i · O_i: the softmax's correction term of each row.
     let delta: Vec<T> = (0..problems * sq).map(|r| dot(&d_out[r * dv..][..dv], &out[r * dv..][..dv])).collect();
     let (q, k, v) = (views.q, views.k, views.v);
@@ -293,22 +276,12 @@ fn backward<T: FloatMath + Send + Sync>(
                 let (s, ds) = (&mut t.s[..n * KEYS], &mut t.ds[..n * KEYS]);
                 tile::products(qi, d, kj, kc, s);
                 w.mask_scores(p, i0, j0, kc, s);
-                for (r, row) in s.chunks_exact_mut(KEYS).enumerate() {
-                    let l = lse[p * sq + i0 + r];
-                    if l == neg_inf {
-                        row[..kc].fill(T::ZERO);
-                    } else {
-                        tile::exp_shifted(&mut row[..kc], l);
-                    }
-                }
+                tile::weights_from_lse(s, kc, &lse[p * sq + i0..][..n]);
                 // dP = dO Vᵀ, through the dropout mask; dS = P (dP - D); P itself becomes the
                 // dropped-out weights that dV needs.
                 tile::products(doi, dv, vj, kc, ds);
                 w.apply_dropout(p, i0, j0, kc, ds);
-                for (r, (prow, dsrow)) in s.chunks_exact(KEYS).zip(ds.chunks_exact_mut(KEYS)).enumerate() {
-                    tile::softmax_grad(&prow[..kc], &mut dsrow[..kc], delta[p * sq + i0 + r]);
-                    tile::scale(&mut dsrow[..kc], scale);
-                }
+                tile::softmax_grad(s, ds, kc, &delta[p * sq + i0..][..n], scale);
                 w.apply_dropout(p, i0, j0, kc, s);
                 tile::add_rows_transposed(s, kc, doi, dv, dvj);
                 tile::add_rows_transposed(ds, kc, qi, d, dkj);

@@ -114,49 +114,158 @@ pub(super) fn add_rows_transposed<T: FloatMath + 'static>(coef: &[T], kc: usize,
     gemm_into(y, w, true, (coef, lhs), (x, rhs));
 }
 
-multiversion! {
-    /// `row[c] = exp(row[c] - shift)` (0 where `row[c]` is `-inf`), and returns the row's sum.
-    fn exp_shifted<T>(row: &mut [T], shift: T) -> T
-    where T: FloatMath
-    {
-        let neg_inf = T::from_f64(f64::NEG_INFINITY);
-        for x in row.iter_mut() {
-            // Masked entries take exp(0) and are then zeroed: exp(-inf) would go through the
-            // subnormal range, where each multiply costs a microcode assist.
-            let masked = *x == neg_inf;
-            let e = (if masked { T::ZERO } else { *x - shift }).exp();
-            *x = if masked { T::ZERO } else { e };
-        }
-        // Eight partial sums: a single running sum would serialise the loop.
-        let mut lanes = [T::ZERO; 8];
-        let chunks = row.chunks_exact(8);
-        let rest = chunks.remainder().iter().fold(T::ZERO, |a, &x| a + x);
-        for c in chunks {
-            for (l, &x) in lanes.iter_mut().zip(c) {
-                *l = *l + x;
-            }
-        }
-        lanes.iter().fold(rest, |a, &x| a + x)
+/// The smallest argument [`exp_shifted`] takes: its exp, 4.4e-38, is a normal f32, and a weight
+/// below it (relative to the row's maximum or its sum of exponentials) counts as 0, as it would on
+/// a CPU that flushes subnormals.
+const EXP_FLOOR: f64 = -86.0;
+
+/// `row[c] = exp(row[c] - shift)` (0 where `row[c]` is `-inf`, or below `shift` by more than 86),
+/// and returns the row's sum.
+#[inline(always)]
+fn exp_shifted<T: FloatMath>(row: &mut [T], shift: T) -> T {
+    // Arguments below the floor (masked entries among them, at -inf) give 0: their exp would
+    // pass through the subnormal range, where each multiply costs a microcode assist of a
+    // hundred cycles or more. The clamp's result is multiplied by 0 or 1 rather than selected,
+    // which LLVM may not fold away (selecting let it drop the clamp for the discarded lanes, the
+    // very ones it guards).
+    let floor = T::from_f64(EXP_FLOOR);
+    for x in row.iter_mut() {
+        let arg = *x - shift;
+        let keep = if arg >= floor { T::ONE } else { T::ZERO };
+        *x = (if arg >= floor { arg } else { floor }).exp() * keep;
     }
+    lanes_fold(row, T::ZERO, |a, x| a + x)
 }
 
-multiversion! {
-    /// The softmax's gradient of one row: `ds[c] = p[c] (dp[c] - delta)`.
-    fn softmax_grad<T>(p: &[T], dp: &mut [T], delta: T)
-    where T: FloatMath
-    {
-        for (d, &p) in dp.iter_mut().zip(p) {
-            *d = p * (*d - delta);
+/// `row`'s values folded into `init` by `f` over sixteen independent lanes (a single running
+/// value would serialise the loop), then the lanes in order.
+#[inline(always)]
+fn lanes_fold<T: FloatMath>(row: &[T], init: T, f: impl Fn(T, T) -> T) -> T {
+    let mut lanes = [init; 16];
+    let chunks = row.chunks_exact(16);
+    let rest = chunks.remainder().iter().fold(init, |a, &x| f(a, x));
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l = f(*l, x);
         }
     }
-}
-
-/// The largest value of `row` (`-inf` for an empty row).
-pub(super) fn max<T: FloatMath>(row: &[T]) -> T {
-    row.iter().fold(T::from_f64(f64::NEG_INFINITY), |m, &x| if x > m { x } else { m })
+    lanes.iter().fold(rest, |a, &x| f(a, x))
 }
 
 /// `row *= a`.
+#[inline(always)]
 pub(super) fn scale<T: FloatMath>(row: &mut [T], a: T) {
     row.iter_mut().for_each(|x| *x = *x * a);
+}
+
+multiversion! {
+    /// One key tile of the forward's online softmax. For each row `r` of the score tile `s` (row
+    /// stride [`KEYS`], `kc` keys, masked scores `-inf`): the running maximum `m[r]` and sum of
+    /// exponentials `l[r]` take the tile in, the row's output so far (`dv` wide in `out`) is
+    /// rescaled to the new maximum, and the scores become their exponentials relative to it.
+    fn online_softmax<T>(s: &mut [T], kc: usize, m: &mut [T], l: &mut [T], out: &mut [T], dv: usize)
+    where T: FloatMath
+    {
+        let neg_inf = T::from_f64(f64::NEG_INFINITY);
+        let rows = s.chunks_exact_mut(KEYS).zip(m.iter_mut().zip(l.iter_mut())).zip(out.chunks_mut(dv.max(1)));
+        for ((row, (m, l)), out) in rows {
+            let row = &mut row[..kc];
+            let row_max = lanes_fold(row, neg_inf, |a, x| if x > a { x } else { a });
+            let m_new = if row_max > *m { row_max } else { *m };
+            if m_new == neg_inf {
+                row.fill(T::ZERO);
+                continue;
+            }
+            let rescale = (*m - m_new).exp();
+            scale(out, rescale);
+            *l = *l * rescale + exp_shifted(row, m_new);
+            *m = m_new;
+        }
+    }
+}
+
+multiversion! {
+    /// The forward's last step for a tile's rows: each output row (`dv` wide) divided by its sum
+    /// of exponentials `l`, and the row's log-sum-exp `m + ln l` into `lse` (left as it is, `-inf`,
+    /// where every key was masked).
+    fn finish_rows<T>(out: &mut [T], dv: usize, m: &[T], l: &[T], lse: &mut [T])
+    where T: FloatMath
+    {
+        for (((out, &m), &l), lse) in out.chunks_mut(dv.max(1)).zip(m).zip(l).zip(lse.iter_mut()) {
+            if l > T::ZERO {
+                scale(out, T::ONE / l);
+                *lse = m + l.ln();
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// The backward's weights of a score tile (row stride [`KEYS`], `kc` keys): each row's
+    /// scores become `exp(score - lse)` (0 for a row whose keys were all masked, `lse` `-inf`).
+    fn weights_from_lse<T>(s: &mut [T], kc: usize, lse: &[T])
+    where T: FloatMath
+    {
+        let neg_inf = T::from_f64(f64::NEG_INFINITY);
+        for (row, &l) in s.chunks_exact_mut(KEYS).zip(lse) {
+            if l == neg_inf {
+                row[..kc].fill(T::ZERO);
+            } else {
+                exp_shifted(&mut row[..kc], l);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// The softmax's gradient of a tile's rows, scaled: `ds[c] = scale · p[c] (dp[c] - delta)`
+    /// with `dp` given in `ds` and `delta` per row (row stride [`KEYS`], `kc` keys).
+    fn softmax_grad<T>(p: &[T], ds: &mut [T], kc: usize, delta: &[T], scale: T)
+    where T: FloatMath
+    {
+        for ((prow, drow), &delta) in p.chunks_exact(KEYS).zip(ds.chunks_exact_mut(KEYS)).zip(delta) {
+            for (d, &p) in drow[..kc].iter_mut().zip(&prow[..kc]) {
+                *d = scale * (p * (*d - delta));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_below_the_floor_and_masked_ones_are_zero_and_the_rest_exact() {
+        let row = [0.0f32, f32::NEG_INFINITY, -100.0, -85.0, 1.0, -3.5];
+        let mut s = vec![0.0f32; KEYS];
+        s[..row.len()].copy_from_slice(&row);
+        weights_from_lse(&mut s, row.len(), &[0.5]);
+        for (i, &x) in row.iter().enumerate() {
+            let want = if x - 0.5 < EXP_FLOOR as f32 { 0.0 } else { ((x - 0.5) as f64).exp() };
+            assert!((s[i] as f64 - want).abs() <= 1e-6 * want, "{x}: {} vs {want}", s[i]);
+        }
+        assert!(s[3] > 0.0 && s[3] < 1e-36, "exp(-85.5) is a normal f32, kept");
+        let mut all_masked = vec![f32::NEG_INFINITY; KEYS];
+        weights_from_lse(&mut all_masked, 4, &[f32::NEG_INFINITY]);
+        assert_eq!(all_masked[..4], [0.0; 4]);
+    }
+
+    #[test]
+    fn online_softmax_over_two_tiles_equals_one_softmax() {
+        let scores: Vec<f32> = (0..2 * KEYS).map(|i| ((i * 37 % 101) as f32 * 0.173).sin() * 6.0).collect();
+        let v: Vec<f32> = (0..2 * KEYS).map(|i| (i as f32 * 0.31).cos()).collect();
+        let (mut m, mut l, mut out, mut lse) = ([f32::NEG_INFINITY], [0.0f32], [0.0f32], [f32::NEG_INFINITY]);
+        for half in scores.chunks(KEYS).zip(v.chunks(KEYS)) {
+            let mut s = half.0.to_vec();
+            online_softmax(&mut s, KEYS, &mut m, &mut l, &mut out, 1);
+            out[0] += s.iter().zip(half.1).map(|(w, x)| w * x).sum::<f32>();
+        }
+        finish_rows(&mut out, 1, &m, &l, &mut lse);
+        let max = scores.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x as f64));
+        let sum: f64 = scores.iter().map(|&x| (x as f64 - max).exp()).sum();
+        let want: f64 = scores.iter().zip(&v).map(|(&x, &y)| (x as f64 - max).exp() / sum * y as f64).sum();
+        assert!((out[0] as f64 - want).abs() < 1e-5, "{} vs {want}", out[0]);
+        assert!((lse[0] as f64 - (max + sum.ln())).abs() < 1e-5, "{} vs {}", lse[0], max + sum.ln());
+    }
 }
