@@ -114,25 +114,12 @@ pub(super) fn add_rows_transposed<T: FloatMath + 'static>(coef: &[T], kc: usize,
     gemm_into(y, w, true, (coef, lhs), (x, rhs));
 }
 
-/// The smallest argument [`exp_shifted`] takes: its exp, 4.4e-38, is a normal f32, and a weight
-/// below it (relative to the row's maximum or its sum of exponentials) counts as 0, as it would on
-/// a CPU that flushes subnormals.
-const EXP_FLOOR: f64 = -86.0;
-
-/// `row[c] = exp(row[c] - shift)` (0 where `row[c]` is `-inf`, or below `shift` by more than 86),
-/// and returns the row's sum.
+/// `row[c] = exp(row[c] - shift)` (0 where `row[c]` is `-inf`; flushed to 0 where the result
+/// would be a subnormal f32), and returns the row's sum.
 #[inline(always)]
 fn exp_shifted<T: FloatMath>(row: &mut [T], shift: T) -> T {
-    // Arguments below the floor (masked entries among them, at -inf) give 0: their exp would
-    // pass through the subnormal range, where each multiply costs a microcode assist of a
-    // hundred cycles or more. The clamp's result is multiplied by 0 or 1 rather than selected,
-    // which LLVM may not fold away (selecting let it drop the clamp for the discarded lanes, the
-    // very ones it guards).
-    let floor = T::from_f64(EXP_FLOOR);
     for x in row.iter_mut() {
-        let arg = *x - shift;
-        let keep = if arg >= floor { T::ONE } else { T::ZERO };
-        *x = (if arg >= floor { arg } else { floor }).exp() * keep;
+        *x = (*x - shift).exp_flushed();
     }
     lanes_fold(row, T::ZERO, |a, x| a + x)
 }
@@ -242,7 +229,7 @@ mod tests {
         s[..row.len()].copy_from_slice(&row);
         weights_from_lse(&mut s, row.len(), &[0.5]);
         for (i, &x) in row.iter().enumerate() {
-            let want = if x - 0.5 < EXP_FLOOR as f32 { 0.0 } else { ((x - 0.5) as f64).exp() };
+            let want = if x - 0.5 < -86.0 { 0.0 } else { ((x - 0.5) as f64).exp() };
             assert!((s[i] as f64 - want).abs() <= 1e-6 * want, "{x}: {} vs {want}", s[i]);
         }
         assert!(s[3] > 0.0 && s[3] < 1e-36, "exp(-85.5) is a normal f32, kept");

@@ -121,7 +121,7 @@ multiversion! {
         let (mut buf, mut sums) = ([T::ZERO; BLOCK], [T::ZERO; 16]);
         for block in blocks {
             for (e, &v) in buf.iter_mut().zip(block) {
-                *e = (v - shift).exp();
+                *e = (v - shift).exp_flushed();
             }
             for c in buf.chunks_exact(16) {
                 for k in 0..16 {
@@ -131,7 +131,7 @@ multiversion! {
         }
         let mut sum = T::ZERO;
         for &v in tail {
-            sum = sum + (v - shift).exp();
+            sum = sum + (v - shift).exp_flushed();
         }
         let mut width = 16;
         while width > 1 {
@@ -151,7 +151,7 @@ multiversion! {
     where T: FloatMath
     {
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = (v - lse).exp() * scale - offset;
+            *o = (v - lse).exp_flushed() * scale - offset;
         }
     }
 }

@@ -55,6 +55,20 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     }
 }
 
+/// `e^x` where that is a normal `f32` (`x >= -86`), 0 below (`-inf` included), NaN for NaN: for
+/// weights relative to a row's maximum or its log-sum-exp, where a value under 4.4e-38 cannot
+/// matter, without the subnormal results whose every multiply costs a microcode assist of a
+/// hundred cycles or more (a masked softmax entry at `-inf` would take two). Within 1 ulp where
+/// not flushed, as [`exp_f32`].
+#[inline(always)]
+pub(crate) fn exp_flushed_f32(x: f32) -> f32 {
+    const FLOOR: f32 = -86.0;
+    // The clamped exp is multiplied by 0 or 1 rather than selected: with a select, LLVM may
+    // drop the clamp for the lanes whose result it discards, the very lanes it guards.
+    let keep = if x < FLOOR { 0.0 } else { 1.0 };
+    exp_f32(if x < FLOOR { FLOOR } else { x }) * keep
+}
+
 /// The natural logarithm, within 1 ulp: NaN below zero, `-inf` at zero, subnormal inputs exact.
 ///
 /// `x = 2^e m` with `m` in `[sqrt(1/2), sqrt(2))`; with `f = m - 1`,

@@ -52,7 +52,7 @@ multiversion! {
         // An all -inf row has no finite maximum; shifting by 0 keeps it -inf rather than NaN.
         let shift = if max == T::from_f64(f64::NEG_INFINITY) { T::ZERO } else { max };
         for (o, &v) in o.iter_mut().zip(x) {
-            o.write((v - shift).exp());
+            o.write((v - shift).exp_flushed());
         }
         // SAFETY: the loop above initialised every element of `o` (as long as `x`, the row).
         let o = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };

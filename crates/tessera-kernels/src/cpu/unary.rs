@@ -52,6 +52,9 @@ pub(crate) trait FloatMath:
     + super::simd::Select
 {
     fn exp(self) -> Self;
+    /// `exp`, with results below the smallest normal `f32` flushed to 0 (see
+    /// [`math::exp_flushed_f32`]; `f64` keeps them, it has no such cost).
+    fn exp_flushed(self) -> Self;
     fn ln(self) -> Self;
     fn sqrt(self) -> Self;
     fn sin(self) -> Self;
@@ -67,6 +70,10 @@ impl FloatMath for f32 {
     #[inline(always)]
     fn exp(self) -> Self {
         math::exp_f32(self)
+    }
+    #[inline(always)]
+    fn exp_flushed(self) -> Self {
+        math::exp_flushed_f32(self)
     }
     #[inline(always)]
     fn ln(self) -> Self {
@@ -105,6 +112,9 @@ impl FloatMath for f32 {
 
 impl FloatMath for f64 {
     fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn exp_flushed(self) -> Self {
         f64::exp(self)
     }
     fn ln(self) -> Self {

@@ -98,3 +98,17 @@ fn special_values() {
     assert_eq!((erfc_f32(inf), erfc_f32(-inf), erfc_f32(0.0), erfc_f32(-0.0)), (0.0, 2.0, 1.0, 1.0));
     assert_eq!(erfc_f32(11.0), 0.0);
 }
+
+#[test]
+fn exp_flushed_is_exp_down_to_the_normal_range_and_zero_below() {
+    let inf = f32::INFINITY;
+    for x in [-86.0f32, -85.9, -40.0, -1.5, 0.0, 3.0, 88.0] {
+        assert_eq!(exp_flushed_f32(x).to_bits(), exp_f32(x).to_bits(), "{x}");
+        assert!(exp_flushed_f32(x).is_normal(), "{x}");
+    }
+    for x in [-86.01f32, -87.5, -100.0, -1e30, -inf] {
+        assert_eq!(exp_flushed_f32(x), 0.0, "{x}");
+    }
+    assert!(exp_flushed_f32(f32::NAN).is_nan());
+    assert_eq!(exp_flushed_f32(inf), inf);
+}
