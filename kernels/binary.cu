@@ -21,7 +21,10 @@ template <typename A> __device__ __forceinline__ A ts_min(A a, A b) {
     X(div, a / b) \
     X(pow, pow(a, b)) \
     X(maximum, ts_max(a, b)) \
-    X(minimum, ts_min(a, b))
+    X(minimum, ts_min(a, b)) \
+    X(relu_backward, a > (A)0 ? b : (A)0) \
+    X(gelu_backward, b * gelu_grad(a)) \
+    X(gelu_tanh_backward, b * gelu_tanh_grad(a))
 
 // Integer arithmetic wraps (unsigned arithmetic in the type's width); the host rejects integer
 // division by zero before launching.

@@ -4,22 +4,6 @@
 // as the CPU reference does.
 #include "common.cuh"
 
-// GELU, x Phi(x), through erfc(-x / sqrt 2) = 1 + erf(x / sqrt 2), which does not cancel for
-// negative x. Its tanh form: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as
-// x sigmoid(2u), which equals it and does not cancel for negative x (1 + tanh(u) does). The
-// gradient likewise: with e = exp(-2|u|) and r = 1 / (1 + e), sigmoid(2u) is r for u >= 0 and
-// e r below, and 0.5 (1 - tanh(u)^2) = 2 sigmoid(2u) sigmoid(-2u) = 2 e r^2.
-template <typename A> __device__ __forceinline__ A gelu_tanh_arg(A x) {
-    return (A)0.79788456080286535588 * (x + (A)0.044715 * x * x * x);
-}
-template <typename A> __device__ __forceinline__ A gelu_tanh_grad(A x) {
-    A u = gelu_tanh_arg(x);
-    A e = exp((A)-2 * (u < (A)0 ? -u : u));
-    A r = (A)1 / ((A)1 + e);
-    A s = u < (A)0 ? e * r : r;
-    return s + (A)2 * x * e * r * r * (A)0.79788456080286535588 * ((A)1 + (A)0.134145 * x * x);
-}
-
 #define TS_UNARY_FLOAT_OPS(X) \
     X(neg, -x) \
     X(abs, x < (A)0 ? -x : x) \
@@ -35,7 +19,7 @@ template <typename A> __device__ __forceinline__ A gelu_tanh_grad(A x) {
     X(relu, x < (A)0 ? (A)0 : x) \
     X(gelu, (A)0.5 * x * erfc(x * (A)-0.70710678118654752440)) \
     X(gelu_tanh, x / ((A)1 + exp((A)-2 * gelu_tanh_arg(x)))) \
-    X(gelu_grad, (A)0.5 * erfc(x * (A)-0.70710678118654752440) + x * exp((A)-0.5 * x * x) * (A)0.39894228040143267794) \
+    X(gelu_grad, gelu_grad(x)) \
     X(gelu_tanh_grad, gelu_tanh_grad(x)) \
     X(silu, x / ((A)1 + exp(-x))) \
     X(powf, pow(x, (A)p0)) \

@@ -1,6 +1,7 @@
 //! Broadcast binary ops, comparisons and `where_cond`, with their backward rules. Gradients of
 //! broadcast operands are summed back to the operand's shape.
 
+use super::unary::{gelu_second, gelu_tanh_second};
 use super::{scalar_like, sum_to_shape};
 use crate::graph::BackwardCtx;
 use crate::{Result, Var};
@@ -40,7 +41,12 @@ impl Kept {
 fn keeps(op: BinaryOp) -> Keep {
     match op {
         BinaryOp::Add | BinaryOp::Sub => Keep::Nothing,
-        BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum => Keep::Operands,
+        BinaryOp::Mul
+        | BinaryOp::Maximum
+        | BinaryOp::Minimum
+        | BinaryOp::ReluBackward
+        | BinaryOp::GeluBackward
+        | BinaryOp::GeluTanhBackward => Keep::Operands,
         BinaryOp::Div | BinaryOp::Pow => Keep::All,
     }
 }
@@ -68,6 +74,17 @@ fn gradients(op: BinaryOp, c: &BackwardCtx<'_>, g: &Tensor, k: &Kept) -> Result<
         // Where the operands tie, each gets half the gradient.
         BinaryOp::Maximum => split_by_winner(c, g, &k.a().gt(k.b())?, &k.a().eq(k.b())?)?,
         BinaryOp::Minimum => split_by_winner(c, g, &k.a().lt(k.b())?, &k.a().eq(k.b())?)?,
+        // The input's gradient is 0 almost everywhere (a step's derivative); the output
+        // gradient's passes where the input is positive.
+        BinaryOp::ReluBackward => {
+            (c.needs(0).then(|| g.zeros_like()).transpose()?, c.needs(1).then(|| k.a().relu_backward(g)).transpose()?)
+        }
+        // b · f'(a): f'' for the input, f' for the output's gradient.
+        BinaryOp::GeluBackward | BinaryOp::GeluTanhBackward => {
+            let (a, second) = (k.a(), if op == BinaryOp::GeluBackward { gelu_second } else { gelu_tanh_second });
+            let ga = if c.needs(0) { Some(g.mul(k.b())?.mul(&second(a)?)?) } else { None };
+            (ga, c.needs(1).then(|| a.binary(op, g)).transpose()?)
+        }
     })
 }
 

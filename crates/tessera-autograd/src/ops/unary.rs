@@ -50,29 +50,12 @@ fn gradient(op: UnaryOp, g: &Tensor, x: Option<&Tensor>, y: Option<&Tensor>) -> 
         UnaryOp::Cos => g.mul(&x().sin()?)?.neg()?,
         UnaryOp::Tanh => g.mul(&y().square()?.affine(-1.0, 1.0)?)?,
         UnaryOp::Sigmoid => g.mul(&y().mul(&y().affine(-1.0, 1.0)?)?)?,
-        UnaryOp::Relu => {
-            // The gradient at 0 is 0.
-            let zero = scalar_like(0.0, x())?;
-            x().gt(&zero)?.where_cond(g, &zero)?
-        }
-        UnaryOp::Gelu => g.mul(&x().gelu_grad()?)?,
-        UnaryOp::GeluTanh => g.mul(&x().gelu_tanh_grad()?)?,
-        UnaryOp::GeluGrad => {
-            // d/dx (Φ(x) + x φ(x)) = φ(x) (2 - x²).
-            let x = x();
-            let pdf = x.square()?.scale(-0.5)?.exp()?.scale(0.5 * FRAC_1_SQRT_2 * FRAC_2_SQRT_PI)?;
-            g.mul(&pdf.mul(&x.square()?.affine(-1.0, 2.0)?)?)?
-        }
-        UnaryOp::GeluTanhGrad => {
-            // With u = c (x + k x³), t = tanh(u): (1 - t²) (u' + x/2 (u'' - 2 t u'²)).
-            let (x, c, k) = (x(), (2.0 / PI).sqrt(), 0.044715);
-            let x2 = x.square()?;
-            let t = x.mul(&x2.affine(k, 1.0)?)?.scale(c)?.tanh()?;
-            let du = x2.affine(3.0 * k * c, c)?;
-            let ddu = x.scale(6.0 * k * c)?;
-            let inner = ddu.sub(&t.mul(&du.square()?)?.scale(2.0)?)?.mul(x)?.scale(0.5)?.add(&du)?;
-            g.mul(&t.square()?.affine(-1.0, 1.0)?.mul(&inner)?)?
-        }
+        // One pass each (the gradient at 0 is 0).
+        UnaryOp::Relu => x().relu_backward(g)?,
+        UnaryOp::Gelu => x().gelu_backward(g)?,
+        UnaryOp::GeluTanh => x().gelu_tanh_backward(g)?,
+        UnaryOp::GeluGrad => g.mul(&gelu_second(x())?)?,
+        UnaryOp::GeluTanhGrad => g.mul(&gelu_tanh_second(x())?)?,
         UnaryOp::Silu => {
             // s (1 + x (1 - s)) with s = sigmoid(x).
             let s = x().sigmoid()?;
@@ -87,6 +70,24 @@ fn gradient(op: UnaryOp, g: &Tensor, x: Option<&Tensor>, y: Option<&Tensor>) -> 
         }
         UnaryOp::Affine(mul, _) => g.scale(mul)?,
     })
+}
+
+/// GELU's second derivative: d/dx (Φ(x) + x φ(x)) = φ(x) (2 - x²).
+pub(super) fn gelu_second(x: &Tensor) -> Result<Tensor> {
+    let pdf = x.square()?.scale(-0.5)?.exp()?.scale(0.5 * FRAC_1_SQRT_2 * FRAC_2_SQRT_PI)?;
+    Ok(pdf.mul(&x.square()?.affine(-1.0, 2.0)?)?)
+}
+
+/// The tanh-approximated GELU's second derivative: with u = c (x + k x³) and t = tanh(u),
+/// (1 - t²) (u' + x/2 (u'' - 2 t u'²)).
+pub(super) fn gelu_tanh_second(x: &Tensor) -> Result<Tensor> {
+    let (c, k) = ((2.0 / PI).sqrt(), 0.044715);
+    let x2 = x.square()?;
+    let t = x.mul(&x2.affine(k, 1.0)?)?.scale(c)?.tanh()?;
+    let du = x2.affine(3.0 * k * c, c)?;
+    let ddu = x.scale(6.0 * k * c)?;
+    let inner = ddu.sub(&t.mul(&du.square()?)?.scale(2.0)?)?.mul(x)?.scale(0.5)?.add(&du)?;
+    Ok(t.square()?.affine(-1.0, 1.0)?.mul(&inner)?)
 }
 
 impl Var {

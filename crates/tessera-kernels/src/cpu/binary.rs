@@ -1,6 +1,7 @@
 //! Elementwise ops of two operands, with NumPy/PyTorch broadcasting.
 
 use super::buffer::{expect_dtype, CpuBuffer};
+use super::unary::{gelu_grad, gelu_tanh_grad};
 use super::zip::zip_map;
 use crate::ops::BinaryOp;
 use crate::plan::{division_by_zero, BinaryPlan};
@@ -63,7 +64,23 @@ where
                 nan
             }
         }),
+        // A NaN input passes no gradient, as in PyTorch (`x <= 0` is false for NaN there, too).
+        BinaryOp::ReluBackward => zip_map(a, ll, b, rl, |x: T, g: T| T::select(x > T::ZERO, T::ZERO, g)),
+        BinaryOp::GeluBackward => zip_map(a, ll, b, rl, gelu_backward::<T>),
+        BinaryOp::GeluTanhBackward => zip_map(a, ll, b, rl, gelu_tanh_backward::<T>),
     }
+}
+
+// Functions forced inline rather than closures: their bodies (erfc, exp) are past LLVM's
+// inlining threshold, and a call per element would not vectorise.
+#[inline(always)]
+fn gelu_backward<T: super::unary::FloatMath>(x: T, g: T) -> T {
+    g * gelu_grad(x)
+}
+
+#[inline(always)]
+fn gelu_tanh_backward<T: super::unary::FloatMath>(x: T, g: T) -> T {
+    g * gelu_tanh_grad(x)
 }
 
 /// Integer arithmetic wraps on overflow; division by zero is an error.
@@ -81,10 +98,14 @@ where
             }
             zip_map(a, ll, b, rl, T::wrapping_div)
         }
-        // Rejected by the plan; the reference formula keeps the match total.
+        // Rejected by the plan, as the float-only ops below.
         BinaryOp::Pow => zip_map(a, ll, b, rl, |x: T, y: T| T::from_f64(op.eval_f64(x.to_f64(), y.to_f64()))),
         BinaryOp::Maximum => zip_map(a, ll, b, rl, |x: T, y: T| if x > y { x } else { y }),
         BinaryOp::Minimum => zip_map(a, ll, b, rl, |x: T, y: T| if x < y { x } else { y }),
+        // Float-only ops, rejected by the plan; the reference formula keeps the match total.
+        BinaryOp::ReluBackward | BinaryOp::GeluBackward | BinaryOp::GeluTanhBackward => {
+            zip_map(a, ll, b, rl, |x: T, y: T| T::from_f64(op.eval_f64(x.to_f64(), y.to_f64())))
+        }
     })
 }
 

@@ -181,7 +181,7 @@ fn gelu_tanh_arg<T: FloatMath>(x: T) -> T {
 }
 
 #[inline(always)]
-fn gelu_grad<T: FloatMath>(x: T) -> T {
+pub(super) fn gelu_grad<T: FloatMath>(x: T) -> T {
     let pdf = T::from_f64(FRAC_1_SQRT_2PI);
     normal_cdf(x) + x * (T::from_f32(-0.5) * x * x).exp() * pdf
 }
@@ -190,7 +190,7 @@ fn gelu_grad<T: FloatMath>(x: T) -> T {
 /// `e = exp(-2|u|)` and `r = 1 / (1 + e)`: `sigmoid(2u)` is `r` for `u >= 0` and `e r` below, and
 /// `0.5 (1 - tanh(u)^2) = 2 e r^2`, so neither term cancels.
 #[inline(always)]
-fn gelu_tanh_grad<T: FloatMath>(x: T) -> T {
+pub(super) fn gelu_tanh_grad<T: FloatMath>(x: T) -> T {
     let (c, k, two) = (T::from_f64(SQRT_2_OVER_PI), T::from_f64(GELU_TANH_K), T::from_f32(2.0));
     let u = gelu_tanh_arg(x);
     let negative = u < T::ZERO;

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Adding an op takes the row, the CPU formula (`cpu/binary.rs`), one line of
-//! `kernels/binary.cu` (float and, where `ints: All`, integer list) and a backward rule.
+//! `kernels/binary.cu` (float and, where `ints: All`, integer list) and a backward rule. A domain
+//! may carry arguments, as the unary table's do (`Kinked(&[0.0])`).
 
 use super::{Domain, IntSupport};
 use tessera_core::DType;
@@ -33,6 +34,16 @@ macro_rules! binary_op_table {
             Maximum => maximum { ints: All, domains: (Untied, Untied), f64: |a, b| $crate::ops::nan_max(a, b) };
             /// Elementwise minimum, broadcast (NaN propagates).
             Minimum => minimum { ints: All, domains: (Untied, Untied), f64: |a, b| $crate::ops::nan_min(a, b) };
+            /// ReLU's backward in one pass: the output's gradient `b` where the input `a` is
+            /// positive, else 0 (PyTorch's `threshold_backward` at 0).
+            ReluBackward => relu_backward { ints: No, domains: (Kinked(&[0.0]), Any),
+                f64: |a, b| if a > 0.0 { b } else { 0.0 } };
+            /// GELU's backward in one pass: the output's gradient `b` times `gelu_grad(a)`.
+            GeluBackward => gelu_backward { ints: No, domains: (Bounded(-3.0, 3.0), Any),
+                f64: |a, b| b * $crate::ops::UnaryOp::GeluGrad.eval_f64(a) };
+            /// The tanh-approximated GELU's backward in one pass: `b` times `gelu_tanh_grad(a)`.
+            GeluTanhBackward => gelu_tanh_backward { ints: No, domains: (Bounded(-3.0, 3.0), Any),
+                f64: |a, b| b * $crate::ops::UnaryOp::GeluTanhGrad.eval_f64(a) };
         }
     };
 }
@@ -61,7 +72,9 @@ macro_rules! define_binary_op {
     ($(
         $(#[doc = $doc:literal])*
         $variant:ident => $method:ident {
-            ints: $ints:ident, domains: ($lhs:ident, $rhs:ident), f64: |$a:ident, $b:ident| $formula:expr
+            ints: $ints:ident,
+            domains: ($lhs:ident $(($($la:tt)*))?, $rhs:ident $(($($ra:tt)*))?),
+            f64: |$a:ident, $b:ident| $formula:expr
         };
     )*) => {
         /// An elementwise op of two operands (broadcast). Generated from
@@ -92,7 +105,7 @@ macro_rules! define_binary_op {
             /// Where each operand's values are finite and differentiable (tests draw from them).
             pub fn domains(&self) -> (Domain, Domain) {
                 match self {
-                    $(BinaryOp::$variant => (Domain::$lhs, Domain::$rhs),)*
+                    $(BinaryOp::$variant => (Domain::$lhs $(($($la)*))?, Domain::$rhs $(($($ra)*))?),)*
                 }
             }
 
