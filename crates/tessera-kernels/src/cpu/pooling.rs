@@ -166,15 +166,31 @@ multiversion! {
         if interior.len() > 0 {
             let (n, nc) = (interior.len(), cols.len());
             // Each output's running maximum and its tap's offset from the window's first element.
-            let (mut best, mut at, mut vals) = (vec![neg_inf; n], vec![0u32; n], vec![neg_inf; n]);
+            let (mut best, mut at) = (vec![neg_inf; n], vec![0u32; n]);
             let stride = if nc > 1 { ww[cols.start + 1].first - ww[cols.start].first } else { 1 };
-            for &offset in &interior.taps {
-                for (oh, seg) in rows.clone().zip(vals.chunks_mut(nc)) {
-                    let start = wh[oh].first * width + ww[cols.start].first + offset as usize;
-                    gather_strided(seg, &plane[start..], stride);
+            let kw = interior.taps.len() / wh[rows.start].count.max(1);
+            // One window row's taps at a time, each tap's values for every interior output in
+            // its own run of `vals`; 2-wide windows side by side (the common 2x2 pooling) split
+            // each pair of input columns in one pass.
+            let pairs = kw == 2 && stride == 2 && interior.taps[1] == interior.taps[0] + 1;
+            let mut vals = vec![neg_inf; n * kw];
+            for row_taps in interior.taps.chunks(kw) {
+                for (r, oh) in rows.clone().enumerate() {
+                    let start = wh[oh].first * width + ww[cols.start].first + row_taps[0] as usize;
+                    if pairs {
+                        let (even, odd) = vals.split_at_mut(n);
+                        split_pairs(&plane[start..start + 2 * nc], &mut even[r * nc..][..nc], &mut odd[r * nc..][..nc]);
+                    } else {
+                        for (j, &offset) in row_taps.iter().enumerate() {
+                            let at = start + (offset - row_taps[0]) as usize;
+                            gather_strided(&mut vals[j * n + r * nc..][..nc], &plane[at..], stride);
+                        }
+                    }
                 }
-                for ((b, k), &v) in best.iter_mut().zip(at.iter_mut()).zip(&vals) {
-                    update(b, k, v, offset);
+                for (&offset, vals) in row_taps.iter().zip(vals.chunks(n)) {
+                    for ((b, k), &v) in best.iter_mut().zip(at.iter_mut()).zip(vals) {
+                        update(b, k, v, offset);
+                    }
                 }
             }
             let outs = rows.clone().zip(best.chunks(nc).zip(at.chunks(nc)));
@@ -222,6 +238,15 @@ fn gather_strided<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {
         2 => fixed::<T, 2>(dst, src),
         3 => fixed::<T, 3>(dst, src),
         _ => dst.iter_mut().zip(src.iter().step_by(stride)).for_each(|(d, &v)| *d = v),
+    }
+}
+
+/// `even[o] = src[2o]`, `odd[o] = src[2o + 1]`: both members of each pair used, which LLVM
+/// vectorises as an interleaved load (one tap alone, a gather with gaps, it leaves scalar).
+#[inline(always)]
+fn split_pairs<T: Copy>(src: &[T], even: &mut [T], odd: &mut [T]) {
+    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(src.chunks_exact(2)) {
+        (*e, *o) = (pair[0], pair[1]);
     }
 }
 
