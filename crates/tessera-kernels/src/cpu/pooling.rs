@@ -97,11 +97,12 @@ const MIN_TAP_RUN: usize = 32;
 
 /// The outputs whose windows lie wholly inside the input plane (no padding, every tap): the
 /// output rows `rows` by the output columns `cols`, and each tap's offset in the plane from its
-/// window's first element, in row-major tap order.
+/// window's first element, in row-major tap order, `kw` taps per window row.
 pub(crate) struct Interior {
     rows: Range<usize>,
     cols: Range<usize>,
     taps: Vec<u32>,
+    kw: usize,
 }
 
 impl Interior {
@@ -117,8 +118,8 @@ impl Interior {
             .flat_map(|i| (0..aw.kernel).map(move |j| u32::try_from(i * ah.dilation * aw.input + j * aw.dilation).ok()))
             .collect();
         match taps {
-            Some(taps) if rows.len() * cols.len() >= MIN_TAP_RUN => Interior { rows, cols, taps },
-            _ => Interior { rows: 0..0, cols: 0..0, taps: Vec::new() },
+            Some(taps) if rows.len() * cols.len() >= MIN_TAP_RUN => Interior { rows, cols, taps, kw: aw.kernel },
+            _ => Interior { rows: 0..0, cols: 0..0, taps: Vec::new(), kw: 1 },
         }
     }
 
@@ -168,7 +169,7 @@ multiversion! {
             // Each output's running maximum and its tap's offset from the window's first element.
             let (mut best, mut at) = (vec![neg_inf; n], vec![0u32; n]);
             let stride = if nc > 1 { ww[cols.start + 1].first - ww[cols.start].first } else { 1 };
-            let kw = interior.taps.len() / wh[rows.start].count.max(1);
+            let kw = interior.kw;
             // One window row's taps at a time, each tap's values for every interior output in
             // its own run of `vals`; 2-wide windows side by side (the common 2x2 pooling) split
             // each pair of input columns in one pass.
@@ -222,22 +223,13 @@ multiversion! {
     }
 }
 
-/// `dst[o] = src[o · stride]` for every `o`, with the common strides as constants (so that the
-/// loads vectorise as interleaved accesses).
+/// `dst[o] = src[o · stride]` for every `o`.
 #[inline(always)]
 fn gather_strided<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {
-    #[inline(always)]
-    fn fixed<T: Copy, const S: usize>(dst: &mut [T], src: &[T]) {
-        let src = &src[..(dst.len().max(1) - 1) * S + 1];
-        for (o, d) in dst.iter_mut().enumerate() {
-            *d = src[o * S];
-        }
-    }
-    match stride {
-        1 => dst.copy_from_slice(&src[..dst.len()]),
-        2 => fixed::<T, 2>(dst, src),
-        3 => fixed::<T, 3>(dst, src),
-        _ => dst.iter_mut().zip(src.iter().step_by(stride)).for_each(|(d, &v)| *d = v),
+    if stride == 1 {
+        dst.copy_from_slice(&src[..dst.len()]);
+    } else {
+        dst.iter_mut().zip(src.iter().step_by(stride)).for_each(|(d, &v)| *d = v);
     }
 }
 
