@@ -28,29 +28,6 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("building a rayon pool")
 }
 
-/// `[STEPS] [THREADS]` from the command line of a per-step example (defaults 20 and 1).
-pub fn steps_and_threads() -> (usize, usize) {
-    let mut args = std::env::args().skip(1).map(|s| s.parse::<usize>().ok());
-    (args.next().flatten().unwrap_or(20), args.next().flatten().unwrap_or(1))
-}
-
-/// Runs `step` on each of `items` inside a pool of `threads` threads and returns the mean
-/// seconds per step after the first `warmup` (the per-step binaries of `examples/`).
-pub fn seconds_per_step<T: Sync>(items: &[T], warmup: usize, threads: usize, mut step: impl FnMut(&T) + Send) -> f64 {
-    pool(threads).install(|| {
-        // As a training loop would: the pool's other threads spin between kernels.
-        let _warm = tessera_tensor::KeepWarm::new();
-        let mut start = std::time::Instant::now();
-        for (i, item) in items.iter().enumerate() {
-            if i == warmup {
-                start = std::time::Instant::now();
-            }
-            step(item);
-        }
-        start.elapsed().as_secs_f64() / items.len().saturating_sub(warmup).max(1) as f64
-    })
-}
-
 /// A contiguous f32 tensor of standard normal values, from a fixed seed.
 pub fn randn_f32(shape: &[usize], seed: u64) -> Result<Tensor> {
     let mut g = Generator::new(seed);
