@@ -12,7 +12,8 @@ use super::unary::{map, FloatMath};
 use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
 use rayon::prelude::*;
-use tessera_core::{bf16, f16, DType};
+use std::borrow::Cow;
+use tessera_core::{bf16, f16, DType, Layout};
 
 /// The plan's attention of `q`, `k`, `v` (with the optional u8 key-padding `mask`): the output
 /// `[batch, heads, q_len, v_dim]` and each query row's log-sum-exp (`-inf` for a row whose keys
@@ -23,14 +24,14 @@ pub fn attention(plan: &AttentionPlan, qkv: [&CpuBuffer; 3], mask: Option<&CpuBu
     let [q, k, v] = qkv;
     macro_rules! native {
         ($q:expr, $k:expr, $v:expr) => {{
-            let s = |x, l| strided_values(x, l);
-            let (o, l) = forward(plan, &s($q, &plan.q), &s($k, &plan.k), &s($v, &plan.v), mask.as_deref());
+            let r = |x, l| Rows::new(x, l);
+            let (o, l) = forward(plan, &r($q, &plan.q), &r($k, &plan.k), &r($v, &plan.v), mask.as_deref());
             [o.into(), l.into()]
         }};
     }
     macro_rules! via_f32 {
         ($q:expr, $k:expr, $v:expr, $t:ty) => {{
-            let w = |x: &[$t], l| map(&strided_values(x, l), <$t>::to_f32);
+            let w = |x: &[$t], l: &Layout| Rows::contiguous(map(&strided_values(x, l), <$t>::to_f32), l);
             let (o, l) = forward(plan, &w($q, &plan.q), &w($k, &plan.k), &w($v, &plan.v), mask.as_deref());
             [map(&o, <$t>::from_f32).into(), l.into()]
         }};
@@ -62,17 +63,17 @@ pub fn attention_backward(
     let [q, k, v] = qkv;
     macro_rules! native {
         ($q:expr, $k:expr, $v:expr, $o:expr, $l:expr, $d:expr) => {{
-            let s = |x, l| strided_values(x, l);
-            let views = Views { q: &s($q, &f.q), k: &s($k, &f.k), v: &s($v, &f.v), mask: mask.as_deref() };
+            let (r, s) = (|x, l| Rows::new(x, l), |x, l| strided_values(x, l));
+            let views = Views { q: r($q, &f.q), k: r($k, &f.k), v: r($v, &f.v), mask: mask.as_deref() };
             let [dq, dk, dv] = backward(plan, &views, &s($o, &plan.out), &s($l, &plan.lse), &s($d, &plan.d_out));
             [dq.into(), dk.into(), dv.into()]
         }};
     }
     macro_rules! via_f32 {
         ($q:expr, $k:expr, $v:expr, $o:expr, $l:expr, $d:expr, $t:ty) => {{
-            let w = |x: &[$t], l| map(&strided_values(x, l), <$t>::to_f32);
-            let (qw, kw, vw) = (w($q, &f.q), w($k, &f.k), w($v, &f.v));
-            let views = Views { q: &qw, k: &kw, v: &vw, mask: mask.as_deref() };
+            let w = |x: &[$t], l: &Layout| -> Vec<f32> { map(&strided_values(x, l), <$t>::to_f32) };
+            let r = |x: &[$t], l: &Layout| Rows::contiguous(w(x, l), l);
+            let views = Views { q: r($q, &f.q), k: r($k, &f.k), v: r($v, &f.v), mask: mask.as_deref() };
             let lse = strided_values($l, &plan.lse);
             let [dq, dk, dv] = backward(plan, &views, &w($o, &plan.out), &lse, &w($d, &plan.d_out));
             [map(&dq, <$t>::from_f32).into(), map(&dk, <$t>::from_f32).into(), map(&dv, <$t>::from_f32).into()]
@@ -99,12 +100,59 @@ fn padding(plan: &AttentionPlan, mask: Option<&CpuBuffer>) -> Result<Option<Vec<
     }
 }
 
-/// The operands of one call, contiguous: q `[P, Sq, D]`, k `[P, Sk, D]`, v `[P, Sk, Dv]`.
-struct Views<'a, T> {
-    q: &'a [T],
-    k: &'a [T],
-    v: &'a [T],
+/// The operands of one backward call: q `[P, Sq, D]`, k `[P, Sk, D]`, v `[P, Sk, Dv]`.
+struct Views<'a, T: Clone> {
+    q: Rows<'a, T>,
+    k: Rows<'a, T>,
+    v: Rows<'a, T>,
     mask: Option<&'a [u8]>,
+}
+
+/// An operand `[batch, heads, seq, width]` read where it lies: each problem's rows start at its
+/// own offset and follow one another `stride` apart, each row's values contiguous (the split
+/// heads of a fused projection are read in place). A view whose rows are not contiguous is
+/// copied first.
+struct Rows<'a, T: Clone> {
+    data: Cow<'a, [T]>,
+    heads: usize,
+    /// Strides of the batch and head dims, and the offset of element 0.
+    problem: [usize; 2],
+    offset: usize,
+    stride: usize,
+    width: usize,
+}
+
+impl<'a, T: Copy + Send + Sync> Rows<'a, T> {
+    fn new(data: &'a [T], layout: &Layout) -> Self {
+        let (dims, st) = (layout.dims(), layout.strides());
+        if st[3] == 1 || dims[3] <= 1 {
+            let problem = [st[0], st[1]];
+            Rows {
+                data: Cow::Borrowed(data),
+                heads: dims[1],
+                problem,
+                offset: layout.offset(),
+                stride: st[2],
+                width: dims[3],
+            }
+        } else {
+            Rows::contiguous(strided_values(data, layout), layout)
+        }
+    }
+
+    /// Values already in `layout`'s shape, row-major.
+    fn contiguous(data: impl Into<Cow<'a, [T]>>, layout: &Layout) -> Self {
+        let [_, h, s, w] = [0, 1, 2, 3].map(|d| layout.dims()[d]);
+        Rows { data: data.into(), heads: h, problem: [h * s * w, s * w], offset: 0, stride: w, width: w }
+    }
+
+    /// Rows `i0..i0 + n` of problem `p`, from the first one's start (rows `stride` apart).
+    fn rows(&self, p: usize, i0: usize, n: usize) -> &[T] {
+        let (b, h) = (p / self.heads.max(1), p % self.heads.max(1));
+        let start = self.offset + b * self.problem[0] + h * self.problem[1] + i0 * self.stride;
+        let len = if n == 0 { 0 } else { (n - 1) * self.stride + self.width };
+        &self.data[start..][..len]
+    }
 }
 
 /// What decides one weight: its score before the softmax (or `None` when masked), and whether
@@ -212,9 +260,9 @@ where
 
 fn forward<T: FloatMath + Send + Sync>(
     plan: &AttentionPlan,
-    q: &[T],
-    k: &[T],
-    v: &[T],
+    q: &Rows<'_, T>,
+    k: &Rows<'_, T>,
+    v: &Rows<'_, T>,
     mask: Option<&[u8]>,
 ) -> (Vec<T>, Vec<T>) {
     let (sq, sk, d, dv) = (plan.q_len, plan.kv_len, plan.head_dim, plan.v_dim);
@@ -227,15 +275,15 @@ fn forward<T: FloatMath + Send + Sync>(
         let n = lse.len();
         let mut t = Scratch::new();
         let (mut m, mut l) = (vec![neg_inf; n], vec![T::ZERO; n]);
-        let qi = &q[(p * sq + i0) * d..][..n * d];
+        let qi = q.rows(p, i0, n);
         let limit = plan.key_limit(i0 + n - 1);
         for j0 in (0..limit).step_by(KEYS) {
             let kc = (j0 + KEYS).min(limit) - j0;
-            tile::products(qi, d, &k[(p * sk + j0) * d..][..kc * d], kc, &mut t.s[..n * KEYS]);
+            tile::products((qi, q.stride), d, (k.rows(p, j0, kc), k.stride), kc, &mut t.s[..n * KEYS]);
             weights.mask_scores(p, i0, j0, kc, &mut t.s[..n * KEYS]);
             tile::online_softmax(&mut t.s[..n * KEYS], kc, &mut m, &mut l, out, dv);
             weights.apply_dropout(p, i0, j0, kc, &mut t.s[..n * KEYS]);
-            tile::add_rows(&t.s[..n * KEYS], kc, &v[(p * sk + j0) * dv..][..kc * dv], dv, out);
+            tile::add_rows(&t.s[..n * KEYS], kc, (v.rows(p, j0, kc), v.stride), dv, out);
         }
         tile::finish_rows(out, dv, &m, &l, lse);
     });
@@ -255,7 +303,7 @@ fn backward<T: FloatMath + Send + Sync>(
     let scale = T::from_f64(f.scale);
     // D_i = dO_i · O_i: the softmax's correction term of each row.
     let delta: Vec<T> = (0..problems * sq).map(|r| dot(&d_out[r * dv..][..dv], &out[r * dv..][..dv])).collect();
-    let (q, k, v) = (views.q, views.k, views.v);
+    let (q, k, v) = (&views.q, &views.k, &views.v);
     let mut dq = vec![T::ZERO; problems * sq * d];
     let mut dk = vec![T::ZERO; problems * sk * d];
     let mut dv_out = vec![T::ZERO; problems * sk * dv];
@@ -266,13 +314,13 @@ fn backward<T: FloatMath + Send + Sync>(
         let mut t = Scratch::new();
         for j0 in (0..sk).step_by(KEYS) {
             let kc = KEYS.min(sk - j0);
-            let (kj, vj) = (&k[(p * sk + j0) * d..][..kc * d], &v[(p * sk + j0) * dv..][..kc * dv]);
+            let (kj, vj) = ((k.rows(p, j0, kc), k.stride), (v.rows(p, j0, kc), v.stride));
             let (dkj, dvj) = (&mut dk[j0 * d..][..kc * d], &mut dvp[j0 * dv..][..kc * dv]);
             // The first query that sees key j0.
             let first = if f.spec.causal { (j0 + sq).saturating_sub(sk) } else { 0 };
             for i0 in (first..sq).step_by(ROWS) {
                 let n = ROWS.min(sq - i0);
-                let (qi, doi) = (&q[(p * sq + i0) * d..][..n * d], &d_out[(p * sq + i0) * dv..][..n * dv]);
+                let (qi, doi) = ((q.rows(p, i0, n), q.stride), (&d_out[(p * sq + i0) * dv..][..n * dv], dv));
                 let (s, ds) = (&mut t.s[..n * KEYS], &mut t.ds[..n * KEYS]);
                 tile::products(qi, d, kj, kc, s);
                 w.mask_scores(p, i0, j0, kc, s);

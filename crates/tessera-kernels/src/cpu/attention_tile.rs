@@ -90,28 +90,37 @@ fn gemm_into<T: FloatMath + 'static>(
 }
 
 /// `s[r][c] = Σ_t a[r][t] b[c][t]` for the rows of `s` (stride [`KEYS`]) and the `kc` rows of `b`;
-/// `a` and `b` are row-major of width `w`: a tile of `a bᵀ` (zeros when `w` is 0).
-pub(super) fn products<T: FloatMath + 'static>(a: &[T], w: usize, b: &[T], kc: usize, s: &mut [T]) {
+/// `a` and `b` are given with their row strides, each row's `w` values contiguous: a tile of
+/// `a bᵀ` (zeros when `w` is 0).
+pub(super) fn products<T: FloatMath + 'static>(a: (&[T], usize), w: usize, b: (&[T], usize), kc: usize, s: &mut [T]) {
     let n = s.len() / KEYS;
-    let lhs = View { rows: n, cols: w, row_stride: w, col_stride: 1 };
-    let rhs = View { rows: w, cols: kc, row_stride: 1, col_stride: w };
-    gemm_into(s, KEYS, false, (a, lhs), (&b[..kc * w], rhs));
+    let lhs = View { rows: n, cols: w, row_stride: a.1, col_stride: 1 };
+    let rhs = View { rows: w, cols: kc, row_stride: 1, col_stride: b.1 };
+    gemm_into(s, KEYS, false, (a.0, lhs), (b.0, rhs));
 }
 
-/// `y[r] += Σ_c coef[r][c] x[c]` over `kc` rows `x[c]` of width `w`, for each row `y[r]`.
-pub(super) fn add_rows<T: FloatMath + 'static>(coef: &[T], kc: usize, x: &[T], w: usize, y: &mut [T]) {
+/// `y[r] += Σ_c coef[r][c] x[c]` over `kc` rows `x[c]` of width `w` (given with their row
+/// stride), for each row `y[r]` (contiguous).
+pub(super) fn add_rows<T: FloatMath + 'static>(coef: &[T], kc: usize, x: (&[T], usize), w: usize, y: &mut [T]) {
     let n = y.len() / w.max(1);
     let lhs = View { rows: n, cols: kc, row_stride: KEYS, col_stride: 1 };
-    let rhs = View { rows: kc, cols: w, row_stride: w, col_stride: 1 };
-    gemm_into(y, w, true, (coef, lhs), (x, rhs));
+    let rhs = View { rows: kc, cols: w, row_stride: x.1, col_stride: 1 };
+    gemm_into(y, w, true, (coef, lhs), (x.0, rhs));
 }
 
-/// `y[c] += Σ_r coef[r][c] x[r]` over the rows `x[r]` (width `w`), for the `kc` rows `y[c]`.
-pub(super) fn add_rows_transposed<T: FloatMath + 'static>(coef: &[T], kc: usize, x: &[T], w: usize, y: &mut [T]) {
-    let n = x.len() / w.max(1);
+/// `y[c] += Σ_r coef[r][c] x[r]` over the rows `x[r]` of the coefficient tile (width `w`, given
+/// with their row stride), for the `kc` rows `y[c]` (contiguous).
+pub(super) fn add_rows_transposed<T: FloatMath + 'static>(
+    coef: &[T],
+    kc: usize,
+    x: (&[T], usize),
+    w: usize,
+    y: &mut [T],
+) {
+    let n = coef.len() / KEYS;
     let lhs = View { rows: kc, cols: n, row_stride: 1, col_stride: KEYS };
-    let rhs = View { rows: n, cols: w, row_stride: w, col_stride: 1 };
-    gemm_into(y, w, true, (coef, lhs), (x, rhs));
+    let rhs = View { rows: n, cols: w, row_stride: x.1, col_stride: 1 };
+    gemm_into(y, w, true, (coef, lhs), (x.0, rhs));
 }
 
 /// `row[c] = exp(row[c] - shift)` (0 where `row[c]` is `-inf`; flushed to 0 where the result

@@ -81,3 +81,56 @@ fn dropout_drops_the_weights_its_plan_names() {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
 }
+
+#[test]
+fn split_head_views_are_read_in_place_and_strided_ones_copied_with_the_same_results() {
+    // q, k, v as the split heads of one fused projection `[B, S, 3, H, D]` (rows 3·H·D apart,
+    // read in place), and as views whose last dim is strided (copied first): both must give what
+    // contiguous operands give, forward and backward.
+    let (b, h, s, d) = (2, 3, 70, 8);
+    let fused: Vec<f64> = (0..b * s * 3 * h * d).map(|i| ((i as f64) * 0.61).sin()).collect();
+    let fl = Layout::contiguous(Shape::from(&[b, s, 3, h, d][..]));
+    let head = |which: usize| {
+        let l = fl.narrow(2, which, 1).unwrap();
+        Layout::new(Shape::from(&[b, h, s, d][..]), vec![l.strides()[0], l.strides()[3], l.strides()[1], 1], l.offset())
+            .unwrap()
+    };
+    let contiguous = |l: &Layout| CpuBuffer::F64(strided_values(&fused, l).into_owned());
+    // The same values through a transposed copy: `[B, H, D, S]` stored, viewed as `[B, H, S, D]`.
+    let transposed = |l: &Layout| {
+        let c = strided_values(&fused, l).into_owned();
+        let tl = Layout::contiguous(Shape::from(&[b, h, s, d][..])).permute(&[0, 1, 3, 2]).unwrap();
+        let stored = strided_values(&c, &tl).into_owned();
+        let view = Layout::contiguous(Shape::from(&[b, h, d, s][..])).permute(&[0, 1, 3, 2]).unwrap();
+        (CpuBuffer::F64(stored), view)
+    };
+    let dense = Layout::contiguous(Shape::from(&[b, h, s, d][..]));
+    let d_out: Vec<f64> = (0..b * h * s * d).map(|i| ((i as f64) * 0.23).cos()).collect();
+    let dl = Arg::new(DType::F64, &dense);
+    let run = |bufs: [&CpuBuffer; 3], layouts: [&Layout; 3]| {
+        let f = |l| Arg::new(DType::F64, l);
+        let spec = AttentionSpec { causal: true, ..Default::default() };
+        let plan = AttentionPlan::new(f(layouts[0]), f(layouts[1]), f(layouts[2]), None, spec).unwrap();
+        let [out, lse] = attention(&plan, bufs, None).unwrap();
+        let ll = Layout::contiguous(Shape::from(&[b, h, s][..]));
+        let back = AttentionBackwardPlan::new(plan, dl, Arg::new(DType::F64, &ll), dl).unwrap();
+        let grads = attention_backward(&back, bufs, None, [&out, &lse, &CpuBuffer::F64(d_out.clone())]).unwrap();
+        let mut all = out.as_slice::<f64>().unwrap().to_vec();
+        for g in &grads {
+            all.extend_from_slice(g.as_slice::<f64>().unwrap());
+        }
+        all
+    };
+    let ls = [head(0), head(1), head(2)];
+    let want = run([&contiguous(&ls[0]), &contiguous(&ls[1]), &contiguous(&ls[2])], [&dense; 3]);
+    let whole = CpuBuffer::F64(fused.clone());
+    let in_place = run([&whole; 3], [&ls[0], &ls[1], &ls[2]]);
+    let [tq, tk, tv] = [0, 1, 2].map(|i| transposed(&ls[i]));
+    let copied = run([&tq.0, &tk.0, &tv.0], [&tq.1, &tk.1, &tv.1]);
+    for got in [in_place, copied] {
+        assert_eq!(got.len(), want.len());
+        for (a, w) in got.iter().zip(&want) {
+            assert!((a - w).abs() < 1e-12, "{a} vs {w}");
+        }
+    }
+}
