@@ -115,8 +115,9 @@ struct Views<'a, T: Clone> {
 struct Rows<'a, T: Clone> {
     data: Cow<'a, [T]>,
     heads: usize,
-    /// Strides of the batch and head dims, and the offset of element 0.
+    /// Strides of the batch and head dims.
     problem: [usize; 2],
+    /// Where element 0 lies, the distance between rows and the values per row.
     offset: usize,
     stride: usize,
     width: usize,
