@@ -61,7 +61,7 @@ fn strip_quoted(message: &str) -> String {
 
 /// The signature of an error message: its first words, with quoted text as `_`, each word
 /// holding a digit (numbers, dims, hex) as `#`, each holding other than ASCII letters and
-/// punctuation as `_`, and each longer than [`LONGEST_WORD`] as `~`, runs of these as one, so
+/// punctuation as `_`, and each longer than `LONGEST_WORD` as `~`, runs of these as one, so
 /// that messages differing only in values or names match.
 pub fn signature(message: &str) -> String {
     let message = strip_quoted(message);

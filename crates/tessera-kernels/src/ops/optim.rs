@@ -6,8 +6,8 @@
 /// element in one pass, in place.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimStep {
-    /// SGD: `g = grad + weight_decay * p`; with momentum, `buf = momentum * buf + (1 - dampening)
-    /// * g` (`buf = g` on the first step), `g = nesterov ? g + momentum * buf : buf`;
+    /// SGD: `g = grad + weight_decay * p`; with momentum, `buf = momentum * buf +
+    /// (1 - dampening) * g` (`buf = g` on the first step), `g = nesterov ? g + momentum * buf : buf`;
     /// `p -= lr * g`. State: `[buf]` when `momentum != 0`.
     Sgd {
         /// Learning rate.

@@ -25,7 +25,8 @@
 use super::{Domain, IntSupport};
 use tessera_core::DType;
 
-/// Invokes `$callback!` with every row of the unary op table (see the [module docs](self)).
+/// Invokes `$callback!` with every row of the unary op table (see the module docs of
+/// `tessera_kernels::ops::unary`).
 #[macro_export]
 macro_rules! unary_op_table {
     ($($callback:ident)::+) => {
