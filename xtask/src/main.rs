@@ -1,7 +1,7 @@
 //! `cargo xtask`: the single entry point for building, checking and testing Tessera.
 //!
 //! ```text
-//! cargo xtask test              formatting, clippy (warnings denied), every test (the
+//! cargo xtask test              formatting, clippy and the docs (warnings denied), every test (the
 //!                               examples, a short fuzz pass and, with `mpirun`, the MPI tests
 //!                               among them), gradcheck, the kernel compile check, and
 //!                               packaging of every crate
@@ -96,6 +96,10 @@ fn test() -> Result<(), String> {
     let mpi = mpi_features();
     run("format check", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
     run("clippy", cargo(&["clippy", "--workspace", "--all-targets"]).args(&mpi).args(["--", "-D", "warnings"]))?;
+    run(
+        "docs (broken links denied)",
+        cargo(&["doc", "--workspace", "--no-deps"]).args(&mpi).env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     run("tests", cargo(&["test", "--workspace"]).args(&mpi))?;
     run("gradcheck", built_devtool("gradcheck")?.args(["--cases", TEST_GRADCHECK_CASES, "--device", "all"]))?;
     run("CUDA kernel compile check (NVRTC)", &mut built_devtool("compile-kernels")?)?;
