@@ -254,9 +254,9 @@ struct MinOp {
 
 // GELU's gradients, for unary.cu and for binary.cu's fused backward. GELU is x Phi(x), taken
 // through erfc(-x / sqrt 2) = 1 + erf(x / sqrt 2), which does not cancel for negative x; its
-// gradient is Phi(x) + x phi(x). The tanh form: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as
-// x sigmoid(2u), which equals it and does not cancel for negative x (1 + tanh(u) does). The
-// gradient likewise: with e = exp(-2|u|) and r = 1 / (1 + e), sigmoid(2u) is r for u >= 0 and
+// gradient is Phi(x) + x phi(x). The tanh form: 0.5 x (1 + tanh(u)) with
+// u = sqrt(2/pi) (x + 0.044715 x^3), computed as x sigmoid(2u), which equals it and does not
+// cancel for negative x (1 + tanh(u) does). The gradient likewise: with e = exp(-2|u|) and r = 1 / (1 + e), sigmoid(2u) is r for u >= 0 and
 // e r below, and 0.5 (1 - tanh(u)^2) = 2 sigmoid(2u) sigmoid(-2u) = 2 e r^2.
 template <typename A> __device__ __forceinline__ A gelu_grad(A x) {
     return (A)0.5 * erfc(x * (A)-0.70710678118654752440) + x * exp((A)-0.5 * x * x) * (A)0.39894228040143267794;

@@ -1,7 +1,7 @@
 //! Elementwise ops of two operands, with NumPy/PyTorch broadcasting.
 
 use super::buffer::{expect_dtype, CpuBuffer};
-use super::unary::{gelu_grad, gelu_tanh_grad};
+use super::unary::{gelu_grad, gelu_tanh_grad, FloatMath};
 use super::zip::zip_map;
 use crate::ops::BinaryOp;
 use crate::plan::{division_by_zero, BinaryPlan};
@@ -36,7 +36,7 @@ fn f32_op(op: BinaryOp, x: f32, y: f32) -> f32 {
 
 fn float_op<T>(op: BinaryOp, a: &[T], ll: &Layout, b: &[T], rl: &Layout) -> Vec<T>
 where
-    T: super::unary::FloatMath + Sync + Send,
+    T: FloatMath + Sync + Send,
 {
     let nan = T::from_f64(f64::NAN);
     match op {
@@ -74,12 +74,12 @@ where
 // Functions forced inline rather than closures: their bodies (erfc, exp) are past LLVM's
 // inlining threshold, and a call per element would not vectorise.
 #[inline(always)]
-fn gelu_backward<T: super::unary::FloatMath>(x: T, g: T) -> T {
+fn gelu_backward<T: FloatMath>(x: T, g: T) -> T {
     g * gelu_grad(x)
 }
 
 #[inline(always)]
-fn gelu_tanh_backward<T: super::unary::FloatMath>(x: T, g: T) -> T {
+fn gelu_tanh_backward<T: FloatMath>(x: T, g: T) -> T {
     g * gelu_tanh_grad(x)
 }
 
