@@ -24,8 +24,11 @@
 //! - Non-differentiable ops (comparisons, `argmax`, `argmin`, casts to integers) return constants;
 //!   a backward that reaches an op recorded without a rule fails with
 //!   [`Error::NoBackwardRule`], never a silent zero.
+//! - [`AutocastGuard`] / [`autocast`] run the products (matmul, convolution, attention) in bf16
+//!   or f16 with f32 everywhere else: mixed precision (see [`Precision`]).
 //! - [`gradcheck`] checks every rule against central finite differences on random inputs.
 
+mod autocast;
 mod backward;
 mod error;
 #[cfg(feature = "gradcheck")]
@@ -35,6 +38,7 @@ mod no_grad;
 mod ops;
 mod var;
 
+pub use autocast::{autocast, autocast_precision, AutocastGuard, Precision};
 pub use error::{Error, Result};
 pub use graph::{BackwardCtx, BackwardRule, InputGrads};
 pub use no_grad::{is_grad_enabled, no_grad, NoGradGuard};

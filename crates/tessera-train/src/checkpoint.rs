@@ -23,7 +23,8 @@ pub struct CheckpointInfo {
 }
 
 /// Saves `model` (tensors `model.<name>`) and, when given, `optimizer` (tensors
-/// `optim.<name>.state<k>`) with `info`, atomically.
+/// `optim.<name>.state<k>`, its step count, learning rate and loss scale) with `info`,
+/// atomically.
 pub fn save(path: &Path, model: &dyn Module, optimizer: Option<&Optimizer>, info: &CheckpointInfo) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> =
         model.state_entries().into_iter().map(|(n, e)| (format!("model.{n}"), e.tensor())).collect();
@@ -37,6 +38,10 @@ pub fn save(path: &Path, model: &dyn Module, optimizer: Option<&Optimizer>, info
         tensors.extend(state.into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
         meta.insert("optimizer_steps".into(), steps.to_string());
         meta.insert("learning_rate".into(), opt.learning_rate().to_string());
+        if let Some(scaler) = opt.loss_scaler() {
+            meta.insert("loss_scale".into(), scaler.scale().to_string());
+            meta.insert("loss_scale_clean_steps".into(), scaler.clean_steps().to_string());
+        }
     }
     write_atomic(path, &to_safetensors(&tensors, &meta)?)?;
     Ok(())
@@ -151,9 +156,20 @@ pub fn load(
             .get("optimizer_steps")
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| bad("no optimizer state saved".into()))?;
+        // Checked before anything changes; taken up only by an optimizer that scales its loss.
+        let scale: Option<(f64, u64)> = meta
+            .get("loss_scale")
+            .and_then(|s| s.parse().ok())
+            .map(|scale| (scale, meta.get("loss_scale_clean_steps").and_then(|s| s.parse().ok()).unwrap_or(0)));
+        if let Some((bad_scale, _)) = scale.filter(|(s, _)| !(s.is_finite() && *s > 0.0)) {
+            return Err(bad(format!("loss scale {bad_scale} must be finite and > 0")));
+        }
         opt.load_state_dict(&optim_tensors, steps).map_err(|e| bad(e.to_string()))?;
         if let Some(lr) = meta.get("learning_rate").and_then(|s| s.parse().ok()) {
             opt.set_learning_rate(lr);
+        }
+        if let (Some(scaler), Some((scale, clean))) = (opt.loss_scaler_mut(), scale) {
+            scaler.restore(scale, clean)?;
         }
     }
     for (n, entry) in params {

@@ -26,6 +26,8 @@ mod trainer;
 pub mod tune;
 
 pub use error::{Error, Result};
+/// The precision a model trains in (mixed precision: see [`Trainer::precision`]).
+pub use tessera_autograd::Precision;
 /// Distributed training's communicator and collectives (the `tessera-dist` crate).
 pub use tessera_dist as dist;
 pub use trainer::{

@@ -1,6 +1,7 @@
 //! `tessera train mlp` end to end on the shipped MNIST sample: a run resumed with `--resume`
 //! ends with the weights and optimizer state of an unbroken run (L1/L2 penalties included), and
-//! records every epoch once; `eval` prints the per-class table and draws the confusion matrix.
+//! records every epoch once (in mixed precision too, loss scale included); `eval` prints the
+//! per-class table and draws the confusion matrix.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,29 @@ fn resumed_mlp_run_matches_an_unbroken_one() {
     let penalties: Vec<f64> =
         metrics.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["penalty"].as_f64().unwrap()).collect();
     assert!(penalties.iter().all(|&p| p > 0.0), "the penalty is logged every epoch: {metrics}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn resumed_f16_run_matches_an_unbroken_one_and_keeps_its_loss_scale() {
+    let dir = fresh_dir("cli-mlp-f16");
+    let (unbroken, resumed) = (dir.join("unbroken"), dir.join("resumed"));
+    let common = ["train", "mlp", "--batch-size", "64", "--seed", "5", "--precision", "f16", "--out"];
+    let printed = tessera(&[&common[..], &[unbroken.to_str().unwrap(), "--epochs", "2"]].concat());
+    let accuracy = number_after(&printed, "test accuracy");
+    assert!(accuracy > 85.0, "{printed}");
+    tessera(&[&common[..], &[resumed.to_str().unwrap(), "--epochs", "1"]].concat());
+    tessera(&["train", "mlp", "--resume", resumed.to_str().unwrap(), "--epochs", "2"]);
+    assert_eq!(last_checkpoint(&resumed), last_checkpoint(&unbroken), "resumed weights or optimizer state differ");
+    let scale = |run: &Path| {
+        let (_, meta) = read_safetensors(&run.join("checkpoints/last.safetensors")).unwrap();
+        let get = |key: &str| meta.get(key).cloned().expect("an f16 run's checkpoint records its loss scale");
+        (get("loss_scale"), get("loss_scale_clean_steps"))
+    };
+    assert_eq!(scale(&resumed), scale(&unbroken));
+    assert_ne!(scale(&resumed).1, "0", "the clean steps since the scale last changed carry over");
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(resumed.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["precision"].as_str(), Some("f16"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

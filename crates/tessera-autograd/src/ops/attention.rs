@@ -1,5 +1,6 @@
 //! Fused scaled-dot-product attention and its backward rule (the fused backward kernels).
 
+use crate::autocast::Autocast;
 use crate::{Result, Var};
 use tessera_tensor::{AttentionSpec, Tensor};
 
@@ -8,6 +9,8 @@ impl Var {
     /// `Tensor::attention`): no `seq × seq` matrix is kept for backward, only each query row's
     /// log-sum-exp, from which the backward recomputes the weights tile by tile.
     /// `key_padding_mask` (u8 `[batch, kv_len]`, nonzero: ignore the key) is not differentiated.
+    /// Inside an autocast scope f32 operands compute in its low precision (see
+    /// [`Precision`](crate::Precision)).
     pub fn attention(
         q: &Var,
         k: &Var,
@@ -15,6 +18,10 @@ impl Var {
         key_padding_mask: Option<&Tensor>,
         spec: &AttentionSpec,
     ) -> Result<Var> {
+        if let Some(cast) = Autocast::of(&[q, k, v]) {
+            let (q, k, v) = (cast.operand(q)?, cast.operand(k)?, cast.operand(v)?);
+            return cast.result(Var::attention(&q, &k, &v, key_padding_mask, spec)?);
+        }
         let (out, lse) = Tensor::attention(q.tensor(), k.tensor(), v.tensor(), key_padding_mask, spec)?;
         let (qt, kt, vt) = (q.tensor().clone(), k.tensor().clone(), v.tensor().clone());
         let (mask, spec, saved_out) = (key_padding_mask.cloned(), *spec, out.clone());

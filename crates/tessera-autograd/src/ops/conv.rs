@@ -3,6 +3,7 @@
 //! (`Tensor::conv2d_input_grad`, `Tensor::conv2d_weight_grad`) and the forward itself: a
 //! transposed convolution's input gradient is the convolution of the output's gradient.
 
+use crate::autocast::Autocast;
 use crate::{Result, Var};
 use tessera_tensor::{Conv2dSpec, ConvTranspose2dSpec, Im2ColSpec, Tensor};
 
@@ -48,8 +49,13 @@ impl Var {
 
     /// 2-D convolution (PyTorch's `conv2d`): `self` `[N, C, H, W]` or `[C, H, W]`, `weight`
     /// `[OC, C / groups, KH, KW]`, `bias` `[OC]`, output `[N, OC, OH, OW]` (see
-    /// `Tensor::conv2d`), differentiable in all three.
+    /// `Tensor::conv2d`), differentiable in all three. Inside an autocast scope f32 operands
+    /// compute in its low precision (see [`Precision`](crate::Precision)).
     pub fn conv2d(&self, weight: &Var, bias: Option<&Var>, spec: &Conv2dSpec) -> Result<Var> {
+        if let Some(cast) = Autocast::of(&inputs(self, weight, bias)) {
+            let bias = bias.map(|b| cast.operand(b)).transpose()?;
+            return cast.result(cast.operand(self)?.conv2d(&cast.operand(weight)?, bias.as_ref(), spec)?);
+        }
         let plan = self.tensor().conv2d_plan(weight.tensor(), bias.map(|b| b.tensor()), spec)?;
         let y = self.tensor().conv2d(weight.tensor(), bias.map(|b| b.tensor()), spec)?;
         let (x, w, spec, batched) = (self.tensor().clone(), weight.tensor().clone(), *spec, plan.batched);
@@ -69,7 +75,12 @@ impl Var {
     /// Transposed 2-D convolution (PyTorch's `conv_transpose2d`): `self` `[N, C, H, W]` or
     /// `[C, H, W]`, `weight` `[C, OC / groups, KH, KW]`, `bias` `[OC]`, output
     /// `[N, OC, HO, WO]` (see `Tensor::conv_transpose2d`), differentiable in all three.
+    /// Autocast as [`Var::conv2d`].
     pub fn conv_transpose2d(&self, weight: &Var, bias: Option<&Var>, spec: &ConvTranspose2dSpec) -> Result<Var> {
+        if let Some(cast) = Autocast::of(&inputs(self, weight, bias)) {
+            let bias = bias.map(|b| cast.operand(b)).transpose()?;
+            return cast.result(cast.operand(self)?.conv_transpose2d(&cast.operand(weight)?, bias.as_ref(), spec)?);
+        }
         let plan = self.tensor().conv_transpose2d_plan(weight.tensor(), bias.map(|b| b.tensor()), spec)?;
         let y = self.tensor().conv_transpose2d(weight.tensor(), bias.map(|b| b.tensor()), spec)?;
         let (x, w, batched, conv) = (self.tensor().clone(), weight.tensor().clone(), plan.batched, plan.conv);

@@ -1,6 +1,7 @@
 //! Matrix product with broadcast batch dims, and its backward rule.
 
 use super::sum_to_shape;
+use crate::autocast::Autocast;
 use crate::{Result, Var};
 use tessera_tensor::Tensor;
 
@@ -25,8 +26,12 @@ fn rhs_grad(a: &Tensor, g: &Tensor, b: &Tensor) -> Result<Tensor> {
 impl Var {
     /// Matrix product `[..., m, k] @ [..., k, n]` with broadcast batch dims (rank >= 2 each).
     /// The gradients are `g @ bᵀ` and `aᵀ @ g`, summed over the batch dims an operand was
-    /// broadcast along. Transposes are views: no copies are made for them.
+    /// broadcast along. Transposes are views: no copies are made for them. Inside an autocast
+    /// scope f32 operands multiply in its low precision (see [`Precision`](crate::Precision)).
     pub fn matmul(&self, rhs: &Var) -> Result<Var> {
+        if let Some(cast) = Autocast::of(&[self, rhs]) {
+            return cast.result(cast.operand(self)?.matmul(&cast.operand(rhs)?)?);
+        }
         let y = self.tensor().matmul(rhs.tensor())?;
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
         Ok(Var::record("matmul", y, &[self, rhs], move |c| {
@@ -39,8 +44,13 @@ impl Var {
 
     /// `self @ rhs + bias` (`bias` `[n]`, added to every row), fused: see
     /// [`Tensor::matmul_bias`](tessera_tensor::Tensor::matmul_bias). Gradients as
-    /// [`Var::matmul`], and the bias's is the output gradient summed over all rows.
+    /// [`Var::matmul`], and the bias's is the output gradient summed over all rows. Autocast as
+    /// [`Var::matmul`].
     pub fn matmul_bias(&self, rhs: &Var, bias: &Var) -> Result<Var> {
+        if let Some(cast) = Autocast::of(&[self, rhs, bias]) {
+            let (a, b, c) = (cast.operand(self)?, cast.operand(rhs)?, cast.operand(bias)?);
+            return cast.result(a.matmul_bias(&b, &c)?);
+        }
         let y = self.tensor().matmul_bias(rhs.tensor(), bias.tensor())?;
         let (a, b) = (self.tensor().clone(), rhs.tensor().clone());
         Ok(Var::record("matmul_bias", y, &[self, rhs, bias], move |c| {

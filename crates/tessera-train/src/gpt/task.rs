@@ -204,9 +204,9 @@ impl Task for GptTask<'_> {
         Ok(Step { loss: loss.scale(1.0 / batch.micro.len() as f64)?, weight: tokens, metrics: Vec::new() })
     }
 
-    /// One backward per micro-batch, each loss scaled by `1 / micro-batches`: the gradients
-    /// of the mean loss, with one micro-batch's graph alive at a time.
-    fn forward_backward(&mut self, batch: &GptBatch) -> Result<(f64, Step)> {
+    /// One backward per micro-batch, each loss scaled by `loss_scale / micro-batches`: the
+    /// gradients of the (scaled) mean loss, with one micro-batch's graph alive at a time.
+    fn forward_backward(&mut self, batch: &GptBatch, loss_scale: f64) -> Result<(f64, Step)> {
         let n = batch.micro.len() as f64;
         let mut sum = 0.0;
         for micro in &batch.micro {
@@ -215,7 +215,7 @@ impl Task for GptTask<'_> {
             if !value.is_finite() {
                 return Ok((value, Step { loss: l, weight: 0.0, metrics: Vec::new() }));
             }
-            l.scale(1.0 / n)?.backward()?;
+            l.scale(loss_scale / n)?.backward()?;
             sum += value;
         }
         let mean = sum / n;

@@ -1,17 +1,21 @@
 //! Optimizers: SGD (momentum, Nesterov, weight decay), Adam, AdamW, RMSprop, with gradient
 //! clipping, L1/L2 penalties on chosen parameters and parameter groups with their own learning
-//! rate and weight decay; each step is one fused in-place update per parameter tensor.
+//! rate and weight decay, and dynamic loss scaling for f16; each step is one fused in-place update
+//! per parameter tensor.
 
+mod loss_scale;
 mod regularize;
 mod settings;
 
+pub use loss_scale::{LossScaler, LossScaling};
 pub use regularize::{GroupOptions, Penalty};
 pub use settings::{Adam, Clip, OptimizerKind, RmsProp, Sgd};
 
 use crate::{Error, Result};
 use regularize::ParamOptions;
+use tessera_autograd::Precision;
 use tessera_nn::Parameters;
-use tessera_tensor::{OptimStep, Tensor};
+use tessera_tensor::{DType, OptimStep, Tensor};
 
 /// An optimizer over a model's parameters.
 ///
@@ -56,13 +60,15 @@ pub struct Optimizer {
     /// Per parameter: its group's learning rate and decay, whether decay applies, its penalty.
     options: Vec<ParamOptions>,
     groups: usize,
+    scaler: Option<LossScaler>,
 }
 
 impl Optimizer {
     /// An optimizer for `params`, with zeroed state.
     pub fn new(params: Parameters, kind: OptimizerKind) -> Result<Optimizer> {
         let options = vec![ParamOptions::default(); params.len()];
-        let mut opt = Optimizer { kind, params, state: Vec::new(), steps: 0, clip: None, options, groups: 0 };
+        let mut opt =
+            Optimizer { kind, params, state: Vec::new(), steps: 0, clip: None, options, groups: 0, scaler: None };
         if opt.learning_rate().is_nan() || opt.learning_rate() < 0.0 {
             return Err(Error::Config(format!("learning rate {} must be >= 0", opt.learning_rate())));
         }
@@ -79,6 +85,59 @@ impl Optimizer {
     pub fn with_clip(mut self, clip: Clip) -> Self {
         self.clip = Some(clip);
         self
+    }
+
+    /// Scales the loss dynamically (f16 training; see [`LossScaling`]): the gradients reaching
+    /// [`Optimizer::step`] are those of the loss times [`Optimizer::loss_scale`], which the step
+    /// divides out before penalties, clipping and the update. A step whose gradients hold an
+    /// infinity or NaN is skipped (parameters, state and step count untouched) and the scale
+    /// backs off; it grows again after enough clean steps.
+    ///
+    /// ```
+    /// use tessera_autograd::Var;
+    /// use tessera_tensor::{Device, Tensor};
+    /// use tessera_train::optim::{LossScaling, Optimizer, OptimizerKind, Sgd};
+    /// let w = Var::param(Tensor::from_vec(vec![1.0f32], [1], &Device::Cpu)?)?;
+    /// let sgd = OptimizerKind::Sgd(Sgd { lr: 0.5, ..Sgd::default() });
+    /// let mut opt = Optimizer::new(vec![("w".into(), w.clone())], sgd)?.with_loss_scaling(LossScaling::default())?;
+    /// w.sum_all()?.scale(opt.loss_scale())?.backward()?; // the gradient is 65536
+    /// opt.step()?;
+    /// assert_eq!(w.tensor().to_vec::<f32>()?, vec![0.5]); // 1 - 0.5 · 1
+    /// # Ok::<(), tessera_train::Error>(())
+    /// ```
+    pub fn with_loss_scaling(mut self, settings: LossScaling) -> Result<Self> {
+        self.set_loss_scaling(Some(settings))?;
+        Ok(self)
+    }
+
+    /// Turns dynamic loss scaling on with `settings` (from its initial scale) or off.
+    pub fn set_loss_scaling(&mut self, settings: Option<LossScaling>) -> Result<()> {
+        self.scaler = settings.map(LossScaler::new).transpose()?;
+        Ok(())
+    }
+
+    /// Scales the loss as training in `precision` needs: f16 turns on [`LossScaling::default`]
+    /// unless scaling is configured already; the other precisions leave it as it is (bf16 has
+    /// f32's range).
+    pub fn scale_loss_for(&mut self, precision: Precision) {
+        if precision == Precision::F16 {
+            self.scaler.get_or_insert_with(LossScaler::default);
+        }
+    }
+
+    /// The loss scaler's state, when the loss is scaled.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.scaler.as_ref()
+    }
+
+    /// The loss scaler, mutably (to restore a checkpoint's scale).
+    pub fn loss_scaler_mut(&mut self) -> Option<&mut LossScaler> {
+        self.scaler.as_mut()
+    }
+
+    /// What to multiply the loss by before backward: the scaler's scale, or 1.
+    pub fn loss_scale(&self) -> f64 {
+        self.scaler.map_or(1.0, |s| s.scale())
     }
 
     /// Applies weight decay only to the parameters `decays` selects by name and value (PyTorch's
@@ -245,31 +304,51 @@ impl Optimizer {
         }
     }
 
-    /// Updates every parameter that has a gradient: penalties' gradients added, then clipping
-    /// (if configured), then one fused update per parameter with its group's constants.
+    /// Updates every parameter that has a gradient: the loss scale divided out (when scaling),
+    /// penalties' gradients added, then clipping (if configured), then one fused update per
+    /// parameter with its group's constants. With loss scaling, gradients that are not all
+    /// finite skip the step (see [`Optimizer::with_loss_scaling`]).
     pub fn step(&mut self) -> Result<()> {
-        let mut grads: Vec<Option<Tensor>> = Vec::with_capacity(self.params.len());
+        let unscale = 1.0 / self.loss_scale();
+        // Each gradient and the factor still to apply to it: the unscaling, unless a penalty's
+        // gradient had to be added to the unscaled one first.
+        let mut grads: Vec<Option<(Tensor, f64)>> = Vec::with_capacity(self.params.len());
         for ((_, p), o) in self.params.iter().zip(&self.options) {
             grads.push(match p.grad() {
-                Some(g) if !o.penalty.is_zero() => Some(o.penalty.add_gradient(p.tensor(), &g)?),
-                g => g,
+                Some(g) if !o.penalty.is_zero() => {
+                    let g = if unscale == 1.0 { g } else { g.scale(unscale)? };
+                    Some((o.penalty.add_gradient(p.tensor(), &g)?, 1.0))
+                }
+                g => g.map(|g| (g, unscale)),
             });
         }
-        let scale = match self.clip {
-            Some(Clip::GlobalNorm(max)) => {
-                let norm = global_norm(grads.iter().flatten())?;
-                // PyTorch's clip_grad_norm_: scale by max / (norm + 1e-6) when that is below 1.
-                let coef = max / (norm + 1e-6);
-                (coef < 1.0).then_some(coef)
-            }
+        let clip_norm = match self.clip {
+            Some(Clip::GlobalNorm(max)) => Some(max),
             _ => None,
+        };
+        let norm = if clip_norm.is_some() || self.scaler.is_some() {
+            Some(scaled_norm(grads.iter().flatten().map(|(g, f)| (g, *f)))?)
+        } else {
+            None
+        };
+        if let Some(scaler) = &mut self.scaler {
+            let overflowed = !norm.is_some_and(f64::is_finite);
+            scaler.update(overflowed);
+            if overflowed {
+                return Ok(());
+            }
+        }
+        // PyTorch's clip_grad_norm_: scale by max / (norm + 1e-6) when that is below 1.
+        let clip = match (clip_norm, norm) {
+            (Some(max), Some(norm)) => (max / (norm + 1e-6)).min(1.0),
+            _ => 1.0,
         };
         self.steps += 1;
         let step = self.steps as f64;
         for ((((_, p), g), state), o) in self.params.iter().zip(grads).zip(&self.state).zip(&self.options) {
-            let Some(mut g) = g else { continue };
-            if let Some(c) = scale {
-                g = g.scale(c)?;
+            let Some((mut g, factor)) = g else { continue };
+            if factor * clip != 1.0 {
+                g = g.scale(factor * clip)?;
             }
             if let Some(Clip::Value(v)) = self.clip {
                 g = g.clamp(-v, v)?;
@@ -324,13 +403,27 @@ pub fn matrices_and_embeddings(_name: &str, param: &Tensor) -> bool {
     param.rank() >= 2
 }
 
-/// The L2 norm of all the given gradients together.
+/// The L2 norm of all the given gradients together (infinite or NaN when one holds an
+/// infinity or NaN).
 pub fn global_norm<'a>(grads: impl Iterator<Item = &'a Tensor>) -> Result<f64> {
-    let mut sum = 0.0;
-    for g in grads {
-        sum += g.square()?.sum_all()?.to_scalar_f64()?;
+    scaled_norm(grads.map(|g| (g, 1.0)))
+}
+
+/// The L2 norm of the gradients each multiplied by its factor. The squares are summed on the
+/// gradients' device, each tensor's sum in f64, and read back once.
+fn scaled_norm<'a>(grads: impl Iterator<Item = (&'a Tensor, f64)>) -> Result<f64> {
+    let mut total: Option<Tensor> = None;
+    for (g, factor) in grads {
+        let mut sum = g.square()?.sum_all()?.to_dtype(DType::F64)?;
+        if factor != 1.0 {
+            sum = sum.scale(factor * factor)?;
+        }
+        total = Some(match total {
+            Some(t) => t.add(&sum)?,
+            None => sum,
+        });
     }
-    Ok(sum.sqrt())
+    Ok(total.map_or(Ok(0.0), |t| t.to_scalar_f64())?.sqrt())
 }
 
 #[cfg(test)]

@@ -139,8 +139,8 @@ impl DataParallel {
         Ok(())
     }
 
-    /// Copies rank 0's optimizer state (moments, step count, learning rate) to every rank, so
-    /// that a run resumed from a checkpoint only rank 0 read continues alike everywhere.
+    /// Copies rank 0's optimizer state (moments, step count, learning rate, loss scale) to every
+    /// rank, so that a run resumed from a checkpoint only rank 0 read continues alike everywhere.
     pub fn sync_optimizer(&self, optimizer: &mut Optimizer) -> Result<()> {
         if self.comm.world() == 1 {
             return Ok(());
@@ -151,9 +151,13 @@ impl DataParallel {
         }
         let steps = self.comm.broadcast_u64(steps, 0)?;
         optimizer.load_state_dict(&tensors, steps)?;
-        let mut lr = [optimizer.learning_rate()];
-        self.comm.broadcast_buf(Buf::F64(&mut lr), 0)?;
-        optimizer.set_learning_rate(lr[0]);
+        let scaler = optimizer.loss_scaler().map_or([0.0; 2], |s| [s.scale(), s.clean_steps() as f64]);
+        let mut values = [optimizer.learning_rate(), scaler[0], scaler[1]];
+        self.comm.broadcast_buf(Buf::F64(&mut values), 0)?;
+        optimizer.set_learning_rate(values[0]);
+        if let Some(s) = optimizer.loss_scaler_mut() {
+            s.restore(values[1], values[2] as u64)?;
+        }
         Ok(())
     }
 

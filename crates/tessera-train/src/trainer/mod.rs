@@ -18,6 +18,7 @@ use crate::run_dir::RunDir;
 use crate::{Error, Result};
 use std::time::Instant;
 use task::Means;
+use tessera_autograd::{AutocastGuard, Precision};
 
 /// Trains a model with an optimizer, through a [`Task`] (a batch in, a loss and metrics out):
 /// epochs with a progress display, evaluation sets after each epoch, callbacks (early stopping,
@@ -34,12 +35,13 @@ pub struct Trainer<T: Task> {
     callbacks: Vec<Box<dyn Callback>>,
     run_dir: Option<RunDir>,
     dist: Option<DataParallel>,
+    precision: Precision,
 }
 
 impl<T: Task> Trainer<T> {
     /// A trainer for `task` with `optimizer` (built over the task's module's parameters).
     pub fn with_task(task: T, optimizer: Optimizer) -> Self {
-        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None, dist: None }
+        Trainer { task, optimizer, callbacks: Vec::new(), run_dir: None, dist: None, precision: Precision::F32 }
     }
 
     /// Trains data-parallel in the job `dp`'s communicator joins (a
@@ -53,6 +55,22 @@ impl<T: Task> Trainer<T> {
     pub fn distributed(mut self, dp: impl Into<DataParallel>) -> Self {
         self.dist = Some(dp.into());
         self
+    }
+
+    /// Trains (and evaluates) in `precision`: with bf16 or f16 the task's forward runs inside
+    /// an autocast scope (products in the low precision, everything else and the parameters
+    /// in f32: see [`Precision`]). f16 also scales the loss dynamically when the optimizer does
+    /// not already ([`Optimizer::scale_loss_for`], PyTorch's `GradScaler`): steps whose
+    /// gradients overflow are skipped.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.optimizer.scale_loss_for(precision);
+        self.precision = precision;
+        self
+    }
+
+    /// The precision it trains in.
+    pub fn training_precision(&self) -> Precision {
+        self.precision
     }
 
     /// The data-parallel settings, when distributed.
@@ -94,7 +112,8 @@ impl<T: Task> Trainer<T> {
 
     /// One optimizer step on `batch`: the task's forward and loss, backward (see
     /// [`Task::forward_backward`]), the step. Returns the loss value and the task's step
-    /// (metrics, weight). A loss that is not finite is returned without a step.
+    /// (metrics, weight). A loss that is not finite is returned without a step; with loss
+    /// scaling, so are gradients that overflowed (see [`Optimizer::with_loss_scaling`]).
     ///
     /// Distributed, the gradients are first averaged over the processes (weighted by their
     /// steps' weights), and the returned loss is this process's unless the loss is not finite
@@ -105,7 +124,10 @@ impl<T: Task> Trainer<T> {
     pub fn train_step(&mut self, batch: &T::Batch) -> Result<(f64, Step)> {
         let _warm = tessera_tensor::KeepWarm::new();
         self.optimizer.zero_grad();
-        let (mut value, step) = self.task.forward_backward(batch)?;
+        let (mut value, step) = {
+            let _cast = AutocastGuard::new(self.precision);
+            self.task.forward_backward(batch, self.optimizer.loss_scale())?
+        };
         if let Some(dp) = &self.dist {
             let global = dp.average_step(self.optimizer.params(), value, step.weight)?;
             if !global.is_finite() {
@@ -119,10 +141,13 @@ impl<T: Task> Trainer<T> {
     }
 
     /// The metrics of the task over `batches`, in evaluation mode and without recording (the
-    /// module goes back to training mode after).
+    /// module goes back to training mode after), in the trainer's precision.
     pub fn evaluate_on(&mut self, batches: &dyn Batches<Batch = T::Batch>, top_k: Option<usize>) -> Result<Metrics> {
         self.task.module().set_training(false);
-        let result = evaluate_task(&mut self.task, batches, top_k);
+        let result = {
+            let _cast = AutocastGuard::new(self.precision);
+            evaluate_task(&mut self.task, batches, top_k)
+        };
         self.task.module().set_training(true);
         result
     }

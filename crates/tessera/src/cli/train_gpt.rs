@@ -3,7 +3,7 @@
 use super::device::open;
 use super::lm_text::{corpus_name, open_lm_run, read_corpus, stream, LmTokenizer};
 use super::ranges::{count, fraction, non_negative, positive};
-use super::training::{load_last, nothing_trained, resolve, trainer, write_results, TrainOptions, Watch};
+use super::training::{load_last, nothing_trained, resolve, trainer, write_results, RunPlan, TrainOptions};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -154,9 +154,9 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total: a.iters, min_lr: a.min_lr };
     let mut schedule = Scheduler::new(cosine, a.common.lr);
     optimizer.set_learning_rate(schedule.after_step(optimizer.steps() as usize));
-    let watch = Watch { monitor: "val_loss", patience: a.common.patience };
+    let run_plan = RunPlan { monitor: "val_loss", patience: a.common.patience, precision: a.common.precision.into() };
     let schedule = Some(LrScheduler::new(schedule, None));
-    let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, schedule, watch);
+    let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, schedule, run_plan);
     say!("{} iterations in {} evaluation intervals of {}", a.iters, data.intervals(), a.eval_interval);
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;

@@ -4,7 +4,7 @@
 use super::device::open;
 use super::lm_text::{bigram_baseline, corpus_name, open_lm_run, read_corpus, split_lines, stream, LmTokenizer};
 use super::ranges::{count, fraction, open_fraction, positive};
-use super::training::{load_last, nothing_trained, resolve, trainer, write_results, TrainOptions, Watch};
+use super::training::{load_last, nothing_trained, resolve, trainer, write_results, RunPlan, TrainOptions};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -143,8 +143,8 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
     // A resumed run replays its epochs through the schedule, which retakes its cuts.
     let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
-    let watch = Watch { monitor: "val_ppl", patience: a.common.patience };
-    let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, Some(schedule), watch);
+    let run_plan = RunPlan { monitor: "val_ppl", patience: a.common.patience, precision: a.common.precision.into() };
+    let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, Some(schedule), run_plan);
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
     if nothing_trained(&history, &run_path, done) {

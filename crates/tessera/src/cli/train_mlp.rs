@@ -5,7 +5,7 @@ use super::device::open;
 use super::distributed;
 use super::mlp::{Arch, MlpConfig, MnistSource, CNN_MODEL, MODEL};
 use super::penalty::PenaltyArgs;
-use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, TrainOptions, Watch};
+use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, RunPlan, TrainOptions};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -119,7 +119,8 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
         // Rank 0 writes the run folder and reads any checkpoint; this rank follows its epochs.
         let done = c.broadcast_u64(0, 0)? as usize;
         let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-        let mut trainer = Trainer::with_task(task, optimizer(a, &model)?).distributed(c.clone());
+        let mut trainer =
+            Trainer::with_task(task, optimizer(a, &model)?).precision(a.common.precision.into()).distributed(c.clone());
         trainer.fit_from(&train, &fit, done)?;
         return Ok(());
     }
@@ -135,8 +136,8 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
     let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
     // Without a validation split, the training loss picks the best epoch.
     let monitor = if a.common.val_split > 0.0 { "val_loss" } else { "loss" };
-    let watch = Watch { monitor, patience: a.common.patience };
-    let mut trainer = trainer(task, optimizer, run, name, &cfg.to_json().to_string(), None, watch);
+    let run_plan = RunPlan { monitor, patience: a.common.patience, precision: a.common.precision.into() };
+    let mut trainer = trainer(task, optimizer, run, name, &cfg.to_json().to_string(), None, run_plan);
     if let Some(c) = comm {
         trainer = trainer.distributed(c.clone());
     }

@@ -5,7 +5,7 @@ use super::device::open;
 use super::ranges::{count, fraction, non_negative, positive};
 use super::seq2seq_data::{load_pairs, PairSets};
 use super::seq2seq_text::PairTokenizers;
-use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, TrainOptions, Watch};
+use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, RunPlan, TrainOptions};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -204,9 +204,9 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
     };
     let shared = Arc::clone(&tokenizers);
     let task = Seq2seqTask::new(&model, specials, options, Box::new(move |ids: &[u32]| shared.target.decode(ids)));
-    let watch = Watch { monitor: "val_loss", patience: a.common.patience };
+    let run_plan = RunPlan { monitor: "val_loss", patience: a.common.patience, precision: a.common.precision.into() };
     let mut trainer =
-        trainer(task, optimizer, run, MODEL, &model_config, Some(LrScheduler::new(schedule, None)), watch);
+        trainer(task, optimizer, run, MODEL, &model_config, Some(LrScheduler::new(schedule, None)), run_plan);
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
     if nothing_trained(&history, &run_path, done) {

@@ -15,7 +15,7 @@ use tessera_train::callbacks::{EarlyStopping, LrScheduler, Mode, ModelCheckpoint
 use tessera_train::checkpoint;
 use tessera_train::optim::Optimizer;
 use tessera_train::run_dir::RunDir;
-use tessera_train::{Task, Trainer};
+use tessera_train::{Precision, Task, Trainer};
 
 /// Arguments of `tessera train`.
 #[derive(Debug, clap::Args)]
@@ -97,6 +97,12 @@ pub struct TrainOptions {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     #[serde(skip)]
     pub device: DeviceChoice,
+    /// The precision to train in: f32, or mixed bf16 / f16 (matrix products, convolutions and
+    /// attention in the low precision; parameters, norms, softmax, losses and the optimizer in
+    /// f32; f16 scales the loss dynamically and skips steps whose gradients overflow).
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::F32)]
+    #[serde(default)]
+    pub precision: PrecisionChoice,
     /// The run folder (default: runs/<model>-<date>-<time>).
     #[arg(long)]
     #[serde(skip)]
@@ -117,6 +123,29 @@ pub struct TrainOptions {
     #[arg(long)]
     #[serde(skip)]
     pub distributed: bool,
+}
+
+/// `--precision f32|bf16|f16`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrecisionChoice {
+    /// Single precision throughout.
+    #[default]
+    F32,
+    /// Mixed precision with bfloat16 products.
+    Bf16,
+    /// Mixed precision with half-precision products and dynamic loss scaling.
+    F16,
+}
+
+impl From<PrecisionChoice> for Precision {
+    fn from(choice: PrecisionChoice) -> Precision {
+        match choice {
+            PrecisionChoice::F32 => Precision::F32,
+            PrecisionChoice::Bf16 => Precision::Bf16,
+            PrecisionChoice::F16 => Precision::F16,
+        }
+    }
 }
 
 /// The arguments to run with: `args` themselves, or with `--resume RUN` those the run of
@@ -177,7 +206,8 @@ pub fn open_run(
     Ok((run, 0))
 }
 
-/// With `--resume`, loads the run's last checkpoint into `model` and `optimizer`, and says so.
+/// With `--resume`, loads the run's last checkpoint into `model` and `optimizer` (which first
+/// takes up the loss scaling `--precision` needs, so the run's scale is restored), and says so.
 pub fn load_last(
     opts: &TrainOptions,
     run: &RunDir,
@@ -186,6 +216,7 @@ pub fn load_last(
     model: &dyn Module,
     optimizer: &mut Optimizer,
 ) -> CliResult<()> {
+    optimizer.scale_loss_for(opts.precision.into());
     if opts.resume.is_some() {
         checkpoint::load(&last_checkpoint(run.path()), model_name, model, Some(optimizer))?;
         say!("resumed after epoch {done} (learning rate {:.2e})", optimizer.learning_rate());
@@ -193,20 +224,23 @@ pub fn load_last(
     Ok(())
 }
 
-/// What a run watches: the metric (lower is better) that picks the best checkpoint and stops
-/// training after `patience` epochs without improvement.
-pub struct Watch<'a> {
+/// How a run trains and what it watches: the metric (lower is better) that picks the best
+/// checkpoint and stops training after `patience` epochs without improvement, and the precision.
+pub struct RunPlan<'a> {
     /// The metric, e.g. `val_loss`.
     pub monitor: &'a str,
     /// Epochs without improvement before stopping (the best weights are restored); `None`
     /// never stops early.
     pub patience: Option<usize>,
+    /// The precision to train in (`--precision`).
+    pub precision: Precision,
 }
 
 /// The trainer of a run: `last` and `best` checkpoints of `model_name` (with its JSON `config`)
 /// in the run folder, the metrics and curves recorded there, the learning-rate `schedule`, and
-/// early stopping as `watch` says. The checkpoints are written after the other callbacks have
-/// acted on the epoch (a plateau's cut is in the checkpoint a resumed run starts from).
+/// early stopping and precision as `run_plan` says. The checkpoints are written after the
+/// other callbacks have acted on the epoch (a plateau's cut is in the checkpoint a resumed run
+/// starts from).
 pub fn trainer<T: Task>(
     task: T,
     optimizer: Optimizer,
@@ -214,18 +248,18 @@ pub fn trainer<T: Task>(
     model_name: &str,
     config: &str,
     schedule: Option<LrScheduler>,
-    watch: Watch<'_>,
+    run_plan: RunPlan<'_>,
 ) -> Trainer<T> {
     let dir = run.path().join("checkpoints");
-    let mut trainer = Trainer::with_task(task, optimizer);
+    let mut trainer = Trainer::with_task(task, optimizer).precision(run_plan.precision);
     if let Some(s) = schedule {
         trainer = trainer.callback(s);
     }
-    if let Some(p) = watch.patience {
-        let stopping = EarlyStopping::new(watch.monitor, Mode::Min, p).restore_best_weights(true);
+    if let Some(p) = run_plan.patience {
+        let stopping = EarlyStopping::new(run_plan.monitor, Mode::Min, p).restore_best_weights(true);
         trainer = trainer.callback(stopping.best_checkpoint(dir.join("best.safetensors"), model_name));
     }
-    trainer.callback(ModelCheckpoint::new(dir, watch.monitor, Mode::Min, model_name, config)).run_dir(run)
+    trainer.callback(ModelCheckpoint::new(dir, run_plan.monitor, Mode::Min, model_name, config)).run_dir(run)
 }
 
 /// After training: whether nothing was left to train in a resumed run (it had done its epochs,

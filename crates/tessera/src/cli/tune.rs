@@ -7,7 +7,7 @@
 use super::device::{open, DeviceChoice};
 use super::mlp::{Arch, MlpConfig, MnistSource};
 use super::ranges::{at_least_two, count, open_fraction, positive};
-use super::training::{trainer, write_results, Watch};
+use super::training::{trainer, write_results, RunPlan};
 use super::CliResult;
 use serde::Serialize;
 use serde_json::json;
@@ -20,7 +20,7 @@ use tessera_train::run_dir::RunDir;
 use tessera_train::tune::{
     class_labels, KeySpec, ModelBuilder, Resampling, SearchSpace, TrainSettings, Tuner, TRAINING_KEYS,
 };
-use tessera_train::LossFn;
+use tessera_train::{LossFn, Precision};
 
 /// The model kinds `tune` searches over: the one place that says what each accepts and how a
 /// fresh one is built (see [`TuneModel::plan`]).
@@ -243,9 +243,9 @@ pub fn run(a: TuneArgs) -> CliResult<()> {
     run.write_config(&config)?;
 
     let checkpoint_config = model_config.to_string();
-    let watch = Watch { monitor: "loss", patience: None };
+    let run_plan = RunPlan { monitor: "loss", patience: None, precision: Precision::F32 };
     let retrained = tuner.retrain(&best.config, &train, Some(&test), |task, opt| {
-        trainer(task, opt, run, name, &checkpoint_config, None, watch)
+        trainer(task, opt, run, name, &checkpoint_config, None, run_plan)
     })?;
     let t = retrained.test.ok_or("no test score")?;
     let accuracy = t.accuracy.unwrap_or(f64::NAN);
