@@ -5,20 +5,29 @@
 #
 #   OUT=/some/dir bash benches/gpu/run.sh      (default OUT: target-gpu/results)
 #
-#   1. the CUDA-vs-CPU suite (tessera-tensor's tests/cuda/), one test at a time
-#   2. the CUDA unit tests of tessera-kernels (host emulation included) and tessera-tensor's
-#   3. gradcheck on the CUDA device
-#   4. gpu-bench and, with PyTorch, the same ops in PyTorch; a side-by-side table
+# (`cargo xtask gpu [--out DIR]` does both on a machine with Rust and a GPU.)
 #
-# Each step logs to $OUT/<step>.log; a failing step does not stop the later ones; the exit code
-# is nonzero if any step failed. About 3-5 minutes on an H200 (the first CUDA test compiles the
-# kernel modules with NVRTC for the GPU's architecture, cached in $TESSERA_KERNEL_CACHE).
+#   1. tests: the CUDA-vs-CPU suite (tessera-tensor's tests/cuda/), one test at a time; the CUDA
+#      unit tests of tessera-kernels (host emulation included) and tessera-tensor's; gradcheck
+#      on the CUDA device
+#   2. train: `tessera train mlp` on the CPU and on the device with one seed, bf16 and f16 runs on
+#      the device, `tessera train lm --epochs 1` on a slice of the shipped Shakespeare on both
+#   3. bench: gpu-bench and, with PyTorch, the same ops in PyTorch
+#
+# Each step logs to $OUT/<step>.log and a line in $OUT/steps.jsonl; a failing step does not stop
+# the later ones. benches/gpu/report.py then writes $OUT/report.md and $OUT/report.json (the
+# training checks: the device's accuracy within 1 point of the CPU's, bf16/f16 within 1 point of
+# f32, the LM's validation perplexity within 2%; the benchmark ratios); the exit code is nonzero
+# if any step or check failed. ONLY="train" (or any of tests, train, bench) runs those groups
+# only; TESSERA_GPU_DEVICE=cpu runs the training group with the CPU as "the device", a dry run of
+# the script and the report on any machine. The first CUDA test compiles the kernel modules with
+# NVRTC for the GPU's architecture, cached in $TESSERA_KERNEL_CACHE.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BIN="$PWD/target-gpu/bin"
 OUT="${OUT:-$PWD/target-gpu/results}"
 mkdir -p "$OUT"
-[ -x "$BIN/test-tessera-tensor-cuda" ] || { echo "no $BIN/test-tessera-tensor-cuda: run benches/gpu/prepare.sh first and carry target-gpu/bin"; exit 2; }
+[ -x "$BIN/tessera" ] || { echo "no $BIN/tessera: run benches/gpu/prepare.sh first and carry target-gpu/bin"; exit 2; }
 export TESSERA_KERNEL_CACHE="${TESSERA_KERNEL_CACHE:-/tmp/tessera-kernel-cache}"
 export TESSERA_KERNELS_DIR="$PWD/kernels"
 # The driver, then the toolkit's NVRTC and cuBLAS (NVRTC must not be newer than the driver),
@@ -28,38 +37,60 @@ for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/local/cuda/lib64 /us
     [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
 export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
-failed=0
-step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log, records failure
+ONLY="${ONLY:-tests train bench}"
+DEVICE="${TESSERA_GPU_DEVICE:-cuda}"
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+: >"$OUT/steps.jsonl"
+step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log and a line of $OUT/steps.jsonl
     local name=$1; shift
     echo "==> $name"
-    local t0=$SECONDS
+    local t0=$SECONDS ok=true
     if "$@" >"$OUT/$name.log" 2>&1; then echo "<== $name ok ($((SECONDS - t0)) s)"; else
-        echo "<== $name FAILED ($((SECONDS - t0)) s), tail of $OUT/$name.log:"; tail -n 30 "$OUT/$name.log"; failed=1; fi
+        ok=false; echo "<== $name FAILED ($((SECONDS - t0)) s), tail of $OUT/$name.log:"; tail -n 30 "$OUT/$name.log"; fi
+    printf '{"name": "%s", "ok": %s, "seconds": %d}\n' "$name" "$ok" "$((SECONDS - t0))" >>"$OUT/steps.jsonl"
 }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || true
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$OUT/gpu.txt"
-step test-cuda "$BIN/test-tessera-tensor-cuda" --test-threads=1
-if grep -h "skipped" "$OUT/test-cuda.log"; then echo "CUDA tests SKIPPED: no device seen"; failed=1; fi
-step test-kernels "$BIN/test-tessera-kernels-tessera_kernels" cuda::
-step test-tensor "$BIN/test-tessera-tensor-tessera_tensor"
-step gradcheck "$BIN/gradcheck" --device cuda --cases 8
-step bench "$BIN/gpu-bench" --out "$OUT/tessera.jsonl"
-if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    step torch python3 benches/gpu/torch_compare.py --out "$OUT/torch.jsonl"
-    python3 - "$OUT" <<'PY' | tee "$OUT/compare.txt"
-import json, sys, pathlib
-out = pathlib.Path(sys.argv[1])
-def load(name):
-    f = out / name
-    rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()] if f.exists() else []
-    return {(r["op"], r["dtype"]): r for r in rows}
-ours, torch = load("tessera.jsonl"), load("torch.jsonl")
-print(f"{'op':<14}{'dtype':<6}{'tessera ms':>12}{'torch ms':>10}{'ratio':>8}")
-for key, r in ours.items():
-    t = torch.get(key)
-    print(f"{key[0]:<14}{key[1]:<6}{r['ms']:>12.3f}{t['ms'] if t else float('nan'):>10.3f}{r['ms'] / t['ms'] if t else float('nan'):>8.2f}")
-PY
+if wants tests; then
+    step test-cuda "$BIN/test-tessera-tensor-cuda" --test-threads=1
+    if grep -h "skipped" "$OUT/test-cuda.log"; then
+        echo "CUDA tests SKIPPED: no device seen"
+        echo '{"name": "test-cuda sees a device", "ok": false, "seconds": 0}' >>"$OUT/steps.jsonl"
+    fi
+    step test-kernels "$BIN/test-tessera-kernels-tessera_kernels" cuda::
+    step test-tensor "$BIN/test-tessera-tensor-tessera_tensor"
+    step gradcheck "$BIN/gradcheck" --device cuda --cases 8
 fi
-echo "results in $OUT"
-exit $failed
+
+if wants train; then
+    # Same seed and data on the CPU and the device; the run folders' results.json are compared.
+    RUNS="$OUT/runs"
+    mkdir -p "$RUNS"
+    train() { # train NAME ARGS...: `tessera train ARGS --out $RUNS/NAME`
+        local name=$1; shift
+        step "train-$name" "$BIN/tessera" train "$@" --out "$RUNS/$name" --overwrite
+    }
+    mlp=(mlp --epochs 3 --seed 1)
+    train mlp-cpu "${mlp[@]}" --device cpu
+    train mlp-device "${mlp[@]}" --device "$DEVICE"
+    train mlp-bf16 "${mlp[@]}" --device "$DEVICE" --precision bf16
+    train mlp-f16 "${mlp[@]}" --device "$DEVICE" --precision f16
+    # The first 4,000 lines of the shipped plays: one epoch takes seconds, not minutes.
+    gzip -dc crates/tessera/data/shakespeare_7_plays.txt.gz | head -n 4000 >"$OUT/lm-corpus.txt"
+    lm=(lm --corpus "$OUT/lm-corpus.txt" --epochs 1 --seed 1)
+    train lm-cpu "${lm[@]}" --device cpu
+    train lm-device "${lm[@]}" --device "$DEVICE"
+fi
+
+if wants bench; then
+    step bench "$BIN/gpu-bench" --out "$OUT/tessera.jsonl"
+    if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+        step torch python3 benches/gpu/torch_compare.py --out "$OUT/torch.jsonl"
+    fi
+fi
+
+python3 benches/gpu/report.py "$OUT"
+status=$?
+echo "results in $OUT (report.md, report.json)"
+exit $status

@@ -16,6 +16,10 @@
 //!                               spills, or a kernel the op registry declares and no module has
 //! cargo xtask package           `cargo package --workspace`: every publishable crate packs
 //!                               and builds from its package alone
+//! cargo xtask gpu [--out DIR] [--dry-run]
+//!                               on a GPU machine: release builds, the CUDA tests, gradcheck on
+//!                               the device, training on the CPU and the device compared (f32,
+//!                               bf16, f16), benchmarks beside PyTorch; report.md/report.json
 //! cargo xtask fuzz [ARGS]       fuzz the file readers (`--minutes N`, `--target NAME`; see
 //!                               crates/tessera-fuzz); failing inputs go to its regressions/
 //! ```
@@ -25,6 +29,7 @@
 
 mod bench;
 mod fuzz;
+mod gpu;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -46,11 +51,12 @@ fn main() -> ExitCode {
         "package" => package(),
         "fuzz" => fuzz::fuzz(rest),
         "bench" => bench::bench(rest),
+        "gpu" => gpu::gpu(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <test|gradcheck|bench|kernels|package|fuzz> [ARGS]");
+            println!("usage: cargo xtask <test|gradcheck|bench|gpu|kernels|package|fuzz> [ARGS]");
             Ok(())
         }
-        other => Err(format!("unknown task '{other}': expected test, gradcheck, bench, kernels, package or fuzz")),
+        other => Err(format!("unknown task '{other}': expected test, gradcheck, bench, gpu, kernels, package or fuzz")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@
 //! ```
 
 mod device;
+mod dispatch_log;
 mod display;
 mod error;
 mod generator;
@@ -20,6 +21,7 @@ mod storage;
 mod tensor;
 
 pub use device::Device;
+pub use dispatch_log::{record_dispatches, Dispatch};
 pub use error::{Error, Result};
 pub use generator::Generator;
 pub use storage::Storage;

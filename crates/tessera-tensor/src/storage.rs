@@ -5,6 +5,7 @@
 //! tensor op works on it. Each op receives a plan its tensor built (see
 //! `tessera_kernels::plan`), so both device halves see arguments already checked.
 
+use crate::dispatch_log::note;
 use crate::{Device, Error, Generator, Result};
 use tessera_core::{DType, Layout};
 use tessera_kernels::cpu::{self, CpuBuffer};
@@ -37,6 +38,7 @@ enum OnDevice<'a, const N: usize> {
 /// The operands' buffers, after checking that they share one device (an error naming `op` and
 /// both devices otherwise).
 fn on_one_device<'a, const N: usize>(op: &'static str, parts: [&'a Storage; N]) -> Result<OnDevice<'a, N>> {
+    note(op, parts.iter().map(|p| p.dtype()));
     let first = parts[0].device();
     if let Some(other) = parts.iter().map(|p| p.device()).find(|d| *d != first) {
         return Err(Error::DeviceMismatch { op, lhs: first, rhs: other });
@@ -150,14 +152,17 @@ impl Storage {
     }
 
     pub(crate) fn full(device: &Device, dtype: DType, len: usize, value: f64) -> Result<Storage> {
+        note("full", [dtype]);
         Ok(on_device!(device, cpu => cpu::full(dtype, len, value), cuda(dev) => cuda::full(&dev, dtype, len, value)?))
     }
 
     pub(crate) fn arange(device: &Device, plan: &ArangePlan) -> Result<Storage> {
+        note("arange", [plan.dtype]);
         Ok(on_device!(device, cpu => cpu::arange(plan), cuda(dev) => cuda::arange(&dev, plan)?))
     }
 
     pub(crate) fn eye(device: &Device, dtype: DType, rows: usize, cols: usize) -> Result<Storage> {
+        note("eye", [dtype]);
         Ok(on_device!(device, cpu => cpu::eye(dtype, rows, cols), cuda(dev) => cuda::eye(&dev, dtype, rows, cols)?))
     }
 
@@ -170,6 +175,7 @@ impl Storage {
         len: usize,
     ) -> Result<Storage> {
         let plan = RandomPlan::new(dist, &mut g.philox, dtype, len)?;
+        note(dist.op_name(), [dtype]);
         Ok(on_device!(device, cpu => cpu::random(&plan), cuda(dev) => cuda::random(&dev, &plan)?))
     }
 
@@ -207,7 +213,7 @@ impl Storage {
     }
 
     pub(crate) fn where_cond(&self, plan: &WherePlan, on_true: &Storage, on_false: &Storage) -> Result<Storage> {
-        Ok(match on_one_device("where", [self, on_true, on_false])? {
+        Ok(match on_one_device("where_cond", [self, on_true, on_false])? {
             OnDevice::Cpu([m, t, f]) => Storage::Cpu(cpu::where_cond(plan, m, t, f)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([m, t, f]) => Storage::Cuda(cuda::where_cond(plan, m, t, f)?),
@@ -215,7 +221,7 @@ impl Storage {
     }
 
     pub(crate) fn reduce(&self, plan: &ReducePlan) -> Result<Storage> {
-        Ok(match on_one_device("reduce", [self])? {
+        Ok(match on_one_device(plan.kind.name(), [self])? {
             OnDevice::Cpu([b]) => Storage::Cpu(cpu::reduce(plan, b)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::reduce(plan, b)?),
@@ -277,6 +283,7 @@ impl Storage {
     }
 
     pub(crate) fn copy_strided(&self, l: &Layout) -> Result<Storage> {
+        note("contiguous", [self.dtype()]);
         Ok(match self {
             Storage::Cpu(b) => Storage::Cpu(cpu::copy_strided(b, l)),
             #[cfg(feature = "cuda")]
@@ -285,6 +292,7 @@ impl Storage {
     }
 
     pub(crate) fn cast(&self, l: &Layout, dtype: DType) -> Result<Storage> {
+        note("to_dtype", [self.dtype(), dtype]);
         Ok(match self {
             Storage::Cpu(b) => Storage::Cpu(cpu::cast(b, l, dtype)),
             #[cfg(feature = "cuda")]
@@ -293,6 +301,7 @@ impl Storage {
     }
 
     pub(crate) fn cat(plan: &CatPlan, parts: &[&Storage]) -> Result<Storage> {
+        note("cat", parts.iter().map(|p| p.dtype()));
         let first = parts[0].device();
         if let Some(other) = parts.iter().map(|p| p.device()).find(|d| *d != first) {
             return Err(Error::DeviceMismatch { op: "cat", lhs: first, rhs: other });
@@ -337,6 +346,7 @@ impl Storage {
     /// One fused optimizer step, in place: `self` is the parameter; `state` the step's buffers.
     pub(crate) fn optim_step_(&mut self, plan: &OptimPlan, grad: &Storage, state: &mut [&mut Storage]) -> Result<()> {
         let op = plan.step.name();
+        note("optim_step_", [self.dtype()]);
         let device = self.device();
         if let Some(other) =
             std::iter::once(grad.device()).chain(state.iter().map(|s| s.device())).find(|d| *d != device)

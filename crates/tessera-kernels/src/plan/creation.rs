@@ -59,7 +59,16 @@ pub enum Distribution {
 }
 
 impl Distribution {
-    /// The op's name (and its kernel prefix).
+    /// The op's name, as the op registry calls it (its `Tensor` method's).
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Distribution::Uniform { .. } => "rand_uniform",
+            Distribution::Normal { .. } => "rand_normal",
+            Distribution::Bernoulli { .. } => "bernoulli",
+        }
+    }
+
+    /// The op's kernel prefix.
     pub fn name(&self) -> &'static str {
         match self {
             Distribution::Uniform { .. } => "uniform",

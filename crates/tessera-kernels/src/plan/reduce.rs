@@ -38,6 +38,17 @@ pub enum ReduceKind {
     Arg(ArgReduceOp),
 }
 
+impl ReduceKind {
+    /// The op's name, as its `Tensor` method and the op registry call it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReduceKind::Op(op) => op.name(),
+            ReduceKind::Variance { .. } => "variance",
+            ReduceKind::Arg(op) => op.name(),
+        }
+    }
+}
+
 /// A checked reduction: dims resolved, data order and line counts, output shape and dtype.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReducePlan {
