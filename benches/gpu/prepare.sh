@@ -12,7 +12,7 @@ BIN="$PWD/target-gpu/bin"
 rm -rf "$BIN" && mkdir -p "$BIN"
 
 # Test executables: name them test-<crate>-<target> (stable across builds).
-cargo test --release -p tessera-kernels -p tessera-tensor --no-run --message-format=json 2>/dev/null |
+cargo test --release -p tessera-kernels -p tessera-tensor --no-run --message-format=json |
     python3 -c '
 import json, shutil, sys
 want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda")}

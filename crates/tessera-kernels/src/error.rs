@@ -3,6 +3,21 @@
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// `n` bytes in the largest binary unit that keeps it at 1 or more (`512 B`, `1.5 GiB`).
+fn human_bytes(n: usize) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let (mut value, mut unit) = (n as f64, 0);
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
 /// Errors raised by kernels.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -31,6 +46,24 @@ pub enum Error {
         op: &'static str,
         /// What went wrong (the driver's error name).
         msg: String,
+    },
+    /// A device allocation failed for want of memory, after the caching pool gave back every
+    /// block it held.
+    #[error(
+        "CUDA device {device} is out of memory: {} asked for, {} free of {}",
+        human_bytes(*requested),
+        human_bytes(*free),
+        human_bytes(*total)
+    )]
+    OutOfDeviceMemory {
+        /// The device's ordinal.
+        device: usize,
+        /// The bytes asked for (rounded up to the pool's block size).
+        requested: usize,
+        /// The device's free memory when the allocation failed.
+        free: usize,
+        /// The device's memory.
+        total: usize,
     },
     /// NVRTC rejected a kernel module; the log says why.
     #[error("NVRTC could not compile kernel module {module} for {arch}:\n{log}")]

@@ -42,7 +42,13 @@ impl RawAllocator for DriverAlloc {
     fn alloc(&mut self, bytes: usize) -> Result<u64> {
         self.0.bind_to_thread().map_err(driver("bind context"))?;
         // SAFETY: the context is current; the block is freed only through `free`.
-        unsafe { result::malloc_sync(bytes) }.map_err(driver("cuMemAlloc"))
+        unsafe { result::malloc_sync(bytes) }.map_err(|e| {
+            if e.0 != sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY {
+                return driver("cuMemAlloc")(e);
+            }
+            let (free, total) = result::mem_get_info().unwrap_or((0, 0));
+            Error::OutOfDeviceMemory { device: self.0.ordinal(), requested: bytes, free, total }
+        })
     }
     fn free(&mut self, ptr: u64) {
         if self.0.bind_to_thread().is_ok() {

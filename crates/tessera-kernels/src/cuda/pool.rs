@@ -122,7 +122,8 @@ mod tests {
         fn alloc(&mut self, bytes: usize) -> Result<u64> {
             let live: usize = self.live.values().sum();
             if self.limit > 0 && live + bytes > self.limit {
-                return Err(Error::Cuda { op: "alloc", msg: "out of memory".into() });
+                let free = self.limit - live;
+                return Err(Error::OutOfDeviceMemory { device: 0, requested: bytes, free, total: self.limit });
             }
             self.next += bytes as u64;
             self.live.insert(self.next, bytes);
@@ -171,6 +172,7 @@ mod tests {
         let (_p, size) = pool.take(4096).unwrap();
         assert_eq!(size, 4096);
         assert_eq!(pool.stats().cached_bytes, 0);
-        assert!(pool.take(1).is_err(), "nothing cached left to free");
+        let e = pool.take(1).expect_err("nothing cached left to free").to_string();
+        assert_eq!(e, "CUDA device 0 is out of memory: 512 B asked for, 0 B free of 4.0 KiB");
     }
 }
