@@ -1,16 +1,18 @@
 //! Data-parallel training without MPI: two trainers on two threads joined by an in-process
-//! transport take the same steps as one trainer with the same global batch; shards split every
-//! batch; a world that does not divide the batch, and ranks that built different models, are
-//! clear errors.
+//! transport take the same steps as one trainer with the same global batch (the MLP, the LSTM
+//! language model and the GPT); shards split every batch; a world that does not divide the
+//! batch, and ranks that built different models, are clear errors.
 
 use std::sync::{Arc, Barrier, Mutex};
 use tessera_nn::{loss, Module};
 use tessera_tensor::Device;
 use tessera_train::data::{mnist_sample, Batch, TensorDataset};
 use tessera_train::dist::{Buf, Communicator, ReduceOp, Transport};
+use tessera_train::gpt::{Gpt, GptConfig, GptData, GptTask};
+use tessera_train::lm::{LmSplits, LmTask, LstmLm, LstmLmConfig};
 use tessera_train::models::mlp_classifier;
-use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
-use tessera_train::{FitConfig, FitData, LossFn, Shard, Trainer, Validation};
+use tessera_train::optim::{Adam, Optimizer, OptimizerKind, Sgd};
+use tessera_train::{FitConfig, FitData, LossFn, Shard, Task, Trainer, Validation};
 
 /// Ranks on threads of one process: each collective posts every rank's buffer (as f64, exact
 /// for the values moved here) and reads the others' after a barrier.
@@ -127,7 +129,11 @@ fn train(seed: u64, comm: Option<Communicator>) -> tessera_train::Result<Outcome
     Ok((params, logs.map(|(k, v)| (k.clone(), *v)).collect()))
 }
 
-fn run_ranks(world: usize, seed_of: fn(usize) -> u64) -> Vec<tessera_train::Result<Outcome>> {
+/// Runs `train` on `world` ranks, one thread each, with rank `r` passing `seed_of(r)`.
+fn run_ranks<F>(world: usize, seed_of: fn(usize) -> u64, train: F) -> Vec<tessera_train::Result<Outcome>>
+where
+    F: Fn(u64, Option<Communicator>) -> tessera_train::Result<Outcome> + Copy + Send + 'static,
+{
     let handles: Vec<_> = threads(world)
         .into_iter()
         .map(|t| {
@@ -140,23 +146,101 @@ fn run_ranks(world: usize, seed_of: fn(usize) -> u64) -> Vec<tessera_train::Resu
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-#[test]
-fn two_ranks_take_the_steps_of_one() {
+/// Checks that two ranks end with the parameters (1e-5 relative) and last logs (1e-6) of one
+/// process. Rank 1 built its weights with another seed: rank 0's are broadcast at the start.
+fn two_ranks_match_one<F>(train: F)
+where
+    F: Fn(u64, Option<Communicator>) -> tessera_train::Result<Outcome> + Copy + Send + 'static,
+{
     let (one, one_logs) = train(11, None).unwrap();
-    // Rank 1 built its weights with another seed: rank 0's are broadcast at the start.
-    let ranks = run_ranks(2, |rank| 11 + rank as u64 * 100);
-    for result in ranks {
+    for result in run_ranks(2, |rank| 11 + rank as u64 * 100, train) {
         let (params, logs) = result.unwrap();
         for (a, b) in params.iter().zip(&one) {
             let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
             let diff = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
             assert!(diff <= 1e-5 * scale, "largest difference {diff:e} against {scale:e}");
         }
+        assert_eq!(logs.len(), one_logs.len());
         for ((k, v), (k1, v1)) in logs.iter().zip(&one_logs) {
             assert_eq!(k, k1);
             assert!((v - v1).abs() <= 1e-6 * v1.abs().max(1.0), "{k}: {v} against {v1}");
         }
     }
+}
+
+#[test]
+fn two_ranks_take_the_steps_of_one() {
+    two_ranks_match_one(train);
+}
+
+/// Fits `task`'s module on `data` (distributed over `comm` when given): its parameters and the
+/// last epoch's logs.
+fn fit<T: Task, D: FitData<Batch = T::Batch>>(
+    task: T,
+    optimizer: Optimizer,
+    data: &D,
+    cfg: &FitConfig,
+    comm: Option<Communicator>,
+) -> tessera_train::Result<Outcome> {
+    let mut trainer = Trainer::with_task(task, optimizer);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(c);
+    }
+    let history = trainer.fit(data, cfg)?;
+    let params =
+        trainer.task().module().parameters().iter().map(|(_, p)| p.tensor().to_vec::<f32>().unwrap()).collect();
+    let logs = history
+        .epochs
+        .last()
+        .unwrap()
+        .values
+        .iter()
+        .filter(|(k, _)| !["seconds", "tokens_per_sec"].contains(&k.as_str()));
+    Ok((params, logs.map(|(k, v)| (k.clone(), *v)).collect()))
+}
+
+/// A token stream over 12 ids.
+fn stream(len: usize) -> Vec<u32> {
+    (0..len as u32).map(|i| (i * 7 + i / 3) % 12).collect()
+}
+
+fn adam(model: &dyn Module) -> Optimizer {
+    Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam { lr: 1e-2, ..Adam::default() })).unwrap()
+}
+
+#[test]
+fn two_ranks_train_the_language_models_as_one() {
+    // Without dropout: a rank draws the masks of its own rows, not of the global batch's.
+    two_ranks_match_one(|seed, comm| {
+        let cfg = LstmLmConfig { vocab: 12, embed: 8, hidden: 16, layers: 2, dropout: 0.0, seed };
+        let lm = LstmLm::new(&cfg, &Device::Cpu).unwrap();
+        let ids = stream(1200);
+        let splits = LmSplits { train: ids[..1000].to_vec(), val: ids[1000..].to_vec(), test: Vec::new() };
+        let fit_cfg =
+            FitConfig { epochs: 2, batch_size: 4, seq_len: 10, seed: 3, progress: false, ..FitConfig::default() };
+        fit(LmTask::new(&lm), adam(&lm), &splits, &fit_cfg, comm)
+    });
+    two_ranks_match_one(|seed, comm| {
+        let cfg = GptConfig { block_size: 8, n_layer: 2, n_head: 2, n_embd: 16, seed, ..GptConfig::small(12) };
+        let gpt = Gpt::new(&cfg, &Device::Cpu).unwrap();
+        let ids = stream(600);
+        let data = GptData {
+            train: ids[..500].to_vec(),
+            val: ids[500..].to_vec(),
+            block_size: 8,
+            iters: 12,
+            eval_interval: 6,
+            eval_iters: 2,
+            grad_accum: 2,
+        };
+        let fit_cfg =
+            FitConfig { epochs: data.intervals(), batch_size: 4, seed: 3, progress: false, ..FitConfig::default() };
+        // SGD, not Adam: the key projection's bias has a gradient of exactly 0 in exact
+        // arithmetic (a constant added to every score of a row), so its computed gradient is
+        // rounding noise that Adam would scale up to full-size steps, different on 1 and 2 ranks.
+        let sgd = OptimizerKind::Sgd(Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() });
+        fit(GptTask::new(&gpt), Optimizer::new(gpt.parameters(), sgd).unwrap(), &data, &fit_cfg, comm)
+    });
 }
 
 #[test]
@@ -195,4 +279,48 @@ fn shards_split_every_global_batch() {
     }
     let odd = d.plan(&FitConfig { shard: Shard { rank: 0, world: 3 }, ..whole }).err().unwrap();
     assert!(odd.to_string().contains("batch size 50 is not divisible by the 3 processes"), "{odd}");
+}
+
+#[test]
+fn token_stream_shards_split_every_window_by_rows() {
+    let ids = stream(600);
+    let splits = LmSplits { train: ids[..500].to_vec(), val: Vec::new(), test: Vec::new() };
+    let cfg = FitConfig { batch_size: 4, seq_len: 10, seed: 3, ..FitConfig::default() };
+    let windows = |shard: Shard| {
+        let plan = splits.plan(&FitConfig { shard, ..cfg.clone() }).unwrap();
+        plan.train.epoch(0).collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    let (all, a, b) =
+        (windows(Shard::default()), windows(Shard { rank: 0, world: 2 }), windows(Shard { rank: 1, world: 2 }));
+    // 125 tokens per row: 12 windows of 10 steps and one of 4.
+    assert_eq!((all.len(), a.len(), b.len()), (13, 13, 13));
+    for ((g, x), y) in all.iter().zip(&a).zip(&b) {
+        assert_eq!((x.shape, y.shape), ([2, g.shape[1]], [2, g.shape[1]]));
+        assert_eq!([x.input.clone(), y.input.clone()].concat(), g.input);
+        assert_eq!([x.target.clone(), y.target.clone()].concat(), g.target);
+    }
+    let data = GptData {
+        train: ids[..500].to_vec(),
+        val: ids[500..].to_vec(),
+        block_size: 8,
+        iters: 4,
+        eval_interval: 4,
+        eval_iters: 1,
+        grad_accum: 2,
+    };
+    let batches = |shard: Shard| {
+        let plan = data.plan(&FitConfig { shard, ..cfg.clone() }).unwrap();
+        plan.train.epoch(0).collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    let (all, a, b) =
+        (batches(Shard::default()), batches(Shard { rank: 0, world: 2 }), batches(Shard { rank: 1, world: 2 }));
+    for ((g, x), y) in all.iter().zip(&a).zip(&b) {
+        assert_eq!((x.batch_size, y.batch_size, x.micro.len()), (2, 2, 2));
+        for ((gm, xm), ym) in g.micro.iter().zip(&x.micro).zip(&y.micro) {
+            assert_eq!([xm.0.clone(), ym.0.clone()].concat(), gm.0);
+            assert_eq!([xm.1.clone(), ym.1.clone()].concat(), gm.1);
+        }
+    }
+    let odd = splits.plan(&FitConfig { shard: Shard { rank: 0, world: 3 }, ..cfg }).err().unwrap();
+    assert!(odd.to_string().contains("batch size 4 is not divisible by the 3 processes"), "{odd}");
 }

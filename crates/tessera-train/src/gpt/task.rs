@@ -5,8 +5,9 @@ use super::model::Gpt;
 use crate::metrics;
 use crate::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
 use crate::rng::SplitMix;
-use crate::trainer::{Batches, FitConfig, FitData, FitPlan, Metrics, Pass, Step, Task};
+use crate::trainer::{shard_rows, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task};
 use crate::{Error, Result};
+use std::ops::Range;
 use tessera_autograd::Var;
 use tessera_nn::loss::{cross_entropy, CrossEntropy};
 use tessera_nn::Module;
@@ -131,12 +132,31 @@ impl FitData for GptData {
             Box::new(move |i| interval.min(iters - (i * interval).min(iters))),
             1,
         );
+        // Each process of a data-parallel run takes its windows of every micro-batch.
+        let train = shard_rows(train, cfg.batch_size, cfg.shard)?;
         let eval_iters = self.eval_iters;
         let eval = vec![
             ("val".to_string(), Box::new(windows(&self.val, 1, Box::new(move |_| eval_iters), 2)) as _),
             ("train".to_string(), Box::new(windows(&self.train, 1, Box::new(move |_| eval_iters), 3)) as _),
         ];
-        Ok(FitPlan { train: Box::new(train), eval })
+        Ok(FitPlan { train, eval })
+    }
+
+    fn shards(&self) -> bool {
+        true
+    }
+}
+
+impl RowBatch for GptBatch {
+    fn rows(&self) -> usize {
+        self.batch_size
+    }
+
+    fn take_rows(&self, rows: Range<usize>) -> GptBatch {
+        let t = self.block_size;
+        let cut = |ids: &[u32]| ids[rows.start * t..rows.end * t].to_vec();
+        let micro = self.micro.iter().map(|(x, y)| (cut(x), cut(y))).collect();
+        GptBatch { micro, batch_size: rows.len(), block_size: t }
     }
 }
 

@@ -3,8 +3,11 @@
 
 use super::model::LstmLm;
 use crate::metrics::perplexity;
-use crate::trainer::{evaluate_task, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, Step, Task, Trainer};
+use crate::trainer::{
+    evaluate_task, shard_rows, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task, Trainer,
+};
 use crate::{Error, Result};
+use std::ops::Range;
 use tessera_autograd::Var;
 use tessera_nn::loss::{cross_entropy, CrossEntropy};
 use tessera_nn::{LstmState, Module};
@@ -108,6 +111,8 @@ impl FitData for LmSplits {
 
     fn plan(&self, cfg: &FitConfig) -> Result<FitPlan<StreamBatch>> {
         let train = windows("training", &self.train, cfg.batch_size, cfg.seq_len)?;
+        // Each process of a data-parallel run takes its rows (streams) of every window.
+        let train = shard_rows(train, cfg.batch_size, cfg.shard)?;
         let rows = cfg.eval_batch_size.unwrap_or(10);
         let mut eval = Vec::new();
         for (name, ids) in [("val", &self.val), ("test", &self.test)] {
@@ -115,7 +120,23 @@ impl FitData for LmSplits {
                 eval.push((name.to_string(), Box::new(windows("evaluation", ids, rows, cfg.seq_len)?) as _));
             }
         }
-        Ok(FitPlan { train: Box::new(train), eval })
+        Ok(FitPlan { train, eval })
+    }
+
+    fn shards(&self) -> bool {
+        true
+    }
+}
+
+impl RowBatch for StreamBatch {
+    fn rows(&self) -> usize {
+        self.shape[0]
+    }
+
+    fn take_rows(&self, rows: Range<usize>) -> StreamBatch {
+        let len = self.shape[1];
+        let cut = |ids: &[u32]| ids[rows.start * len..rows.end * len].to_vec();
+        StreamBatch { input: cut(&self.input), target: cut(&self.target), shape: [rows.len(), len] }
     }
 }
 

@@ -73,6 +73,57 @@ impl Batches for ShardedLoader {
     }
 }
 
+/// A batch of independent rows (windows of a token stream), which data-parallel training splits
+/// across the processes by rows.
+pub(crate) trait RowBatch: Sized {
+    /// The rows of the batch.
+    fn rows(&self) -> usize;
+    /// The batch of rows `rows` only.
+    fn take_rows(&self, rows: Range<usize>) -> Self;
+}
+
+/// Training batches cut to one [`Shard`] of their rows: every process walks the global batches
+/// (same order, same random windows) and keeps its rows of each.
+struct ShardedRows<B> {
+    batches: B,
+    shard: Shard,
+}
+
+impl<B: Batches> Batches for ShardedRows<B>
+where
+    B::Batch: RowBatch,
+{
+    type Batch = B::Batch;
+
+    fn batches_per_epoch(&self) -> usize {
+        self.batches.batches_per_epoch()
+    }
+
+    fn epoch(&self, index: usize) -> Box<dyn Iterator<Item = Result<B::Batch>> + '_> {
+        let shard = self.shard;
+        Box::new(self.batches.epoch(index).map(move |b| b.map(|b| b.take_rows(shard.range(b.rows())))))
+    }
+}
+
+/// `batches` of `rows` rows each, cut to `shard`'s rows when it is one of several; a batch the
+/// processes do not divide evenly is refused.
+pub(crate) fn shard_rows<B>(batches: B, rows: usize, shard: Shard) -> Result<Box<dyn Batches<Batch = B::Batch>>>
+where
+    B: Batches + 'static,
+    B::Batch: RowBatch,
+{
+    if shard.world == 1 {
+        return Ok(Box::new(batches));
+    }
+    if rows % shard.world != 0 {
+        return Err(Error::Config(format!(
+            "batch size {rows} is not divisible by the {} processes: the global batch is split evenly",
+            shard.world
+        )));
+    }
+    Ok(Box::new(ShardedRows { batches, shard }))
+}
+
 /// A [`Trainer`](crate::Trainer)'s place in a data-parallel job: the communicator and the size
 /// of the buckets gradients are averaged in (one all-reduce per bucket).
 #[derive(Debug)]

@@ -7,6 +7,7 @@ mod task;
 
 pub(crate) use config::end_epoch;
 pub use config::{format_logs, FitConfig, History, Validation};
+pub(crate) use distributed::{shard_rows, RowBatch};
 pub use distributed::{DataParallel, Shard};
 pub use supervised::{evaluate, Evaluation, LossFn, Supervised};
 pub use task::{evaluate_task, Batches, BoxedBatches, FitData, FitPlan, Metrics, Pass, Step, Task};

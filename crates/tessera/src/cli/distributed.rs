@@ -4,6 +4,7 @@
 use super::training::TrainOptions;
 use super::CliResult;
 use tessera_train::dist::{detect, Communicator};
+use tessera_train::{FitConfig, FitData, Task, Trainer};
 
 /// The communicator of a `--distributed` run (`None` without the flag). Refuses a run that a
 /// launcher started as several processes without `--distributed` (each would train alone and
@@ -65,5 +66,41 @@ pub fn finish<T>(comm: &Option<Communicator>, result: CliResult<T>) -> CliResult
 
 /// The error of `--distributed` on a command that cannot run distributed yet.
 pub fn unsupported(command: &str) -> CliResult<()> {
-    Err(format!("--distributed: `tessera train {command}` cannot run data-parallel yet (`train mlp` can)").into())
+    Err(format!("--distributed: `tessera train {command}` cannot run data-parallel yet").into())
+}
+
+/// Waits until every rank has checked `--out` (before rank 0 creates the run folder).
+pub fn checked_out(comm: &Option<Communicator>) -> CliResult<()> {
+    if let Some(c) = comm {
+        c.barrier()?;
+    }
+    Ok(())
+}
+
+/// Whether this process is a rank other than 0 of a distributed run: one that follows rank 0,
+/// which alone writes the run folder and reads any checkpoint.
+pub fn follower(comm: &Option<Communicator>) -> Option<&Communicator> {
+    comm.as_ref().filter(|c| !c.is_root())
+}
+
+/// Rank 0's side of [`follow`]: tells the other ranks how many epochs its checkpoint has done.
+pub fn lead(comm: &Option<Communicator>, done: usize) -> CliResult<()> {
+    if let Some(c) = comm {
+        c.broadcast_u64(done as u64, 0)?;
+    }
+    Ok(())
+}
+
+/// A follower's whole run: `trainer` (the task, the optimizer and the callbacks every rank needs,
+/// such as learning-rate schedules; no run folder) trains distributed from the epoch rank 0
+/// resumes at; parameters and optimizer state come from rank 0 when the fit starts.
+pub fn follow<T: Task, D: FitData<Batch = T::Batch>>(
+    comm: &Communicator,
+    trainer: Trainer<T>,
+    data: &D,
+    fit: &FitConfig,
+) -> CliResult<()> {
+    let done = comm.broadcast_u64(0, 0)? as usize;
+    trainer.distributed(comm.clone()).fit_from(data, fit, done)?;
+    Ok(())
 }

@@ -4,7 +4,7 @@ use super::device::open;
 use super::lm_text::{corpus_name, open_lm_run, read_corpus, stream, LmTokenizer};
 use super::ranges::{count, fraction, non_negative, positive};
 use super::training::{load_last, nothing_trained, resolve, trainer, write_results, RunPlan, TrainOptions};
-use super::CliResult;
+use super::{distributed, CliResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
@@ -12,10 +12,11 @@ use std::time::Instant;
 use tessera_nn::summary;
 use tessera_tensor::DType;
 use tessera_train::callbacks::LrScheduler;
+use tessera_train::dist::Communicator;
 use tessera_train::gpt::{nanogpt_optimizer, Gpt, GptConfig, GptData, GptTask};
 use tessera_train::lm::{generate, Sampling};
 use tessera_train::schedule::{LrSchedule, Scheduler};
-use tessera_train::{FitConfig, FitData};
+use tessera_train::{FitConfig, FitData, Trainer};
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "gpt";
@@ -88,9 +89,16 @@ pub struct GptArgs {
     pub(super) common: TrainOptions,
 }
 
-/// Runs `tessera train gpt`.
+/// Runs `tessera train gpt` (data-parallel with `--distributed`: each process takes its windows
+/// of every micro-batch).
 pub fn run(a: GptArgs) -> CliResult<()> {
-    let a = resolve(a, MODEL, |a| &mut a.common)?;
+    let comm = distributed::join(&a.common)?;
+    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|a| train(a, &comm));
+    distributed::finish(&comm, result)
+}
+
+fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {
+    distributed::checked_out(comm)?;
     let device = open(a.common.device)?;
     let text = read_corpus(&a.corpus)?;
     let source = corpus_name(&a.corpus);
@@ -146,17 +154,25 @@ pub fn run(a: GptArgs) -> CliResult<()> {
     };
     // The data must suit the settings before the run folder is written.
     data.plan(&fit)?;
+    let mut optimizer = nanogpt_optimizer(&model, a.common.lr, a.beta2, a.weight_decay, a.clip)?;
+    let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total: a.iters, min_lr: a.min_lr };
+    let mut schedule = Scheduler::new(cosine, a.common.lr);
+    if let Some(c) = distributed::follower(comm) {
+        let trainer = Trainer::with_task(GptTask::new(&model), optimizer).precision(a.common.precision.into());
+        return distributed::follow(c, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit);
+    }
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
     let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
-    let mut optimizer = nanogpt_optimizer(&model, a.common.lr, a.beta2, a.weight_decay, a.clip)?;
     load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
-    let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total: a.iters, min_lr: a.min_lr };
-    let mut schedule = Scheduler::new(cosine, a.common.lr);
+    distributed::lead(comm, done)?;
     optimizer.set_learning_rate(schedule.after_step(optimizer.steps() as usize));
     let run_plan = RunPlan { monitor: "val_loss", patience: a.common.patience, precision: a.common.precision.into() };
     let schedule = Some(LrScheduler::new(schedule, None));
     let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, schedule, run_plan);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(c.clone());
+    }
     say!("{} iterations in {} evaluation intervals of {}", a.iters, data.intervals(), a.eval_interval);
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;

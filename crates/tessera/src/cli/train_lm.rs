@@ -5,7 +5,7 @@ use super::device::open;
 use super::lm_text::{bigram_baseline, corpus_name, open_lm_run, read_corpus, split_lines, stream, LmTokenizer};
 use super::ranges::{count, fraction, open_fraction, positive};
 use super::training::{load_last, nothing_trained, resolve, trainer, write_results, RunPlan, TrainOptions};
-use super::CliResult;
+use super::{distributed, CliResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
@@ -13,10 +13,11 @@ use std::time::Instant;
 use tessera_nn::{summary, Module};
 use tessera_tensor::DType;
 use tessera_train::callbacks::LrScheduler;
+use tessera_train::dist::Communicator;
 use tessera_train::lm::{generate, LmSplits, LmTask, LstmLm, LstmLmConfig, Sampling};
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::schedule::{LrSchedule, Scheduler};
-use tessera_train::{FitConfig, FitData};
+use tessera_train::{FitConfig, FitData, Trainer};
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "lstm-lm";
@@ -74,9 +75,16 @@ pub struct LmArgs {
     pub(super) common: TrainOptions,
 }
 
-/// Runs `tessera train lm`.
+/// Runs `tessera train lm` (data-parallel with `--distributed`: each process takes its rows of
+/// every window).
 pub fn run(a: LmArgs) -> CliResult<()> {
-    let mut a = resolve(a, MODEL, |a| &mut a.common)?;
+    let comm = distributed::join(&a.common)?;
+    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|a| train(a, &comm));
+    distributed::finish(&comm, result)
+}
+
+fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {
+    distributed::checked_out(comm)?;
     let epochs = *a.common.epochs.get_or_insert(6);
     let device = open(a.common.device)?;
     let text = read_corpus(&a.corpus)?;
@@ -133,18 +141,26 @@ pub fn run(a: LmArgs) -> CliResult<()> {
     };
     // The data must suit the settings before the run folder is written.
     data.plan(&fit)?;
-    let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
-    let run_path = run.path().to_path_buf();
-    let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
     let adam = Adam { lr: a.common.lr, ..Adam::default() };
     let mut optimizer =
         Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
-    load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
     let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
     // A resumed run replays its epochs through the schedule, which retakes its cuts.
     let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
+    if let Some(c) = distributed::follower(comm) {
+        let trainer = Trainer::with_task(LmTask::new(&model), optimizer).precision(a.common.precision.into());
+        return distributed::follow(c, trainer.callback(schedule), &data, &fit);
+    }
+    let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
+    let run_path = run.path().to_path_buf();
+    let model_config = json!({ "model": cfg.to_json(), "tokenizer": tokenizer.spec() }).to_string();
+    load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
+    distributed::lead(comm, done)?;
     let run_plan = RunPlan { monitor: "val_ppl", patience: a.common.patience, precision: a.common.precision.into() };
     let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, Some(schedule), run_plan);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(c.clone());
+    }
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
     if nothing_trained(&history, &run_path, done) {

@@ -83,10 +83,7 @@ pub fn run_cnn(a: CnnArgs) -> CliResult<()> {
 /// folder's config so that `--resume` restores every option.
 fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Option<Communicator>) -> CliResult<()> {
     let name = arch.model_name();
-    if let Some(c) = comm {
-        // Every rank has checked `--out` before rank 0 creates it.
-        c.barrier()?;
-    }
+    distributed::checked_out(comm)?;
     let epochs = a.common.epochs.unwrap_or(10);
     let device = open(a.common.device)?;
     let data = a.source.load(a.common.seed)?;
@@ -115,14 +112,10 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
     };
     // The data must suit the settings before the run folder is written.
     train.plan(&fit)?;
-    if let Some(c) = comm.as_ref().filter(|c| !c.is_root()) {
-        // Rank 0 writes the run folder and reads any checkpoint; this rank follows its epochs.
-        let done = c.broadcast_u64(0, 0)? as usize;
+    if let Some(c) = distributed::follower(comm) {
         let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-        let mut trainer =
-            Trainer::with_task(task, optimizer(a, &model)?).precision(a.common.precision.into()).distributed(c.clone());
-        trainer.fit_from(&train, &fit, done)?;
-        return Ok(());
+        let trainer = Trainer::with_task(task, optimizer(a, &model)?).precision(a.common.precision.into());
+        return distributed::follow(c, trainer, &train, &fit);
     }
     let (run, done) = open_run(all, &a.common, name, &device, extra)?;
     let run_path = run.path().to_path_buf();
@@ -130,9 +123,7 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
 
     let mut optimizer = optimizer(a, &model)?;
     load_last(&a.common, &run, done, name, &model, &mut optimizer)?;
-    if let Some(c) = comm {
-        c.broadcast_u64(done as u64, 0)?;
-    }
+    distributed::lead(comm, done)?;
     let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
     // Without a validation split, the training loss picks the best epoch.
     let monitor = if a.common.val_split > 0.0 { "val_loss" } else { "loss" };

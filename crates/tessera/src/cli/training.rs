@@ -58,8 +58,6 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     match args.model {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
         TrainModel::Cnn(a) => super::train_mlp::run_cnn(a),
-        TrainModel::Lm(a) if a.common.distributed => super::distributed::unsupported("lm"),
-        TrainModel::Gpt(a) if a.common.distributed => super::distributed::unsupported("gpt"),
         TrainModel::Seq2seq(a) if a.common.distributed => super::distributed::unsupported("seq2seq"),
         TrainModel::Lm(a) => super::train_lm::run(a),
         TrainModel::Gpt(a) => super::train_gpt::run(a),
