@@ -142,3 +142,33 @@ fn the_loss_scale_survives_a_checkpoint() {
     assert_eq!((s.scale(), s.clean_steps()), (512.0, 17));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn half_parameters_are_updated_through_an_f32_master_copy() {
+    let sgd = || OptimizerKind::Sgd(tessera_train::optim::Sgd { lr: 1e-3, momentum: 0.9, ..Default::default() });
+    let train = |dtype: DType| {
+        let w = Var::param(Tensor::full(1.0, [3], dtype, &Device::Cpu).unwrap()).unwrap();
+        let mut opt = Optimizer::new(vec![("w".into(), w.clone())], sgd()).unwrap();
+        for _ in 0..10 {
+            opt.zero_grad();
+            w.sum_all().unwrap().backward().unwrap(); // a gradient of exactly 1
+            opt.step().unwrap();
+        }
+        let (state, _) = opt.state_dict();
+        (w.tensor().clone(), state)
+    };
+    let (reference, _) = train(DType::F32);
+    let want = reference.to_vec::<f32>().unwrap();
+    assert!((want[0] - 0.95862).abs() < 1e-5, "{want:?}"); // 1 - 0.001 · Σₖ (1 - 0.9ᵏ) / 0.1
+    for dtype in [DType::BF16, DType::F16] {
+        let (w, state) = train(dtype);
+        assert_eq!(w.dtype(), dtype);
+        // State: the momentum and the master, both f32; the master took the f32 run's steps.
+        assert_eq!(state.iter().map(|(_, t)| t.dtype()).collect::<Vec<_>>(), [DType::F32, DType::F32]);
+        assert_eq!(state[1].1.to_vec::<f32>().unwrap(), want, "{dtype}");
+        assert_eq!(w.to_vec_f64().unwrap(), reference.to_dtype(dtype).unwrap().to_vec_f64().unwrap(), "{dtype}");
+    }
+    // Without the master, bf16 could not even take the first step: 1 - 0.001 rounds to 1.
+    let one = Tensor::full(1.0 - 1e-3, [1], DType::BF16, &Device::Cpu).unwrap();
+    assert_eq!(one.to_vec_f64().unwrap(), [1.0]);
+}

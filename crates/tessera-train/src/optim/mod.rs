@@ -64,7 +64,12 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    /// An optimizer for `params`, with zeroed state.
+    /// An optimizer for `params`, with zeroed state. An f16 or bf16 parameter gets an f32
+    /// master copy and f32 state (the last of its state tensors is the master): steps update
+    /// the master and round it into the parameter, so that updates smaller than the parameter's
+    /// precision add up instead of vanishing. The master is taken when the optimizer is built
+    /// and travels with its state (checkpoints, [`Optimizer::load_state_dict`]): load weights
+    /// before building it, or load its state with them.
     pub fn new(params: Parameters, kind: OptimizerKind) -> Result<Optimizer> {
         let options = vec![ParamOptions::default(); params.len()];
         let mut opt =
@@ -73,11 +78,7 @@ impl Optimizer {
             return Err(Error::Config(format!("learning rate {} must be >= 0", opt.learning_rate())));
         }
         let n = opt.fused(1.0, &ParamOptions::default()).state_count();
-        opt.state = opt
-            .params
-            .iter()
-            .map(|(_, p)| (0..n).map(|_| p.tensor().zeros_like()).collect())
-            .collect::<std::result::Result<_, _>>()?;
+        opt.state = opt.params.iter().map(|(_, p)| fresh_state(p.tensor(), n)).collect::<Result<_>>()?;
         Ok(opt)
     }
 
@@ -310,14 +311,16 @@ impl Optimizer {
     /// finite skip the step (see [`Optimizer::with_loss_scaling`]).
     pub fn step(&mut self) -> Result<()> {
         let unscale = 1.0 / self.loss_scale();
-        // Each gradient and the factor still to apply to it: the unscaling, unless a penalty's
-        // gradient had to be added to the unscaled one first.
+        // Each gradient (f32 for a half parameter) and the factor still to apply to it: the
+        // unscaling, unless a penalty's gradient had to be added to the unscaled one first.
         let mut grads: Vec<Option<(Tensor, f64)>> = Vec::with_capacity(self.params.len());
-        for ((_, p), o) in self.params.iter().zip(&self.options) {
-            grads.push(match p.grad() {
+        for (((_, p), o), state) in self.params.iter().zip(&self.options).zip(&self.state) {
+            let target = updated(p.tensor(), state);
+            let grad = p.grad().map(|g| g.to_dtype(target.dtype())).transpose()?;
+            grads.push(match grad {
                 Some(g) if !o.penalty.is_zero() => {
                     let g = if unscale == 1.0 { g } else { g.scale(unscale)? };
-                    Some((o.penalty.add_gradient(p.tensor(), &g)?, 1.0))
+                    Some((o.penalty.add_gradient(target, &g)?, 1.0))
                 }
                 g => g.map(|g| (g, unscale)),
             });
@@ -353,8 +356,12 @@ impl Optimizer {
             if let Some(Clip::Value(v)) = self.clip {
                 g = g.clamp(-v, v)?;
             }
-            let refs: Vec<&Tensor> = state.iter().collect();
-            p.tensor().optim_step_(&self.fused(step, o), &g, &refs)?;
+            let target = updated(p.tensor(), state);
+            let refs: Vec<&Tensor> = state.iter().filter(|t| !std::ptr::eq(*t, target)).collect();
+            target.optim_step_(&self.fused(step, o), &g, &refs)?;
+            if !std::ptr::eq(target, p.tensor()) {
+                p.tensor().assign_(&target.to_dtype(p.dtype())?)?;
+            }
         }
         Ok(())
     }
@@ -393,6 +400,32 @@ impl Optimizer {
         }
         self.steps = steps;
         Ok(())
+    }
+}
+
+/// Whether `dtype` keeps an f32 master copy in the optimizer.
+fn has_master(dtype: DType) -> bool {
+    matches!(dtype, DType::F16 | DType::BF16)
+}
+
+/// The zeroed state of a parameter for an update with `n` state tensors: in the parameter's
+/// dtype, or f32 plus an f32 master copy for a half-precision parameter.
+fn fresh_state(param: &Tensor, n: usize) -> Result<Vec<Tensor>> {
+    if !has_master(param.dtype()) {
+        return Ok((0..n).map(|_| param.zeros_like()).collect::<std::result::Result<_, _>>()?);
+    }
+    let master = param.to_dtype(DType::F32)?;
+    let mut state = (0..n).map(|_| master.zeros_like()).collect::<std::result::Result<Vec<_>, _>>()?;
+    state.push(master);
+    Ok(state)
+}
+
+/// What a step updates for a parameter with `state`: the master copy of a half-precision
+/// parameter, or the parameter itself.
+fn updated<'a>(param: &'a Tensor, state: &'a [Tensor]) -> &'a Tensor {
+    match state.last() {
+        Some(master) if has_master(param.dtype()) => master,
+        _ => param,
     }
 }
 
