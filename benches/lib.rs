@@ -65,8 +65,13 @@ pub fn par_copy(src: &[f32]) -> Vec<f32> {
 /// Adam with gradient clipping at norm 0.5. Returns the model and `windows` training windows of
 /// pseudo-random ids (the ids do not change the arithmetic).
 pub fn lm_workload(windows: usize) -> (LstmLm, Vec<StreamBatch>) {
+    lm_workload_on(windows, &Device::Cpu)
+}
+
+/// [`lm_workload`] with the model on `device` (the windows' ids go there at each step).
+pub fn lm_workload_on(windows: usize, device: &Device) -> (LstmLm, Vec<StreamBatch>) {
     let cfg = LstmLmConfig { vocab: 5000, embed: 128, hidden: 256, layers: 1, dropout: 0.2, seed: 0 };
-    let lm = LstmLm::new(&cfg, &Device::Cpu).expect("building the LM");
+    let lm = LstmLm::new(&cfg, device).expect("building the LM");
     let ids: Vec<u32> = (0..windows * 32 * 35 + 32).map(|i| ((i * 7919) % 5000) as u32).collect();
     let windows = StreamBatches::new(&ids, 32, 35).expect("cutting windows").collect();
     (lm, windows)

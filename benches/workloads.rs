@@ -19,19 +19,25 @@ pub struct MlpWorkload {
 }
 
 impl MlpWorkload {
-    /// The model, its optimizer and one batch of `batch` random images.
+    /// The model, its optimizer and one batch of `batch` random images, on the CPU.
     pub fn new(batch: usize) -> MlpWorkload {
-        let (mut g, dev) = (Generator::new(0), Device::Cpu);
+        MlpWorkload::on(batch, &Device::Cpu)
+    }
+
+    /// [`MlpWorkload::new`] on `dev`.
+    pub fn on(batch: usize, dev: &Device) -> MlpWorkload {
+        let mut g = Generator::new(0);
         let model = Sequential::new()
-            .add(Linear::new(&mut g, 784, 128, DType::F32, &dev).expect("layer"))
+            .add(Linear::new(&mut g, 784, 128, DType::F32, dev).expect("layer"))
             .add(Relu)
-            .add(Linear::new(&mut g, 128, 64, DType::F32, &dev).expect("layer"))
+            .add(Linear::new(&mut g, 128, 64, DType::F32, dev).expect("layer"))
             .add(Relu)
-            .add(Linear::new(&mut g, 64, 10, DType::F32, &dev).expect("layer"));
+            .add(Linear::new(&mut g, 64, 10, DType::F32, dev).expect("layer"));
         let opt = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).expect("optimizer");
-        let x = Var::constant(Tensor::randn(&mut g, [batch, 784], DType::F32, &dev).expect("inputs"));
+        let x = Var::constant(Tensor::randn(&mut g, [batch, 784], DType::F32, dev).expect("inputs"));
         let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
-        let y = Var::constant(Tensor::from_vec(labels, [batch], &dev).expect("labels"));
+        let y = Tensor::from_vec(labels, [batch], &Device::Cpu).and_then(|t| t.to_device(dev));
+        let y = Var::constant(y.expect("labels"));
         MlpWorkload { model, opt, x, y }
     }
 

@@ -2,7 +2,7 @@
 # Builds, on a machine with Rust (no GPU needed), everything benches/gpu/run.sh runs on the GPU
 # machine, which has CUDA, PyTorch and a C++ compiler but no Rust toolchain and no network:
 # release test executables (the CUDA suite, the kernels' unit tests with the host emulation, the
-# tensor unit tests), gpu-bench, gradcheck, compile-kernels and the `tessera` program.
+# tensor unit tests), gpu-bench, gpu-steps, gradcheck, compile-kernels and the `tessera` program.
 # They land stripped in target-gpu/bin (git-ignored; carry that folder to the GPU machine).
 # Built against glibc 2.36 (Debian 12), they run on newer images (the GPU image is Ubuntu 24.04).
 set -euo pipefail
@@ -26,9 +26,9 @@ for line in sys.stdin:
         shutil.copy(m["executable"], sys.argv[1] + "/test-%s-%s" % key)
         print("test-%s-%s" % key)
 ' "$BIN"
-cargo build --release -q -p tessera-benches --bin gpu-bench -p tessera-devtools --bin gradcheck --bin compile-kernels \
+cargo build --release -q -p tessera-benches --bin gpu-bench --bin gpu-steps -p tessera-devtools --bin gradcheck --bin compile-kernels \
     -p tessera --bin tessera
-for b in gpu-bench gradcheck compile-kernels tessera; do cp "$CARGO_TARGET_DIR/release/$b" "$BIN/"; done
+for b in gpu-bench gpu-steps gradcheck compile-kernels tessera; do cp "$CARGO_TARGET_DIR/release/$b" "$BIN/"; done
 strip "$BIN"/*
 ls -la "$BIN"
 du -sh "$BIN"

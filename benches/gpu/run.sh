@@ -12,15 +12,16 @@
 #      on the CUDA device
 #   2. train: `tessera train mlp` on the CPU and on the device with one seed, bf16 and f16 runs on
 #      the device, `tessera train lm --epochs 1` on a slice of the shipped Shakespeare on both
-#   3. bench: gpu-bench and, with PyTorch, the same ops in PyTorch
+#   3. bench: gpu-bench (ops) and gpu-steps (the MLP and LM training steps) and, with PyTorch,
+#      the same in PyTorch
 #
 # Each step logs to $OUT/<step>.log and a line in $OUT/steps.jsonl; a failing step does not stop
 # the later ones. benches/gpu/report.py then writes $OUT/report.md and $OUT/report.json (the
 # training checks: the device's accuracy within 1 point of the CPU's, bf16/f16 within 1 point of
 # f32, the LM's validation perplexity within 2%; the benchmark ratios); the exit code is nonzero
 # if any step or check failed. ONLY="train" (or any of tests, train, bench) runs those groups
-# only; TESSERA_GPU_DEVICE=cpu runs the training group with the CPU as "the device", a dry run of
-# the script and the report on any machine. The first CUDA test compiles the kernel modules with
+# only; TESSERA_GPU_DEVICE=cpu runs the training runs and gpu-steps with the CPU as "the device",
+# a dry run of the script and the report on any machine. The first CUDA test compiles the kernel modules with
 # NVRTC for the GPU's architecture, cached in $TESSERA_KERNEL_CACHE.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -84,7 +85,9 @@ if wants train; then
 fi
 
 if wants bench; then
-    step bench "$BIN/gpu-bench" --out "$OUT/tessera.jsonl"
+    step bench "$BIN/gpu-bench" --out "$OUT/tessera-ops.jsonl"
+    step bench-steps "$BIN/gpu-steps" --device "$DEVICE" --out "$OUT/tessera-steps.jsonl"
+    cat "$OUT"/tessera-ops.jsonl "$OUT"/tessera-steps.jsonl >"$OUT/tessera.jsonl" 2>/dev/null
     if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
         step torch python3 benches/gpu/torch_compare.py --out "$OUT/torch.jsonl"
     fi

@@ -13,8 +13,8 @@ use std::process::Command;
 
 const USAGE: &str = "usage: cargo xtask gpu [--out DIR] [--dry-run]
   --out DIR   where the logs, run folders and report.md/report.json go (default target-gpu/results)
-  --dry-run   only the training steps, with the CPU standing in for the device: checks the script
-              and the report on a machine without a GPU";
+  --dry-run   the training runs and the step benchmarks with the CPU standing in for the device
+              (no CUDA tests): checks the script and the report on a machine without a GPU";
 
 /// Prepares the binaries and runs the GPU check.
 pub fn gpu(args: &[String]) -> Result<(), String> {
@@ -35,7 +35,7 @@ pub fn gpu(args: &[String]) -> Result<(), String> {
     let mut check = Command::new("bash");
     check.arg(root().join("benches/gpu/run.sh")).env("OUT", &out);
     if dry_run {
-        check.env("ONLY", "train").env("TESSERA_GPU_DEVICE", "cpu");
+        check.env("ONLY", "train bench").env("TESSERA_GPU_DEVICE", "cpu");
     }
     run("GPU check", &mut check)
 }
