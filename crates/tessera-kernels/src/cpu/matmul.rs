@@ -30,7 +30,8 @@ impl<T> OutPtr<T> {
 }
 
 /// The plan's `lhs @ rhs`, accumulated onto the `bias` rows when the plan has one (no separate
-/// pass or temporary adds it). f32, f64 and f16 go through gemm directly; bf16 computes in f32.
+/// pass or temporary adds it). f32 and f64 go through gemm directly; f16 and bf16 are widened to
+/// f32, multiplied there (so they accumulate in f32) and rounded once.
 pub fn matmul(plan: &MatmulPlan, lhs: &CpuBuffer, rhs: &CpuBuffer, bias: Option<&CpuBuffer>) -> Result<CpuBuffer> {
     let op = if plan.bias.is_some() { "matmul_bias" } else { "matmul" };
     expect_dtype(op, plan.dtype, &[lhs, rhs])?;
@@ -47,19 +48,35 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CpuBuffer, rhs: &CpuBuffer, bias: Option<
             batched(a, ll, b, rl, s, bias.map(|(c, l)| (c.as_slice::<f64>().unwrap_or(&[]), l))).into()
         }
         (CpuBuffer::F16(a), CpuBuffer::F16(b)) => {
-            batched(a, ll, b, rl, s, bias.map(|(c, l)| (c.as_slice::<f16>().unwrap_or(&[]), l))).into()
+            via_f32(plan, a, b, bias.and_then(|(c, l)| Some((c.as_slice::<f16>()?, l))), f16::to_f32, f16::from_f32)
+                .into()
         }
         (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
-            let a32 = map(&strided_values(a, ll), bf16::to_f32);
-            let b32 = map(&strided_values(b, rl), bf16::to_f32);
-            let c32 = bias.and_then(|(c, l)| c.as_slice::<bf16>().map(|v| map(&strided_values(v, l), bf16::to_f32)));
-            let (cl, cr) = (Layout::contiguous(ll.shape().clone()), Layout::contiguous(rl.shape().clone()));
-            let bias_layout = Layout::contiguous(Shape::new(vec![s.n]));
-            let c32 = c32.as_ref().map(|v| (v.as_slice(), &bias_layout));
-            map(&batched(&a32, &cl, &b32, &cr, s, c32), bf16::from_f32).into()
+            via_f32(plan, a, b, bias.and_then(|(c, l)| Some((c.as_slice::<bf16>()?, l))), bf16::to_f32, bf16::from_f32)
+                .into()
         }
         _ => unreachable!("the plan admits one float dtype"),
     })
+}
+
+/// A half-precision product through f32: operands widened (`to`), multiplied, the result
+/// rounded back (`from`).
+fn via_f32<T: Copy + Send + Sync>(
+    plan: &MatmulPlan,
+    a: &[T],
+    b: &[T],
+    bias: Option<(&[T], &Layout)>,
+    to: fn(T) -> f32,
+    from: fn(f32) -> T,
+) -> Vec<T> {
+    let (ll, rl, s) = (&plan.lhs, &plan.rhs, &plan.shape);
+    let a32 = map(&strided_values(a, ll), to);
+    let b32 = map(&strided_values(b, rl), to);
+    let c32 = bias.map(|(c, l)| map(&strided_values(c, l), to));
+    let (cl, cr) = (Layout::contiguous(ll.shape().clone()), Layout::contiguous(rl.shape().clone()));
+    let bias_layout = Layout::contiguous(Shape::new(vec![s.n]));
+    let c32 = c32.as_ref().map(|v| (v.as_slice(), &bias_layout));
+    map(&batched(&a32, &cl, &b32, &cr, s, c32), from)
 }
 
 /// Element types gemm multiplies natively.
@@ -71,9 +88,6 @@ impl GemmElem for f32 {
 }
 impl GemmElem for f64 {
     const ONE: Self = 1.0;
-}
-impl GemmElem for f16 {
-    const ONE: Self = f16::ONE;
 }
 
 /// Where one operand's matrices live: per-batch offsets and the row and column strides.
