@@ -6,9 +6,10 @@
 
 use super::attention_tile::{self as tile, Scratch, KEYS, ROWS};
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::half::Half;
 use super::par;
 use super::random::{keep_scaled_in_place, mask_words};
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
 use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
 use rayon::prelude::*;
@@ -31,9 +32,9 @@ pub fn attention(plan: &AttentionPlan, qkv: [&CpuBuffer; 3], mask: Option<&CpuBu
     }
     macro_rules! via_f32 {
         ($q:expr, $k:expr, $v:expr, $t:ty) => {{
-            let w = |x: &[$t], l: &Layout| Rows::contiguous(map(&strided_values(x, l), <$t>::to_f32), l);
+            let w = |x: &[$t], l: &Layout| Rows::contiguous(<$t>::widen(&strided_values(x, l)), l);
             let (o, l) = forward(plan, &w($q, &plan.q), &w($k, &plan.k), &w($v, &plan.v), mask.as_deref());
-            [map(&o, <$t>::from_f32).into(), l.into()]
+            [<$t>::narrow(&o).into(), l.into()]
         }};
     }
     use CpuBuffer as B;
@@ -71,12 +72,12 @@ pub fn attention_backward(
     }
     macro_rules! via_f32 {
         ($q:expr, $k:expr, $v:expr, $o:expr, $l:expr, $d:expr, $t:ty) => {{
-            let w = |x: &[$t], l: &Layout| -> Vec<f32> { map(&strided_values(x, l), <$t>::to_f32) };
+            let w = |x: &[$t], l: &Layout| -> Vec<f32> { <$t>::widen(&strided_values(x, l)) };
             let r = |x: &[$t], l: &Layout| Rows::contiguous(w(x, l), l);
             let views = Views { q: r($q, &f.q), k: r($k, &f.k), v: r($v, &f.v), mask: mask.as_deref() };
             let lse = strided_values($l, &plan.lse);
             let [dq, dk, dv] = backward(plan, &views, &w($o, &plan.out), &lse, &w($d, &plan.d_out));
-            [map(&dq, <$t>::from_f32).into(), map(&dk, <$t>::from_f32).into(), map(&dv, <$t>::from_f32).into()]
+            [<$t>::narrow(&dq).into(), <$t>::narrow(&dk).into(), <$t>::narrow(&dv).into()]
         }};
     }
     use CpuBuffer as B;

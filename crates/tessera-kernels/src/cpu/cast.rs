@@ -1,6 +1,7 @@
 //! Conversions between dtypes.
 
 use super::buffer::{dispatch, strided_values, CpuBuffer};
+use super::half::Half;
 use super::unary::map;
 use tessera_core::{bf16, f16, DType, Element, Layout};
 
@@ -8,10 +9,10 @@ use tessera_core::{bf16, f16, DType, Element, Layout};
 /// float-to-integer truncates toward zero and saturates, NaN becomes 0), contiguous.
 pub fn cast(buf: &CpuBuffer, layout: &Layout, dtype: DType) -> CpuBuffer {
     match (buf, dtype) {
-        (CpuBuffer::F32(v), DType::F16) => map(&strided_values(v, layout), f16::from_f32).into(),
-        (CpuBuffer::F32(v), DType::BF16) => map(&strided_values(v, layout), bf16::from_f32).into(),
-        (CpuBuffer::F16(v), DType::F32) => map(&strided_values(v, layout), f16::to_f32).into(),
-        (CpuBuffer::BF16(v), DType::F32) => map(&strided_values(v, layout), bf16::to_f32).into(),
+        (CpuBuffer::F32(v), DType::F16) => f16::narrow(&strided_values(v, layout)).into(),
+        (CpuBuffer::F32(v), DType::BF16) => bf16::narrow(&strided_values(v, layout)).into(),
+        (CpuBuffer::F16(v), DType::F32) => f16::widen(&strided_values(v, layout)).into(),
+        (CpuBuffer::BF16(v), DType::F32) => bf16::widen(&strided_values(v, layout)).into(),
         _ => dispatch!(buf, v => convert(&strided_values(v, layout), dtype)),
     }
 }

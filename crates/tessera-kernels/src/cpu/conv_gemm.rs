@@ -8,7 +8,8 @@
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::conv::{fold_plane, unfold_plane};
-use super::unary::{map, FloatMath};
+use super::half::Half;
+use super::unary::FloatMath;
 use crate::plan::{Conv2dOperands, Conv2dPlan, ConvWindow};
 use crate::Result;
 use gemm::Parallelism;
@@ -35,8 +36,8 @@ fn wide<'a>(b: &'a CpuBuffer, l: &Layout) -> Wide<'a> {
     match b {
         CpuBuffer::F32(v) => Wide::F32(strided_values(v, l)),
         CpuBuffer::F64(v) => Wide::F64(strided_values(v, l)),
-        CpuBuffer::F16(v) => Wide::F32(Cow::Owned(map(&strided_values(v, l), f16::to_f32))),
-        CpuBuffer::BF16(v) => Wide::F32(Cow::Owned(map(&strided_values(v, l), bf16::to_f32))),
+        CpuBuffer::F16(v) => Wide::F32(Cow::Owned(f16::widen(&strided_values(v, l)))),
+        CpuBuffer::BF16(v) => Wide::F32(Cow::Owned(bf16::widen(&strided_values(v, l)))),
         _ => unreachable!("the plan admits float dtypes only"),
     }
 }
@@ -44,8 +45,8 @@ fn wide<'a>(b: &'a CpuBuffer, l: &Layout) -> Wide<'a> {
 /// f32 results back to `dtype`.
 fn narrow(v: Vec<f32>, dtype: DType) -> CpuBuffer {
     match dtype {
-        DType::F16 => map(&v, f16::from_f32).into(),
-        DType::BF16 => map(&v, bf16::from_f32).into(),
+        DType::F16 => f16::narrow(&v).into(),
+        DType::BF16 => bf16::narrow(&v).into(),
         _ => v.into(),
     }
 }

@@ -2,8 +2,8 @@
 //! reading transposed and other strided views in place.
 
 use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
+use super::half::Half;
 use super::par;
-use super::unary::map;
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
@@ -48,35 +48,25 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CpuBuffer, rhs: &CpuBuffer, bias: Option<
             batched(a, ll, b, rl, s, bias.map(|(c, l)| (c.as_slice::<f64>().unwrap_or(&[]), l))).into()
         }
         (CpuBuffer::F16(a), CpuBuffer::F16(b)) => {
-            via_f32(plan, a, b, bias.and_then(|(c, l)| Some((c.as_slice::<f16>()?, l))), f16::to_f32, f16::from_f32)
-                .into()
+            via_f32(plan, a, b, bias.and_then(|(c, l)| Some((c.as_slice::<f16>()?, l)))).into()
         }
         (CpuBuffer::BF16(a), CpuBuffer::BF16(b)) => {
-            via_f32(plan, a, b, bias.and_then(|(c, l)| Some((c.as_slice::<bf16>()?, l))), bf16::to_f32, bf16::from_f32)
-                .into()
+            via_f32(plan, a, b, bias.and_then(|(c, l)| Some((c.as_slice::<bf16>()?, l)))).into()
         }
         _ => unreachable!("the plan admits one float dtype"),
     })
 }
 
-/// A half-precision product through f32: operands widened (`to`), multiplied, the result
-/// rounded back (`from`).
-fn via_f32<T: Copy + Send + Sync>(
-    plan: &MatmulPlan,
-    a: &[T],
-    b: &[T],
-    bias: Option<(&[T], &Layout)>,
-    to: fn(T) -> f32,
-    from: fn(f32) -> T,
-) -> Vec<T> {
+/// A half-precision product through f32: operands widened, multiplied, the result rounded back.
+fn via_f32<T: Half>(plan: &MatmulPlan, a: &[T], b: &[T], bias: Option<(&[T], &Layout)>) -> Vec<T> {
     let (ll, rl, s) = (&plan.lhs, &plan.rhs, &plan.shape);
-    let a32 = map(&strided_values(a, ll), to);
-    let b32 = map(&strided_values(b, rl), to);
-    let c32 = bias.map(|(c, l)| map(&strided_values(c, l), to));
+    let a32 = T::widen(&strided_values(a, ll));
+    let b32 = T::widen(&strided_values(b, rl));
+    let c32 = bias.map(|(c, l)| T::widen(&strided_values(c, l)));
     let (cl, cr) = (Layout::contiguous(ll.shape().clone()), Layout::contiguous(rl.shape().clone()));
     let bias_layout = Layout::contiguous(Shape::new(vec![s.n]));
     let c32 = c32.as_ref().map(|v| (v.as_slice(), &bias_layout));
-    map(&batched(&a32, &cl, &b32, &cr, s, c32), from)
+    T::narrow(&batched(&a32, &cl, &b32, &cr, s, c32))
 }
 
 /// Element types gemm multiplies natively.

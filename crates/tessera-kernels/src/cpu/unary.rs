@@ -1,13 +1,14 @@
 //! Elementwise ops of one operand.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::half::Half;
 use super::simd::multiversion;
 use super::{math, par, simd};
 use crate::ops::UnaryOp;
 use crate::plan::UnaryPlan;
 use crate::Result;
 use std::mem::MaybeUninit;
-use tessera_core::{bf16, f16, Element};
+use tessera_core::Element;
 
 /// Applies the plan's op to every element of its input view; the result is contiguous.
 /// Floating-point dtypes compute natively (f16 and bf16 in f32), integers through the op's
@@ -18,8 +19,8 @@ pub fn unary(plan: &UnaryPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
     Ok(match buf {
         CpuBuffer::F32(v) => map_float(op, &strided_values(v, layout)).into(),
         CpuBuffer::F64(v) => map_float(op, &strided_values(v, layout)).into(),
-        CpuBuffer::F16(v) => via_f32(op, &strided_values(v, layout), f16::to_f32, f16::from_f32).into(),
-        CpuBuffer::BF16(v) => via_f32(op, &strided_values(v, layout), bf16::to_f32, bf16::from_f32).into(),
+        CpuBuffer::F16(v) => via_f32(op, &strided_values(v, layout)).into(),
+        CpuBuffer::BF16(v) => via_f32(op, &strided_values(v, layout)).into(),
         CpuBuffer::U8(v) => map_int(op, &strided_values(v, layout)).into(),
         CpuBuffer::U32(v) => map_int(op, &strided_values(v, layout)).into(),
         CpuBuffer::I64(v) => map_int(op, &strided_values(v, layout)).into(),
@@ -36,9 +37,8 @@ where
     par::build_vec(xs.len(), 64, |start, out| simd::map_into(&xs[start..start + out.len()], out, &f))
 }
 
-fn via_f32<T: Copy + Sync + Send>(op: UnaryOp, xs: &[T], to: fn(T) -> f32, from: fn(f32) -> T) -> Vec<T> {
-    let wide = map(xs, to);
-    map(&map_float(op, &wide), from)
+fn via_f32<T: Half>(op: UnaryOp, xs: &[T]) -> Vec<T> {
+    T::narrow(&map_float(op, &T::widen(xs)))
 }
 
 /// Float math every float kernel needs, with `f32` using the vectorisable fast paths.
