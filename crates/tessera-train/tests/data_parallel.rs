@@ -6,6 +6,7 @@
 use std::sync::{Arc, Barrier, Mutex};
 use tessera_nn::{loss, Module};
 use tessera_tensor::Device;
+use tessera_train::callbacks::{Callback, Control, EpochLogs, TrainContext};
 use tessera_train::data::{mnist_sample, Batch, TensorDataset};
 use tessera_train::dist::{Buf, Communicator, ReduceOp, Transport};
 use tessera_train::gpt::{Gpt, GptConfig, GptData, GptTask};
@@ -323,4 +324,45 @@ fn token_stream_shards_split_every_window_by_rows() {
     }
     let odd = splits.plan(&FitConfig { shard: Shard { rank: 0, world: 3 }, ..cfg }).err().unwrap();
     assert!(odd.to_string().contains("batch size 4 is not divisible by the 3 processes"), "{odd}");
+}
+
+/// Halves the learning rate after every epoch.
+struct Halve;
+
+impl Callback for Halve {
+    fn on_epoch_end(&mut self, _logs: &EpochLogs, ctx: &mut TrainContext<'_>) -> tessera_train::Result<Control> {
+        let lr = ctx.optimizer.learning_rate();
+        ctx.optimizer.set_learning_rate(lr / 2.0);
+        Ok(Control::Continue)
+    }
+}
+
+#[test]
+fn every_rank_goes_on_at_rank_0s_learning_rate() {
+    // Only rank 0 has the schedule (as only rank 0 replays a resumed run's epochs through its
+    // callbacks): both ranks end at its learning rate, with the same parameters.
+    let handles: Vec<_> = threads(2)
+        .into_iter()
+        .map(|t| {
+            std::thread::spawn(move || {
+                let rank = t.rank;
+                let model = mlp_classifier(11, 784, 10, &Device::Cpu).unwrap();
+                let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+                let loss = Box::new(loss::sparse_categorical_crossentropy) as LossFn;
+                let mut trainer = Trainer::new(&model, adam, loss);
+                if rank == 0 {
+                    trainer = trainer.callback(Halve);
+                }
+                let mut trainer = trainer.distributed(Communicator::with_transport(Box::new(t), rank));
+                trainer.fit(&data(), &cfg()).unwrap();
+                let params: Vec<Vec<f32>> =
+                    model.parameters().iter().map(|(_, p)| p.tensor().to_vec::<f32>().unwrap()).collect();
+                (trainer.optimizer().learning_rate(), params)
+            })
+        })
+        .collect();
+    let ranks: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(ranks[0].0, 1e-3 / 4.0);
+    assert_eq!(ranks[1].0, ranks[0].0);
+    assert_eq!(ranks[1].1, ranks[0].1);
 }

@@ -212,6 +212,18 @@ impl DataParallel {
         Ok(())
     }
 
+    /// Gives every rank rank 0's learning rate: rank 0 alone replays a resumed run's epochs
+    /// through callbacks such as a plateau schedule, so its epoch-end decisions are the ones
+    /// every rank must follow.
+    pub(crate) fn sync_learning_rate(&self, optimizer: &mut Optimizer) -> Result<()> {
+        if self.comm.world() > 1 {
+            let mut lr = [optimizer.learning_rate()];
+            self.comm.broadcast_buf(Buf::F64(&mut lr), 0)?;
+            optimizer.set_learning_rate(lr[0]);
+        }
+        Ok(())
+    }
+
     /// Averages a step over the ranks in two collectives: first the loss (each rank's
     /// `value` weighted by its `weight`) together with which parameters have a gradient
     /// anywhere, then, when that loss is finite, the gradients: each is replaced by the weighted

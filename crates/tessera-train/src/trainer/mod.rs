@@ -229,8 +229,9 @@ impl<T: Task> Trainer<T> {
                 &mut TrainContext { model: self.task.module(), optimizer: &mut self.optimizer },
             )?;
             if let Some(dp) = &self.dist {
-                // Every process stops together.
+                // Every process stops together, and goes on at rank 0's learning rate.
                 stop = dp.any(stop)?;
+                dp.sync_learning_rate(&mut self.optimizer)?;
             }
             history.epochs.push(logs);
             if stop {
