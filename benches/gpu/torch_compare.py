@@ -5,8 +5,13 @@ Writes one JSON object per line (same fields as gpu-bench) to --out. Run by benc
 """
 import argparse
 import json
+import pathlib
+import sys
 
 import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import compare_torch  # noqa: E402  (benches/compare_torch.py: the LM step's definition)
 
 
 def time_ms(f, iters):
@@ -22,7 +27,8 @@ def time_ms(f, iters):
 
 
 def training_steps(dev, iters, report):
-    """The MLP step (batch 256, fused Adam) and the LM step of benches/bin/gpu-steps.rs, eager."""
+    """The MLP step (batch 256, fused Adam) and the LM step of benches/bin/gpu-steps.rs, eager (the
+    LM step as benches/compare_torch.py defines it)."""
     nn = torch.nn
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)).to(dev)
@@ -36,36 +42,7 @@ def training_steps(dev, iters, report):
 
     report("mlp_step", "f32", "b256", time_ms(mlp, iters), 0, 0)
 
-    vocab, embed, hidden, seq, batch = 5000, 128, 256, 35, 32
-
-    class Lm(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.drop = nn.Dropout(0.2)
-            self.encoder = nn.Embedding(vocab, embed)
-            self.rnn = nn.LSTM(embed, hidden)
-            self.decoder = nn.Linear(hidden, vocab)
-
-        def forward(self, ids, state):
-            out, state = self.rnn(self.drop(self.encoder(ids)), state)
-            return self.decoder(self.drop(out)).view(-1, vocab), state
-
-    lm = Lm().to(dev)
-    lm_opt = torch.optim.Adam(lm.parameters(), lr=1e-3)
-    ids = (torch.arange(8 * seq * batch + batch, device=dev) * 7919 % vocab).view(batch, -1).t().contiguous()
-    windows = [(ids[i * seq:(i + 1) * seq], ids[i * seq + 1:(i + 1) * seq + 1].reshape(-1)) for i in range(8)]
-    state = [None, 0]
-
-    def lm_step():
-        inputs, targets = windows[state[1] % len(windows)]
-        state[1] += 1
-        carried = None if state[0] is None else tuple(h.detach() for h in state[0])
-        lm_opt.zero_grad()
-        logits, state[0] = lm(inputs, carried)
-        nn.functional.cross_entropy(logits, targets).backward()
-        nn.utils.clip_grad_norm_(lm.parameters(), 0.5)
-        lm_opt.step()
-
+    lm_step = compare_torch.lm_step_fn(dev)
     report("lm_step", "f32", "v5000e128h256s35b32", time_ms(lm_step, max(iters // 5, 1)), 0, 0)
 
 

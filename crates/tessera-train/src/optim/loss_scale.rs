@@ -3,7 +3,9 @@
 //! optimizer divides it out again, skips a step whose gradients overflowed, and adapts the
 //! factor.
 
+use super::Optimizer;
 use crate::{Error, Result};
+use tessera_autograd::Precision;
 
 /// The settings of dynamic loss scaling (PyTorch's `GradScaler` defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,6 +118,61 @@ impl LossScaler {
                 self.clean_steps = 0;
             }
         }
+    }
+}
+
+impl Optimizer {
+    /// Scales the loss dynamically (f16 training; see [`LossScaling`]): the gradients reaching
+    /// [`Optimizer::step`] are those of the loss times [`Optimizer::loss_scale`], which the step
+    /// divides out before penalties, clipping and the update. A step whose gradients hold an
+    /// infinity or NaN is skipped (parameters, state and step count untouched) and the scale
+    /// backs off; it grows again after enough clean steps.
+    ///
+    /// ```
+    /// use tessera_autograd::Var;
+    /// use tessera_tensor::{Device, Tensor};
+    /// use tessera_train::optim::{LossScaling, Optimizer, OptimizerKind, Sgd};
+    /// let w = Var::param(Tensor::from_vec(vec![1.0f32], [1], &Device::Cpu)?)?;
+    /// let sgd = OptimizerKind::Sgd(Sgd { lr: 0.5, ..Sgd::default() });
+    /// let mut opt = Optimizer::new(vec![("w".into(), w.clone())], sgd)?.with_loss_scaling(LossScaling::default())?;
+    /// w.sum_all()?.scale(opt.loss_scale())?.backward()?; // the gradient is 65536
+    /// opt.step()?;
+    /// assert_eq!(w.tensor().to_vec::<f32>()?, vec![0.5]); // 1 - 0.5 · 1
+    /// # Ok::<(), tessera_train::Error>(())
+    /// ```
+    pub fn with_loss_scaling(mut self, settings: LossScaling) -> Result<Self> {
+        self.set_loss_scaling(Some(settings))?;
+        Ok(self)
+    }
+
+    /// Turns dynamic loss scaling on with `settings` (from its initial scale) or off.
+    pub fn set_loss_scaling(&mut self, settings: Option<LossScaling>) -> Result<()> {
+        self.scaler = settings.map(LossScaler::new).transpose()?;
+        Ok(())
+    }
+
+    /// Scales the loss as training in `precision` needs: f16 turns on [`LossScaling::default`]
+    /// unless scaling is configured already; the other precisions leave it as it is (bf16 has
+    /// f32's range).
+    pub fn scale_loss_for(&mut self, precision: Precision) {
+        if precision == Precision::F16 {
+            self.scaler.get_or_insert_with(LossScaler::default);
+        }
+    }
+
+    /// The loss scaler's state, when the loss is scaled.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.scaler.as_ref()
+    }
+
+    /// The loss scaler, mutably (to restore a checkpoint's scale).
+    pub fn loss_scaler_mut(&mut self) -> Option<&mut LossScaler> {
+        self.scaler.as_mut()
+    }
+
+    /// What to multiply the loss by before backward: the scaler's scale, or 1.
+    pub fn loss_scale(&self) -> f64 {
+        self.scaler.map_or(1.0, |s| s.scale())
     }
 }
 

@@ -6,6 +6,7 @@
 mod loss_scale;
 mod regularize;
 mod settings;
+mod state;
 
 pub use loss_scale::{LossScaler, LossScaling};
 pub use regularize::{GroupOptions, Penalty};
@@ -13,7 +14,7 @@ pub use settings::{Adam, Clip, OptimizerKind, RmsProp, Sgd};
 
 use crate::{Error, Result};
 use regularize::ParamOptions;
-use tessera_autograd::Precision;
+use state::{fresh_state, updated};
 use tessera_nn::Parameters;
 use tessera_tensor::{DType, OptimStep, Tensor};
 
@@ -86,59 +87,6 @@ impl Optimizer {
     pub fn with_clip(mut self, clip: Clip) -> Self {
         self.clip = Some(clip);
         self
-    }
-
-    /// Scales the loss dynamically (f16 training; see [`LossScaling`]): the gradients reaching
-    /// [`Optimizer::step`] are those of the loss times [`Optimizer::loss_scale`], which the step
-    /// divides out before penalties, clipping and the update. A step whose gradients hold an
-    /// infinity or NaN is skipped (parameters, state and step count untouched) and the scale
-    /// backs off; it grows again after enough clean steps.
-    ///
-    /// ```
-    /// use tessera_autograd::Var;
-    /// use tessera_tensor::{Device, Tensor};
-    /// use tessera_train::optim::{LossScaling, Optimizer, OptimizerKind, Sgd};
-    /// let w = Var::param(Tensor::from_vec(vec![1.0f32], [1], &Device::Cpu)?)?;
-    /// let sgd = OptimizerKind::Sgd(Sgd { lr: 0.5, ..Sgd::default() });
-    /// let mut opt = Optimizer::new(vec![("w".into(), w.clone())], sgd)?.with_loss_scaling(LossScaling::default())?;
-    /// w.sum_all()?.scale(opt.loss_scale())?.backward()?; // the gradient is 65536
-    /// opt.step()?;
-    /// assert_eq!(w.tensor().to_vec::<f32>()?, vec![0.5]); // 1 - 0.5 · 1
-    /// # Ok::<(), tessera_train::Error>(())
-    /// ```
-    pub fn with_loss_scaling(mut self, settings: LossScaling) -> Result<Self> {
-        self.set_loss_scaling(Some(settings))?;
-        Ok(self)
-    }
-
-    /// Turns dynamic loss scaling on with `settings` (from its initial scale) or off.
-    pub fn set_loss_scaling(&mut self, settings: Option<LossScaling>) -> Result<()> {
-        self.scaler = settings.map(LossScaler::new).transpose()?;
-        Ok(())
-    }
-
-    /// Scales the loss as training in `precision` needs: f16 turns on [`LossScaling::default`]
-    /// unless scaling is configured already; the other precisions leave it as it is (bf16 has
-    /// f32's range).
-    pub fn scale_loss_for(&mut self, precision: Precision) {
-        if precision == Precision::F16 {
-            self.scaler.get_or_insert_with(LossScaler::default);
-        }
-    }
-
-    /// The loss scaler's state, when the loss is scaled.
-    pub fn loss_scaler(&self) -> Option<&LossScaler> {
-        self.scaler.as_ref()
-    }
-
-    /// The loss scaler, mutably (to restore a checkpoint's scale).
-    pub fn loss_scaler_mut(&mut self) -> Option<&mut LossScaler> {
-        self.scaler.as_mut()
-    }
-
-    /// What to multiply the loss by before backward: the scaler's scale, or 1.
-    pub fn loss_scale(&self) -> f64 {
-        self.scaler.map_or(1.0, |s| s.scale())
     }
 
     /// Applies weight decay only to the parameters `decays` selects by name and value (PyTorch's
@@ -364,68 +312,6 @@ impl Optimizer {
             }
         }
         Ok(())
-    }
-
-    /// The optimizer state as named tensors (`<param>.state<k>`) plus the step count, for
-    /// checkpoints. Groups and penalties are settings, not state: the code that builds the
-    /// optimizer sets them again.
-    pub fn state_dict(&self) -> (Vec<(String, Tensor)>, u64) {
-        let tensors = self
-            .params
-            .iter()
-            .zip(&self.state)
-            .flat_map(|((n, _), s)| s.iter().enumerate().map(move |(k, t)| (format!("{n}.state{k}"), t.clone())))
-            .collect();
-        (tensors, self.steps)
-    }
-
-    /// Restores state saved by [`Optimizer::state_dict`] (in place).
-    pub fn load_state_dict(&mut self, tensors: &[(String, Tensor)], steps: u64) -> Result<()> {
-        let by_name: std::collections::HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let expected: usize = self.state.iter().map(Vec::len).sum();
-        if tensors.len() != expected {
-            return Err(Error::Config(format!(
-                "optimizer state holds {} tensors, this optimizer has {expected}",
-                tensors.len()
-            )));
-        }
-        for ((n, _), s) in self.params.iter().zip(&self.state) {
-            for (k, t) in s.iter().enumerate() {
-                let name = format!("{n}.state{k}");
-                let src = by_name
-                    .get(name.as_str())
-                    .ok_or_else(|| Error::Config(format!("optimizer state '{name}' is missing")))?;
-                t.assign_(&src.to_dtype(t.dtype())?)?;
-            }
-        }
-        self.steps = steps;
-        Ok(())
-    }
-}
-
-/// Whether `dtype` keeps an f32 master copy in the optimizer.
-fn has_master(dtype: DType) -> bool {
-    matches!(dtype, DType::F16 | DType::BF16)
-}
-
-/// The zeroed state of a parameter for an update with `n` state tensors: in the parameter's
-/// dtype, or f32 plus an f32 master copy for a half-precision parameter.
-fn fresh_state(param: &Tensor, n: usize) -> Result<Vec<Tensor>> {
-    if !has_master(param.dtype()) {
-        return Ok((0..n).map(|_| param.zeros_like()).collect::<std::result::Result<_, _>>()?);
-    }
-    let master = param.to_dtype(DType::F32)?;
-    let mut state = (0..n).map(|_| master.zeros_like()).collect::<std::result::Result<Vec<_>, _>>()?;
-    state.push(master);
-    Ok(state)
-}
-
-/// What a step updates for a parameter with `state`: the master copy of a half-precision
-/// parameter, or the parameter itself.
-fn updated<'a>(param: &'a Tensor, state: &'a [Tensor]) -> &'a Tensor {
-    match state.last() {
-        Some(master) if has_master(param.dtype()) => master,
-        _ => param,
     }
 }
 
