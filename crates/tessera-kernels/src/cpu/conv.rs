@@ -5,8 +5,9 @@
 //! runs back; f16 and bf16 sum in f32 and round once.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::half::Half;
 use super::par;
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
 use crate::plan::{Col2ImPlan, ConvWindow, Im2ColPlan};
 use crate::Result;
 use rayon::prelude::*;
@@ -33,8 +34,8 @@ pub fn col2im(plan: &Col2ImPlan, col: &CpuBuffer) -> Result<CpuBuffer> {
     Ok(match col {
         CpuBuffer::F32(v) => fold(w, &strided_values(v, &plan.col)).into(),
         CpuBuffer::F64(v) => fold(w, &strided_values(v, &plan.col)).into(),
-        CpuBuffer::F16(v) => map(&fold(w, &map(&strided_values(v, &plan.col), f16::to_f32)), f16::from_f32).into(),
-        CpuBuffer::BF16(v) => map(&fold(w, &map(&strided_values(v, &plan.col), bf16::to_f32)), bf16::from_f32).into(),
+        CpuBuffer::F16(v) => f16::narrow(&fold(w, &f16::widen(&strided_values(v, &plan.col)))).into(),
+        CpuBuffer::BF16(v) => bf16::narrow(&fold(w, &bf16::widen(&strided_values(v, &plan.col)))).into(),
         _ => unreachable!("the plan admits float dtypes only"),
     })
 }

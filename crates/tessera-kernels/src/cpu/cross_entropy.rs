@@ -5,9 +5,10 @@
 //! layer is the largest tensor of the step.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::half::Half;
 use super::par;
 use super::simd::multiversion;
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
 use crate::plan::{index_out_of_range, CrossEntropyBackwardPlan, LogSumExpPlan};
 use crate::Result;
 use rayon::prelude::*;
@@ -22,10 +23,10 @@ pub fn logsumexp(plan: &LogSumExpPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
         CpuBuffer::F32(v) => lse_rows(&strided_values(v, layout), row, plan.rows.rows).into(),
         CpuBuffer::F64(v) => lse_rows(&strided_values(v, layout), row, plan.rows.rows).into(),
         CpuBuffer::F16(v) => {
-            map(&lse_rows(&map(&strided_values(v, layout), f16::to_f32), row, plan.rows.rows), f16::from_f32).into()
+            f16::narrow(&lse_rows(&f16::widen(&strided_values(v, layout)), row, plan.rows.rows)).into()
         }
         CpuBuffer::BF16(v) => {
-            map(&lse_rows(&map(&strided_values(v, layout), bf16::to_f32), row, plan.rows.rows), bf16::from_f32).into()
+            bf16::narrow(&lse_rows(&bf16::widen(&strided_values(v, layout)), row, plan.rows.rows)).into()
         }
         _ => unreachable!("the plan admits float dtypes only"),
     })
@@ -54,14 +55,14 @@ pub fn cross_entropy_backward(
             grad_rows(&x, &l, &s, &targets, classes, smoothing).into()
         }
         (CpuBuffer::F16(x), CpuBuffer::F16(l), CpuBuffer::F16(s)) => {
-            let f = |v: &[f16], lay| map(&strided_values(v, lay), f16::to_f32);
+            let f = |v: &[f16], lay| f16::widen(&strided_values(v, lay));
             let g = grad_rows(&f(x, xl), &f(l, ll), &f(s, sl), &targets, classes, smoothing as f32);
-            map(&g, f16::from_f32).into()
+            f16::narrow(&g).into()
         }
         (CpuBuffer::BF16(x), CpuBuffer::BF16(l), CpuBuffer::BF16(s)) => {
-            let f = |v: &[bf16], lay| map(&strided_values(v, lay), bf16::to_f32);
+            let f = |v: &[bf16], lay| bf16::widen(&strided_values(v, lay));
             let g = grad_rows(&f(x, xl), &f(l, ll), &f(s, sl), &targets, classes, smoothing as f32);
-            map(&g, bf16::from_f32).into()
+            bf16::narrow(&g).into()
         }
         _ => unreachable!("the plan admits one float dtype"),
     })

@@ -3,6 +3,7 @@
 //! each output's gradient into its window (the CUDA half gathers, or adds atomically).
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::half::Half;
 use super::par;
 use super::simd::{multiversion, Select};
 use super::unary::{map, FloatMath};
@@ -30,12 +31,12 @@ macro_rules! float_input {
             }
             CpuBuffer::F16(x) => {
                 type $t = f32;
-                let $v = &map(&strided_values(x, $layout), f16::to_f32);
+                let $v = &f16::widen(&strided_values(x, $layout));
                 $body
             }
             CpuBuffer::BF16(x) => {
                 type $t = f32;
-                let $v = &map(&strided_values(x, $layout), bf16::to_f32);
+                let $v = &bf16::widen(&strided_values(x, $layout));
                 $body
             }
             _ => unreachable!("the plan admits float dtypes only"),

@@ -1,6 +1,7 @@
 //! Reductions over one or several dims: sum, mean, max, min, var, argmax, argmin.
 
 use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
+use super::half::Half;
 use super::unary::{map, FloatMath};
 use super::{par, simd};
 use crate::ops::{ArgReduceOp, ReduceOp};
@@ -129,12 +130,12 @@ fn fold(op: ReduceOp, buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines
             finish_mean(op, sum_lines_f64(&strided_values(v, read), lines), count).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F16(v)) => {
-            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, read), f16::to_f32), lines), count);
-            map(&s, f16::from_f32).into()
+            let s = finish_mean(op, sum_lines_f32(&f16::widen(&strided_values(v, read)), lines), count);
+            f16::narrow(&s).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::BF16(v)) => {
-            let s = finish_mean(op, sum_lines_f32(&map(&strided_values(v, read), bf16::to_f32), lines), count);
-            map(&s, bf16::from_f32).into()
+            let s = finish_mean(op, sum_lines_f32(&bf16::widen(&strided_values(v, read)), lines), count);
+            bf16::narrow(&s).into()
         }
         // Integer means are rejected by the plan; integer sums widen to i64.
         (ReduceOp::Sum | ReduceOp::Mean, int) => {
@@ -162,11 +163,9 @@ fn variance(buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines, correcti
     match buf {
         CpuBuffer::F32(v) => var_lines(&strided_values(v, read), lines, correction).into(),
         CpuBuffer::F64(v) => var_lines(&strided_values(v, read), lines, correction).into(),
-        CpuBuffer::F16(v) => {
-            map(&var_lines(&map(&strided_values(v, read), f16::to_f32), lines, correction), f16::from_f32).into()
-        }
+        CpuBuffer::F16(v) => f16::narrow(&var_lines(&f16::widen(&strided_values(v, read)), lines, correction)).into(),
         CpuBuffer::BF16(v) => {
-            map(&var_lines(&map(&strided_values(v, read), bf16::to_f32), lines, correction), bf16::from_f32).into()
+            bf16::narrow(&var_lines(&bf16::widen(&strided_values(v, read)), lines, correction)).into()
         }
         _ => unreachable!("the plan admits float dtypes only"),
     }

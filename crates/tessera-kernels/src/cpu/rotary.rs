@@ -2,8 +2,9 @@
 //! the position's angle for that pair (see [`RotaryPlan`]). f16 and bf16 compute in f32.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::half::Half;
 use super::par;
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
 use crate::plan::RotaryPlan;
 use crate::Result;
 use rayon::prelude::*;
@@ -15,10 +16,8 @@ pub fn rotary(plan: &RotaryPlan, x: &CpuBuffer) -> Result<CpuBuffer> {
     Ok(match x {
         CpuBuffer::F32(v) => rotate(plan, &strided_values(v, &plan.x)).into(),
         CpuBuffer::F64(v) => rotate(plan, &strided_values(v, &plan.x)).into(),
-        CpuBuffer::F16(v) => map(&rotate(plan, &map(&strided_values(v, &plan.x), f16::to_f32)), f16::from_f32).into(),
-        CpuBuffer::BF16(v) => {
-            map(&rotate(plan, &map(&strided_values(v, &plan.x), bf16::to_f32)), bf16::from_f32).into()
-        }
+        CpuBuffer::F16(v) => f16::narrow(&rotate(plan, &f16::widen(&strided_values(v, &plan.x)))).into(),
+        CpuBuffer::BF16(v) => bf16::narrow(&rotate(plan, &bf16::widen(&strided_values(v, &plan.x)))).into(),
         _ => unreachable!("the plan admits float dtypes only"),
     })
 }

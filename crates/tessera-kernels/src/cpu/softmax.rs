@@ -1,9 +1,10 @@
 //! Softmax and log-softmax along one dim, numerically stable (the row maximum is subtracted).
 
 use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
+use super::half::Half;
 use super::par;
 use super::simd::{self, multiversion};
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
 use crate::ops::SoftmaxKind;
 use crate::plan::SoftmaxPlan;
 use crate::Result;
@@ -18,10 +19,8 @@ pub fn softmax(plan: &SoftmaxPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
     let out: CpuBuffer = match buf {
         CpuBuffer::F32(v) => rows(&strided_values(v, moved), row, log).into(),
         CpuBuffer::F64(v) => rows(&strided_values(v, moved), row, log).into(),
-        CpuBuffer::F16(v) => map(&rows(&map(&strided_values(v, moved), f16::to_f32), row, log), f16::from_f32).into(),
-        CpuBuffer::BF16(v) => {
-            map(&rows(&map(&strided_values(v, moved), bf16::to_f32), row, log), bf16::from_f32).into()
-        }
+        CpuBuffer::F16(v) => f16::narrow(&rows(&f16::widen(&strided_values(v, moved)), row, log)).into(),
+        CpuBuffer::BF16(v) => bf16::narrow(&rows(&bf16::widen(&strided_values(v, moved)), row, log)).into(),
         _ => unreachable!("the plan admits float dtypes only"),
     };
     Ok(match &plan.back {

@@ -87,7 +87,7 @@ pub trait Task {
 }
 
 /// `loss` times `scale`, or `loss` itself when the scale is 1.
-pub(crate) fn scaled(loss: &Var, scale: f64) -> Result<Var> {
+fn scaled(loss: &Var, scale: f64) -> Result<Var> {
     Ok(if scale == 1.0 { loss.clone() } else { loss.scale(scale)? })
 }
 
