@@ -2,9 +2,23 @@
 
 use crate::graph::{BackwardCtx, GradSlot};
 use crate::{Error, Result, Var};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use tessera_tensor::Tensor;
+
+/// Which value a gradient belongs to: equal for a [`Var`] and its clones, distinct for values
+/// alive at the same time (see [`Var::id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VarId(usize);
+
+impl Var {
+    /// This value's identity, shared by its clones: what [`Var::backward_hooked`] names a leaf
+    /// by. Two values alive at the same time never share one.
+    pub fn id(&self) -> VarId {
+        VarId(Arc::as_ptr(&self.slot) as usize)
+    }
+}
 
 /// Numbers backward passes, so that nodes can be marked visited without a set.
 static PASS: AtomicU64 = AtomicU64::new(1);
@@ -36,6 +50,43 @@ impl Var {
     /// # Ok::<(), tessera_autograd::Error>(())
     /// ```
     pub fn backward_with(&self, grad: Option<&Tensor>, keep_graph: bool) -> Result<()> {
+        self.run_backward(grad, keep_graph, None)
+    }
+
+    /// [`backward_with`](Var::backward_with) that calls `on_final` with a leaf's [`Var::id`] as
+    /// soon as this pass has added its last contribution to that leaf's gradient, while the
+    /// rest of the graph is still being differentiated. Data-parallel training starts averaging
+    /// a bucket of gradients over the processes from it (PyTorch's DDP does it from its
+    /// autograd hooks), so communication overlaps the rest of backward. Leaves the pass does not
+    /// reach are not named.
+    ///
+    /// ```
+    /// use tessera_autograd::Var;
+    /// use tessera_tensor::{Device, Tensor};
+    /// let dev = Device::Cpu;
+    /// let w1 = Var::param(Tensor::from_vec(vec![2f32], [1], &dev)?)?;
+    /// let w2 = Var::param(Tensor::from_vec(vec![3f32], [1], &dev)?)?;
+    /// let loss = w1.mul(&w1)?.mul(&w2)?.sum_all()?; // w2 is final before w1
+    /// let mut order = Vec::new();
+    /// loss.backward_hooked(None, false, &mut |id| order.push(id))?;
+    /// assert_eq!(order, vec![w2.id(), w1.id()]);
+    /// # Ok::<(), tessera_autograd::Error>(())
+    /// ```
+    pub fn backward_hooked(
+        &self,
+        grad: Option<&Tensor>,
+        keep_graph: bool,
+        on_final: &mut dyn FnMut(VarId),
+    ) -> Result<()> {
+        self.run_backward(grad, keep_graph, Some(on_final))
+    }
+
+    fn run_backward(
+        &self,
+        grad: Option<&Tensor>,
+        keep_graph: bool,
+        on_final: Option<&mut dyn FnMut(VarId)>,
+    ) -> Result<()> {
         if !self.requires_grad() {
             return Err(Error::NoGradRequired);
         }
@@ -52,11 +103,15 @@ impl Var {
             None => self.tensor().ones_like()?,
         };
         if self.is_leaf() {
-            return accumulate(&self.slot, seed, "backward");
+            accumulate(&self.slot, seed, "backward")?;
+            if let Some(f) = on_final {
+                f(self.id());
+            }
+            return Ok(());
         }
         let order = topological_order(&self.slot)?;
         *self.grad_slot() = Some(seed);
-        let result = run_rules(&order, keep_graph);
+        let result = run_rules(&order, keep_graph, on_final.map(|f| (Pending::count(&order), f)));
         if result.is_err() {
             // Leave no half-summed gradients in the intermediate nodes.
             for slot in &order {
@@ -105,24 +160,69 @@ fn unvisited_inputs(slot: &GradSlot, pass: u64) -> Result<Option<Vec<Arc<GradSlo
     Ok(Some(state.inputs.iter().filter(|v| v.requires_grad).filter(unvisited).cloned().collect()))
 }
 
-fn run_rules(order: &[Arc<GradSlot>], keep_graph: bool) -> Result<()> {
+fn run_rules(
+    order: &[Arc<GradSlot>],
+    keep_graph: bool,
+    mut on_final: Option<(Pending, &mut dyn FnMut(VarId))>,
+) -> Result<()> {
+    let mut finals = Vec::new();
     for slot in order {
-        let Some(grad) = slot.grad_slot().take() else { continue };
         let node = slot.node.as_ref().expect("the order holds recorded ops only");
         let mut guard = node.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = guard.as_ref().ok_or(Error::GraphFreed { op: node.op })?;
-        let rule = state.rule.as_ref().ok_or(Error::NoBackwardRule { op: node.op })?;
-        let grads = rule(&BackwardCtx { grad: &grad, inputs: &state.inputs })?;
-        for (input, g) in state.inputs.iter().zip(grads) {
-            if let (true, Some(g)) = (input.requires_grad, g) {
-                accumulate(input, g, node.op)?;
+        if let Some(grad) = slot.grad_slot().take() {
+            let rule = state.rule.as_ref().ok_or(Error::NoBackwardRule { op: node.op })?;
+            let grads = rule(&BackwardCtx { grad: &grad, inputs: &state.inputs })?;
+            for (input, g) in state.inputs.iter().zip(grads) {
+                if let (true, Some(g)) = (input.requires_grad, g) {
+                    accumulate(input, g, node.op)?;
+                }
             }
+        }
+        if let Some((pending, _)) = &mut on_final {
+            pending.passed(&state.inputs, &mut finals);
         }
         if !keep_graph {
             *guard = None;
         }
+        drop(guard);
+        if let Some((_, f)) = &mut on_final {
+            finals.drain(..).for_each(|id| f(id));
+        }
     }
     Ok(())
+}
+
+/// How many recorded ops of a pass have still to add to each leaf's gradient.
+struct Pending(HashMap<VarId, usize>);
+
+impl Pending {
+    fn count(order: &[Arc<GradSlot>]) -> Pending {
+        let mut left = HashMap::new();
+        for slot in order {
+            let node = slot.node.as_ref().expect("the order holds recorded ops only");
+            if let Some(state) = node.state.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                for leaf in state.inputs.iter().filter(|i| i.requires_grad && i.node.is_none()) {
+                    *left.entry(VarId(Arc::as_ptr(leaf) as usize)).or_insert(0) += 1;
+                }
+            }
+        }
+        Pending(left)
+    }
+
+    /// An op whose inputs are `inputs` has run (or had no gradient to pass on): pushes onto
+    /// `finals` the leaves it was the last op to add to.
+    fn passed(&mut self, inputs: &[Arc<GradSlot>], finals: &mut Vec<VarId>) {
+        for leaf in inputs.iter().filter(|i| i.requires_grad && i.node.is_none()) {
+            let id = VarId(Arc::as_ptr(leaf) as usize);
+            if let Some(left) = self.0.get_mut(&id) {
+                *left -= 1;
+                if *left == 0 {
+                    finals.push(id);
+                }
+            }
+        }
+    }
 }
 
 /// Adds `grad` into `slot`: the first gradient is stored as is, without a copy.

@@ -39,6 +39,7 @@ mod ops;
 mod var;
 
 pub use autocast::{autocast, autocast_precision, AutocastGuard, Precision};
+pub use backward::VarId;
 pub use error::{Error, Result};
 pub use graph::{BackwardCtx, BackwardRule, InputGrads};
 pub use no_grad::{is_grad_enabled, no_grad, NoGradGuard};
