@@ -187,7 +187,7 @@ fn run_rules(
         }
         drop(guard);
         if let Some((_, f)) = &mut on_final {
-            finals.drain(..).for_each(|id| f(id));
+            finals.drain(..).for_each(&mut **f);
         }
     }
     Ok(())

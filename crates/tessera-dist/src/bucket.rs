@@ -1,6 +1,7 @@
 //! Bucketed all-reduce: many small tensors (a model's gradients) flattened into buckets of
 //! about a given size, one all-reduce per bucket.
 
+use crate::backend::{Buf, ReduceOp};
 use crate::communicator::{scale, Communicator, Reduce};
 use crate::{Error, Result};
 use std::ops::Range;
@@ -9,14 +10,16 @@ use tessera_tensor::{DType, Tensor};
 /// Default bucket size: 25 MiB, as PyTorch's DistributedDataParallel.
 pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
 
-/// Consecutive runs of `items` (dtype, bytes) of one dtype and at most `cap` bytes each (an
-/// item larger than `cap` is a bucket alone), as index ranges in order.
-pub fn plan_buckets(items: &[(DType, usize)], cap: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
+/// Consecutive runs of `items` (dtype, bytes) of one dtype, the first of at most `first_cap`
+/// bytes and the others of at most `cap` (an item larger than its cap is a bucket alone), as
+/// index ranges in order. A small first bucket lets data-parallel training send the last
+/// layers' gradients while backward is still busy with the others, as DDP's 1 MiB first bucket.
+pub fn plan_buckets(items: &[(DType, usize)], first_cap: usize, cap: usize) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, &(dtype, size)) in items.iter().enumerate() {
-        let same = i > start && items[start].0 == dtype;
-        if i > start && (!same || bytes + size > cap) {
+        let limit = if out.is_empty() { first_cap } else { cap };
+        if i > start && (items[start].0 != dtype || bytes + size > limit) {
             out.push(start..i);
             (start, bytes) = (i, 0);
         }
@@ -28,57 +31,136 @@ pub fn plan_buckets(items: &[(DType, usize)], cap: usize) -> Vec<Range<usize>> {
     out
 }
 
-fn flat<T: tessera_tensor::Element + Copy>(tensors: &[Tensor]) -> Result<Vec<T>> {
-    let mut v = Vec::with_capacity(tensors.iter().map(Tensor::elem_count).sum());
-    for t in tensors {
-        v.extend(t.to_vec::<T>()?);
+/// The element type tensors of `dtype` travel as in a [`FlatBucket`]: f64 as f64; f32, f16 and
+/// bf16 as f32 (the half types are summed in f32, as their optimizer state is).
+pub fn wire_dtype(dtype: DType) -> Result<DType> {
+    match dtype {
+        DType::F64 => Ok(DType::F64),
+        DType::F32 | DType::F16 | DType::BF16 => Ok(DType::F32),
+        dtype => Err(Error::DType { op: "bucketed all-reduce", dtype }),
     }
-    Ok(v)
 }
 
-fn unflat<T: tessera_tensor::Element + Copy>(v: &[T], like: &[Tensor], out: &mut Vec<Tensor>) -> Result<()> {
-    let mut at = 0;
-    for t in like {
-        let n = t.elem_count();
-        out.push(Tensor::from_vec(v[at..at + n].to_vec(), t.shape().clone(), t.device())?);
-        at += n;
+/// Tensors of one [`wire_dtype`] flattened, in order, into one host buffer for one collective.
+#[derive(Debug)]
+pub struct FlatBucket(Flat);
+
+#[derive(Debug)]
+enum Flat {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl FlatBucket {
+    /// `tensors` (of any devices) times `factor`, one after the other. They must share a wire
+    /// dtype; none is an error.
+    pub fn pack(tensors: &[Tensor], factor: f64) -> Result<FlatBucket> {
+        let Some(first) = tensors.first() else {
+            return Err(Error::Length { op: "FlatBucket::pack", expected: 1, actual: 0 });
+        };
+        let wire = wire_dtype(first.dtype())?;
+        let len = tensors.iter().map(Tensor::elem_count).sum();
+        let mut flat = match wire {
+            DType::F64 => Flat::F64(Vec::with_capacity(len)),
+            _ => Flat::F32(Vec::with_capacity(len)),
+        };
+        for t in tensors {
+            if wire_dtype(t.dtype())? != wire {
+                return Err(Error::Types { op: "FlatBucket::pack" });
+            }
+            let t = if t.dtype() == wire { t.clone() } else { t.to_dtype(wire)? };
+            match &mut flat {
+                Flat::F32(v) => v.extend(t.to_vec::<f32>()?),
+                Flat::F64(v) => v.extend(t.to_vec::<f64>()?),
+            }
+        }
+        match &mut flat {
+            Flat::F32(v) => scale(v, factor),
+            Flat::F64(v) => scale(v, factor),
+        }
+        Ok(FlatBucket(flat))
     }
-    Ok(())
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Flat::F32(v) => v.len(),
+            Flat::F64(v) => v.len(),
+        }
+    }
+
+    /// Whether it holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sums the bucket element-wise over the ranks of `comm`, in place.
+    pub fn all_reduce(&mut self, comm: &Communicator) -> Result<()> {
+        let buf = match &mut self.0 {
+            Flat::F32(v) => Buf::F32(v),
+            Flat::F64(v) => Buf::F64(v),
+        };
+        comm.all_reduce_buf(buf, ReduceOp::Sum)
+    }
+
+    /// The tensors back, times `factor`: one per `like` (in the order they were packed), each
+    /// with its shape, dtype and device. Only the positions `wanted` says are made (`None` for
+    /// the others).
+    pub fn unpack(&self, like: &[Tensor], factor: f64, wanted: impl Fn(usize) -> bool) -> Result<Vec<Option<Tensor>>> {
+        let total: usize = like.iter().map(Tensor::elem_count).sum();
+        if total != self.len() {
+            return Err(Error::Length { op: "FlatBucket::unpack", expected: self.len(), actual: total });
+        }
+        let mut out = Vec::with_capacity(like.len());
+        let mut at = 0;
+        for (i, t) in like.iter().enumerate() {
+            let n = t.elem_count();
+            let part = at..at + n;
+            at += n;
+            if !wanted(i) {
+                out.push(None);
+                continue;
+            }
+            let made = match &self.0 {
+                Flat::F32(v) => {
+                    let mut part = v[part].to_vec();
+                    scale(&mut part, factor);
+                    Tensor::from_vec(part, t.shape().clone(), t.device())?
+                }
+                Flat::F64(v) => {
+                    let mut part = v[part].to_vec();
+                    scale(&mut part, factor);
+                    Tensor::from_vec(part, t.shape().clone(), t.device())?
+                }
+            };
+            out.push(Some(if made.dtype() == t.dtype() { made } else { made.to_dtype(t.dtype())? }));
+        }
+        Ok(out)
+    }
 }
 
 /// `tensors` reduced over the ranks (new tensors, same shapes, dtypes and devices, in order):
-/// flattened into buckets of at most `bucket_bytes` of one dtype, one all-reduce per bucket.
-/// Returns the tensors and the number of all-reduce calls made. f32 and f64 only.
+/// flattened into buckets of at most `bucket_bytes` of one [`wire_dtype`], one all-reduce per
+/// bucket. Returns the tensors and the number of all-reduce calls made. Float dtypes only.
 pub fn all_reduce_bucketed(
     comm: &Communicator,
     tensors: &[Tensor],
     op: Reduce,
     bucket_bytes: usize,
 ) -> Result<(Vec<Tensor>, usize)> {
-    let items: Vec<(DType, usize)> =
-        tensors.iter().map(|t| (t.dtype(), t.elem_count() * t.dtype().size_in_bytes())).collect();
-    let buckets = plan_buckets(&items, bucket_bytes);
+    let mut items = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        let wire = wire_dtype(t.dtype())?;
+        items.push((wire, t.elem_count() * wire.size_in_bytes()));
+    }
+    let buckets = plan_buckets(&items, bucket_bytes, bucket_bytes);
     let mut out = Vec::with_capacity(tensors.len());
     let (before, after) = op.factors(comm.world());
     for b in &buckets {
         let group = &tensors[b.clone()];
-        match group[0].dtype() {
-            DType::F32 => {
-                let mut v = flat::<f32>(group)?;
-                scale(&mut v, before);
-                comm.all_reduce_buf(crate::Buf::F32(&mut v), crate::ReduceOp::Sum)?;
-                scale(&mut v, after);
-                unflat(&v, group, &mut out)?;
-            }
-            DType::F64 => {
-                let mut v = flat::<f64>(group)?;
-                scale(&mut v, before);
-                comm.all_reduce_buf(crate::Buf::F64(&mut v), crate::ReduceOp::Sum)?;
-                scale(&mut v, after);
-                unflat(&v, group, &mut out)?;
-            }
-            dtype => return Err(Error::DType { op: "all_reduce_bucketed", dtype }),
-        }
+        let mut flat = FlatBucket::pack(group, before)?;
+        flat.all_reduce(comm)?;
+        out.extend(flat.unpack(group, after, |_| true)?.into_iter().flatten());
     }
     Ok((out, buckets.len()))
 }
@@ -86,13 +168,31 @@ pub fn all_reduce_bucketed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_tensor::Device;
 
     #[test]
     fn buckets_split_on_size_and_dtype() {
         let f = DType::F32;
         let items = [(f, 40), (f, 40), (f, 40), (DType::F64, 8), (f, 200), (f, 4)];
-        assert_eq!(plan_buckets(&items, 100), vec![0..2, 2..3, 3..4, 4..5, 5..6]);
-        assert_eq!(plan_buckets(&items[..3], 1000), vec![0..3]);
-        assert!(plan_buckets(&[], 10).is_empty());
+        assert_eq!(plan_buckets(&items, 100, 100), vec![0..2, 2..3, 3..4, 4..5, 5..6]);
+        assert_eq!(plan_buckets(&items[..3], 1000, 1000), vec![0..3]);
+        assert_eq!(plan_buckets(&items[..3], 40, 1000), vec![0..1, 1..3], "a small first bucket");
+        assert!(plan_buckets(&[], 10, 10).is_empty());
+    }
+
+    #[test]
+    fn half_tensors_travel_as_f32_and_come_back_in_their_dtype() -> Result<()> {
+        let dev = Device::Cpu;
+        let h = Tensor::from_vec(vec![1.5f32, -2.0], [2], &dev)?.to_dtype(DType::BF16)?;
+        let f = Tensor::from_vec(vec![3.0f32], [1, 1], &dev)?;
+        let flat = FlatBucket::pack(&[h.clone(), f.clone()], 2.0)?;
+        assert_eq!(flat.len(), 3);
+        let back = flat.unpack(&[h, f], 0.25, |i| i == 0)?;
+        assert_eq!(back[0].as_ref().unwrap().dtype(), DType::BF16);
+        assert_eq!(back[0].as_ref().unwrap().to_vec_f64()?, vec![0.75, -1.0]);
+        assert!(back[1].is_none());
+        let wide = Tensor::from_vec(vec![1.0f64], [1], &dev)?;
+        assert!(FlatBucket::pack(&[Tensor::zeros([1], DType::F32, &dev)?, wide], 1.0).is_err());
+        Ok(())
     }
 }

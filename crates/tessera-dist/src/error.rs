@@ -67,7 +67,9 @@ pub enum Error {
         actual: usize,
     },
     /// A tensor of a dtype the communicator does not reduce.
-    #[error("{op}: tensors of dtype {dtype:?} are not supported (f32 and f64 are)")]
+    #[error(
+        "{op}: tensors of dtype {dtype:?} are not supported (f32 and f64 are; gradient buckets also take f16 and bf16)"
+    )]
     DType {
         /// The operation.
         op: &'static str,

@@ -15,7 +15,7 @@ mod error;
 mod mpi_backend;
 
 pub use backend::{Buf, ReduceOp, Single, Transport};
-pub use bucket::{all_reduce_bucketed, plan_buckets, DEFAULT_BUCKET_BYTES};
+pub use bucket::{all_reduce_bucketed, plan_buckets, wire_dtype, FlatBucket, DEFAULT_BUCKET_BYTES};
 pub use communicator::{Backend, Communicator, Reduce};
 pub use env::{detect, detect_with, Topology};
 pub use error::{Error, Result};

@@ -31,8 +31,8 @@ pub use tessera_autograd::Precision;
 /// Distributed training's communicator and collectives (the `tessera-dist` crate).
 pub use tessera_dist as dist;
 pub use trainer::{
-    evaluate, evaluate_task, format_logs, Batches, BoxedBatches, DataParallel, Evaluation, FitConfig, FitData, FitPlan,
-    History, LossFn, Metrics, Pass, Shard, Step, Supervised, Task, Trainer, Validation,
+    evaluate, evaluate_task, format_logs, Backprop, Batches, BoxedBatches, DataParallel, Evaluation, FitConfig,
+    FitData, FitPlan, History, LossFn, Metrics, Pass, Shard, Step, Supervised, Task, Trainer, Validation,
 };
 
 /// The README's examples, compiled and run as doc tests so that they stay true.

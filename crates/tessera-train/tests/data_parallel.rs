@@ -13,7 +13,7 @@ use tessera_train::gpt::{Gpt, GptConfig, GptData, GptTask};
 use tessera_train::lm::{LmSplits, LmTask, LstmLm, LstmLmConfig};
 use tessera_train::models::mlp_classifier;
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind, Sgd};
-use tessera_train::{FitConfig, FitData, LossFn, Shard, Task, Trainer, Validation};
+use tessera_train::{DataParallel, FitConfig, FitData, LossFn, Shard, Task, Trainer, Validation};
 
 /// Ranks on threads of one process: each collective posts every rank's buffer (as f64, exact
 /// for the values moved here) and reads the others' after a barrier.
@@ -181,7 +181,7 @@ fn fit<T: Task, D: FitData<Batch = T::Batch>>(
     optimizer: Optimizer,
     data: &D,
     cfg: &FitConfig,
-    comm: Option<Communicator>,
+    comm: Option<impl Into<DataParallel>>,
 ) -> tessera_train::Result<Outcome> {
     let mut trainer = Trainer::with_task(task, optimizer);
     if let Some(c) = comm {
@@ -221,26 +221,45 @@ fn two_ranks_train_the_language_models_as_one() {
             FitConfig { epochs: 2, batch_size: 4, seq_len: 10, seed: 3, progress: false, ..FitConfig::default() };
         fit(LmTask::new(&lm), adam(&lm), &splits, &fit_cfg, comm)
     });
+    two_ranks_match_one(train_gpt::<Communicator>);
+}
+
+/// Trains a small GPT (2 micro-batches per step, tied embeddings) on a token stream.
+fn train_gpt<P: Into<DataParallel>>(seed: u64, comm: Option<P>) -> tessera_train::Result<Outcome> {
+    let cfg = GptConfig { block_size: 8, n_layer: 2, n_head: 2, n_embd: 16, seed, ..GptConfig::small(12) };
+    let gpt = Gpt::new(&cfg, &Device::Cpu).unwrap();
+    let ids = stream(600);
+    let data = GptData {
+        train: ids[..500].to_vec(),
+        val: ids[500..].to_vec(),
+        block_size: 8,
+        iters: 12,
+        eval_interval: 6,
+        eval_iters: 2,
+        grad_accum: 2,
+    };
+    let fit_cfg =
+        FitConfig { epochs: data.intervals(), batch_size: 4, seed: 3, progress: false, ..FitConfig::default() };
+    // SGD, not Adam: the key projection's bias has a gradient of exactly 0 in exact
+    // arithmetic (a constant added to every score of a row), so its computed gradient is
+    // rounding noise that Adam would scale up to full-size steps, different on 1 and 2 ranks.
+    let sgd = OptimizerKind::Sgd(Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() });
+    fit(GptTask::new(&gpt), Optimizer::new(gpt.parameters(), sgd).unwrap(), &data, &fit_cfg, comm)
+}
+
+#[test]
+fn buckets_sent_during_backward_or_after_it_average_alike() {
+    // 512-byte buckets: the GPT's 40-odd gradients go out in some 30 all-reduces, launched from
+    // backward as they become final (overlap) or all after it; both are the one-process steps.
+    two_ranks_match_one(|seed, comm| train_gpt(seed, comm.map(|c| DataParallel::new(c).bucket_bytes(512))));
     two_ranks_match_one(|seed, comm| {
-        let cfg = GptConfig { block_size: 8, n_layer: 2, n_head: 2, n_embd: 16, seed, ..GptConfig::small(12) };
-        let gpt = Gpt::new(&cfg, &Device::Cpu).unwrap();
-        let ids = stream(600);
-        let data = GptData {
-            train: ids[..500].to_vec(),
-            val: ids[500..].to_vec(),
-            block_size: 8,
-            iters: 12,
-            eval_interval: 6,
-            eval_iters: 2,
-            grad_accum: 2,
-        };
-        let fit_cfg =
-            FitConfig { epochs: data.intervals(), batch_size: 4, seed: 3, progress: false, ..FitConfig::default() };
-        // SGD, not Adam: the key projection's bias has a gradient of exactly 0 in exact
-        // arithmetic (a constant added to every score of a row), so its computed gradient is
-        // rounding noise that Adam would scale up to full-size steps, different on 1 and 2 ranks.
-        let sgd = OptimizerKind::Sgd(Sgd { lr: 0.1, momentum: 0.9, ..Sgd::default() });
-        fit(GptTask::new(&gpt), Optimizer::new(gpt.parameters(), sgd).unwrap(), &data, &fit_cfg, comm)
+        train_gpt(seed, comm.map(|c| DataParallel::new(c).bucket_bytes(512).overlap(false)))
+    });
+    two_ranks_match_one(|seed, comm| {
+        let model = mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap();
+        let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+        let task = tessera_train::Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+        fit(task, adam, &data(), &cfg(), comm.map(|c| DataParallel::new(c).bucket_bytes(4096)))
     });
 }
 

@@ -72,15 +72,21 @@ fn test_dir(name: &str) -> Option<std::path::PathBuf> {
 fn one_and_two(dir: &Path, args: &[&str]) -> (Output, Output) {
     let one = Command::new(tessera()).args(args).args(["--out", "one"]).current_dir(dir).output().unwrap();
     assert!(one.status.success(), "{}", text(&one));
+    (one, two_processes(dir, args, &["--out", "two"]))
+}
+
+/// `mpirun -np 2 tessera ARGS --distributed MORE` in `dir`, which must succeed.
+fn two_processes(dir: &Path, args: &[&str], more: &[&str]) -> Output {
     let two = Command::new("mpirun")
         .args(["-np", "2", "--allow-run-as-root", "--oversubscribe", tessera()])
         .args(args)
-        .args(["--distributed", "--out", "two"])
+        .arg("--distributed")
+        .args(more)
         .current_dir(dir)
         .output()
         .unwrap();
     assert!(two.status.success(), "{}", text(&two));
-    (one, two)
+    two
 }
 
 #[test]
@@ -154,15 +160,21 @@ fn two_processes_train_the_language_models_as_one() {
     std::fs::create_dir_all(&gpt_dir).unwrap();
     let gpt = ["train", "gpt", "--corpus", &corpus, "--tokenizer", "word", "--layers", "1", "--heads", "2"];
     let sizes = ["--embed", "16", "--block-size", "8", "--batch-size", "4", "--iters", "12", "--eval-interval", "6"];
-    let (one, two) = one_and_two(&gpt_dir, &[&gpt[..], &sizes, &["--eval-iters", "2", "--grad-accum", "2"]].concat());
+    let args = [&gpt[..], &sizes, &["--eval-iters", "2", "--grad-accum", "2"]].concat();
+    let (one, two) = one_and_two(&gpt_dir, &args);
+    // 1 KiB buckets: some 20 all-reduces per step, launched from backward on the communication
+    // thread as their gradients become final.
+    let small = two_processes(&gpt_dir, &args, &["--bucket-mb", "0.001", "--out", "small"]);
     let ckpt = |run: &str| gpt_dir.join(run).join("checkpoints").join("last.safetensors");
-    // The key projection's bias (the middle third of c_attn's) has a gradient of exactly 0 in
-    // exact arithmetic, so AdamW turns its rounding noise into full-size steps that differ
-    // between runs; it changes no output.
-    assert_same_parameters_except(&ckpt("two"), &ckpt("one"), |name, i| {
-        name.ends_with("c_attn.bias") && (16..32).contains(&i)
-    });
     assert_eq!(epoch_lines(&one).len(), 2, "{}", text(&one));
-    assert_eq!(epoch_lines(&two), epoch_lines(&one), "{}", text(&two));
+    for (run, out) in [("two", &two), ("small", &small)] {
+        // The key projection's bias (the middle third of c_attn's) has a gradient of exactly 0
+        // in exact arithmetic, so AdamW turns its rounding noise into full-size steps that
+        // differ between runs; it changes no output.
+        assert_same_parameters_except(&ckpt(run), &ckpt("one"), |name, i| {
+            name.ends_with("c_attn.bias") && (16..32).contains(&i)
+        });
+        assert_eq!(epoch_lines(out), epoch_lines(&one), "{}", text(out));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@ use super::model::Gpt;
 use crate::metrics;
 use crate::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
 use crate::rng::SplitMix;
-use crate::trainer::{shard_rows, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task};
+use crate::trainer::{shard_rows, Backprop, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task};
 use crate::{Error, Result};
 use std::ops::Range;
 use tessera_autograd::Var;
@@ -224,23 +224,29 @@ impl Task for GptTask<'_> {
         Ok(Step { loss: loss.scale(1.0 / batch.micro.len() as f64)?, weight: tokens, metrics: Vec::new() })
     }
 
-    /// One backward per micro-batch, each loss scaled by `loss_scale / micro-batches`: the
-    /// gradients of the (scaled) mean loss, with one micro-batch's graph alive at a time.
-    fn forward_backward(&mut self, batch: &GptBatch, loss_scale: f64) -> Result<(f64, Step)> {
+    /// One backward per micro-batch, each of the loss over the number of micro-batches: the
+    /// gradients of the mean loss, with one micro-batch's graph alive at a time. Only the last
+    /// one communicates in data-parallel training.
+    fn forward_backward(&mut self, batch: &GptBatch, backprop: &Backprop<'_>) -> Result<(f64, Step)> {
         let n = batch.micro.len() as f64;
+        let tokens = n * (batch.batch_size * batch.block_size) as f64;
         let mut sum = 0.0;
-        for micro in &batch.micro {
+        for (i, micro) in batch.micro.iter().enumerate() {
             let l = self.micro_loss(batch, micro)?;
             let value = l.tensor().to_scalar_f64()?;
             if !value.is_finite() {
                 return Ok((value, Step { loss: l, weight: 0.0, metrics: Vec::new() }));
             }
-            l.scale(loss_scale / n)?.backward()?;
+            let mean_part = l.scale(1.0 / n)?;
+            if i + 1 == batch.micro.len() {
+                backprop.backward(&mean_part, tokens)?;
+            } else {
+                backprop.accumulate(&mean_part)?;
+            }
             sum += value;
         }
         let mean = sum / n;
         let loss = Var::constant(Tensor::full(mean, (), tessera_tensor::DType::F64, &Device::Cpu)?);
-        let tokens = n * (batch.batch_size * batch.block_size) as f64;
         Ok((mean, Step { loss, weight: tokens, metrics: Vec::new() }))
     }
 

@@ -3,12 +3,15 @@
 //! averaged over the processes before each optimizer step, so that N processes take the steps
 //! one process would take with the same global batch.
 
+use super::backprop::Backprop;
+use super::reducer::{overlapped, BucketPlan};
 use super::task::{Batches, Means};
+use super::Step;
 use crate::data::{Batch, DataLoader};
 use crate::optim::Optimizer;
 use crate::{Error, Result};
 use std::ops::Range;
-use tessera_dist::{all_reduce_bucketed, Buf, Communicator, Reduce, ReduceOp, DEFAULT_BUCKET_BYTES};
+use tessera_dist::{Buf, Communicator, ReduceOp, DEFAULT_BUCKET_BYTES};
 use tessera_nn::{Module, Parameters};
 
 /// Which part of every global batch this process takes: contiguous part `rank` of `world`
@@ -125,11 +128,13 @@ where
 }
 
 /// A [`Trainer`](crate::Trainer)'s place in a data-parallel job: the communicator and the size
-/// of the buckets gradients are averaged in (one all-reduce per bucket).
+/// of the buckets gradients are averaged in (one all-reduce per bucket, on a communication
+/// thread, started while backward is still running; see [`DataParallel::overlap`]).
 #[derive(Debug)]
 pub struct DataParallel {
     comm: Communicator,
     bucket_bytes: usize,
+    overlap: bool,
 }
 
 impl From<Communicator> for DataParallel {
@@ -141,12 +146,23 @@ impl From<Communicator> for DataParallel {
 impl DataParallel {
     /// Over `comm`, with 25 MiB buckets.
     pub fn new(comm: Communicator) -> Self {
-        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES }
+        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES, overlap: true }
     }
 
-    /// Buckets of at most `bytes` of gradients (a larger gradient is a bucket alone).
+    /// Buckets of at most `bytes` of gradients (a larger gradient is a bucket alone). The first
+    /// bucket, the last layers' gradients, holds at most 1 MiB (or `bytes` if smaller), so that
+    /// communication starts early in backward.
     pub fn bucket_bytes(mut self, bytes: usize) -> Self {
         self.bucket_bytes = bytes.max(1);
+        self
+    }
+
+    /// Whether a bucket is all-reduced as soon as backward has finished its gradients (the
+    /// default), overlapping communication with the rest of backward, or only after backward
+    /// (for comparison, or where a communication thread has no core to run on). The result is
+    /// the same either way.
+    pub fn overlap(mut self, overlap: bool) -> Self {
+        self.overlap = overlap;
         self
     }
 
@@ -224,38 +240,33 @@ impl DataParallel {
         Ok(())
     }
 
-    /// Averages a step over the ranks in two collectives: first the loss (each rank's
-    /// `value` weighted by its `weight`) together with which parameters have a gradient
-    /// anywhere, then, when that loss is finite, the gradients: each is replaced by the weighted
-    /// mean over the ranks (this rank's share being its weight over the total), in buckets. A
-    /// parameter with no gradient on any rank keeps none; one that has a gradient on some ranks
-    /// only counts zeros on the others. Returns the loss over all ranks' examples (NaN when it
-    /// is not finite on some rank; then no gradient is touched).
-    pub(crate) fn average_step(&self, params: &Parameters, value: f64, weight: f64) -> Result<f64> {
-        let mut v = vec![value * weight, weight];
+    /// A training step's forward and backward (`run`, given the [`Backprop`] to run backward
+    /// through) with the gradients averaged over the ranks: each bucket of gradients is
+    /// all-reduced on a communication thread (while backward goes on, with
+    /// [`DataParallel::overlap`]), each rank's gradients weighted by its step's weight; then
+    /// one collective sums the loss (each rank's value times its weight) and which parameters
+    /// have a gradient anywhere. A parameter with no gradient on any rank keeps none; one that
+    /// has a gradient on some ranks only counts zeros on the others. Returns the step, the
+    /// loss over all ranks' examples, and whether the gradients were replaced: they are not
+    /// when that loss is not finite (NaN on some rank), and no rank steps.
+    pub(crate) fn step(
+        &self,
+        params: &Parameters,
+        loss_scale: f64,
+        run: impl FnOnce(&Backprop<'_>) -> Result<(f64, Step)>,
+    ) -> Result<((f64, Step), f64)> {
+        let plan = BucketPlan::new(params, self.bucket_bytes)?;
+        let ((value, step), flats) =
+            overlapped(&self.comm, &plan, self.overlap, |reducer| run(&Backprop::distributed(loss_scale, reducer)))?;
+        let mut v = vec![value * step.weight, step.weight];
         v.extend(params.iter().map(|(_, p)| p.grad().is_some() as u8 as f64));
         self.comm.all_reduce_f64(&mut v)?;
-        let (loss, total) = (v[0] / v[1], v[1]);
-        if !loss.is_finite() || self.comm.world() == 1 {
-            return Ok(loss);
+        let loss = v[0] / v[1];
+        if loss.is_finite() {
+            let has: Vec<bool> = v[2..].iter().map(|&h| h > 0.0).collect();
+            plan.unpack(&flats, 1.0 / v[1], &has)?;
         }
-        let mut vars = Vec::new();
-        let mut grads = Vec::new();
-        for ((_, p), &has) in params.iter().zip(&v[2..]) {
-            if has > 0.0 {
-                grads.push(match p.grad() {
-                    Some(g) => g,
-                    None => p.tensor().zeros_like()?,
-                });
-                vars.push(p);
-            }
-        }
-        let share = Reduce::Weighted(weight / total);
-        let (reduced, _) = all_reduce_bucketed(&self.comm, &grads, share, self.bucket_bytes)?;
-        for (p, g) in vars.into_iter().zip(reduced) {
-            p.set_grad(g)?;
-        }
-        Ok(loss)
+        Ok(((value, step), loss))
     }
 
     /// An epoch's means over every rank's batches.

@@ -1,10 +1,13 @@
 //! [`Trainer`]: one training loop for every model, through a [`Task`].
 
+mod backprop;
 mod config;
 mod distributed;
+mod reducer;
 mod supervised;
 mod task;
 
+pub use backprop::Backprop;
 pub(crate) use config::end_epoch;
 pub use config::{format_logs, FitConfig, History, Validation};
 pub(crate) use distributed::{shard_rows, RowBatch};
@@ -125,16 +128,18 @@ impl<T: Task> Trainer<T> {
     pub fn train_step(&mut self, batch: &T::Batch) -> Result<(f64, Step)> {
         let _warm = tessera_tensor::KeepWarm::new();
         self.optimizer.zero_grad();
-        let (mut value, step) = {
-            let _cast = AutocastGuard::new(self.precision);
-            self.task.forward_backward(batch, self.optimizer.loss_scale())?
-        };
-        if let Some(dp) = &self.dist {
-            let global = dp.average_step(self.optimizer.params(), value, step.weight)?;
-            if !global.is_finite() {
-                value = global;
+        let scale = self.optimizer.loss_scale();
+        let task = &mut self.task;
+        let _cast = AutocastGuard::new(self.precision);
+        let (value, step) = match &self.dist {
+            Some(dp) if dp.communicator().world() > 1 => {
+                let ((value, step), global) =
+                    dp.step(self.optimizer.params(), scale, |bp| task.forward_backward(batch, bp))?;
+                (if global.is_finite() { value } else { global }, step)
             }
-        }
+            _ => task.forward_backward(batch, &Backprop::local(scale))?,
+        };
+        drop(_cast);
         if value.is_finite() {
             self.optimizer.step()?;
         }

@@ -2,7 +2,7 @@
 //! metrics, [`Batches`] are the batches of one pass over some data, and [`FitData`] is data that
 //! cuts itself into training batches and evaluation sets.
 
-use super::FitConfig;
+use super::{Backprop, FitConfig};
 use crate::metrics::RunningMean;
 use crate::Result;
 use std::collections::BTreeMap;
@@ -66,29 +66,25 @@ pub trait Task {
     /// The loss and metrics of `batch`; the graph is recorded unless the pass is an evaluation.
     fn step(&mut self, batch: &Self::Batch) -> Result<Step>;
 
-    /// A training step's forward and backward: the gradients of `batch`'s loss times
-    /// `loss_scale` (1 unless f16 training scales it, see
-    /// [`LossScaling`](crate::optim::LossScaling)) added to the module's parameters, and the
-    /// loss's value (unscaled). The default runs [`Task::step`] and one backward (none when the
-    /// loss is not finite); a task that accumulates gradients over micro-batches runs a
-    /// backward per micro-batch instead, so that only one micro-batch's graph is alive at a
-    /// time.
-    fn forward_backward(&mut self, batch: &Self::Batch, loss_scale: f64) -> Result<(f64, Step)> {
+    /// A training step's forward and backward: the gradients of `batch`'s loss added to the
+    /// module's parameters through `backprop` (which scales the loss for f16 training, see
+    /// [`LossScaling`](crate::optim::LossScaling), and in data-parallel training averages the
+    /// gradients over the processes while backward runs), and the loss's value (unscaled). The
+    /// default runs [`Task::step`] and one [`Backprop::backward`] (none when the loss is not
+    /// finite); a task that accumulates gradients over micro-batches runs
+    /// [`Backprop::accumulate`] for all but the last, so that only one micro-batch's graph is
+    /// alive at a time.
+    fn forward_backward(&mut self, batch: &Self::Batch, backprop: &Backprop<'_>) -> Result<(f64, Step)> {
         let step = self.step(batch)?;
         let value = step.loss.tensor().to_scalar_f64()?;
         if value.is_finite() {
-            scaled(&step.loss, loss_scale)?.backward()?;
+            backprop.backward(&step.loss, step.weight)?;
         }
         Ok((value, step))
     }
 
     /// Adds metrics derived from a pass's means (perplexity from the loss).
     fn derived(&self, _metrics: &mut Metrics) {}
-}
-
-/// `loss` times `scale`, or `loss` itself when the scale is 1.
-fn scaled(loss: &Var, scale: f64) -> Result<Var> {
-    Ok(if scale == 1.0 { loss.clone() } else { loss.scale(scale)? })
 }
 
 /// The batches of one pass over some data, in an order that depends only on the epoch.

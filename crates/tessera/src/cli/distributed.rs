@@ -4,7 +4,7 @@
 use super::training::TrainOptions;
 use super::CliResult;
 use tessera_train::dist::{detect, Communicator};
-use tessera_train::{FitConfig, FitData, Task, Trainer};
+use tessera_train::{DataParallel, FitConfig, FitData, Task, Trainer};
 
 /// The communicator of a `--distributed` run (`None` without the flag). Refuses a run that a
 /// launcher started as several processes without `--distributed` (each would train alone and
@@ -23,6 +23,9 @@ pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
         }
         return Ok(None);
     }
+    if !(opts.bucket_mb > 0.0 && opts.bucket_mb.is_finite()) {
+        return Err(format!("--bucket-mb {} must be a positive number of MiB", opts.bucket_mb).into());
+    }
     let comm = Communicator::from_env()?;
     if opts.batch_size % comm.world() != 0 {
         return Err(format!(
@@ -36,6 +39,12 @@ pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
         quiet_stdout();
     }
     Ok(Some(comm))
+}
+
+/// This process's part in the job `comm` joins, with the buckets and overlap `opts` asks for.
+pub fn parallel(comm: &Communicator, opts: &TrainOptions) -> DataParallel {
+    let bytes = (opts.bucket_mb * (1u64 << 20) as f64) as usize;
+    DataParallel::new(comm.clone()).bucket_bytes(bytes).overlap(!opts.no_overlap)
 }
 
 /// Points standard output at `/dev/null`.
@@ -96,11 +105,12 @@ pub fn lead(comm: &Option<Communicator>, done: usize) -> CliResult<()> {
 /// resumes at; parameters and optimizer state come from rank 0 when the fit starts.
 pub fn follow<T: Task, D: FitData<Batch = T::Batch>>(
     comm: &Communicator,
+    opts: &TrainOptions,
     trainer: Trainer<T>,
     data: &D,
     fit: &FitConfig,
 ) -> CliResult<()> {
     let done = comm.broadcast_u64(0, 0)? as usize;
-    trainer.distributed(comm.clone()).fit_from(data, fit, done)?;
+    trainer.distributed(parallel(comm, opts)).fit_from(data, fit, done)?;
     Ok(())
 }

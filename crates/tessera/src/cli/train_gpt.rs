@@ -159,7 +159,7 @@ fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let mut schedule = Scheduler::new(cosine, a.common.lr);
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(GptTask::new(&model), optimizer).precision(a.common.precision.into());
-        return distributed::follow(c, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit);
+        return distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit);
     }
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
@@ -171,7 +171,7 @@ fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let schedule = Some(LrScheduler::new(schedule, None));
     let mut trainer = trainer(GptTask::new(&model), optimizer, run, MODEL, &model_config, schedule, run_plan);
     if let Some(c) = comm {
-        trainer = trainer.distributed(c.clone());
+        trainer = trainer.distributed(distributed::parallel(c, &a.common));
     }
     say!("{} iterations in {} evaluation intervals of {}", a.iters, data.intervals(), a.eval_interval);
     let started = Instant::now();

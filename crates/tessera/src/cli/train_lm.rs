@@ -149,7 +149,7 @@ fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(LmTask::new(&model), optimizer).precision(a.common.precision.into());
-        return distributed::follow(c, trainer.callback(schedule), &data, &fit);
+        return distributed::follow(c, &a.common, trainer.callback(schedule), &data, &fit);
     }
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();
@@ -159,7 +159,7 @@ fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let run_plan = RunPlan { monitor: "val_ppl", patience: a.common.patience, precision: a.common.precision.into() };
     let mut trainer = trainer(LmTask::new(&model), optimizer, run, MODEL, &model_config, Some(schedule), run_plan);
     if let Some(c) = comm {
-        trainer = trainer.distributed(c.clone());
+        trainer = trainer.distributed(distributed::parallel(c, &a.common));
     }
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;

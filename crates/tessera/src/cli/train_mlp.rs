@@ -115,7 +115,7 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
     if let Some(c) = distributed::follower(comm) {
         let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
         let trainer = Trainer::with_task(task, optimizer(a, &model)?).precision(a.common.precision.into());
-        return distributed::follow(c, trainer, &train, &fit);
+        return distributed::follow(c, &a.common, trainer, &train, &fit);
     }
     let (run, done) = open_run(all, &a.common, name, &device, extra)?;
     let run_path = run.path().to_path_buf();
@@ -130,7 +130,7 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
     let run_plan = RunPlan { monitor, patience: a.common.patience, precision: a.common.precision.into() };
     let mut trainer = trainer(task, optimizer, run, name, &cfg.to_json().to_string(), None, run_plan);
     if let Some(c) = comm {
-        trainer = trainer.distributed(c.clone());
+        trainer = trainer.distributed(distributed::parallel(c, &a.common));
     }
     let started = Instant::now();
     let history = trainer.fit_from(&train, &fit, done)?;

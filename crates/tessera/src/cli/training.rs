@@ -121,6 +121,16 @@ pub struct TrainOptions {
     #[arg(long)]
     #[serde(skip)]
     pub distributed: bool,
+    /// With `--distributed`: the size of the gradient buckets, in MiB, one all-reduce each
+    /// (PyTorch DDP's `bucket_cap_mb`; the first bucket holds at most 1 MiB).
+    #[arg(long, default_value_t = 25.0, value_name = "MB")]
+    #[serde(skip)]
+    pub bucket_mb: f64,
+    /// With `--distributed`: all-reduce the gradients only after backward instead of each bucket
+    /// as soon as backward has finished it (the same result; for comparison).
+    #[arg(long)]
+    #[serde(skip)]
+    pub no_overlap: bool,
 }
 
 /// `--precision f32|bf16|f16`.
@@ -147,8 +157,8 @@ impl From<PrecisionChoice> for Precision {
 }
 
 /// The arguments to run with: `args` themselves, or with `--resume RUN` those the run of
-/// `model` was started with (its config.json's `train`), keeping `--epochs` and `--device` from
-/// this command line. `common` finds the shared options in the arguments. Before any work, a
+/// `model` was started with (its config.json's `train`), keeping `--epochs`, `--device` and the
+/// distributed options from this command line. `common` finds the shared options in the arguments. Before any work, a
 /// new run's `--out` is checked (see [`RunDir::check_new`]) and the default folder chosen.
 pub fn resolve<A: DeserializeOwned>(mut args: A, model: &str, common: fn(&mut A) -> &mut TrainOptions) -> CliResult<A> {
     let given = common(&mut args).clone();
@@ -172,6 +182,7 @@ pub fn resolve<A: DeserializeOwned>(mut args: A, model: &str, common: fn(&mut A)
     let opts = common(&mut saved);
     opts.epochs = given.epochs.or(opts.epochs);
     (opts.device, opts.resume) = (given.device, given.resume.clone());
+    (opts.distributed, opts.bucket_mb, opts.no_overlap) = (given.distributed, given.bucket_mb, given.no_overlap);
     Ok(saved)
 }
 
