@@ -251,7 +251,9 @@ fn train_gpt<P: Into<DataParallel>>(seed: u64, comm: Option<P>) -> tessera_train
 fn buckets_sent_during_backward_or_after_it_average_alike() {
     // 512-byte buckets: the GPT's 40-odd gradients go out in some 30 all-reduces, launched from
     // backward as they become final (overlap) or all after it; both are the one-process steps.
-    two_ranks_match_one(|seed, comm| train_gpt(seed, comm.map(|c| DataParallel::new(c).bucket_bytes(512))));
+    two_ranks_match_one(|seed, comm| {
+        train_gpt(seed, comm.map(|c| DataParallel::new(c).bucket_bytes(512).overlap(true)))
+    });
     two_ranks_match_one(|seed, comm| {
         train_gpt(seed, comm.map(|c| DataParallel::new(c).bucket_bytes(512).overlap(false)))
     });

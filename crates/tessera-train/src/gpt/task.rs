@@ -152,11 +152,11 @@ impl RowBatch for GptBatch {
         self.batch_size
     }
 
-    fn take_rows(&self, rows: Range<usize>) -> GptBatch {
+    fn take_rows(&self, rows: Range<usize>) -> Result<GptBatch> {
         let t = self.block_size;
         let cut = |ids: &[u32]| ids[rows.start * t..rows.end * t].to_vec();
         let micro = self.micro.iter().map(|(x, y)| (cut(x), cut(y))).collect();
-        GptBatch { micro, batch_size: rows.len(), block_size: t }
+        Ok(GptBatch { micro, batch_size: rows.len(), block_size: t })
     }
 }
 

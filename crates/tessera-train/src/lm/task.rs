@@ -133,10 +133,10 @@ impl RowBatch for StreamBatch {
         self.shape[0]
     }
 
-    fn take_rows(&self, rows: Range<usize>) -> StreamBatch {
+    fn take_rows(&self, rows: Range<usize>) -> Result<StreamBatch> {
         let len = self.shape[1];
         let cut = |ids: &[u32]| ids[rows.start * len..rows.end * len].to_vec();
-        StreamBatch { input: cut(&self.input), target: cut(&self.target), shape: [rows.len(), len] }
+        Ok(StreamBatch { input: cut(&self.input), target: cut(&self.target), shape: [rows.len(), len] })
     }
 }
 

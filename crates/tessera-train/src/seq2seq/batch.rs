@@ -3,8 +3,9 @@
 //! and `<eos>`), and the data a [`Trainer`](crate::Trainer) walks.
 
 use crate::rng::SplitMix;
-use crate::trainer::{Batches, FitConfig, FitData, FitPlan};
+use crate::trainer::{shard_rows, Batches, FitConfig, FitData, FitPlan, RowBatch};
 use crate::{Error, Result};
+use std::ops::Range;
 use std::sync::Arc;
 use tessera_tensor::{Device, Tensor};
 
@@ -151,6 +152,27 @@ impl Seq2seqBatch {
     }
 }
 
+/// A data-parallel process takes its rows of the global batch, padded as the global batch is.
+impl RowBatch for Seq2seqBatch {
+    fn rows(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn take_rows(&self, rows: Range<usize>) -> Result<Seq2seqBatch> {
+        let (at, n) = (rows.start, rows.len());
+        Ok(Seq2seqBatch {
+            source: SourceBatch {
+                ids: self.source.ids.narrow(0, at, n)?,
+                padding: self.source.padding.narrow(0, at, n)?,
+                lengths: self.source.lengths[rows.clone()].to_vec(),
+            },
+            decoder_input: self.decoder_input.narrow(0, at, n)?,
+            decoder_target: self.decoder_target.narrow(0, at, n)?,
+            targets: self.targets[rows].to_vec(),
+        })
+    }
+}
+
 /// Encoded pairs to train on and to evaluate with, cut into batches for a [`Trainer`].
 ///
 /// [`Trainer`]: crate::Trainer
@@ -171,6 +193,8 @@ pub struct Seq2seqData {
 struct PairBatches {
     pairs: Arc<Vec<EncodedPair>>,
     batch_size: usize,
+    /// A last batch with fewer pairs is left out (so that every data-parallel process gets one).
+    min_last: usize,
     shuffle_seed: Option<u64>,
     specials: Specials,
     side: PadSide,
@@ -181,7 +205,9 @@ impl Batches for PairBatches {
     type Batch = Seq2seqBatch;
 
     fn batches_per_epoch(&self) -> usize {
-        self.pairs.len().div_ceil(self.batch_size)
+        let n = self.pairs.len();
+        let short = n % self.batch_size != 0 && n % self.batch_size < self.min_last;
+        n.div_ceil(self.batch_size) - short as usize
     }
 
     fn epoch(&self, index: usize) -> Box<dyn Iterator<Item = Result<Seq2seqBatch>> + '_> {
@@ -189,7 +215,8 @@ impl Batches for PairBatches {
         if let Some(seed) = self.shuffle_seed {
             SplitMix::new(seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15), 11).shuffle(&mut order);
         }
-        let chunks: Vec<Vec<usize>> = order.chunks(self.batch_size).map(<[usize]>::to_vec).collect();
+        let chunks: Vec<Vec<usize>> =
+            order.chunks(self.batch_size).take(self.batches_per_epoch()).map(<[usize]>::to_vec).collect();
         Box::new(chunks.into_iter().map(move |rows| {
             let pairs: Vec<&EncodedPair> = rows.iter().map(|&i| &self.pairs[i]).collect();
             Seq2seqBatch::new(&pairs, self.specials, self.side, &self.device)
@@ -208,9 +235,10 @@ impl FitData for Seq2seqData {
                 cfg.batch_size
             )));
         }
-        let batches = |pairs: &[EncodedPair], shuffle_seed| PairBatches {
+        let batches = |pairs: &[EncodedPair], shuffle_seed, min_last| PairBatches {
             pairs: Arc::new(pairs.to_vec()),
             batch_size: cfg.batch_size,
+            min_last,
             shuffle_seed,
             specials: self.specials,
             side: self.side,
@@ -220,9 +248,15 @@ impl FitData for Seq2seqData {
             .eval
             .iter()
             .filter(|(_, pairs)| !pairs.is_empty())
-            .map(|(name, pairs)| (name.clone(), Box::new(batches(pairs, None)) as _))
+            .map(|(name, pairs)| (name.clone(), Box::new(batches(pairs, None, 1)) as _))
             .collect();
-        Ok(FitPlan { train: Box::new(batches(&self.train, Some(cfg.seed))), eval })
+        // Each process of a data-parallel run takes its rows of every global batch.
+        let train = shard_rows(batches(&self.train, Some(cfg.seed), cfg.shard.world), cfg.batch_size, cfg.shard)?;
+        Ok(FitPlan { train, eval })
+    }
+
+    fn shards(&self) -> bool {
+        true
     }
 }
 
@@ -247,5 +281,39 @@ mod tests {
     fn an_empty_source_is_refused_by_its_row() {
         let err = SourceBatch::new(&[&[3][..], &[]], 0, PadSide::Left, &Device::Cpu).unwrap_err();
         assert!(err.to_string().contains("source 1"), "{err}");
+    }
+
+    #[test]
+    fn each_process_takes_its_rows_padded_as_the_global_batch() -> Result<()> {
+        let specials = Specials { pad: 0, bos: 1, eos: 2 };
+        let pair = |n: usize| EncodedPair { source: vec![5; n], target: vec![7; n] };
+        let data = Seq2seqData {
+            train: (1..=5).map(pair).collect(),
+            eval: Vec::new(),
+            specials,
+            side: PadSide::Right,
+            device: Device::Cpu,
+        };
+        let shard = |rank| crate::Shard { rank, world: 2 };
+        let cfg = |rank| FitConfig { batch_size: 4, shard: shard(rank), ..FitConfig::default() };
+        // 5 pairs in batches of 4: the last batch (1 pair) cannot give both processes a row.
+        let whole = data.plan(&FitConfig { batch_size: 4, ..FitConfig::default() })?.train;
+        assert_eq!(whole.batches_per_epoch(), 2);
+        let global = whole.epoch(0).next().unwrap()?;
+        let mut rows = 0;
+        for rank in 0..2 {
+            let plan = data.plan(&cfg(rank))?.train;
+            assert_eq!(plan.batches_per_epoch(), 1);
+            let mine = plan.epoch(0).next().unwrap()?;
+            assert_eq!(mine.source.len(), global.source.len(), "the global batch's padding");
+            assert_eq!(mine.decoder_target.dims()[1], global.decoder_target.dims()[1]);
+            let part = global.take_rows(2 * rank..2 * rank + 2)?;
+            assert_eq!(mine.decoder_target.to_vec::<u32>()?, part.decoder_target.to_vec::<u32>()?);
+            rows += mine.rows();
+        }
+        assert_eq!(rows, 4);
+        let odd = FitConfig { batch_size: 3, shard: shard(0), ..FitConfig::default() };
+        assert!(data.plan(&odd).is_err(), "a global batch the processes do not divide");
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! `--distributed`: joining the job a launcher (`mpirun`, `srun`) started, what only rank 0
 //! does, and how a failing rank ends the job instead of leaving the others waiting.
 
-use super::training::TrainOptions;
+use super::training::{Overlap, TrainOptions};
 use super::CliResult;
 use tessera_train::dist::{detect, Communicator};
 use tessera_train::{DataParallel, FitConfig, FitData, Task, Trainer};
@@ -44,7 +44,12 @@ pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
 /// This process's part in the job `comm` joins, with the buckets and overlap `opts` asks for.
 pub fn parallel(comm: &Communicator, opts: &TrainOptions) -> DataParallel {
     let bytes = (opts.bucket_mb * (1u64 << 20) as f64) as usize;
-    DataParallel::new(comm.clone()).bucket_bytes(bytes).overlap(!opts.no_overlap)
+    let dp = DataParallel::new(comm.clone()).bucket_bytes(bytes);
+    match opts.overlap {
+        Overlap::Auto => dp,
+        Overlap::On => dp.overlap(true),
+        Overlap::Off => dp.overlap(false),
+    }
 }
 
 /// Points standard output at `/dev/null`.
@@ -71,11 +76,6 @@ pub fn finish<T>(comm: &Option<Communicator>, result: CliResult<T>) -> CliResult
         }
         (_, result) => result,
     }
-}
-
-/// The error of `--distributed` on a command that cannot run distributed yet.
-pub fn unsupported(command: &str) -> CliResult<()> {
-    Err(format!("--distributed: `tessera train {command}` cannot run data-parallel yet").into())
 }
 
 /// Waits until every rank has checked `--out` (before rank 0 creates the run folder).

@@ -6,20 +6,21 @@ use super::ranges::{count, fraction, non_negative, positive};
 use super::seq2seq_data::{load_pairs, PairSets};
 use super::seq2seq_text::PairTokenizers;
 use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, RunPlan, TrainOptions};
-use super::CliResult;
+use super::{distributed, CliResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_nn::Module;
 use tessera_train::callbacks::LrScheduler;
+use tessera_train::dist::Communicator;
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::schedule::{LrSchedule, Scheduler};
 use tessera_train::seq2seq::{
     decode_all, score, AttentionScore, BeamConfig, LstmAttentionConfig, Seq2seq, Seq2seqConfig, Seq2seqData,
     Seq2seqModel, Seq2seqOptions, Seq2seqTask, TransformerSeq2seqConfig,
 };
-use tessera_train::FitConfig;
+use tessera_train::{FitConfig, FitData, Trainer};
 
 /// The checkpoint's model name.
 pub const MODEL: &str = "seq2seq";
@@ -151,9 +152,16 @@ impl Seq2seqArgs {
     }
 }
 
-/// Runs `tessera train seq2seq`.
+/// Runs `tessera train seq2seq` (data-parallel with `--distributed`: each process takes its
+/// pairs of every global batch, padded as the global batch is).
 pub fn run(a: Seq2seqArgs) -> CliResult<()> {
-    let a = resolve(a, MODEL, |a| &mut a.common)?;
+    let comm = distributed::join(&a.common)?;
+    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|a| train(a, &comm));
+    distributed::finish(&comm, result)
+}
+
+fn train(a: Seq2seqArgs, comm: &Option<Communicator>) -> CliResult<()> {
+    distributed::checked_out(comm)?;
     let device = open(a.common.device)?;
     let source_spec = a.source_tokenizer.clone().unwrap_or_else(|| a.tokenizer.clone());
     let target_spec = a.target_tokenizer.clone().unwrap_or_else(|| a.tokenizer.clone());
@@ -179,6 +187,25 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
     };
     let epochs = a.common.epochs.unwrap_or(5);
     let fit = FitConfig { epochs, batch_size: a.common.batch_size, seed: a.common.seed, ..FitConfig::default() };
+    // The data must suit the settings before the run folder is written.
+    data.plan(&fit)?;
+    let adam = Adam { lr: a.common.lr, betas: (0.9, 0.98), eps: 1e-9, ..Adam::default() };
+    let mut optimizer =
+        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
+    let total = epochs * data.train.len().div_ceil(a.common.batch_size);
+    let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total, min_lr: a.common.lr / 10.0 };
+    let mut schedule = Scheduler::new(cosine, a.common.lr);
+    let options = Seq2seqOptions {
+        label_smoothing: a.label_smoothing,
+        sampling: a.scheduled_sampling,
+        max_len: a.data.max_target_len + 1,
+    };
+    let shared = Arc::clone(&tokenizers);
+    let task = Seq2seqTask::new(&model, specials, options, Box::new(move |ids: &[u32]| shared.target.decode(ids)));
+    if let Some(c) = distributed::follower(comm) {
+        let trainer = Trainer::with_task(task, optimizer).precision(a.common.precision.into());
+        return distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit);
+    }
     let extra = json!({ "source_tokenizer": tokenizers.source.spec(), "target_tokenizer": tokenizers.target.spec() });
     let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
     if a.common.resume.is_none() {
@@ -189,24 +216,15 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
     let model_config = json!({ "model": cfg.to_json(), "source_tokenizer": tokenizers.source.spec(),
         "target_tokenizer": tokenizers.target.spec(), "max_target_len": a.data.max_target_len })
     .to_string();
-    let adam = Adam { lr: a.common.lr, betas: (0.9, 0.98), eps: 1e-9, ..Adam::default() };
-    let mut optimizer =
-        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
     load_last(&a.common, &run, done, MODEL, &model, &mut optimizer)?;
-    let total = epochs * data.train.len().div_ceil(a.common.batch_size);
-    let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total, min_lr: a.common.lr / 10.0 };
-    let mut schedule = Scheduler::new(cosine, a.common.lr);
+    distributed::lead(comm, done)?;
     optimizer.set_learning_rate(schedule.after_step(optimizer.steps() as usize));
-    let options = Seq2seqOptions {
-        label_smoothing: a.label_smoothing,
-        sampling: a.scheduled_sampling,
-        max_len: a.data.max_target_len + 1,
-    };
-    let shared = Arc::clone(&tokenizers);
-    let task = Seq2seqTask::new(&model, specials, options, Box::new(move |ids: &[u32]| shared.target.decode(ids)));
     let run_plan = RunPlan { monitor: "val_loss", patience: a.common.patience, precision: a.common.precision.into() };
     let mut trainer =
         trainer(task, optimizer, run, MODEL, &model_config, Some(LrScheduler::new(schedule, None)), run_plan);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(distributed::parallel(c, &a.common));
+    }
     let started = Instant::now();
     let history = trainer.fit_from(&data, &fit, done)?;
     if nothing_trained(&history, &run_path, done) {

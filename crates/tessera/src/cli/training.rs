@@ -58,7 +58,6 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
     match args.model {
         TrainModel::Mlp(a) => super::train_mlp::run(a),
         TrainModel::Cnn(a) => super::train_mlp::run_cnn(a),
-        TrainModel::Seq2seq(a) if a.common.distributed => super::distributed::unsupported("seq2seq"),
         TrainModel::Lm(a) => super::train_lm::run(a),
         TrainModel::Gpt(a) => super::train_gpt::run(a),
         TrainModel::Seq2seq(a) => super::train_seq2seq::run(*a),
@@ -126,11 +125,25 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = 25.0, value_name = "MB")]
     #[serde(skip)]
     pub bucket_mb: f64,
-    /// With `--distributed`: all-reduce the gradients only after backward instead of each bucket
-    /// as soon as backward has finished it (the same result; for comparison).
-    #[arg(long)]
+    /// With `--distributed`: all-reduce each bucket of gradients as soon as backward has
+    /// finished it (`on`), only after backward (`off`), or `auto`: overlap where the
+    /// communication thread has a core of its own (GPU training, or fewer compute threads than
+    /// cores). The result is the same.
+    #[arg(long, value_enum, default_value_t = Overlap::Auto)]
     #[serde(skip)]
-    pub no_overlap: bool,
+    pub overlap: Overlap,
+}
+
+/// `--overlap auto|on|off`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Overlap {
+    /// Where the communication thread has a core of its own.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never: after backward.
+    Off,
 }
 
 /// `--precision f32|bf16|f16`.
@@ -182,7 +195,7 @@ pub fn resolve<A: DeserializeOwned>(mut args: A, model: &str, common: fn(&mut A)
     let opts = common(&mut saved);
     opts.epochs = given.epochs.or(opts.epochs);
     (opts.device, opts.resume) = (given.device, given.resume.clone());
-    (opts.distributed, opts.bucket_mb, opts.no_overlap) = (given.distributed, given.bucket_mb, given.no_overlap);
+    (opts.distributed, opts.bucket_mb, opts.overlap) = (given.distributed, given.bucket_mb, given.overlap);
     Ok(saved)
 }
 
