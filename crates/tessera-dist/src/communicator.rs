@@ -44,6 +44,20 @@ impl Reduce {
     }
 }
 
+/// Runs `collective` on `t`'s own host storage when `t` is a dense CPU tensor of f32 or f64
+/// (true), without copying it out and back; false (nothing done) for other tensors.
+fn host_in_place(t: &Tensor, op: &'static str, collective: impl FnOnce(Buf<'_>) -> Result<()>) -> Result<bool> {
+    if !t.device().is_cpu() || !t.owns_storage_densely() {
+        return Ok(false);
+    }
+    match t.dtype() {
+        DType::F32 => t.with_host_mut(|v: &mut [f32]| collective(Buf::F32(v)))??,
+        DType::F64 => t.with_host_mut(|v: &mut [f64]| collective(Buf::F64(v)))??,
+        dtype => return Err(Error::DType { op, dtype }),
+    }
+    Ok(true)
+}
+
 /// Multiplies every element by `f` unless it is 1.
 pub(crate) fn scale<T: Copy + std::ops::MulAssign + FromF64>(v: &mut [T], f: f64) {
     if f != 1.0 {
@@ -245,14 +259,35 @@ impl Communicator {
     /// Reduces `t` over the ranks in place (`t` must own its storage densely: a parameter, not
     /// a view).
     pub fn all_reduce_(&self, t: &Tensor, op: Reduce) -> Result<()> {
-        let reduced = self.all_reduced(t, op)?;
-        t.assign_(&reduced)?;
-        Ok(())
+        let (before, after) = op.factors(self.world());
+        let reduce = |buf: Buf<'_>| -> Result<()> {
+            match buf {
+                Buf::F32(v) => {
+                    scale(v, before);
+                    self.transport.all_reduce(Buf::F32(v), ReduceOp::Sum)?;
+                    scale(v, after);
+                }
+                Buf::F64(v) => {
+                    scale(v, before);
+                    self.transport.all_reduce(Buf::F64(v), ReduceOp::Sum)?;
+                    scale(v, after);
+                }
+                integers => self.transport.all_reduce(integers, ReduceOp::Sum)?,
+            }
+            Ok(())
+        };
+        match host_in_place(t, "all_reduce", reduce)? {
+            true => Ok(()),
+            false => Ok(t.assign_(&self.all_reduced(t, op)?)?),
+        }
     }
 
     /// Overwrites `t` on every rank with `root`'s values, in place (`t` must own its storage
     /// densely).
     pub fn broadcast_(&self, t: &Tensor, root: usize) -> Result<()> {
+        if host_in_place(t, "broadcast", |buf| self.transport.broadcast(buf, root))? {
+            return Ok(());
+        }
         let out = match t.dtype() {
             DType::F32 => {
                 let mut v = t.to_vec::<f32>()?;

@@ -8,6 +8,7 @@ use crate::backend::{check_gather, check_root, Buf, ReduceOp, Transport};
 use crate::{Error, Result};
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
+use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Threading;
@@ -21,9 +22,11 @@ struct Handles {
     // Declared before the universe so that it is released before MPI is finalised.
     world: SimpleCommunicator,
     _universe: Universe,
-    /// Receive buffers kept from call to call (fresh pages would cost page faults every call).
-    scratch_f32: Vec<f32>,
-    scratch_f64: Vec<f64>,
+}
+
+extern "C" {
+    /// `MPI_IN_PLACE` of the MPI library built against (`src/mpi_in_place.c`).
+    static tessera_mpi_in_place: *mut std::ffi::c_void;
 }
 
 // SAFETY: MPI is initialised with `MPI_THREAD_SERIALIZED` (or more), which allows calls from
@@ -59,17 +62,7 @@ impl Mpi {
         let world = universe.world();
         let local_rank = world.split_shared(world.rank()).rank() as usize;
         let (rank, size) = (world.rank() as usize, world.size() as usize);
-        Ok(Mpi {
-            handles: Mutex::new(Handles {
-                world,
-                _universe: universe,
-                scratch_f32: Vec::new(),
-                scratch_f64: Vec::new(),
-            }),
-            rank,
-            world: size,
-            local_rank,
-        })
+        Ok(Mpi { handles: Mutex::new(Handles { world, _universe: universe }), rank, world: size, local_rank })
     }
 
     fn lock(&self) -> MutexGuard<'_, Handles> {
@@ -83,21 +76,27 @@ impl Mpi {
     }
 }
 
-/// Reduces `buf` into `scratch`, then copies the result back (rsmpi has no `MPI_IN_PLACE`).
-fn reduce<T: Equivalence + Copy + Default>(
-    world: &SimpleCommunicator,
-    buf: &mut [T],
-    op: ReduceOp,
-    scratch: &mut Vec<T>,
-) {
+/// Reduces `buf` over the ranks in place (`MPI_IN_PLACE`: no second buffer, no copy back).
+fn reduce<T: Equivalence>(world: &SimpleCommunicator, buf: &mut [T], op: ReduceOp) {
+    let op = match op {
+        ReduceOp::Sum => SystemOperation::sum(),
+        ReduceOp::Max => SystemOperation::max(),
+    };
     for chunk in buf.chunks_mut(CHUNK) {
-        scratch.resize(chunk.len(), T::default());
-        let out = &mut scratch[..chunk.len()];
-        match op {
-            ReduceOp::Sum => world.all_reduce_into(&chunk[..], out, SystemOperation::sum()),
-            ReduceOp::Max => world.all_reduce_into(&chunk[..], out, SystemOperation::max()),
+        // SAFETY: `chunk` is a live, exclusively borrowed buffer of `chunk.len()` elements of
+        // `T`'s MPI datatype; with `MPI_IN_PLACE` as the send buffer, MPI reads and writes only
+        // it. The count fits a C int (CHUNK). The handles are valid while `world` lives, and
+        // the caller holds the lock that serialises MPI calls.
+        unsafe {
+            mpi::ffi::MPI_Allreduce(
+                tessera_mpi_in_place,
+                chunk.as_mut_ptr().cast(),
+                chunk.len() as std::ffi::c_int,
+                T::equivalent_datatype().as_raw(),
+                op.as_raw(),
+                world.as_raw(),
+            );
         }
-        chunk.copy_from_slice(out);
     }
 }
 
@@ -118,13 +117,12 @@ impl Transport for Mpi {
     }
 
     fn all_reduce(&self, buf: Buf<'_>, op: ReduceOp) -> Result<()> {
-        let mut h = self.lock();
-        let h = &mut *h;
+        let h = self.lock();
         match buf {
-            Buf::F32(b) => reduce(&h.world, b, op, &mut h.scratch_f32),
-            Buf::F64(b) => reduce(&h.world, b, op, &mut h.scratch_f64),
-            Buf::U64(b) => reduce(&h.world, b, op, &mut Vec::new()),
-            Buf::U8(b) => reduce(&h.world, b, op, &mut Vec::new()),
+            Buf::F32(b) => reduce(&h.world, b, op),
+            Buf::F64(b) => reduce(&h.world, b, op),
+            Buf::U64(b) => reduce(&h.world, b, op),
+            Buf::U8(b) => reduce(&h.world, b, op),
         }
         Ok(())
     }

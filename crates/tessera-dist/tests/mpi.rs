@@ -57,6 +57,11 @@ fn worker() {
     let w = comm
         .all_reduced(&Tensor::from_vec(vec![3.0 * r], [1], &cpu).unwrap(), Reduce::Weighted((r as f64 + 1.0) / 3.0));
     assert_eq!(w.unwrap().to_vec::<f32>().unwrap(), vec![2.0]);
+    // The same in place, on the tensor's own storage: scaled, summed, and seen by its views.
+    let t = Tensor::from_vec(vec![3.0 * r, 6.0 * r], [2], &cpu).unwrap();
+    let view = t.narrow(0, 1, 1).unwrap();
+    comm.all_reduce_(&t, Reduce::Weighted((r as f64 + 1.0) / 3.0)).unwrap();
+    assert_eq!((t.to_vec::<f32>().unwrap(), view.to_vec::<f32>().unwrap()), (vec![2.0, 4.0], vec![4.0]));
     let big: Vec<Tensor> =
         (0..5).map(|i| Tensor::from_vec(vec![r + i as f32; 1000], [10, 100], &cpu).unwrap()).collect();
     let (out, calls) = all_reduce_bucketed(&comm, &big, Reduce::Sum, 8000).unwrap();

@@ -369,7 +369,7 @@ impl Storage {
         Ok(())
     }
 
-    fn as_cpu_mut(&mut self) -> Option<&mut CpuBuffer> {
+    pub(crate) fn as_cpu_mut(&mut self) -> Option<&mut CpuBuffer> {
         match self {
             Storage::Cpu(b) => Some(b),
             #[cfg(feature = "cuda")]

@@ -7,8 +7,10 @@ use tessera_kernels::ops::OptimStep;
 use tessera_kernels::plan::OptimPlan;
 
 impl Tensor {
-    /// Whether this tensor covers its whole storage in order (so it may be updated in place).
-    fn owns_storage_densely(&self) -> bool {
+    /// Whether this tensor covers its whole storage in order, so that it may be updated in
+    /// place ([`assign_`](Tensor::assign_), [`with_host_mut`](Tensor::with_host_mut)): not a
+    /// view of a larger storage, nor a transposed or broadcast one.
+    pub fn owns_storage_densely(&self) -> bool {
         self.is_contiguous() && self.layout().offset() == 0 && self.storage().len() == self.elem_count()
     }
 
@@ -86,5 +88,43 @@ impl Tensor {
         let mut dst = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
         *dst = values.clone();
         Ok(())
+    }
+}
+
+impl Tensor {
+    /// Runs `f` on this tensor's values as one mutable host slice, in place, and returns what it
+    /// returns: for a dense CPU tensor (not a view) of element type `T`. Every view of its
+    /// storage sees the changes. This is how a collective that works in place (MPI's
+    /// all-reduce) reduces a tensor without copying it out and back.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let t = Tensor::from_vec(vec![1f32, 2., 3.], [3], &Device::Cpu)?;
+    /// let sum = t.with_host_mut(|v: &mut [f32]| {
+    ///     v.iter_mut().for_each(|x| *x *= 2.0);
+    ///     v.iter().sum::<f32>()
+    /// })?;
+    /// assert_eq!((sum, t.to_vec::<f32>()?), (12.0, vec![2., 4., 6.]));
+    /// assert!(t.narrow(0, 1, 2)?.with_host_mut(|_: &mut [f32]| ()).is_err(), "a view");
+    /// assert!(t.with_host_mut(|_: &mut [f64]| ()).is_err(), "another dtype");
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn with_host_mut<T: crate::Element, R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
+        const OP: &str = "with_host_mut";
+        if T::DTYPE != self.dtype() {
+            return Err(crate::Error::WrongElementType { op: OP, actual: self.dtype(), requested: T::DTYPE });
+        }
+        if !self.device().is_cpu() {
+            return Err(crate::Error::DeviceMismatch { op: OP, lhs: *self.device(), rhs: crate::Device::Cpu });
+        }
+        if !self.owns_storage_densely() {
+            let msg = "the tensor must be dense, not a view of a larger storage".into();
+            return Err(Error::InvalidArgument { op: OP, msg }.into());
+        }
+        let mut storage = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
+        let values = storage.as_cpu_mut().and_then(|b| b.as_mut_slice::<T>());
+        let values =
+            values.ok_or(crate::Error::WrongElementType { op: OP, actual: self.dtype(), requested: T::DTYPE })?;
+        Ok(f(values))
     }
 }
