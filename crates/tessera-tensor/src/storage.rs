@@ -13,7 +13,7 @@ use tessera_kernels::cpu::{self, CpuBuffer};
 use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::plan::{
     ArangePlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, Distribution, DropoutPlan, GatherPlan,
-    IndexSelectPlan, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, OptimPlan, RandomPlan, ReducePlan,
+    IndexSelectPlan, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, RandomPlan, ReducePlan,
     ScatterAddPlan, SoftmaxPlan, UnaryPlan, WherePlan,
 };
 
@@ -75,6 +75,7 @@ macro_rules! on_device {
 
 mod batch_norm;
 mod conv;
+mod optim;
 mod pooling;
 mod transformer;
 
@@ -341,32 +342,6 @@ impl Storage {
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b, i, s]) => Storage::Cuda(cuda::scatter_add(plan, b, i, s)?),
         })
-    }
-
-    /// One fused optimizer step, in place: `self` is the parameter; `state` the step's buffers.
-    pub(crate) fn optim_step_(&mut self, plan: &OptimPlan, grad: &Storage, state: &mut [&mut Storage]) -> Result<()> {
-        let op = plan.step.name();
-        note("optim_step_", [self.dtype()]);
-        let device = self.device();
-        if let Some(other) =
-            std::iter::once(grad.device()).chain(state.iter().map(|s| s.device())).find(|d| *d != device)
-        {
-            return Err(Error::DeviceMismatch { op, lhs: device, rhs: other });
-        }
-        match self {
-            Storage::Cpu(p) => {
-                let g = grad.as_cpu().expect("one device, checked above");
-                let mut bufs: Vec<&mut CpuBuffer> = state.iter_mut().filter_map(|s| s.as_cpu_mut()).collect();
-                cpu::optim_step(plan, p, g, &mut bufs)?;
-            }
-            #[cfg(feature = "cuda")]
-            Storage::Cuda(p) => {
-                let g = grad.as_cuda().expect("one device, checked above");
-                let mut bufs: Vec<&mut CudaBuffer> = state.iter_mut().filter_map(|s| s.as_cuda_mut()).collect();
-                cuda::optim_step(plan, p, g, &mut bufs)?;
-            }
-        }
-        Ok(())
     }
 
     pub(crate) fn as_cpu_mut(&mut self) -> Option<&mut CpuBuffer> {

@@ -52,7 +52,7 @@ pub use index::{gather, index_select, scatter_add};
 pub use lstm::{lstm_cell, lstm_cell_backward};
 pub use matmul::matmul;
 pub use norm::{norm, norm_backward};
-pub use optim::optim_step;
+pub use optim::{optim_step, optim_step_master};
 pub use pooling::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
 pub use random::{dropout, random};
 pub use reduce::reduce;

@@ -1,13 +1,15 @@
 //! Fused optimizer updates: one pass over parameter, gradient and state, in place.
 
 use super::buffer::{expect_dtype, CpuBuffer};
+use super::half::Half;
 use super::par;
 use super::simd::multiversion;
 use super::unary::FloatMath;
 use crate::ops::{OptimStep, Update};
-use crate::plan::OptimPlan;
+use crate::plan::{MasterOptimPlan, OptimPlan};
 use crate::Result;
 use rayon::prelude::*;
+use tessera_core::{bf16, f16};
 
 /// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
 /// the state buffers `s` (as many as [`OptimStep::state_count`], each the parameter's length).
@@ -28,6 +30,34 @@ pub fn optim_step(plan: &OptimPlan, p: &mut CpuBuffer, g: &CpuBuffer, s: &mut [&
             apply(&plan.step, p, g, &mut s);
         }
         _ => unreachable!("the plan admits f32 and f64"),
+    }
+    Ok(())
+}
+
+/// The step of a half-precision parameter `p` kept as the f32 master `w` (see
+/// [`MasterOptimPlan`]): `w` updated from the f32 gradient `g` times the plan's gradient scale,
+/// with the f32 state `s`; then `p` becomes `w` rounded.
+pub fn optim_step_master(
+    plan: &MasterOptimPlan,
+    w: &mut CpuBuffer,
+    g: &CpuBuffer,
+    s: &mut [&mut CpuBuffer],
+    p: &mut CpuBuffer,
+) -> Result<()> {
+    expect_dtype(plan.update.step.name(), plan.half, &[&*p])?;
+    if plan.grad_scale == 1.0 {
+        optim_step(&plan.update, w, g, s)?;
+    } else {
+        let mut scaled = g.as_slice::<f32>().map(<[f32]>::to_vec).unwrap_or_default();
+        let k = plan.grad_scale as f32;
+        scaled.iter_mut().for_each(|x| *x *= k);
+        optim_step(&plan.update, w, &CpuBuffer::F32(scaled), s)?;
+    }
+    let master = w.as_slice::<f32>().expect("an f32 master, checked by the update");
+    match p {
+        CpuBuffer::F16(p) => p.copy_from_slice(&f16::narrow(master)),
+        CpuBuffer::BF16(p) => p.copy_from_slice(&bf16::narrow(master)),
+        _ => unreachable!("the plan admits f16 and bf16"),
     }
     Ok(())
 }

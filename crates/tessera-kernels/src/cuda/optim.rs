@@ -5,7 +5,7 @@ use super::buffer::{expect_dtype, CudaBuffer};
 use super::launch::{elementwise, launch, Args};
 use super::source::OPTIM;
 use crate::ops::Update;
-use crate::plan::OptimPlan;
+use crate::plan::{MasterOptimPlan, OptimPlan};
 use crate::Result;
 
 /// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
@@ -17,15 +17,45 @@ pub fn optim_step(plan: &OptimPlan, p: &mut CudaBuffer, g: &CudaBuffer, s: &mut 
         plan.dtype,
         &[&*p, g].into_iter().chain(s.iter().map(|s| &**s)).collect::<Vec<_>>(),
     )?;
-    let (param, grad, state) = (p, g, s);
     if n == 0 {
         return Ok(());
     }
-    let mut args = Args::new().u64(n as u64).buf(param).buf(grad);
+    let (kernel, args) = update_args(plan, Args::new().u64(n as u64).buf(p).buf(g), s);
+    let dev = p.device().clone();
+    launch(&dev, &OPTIM, &format!("{kernel}_{}", plan.dtype.as_str()), elementwise(n), args)
+}
+
+/// The step of a half-precision parameter `p` kept as the f32 master `w`, as
+/// [`crate::cpu::optim_step_master`]: the master's update and its rounding into `p` in one
+/// launch.
+pub fn optim_step_master(
+    plan: &MasterOptimPlan,
+    w: &mut CudaBuffer,
+    g: &CudaBuffer,
+    s: &mut [&mut CudaBuffer],
+    p: &mut CudaBuffer,
+) -> Result<()> {
+    let (update, n) = (&plan.update, plan.update.len);
+    let op = update.step.name();
+    let updated: Vec<&CudaBuffer> = [&*w, g].into_iter().chain(s.iter().map(|s| &**s)).collect();
+    expect_dtype(op, update.dtype, &updated)?;
+    expect_dtype(op, plan.half, &[&*p])?;
+    if n == 0 {
+        return Ok(());
+    }
+    let (kernel, args) = update_args(update, Args::new().u64(n as u64).buf(w).buf(g), s);
+    let dev = w.device().clone();
+    let args = args.f64(plan.grad_scale).buf(p);
+    launch(&dev, &OPTIM, &format!("{kernel}_master_{}", plan.half.as_str()), elementwise(n), args)
+}
+
+/// The kernel's name (without its dtype) and its arguments: `args` (length, updated buffer,
+/// gradient), then the state buffers and the update's constants.
+fn update_args(plan: &OptimPlan, mut args: Args, state: &[&mut CudaBuffer]) -> (&'static str, Args) {
     for s in state.iter() {
         args = args.buf(s);
     }
-    let (kernel, args) = match plan.step.update() {
+    match plan.step.update() {
         Update::Sgd { lr, wd } => ("optim_sgd", args.f64(lr).f64(wd)),
         Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => (
             "optim_sgd_momentum",
@@ -42,7 +72,5 @@ pub fn optim_step(plan: &OptimPlan, p: &mut CudaBuffer, g: &CudaBuffer, s: &mut 
                 Some(m) => ("optim_rmsprop_momentum", args.f64(m)),
             }
         }
-    };
-    let dev = param.device().clone();
-    launch(&dev, &OPTIM, &format!("{kernel}_{}", plan.dtype.as_str()), elementwise(n), args)
+    }
 }

@@ -123,6 +123,8 @@ pub fn registry() -> Vec<KernelOp> {
     let updates = ["optim_sgd", "optim_sgd_momentum", "optim_adam", "optim_rmsprop", "optim_rmsprop_momentum"];
     let update_kernels = updates.iter().flat_map(|u| per_dtype(u, &FLOATS[..2]).collect::<Vec<_>>());
     ops.push(kernels("optim_step_", "optim", update_kernels));
+    let masters = updates.iter().flat_map(|u| per_dtype(&format!("{u}_master"), &FLOATS[2..]).collect::<Vec<_>>());
+    ops.push(kernels("optim_step_master_", "optim", masters));
     ops
 }
 

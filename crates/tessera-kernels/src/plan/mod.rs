@@ -48,7 +48,7 @@ pub use lstm::{LstmCellBackwardPlan, LstmCellPlan};
 pub use matmul::{MatmulPlan, MatmulShape};
 pub use nn::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows, SoftmaxPlan};
 pub use norm::{NormBackwardPlan, NormKind, NormPlan};
-pub use optim::OptimPlan;
+pub use optim::{MasterOptimPlan, OptimPlan};
 pub use pooling::{AvgPool2dSpec, MaxPool2dSpec, PoolAxis, PoolBackwardPlan, PoolKind, PoolPlan, Window};
 pub use reduce::{Lines, ReduceKind, ReducePlan};
 pub use rotary::RotaryPlan;

@@ -39,3 +39,46 @@ impl OptimPlan {
         Ok(OptimPlan { step, dtype: param.0, len: param.1 })
     }
 }
+
+/// A checked in-place optimizer step of a half-precision parameter kept as an f32 master copy:
+/// the master, its gradient and the state buffers are f32, the parameter f16 or bf16, all of one
+/// length. The step updates the master from the gradient times `grad_scale` and rounds the new
+/// master into the parameter: one pass, one launch on a GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MasterOptimPlan {
+    /// The update of the master, with f32 buffers.
+    pub update: OptimPlan,
+    /// The parameter's dtype (f16 or bf16).
+    pub half: DType,
+    /// What the gradient is multiplied by before the update (unscaling, clipping).
+    pub grad_scale: f64,
+}
+
+impl MasterOptimPlan {
+    /// Checks `step` for a `master` and its `grad` (dtype, length), the `state` buffers and the
+    /// parameter `param` the master is rounded into.
+    pub fn new(
+        step: OptimStep,
+        master: (DType, usize),
+        grad: (DType, usize),
+        state: &[(DType, usize)],
+        param: (DType, usize),
+        grad_scale: f64,
+    ) -> Result<Self> {
+        let op = step.name();
+        if !matches!(param.0, DType::F16 | DType::BF16) {
+            let hint = " (an f32 master copy is kept for f16 and bf16 parameters)";
+            return Err(Error::UnsupportedDType { op, dtype: param.0, hint }.into());
+        }
+        if master.0 != DType::F32 {
+            let hint = " (the master copy of a half-precision parameter is f32)";
+            return Err(Error::UnsupportedDType { op, dtype: master.0, hint }.into());
+        }
+        if param.1 != master.1 {
+            let msg = format!("a master of {} elements for a parameter of {}", master.1, param.1);
+            return Err(Error::InvalidArgument { op, msg }.into());
+        }
+        let update = OptimPlan::new(step, master, grad, state)?;
+        Ok(MasterOptimPlan { update, half: param.0, grad_scale })
+    }
+}

@@ -4,7 +4,7 @@ use super::Tensor;
 use crate::{Result, Storage};
 use tessera_core::Error;
 use tessera_kernels::ops::OptimStep;
-use tessera_kernels::plan::OptimPlan;
+use tessera_kernels::plan::{MasterOptimPlan, OptimPlan};
 
 impl Tensor {
     /// Whether this tensor covers its whole storage in order, so that it may be updated in
@@ -22,6 +22,74 @@ impl Tensor {
     /// and distinct; every view of the parameter's storage sees the new values.
     pub fn optim_step_(&self, step: &OptimStep, grad: &Tensor, state: &[&Tensor]) -> Result<()> {
         let op = step.name();
+        self.check_update(op, grad, state)?;
+        let grad = grad.contiguous()?;
+        let grad_storage = grad.storage();
+        let plan = OptimPlan::new(
+            *step,
+            (self.dtype(), self.elem_count()),
+            (grad.dtype(), grad.elem_count()),
+            &state.iter().map(|t| (t.dtype(), t.elem_count())).collect::<Vec<_>>(),
+        )?;
+        let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
+        let mut guards: Vec<_> = state.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
+        let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+        param.optim_step_(&plan, &grad_storage, &mut bufs)?;
+        Ok(())
+    }
+}
+
+impl Tensor {
+    /// One optimizer step of this f16 or bf16 parameter kept as the f32 `master` copy (see
+    /// [`MasterOptimPlan`]): the master is updated in place from the f32 `grad` times
+    /// `grad_scale` and the f32 `state` tensors, and its new value is rounded into this tensor.
+    /// One pass over the data (one launch on a GPU) instead of an update, a cast and a copy.
+    ///
+    /// ```
+    /// use tessera_tensor::{DType, Device, OptimStep, Tensor};
+    /// let dev = Device::Cpu;
+    /// let p = Tensor::from_vec(vec![1f32, 2.], [2], &dev)?.to_dtype(DType::BF16)?;
+    /// let master = p.to_dtype(DType::F32)?;
+    /// let g = Tensor::from_vec(vec![1024f32, -1024.], [2], &dev)?;
+    /// let sgd = OptimStep::Sgd { lr: 0.5, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: true };
+    /// // The gradient unscaled by 1/1024 on the way: a step of -0.5 and +0.5.
+    /// p.optim_step_master_(&master, &sgd, &g, &[], 1.0 / 1024.0)?;
+    /// assert_eq!(master.to_vec::<f32>()?, vec![0.5, 2.5]);
+    /// assert_eq!(p.to_vec_f64()?, vec![0.5, 2.5]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn optim_step_master_(
+        &self,
+        master: &Tensor,
+        step: &OptimStep,
+        grad: &Tensor,
+        state: &[&Tensor],
+        grad_scale: f64,
+    ) -> Result<()> {
+        let op = step.name();
+        let updated: Vec<&Tensor> = std::iter::once(master).chain(state.iter().copied()).collect();
+        self.check_update(op, grad, &updated)?;
+        let grad = grad.contiguous()?;
+        let grad_storage = grad.storage();
+        let plan = MasterOptimPlan::new(
+            *step,
+            (master.dtype(), master.elem_count()),
+            (grad.dtype(), grad.elem_count()),
+            &state.iter().map(|t| (t.dtype(), t.elem_count())).collect::<Vec<_>>(),
+            (self.dtype(), self.elem_count()),
+            grad_scale,
+        )?;
+        let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
+        let mut master = master.0.storage.write().unwrap_or_else(|e| e.into_inner());
+        let mut guards: Vec<_> = state.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
+        let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+        param.optim_step_master_(&plan, &mut master, &grad_storage, &mut bufs)?;
+        Ok(())
+    }
+
+    /// Checks an in-place update of this tensor and the `state` tensors from `grad`: the same
+    /// shapes, each updated tensor dense and none sharing storage with another or the gradient.
+    fn check_update(&self, op: &'static str, grad: &Tensor, state: &[&Tensor]) -> Result<()> {
         for t in std::iter::once(grad).chain(state.iter().copied()) {
             if t.shape() != self.shape() {
                 return Err(Error::ShapeMismatch { op, lhs: self.shape().clone(), rhs: t.shape().clone() }.into());
@@ -44,23 +112,9 @@ impl Tensor {
                 .into());
             }
         }
-        let grad = grad.contiguous()?;
-        let grad_storage = grad.storage();
-        let plan = OptimPlan::new(
-            *step,
-            (self.dtype(), self.elem_count()),
-            (grad.dtype(), grad.elem_count()),
-            &state.iter().map(|t| (t.dtype(), t.elem_count())).collect::<Vec<_>>(),
-        )?;
-        let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
-        let mut guards: Vec<_> = state.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
-        let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
-        param.optim_step_(&plan, &grad_storage, &mut bufs)?;
         Ok(())
     }
-}
 
-impl Tensor {
     /// Overwrites this tensor's values with `src`'s (same shape and dtype), in place: every view
     /// of the storage sees them. This is how a loaded state dict reaches existing parameters.
     pub fn assign_(&self, src: &Tensor) -> Result<()> {

@@ -75,6 +75,7 @@ cuda_cases! {
     cuda_attention_matches_cpu: nn::attention, covers ["attention", "attention_backward"];
     cuda_norms_and_rotary_match_cpu: nn::norms_and_rotary, covers ["layer_norm", "rms_norm", "norm_backward", "rotary"];
     cuda_optim_steps_match_cpu: optim::optim_steps, covers ["optim_step_"];
+    cuda_master_optim_steps_match_cpu: optim::master_steps, covers ["optim_step_master_"];
     cuda_pooling_matches_cpu: pooling::pooling, covers [
         "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d",
         "adaptive_avg_pool2d_backward",

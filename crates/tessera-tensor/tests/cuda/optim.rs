@@ -1,5 +1,6 @@
 //! Fused optimizer steps on the GPU against the CPU: every optimizer, a few steps in a row, f32
-//! and f64, equal within 1e-6 relative.
+//! and f64, and f16/bf16 parameters with f32 masters, equal within 1e-6 relative (the rounded
+//! half parameters exactly their masters rounded).
 
 use crate::common::cuda::*;
 use tessera_tensor::{DType, Device, OptimStep, Result, Tensor};
@@ -36,6 +37,39 @@ pub fn optim_steps(dev: &Device) -> Result<()> {
                 gp.optim_step_(&step, &gg, &gs.iter().collect::<Vec<_>>())?;
                 let what = format!("{} {dtype} step {t}", step.name());
                 check_tol(&format!("{what}: parameter"), (1e-6, 1e-6), &Ok(cp.clone()), &Ok(gp.clone()));
+                for (k, (c, g)) in cs.iter().zip(&gs).enumerate() {
+                    check_tol(&format!("{what}: state {k}"), (1e-6, 1e-6), &Ok(c.clone()), &Ok(g.clone()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The master-copy steps of f16 and bf16 parameters: the f32 masters and state as the CPU's,
+/// and each parameter its own master rounded.
+pub fn master_steps(dev: &Device) -> Result<()> {
+    for half in [DType::F16, DType::BF16] {
+        for kind in 0..steps(1).len() {
+            let count = steps(1)[kind].state_count();
+            let (cw, gw) = pair(dev, DType::F32, &[7, 9], 90, -2.0, 2.0)?;
+            let gw = gw.copy()?;
+            let (cp, gp) = (cw.to_dtype(half)?, gw.to_dtype(half)?);
+            let zeros = |d: &Device| Tensor::zeros([7, 9], DType::F32, d);
+            let (cs, gs): (Vec<Tensor>, Vec<Tensor>) = (0..count)
+                .map(|_| Ok((zeros(&Device::Cpu)?, zeros(dev)?)))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .unzip();
+            for t in 1..=3u64 {
+                let step = steps(t)[kind];
+                // Gradients as loss scaling leaves them, unscaled by the step.
+                let (cg, gg) = pair(dev, DType::F32, &[7, 9], 91 + t, -512.0, 512.0)?;
+                cp.optim_step_master_(&cw, &step, &cg, &cs.iter().collect::<Vec<_>>(), 1.0 / 512.0)?;
+                gp.optim_step_master_(&gw, &step, &gg, &gs.iter().collect::<Vec<_>>(), 1.0 / 512.0)?;
+                let what = format!("{} {half} master step {t}", step.name());
+                check_tol(&format!("{what}: master"), (1e-6, 1e-6), &Ok(cw.clone()), &Ok(gw.clone()));
+                check_tol(&format!("{what}: parameter"), (0.0, 0.0), &gw.to_dtype(half), &Ok(gp.clone()));
                 for (k, (c, g)) in cs.iter().zip(&gs).enumerate() {
                     check_tol(&format!("{what}: state {k}"), (1e-6, 1e-6), &Ok(c.clone()), &Ok(g.clone()));
                 }

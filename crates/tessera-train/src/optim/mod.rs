@@ -297,18 +297,21 @@ impl Optimizer {
         self.steps += 1;
         let step = self.steps as f64;
         for ((((_, p), g), state), o) in self.params.iter().zip(grads).zip(&self.state).zip(&self.options) {
-            let Some((mut g, factor)) = g else { continue };
-            if factor * clip != 1.0 {
-                g = g.scale(factor * clip)?;
-            }
+            let Some((mut g, mut factor)) = g else { continue };
+            factor *= clip;
             if let Some(Clip::Value(v)) = self.clip {
-                g = g.clamp(-v, v)?;
+                g = g.scale(factor)?.clamp(-v, v)?;
+                factor = 1.0;
             }
             let target = updated(p.tensor(), state);
             let refs: Vec<&Tensor> = state.iter().filter(|t| !std::ptr::eq(*t, target)).collect();
-            target.optim_step_(&self.fused(step, o), &g, &refs)?;
-            if !std::ptr::eq(target, p.tensor()) {
-                p.tensor().assign_(&target.to_dtype(p.dtype())?)?;
+            if std::ptr::eq(target, p.tensor()) {
+                let g = if factor == 1.0 { g } else { g.scale(factor)? };
+                target.optim_step_(&self.fused(step, o), &g, &refs)?;
+            } else {
+                // The master's update, the gradient's factor and the rounding into the
+                // half-precision parameter in one pass.
+                p.tensor().optim_step_master_(target, &self.fused(step, o), &g, &refs, factor)?;
             }
         }
         Ok(())

@@ -131,13 +131,12 @@ where
 
 /// A [`Trainer`](crate::Trainer)'s place in a data-parallel job: the communicator and the size
 /// of the buckets gradients are averaged in (one all-reduce per bucket, on a communication
-/// thread, started while backward is still running where that pays; see
-/// [`DataParallel::overlap`]).
+/// thread, started while backward is still running; see [`DataParallel::overlap`]).
 #[derive(Debug)]
 pub struct DataParallel {
     comm: Communicator,
     bucket_bytes: usize,
-    overlap: Option<bool>,
+    overlap: bool,
 }
 
 impl From<Communicator> for DataParallel {
@@ -149,7 +148,7 @@ impl From<Communicator> for DataParallel {
 impl DataParallel {
     /// Over `comm`, with 25 MiB buckets.
     pub fn new(comm: Communicator) -> Self {
-        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES, overlap: None }
+        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES, overlap: true }
     }
 
     /// Buckets of at most `bytes` of gradients (a larger gradient is a bucket alone). The first
@@ -160,21 +159,14 @@ impl DataParallel {
         self
     }
 
-    /// Whether a bucket is all-reduced as soon as backward has finished its gradients,
-    /// overlapping communication with the rest of backward, or only after backward. The result
-    /// is the same either way. By default it overlaps where the communication thread has a core
-    /// of its own: when the parameters live on a GPU, or when the process may run on more cores
-    /// than its compute threads use ([`spare_core`](tessera_tensor::spare_core)). Where every
-    /// core computes, MPI's polling thread takes time from the kernels instead: measured with
-    /// 2 processes x 1 thread on 2 cores, the GPT step took 6% longer with overlap than after.
+    /// Whether a bucket is all-reduced as soon as backward has finished its gradients (the
+    /// default, as PyTorch's DDP), overlapping communication with the rest of backward, or only
+    /// after backward. The result is the same either way. Measured with 2 processes x 1 thread
+    /// on 2 cores (no core left for the communication thread), the GPT step took the same time
+    /// both ways within the run-to-run spread (`benches/distributed/step.sh`).
     pub fn overlap(mut self, overlap: bool) -> Self {
-        self.overlap = Some(overlap);
+        self.overlap = overlap;
         self
-    }
-
-    fn overlaps(&self, params: &Parameters) -> bool {
-        let on_host = params.iter().all(|(_, p)| p.device().is_cpu());
-        self.overlap.unwrap_or(!on_host || tessera_tensor::spare_core())
     }
 
     /// The communicator.
@@ -253,8 +245,8 @@ impl DataParallel {
 
     /// A training step's forward and backward (`run`, given the [`Backprop`] to run backward
     /// through) with the gradients averaged over the ranks: each bucket of gradients is
-    /// all-reduced on a communication thread (while backward goes on where
-    /// [`DataParallel::overlap`] says so), each rank's gradients weighted by its step's weight; then
+    /// all-reduced on a communication thread (while backward goes on, unless
+    /// [`DataParallel::overlap`] is off), each rank's gradients weighted by its step's weight; then
     /// one collective sums the loss (each rank's value times its weight) and which parameters
     /// have a gradient anywhere. A parameter with no gradient on any rank keeps none; one that
     /// has a gradient on some ranks only counts zeros on the others. Returns the step, the
@@ -267,9 +259,8 @@ impl DataParallel {
         run: impl FnOnce(&Backprop<'_>) -> Result<(f64, Step)>,
     ) -> Result<((f64, Step), f64)> {
         let plan = BucketPlan::new(params, self.bucket_bytes)?;
-        let overlap = self.overlaps(params);
         let ((value, step), flats) =
-            overlapped(&self.comm, &plan, overlap, |reducer| run(&Backprop::distributed(loss_scale, reducer)))?;
+            overlapped(&self.comm, &plan, self.overlap, |reducer| run(&Backprop::distributed(loss_scale, reducer)))?;
         let mut v = vec![value * step.weight, step.weight];
         v.extend(params.iter().map(|(_, p)| p.grad().is_some() as u8 as f64));
         self.comm.all_reduce_f64(&mut v)?;

@@ -126,23 +126,20 @@ pub struct TrainOptions {
     #[serde(skip)]
     pub bucket_mb: f64,
     /// With `--distributed`: all-reduce each bucket of gradients as soon as backward has
-    /// finished it (`on`), only after backward (`off`), or `auto`: overlap where the
-    /// communication thread has a core of its own (GPU training, or fewer compute threads than
-    /// cores). The result is the same.
-    #[arg(long, value_enum, default_value_t = Overlap::Auto)]
+    /// finished it (`on`, overlapping communication with backward) or only after backward
+    /// (`off`). The result is the same.
+    #[arg(long, value_enum, default_value_t = Overlap::On)]
     #[serde(skip)]
     pub overlap: Overlap,
 }
 
-/// `--overlap auto|on|off`.
+/// `--overlap on|off`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Overlap {
-    /// Where the communication thread has a core of its own.
+    /// During backward.
     #[default]
-    Auto,
-    /// Always.
     On,
-    /// Never: after backward.
+    /// After backward.
     Off,
 }
 
