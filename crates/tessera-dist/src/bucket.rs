@@ -2,10 +2,10 @@
 //! about a given size, one all-reduce per bucket.
 
 use crate::backend::{Buf, ReduceOp};
-use crate::communicator::{scale, Communicator, Reduce};
+use crate::communicator::{Communicator, FromF64, Reduce};
 use crate::{Error, Result};
 use std::ops::Range;
-use tessera_tensor::{DType, Tensor};
+use tessera_tensor::{DType, Element, Tensor};
 
 /// Default bucket size: 25 MiB, as PyTorch's DistributedDataParallel.
 pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
@@ -68,15 +68,10 @@ impl FlatBucket {
             if wire_dtype(t.dtype())? != wire {
                 return Err(Error::Types { op: "FlatBucket::pack" });
             }
-            let t = if t.dtype() == wire { t.clone() } else { t.to_dtype(wire)? };
             match &mut flat {
-                Flat::F32(v) => v.extend(t.to_vec::<f32>()?),
-                Flat::F64(v) => v.extend(t.to_vec::<f64>()?),
+                Flat::F32(v) => extend_scaled(v, t, factor)?,
+                Flat::F64(v) => extend_scaled(v, t, factor)?,
             }
-        }
-        match &mut flat {
-            Flat::F32(v) => scale(v, factor),
-            Flat::F64(v) => scale(v, factor),
         }
         Ok(FlatBucket(flat))
     }
@@ -122,21 +117,36 @@ impl FlatBucket {
                 continue;
             }
             let made = match &self.0 {
-                Flat::F32(v) => {
-                    let mut part = v[part].to_vec();
-                    scale(&mut part, factor);
-                    Tensor::from_vec(part, t.shape().clone(), t.device())?
-                }
-                Flat::F64(v) => {
-                    let mut part = v[part].to_vec();
-                    scale(&mut part, factor);
-                    Tensor::from_vec(part, t.shape().clone(), t.device())?
-                }
+                Flat::F32(v) => Tensor::from_vec(scaled(&v[part], factor), t.shape().clone(), t.device())?,
+                Flat::F64(v) => Tensor::from_vec(scaled(&v[part], factor), t.shape().clone(), t.device())?,
             };
             out.push(Some(if made.dtype() == t.dtype() { made } else { made.to_dtype(t.dtype())? }));
         }
         Ok(out)
     }
+}
+
+/// Appends `t`'s values times `factor` to `v` (as `v`'s element type): in one pass, straight
+/// from the storage of a dense CPU tensor of that type.
+fn extend_scaled<T: Element + Copy + std::ops::Mul<Output = T> + FromF64>(
+    v: &mut Vec<T>,
+    t: &Tensor,
+    factor: f64,
+) -> Result<()> {
+    let k = <T as FromF64>::from_f64(factor);
+    if t.dtype() == T::DTYPE && t.device().is_cpu() && t.owns_storage_densely() {
+        t.with_host(|s: &[T]| v.extend(s.iter().map(|&x| x * k)))?;
+    } else {
+        let t = if t.dtype() == T::DTYPE { t.clone() } else { t.to_dtype(T::DTYPE)? };
+        v.extend(t.to_vec::<T>()?.into_iter().map(|x| x * k));
+    }
+    Ok(())
+}
+
+/// `values` times `factor`, in a new vector.
+fn scaled<T: Copy + std::ops::Mul<Output = T> + FromF64>(values: &[T], factor: f64) -> Vec<T> {
+    let k = T::from_f64(factor);
+    values.iter().map(|&x| x * k).collect()
 }
 
 /// `tensors` reduced over the ranks (new tensors, same shapes, dtypes and devices, in order):

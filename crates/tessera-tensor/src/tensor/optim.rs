@@ -165,20 +165,45 @@ impl Tensor {
     /// ```
     pub fn with_host_mut<T: crate::Element, R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
         const OP: &str = "with_host_mut";
-        if T::DTYPE != self.dtype() {
-            return Err(crate::Error::WrongElementType { op: OP, actual: self.dtype(), requested: T::DTYPE });
-        }
-        if !self.device().is_cpu() {
-            return Err(crate::Error::DeviceMismatch { op: OP, lhs: *self.device(), rhs: crate::Device::Cpu });
-        }
-        if !self.owns_storage_densely() {
-            let msg = "the tensor must be dense, not a view of a larger storage".into();
-            return Err(Error::InvalidArgument { op: OP, msg }.into());
-        }
+        self.check_host::<T>(OP)?;
         let mut storage = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
         let values = storage.as_cpu_mut().and_then(|b| b.as_mut_slice::<T>());
         let values =
             values.ok_or(crate::Error::WrongElementType { op: OP, actual: self.dtype(), requested: T::DTYPE })?;
         Ok(f(values))
+    }
+
+    /// Runs `f` on this tensor's values as one host slice, without copying them: for a dense
+    /// CPU tensor (not a view) of element type `T`, as [`with_host_mut`](Tensor::with_host_mut).
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let t = Tensor::from_vec(vec![1f32, 2., 3.], [3], &Device::Cpu)?;
+    /// assert_eq!(t.with_host(|v: &[f32]| v.iter().sum::<f32>())?, 6.0);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn with_host<T: crate::Element, R>(&self, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+        const OP: &str = "with_host";
+        self.check_host::<T>(OP)?;
+        let storage = self.0.storage.read().unwrap_or_else(|e| e.into_inner());
+        let values = storage.as_cpu().and_then(|b| b.as_slice::<T>());
+        let values =
+            values.ok_or(crate::Error::WrongElementType { op: OP, actual: self.dtype(), requested: T::DTYPE })?;
+        Ok(f(values))
+    }
+
+    /// A dense CPU tensor of element type `T`, or the error that says what it is instead.
+    fn check_host<T: crate::Element>(&self, op: &'static str) -> Result<()> {
+        if T::DTYPE != self.dtype() {
+            return Err(crate::Error::WrongElementType { op, actual: self.dtype(), requested: T::DTYPE });
+        }
+        if !self.device().is_cpu() {
+            return Err(crate::Error::DeviceMismatch { op, lhs: *self.device(), rhs: crate::Device::Cpu });
+        }
+        if !self.owns_storage_densely() {
+            let msg = "the tensor must be dense, not a view of a larger storage".into();
+            return Err(Error::InvalidArgument { op, msg }.into());
+        }
+        Ok(())
     }
 }
