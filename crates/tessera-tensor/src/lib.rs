@@ -29,7 +29,7 @@ pub use tensor::{BatchStats, Tensor};
 /// The caching allocator behind CPU tensors' memory, once a program installs it.
 pub use tessera_core::host_memory;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
-pub use tessera_kernels::cpu::par::KeepWarm;
+pub use tessera_kernels::cpu::par::{spare_core, KeepWarm};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
 pub use tessera_kernels::plan::{AttentionSpec, DropoutMask, NormKind};

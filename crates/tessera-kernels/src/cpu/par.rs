@@ -18,6 +18,13 @@ pub fn worth_parallel(elems: usize) -> bool {
     elems >= PAR_MIN_ELEMS && rayon::current_num_threads() > 1
 }
 
+/// Whether this process may run on more cores than the calling rayon pool's threads use: then
+/// a thread that mostly waits (for communication) does not take a core from the kernels.
+pub fn spare_core() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores > rayon::current_num_threads()
+}
+
 /// Chunk length that gives each thread a few pieces (for load balance) of at least
 /// `PAR_MIN_ELEMS / 4` elements, rounded to a multiple of `align`.
 pub fn chunk_len(elems: usize, align: usize) -> usize {

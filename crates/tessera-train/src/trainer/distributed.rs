@@ -131,12 +131,13 @@ where
 
 /// A [`Trainer`](crate::Trainer)'s place in a data-parallel job: the communicator and the size
 /// of the buckets gradients are averaged in (one all-reduce per bucket, on a communication
-/// thread, started while backward is still running; see [`DataParallel::overlap`]).
+/// thread, started while backward is still running where a core is free for it; see
+/// [`DataParallel::overlap`]).
 #[derive(Debug)]
 pub struct DataParallel {
     comm: Communicator,
     bucket_bytes: usize,
-    overlap: bool,
+    overlap: Option<bool>,
 }
 
 impl From<Communicator> for DataParallel {
@@ -148,7 +149,7 @@ impl From<Communicator> for DataParallel {
 impl DataParallel {
     /// Over `comm`, with 25 MiB buckets.
     pub fn new(comm: Communicator) -> Self {
-        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES, overlap: true }
+        DataParallel { comm, bucket_bytes: DEFAULT_BUCKET_BYTES, overlap: None }
     }
 
     /// Buckets of at most `bytes` of gradients (a larger gradient is a bucket alone). The first
@@ -159,14 +160,23 @@ impl DataParallel {
         self
     }
 
-    /// Whether a bucket is all-reduced as soon as backward has finished its gradients (the
-    /// default, as PyTorch's DDP), overlapping communication with the rest of backward, or only
-    /// after backward. The result is the same either way. Measured with 2 processes x 1 thread
-    /// on 2 cores (no core left for the communication thread), the GPT step took the same time
-    /// both ways within the run-to-run spread (`benches/distributed/step.sh`).
+    /// Whether a bucket is all-reduced as soon as backward has finished its gradients,
+    /// overlapping communication with the rest of backward (PyTorch's DDP), or only after
+    /// backward. The result is the same either way. Unless set, it overlaps where the
+    /// communication thread has a core of its own: when the parameters live on a GPU, or when
+    /// the process may run on more cores than its compute threads use
+    /// ([`spare_core`](tessera_tensor::spare_core)). Where every core computes, MPI's polling
+    /// takes time from the kernels instead: with 2 processes x 1 thread on 2 cores the GPT step
+    /// took 3% longer with overlap than after backward, averaged over 11 runs
+    /// (`benches/distributed/step.sh`, 2-vCPU AMD EPYC).
     pub fn overlap(mut self, overlap: bool) -> Self {
-        self.overlap = overlap;
+        self.overlap = Some(overlap);
         self
+    }
+
+    fn overlaps(&self, params: &Parameters) -> bool {
+        let on_host = params.iter().all(|(_, p)| p.device().is_cpu());
+        self.overlap.unwrap_or(!on_host || tessera_tensor::spare_core())
     }
 
     /// The communicator.
@@ -244,14 +254,14 @@ impl DataParallel {
     }
 
     /// A training step's forward and backward (`run`, given the [`Backprop`] to run backward
-    /// through) with the gradients averaged over the ranks: each bucket of gradients is
-    /// all-reduced on a communication thread (while backward goes on, unless
-    /// [`DataParallel::overlap`] is off), each rank's gradients weighted by its step's weight; then
-    /// one collective sums the loss (each rank's value times its weight) and which parameters
-    /// have a gradient anywhere. A parameter with no gradient on any rank keeps none; one that
-    /// has a gradient on some ranks only counts zeros on the others. Returns the step, the
-    /// loss over all ranks' examples, and whether the gradients were replaced: they are not
-    /// when that loss is not finite (NaN on some rank), and no rank steps.
+    /// through) with the gradients averaged over the ranks: each bucket of gradients, weighted
+    /// by this rank's step weight, is all-reduced on a communication thread (while backward
+    /// goes on, where [`DataParallel::overlap`] says so); then one collective sums the loss
+    /// (each rank's value times its weight), the weights, and which parameters have a gradient
+    /// anywhere. A parameter with no gradient on any rank keeps none; one that has a gradient
+    /// on some ranks only counts zeros on the others. Returns the step and the loss over all
+    /// ranks' examples: NaN when it is not finite on some rank, and then the gradients are left
+    /// as they are (no rank steps).
     pub(crate) fn step(
         &self,
         params: &Parameters,
@@ -259,8 +269,9 @@ impl DataParallel {
         run: impl FnOnce(&Backprop<'_>) -> Result<(f64, Step)>,
     ) -> Result<((f64, Step), f64)> {
         let plan = BucketPlan::new(params, self.bucket_bytes)?;
-        let ((value, step), flats) =
-            overlapped(&self.comm, &plan, self.overlap, |reducer| run(&Backprop::distributed(loss_scale, reducer)))?;
+        let ((value, step), flats) = overlapped(&self.comm, &plan, self.overlaps(params), |reducer| {
+            run(&Backprop::distributed(loss_scale, reducer))
+        })?;
         let mut v = vec![value * step.weight, step.weight];
         v.extend(params.iter().map(|(_, p)| p.grad().is_some() as u8 as f64));
         self.comm.all_reduce_f64(&mut v)?;

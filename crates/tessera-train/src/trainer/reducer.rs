@@ -86,7 +86,7 @@ pub(crate) struct Reducer<'a> {
 }
 
 struct Launch {
-    final_: Vec<bool>,
+    finished: Vec<bool>,
     left: Vec<usize>,
     next: usize,
     jobs: Option<Sender<Job>>,
@@ -97,7 +97,7 @@ impl<'a> Reducer<'a> {
     /// [`Reducer::finish`].
     fn new(plan: &'a BucketPlan, jobs: Sender<Job>, overlap: bool) -> Reducer<'a> {
         let left = plan.buckets.iter().map(|r| r.len()).collect();
-        let launch = Launch { final_: vec![false; plan.params.len()], left, next: 0, jobs: Some(jobs) };
+        let launch = Launch { finished: vec![false; plan.params.len()], left, next: 0, jobs: Some(jobs) };
         Reducer { plan, overlap, weight: Cell::new(0.0), launch: RefCell::new(launch) }
     }
 
@@ -110,7 +110,7 @@ impl<'a> Reducer<'a> {
     pub(crate) fn ready(&self, id: VarId) {
         let Some(&i) = self.plan.at.get(&id) else { return };
         let mut l = self.launch.borrow_mut();
-        if std::mem::replace(&mut l.final_[i], true) {
+        if std::mem::replace(&mut l.finished[i], true) {
             return;
         }
         l.left[self.plan.bucket_of[i]] -= 1;
@@ -168,8 +168,8 @@ pub(crate) fn overlapped<R>(
         let reducer = Reducer::new(plan, send, overlap);
         let result = step(&reducer);
         reducer.finish();
-        let flats =
-            worker.join().map_err(|_| crate::Error::Config("the gradient communication thread panicked".into()))?;
+        // A panic on the communication thread is a bug: it goes on here, as it would have there.
+        let flats = worker.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
         Ok((result?, flats?))
     })
 }

@@ -44,7 +44,12 @@ pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
 /// This process's part in the job `comm` joins, with the buckets and overlap `opts` asks for.
 pub fn parallel(comm: &Communicator, opts: &TrainOptions) -> DataParallel {
     let bytes = (opts.bucket_mb * (1u64 << 20) as f64) as usize;
-    DataParallel::new(comm.clone()).bucket_bytes(bytes).overlap(opts.overlap == Overlap::On)
+    let dp = DataParallel::new(comm.clone()).bucket_bytes(bytes);
+    match opts.overlap {
+        Overlap::Auto => dp,
+        Overlap::On => dp.overlap(true),
+        Overlap::Off => dp.overlap(false),
+    }
 }
 
 /// Points standard output at `/dev/null`.

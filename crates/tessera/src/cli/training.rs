@@ -126,18 +126,21 @@ pub struct TrainOptions {
     #[serde(skip)]
     pub bucket_mb: f64,
     /// With `--distributed`: all-reduce each bucket of gradients as soon as backward has
-    /// finished it (`on`, overlapping communication with backward) or only after backward
-    /// (`off`). The result is the same.
-    #[arg(long, value_enum, default_value_t = Overlap::On)]
+    /// finished it (`on`, overlapping communication with backward), only after backward
+    /// (`off`), or `auto`: overlap where the communication thread has a core of its own (GPU
+    /// training, or fewer compute threads than cores). The result is the same.
+    #[arg(long, value_enum, default_value_t = Overlap::Auto)]
     #[serde(skip)]
     pub overlap: Overlap,
 }
 
-/// `--overlap on|off`.
+/// `--overlap auto|on|off`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Overlap {
-    /// During backward.
+    /// Where the communication thread has a core of its own.
     #[default]
+    Auto,
+    /// During backward.
     On,
     /// After backward.
     Off,
@@ -168,8 +171,9 @@ impl From<PrecisionChoice> for Precision {
 
 /// The arguments to run with: `args` themselves, or with `--resume RUN` those the run of
 /// `model` was started with (its config.json's `train`), keeping `--epochs`, `--device` and the
-/// distributed options from this command line. `common` finds the shared options in the arguments. Before any work, a
-/// new run's `--out` is checked (see [`RunDir::check_new`]) and the default folder chosen.
+/// distributed options from this command line. `common` finds the shared options in the
+/// arguments. Before any work, a new run's `--out` is checked (see [`RunDir::check_new`]) and
+/// the default folder chosen.
 pub fn resolve<A: DeserializeOwned>(mut args: A, model: &str, common: fn(&mut A) -> &mut TrainOptions) -> CliResult<A> {
     let given = common(&mut args).clone();
     let Some(dir) = &given.resume else {
