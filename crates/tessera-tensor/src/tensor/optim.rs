@@ -25,17 +25,10 @@ impl Tensor {
         self.check_update(op, grad, state)?;
         let grad = grad.contiguous()?;
         let grad_storage = grad.storage();
-        let plan = OptimPlan::new(
-            *step,
-            (self.dtype(), self.elem_count()),
-            (grad.dtype(), grad.elem_count()),
-            &state.iter().map(|t| (t.dtype(), t.elem_count())).collect::<Vec<_>>(),
-        )?;
+        let plan =
+            OptimPlan::new(*step, sized(self), sized(&grad), &state.iter().map(|t| sized(t)).collect::<Vec<_>>())?;
         let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
-        let mut guards: Vec<_> = state.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
-        let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
-        param.optim_step_(&plan, &grad_storage, &mut bufs)?;
-        Ok(())
+        with_storages(state, |bufs| param.optim_step_(&plan, &grad_storage, bufs))
     }
 }
 
@@ -71,20 +64,11 @@ impl Tensor {
         self.check_update(op, grad, &updated)?;
         let grad = grad.contiguous()?;
         let grad_storage = grad.storage();
-        let plan = MasterOptimPlan::new(
-            *step,
-            (master.dtype(), master.elem_count()),
-            (grad.dtype(), grad.elem_count()),
-            &state.iter().map(|t| (t.dtype(), t.elem_count())).collect::<Vec<_>>(),
-            (self.dtype(), self.elem_count()),
-            grad_scale,
-        )?;
+        let state_sizes: Vec<_> = state.iter().map(|t| sized(t)).collect();
+        let plan = MasterOptimPlan::new(*step, sized(master), sized(&grad), &state_sizes, sized(self), grad_scale)?;
         let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
         let mut master = master.0.storage.write().unwrap_or_else(|e| e.into_inner());
-        let mut guards: Vec<_> = state.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
-        let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
-        param.optim_step_master_(&plan, &mut master, &grad_storage, &mut bufs)?;
-        Ok(())
+        with_storages(state, |bufs| param.optim_step_master_(&plan, &mut master, &grad_storage, bufs))
     }
 
     /// Checks an in-place update of this tensor and the `state` tensors from `grad`: the same
@@ -206,4 +190,16 @@ impl Tensor {
         }
         Ok(())
     }
+}
+
+/// A tensor's dtype and element count, as the optimizer plans take them.
+fn sized(t: &Tensor) -> (tessera_core::DType, usize) {
+    (t.dtype(), t.elem_count())
+}
+
+/// Runs `f` on the storages of `tensors`, each locked for writing.
+fn with_storages<R>(tensors: &[&Tensor], f: impl FnOnce(&mut [&mut Storage]) -> R) -> R {
+    let mut guards: Vec<_> = tensors.iter().map(|t| t.0.storage.write().unwrap_or_else(|e| e.into_inner())).collect();
+    let mut bufs: Vec<&mut Storage> = guards.iter_mut().map(|g| &mut **g).collect();
+    f(&mut bufs)
 }

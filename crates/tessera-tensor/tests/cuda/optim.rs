@@ -17,6 +17,12 @@ fn steps(step: u64) -> [OptimStep; 5] {
     ]
 }
 
+/// `count` state tensors of zeros on the CPU and the same on `dev`.
+fn zero_states(dev: &Device, dtype: DType, count: usize) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+    let zeros = |d: &Device| Tensor::zeros([7, 9], dtype, d);
+    Ok((0..count).map(|_| Ok((zeros(&Device::Cpu)?, zeros(dev)?))).collect::<Result<Vec<_>>>()?.into_iter().unzip())
+}
+
 pub fn optim_steps(dev: &Device) -> Result<()> {
     for dtype in [DType::F32, DType::F64] {
         for kind in 0..steps(1).len() {
@@ -24,12 +30,7 @@ pub fn optim_steps(dev: &Device) -> Result<()> {
             let (cp, gp) = pair(dev, dtype, &[7, 9], 80, -2.0, 2.0)?;
             // Updated in place: its own storage even when a dry run's "GPU" is the CPU.
             let gp = gp.copy()?;
-            let zeros = |d: &Device| Tensor::zeros([7, 9], dtype, d);
-            let (cs, gs): (Vec<Tensor>, Vec<Tensor>) = (0..count)
-                .map(|_| Ok((zeros(&Device::Cpu)?, zeros(dev)?)))
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .unzip();
+            let (cs, gs) = zero_states(dev, dtype, count)?;
             for t in 1..=3u64 {
                 let step = steps(t)[kind];
                 let (cg, gg) = pair(dev, dtype, &[7, 9], 81 + t, -1.0, 1.0)?;
@@ -55,12 +56,7 @@ pub fn master_steps(dev: &Device) -> Result<()> {
             let (cw, gw) = pair(dev, DType::F32, &[7, 9], 90, -2.0, 2.0)?;
             let gw = gw.copy()?;
             let (cp, gp) = (cw.to_dtype(half)?, gw.to_dtype(half)?);
-            let zeros = |d: &Device| Tensor::zeros([7, 9], DType::F32, d);
-            let (cs, gs): (Vec<Tensor>, Vec<Tensor>) = (0..count)
-                .map(|_| Ok((zeros(&Device::Cpu)?, zeros(dev)?)))
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .unzip();
+            let (cs, gs) = zero_states(dev, DType::F32, count)?;
             for t in 1..=3u64 {
                 let step = steps(t)[kind];
                 // Gradients as loss scaling leaves them, unscaled by the step.

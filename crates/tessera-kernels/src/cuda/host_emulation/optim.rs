@@ -82,10 +82,10 @@ fn run_kernel(
     }
 }
 
-#[test]
-fn host_optim_kernels_match_cpu() {
-    let Some(lib) = module("optim") else { return };
-    let steps = [
+/// One step of every kind and variant: plain and momentum SGD (first step and later, Nesterov),
+/// Adam with L2 and decoupled decay, RMSprop with and without momentum.
+fn steps() -> [OptimStep; 7] {
+    [
         OptimStep::Sgd {
             lr: 0.1,
             momentum: 0.0,
@@ -115,7 +115,13 @@ fn host_optim_kernels_match_cpu() {
         OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decoupled: true, step: 1 },
         OptimStep::RmsProp { lr: 1e-2, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0 },
         OptimStep::RmsProp { lr: 1e-2, alpha: 0.9, eps: 1e-6, weight_decay: 0.05, momentum: 0.5 },
-    ];
+    ]
+}
+
+#[test]
+fn host_optim_kernels_match_cpu() {
+    let Some(lib) = module("optim") else { return };
+    let steps = steps();
     for dtype in [DType::F32, DType::F64] {
         for step in steps {
             let n = 37;
@@ -198,20 +204,7 @@ fn run_master_kernel(
 #[test]
 fn host_master_kernels_match_cpu() {
     let Some(lib) = module("optim") else { return };
-    let steps = [
-        OptimStep::Sgd {
-            lr: 0.1,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.01,
-            nesterov: false,
-            first_step: false,
-        },
-        OptimStep::Sgd { lr: 0.1, momentum: 0.9, dampening: 0.1, weight_decay: 0.0, nesterov: true, first_step: false },
-        OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decoupled: true, step: 2 },
-        OptimStep::RmsProp { lr: 1e-2, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0 },
-        OptimStep::RmsProp { lr: 1e-2, alpha: 0.9, eps: 1e-6, weight_decay: 0.05, momentum: 0.5 },
-    ];
+    let steps = steps();
     let n = 37;
     let l = Layout::contiguous(Shape::new(vec![n]));
     for half in [DType::F16, DType::BF16] {
