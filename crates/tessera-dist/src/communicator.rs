@@ -236,47 +236,45 @@ impl Communicator {
     /// Reduces `t` over the ranks into a new contiguous tensor on `t`'s device (tensors on
     /// other devices than the CPU are staged through host memory). f32 and f64 only.
     pub fn all_reduced(&self, t: &Tensor, op: Reduce) -> Result<Tensor> {
-        let (before, after) = op.factors(self.world());
         match t.dtype() {
             DType::F32 => {
                 let mut v = t.to_vec::<f32>()?;
-                scale(&mut v, before);
-                self.transport.all_reduce(Buf::F32(&mut v), ReduceOp::Sum)?;
-                scale(&mut v, after);
+                self.reduce_buf(Buf::F32(&mut v), op)?;
                 Ok(Tensor::from_vec(v, t.shape().clone(), t.device())?)
             }
             DType::F64 => {
                 let mut v = t.to_vec::<f64>()?;
-                scale(&mut v, before);
-                self.transport.all_reduce(Buf::F64(&mut v), ReduceOp::Sum)?;
-                scale(&mut v, after);
+                self.reduce_buf(Buf::F64(&mut v), op)?;
                 Ok(Tensor::from_vec(v, t.shape().clone(), t.device())?)
             }
             dtype => Err(Error::DType { op: "all_reduce", dtype }),
         }
     }
 
+    /// Reduces `buf` over the ranks with `op` in place: its factors applied to float buffers
+    /// before and after the sum (integer buffers are summed as they are).
+    fn reduce_buf(&self, buf: Buf<'_>, op: Reduce) -> Result<()> {
+        let (before, after) = op.factors(self.world());
+        match buf {
+            Buf::F32(v) => {
+                scale(v, before);
+                self.transport.all_reduce(Buf::F32(v), ReduceOp::Sum)?;
+                scale(v, after);
+            }
+            Buf::F64(v) => {
+                scale(v, before);
+                self.transport.all_reduce(Buf::F64(v), ReduceOp::Sum)?;
+                scale(v, after);
+            }
+            integers => self.transport.all_reduce(integers, ReduceOp::Sum)?,
+        }
+        Ok(())
+    }
+
     /// Reduces `t` over the ranks in place (`t` must own its storage densely: a parameter, not
     /// a view).
     pub fn all_reduce_(&self, t: &Tensor, op: Reduce) -> Result<()> {
-        let (before, after) = op.factors(self.world());
-        let reduce = |buf: Buf<'_>| -> Result<()> {
-            match buf {
-                Buf::F32(v) => {
-                    scale(v, before);
-                    self.transport.all_reduce(Buf::F32(v), ReduceOp::Sum)?;
-                    scale(v, after);
-                }
-                Buf::F64(v) => {
-                    scale(v, before);
-                    self.transport.all_reduce(Buf::F64(v), ReduceOp::Sum)?;
-                    scale(v, after);
-                }
-                integers => self.transport.all_reduce(integers, ReduceOp::Sum)?,
-            }
-            Ok(())
-        };
-        match host_in_place(t, "all_reduce", reduce)? {
+        match host_in_place(t, "all_reduce", |buf| self.reduce_buf(buf, op))? {
             true => Ok(()),
             false => Ok(t.assign_(&self.all_reduced(t, op)?)?),
         }
