@@ -153,9 +153,10 @@ fn serve(comm: &Communicator, jobs: Receiver<Job>) -> Result<Vec<FlatBucket>> {
 }
 
 /// Runs `step` (a forward and backward given the [`Reducer`] to report finished gradients to)
-/// with a communication thread all-reducing the buckets of `plan` meanwhile; returns the
-/// step's result and the reduced buckets (each the sum over the ranks of their gradients times
-/// their weights), in order.
+/// and all-reduces the buckets of `plan`: with `overlap`, on a communication thread while the
+/// step runs; without, on this thread after it (no thread to start). Returns the step's result
+/// and the reduced buckets (each the sum over the ranks of their gradients times their
+/// weights), in order.
 pub(crate) fn overlapped<R>(
     comm: &Communicator,
     plan: &BucketPlan,
@@ -163,11 +164,19 @@ pub(crate) fn overlapped<R>(
     step: impl FnOnce(&Reducer<'_>) -> Result<R>,
 ) -> Result<(R, Vec<FlatBucket>)> {
     let (send, receive) = channel();
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(move || serve(comm, receive));
-        let reducer = Reducer::new(plan, send, overlap);
+    let run = |reducer: Reducer<'_>| {
         let result = step(&reducer);
         reducer.finish();
+        result
+    };
+    if !overlap {
+        let result = run(Reducer::new(plan, send, false));
+        let flats = serve(comm, receive);
+        return Ok((result?, flats?));
+    }
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || serve(comm, receive));
+        let result = run(Reducer::new(plan, send, true));
         // A panic on the communication thread is a bug: it goes on here, as it would have there.
         let flats = worker.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
         Ok((result?, flats?))
