@@ -196,5 +196,15 @@ fn two_processes_train_the_encoder_decoder_as_one() {
     });
     assert_eq!(epoch_lines(&one).len(), 1, "{}", text(&one));
     assert_eq!(epoch_lines(&two), epoch_lines(&one), "{}", text(&two));
+
+    // Both resumed for a second epoch: rank 0 reads the checkpoint, the other rank follows.
+    let more = ["train", "seq2seq", "--epochs", "2"];
+    let one = Command::new(tessera()).args(more).args(["--resume", "one"]).current_dir(&dir).output().unwrap();
+    assert!(one.status.success(), "{}", text(&one));
+    let two = two_processes(&dir, &more, &["--resume", "two"]);
+    assert_same_parameters_except(&ckpt("two"), &ckpt("one"), |name, i| {
+        name.ends_with("in_proj_bias") && (16..32).contains(&i)
+    });
+    assert_eq!(epoch_lines(&two), epoch_lines(&one), "{}", text(&two));
     let _ = std::fs::remove_dir_all(&dir);
 }
