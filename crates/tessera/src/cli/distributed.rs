@@ -23,9 +23,6 @@ pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
         }
         return Ok(None);
     }
-    if !(opts.bucket_mb > 0.0 && opts.bucket_mb.is_finite()) {
-        return Err(format!("--bucket-mb {} must be a positive number of MiB", opts.bucket_mb).into());
-    }
     let comm = Communicator::from_env()?;
     if opts.batch_size % comm.world() != 0 {
         return Err(format!(

@@ -122,7 +122,7 @@ pub struct TrainOptions {
     pub distributed: bool,
     /// With `--distributed`: the size of the gradient buckets, in MiB, one all-reduce each
     /// (PyTorch DDP's `bucket_cap_mb`; the first bucket holds at most 1 MiB).
-    #[arg(long, default_value_t = 25.0, value_name = "MB")]
+    #[arg(long, default_value_t = 25.0, value_name = "MB", value_parser = positive)]
     #[serde(skip)]
     pub bucket_mb: f64,
     /// With `--distributed`: all-reduce each bucket of gradients as soon as backward has
