@@ -2,7 +2,9 @@
 //! all-reduce, broadcast, all-gather, barrier on tensors) over MPI (feature `mpi`, off by
 //! default, so that the default build needs no MPI library) or a single process (the same code
 //! path with a world of 1), the launcher's variables read by [`Communicator::from_env`]
-//! (`mpirun`, `srun`, PMI), and bucketed all-reduce for gradients ([`all_reduce_bucketed`]).
+//! (`mpirun`, `srun`, PMI), and bucketed all-reduce for gradients ([`FlatBucket`],
+//! [`all_reduce_bucketed`]). The MPI backend reduces in place (`MPI_IN_PLACE`, read from the
+//! installed `mpi.h` by `build.rs`), and dense CPU tensors are reduced on their own storage.
 //!
 //! `docs/distributed.md` in the repository says how to launch runs and what they cost.
 
