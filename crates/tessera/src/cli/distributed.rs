@@ -1,7 +1,7 @@
 //! `--distributed`: joining the job a launcher (`mpirun`, `srun`) started, what only rank 0
 //! does, and how a failing rank ends the job instead of leaving the others waiting.
 
-use super::training::{Overlap, TrainOptions};
+use super::training::{resolve, Overlap, TrainOptions};
 use super::CliResult;
 use tessera_train::dist::{detect, Communicator};
 use tessera_train::{DataParallel, FitConfig, FitData, Task, Trainer};
@@ -10,7 +10,7 @@ use tessera_train::{DataParallel, FitConfig, FitData, Task, Trainer};
 /// launcher started as several processes without `--distributed` (each would train alone and
 /// write the same run folder), and a batch size the world size does not divide, before
 /// anything is written. On ranks other than 0, standard output is discarded: rank 0 prints.
-pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
+fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
     if !opts.distributed {
         if let Some((launcher, t)) = detect()? {
             if t.world > 1 {
@@ -36,6 +36,20 @@ pub fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
         quiet_stdout();
     }
     Ok(Some(comm))
+}
+
+/// A `tessera train` command from start to end: joins the job a launcher started ([`join`]),
+/// resolves the arguments of `model`'s run ([`resolve`], through `common` to the shared
+/// options), then `train`s; an error on one rank of several ends the whole job ([`finish`]).
+pub fn run_training<A: serde::de::DeserializeOwned>(
+    mut args: A,
+    model: &str,
+    common: fn(&mut A) -> &mut TrainOptions,
+    train: impl FnOnce(A, &Option<Communicator>) -> CliResult<()>,
+) -> CliResult<()> {
+    let comm = join(common(&mut args))?;
+    let result = resolve(args, model, common).and_then(|a| train(a, &comm));
+    finish(&comm, result)
 }
 
 /// This process's part in the job `comm` joins, with the buckets and overlap `opts` asks for.
@@ -65,7 +79,7 @@ fn quiet_stdout() {
 /// A distributed run's result: an error on one rank of several ends every process of the job
 /// (MPI's abort) after saying which rank failed, because a rank that returned would wait
 /// forever for the others in MPI's finalisation while they wait for it in a collective.
-pub fn finish<T>(comm: &Option<Communicator>, result: CliResult<T>) -> CliResult<T> {
+fn finish<T>(comm: &Option<Communicator>, result: CliResult<T>) -> CliResult<T> {
     match (comm, result) {
         (Some(c), Err(e)) if c.world() > 1 => {
             eprintln!("error on rank {} of {}: {e}", c.rank(), c.world());

@@ -3,7 +3,7 @@
 use super::device::open_local;
 use super::lm_text::{corpus_name, open_lm_run, read_corpus, stream, LmTokenizer};
 use super::ranges::{count, fraction, non_negative, positive};
-use super::training::{load_last, nothing_trained, resolve, trainer, write_results, RunPlan, TrainOptions};
+use super::training::{load_last, nothing_trained, trainer, write_results, RunPlan, TrainOptions};
 use super::{distributed, CliResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -92,9 +92,7 @@ pub struct GptArgs {
 /// Runs `tessera train gpt` (data-parallel with `--distributed`: each process takes its windows
 /// of every micro-batch).
 pub fn run(a: GptArgs) -> CliResult<()> {
-    let comm = distributed::join(&a.common)?;
-    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|a| train(a, &comm));
-    distributed::finish(&comm, result)
+    distributed::run_training(a, MODEL, |a| &mut a.common, train)
 }
 
 fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {

@@ -4,7 +4,7 @@
 use super::device::open_local;
 use super::lm_text::{bigram_baseline, corpus_name, open_lm_run, read_corpus, split_lines, stream, LmTokenizer};
 use super::ranges::{count, fraction, open_fraction, positive};
-use super::training::{load_last, nothing_trained, resolve, trainer, write_results, RunPlan, TrainOptions};
+use super::training::{load_last, nothing_trained, trainer, write_results, RunPlan, TrainOptions};
 use super::{distributed, CliResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -78,9 +78,7 @@ pub struct LmArgs {
 /// Runs `tessera train lm` (data-parallel with `--distributed`: each process takes its rows of
 /// every window).
 pub fn run(a: LmArgs) -> CliResult<()> {
-    let comm = distributed::join(&a.common)?;
-    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|a| train(a, &comm));
-    distributed::finish(&comm, result)
+    distributed::run_training(a, MODEL, |a| &mut a.common, train)
 }
 
 fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {

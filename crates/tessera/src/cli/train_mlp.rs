@@ -5,7 +5,7 @@ use super::device::open_local;
 use super::distributed;
 use super::mlp::{Arch, MlpConfig, MnistSource, CNN_MODEL, MODEL};
 use super::penalty::PenaltyArgs;
-use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, RunPlan, TrainOptions};
+use super::training::{load_last, nothing_trained, open_run, trainer, write_results, RunPlan, TrainOptions};
 use super::CliResult;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -60,23 +60,29 @@ fn to_device(d: &TensorDataset, device: &tessera_tensor::Device) -> CliResult<Te
 
 /// Runs `tessera train mlp` (data-parallel with `--distributed`).
 pub fn run(a: MlpArgs) -> CliResult<()> {
-    let comm = distributed::join(&a.common)?;
-    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|mut a| {
-        a.common.epochs.get_or_insert(10);
-        train(&a, &a, Arch::Mlp, false, &comm)
-    });
-    distributed::finish(&comm, result)
+    distributed::run_training(
+        a,
+        MODEL,
+        |a| &mut a.common,
+        |mut a, comm| {
+            a.common.epochs.get_or_insert(10);
+            train(&a, &a, Arch::Mlp, false, comm)
+        },
+    )
 }
 
 /// Runs `tessera train cnn` (data-parallel with `--distributed`).
 pub fn run_cnn(a: CnnArgs) -> CliResult<()> {
-    let comm = distributed::join(&a.base.common)?;
-    let result = resolve(a, CNN_MODEL, |a| &mut a.base.common).and_then(|mut a| {
-        // Keras' example trains the convnet for 12 epochs.
-        a.base.common.epochs.get_or_insert(12);
-        train(&a, &a.base, Arch::Cnn { batch_norm: a.batch_norm }, a.flip, &comm)
-    });
-    distributed::finish(&comm, result)
+    distributed::run_training(
+        a,
+        CNN_MODEL,
+        |a| &mut a.base.common,
+        |mut a, comm| {
+            // Keras' example trains the convnet for 12 epochs.
+            a.base.common.epochs.get_or_insert(12);
+            train(&a, &a.base, Arch::Cnn { batch_norm: a.batch_norm }, a.flip, comm)
+        },
+    )
 }
 
 /// Trains the classifier `arch` as `a` says; `all` (the command's arguments) goes into the run

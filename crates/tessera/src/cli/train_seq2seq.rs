@@ -5,7 +5,7 @@ use super::device::open_local;
 use super::ranges::{count, fraction, non_negative, positive};
 use super::seq2seq_data::{load_pairs, PairSets};
 use super::seq2seq_text::PairTokenizers;
-use super::training::{load_last, nothing_trained, open_run, resolve, trainer, write_results, RunPlan, TrainOptions};
+use super::training::{load_last, nothing_trained, open_run, trainer, write_results, RunPlan, TrainOptions};
 use super::{distributed, CliResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -155,9 +155,7 @@ impl Seq2seqArgs {
 /// Runs `tessera train seq2seq` (data-parallel with `--distributed`: each process takes its
 /// pairs of every global batch, padded as the global batch is).
 pub fn run(a: Seq2seqArgs) -> CliResult<()> {
-    let comm = distributed::join(&a.common)?;
-    let result = resolve(a, MODEL, |a| &mut a.common).and_then(|a| train(a, &comm));
-    distributed::finish(&comm, result)
+    distributed::run_training(a, MODEL, |a| &mut a.common, train)
 }
 
 fn train(a: Seq2seqArgs, comm: &Option<Communicator>) -> CliResult<()> {
