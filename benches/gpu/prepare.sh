@@ -2,7 +2,7 @@
 # Builds, on a machine with Rust (no GPU needed), everything benches/gpu/run.sh runs on the GPU
 # machine, which has CUDA, PyTorch and a C++ compiler but no Rust toolchain and no network:
 # release test executables (the CUDA suite, the kernels' unit tests with the host emulation, the
-# tensor unit tests), gpu-bench, gpu-steps, gradcheck, compile-kernels and the `tessera` program.
+# tensor unit tests, tessera-dist's NCCL tests), gpu-bench, gpu-steps, gradcheck, compile-kernels and the `tessera` program.
 # They land stripped in target-gpu/bin (git-ignored; carry that folder to the GPU machine).
 # Built against glibc 2.36 (Debian 12), they run on newer images (the GPU image is Ubuntu 24.04).
 set -euo pipefail
@@ -12,10 +12,10 @@ BIN="$PWD/target-gpu/bin"
 rm -rf "$BIN" && mkdir -p "$BIN"
 
 # Test executables: name them test-<crate>-<target> (stable across builds).
-cargo test --release -p tessera-kernels -p tessera-tensor --no-run --message-format=json |
+cargo test --release -p tessera-kernels -p tessera-tensor -p tessera-dist --no-run --message-format=json |
     python3 -c '
 import json, shutil, sys
-want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda")}
+want = {("tessera-kernels", "tessera_kernels"), ("tessera-tensor", "tessera_tensor"), ("tessera-tensor", "cuda"), ("tessera-dist", "nccl")}
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
@@ -33,4 +33,4 @@ strip "$BIN"/*
 ls -la "$BIN"
 du -sh "$BIN"
 n=$(ls "$BIN" | grep -c '^test-')
-[ "$n" -eq 3 ] || { echo "expected 3 test executables, found $n"; exit 1; }
+[ "$n" -eq 4 ] || { echo "expected 4 test executables, found $n"; exit 1; }

@@ -6,6 +6,8 @@ same ops in PyTorch). Checks the training runs against the CPU reference runs:
 
 - train mlp on the device: test accuracy within 1 point of the CPU run with the same seed;
 - train mlp in bf16 and f16 on the device: within 1 point of the device's f32 run;
+- train mlp --distributed on the device (a world of one process, gradients through NCCL): within
+  1 point of the device's run without it;
 - train lm on the device, 1 epoch: validation perplexity within 2% of the CPU run.
 
 Exit status 1 when a step failed or a check did not pass. Standard library only.
@@ -19,6 +21,7 @@ CHECKS = [
     ("mlp on the device vs the CPU", "mlp-device", "mlp-cpu", "test_accuracy", "absolute", 0.01),
     ("mlp bf16 vs f32 on the device", "mlp-bf16", "mlp-device", "test_accuracy", "absolute", 0.01),
     ("mlp f16 vs f32 on the device", "mlp-f16", "mlp-device", "test_accuracy", "absolute", 0.01),
+    ("mlp --distributed (NCCL, world 1) vs alone", "mlp-nccl", "mlp-device", "test_accuracy", "absolute", 0.01),
     ("lm on the device vs the CPU", "lm-device", "lm-cpu", "val_ppl", "relative", 0.02),
 ]
 

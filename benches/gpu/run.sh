@@ -8,10 +8,11 @@
 # (`cargo xtask gpu [--out DIR]` does both on a machine with Rust and a GPU.)
 #
 #   1. tests: the CUDA-vs-CPU suite (tessera-tensor's tests/cuda/), one test at a time; the CUDA
-#      unit tests of tessera-kernels (host emulation included) and tessera-tensor's; gradcheck
-#      on the CUDA device
+#      unit tests of tessera-kernels (host emulation included) and tessera-tensor's; NCCL in a
+#      world of one (tessera-dist's tests/nccl.rs); gradcheck on the CUDA device
 #   2. train: `tessera train mlp` on the CPU and on the device with one seed, bf16 and f16 runs on
-#      the device, `tessera train lm --epochs 1` on a slice of the shipped Shakespeare on both
+#      the device, a `--distributed` run on the device (NCCL, world 1), `tessera train lm
+#      --epochs 1` on a slice of the shipped Shakespeare on both
 #   3. bench: gpu-bench (ops) and gpu-steps (the MLP and LM training steps) and, with PyTorch,
 #      the same in PyTorch
 #
@@ -37,6 +38,12 @@ for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/local/cuda/lib64 /us
     /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
     [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
+# NCCL from the nvidia-nccl wheel: its libnccl.so.2 under the name the loader looks for.
+nccl=$(ls /opt/torch/.venv/lib/python3*/site-packages/nvidia/nccl/lib/libnccl.so.2 2>/dev/null | head -n 1)
+if [ -n "$nccl" ]; then
+    mkdir -p /tmp/tessera-nccl && ln -sf "$nccl" /tmp/tessera-nccl/libnccl.so
+    LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/tmp/tessera-nccl"
+fi
 export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
 ONLY="${ONLY:-tests train bench}"
 DEVICE="${TESSERA_GPU_DEVICE:-cuda}"
@@ -60,6 +67,7 @@ if wants tests; then
         echo '{"name": "test-cuda sees a device", "ok": false, "seconds": 0}' >>"$OUT/steps.jsonl"
     fi
     step test-kernels "$BIN/test-tessera-kernels-tessera_kernels" cuda::
+    step test-nccl "$BIN/test-tessera-dist-nccl" --test-threads=1 --nocapture
     step test-tensor "$BIN/test-tessera-tensor-tessera_tensor"
     step gradcheck "$BIN/gradcheck" --device cuda --cases 8
 fi
@@ -77,6 +85,8 @@ if wants train; then
     train mlp-device "${mlp[@]}" --device "$DEVICE"
     train mlp-bf16 "${mlp[@]}" --device "$DEVICE" --precision bf16
     train mlp-f16 "${mlp[@]}" --device "$DEVICE" --precision f16
+    # A world of one process through the distributed trainer: gradients all-reduced by NCCL.
+    train mlp-nccl "${mlp[@]}" --device "$DEVICE" --distributed
     # The first 4,000 lines of the shipped plays: one epoch takes seconds, not minutes.
     gzip -dc crates/tessera/data/shakespeare_7_plays.txt.gz | head -n 4000 >"$OUT/lm-corpus.txt"
     lm=(lm --corpus "$OUT/lm-corpus.txt" --epochs 1 --seed 1)

@@ -41,7 +41,9 @@ pub fn wire_dtype(dtype: DType) -> Result<DType> {
     }
 }
 
-/// Tensors of one [`wire_dtype`] flattened, in order, into one host buffer for one collective.
+/// Tensors of one [`wire_dtype`] flattened, in order, into one buffer for one collective: a
+/// host buffer for CPU tensors, a tensor on their device for tensors that share one GPU (one
+/// NCCL call where the communicator has joined NCCL on it, else one staged copy).
 #[derive(Debug)]
 pub struct FlatBucket(Flat);
 
@@ -49,6 +51,8 @@ pub struct FlatBucket(Flat);
 enum Flat {
     F32(Vec<f32>),
     F64(Vec<f64>),
+    /// A 1-D tensor of the wire dtype on the tensors' device.
+    Device(Tensor),
 }
 
 impl FlatBucket {
@@ -59,21 +63,22 @@ impl FlatBucket {
             return Err(Error::Length { op: "FlatBucket::pack", expected: 1, actual: 0 });
         };
         let wire = wire_dtype(first.dtype())?;
-        let len = tensors.iter().map(Tensor::elem_count).sum();
-        let mut flat = match wire {
-            DType::F64 => Flat::F64(Vec::with_capacity(len)),
-            _ => Flat::F32(Vec::with_capacity(len)),
-        };
-        for t in tensors {
-            if wire_dtype(t.dtype())? != wire {
-                return Err(Error::Types { op: "FlatBucket::pack" });
-            }
-            match &mut flat {
-                Flat::F32(v) => extend_scaled(v, t, factor)?,
-                Flat::F64(v) => extend_scaled(v, t, factor)?,
-            }
+        if tensors.iter().any(|t| wire_dtype(t.dtype()).ok() != Some(wire)) {
+            return Err(Error::Types { op: "FlatBucket::pack" });
         }
-        Ok(FlatBucket(flat))
+        if !first.device().is_cpu() && tensors.iter().all(|t| t.device() == first.device()) {
+            let flat = |t: &Tensor| -> Result<Tensor> {
+                let t = t.reshape([t.elem_count()])?.to_dtype(wire)?;
+                Ok(if factor != 1.0 { t.scale(factor)? } else { t })
+            };
+            let parts = tensors.iter().map(flat).collect::<Result<Vec<_>>>()?;
+            // `cat` copies: the bucket never shares memory with the tensors it was packed from.
+            return Ok(FlatBucket(Flat::Device(Tensor::cat(&parts, 0)?)));
+        }
+        Ok(FlatBucket(match wire {
+            DType::F64 => Flat::F64(host_flat(tensors, factor)?),
+            _ => Flat::F32(host_flat(tensors, factor)?),
+        }))
     }
 
     /// The number of elements.
@@ -81,6 +86,7 @@ impl FlatBucket {
         match &self.0 {
             Flat::F32(v) => v.len(),
             Flat::F64(v) => v.len(),
+            Flat::Device(t) => t.elem_count(),
         }
     }
 
@@ -94,6 +100,7 @@ impl FlatBucket {
         let buf = match &mut self.0 {
             Flat::F32(v) => Buf::F32(v),
             Flat::F64(v) => Buf::F64(v),
+            Flat::Device(t) => return comm.all_reduce_(t, Reduce::Sum),
         };
         comm.all_reduce_buf(buf, ReduceOp::Sum)
     }
@@ -119,11 +126,31 @@ impl FlatBucket {
             let made = match &self.0 {
                 Flat::F32(v) => Tensor::from_vec(scaled(&v[part], factor), t.shape().clone(), t.device())?,
                 Flat::F64(v) => Tensor::from_vec(scaled(&v[part], factor), t.shape().clone(), t.device())?,
+                Flat::Device(flat) => {
+                    let piece = flat.narrow(0, part.start, n)?.reshape(t.shape().clone())?;
+                    if factor != 1.0 {
+                        piece.scale(factor)?
+                    } else {
+                        piece.copy()?
+                    }
+                }
             };
             out.push(Some(if made.dtype() == t.dtype() { made } else { made.to_dtype(t.dtype())? }));
         }
         Ok(out)
     }
+}
+
+/// `tensors`' values times `factor`, one after the other, as `T`.
+fn host_flat<T: Element + Copy + std::ops::Mul<Output = T> + FromF64>(
+    tensors: &[Tensor],
+    factor: f64,
+) -> Result<Vec<T>> {
+    let mut v = Vec::with_capacity(tensors.iter().map(Tensor::elem_count).sum());
+    for t in tensors {
+        extend_scaled(&mut v, t, factor)?;
+    }
+    Ok(v)
 }
 
 /// Appends `t`'s values times `factor` to `v` (as `v`'s element type): in one pass, straight

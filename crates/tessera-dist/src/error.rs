@@ -90,6 +90,26 @@ pub enum Error {
         /// What differs, naming the values.
         what: String,
     },
+    /// NCCL could not be loaded, or rank 0 could not make its id: the same on every rank, so
+    /// a job may go on without NCCL (staging GPU tensors through host memory) consistently.
+    #[error("NCCL is not available: {0}")]
+    NcclUnavailable(String),
+    /// An NCCL call failed.
+    #[error("NCCL {op}: {msg}")]
+    Nccl {
+        /// The call, or what was being done.
+        op: &'static str,
+        /// NCCL's message.
+        msg: String,
+    },
+    /// The rendezvous file that hands NCCL's id to every rank could not be used.
+    #[error("rendezvous file {}: {msg}", path.display())]
+    Rendezvous {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),

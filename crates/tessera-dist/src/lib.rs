@@ -5,6 +5,9 @@
 //! (`mpirun`, `srun`, PMI), and bucketed all-reduce for gradients ([`FlatBucket`],
 //! [`all_reduce_bucketed`]). The MPI backend reduces in place (`MPI_IN_PLACE`, read from the
 //! installed `mpi.h` by `build.rs`), and dense CPU tensors are reduced on their own storage.
+//! With the `cuda` feature (on by default), GPU tensors are reduced where they lie through
+//! NCCL, loaded at run time: [`Communicator::with_nccl`] joins it with the id handed out over
+//! MPI, [`Communicator::nccl_rendezvous`] through a file for jobs started without MPI.
 //!
 //! `docs/distributed.md` in the repository says how to launch runs and what they cost.
 
@@ -15,6 +18,8 @@ mod env;
 mod error;
 #[cfg(feature = "mpi")]
 mod mpi_backend;
+#[cfg(feature = "cuda")]
+mod nccl;
 
 pub use backend::{Buf, ReduceOp, Single, Transport};
 pub use bucket::{all_reduce_bucketed, plan_buckets, wire_dtype, FlatBucket, DEFAULT_BUCKET_BYTES};

@@ -353,7 +353,7 @@ impl Storage {
     }
 
     #[cfg(feature = "cuda")]
-    fn as_cuda_mut(&mut self) -> Option<&mut CudaBuffer> {
+    pub(crate) fn as_cuda_mut(&mut self) -> Option<&mut CudaBuffer> {
         match self {
             Storage::Cpu(_) => None,
             Storage::Cuda(b) => Some(b),

@@ -130,8 +130,9 @@ impl CudaDevice {
         &self.stream
     }
 
-    /// Makes the device's context current on this thread (raw driver calls need it).
-    pub(crate) fn bind(&self) -> Result<()> {
+    /// Makes the device's context current on this thread (raw driver calls need it, and so do
+    /// libraries that take the device's pointers and stream, such as NCCL).
+    pub fn bind(&self) -> Result<()> {
         self.ctx.bind_to_thread().map_err(driver("bind context"))
     }
 

@@ -176,6 +176,26 @@ impl Tensor {
         Ok(f(values))
     }
 
+    /// Runs `f` on this tensor's device buffer, in place, and returns what it returns: for a
+    /// dense CUDA tensor (not a view), as [`with_host_mut`](Tensor::with_host_mut) is for host
+    /// tensors. This is how a collective library that works on device memory (NCCL) reduces a
+    /// tensor where it lies. `f` must leave the buffer's dtype and length as they are, and
+    /// queue its work on the device's stream (the one every op of the device runs on), so that
+    /// it runs after the ops that wrote the tensor and before those that read it next.
+    #[cfg(feature = "cuda")]
+    pub fn with_cuda_mut<R>(&self, f: impl FnOnce(&mut tessera_kernels::cuda::CudaBuffer) -> R) -> Result<R> {
+        const OP: &str = "with_cuda_mut";
+        if !self.owns_storage_densely() {
+            let msg = "the tensor must be dense, not a view of a larger storage".into();
+            return Err(Error::InvalidArgument { op: OP, msg }.into());
+        }
+        let mut storage = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
+        match storage.as_cuda_mut() {
+            Some(buf) => Ok(f(buf)),
+            None => Err(crate::Error::DeviceMismatch { op: OP, lhs: *self.device(), rhs: crate::Device::Cuda(0) }),
+        }
+    }
+
     /// A dense CPU tensor of element type `T`, or the error that says what it is instead.
     fn check_host<T: crate::Element>(&self, op: &'static str) -> Result<()> {
         if T::DTYPE != self.dtype() {

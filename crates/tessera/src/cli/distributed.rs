@@ -1,9 +1,11 @@
 //! `--distributed`: joining the job a launcher (`mpirun`, `srun`) started, what only rank 0
 //! does, and how a failing rank ends the job instead of leaving the others waiting.
 
+use super::device::{open_local, DeviceChoice};
 use super::training::{resolve, Overlap, TrainOptions};
 use super::CliResult;
-use tessera_train::dist::{detect, Communicator};
+use tessera_tensor::Device;
+use tessera_train::dist::{detect, Communicator, Error as DistError};
 use tessera_train::{DataParallel, FitConfig, FitData, Task, Trainer};
 
 /// The communicator of a `--distributed` run (`None` without the flag). Refuses a run that a
@@ -50,6 +52,31 @@ pub fn run_training<A: serde::de::DeserializeOwned>(
     let comm = join(common(&mut args))?;
     let result = resolve(args, model, common).and_then(|a| train(a, &comm));
     finish(&comm, result)
+}
+
+/// The device this process trains on ([`open_local`]: a GPU is the one of its local rank) and
+/// its communicator, which on a GPU has joined NCCL there, so that gradients are all-reduced
+/// where they lie. Where NCCL cannot be loaded (the same answer on every rank), the run goes on
+/// with GPU tensors staged through host memory, and says so.
+pub fn local_device(choice: DeviceChoice, comm: &Option<Communicator>) -> CliResult<(Device, Option<Communicator>)> {
+    let device = open_local(choice, comm.as_ref().map_or(0, |c| c.local_rank()))?;
+    let comm = match comm {
+        Some(c) if !device.is_cpu() => match c.with_nccl(&device) {
+            Ok(joined) => {
+                say!("gradients all-reduced on {device} through NCCL ({} processes)", c.world());
+                Some(joined)
+            }
+            Err(DistError::NcclUnavailable(why)) => {
+                if c.is_root() {
+                    warn!("{why}; gradients go through host memory instead");
+                }
+                Some(c.clone())
+            }
+            Err(e) => return Err(e.into()),
+        },
+        other => other.clone(),
+    };
+    Ok((device, comm))
 }
 
 /// This process's part in the job `comm` joins, with the buckets and overlap `opts` asks for.

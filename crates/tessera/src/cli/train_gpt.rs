@@ -1,6 +1,5 @@
 //! `tessera train gpt`: nanoGPT's recipe for a small GPT on a text corpus.
 
-use super::device::open_local;
 use super::lm_text::{corpus_name, open_lm_run, read_corpus, stream, LmTokenizer};
 use super::ranges::{count, fraction, non_negative, positive};
 use super::training::{load_last, nothing_trained, trainer, write_results, RunPlan, TrainOptions};
@@ -97,7 +96,8 @@ pub fn run(a: GptArgs) -> CliResult<()> {
 
 fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {
     distributed::checked_out(comm)?;
-    let device = open_local(a.common.device, comm.as_ref().map_or(0, |c| c.local_rank()))?;
+    let (device, comm) = distributed::local_device(a.common.device, comm)?;
+    let comm = &comm;
     let text = read_corpus(&a.corpus)?;
     let source = corpus_name(&a.corpus);
     let lines: Vec<&str> = text.lines().collect();

@@ -1,7 +1,6 @@
 //! `tessera train lm`: the LSTM language model on a text corpus, beside a Kneser-Ney bigram
 //! baseline trained on the same split.
 
-use super::device::open_local;
 use super::lm_text::{bigram_baseline, corpus_name, open_lm_run, read_corpus, split_lines, stream, LmTokenizer};
 use super::ranges::{count, fraction, open_fraction, positive};
 use super::training::{load_last, nothing_trained, trainer, write_results, RunPlan, TrainOptions};
@@ -84,7 +83,8 @@ pub fn run(a: LmArgs) -> CliResult<()> {
 fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {
     distributed::checked_out(comm)?;
     let epochs = *a.common.epochs.get_or_insert(6);
-    let device = open_local(a.common.device, comm.as_ref().map_or(0, |c| c.local_rank()))?;
+    let (device, comm) = distributed::local_device(a.common.device, comm)?;
+    let comm = &comm;
     let text = read_corpus(&a.corpus)?;
     let source = corpus_name(&a.corpus);
     let lines = split_lines(&text, a.common.val_split, a.test_split)?;

@@ -1,7 +1,6 @@
 //! `tessera train mlp` (the main job) and `tessera train cnn`: the MNIST classifiers, trained
 //! by one function.
 
-use super::device::open_local;
 use super::distributed;
 use super::mlp::{Arch, MlpConfig, MnistSource, CNN_MODEL, MODEL};
 use super::penalty::PenaltyArgs;
@@ -91,7 +90,8 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
     let name = arch.model_name();
     distributed::checked_out(comm)?;
     let epochs = a.common.epochs.unwrap_or(10);
-    let device = open_local(a.common.device, comm.as_ref().map_or(0, |c| c.local_rank()))?;
+    let (device, comm) = distributed::local_device(a.common.device, comm)?;
+    let comm = &comm;
     let data = a.source.load(a.common.seed)?;
     let (train, test) = (to_device(&data.train, &device)?, to_device(&data.test, &device)?);
     say!("data: {}: {} training and {} test images, on {device}", a.source.name(), train.len(), test.len());

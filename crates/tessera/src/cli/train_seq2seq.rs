@@ -1,7 +1,6 @@
 //! `tessera train seq2seq`: an encoder-decoder on tab-separated pairs, or on the generated
 //! dates task.
 
-use super::device::open_local;
 use super::ranges::{count, fraction, non_negative, positive};
 use super::seq2seq_data::{load_pairs, PairSets};
 use super::seq2seq_text::PairTokenizers;
@@ -160,7 +159,8 @@ pub fn run(a: Seq2seqArgs) -> CliResult<()> {
 
 fn train(a: Seq2seqArgs, comm: &Option<Communicator>) -> CliResult<()> {
     distributed::checked_out(comm)?;
-    let device = open_local(a.common.device, comm.as_ref().map_or(0, |c| c.local_rank()))?;
+    let (device, comm) = distributed::local_device(a.common.device, comm)?;
+    let comm = &comm;
     let source_spec = a.source_tokenizer.clone().unwrap_or_else(|| a.tokenizer.clone());
     let target_spec = a.target_tokenizer.clone().unwrap_or_else(|| a.tokenizer.clone());
     let mut loaded = load_pairs(&a.data, a.common.val_split, a.common.seed)?;

@@ -1,0 +1,256 @@
+//! The NCCL backend (feature `cuda`): collectives on GPU memory where it lies, queued on the
+//! device's one stream, so that they run after the kernels that wrote their buffers and before
+//! those that read them next, without a host round trip. NCCL is loaded at run time, as the
+//! rest of CUDA is; a machine without it gets [`Error::Nccl`](crate::Error::Nccl) when a
+//! communicator tries to join, not a failed build.
+//!
+//! Every process of a job calls [`Nccl::join`] with the same 128-byte id, made by rank 0 with
+//! [`unique_id`] and handed out over MPI ([`Communicator::with_nccl`]) or a rendezvous file
+//! ([`Communicator::nccl_rendezvous`](crate::Communicator::nccl_rendezvous)).
+//!
+//! [`Communicator::with_nccl`]: crate::Communicator::with_nccl
+
+mod rendezvous;
+mod staged;
+
+pub(crate) use rendezvous::{publish, remove, wait_for};
+pub(crate) use staged::Staged;
+
+use crate::backend::ReduceOp;
+use crate::{Error, Result};
+use cudarc::nccl::sys as ffi;
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tessera_kernels::cuda::{CudaBuffer, CudaDevice};
+use tessera_tensor::DType;
+
+/// The length of NCCL's unique id.
+pub(crate) const ID_BYTES: usize = 128;
+
+/// Checks that the NCCL library can be loaded (cudarc's loader would panic otherwise).
+fn ensure_loaded() -> Result<()> {
+    // SAFETY: only tries to open the library by its candidate names.
+    if unsafe { ffi::is_culib_present() } {
+        return Ok(());
+    }
+    Err(Error::NcclUnavailable(
+        "no NCCL library found: put the folder holding libnccl.so on LD_LIBRARY_PATH (a pip-installed \
+         libnccl.so.2, from nvidia-nccl-cu13, needs a libnccl.so link beside it)"
+            .into(),
+    ))
+}
+
+/// An NCCL status as this crate's error, with NCCL's own message.
+fn check(op: &'static str, status: ffi::ncclResult_t) -> Result<()> {
+    if status == ffi::ncclResult_t::ncclSuccess {
+        return Ok(());
+    }
+    // SAFETY: ncclGetErrorString returns a static string for any status.
+    let msg = unsafe { CStr::from_ptr(ffi::ncclGetErrorString(status)) };
+    Err(Error::Nccl { op, msg: format!("{} ({status:?})", msg.to_string_lossy()) })
+}
+
+/// A fresh unique id (rank 0 makes it; every rank joins with it).
+pub(crate) fn unique_id() -> Result<[u8; ID_BYTES]> {
+    ensure_loaded()?;
+    let mut id = std::mem::MaybeUninit::<ffi::ncclUniqueId>::uninit();
+    // SAFETY: NCCL writes the whole id on success.
+    check("ncclGetUniqueId", unsafe { ffi::ncclGetUniqueId(id.as_mut_ptr()) })
+        .map_err(|e| Error::NcclUnavailable(e.to_string()))?;
+    // SAFETY: written above.
+    let id = unsafe { id.assume_init() };
+    Ok(id.internal.map(|c| c as u8))
+}
+
+/// NCCL's element type for `dtype`.
+fn nccl_dtype(dtype: DType) -> ffi::ncclDataType_t {
+    use ffi::ncclDataType_t as T;
+    match dtype {
+        DType::F32 => T::ncclFloat32,
+        DType::F64 => T::ncclFloat64,
+        DType::F16 => T::ncclFloat16,
+        DType::BF16 => T::ncclBfloat16,
+        DType::U8 => T::ncclUint8,
+        DType::U32 => T::ncclUint32,
+        DType::I64 => T::ncclInt64,
+    }
+}
+
+fn nccl_op(op: ReduceOp) -> ffi::ncclRedOp_t {
+    match op {
+        ReduceOp::Sum => ffi::ncclRedOp_t::ncclSum,
+        ReduceOp::Max => ffi::ncclRedOp_t::ncclMax,
+    }
+}
+
+/// An NCCL communicator handle, destroyed when dropped.
+struct Handle(ffi::ncclComm_t);
+
+// SAFETY: an NCCL communicator may be used from any thread, one call at a time: `Nccl` only
+// reaches it through its mutex.
+unsafe impl Send for Handle {}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.0.is_null() {
+            return; // aborted: NCCL freed it then
+        }
+        // SAFETY: the handle came from ncclCommInitRank and is destroyed once. Its status is
+        // ignored: nothing can be done about a failure while dropping.
+        unsafe {
+            ffi::ncclCommDestroy(self.0);
+        }
+    }
+}
+
+/// This process's member of an NCCL communicator on one GPU.
+pub(crate) struct Nccl {
+    handle: Mutex<Handle>,
+    device: Arc<CudaDevice>,
+    rank: usize,
+    world: usize,
+}
+
+impl std::fmt::Debug for Nccl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Nccl {{ rank: {}, world: {}, device: cuda:{} }}", self.rank, self.world, self.device.ordinal())
+    }
+}
+
+impl Nccl {
+    /// Joins the communicator of `world` processes that `id` names, as `rank`, on `device`.
+    /// Blocks until every rank has joined.
+    pub(crate) fn join(id: &[u8; ID_BYTES], rank: usize, world: usize, device: Arc<CudaDevice>) -> Result<Nccl> {
+        ensure_loaded()?;
+        crate::backend::check_root(rank, world)?;
+        device.bind().map_err(tessera_tensor::Error::from)?;
+        let id = ffi::ncclUniqueId { internal: id.map(|b| b as std::ffi::c_char) };
+        let mut comm: ffi::ncclComm_t = std::ptr::null_mut();
+        let (n, r) = (to_c_int(world)?, to_c_int(rank)?);
+        // SAFETY: `comm` receives the new handle; the id is passed by value.
+        check("ncclCommInitRank", unsafe { ffi::ncclCommInitRank(&mut comm, n, id, r) })?;
+        Ok(Nccl { handle: Mutex::new(Handle(comm)), device, rank, world })
+    }
+
+    pub(crate) fn rank(&self) -> usize {
+        self.rank
+    }
+
+    pub(crate) fn world(&self) -> usize {
+        self.world
+    }
+
+    /// The device this member's collectives run on.
+    pub(crate) fn device(&self) -> &Arc<CudaDevice> {
+        &self.device
+    }
+
+    /// The handle, locked, with the device's context current on this thread.
+    fn lock(&self) -> Result<MutexGuard<'_, Handle>> {
+        self.device.bind().map_err(tessera_tensor::Error::from)?;
+        Ok(self.handle.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn stream(&self) -> ffi::cudaStream_t {
+        self.device.stream().cu_stream() as ffi::cudaStream_t
+    }
+
+    /// A buffer on another GPU than this member's is an error (NCCL would read foreign memory).
+    fn check_device(&self, op: &'static str, buf: &CudaBuffer) -> Result<()> {
+        if buf.device().ordinal() != self.device.ordinal() {
+            return Err(Error::Nccl {
+                op,
+                msg: format!(
+                    "a buffer on cuda:{} given to the communicator of cuda:{}",
+                    buf.device().ordinal(),
+                    self.device.ordinal()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reduces `buf` over the ranks with `op`, in place (queued on the device's stream).
+    pub(crate) fn all_reduce(&self, buf: &mut CudaBuffer, op: ReduceOp) -> Result<()> {
+        self.check_device("ncclAllReduce", buf)?;
+        // SAFETY: `buf` holds `len` elements of its dtype on this communicator's device.
+        unsafe { self.all_reduce_raw(buf.ptr(), buf.len(), nccl_dtype(buf.dtype()), op) }
+    }
+
+    /// [`all_reduce`](Nccl::all_reduce) of `count` elements of `dtype` at device address `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must hold `count` elements of `dtype` on this member's device, and stay allocated
+    /// until the stream has run the collective.
+    unsafe fn all_reduce_raw(&self, ptr: u64, count: usize, dtype: ffi::ncclDataType_t, op: ReduceOp) -> Result<()> {
+        let h = self.lock()?;
+        let ptr = ptr as *mut c_void;
+        // In place is allowed (send = receive); the stream orders it after the buffer's writers.
+        // SAFETY: the caller's promise about `ptr`; `h` is a live handle.
+        check("ncclAllReduce", unsafe { ffi::ncclAllReduce(ptr, ptr, count, dtype, nccl_op(op), h.0, self.stream()) })
+    }
+
+    /// Overwrites `buf` with `root`'s, in place.
+    pub(crate) fn broadcast(&self, buf: &mut CudaBuffer, root: usize) -> Result<()> {
+        self.check_device("ncclBroadcast", buf)?;
+        // SAFETY: as in `all_reduce`.
+        unsafe { self.broadcast_raw(buf.ptr(), buf.len(), nccl_dtype(buf.dtype()), root) }
+    }
+
+    /// [`broadcast`](Nccl::broadcast) at a device address.
+    ///
+    /// # Safety
+    /// As [`all_reduce_raw`](Nccl::all_reduce_raw).
+    unsafe fn broadcast_raw(&self, ptr: u64, count: usize, dtype: ffi::ncclDataType_t, root: usize) -> Result<()> {
+        crate::backend::check_root(root, self.world)?;
+        let h = self.lock()?;
+        let ptr = ptr as *mut c_void;
+        let root = to_c_int(root)?;
+        // SAFETY: the caller's promise about `ptr`; `h` is a live handle.
+        check("ncclBroadcast", unsafe { ffi::ncclBroadcast(ptr, ptr, count, dtype, root, h.0, self.stream()) })
+    }
+
+    /// Every rank's `local` into `recv` (world times as long, same dtype), in rank order.
+    pub(crate) fn all_gather(&self, local: &CudaBuffer, recv: &mut CudaBuffer) -> Result<()> {
+        self.check_device("ncclAllGather", local)?;
+        self.check_device("ncclAllGather", recv)?;
+        if local.dtype() != recv.dtype() {
+            return Err(Error::Types { op: "all_gather" });
+        }
+        if local.len() * self.world != recv.len() {
+            let (expected, actual) = (local.len() * self.world, recv.len());
+            return Err(Error::Length { op: "all_gather", expected, actual });
+        }
+        // SAFETY: `recv` holds world × len elements; the buffers are distinct allocations.
+        unsafe { self.all_gather_raw(local.ptr(), recv.ptr(), local.len(), nccl_dtype(local.dtype())) }
+    }
+
+    /// [`all_gather`](Nccl::all_gather) at device addresses.
+    ///
+    /// # Safety
+    /// `send` must hold `count` elements of `dtype`, and `recv` world times as many, distinct,
+    /// on this member's device, until the stream has run the collective.
+    unsafe fn all_gather_raw(&self, send: u64, recv: u64, count: usize, dtype: ffi::ncclDataType_t) -> Result<()> {
+        let h = self.lock()?;
+        let (send, recv) = (send as *const c_void, recv as *mut c_void);
+        // SAFETY: the caller's promise about the buffers; `h` is a live handle.
+        check("ncclAllGather", unsafe { ffi::ncclAllGather(send, recv, count, dtype, h.0, self.stream()) })
+    }
+
+    /// Ends this member's part at once (a failing rank, before it exits): NCCL's abort.
+    pub(crate) fn abort(&self) {
+        if let Ok(mut h) = self.lock() {
+            if !h.0.is_null() {
+                // SAFETY: aborting a live handle frees it; the null left behind tells `Drop`.
+                unsafe {
+                    ffi::ncclCommAbort(h.0);
+                }
+                h.0 = std::ptr::null_mut();
+            }
+        }
+    }
+}
+
+fn to_c_int(v: usize) -> Result<c_int> {
+    c_int::try_from(v).map_err(|_| Error::TooLong { op: "NCCL", len: v, max: c_int::MAX as usize })
+}
