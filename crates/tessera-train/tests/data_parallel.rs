@@ -1,11 +1,12 @@
 //! Data-parallel training without MPI: two trainers on two threads joined by an in-process
 //! transport take the same steps as one trainer with the same global batch (the MLP, the LSTM
-//! language model and the GPT); shards split every batch; a world that does not divide the
-//! batch, and ranks that built different models, are clear errors.
+//! language model and the GPT), dropout included (each rank draws its rows' part of the masks
+//! of the global batch); shards split every batch; a world that does not divide the batch, and
+//! ranks that built different models, are clear errors.
 
 use std::sync::{Arc, Barrier, Mutex};
-use tessera_nn::{loss, Module};
-use tessera_tensor::Device;
+use tessera_nn::{loss, Dropout, Linear, Module, Relu, Sequential, Softmax};
+use tessera_tensor::{DType, Device, Generator};
 use tessera_train::callbacks::{Callback, Control, EpochLogs, TrainContext};
 use tessera_train::data::{mnist_sample, Batch, TensorDataset};
 use tessera_train::dist::{Buf, Communicator, ReduceOp, Transport};
@@ -210,8 +211,33 @@ fn adam(model: &dyn Module) -> Optimizer {
 }
 
 #[test]
+fn two_ranks_draw_the_dropout_masks_of_one() {
+    two_ranks_match_one(|seed, comm| {
+        let mut g = Generator::new(seed);
+        let model = Sequential::new()
+            .add(Linear::new(&mut g, 784, 64, DType::F32, &Device::Cpu).unwrap())
+            .add(Relu)
+            .add(Dropout::new(0.4, seed).unwrap())
+            .add(Linear::new(&mut g, 64, 10, DType::F32, &Device::Cpu).unwrap())
+            .add(Softmax { dim: -1 });
+        let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+        let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+        if let Some(c) = comm {
+            trainer = trainer.distributed(c);
+        }
+        let history = trainer.fit(&data(), &cfg())?;
+        let params = model.parameters().iter().map(|(_, p)| p.tensor().to_vec::<f32>().unwrap()).collect();
+        let logs = history.epochs.last().unwrap().values.iter().filter(|(k, _)| *k != "seconds");
+        Ok((params, logs.map(|(k, v)| (k.clone(), *v)).collect()))
+    });
+    // Embedding, attention-weight and residual dropout.
+    two_ranks_match_one(|seed, comm| train_gpt_with(seed, 0.2, comm));
+}
+
+#[test]
 fn two_ranks_train_the_language_models_as_one() {
-    // Without dropout: a rank draws the masks of its own rows, not of the global batch's.
+    // Without dropout: the LSTM drops time-major `[steps, batch, width]` tensors, of which a
+    // rank's rows are not one contiguous part, so its masks differ from one process's.
     two_ranks_match_one(|seed, comm| {
         let cfg = LstmLmConfig { vocab: 12, embed: 8, hidden: 16, layers: 2, dropout: 0.0, seed };
         let lm = LstmLm::new(&cfg, &Device::Cpu).unwrap();
@@ -226,7 +252,12 @@ fn two_ranks_train_the_language_models_as_one() {
 
 /// Trains a small GPT (2 micro-batches per step, tied embeddings) on a token stream.
 fn train_gpt<P: Into<DataParallel>>(seed: u64, comm: Option<P>) -> tessera_train::Result<Outcome> {
-    let cfg = GptConfig { block_size: 8, n_layer: 2, n_head: 2, n_embd: 16, seed, ..GptConfig::small(12) };
+    train_gpt_with(seed, 0.0, comm)
+}
+
+/// [`train_gpt`] with `dropout`.
+fn train_gpt_with<P: Into<DataParallel>>(seed: u64, dropout: f64, comm: Option<P>) -> tessera_train::Result<Outcome> {
+    let cfg = GptConfig { block_size: 8, n_layer: 2, n_head: 2, n_embd: 16, seed, dropout, ..GptConfig::small(12) };
     let gpt = Gpt::new(&cfg, &Device::Cpu).unwrap();
     let ids = stream(600);
     let data = GptData {

@@ -24,11 +24,27 @@ impl DropoutMask {
     /// A mask with probability `p` over `elements` elements, reserving its numbers from `rng`
     /// (which advances only when `p` is valid).
     pub fn draw(p: f64, rng: &mut Philox, elements: usize) -> Result<Self> {
+        DropoutMask::draw_part(p, rng, elements, 0, 1)
+    }
+
+    /// Part `part` of `parts` equal parts of one mask over `parts * elements` elements: `rng`
+    /// advances by the whole mask's numbers, and this part's start where part `part` of it
+    /// starts. So `parts` processes that each hold `1 / parts` of a tensor (data-parallel ranks
+    /// holding their rows of a batch, in rank order) draw, between them, the one mask a single
+    /// process draws for the whole tensor, wherever `elements` is a multiple of 4 (a mask's
+    /// numbers come four to a block); otherwise disjoint numbers all the same.
+    pub fn draw_part(p: f64, rng: &mut Philox, elements: usize, part: usize, parts: usize) -> Result<Self> {
         if !(0.0..1.0).contains(&p) {
             let msg = format!("dropout probability {p} is not in [0, 1)");
             return Err(Error::InvalidArgument { op: "dropout", msg }.into());
         }
-        Ok(DropoutMask { p, seed: rng.seed(), first: rng.take(elements.div_ceil(4) as u64) })
+        if part >= parts {
+            let msg = format!("part {part} of a mask cut into {parts} parts");
+            return Err(Error::InvalidArgument { op: "dropout", msg }.into());
+        }
+        let blocks = elements.div_ceil(4) as u64;
+        let first = rng.take(blocks.wrapping_mul(parts as u64)).wrapping_add(blocks.wrapping_mul(part as u64));
+        Ok(DropoutMask { p, seed: rng.seed(), first })
     }
 
     /// Whether element `n` is kept.
@@ -100,6 +116,22 @@ mod tests {
         }
         assert_eq!(DropoutMask::draw(0.5, &mut g, 4).unwrap().first, b.first + 3, "failed draws take nothing");
         assert_eq!(a.scale(), 1.0 / 0.75);
+    }
+
+    #[test]
+    fn the_parts_of_a_mask_keep_what_the_whole_mask_keeps() {
+        let whole = DropoutMask::draw(0.5, &mut Philox::new(9), 3 * 12).unwrap();
+        let rng = Philox::new(9);
+        let keeps = |m: &DropoutMask, n: usize| (0..n as u64).map(|i| m.keeps(&rng, i)).collect::<Vec<_>>();
+        let mut joined = Vec::new();
+        for part in 0..3 {
+            let mut g = Philox::new(9);
+            joined.extend(keeps(&DropoutMask::draw_part(0.5, &mut g, 12, part, 3).unwrap(), 12));
+            assert_eq!(g.offset(), 9, "every part advances by the whole mask's 9 blocks");
+        }
+        assert_eq!(joined, keeps(&whole, 36));
+        let err = DropoutMask::draw_part(0.5, &mut Philox::new(9), 12, 3, 3).unwrap_err().to_string();
+        assert!(err.contains("part 3 of a mask cut into 3 parts"), "{err}");
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl MultiheadAttention {
 
     /// Restarts the dropout masks from a generator seeded `seed`.
     pub fn reseed(&self, seed: u64) {
-        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = Generator::new(seed);
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).reseed(seed);
     }
 
     /// The projection `which` (0: query, 1: key, 2: value) of `x` `[batch, seq, E]`, split into
@@ -260,6 +260,10 @@ impl Module for MultiheadAttention {
     fn set_training(&self, training: bool) {
         self.training.store(training, Ordering::Relaxed);
         self.out_proj.set_training(training);
+    }
+
+    fn share_dropout(&self, part: usize, parts: usize) -> Result<()> {
+        Ok(self.rng.lock().unwrap_or_else(|e| e.into_inner()).set_share(part, parts)?)
     }
 
     fn describe(&self) -> String {

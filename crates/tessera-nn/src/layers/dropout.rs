@@ -26,7 +26,7 @@ impl Dropout {
     /// Restarts the masks from a generator seeded `seed` (PyTorch's `manual_seed`): reseeding at
     /// each epoch start makes a run resumed from a checkpoint draw the masks an unbroken run does.
     pub fn reseed(&self, seed: u64) {
-        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = Generator::new(seed);
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).reseed(seed);
     }
 }
 
@@ -48,6 +48,10 @@ impl Module for Dropout {
 
     fn reseed(&self, seed: u64) {
         Dropout::reseed(self, seed);
+    }
+
+    fn share_dropout(&self, part: usize, parts: usize) -> Result<()> {
+        Ok(self.rng.lock().unwrap_or_else(|e| e.into_inner()).set_share(part, parts)?)
     }
 
     fn describe(&self) -> String {

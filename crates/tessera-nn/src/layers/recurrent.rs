@@ -206,6 +206,10 @@ macro_rules! recurrent_layer {
                 }
             }
 
+            fn share_dropout(&self, part: usize, parts: usize) -> $crate::Result<()> {
+                self.dropout.as_ref().map_or(Ok(()), |d| $crate::Module::share_dropout(d, part, parts))
+            }
+
             fn describe(&self) -> String {
                 format!("{}({} -> {}, layers={})", $name, self.shape.input, self.shape.hidden, self.shape.layers)
             }

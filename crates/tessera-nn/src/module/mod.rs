@@ -140,6 +140,16 @@ pub trait Module: ModuleParts + Send + Sync {
         }
     }
 
+    /// Makes every dropout mask the module draws part `part` of `parts` parts of one mask over
+    /// `parts` times its elements ([`Generator::set_share`](tessera_tensor::Generator::set_share)):
+    /// data-parallel training calls it with the process's rank and the number of processes, so
+    /// that the processes, each holding its rows of a batch, draw between them the masks one
+    /// process draws for the whole batch. `(0, 1)` restores whole masks. By default it is
+    /// passed on to every sub-module.
+    fn share_dropout(&self, part: usize, parts: usize) -> Result<()> {
+        self.children().into_iter().try_for_each(|(_, child)| child.share_dropout(part, parts))
+    }
+
     /// Moves every parameter and buffer to `device`, in place. A parameter already there is kept as it is;
     /// the others are replaced by copies on `device` (without their gradients), so build the
     /// optimizer after the move: it then shares the moved parameters, as with PyTorch's

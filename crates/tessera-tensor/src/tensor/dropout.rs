@@ -30,8 +30,11 @@ impl Generator {
     /// A dropout mask with probability `p` over `elements` elements, its random numbers
     /// reserved from this generator: for [`Tensor::dropout`] (`elements` its element count), or
     /// for one [`Tensor::attention`] call's weights (`batch * heads * q_len * kv_len`) in its
-    /// [`AttentionSpec`](crate::AttentionSpec).
+    /// [`AttentionSpec`](crate::AttentionSpec). A generator with a
+    /// [`share`](Generator::set_share) draws its part of a mask over that many times the
+    /// elements.
     pub fn dropout_mask(&mut self, p: f64, elements: usize) -> Result<DropoutMask> {
-        Ok(DropoutMask::draw(p, &mut self.philox, elements)?)
+        let (part, parts) = self.share;
+        Ok(DropoutMask::draw_part(p, &mut self.philox, elements, part, parts)?)
     }
 }

@@ -104,6 +104,11 @@ impl Module for CausalSelfAttention {
         self.training.store(training, Ordering::Relaxed);
         self.resid_dropout.set_training(training);
     }
+
+    fn share_dropout(&self, part: usize, parts: usize) -> tessera_nn::Result<()> {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).set_share(part, parts)?;
+        self.resid_dropout.share_dropout(part, parts)
+    }
 }
 
 /// The feed-forward: `c_fc` to 4 × the width, GELU, `c_proj` back, dropout.
@@ -307,7 +312,7 @@ impl Gpt {
         let mut g = Generator::new(seed);
         self.transformer.drop.reseed(g.fork_seed());
         for block in &self.transformer.h {
-            block.attn.rng.lock().unwrap_or_else(|e| e.into_inner()).clone_from(&Generator::new(g.fork_seed()));
+            block.attn.rng.lock().unwrap_or_else(|e| e.into_inner()).reseed(g.fork_seed());
             block.attn.resid_dropout.reseed(g.fork_seed());
             block.mlp.dropout.reseed(g.fork_seed());
         }

@@ -184,6 +184,9 @@ impl<T: Task> Trainer<T> {
                 }
                 dp.sync_parameters(self.task.module())?;
                 dp.sync_optimizer(&mut self.optimizer)?;
+                // Each process draws its rows' part of the masks the whole batch would get.
+                let shard = dp.shard();
+                self.task.module().share_dropout(shard.rank, shard.world)?;
                 let root = dp.communicator().is_root();
                 sharded = FitConfig { shard: dp.shard(), progress: cfg.progress && root, ..cfg.clone() };
                 &sharded
@@ -243,6 +246,9 @@ impl<T: Task> Trainer<T> {
                 history.stopped_early = epoch < cfg.epochs;
                 break;
             }
+        }
+        if self.dist.is_some() {
+            self.task.module().share_dropout(0, 1)?;
         }
         let mut ctx = TrainContext { model: self.task.module(), optimizer: &mut self.optimizer };
         for cb in &mut self.callbacks {
