@@ -175,6 +175,38 @@ fn two_ranks_take_the_steps_of_one() {
     two_ranks_match_one(train);
 }
 
+/// One epoch of the MLP on 60 examples, validated on 2 (fewer than three processes).
+fn train_small_validation(seed: u64, comm: Option<Communicator>) -> tessera_train::Result<Outcome> {
+    let model = mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap();
+    let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+    let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(c);
+    }
+    let d = data();
+    let validation = Validation::Data(d.slice(100, 2).unwrap());
+    let cfg = FitConfig { epochs: 1, batch_size: 6, validation, ..cfg() };
+    let history = trainer.fit(&d.slice(0, 60).unwrap(), &cfg)?;
+    let logs = history.epochs.last().unwrap().values.iter().filter(|(k, _)| *k != "seconds");
+    Ok((Vec::new(), logs.map(|(k, v)| (k.clone(), *v)).collect()))
+}
+
+#[test]
+fn ranks_evaluate_their_rows_and_report_the_whole_sets_metrics() {
+    // Three processes, two validation examples: rank 0's rows of the set are none, and it
+    // takes the metrics' names from the others.
+    let (_, one) = train_small_validation(11, None).unwrap();
+    assert!(one.iter().any(|(k, _)| k == "val_accuracy"));
+    for result in run_ranks(3, |rank| 11 + rank as u64, train_small_validation) {
+        let (_, logs) = result.unwrap();
+        assert_eq!(logs.len(), one.len());
+        for ((k, v), (k1, v1)) in logs.iter().zip(&one) {
+            assert_eq!(k, k1);
+            assert!((v - v1).abs() <= 1e-6 * v1.abs().max(1.0), "{k}: {v} against {v1}");
+        }
+    }
+}
+
 /// Fits `task`'s module on `data` (distributed over `comm` when given): its parameters and the
 /// last epoch's logs.
 fn fit<T: Task, D: FitData<Batch = T::Batch>>(

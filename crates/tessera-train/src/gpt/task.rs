@@ -5,7 +5,9 @@ use super::model::Gpt;
 use crate::metrics;
 use crate::optim::{matrices_and_embeddings, Adam, Clip, Optimizer, OptimizerKind};
 use crate::rng::SplitMix;
-use crate::trainer::{shard_rows, Backprop, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task};
+use crate::trainer::{
+    shard_eval, shard_rows, Backprop, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task,
+};
 use crate::{Error, Result};
 use std::ops::Range;
 use tessera_autograd::Var;
@@ -135,9 +137,10 @@ impl FitData for GptData {
         // Each process of a data-parallel run takes its windows of every micro-batch.
         let train = shard_rows(train, cfg.batch_size, cfg.shard)?;
         let eval_iters = self.eval_iters;
+        // Each process evaluates its windows of every evaluation batch.
         let eval = vec![
-            ("val".to_string(), Box::new(windows(&self.val, 1, Box::new(move |_| eval_iters), 2)) as _),
-            ("train".to_string(), Box::new(windows(&self.train, 1, Box::new(move |_| eval_iters), 3)) as _),
+            ("val".to_string(), shard_eval(windows(&self.val, 1, Box::new(move |_| eval_iters), 2), cfg.shard)),
+            ("train".to_string(), shard_eval(windows(&self.train, 1, Box::new(move |_| eval_iters), 3), cfg.shard)),
         ];
         Ok(FitPlan { train, eval })
     }

@@ -4,7 +4,8 @@
 use super::model::LstmLm;
 use crate::metrics::perplexity;
 use crate::trainer::{
-    evaluate_task, shard_rows, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task, Trainer,
+    evaluate_task, shard_eval, shard_rows, Batches, FitConfig, FitData, FitPlan, Metrics, Pass, RowBatch, Step, Task,
+    Trainer,
 };
 use crate::{Error, Result};
 use std::ops::Range;
@@ -117,7 +118,8 @@ impl FitData for LmSplits {
         let mut eval = Vec::new();
         for (name, ids) in [("val", &self.val), ("test", &self.test)] {
             if !ids.is_empty() {
-                eval.push((name.to_string(), Box::new(windows("evaluation", ids, rows, cfg.seq_len)?) as _));
+                // Each process evaluates its rows (streams) of every window.
+                eval.push((name.to_string(), shard_eval(windows("evaluation", ids, rows, cfg.seq_len)?, cfg.shard)));
             }
         }
         Ok(FitPlan { train, eval })

@@ -11,7 +11,7 @@ use crate::data::{Batch, DataLoader};
 use crate::optim::Optimizer;
 use crate::{Error, Result};
 use std::ops::Range;
-use tessera_dist::{Buf, Communicator, ReduceOp, DEFAULT_BUCKET_BYTES};
+use tessera_dist::{Buf, Communicator, DEFAULT_BUCKET_BYTES};
 use tessera_nn::{Module, Parameters};
 
 /// Which part of every global batch this process takes: contiguous part `rank` of `world`
@@ -85,10 +85,10 @@ pub(crate) trait RowBatch: Sized {
     fn take_rows(&self, rows: Range<usize>) -> Result<Self>;
 }
 
-/// Training batches cut to one [`Shard`] of their rows: every process walks the global batches
-/// (same order, same random windows) and keeps its rows of each (nearly equal parts when a
-/// last batch is smaller; the batches must then leave out a last batch with fewer rows than
-/// processes).
+/// Batches cut to one [`Shard`] of their rows: every process walks the global batches (same
+/// order, same random windows) and keeps its rows of each (nearly equal parts when a batch is
+/// smaller; a batch that leaves this process no row is skipped, which training batches must
+/// not do: [`shard_rows`] checks, evaluation batches may: [`shard_eval`]).
 struct ShardedRows<B> {
     batches: B,
     shard: Shard,
@@ -106,7 +106,25 @@ where
 
     fn epoch(&self, index: usize) -> Box<dyn Iterator<Item = Result<B::Batch>> + '_> {
         let shard = self.shard;
-        Box::new(self.batches.epoch(index).map(move |b| b.and_then(|b| b.take_rows(shard.range(b.rows())))))
+        let rows = move |b: B::Batch| -> Option<Result<B::Batch>> {
+            let range = shard.range(b.rows());
+            (!range.is_empty()).then(|| b.take_rows(range))
+        };
+        Box::new(self.batches.epoch(index).filter_map(move |b| b.map_or_else(|e| Some(Err(e)), rows)))
+    }
+}
+
+/// Evaluation batches cut to one [`Shard`] of their rows (nearly equal parts; a batch that
+/// leaves this process no row is skipped): each process evaluates its rows of every batch, and
+/// the trainer adds the processes' sums up, so the metrics are those of the whole set.
+pub(crate) fn shard_eval<B>(batches: B, shard: Shard) -> Box<dyn Batches<Batch = B::Batch>>
+where
+    B: Batches + 'static,
+    B::Batch: RowBatch,
+{
+    match shard.world {
+        1 => Box::new(batches),
+        _ => Box::new(ShardedRows { batches, shard }),
     }
 }
 
@@ -283,13 +301,22 @@ impl DataParallel {
         Ok(((value, step), loss))
     }
 
-    /// An epoch's means over every rank's batches.
+    /// An epoch's (or an evaluation's) means over every rank's batches. A rank that saw no
+    /// batch (an evaluation set with fewer rows than processes) has no metrics yet: it takes
+    /// their names from a rank that has them.
     pub(crate) fn reduce_means(&self, means: &mut Means) -> Result<()> {
-        let mut counts = [means.len() as u64];
-        self.comm.all_reduce_buf(Buf::U64(&mut counts), ReduceOp::Max)?;
-        if counts[0] != means.len() as u64 {
-            let what = format!("{} metrics here, {} on another rank", means.len(), counts[0]);
-            return Err(tessera_dist::Error::Mismatch { rank: self.comm.rank(), what }.into());
+        let counts = self.comm.all_gather_u64(means.names().len() as u64)?;
+        let most = counts.iter().copied().max().unwrap_or(0);
+        if counts.iter().any(|&c| c != most) {
+            let root = counts.iter().position(|&c| c == most).unwrap_or(0);
+            let names = self.comm.broadcast_bytes(means.names().join("\n").as_bytes(), root)?;
+            let names = String::from_utf8_lossy(&names).into_owned();
+            let theirs: Vec<&str> = names.split('\n').collect();
+            if let Some(extra) = means.names().into_iter().find(|n| !theirs.contains(n)) {
+                let what = format!("metric {extra:?} here, not on rank {root}, which has {theirs:?}");
+                return Err(tessera_dist::Error::Mismatch { rank: self.comm.rank(), what }.into());
+            }
+            theirs.iter().for_each(|n| means.declare(n));
         }
         let mut parts = means.parts();
         self.comm.all_reduce_f64(&mut parts)?;

@@ -10,7 +10,7 @@ mod task;
 pub use backprop::Backprop;
 pub(crate) use config::end_epoch;
 pub use config::{format_logs, FitConfig, History, Validation};
-pub(crate) use distributed::{shard_rows, RowBatch};
+pub(crate) use distributed::{shard_eval, shard_rows, RowBatch};
 pub use distributed::{DataParallel, Shard};
 pub use supervised::{evaluate, Evaluation, LossFn, Supervised};
 pub use task::{evaluate_task, Batches, BoxedBatches, FitData, FitPlan, Metrics, Pass, Step, Task};
@@ -21,7 +21,7 @@ use crate::progress::Progress;
 use crate::run_dir::RunDir;
 use crate::{Error, Result};
 use std::time::Instant;
-use task::Means;
+use task::{evaluation_means, Means};
 use tessera_autograd::{AutocastGuard, Precision};
 
 /// Trains a model with an optimizer, through a [`Task`] (a batch in, a loss and metrics out):
@@ -149,10 +149,15 @@ impl<T: Task> Trainer<T> {
     /// The metrics of the task over `batches`, in evaluation mode and without recording (the
     /// module goes back to training mode after), in the trainer's precision.
     pub fn evaluate_on(&mut self, batches: &dyn Batches<Batch = T::Batch>, top_k: Option<usize>) -> Result<Metrics> {
+        Ok(self.evaluation_means(batches, top_k)?.finish(&self.task))
+    }
+
+    /// [`evaluate_on`](Trainer::evaluate_on)'s sums, before the means are taken.
+    fn evaluation_means(&mut self, batches: &dyn Batches<Batch = T::Batch>, top_k: Option<usize>) -> Result<Means> {
         self.task.module().set_training(false);
         let result = {
             let _cast = AutocastGuard::new(self.precision);
-            evaluate_task(&mut self.task, batches, top_k)
+            evaluation_means(&mut self.task, batches, top_k)
         };
         self.task.module().set_training(true);
         result
@@ -216,7 +221,13 @@ impl<T: Task> Trainer<T> {
             let train_secs = started.elapsed().as_secs_f64();
             let mut logs = EpochLogs { epoch, values };
             for (name, batches) in &plan.eval {
-                for (k, v) in self.evaluate_on(batches.as_ref(), cfg.top_k)? {
+                let mut means = self.evaluation_means(batches.as_ref(), cfg.top_k)?;
+                if let Some(dp) = &self.dist {
+                    // Each process evaluated its rows of the set (or all of it: the means are
+                    // then those of one process).
+                    dp.reduce_means(&mut means)?;
+                }
+                for (k, v) in means.finish(&self.task) {
                     logs.values.insert(format!("{name}_{k}"), v);
                 }
             }

@@ -1,7 +1,7 @@
 //! [`Supervised`]: the task of a model fitted to targets with a loss (a classifier, a
 //! regression), on a [`TensorDataset`], and its evaluation.
 
-use super::distributed::ShardedLoader;
+use super::distributed::{shard_eval, RowBatch, ShardedLoader};
 use super::task::{evaluate_task, Batches, FitData, FitPlan, Metrics, Pass, Step, Task};
 use super::{FitConfig, Trainer, Validation};
 use crate::data::{Batch, DataLoader, TensorDataset};
@@ -120,12 +120,12 @@ impl FitData for TensorDataset {
             loader = loader.augment(a.clone());
         }
         let eval_batch = cfg.eval_batch_size.unwrap_or(cfg.batch_size.max(256));
+        // Every process walks the global batches and keeps its shard of each, and evaluates its
+        // rows of every evaluation batch.
         let eval = match val {
-            Some(v) => vec![("val".to_string(), Box::new(in_order(&v, eval_batch)?) as _)],
+            Some(v) => vec![("val".to_string(), shard_eval(in_order(&v, eval_batch)?, cfg.shard))],
             None => Vec::new(),
         };
-        // Every process walks the global batches and keeps its shard of each; evaluation sets
-        // stay whole (every process computes the same metrics).
         let train: Box<dyn Batches<Batch = Batch>> = if cfg.shard.world > 1 {
             if cfg.batch_size % cfg.shard.world != 0 {
                 return Err(crate::Error::Config(format!(
@@ -176,5 +176,17 @@ impl<'m> Trainer<Supervised<'m>> {
     pub fn evaluate(&mut self, data: &TensorDataset, batch_size: usize, top_k: Option<usize>) -> Result<Evaluation> {
         let m = self.evaluate_on(&in_order(data, batch_size)?, top_k)?;
         Ok(evaluation(&m, top_k))
+    }
+}
+
+/// Examples are rows: evaluation sets are split across data-parallel processes by them.
+impl RowBatch for Batch {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+
+    fn take_rows(&self, rows: std::ops::Range<usize>) -> Result<Batch> {
+        let take = |t: &tessera_tensor::Tensor| t.narrow(0, rows.start, rows.len());
+        Ok(Batch { inputs: take(&self.inputs)?, targets: take(&self.targets)? })
     }
 }

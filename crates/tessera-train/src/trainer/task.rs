@@ -155,9 +155,15 @@ impl Means {
         self.weight
     }
 
-    /// The number of metrics besides the loss.
-    pub(crate) fn len(&self) -> usize {
-        self.metrics.len()
+    /// The names of the metrics besides the loss, in order.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        self.metrics.keys().map(String::as_str).collect()
+    }
+
+    /// Adds metric `name` with nothing counted yet (so that a process that saw no batch lines
+    /// its sums up with the others').
+    pub(crate) fn declare(&mut self, name: &str) {
+        self.metrics.entry(name.to_string()).or_default();
     }
 
     /// The loss's and every metric's weighted sum and weight, then the total weight, in a fixed
@@ -202,6 +208,15 @@ pub fn evaluate_task<T: Task>(
     batches: &dyn Batches<Batch = T::Batch>,
     top_k: Option<usize>,
 ) -> Result<Metrics> {
+    Ok(evaluation_means(task, batches, top_k)?.finish(task))
+}
+
+/// [`evaluate_task`]'s sums, before the means are taken.
+pub(crate) fn evaluation_means<T: Task>(
+    task: &mut T,
+    batches: &dyn Batches<Batch = T::Batch>,
+    top_k: Option<usize>,
+) -> Result<Means> {
     task.begin(Pass::Eval { top_k });
     let mut means = Means::default();
     no_grad(|| -> Result<()> {
@@ -214,5 +229,5 @@ pub fn evaluate_task<T: Task>(
         }
         Ok(())
     })?;
-    Ok(means.finish(task))
+    Ok(means)
 }
