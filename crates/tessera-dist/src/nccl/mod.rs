@@ -10,11 +10,13 @@
 //!
 //! [`Communicator::with_nccl`]: crate::Communicator::with_nccl
 
+mod communicator;
 mod rendezvous;
 mod staged;
 
-pub(crate) use rendezvous::{publish, remove, wait_for};
-pub(crate) use staged::Staged;
+pub(crate) use communicator::in_place_on_device;
+use rendezvous::{publish, remove, wait_for};
+use staged::Staged;
 
 use crate::backend::ReduceOp;
 use crate::{Error, Result};
