@@ -257,8 +257,9 @@ impl Communicator {
         Ok(out)
     }
 
-    /// Reduces `t` over the ranks into a new contiguous tensor on `t`'s device (tensors on
-    /// other devices than the CPU are staged through host memory). f32 and f64 only.
+    /// Reduces `t` over the ranks into a new contiguous tensor on `t`'s device: on the GPU
+    /// through NCCL where the communicator joined it there (f16 and bf16 too), else staged
+    /// through host memory (f32 and f64).
     pub fn all_reduced(&self, t: &Tensor, op: Reduce) -> Result<Tensor> {
         #[cfg(feature = "cuda")]
         if let Some(nccl) = self.nccl_for(t) {
