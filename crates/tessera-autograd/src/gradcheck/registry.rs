@@ -50,6 +50,7 @@ pub const NOT_CHECKED: &[(&str, &str)] = &[
     ("owns_storage_densely", "an accessor"),
     ("with_host", "data access: lends the storage to a closure"),
     ("with_host_mut", "data access: lends the storage to a closure, in place, never recorded"),
+    ("with_cuda_mut", "data access: lends the device buffer to a closure (NCCL), in place, never recorded"),
     ("unary", "the unary table as a value: each row has its own check"),
     ("binary", "the binary table as a value: each row has its own check"),
     ("reduce", "the reduction table as a value: each row has its own check"),
