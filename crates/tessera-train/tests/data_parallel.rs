@@ -14,7 +14,7 @@ use tessera_train::gpt::{Gpt, GptConfig, GptData, GptTask};
 use tessera_train::lm::{LmSplits, LmTask, LstmLm, LstmLmConfig};
 use tessera_train::models::mlp_classifier;
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind, Sgd};
-use tessera_train::{DataParallel, FitConfig, FitData, LossFn, Shard, Task, Trainer, Validation};
+use tessera_train::{DataParallel, FitConfig, FitData, LossFn, Shard, Supervised, Task, Trainer, Validation};
 
 /// Ranks on threads of one process: each collective posts every rank's buffer (as f64, exact
 /// for the values moved here) and reads the others' after a barrier.
@@ -117,18 +117,21 @@ fn cfg() -> FitConfig {
 /// A trained model's parameter values and its last epoch's logs (without the seconds).
 type Outcome = (Vec<Vec<f32>>, Vec<(String, f64)>);
 
+/// Fits the classifier `model` (Adam, cross-entropy) on `data` as `cfg` says.
+fn fit_classifier(
+    model: &dyn Module,
+    data: &TensorDataset,
+    cfg: &FitConfig,
+    comm: Option<Communicator>,
+) -> tessera_train::Result<Outcome> {
+    let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+    let task = Supervised::new(model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+    fit(task, adam, data, cfg, comm)
+}
+
 /// Trains the MLP (weights seeded `seed`) and returns its parameters and the last epoch's logs.
 fn train(seed: u64, comm: Option<Communicator>) -> tessera_train::Result<Outcome> {
-    let model = mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap();
-    let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
-    let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-    if let Some(c) = comm {
-        trainer = trainer.distributed(c);
-    }
-    let history = trainer.fit(&data(), &cfg())?;
-    let params = model.parameters().iter().map(|(_, p)| p.tensor().to_vec::<f32>().unwrap()).collect();
-    let logs = history.epochs.last().unwrap().values.iter().filter(|(k, _)| *k != "seconds");
-    Ok((params, logs.map(|(k, v)| (k.clone(), *v)).collect()))
+    fit_classifier(&mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap(), &data(), &cfg(), comm)
 }
 
 /// Runs `train` on `world` ranks, one thread each, with rank `r` passing `seed_of(r)`.
@@ -177,18 +180,10 @@ fn two_ranks_take_the_steps_of_one() {
 
 /// One epoch of the MLP on 60 examples, validated on 2 (fewer than three processes).
 fn train_small_validation(seed: u64, comm: Option<Communicator>) -> tessera_train::Result<Outcome> {
-    let model = mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap();
-    let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
-    let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-    if let Some(c) = comm {
-        trainer = trainer.distributed(c);
-    }
     let d = data();
     let validation = Validation::Data(d.slice(100, 2).unwrap());
     let cfg = FitConfig { epochs: 1, batch_size: 6, validation, ..cfg() };
-    let history = trainer.fit(&d.slice(0, 60).unwrap(), &cfg)?;
-    let logs = history.epochs.last().unwrap().values.iter().filter(|(k, _)| *k != "seconds");
-    Ok((Vec::new(), logs.map(|(k, v)| (k.clone(), *v)).collect()))
+    fit_classifier(&mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap(), &d.slice(0, 60).unwrap(), &cfg, comm)
 }
 
 #[test]
@@ -252,15 +247,7 @@ fn two_ranks_draw_the_dropout_masks_of_one() {
             .add(Dropout::new(0.4, seed).unwrap())
             .add(Linear::new(&mut g, 64, 10, DType::F32, &Device::Cpu).unwrap())
             .add(Softmax { dim: -1 });
-        let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
-        let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
-        if let Some(c) = comm {
-            trainer = trainer.distributed(c);
-        }
-        let history = trainer.fit(&data(), &cfg())?;
-        let params = model.parameters().iter().map(|(_, p)| p.tensor().to_vec::<f32>().unwrap()).collect();
-        let logs = history.epochs.last().unwrap().values.iter().filter(|(k, _)| *k != "seconds");
-        Ok((params, logs.map(|(k, v)| (k.clone(), *v)).collect()))
+        fit_classifier(&model, &data(), &cfg(), comm)
     });
     // Embedding, attention-weight and residual dropout.
     two_ranks_match_one(|seed, comm| train_gpt_with(seed, 0.2, comm));
