@@ -178,18 +178,31 @@ fn two_ranks_take_the_steps_of_one() {
     two_ranks_match_one(train);
 }
 
-/// One epoch of the MLP on 60 examples, validated on 2 (fewer than three processes).
+/// One epoch of the MLP on 60 examples, validated on 2 (fewer than three processes), then
+/// evaluated on 7 more in batches of 4: the last epoch's logs and the test metrics.
 fn train_small_validation(seed: u64, comm: Option<Communicator>) -> tessera_train::Result<Outcome> {
-    let d = data();
+    let (d, model) = (data(), mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap());
+    let adam = Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap();
+    let mut trainer = Trainer::new(&model, adam, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
+    if let Some(c) = comm {
+        trainer = trainer.distributed(c);
+    }
     let validation = Validation::Data(d.slice(100, 2).unwrap());
-    let cfg = FitConfig { epochs: 1, batch_size: 6, validation, ..cfg() };
-    fit_classifier(&mlp_classifier(seed, 784, 10, &Device::Cpu).unwrap(), &d.slice(0, 60).unwrap(), &cfg, comm)
+    let history =
+        trainer.fit(&d.slice(0, 60).unwrap(), &FitConfig { epochs: 1, batch_size: 6, validation, ..cfg() })?;
+    let test = trainer.evaluate(&d.slice(200, 7).unwrap(), 4, Some(5))?;
+    let mut logs: Vec<(String, f64)> =
+        history.epochs[0].values.iter().filter(|(k, _)| *k != "seconds").map(|(k, v)| (k.clone(), *v)).collect();
+    logs.extend([("test_loss".into(), test.loss), ("test_top5".into(), test.top_k.unwrap())]);
+    logs.push(("test_accuracy".into(), test.accuracy.unwrap()));
+    Ok((Vec::new(), logs))
 }
 
 #[test]
 fn ranks_evaluate_their_rows_and_report_the_whole_sets_metrics() {
     // Three processes, two validation examples: rank 0's rows of the set are none, and it
-    // takes the metrics' names from the others.
+    // takes the metrics' names from the others. The test set's batches of 4 and 3 examples
+    // split 1/1/2 and 1/1/1.
     let (_, one) = train_small_validation(11, None).unwrap();
     assert!(one.iter().any(|(k, _)| k == "val_accuracy"));
     for result in run_ranks(3, |rank| 11 + rank as u64, train_small_validation) {

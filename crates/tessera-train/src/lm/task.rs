@@ -152,9 +152,11 @@ pub fn evaluate(model: &LstmLm, ids: &[u32], batch: usize, seq_len: usize) -> Re
 
 impl Trainer<LmTask<'_>> {
     /// Mean cross-entropy per token of the model on `ids` in evaluation mode, over windows of
-    /// `cfg.eval_batch_size` rows (default 10) and `cfg.seq_len` steps.
+    /// `cfg.eval_batch_size` rows (default 10) and `cfg.seq_len` steps. In a data-parallel
+    /// trainer every process must call it, and each evaluates its rows (streams) of every
+    /// window.
     pub fn evaluate(&mut self, ids: &[u32], cfg: &FitConfig) -> Result<f64> {
         let batches = windows("evaluation", ids, cfg.eval_batch_size.unwrap_or(10), cfg.seq_len)?;
-        Ok(self.evaluate_on(&batches, None)?.get("loss").copied().unwrap_or(f64::NAN))
+        Ok(self.evaluate_rows(batches, None)?.get("loss").copied().unwrap_or(f64::NAN))
     }
 }

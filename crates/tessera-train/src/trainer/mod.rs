@@ -152,6 +152,30 @@ impl<T: Task> Trainer<T> {
         Ok(self.evaluation_means(batches, top_k)?.finish(&self.task))
     }
 
+    /// The metrics of the task over `batches`, as [`evaluate_on`](Trainer::evaluate_on); in a
+    /// data-parallel trainer of several processes, every process must call it: rank 0's
+    /// parameters are copied to every rank first (rank 0 alone may have restored its best
+    /// epoch's at the end of `fit`), each evaluates its rows of every batch, and the sums are
+    /// added, so every rank gets the whole set's metrics.
+    pub(crate) fn evaluate_rows<B>(&mut self, batches: B, top_k: Option<usize>) -> Result<Metrics>
+    where
+        B: Batches<Batch = T::Batch> + 'static,
+        T::Batch: RowBatch,
+    {
+        let shard = match &self.dist {
+            Some(dp) if dp.communicator().world() > 1 => {
+                dp.sync_parameters(self.task.module())?;
+                dp.shard()
+            }
+            _ => return self.evaluate_on(&batches, top_k),
+        };
+        let mut means = self.evaluation_means(shard_eval(batches, shard).as_ref(), top_k)?;
+        if let Some(dp) = &self.dist {
+            dp.reduce_means(&mut means)?;
+        }
+        Ok(means.finish(&self.task))
+    }
+
     /// [`evaluate_on`](Trainer::evaluate_on)'s sums, before the means are taken.
     fn evaluation_means(&mut self, batches: &dyn Batches<Batch = T::Batch>, top_k: Option<usize>) -> Result<Means> {
         self.task.module().set_training(false);

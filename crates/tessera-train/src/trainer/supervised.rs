@@ -173,8 +173,10 @@ impl<'m> Trainer<Supervised<'m>> {
     }
 
     /// Mean loss and accuracy of the model on `data`, in evaluation mode and without recording.
+    /// In a data-parallel trainer every process must call it, and each evaluates its rows of
+    /// every batch (see [`Trainer::distributed`]).
     pub fn evaluate(&mut self, data: &TensorDataset, batch_size: usize, top_k: Option<usize>) -> Result<Evaluation> {
-        let m = self.evaluate_on(&in_order(data, batch_size)?, top_k)?;
+        let m = self.evaluate_rows(in_order(data, batch_size)?, top_k)?;
         Ok(evaluation(&m, top_k))
     }
 }

@@ -138,17 +138,20 @@ pub fn lead(comm: &Option<Communicator>, done: usize) -> CliResult<()> {
     Ok(())
 }
 
-/// A follower's whole run: `trainer` (the task, the optimizer and the callbacks every rank needs,
+/// A follower's run: `trainer` (the task, the optimizer and the callbacks every rank needs,
 /// such as learning-rate schedules; no run folder) trains distributed from the epoch rank 0
-/// resumes at; parameters and optimizer state come from rank 0 when the fit starts.
+/// resumes at; parameters and optimizer state come from rank 0 when the fit starts. Returns
+/// the trainer when it trained (as rank 0 decides with `nothing_trained`), for the final
+/// evaluations every rank takes part in.
 pub fn follow<T: Task, D: FitData<Batch = T::Batch>>(
     comm: &Communicator,
     opts: &TrainOptions,
     trainer: Trainer<T>,
     data: &D,
     fit: &FitConfig,
-) -> CliResult<()> {
+) -> CliResult<Option<Trainer<T>>> {
     let done = comm.broadcast_u64(0, 0)? as usize;
-    trainer.distributed(parallel(comm, opts)).fit_from(data, fit, done)?;
-    Ok(())
+    let mut trainer = trainer.distributed(parallel(comm, opts));
+    let history = trainer.fit_from(data, fit, done)?;
+    Ok((!history.epochs.is_empty()).then_some(trainer))
 }

@@ -157,7 +157,8 @@ fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let mut schedule = Scheduler::new(cosine, a.common.lr);
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(GptTask::new(&model), optimizer).precision(a.common.precision.into());
-        return distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit);
+        distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit)?;
+        return Ok(());
     }
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();

@@ -147,7 +147,12 @@ fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(LmTask::new(&model), optimizer).precision(a.common.precision.into());
-        return distributed::follow(c, &a.common, trainer.callback(schedule), &data, &fit);
+        if let Some(mut trainer) = distributed::follow(c, &a.common, trainer.callback(schedule), &data, &fit)? {
+            // Each rank evaluates its rows; rank 0 prints.
+            trainer.evaluate(&data.val, &fit)?;
+            trainer.evaluate(&data.test, &fit)?;
+        }
+        return Ok(());
     }
     let (run, done) = open_lm_run(&a, &a.common, MODEL, &device, &tokenizer)?;
     let run_path = run.path().to_path_buf();

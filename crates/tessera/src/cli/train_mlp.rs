@@ -121,7 +121,10 @@ fn train(all: &impl Serialize, a: &MlpArgs, arch: Arch, flip: bool, comm: &Optio
     if let Some(c) = distributed::follower(comm) {
         let task = Supervised::new(&model, Box::new(loss::sparse_categorical_crossentropy) as LossFn);
         let trainer = Trainer::with_task(task, optimizer(a, &model)?).precision(a.common.precision.into());
-        return distributed::follow(c, &a.common, trainer, &train, &fit);
+        if let Some(mut trainer) = distributed::follow(c, &a.common, trainer, &train, &fit)? {
+            trainer.evaluate(&test, 1000, Some(5))?; // each rank its rows; rank 0 prints
+        }
+        return Ok(());
     }
     let (run, done) = open_run(all, &a.common, name, &device, extra)?;
     let run_path = run.path().to_path_buf();

@@ -202,7 +202,8 @@ fn train(a: Seq2seqArgs, comm: &Option<Communicator>) -> CliResult<()> {
     let task = Seq2seqTask::new(&model, specials, options, Box::new(move |ids: &[u32]| shared.target.decode(ids)));
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(task, optimizer).precision(a.common.precision.into());
-        return distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit);
+        distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit)?;
+        return Ok(());
     }
     let extra = json!({ "source_tokenizer": tokenizers.source.spec(), "target_tokenizer": tokenizers.target.spec() });
     let (run, done) = open_run(&a, &a.common, MODEL, &device, extra)?;
