@@ -169,7 +169,14 @@ impl<T: Task> Trainer<T> {
             }
             _ => return self.evaluate_on(&batches, top_k),
         };
-        let mut means = self.evaluation_means(shard_eval(batches, shard).as_ref(), top_k)?;
+        self.evaluate_summed(shard_eval(batches, shard).as_ref(), top_k)
+    }
+
+    /// [`evaluate_on`](Trainer::evaluate_on) with the processes' sums added first in a
+    /// data-parallel trainer (each process evaluated its rows of the set, or all of it: the
+    /// means are then those of one process).
+    fn evaluate_summed(&mut self, batches: &dyn Batches<Batch = T::Batch>, top_k: Option<usize>) -> Result<Metrics> {
+        let mut means = self.evaluation_means(batches, top_k)?;
         if let Some(dp) = &self.dist {
             dp.reduce_means(&mut means)?;
         }
@@ -245,13 +252,7 @@ impl<T: Task> Trainer<T> {
             let train_secs = started.elapsed().as_secs_f64();
             let mut logs = EpochLogs { epoch, values };
             for (name, batches) in &plan.eval {
-                let mut means = self.evaluation_means(batches.as_ref(), cfg.top_k)?;
-                if let Some(dp) = &self.dist {
-                    // Each process evaluated its rows of the set (or all of it: the means are
-                    // then those of one process).
-                    dp.reduce_means(&mut means)?;
-                }
-                for (k, v) in means.finish(&self.task) {
+                for (k, v) in self.evaluate_summed(batches.as_ref(), cfg.top_k)? {
                     logs.values.insert(format!("{name}_{k}"), v);
                 }
             }
