@@ -102,6 +102,10 @@ pub enum Error {
         /// NCCL's message.
         msg: String,
     },
+    /// The watchdog ended the NCCL communicator: a collective failed or could not finish (a rank
+    /// lost, or past the timeout); every later call of the communicator returns this.
+    #[error("the NCCL communicator was aborted: {0}")]
+    Aborted(String),
     /// The rendezvous file that hands NCCL's id to every rank could not be used.
     #[error("rendezvous file {}: {msg}", path.display())]
     Rendezvous {

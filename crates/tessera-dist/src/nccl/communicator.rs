@@ -1,7 +1,7 @@
 //! [`Communicator`]'s NCCL half: joining NCCL (over the communicator's transport or a
 //! rendezvous file), and GPU tensors reduced, broadcast and gathered where they lie.
 
-use super::{publish, remove, unique_id, wait_for, Nccl, Staged, ID_BYTES};
+use super::{publish, remove, unique_id, wait_for, Heartbeats, Nccl, Staged, ID_BYTES};
 use crate::backend::{check_root, ReduceOp};
 use crate::{Backend, Communicator, Error, Reduce, Result, Topology};
 use std::path::Path;
@@ -46,7 +46,7 @@ impl Communicator {
             .try_into()
             .map_err(|_| Error::NcclUnavailable("rank 0 could not make NCCL's id (its error says why)".into()))?;
         let gpu = CudaDevice::get(ordinal).map_err(tessera_tensor::Error::from)?;
-        let nccl = Nccl::join(&id, self.rank(), self.world(), gpu)?;
+        let nccl = Nccl::join(&id, self.rank(), self.world(), gpu, None)?;
         Ok(Communicator { nccl: Some(Arc::new(nccl)), ..self.clone() })
     }
 
@@ -74,7 +74,8 @@ impl Communicator {
             wait_for(path, topology.world, timeout)?
         };
         let gpu = CudaDevice::get(ordinal).map_err(tessera_tensor::Error::from)?;
-        let nccl = Arc::new(Nccl::join(&id, topology.rank, topology.world, gpu)?);
+        let heartbeats = Heartbeats::new(path, topology.rank, topology.world);
+        let nccl = Arc::new(Nccl::join(&id, topology.rank, topology.world, gpu, Some(heartbeats))?);
         let transport = Arc::new(Staged(nccl.clone()));
         let comm = Communicator { transport, topology, backend: Backend::Nccl, nccl: Some(nccl) };
         comm.barrier()?;

@@ -13,10 +13,12 @@
 mod communicator;
 mod rendezvous;
 mod staged;
+mod watchdog;
 
 pub(crate) use communicator::in_place_on_device;
 use rendezvous::{publish, remove, wait_for};
 use staged::Staged;
+use watchdog::{Completion, Heartbeats, NcclHooks, Watch, WatchConfig, Watchdog};
 
 use crate::backend::ReduceOp;
 use crate::{Error, Result};
@@ -105,9 +107,18 @@ impl Drop for Handle {
     }
 }
 
-/// This process's member of an NCCL communicator on one GPU.
+impl Completion for cudarc::driver::CudaEvent {
+    fn finished(&self) -> std::result::Result<bool, String> {
+        self.try_is_complete().map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// This process's member of an NCCL communicator on one GPU, followed by a watchdog.
 pub(crate) struct Nccl {
-    handle: Mutex<Handle>,
+    // Declared first so that it is dropped (its thread joined) before the handle.
+    _watchdog: Watchdog,
+    watch: Arc<Watch>,
+    handle: Arc<Mutex<Handle>>,
     device: Arc<CudaDevice>,
     rank: usize,
     world: usize,
@@ -121,8 +132,15 @@ impl std::fmt::Debug for Nccl {
 
 impl Nccl {
     /// Joins the communicator of `world` processes that `id` names, as `rank`, on `device`.
-    /// Blocks until every rank has joined.
-    pub(crate) fn join(id: &[u8; ID_BYTES], rank: usize, world: usize, device: Arc<CudaDevice>) -> Result<Nccl> {
+    /// Blocks until every rank has joined. Its watchdog (see [`WatchConfig`]) follows the
+    /// collectives from then on, and writes and reads `heartbeats` when given.
+    pub(crate) fn join(
+        id: &[u8; ID_BYTES],
+        rank: usize,
+        world: usize,
+        device: Arc<CudaDevice>,
+        heartbeats: Option<Heartbeats>,
+    ) -> Result<Nccl> {
         ensure_loaded()?;
         crate::backend::check_root(rank, world)?;
         device.bind().map_err(tessera_tensor::Error::from)?;
@@ -131,7 +149,15 @@ impl Nccl {
         let (n, r) = (to_c_int(world)?, to_c_int(rank)?);
         // SAFETY: `comm` receives the new handle; the id is passed by value.
         check("ncclCommInitRank", unsafe { ffi::ncclCommInitRank(&mut comm, n, id, r) })?;
-        Ok(Nccl { handle: Mutex::new(Handle(comm)), device, rank, world })
+        let handle = Arc::new(Mutex::new(Handle(comm)));
+        let watch = Arc::<Watch>::default();
+        let on_thread = {
+            let device = device.clone();
+            // The abort and the events' release need the device's context on that thread.
+            move || drop(device.bind())
+        };
+        let watchdog = watch.spawn(WatchConfig::from_env(), heartbeats, Some(hooks(&handle)), on_thread);
+        Ok(Nccl { _watchdog: watchdog, watch, handle, device, rank, world })
     }
 
     pub(crate) fn rank(&self) -> usize {
@@ -147,10 +173,26 @@ impl Nccl {
         &self.device
     }
 
-    /// The handle, locked, with the device's context current on this thread.
+    /// The handle, locked, with the device's context current on this thread; the watchdog's
+    /// failure once it has failed the communicator.
     fn lock(&self) -> Result<MutexGuard<'_, Handle>> {
+        self.watch.check()?;
         self.device.bind().map_err(tessera_tensor::Error::from)?;
         Ok(self.handle.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The watchdog's failure, if it has failed the communicator.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.watch.check()
+    }
+
+    /// Hands a collective just queued (`status` the call's) to the watchdog, to follow
+    /// through an event recorded after it on the stream.
+    fn launched(&self, op: &'static str, bytes: usize, status: ffi::ncclResult_t) -> Result<()> {
+        check(op, status)?;
+        let event = self.device.stream().record_event(None).map_err(|e| Error::Nccl { op, msg: format!("{e:?}") })?;
+        self.watch.launched(op, bytes, Box::new(event));
+        Ok(())
     }
 
     fn stream(&self) -> ffi::cudaStream_t {
@@ -189,7 +231,8 @@ impl Nccl {
         let ptr = ptr as *mut c_void;
         // In place is allowed (send = receive); the stream orders it after the buffer's writers.
         // SAFETY: the caller's promise about `ptr`; `h` is a live handle.
-        check("ncclAllReduce", unsafe { ffi::ncclAllReduce(ptr, ptr, count, dtype, nccl_op(op), h.0, self.stream()) })
+        let status = unsafe { ffi::ncclAllReduce(ptr, ptr, count, dtype, nccl_op(op), h.0, self.stream()) };
+        self.launched("ncclAllReduce", count * dtype_bytes(dtype), status)
     }
 
     /// Overwrites `buf` with `root`'s, in place.
@@ -209,7 +252,8 @@ impl Nccl {
         let ptr = ptr as *mut c_void;
         let root = to_c_int(root)?;
         // SAFETY: the caller's promise about `ptr`; `h` is a live handle.
-        check("ncclBroadcast", unsafe { ffi::ncclBroadcast(ptr, ptr, count, dtype, root, h.0, self.stream()) })
+        let status = unsafe { ffi::ncclBroadcast(ptr, ptr, count, dtype, root, h.0, self.stream()) };
+        self.launched("ncclBroadcast", count * dtype_bytes(dtype), status)
     }
 
     /// Every rank's `local` into `recv` (world times as long, same dtype), in rank order.
@@ -236,20 +280,66 @@ impl Nccl {
         let h = self.lock()?;
         let (send, recv) = (send as *const c_void, recv as *mut c_void);
         // SAFETY: the caller's promise about the buffers; `h` is a live handle.
-        check("ncclAllGather", unsafe { ffi::ncclAllGather(send, recv, count, dtype, h.0, self.stream()) })
+        let status = unsafe { ffi::ncclAllGather(send, recv, count, dtype, h.0, self.stream()) };
+        self.launched("ncclAllGather", count * self.world * dtype_bytes(dtype), status)
     }
 
     /// Ends this member's part at once (a failing rank, before it exits): NCCL's abort.
     pub(crate) fn abort(&self) {
-        if let Ok(mut h) = self.lock() {
-            if !h.0.is_null() {
-                // SAFETY: aborting a live handle frees it; the null left behind tells `Drop`.
-                unsafe {
-                    ffi::ncclCommAbort(h.0);
-                }
-                h.0 = std::ptr::null_mut();
-            }
+        if self.device.bind().is_ok() {
+            abort_handle(&mut self.handle.lock().unwrap_or_else(|e| e.into_inner()));
         }
+    }
+}
+
+/// Aborts a live handle (freeing it; the null left behind tells `Drop`).
+fn abort_handle(h: &mut Handle) {
+    if !h.0.is_null() {
+        // SAFETY: a live handle, aborted once.
+        unsafe {
+            ffi::ncclCommAbort(h.0);
+        }
+        h.0 = std::ptr::null_mut();
+    }
+}
+
+/// The watchdog's view of `handle`: NCCL's asynchronous error, and the abort. Both only try the
+/// lock, so that the watchdog never waits behind a caller stuck inside NCCL (it then tries again
+/// at its next look, and in the end exits the process).
+fn hooks(handle: &Arc<Mutex<Handle>>) -> NcclHooks {
+    let (h1, h2) = (handle.clone(), handle.clone());
+    NcclHooks {
+        async_error: Box::new(move || {
+            let h = h1.try_lock().ok()?;
+            if h.0.is_null() {
+                return None;
+            }
+            let mut status = ffi::ncclResult_t::ncclSuccess;
+            // SAFETY: a live handle, and a place for the status.
+            let call = unsafe { ffi::ncclCommGetAsyncError(h.0, &mut status) };
+            check("ncclCommGetAsyncError", call)
+                .and_then(|_| check("an earlier collective", status))
+                .err()
+                .map(|e| e.to_string())
+        }),
+        abort: Box::new(move || match h2.try_lock() {
+            Ok(mut h) => {
+                abort_handle(&mut h);
+                true
+            }
+            Err(_) => false,
+        }),
+    }
+}
+
+/// The size of one element of NCCL's type `dtype`.
+fn dtype_bytes(dtype: ffi::ncclDataType_t) -> usize {
+    use ffi::ncclDataType_t as T;
+    match dtype {
+        T::ncclFloat64 | T::ncclInt64 | T::ncclUint64 => 8,
+        T::ncclFloat32 | T::ncclInt32 | T::ncclUint32 => 4,
+        T::ncclFloat16 | T::ncclBfloat16 => 2,
+        _ => 1,
     }
 }
 

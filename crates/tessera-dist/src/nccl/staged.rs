@@ -60,7 +60,8 @@ impl Staged {
         // SAFETY: as in `upload`; the synchronisation below ends the copy before `host` is read.
         unsafe { driver::memcpy_dtoh_async(host, dev.ptr(), stream) }.map_err(cuda("cuMemcpyDtoH"))?;
         self.0.device().synchronize().map_err(tessera_tensor::Error::from)?;
-        Ok(())
+        // A synchronisation the watchdog ended by aborting NCCL returns with nothing reduced.
+        self.0.check()
     }
 
     /// Runs `collective` on a device copy of `buf` and copies the result back into it.

@@ -265,6 +265,10 @@ impl<T: Task> Trainer<T> {
                 logs.values.insert(name.into(), weight / train_secs.max(1e-9));
             }
             logs.values.insert("seconds".into(), started.elapsed().as_secs_f64());
+            if let Some(dp) = &self.dist {
+                // Nothing of an epoch whose gradients NCCL failed to reduce may be recorded.
+                dp.communicator().check_health()?;
+            }
             let mut stop = end_epoch(
                 &logs,
                 cfg.progress.then_some(cfg.epochs),
