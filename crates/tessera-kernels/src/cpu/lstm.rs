@@ -100,9 +100,14 @@ fn filled<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     v
 }
 
-/// Rows per parallel task: pieces of at least `PAR_MIN_ELEMS / 4` elements, a few per thread.
+/// A gate element's work (a sigmoid or tanh and a few multiply-adds) in copied elements' time:
+/// the recurrent batches (32 rows of 4 × 256 gates) split across threads, where the plain
+/// element-count rule kept them on one thread while the others waited.
+const GATE_COST: usize = 8;
+
+/// Rows per parallel task: a few pieces per thread, each worth splitting off.
 fn rows_per_task(batch: usize, row_elems: usize) -> usize {
-    par::chunk_len(batch * row_elems, row_elems) / row_elems
+    par::chunk_len_costly(batch * row_elems, row_elems, GATE_COST) / row_elems
 }
 
 fn forward<T: FloatMath + Send + Sync>(
@@ -120,7 +125,7 @@ fn forward<T: FloatMath + Send + Sync>(
             return;
         }
         let (a_out, c_out) = (&mut acts.spare_capacity_mut()[..g], &mut c.spare_capacity_mut()[..n]);
-        if par::worth_parallel(g) {
+        if par::worth_parallel_costly(g, GATE_COST) {
             let rows = rows_per_task(batch, 4 * hidden);
             let (gs, hs) = (rows * 4 * hidden, rows * hidden);
             x.par_chunks(gs)
@@ -232,7 +237,7 @@ fn backward<T: FloatMath + Send + Sync>(
             return;
         }
         let dcp = &mut dc_prev.spare_capacity_mut()[..n];
-        if par::worth_parallel(g) {
+        if par::worth_parallel_costly(g, GATE_COST) {
             let rows = rows_per_task(batch, 4 * hidden);
             let (gs, hs) = (rows * 4 * hidden, rows * hidden);
             acts.par_chunks(gs)

@@ -18,6 +18,14 @@ pub fn worth_parallel(elems: usize) -> bool {
     elems >= PAR_MIN_ELEMS && rayon::current_num_threads() > 1
 }
 
+/// [`worth_parallel`] for work whose elements each cost about `cost` times a copied element's
+/// (a transcendental function and a few multiply-adds: about 8): such work pays for the split
+/// at fewer elements.
+#[inline]
+pub fn worth_parallel_costly(elems: usize, cost: usize) -> bool {
+    worth_parallel(elems.saturating_mul(cost))
+}
+
 /// Whether this process may run on more cores than the calling rayon pool's threads use: then
 /// a thread that mostly waits (for communication) does not take a core from the kernels.
 pub fn spare_core() -> bool {
@@ -30,6 +38,13 @@ pub fn spare_core() -> bool {
 pub fn chunk_len(elems: usize, align: usize) -> usize {
     let pieces = rayon::current_num_threads() * 4;
     let len = elems.div_ceil(pieces).max(PAR_MIN_ELEMS / 4);
+    len.div_ceil(align.max(1)) * align.max(1)
+}
+
+/// [`chunk_len`] for work whose elements each cost about `cost` copied elements' time.
+pub fn chunk_len_costly(elems: usize, align: usize, cost: usize) -> usize {
+    let pieces = rayon::current_num_threads() * 4;
+    let len = elems.div_ceil(pieces).max((PAR_MIN_ELEMS / 4).div_ceil(cost.max(1)));
     len.div_ceil(align.max(1)) * align.max(1)
 }
 
