@@ -154,6 +154,10 @@ pub(super) fn batched<T: GemmElem>(
     let (m, count) = if fold { (count * m, 1) } else { (m, count) };
     let flops = m * n * k;
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
+    let batch_par = !inner_par && count > 1 && count * flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
+    if inner_par || batch_par {
+        par::rearm();
+    }
     let dst = OutPtr(spare.as_mut_ptr().cast::<T>());
     // Rows `r0..r0 + rows` and columns `c0..c0 + cols` of product `i`, written into `out`.
     let block = |i: usize, (r0, rows): (usize, usize), (c0, cols): (usize, usize), par: Parallelism| {
@@ -205,7 +209,7 @@ pub(super) fn batched<T: GemmElem>(
     } else if inner_par || count == 1 {
         let par = if inner_par { Parallelism::Rayon(0) } else { Parallelism::None };
         (0..count).for_each(|i| block(i, (0, m), (0, n), par));
-    } else if count * flops >= GEMM_PAR_MIN_FLOPS {
+    } else if batch_par {
         (0..count).into_par_iter().for_each(|i| block(i, (0, m), (0, n), Parallelism::None));
     } else {
         (0..count).for_each(|i| block(i, (0, m), (0, n), Parallelism::None));
