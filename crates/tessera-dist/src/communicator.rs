@@ -215,9 +215,9 @@ impl Communicator {
     /// Waits for the collectives queued on this communicator's GPU and says whether its NCCL
     /// member is sound: [`Error::Aborted`](crate::Error::Aborted) once its watchdog has ended it
     /// (a rank lost, or a collective still running after `TESSERA_NCCL_TIMEOUT` seconds, 600 by
-    /// default; `docs/distributed.md`, "When a process dies"). Without
-    /// NCCL, `Ok` at once. The trainer asks before an epoch's results are recorded, so that a
-    /// failed all-reduce never reaches a checkpoint.
+    /// default; `docs/distributed.md`, "When a process dies"). Without NCCL, `Ok` at once. The
+    /// trainer asks before an epoch's results are recorded, so that a failed all-reduce never
+    /// reaches a checkpoint.
     pub fn check_health(&self) -> Result<()> {
         #[cfg(feature = "cuda")]
         if let Some(nccl) = &self.nccl {
