@@ -27,6 +27,7 @@ fn values(t: &Tensor) -> Vec<f64> {
 fn asking_for_nccl_without_it_is_a_clear_error_and_a_cpu_device_needs_none() {
     let single = Communicator::single();
     let same = single.with_nccl(&Device::Cpu).unwrap();
+    same.check_health().expect("without NCCL there is nothing to fail");
     assert_eq!((same.backend(), same.nccl_device()), (Backend::Single, None));
     let path = std::env::temp_dir().join(format!("tessera-nccl-cpu-{}", std::process::id()));
     let e = Communicator::nccl_rendezvous(&path, Topology::SINGLE, &Device::Cpu, Duration::from_secs(1));
@@ -65,6 +66,8 @@ fn a_world_of_one_reduces_gpu_tensors_where_they_lie() {
     let g = comm.all_gather(&t).unwrap();
     assert_eq!((g.dims(), values(&g)), (&[1usize, 3][..], vec![3.0, -4.0, 6.0]));
     assert!(comm.all_reduced(&Tensor::zeros([2], DType::I64, &dev).unwrap(), Reduce::Sum).is_err());
+    // The watchdog followed every collective to its end and found nothing wrong.
+    comm.check_health().unwrap();
 }
 
 #[test]
@@ -114,4 +117,10 @@ fn a_world_of_one_joins_through_a_rendezvous_file() {
     let t = Tensor::from_vec(vec![2f32, 4.], [2], &dev).unwrap();
     comm.all_reduce_(&t, Reduce::Average).unwrap();
     assert_eq!(values(&t), vec![2.0, 4.0]);
+    // This rank's heartbeat beside the rendezvous file while it runs, gone when it ends.
+    let heartbeat = std::path::PathBuf::from(format!("{}.alive.0", path.display()));
+    assert!(heartbeat.exists(), "{} written", heartbeat.display());
+    comm.check_health().unwrap();
+    drop(comm);
+    assert!(!heartbeat.exists(), "{} removed", heartbeat.display());
 }
