@@ -69,10 +69,10 @@ const UPDATE_COST: usize = 4;
 /// [`update`] over the whole parameter, on several threads when it is large: the elements are
 /// independent, so each thread updates its own chunk of parameter, gradient and state.
 pub(super) fn apply<T: FloatMath + Send + Sync>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) {
-    if !par::worth_parallel(p.len().saturating_mul(UPDATE_COST)) {
+    if !par::worth_parallel_costly(p.len(), UPDATE_COST) {
         return update(step, p, g, state);
     }
-    let chunk = par::chunk_len(p.len() * UPDATE_COST, 64) / UPDATE_COST;
+    let chunk = par::chunk_len_costly(p.len(), 16, UPDATE_COST);
     let mut chunk_states: Vec<Vec<&mut [T]>> = (0..p.len().div_ceil(chunk)).map(|_| Vec::new()).collect();
     for s in state.iter_mut() {
         for (i, c) in s.chunks_mut(chunk).enumerate() {
