@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 /// bounds the one case where spinning would stall the pool: a spin job that a thread picks up
 /// while it waits inside a join (the job was queued while the thread was busy) sits on top of
 /// that join's frame, and the join's caller may be waiting for exactly that frame to return.
-const IDLE_LIMIT: Duration = Duration::from_micros(500);
+/// Long next to the gaps between a training step's kernels (0.5 ms made the steps wait for
+/// wakes again in some A/B runs), short next to a step.
+const IDLE_LIMIT: Duration = Duration::from_millis(5);
 
 /// Keeps the other threads of the current rayon pool spinning for work while it lives, so that
 /// the many short parallel kernels of a training step do not each pay for waking a sleeping
@@ -19,7 +21,7 @@ const IDLE_LIMIT: Duration = Duration::from_micros(500);
 /// threads spinning the same way between parallel regions.
 ///
 /// Create it on a thread of the pool that runs the step (e.g. inside `pool.install`), for the
-/// span of the hot loop. A spinner that finds no work for half a millisecond goes back to sleep,
+/// span of the hot loop. A spinner that finds no work for 5 ms goes back to sleep,
 /// and the next parallel kernel started on this thread while the guard lives starts it again;
 /// so the other threads spin through the short gaps between kernels and sleep through long
 /// ones. Outside a rayon pool, or in a pool of one thread, it does nothing. The trainer holds one
