@@ -228,46 +228,37 @@ impl Watch {
         let mut failed_at: Option<Instant> = None;
         let mut aborted = false;
         loop {
-            let mut s = self.state();
-            if s.stopped {
-                drop(s);
+            if self.state().stopped {
                 if let Some(h) = &heartbeats {
                     h.remove();
                 }
                 return;
             }
-            if s.failure.is_none() {
+            if failed_at.is_none() {
+                // The file I/O and NCCL's query run outside the state's lock, which every
+                // collective's launch takes.
                 if let Some(h) = heartbeats.as_mut() {
                     h.beat(config.stale_after / 5);
                 }
+                let oldest = retire_finished(&mut self.state());
                 let async_error = hooks.as_mut().and_then(|h| (h.async_error)());
-                if let Some(msg) = find_failure(&mut s, &config, heartbeats.as_mut(), async_error) {
-                    let _ = std::io::Write::write_all(
-                        &mut std::io::stderr(),
-                        format!("error: {msg}; aborting the NCCL communicator\n").as_bytes(),
-                    );
-                    s.failure = Some(msg);
+                if let Some(msg) = find_failure(oldest, &config, heartbeats.as_mut(), async_error) {
+                    say(&format!("{msg}; aborting the NCCL communicator"));
+                    self.state().failure = Some(msg);
                     failed_at = Some(Instant::now());
                 }
             }
-            let (failed, taken) = (s.failure.is_some(), s.taken);
-            let message = s.failure.clone();
-            drop(s);
-            if failed && !aborted {
-                // Outside the state's lock: the callers take the handle's lock and then this one.
+            if failed_at.is_some() && !aborted {
                 aborted = hooks.as_mut().is_none_or(|h| (h.abort)());
             }
-            if let (Some(at), false) = (failed_at, taken) {
-                if at.elapsed() >= config.grace {
-                    let _ = std::io::Write::write_all(
-                        &mut std::io::stderr(),
-                        format!(
-                            "error: {}; the process did not return within {:?} of the abort, exiting\n",
-                            message.unwrap_or_default(),
-                            config.grace
-                        )
-                        .as_bytes(),
-                    );
+            if let Some(at) = failed_at {
+                let s = self.state();
+                if !s.taken && at.elapsed() >= config.grace {
+                    say(&format!(
+                        "{}; the process did not return within {:?} of the abort, exiting",
+                        s.failure.as_deref().unwrap_or_default(),
+                        config.grace
+                    ));
                     std::process::exit(1);
                 }
             }
@@ -279,36 +270,53 @@ impl Watch {
     }
 }
 
-/// The first sign of failure in the record: a collective that CUDA reports failed, NCCL's
-/// asynchronous error, an overdue collective while a rank's heartbeat stands still, or a
-/// collective past the timeout. Finished collectives leave the record on the way.
-fn find_failure(
-    s: &mut State,
-    config: &WatchConfig,
-    heartbeats: Option<&mut Heartbeats>,
-    async_error: Option<String>,
-) -> Option<String> {
+/// Writes `msg` as an error line on standard error (ignoring a closed one).
+fn say(msg: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("error: {msg}\n").as_bytes());
+}
+
+/// The oldest collective still running, as the watchdog reports it.
+struct Oldest {
+    what: String,
+    age: Duration,
+}
+
+/// Drops the finished collectives from the record; the oldest one still running, or the
+/// failure of one that CUDA reports failed.
+fn retire_finished(s: &mut State) -> Result<Option<Oldest>, String> {
     while let Some(p) = s.pending.front() {
         match p.done.finished() {
             Ok(true) => {
                 s.pending.pop_front();
             }
             Ok(false) => break,
-            Err(e) => return Some(format!("{} #{} failed on the GPU: {e}", p.op, p.seq)),
+            Err(e) => return Err(format!("{} #{} failed on the GPU: {e}", p.op, p.seq)),
         }
     }
+    Ok(s.pending.front().map(|p| {
+        let age = p.since.elapsed();
+        let what = format!("{} #{} ({} bytes) has not finished after {:.1} s", p.op, p.seq, p.bytes, age.as_secs_f64());
+        Oldest { what, age }
+    }))
+}
+
+/// The first sign of failure: a collective that CUDA reports failed, NCCL's asynchronous error,
+/// an overdue collective while a rank's heartbeat stands still, or a collective past the
+/// timeout.
+fn find_failure(
+    oldest: Result<Option<Oldest>, String>,
+    config: &WatchConfig,
+    heartbeats: Option<&mut Heartbeats>,
+    async_error: Option<String>,
+) -> Option<String> {
+    let oldest = match oldest {
+        Err(failed) => return Some(failed),
+        Ok(oldest) => oldest,
+    };
     if let Some(e) = async_error {
         return Some(format!("NCCL reports an asynchronous error: {e}"));
     }
-    let oldest = s.pending.front()?;
-    let age = oldest.since.elapsed();
-    let what = format!(
-        "{} #{} ({} bytes) has not finished after {:.1} s",
-        oldest.op,
-        oldest.seq,
-        oldest.bytes,
-        age.as_secs_f64()
-    );
+    let Oldest { what, age } = oldest?;
     if age < config.overdue() {
         return None;
     }
