@@ -18,12 +18,17 @@ fn values(n: usize) -> Vec<f32> {
 
 #[test]
 fn strided_gathers_match_the_index_formula_on_two_threads() {
-    let data = values(12 * 64 * 4 * 32);
+    let data = values(12 * 64 * 4 * 32 * 2);
     // [12, 64, 4, 32] viewed as [12, 4, 64, 32] (split heads), and its last two dims transposed.
     let heads = Layout::new(Shape::new(vec![12, 4, 64, 32]), vec![8192, 32, 128, 1], 0).unwrap();
     let transposed = Layout::new(Shape::new(vec![12, 4, 32, 64]), vec![8192, 32, 1, 128], 0).unwrap();
     let broadcast = Layout::new(Shape::new(vec![300, 512]), vec![0, 1], 5).unwrap();
-    for layout in [heads, transposed, broadcast] {
+    // Transposes gathered in tiles: a weight's `t()` (sides not multiples of the tile), a
+    // band of columns of one (offset, column stride above the row count), and a small one.
+    let weight_t = Layout::new(Shape::new(vec![300, 517]), vec![1, 300], 0).unwrap();
+    let band_t = Layout::new(Shape::new(vec![37, 600]), vec![1, 100], 9).unwrap();
+    let small_t = Layout::new(Shape::new(vec![3, 2, 5]), vec![10, 1, 2], 0).unwrap();
+    for layout in [heads, transposed, broadcast, weight_t, band_t, small_t] {
         let want: Vec<f32> = layout.offsets().map(|o| data[o]).collect();
         for threads in [1, 2] {
             let got = on_threads(threads, || strided_values(&data, &layout).into_owned());
