@@ -21,7 +21,7 @@ impl Gru {
         let hs = self.shape.hidden;
         let mut h_last = Vec::new();
         for (l, w) in self.layers.iter().enumerate() {
-            let proj = self.shape.input_projection(&seq, w, steps, batch)?;
+            let proj = self.shape.input_projection(&seq, w, &w.b_ih, steps, batch)?;
             let w_hh_t = w.w_hh.t()?;
             let mut h = h0.narrow(0, l, 1)?.squeeze(0)?;
             let mut outputs = Vec::with_capacity(steps);

@@ -38,17 +38,15 @@ impl Lstm {
         let (mut seq, steps, batch) = self.shape.time_major(&name, x)?;
         let h0 = self.shape.state_or_zeros(&name, state.map(|s| &s.h), batch, x.tensor())?;
         let c0 = self.shape.state_or_zeros(&name, state.map(|s| &s.c), batch, x.tensor())?;
-        let hs = self.shape.hidden;
         let (mut h_last, mut c_last) = (Vec::new(), Vec::new());
         for (l, w) in self.layers.iter().enumerate() {
-            let proj = self.shape.input_projection(&seq, w, steps, batch)?;
+            // Both biases join every step's gates, so they enter once, in the input projection.
+            let proj = self.shape.input_projection(&seq, w, &w.b_ih.add(&w.b_hh)?, steps, batch)?;
             let (h, c) = (h0.narrow(0, l, 1)?.squeeze(0)?, c0.narrow(0, l, 1)?.squeeze(0)?);
-            let packed = lstm_sequence(&proj, &h, &c, &w.w_hh, &w.b_hh)?;
-            let last = packed.narrow(0, steps - 1, 1)?.squeeze(0)?;
-            let (h, c) = (last.narrow(1, 0, hs)?, last.narrow(1, hs, hs)?);
-            h_last.push(h);
-            c_last.push(c);
-            seq = self.between_layers(l, packed.narrow(2, 0, hs)?)?;
+            let packed = lstm_sequence(&proj, &h, &c, &w.w_hh)?;
+            h_last.push(packed.narrow(0, steps - 1, 1)?.squeeze(0)?);
+            c_last.push(packed.narrow(0, steps, 1)?.squeeze(0)?);
+            seq = self.between_layers(l, packed.narrow(0, 0, steps)?)?;
         }
         let state = LstmState { h: Var::stack(&h_last, 0)?, c: Var::stack(&c_last, 0)? };
         Ok((self.shape.caller_layout(seq)?, state))

@@ -85,12 +85,19 @@ impl RecurrentShape {
         }
     }
 
-    /// The projection of every time step's input at once (one GEMM): `[seq, batch, gates * hidden]`
-    /// including both biases.
-    pub(crate) fn input_projection(&self, x: &Var, w: &LayerWeights, steps: usize, batch: usize) -> Result<Var> {
+    /// The projection of every time step's input at once, `bias` added in the same GEMM:
+    /// `[seq, batch, gates * hidden]`.
+    pub(crate) fn input_projection(
+        &self,
+        x: &Var,
+        w: &LayerWeights,
+        bias: &Var,
+        steps: usize,
+        batch: usize,
+    ) -> Result<Var> {
         let inp = x.dims()[2];
         let flat = x.reshape([steps * batch, inp])?;
-        let proj = flat.matmul(&w.w_ih.t()?)?.add(&w.b_ih)?;
+        let proj = flat.matmul_bias(&w.w_ih.t()?, bias)?;
         Ok(proj.reshape([steps, batch, self.gates * self.hidden])?)
     }
 
