@@ -5,7 +5,7 @@ use crate::{gpt_trainer, gpt_workload, lm_trainer, lm_workload};
 use tessera_autograd::Var;
 use tessera_nn::loss::{cross_entropy, sparse_categorical_crossentropy, CrossEntropy};
 use tessera_nn::{Linear, Lstm, Module, Relu, Sequential};
-use tessera_tensor::{DType, Device, Generator, Tensor};
+use tessera_tensor::{AttentionSpec, DType, Device, Generator, Tensor};
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
 use tessera_train::seq2seq::{PadSide, Seq2seq, SourceBatch, TransformerSeq2seq, TransformerSeq2seqConfig};
 
@@ -76,6 +76,36 @@ impl LstmLayerWorkload {
 }
 
 impl Default for LstmLayerWorkload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `attention`: the fused causal attention of one `train gpt` layer at its defaults (batch 12,
+/// 4 heads, 64 positions, head size 32), forward and backward of the output's sum.
+pub struct AttentionWorkload {
+    qkv: [Var; 3],
+}
+
+impl AttentionWorkload {
+    /// Random queries, keys and values `[12, 4, 64, 32]`.
+    pub fn new() -> AttentionWorkload {
+        let (mut g, dev) = (Generator::new(0), Device::Cpu);
+        let mut operand = || Var::param(Tensor::randn(&mut g, [12, 4, 64, 32], DType::F32, &dev).expect("operand"));
+        AttentionWorkload { qkv: [operand().expect("q"), operand().expect("k"), operand().expect("v")] }
+    }
+
+    /// Forward and backward; returns the output.
+    pub fn step(&mut self) -> Var {
+        let [q, k, v] = &self.qkv;
+        let spec = AttentionSpec { causal: true, scale: None, dropout: None };
+        let out = Var::attention(q, k, v, None, &spec).expect("attention");
+        out.sum_all().expect("sum").backward().expect("backward");
+        out
+    }
+}
+
+impl Default for AttentionWorkload {
     fn default() -> Self {
         Self::new()
     }
@@ -238,8 +268,8 @@ fn visit_cycling<T>(
     });
 }
 
-/// Builds each training-step workload in turn (MLP at batch 256, LSTM layer, LM, GPT, CNN,
-/// seq2seq) and hands its step to `visit` with the bench's name for it; the workload is dropped
+/// Builds each training-step workload in turn (MLP at batch 256, LSTM layer, LM, GPT, the GPT's
+/// attention, CNN, seq2seq) and hands its step to `visit` with the bench's name for it; the workload is dropped
 /// when `visit` returns.
 pub fn each_training_step(visit: &mut dyn FnMut(&'static str, &mut dyn FnMut())) {
     let mut mlp = MlpWorkload::new(256);
@@ -258,6 +288,9 @@ pub fn each_training_step(visit: &mut dyn FnMut(&'static str, &mut dyn FnMut()))
         let mut trainer = gpt_trainer(&gpt);
         visit_cycling(visit, "gpt_step", &batches, |b| drop(trainer.train_step(b).expect("GPT step")));
     }
+    let mut attention = AttentionWorkload::new();
+    visit("attention", &mut || drop(attention.step()));
+    drop(attention);
     let mut cnn = CnnWorkload::new();
     visit("cnn_step", &mut || drop(cnn.step()));
     drop(cnn);
