@@ -32,15 +32,26 @@ fn cat_typed<T: CpuElem>(_type_of: &[T], plan: &CatPlan, inputs: &[&CpuBuffer], 
     if row == 0 {
         return T::wrap(Vec::new());
     }
-    // Output row `o` is every part's block `o` in turn; large outputs are filled on several threads.
-    T::wrap(par::build_vec(outer * row, row, |start, rows| {
-        for (r, dst) in rows.chunks_mut(row).enumerate() {
-            let o = start / row + r;
-            let mut at = 0;
-            for (data, block) in &parts {
-                write_copy(&mut dst[at..at + block], &data[o * block..(o + 1) * block]);
-                at += block;
-            }
+    // Output row `o` is every part's block `o` in turn. Large outputs are filled on several
+    // threads in chunks that may start and end inside a row: a `stack` along dim 0 is one row.
+    T::wrap(par::build_vec(outer * row, CAT_ALIGN, |start, dst| {
+        let mut done = 0;
+        while done < dst.len() {
+            let (o, mut at) = ((start + done) / row, (start + done) % row);
+            let mut parts = parts.iter();
+            let (data, offset) = loop {
+                let (data, block) = parts.next().expect("a position inside the row is inside a part");
+                if at < *block {
+                    break (&data[o * block..(o + 1) * block], at);
+                }
+                at -= block;
+            };
+            let n = (data.len() - offset).min(dst.len() - done);
+            write_copy(&mut dst[done..done + n], &data[offset..offset + n]);
+            done += n;
         }
     }))
 }
+
+/// Elements per cache line of f32: the chunks of a parallel `cat` start on line boundaries.
+const CAT_ALIGN: usize = 16;

@@ -53,6 +53,25 @@ fn concatenation_on_two_threads_equals_one_thread() {
     }
 }
 
+/// Along dim 0 the output is one row (a `stack` of a sequence's steps): its chunks start and
+/// end inside parts, and a part may be empty.
+#[test]
+fn concatenation_along_the_first_dim_splits_inside_parts() {
+    use crate::plan::{Arg, CatPlan};
+    use tessera_core::DType;
+    let rows = [8usize, 3, 0, 9, 1, 13];
+    let parts: Vec<Vec<f32>> = rows.iter().enumerate().map(|(i, r)| values(r * 4001 + i)[i..].to_vec()).collect();
+    let layouts: Vec<Layout> = rows.iter().map(|&r| Layout::contiguous(Shape::new(vec![r, 4001]))).collect();
+    let args: Vec<Arg<'_>> = layouts.iter().map(|l| Arg::new(DType::F32, l)).collect();
+    let plan = CatPlan::new(&args, 0).unwrap();
+    let bufs: Vec<super::CpuBuffer> = parts.iter().map(|p| super::CpuBuffer::from(p.clone())).collect();
+    let want: Vec<f32> = parts.concat();
+    for threads in [1, 2] {
+        let got = on_threads(threads, || super::copy::cat(&plan, &bufs.iter().collect::<Vec<_>>()).unwrap());
+        assert_eq!(got, super::CpuBuffer::from(want.clone()), "{threads} thread(s)");
+    }
+}
+
 /// Row bands (many rows), column bands (few rows, many columns; the right operand read
 /// transposed in place, as a weight's gradient reads it) and gemm's own split, with and without
 /// bias, against an f64 product.
