@@ -181,8 +181,8 @@ pub(crate) fn strided_values<'a, T: Copy + Send + Sync>(data: &'a [T], layout: &
 /// A layout whose last two dims are a transposed matrix: rows of stride 1, columns of a larger
 /// stride (`w.t()` of a row-major weight, the key of attention seen as `kᵀ`). Gathered row by row,
 /// each output row would read one element from each of `cols` cache lines and, for a matrix
-/// larger than the cache, fetch every line again for the next row; gathered in square tiles,
-/// each line fetched is used for a whole tile's rows.
+/// larger than the cache, fetch every line again for the next row; gathered in square tiles, each
+/// line fetched is used for a whole tile's rows.
 struct Transpose {
     /// The offset of each matrix (one per index of the leading dims).
     matrices: Vec<usize>,
@@ -191,8 +191,12 @@ struct Transpose {
     col_stride: usize,
 }
 
-/// The side of the square tiles a transpose is copied in: 16 lines of 16 f32.
-const TRANSPOSE_TILE: usize = 16;
+/// The side of the square tiles a transpose is copied in. Each of a tile's columns is a different
+/// source line; with a source row stride of a multiple of 4 KiB (a weight of 1,024 columns) they
+/// all fall in one set of an 8-way L1 cache, so 16-wide tiles evicted their own lines (the LSTM's
+/// 256 x 1,024 `W_hhᵀ` took 2.2x longer than with 8; 16 rows by 8 columns was slower still on
+/// small matrices, Zen 3).
+const TRANSPOSE_TILE: usize = 8;
 
 impl Transpose {
     fn of(layout: &Layout) -> Option<Transpose> {
