@@ -71,8 +71,9 @@ where
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-/// Checks that two ranks end with the parameters (1e-5 relative) and last logs (1e-6; perplexities
-/// through their logarithms) of one process. Rank 1 built its weights with another seed: rank 0's are broadcast at the start.
+/// Checks that two ranks end with the parameters (1e-5 relative) and last logs (see
+/// `assert_same_logs`) of one process. Rank 1 built its weights with another seed: rank 0's are
+/// broadcast at the start.
 fn two_ranks_match_one<F>(train: F)
 where
     F: Fn(u64, Option<Communicator>) -> tessera_train::Result<Outcome> + Copy + Send + 'static,
@@ -85,15 +86,20 @@ where
             let diff = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
             assert!(diff <= 1e-5 * scale, "largest difference {diff:e} against {scale:e}");
         }
-        assert_eq!(logs.len(), one_logs.len());
-        for ((k, v), (k1, v1)) in logs.iter().zip(&one_logs) {
-            assert_eq!(k, k1);
-            // A perplexity is the exponential of a mean loss: compared as that loss, since exp
-            // turns the loss's last-bit differences (ranks evaluate fewer rows per product, so
-            // their sums round differently) into ppl times as large.
-            let (v, v1) = if k.ends_with("ppl") { (v.ln(), v1.ln()) } else { (*v, *v1) };
-            assert!((v - v1).abs() <= 1e-6 * v1.abs().max(1.0), "{k}: {v} against {v1}");
-        }
+        assert_same_logs(&logs, &one_logs);
+    }
+}
+
+/// Checks that a rank logged the metrics of one process, each within 1e-6 relative.
+fn assert_same_logs(logs: &[(String, f64)], one: &[(String, f64)]) {
+    assert_eq!(logs.len(), one.len());
+    for ((k, v), (k1, v1)) in logs.iter().zip(one) {
+        assert_eq!(k, k1);
+        // A perplexity is the exponential of a mean loss: compared as that loss, since exp
+        // turns the loss's last-bit differences (ranks evaluate fewer rows per product, so
+        // their sums round differently) into ppl times as large.
+        let (v, v1) = if k.ends_with("ppl") { (v.ln(), v1.ln()) } else { (*v, *v1) };
+        assert!((v - v1).abs() <= 1e-6 * v1.abs().max(1.0), "{k}: {v} against {v1}");
     }
 }
 
@@ -131,15 +137,7 @@ fn ranks_evaluate_their_rows_and_report_the_whole_sets_metrics() {
     assert!(one.iter().any(|(k, _)| k == "val_accuracy"));
     for result in run_ranks(3, |rank| 11 + rank as u64, train_small_validation) {
         let (_, logs) = result.unwrap();
-        assert_eq!(logs.len(), one.len());
-        for ((k, v), (k1, v1)) in logs.iter().zip(&one) {
-            assert_eq!(k, k1);
-            // A perplexity is the exponential of a mean loss: compared as that loss, since exp
-            // turns the loss's last-bit differences (ranks evaluate fewer rows per product, so
-            // their sums round differently) into ppl times as large.
-            let (v, v1) = if k.ends_with("ppl") { (v.ln(), v1.ln()) } else { (*v, *v1) };
-            assert!((v - v1).abs() <= 1e-6 * v1.abs().max(1.0), "{k}: {v} against {v1}");
-        }
+        assert_same_logs(&logs, &one);
     }
 }
 

@@ -29,9 +29,7 @@ pub(crate) fn lstm_sequence(proj: &Var, h0: &Var, c0: &Var, w_hh: &Var) -> Resul
         hs_out.push(h.clone());
         cs.push(c.clone());
     }
-    hs_out.push(c);
-    let out = Tensor::stack(&hs_out, 0)?;
-    hs_out.pop();
+    let out = Tensor::stack(&[hs_out.as_slice(), &[c]].concat(), 0)?;
     let (h0_t, c0_t, w_hh_t) = (h0.tensor().clone(), c0.tensor().clone(), w_hh.tensor().clone());
     let rule = move |ctx: &BackwardCtx<'_>| -> tessera_autograd::Result<InputGrads> {
         let (h0, c0, w_hh) = (&h0_t, &c0_t, &w_hh_t);
