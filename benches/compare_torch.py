@@ -54,14 +54,16 @@ def mlp_step(batch, fused):
     return median_time(step)
 
 
-def lstm_layer():
+def recurrent_layer(cls):
+    """One `cls` (torch.nn.LSTM or GRU) layer, batch 32, seq 35, 128 -> 256, batch-first: forward
+    and backward of the outputs' sum (tessera_benches::workloads::RecurrentLayerWorkload)."""
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(128, 256, batch_first=True)
+    layer = cls(128, 256, batch_first=True)
     x = torch.randn(32, 35, 128)
 
     def step():
-        lstm.zero_grad()
-        out, _ = lstm(x)
+        layer.zero_grad()
+        out, _ = layer(x)
         out.sum().backward()
 
     return median_time(step)
@@ -236,7 +238,7 @@ def main():
     recurrent = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        recurrent[threads] = (lstm_layer(), lm_step())
+        recurrent[threads] = (recurrent_layer(torch.nn.LSTM), lm_step(), recurrent_layer(torch.nn.GRU))
     torch.set_num_threads(1)
     mlp = [("MLP step, batch 32", "b32", mlp_step(32, False), mlp_step(32, True)),
            ("MLP step, batch 256", "b256", mlp_step(256, False), mlp_step(256, True))]
@@ -251,6 +253,7 @@ def main():
     # (row name, criterion group, PyTorch seconds per step by thread count)
     stepped = [
         ("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer", {t: recurrent[t][0] for t in (1, 2)}),
+        ("GRU layer fwd+bwd (32x35, 128->256)", "gru_layer", {t: recurrent[t][2] for t in (1, 2)}),
         ("LM step (v5000 e128 h256 s35 b32)", "lm_step", {t: recurrent[t][1] for t in (1, 2)}),
         ("GPT step (train gpt defaults)", "gpt_step", {t: gpt[f"t{t}"] for t in (1, 2)}),
         ("CNN step (train cnn, batch 64)", "cnn_step", cnn),

@@ -4,7 +4,7 @@
 use crate::{gpt_trainer, gpt_workload, lm_trainer, lm_workload};
 use tessera_autograd::Var;
 use tessera_nn::loss::{cross_entropy, sparse_categorical_crossentropy, CrossEntropy};
-use tessera_nn::{Linear, Lstm, Module, Relu, Sequential};
+use tessera_nn::{Gru, Linear, Lstm, Module, Relu, Sequential};
 use tessera_tensor::{AttentionSpec, DType, Device, Generator, Tensor};
 use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
 use tessera_train::seq2seq::{PadSide, Seq2seq, SourceBatch, TransformerSeq2seq, TransformerSeq2seqConfig};
@@ -50,34 +50,37 @@ impl MlpWorkload {
     }
 }
 
-/// `lstm_layer`: one LSTM layer (batch 32, seq 35, input 128, hidden 256, batch-first), forward
-/// and backward of the sum of its outputs.
-pub struct LstmLayerWorkload {
-    lstm: Lstm,
+/// `lstm_layer` and `gru_layer`: one recurrent layer (batch 32, seq 35, input 128, hidden 256,
+/// batch-first), forward and backward of the sum of its outputs.
+pub struct RecurrentLayerWorkload {
+    layer: Box<dyn Module>,
     x: Var,
 }
 
-impl LstmLayerWorkload {
-    /// The layer and one random input.
-    pub fn new() -> LstmLayerWorkload {
+impl RecurrentLayerWorkload {
+    /// An LSTM layer and one random input.
+    pub fn lstm() -> RecurrentLayerWorkload {
+        Self::new(|g, dev| Box::new(Lstm::new(g, 128, 256, 1, true, DType::F32, dev).expect("LSTM")))
+    }
+
+    /// A GRU layer and one random input.
+    pub fn gru() -> RecurrentLayerWorkload {
+        Self::new(|g, dev| Box::new(Gru::new(g, 128, 256, 1, true, DType::F32, dev).expect("GRU")))
+    }
+
+    fn new(layer: impl FnOnce(&mut Generator, &Device) -> Box<dyn Module>) -> RecurrentLayerWorkload {
         let (mut g, dev) = (Generator::new(0), Device::Cpu);
-        let lstm = Lstm::new(&mut g, 128, 256, 1, true, DType::F32, &dev).expect("LSTM");
+        let layer = layer(&mut g, &dev);
         let x = Var::constant(Tensor::randn(&mut g, [32, 35, 128], DType::F32, &dev).expect("inputs"));
-        LstmLayerWorkload { lstm, x }
+        RecurrentLayerWorkload { layer, x }
     }
 
     /// Zero grads, forward, backward of the outputs' sum; returns the outputs.
     pub fn step(&mut self) -> Var {
-        self.lstm.zero_grad();
-        let out = self.lstm.forward(&self.x).expect("forward");
+        self.layer.zero_grad();
+        let out = self.layer.forward(&self.x).expect("forward");
         out.sum_all().expect("sum").backward().expect("backward");
         out
-    }
-}
-
-impl Default for LstmLayerWorkload {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -275,9 +278,11 @@ pub fn each_training_step(visit: &mut dyn FnMut(&'static str, &mut dyn FnMut()))
     let mut mlp = MlpWorkload::new(256);
     visit("mlp_step/b256", &mut || drop(mlp.step()));
     drop(mlp);
-    let mut lstm = LstmLayerWorkload::new();
-    visit("lstm_layer", &mut || drop(lstm.step()));
-    drop(lstm);
+    for (name, mut layer) in
+        [("lstm_layer", RecurrentLayerWorkload::lstm()), ("gru_layer", RecurrentLayerWorkload::gru())]
+    {
+        visit(name, &mut || drop(layer.step()));
+    }
     {
         let (lm, windows) = lm_workload(8);
         let mut trainer = lm_trainer(&lm);

@@ -3,8 +3,8 @@
 //! - `mlp_step/b32`, `mlp_step/b256`: Linear(784,128) ReLU Linear(128,64) ReLU Linear(64,10),
 //!   cross-entropy on logits with class indices, Adam; one step = zero grads, forward, loss,
 //!   backward, optimizer step; random inputs of the right shapes.
-//! - `lstm_layer/t1`, `lstm_layer/t2`: one LSTM layer (batch 32, seq 35, input 128, hidden 256, batch-first),
-//!   forward and backward of the sum of its outputs.
+//! - `lstm_layer/t1`, `lstm_layer/t2`, `gru_layer/t1`, `gru_layer/t2`: one LSTM (GRU) layer (batch
+//!   32, seq 35, input 128, hidden 256, batch-first), forward and backward of the sum of its outputs.
 //! - `lm_step/t1`, `lm_step/t2`: one training step of the LSTM language model ([`tessera_benches::lm_workload`]):
 //!   embedding, LSTM, dropout, output layer over 5000 words, cross-entropy, backward, clipping,
 //!   Adam; the state carried from the previous window as in truncated BPTT.
@@ -29,7 +29,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tessera_benches::pool;
-use tessera_benches::workloads::{CnnWorkload, LstmLayerWorkload, MlpWorkload, Seq2seqWorkload};
+use tessera_benches::workloads::{CnnWorkload, MlpWorkload, RecurrentLayerWorkload, Seq2seqWorkload};
 use tessera_core::host_memory::CachingAllocator;
 
 #[global_allocator]
@@ -57,8 +57,13 @@ fn mlp_step(c: &mut Criterion) {
 }
 
 fn lstm_layer(c: &mut Criterion) {
-    let mut work = LstmLayerWorkload::new();
+    let mut work = RecurrentLayerWorkload::lstm();
     time_steps(c, "lstm_layer", || drop(black_box(work.step())));
+}
+
+fn gru_layer(c: &mut Criterion) {
+    let mut work = RecurrentLayerWorkload::gru();
+    time_steps(c, "gru_layer", || drop(black_box(work.step())));
 }
 
 fn lm_step(c: &mut Criterion) {
@@ -115,5 +120,5 @@ fn seq2seq_step(c: &mut Criterion) {
     time_steps(c, "seq2seq_step", || drop(black_box(work.step())));
 }
 
-criterion_group!(benches, mlp_step, lstm_layer, lm_step, gpt_step, cnn_step, seq2seq_step);
+criterion_group!(benches, mlp_step, lstm_layer, gru_layer, lm_step, gpt_step, cnn_step, seq2seq_step);
 criterion_main!(benches);

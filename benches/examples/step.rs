@@ -1,5 +1,5 @@
 //! Training steps of one bench workload ([`tessera_benches::workloads::each_training_step`]:
-//! `mlp_step/b256`, `lstm_layer`, `lm_step`, `gpt_step`, `attention`, `cnn_step`, `seq2seq_step`) on a pool of
+//! `mlp_step/b256`, `lstm_layer`, `gru_layer`, `lm_step`, `gpt_step`, `attention`, `cnn_step`, `seq2seq_step`) on a pool of
 //! THREADS threads, printing milliseconds per step: a binary for `perf record`.
 //! `cargo run --release -p tessera-benches --example step -- NAME [STEPS] [THREADS]`
 
@@ -37,7 +37,7 @@ fn main() {
     });
     if !found {
         eprintln!(
-            "unknown workload {wanted:?}: mlp_step/b256, lstm_layer, lm_step, gpt_step, attention, cnn_step or seq2seq_step"
+            "unknown workload {wanted:?}: mlp_step/b256, lstm_layer, gru_layer, lm_step, gpt_step, attention, cnn_step or seq2seq_step"
         );
         std::process::exit(2);
     }

@@ -1,5 +1,6 @@
 //! `GRU`: PyTorch's gated recurrent unit layer.
 
+use super::gru_cell::gru_sequence;
 use super::recurrent::recurrent_layer;
 use crate::{Module, Result};
 use tessera_autograd::Var;
@@ -18,24 +19,13 @@ impl Gru {
         let name = self.describe();
         let (mut seq, steps, batch) = self.shape.time_major(&name, x)?;
         let h0 = self.shape.state_or_zeros(&name, h0, batch, x.tensor())?;
-        let hs = self.shape.hidden;
         let mut h_last = Vec::new();
         for (l, w) in self.layers.iter().enumerate() {
             let proj = self.shape.input_projection(&seq, w, &w.b_ih, steps, batch)?;
-            let w_hh_t = w.w_hh.t()?;
-            let mut h = h0.narrow(0, l, 1)?.squeeze(0)?;
-            let mut outputs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                let gx = proj.narrow(0, t, 1)?.squeeze(0)?;
-                let gh = h.matmul(&w_hh_t)?.add(&w.b_hh)?;
-                let r = gx.narrow(1, 0, hs)?.add(&gh.narrow(1, 0, hs)?)?.sigmoid()?;
-                let z = gx.narrow(1, hs, hs)?.add(&gh.narrow(1, hs, hs)?)?.sigmoid()?;
-                let n = gx.narrow(1, 2 * hs, hs)?.add(&r.mul(&gh.narrow(1, 2 * hs, hs)?)?)?.tanh()?;
-                h = n.add(&z.mul(&h.sub(&n)?)?)?;
-                outputs.push(h.clone());
-            }
-            h_last.push(h);
-            seq = self.between_layers(l, Var::stack(&outputs, 0)?)?;
+            let h = h0.narrow(0, l, 1)?.squeeze(0)?;
+            let outputs = gru_sequence(&proj, &h, &w.w_hh, &w.b_hh)?;
+            h_last.push(outputs.narrow(0, steps - 1, 1)?.squeeze(0)?);
+            seq = self.between_layers(l, outputs)?;
         }
         Ok((self.shape.caller_layout(seq)?, Var::stack(&h_last, 0)?))
     }

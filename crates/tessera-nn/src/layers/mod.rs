@@ -9,6 +9,7 @@ mod decoder_layer;
 mod dropout;
 mod embedding;
 mod gru;
+pub(crate) mod gru_cell;
 mod linear;
 mod lstm;
 pub(crate) mod lstm_cell;
