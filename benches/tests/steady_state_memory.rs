@@ -1,6 +1,6 @@
-//! With the caching allocator installed, the training steps of the bench workloads (MLP, LSTM
-//! layer, LSTM language model, GPT, convnet, Transformer seq2seq) take no fresh host memory once
-//! warmed up (issue 20): every block a step asks for is one an earlier step freed.
+//! With the caching allocator installed, the training steps of the bench workloads (MLP, LSTM and
+//! GRU layers, LSTM language model, GPT, convnet, Transformer seq2seq) take no fresh host memory
+//! once warmed up (issue 20): every block a step asks for is one an earlier step freed.
 
 use tessera_core::host_memory::{self, CachingAllocator};
 
