@@ -1,6 +1,7 @@
 //! Reverse-mode backward: topological order, running rules, accumulating gradients.
 
 use crate::graph::{BackwardCtx, GradSlot};
+use crate::slice_grad::{accumulate_piece, take_grad};
 use crate::{Error, Result, Var};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,7 +116,7 @@ impl Var {
         if result.is_err() {
             // Leave no half-summed gradients in the intermediate nodes.
             for slot in &order {
-                *slot.grad_slot() = None;
+                slot.clear_grad();
             }
         }
         result
@@ -170,12 +171,18 @@ fn run_rules(
         let node = slot.node.as_ref().expect("the order holds recorded ops only");
         let mut guard = node.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = guard.as_ref().ok_or(Error::GraphFreed { op: node.op })?;
-        if let Some(grad) = slot.grad_slot().take() {
-            let rule = state.rule.as_ref().ok_or(Error::NoBackwardRule { op: node.op })?;
-            let grads = rule(&BackwardCtx { grad: &grad, inputs: &state.inputs })?;
-            for (input, g) in state.inputs.iter().zip(grads) {
-                if let (true, Some(g)) = (input.requires_grad, g) {
-                    accumulate(input, g, node.op)?;
+        if let Some(grad) = take_grad(slot)? {
+            match (node.slice, state.inputs.first()) {
+                // A slice of an op's output: its gradient waits as a piece of the output's.
+                (Some(slice), Some(input)) if input.node.is_some() => accumulate_piece(input, slice, grad, node.op)?,
+                _ => {
+                    let rule = state.rule.as_ref().ok_or(Error::NoBackwardRule { op: node.op })?;
+                    let grads = rule(&BackwardCtx { grad: &grad, inputs: &state.inputs })?;
+                    for (input, g) in state.inputs.iter().zip(grads) {
+                        if let (true, Some(g)) = (input.requires_grad, g) {
+                            accumulate(input, g, node.op)?;
+                        }
+                    }
                 }
             }
         }

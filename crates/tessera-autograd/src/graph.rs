@@ -1,5 +1,6 @@
 //! Graph nodes: what an op records so that backward can run its rule.
 
+use crate::slice_grad::{GradPiece, Slice};
 use crate::Result;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,6 +56,9 @@ pub(crate) struct GradSlot {
     /// A leaf's accumulated gradient; for an op's output, the gradient being summed during a
     /// backward pass (taken when its rule runs).
     pub(crate) grad: Mutex<Option<Tensor>>,
+    /// Gradients of slices of an op's output, joined into `grad` when its rule runs
+    /// (`slice_grad`).
+    pieces: Mutex<Vec<GradPiece>>,
     /// `None` for leaves and constants.
     pub(crate) node: Option<Node>,
     pub(crate) shape: Shape,
@@ -67,6 +71,7 @@ impl GradSlot {
         GradSlot {
             requires_grad,
             grad: Mutex::new(None),
+            pieces: Mutex::new(Vec::new()),
             node,
             shape: t.shape().clone(),
             dtype: t.dtype(),
@@ -77,6 +82,16 @@ impl GradSlot {
     pub(crate) fn grad_slot(&self) -> MutexGuard<'_, Option<Tensor>> {
         // A poisoned lock only means a thread panicked while holding it; the slot is intact.
         self.grad.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn pieces(&self) -> MutexGuard<'_, Vec<GradPiece>> {
+        self.pieces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the gradient being summed, pieces included.
+    pub(crate) fn clear_grad(&self) {
+        *self.grad_slot() = None;
+        self.pieces().clear();
     }
 }
 
@@ -104,6 +119,9 @@ pub(crate) struct Node {
     /// The backward pass that last visited this node (a mark for the topological sort, so that
     /// no set lookup is needed).
     pub(crate) visited: AtomicU64,
+    /// For a view that is a slice of its one input: where it lies, so that backward places its
+    /// gradient into the input's instead of running the rule (when the input is an op's output).
+    pub(crate) slice: Option<Slice>,
 }
 
 pub(crate) struct NodeState {
@@ -113,7 +131,7 @@ pub(crate) struct NodeState {
 
 impl Node {
     pub(crate) fn new(op: &'static str, inputs: Vec<Arc<GradSlot>>, rule: Option<BackwardRule>) -> Node {
-        Node { op, state: Mutex::new(Some(NodeState { inputs, rule })), visited: AtomicU64::new(0) }
+        Node { op, state: Mutex::new(Some(NodeState { inputs, rule })), visited: AtomicU64::new(0), slice: None }
     }
 
     /// Takes the inputs and rule out, leaving the node freed.

@@ -36,6 +36,7 @@ pub mod gradcheck;
 mod graph;
 mod no_grad;
 mod ops;
+mod slice_grad;
 mod var;
 
 pub use autocast::{autocast, autocast_precision, AutocastGuard, Precision};

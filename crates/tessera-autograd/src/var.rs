@@ -1,6 +1,7 @@
 //! `Var`: a tensor plus, when gradients are tracked, its node in the graph.
 
 use crate::graph::{BackwardCtx, BackwardRule, GradSlot, InputGrads, Node};
+use crate::slice_grad::Slice;
 use crate::{is_grad_enabled, Error, Result};
 use std::fmt;
 use std::sync::{Arc, MutexGuard};
@@ -90,6 +91,19 @@ impl Var {
         }
         let inputs = inputs.iter().map(|v| v.slot.clone()).collect();
         Var::from_parts(output, true, Some(Node::new(op, inputs, Some(Box::new(rule)))))
+    }
+
+    /// [`Var::record`] for a view that is `slice` of its one input: `rule` pads the gradient to
+    /// the input's shape, which backward skips where it can keep the gradient as a piece.
+    pub(crate) fn record_slice<F>(op: &'static str, output: Tensor, input: &Var, slice: Slice, rule: F) -> Var
+    where
+        F: Fn(&BackwardCtx<'_>) -> Result<InputGrads> + Send + Sync + 'static,
+    {
+        if !Var::tracks(&[input], &output) {
+            return Var::constant(output);
+        }
+        let node = Node { slice: Some(slice), ..Node::new(op, vec![input.slot.clone()], Some(Box::new(rule))) };
+        Var::from_parts(output, true, Some(node))
     }
 
     /// The value.

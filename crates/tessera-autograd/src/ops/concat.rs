@@ -1,32 +1,17 @@
 //! Slicing and joining: narrow, split, chunk, cat, stack.
 
-use super::scalar_like;
+use crate::slice_grad::Slice;
 use crate::{Result, Var};
 use tessera_tensor::Tensor;
 
 impl Var {
-    /// Keeps `len` entries of `dim` from `start` (a view); the gradient is zero-padded back.
+    /// Keeps `len` entries of `dim` from `start` (a view); the gradient is zero-padded back
+    /// (or, for a slice of an op's output, kept as a piece of that output's gradient and joined
+    /// with the other slices' in one pass).
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Var> {
         let y = self.tensor().narrow(dim, start, len)?;
-        Ok(Var::record("narrow", y, &[self], move |c| {
-            let x = c.input_shape(0);
-            let d = x.dim(dim, "narrow").map_err(tessera_tensor::Error::from)?;
-            let pad = |n: usize| -> Result<Tensor> {
-                let mut dims = x.dims().to_vec();
-                dims[d] = n;
-                Ok(scalar_like(0.0, c.grad)?.expand(dims)?)
-            };
-            let after = x.dims()[d] - start - len;
-            let mut parts = Vec::with_capacity(3);
-            if start > 0 {
-                parts.push(pad(start)?);
-            }
-            parts.push(c.grad.clone());
-            if after > 0 {
-                parts.push(pad(after)?);
-            }
-            Ok(vec![Some(if parts.len() == 1 { c.grad.clone() } else { Tensor::cat(&parts, d as isize)? })])
-        }))
+        let slice = Slice { dim: self.shape().dim(dim, "narrow").map_err(tessera_tensor::Error::from)?, start };
+        Ok(Var::record_slice("narrow", y, self, slice, move |c| Ok(vec![Some(slice.place(c.input_shape(0), c.grad)?)])))
     }
 
     /// Pieces of `size` entries along `dim` (the last may be shorter), each a differentiable view.
