@@ -93,6 +93,50 @@ fn multihead_attention_matches_the_formula_with_masks_and_both_layouts() {
     assert!(max_diff(out.tensor(), &reference.contiguous().unwrap()) < 1e-12);
 }
 
+/// Self-attention projects its one input in one product (and keys with values in one when they
+/// are one value): the output and every gradient equal those of three separate projections.
+#[test]
+fn projections_packed_in_one_product_have_the_gradients_of_separate_ones() {
+    let mut g = Generator::new(3);
+    let cfg = AttentionConfig { batch_first: true, ..AttentionConfig::new(12, 3) };
+    let mha = MultiheadAttention::new(&mut g, cfg, 0, DType::F64, &CPU).unwrap();
+    for (_, p) in mha.parameters() {
+        if p.rank() == 1 {
+            p.tensor().assign_(&Tensor::randn(&mut g, p.dims().to_vec(), DType::F64, &CPU).unwrap()).unwrap();
+        }
+    }
+    let (x, memory) = (randn_param(&mut g, &[2, 5, 12]), randn_param(&mut g, &[2, 7, 12]));
+    let run = |q: &Var, k: &Var, v: &Var| {
+        mha.zero_grad();
+        let out = mha.attend(q, k, v, AttentionMask { key_padding: None, causal: q.dims() == k.dims() }).unwrap();
+        out.square().unwrap().sum_all().unwrap().backward().unwrap();
+        let grads: Vec<Tensor> = mha.parameters().into_iter().map(|(_, p)| p.grad().unwrap()).collect();
+        (out.tensor().clone(), grads)
+    };
+    let copy = |v: &Var| Var::param(v.tensor().clone()).unwrap();
+    for (kv, what) in [(&x, "self-attention"), (&memory, "keys and values of one memory")] {
+        let (packed, packed_grads) = run(&x, kv, kv);
+        let (q, k, v) = (copy(&x), copy(kv), copy(kv));
+        let (separate, separate_grads) = run(&q, &k, &v);
+        assert!(max_diff(&packed, &separate) < 1e-12, "{what}: outputs");
+        for (a, b) in packed_grads.iter().zip(&separate_grads) {
+            assert!(max_diff(a, b) < 1e-12, "{what}: parameter gradients");
+        }
+        let kv_grad = k.grad().unwrap().add(&v.grad().unwrap()).unwrap();
+        let x_grad = if kv.id() == x.id() { kv_grad.add(&q.grad().unwrap()).unwrap() } else { q.grad().unwrap() };
+        assert!(max_diff(&x.grad().unwrap(), &x_grad) < 1e-12, "{what}: the query's gradient");
+        if kv.id() != x.id() {
+            assert!(max_diff(&memory.grad().unwrap(), &kv_grad) < 1e-12, "{what}: the memory's gradient");
+        }
+        x.zero_grad();
+        memory.zero_grad();
+    }
+}
+
+fn randn_param(g: &mut Generator, dims: &[usize]) -> Var {
+    Var::param(Tensor::randn(g, dims.to_vec(), DType::F64, &CPU).unwrap()).unwrap()
+}
+
 #[test]
 fn attention_weights_are_the_head_mean_of_the_softmax() {
     let mut g = Generator::new(2);

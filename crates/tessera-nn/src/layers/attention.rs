@@ -130,13 +130,26 @@ impl MultiheadAttention {
     /// The projection `which` (0: query, 1: key, 2: value) of `x` `[batch, seq, E]`, split into
     /// heads: `[batch, heads, seq, E / heads]` (a view).
     fn project(&self, x: &Var, which: usize) -> Result<Var> {
+        let [y] = self.project_packed(x, which)?;
+        Ok(y)
+    }
+
+    /// The `N` projections from `first` on (0: query, 1: key, 2: value) of one `x`, as one
+    /// product with those rows of `in_proj_weight` (PyTorch's packed in-projection), each split
+    /// into heads. Their gradients come back through one product, and the slices of the output
+    /// are joined in one pass.
+    fn project_packed<const N: usize>(&self, x: &Var, first: usize) -> Result<[Var; N]> {
         let e = self.config.embed_dim;
-        let w = self.in_proj_weight.narrow(0, which * e, e)?.t()?;
+        let w = self.in_proj_weight.narrow(0, first * e, N * e)?.t()?;
         let y = match &self.in_proj_bias {
-            Some(b) => x.matmul_bias(&w, &b.narrow(0, which * e, e)?)?,
+            Some(b) => x.matmul_bias(&w, &b.narrow(0, first * e, N * e)?)?,
             None => x.matmul(&w)?,
         };
-        self.split_heads(&y)
+        let mut heads = Vec::with_capacity(N);
+        for i in 0..N {
+            heads.push(self.split_heads(&if N == 1 { y.clone() } else { y.narrow(2, i * e, e)? })?);
+        }
+        Ok(heads.try_into().unwrap_or_else(|_| unreachable!("one head split per projection")))
     }
 
     fn split_heads(&self, y: &Var) -> Result<Var> {
@@ -161,13 +174,24 @@ impl MultiheadAttention {
 
     /// Attention of `query` over `key` and `value` (each `[batch, seq, E]` with `batch_first`,
     /// else `[seq, batch, E]`), hiding what `mask` says: the output in the query's layout.
+    /// Self-attention (one value, or its clones, given three times) projects it once.
     pub fn attend(&self, query: &Var, key: &Var, value: &Var, mask: AttentionMask<'_>) -> Result<Var> {
+        if query.id() == key.id() && key.id() == value.id() {
+            let x = self.batch_major(query, "query")?;
+            let [q, keys, values] = self.project_packed(&x, 0)?;
+            return self.attend_heads(q, &KeyValues { keys, values }, mask);
+        }
         self.attend_key_values(query, &self.key_values(key, value)?, mask)
     }
 
-    /// `key` and `value` (configured layout) projected and split into heads.
+    /// `key` and `value` (configured layout) projected and split into heads; in one product
+    /// when they are one value.
     pub fn key_values(&self, key: &Var, value: &Var) -> Result<KeyValues> {
         let (k, v) = (self.batch_major(key, "key")?, self.batch_major(value, "value")?);
+        if key.id() == value.id() {
+            let [keys, values] = self.project_packed(&k, 1)?;
+            return Ok(KeyValues { keys, values });
+        }
         Ok(KeyValues { keys: self.project(&k, 1)?, values: self.project(&v, 2)? })
     }
 
@@ -177,7 +201,12 @@ impl MultiheadAttention {
     pub fn attend_key_values(&self, query: &Var, kv: &KeyValues, mask: AttentionMask<'_>) -> Result<Var> {
         let q = self.batch_major(query, "query")?;
         self.check_key_values(kv, q.dims()[0])?;
-        let qh = self.project(&q, 0)?;
+        self.attend_heads(self.project(&q, 0)?, kv, mask)
+    }
+
+    /// Attention of the projected queries `qh` (`[batch, heads, q_len, head_dim]`) over `kv`,
+    /// heads merged and projected out, in the configured layout.
+    fn attend_heads(&self, qh: Var, kv: &KeyValues, mask: AttentionMask<'_>) -> Result<Var> {
         let dropout = match self.config.dropout > 0.0 && self.training.load(Ordering::Relaxed) {
             true => {
                 let weights = qh.dims()[0] * qh.dims()[1] * qh.dims()[2] * kv.len();
@@ -187,7 +216,7 @@ impl MultiheadAttention {
         };
         let spec = AttentionSpec { causal: mask.causal, scale: None, dropout };
         let heads = Var::attention(&qh, &kv.keys, &kv.values, mask.key_padding, &spec)?;
-        let (b, s) = (q.dims()[0], q.dims()[1]);
+        let (b, s) = (qh.dims()[0], qh.dims()[2]);
         let merged = heads.permute(&[0, 2, 1, 3])?.reshape([b, s, self.config.embed_dim])?;
         let out = self.out_proj.forward(&merged)?;
         Ok(if self.config.batch_first { out } else { out.transpose(0, 1)? })
