@@ -65,12 +65,7 @@ fn multihead_attention_matches_the_formula_with_masks_and_both_layouts() {
     let mha = MultiheadAttention::new(&mut g, cfg, 0, DType::F64, &CPU).unwrap();
     let names: Vec<String> = mha.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
-    // PyTorch zeroes the biases; give them values so that the check sees them.
-    for (_, p) in mha.parameters() {
-        if p.rank() == 1 {
-            p.tensor().assign_(&Tensor::randn(&mut g, p.dims().to_vec(), DType::F64, &CPU).unwrap()).unwrap();
-        }
-    }
+    randomise_biases(&mha, &mut g);
     let q = Tensor::randn(&mut g, [2, 5, 12], DType::F64, &CPU).unwrap();
     let kv = Tensor::randn(&mut g, [2, 7, 12], DType::F64, &CPU).unwrap();
     let pad = Tensor::from_vec(vec![0u8, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1], [2, 7], &CPU).unwrap();
@@ -100,11 +95,7 @@ fn projections_packed_in_one_product_have_the_gradients_of_separate_ones() {
     let mut g = Generator::new(3);
     let cfg = AttentionConfig { batch_first: true, ..AttentionConfig::new(12, 3) };
     let mha = MultiheadAttention::new(&mut g, cfg, 0, DType::F64, &CPU).unwrap();
-    for (_, p) in mha.parameters() {
-        if p.rank() == 1 {
-            p.tensor().assign_(&Tensor::randn(&mut g, p.dims().to_vec(), DType::F64, &CPU).unwrap()).unwrap();
-        }
-    }
+    randomise_biases(&mha, &mut g);
     let (x, memory) = (randn_param(&mut g, &[2, 5, 12]), randn_param(&mut g, &[2, 7, 12]));
     let run = |q: &Var, k: &Var, v: &Var| {
         mha.zero_grad();
@@ -130,6 +121,15 @@ fn projections_packed_in_one_product_have_the_gradients_of_separate_ones() {
         }
         x.zero_grad();
         memory.zero_grad();
+    }
+}
+
+/// PyTorch zeroes the biases; gives them values so that the checks see them.
+fn randomise_biases(m: &dyn Module, g: &mut Generator) {
+    for (_, p) in m.parameters() {
+        if p.rank() == 1 {
+            p.tensor().assign_(&Tensor::randn(g, p.dims().to_vec(), DType::F64, &CPU).unwrap()).unwrap();
+        }
     }
 }
 
