@@ -143,7 +143,8 @@ mod tests {
         }
     }
 
-    /// A value split three ways gets its gradient in one `cat` of the three pieces.
+    /// A value split three ways, each piece weighted differently: each part of its gradient is
+    /// its own piece's.
     #[test]
     fn a_split_of_a_computed_value_backs_through_its_pieces() {
         let x = Var::param(values(2, 6, 0.0)).unwrap();

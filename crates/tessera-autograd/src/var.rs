@@ -93,16 +93,15 @@ impl Var {
         Var::from_parts(output, true, Some(Node::new(op, inputs, Some(Box::new(rule)))))
     }
 
-    /// [`Var::record`] for a view that is `slice` of its one input: `rule` pads the gradient to
-    /// the input's shape, which backward skips where it can keep the gradient as a piece.
-    pub(crate) fn record_slice<F>(op: &'static str, output: Tensor, input: &Var, slice: Slice, rule: F) -> Var
-    where
-        F: Fn(&BackwardCtx<'_>) -> Result<InputGrads> + Send + Sync + 'static,
-    {
+    /// Records a view that is `slice` of its one input. Its rule pads the gradient with zeros to
+    /// the input's shape; backward skips it where it can keep the gradient as a piece of the
+    /// input's (`slice_grad`).
+    pub(crate) fn record_slice(op: &'static str, output: Tensor, input: &Var, slice: Slice) -> Var {
         if !Var::tracks(&[input], &output) {
             return Var::constant(output);
         }
-        let node = Node { slice: Some(slice), ..Node::new(op, vec![input.slot.clone()], Some(Box::new(rule))) };
+        let rule: BackwardRule = Box::new(move |c| Ok(vec![Some(slice.place(c.input_shape(0), c.grad)?)]));
+        let node = Node { slice: Some(slice), ..Node::new(op, vec![input.slot.clone()], Some(rule)) };
         Var::from_parts(output, true, Some(node))
     }
 

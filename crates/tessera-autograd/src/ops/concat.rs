@@ -11,7 +11,7 @@ impl Var {
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Var> {
         let y = self.tensor().narrow(dim, start, len)?;
         let slice = Slice { dim: self.shape().dim(dim, "narrow").map_err(tessera_tensor::Error::from)?, start };
-        Ok(Var::record_slice("narrow", y, self, slice, move |c| Ok(vec![Some(slice.place(c.input_shape(0), c.grad)?)])))
+        Ok(Var::record_slice("narrow", y, self, slice))
     }
 
     /// Pieces of `size` entries along `dim` (the last may be shorter), each a differentiable view.
