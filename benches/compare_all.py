@@ -1,6 +1,9 @@
 """Every Tessera-vs-reference comparison in one run: `compare_numpy.py` (CPU ops against numpy) and
 `compare_torch.py` (training steps against PyTorch), then one table of ratios (tessera / reference,
-below 1: Tessera faster) for 1 and 2 threads, under the machine's CPU model and SIMD flags.
+below 1: Tessera faster) for 1 and 2 threads, under the machine's CPU model and SIMD flags; then each
+training step beside its arithmetic bound: the floating-point operations of its matrix products
+(counted by `examples/step.rs --flops`) at the rate Tessera's own 2048 x 2048 product reached in the
+same run, on the same number of threads.
 
 Run through `cargo xtask bench --compare [--install] [--skip-cargo]`, or directly with a Python
 that has numpy, threadpoolctl and torch: `PY benches/compare_all.py [--skip-cargo] [--out DIR]`.
@@ -30,6 +33,41 @@ def machine():
     except OSError:
         pass
     return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(flags) or 'unknown'}"
+
+
+def step_flops(skip_cargo):
+    """{bench workload name: floating-point operations of one step's matrix products}, from the
+    `step` example built in the comparison's target folder (built here unless `skip_cargo`);
+    None when it cannot be built or run."""
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(HERE), "target-bench"))
+    if not skip_cargo:
+        build = ["cargo", "build", "--release", "-p", "tessera-benches", "--example", "step"]
+        if subprocess.run(build, cwd=os.path.dirname(HERE), env=dict(os.environ, CARGO_TARGET_DIR=target)).returncode:
+            return None
+    try:
+        out = subprocess.run([os.path.join(target, "release", "examples", "step"), "--flops"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"no product counts for the bound table: {e}")
+        return None
+    return {name: int(flops) for name, flops in (line.split() for line in out.splitlines())}
+
+
+def bound_lines(numpy_rows, torch_rows, flops):
+    """The table of each training step against its arithmetic bound (see the module's doc)."""
+    rates = {r["threads"]: r["work"] / r["tessera"]["best"] for r in numpy_rows
+             if r["op"] == "matmul" and r["size"] == "2048"}
+    lines = ["", "arithmetic bound = the step's product FLOPs at Tessera's matmul 2048 rate on as many threads "
+             f"({', '.join(f'{t} thr {rate / 1e9:.1f} GFLOP/s' for t, rate in sorted(rates.items()))})", "",
+             f"{'workload':<40} {'thr':>3} {'GFLOP':>7} {'bound':>11} {'tessera':>7} {'torch':>7}  (x bound)"]
+    for r in torch_rows:
+        work, rate = flops.get(r.get("bench")), rates.get(r["threads"])
+        if work is None or rate is None:
+            continue
+        bound = work / rate
+        lines.append(f"{r['workload']:<40} {r['threads']:>3} {work / 1e9:>7.3f} {bound * 1e3:>8.3f} ms "
+                     f"{r['tessera_s'] / bound:>7.2f} {r['reference_s'] / bound:>7.2f}")
+    return lines
 
 
 def main():
@@ -65,6 +103,10 @@ def main():
     lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>11} {'reference':>11} {'ratio':>6}  reference")
     for name, threads, ours, ref_name, theirs in table:
         lines.append(f"{name:<40} {threads:>3} {ours * 1e3:>8.3f} ms {theirs * 1e3:>8.3f} ms {ours / theirs:>6.2f}  {ref_name}")
+    flops = step_flops(args.skip_cargo)
+    if flops:
+        with open(os.path.join(args.out, "torch.json")) as f:
+            lines += bound_lines(numpy["rows"], json.load(f), flops)
     text = "\n".join(lines)
     print("\n" + text)
     with open(os.path.join(args.out, "table.txt"), "w") as f:

@@ -249,7 +249,7 @@ def main():
         best = min(t_default, t_fused)
         print(f"{name + ', 1 thr':<40} {ours * 1e3:>7.3f} ms {t_default * 1e3:>7.3f} ms {t_fused * 1e3:>14.3f} ms "
               f"{ours / best:>20.2f}")
-        results.append(row(name, 1, ours, best))
+        results.append(row(name, f"mlp_step/{bench}", 1, ours, best))
     # (row name, criterion group, PyTorch seconds per step by thread count)
     stepped = [
         ("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer", {t: recurrent[t][0] for t in (1, 2)}),
@@ -263,7 +263,7 @@ def main():
             ours, theirs = criterion_median(env["CARGO_TARGET_DIR"], group, f"t{threads}"), torch_s[threads]
             label = f"{name.split(' (')[0]}, {threads} thr"
             print(f"{label:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
-            results.append(row(name, threads, ours, theirs))
+            results.append(row(name, group, threads, ours, theirs))
             if group == "lm_step":
                 tokens = 32 * 35
                 print(f"{'  tokens/s':<40} {tokens / ours:>10.0f} {tokens / theirs:>10.0f} {'':>17} "
@@ -272,10 +272,11 @@ def main():
     write_json(args.json, results)
 
 
-def row(workload, threads, tessera_s, torch_s):
-    """One comparison for `--json`: seconds per step of each side (PyTorch: its faster optimizer)."""
-    return {"workload": workload, "threads": threads, "tessera_s": tessera_s, "reference": f"torch {torch.__version__}",
-            "reference_s": torch_s, "ratio": tessera_s / torch_s}
+def row(workload, bench, threads, tessera_s, torch_s):
+    """One comparison for `--json`: seconds per step of each side (PyTorch: its faster optimizer);
+    `bench` is the workload's name in `examples/step.rs` (`tessera_benches::workloads`)."""
+    return {"workload": workload, "bench": bench, "threads": threads, "tessera_s": tessera_s,
+            "reference": f"torch {torch.__version__}", "reference_s": torch_s, "ratio": tessera_s / torch_s}
 
 
 def write_json(path, rows):
@@ -295,7 +296,7 @@ def print_seq2seq(target, seq2seq, header=True):
         name = f"Transformer seq2seq step, {threads} thr"
         theirs = seq2seq[threads]
         print(f"{name:<40} {ours * 1e3:>7.3f} ms {theirs * 1e3:>7.3f} ms {'-':>17} {ours / theirs:>20.2f}")
-        rows.append(row("Transformer seq2seq step", threads, ours, theirs))
+        rows.append(row("Transformer seq2seq step", "seq2seq_step", threads, ours, theirs))
     return rows
 
 

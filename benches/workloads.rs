@@ -271,13 +271,14 @@ fn visit_cycling<T>(
     });
 }
 
-/// Builds each training-step workload in turn (MLP at batch 256, LSTM layer, LM, GPT, the GPT's
-/// attention, CNN, seq2seq) and hands its step to `visit` with the bench's name for it; the workload is dropped
-/// when `visit` returns.
+/// Builds each training-step workload in turn (MLP at batch 32 and 256, LSTM and GRU layers, LM,
+/// GPT, the GPT's attention, CNN, seq2seq) and hands its step to `visit` with the bench's name for
+/// it; the workload is dropped when `visit` returns.
 pub fn each_training_step(visit: &mut dyn FnMut(&'static str, &mut dyn FnMut())) {
-    let mut mlp = MlpWorkload::new(256);
-    visit("mlp_step/b256", &mut || drop(mlp.step()));
-    drop(mlp);
+    for (name, batch) in [("mlp_step/b32", 32), ("mlp_step/b256", 256)] {
+        let mut mlp = MlpWorkload::new(batch);
+        visit(name, &mut || drop(mlp.step()));
+    }
     for (name, mut layer) in
         [("lstm_layer", RecurrentLayerWorkload::lstm()), ("gru_layer", RecurrentLayerWorkload::gru())]
     {

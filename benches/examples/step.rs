@@ -1,10 +1,16 @@
 //! Training steps of one bench workload ([`tessera_benches::workloads::each_training_step`]:
-//! `mlp_step/b256`, `lstm_layer`, `gru_layer`, `lm_step`, `gpt_step`, `attention`, `cnn_step`, `seq2seq_step`) on a pool of
-//! THREADS threads, printing milliseconds per step: a binary for `perf record`.
+//! `mlp_step/b32`, `mlp_step/b256`, `lstm_layer`, `gru_layer`, `lm_step`, `gpt_step`, `attention`,
+//! `cnn_step`, `seq2seq_step`) on a pool of THREADS threads, printing milliseconds per step and
+//! the rate its matrix products reached: a binary for `perf record`.
 //! `cargo run --release -p tessera-benches --example step -- NAME [STEPS] [THREADS]`
+//!
+//! With `--flops` in place of a name it prints, for every workload, the floating-point operations
+//! of one step's matrix products (`name flops` per line), from which `compare_all.py` puts each
+//! step beside its arithmetic bound.
 
 use std::time::Instant;
 use tessera_core::host_memory::CachingAllocator;
+use tessera_tensor::product_flops;
 
 /// As in the `tessera` program: freed buffers are reused, not returned to the system.
 #[global_allocator]
@@ -13,6 +19,17 @@ static ALLOCATOR: CachingAllocator = CachingAllocator;
 fn main() {
     let mut args = std::env::args().skip(1);
     let wanted = args.next().unwrap_or_default();
+    if wanted == "--flops" {
+        tessera_benches::pool(1).install(|| {
+            tessera_benches::workloads::each_training_step(&mut |name, step| {
+                step();
+                let before = product_flops();
+                step();
+                println!("{name} {}", product_flops() - before);
+            })
+        });
+        return;
+    }
     let mut number = |default| args.next().and_then(|s| s.parse::<usize>().ok()).unwrap_or(default);
     let (steps, threads) = (number(20), number(1));
     let mut found = false;
@@ -27,17 +44,25 @@ fn main() {
             for _ in 0..3 {
                 step();
             }
-            let start = Instant::now();
+            let (start, flops) = (Instant::now(), product_flops());
             for _ in 0..steps {
                 step();
             }
-            let ms = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
-            println!("{name}: {steps} steps on {threads} thread(s): {ms:.2} ms/step");
+            let secs = start.elapsed().as_secs_f64() / steps as f64;
+            let flops = (product_flops() - flops) as f64 / steps as f64;
+            println!(
+                "{name}: {steps} steps on {threads} thread(s): {:.2} ms/step; products {:.3} GFLOP/step, {:.1} GFLOP/s \
+                 over the whole step",
+                secs * 1e3,
+                flops / 1e9,
+                flops / secs / 1e9
+            );
         })
     });
     if !found {
         eprintln!(
-            "unknown workload {wanted:?}: mlp_step/b256, lstm_layer, gru_layer, lm_step, gpt_step, attention, cnn_step or seq2seq_step"
+            "unknown workload {wanted:?}: mlp_step/b32, mlp_step/b256, lstm_layer, gru_layer, lm_step, gpt_step, \
+             attention, cnn_step, seq2seq_step, or --flops"
         );
         std::process::exit(2);
     }

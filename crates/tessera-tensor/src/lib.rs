@@ -17,6 +17,7 @@ mod dispatch_log;
 mod display;
 mod error;
 mod generator;
+mod product_flops;
 mod storage;
 mod tensor;
 
@@ -24,6 +25,7 @@ pub use device::Device;
 pub use dispatch_log::{record_dispatches, Dispatch};
 pub use error::{Error, Result};
 pub use generator::Generator;
+pub use product_flops::product_flops;
 pub use storage::Storage;
 pub use tensor::{BatchStats, Tensor};
 /// The caching allocator behind CPU tensors' memory, once a program installs it.

@@ -63,6 +63,7 @@ fn gemm_into<T: FloatMath + 'static>(
         }
         return;
     }
+    super::product_flops::count_product(m, n, k);
     // SAFETY: the asserts above keep every element the strides reach inside its slice.
     unsafe {
         gemm::gemm(

@@ -130,6 +130,7 @@ fn product<T: Native>(
         last(ds, m, n) < dst.len() && (k == 0 || (last(ls, m, k) < lhs.len() && last(rs, k, n) < rhs.len())),
         "conv2d product out of bounds"
     );
+    super::product_flops::count_product(m, n, k);
     // SAFETY: the assertion above keeps every element gemm touches inside its slice; gemm reads
     // the destination only when `accumulate`, and writes every element of it otherwise.
     unsafe {

@@ -161,6 +161,7 @@ pub(super) fn batched<T: GemmElem>(
     let dst = OutPtr(spare.as_mut_ptr().cast::<T>());
     // Rows `r0..r0 + rows` and columns `c0..c0 + cols` of product `i`, written into `out`.
     let block = |i: usize, (r0, rows): (usize, usize), (c0, cols): (usize, usize), par: Parallelism| {
+        super::product_flops::count_product(rows, cols, k);
         // SAFETY: every offset plus stride combination stays inside its buffer (the layouts were
         // validated when their tensors were built); the block lies inside product `i`'s m * n
         // elements of `out`, and concurrent calls are given disjoint blocks; gemm reads the

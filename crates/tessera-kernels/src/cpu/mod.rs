@@ -29,6 +29,7 @@ pub mod par;
 #[cfg(test)]
 mod par_tests;
 mod pooling;
+mod product_flops;
 mod random;
 mod reduce;
 mod rotary;
@@ -54,6 +55,7 @@ pub use matmul::matmul;
 pub use norm::{norm, norm_backward};
 pub use optim::{optim_step, optim_step_master};
 pub use pooling::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
+pub use product_flops::product_flops;
 pub use random::{dropout, random};
 pub use reduce::reduce;
 pub use rotary::rotary;
