@@ -2,13 +2,14 @@
 //! its output, forward; one pass for a row's two correction terms and one for its gradient,
 //! backward. f16 and bf16 compute in f32.
 
-use super::batch_norm::sum_lanes;
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::par;
+use super::simd::multiversion;
 use super::unary::{map, FloatMath};
 use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
 use crate::Result;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16};
 
 /// The plan's normalisation of `x` with its optional `weight` and `bias`: `[y, stats]`, the
@@ -68,22 +69,28 @@ pub fn norm_backward(
     let f = &plan.forward;
     expect_dtype("norm_backward", f.dtype, &[x, dy])?;
     expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
-    macro_rules! run {
-        ($x:expr, $dy:expr, $s:expr, $t:ty, $wide:expr, $narrow:expr) => {{
+    macro_rules! native {
+        ($x:expr, $dy:expr, $s:expr, $t:ty) => {{
+            let w = weight.zip(f.weight.as_ref()).and_then(|(b, l)| Some(strided_values(b.as_slice::<$t>()?, l)));
+            let (x, dy) = (strided_values($x, &f.x), strided_values($dy, &plan.dy));
+            backward(f, &x, w.as_deref(), &dy, &strided_values($s, &plan.stats)).into()
+        }};
+    }
+    macro_rules! via_f32 {
+        ($x:expr, $dy:expr, $s:expr, $t:ty) => {{
             let w = weight
                 .zip(f.weight.as_ref())
-                .and_then(|(b, l)| b.as_slice::<$t>().map(|v| map(&strided_values(v, l), $wide)));
-            let (x, dy) = (map(&strided_values($x, &f.x), $wide), map(&strided_values($dy, &plan.dy), $wide));
-            map(&backward(f, &x, w.as_deref(), &dy, &strided_values($s, &plan.stats)), $narrow).into()
+                .and_then(|(b, l)| b.as_slice::<$t>().map(|v| map(&strided_values(v, l), <$t>::to_f32)));
+            let (x, dy) =
+                (map(&strided_values($x, &f.x), <$t>::to_f32), map(&strided_values($dy, &plan.dy), <$t>::to_f32));
+            map(&backward(f, &x, w.as_deref(), &dy, &strided_values($s, &plan.stats)), <$t>::from_f32).into()
         }};
     }
     Ok(match (x, dy, stats) {
-        (CpuBuffer::F32(x), CpuBuffer::F32(d), CpuBuffer::F32(s)) => run!(x, d, s, f32, |v: f32| v, |v: f32| v),
-        (CpuBuffer::F64(x), CpuBuffer::F64(d), CpuBuffer::F64(s)) => run!(x, d, s, f64, |v: f64| v, |v: f64| v),
-        (CpuBuffer::F16(x), CpuBuffer::F16(d), CpuBuffer::F32(s)) => run!(x, d, s, f16, f16::to_f32, f16::from_f32),
-        (CpuBuffer::BF16(x), CpuBuffer::BF16(d), CpuBuffer::F32(s)) => {
-            run!(x, d, s, bf16, bf16::to_f32, bf16::from_f32)
-        }
+        (CpuBuffer::F32(x), CpuBuffer::F32(d), CpuBuffer::F32(s)) => native!(x, d, s, f32),
+        (CpuBuffer::F64(x), CpuBuffer::F64(d), CpuBuffer::F64(s)) => native!(x, d, s, f64),
+        (CpuBuffer::F16(x), CpuBuffer::F16(d), CpuBuffer::F32(s)) => via_f32!(x, d, s, f16),
+        (CpuBuffer::BF16(x), CpuBuffer::BF16(d), CpuBuffer::F32(s)) => via_f32!(x, d, s, bf16),
         _ => unreachable!("dtypes checked above"),
     })
 }
@@ -97,60 +104,118 @@ fn rows_mut<T: Send>(out: &mut [T], width: usize, work: usize, f: impl Fn(usize,
     }
 }
 
+/// A vector of `rows` rows of `width`, each written in full by `f(row, uninitialised row)`, in
+/// chunks of whole rows on the pool when large.
+fn build_rows<T: Send>(rows: usize, width: usize, f: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Vec<T> {
+    let chunk_width = width.max(1);
+    par::build_vec(rows * width, chunk_width, |start, chunk| {
+        for (i, row) in chunk.chunks_mut(chunk_width).enumerate() {
+            f(start / chunk_width + i, row);
+        }
+    })
+}
+
 fn forward<T: FloatMath + Send + Sync>(plan: &NormPlan, x: &[T], w: Option<&[T]>, b: Option<&[T]>) -> (Vec<T>, Vec<T>) {
     let n = plan.width;
     let mut stats = vec![T::ZERO; plan.rows * 2];
-    let inv_n = T::from_f64(1.0 / n.max(1) as f64);
-    // Each row's two sums in eight lanes and rows on the pool: one running sum per row was a
-    // serial chain of adds that the second thread waited on.
-    rows_mut(&mut stats, 2, x.len(), |r, s| {
-        let row = &x[r * n..][..n];
-        let mean = match plan.kind {
-            NormKind::Layer => sum_lanes(row, row, |v, _| v) * inv_n,
-            NormKind::Rms => T::ZERO,
-        };
-        let var = sum_lanes(row, row, |v, _| (v - mean) * (v - mean)) * inv_n;
-        s[0] = mean;
-        s[1] = T::ONE / (var + T::from_f64(plan.eps)).sqrt();
-    });
-    let mut y = vec![T::ZERO; x.len()];
-    rows_mut(&mut y, n, x.len(), |r, out| {
-        let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
-        for (c, (o, &v)) in out.iter_mut().zip(&x[r * n..][..n]).enumerate() {
-            let h = (v - mean) * rstd;
-            *o = match (w, b) {
-                (Some(w), Some(b)) => h * w[c] + b[c],
-                (Some(w), None) => h * w[c],
-                (None, Some(b)) => h + b[c],
-                (None, None) => h,
-            };
-        }
-    });
+    let (layer, eps) = (plan.kind == NormKind::Layer, T::from_f64(plan.eps));
+    // Rows on the pool, each row's sums in lanes: one running sum per row was a serial chain of
+    // adds that the second thread waited on.
+    rows_mut(&mut stats, 2, x.len(), |r, s| s.copy_from_slice(&row_stats(&x[r * n..][..n], layer, eps)));
+    let y =
+        build_rows(plan.rows, n, |r, out| normalise_row(&x[r * n..][..n], [stats[2 * r], stats[2 * r + 1]], w, b, out));
     (y, stats)
 }
 
 fn backward<T: FloatMath + Send + Sync>(plan: &NormPlan, x: &[T], w: Option<&[T]>, dy: &[T], stats: &[T]) -> Vec<T> {
-    let n = plan.width;
-    let inv_n = T::from_f64(1.0 / n.max(1) as f64);
-    let mut dx = vec![T::ZERO; x.len()];
-    rows_mut(&mut dx, n, x.len(), |r, out| {
-        let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
-        let (xr, dyr) = (&x[r * n..][..n], &dy[r * n..][..n]);
-        let g = |c: usize| match w {
-            Some(w) => dyr[c] * w[c],
-            None => dyr[c],
+    let (n, layer) = (plan.width, plan.kind == NormKind::Layer);
+    build_rows(plan.rows, n, |r, out| {
+        let stats = [stats[2 * r], stats[2 * r + 1]];
+        backward_row(&x[r * n..][..n], &dy[r * n..][..n], w, stats, layer, out)
+    })
+}
+
+multiversion! {
+    /// A row's `[mean, 1 / sqrt(variance + eps)]` (the mean 0 for RMSNorm, whose "variance" is
+    /// then the mean square).
+    fn row_stats<T>(row: &[T], layer: bool, eps: T) -> [T; 2]
+    where T: FloatMath
+    {
+        let inv_n = T::from_f64(1.0 / row.len().max(1) as f64);
+        let mean = if layer { sum2(row, row, |v, _| v) * inv_n } else { T::ZERO };
+        let var = sum2(row, row, |v, _| (v - mean) * (v - mean)) * inv_n;
+        [mean, T::ONE / (var + eps).sqrt()]
+    }
+}
+
+multiversion! {
+    /// `out = (x - mean) rstd`, times the weight and plus the bias where given.
+    fn normalise_row<T>(x: &[T], stats: [T; 2], w: Option<&[T]>, b: Option<&[T]>, out: &mut [MaybeUninit<T>])
+    where T: FloatMath
+    {
+        let [mean, rstd] = stats;
+        let h = |v: T| (v - mean) * rstd;
+        match (w, b) {
+            (Some(w), Some(b)) => each(out, x, w, b, |v, w, b| h(v) * w + b),
+            (Some(w), None) => each(out, x, w, w, |v, w, _| h(v) * w),
+            (None, Some(b)) => each(out, x, b, b, |v, b, _| h(v) + b),
+            (None, None) => each(out, x, x, x, |v, _, _| h(v)),
+        }
+    }
+}
+
+multiversion! {
+    /// A row's gradient `dx = rstd (g - mean(g) - x̂ mean(g x̂))`, `g = dy · weight`,
+    /// `x̂ = (x - mean) rstd` (RMSNorm has no `mean(g)` term).
+    fn backward_row<T>(x: &[T], dy: &[T], w: Option<&[T]>, stats: [T; 2], layer: bool, out: &mut [MaybeUninit<T>])
+    where T: FloatMath
+    {
+        let [mean, rstd] = stats;
+        let inv_n = T::from_f64(1.0 / x.len().max(1) as f64);
+        let (sum_g, sum_gx) = match w {
+            Some(w) => (sum2(dy, w, |d, w| d * w), sum3(dy, w, x, |d, w, v| d * w * (v - mean))),
+            None => (sum2(dy, dy, |d, _| d), sum2(dy, x, |d, v| d * (v - mean))),
         };
-        // dx = rstd (g - mean(g) - xhat mean(g xhat)); RMSNorm has no mean term.
-        let (mut sum_g, mut sum_gx) = (T::ZERO, T::ZERO);
-        for c in 0..n {
-            sum_g = sum_g + g(c);
-            sum_gx = sum_gx + g(c) * (xr[c] - mean) * rstd;
+        let mean_g = if layer { sum_g * inv_n } else { T::ZERO };
+        let scale = sum_gx * rstd * inv_n * rstd;
+        let dx = |g: T, v: T| rstd * (g - mean_g - (v - mean) * scale);
+        match w {
+            Some(w) => each(out, dy, w, x, |d, w, v| dx(d * w, v)),
+            None => each(out, dy, x, x, |d, v, _| dx(d, v)),
         }
-        let mean_g = if plan.kind == NormKind::Layer { sum_g * inv_n } else { T::ZERO };
-        let mean_gx = sum_gx * inv_n;
-        for (c, o) in out.iter_mut().enumerate() {
-            *o = rstd * (g(c) - mean_g - (xr[c] - mean) * rstd * mean_gx);
+    }
+}
+
+/// `out[i] = f(a[i], b[i], c[i])`.
+#[inline(always)]
+fn each<T: Copy>(out: &mut [MaybeUninit<T>], a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) {
+    for (((o, &a), &b), &c) in out.iter_mut().zip(a).zip(b).zip(c) {
+        o.write(f(a, b, c));
+    }
+}
+
+/// Lanes of a row's sums: 16 or 32 lanes, or summing the lanes as a tree, measured slower on the
+/// GPT's rows of 128 (Zen 4).
+const LANES: usize = 8;
+
+/// `Σ f(a[i], b[i])` in [`LANES`] lanes, then across them.
+#[inline(always)]
+fn sum2<T: FloatMath>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    sum3(a, b, b, |a, b, _| f(a, b))
+}
+
+/// `Σ f(a[i], b[i], c[i])` in [`LANES`] lanes, then across them. (One sum per loop: with two,
+/// LLVM left the lanes scalar.)
+#[inline(always)]
+fn sum3<T: FloatMath>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let (ac, bc, cc) = (a.chunks_exact(LANES), b.chunks_exact(LANES), c.chunks_exact(LANES));
+    let tail = ac.remainder().iter().zip(bc.remainder()).zip(cc.remainder());
+    let tail = tail.fold(T::ZERO, |s, ((&a, &b), &c)| s + f(a, b, c));
+    for ((a, b), c) in ac.zip(bc).zip(cc) {
+        for l in 0..LANES {
+            acc[l] = acc[l] + f(a[l], b[l], c[l]);
         }
-    });
-    dx
+    }
+    acc.iter().fold(tail, |s, &v| s + v)
 }
