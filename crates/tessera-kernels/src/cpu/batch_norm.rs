@@ -4,6 +4,7 @@
 //! compute in f32.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
+use super::lanes::sum_lanes;
 use super::par;
 use super::unary::{map, FloatMath};
 use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
@@ -12,37 +13,6 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout};
-
-/// `Σ f(a[i], b[i])` in eight lanes (which vectorise), then across them.
-#[inline]
-pub(super) fn sum_lanes<T: FloatMath>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
-    let mut acc = [T::ZERO; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for l in 0..8 {
-            acc[l] = acc[l] + f(x[l], y[l]);
-        }
-    }
-    let tail = ar.iter().zip(br).fold(T::ZERO, |s, (&x, &y)| s + f(x, y));
-    acc.iter().fold(tail, |s, &v| s + v)
-}
-
-/// `(Σ g[i], Σ g[i] · (x[i] - mean))` in eight lanes each.
-#[inline]
-fn sum2_lanes<T: FloatMath>(g: &[T], x: &[T], mean: T) -> (T, T) {
-    let (mut a, mut b) = ([T::ZERO; 8], [T::ZERO; 8]);
-    let (gc, xc) = (g.chunks_exact(8), x.chunks_exact(8));
-    let (gr, xr) = (gc.remainder(), xc.remainder());
-    for (gs, xs) in gc.zip(xc) {
-        for l in 0..8 {
-            a[l] = a[l] + gs[l];
-            b[l] = b[l] + gs[l] * (xs[l] - mean);
-        }
-    }
-    let tail = gr.iter().zip(xr).fold((T::ZERO, T::ZERO), |(s, t), (&g, &v)| (s + g, t + g * (v - mean)));
-    (a.iter().fold(tail.0, |s, &v| s + v), b.iter().fold(tail.1, |s, &v| s + v))
-}
 
 /// `f(channel)` for every channel, in parallel when the input is large.
 fn per_channel<U: Send>(channels: usize, elems: usize, f: impl Fn(usize) -> U + Sync + Send) -> Vec<U> {
@@ -257,8 +227,8 @@ fn backward<T: FloatMath + Send + Sync>(
         let (mean, invstd) = (saved[ch], saved[c + ch]);
         let at = |bn: usize| (bn * c + ch) * inner;
         let (sum_dy, sum_dyx) = (0..n).fold((T::ZERO, T::ZERO), |(s, t), bn| {
-            let (a, b) = sum2_lanes(&dy[at(bn)..][..inner], &x[at(bn)..][..inner], mean);
-            (s + a, t + b)
+            let (g, x) = (&dy[at(bn)..][..inner], &x[at(bn)..][..inner]);
+            (s + sum_lanes(g, g, |g, _| g), t + sum_lanes(g, x, |g, v| g * (v - mean)))
         });
         (sum_dy, sum_dyx * invstd)
     });

@@ -20,6 +20,7 @@ mod creation;
 mod cross_entropy;
 mod half;
 mod index;
+mod lanes;
 mod lstm;
 mod math;
 mod matmul;

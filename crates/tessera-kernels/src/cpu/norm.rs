@@ -3,6 +3,7 @@
 //! backward. f16 and bf16 compute in f32.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::lanes::{sum3_lanes, sum_lanes};
 use super::par;
 use super::simd::multiversion;
 use super::unary::{map, FloatMath};
@@ -142,8 +143,8 @@ multiversion! {
     where T: FloatMath
     {
         let inv_n = T::from_f64(1.0 / row.len().max(1) as f64);
-        let mean = if layer { sum2(row, row, |v, _| v) * inv_n } else { T::ZERO };
-        let var = sum2(row, row, |v, _| (v - mean) * (v - mean)) * inv_n;
+        let mean = if layer { sum_lanes(row, row, |v, _| v) * inv_n } else { T::ZERO };
+        let var = sum_lanes(row, row, |v, _| (v - mean) * (v - mean)) * inv_n;
         [mean, T::ONE / (var + eps).sqrt()]
     }
 }
@@ -173,8 +174,8 @@ multiversion! {
         let [mean, rstd] = stats;
         let inv_n = T::from_f64(1.0 / x.len().max(1) as f64);
         let (sum_g, sum_gx) = match w {
-            Some(w) => (sum2(dy, w, |d, w| d * w), sum3(dy, w, x, |d, w, v| d * w * (v - mean))),
-            None => (sum2(dy, dy, |d, _| d), sum2(dy, x, |d, v| d * (v - mean))),
+            Some(w) => (sum_lanes(dy, w, |d, w| d * w), sum3_lanes(dy, w, x, |d, w, v| d * w * (v - mean))),
+            None => (sum_lanes(dy, dy, |d, _| d), sum_lanes(dy, x, |d, v| d * (v - mean))),
         };
         let mean_g = if layer { sum_g * inv_n } else { T::ZERO };
         let scale = sum_gx * rstd * inv_n * rstd;
@@ -192,30 +193,4 @@ fn each<T: Copy>(out: &mut [MaybeUninit<T>], a: &[T], b: &[T], c: &[T], f: impl 
     for (((o, &a), &b), &c) in out.iter_mut().zip(a).zip(b).zip(c) {
         o.write(f(a, b, c));
     }
-}
-
-/// Lanes of a row's sums: 16 or 32 lanes, or summing the lanes as a tree, measured slower on the
-/// GPT's rows of 128 (Zen 4).
-const LANES: usize = 8;
-
-/// `Σ f(a[i], b[i])` in [`LANES`] lanes, then across them.
-#[inline(always)]
-fn sum2<T: FloatMath>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
-    sum3(a, b, b, |a, b, _| f(a, b))
-}
-
-/// `Σ f(a[i], b[i], c[i])` in [`LANES`] lanes, then across them. (One sum per loop: with two,
-/// LLVM left the lanes scalar.)
-#[inline(always)]
-fn sum3<T: FloatMath>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) -> T {
-    let mut acc = [T::ZERO; LANES];
-    let (ac, bc, cc) = (a.chunks_exact(LANES), b.chunks_exact(LANES), c.chunks_exact(LANES));
-    let tail = ac.remainder().iter().zip(bc.remainder()).zip(cc.remainder());
-    let tail = tail.fold(T::ZERO, |s, ((&a, &b), &c)| s + f(a, b, c));
-    for ((a, b), c) in ac.zip(bc).zip(cc) {
-        for l in 0..LANES {
-            acc[l] = acc[l] + f(a[l], b[l], c[l]);
-        }
-    }
-    acc.iter().fold(tail, |s, &v| s + v)
 }
