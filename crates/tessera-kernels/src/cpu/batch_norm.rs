@@ -6,13 +6,13 @@
 use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
 use super::lanes::sum_lanes;
 use super::par;
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
+use super::wide::{operand, Wide};
 use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
 use crate::Result;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::mem::MaybeUninit;
-use tessera_core::{bf16, f16, Layout};
+use tessera_core::{bf16, f16};
 
 /// `f(channel)` for every channel, in parallel when the input is large.
 fn per_channel<U: Send>(channels: usize, elems: usize, f: impl Fn(usize) -> U + Sync + Send) -> Vec<U> {
@@ -38,54 +38,6 @@ fn build_rows<T: Send>(
             f((at / inner.max(1)) % channels.max(1), at, oc);
         }
     })
-}
-
-/// An element type as the loops compute it: f32 and f64 as themselves (views of contiguous data
-/// borrowed, not copied), f16 and bf16 widened to f32.
-trait Wide: CpuElem {
-    /// The arithmetic type.
-    type W: FloatMath + Send + Sync;
-    /// The view's values, widened.
-    fn widen<'a>(v: &'a [Self], l: &Layout) -> Cow<'a, [Self::W]>;
-    /// Results narrowed back into a buffer of this type.
-    fn narrow(v: Vec<Self::W>) -> CpuBuffer;
-}
-
-macro_rules! native {
-    ($t:ty) => {
-        impl Wide for $t {
-            type W = $t;
-            fn widen<'a>(v: &'a [$t], l: &Layout) -> Cow<'a, [$t]> {
-                strided_values(v, l)
-            }
-            fn narrow(v: Vec<$t>) -> CpuBuffer {
-                v.into()
-            }
-        }
-    };
-}
-native!(f32);
-native!(f64);
-
-macro_rules! half {
-    ($t:ty) => {
-        impl Wide for $t {
-            type W = f32;
-            fn widen<'a>(v: &'a [$t], l: &Layout) -> Cow<'a, [f32]> {
-                Cow::Owned(map(&strided_values(v, l), <$t>::to_f32))
-            }
-            fn narrow(v: Vec<f32>) -> CpuBuffer {
-                map(&v, <$t>::from_f32).into()
-            }
-        }
-    };
-}
-half!(f16);
-half!(bf16);
-
-/// The values of an optional operand of dtype `S`, widened.
-fn operand<'a, S: Wide>(b: Option<&'a CpuBuffer>, l: Option<&Layout>) -> Option<Cow<'a, [S::W]>> {
-    b.zip(l).and_then(|(b, l)| b.as_slice::<S>().map(|v| S::widen(v, l)))
 }
 
 /// Batch normalisation: `[y, saved]`, `saved` `[3, channels]` holding each channel's mean,

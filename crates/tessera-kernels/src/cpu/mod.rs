@@ -37,6 +37,7 @@ mod rotary;
 mod simd;
 mod softmax;
 mod unary;
+mod wide;
 mod zip;
 
 pub use attention::{attention, attention_backward};

@@ -2,11 +2,12 @@
 //! its output, forward; one pass for a row's two correction terms and one for its gradient,
 //! backward. f16 and bf16 compute in f32.
 
-use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
 use super::lanes::{sum3_lanes, sum_lanes};
 use super::par;
 use super::simd::multiversion;
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
+use super::wide::{operand, Wide};
 use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
 use crate::Result;
 use rayon::prelude::*;
@@ -24,38 +25,28 @@ pub fn norm(
     let op = plan.kind.name();
     expect_dtype(op, plan.dtype, &[x])?;
     expect_dtype(op, plan.dtype, &[weight, bias].into_iter().flatten().collect::<Vec<_>>())?;
-    macro_rules! native {
-        ($x:expr, $t:ty) => {{
-            let p = |b: Option<&CpuBuffer>, l: &Option<tessera_core::Layout>| {
-                b.zip(l.as_ref()).and_then(|(b, l)| b.as_slice::<$t>().map(|v| strided_values(v, l).into_owned()))
-            };
-            let (y, s) = forward(
-                plan,
-                &strided_values($x, &plan.x),
-                p(weight, &plan.weight).as_deref(),
-                p(bias, &plan.bias).as_deref(),
-            );
-            [y.into(), s.into()]
-        }};
-    }
-    macro_rules! via_f32 {
-        ($x:expr, $t:ty) => {{
-            let p = |b: Option<&CpuBuffer>, l: &Option<tessera_core::Layout>| {
-                b.zip(l.as_ref())
-                    .and_then(|(b, l)| b.as_slice::<$t>().map(|v| map(&strided_values(v, l), <$t>::to_f32)))
-            };
-            let x = map(&strided_values($x, &plan.x), <$t>::to_f32);
-            let (y, s) = forward(plan, &x, p(weight, &plan.weight).as_deref(), p(bias, &plan.bias).as_deref());
-            [map(&y, <$t>::from_f32).into(), s.into()]
-        }};
-    }
     Ok(match x {
-        CpuBuffer::F32(x) => native!(x, f32),
-        CpuBuffer::F64(x) => native!(x, f64),
-        CpuBuffer::F16(x) => via_f32!(x, f16),
-        CpuBuffer::BF16(x) => via_f32!(x, bf16),
+        CpuBuffer::F32(_) => forward_as::<f32>(plan, x, weight, bias),
+        CpuBuffer::F64(_) => forward_as::<f64>(plan, x, weight, bias),
+        CpuBuffer::F16(_) => forward_as::<f16>(plan, x, weight, bias),
+        CpuBuffer::BF16(_) => forward_as::<bf16>(plan, x, weight, bias),
         _ => unreachable!("the plan admits float dtypes only"),
     })
+}
+
+fn forward_as<S: Wide>(
+    plan: &NormPlan,
+    x: &CpuBuffer,
+    weight: Option<&CpuBuffer>,
+    bias: Option<&CpuBuffer>,
+) -> [CpuBuffer; 2]
+where
+    CpuBuffer: From<Vec<S::W>>,
+{
+    let xv = operand::<S>(Some(x), Some(&plan.x)).expect("dtype checked by the caller");
+    let (w, b) = (operand::<S>(weight, plan.weight.as_ref()), operand::<S>(bias, plan.bias.as_ref()));
+    let (y, stats) = forward(plan, &xv, w.as_deref(), b.as_deref());
+    [S::narrow(y), stats.into()]
 }
 
 /// The gradient of `x` for the plan's normalisation from the output's gradient `dy`, the input
@@ -70,30 +61,31 @@ pub fn norm_backward(
     let f = &plan.forward;
     expect_dtype("norm_backward", f.dtype, &[x, dy])?;
     expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
-    macro_rules! native {
-        ($x:expr, $dy:expr, $s:expr, $t:ty) => {{
-            let w = weight.zip(f.weight.as_ref()).and_then(|(b, l)| Some(strided_values(b.as_slice::<$t>()?, l)));
-            let (x, dy) = (strided_values($x, &f.x), strided_values($dy, &plan.dy));
-            backward(f, &x, w.as_deref(), &dy, &strided_values($s, &plan.stats)).into()
-        }};
-    }
-    macro_rules! via_f32 {
-        ($x:expr, $dy:expr, $s:expr, $t:ty) => {{
-            let w = weight
-                .zip(f.weight.as_ref())
-                .and_then(|(b, l)| b.as_slice::<$t>().map(|v| map(&strided_values(v, l), <$t>::to_f32)));
-            let (x, dy) =
-                (map(&strided_values($x, &f.x), <$t>::to_f32), map(&strided_values($dy, &plan.dy), <$t>::to_f32));
-            map(&backward(f, &x, w.as_deref(), &dy, &strided_values($s, &plan.stats)), <$t>::from_f32).into()
-        }};
-    }
-    Ok(match (x, dy, stats) {
-        (CpuBuffer::F32(x), CpuBuffer::F32(d), CpuBuffer::F32(s)) => native!(x, d, s, f32),
-        (CpuBuffer::F64(x), CpuBuffer::F64(d), CpuBuffer::F64(s)) => native!(x, d, s, f64),
-        (CpuBuffer::F16(x), CpuBuffer::F16(d), CpuBuffer::F32(s)) => via_f32!(x, d, s, f16),
-        (CpuBuffer::BF16(x), CpuBuffer::BF16(d), CpuBuffer::F32(s)) => via_f32!(x, d, s, bf16),
+    Ok(match x {
+        CpuBuffer::F32(_) => backward_as::<f32>(plan, x, weight, dy, stats),
+        CpuBuffer::F64(_) => backward_as::<f64>(plan, x, weight, dy, stats),
+        CpuBuffer::F16(_) => backward_as::<f16>(plan, x, weight, dy, stats),
+        CpuBuffer::BF16(_) => backward_as::<bf16>(plan, x, weight, dy, stats),
         _ => unreachable!("dtypes checked above"),
     })
+}
+
+fn backward_as<S: Wide>(
+    plan: &NormBackwardPlan,
+    x: &CpuBuffer,
+    weight: Option<&CpuBuffer>,
+    dy: &CpuBuffer,
+    stats: &CpuBuffer,
+) -> CpuBuffer
+where
+    S::W: CpuElem,
+{
+    let f = &plan.forward;
+    let xv = operand::<S>(Some(x), Some(&f.x)).expect("dtype checked by the caller");
+    let dyv = operand::<S>(Some(dy), Some(&plan.dy)).expect("dtype checked by the caller");
+    let w = operand::<S>(weight, f.weight.as_ref());
+    let sv = stats.as_slice::<S::W>().map(|v| strided_values(v, &plan.stats)).expect("dtype checked by the caller");
+    S::narrow(backward(f, &xv, w.as_deref(), &dyv, &sv))
 }
 
 /// Rows of `width` in parallel when `work` (the elements they read) is large: `f(row, output row)`.
