@@ -71,7 +71,7 @@ where
     }
 }
 
-// Functions forced inline rather than closures: their bodies (erfc, exp) are past LLVM's
+// Functions forced inline rather than closures: their bodies (Phi, exp) are past LLVM's
 // inlining threshold, and a call per element would not vectorise.
 #[inline(always)]
 fn gelu_backward<T: FloatMath>(x: T, g: T) -> T {

@@ -60,7 +60,8 @@ pub(crate) trait FloatMath:
     fn sin(self) -> Self;
     fn cos(self) -> Self;
     fn tanh(self) -> Self;
-    fn erfc(self) -> Self;
+    /// The standard normal distribution function and density at `self`, `(Phi, phi)`.
+    fn normal_cdf_pdf(self) -> (Self, Self);
     fn powf(self, p: Self) -> Self;
     fn sigmoid(self) -> Self;
     fn from_f32(v: f32) -> Self;
@@ -94,8 +95,8 @@ impl FloatMath for f32 {
         math::tanh_f32(self)
     }
     #[inline(always)]
-    fn erfc(self) -> Self {
-        math::erfc_f32(self)
+    fn normal_cdf_pdf(self) -> (Self, Self) {
+        math::normal_cdf_pdf_f32(self)
     }
     fn powf(self, p: Self) -> Self {
         f32::powf(self, p)
@@ -133,8 +134,9 @@ impl FloatMath for f64 {
     fn tanh(self) -> Self {
         f64::tanh(self)
     }
-    fn erfc(self) -> Self {
-        libm::erfc(self)
+    fn normal_cdf_pdf(self) -> (Self, Self) {
+        let cdf = 0.5 * libm::erfc(-self * std::f64::consts::FRAC_1_SQRT_2);
+        (cdf, (-0.5 * self * self).exp() * FRAC_1_SQRT_2PI)
     }
     fn powf(self, p: Self) -> Self {
         f64::powf(self, p)
@@ -148,23 +150,18 @@ impl FloatMath for f64 {
     }
 }
 
-// The GELU family: passed to `map` as closures, their bodies (erfc or exp inlined) grew past
+// The GELU family: passed to `map` as closures, their bodies (Phi or exp inlined) grew past
 // LLVM's inlining threshold and every element became a scalar call; called directly from
 // `gelu_family_into`'s loops they are always inlined and vectorise.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const GELU_TANH_K: f64 = 0.044715;
 
-/// `x Phi(x)` with the normal distribution's `Phi(x) = erfc(-x / sqrt 2) / 2`: equal to
-/// `x (1 + erf(x / sqrt 2)) / 2`, without its cancellation for negative `x`.
+/// `x Phi(x)`, `Phi` the standard normal distribution function, computed without the
+/// cancellation of `x (1 + erf(x / sqrt 2)) / 2` for negative `x`.
 #[inline(always)]
 fn gelu<T: FloatMath>(x: T) -> T {
-    x * normal_cdf(x)
-}
-
-#[inline(always)]
-fn normal_cdf<T: FloatMath>(x: T) -> T {
-    T::from_f32(0.5) * (-x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erfc()
+    x * x.normal_cdf_pdf().0
 }
 
 /// `0.5 x (1 + tanh(u))`, `u = sqrt(2/pi) (x + 0.044715 x^3)`, as `x sigmoid(2u)`: the same
@@ -182,8 +179,8 @@ fn gelu_tanh_arg<T: FloatMath>(x: T) -> T {
 
 #[inline(always)]
 pub(super) fn gelu_grad<T: FloatMath>(x: T) -> T {
-    let pdf = T::from_f64(FRAC_1_SQRT_2PI);
-    normal_cdf(x) + x * (T::from_f32(-0.5) * x * x).exp() * pdf
+    let (cdf, pdf) = x.normal_cdf_pdf();
+    cdf + x * pdf
 }
 
 /// The derivative of [`gelu_tanh`], `0.5 (1 + tanh(u)) + 0.5 x (1 - tanh(u)^2) u'`, through
@@ -286,7 +283,8 @@ mod tests {
     /// The f32 GELU family against f64 over [-12, 12], including the negative tail where
     /// `1 + erf` and `1 + tanh` would cancel: relative error, with the gradients' two terms each
     /// bounding the error of the sum (they cancel near the gradient's zero at x = -0.75), and
-    /// the tail's magnification of argument rounding allowed for.
+    /// the tanh form's magnification of the rounding of its argument allowed for (the exact
+    /// form rounds no argument: `Phi` takes `x` itself).
     #[test]
     fn gelu_family_is_accurate_in_the_negative_tail() {
         for i in -12_000..=12_000 {
@@ -295,18 +293,18 @@ mod tests {
             let pdf = (-0.5 * xd * xd).exp() * FRAC_1_SQRT_2PI;
             let h = 1e-6;
             let tanh_grad = (gelu_tanh_f64(xd + h) - gelu_tanh_f64(xd - h)) / (2.0 * h);
-            // How much each function magnifies the rounding of its f32 argument in the tail:
-            // erfc(a) by 2 a^2 = x^2, sigmoid(2u) by |2u| (twice that for the roundings of u).
-            let (erfc_cond, sigmoid_cond) = (xd * xd, 4.0 * gelu_tanh_arg(xd).abs());
+            // How much sigmoid(2u) magnifies the rounding of its argument in the tail: by |2u|,
+            // twice that for the roundings of u.
+            let sigmoid_cond = 4.0 * gelu_tanh_arg(xd).abs();
             let cases = [
-                ("gelu", f64::from(gelu(x)), xd * normal_cdf_f64(xd), 0.0, erfc_cond),
+                ("gelu", f64::from(gelu(x)), xd * normal_cdf_f64(xd), 0.0, 0.0),
                 ("gelu_tanh", f64::from(gelu_tanh(x)), gelu_tanh_f64(xd), 0.0, sigmoid_cond),
                 (
                     "gelu_grad",
                     f64::from(gelu_grad(x)),
                     normal_cdf_f64(xd) + xd * pdf,
                     normal_cdf_f64(xd) + xd.abs() * pdf,
-                    erfc_cond,
+                    0.0,
                 ),
                 (
                     "gelu_tanh_grad",

@@ -37,15 +37,32 @@ fn sigmoid_f64(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+fn normal_cdf_f32(x: f32) -> f32 {
+    normal_cdf_pdf_f32(x).0
+}
+
+fn normal_pdf_f32(x: f32) -> f32 {
+    normal_cdf_pdf_f32(x).1
+}
+
+fn normal_cdf_f64(x: f64) -> f64 {
+    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+fn normal_pdf_f64(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
 /// A function, its `f64` reference and the bound in ulp that `math.rs` documents.
 type Bound = (&'static str, fn(f32) -> f32, fn(f64) -> f64, u64);
 
-const BOUNDS: [Bound; 5] = [
+const BOUNDS: [Bound; 6] = [
     ("exp", exp_f32, f64::exp, 1),
     ("ln", ln_f32, f64::ln, 1),
     ("tanh", tanh_f32, f64::tanh, 6),
     ("sigmoid", sigmoid_f32, sigmoid_f64, 3),
-    ("erfc", erfc_f32, libm::erfc, 6),
+    ("normal_cdf", normal_cdf_f32, normal_cdf_f64, 5),
+    ("normal_pdf", normal_pdf_f32, normal_pdf_f64, 3),
 ];
 
 #[test]
@@ -81,7 +98,7 @@ fn every_f32_input_is_within_the_documented_bound() {
 #[test]
 fn special_values() {
     let inf = f32::INFINITY;
-    for f in [exp_f32, ln_f32, tanh_f32, sigmoid_f32, erfc_f32] {
+    for f in [exp_f32, ln_f32, tanh_f32, sigmoid_f32, normal_cdf_f32, normal_pdf_f32] {
         assert!(f(f32::NAN).is_nan());
     }
     assert_eq!((exp_f32(inf), exp_f32(-inf), exp_f32(0.0)), (inf, 0.0, 1.0));
@@ -95,8 +112,12 @@ fn special_values() {
     assert_eq!(tanh_f32(1e-30), 1e-30);
     assert_eq!((sigmoid_f32(inf), sigmoid_f32(-inf), sigmoid_f32(0.0)), (1.0, 0.0, 0.5));
     assert_eq!(sigmoid_f32(-100.0), (-100f64).exp() as f32);
-    assert_eq!((erfc_f32(inf), erfc_f32(-inf), erfc_f32(0.0), erfc_f32(-0.0)), (0.0, 2.0, 1.0, 1.0));
-    assert_eq!(erfc_f32(11.0), 0.0);
+    assert_eq!(
+        (normal_cdf_f32(inf), normal_cdf_f32(-inf), normal_cdf_f32(0.0), normal_cdf_f32(-0.0)),
+        (1.0, 0.0, 0.5, 0.5)
+    );
+    assert_eq!((normal_cdf_f32(-14.5), normal_cdf_f32(9.0)), (0.0, 1.0));
+    assert_eq!((normal_pdf_f32(inf), normal_pdf_f32(-inf), normal_pdf_f32(0.0)), (0.0, 0.0, 0.398_942_3));
 }
 
 #[test]
@@ -112,3 +133,4 @@ fn exp_flushed_is_exp_down_to_the_normal_range_and_zero_below() {
     assert!(exp_flushed_f32(f32::NAN).is_nan());
     assert_eq!(exp_flushed_f32(inf), inf);
 }
+
