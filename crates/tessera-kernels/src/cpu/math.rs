@@ -147,7 +147,8 @@ pub(crate) fn sigmoid_f32(x: f32) -> f32 {
 ///
 /// With `z = |x|` and `t = 1 / (1 + 5z/16)`, `Phi(-z) = t Q(t) e^(-z^2/2)`, `Q` a degree-9
 /// polynomial fitted for this file (minimax in relative error on `z` in `[0, 14.5]` by Lawson's
-/// iteration, its coefficients rounded to `f32` one at a time with the rest refitted: 1.2e-8); `Phi(z) = 1 - Phi(-z)`.
+/// iteration, its coefficients rounded to `f32` one at a time with the rest refitted: 1.2e-8, by
+/// `tools/fit_normal_cdf.py`); `Phi(z) = 1 - Phi(-z)`.
 /// The Gaussian factor is shared with the density, and the rounding of `z^2` is carried into it
 /// as a first-order correction: in the tail the exponent reaches -104, where an error of `d` in
 /// it is a relative error of `d` in the result.
