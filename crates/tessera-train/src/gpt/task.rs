@@ -264,7 +264,8 @@ impl Task for GptTask<'_> {
 /// stream is cut into consecutive non-overlapping windows of the context length (the last one
 /// kept when it has at least 2 tokens); inside a window each token after the first is
 /// predicted from the ones before it; perplexity is `exp` of the mean negative
-/// log-likelihood over every predicted token. Evaluation mode, no graph.
+/// log-likelihood over every predicted token. Runs in evaluation mode without recording a graph,
+/// and puts the model back in training mode.
 pub fn perplexity(model: &Gpt, ids: &[u32]) -> Result<(f64, usize)> {
     let block = model.config().block_size;
     let vocab = model.config().vocab;

@@ -80,7 +80,8 @@ fn pick(logits: &[f64], s: &Sampling, rng: &mut SplitMix) -> u32 {
 }
 
 /// Continues `prompt` (token ids, at least one) by `tokens` sampled tokens and returns them
-/// (without the prompt). The model runs in evaluation mode (no dropout) and records no graph.
+/// (without the prompt). The model runs in evaluation mode (no dropout) and records no graph;
+/// it is put back in training mode at the end.
 ///
 /// ```
 /// use tessera_tensor::Device;
