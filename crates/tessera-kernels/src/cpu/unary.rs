@@ -295,13 +295,7 @@ mod tests {
             let cases = [
                 ("gelu", f64::from(gelu(x)), xd * cdf, 0.0, 0.0),
                 ("gelu_tanh", f64::from(gelu_tanh(x)), gelu_tanh_f64(xd), 0.0, sigmoid_cond),
-                (
-                    "gelu_grad",
-                    f64::from(gelu_grad(x)),
-                    cdf + xd * pdf,
-                    cdf + xd.abs() * pdf,
-                    0.0,
-                ),
+                ("gelu_grad", f64::from(gelu_grad(x)), cdf + xd * pdf, cdf + xd.abs() * pdf, 0.0),
                 (
                     "gelu_tanh_grad",
                     f64::from(gelu_tanh_grad(x)),

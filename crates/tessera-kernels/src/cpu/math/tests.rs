@@ -133,4 +133,3 @@ fn exp_flushed_is_exp_down_to_the_normal_range_and_zero_below() {
     assert!(exp_flushed_f32(f32::NAN).is_nan());
     assert_eq!(exp_flushed_f32(inf), inf);
 }
-
