@@ -219,7 +219,7 @@ mod hugging_face {
 
         save_as_hf(&source, &dir, "llama");
         let err = load_hf_gpt2(&dir, &CPU).err().unwrap().to_string();
-        assert!(err.contains("llama") && err.contains("config.json"), "{err}");
+        assert!(err.contains("model_type is \"llama\"") && err.contains("config.json"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

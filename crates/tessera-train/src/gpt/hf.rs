@@ -22,9 +22,12 @@ pub fn hf_config(dir: &Path) -> Result<GptConfig> {
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let bad = |msg: String| Error::Checkpoint { path: path.clone(), msg };
     let v: Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-    match v.get("model_type").and_then(Value::as_str) {
-        Some("gpt2") => {}
-        other => return Err(bad(format!("model_type is {other:?}, not \"gpt2\": only GPT-2 checkpoints are read"))),
+    match v.get("model_type") {
+        Some(Value::String(kind)) if kind == "gpt2" => {}
+        Some(other) => {
+            return Err(bad(format!("model_type is {other}, not \"gpt2\": only GPT-2 checkpoints are read")))
+        }
+        None => return Err(bad("no model_type: only GPT-2 checkpoints (model_type \"gpt2\") are read".into())),
     }
     let size = |keys: &[&str]| {
         keys.iter()
@@ -36,7 +39,11 @@ pub fn hf_config(dir: &Path) -> Result<GptConfig> {
     let gelu_tanh = match activation {
         "gelu_new" | "gelu_pytorch_tanh" => true,
         "gelu" => false,
-        other => return Err(bad(format!("activation_function {other:?} is not supported (gelu_new or gelu)"))),
+        other => {
+            return Err(bad(format!(
+                "activation_function {other:?} is not supported (gelu_new, gelu_pytorch_tanh or gelu)"
+            )))
+        }
     };
     Ok(GptConfig {
         vocab: size(&["vocab_size"])?,

@@ -34,9 +34,10 @@ impl Seq2seqConfig {
         match v.get("arch").and_then(Value::as_str) {
             Some("lstm-attention") => Ok(Seq2seqConfig::Lstm(LstmAttentionConfig::from_json(v)?)),
             Some("transformer") => Ok(Seq2seqConfig::Transformer(TransformerSeq2seqConfig::from_json(v)?)),
-            other => Err(Error::Config(format!(
+            Some(other) => Err(Error::Config(format!(
                 "seq2seq config: architecture {other:?} is not `lstm-attention` or `transformer`"
             ))),
+            None => Err(Error::Config("seq2seq config: no `arch` (`lstm-attention` or `transformer`)".into())),
         }
     }
 }
@@ -199,5 +200,18 @@ impl Seq2seq for Seq2seqModel {
             (Seq2seqModel::Transformer(m), AnyMemory::Transformer(mem)) => m.attention_maps(mem, decoder_input),
             _ => Err(mismatch()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_or_missing_architecture_is_named_in_the_error() {
+        let unknown = Seq2seqConfig::from_json(&serde_json::json!({ "arch": "rnn" })).unwrap_err().to_string();
+        assert!(unknown.contains("architecture \"rnn\" is not"), "{unknown}");
+        let missing = Seq2seqConfig::from_json(&serde_json::json!({})).unwrap_err().to_string();
+        assert!(missing.contains("no `arch`"), "{missing}");
     }
 }
