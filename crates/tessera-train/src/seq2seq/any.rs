@@ -31,11 +31,15 @@ impl Seq2seqConfig {
 
     /// From the JSON [`Seq2seqConfig::to_json`] writes.
     pub fn from_json(v: &Value) -> Result<Seq2seqConfig> {
-        match v.get("arch").and_then(Value::as_str) {
-            Some("lstm-attention") => Ok(Seq2seqConfig::Lstm(LstmAttentionConfig::from_json(v)?)),
-            Some("transformer") => Ok(Seq2seqConfig::Transformer(TransformerSeq2seqConfig::from_json(v)?)),
+        match v.get("arch") {
+            Some(Value::String(a)) if a == "lstm-attention" => {
+                Ok(Seq2seqConfig::Lstm(LstmAttentionConfig::from_json(v)?))
+            }
+            Some(Value::String(a)) if a == "transformer" => {
+                Ok(Seq2seqConfig::Transformer(TransformerSeq2seqConfig::from_json(v)?))
+            }
             Some(other) => Err(Error::Config(format!(
-                "seq2seq config: architecture {other:?} is not `lstm-attention` or `transformer`"
+                "seq2seq config: architecture {other} is not `lstm-attention` or `transformer`"
             ))),
             None => Err(Error::Config("seq2seq config: no `arch` (`lstm-attention` or `transformer`)".into())),
         }
@@ -211,6 +215,8 @@ mod tests {
     fn an_unknown_or_missing_architecture_is_named_in_the_error() {
         let unknown = Seq2seqConfig::from_json(&serde_json::json!({ "arch": "rnn" })).unwrap_err().to_string();
         assert!(unknown.contains("architecture \"rnn\" is not"), "{unknown}");
+        let number = Seq2seqConfig::from_json(&serde_json::json!({ "arch": 5 })).unwrap_err().to_string();
+        assert!(number.contains("architecture 5 is not"), "{number}");
         let missing = Seq2seqConfig::from_json(&serde_json::json!({})).unwrap_err().to_string();
         assert!(missing.contains("no `arch`"), "{missing}");
     }
