@@ -146,6 +146,22 @@ fn gpt_run_learns_writes_its_folder_generates_and_names_bad_sizes() {
     assert!(nucleus.starts_with("KING"), "{nucleus}");
     let err = tessera_fails(&["generate", "--checkpoint", run_arg, "--top-p", "1.5"]);
     assert!(err.contains("'1.5' for '--top-p <TOP_P>': must be above 0 and at most 1"), "{err}");
+    let unknown = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["generate", "--checkpoint", run_arg, "--prompt", "KING \u{2603}", "--tokens", "5"])
+        .output()
+        .unwrap();
+    let warning = String::from_utf8_lossy(&unknown.stderr);
+    assert!(unknown.status.success(), "{warning}");
+    assert!(warning.contains("1 of the prompt's 6 tokens are not in the run's vocabulary"), "{warning}");
+    let text = dir.join("snowman.txt");
+    std::fs::write(&text, "KING \u{2603}\n").unwrap();
+    let scored = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["perplexity", "--checkpoint", run_arg, text.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&scored.stdout), String::from_utf8_lossy(&scored.stderr));
+    assert!(scored.status.success() && stdout.contains("over 6 tokens"), "{stdout}{stderr}");
+    assert!(stderr.contains("1 of the text's 7 tokens are not in the run's vocabulary"), "{stderr}");
     let resumed = tessera(&["train", "gpt", "--resume", run_arg]);
     assert!(resumed.contains("resumed after epoch 2") && resumed.contains("nothing to train"), "{resumed}");
 

@@ -99,6 +99,7 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     }
     let mut prompt = vec![tokenizer.line_end()];
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
+    tokenizer.warn_unknown(&prompt[1..], "the prompt")?;
     let gpt = (saved.info.model == train_gpt::MODEL).then(|| saved.load_gpt(model_config, &device)).transpose()?;
     let ids = match &gpt {
         // A GPT samples with its key-value cache; past its context the window slides.

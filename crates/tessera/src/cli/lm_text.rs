@@ -178,6 +178,26 @@ impl LmTokenizer {
         }
     }
 
+    /// Says on standard error how many of `ids` (the tokens of `what`) stand for text outside the
+    /// word or character vocabulary, which the model reads as `<unk>`; byte-level BPE spells
+    /// anything, so it has none.
+    pub fn warn_unknown(&self, ids: &[u32], what: &str) -> CliResult<()> {
+        let unk = match self {
+            LmTokenizer::Word(t) => t.vocab().unk_id(),
+            LmTokenizer::Char(t) => t.vocab().unk_id(),
+            LmTokenizer::Bpe(..) => return Ok(()),
+        };
+        let unknown = ids.iter().filter(|&&id| id == unk).count();
+        if unknown > 0 {
+            warn!(
+                "warning: {unknown} of {what}'s {} tokens are not in the run's vocabulary; the model reads them as {}",
+                ids.len(),
+                self.decode(&[unk])?
+            );
+        }
+        Ok(())
+    }
+
     /// Ids of one line, without the line end.
     pub fn encode_line(&self, line: &str) -> Vec<u32> {
         match self {

@@ -53,7 +53,9 @@ fn tokenize(spec: &str, text: &str, run: Option<&Path>) -> CliResult<(Vec<u32>, 
     let dir = run.ok_or_else(|| format!("tokenizer `{spec}` needs a run's vocabulary: use gpt2 or bpe:FILE"))?;
     let tokenizer = LmTokenizer::load(spec, dir)?;
     let lines: Vec<&str> = text.lines().collect();
-    Ok((stream(&tokenizer.encode_lines(&lines), tokenizer.line_end()), tokenizer.vocab_size()))
+    let ids = stream(&tokenizer.encode_lines(&lines), tokenizer.line_end());
+    tokenizer.warn_unknown(&ids, "the text")?;
+    Ok((ids, tokenizer.vocab_size()))
 }
 
 /// Runs the command: prints `perplexity X over N tokens`.
