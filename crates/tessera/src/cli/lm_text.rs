@@ -160,21 +160,28 @@ impl LmTokenizer {
         }
     }
 
+    /// The word or character vocabulary; byte-level BPE has merges instead.
+    pub fn vocab(&self) -> Option<&Vocab> {
+        match self {
+            LmTokenizer::Word(t) => Some(t.vocab()),
+            LmTokenizer::Char(t) => Some(t.vocab()),
+            LmTokenizer::Bpe(..) => None,
+        }
+    }
+
     /// Number of ids.
     pub fn vocab_size(&self) -> usize {
         match self {
-            LmTokenizer::Word(t) => t.vocab().len(),
-            LmTokenizer::Char(t) => t.vocab().len(),
             LmTokenizer::Bpe(t, _) => t.vocab_size(),
+            _ => self.vocab().map_or(0, Vocab::len),
         }
     }
 
     /// The id that ends a line: `<eos>` for words and characters, the newline token for BPE.
     pub fn line_end(&self) -> u32 {
         match self {
-            LmTokenizer::Word(t) => t.vocab().eos_id(),
-            LmTokenizer::Char(t) => t.vocab().eos_id(),
             LmTokenizer::Bpe(t, _) => t.encode("\n").first().copied().unwrap_or(0),
+            _ => self.vocab().map_or(0, Vocab::eos_id),
         }
     }
 
@@ -182,11 +189,7 @@ impl LmTokenizer {
     /// word or character vocabulary, which the model reads as `<unk>`; byte-level BPE spells
     /// anything, so it has none.
     pub fn warn_unknown(&self, ids: &[u32], what: &str) -> CliResult<()> {
-        let unk = match self {
-            LmTokenizer::Word(t) => t.vocab().unk_id(),
-            LmTokenizer::Char(t) => t.vocab().unk_id(),
-            LmTokenizer::Bpe(..) => return Ok(()),
-        };
+        let Some(unk) = self.vocab().map(Vocab::unk_id) else { return Ok(()) };
         let unknown = ids.iter().filter(|&&id| id == unk).count();
         if unknown > 0 {
             warn!(

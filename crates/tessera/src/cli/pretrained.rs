@@ -33,12 +33,8 @@ pub fn apply(
         }
         return Ok(());
     }
-    let vocab: &[String] = match tokenizer {
-        LmTokenizer::Word(t) => t.vocab().tokens(),
-        LmTokenizer::Char(t) => t.vocab().tokens(),
-        LmTokenizer::Bpe(..) => {
-            return Err("--pretrained-embeddings needs --tokenizer word (or char): vectors are looked up by word".into())
-        }
+    let Some(vocab) = tokenizer.vocab().map(|v| v.tokens()) else {
+        return Err("--pretrained-embeddings needs --tokenizer word (or char): vectors are looked up by word".into());
     };
     let vectors = load(file, None)?;
     let embed = model.config().embed;

@@ -29,11 +29,10 @@ impl SideTokenizer {
     }
 
     fn wrap(inner: LmTokenizer) -> SideTokenizer {
-        let (specials, unk) = match &inner {
-            LmTokenizer::Word(t) => (specials_of(t.vocab()), Some(t.vocab().unk_id())),
-            LmTokenizer::Char(t) => (specials_of(t.vocab()), Some(t.vocab().unk_id())),
-            LmTokenizer::Bpe(t, _) => {
-                let n = t.vocab_size() as u32;
+        let (specials, unk) = match inner.vocab() {
+            Some(vocab) => (specials_of(vocab), Some(vocab.unk_id())),
+            None => {
+                let n = inner.vocab_size() as u32;
                 (Specials { pad: n, bos: n + 1, eos: n + 2 }, None)
             }
         };
