@@ -3,11 +3,11 @@
 //! one for the gradient, backward. Channels are split across threads when large; f16 and bf16
 //! compute in f32.
 
-use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
+use super::buffer::{expect_dtype, CpuBuffer, CpuElem};
 use super::lanes::sum_lanes;
 use super::par;
 use super::unary::FloatMath;
-use super::wide::{operand, Wide};
+use super::wide::{checked, operand, saved_values, Wide};
 use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
 use crate::Result;
 use rayon::prelude::*;
@@ -74,7 +74,7 @@ where
     CpuBuffer: From<Vec<S::W>>,
 {
     let (rm, rv) = (plan.running.as_ref().map(|r| &r.0), plan.running.as_ref().map(|r| &r.1));
-    let xv = operand::<S>(Some(x), Some(&plan.x)).expect("dtype checked by the caller");
+    let xv = checked::<S>(x, &plan.x);
     let (w, b) = (operand::<S>(weight, plan.weight.as_ref()), operand::<S>(bias, plan.bias.as_ref()));
     let (m, v) = (operand::<S>(running.map(|r| r.0), rm), operand::<S>(running.map(|r| r.1), rv));
     let (y, saved) = forward(plan, &xv, w.as_deref(), b.as_deref(), m.as_deref().zip(v.as_deref()));
@@ -159,10 +159,10 @@ where
     S::W: CpuElem,
 {
     let f = &plan.forward;
-    let xv = operand::<S>(Some(x), Some(&f.x)).expect("dtype checked by the caller");
-    let dyv = operand::<S>(Some(dy), Some(&plan.dy)).expect("dtype checked by the caller");
+    let xv = checked::<S>(x, &f.x);
+    let dyv = checked::<S>(dy, &plan.dy);
     let w = operand::<S>(weight, f.weight.as_ref());
-    let sv = saved.as_slice::<S::W>().map(|v| strided_values(v, &plan.saved)).expect("dtype checked by the caller");
+    let sv = saved_values::<S::W>(saved, &plan.saved);
     let [dx, dw, db] = backward(f, &xv, w.as_deref(), &dyv, &sv);
     [S::narrow(dx), S::narrow(dw), S::narrow(db)]
 }

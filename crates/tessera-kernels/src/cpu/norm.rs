@@ -2,12 +2,12 @@
 //! its output, forward; one pass for a row's two correction terms and one for its gradient,
 //! backward. f16 and bf16 compute in f32.
 
-use super::buffer::{expect_dtype, strided_values, CpuBuffer, CpuElem};
+use super::buffer::{expect_dtype, CpuBuffer, CpuElem};
 use super::lanes::{sum3_lanes, sum_lanes};
 use super::par;
 use super::simd::multiversion;
 use super::unary::FloatMath;
-use super::wide::{operand, Wide};
+use super::wide::{checked, operand, saved_values, Wide};
 use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
 use crate::Result;
 use rayon::prelude::*;
@@ -43,7 +43,7 @@ fn forward_as<S: Wide>(
 where
     CpuBuffer: From<Vec<S::W>>,
 {
-    let xv = operand::<S>(Some(x), Some(&plan.x)).expect("dtype checked by the caller");
+    let xv = checked::<S>(x, &plan.x);
     let (w, b) = (operand::<S>(weight, plan.weight.as_ref()), operand::<S>(bias, plan.bias.as_ref()));
     let (y, stats) = forward(plan, &xv, w.as_deref(), b.as_deref());
     [S::narrow(y), stats.into()]
@@ -81,10 +81,10 @@ where
     S::W: CpuElem,
 {
     let f = &plan.forward;
-    let xv = operand::<S>(Some(x), Some(&f.x)).expect("dtype checked by the caller");
-    let dyv = operand::<S>(Some(dy), Some(&plan.dy)).expect("dtype checked by the caller");
+    let xv = checked::<S>(x, &f.x);
+    let dyv = checked::<S>(dy, &plan.dy);
     let w = operand::<S>(weight, f.weight.as_ref());
-    let sv = stats.as_slice::<S::W>().map(|v| strided_values(v, &plan.stats)).expect("dtype checked by the caller");
+    let sv = saved_values::<S::W>(stats, &plan.stats);
     S::narrow(backward(f, &xv, w.as_deref(), &dyv, &sv))
 }
 

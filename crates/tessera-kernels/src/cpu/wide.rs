@@ -53,3 +53,13 @@ half!(bf16);
 pub(super) fn operand<'a, S: Wide>(b: Option<&'a CpuBuffer>, l: Option<&Layout>) -> Option<Cow<'a, [S::W]>> {
     b.zip(l).and_then(|(b, l)| b.as_slice::<S>().map(|v| S::widen(v, l)))
 }
+
+/// The values of an operand of dtype `S` that the caller has checked, widened.
+pub(super) fn checked<'a, S: Wide>(b: &'a CpuBuffer, l: &Layout) -> Cow<'a, [S::W]> {
+    operand::<S>(Some(b), Some(l)).expect("dtype checked by the caller")
+}
+
+/// What a forward saved for its backward (statistics, already in the arithmetic type `W`).
+pub(super) fn saved_values<'a, W: CpuElem + Send + Sync>(b: &'a CpuBuffer, l: &Layout) -> Cow<'a, [W]> {
+    b.as_slice::<W>().map(|v| strided_values(v, l)).expect("dtype checked by the caller")
+}
