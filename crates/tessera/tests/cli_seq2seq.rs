@@ -6,6 +6,7 @@ mod common;
 
 use common::{fresh_dir, ok, refused};
 use std::path::Path;
+use tessera_nn::state_dict::{read_safetensors, to_safetensors, write_atomic};
 
 /// `n` pairs of a word over `abcde` and its reversal, from a fixed generator.
 fn reversal_pairs(n: usize, seed: u64) -> Vec<String> {
@@ -96,4 +97,27 @@ fn transformer_on_the_dates_task_resumes_and_draws_every_head() {
     let err =
         refused(&dir, &["translate", "--checkpoint", "run", "in.txt", "--attention-map", "m.svg", "--map-line", "9"]);
     assert!(err.contains("--map-line 9: the input has 2 lines"), "{err}");
+
+    // A config that claims a wider model than its weights is refused before it sizes anything.
+    let best = dir.join("run/checkpoints/best.safetensors");
+    let (tensors, mut meta) = read_safetensors(&best).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&meta["config"]).unwrap();
+    config["model"]["d_model"] = 1_000_000.into();
+    meta.insert("config".into(), config.to_string());
+    let wide = dir.join("run/checkpoints/wide.safetensors");
+    write_atomic(&wide, &to_safetensors(&tensors, &meta).unwrap()).unwrap();
+    let err = refused(&dir, &["translate", "--checkpoint", "run/checkpoints/wide.safetensors", "in.txt"]);
+    assert!(err.contains("the config does not belong to these weights"), "{err}");
+}
+
+#[test]
+fn a_model_too_large_for_the_memory_is_refused_before_the_run_starts() {
+    let dir = fresh_dir("seq2seq-too-large");
+    for (arch, size) in [("lstm-attention", ["--hidden", "400000"]), ("transformer", ["--layers", "100000"])] {
+        let args = ["train", "seq2seq", "--arch", arch, "--dates-train", "50", "--dates-eval", "10", "--out", "big"];
+        let err = refused(&dir, &[&args[..], &size].concat());
+        assert!(err.contains("needs about") && err.contains("of memory is available"), "{arch}: {err}");
+        assert!(err.contains(&size[1].to_string()), "{arch}: the error names the size: {err}");
+        assert!(!dir.join("big").exists(), "{arch}: nothing is written");
+    }
 }

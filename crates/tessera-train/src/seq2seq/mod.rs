@@ -8,6 +8,7 @@ pub mod dates;
 mod decode;
 mod evaluate;
 mod lstm;
+mod memory;
 mod model;
 pub mod pairs;
 mod task;

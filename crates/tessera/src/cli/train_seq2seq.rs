@@ -16,8 +16,8 @@ use tessera_train::dist::Communicator;
 use tessera_train::optim::{Adam, Clip, Optimizer, OptimizerKind};
 use tessera_train::schedule::{LrSchedule, Scheduler};
 use tessera_train::seq2seq::{
-    decode_all, score, AttentionScore, BeamConfig, LstmAttentionConfig, Seq2seq, Seq2seqConfig, Seq2seqData,
-    Seq2seqModel, Seq2seqOptions, Seq2seqTask, TransformerSeq2seqConfig,
+    decode_all, score, AttentionScore, BeamConfig, EncodedPair, LstmAttentionConfig, Seq2seq, Seq2seqConfig,
+    Seq2seqData, Seq2seqModel, Seq2seqOptions, Seq2seqTask, TransformerSeq2seqConfig,
 };
 use tessera_train::{FitConfig, FitData, Trainer};
 
@@ -174,6 +174,13 @@ fn train(a: Seq2seqArgs, comm: &Option<Communicator>) -> CliResult<()> {
         return Err("the source and target tokenizers must share the <pad> id: use the same kind on both sides".into());
     }
     let cfg = a.model_config(tokenizers.source.vocab_size(), tokenizers.target.vocab_size(), specials.pad)?;
+    // The longest pair sizes the activations; the target gains its start or end token.
+    let longest = |side: fn(&EncodedPair) -> usize| encoded.train.iter().map(side).max().unwrap_or(0);
+    let (source_len, target_len) = (longest(|p| p.source.len()), longest(|p| p.target.len()) + 1);
+    let estimate = cfg.memory_estimate(a.common.batch_size, source_len, target_len);
+    let what =
+        format!("the {}; batch {} of up to {source_len} → {target_len} tokens", cfg.describe(), a.common.batch_size);
+    estimate.check(estimate.training_bytes(), &what)?;
     let model = Seq2seqModel::new(&cfg, &device)?;
     say!("model: {} ({} parameters)", model.describe(), model.parameter_count());
     let data = Seq2seqData {

@@ -64,6 +64,7 @@ pub fn run(a: TranslateArgs) -> CliResult<()> {
         &saved::run_folder(&a.checkpoint),
     )?;
     let cfg = Seq2seqConfig::from_json(config.get("model").unwrap_or(&Value::Null))?;
+    saved.check_size(&cfg.memory_estimate(1, 1, 1), &format!("the checkpoint's {}", cfg.describe()))?;
     let model = Seq2seqModel::new(&cfg, &device)?;
     checkpoint::load(&saved.file, &saved.info.model, &model, None)?;
     let trained_len = config.get("max_target_len").and_then(Value::as_u64).unwrap_or(128) as usize;
