@@ -206,6 +206,9 @@ fn bad_word2vec_input_is_a_clear_error() {
     assert!(err.contains("the folder /nonexistent-dir does not exist"), "{err}");
     let err = tessera_fails(&["train", "word2vec", "--dim", "0", "--out", "v.txt"]);
     assert!(err.contains("invalid value '0' for '--dim <DIM>': must be at least 1"), "{err}");
+    // Checked before anything is read or allocated (a buffer per thread held every sample).
+    let err = tessera_fails(&["train", "word2vec", "--negative", "1000000000", "--out", "v.txt"]);
+    assert!(err.contains("negative is 1000000000: at most 10000 noise words per example"), "{err}");
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, b"good line\nbad \xff line\n").unwrap();
     let out = dir.join("v.txt");

@@ -46,6 +46,11 @@ impl Model {
     }
 }
 
+/// The most negative samples per example [`Word2VecConfig::validate`] accepts: each one is a
+/// dot product and an update of `dim` values, so far beyond word2vec's 5 to 20 a run would not
+/// end.
+pub const MAX_NEGATIVE: usize = 10_000;
+
 /// Training settings; the defaults are word2vec's and gensim's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Word2VecConfig {
@@ -102,6 +107,12 @@ impl Word2VecConfig {
         }
         if self.window > u32::MAX as usize / 2 || self.dim > 1 << 20 {
             return bad("window or dim", format!("{} / {}: too large", self.window, self.dim));
+        }
+        if self.negative > MAX_NEGATIVE {
+            return bad(
+                "negative",
+                format!("{}: at most {MAX_NEGATIVE} noise words per example (word2vec uses 5 to 20)", self.negative),
+            );
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return bad("alpha", format!("{}; it must be above 0", self.alpha));
