@@ -9,6 +9,7 @@ mod picture;
 pub use picture::saliency_svg;
 
 use crate::{Error, Result};
+use std::ops::Range;
 use tessera_autograd::Var;
 use tessera_nn::Sequential;
 use tessera_tensor::{DType, Device, Generator, Tensor};
@@ -114,25 +115,21 @@ pub fn attribute(
         return Err(Error::Config(format!("saliency: class {class} is out of range for {} classes", at_input.len())));
     }
     let score = at_input[class];
-    let grads_of = |points: &[Vec<f32>]| gradients(scores, points, input, class);
+    let n = x.len();
     Ok(match *method {
         SaliencyMethod::Gradient => {
-            let values = grads_of(std::slice::from_ref(&x))?.remove(0);
+            let values = summed_gradients(scores, input, class, 1, |_| Ok(x.clone()), |_| 1.0)?;
             Attribution { values, class, score, baseline_score: None }
         }
         SaliencyMethod::IntegratedGradients { steps } => {
             if steps == 0 {
                 return Err(Error::Config("integrated gradients: steps must be at least 1".into()));
             }
-            let points: Vec<Vec<f32>> =
-                (0..=steps).map(|k| x.iter().map(|&v| v * (k as f32 / steps as f32)).collect()).collect();
-            let grads = grads_of(&points)?;
-            let mut values = vec![0f32; x.len()];
-            for (k, g) in grads.iter().enumerate() {
-                // Trapezoidal weights: half at both ends of the path.
-                let w = if k == 0 || k == steps { 0.5 } else { 1.0 } / steps as f32;
-                values.iter_mut().zip(g).for_each(|(v, &g)| *v += w * g);
-            }
+            let along_path =
+                |ks: Range<usize>| Ok(ks.flat_map(|k| x.iter().map(move |&v| v * (k as f32 / steps as f32))).collect());
+            // Trapezoidal weights: half at both ends of the path.
+            let weight = |k: usize| if k == 0 || k == steps { 0.5 } else { 1.0 } / steps as f32;
+            let mut values = summed_gradients(scores, input, class, steps + 1, along_path, weight)?;
             values.iter_mut().zip(&x).for_each(|(v, &xi)| *v *= xi);
             let baseline = Tensor::zeros(dims.clone(), input.dtype(), input.device())?;
             let baseline_score = class_scores(scores, &baseline)?[class];
@@ -145,36 +142,35 @@ pub fn attribute(
                 )));
             }
             let (lo, hi) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-            let std = noise * f64::from((hi - lo).max(0.0));
+            let std = (noise * f64::from((hi - lo).max(0.0))) as f32;
             let mut g = Generator::new(seed);
-            let draws = Tensor::randn(&mut g, [samples, x.len()], DType::F32, &Device::Cpu)?;
-            let draws: Vec<f32> = draws.to_vec()?;
-            let points: Vec<Vec<f32>> = draws
-                .chunks(x.len().max(1))
-                .map(|d| x.iter().zip(d).map(|(&v, &e)| v + std as f32 * e).collect())
-                .collect();
-            let mut values = vec![0f32; x.len()];
-            for grad in grads_of(&points)? {
-                values.iter_mut().zip(&grad).for_each(|(v, &g)| *v += g / samples as f32);
-            }
+            let noisy_copies = |ks: Range<usize>| -> Result<Vec<f32>> {
+                let draws: Vec<f32> = Tensor::randn(&mut g, [ks.len(), n], DType::F32, &Device::Cpu)?.to_vec()?;
+                Ok(draws.chunks(n.max(1)).flat_map(|d| x.iter().zip(d).map(|(&v, &e)| v + std * e)).collect())
+            };
+            let values = summed_gradients(scores, input, class, samples, noisy_copies, |_| 1.0 / samples as f32)?;
             Attribution { values, class, score, baseline_score: None }
         }
     })
 }
 
-/// The gradient of the `class` score at each of `points` (inputs of `dims`), in chunks.
-fn gradients(
+/// `Σ weight(k) · ∇ score(point k)` of the `class` score over `count` points (inputs of `input`'s
+/// shape), [`CHUNK`] points per forward and backward pass: `points(range)` gives a chunk's points
+/// one after the other. Memory is one chunk's, however many points there are.
+fn summed_gradients(
     scores: &dyn Fn(&Var) -> tessera_nn::Result<Var>,
-    points: &[Vec<f32>],
     input: &Tensor,
     class: usize,
-) -> Result<Vec<Vec<f32>>> {
+    count: usize,
+    mut points: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
+    weight: impl Fn(usize) -> f32,
+) -> Result<Vec<f32>> {
     let (dims, per) = (input.dims(), input.elem_count());
-    let mut out = Vec::with_capacity(points.len());
-    for chunk in points.chunks(CHUNK) {
-        let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
-        let shape: Vec<usize> = std::iter::once(chunk.len()).chain(dims.iter().copied()).collect();
-        let batch = Tensor::from_vec(flat, shape, input.device())?.to_dtype(input.dtype())?;
+    let mut sum = vec![0f32; per];
+    for start in (0..count).step_by(CHUNK) {
+        let ks = start..(start + CHUNK).min(count);
+        let shape: Vec<usize> = std::iter::once(ks.len()).chain(dims.iter().copied()).collect();
+        let batch = Tensor::from_vec(points(ks.clone())?, shape, input.device())?.to_dtype(input.dtype())?;
         let x = Var::new(batch, true)?;
         let s = scores(&x)?;
         // Each row's score depends on its own input only, so one backward of the sum gives every
@@ -182,9 +178,12 @@ fn gradients(
         s.narrow(1, class, 1)?.sum_all()?.backward()?;
         let grad = x.grad().ok_or_else(|| Error::Config("saliency: the input received no gradient".into()))?;
         let grad: Vec<f32> = grad.to_dtype(DType::F32)?.to_vec()?;
-        out.extend(grad.chunks(per.max(1)).map(<[f32]>::to_vec));
+        for (k, row) in ks.zip(grad.chunks(per.max(1))) {
+            let w = weight(k);
+            sum.iter_mut().zip(row).for_each(|(v, &g)| *v += w * g);
+        }
     }
-    Ok(out)
+    Ok(sum)
 }
 
 #[cfg(test)]
