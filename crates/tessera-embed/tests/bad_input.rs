@@ -45,6 +45,21 @@ fn header_and_rows_must_agree() {
 }
 
 #[test]
+fn a_header_dimension_larger_than_the_file_sizes_no_buffer() {
+    // Found by `tessera-fuzz`: one record of this dimension is 74 GB, which the readers
+    // allocated before reading it. Whether the size is known or not, they now read what is there.
+    let header = "3 18446741615\n";
+    let bytes = binary(header, &[(b"the", vec![0.5, -1.0])]);
+    assert!(binary_err(&bytes).contains("the file ends inside record 1"), "{}", binary_err(&bytes));
+    let unsized_err = format::read_from(&bytes[..], Format::Binary, "v.bin", None).unwrap_err().to_string();
+    assert!(unsized_err.contains("the file ends inside record 1"), "{unsized_err}");
+    let text = format!("{header}the 0.5 -1\n");
+    assert!(text_err(&text, Format::Text).contains("line 2"), "{}", text_err(&text, Format::Text));
+    let unsized_err = format::read_from(text.as_bytes(), Format::Text, "v.txt", None).unwrap_err().to_string();
+    assert!(unsized_err.contains("line 2"), "{unsized_err}");
+}
+
+#[test]
 fn rows_of_the_wrong_width_or_with_bad_numbers_name_their_line() {
     assert_eq!(text_err("2 3\na 1 2 3\nb 1 2\n", Format::Text), "v.txt: line 3: `b` has 2 values, the vectors have 3");
     assert_eq!(text_err("1 2\na 1 2 3 4\n", Format::Text), "v.txt: line 2: `a` has 4 values, the vectors have 2");

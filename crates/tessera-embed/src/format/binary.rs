@@ -6,6 +6,9 @@ use crate::error::{Error, Place};
 use crate::vectors::Embeddings;
 use std::io::BufRead;
 
+/// The most bytes of a record's values read at once (a multiple of 4).
+const RECORD_PIECE_BYTES: usize = 1 << 16;
+
 /// Longest word accepted: a record without a space this early is not a word2vec record.
 const MAX_WORD_BYTES: usize = 1 << 16;
 
@@ -93,12 +96,13 @@ pub(super) fn read(r: impl BufRead, name: &str, size: Option<u64>) -> Result<Loa
     };
     let record_bytes = dim
         .checked_mul(4)
-        .filter(|b| rows_to_reserve(words, size, *b as u64 + 2).checked_mul(*b).is_some())
+        .filter(|b| rows_to_reserve(words, size, *b as u64 + 2, dim).checked_mul(*b).is_some())
         .ok_or_else(|| line1(format!("{words} words of dimension {dim} do not fit in memory")))?;
-    let reserve = rows_to_reserve(words, size, record_bytes as u64 + 2);
+    let reserve = rows_to_reserve(words, size, record_bytes as u64 + 2, dim);
     let mut loaded = Loaded::new(Embeddings::with_capacity(dim, reserve, reserve * 8), Format::Binary);
     let mut word = Vec::with_capacity(64);
-    let mut raw = vec![0u8; record_bytes];
+    // A record's values are read a piece at a time: a header's dimension sizes no buffer.
+    let mut raw = vec![0u8; record_bytes.min(RECORD_PIECE_BYTES)];
     for index in 1..=words {
         let more = r.skip_newlines()?;
         let place = Place::Record { index, offset: r.offset };
@@ -116,12 +120,17 @@ pub(super) fn read(r: impl BufRead, name: &str, size: Option<u64>) -> Result<Loa
         if text.is_empty() {
             return Err(bad("the word is empty".into()));
         }
-        if !r.read_exact(&mut raw)? {
-            return Err(ended());
-        }
         let data = loaded.embeddings.data_mut();
         let start = data.len();
-        data.extend(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        let mut left = record_bytes;
+        while left > 0 {
+            let piece = &mut raw[..left.min(RECORD_PIECE_BYTES)];
+            if !r.read_exact(piece)? {
+                return Err(ended());
+            }
+            data.extend(piece.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            left -= piece.len();
+        }
         if let Some(k) = data[start..].iter().position(|v| !v.is_finite()) {
             let v = data[start + k];
             data.truncate(start);

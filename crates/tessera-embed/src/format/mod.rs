@@ -192,11 +192,16 @@ impl From<Error> for Failure {
     }
 }
 
-/// How many rows a header may make a reader preallocate: the header's count, capped by the rows
-/// `size` bytes can hold at `min_row_bytes` each.
-fn rows_to_reserve(announced: usize, size: Option<u64>, min_row_bytes: u64) -> usize {
+/// Values a reader preallocates at most for an input of unknown size.
+const UNSIZED_RESERVE_VALUES: usize = 1 << 22;
+
+/// How many rows of `dim` values a header may make a reader preallocate: the header's count,
+/// capped by the whole rows `size` bytes can hold at `min_row_bytes` each, or, when the size is
+/// unknown, by [`UNSIZED_RESERVE_VALUES`]. Rows past the reservation still read (the matrix
+/// grows), so a header's numbers never size more memory than the input's own bytes.
+fn rows_to_reserve(announced: usize, size: Option<u64>, min_row_bytes: u64, dim: usize) -> usize {
     match size {
-        Some(s) => announced.min((s / min_row_bytes.max(1)) as usize + 1),
-        None => announced.min(1 << 16),
+        Some(s) => announced.min((s / min_row_bytes.max(1)).try_into().unwrap_or(usize::MAX)),
+        None => announced.min(UNSIZED_RESERVE_VALUES / dim.max(1)),
     }
 }
