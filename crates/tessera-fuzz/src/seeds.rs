@@ -8,8 +8,15 @@ use flate2::{write::GzEncoder, Compression};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use tessera_embed::{Embeddings, Format};
+use tessera_nn::state_dict::to_safetensors;
+use tessera_nn::Module;
+use tessera_tensor::{Device, Tensor};
 use tessera_text::{BpeTrainer, CharTokenizer, WordTokenizer};
 use tessera_train::checkpoint::CheckpointInfo;
+use tessera_train::gpt::{Gpt, GptConfig};
+use tessera_train::lm::LstmLmConfig;
+use tessera_train::seq2seq::{AttentionScore, LstmAttentionConfig, TransformerSeq2seqConfig};
 
 /// The crate's folder of seed files, `seeds/`.
 pub fn seed_dir() -> PathBuf {
@@ -43,6 +50,14 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             vec![b"\xe4\xba\x91\xe8\xae\xa1\xe7\xae\x97 5\n\xe5\x88\x9b\xe6\x96\xb0\xe5\x8a\x9e 3 i\n".to_vec()]
         }
         "run_folder" => run_folder_seeds(),
+        "pairs" => vec![b"hello\tbonjour\ncat\tchat\nno tab here\n\xef\xbb\xbfdog\tchien\textra\n".to_vec()],
+        "embeddings" => embedding_seeds(),
+        "embed_eval" => vec![join2(
+            b": capital-common-countries\nparis france rome italy\n: family\nking queen man woman\n",
+            b"# word1 word2 score\nking queen 8.5\ncat\tdog\t7.0\nman woman 6\nparis rome 3.25\n",
+        )],
+        "hf_gpt2" => hf_gpt2_seeds(),
+        "model_config" => model_config_seeds(),
         "selftest" => vec![b"fuzz me".to_vec()],
         _ => Vec::new(),
     };
@@ -151,6 +166,76 @@ fn run_folder_seeds() -> Vec<Vec<u8>> {
         .collect();
     let lm = "{\"epoch\":1,\"ppl\":300.5,\"val_ppl\":320.25}\n{\"epoch\":2,\"ppl\":200.0,\"val_ppl\":250.0}\n";
     vec![join2(config.to_string().as_bytes(), metrics.as_bytes()), join2(b"{\"train\":{\"epochs\":2}}", lm.as_bytes())]
+}
+
+fn embedding_seeds() -> Vec<Vec<u8>> {
+    let data = vec![0.5, -1.0, 2.0, 0.25, 0.0, -3.5, 1.0, 1.0, 1.5];
+    let Ok(vectors) = Embeddings::from_parts(["the", "cat", "sat"], 3, data) else { return Vec::new() };
+    [Format::Text, Format::Binary, Format::Glove]
+        .into_iter()
+        .filter_map(|f| {
+            let mut bytes = Vec::new();
+            tessera_embed::format::write_to(&vectors, &mut bytes, f).ok().map(|()| bytes)
+        })
+        .collect()
+}
+
+/// A small GPT's sizes, shared by the Hugging Face folder and the config seeds.
+fn tiny_gpt_config() -> GptConfig {
+    GptConfig { block_size: 4, n_layer: 1, n_head: 2, n_embd: 4, ..GptConfig::small(8) }
+}
+
+/// A Hugging Face GPT-2 folder as `save_pretrained` writes one: GPT-2's names, `Conv1D` weights
+/// `[in, out]`, and a `config.json`.
+fn hf_gpt2_seeds() -> Vec<Vec<u8>> {
+    let cfg = tiny_gpt_config();
+    let Ok(gpt) = Gpt::new(&cfg, &Device::Cpu) else { return Vec::new() };
+    let conv1d = |name: &str| [".c_attn.weight", ".c_proj.weight", ".c_fc.weight"].iter().any(|s| name.ends_with(s));
+    let tensors: Option<Vec<(String, Tensor)>> = gpt
+        .parameters()
+        .into_iter()
+        .map(|(name, p)| {
+            let t = p.tensor().clone();
+            let t = if conv1d(&name) { t.t().and_then(|t| t.contiguous()).ok()? } else { t };
+            Some((name, t))
+        })
+        .collect();
+    let Some(weights) = tensors.and_then(|t| to_safetensors(&t, &Default::default()).ok()) else { return Vec::new() };
+    let config = json!({"model_type": "gpt2", "vocab_size": cfg.vocab, "n_positions": cfg.block_size,
+        "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd, "activation_function": "gelu_new"});
+    vec![join2(config.to_string().as_bytes(), &weights)]
+}
+
+fn model_config_seeds() -> Vec<Vec<u8>> {
+    let lm = LstmLmConfig { vocab: 9, embed: 4, hidden: 5, layers: 2, dropout: 0.1, seed: 3 };
+    let lstm = LstmAttentionConfig {
+        source_vocab: 9,
+        target_vocab: 7,
+        embed: 4,
+        hidden: 6,
+        layers: 1,
+        score: AttentionScore::Additive,
+        dropout: 0.0,
+        pad: 0,
+        seed: 1,
+    };
+    let transformer = TransformerSeq2seqConfig {
+        source_vocab: 9,
+        target_vocab: 7,
+        d_model: 8,
+        heads: 2,
+        feedforward: 16,
+        encoder_layers: 1,
+        decoder_layers: 1,
+        dropout: 0.1,
+        norm_first: true,
+        tie_embeddings: true,
+        pad: 0,
+        seed: 2,
+    };
+    [tiny_gpt_config().to_json(), lm.to_json(), lstm.to_json(), transformer.to_json()]
+        .map(|v| v.to_string().into_bytes())
+        .to_vec()
 }
 
 #[cfg(test)]

@@ -8,18 +8,21 @@
 //! reader, separated by [`OUTCOME_PARTS`], when it runs several), which the runner uses to keep
 //! inputs that do something new.
 
-use crate::corpus::{outcome, signature, OUTCOME_PARTS};
-use crate::input::{scratch_dir, scratch_file, split2};
-use serde_json::{json, Value};
-use std::path::Path;
-use tessera_nn::{Linear, Module, Relu, Sequential};
-use tessera_tensor::{DType, Device, Generator};
-use tessera_text::{ByteLevelBpe, CharTokenizer, SegmentMode, Segmenter, Vocab, WordTokenizer};
-use tessera_train::data::{
-    parse_mnist_csv, parse_mnist_idx, Augment, Dataset, LabelColumn, MnistOptions, TensorDataset,
-};
-use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
-use tessera_train::run_dir::RunDir;
+mod checkpoint;
+mod embed;
+mod mnist;
+mod models;
+mod run_folder;
+mod text;
+
+pub use checkpoint::{tiny_model, tiny_optimizer, TINY_MODEL};
+
+use checkpoint::checkpoint;
+use embed::{embed_eval, embeddings};
+use mnist::{csv, idx};
+use models::{hf_gpt2, model_config};
+use run_folder::run_folder;
+use text::{jieba_dict, pairs, tokenizer_json, vocab};
 
 /// One reader under test.
 #[derive(Debug)]
@@ -154,6 +157,80 @@ pub const TARGETS: &[Target] = &[
         json: true,
         two_files: true,
     },
+    Target {
+        name: "pairs",
+        about: "a tab-separated pairs file (`train seq2seq --pairs`) through seq2seq::PairSet::read_with with each \
+                column rule, then its summary and both sides tokenized",
+        run: pairs,
+        tokens: &[b"\t", b"\n", b"\r\n", b" ", "\u{feff}".as_bytes(), b"\xff", "\u{2028}".as_bytes()],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "embeddings",
+        about: "a vector file through tessera_embed::format::read_from as word2vec text, word2vec binary and \
+                GloVe, and through format::read's detection; accepted vectors are searched and written back",
+        run: embeddings,
+        tokens: &[b" ", b"\n", b"\t", b"\r", b"3 4\n", b"1 1\n", b"0 0\n", b"nan", b"inf", b"-1e39", b"\0\0\x80\x7f"],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "embed_eval",
+        about: "an analogy file (word2vec's questions-words.txt) and a word-pair file (WordSim-353) (two files) \
+                through tessera_embed::eval's parsers, then scored with a few vectors",
+        run: embed_eval,
+        tokens: &[b": ", b"\n", b"\t", b" ", b"#", b"king", b"queen", b"nan", b"1e308", b"-0"],
+        json: false,
+        two_files: true,
+    },
+    Target {
+        name: "hf_gpt2",
+        about: "a Hugging Face GPT-2 folder's config.json and model.safetensors (two files) through \
+                gpt::load_hf_gpt2, then a forward pass",
+        run: hf_gpt2,
+        tokens: &[
+            b"\"model_type\":\"gpt2\"",
+            b"\"n_embd\":",
+            b"\"n_head\":",
+            b"\"n_layer\":",
+            b"\"n_positions\":",
+            b"\"vocab_size\":",
+            b"\"activation_function\":\"gelu\"",
+            b"transformer.",
+            b"\"F32\"",
+            b"\"BF16\"",
+            b"\"shape\":[",
+            b"\"data_offsets\":[",
+            b"0",
+            b"4294967296",
+        ],
+        json: true,
+        two_files: true,
+    },
+    Target {
+        name: "model_config",
+        about: "a checkpoint's model configuration (JSON) through GptConfig, LstmLmConfig and Seq2seqConfig's \
+                from_json, then, when small, the model built and run on a few tokens",
+        run: model_config,
+        tokens: &[
+            b"\"arch\":\"transformer\"",
+            b"\"arch\":\"lstm-attention\"",
+            b"\"n_head\":",
+            b"\"n_embd\":",
+            b"\"heads\":",
+            b"\"pad\":",
+            b"\"vocab\":",
+            b"\"layers\":",
+            b"\"dropout\":",
+            b"0",
+            b"1",
+            b"18446744073709551615",
+            b"0.999999",
+        ],
+        json: true,
+        two_files: false,
+    },
 ];
 
 /// A target that tests the runner itself, not in [`TARGETS`] (so not in `all`): it panics on an
@@ -200,175 +277,13 @@ const SAMPLE_TEXT: &str = "Hello world, <|endoftext|> 你好，我来到北京�
 const INPUT_TEXT_BYTES: usize = 256;
 
 /// The sample text and the start of `data` (lossily UTF-8).
-fn text_with(data: &[u8]) -> String {
+pub(super) fn text_with(data: &[u8]) -> String {
     let mut text = SAMPLE_TEXT.to_string();
     text.push_str(&String::from_utf8_lossy(&data[..data.len().min(INPUT_TEXT_BYTES)]));
     text
 }
 
 /// `data` as UTF-8, as the text crate's file readers check it.
-fn utf8(data: &[u8], name: &str) -> tessera_text::Result<String> {
+pub(super) fn utf8(data: &[u8], name: &str) -> tessera_text::Result<String> {
     tessera_text::io::utf8_from_bytes(data.to_vec(), name)
-}
-
-/// What an accepted MNIST file gives: a batch of its first images augmented.
-fn use_mnist(result: tessera_train::Result<TensorDataset>) -> String {
-    let data = match result {
-        Ok(d) => d,
-        Err(e) => return signature(&e.to_string()),
-    };
-    let first: Vec<usize> = (0..data.len().min(4)).collect();
-    let augment = Augment { max_shift: 2.0, max_degrees: 10.0, flip: true, seed: 0 };
-    let augmented = data.batch(&first).and_then(|b| augment.apply(&b.inputs, 0));
-    format!("ok; augment {}", outcome(&augmented))
-}
-
-fn idx(data: &[u8]) -> String {
-    let (images, labels) = split2(data);
-    use_mnist(parse_mnist_idx(images, labels, Path::new("images"), Path::new("labels")))
-}
-
-fn csv(data: &[u8]) -> String {
-    [None, Some(LabelColumn::First), Some(LabelColumn::Last)]
-        .map(|label_column| use_mnist(parse_mnist_csv(data, Path::new("mnist.csv"), &MnistOptions { label_column })))
-        .join(OUTCOME_PARTS)
-}
-
-/// The small model checkpoints are loaded into: Linear(2, 3), ReLU, Linear(3, 2).
-pub fn tiny_model() -> tessera_nn::Result<Sequential> {
-    let (mut g, cpu) = (Generator::new(0), Device::Cpu);
-    let hidden = Linear::new(&mut g, 2, 3, DType::F32, &cpu)?;
-    let out = Linear::new(&mut g, 3, 2, DType::F32, &cpu)?;
-    Ok(Sequential::new().add(hidden).add(Relu).add(out))
-}
-
-/// The name checkpoints of [`tiny_model`] are saved under.
-pub const TINY_MODEL: &str = "tiny-mlp";
-
-/// An Adam optimizer for `model`.
-pub fn tiny_optimizer(model: &Sequential) -> tessera_train::Result<Optimizer> {
-    Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default()))
-}
-
-fn checkpoint(data: &[u8]) -> String {
-    let path = match scratch_file("last.safetensors", data) {
-        Ok(p) => p,
-        Err(e) => return format!("scratch file: {e}"),
-    };
-    let info = tessera_train::checkpoint::read_info(&path);
-    let config = info.as_ref().map(|i| serde_json::from_str::<Value>(&i.config));
-    let model = match tiny_model() {
-        Ok(m) => m,
-        Err(e) => return format!("model: {e}"),
-    };
-    let loaded = tiny_optimizer(&model)
-        .and_then(|mut opt| tessera_train::checkpoint::load(&path, TINY_MODEL, &model, Some(&mut opt)));
-    let model_only = tessera_train::checkpoint::load(&path, TINY_MODEL, &model, None);
-    let state_dict = tessera_nn::state_dict::load(&model, &path);
-    let config = match config {
-        Ok(c) => outcome(&c),
-        Err(_) => "-".into(),
-    };
-    let parts = [
-        ("info", outcome(&info)),
-        ("config", config),
-        ("load", outcome(&loaded)),
-        ("model only", outcome(&model_only)),
-        ("state dict", outcome(&state_dict)),
-    ];
-    parts.map(|(reader, outcome)| format!("{reader} {outcome}")).join(OUTCOME_PARTS)
-}
-
-/// Encodes and decodes text with an accepted tokenizer, and saves and reloads it.
-fn use_bpe(bpe: &ByteLevelBpe, data: &[u8]) -> String {
-    let ids = bpe.encode(&text_with(data));
-    let decoded = bpe.decode(&ids);
-    let reloaded = ByteLevelBpe::from_tokenizer_json_str(&bpe.to_tokenizer_json(), "saved tokenizer.json");
-    format!("ok; decode {}; reload {}", outcome(&decoded), outcome(&reloaded))
-}
-
-fn tokenizer_json(data: &[u8]) -> String {
-    match utf8(data, "tokenizer.json").and_then(|t| ByteLevelBpe::from_tokenizer_json_str(&t, "tokenizer.json")) {
-        Ok(bpe) => use_bpe(&bpe, data),
-        Err(e) => signature(&e.to_string()),
-    }
-}
-
-/// Encodes and decodes text with the char and word tokenizers of an accepted vocabulary.
-fn use_vocab(vocab: Vocab, data: &[u8]) -> String {
-    let text = text_with(data);
-    let chars = CharTokenizer::new(vocab.clone());
-    let char_decoded = chars.decode(&chars.encode(&text));
-    let words = WordTokenizer::new(vocab);
-    let word_decoded = words.decode(&words.encode(&text));
-    format!("ok; chars {}; words {}", outcome(&char_decoded), outcome(&word_decoded))
-}
-
-fn vocab(data: &[u8]) -> String {
-    let (first, second) = split2(data);
-    let vocab = match utf8(first, "vocab.json").and_then(|t| Vocab::from_json(&t, "vocab.json")) {
-        Ok((vocab, _kind)) => use_vocab(vocab, data),
-        Err(e) => signature(&e.to_string()),
-    };
-    let files = utf8(first, "encoder.json").and_then(|e| Ok((e, utf8(second, "vocab.bpe")?)));
-    let gpt2 = files.and_then(|(e, m)| ByteLevelBpe::from_gpt2_strs(&e, &m, "encoder.json", "vocab.bpe"));
-    let gpt2 = match gpt2 {
-        Ok(bpe) => use_bpe(&bpe, data),
-        Err(e) => signature(&e.to_string()),
-    };
-    [format!("vocab {vocab}"), format!("gpt2 {gpt2}")].join(OUTCOME_PARTS)
-}
-
-/// Segments text in every mode with an accepted dictionary.
-fn use_segmenter(seg: &Segmenter, data: &[u8]) -> String {
-    let text = text_with(data);
-    let words = seg.cut(&text).len() + seg.cut_with(&text, false).len() + seg.cut_all(&text).len();
-    let search = seg.tokenize(&text, SegmentMode::Search, true).len();
-    format!("ok; {} words", if words + search > 0 { "some" } else { "no" })
-}
-
-fn jieba_dict(data: &[u8]) -> String {
-    let dict = match utf8(data, "dict.txt").and_then(|t| Segmenter::from_dict_str(&t, "dict.txt")) {
-        Ok(seg) => use_segmenter(&seg, data),
-        Err(e) => signature(&e.to_string()),
-    };
-    let mut seg = Segmenter::empty();
-    let user = match utf8(data, "user.dict").and_then(|t| seg.load_user_dict_str(&t, "user.dict")) {
-        Ok(()) => use_segmenter(&seg, data),
-        Err(e) => signature(&e.to_string()),
-    };
-    [format!("dict {dict}"), format!("user {user}")].join(OUTCOME_PARTS)
-}
-
-/// Writes the run folder's two files into a scratch folder `run`.
-fn write_run_folder(config: &[u8], metrics: &[u8]) -> std::io::Result<std::path::PathBuf> {
-    let dir = scratch_dir()?.join("run");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("config.json"), config)?;
-    std::fs::write(dir.join("metrics.jsonl"), metrics)?;
-    Ok(dir)
-}
-
-fn run_folder(data: &[u8]) -> String {
-    let (config, metrics) = split2(data);
-    let dir = match write_run_folder(config, metrics) {
-        Ok(d) => d,
-        Err(e) => return format!("scratch folder: {e}"),
-    };
-    // As `tessera train --resume` reads config.json (the command's `resolve`): JSON with a
-    // `train` object; the epochs done come from the last checkpoint, here from the config.
-    let config: Result<Value, _> = serde_json::from_slice(config);
-    let train = config.as_ref().ok().and_then(|c| c.get("train"));
-    let done = train.and_then(|t| t.get("epochs")).and_then(Value::as_u64).unwrap_or(1).min(u32::MAX as u64);
-    let resumed = RunDir::resume(&dir, done as usize);
-    let recorded = match resumed {
-        Ok(mut run) => {
-            let epoch = json!({"epoch": done + 1, "loss": 0.5, "val_loss": 0.6, "accuracy": 0.9, "val_ppl": 12.0});
-            let metrics = epoch.as_object().cloned().unwrap_or_default();
-            format!("ok; record {}", outcome(&run.record_epoch(metrics)))
-        }
-        Err(e) => signature(&e.to_string()),
-    };
-    let config = format!("config {}{}", outcome(&config), if train.is_some() { " train" } else { "" });
-    [config, format!("resume {recorded}")].join(OUTCOME_PARTS)
 }
