@@ -1,7 +1,8 @@
 //! Fuzzing of Tessera's file readers on the stable toolchain, without libFuzzer or nightly.
 //!
-//! - [`targets`]: one function per reader (MNIST IDX and CSV, checkpoints, `tokenizer.json`,
-//!   vocabularies, jieba dictionaries, run folders), each taking arbitrary bytes;
+//! - [`targets`]: one function per reader (MNIST IDX and CSV, checkpoints and model configs,
+//!   `tokenizer.json`, vocabularies, jieba dictionaries, run folders, seq2seq pairs, word vectors
+//!   and their benchmarks, Hugging Face GPT-2 folders), each taking arbitrary bytes;
 //! - [`seeds`]: valid inputs to start from, generated with the libraries (and `seeds/<target>/`);
 //! - [`mutate`]: the mutation engine (bit flips, interesting bytes, boundary integers in both byte
 //!   orders, numbers in text, ranges inserted, deleted, duplicated, splices, deep JSON nesting);
