@@ -2,6 +2,7 @@
 
 use crate::rng::SplitMix;
 use crate::{Error, Result};
+use std::ops::ControlFlow;
 use tessera_autograd::{no_grad, Var};
 use tessera_nn::Module;
 
@@ -100,6 +101,40 @@ pub fn generate<M: NextToken + ?Sized>(
     tokens: usize,
     sampling: &Sampling,
 ) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    generate_each(model, prompt, tokens, sampling, |id| {
+        out.push(id);
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// [`generate`], handing each token to `each` as soon as it is sampled (to print text as it
+/// comes), which may end the generation early with `ControlFlow::Break`. Returns how many
+/// tokens were sampled. The tokens are those [`generate`] returns for the same arguments.
+///
+/// ```
+/// use std::ops::ControlFlow;
+/// use tessera_tensor::Device;
+/// use tessera_train::lm::{generate, generate_each, LstmLm, LstmLmConfig, Sampling};
+/// let cfg = LstmLmConfig { vocab: 10, embed: 4, hidden: 8, layers: 1, dropout: 0.0, seed: 0 };
+/// let lm = LstmLm::new(&cfg, &Device::Cpu)?;
+/// let s = Sampling { seed: 3, ..Sampling::default() };
+/// let mut first = Vec::new();
+/// let sampled = generate_each(&lm, &[1], 50, &s, |id| {
+///     first.push(id);
+///     if first.len() == 4 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+/// })?;
+/// assert_eq!((sampled, first), (4, generate(&lm, &[1], 4, &s)?));
+/// # Ok::<(), tessera_train::Error>(())
+/// ```
+pub fn generate_each<M: NextToken + ?Sized>(
+    model: &M,
+    prompt: &[u32],
+    tokens: usize,
+    sampling: &Sampling,
+    mut each: impl FnMut(u32) -> ControlFlow<()>,
+) -> Result<usize> {
     if prompt.is_empty() {
         return Err(Error::Config("generation needs a prompt of at least one token".into()));
     }
@@ -118,21 +153,22 @@ pub fn generate<M: NextToken + ?Sized>(
     }
     let mut rng = SplitMix::new(sampling.seed, 0x6e6e);
     model.set_training(false);
-    let result = no_grad(|| -> Result<Vec<u32>> {
-        let mut out = Vec::new();
+    let result = no_grad(|| -> Result<usize> {
         let mut input = prompt.to_vec();
         let mut state = None;
-        for _ in 0..tokens {
+        for sampled in 1..=tokens {
             let (logits, next) = model.next_token_logits(&input, state.as_ref())?;
             let vocab = logits.dims().last().copied().unwrap_or(0);
             let rows = logits.tensor().reshape([logits.tensor().elem_count() / vocab.max(1), vocab])?;
             let last = rows.narrow(0, rows.dims()[0] - 1, 1)?.to_vec_f64()?;
             let id = pick(&last, sampling, &mut rng);
-            out.push(id);
+            if each(id).is_break() {
+                return Ok(sampled);
+            }
             input = vec![id];
             state = Some(next);
         }
-        Ok(out)
+        Ok(tokens)
     });
     model.set_training(true);
     result

@@ -24,6 +24,6 @@ mod generate;
 mod model;
 mod task;
 
-pub use generate::{generate, NextToken, Sampling};
+pub use generate::{generate, generate_each, NextToken, Sampling};
 pub use model::{LstmLm, LstmLmConfig};
 pub use task::{evaluate, LmSplits, LmTask};

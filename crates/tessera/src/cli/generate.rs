@@ -2,16 +2,18 @@
 
 use super::device::{open, DeviceChoice};
 use super::lm_text::LmTokenizer;
+use super::output::{self, Stream};
 use super::ranges::{count, non_negative, probability};
 use super::saved;
 use super::CliResult;
 use super::{train_gpt, train_lm};
 use serde_json::Value;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use tessera_tensor::{Device, Tensor};
 use tessera_text::ByteLevelBpe;
 use tessera_train::gpt::{is_hf_folder, load_hf_gpt2, Gpt};
-use tessera_train::lm::{generate, Sampling};
+use tessera_train::lm::{generate_each, Sampling};
 use tessera_train::plot::attention::{write_attention_map, AttentionPanel};
 
 /// The most tokens `--attention-map` draws, so that the labels stay readable.
@@ -67,8 +69,10 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
         let end_of_text = bpe.token_to_id("<|endoftext|>").ok_or("GPT-2's tokenizer lacks <|endoftext|>")?;
         let mut prompt = vec![end_of_text];
         prompt.extend(bpe.encode(&a.prompt));
-        let ids = generate(&model, &prompt, a.tokens, &sampling)?;
-        say!("{}{}", a.prompt, bpe.decode(&ids)?);
+        let ends_line = |id: u32| bpe.decode(&[id]).is_ok_and(|t| t.ends_with('\n'));
+        let mut printer = LinePrinter::new(&a.prompt, ends_line, |ids: &[u32]| Ok(bpe.decode(ids)?));
+        generate_each(&model, &prompt, a.tokens, &sampling, |id| printer.push(id))?;
+        let ids = printer.finish()?;
         if let Some(path) = &a.attention_map {
             let label = |id: u32| bpe.decode(&[id]).unwrap_or_else(|_| format!("#{id}"));
             draw_attention(path, &model, &[prompt, ids].concat(), label, &a.checkpoint)?;
@@ -101,22 +105,76 @@ pub fn run(a: GenerateArgs) -> CliResult<()> {
     prompt.extend(tokenizer.encode_prompt(&a.prompt));
     tokenizer.warn_unknown(&prompt[1..], "the prompt")?;
     let gpt = (saved.info.model == train_gpt::MODEL).then(|| saved.load_gpt(model_config, &device)).transpose()?;
-    let ids = match &gpt {
-        // A GPT samples with its key-value cache; past its context the window slides.
-        Some(gpt) => generate(gpt, &prompt, a.tokens, &sampling)?,
-        None => generate(&saved.load_lstm_lm(model_config, &device)?, &prompt, a.tokens, &sampling)?,
-    };
     let mut text = tokenizer.decode(&prompt[1..])?;
-    let continuation = tokenizer.decode(&ids)?;
     if !text.is_empty() && !text.ends_with('\n') && matches!(tokenizer, LmTokenizer::Word(_)) {
         text.push(' ');
     }
-    say!("{text}{continuation}");
+    let line_end = tokenizer.line_end();
+    let mut printer = LinePrinter::new(&text, |id| id == line_end, |ids: &[u32]| tokenizer.decode(ids));
+    match &gpt {
+        // A GPT samples with its key-value cache; past its context the window slides.
+        Some(gpt) => generate_each(gpt, &prompt, a.tokens, &sampling, |id| printer.push(id))?,
+        None => {
+            let lm = saved.load_lstm_lm(model_config, &device)?;
+            generate_each(&lm, &prompt, a.tokens, &sampling, |id| printer.push(id))?
+        }
+    };
+    let ids = printer.finish()?;
     if let (Some(path), Some(gpt)) = (&a.attention_map, &gpt) {
         let label = |id: u32| tokenizer.decode(&[id]).unwrap_or_else(|_| format!("#{id}"));
         draw_attention(path, gpt, &[prompt, ids].concat(), label, &saved.file)?;
     }
     Ok(())
+}
+
+/// Prints the prompt, then the sampled text as it comes, a line at a time: tokens are held until
+/// one ends a line, then the held ones are decoded and written. Decoding stops only at a line's
+/// end, where the text of the pieces is the text of the whole (no character is split between
+/// tokens there), so what is printed is what decoding all the tokens at once gives. Generation
+/// stops when standard output is closed (`| head`).
+struct LinePrinter<E, D> {
+    ends_line: E,
+    decode: D,
+    held: Vec<u32>,
+    sampled: Vec<u32>,
+    error: Option<Box<dyn std::error::Error>>,
+}
+
+impl<E: Fn(u32) -> bool, D: Fn(&[u32]) -> CliResult<String>> LinePrinter<E, D> {
+    fn new(prompt: &str, ends_line: E, decode: D) -> Self {
+        output::write_text(Stream::Stdout, format_args!("{prompt}"));
+        LinePrinter { ends_line, decode, held: Vec::new(), sampled: Vec::new(), error: None }
+    }
+
+    /// Takes one sampled token; breaks when the text cannot be decoded or written.
+    fn push(&mut self, id: u32) -> ControlFlow<()> {
+        self.sampled.push(id);
+        self.held.push(id);
+        if (self.ends_line)(id) {
+            match (self.decode)(&self.held) {
+                Ok(text) => output::write_text(Stream::Stdout, format_args!("{text}")),
+                Err(e) => {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            self.held.clear();
+        }
+        if output::failed(Stream::Stdout) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Writes the last, unfinished line; returns every sampled token.
+    fn finish(self) -> CliResult<Vec<u32>> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        say!("{}", (self.decode)(&self.held)?);
+        Ok(self.sampled)
+    }
 }
 
 /// Writes `--attention-map` to `path`: the self-attention of `gpt` (from `checkpoint`) over the

@@ -42,17 +42,29 @@ fn failures() -> std::sync::MutexGuard<'static, [Option<(ErrorKind, String)>; 2]
 /// Writes `args` and a newline to `stream`, unless an earlier write to it failed; a failure is
 /// remembered for [`exit_code`] instead of stopping the program.
 pub fn write_line(stream: Stream, args: fmt::Arguments<'_>) {
+    write_text(stream, format_args!("{args}\n"));
+}
+
+/// Writes `args` to `stream` as [`write_line`] does, but with no newline added: text printed as
+/// it is made (standard output is flushed, so that it shows at once).
+pub fn write_text(stream: Stream, args: fmt::Arguments<'_>) {
     let slot = stream as usize;
     if failures()[slot].is_some() {
         return;
     }
     let result = match stream {
-        Stream::Stdout => writeln!(std::io::stdout().lock(), "{args}").and_then(|()| std::io::stdout().flush()),
-        Stream::Stderr => writeln!(std::io::stderr().lock(), "{args}"),
+        Stream::Stdout => write!(std::io::stdout().lock(), "{args}").and_then(|()| std::io::stdout().flush()),
+        Stream::Stderr => write!(std::io::stderr().lock(), "{args}"),
     };
     if let Err(e) = result {
         failures()[slot].get_or_insert((e.kind(), e.to_string()));
     }
+}
+
+/// Whether a write to `stream` has failed (a closed pipe): work whose only purpose is output
+/// there can stop.
+pub fn failed(stream: Stream) -> bool {
+    failures()[stream as usize].is_some()
 }
 
 /// Remembers a write error on `stream` met outside [`write_line`] (e.g. by a buffered writer).
