@@ -209,6 +209,8 @@ fn bad_word2vec_input_is_a_clear_error() {
     // Checked before anything is read or allocated (a buffer per thread held every sample).
     let err = tessera_fails(&["train", "word2vec", "--negative", "1000000000", "--out", "v.txt"]);
     assert!(err.contains("negative is 1000000000: at most 10000 noise words per example"), "{err}");
+    let err = tessera_fails(&["train", "word2vec", "--threads", "100000", "--out", "v.txt"]);
+    assert!(err.contains("threads is 100000: at most 1024"), "{err}");
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, b"good line\nbad \xff line\n").unwrap();
     let out = dir.join("v.txt");

@@ -51,6 +51,10 @@ impl Model {
 /// end.
 pub const MAX_NEGATIVE: usize = 10_000;
 
+/// The most training threads [`Word2VecConfig::validate`] accepts: each is an operating-system
+/// thread of its own, and past the cores they only wait.
+pub const MAX_THREADS: usize = 1024;
+
 /// Training settings; the defaults are word2vec's and gensim's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Word2VecConfig {
@@ -107,6 +111,9 @@ impl Word2VecConfig {
         }
         if self.window > u32::MAX as usize / 2 || self.dim > 1 << 20 {
             return bad("window or dim", format!("{} / {}: too large", self.window, self.dim));
+        }
+        if self.threads > MAX_THREADS {
+            return bad("threads", format!("{}: at most {MAX_THREADS} (one per core is the fastest)", self.threads));
         }
         if self.negative > MAX_NEGATIVE {
             return bad(
