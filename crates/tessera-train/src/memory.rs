@@ -45,6 +45,13 @@ impl MemoryEstimate {
     }
 }
 
+/// The parameters of a stack of `layers` LSTM layers (PyTorch's layout) reading `input`
+/// features: per layer `4 hidden × (its input + hidden)` weights and two biases of `4 hidden`.
+pub(crate) fn lstm_parameters(input: f64, hidden: f64, layers: f64) -> f64 {
+    let inputs = input + (layers - 1.0).max(0.0) * hidden;
+    4.0 * hidden * (inputs + layers * hidden) + 8.0 * hidden * layers
+}
+
 /// The memory this process can still use, in bytes: the system's available memory (Linux'
 /// `MemAvailable`), or the control group's limit when lower; `None` where neither can be read.
 pub fn available_bytes() -> Option<u64> {

@@ -1,7 +1,7 @@
 //! The classic LSTM language model: Embedding, LSTM, Linear over the vocabulary.
 
 use super::generate::NextToken;
-use crate::memory::MemoryEstimate;
+use crate::memory::{lstm_parameters, MemoryEstimate};
 use serde_json::{json, Value};
 use tessera_autograd::Var;
 use tessera_nn::{init, Dropout, Embedding, Error, Linear, Lstm, LstmState, Module, Result};
@@ -49,8 +49,7 @@ impl LstmLmConfig {
     /// The model's size for `batch` rows of `steps` tokens, counted without building it.
     pub fn memory_estimate(&self, batch: usize, steps: usize) -> MemoryEstimate {
         let (v, e, h, layers) = (self.vocab as f64, self.embed as f64, self.hidden as f64, self.layers as f64);
-        let lstm_inputs = e + (layers - 1.0).max(0.0) * h;
-        let parameters = v * e + 4.0 * h * (lstm_inputs + layers * h) + 8.0 * h * layers + h * v + v;
+        let parameters = v * e + lstm_parameters(e, h, layers) + h * v + v;
         // Per token: the embedding, gates, cell and hidden states of each layer, and the logits
         // with their softmax and gradient.
         let activations = (batch as f64) * (steps as f64) * (e + 10.0 * h * layers + 3.0 * v);

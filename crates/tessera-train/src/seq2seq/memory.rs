@@ -5,13 +5,7 @@
 use super::any::Seq2seqConfig;
 use super::lstm::{AttentionScore, LstmAttentionConfig};
 use super::transformer::TransformerSeq2seqConfig;
-use crate::memory::MemoryEstimate;
-
-/// An LSTM layer stack's parameters: per layer `4h × (input + h)` weights and two `4h` biases.
-fn lstm_parameters(input: f64, hidden: f64, layers: f64) -> f64 {
-    let inputs = input + (layers - 1.0).max(0.0) * hidden;
-    4.0 * hidden * (inputs + layers * hidden) + 8.0 * hidden * layers
-}
+use crate::memory::{lstm_parameters, MemoryEstimate};
 
 impl LstmAttentionConfig {
     /// The model's size for `batch` pairs of `source_len` and `target_len` tokens, counted
