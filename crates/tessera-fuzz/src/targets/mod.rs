@@ -5,8 +5,8 @@
 //! leave something usable. Errors are fine; a panic, an abort or more than a second is a failure.
 //!
 //! A target returns the signature of what happened (see [`crate::corpus::signature`]; one per
-//! reader, separated by [`OUTCOME_PARTS`], when it runs several), which the runner uses to keep
-//! inputs that do something new.
+//! reader, separated by [`crate::corpus::OUTCOME_PARTS`], when it runs several), which the runner
+//! uses to keep inputs that do something new.
 
 mod checkpoint;
 mod embed;
