@@ -53,4 +53,17 @@ macro_rules! replay_tests {
     };
 }
 
-replay_tests!(idx, csv, checkpoint, tokenizer_json, vocab, jieba_dict, run_folder);
+replay_tests!(
+    idx,
+    csv,
+    checkpoint,
+    tokenizer_json,
+    vocab,
+    jieba_dict,
+    run_folder,
+    pairs,
+    embeddings,
+    embed_eval,
+    hf_gpt2,
+    model_config,
+);
