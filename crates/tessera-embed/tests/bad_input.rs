@@ -57,6 +57,16 @@ fn a_header_dimension_larger_than_the_file_sizes_no_buffer() {
     assert!(text_err(&text, Format::Text).contains("line 2"), "{}", text_err(&text, Format::Text));
     let unsized_err = format::read_from(text.as_bytes(), Format::Text, "v.txt", None).unwrap_err().to_string();
     assert!(unsized_err.contains("line 2"), "{unsized_err}");
+    // The largest dimension a header can write, in both text readers.
+    let widest = format!("3 {}\nthe 0.5 -1\n", usize::MAX);
+    assert!(text_err(&widest, Format::Text).contains("line 2"), "{}", text_err(&widest, Format::Text));
+    // No rows at all: read, and written back, without a buffer of the header's width.
+    let none = b"0 4294967295\n";
+    let read = format::read_from(&none[..], Format::Text, "v.txt", Some(none.len() as u64)).unwrap();
+    assert_eq!((read.embeddings.len(), read.embeddings.dim()), (0, 4294967295));
+    for f in [Format::Text, Format::Binary, Format::Glove] {
+        format::write_to(&read.embeddings, Vec::new(), f).unwrap();
+    }
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub(super) fn read(mut r: impl BufRead, name: &str, header: bool, size: Option<u
             let shown = String::from_utf8_lossy(trim_end(&buf)).chars().take(60).collect::<String>();
             return Err(bad(1, format!("`{shown}` is not a `WORDS DIM` header (two whole numbers, DIM at least 1)")));
         };
-        let reserve = rows_to_reserve(words, size, 2 * dim as u64, dim);
+        let reserve = rows_to_reserve(words, size, (dim as u64).saturating_mul(2), dim);
         if reserve.checked_mul(dim).is_none() {
             return Err(bad(1, format!("{words} words of dimension {dim} do not fit in memory")));
         }
@@ -78,7 +78,7 @@ pub(super) fn read(mut r: impl BufRead, name: &str, header: bool, size: Option<u
                     return Err(bad(line_no, format!("the row `{word}` has no values")));
                 }
                 let guess = size.map_or(1 << 12, |s| (s / (bytes.len() as u64 + 1)) as usize * 21 / 20 + 16);
-                let reserve = rows_to_reserve(guess, size, 2 * dim as u64, dim);
+                let reserve = rows_to_reserve(guess, size, (dim as u64).saturating_mul(2), dim);
                 loaded.insert(Loaded::new(Embeddings::with_capacity(dim, reserve, reserve * 8), Format::Glove))
             }
         };

@@ -45,7 +45,8 @@ pub(super) fn write_rows(embeddings: &Embeddings, mut out: impl Write, format: F
     if format != Format::Glove {
         writeln!(out, "{} {dim}", embeddings.len())?;
     }
-    let mut line = Vec::with_capacity(dim * 12 + 64);
+    // Sized by the first row, not by `dim`: a file's header may give any dimension to no rows.
+    let mut line = Vec::new();
     for (i, word) in embeddings.words().iter().enumerate() {
         check_word(i, word)?;
         line.clear();
