@@ -9,7 +9,7 @@ use tessera_train::optim::{Adam, Optimizer, OptimizerKind};
 use tessera_train::seq2seq::{
     beam_search, greedy, length_penalty, AttentionScore, BeamConfig, EncodedPair, LstmAttention, LstmAttentionConfig,
     Seq2seq, Seq2seqData, Seq2seqOptions, Seq2seqTask, SourceBatch, Specials, TransformerSeq2seq,
-    TransformerSeq2seqConfig,
+    TransformerSeq2seqConfig, MAX_BEAM_WIDTH,
 };
 use tessera_train::{FitConfig, Trainer};
 
@@ -93,6 +93,10 @@ fn beam_of_one_is_greedy<M: Seq2seq>(model: &M) {
     for (x, y) in g.iter().zip(&b) {
         assert_eq!(x.tokens, y.tokens);
         assert!((x.log_prob - y.log_prob).abs() < 1e-9);
+    }
+    for width in [0, MAX_BEAM_WIDTH + 1] {
+        let err = beam_search(model, &src, SPECIALS, &BeamConfig { width, length_penalty: 0.6, max_len: 12 });
+        assert!(err.unwrap_err().to_string().contains(&format!("beam width {width}: use 1 to 1000")));
     }
 }
 

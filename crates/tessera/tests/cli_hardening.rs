@@ -34,7 +34,7 @@ fn fresh_dir(name: &str) -> PathBuf {
 #[test]
 fn options_out_of_range_are_refused_before_any_work() {
     let dir = fresh_dir("ranges");
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["train", "mlp", "--epochs", "0"], "'--epochs <EPOCHS>': must be at least 1"),
         (&["train", "lm", "--clip", "nan"], "'--clip <CLIP>': must be a finite number, not NaN"),
         (&["train", "lm", "--clip", "0"], "'--clip <CLIP>': must be above 0"),
@@ -45,6 +45,9 @@ fn options_out_of_range_are_refused_before_any_work() {
         (&["train", "mlp", "--val-split", "1.5"], "must be at least 0 and below 1"),
         (&["generate", "--checkpoint", "x", "--top-p", "0"], "must be above 0 and at most 1"),
         (&["train", "gpt", "--distributed", "--bucket-mb", "0"], "'--bucket-mb <MB>': must be above 0"),
+        // Every beam is a row of the decoder's batch: 10^8 of them aborted on allocation after training.
+        (&["train", "seq2seq", "--beam", "100000000"], "'--beam <BEAM>': must be at most 1000"),
+        (&["translate", "--checkpoint", "x", "--beam", "1001"], "'--beam <BEAM>': must be at most 1000"),
     ];
     for (args, message) in cases {
         let stderr = refused(&dir, args);

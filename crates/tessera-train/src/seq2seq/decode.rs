@@ -117,6 +117,10 @@ struct Beam {
     log_prob: f64,
 }
 
+/// The widest beam [`beam_search`] runs: each beam is a row of the decoder's batch (its memory,
+/// state and logits), so the width multiplies what a step holds.
+pub const MAX_BEAM_WIDTH: usize = 1000;
+
 /// Beam search over a batch: every source keeps the `width` most probable prefixes; a prefix
 /// whose `<eos>` is among the `width` best extensions is set aside as finished, ranked by its
 /// length-penalised score (the `width` best are kept); a source is done once `width`
@@ -132,8 +136,8 @@ pub fn beam_search<M: Seq2seq>(
     cfg: &BeamConfig,
 ) -> Result<Vec<Hypothesis>> {
     let k = cfg.width;
-    if k == 0 {
-        return Err(Error::Config("beam width 0: use at least 1".into()));
+    if k == 0 || k > MAX_BEAM_WIDTH {
+        return Err(Error::Config(format!("beam width {k}: use 1 to {MAX_BEAM_WIDTH}")));
     }
     no_grad(|| {
         let device = *source.ids.device();

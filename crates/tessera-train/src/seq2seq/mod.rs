@@ -17,7 +17,7 @@ mod transformer;
 pub use any::{AnyMemory, AnyState, Seq2seqConfig, Seq2seqModel};
 pub use batch::{EncodedPair, PadSide, Seq2seqBatch, Seq2seqData, SourceBatch, Specials};
 pub use dates::{dates_task, iso, render, DateForm, DatesTask, FORMS};
-pub use decode::{beam_search, greedy, length_penalty, BeamConfig, Hypothesis};
+pub use decode::{beam_search, greedy, length_penalty, BeamConfig, Hypothesis, MAX_BEAM_WIDTH};
 pub use evaluate::{decode_all, score, TranslationScores};
 pub use lstm::{AttentionScore, LstmAttention, LstmAttentionConfig, LstmMemory};
 pub use model::Seq2seq;

@@ -2,12 +2,23 @@
 //! range is refused before any work, with a message that names the option, the value and the
 //! range (`invalid value '0' for '--epochs <EPOCHS>': must be at least 1`).
 
+use tessera_train::seq2seq::MAX_BEAM_WIDTH;
+
 /// A whole number, at least 1 (counts and sizes).
 pub fn count(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         Ok(_) => Err("must be at least 1".into()),
         Err(_) => Err("must be a whole number, at least 1".into()),
+    }
+}
+
+/// A beam width: a whole number from 1 to [`MAX_BEAM_WIDTH`] (every beam runs the decoder, so a
+/// width beyond it would fill the memory before the first step).
+pub fn beam_width(s: &str) -> Result<usize, String> {
+    match count(s)? {
+        n if n <= MAX_BEAM_WIDTH => Ok(n),
+        _ => Err(format!("must be at most {MAX_BEAM_WIDTH}")),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `tessera train seq2seq`: an encoder-decoder on tab-separated pairs, or on the generated
 //! dates task.
 
-use super::ranges::{count, fraction, non_negative, positive};
+use super::ranges::{beam_width, count, fraction, non_negative, positive};
 use super::seq2seq_data::{load_pairs, PairSets};
 use super::seq2seq_text::PairTokenizers;
 use super::training::{load_last, nothing_trained, open_run, trainer, write_results, RunPlan, TrainOptions};
@@ -108,7 +108,7 @@ pub struct Seq2seqArgs {
     #[arg(long, value_parser = positive, default_value_t = 1.0)]
     clip: f64,
     /// Beam width of the final test decoding (1: greedy).
-    #[arg(long, value_parser = count, default_value_t = 4)]
+    #[arg(long, value_parser = beam_width, default_value_t = 4)]
     beam: usize,
     /// Wu et al.'s length penalty α of beam search.
     #[arg(long, value_parser = non_negative, default_value_t = 0.6)]

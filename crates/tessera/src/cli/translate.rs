@@ -2,7 +2,7 @@
 //! and draws the decoder's attention over the source of a chosen line.
 
 use super::device::{open, DeviceChoice};
-use super::ranges::{count, non_negative};
+use super::ranges::{beam_width, count, non_negative};
 use super::saved;
 use super::seq2seq_text::PairTokenizers;
 use super::train_seq2seq::MODEL;
@@ -26,7 +26,7 @@ pub struct TranslateArgs {
     /// Lines to translate (default: standard input).
     file: Option<PathBuf>,
     /// Beam width (1: greedy).
-    #[arg(long, value_parser = count, default_value_t = 4)]
+    #[arg(long, value_parser = beam_width, default_value_t = 4)]
     beam: usize,
     /// Wu et al.'s length penalty α.
     #[arg(long, value_parser = non_negative, default_value_t = 0.6)]
