@@ -111,6 +111,12 @@ fn bad_lm_arguments_are_clear_errors() {
     assert!(err.contains("unknown tokenizer `sentencepiece`"), "{err}");
     let err = tessera_fails(&["generate", "--checkpoint", "/no/such/run"]);
     assert!(err.contains("/no/such/run"), "{err}");
+    let dir = fresh_dir("cli-lm-empty");
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let err = tessera_fails(&["train", "lm", "--corpus", empty.to_str().unwrap(), "--epochs", "1"]);
+    assert!(err.contains("a corpus of 0 lines is too short"), "an empty file has no line: {err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

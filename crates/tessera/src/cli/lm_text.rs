@@ -26,7 +26,7 @@ pub fn read_corpus(files: &[PathBuf]) -> CliResult<String> {
     let mut text = String::new();
     for f in files {
         text.push_str(&tessera_text::io::read_text(f)?);
-        if !text.ends_with('\n') {
+        if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
     }
@@ -63,7 +63,8 @@ pub fn split_lines(text: &str, val: f64, test: f64) -> CliResult<LineSplits<'_>>
     let n_test = (n as f64 * test).round() as usize;
     let n_val = (n as f64 * val).round() as usize;
     if n_test == 0 || n_val == 0 || n_val + n_test >= n {
-        return Err(format!("a corpus of {n} lines is too short to split into train, validation and test").into());
+        let lines = if n == 1 { "line" } else { "lines" };
+        return Err(format!("a corpus of {n} {lines} is too short to split into train, validation and test").into());
     }
     let (train, rest) = lines.split_at(n - n_val - n_test);
     let (val, test) = rest.split_at(n_val);
