@@ -5,6 +5,7 @@ use super::batch::{SourceBatch, Specials};
 use super::decode::{beam_search, greedy, BeamConfig, Hypothesis};
 use super::model::Seq2seq;
 use crate::Result;
+use std::ops::ControlFlow;
 use tessera_tensor::Device;
 use tessera_text::metrics::{corpus_bleu, corpus_chrf, exact_match, token_accuracy, BleuScore, ChrfScore};
 
@@ -19,9 +20,29 @@ pub fn decode_all<M: Seq2seq>(
     batch_size: usize,
     device: &Device,
 ) -> Result<Vec<Hypothesis>> {
+    let mut out = Vec::with_capacity(sources.len());
+    decode_each(model, sources, specials, beam, batch_size, device, |h| {
+        out.push(h);
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// [`decode_all`], handing each source's output to `each`, in order, as soon as its batch is
+/// decoded (to print translations as they come); `each` may stop the decoding with
+/// `ControlFlow::Break`. Returns how many outputs were handed over.
+pub fn decode_each<M: Seq2seq>(
+    model: &M,
+    sources: &[&[u32]],
+    specials: Specials,
+    beam: &BeamConfig,
+    batch_size: usize,
+    device: &Device,
+    mut each: impl FnMut(Hypothesis) -> ControlFlow<()>,
+) -> Result<usize> {
     model.set_training(false);
     let result = (|| {
-        let mut out = Vec::with_capacity(sources.len());
+        let mut handed = 0;
         let empty = Hypothesis { tokens: Vec::new(), log_prob: 0.0, score: 0.0, finished: false };
         for chunk in sources.chunks(batch_size.max(1)) {
             let rows: Vec<&[u32]> = chunk.iter().copied().filter(|s| !s.is_empty()).collect();
@@ -37,10 +58,14 @@ pub fn decode_all<M: Seq2seq>(
             }
             .into_iter();
             for s in chunk {
-                out.push(if s.is_empty() { empty.clone() } else { decoded.next().unwrap_or_else(|| empty.clone()) });
+                handed += 1;
+                let h = if s.is_empty() { empty.clone() } else { decoded.next().unwrap_or_else(|| empty.clone()) };
+                if each(h).is_break() {
+                    return Ok(handed);
+                }
             }
         }
-        Ok(out)
+        Ok(handed)
     })();
     model.set_training(true);
     result

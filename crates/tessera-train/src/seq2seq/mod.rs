@@ -18,7 +18,7 @@ pub use any::{AnyMemory, AnyState, Seq2seqConfig, Seq2seqModel};
 pub use batch::{EncodedPair, PadSide, Seq2seqBatch, Seq2seqData, SourceBatch, Specials};
 pub use dates::{dates_task, iso, render, DateForm, DatesTask, FORMS};
 pub use decode::{beam_search, greedy, length_penalty, BeamConfig, Hypothesis, MAX_BEAM_WIDTH};
-pub use evaluate::{decode_all, score, TranslationScores};
+pub use evaluate::{decode_all, decode_each, score, TranslationScores};
 pub use lstm::{AttentionScore, LstmAttention, LstmAttentionConfig, LstmMemory};
 pub use model::Seq2seq;
 pub use pairs::{Columns, Pair, PairProblem, PairSet, Side};

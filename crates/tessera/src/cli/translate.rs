@@ -2,19 +2,21 @@
 //! and draws the decoder's attention over the source of a chosen line.
 
 use super::device::{open, DeviceChoice};
+use super::output::{self, Stream};
 use super::ranges::{beam_width, count, non_negative};
 use super::saved;
 use super::seq2seq_text::PairTokenizers;
 use super::train_seq2seq::MODEL;
 use super::CliResult;
 use serde_json::Value;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use tessera_nn::Module;
 use tessera_tensor::{Device, Tensor};
 use tessera_train::checkpoint;
 use tessera_train::plot::attention::{write_attention_map, AttentionPanel};
-use tessera_train::seq2seq::{decode_all, BeamConfig, Seq2seq, Seq2seqConfig, Seq2seqModel, SourceBatch};
+use tessera_train::seq2seq::{decode_each, BeamConfig, Seq2seq, Seq2seqConfig, Seq2seqModel, SourceBatch};
 
 /// Arguments of `tessera translate`.
 #[derive(Debug, clap::Args)]
@@ -86,12 +88,18 @@ pub fn run(a: TranslateArgs) -> CliResult<()> {
         sources.push(ids);
     }
     let refs: Vec<&[u32]> = sources.iter().map(Vec::as_slice).collect();
-    let outputs = decode_all(&model, &refs, tokenizers.target.specials(), &beam, a.batch_size, &device)?;
-    let mut out = std::io::stdout().lock();
-    for h in &outputs {
-        writeln!(out, "{}", tokenizers.target.decode(&h.tokens))?;
-    }
-    out.flush()?;
+    // Each batch's translations are printed as soon as it is decoded; a closed standard output
+    // (`| head`) stops the decoding.
+    let mut outputs = Vec::with_capacity(refs.len());
+    decode_each(&model, &refs, tokenizers.target.specials(), &beam, a.batch_size, &device, |h| {
+        say!("{}", tokenizers.target.decode(&h.tokens));
+        outputs.push(h);
+        if output::failed(Stream::Stdout) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
     if let Some(path) = &a.attention_map {
         let i = a.map_line - 1;
         let (Some(source), Some(output)) = (sources.get(i), outputs.get(i)) else {
