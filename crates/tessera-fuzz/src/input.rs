@@ -92,6 +92,17 @@ pub fn scratch_file(name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes `files` (name, bytes) into the folder `name` of this thread's scratch folder and
+/// returns the folder's path: a model folder or a run folder as the readers find them.
+pub fn scratch_folder(name: &str, files: &[(&str, &[u8])]) -> std::io::Result<PathBuf> {
+    let dir = scratch_dir()?.join(name);
+    std::fs::create_dir_all(&dir)?;
+    for (file, bytes) in files {
+        std::fs::write(dir.join(file), bytes)?;
+    }
+    Ok(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,11 @@
 
 use flate2::read::GzDecoder;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
 fn tessera(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().expect("running tessera");
@@ -153,24 +154,13 @@ fn gpt_run_learns_writes_its_folder_generates_and_names_bad_sizes() {
     assert!(nucleus.starts_with("KING"), "{nucleus}");
     // The text comes a line at a time as it is sampled, and a reader that stops reading stops
     // the sampling: a million tokens behind `| head -2` end at once with a closed pipe's status.
-    let mut streaming = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["generate", "--checkpoint", run_arg, "--prompt", "KING", "--tokens", "1000000", "--seed", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut head = String::new();
-    let mut lines = BufReader::new(streaming.stdout.take().unwrap());
-    for _ in 0..2 {
-        lines.read_line(&mut head).unwrap();
-    }
-    drop(lines);
+    let streaming = ["generate", "--checkpoint", run_arg, "--prompt", "KING", "--tokens", "1000000", "--seed", "3"];
+    let (lines, code, after) = common::head(&dir, &streaming, 2);
     // The same tokens as the 80 sampled at once, as far as both go (`first` ends its last line).
-    let n = head.len().min(first.len() - 1);
-    assert_eq!(head.as_bytes()[..n], first.as_bytes()[..n], "streamed {head:?}, sampled at once {first:?}");
-    let stopped = Instant::now();
-    assert_eq!(streaming.wait().unwrap().code(), Some(141), "a closed pipe ends generation");
-    assert!(stopped.elapsed().as_secs() < 60, "generation went on after its reader left");
+    let n = lines.len().min(first.len() - 1);
+    assert_eq!(lines.as_bytes()[..n], first.as_bytes()[..n], "streamed {lines:?}, sampled at once {first:?}");
+    assert_eq!(code, Some(141), "a closed pipe ends generation");
+    assert!(after.as_secs() < 60, "generation went on after its reader left");
     let err = tessera_fails(&["generate", "--checkpoint", run_arg, "--top-p", "1.5"]);
     assert!(err.contains("'1.5' for '--top-p <TOP_P>': must be above 0 and at most 1"), "{err}");
     let unknown = Command::new(env!("CARGO_BIN_EXE_tessera"))

@@ -2,9 +2,8 @@
 //! `model.safetensors`) and the model configurations that run folders' checkpoints carry.
 
 use crate::corpus::{outcome, signature, OUTCOME_PARTS};
-use crate::input::{scratch_dir, split2};
+use crate::input::{scratch_folder, split2};
 use serde_json::Value;
-use std::path::PathBuf;
 use tessera_tensor::{Device, Tensor};
 use tessera_train::gpt::{load_hf_gpt2, Gpt, GptConfig};
 use tessera_train::lm::{LstmLm, LstmLmConfig};
@@ -27,18 +26,10 @@ fn use_gpt(gpt: &Gpt) -> String {
     format!("ok; forward {}", outcome(&logits))
 }
 
-fn write_hf_folder(config: &[u8], weights: &[u8]) -> std::io::Result<PathBuf> {
-    let dir = scratch_dir()?.join("hf");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("config.json"), config)?;
-    std::fs::write(dir.join("model.safetensors"), weights)?;
-    Ok(dir)
-}
-
 /// A Hugging Face GPT-2 folder (two files) through `load_hf_gpt2`, then a forward pass.
 pub(super) fn hf_gpt2(data: &[u8]) -> String {
     let (config, weights) = split2(data);
-    let dir = match write_hf_folder(config, weights) {
+    let dir = match scratch_folder("hf", &[("config.json", config), ("model.safetensors", weights)]) {
         Ok(d) => d,
         Err(e) => return format!("scratch folder: {e}"),
     };

@@ -1,22 +1,13 @@
 //! Run folders as `--resume` reads them.
 
 use crate::corpus::{outcome, signature, OUTCOME_PARTS};
-use crate::input::{scratch_dir, split2};
+use crate::input::{scratch_folder, split2};
 use serde_json::{json, Value};
 use tessera_train::run_dir::RunDir;
 
-/// Writes the run folder's two files into a scratch folder `run`.
-fn write_run_folder(config: &[u8], metrics: &[u8]) -> std::io::Result<std::path::PathBuf> {
-    let dir = scratch_dir()?.join("run");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("config.json"), config)?;
-    std::fs::write(dir.join("metrics.jsonl"), metrics)?;
-    Ok(dir)
-}
-
 pub(super) fn run_folder(data: &[u8]) -> String {
     let (config, metrics) = split2(data);
-    let dir = match write_run_folder(config, metrics) {
+    let dir = match scratch_folder("run", &[("config.json", config), ("metrics.jsonl", metrics)]) {
         Ok(d) => d,
         Err(e) => return format!("scratch folder: {e}"),
     };

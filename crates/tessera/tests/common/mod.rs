@@ -3,12 +3,36 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Runs the program in `dir`.
 pub fn tessera_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera")).current_dir(dir).args(args).output().expect("running tessera")
+}
+
+/// Runs the program in `dir` as `tessera ARGS | head -LINES` would: the first `lines` lines of
+/// its standard output, its exit code after the pipe closed (141 for a program that `head`
+/// stopped), and how long it took to end after the pipe closed.
+pub fn head(dir: &Path, args: &[&str], lines: usize) -> (String, Option<i32>, Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running tessera");
+    let mut text = String::new();
+    let mut reader = BufReader::new(child.stdout.take().expect("a piped standard output"));
+    for _ in 0..lines {
+        reader.read_line(&mut text).expect("reading standard output");
+    }
+    drop(reader);
+    let closed = Instant::now();
+    let code = child.wait().expect("waiting for tessera").code();
+    (text, code, closed.elapsed())
 }
 
 /// Runs a command that must succeed: its standard output and standard error.
