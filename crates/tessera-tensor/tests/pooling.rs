@@ -308,6 +308,9 @@ fn bad_pooling_arguments_are_errors_naming_the_shapes() -> Result<()> {
     }
     let e = message(Tensor::zeros([1, 0, 5], DType::F32, &Device::Cpu)?.adaptive_avg_pool2d([2, 2]));
     assert_eq!(e, "adaptive_avg_pool2d: input [1, 0, 5] has an empty spatial dim");
+    // The output size is the caller's: one that no buffer holds is an error, not a panic.
+    let e = message(Tensor::zeros([1, 3, 3], DType::F32, &Device::Cpu)?.adaptive_avg_pool2d([usize::MAX, 1]));
+    assert!(e.contains("is too large for any buffer") && e.contains("[1, 3, 3]"), "{e}");
     let ints = Tensor::zeros([1, 4, 4], DType::I64, &Device::Cpu)?;
     assert!(message(ints.max_pool2d(&MaxPool2dSpec::new([2, 2]))).contains("dtype i64 is not supported"));
     Ok(())

@@ -252,6 +252,12 @@ impl PoolPlan {
         };
         let mut out_dims = lead.to_vec();
         out_dims.extend([axes[0].output, axes[1].output]);
+        // An adaptive pooling's output size is the caller's: it may be any size, but not one
+        // that no buffer can hold.
+        let bytes = out_dims.iter().try_fold(x.dtype.size_in_bytes(), |a, &d| a.checked_mul(d));
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return Err(invalid(op, format!("the output {out_dims:?} of input {shape} is too large for any buffer")));
+        }
         Ok(PoolPlan {
             kind,
             dtype: x.dtype,
