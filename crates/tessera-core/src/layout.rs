@@ -157,6 +157,7 @@ impl Layout {
     /// Views the same elements (in row-major order) with another shape, when the strides allow it
     /// without a copy. `Ok(None)` means a copy is needed; a different element count is an error.
     pub fn reshape(&self, to: &Shape) -> Result<Option<Layout>> {
+        let to = &crate::shape::countable_view(to.clone(), "reshape")?;
         if to.elem_count() != self.elem_count() {
             return Err(Error::ElementCountMismatch {
                 op: "reshape",
@@ -273,7 +274,8 @@ impl Layout {
                 });
             };
         }
-        Ok(Layout { shape: target.clone(), strides, offset: self.offset })
+        let shape = crate::shape::countable_view(target.clone(), "broadcast_as")?;
+        Ok(Layout { shape, strides, offset: self.offset })
     }
 
     /// Buffer offsets of every element, in row-major order.

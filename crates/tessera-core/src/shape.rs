@@ -1,6 +1,6 @@
 //! Shapes and the broadcasting rule.
 
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
 use std::fmt;
 
 /// The size of each dimension of a tensor. A scalar has the empty shape `[]`.
@@ -28,9 +28,32 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar, 0 when any dim is 0).
+    /// Number of elements (1 for a scalar, 0 when any dim is 0). A count past `usize::MAX`
+    /// reads as `usize::MAX`, never wrapped round to a small one; the shapes tensors are made
+    /// with are checked by [`Shape::countable`] first.
     pub fn elem_count(&self) -> usize {
-        self.0.iter().product()
+        self.checked_elem_count().unwrap_or(usize::MAX)
+    }
+
+    /// Number of elements, or `None` when it does not fit in a `usize`.
+    pub fn checked_elem_count(&self) -> Option<usize> {
+        if self.0.contains(&0) {
+            return Some(0);
+        }
+        self.0.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+
+    /// Checks that the elements of this shape can be counted and, as `dtype`, held in one buffer
+    /// (at most `isize::MAX` bytes); `op` names the operation in the error.
+    pub fn countable(&self, op: &'static str, dtype: DType) -> Result<usize> {
+        let count = self.checked_elem_count();
+        match count.filter(|n| n.checked_mul(dtype.size_in_bytes()).is_some_and(|b| b <= isize::MAX as usize)) {
+            Some(n) => Ok(n),
+            None => Err(Error::InvalidArgument {
+                op,
+                msg: format!("shape {self} has more {dtype} elements than any buffer can hold"),
+            }),
+        }
     }
 
     /// Row-major (C order) strides of a contiguous tensor of this shape.
@@ -93,7 +116,16 @@ pub fn broadcast_shapes(lhs: &Shape, rhs: &Shape, op: &'static str) -> Result<Sh
             _ => return Err(Error::BroadcastIncompatible { op, lhs: lhs.clone(), rhs: rhs.clone() }),
         };
     }
-    Ok(Shape(dims))
+    countable_view(Shape(dims), op)
+}
+
+/// `shape`, unless its elements cannot be counted in a `usize` (a broadcast or an expansion of
+/// dims that are each fine).
+pub(crate) fn countable_view(shape: Shape, op: &'static str) -> Result<Shape> {
+    match shape.checked_elem_count() {
+        Some(_) => Ok(shape),
+        None => Err(Error::InvalidArgument { op, msg: format!("shape {shape} has more elements than can be counted") }),
+    }
 }
 
 fn dim_from_right(s: &Shape, k: usize) -> usize {
@@ -162,6 +194,19 @@ impl From<usize> for Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn element_counts_never_wrap() {
+        let s = |d: &[usize]| Shape::from(d);
+        let huge = 1usize << 33;
+        assert_eq!(s(&[huge, huge]).checked_elem_count(), None);
+        assert_eq!(s(&[huge, huge]).elem_count(), usize::MAX);
+        assert_eq!(s(&[huge, huge, 0]).checked_elem_count(), Some(0), "a zero dim anywhere counts none");
+        assert_eq!(s(&[]).checked_elem_count(), Some(1));
+        assert_eq!(s(&[3, 4]).countable("t", DType::F32).unwrap(), 12);
+        let err = s(&[usize::MAX / 2]).countable("t", DType::F64).unwrap_err().to_string();
+        assert_eq!(err, format!("t: shape [{}] has more f64 elements than any buffer can hold", usize::MAX / 2));
+    }
 
     #[test]
     fn broadcasting_follows_numpy() {

@@ -125,6 +125,25 @@ fn bad_creation_arguments_are_errors() {
 }
 
 #[test]
+fn shapes_whose_elements_cannot_be_counted_or_held_are_errors() {
+    // 2^33 x 2^33 elements wrap round to 0 in a usize: such a shape once made a tensor with no
+    // storage behind it (release builds) or panicked (debug builds).
+    let (d, huge) = (Device::Cpu, [1usize << 33, 1 << 33]);
+    let held = "has more f32 elements than any buffer can hold";
+    assert_eq!(message(Tensor::zeros(huge, DType::F32, &d)), format!("full: shape [8589934592, 8589934592] {held}"));
+    assert!(message(Tensor::randn(&mut Generator::new(0), huge, DType::F32, &d)).contains(held));
+    assert!(message(Tensor::eye(usize::MAX, 2, DType::F32, &d)).contains("has more f32 elements"));
+    assert!(message(Tensor::arange(0.0, 1e30, 1.0, DType::F32, &d)).contains(held));
+    let counted = "has more elements than can be counted";
+    assert!(message(t(&[0], DType::F32).reshape(huge)).contains(counted));
+    assert!(message(t(&[1, 1], DType::F32).expand(huge)).contains(counted));
+    assert!(message(Tensor::from_vec(Vec::<f32>::new(), huge, &d)).contains("from_vec"));
+    let one = t(&[1, 1], DType::F32);
+    let (column, row) = (one.expand([1 << 33, 1]).unwrap(), one.expand([1, 1 << 33]).unwrap());
+    assert!(message(column.add(&row)).contains(counted));
+}
+
+#[test]
 fn bad_views_are_errors() {
     assert!(message(t(&[2, 3], DType::F32).permute(&[0, 0])).contains("is not a permutation"));
     assert!(message(t(&[2, 3], DType::F32).expand([4, 3])).contains("cannot be broadcast"));

@@ -91,7 +91,8 @@ impl Tensor {
     /// A tensor of `shape` filled with `value` (converted to `dtype`).
     pub fn full(value: f64, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        Ok(Tensor::from_storage(Storage::full(device, dtype, shape.elem_count(), value)?, shape))
+        let count = shape.countable("full", dtype)?;
+        Ok(Tensor::from_storage(Storage::full(device, dtype, count, value)?, shape))
     }
 
     /// Zeros.
@@ -117,16 +118,19 @@ impl Tensor {
     /// `start, start + step, ...` below `end` (1-D), as `torch.arange`.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: &Device) -> Result<Tensor> {
         let plan = ArangePlan::new(dtype, start, end, step)?;
+        Shape::from([plan.len]).countable("arange", dtype)?;
         Ok(Tensor::from_storage(Storage::arange(device, &plan)?, [plan.len]))
     }
 
     /// The `n x m` identity matrix.
     pub fn eye(n: usize, m: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+        Shape::from([n, m]).countable("eye", dtype)?;
         Ok(Tensor::from_storage(Storage::eye(device, dtype, n, m)?, [n, m]))
     }
 
     fn random(dist: Distribution, g: &mut Generator, shape: Shape, dtype: DType, device: &Device) -> Result<Tensor> {
-        Ok(Tensor::from_storage(Storage::random(device, dist, g, dtype, shape.elem_count())?, shape))
+        let count = shape.countable("random", dtype)?;
+        Ok(Tensor::from_storage(Storage::random(device, dist, g, dtype, count)?, shape))
     }
 
     /// Uniform samples in `[lo, hi)` (float dtypes).
