@@ -144,6 +144,16 @@ fn shapes_whose_elements_cannot_be_counted_or_held_are_errors() {
 }
 
 #[test]
+fn sizes_and_positions_past_a_usize_are_errors_not_overflows() {
+    // Found by a sweep of hostile arguments: both overflowed (a panic in debug builds).
+    let x = t(&[3, 4], DType::F32);
+    let e = message(x.unflatten(1, &[1 << 33, 1 << 33]));
+    assert!(e.starts_with("unflatten: sizes [8589934592, 8589934592] do not split dim 1 (size 4)"), "{e}");
+    let e = message(t(&[1, 1, 2, 4], DType::F32).rotary(usize::MAX, 10_000.0));
+    assert!(e.contains("rotary: positions from offset 18446744073709551615 over 2 rows"), "{e}");
+}
+
+#[test]
 fn bad_views_are_errors() {
     assert!(message(t(&[2, 3], DType::F32).permute(&[0, 0])).contains("is not a permutation"));
     assert!(message(t(&[2, 3], DType::F32).expand([4, 3])).contains("cannot be broadcast"));

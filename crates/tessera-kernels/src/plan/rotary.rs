@@ -42,10 +42,15 @@ impl RotaryPlan {
                 Error::InvalidArgument { op: OP, msg: format!("base {base} must be finite and positive") }.into()
             );
         }
+        let seq = dims[dims.len() - 2];
+        if offset.checked_add(seq).is_none() {
+            let msg = format!("positions from offset {offset} over {seq} rows are past the largest position");
+            return Err(Error::InvalidArgument { op: OP, msg }.into());
+        }
         Ok(RotaryPlan {
             dtype: x.dtype,
             x: x.layout.clone(),
-            seq: dims[dims.len() - 2],
+            seq,
             dim: dims[dims.len() - 1],
             offset,
             base,

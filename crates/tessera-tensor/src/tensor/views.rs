@@ -102,13 +102,16 @@ impl Tensor {
         let d = self.shape().dim(dim, OP)?;
         let n = self.dims()[d];
         let holes = sizes.iter().filter(|&&s| s == usize::MAX).count();
-        let known: usize = sizes.iter().filter(|&&s| s != usize::MAX).product();
+        // The given sizes' product; one that overflows cannot split `n` either.
+        let known = Shape::from(sizes.iter().copied().filter(|&s| s != usize::MAX).collect::<Vec<_>>())
+            .checked_elem_count()
+            .unwrap_or(usize::MAX);
         let fits = match holes {
             0 => known == n,
             1 => known > 0 && n % known == 0,
             _ => false,
         };
-        if sizes.is_empty() || !fits {
+        if sizes.is_empty() || !fits || known == usize::MAX {
             let sizes: Vec<String> =
                 sizes.iter().map(|&s| if s == usize::MAX { "-1".into() } else { s.to_string() }).collect();
             let msg = format!(
