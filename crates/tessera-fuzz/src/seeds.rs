@@ -14,7 +14,7 @@ use tessera_nn::Module;
 use tessera_tensor::{Device, Tensor};
 use tessera_text::{BpeTrainer, CharTokenizer, WordTokenizer};
 use tessera_train::checkpoint::CheckpointInfo;
-use tessera_train::gpt::{Gpt, GptConfig};
+use tessera_train::gpt::{is_conv1d_weight, Gpt, GptConfig};
 use tessera_train::lm::LstmLmConfig;
 use tessera_train::seq2seq::{AttentionScore, LstmAttentionConfig, TransformerSeq2seqConfig};
 
@@ -190,13 +190,12 @@ fn tiny_gpt_config() -> GptConfig {
 fn hf_gpt2_seeds() -> Vec<Vec<u8>> {
     let cfg = tiny_gpt_config();
     let Ok(gpt) = Gpt::new(&cfg, &Device::Cpu) else { return Vec::new() };
-    let conv1d = |name: &str| [".c_attn.weight", ".c_proj.weight", ".c_fc.weight"].iter().any(|s| name.ends_with(s));
     let tensors: Option<Vec<(String, Tensor)>> = gpt
         .parameters()
         .into_iter()
         .map(|(name, p)| {
             let t = p.tensor().clone();
-            let t = if conv1d(&name) { t.t().and_then(|t| t.contiguous()).ok()? } else { t };
+            let t = if is_conv1d_weight(&name) { t.t().and_then(|t| t.contiguous()).ok()? } else { t };
             Some((name, t))
         })
         .collect();

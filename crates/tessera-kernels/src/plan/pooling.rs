@@ -254,18 +254,12 @@ impl PoolPlan {
         out_dims.extend([axes[0].output, axes[1].output]);
         // An adaptive pooling's output size is the caller's: it may be any size, but not one
         // that no buffer can hold.
-        let bytes = out_dims.iter().try_fold(x.dtype.size_in_bytes(), |a, &d| a.checked_mul(d));
-        if bytes.is_none_or(|b| b > isize::MAX as usize) {
-            return Err(invalid(op, format!("the output {out_dims:?} of input {shape} is too large for any buffer")));
+        let out_shape = Shape::new(out_dims);
+        if out_shape.countable(op, x.dtype).is_err() {
+            let msg = format!("the output {:?} of input {shape} is too large for any buffer", out_shape.dims());
+            return Err(invalid(op, msg));
         }
-        Ok(PoolPlan {
-            kind,
-            dtype: x.dtype,
-            planes: lead.iter().product(),
-            axes,
-            x: x.layout.clone(),
-            out_shape: Shape::new(out_dims),
-        })
+        Ok(PoolPlan { kind, dtype: x.dtype, planes: lead.iter().product(), axes, x: x.layout.clone(), out_shape })
     }
 
     /// The axes of a max or average pooling, after checking its arguments against the input.

@@ -59,9 +59,9 @@ pub fn hf_config(dir: &Path) -> Result<GptConfig> {
     })
 }
 
-/// Hugging Face's GPT-2 stores `c_attn`, `c_proj` and `c_fc` as `Conv1D`: weights `[in, out]`,
-/// the transpose of a linear layer's.
-fn is_conv1d_weight(name: &str) -> bool {
+/// Whether the GPT-2 parameter `name` is a `Conv1D` weight: Hugging Face stores `c_attn`,
+/// `c_proj` and `c_fc` weights `[in, out]`, the transpose of a linear layer's.
+pub fn is_conv1d_weight(name: &str) -> bool {
     [".c_attn.weight", ".c_proj.weight", ".c_fc.weight"].iter().any(|s| name.ends_with(s))
 }
 

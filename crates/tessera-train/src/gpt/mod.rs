@@ -13,6 +13,6 @@ mod task;
 
 pub use cache::{GptState, LayerCache, Uncached};
 pub use config::GptConfig;
-pub use hf::{hf_config, is_hf_folder, load_hf_gpt2};
+pub use hf::{hf_config, is_conv1d_weight, is_hf_folder, load_hf_gpt2};
 pub use model::Gpt;
 pub use task::{nanogpt_optimizer, perplexity, GptBatch, GptData, GptTask};
