@@ -81,7 +81,7 @@ pub fn lm_workload_on(windows: usize, device: &Device) -> (LstmLm, Vec<StreamBat
 /// task carries the LSTM state from one `train_step` to the next.
 pub fn lm_trainer(lm: &LstmLm) -> Trainer<LmTask<'_>> {
     let opt = Optimizer::new(lm.parameters(), OptimizerKind::Adam(Adam::default())).expect("optimizer");
-    Trainer::with_task(LmTask::new(lm), opt.with_clip(Clip::GlobalNorm(0.5)))
+    Trainer::with_task(LmTask::new(lm), opt.with_clip(Clip::GlobalNorm(0.5)).expect("clip"))
 }
 
 /// The GPT of `tessera train gpt`'s default recipe (nanoGPT's CPU recipe: 4 layers, 4 heads,

@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(controls, [Control::Continue, Control::Continue, Control::Stop]);
         assert_eq!(stopping.best(), Some(1.0));
         let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
-        let mut schedule = LrScheduler::new(Scheduler::new(plateau, 1.0), Some("val"));
+        let mut schedule = LrScheduler::new(Scheduler::new(plateau, 1.0).unwrap(), Some("val"));
         for (i, v) in [1.0, 1.5, 0.9, 0.95].into_iter().enumerate() {
             schedule.replay(&logs(i + 1, v)).unwrap();
         }

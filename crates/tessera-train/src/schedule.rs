@@ -1,5 +1,7 @@
 //! Learning-rate schedules.
 
+use crate::{Error, Result};
+
 /// A learning-rate schedule. `Step`, `Exponential` and `ReduceOnPlateau` change the rate at the
 /// end of each epoch; `CosineWithWarmup` and `LinearWarmupDecay` after every optimizer step.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,12 +59,45 @@ pub struct Scheduler {
     bad_epochs: usize,
 }
 
+impl LrSchedule {
+    /// Checks the settings: rates and factors finite and at least 0, a step size of at least 1,
+    /// and a plateau factor below 1 (PyTorch's `ReduceLROnPlateau` refuses one of 1 or more,
+    /// which would keep or raise the rate it is meant to cut).
+    fn check(&self) -> Result<()> {
+        let bad = |what: &str, value: f64, want: &str| Err(Error::Config(format!("{what} {value} must be {want}")));
+        let (name, rates): (&str, &[(&str, f64)]) = match self {
+            LrSchedule::Step { step_size: 0, .. } => return bad("step schedule: step_size", 0.0, "at least 1"),
+            LrSchedule::Step { gamma, .. } => ("step schedule", &[("gamma", *gamma)]),
+            LrSchedule::Exponential { gamma } => ("exponential schedule", &[("gamma", *gamma)]),
+            LrSchedule::CosineWithWarmup { min_lr, .. } => ("cosine schedule", &[("min_lr", *min_lr)]),
+            LrSchedule::LinearWarmupDecay { .. } => return Ok(()),
+            LrSchedule::ReduceOnPlateau { factor, .. } if !(0.0..1.0).contains(factor) => {
+                return bad("plateau schedule: factor", *factor, "in [0, 1)")
+            }
+            LrSchedule::ReduceOnPlateau { threshold, min_lr, .. } => {
+                ("plateau schedule", &[("threshold", *threshold), ("min_lr", *min_lr)])
+            }
+        };
+        match rates.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            Some((what, v)) => bad(&format!("{name}: {what}"), *v, "finite and at least 0"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Scheduler {
-    /// Starts `schedule` from `base_lr`.
-    pub fn new(schedule: LrSchedule, base_lr: f64) -> Self {
+    /// Starts `schedule` from `base_lr`; settings that make no schedule (a negative or NaN rate
+    /// or factor, a step size of 0, a plateau factor of 1 or more) are errors naming them.
+    pub fn new(schedule: LrSchedule, base_lr: f64) -> Result<Self> {
+        if !(base_lr.is_finite() && base_lr >= 0.0) {
+            return Err(Error::Config(format!(
+                "learning-rate schedule: base rate {base_lr} must be finite and at least 0"
+            )));
+        }
+        schedule.check()?;
         let mut s = Scheduler { schedule, base_lr, current: base_lr, best: f64::INFINITY, bad_epochs: 0 };
         s.current = s.after_step(0);
-        s
+        Ok(s)
     }
 
     /// The current rate.
@@ -98,7 +133,7 @@ impl Scheduler {
     pub fn after_epoch(&mut self, epoch: usize, metric: Option<f64>) -> f64 {
         match self.schedule {
             LrSchedule::Step { step_size, gamma } => {
-                self.current = self.base_lr * gamma.powi((epoch / step_size.max(1)) as i32)
+                self.current = self.base_lr * gamma.powi((epoch / step_size) as i32)
             }
             LrSchedule::Exponential { gamma } => self.current = self.base_lr * gamma.powi(epoch as i32),
             LrSchedule::ReduceOnPlateau { factor, patience, threshold, min_lr } => {
@@ -127,23 +162,47 @@ mod tests {
 
     #[test]
     fn schedules_follow_their_formulas() {
-        let mut s = Scheduler::new(LrSchedule::Step { step_size: 2, gamma: 0.5 }, 1.0);
+        let mut s = Scheduler::new(LrSchedule::Step { step_size: 2, gamma: 0.5 }, 1.0).unwrap();
         assert_eq!([1, 2, 3, 4].map(|e| s.after_epoch(e, None)), [1.0, 0.5, 0.5, 0.25]);
-        let mut e = Scheduler::new(LrSchedule::Exponential { gamma: 0.9 }, 1.0);
+        let mut e = Scheduler::new(LrSchedule::Exponential { gamma: 0.9 }, 1.0).unwrap();
         assert!((e.after_epoch(2, None) - 0.81).abs() < 1e-12);
-        let mut c = Scheduler::new(LrSchedule::CosineWithWarmup { warmup: 10, total: 110, min_lr: 0.0 }, 1.0);
+        let mut c = Scheduler::new(LrSchedule::CosineWithWarmup { warmup: 10, total: 110, min_lr: 0.0 }, 1.0).unwrap();
         assert_eq!(c.lr(), 0.0);
         assert!((c.after_step(5) - 0.5).abs() < 1e-12);
         assert!((c.after_step(60) - 0.5).abs() < 1e-12);
         assert!(c.after_step(110).abs() < 1e-12);
-        let mut l = Scheduler::new(LrSchedule::LinearWarmupDecay { warmup: 10, total: 20 }, 1.0);
+        let mut l = Scheduler::new(LrSchedule::LinearWarmupDecay { warmup: 10, total: 20 }, 1.0).unwrap();
         assert!((l.after_step(15) - 0.5).abs() < 1e-12);
         let mut p = Scheduler::new(
             LrSchedule::ReduceOnPlateau { factor: 0.1, patience: 1, threshold: 0.0, min_lr: 0.001 },
             1.0,
-        );
+        )
+        .unwrap();
         let lrs: Vec<f64> =
             [1.0, 0.5, 0.6, 0.7, 0.8, 0.9].iter().enumerate().map(|(i, &m)| p.after_epoch(i + 1, Some(m))).collect();
         assert_eq!(lrs, vec![1.0, 1.0, 1.0, 0.1, 0.1, 0.010000000000000002]);
+    }
+
+    #[test]
+    fn settings_that_make_no_schedule_are_errors() {
+        let refused = [
+            (LrSchedule::Step { step_size: 0, gamma: 0.5 }, "step schedule: step_size 0 must be at least 1"),
+            (LrSchedule::Exponential { gamma: -0.9 }, "exponential schedule: gamma -0.9 must be finite and at least 0"),
+            (LrSchedule::CosineWithWarmup { warmup: 1, total: 2, min_lr: f64::NAN }, "cosine schedule: min_lr NaN"),
+            (
+                LrSchedule::ReduceOnPlateau { factor: 1.0, patience: 0, threshold: 0.0, min_lr: 0.0 },
+                "plateau schedule: factor 1 must be in [0, 1)",
+            ),
+            (
+                LrSchedule::ReduceOnPlateau { factor: 0.5, patience: 0, threshold: -1.0, min_lr: 0.0 },
+                "plateau schedule: threshold -1 must be",
+            ),
+        ];
+        for (schedule, want) in refused {
+            let e = Scheduler::new(schedule, 1.0).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid configuration: {want}")), "{e}");
+        }
+        let e = Scheduler::new(LrSchedule::Exponential { gamma: 0.9 }, -1.0).unwrap_err().to_string();
+        assert!(e.contains("base rate -1 must be finite and at least 0"), "{e}");
     }
 }

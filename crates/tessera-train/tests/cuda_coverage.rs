@@ -81,7 +81,10 @@ fn check<T: Task, D: FitData<Batch = T::Batch>>(
 }
 
 fn adam(model: &dyn Module) -> Optimizer {
-    Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default())).unwrap().with_clip(Clip::GlobalNorm(1.0))
+    Optimizer::new(model.parameters(), OptimizerKind::Adam(Adam::default()))
+        .unwrap()
+        .with_clip(Clip::GlobalNorm(1.0))
+        .unwrap()
 }
 
 fn one_epoch(batch_size: usize) -> FitConfig {

@@ -131,9 +131,11 @@ mod training {
         let opt = Optimizer::new(model.parameters(), OptimizerKind::Adam(adamw))
             .unwrap()
             .with_decay_only(matrices_and_embeddings)
-            .with_clip(Clip::GlobalNorm(1.0));
+            .with_clip(Clip::GlobalNorm(1.0))
+            .unwrap();
         let cosine = LrSchedule::CosineWithWarmup { warmup: 10, total: d.iters, min_lr: 3e-4 };
-        Trainer::with_task(GptTask::new(model), opt).callback(LrScheduler::new(Scheduler::new(cosine, 3e-3), None))
+        Trainer::with_task(GptTask::new(model), opt)
+            .callback(LrScheduler::new(Scheduler::new(cosine, 3e-3).unwrap(), None))
     }
 
     fn cfg(intervals: usize) -> FitConfig {

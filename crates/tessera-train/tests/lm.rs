@@ -35,7 +35,7 @@ fn model() -> LstmLm {
 
 fn optimizer(lm: &LstmLm) -> Optimizer {
     let adam = Adam { lr: 0.01, ..Adam::default() };
-    Optimizer::new(lm.parameters(), OptimizerKind::Adam(adam)).unwrap().with_clip(Clip::GlobalNorm(1.0))
+    Optimizer::new(lm.parameters(), OptimizerKind::Adam(adam)).unwrap().with_clip(Clip::GlobalNorm(1.0)).unwrap()
 }
 
 fn cfg(epochs: usize) -> FitConfig {

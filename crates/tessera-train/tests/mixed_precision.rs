@@ -24,6 +24,7 @@ fn optimizer(params: &[(&str, &Var)]) -> Optimizer {
     Optimizer::new(params, OptimizerKind::Adam(Adam { lr: 0.1, ..Adam::default() }))
         .unwrap()
         .with_clip(Clip::GlobalNorm(0.5))
+        .unwrap()
         .with_penalty(Penalty { l1: 0.0, l2: 0.01 }, matrices_and_embeddings)
         .unwrap()
 }

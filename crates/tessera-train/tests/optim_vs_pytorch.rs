@@ -18,7 +18,7 @@ fn check(name: &str, kind: OptimizerKind, clip: Option<Clip>) {
     let p = Var::param(f["init"].copy().unwrap()).unwrap();
     let mut opt = Optimizer::new(vec![("p".into(), p.clone())], kind).unwrap();
     if let Some(c) = clip {
-        opt = opt.with_clip(c);
+        opt = opt.with_clip(c).unwrap();
     }
     for k in 0..3 {
         opt.zero_grad();

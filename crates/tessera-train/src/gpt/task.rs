@@ -168,9 +168,9 @@ impl RowBatch for GptBatch {
 /// global L2 norm at `clip`.
 pub fn nanogpt_optimizer(model: &Gpt, lr: f64, beta2: f64, weight_decay: f64, clip: f64) -> Result<Optimizer> {
     let adamw = Adam { lr, betas: (0.9, beta2), weight_decay, ..Adam::adamw() };
-    Ok(Optimizer::new(model.parameters(), OptimizerKind::Adam(adamw))?
+    Optimizer::new(model.parameters(), OptimizerKind::Adam(adamw))?
         .with_decay_only(matrices_and_embeddings)
-        .with_clip(Clip::GlobalNorm(clip)))
+        .with_clip(Clip::GlobalNorm(clip))
 }
 
 /// Next-token prediction with a [`Gpt`] over [`GptData`]'s windows. Each training interval

@@ -11,7 +11,7 @@
 //! let data = LmSplits { train: ids[..300].to_vec(), val: ids[300..350].to_vec(), test: ids[350..].to_vec() };
 //! let lm = LstmLm::new(&LstmLmConfig { vocab: 7, embed: 8, hidden: 16, layers: 1, dropout: 0.0, seed: 0 }, &Device::Cpu)?;
 //! let opt = Optimizer::new(lm.parameters(), OptimizerKind::Adam(Adam { lr: 0.05, ..Adam::default() }))?
-//!     .with_clip(Clip::GlobalNorm(1.0));
+//!     .with_clip(Clip::GlobalNorm(1.0))?;
 //! let cfg = FitConfig { epochs: 8, batch_size: 4, seq_len: 10, eval_batch_size: Some(2), progress: false, ..FitConfig::default() };
 //! # use tessera_nn::Module;
 //! let history = Trainer::with_task(LmTask::new(&lm), opt).fit(&data, &cfg)?;

@@ -70,23 +70,25 @@ impl Optimizer {
     /// the master and round it into the parameter, so that updates smaller than the parameter's
     /// precision add up instead of vanishing. The master is taken when the optimizer is built
     /// and travels with its state (checkpoints, [`Optimizer::load_state_dict`]): load weights
-    /// before building it, or load its state with them.
+    /// before building it, or load its state with them. Settings PyTorch's constructors refuse
+    /// are errors naming the setting and its value: a negative or NaN rate, epsilon, momentum or
+    /// decay, an Adam beta outside `[0, 1)`, Nesterov momentum without a momentum or with
+    /// dampening.
     pub fn new(params: Parameters, kind: OptimizerKind) -> Result<Optimizer> {
         let options = vec![ParamOptions::default(); params.len()];
         let mut opt =
             Optimizer { kind, params, state: Vec::new(), steps: 0, clip: None, options, groups: 0, scaler: None };
-        if opt.learning_rate().is_nan() || opt.learning_rate() < 0.0 {
-            return Err(Error::Config(format!("learning rate {} must be >= 0", opt.learning_rate())));
-        }
+        opt.kind.check()?;
         let n = opt.fused(1.0, &ParamOptions::default()).state_count();
         opt.state = opt.params.iter().map(|(_, p)| fresh_state(p.tensor(), n)).collect::<Result<_>>()?;
         Ok(opt)
     }
 
-    /// Clips gradients before every step.
-    pub fn with_clip(mut self, clip: Clip) -> Self {
+    /// Clips gradients before every step; a negative or NaN bound is refused.
+    pub fn with_clip(mut self, clip: Clip) -> Result<Self> {
+        clip.check()?;
         self.clip = Some(clip);
-        self
+        Ok(self)
     }
 
     /// Applies weight decay only to the parameters `decays` selects by name and value (PyTorch's

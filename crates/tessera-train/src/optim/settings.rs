@@ -1,5 +1,7 @@
 //! The optimizers' settings (PyTorch's names and defaults) and gradient clipping.
 
+use crate::{Error, Result};
+
 /// SGD's settings (PyTorch's defaults except the learning rate, which has none there).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sgd {
@@ -88,4 +90,65 @@ pub enum Clip {
     GlobalNorm(f64),
     /// Clamps every gradient element to `[-v, v]`.
     Value(f64),
+}
+
+/// `Err` naming `optimizer`, the setting and its value unless `value >= 0` (NaN is refused).
+fn at_least_zero(optimizer: &str, settings: &[(&str, f64)]) -> Result<()> {
+    match settings.iter().find(|(_, v)| v.is_nan() || *v < 0.0) {
+        Some((what, v)) => Err(Error::Config(format!("{optimizer}: {what} {v} must be >= 0"))),
+        None => Ok(()),
+    }
+}
+
+impl OptimizerKind {
+    /// Checks the settings as PyTorch's constructors do: rates, epsilons, momenta and decays at
+    /// least 0, Adam's betas in `[0, 1)` (a beta of 1 divides by zero in the bias correction),
+    /// and Nesterov momentum only with a momentum and without dampening.
+    pub(crate) fn check(&self) -> Result<()> {
+        match *self {
+            OptimizerKind::Sgd(s) => {
+                at_least_zero(
+                    "SGD",
+                    &[("learning rate", s.lr), ("momentum", s.momentum), ("weight decay", s.weight_decay)],
+                )?;
+                if s.nesterov && (s.momentum <= 0.0 || s.dampening != 0.0) {
+                    return Err(Error::Config(format!(
+                        "SGD: Nesterov momentum needs a momentum above 0 and no dampening (momentum {}, dampening {})",
+                        s.momentum, s.dampening
+                    )));
+                }
+            }
+            OptimizerKind::Adam(a) => {
+                let name = if a.decoupled { "AdamW" } else { "Adam" };
+                at_least_zero(name, &[("learning rate", a.lr), ("eps", a.eps), ("weight decay", a.weight_decay)])?;
+                for (i, beta) in [a.betas.0, a.betas.1].into_iter().enumerate() {
+                    if !(0.0..1.0).contains(&beta) {
+                        return Err(Error::Config(format!("{name}: beta{} {beta} must be in [0, 1)", i + 1)));
+                    }
+                }
+            }
+            OptimizerKind::RmsProp(r) => at_least_zero(
+                "RMSprop",
+                &[
+                    ("learning rate", r.lr),
+                    ("alpha", r.alpha),
+                    ("eps", r.eps),
+                    ("weight decay", r.weight_decay),
+                    ("momentum", r.momentum),
+                ],
+            )?,
+        }
+        Ok(())
+    }
+}
+
+impl Clip {
+    /// Checks the bound: at least 0 (a negative norm bound turned every gradient around, and
+    /// NaN switched clipping off); infinity means no clipping.
+    pub(crate) fn check(&self) -> Result<()> {
+        match *self {
+            Clip::GlobalNorm(max) => at_least_zero("gradient clipping", &[("global norm bound", max)]),
+            Clip::Value(v) => at_least_zero("gradient clipping", &[("value bound", v)]),
+        }
+    }
 }

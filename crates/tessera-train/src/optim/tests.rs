@@ -53,7 +53,8 @@ fn penalty_gradient_is_clipped_with_the_loss_gradient() {
         .unwrap()
         .with_penalty(Penalty { l1: 0.0, l2: 1.0 }, |_, _| true)
         .unwrap()
-        .with_clip(Clip::Value(0.5));
+        .with_clip(Clip::Value(0.5))
+        .unwrap();
     w.sum_all().unwrap().scale(0.0).unwrap().backward().unwrap();
     opt.step().unwrap();
     assert_eq!(values(&w), vec![2.0 - 0.05, -1.0 + 0.05]);
@@ -136,4 +137,48 @@ fn state_round_trips_with_groups_and_penalties() {
     }
     assert_eq!((values(&w), values(&b)), (values(&w2), values(&b2)));
     assert_ne!(values(&b), vec![0.25], "the group still moves");
+}
+
+#[test]
+fn settings_pytorch_refuses_are_errors_naming_the_setting() {
+    let build = |kind| Optimizer::new(vec![("w".to_string(), param(&[1.0], &[1]))], kind).err().map(|e| e.to_string());
+    let adam = |a: Adam| OptimizerKind::Adam(a);
+    let refused = [
+        (sgd(-0.1), "SGD: learning rate -0.1 must be >= 0"),
+        (sgd(f64::NAN), "SGD: learning rate NaN must be >= 0"),
+        (OptimizerKind::Sgd(Sgd { momentum: -0.9, ..Sgd::default() }), "SGD: momentum -0.9 must be >= 0"),
+        (
+            OptimizerKind::Sgd(Sgd { nesterov: true, ..Sgd::default() }),
+            "SGD: Nesterov momentum needs a momentum above 0 and no dampening (momentum 0, dampening 0)",
+        ),
+        (
+            OptimizerKind::Sgd(Sgd { nesterov: true, momentum: 0.9, dampening: 0.1, ..Sgd::default() }),
+            "SGD: Nesterov momentum needs a momentum above 0 and no dampening (momentum 0.9, dampening 0.1)",
+        ),
+        // A beta of 1 divides by zero in the bias correction: every parameter became NaN.
+        (adam(Adam { betas: (1.0, 0.999), ..Adam::default() }), "Adam: beta1 1 must be in [0, 1)"),
+        (adam(Adam { betas: (0.9, f64::NAN), ..Adam::adamw() }), "AdamW: beta2 NaN must be in [0, 1)"),
+        (adam(Adam { eps: -1e-8, ..Adam::default() }), "Adam: eps -0.00000001 must be >= 0"),
+        (adam(Adam { weight_decay: -0.01, ..Adam::adamw() }), "AdamW: weight decay -0.01 must be >= 0"),
+        (OptimizerKind::RmsProp(RmsProp { alpha: -0.5, ..RmsProp::default() }), "RMSprop: alpha -0.5 must be >= 0"),
+    ];
+    for (kind, want) in refused {
+        assert_eq!(build(kind), Some(format!("invalid configuration: {want}")));
+    }
+    let nesterov = OptimizerKind::Sgd(Sgd { nesterov: true, momentum: 0.9, ..Sgd::default() });
+    for fine in [sgd(0.0), nesterov, adam(Adam { betas: (0.0, 0.0), eps: 0.0, ..Adam::default() })] {
+        assert_eq!(build(fine), None);
+    }
+}
+
+#[test]
+fn clipping_bounds_below_zero_or_nan_are_errors() {
+    let opt = || Optimizer::new(vec![("w".to_string(), param(&[1.0], &[1]))], sgd(0.1)).unwrap();
+    // A negative norm bound turned every gradient around; NaN switched clipping off.
+    let e = opt().with_clip(Clip::GlobalNorm(-1.0)).err().unwrap().to_string();
+    assert_eq!(e, "invalid configuration: gradient clipping: global norm bound -1 must be >= 0");
+    assert!(opt().with_clip(Clip::GlobalNorm(f64::NAN)).is_err());
+    assert!(opt().with_clip(Clip::Value(-0.5)).err().unwrap().to_string().contains("value bound -0.5"));
+    assert!(opt().with_clip(Clip::GlobalNorm(f64::INFINITY)).is_ok());
+    assert!(opt().with_clip(Clip::Value(0.0)).is_ok());
 }

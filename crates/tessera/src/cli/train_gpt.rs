@@ -154,7 +154,7 @@ fn train(a: GptArgs, comm: &Option<Communicator>) -> CliResult<()> {
     data.plan(&fit)?;
     let mut optimizer = nanogpt_optimizer(&model, a.common.lr, a.beta2, a.weight_decay, a.clip)?;
     let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total: a.iters, min_lr: a.min_lr };
-    let mut schedule = Scheduler::new(cosine, a.common.lr);
+    let mut schedule = Scheduler::new(cosine, a.common.lr)?;
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(GptTask::new(&model), optimizer).precision(a.common.precision.into());
         distributed::follow(c, &a.common, trainer.callback(LrScheduler::new(schedule, None)), &data, &fit)?;

@@ -141,10 +141,10 @@ fn train(mut a: LmArgs, comm: &Option<Communicator>) -> CliResult<()> {
     data.plan(&fit)?;
     let adam = Adam { lr: a.common.lr, ..Adam::default() };
     let mut optimizer =
-        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
+        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip))?;
     let plateau = LrSchedule::ReduceOnPlateau { factor: 0.25, patience: 0, threshold: 0.0, min_lr: 0.0 };
     // A resumed run replays its epochs through the schedule, which retakes its cuts.
-    let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr), Some("val_ppl"));
+    let schedule = LrScheduler::new(Scheduler::new(plateau, a.common.lr)?, Some("val_ppl"));
     if let Some(c) = distributed::follower(comm) {
         let trainer = Trainer::with_task(LmTask::new(&model), optimizer).precision(a.common.precision.into());
         if let Some(mut trainer) = distributed::follow(c, &a.common, trainer.callback(schedule), &data, &fit)? {

@@ -196,10 +196,10 @@ fn train(a: Seq2seqArgs, comm: &Option<Communicator>) -> CliResult<()> {
     data.plan(&fit)?;
     let adam = Adam { lr: a.common.lr, betas: (0.9, 0.98), eps: 1e-9, ..Adam::default() };
     let mut optimizer =
-        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip));
+        Optimizer::new(model.parameters(), OptimizerKind::Adam(adam))?.with_clip(Clip::GlobalNorm(a.clip))?;
     let total = epochs * data.train.len().div_ceil(a.common.batch_size);
     let cosine = LrSchedule::CosineWithWarmup { warmup: a.warmup, total, min_lr: a.common.lr / 10.0 };
-    let mut schedule = Scheduler::new(cosine, a.common.lr);
+    let mut schedule = Scheduler::new(cosine, a.common.lr)?;
     let options = Seq2seqOptions {
         label_smoothing: a.label_smoothing,
         sampling: a.scheduled_sampling,
