@@ -5,7 +5,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// `n` bytes in the largest binary unit that keeps it at 1 or more (`512 B`, `1.5 GiB`).
 fn human_bytes(n: usize) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let (mut value, mut unit) = (n as f64, 0);
     while value >= 1024.0 && unit + 1 < units.len() {
         value /= 1024.0;
@@ -64,6 +64,19 @@ pub enum Error {
         free: usize,
         /// The device's memory.
         total: usize,
+    },
+    /// The system refused the host memory for an op's output or scratch (more than the machine
+    /// can give, or past its address space); see [`crate::cpu::reserve_output`].
+    #[error("{op}: the system refused {} of host memory for {elements} {dtype} elements", human_bytes(*requested))]
+    OutOfHostMemory {
+        /// The operation.
+        op: &'static str,
+        /// The element count asked for.
+        elements: usize,
+        /// Their dtype.
+        dtype: tessera_core::DType,
+        /// The bytes asked for.
+        requested: usize,
     },
     /// NVRTC rejected a kernel module; the log says why.
     #[error("NVRTC could not compile kernel module {module} for {arch}:\n{log}")]

@@ -6,15 +6,15 @@
 //! `tessera_kernels::plan`), so both device halves see arguments already checked.
 
 use crate::dispatch_log::note;
-use crate::{Device, Error, Generator, Result};
+use crate::{Device, Error, Result};
 use tessera_core::{DType, Layout};
 use tessera_kernels::cpu::{self, CpuBuffer};
 #[cfg(feature = "cuda")]
 use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::plan::{
-    ArangePlan, BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, Distribution, DropoutPlan, GatherPlan,
-    IndexSelectPlan, LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, RandomPlan, ReducePlan,
-    ScatterAddPlan, SoftmaxPlan, UnaryPlan, WherePlan,
+    BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, DropoutPlan, GatherPlan, IndexSelectPlan,
+    LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, ReducePlan, ScatterAddPlan, SoftmaxPlan, UnaryPlan,
+    WherePlan,
 };
 
 /// A buffer of elements on one device.
@@ -50,6 +50,24 @@ fn on_one_device<'a, const N: usize>(op: &'static str, parts: [&'a Storage; N]) 
     })
 }
 
+/// [`on_one_device`] for an op whose output can be far larger than its inputs: on the CPU it
+/// also checks that the host can hold an output of `elements` values of `dtype`
+/// ([`cpu::reserve_output`]); CUDA allocations report their own failure.
+fn on_one_device_sized<'a, const N: usize>(
+    op: &'static str,
+    parts: [&'a Storage; N],
+    dtype: DType,
+    elements: usize,
+) -> Result<OnDevice<'a, N>> {
+    let on = on_one_device(op, parts)?;
+    match on {
+        OnDevice::Cpu(_) => cpu::reserve_output(op, dtype, elements)?,
+        #[cfg(feature = "cuda")]
+        OnDevice::Cuda(_) => {}
+    }
+    Ok(on)
+}
+
 /// The CUDA device behind `Device::Cuda(ordinal)` (opened on first use).
 #[cfg(feature = "cuda")]
 fn cuda_device(ordinal: usize) -> Result<std::sync::Arc<cuda::CudaDevice>> {
@@ -64,7 +82,7 @@ macro_rules! on_device {
             Device::Cpu => Storage::Cpu($cpu),
             #[cfg(feature = "cuda")]
             Device::Cuda(o) => {
-                let $dev = cuda_device(*o)?;
+                let $dev = crate::storage::cuda_device(*o)?;
                 Storage::Cuda($cuda)
             }
             #[cfg(not(feature = "cuda"))]
@@ -75,6 +93,7 @@ macro_rules! on_device {
 
 mod batch_norm;
 mod conv;
+mod creation;
 mod optim;
 mod pooling;
 mod transformer;
@@ -133,7 +152,10 @@ impl Storage {
     /// The elements selected by `l`, contiguous, in host memory (copied from the device if needed).
     pub(crate) fn to_cpu_buffer(&self, l: &Layout) -> Result<CpuBuffer> {
         Ok(match self {
-            Storage::Cpu(b) => cpu::copy_strided(b, l),
+            Storage::Cpu(b) => {
+                cpu::reserve_output("to_cpu", b.dtype(), l.elem_count())?;
+                cpu::copy_strided(b, l)
+            }
             #[cfg(feature = "cuda")]
             Storage::Cuda(b) => cuda::copy_strided(b, l)?.to_cpu()?,
         })
@@ -150,34 +172,6 @@ impl Storage {
     /// Wraps a host buffer as storage on `device` (uploading it for CUDA).
     pub(crate) fn from_cpu(device: &Device, buf: CpuBuffer) -> Result<Storage> {
         Ok(on_device!(device, cpu => buf, cuda(dev) => CudaBuffer::from_cpu(&dev, &buf)?))
-    }
-
-    pub(crate) fn full(device: &Device, dtype: DType, len: usize, value: f64) -> Result<Storage> {
-        note("full", [dtype]);
-        Ok(on_device!(device, cpu => cpu::full(dtype, len, value), cuda(dev) => cuda::full(&dev, dtype, len, value)?))
-    }
-
-    pub(crate) fn arange(device: &Device, plan: &ArangePlan) -> Result<Storage> {
-        note("arange", [plan.dtype]);
-        Ok(on_device!(device, cpu => cpu::arange(plan), cuda(dev) => cuda::arange(&dev, plan)?))
-    }
-
-    pub(crate) fn eye(device: &Device, dtype: DType, rows: usize, cols: usize) -> Result<Storage> {
-        note("eye", [dtype]);
-        Ok(on_device!(device, cpu => cpu::eye(dtype, rows, cols), cuda(dev) => cuda::eye(&dev, dtype, rows, cols)?))
-    }
-
-    /// A random fill drawn from `g` (which advances by the counters the fill uses).
-    pub(crate) fn random(
-        device: &Device,
-        dist: Distribution,
-        g: &mut Generator,
-        dtype: DType,
-        len: usize,
-    ) -> Result<Storage> {
-        let plan = RandomPlan::new(dist, &mut g.philox, dtype, len)?;
-        note(dist.op_name(), [dtype]);
-        Ok(on_device!(device, cpu => cpu::random(&plan), cuda(dev) => cuda::random(&dev, &plan)?))
     }
 
     /// The plan's dropout of this storage (its mask regenerated from the plan's counters).
@@ -198,7 +192,7 @@ impl Storage {
     }
 
     pub(crate) fn binary(&self, plan: &BinaryPlan, rhs: &Storage) -> Result<Storage> {
-        Ok(match on_one_device(plan.op.name(), [self, rhs])? {
+        Ok(match on_one_device_sized(plan.op.name(), [self, rhs], plan.zip.dtype, plan.zip.shape.elem_count())? {
             OnDevice::Cpu([a, b]) => Storage::Cpu(cpu::binary(plan, a, b)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([a, b]) => Storage::Cuda(cuda::binary(plan, a, b)?),
@@ -206,7 +200,7 @@ impl Storage {
     }
 
     pub(crate) fn compare(&self, plan: &ComparePlan, rhs: &Storage) -> Result<Storage> {
-        Ok(match on_one_device(plan.op.name(), [self, rhs])? {
+        Ok(match on_one_device_sized(plan.op.name(), [self, rhs], DType::U8, plan.zip.shape.elem_count())? {
             OnDevice::Cpu([a, b]) => Storage::Cpu(cpu::compare(plan, a, b)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([a, b]) => Storage::Cuda(cuda::compare(plan, a, b)?),
@@ -214,7 +208,7 @@ impl Storage {
     }
 
     pub(crate) fn where_cond(&self, plan: &WherePlan, on_true: &Storage, on_false: &Storage) -> Result<Storage> {
-        Ok(match on_one_device("where_cond", [self, on_true, on_false])? {
+        Ok(match on_one_device_sized("where_cond", [self, on_true, on_false], plan.dtype, plan.shape.elem_count())? {
             OnDevice::Cpu([m, t, f]) => Storage::Cpu(cpu::where_cond(plan, m, t, f)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([m, t, f]) => Storage::Cuda(cuda::where_cond(plan, m, t, f)?),
@@ -222,7 +216,8 @@ impl Storage {
     }
 
     pub(crate) fn reduce(&self, plan: &ReducePlan) -> Result<Storage> {
-        Ok(match on_one_device(plan.kind.name(), [self])? {
+        let outputs = plan.out_shape.elem_count();
+        Ok(match on_one_device_sized(plan.kind.name(), [self], plan.out_dtype, outputs)? {
             OnDevice::Cpu([b]) => Storage::Cpu(cpu::reduce(plan, b)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::reduce(plan, b)?),
@@ -238,7 +233,7 @@ impl Storage {
     }
 
     pub(crate) fn logsumexp(&self, plan: &LogSumExpPlan) -> Result<Storage> {
-        Ok(match on_one_device("logsumexp", [self])? {
+        Ok(match on_one_device_sized("logsumexp", [self], plan.dtype, plan.out_shape.elem_count())? {
             OnDevice::Cpu([b]) => Storage::Cpu(cpu::logsumexp(plan, b)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::logsumexp(plan, b)?),
@@ -257,7 +252,8 @@ impl Storage {
     /// The product, plus the bias rows when the plan has a bias (`bias` is then its storage).
     pub(crate) fn matmul(plan: &MatmulPlan, lhs: &Storage, rhs: &Storage, bias: Option<&Storage>) -> Result<Storage> {
         let op = if bias.is_some() { "matmul_bias" } else { "matmul" };
-        Ok(match (on_one_device(op, [lhs, rhs, bias.unwrap_or(lhs)])?, bias.is_some()) {
+        let parts = on_one_device_sized(op, [lhs, rhs, bias.unwrap_or(lhs)], plan.dtype, plan.shape.out_elem_count())?;
+        Ok(match (parts, bias.is_some()) {
             (OnDevice::Cpu([a, b, c]), has_bias) => Storage::Cpu(cpu::matmul(plan, a, b, has_bias.then_some(c))?),
             #[cfg(feature = "cuda")]
             (OnDevice::Cuda([a, b, c]), has_bias) => Storage::Cuda(cuda::matmul(plan, a, b, has_bias.then_some(c))?),
@@ -286,7 +282,10 @@ impl Storage {
     pub(crate) fn copy_strided(&self, l: &Layout) -> Result<Storage> {
         note("contiguous", [self.dtype()]);
         Ok(match self {
-            Storage::Cpu(b) => Storage::Cpu(cpu::copy_strided(b, l)),
+            Storage::Cpu(b) => {
+                cpu::reserve_output("contiguous", b.dtype(), l.elem_count())?;
+                Storage::Cpu(cpu::copy_strided(b, l))
+            }
             #[cfg(feature = "cuda")]
             Storage::Cuda(b) => Storage::Cuda(cuda::copy_strided(b, l)?),
         })
@@ -295,7 +294,10 @@ impl Storage {
     pub(crate) fn cast(&self, l: &Layout, dtype: DType) -> Result<Storage> {
         note("to_dtype", [self.dtype(), dtype]);
         Ok(match self {
-            Storage::Cpu(b) => Storage::Cpu(cpu::cast(b, l, dtype)),
+            Storage::Cpu(b) => {
+                cpu::reserve_output("to_dtype", dtype, l.elem_count())?;
+                Storage::Cpu(cpu::cast(b, l, dtype))
+            }
             #[cfg(feature = "cuda")]
             Storage::Cuda(b) => Storage::Cuda(cuda::cast(b, l, dtype)?),
         })
@@ -321,7 +323,7 @@ impl Storage {
     }
 
     pub(crate) fn index_select(&self, plan: &IndexSelectPlan, idx: &Storage) -> Result<Storage> {
-        Ok(match on_one_device("index_select", [self, idx])? {
+        Ok(match on_one_device_sized("index_select", [self, idx], plan.dtype, plan.out_shape.elem_count())? {
             OnDevice::Cpu([b, i]) => Storage::Cpu(cpu::index_select(plan, b, i)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b, i]) => Storage::Cuda(cuda::index_select(plan, b, i)?),
@@ -329,7 +331,7 @@ impl Storage {
     }
 
     pub(crate) fn gather(&self, plan: &GatherPlan, idx: &Storage) -> Result<Storage> {
-        Ok(match on_one_device("gather", [self, idx])? {
+        Ok(match on_one_device_sized("gather", [self, idx], plan.dtype, plan.index.elem_count())? {
             OnDevice::Cpu([b, i]) => Storage::Cpu(cpu::gather(plan, b, i)?),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b, i]) => Storage::Cuda(cuda::gather(plan, b, i)?),

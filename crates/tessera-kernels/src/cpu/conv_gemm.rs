@@ -80,6 +80,17 @@ macro_rules! run {
     };
 }
 
+/// Checks that the host can hold one image's columns, which every computation unfolds into:
+/// their size follows the kernel and the padding, not only the operands.
+fn reserve_columns(op: &'static str, plan: &Conv2dPlan) -> Result<()> {
+    let w = &plan.window;
+    if w.is_identity() {
+        return Ok(());
+    }
+    let wide = if plan.dtype == DType::F64 { DType::F64 } else { DType::F32 };
+    super::reserve_output(op, wide, w.channels.saturating_mul(w.taps()).saturating_mul(w.positions()))
+}
+
 /// The plan's `conv2d` of `x` by `weight` (+ `bias`): `[N, OC, OH, OW]`, contiguous.
 pub fn conv2d(plan: &Conv2dPlan, x: &CpuBuffer, weight: &CpuBuffer, bias: Option<&CpuBuffer>) -> Result<CpuBuffer> {
     let Conv2dOperands::Forward { x: xl, weight: wl, bias: bl } = &plan.operands else {
@@ -87,6 +98,7 @@ pub fn conv2d(plan: &Conv2dPlan, x: &CpuBuffer, weight: &CpuBuffer, bias: Option
     };
     expect_dtype("conv2d", plan.dtype, &[x, weight])?;
     expect_dtype("conv2d", plan.dtype, &bias.into_iter().collect::<Vec<_>>())?;
+    reserve_columns("conv2d (its im2col columns)", plan)?;
     let b = bias.zip(bl.as_ref()).map(|(b, l)| wide(b, l));
     Ok(run!(plan, forward, wide(x, xl), wide(weight, wl), b))
 }
@@ -98,6 +110,7 @@ pub fn conv2d_input_grad(plan: &Conv2dPlan, dy: &CpuBuffer, weight: &CpuBuffer) 
         return Err(wrong_plan("conv2d_input_grad"));
     };
     expect_dtype("conv2d_input_grad", plan.dtype, &[dy, weight])?;
+    reserve_columns("conv2d_input_grad (its im2col columns)", plan)?;
     Ok(run!(plan, input_grad, wide(dy, dl), wide(weight, wl), None::<Wide>))
 }
 
@@ -108,6 +121,7 @@ pub fn conv2d_weight_grad(plan: &Conv2dPlan, x: &CpuBuffer, dy: &CpuBuffer) -> R
         return Err(wrong_plan("conv2d_weight_grad"));
     };
     expect_dtype("conv2d_weight_grad", plan.dtype, &[x, dy])?;
+    reserve_columns("conv2d_weight_grad (its im2col columns)", plan)?;
     Ok(run!(plan, weight_grad, wide(x, xl), wide(dy, dl), None::<Wide>))
 }
 

@@ -33,6 +33,7 @@ mod pooling;
 mod product_flops;
 mod random;
 mod reduce;
+mod reserve;
 mod rotary;
 mod simd;
 mod softmax;
@@ -60,6 +61,7 @@ pub use pooling::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backwa
 pub use product_flops::product_flops;
 pub use random::{dropout, random};
 pub use reduce::reduce;
+pub use reserve::{host_has_room, reserve_output, RESERVE_MIN_BYTES};
 pub use rotary::rotary;
 pub use softmax::softmax;
 pub use unary::unary;

@@ -115,6 +115,7 @@ impl CudaBuffer {
             }
             Ok(T::wrap(host))
         }
+        crate::cpu::reserve_output("to_cpu", self.dtype, self.len)?;
         match self.dtype {
             DType::F32 => download::<f32>(self),
             DType::F64 => download::<f64>(self),

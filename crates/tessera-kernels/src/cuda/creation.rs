@@ -37,10 +37,12 @@ pub fn full(dev: &Arc<CudaDevice>, dtype: DType, len: usize, value: f64) -> Resu
 
 /// The plan's range: computed on the host (the CPU kernel), uploaded.
 pub fn arange(dev: &Arc<CudaDevice>, plan: &ArangePlan) -> Result<CudaBuffer> {
+    cpu::reserve_output("arange", plan.dtype, plan.len)?;
     CudaBuffer::from_cpu(dev, &cpu::arange(plan))
 }
 
 /// The identity matrix: computed on the host, uploaded.
 pub fn eye(dev: &Arc<CudaDevice>, dtype: DType, rows: usize, cols: usize) -> Result<CudaBuffer> {
+    cpu::reserve_output("eye", dtype, rows.saturating_mul(cols))?;
     CudaBuffer::from_cpu(dev, &cpu::eye(dtype, rows, cols))
 }

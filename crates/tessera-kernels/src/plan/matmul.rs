@@ -42,6 +42,11 @@ impl MatmulShape {
         Shape::new(dims)
     }
 
+    /// The number of elements of the product (saturating at `usize::MAX`).
+    pub fn out_elem_count(&self) -> usize {
+        self.count().saturating_mul(self.m).saturating_mul(self.n)
+    }
+
     /// The number of matrices in the batch.
     pub fn count(&self) -> usize {
         self.batch.iter().product()
