@@ -79,7 +79,12 @@ fn for_planes<A: Send, B: Send>(
     }
 }
 
+/// Each axis's windows, none when the output is empty: one axis may then be longer than any
+/// table can be (an adaptive pooling to `[2^32, 0]` asked for 2^32 windows and aborted).
 fn windows(plan: &PoolPlan) -> [Vec<Window>; 2] {
+    if plan.out_shape.elem_count() == 0 {
+        return [Vec::new(), Vec::new()];
+    }
     plan.axes.map(|a| (0..a.output).map(|o| a.window(o)).collect())
 }
 
@@ -298,7 +303,7 @@ pub fn max_pool2d_backward(plan: &PoolBackwardPlan, dy: &CpuBuffer, indices: &Cp
     Ok(float_input!(dy, &plan.dy, |g: T| {
         let mut dx = vec![T::ZERO; f.planes * pin];
         let mut none: Vec<u8> = vec![0; f.planes];
-        for_planes(&mut dx, pin, &mut none, 1, f.planes * (pin + pout), |p, dx, _| {
+        for_planes(&mut dx, pin, &mut none, 1, f.planes.saturating_mul(pin.saturating_add(pout)), |p, dx, _| {
             for (&i, &v) in idx[p * pout..][..pout].iter().zip(&g[p * pout..][..pout]) {
                 dx[i as usize] += v;
             }
@@ -318,7 +323,7 @@ pub fn avg_pool2d_backward(plan: &PoolBackwardPlan, dy: &CpuBuffer) -> Result<Cp
         let (pin, pout, width) = (f.plane_in(), f.plane_out(), f.axes[1].input);
         let mut dx = vec![T::ZERO; f.planes * pin];
         let mut none: Vec<u8> = vec![0; f.planes];
-        for_planes(&mut dx, pin, &mut none, 1, f.planes * (pin + pout), |p, dx, _| {
+        for_planes(&mut dx, pin, &mut none, 1, f.planes.saturating_mul(pin.saturating_add(pout)), |p, dx, _| {
             let gp = &g[p * pout..][..pout];
             for (h, gr) in wh.iter().zip(gp.chunks(ww.len().max(1))) {
                 for (w, &v) in ww.iter().zip(gr) {

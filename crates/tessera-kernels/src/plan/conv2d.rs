@@ -273,8 +273,9 @@ impl ConvTranspose2dPlan {
                 .checked_mul(stride[a])
                 .and_then(|v| v.checked_add(dilation[a].checked_mul([kh, kw][a] - 1)?))
                 .and_then(|v| v.checked_add(output_padding[a] + 1));
+            let both_sides = padding[a].saturating_mul(2);
             match full {
-                Some(full) if size > 0 && full > 2 * padding[a] => image[a] = full - 2 * padding[a],
+                Some(full) if size > 0 && full > both_sides => image[a] = full - both_sides,
                 _ => {
                     return Err(bad(format!(
                         "input {shape} with kernel {kh}x{kw}, {spec:?} gives no output rows or columns"
@@ -287,6 +288,7 @@ impl ConvTranspose2dPlan {
         let extra = [window.out[0] - h, window.out[1] - w];
         let out_shape =
             Shape::new(if batched { vec![n, oc, image[0], image[1]] } else { vec![oc, image[0], image[1]] });
+        out_shape.countable(OP, x.dtype)?;
         Ok(ConvTranspose2dPlan { batched, conv, image, extra, out_shape })
     }
 }

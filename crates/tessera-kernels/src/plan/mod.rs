@@ -31,6 +31,7 @@ mod matmul;
 mod nn;
 mod norm;
 mod optim;
+mod pool_axis;
 mod pooling;
 mod reduce;
 mod rotary;
@@ -49,7 +50,8 @@ pub use matmul::{MatmulPlan, MatmulShape};
 pub use nn::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows, SoftmaxPlan};
 pub use norm::{NormBackwardPlan, NormKind, NormPlan};
 pub use optim::{MasterOptimPlan, OptimPlan};
-pub use pooling::{AvgPool2dSpec, MaxPool2dSpec, PoolAxis, PoolBackwardPlan, PoolKind, PoolPlan, Window};
+pub use pool_axis::{PoolAxis, Window};
+pub use pooling::{AvgPool2dSpec, MaxPool2dSpec, PoolBackwardPlan, PoolKind, PoolPlan};
 pub use reduce::{Lines, ReduceKind, ReducePlan};
 pub use rotary::RotaryPlan;
 

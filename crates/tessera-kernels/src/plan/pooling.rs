@@ -3,6 +3,7 @@
 //! their backward. All three describe their windows the same way, one [`PoolAxis`] per spatial
 //! dim, so both device halves share one definition of which input positions a window reads.
 
+use super::pool_axis::{PoolAxis, Window};
 use super::{require_float, require_same_dtype, Arg};
 use crate::Result;
 use tessera_core::{DType, Error, Layout, Shape};
@@ -119,80 +120,6 @@ impl PoolKind {
     }
 }
 
-/// The windows along one spatial dim: output position `o` reads the input positions
-/// `o·stride - padding + k·dilation` for `k < kernel` that lie in `0..input` (or, adaptive,
-/// `floor(o·input/output)..ceil((o+1)·input/output)`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PoolAxis {
-    /// Input length.
-    pub input: usize,
-    /// Output length.
-    pub output: usize,
-    /// Window length (unused when adaptive).
-    pub kernel: usize,
-    /// Step between windows (unused when adaptive).
-    pub stride: usize,
-    /// Padding before the input (unused when adaptive).
-    pub padding: usize,
-    /// Spacing between taps (1 when adaptive).
-    pub dilation: usize,
-    /// Adaptive windows.
-    pub adaptive: bool,
-}
-
-/// One window along one dim: `count` input positions `first + i·step`, and the window's length
-/// clipped to the padded input (the divisor's factor when the padding counts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Window {
-    /// The first input position read.
-    pub first: usize,
-    /// Input positions read.
-    pub count: usize,
-    /// Spacing between them.
-    pub step: usize,
-    /// The window's length within the padded input.
-    pub padded: usize,
-}
-
-impl PoolAxis {
-    /// The window of output position `o` (`o < output`).
-    #[inline]
-    pub fn window(&self, o: usize) -> Window {
-        if self.adaptive {
-            let (start, end) = (o * self.input / self.output, ((o + 1) * self.input).div_ceil(self.output));
-            return Window { first: start, count: end - start, step: 1, padded: end - start };
-        }
-        let (d, start) = (self.dilation, (o * self.stride) as i64 - self.padding as i64);
-        let skip = if start < 0 { (-start as usize).div_ceil(d) } else { 0 };
-        let first = start + (skip * d) as i64;
-        let count = if first >= self.input as i64 || skip >= self.kernel {
-            0
-        } else {
-            (self.kernel - skip).min((self.input - first as usize).div_ceil(d))
-        };
-        let padded = (start + self.kernel as i64).min((self.input + self.padding) as i64) - start;
-        Window { first: first.max(0) as usize, count, step: d, padded: padded.max(0) as usize }
-    }
-
-    /// Output length of a pooled (not adaptive) axis by PyTorch's rule, `None` when below 1.
-    fn pooled_len(
-        input: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        dilation: usize,
-        ceil: bool,
-    ) -> Option<usize> {
-        let span = (input + 2 * padding) as i64 - (dilation * (kernel - 1) + 1) as i64;
-        if span < 0 {
-            return None;
-        }
-        let steps = if ceil { (span as usize).div_ceil(stride) } else { span as usize / stride };
-        // In ceil mode the last window must start inside the input or its left padding.
-        Some(if ceil && steps * stride >= input + padding { steps } else { steps + 1 })
-    }
-}
-
 /// A checked pooling of the last two dims of `x`: `planes` independent `[H, W]` planes (every
 /// leading dim merged), each giving an `[oh, ow]` plane.
 #[derive(Debug, Clone, PartialEq)]
@@ -277,6 +204,10 @@ impl PoolPlan {
         if padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2 {
             return Err(invalid(op, format!("padding {padding:?} must be at most half the kernel {kernel:?}")));
         }
+        // Windows are placed in i64 arithmetic (they start in the left padding), as PyTorch's are.
+        if (0..2).any(|i| hw[i] as u128 + 2 * padding[i] as u128 > i64::MAX as u128) {
+            return Err(invalid(op, format!("padding {padding:?} is too large for input {shape}")));
+        }
         let mut axes =
             [PoolAxis { input: 0, output: 0, kernel: 0, stride: 1, padding: 0, dilation: 1, adaptive: false }; 2];
         for i in 0..2 {
@@ -297,7 +228,12 @@ impl PoolPlan {
                 dilation: dilation[i],
                 adaptive: false,
             };
-            if let Some(o) = (0..output).find(|&o| axis.window(o).count == 0) {
+            // Windows whose taps all miss the input are a run at the start (taps all left of it)
+            // or at the end (all right of it): a window whose taps straddle the input without
+            // touching it needs a kernel of 2 taps more than the input apart, which padding of at
+            // most half the kernel allows only as the one window. So the two end windows decide,
+            // and an axis of 2^40 outputs is not walked window by window.
+            if let Some(o) = [0, output - 1].into_iter().find(|&o| axis.window(o).count == 0) {
                 let msg = format!(
                     "window {o} of spatial dim {i} covers only padding: input {shape}, kernel {kernel:?}, padding \
                      {padding:?}, dilation {dilation:?}"
@@ -309,14 +245,15 @@ impl PoolPlan {
         Ok(axes)
     }
 
-    /// Input elements per plane.
+    /// Input elements per plane (saturating: the planes of an input with no planes, such as
+    /// `[0, 2^33, 2^40]`, may be larger than a usize counts, and none is read).
     pub fn plane_in(&self) -> usize {
-        self.axes[0].input * self.axes[1].input
+        self.axes[0].input.saturating_mul(self.axes[1].input)
     }
 
-    /// Output elements per plane.
+    /// Output elements per plane (saturating, as [`plane_in`](Self::plane_in)).
     pub fn plane_out(&self) -> usize {
-        self.axes[0].output * self.axes[1].output
+        self.axes[0].output.saturating_mul(self.axes[1].output)
     }
 
     /// What an average pooling divides the sum of the window `(wh, ww)` by.

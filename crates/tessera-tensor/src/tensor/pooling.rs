@@ -79,6 +79,8 @@ impl Tensor {
 }
 
 fn pool_backward(kind: PoolKind, dy: &Tensor, indices: Option<&Tensor>, input_shape: &Shape) -> Result<Tensor> {
+    // The input's shape is an argument here, not a tensor's: it may describe more than memory holds.
+    input_shape.countable(kind.backward_name(), dy.dtype())?;
     let layout = Layout::contiguous(input_shape.clone());
     let forward = PoolPlan::new(kind, Arg::new(dy.dtype(), &layout))?;
     let plan = PoolBackwardPlan::new(forward, dy.arg(), indices.map(|i| i.arg()))?;
