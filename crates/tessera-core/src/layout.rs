@@ -148,7 +148,13 @@ impl Layout {
         let mut dims = self.dims().to_vec();
         dims[dim] = len;
         Ok(Layout {
-            offset: if len == 0 { self.offset } else { self.offset + start * self.strides[dim] },
+            // An empty view keeps its offset: in an empty layout (a [0, 2^33, 2^40] tensor) the
+            // start's distance may not fit a usize, and nothing is read from there.
+            offset: if len == 0 || self.elem_count() == 0 {
+                self.offset
+            } else {
+                self.offset + start * self.strides[dim]
+            },
             shape: Shape::new(dims),
             strides: self.strides.clone(),
         })
@@ -241,7 +247,9 @@ impl Layout {
         }
         let mut dims = self.dims().to_vec();
         let mut strides = self.strides.clone();
-        let stride = if dim < self.rank() { self.strides[dim] * self.dims()[dim] } else { 1 };
+        // Saturating: only an empty layout's strides and sizes multiply past a usize, and the new
+        // dim has size 1, so its stride is never stepped along.
+        let stride = if dim < self.rank() { self.strides[dim].saturating_mul(self.dims()[dim]) } else { 1 };
         dims.insert(dim, 1);
         strides.insert(dim, stride);
         Ok(Layout { shape: Shape::new(dims), strides, offset: self.offset })

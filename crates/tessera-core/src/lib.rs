@@ -25,7 +25,7 @@ pub use error::{Error, Result};
 pub use half::{bf16, f16};
 pub use layout::Layout;
 pub use rng::Philox;
-pub use shape::{broadcast_shapes, Shape};
+pub use shape::{broadcast_shapes, saturating_product, Shape};
 pub use strided::{StridedBlocks, StridedIndex};
 
 /// The README's examples, compiled and run as doc tests so that they stay true.

@@ -32,7 +32,7 @@ impl Shape {
     /// reads as `usize::MAX`, never wrapped round to a small one; the shapes tensors are made
     /// with are checked by [`Shape::countable`] first.
     pub fn elem_count(&self) -> usize {
-        self.checked_elem_count().unwrap_or(usize::MAX)
+        saturating_product(self.0.iter().copied())
     }
 
     /// Number of elements, or `None` when it does not fit in a `usize`.
@@ -56,13 +56,15 @@ impl Shape {
         }
     }
 
-    /// Row-major (C order) strides of a contiguous tensor of this shape.
+    /// Row-major (C order) strides of a contiguous tensor of this shape. They saturate: only an
+    /// empty shape has dims whose product passes a usize (`[0, 2^33, 2^40]`), and the saturated
+    /// stride is then of a dim no index can step along.
     pub fn contiguous_strides(&self) -> Vec<usize> {
         let mut strides = vec![0; self.0.len()];
-        let mut acc = 1;
+        let mut acc = 1usize;
         for (s, &d) in strides.iter_mut().zip(&self.0).rev() {
             *s = acc;
-            acc *= d.max(1);
+            acc = acc.saturating_mul(d.max(1));
         }
         strides
     }
@@ -117,6 +119,13 @@ pub fn broadcast_shapes(lhs: &Shape, rhs: &Shape, op: &'static str) -> Result<Sh
         };
     }
     countable_view(Shape(dims), op)
+}
+
+/// The product of `dims`, `usize::MAX` when it does not fit, 0 when one of them is 0 (however
+/// large the others): the element count of a shape, or of some of its dims. An empty tensor's
+/// other dims may multiply past a usize, and such a count is never walked.
+pub fn saturating_product(dims: impl IntoIterator<Item = usize>) -> usize {
+    dims.into_iter().fold(1usize, |a, d| a.saturating_mul(d))
 }
 
 /// `shape`, unless its elements cannot be counted in a `usize` (a broadcast or an expansion of

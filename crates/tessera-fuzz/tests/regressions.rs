@@ -1,6 +1,8 @@
 //! Replays every seed and every saved failure (`regressions/<target>/`) through its target,
 //! in-process: none may panic or take more than a second of CPU time. An input that aborts
-//! ends this test binary, which fails the test run all the same.
+//! ends this test binary, which fails the test run all the same. The process runs under the
+//! workers' address-space cap, so that an input meets the refusals it met when it was found
+//! (`tensor_ops` asks for outputs past the cap, which a machine with more memory would grant).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use tessera_fuzz::targets::target;
 /// Runs every input of `name`; fails listing each input that panicked or was too slow.
 fn replay(name: &str) {
     abort_after(Duration::from_secs(300), "the regression replay");
+    tessera_fuzz::sys::limit_address_space(tessera_fuzz::DEFAULT_MEMORY_LIMIT).expect("the address-space cap");
     let target = target(name).expect("a target of that name");
     let mut inputs: Vec<(String, Vec<u8>)> =
         seeds(name).into_iter().enumerate().map(|(i, b)| (format!("seed {i}"), b)).collect();
@@ -66,4 +69,5 @@ replay_tests!(
     embed_eval,
     hf_gpt2,
     model_config,
+    tensor_ops,
 );

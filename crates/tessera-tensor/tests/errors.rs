@@ -1,6 +1,6 @@
 //! Bad input gives a typed error naming the op and the shapes, dtypes, dims or values at fault.
 
-use tessera_tensor::{DType, Device, Error, Generator, Tensor};
+use tessera_tensor::{Conv2dSpec, ConvTranspose2dSpec, DType, Device, Error, Generator, MaxPool2dSpec, Tensor};
 
 fn t(dims: &[usize], dtype: DType) -> Tensor {
     Tensor::zeros(dims.to_vec(), dtype, &Device::Cpu).unwrap()
@@ -144,6 +144,50 @@ fn shapes_whose_elements_cannot_be_counted_or_held_are_errors() {
 }
 
 #[test]
+fn outputs_the_system_cannot_hold_are_errors_not_aborts() {
+    // 2^58 f32 elements (1 EiB) can be counted and fit an isize, so the shape checks pass; the
+    // allocation itself is refused on any machine, and the process once aborted there.
+    let (d, side) = (Device::Cpu, 1usize << 29);
+    let refused = "the system refused 1.0 EiB of host memory for 288230376151711744 f32 elements";
+    assert_eq!(message(Tensor::zeros([side, side], DType::F32, &d)), format!("full: {refused}"));
+    assert!(message(Tensor::randn(&mut Generator::new(0), [side, side], DType::F32, &d)).ends_with(refused));
+    assert!(message(Tensor::eye(side, side, DType::F32, &d)).starts_with("eye: the system refused"));
+    assert!(message(Tensor::arange(0.0, (1u64 << 58) as f64, 1.0, DType::F64, &d)).starts_with("arange: the system"));
+    // Outputs far larger than their inputs: a broadcast, an outer product, a copy of an expand.
+    let one = t(&[1, 1], DType::F32);
+    let (column, row) = (one.expand([side, 1]).unwrap(), one.expand([1, side]).unwrap());
+    assert_eq!(message(column.mul(&row)), format!("mul: {refused}"));
+    assert_eq!(message(column.matmul(&row)), format!("matmul: {refused}"));
+    assert!(message(column.lt(&row)).starts_with("lt: the system refused 256.0 PiB"));
+    let square = one.expand([side, side]).unwrap();
+    assert_eq!(message(square.contiguous()), format!("contiguous: {refused}"));
+    assert!(square.to_vec::<f32>().unwrap_err().to_string().starts_with("to_cpu: the system refused"));
+    let many = Tensor::zeros([1], DType::I64, &d).unwrap().expand([side]).unwrap();
+    assert_eq!(message(t(&[1, side], DType::F32).index_select(0, &many)), format!("index_select: {refused}"));
+    // Windows sized by their arguments: a convolution's padding, an adaptive pooling's output.
+    let (image, kernel) = (t(&[1, 1, 1, 1], DType::F32), t(&[1, 1, 1, 1], DType::F32));
+    let padded = Conv2dSpec { padding: [side / 2, side / 2], ..Conv2dSpec::default() };
+    assert!(message(image.conv2d(&kernel, None, &padded)).starts_with("conv2d: the system refused 1.0 EiB"));
+    assert_eq!(message(image.adaptive_avg_pool2d([side, side])), format!("adaptive_avg_pool2d: {refused}"));
+    // Found by the tensor_ops fuzz target: an empty tensor's other dims bound nothing. Reducing
+    // its empty dim, splitting along a huge one, or pooling it once aborted or ran for seconds.
+    let empty = t(&[0, 1 << 40], DType::F32).transpose(0, 1).unwrap();
+    assert!(message(empty.sum(&[1], false)).starts_with("sum: the system refused 4.0 TiB of host memory"));
+    assert!(message(empty.logsumexp(1, false)).starts_with("logsumexp: the system refused 4.0 TiB"));
+    let e = empty.split(1, 0).unwrap_err().to_string();
+    assert!(e.ends_with("1099511627776 pieces of dim 0 (size 1099511627776) are more views than host memory can hold"));
+    // An empty base returns at once, but only after its indices are checked.
+    let (index, src) = (Tensor::from_vec(vec![0i64], [1], &d).unwrap(), t(&[1], DType::F32));
+    assert!(message(t(&[0], DType::F32).scatter_add(0, &index, &src)).contains("out of range"));
+    let planes = t(&[0, 1 << 33, 1 << 40], DType::F32);
+    let pooled = planes.avg_pool2d(&tessera_tensor::AvgPool2dSpec::new([2, 2])).unwrap();
+    assert_eq!(pooled.dims(), [0, 1 << 32, 1 << 39]);
+    let huge = tessera_tensor::Shape::new(vec![1 << 33, 1 << 33, 1 << 33]);
+    let e = message(Tensor::adaptive_avg_pool2d_backward(&image, &huge, [1, 1]));
+    assert!(e.contains("shape [8589934592, 8589934592, 8589934592] has more f32 elements than any buffer"), "{e}");
+}
+
+#[test]
 fn sizes_and_positions_past_a_usize_are_errors_not_overflows() {
     // Found by a sweep of hostile arguments: both overflowed (a panic in debug builds).
     let x = t(&[3, 4], DType::F32);
@@ -151,6 +195,24 @@ fn sizes_and_positions_past_a_usize_are_errors_not_overflows() {
     assert!(e.starts_with("unflatten: sizes [8589934592, 8589934592] do not split dim 1 (size 4)"), "{e}");
     let e = message(t(&[1, 1, 2, 4], DType::F32).rotary(usize::MAX, 10_000.0));
     assert!(e.contains("rotary: positions from offset 18446744073709551615 over 2 rows"), "{e}");
+    // Found by a sweep of hostile layer arguments. A pooling kernel of usize::MAX rows wrapped to
+    // a span of -1 and pooled a 4-row image into 1 row; half of it as padding wrapped the
+    // windows' starts.
+    let image = t(&[1, 1, 4, 4], DType::F32);
+    let pool = |padding| {
+        let spec = MaxPool2dSpec { padding: [padding, 0], ..MaxPool2dSpec::new([usize::MAX, 1]) };
+        message(image.max_pool2d(&spec).map(|(y, _)| y))
+    };
+    assert!(pool(0).contains("is larger than the padded input"));
+    assert!(pool(usize::MAX / 2).contains("padding [9223372036854775807, 0] is too large for input [1, 1, 4, 4]"));
+    // A transposed convolution's padding of usize::MAX overflowed when doubled, and a stride of
+    // 2^31 gave an image whose element count saturated.
+    let kernel = t(&[1, 1, 3, 3], DType::F32);
+    let spec = ConvTranspose2dSpec { padding: [usize::MAX, 0], ..ConvTranspose2dSpec::default() };
+    assert!(message(image.conv_transpose2d(&kernel, None, &spec)).contains("gives no output rows or columns"));
+    let spec = ConvTranspose2dSpec { stride: [1 << 31, 1 << 31], ..ConvTranspose2dSpec::default() };
+    let e = message(image.conv_transpose2d(&kernel, None, &spec));
+    assert!(e.contains("1 x 1 images of 6442450947x6442450947 pixels are more than a buffer holds"), "{e}");
 }
 
 #[test]

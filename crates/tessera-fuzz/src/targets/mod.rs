@@ -2,7 +2,9 @@
 //! entry points after the UTF-8 check their file versions make, or a scratch file where a reader
 //! takes a path only) and, when the file is accepted, uses what was read a little (encodes text,
 //! segments, augments images, records an epoch), since a reader that accepts a file must also
-//! leave something usable. Errors are fine; a panic, an abort or more than a second is a failure.
+//! leave something usable. One target, `tensor_ops`, reads no file: it reads a program of tensor
+//! ops and their arguments from the bytes. Errors are fine; a panic, an abort or more than a
+//! second is a failure.
 //!
 //! A target returns the signature of what happened (see [`crate::corpus::signature`]; one per
 //! reader, separated by [`crate::corpus::OUTCOME_PARTS`], when it runs several), which the runner
@@ -12,6 +14,7 @@ mod checkpoint;
 mod embed;
 mod mnist;
 mod models;
+mod ops;
 mod run_folder;
 mod text;
 
@@ -21,6 +24,8 @@ use checkpoint::checkpoint;
 use embed::{embed_eval, embeddings};
 use mnist::{csv, idx};
 use models::{hf_gpt2, model_config};
+use ops::tensor_ops;
+pub use ops::OPS as TENSOR_OPS;
 use run_folder::run_folder;
 use text::{jieba_dict, pairs, tokenizer_json, vocab};
 
@@ -229,6 +234,17 @@ pub const TARGETS: &[Target] = &[
             b"0.999999",
         ],
         json: true,
+        two_files: false,
+    },
+    Target {
+        name: "tensor_ops",
+        about: "not a file: a program of up to 8 tensor ops (creation, views, indexing, broadcasts, reductions, \
+                products, convolutions, pooling and their gradients, norms, rotary) over small tensors, every \
+                size, dim, padding, stride and value read from the input among edge values (0, 2^32, usize::MAX, \
+                isize::MIN, NaN, infinities)",
+        run: tensor_ops,
+        tokens: &[],
+        json: false,
         two_files: false,
     },
 ];

@@ -68,14 +68,20 @@ impl Runs {
     /// For each valid output row: `(oh, ih)`.
     fn each_row(&self, stride: usize) -> impl Iterator<Item = (usize, usize)> {
         let (lo, hi, first) = self.rows;
-        (lo..hi).map(move |oh| (oh, (oh as isize * stride as isize + first) as usize))
+        (lo..hi).map(move |oh| (oh, input_index(oh, stride, first)))
     }
 
     /// The valid output columns `lo..hi` and the input column of `lo`, or `None` when none is.
     fn cols(&self, stride: usize) -> Option<(usize, usize, usize)> {
         let (lo, hi, first) = self.cols;
-        (lo < hi).then(|| (lo, hi, (lo as isize * stride as isize + first) as usize))
+        (lo < hi).then(|| (lo, hi, input_index(lo, stride, first)))
     }
+}
+
+/// The input index `o·stride + first` of a valid output position `o` (in `0..n` by
+/// [`ConvWindow::valid`]; computed in i128, as a stride past `isize::MAX` is allowed).
+fn input_index(o: usize, stride: usize, first: isize) -> usize {
+    (o as i128 * stride as i128 + first as i128) as usize
 }
 
 fn unfold<T: Element>(w: &ConvWindow, x: &[T]) -> Vec<T> {

@@ -14,6 +14,9 @@ pub fn copy_strided(buf: &CpuBuffer, layout: &Layout) -> CpuBuffer {
 /// Concatenates `inputs` (the plan's views, in order) along the plan's dim; contiguous result.
 pub fn cat(plan: &CatPlan, inputs: &[&CpuBuffer]) -> Result<CpuBuffer> {
     expect_dtype("cat", plan.dtype, inputs)?;
+    if plan.out_shape.elem_count() == 0 {
+        return Ok(CpuBuffer::zeros(plan.dtype, 0));
+    }
     let outer: usize = plan.out_shape.dims()[..plan.dim].iter().product();
     Ok(dispatch!(inputs[0], v => cat_typed(v, plan, inputs, outer)))
 }

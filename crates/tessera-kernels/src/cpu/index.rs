@@ -27,6 +27,10 @@ pub fn index_select(plan: &IndexSelectPlan, buf: &CpuBuffer, idx: &CpuBuffer) ->
     expect_dtype("index_select", plan.dtype, &[buf])?;
     let (dim, size) = (plan.dim, plan.size);
     let indices = read_indices("index_select", idx, &plan.indices, dim, size)?;
+    if plan.out_shape.elem_count() == 0 {
+        // Nothing to copy, though the other dims of an empty tensor may multiply past a usize.
+        return Ok(CpuBuffer::zeros(plan.dtype, 0));
+    }
     let outer: usize = plan.out_shape.dims()[..dim].iter().product();
     let inner = plan.inner();
     Ok(dispatch!(buf, v => {
@@ -64,6 +68,9 @@ pub fn gather(plan: &GatherPlan, buf: &CpuBuffer, idx: &CpuBuffer) -> Result<Cpu
     expect_dtype("gather", plan.dtype, &[buf])?;
     let (dim, layout) = (plan.dim, &plan.input);
     let indices = read_indices("gather", idx, &plan.index, dim, plan.size)?;
+    if indices.is_empty() {
+        return Ok(CpuBuffer::zeros(plan.dtype, 0));
+    }
     let strides = layout.strides();
     Ok(dispatch!(buf, v => {
         let mut out = Vec::with_capacity(indices.len());
@@ -87,6 +94,11 @@ pub fn scatter_add(plan: &ScatterAddPlan, base: &CpuBuffer, idx: &CpuBuffer, src
         return scatter_add_rows(plan, base, idx, &rows, src);
     }
     let indices = read_indices("scatter_add", idx, &plan.index, plan.dim, plan.size)?;
+    if plan.base.elem_count() == 0 {
+        // The indices are checked; nothing is added, though the empty base's other dims may
+        // multiply past a usize.
+        return Ok(CpuBuffer::zeros(plan.dtype, 0));
+    }
     let out_strides = plan.base.shape().contiguous_strides();
     Ok(dispatch!(base, b => {
         let mut out = strided_values(b, &plan.base).into_owned();
@@ -118,6 +130,9 @@ fn scatter_add_rows(
     src: &CpuBuffer,
 ) -> Result<CpuBuffer> {
     let indices = read_indices("scatter_add", idx, rows, plan.dim, plan.size)?;
+    if plan.base.elem_count() == 0 {
+        return Ok(CpuBuffer::zeros(plan.dtype, 0));
+    }
     let dims = plan.base.dims();
     let outer: usize = dims[..plan.dim].iter().product();
     let inner: usize = dims[plan.dim + 1..].iter().product();

@@ -20,6 +20,10 @@ pub fn reduce(plan: &ReducePlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
         ReduceKind::Arg(op) => op.name(),
     };
     expect_dtype(op, plan.dtype, &[buf])?;
+    if lines.outputs() == 0 {
+        // No lines to walk, though one count may be vast (a [2^33, 2^64 - 2, 0] input).
+        return Ok(CpuBuffer::zeros(plan.out_dtype, 0));
+    }
     Ok(match plan.kind {
         ReduceKind::Op(op) => fold(op, buf, read, lines),
         ReduceKind::Variance { correction } => variance(buf, read, lines, correction),

@@ -50,7 +50,8 @@ impl ZipWalk {
                     }
                     steps[k] = Some(step);
                 }
-                inner_len *= dims[d];
+                // Saturating: only an empty output's dims multiply past a usize, and it is not walked.
+                inner_len = inner_len.saturating_mul(dims[d]);
             }
             split = d;
         }

@@ -31,9 +31,13 @@ pub fn contiguous(buf: &CudaBuffer, layout: &Layout) -> Result<CudaBuffer> {
 pub fn cat(plan: &CatPlan, inputs: &[&CudaBuffer]) -> Result<CudaBuffer> {
     expect_dtype("cat", plan.dtype, inputs)?;
     let first = inputs[0];
+    let out = CudaBuffer::alloc(first.device(), plan.dtype, plan.out_shape.elem_count())?;
+    if out.is_empty() {
+        // An empty output's dims may multiply past a usize below.
+        return Ok(out);
+    }
     let inner = plan.inner();
     let out_block = plan.out_shape.dims()[plan.dim] * inner;
-    let out = CudaBuffer::alloc(first.device(), plan.dtype, plan.out_shape.elem_count())?;
     let mut start = 0;
     for (&buf, layout) in inputs.iter().zip(&plan.inputs) {
         let n = layout.elem_count();

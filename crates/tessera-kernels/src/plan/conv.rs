@@ -132,8 +132,16 @@ impl ConvWindow {
             out[a] = (padded - span) / stride[a] + 1;
         }
         let w = ConvWindow { batch, channels, image, spec, out };
-        let sizes = [batch, channels, kernel[0], kernel[1], out[0], out[1]];
-        if sizes.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).is_none() {
+        // Every size the kernels multiply must fit, counting empty dims as 1: an empty batch
+        // (`[0, 1, 2^40, 2^40]`) would otherwise let its planes overflow.
+        let fits = |sizes: &[usize]| {
+            sizes.iter().try_fold(1usize, |a, &b| a.checked_mul(b.max(1))).is_some_and(|n| n <= isize::MAX as usize)
+        };
+        if !fits(&[batch, channels, image[0], image[1]]) {
+            let [h, w] = image;
+            return Err(bad(format!("{batch} x {channels} images of {h}x{w} pixels are more than a buffer holds")));
+        }
+        if !fits(&[batch, channels, kernel[0], kernel[1], out[0], out[1]]) {
             return Err(bad(format!("the im2col matrix of input {shape} with kernel {kernel:?} is too large")));
         }
         Ok(w)
@@ -169,13 +177,15 @@ impl ConvWindow {
     /// `o·stride - padding + k·dilation` lies inside the image, as `lo..hi`, and that index at
     /// `o = 0` (negative inside the padding).
     pub fn valid(&self, axis: usize, k: usize) -> (usize, usize, isize) {
-        let (s, n, o) = (self.spec.stride[axis] as isize, self.image[axis] as isize, self.out[axis] as isize);
-        let first = (k * self.spec.dilation[axis]) as isize - self.spec.padding[axis] as isize;
+        // In i128, where strides, paddings and dilations near usize::MAX cannot overflow; when the
+        // range is not empty, `first` lies within (-o·s, n) and so fits an isize.
+        let (s, n, o) = (self.spec.stride[axis] as i128, self.image[axis] as i128, self.out[axis] as i128);
+        let first = k as i128 * self.spec.dilation[axis] as i128 - self.spec.padding[axis] as i128;
         // o·s + first >= 0 and o·s + first < n.
         let lo = if first >= 0 { 0 } else { (-first + s - 1) / s };
         let hi = if n - first <= 0 { 0 } else { (n - first + s - 1) / s };
         let (lo, hi) = (lo.min(o), hi.clamp(0, o));
-        (lo as usize, hi.max(lo) as usize, first)
+        (lo as usize, hi.max(lo) as usize, first.clamp(isize::MIN as i128, isize::MAX as i128) as isize)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{require_same_dtype, Arg};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{saturating_product, DType, Error, Layout, Shape};
 
 /// A checked concatenation along a dim: inputs of one dtype and rank that agree on every other
 /// dim.
@@ -35,18 +35,19 @@ impl CatPlan {
                 let (lhs, rhs) = (first.layout.shape().clone(), l.shape().clone());
                 return Err(Error::ShapeMismatch { op: "cat", lhs, rhs }.into());
             }
-            dims[dim] += l.dims()[dim];
+            dims[dim] = dims[dim].checked_add(l.dims()[dim]).ok_or_else(|| Error::InvalidArgument {
+                op: "cat",
+                msg: format!("the sizes of dim {dim} add up to more than a usize holds"),
+            })?;
         }
-        Ok(CatPlan {
-            dim,
-            dtype: first.dtype,
-            inputs: inputs.iter().map(|a| a.layout.clone()).collect(),
-            out_shape: Shape::new(dims),
-        })
+        let out_shape = Shape::new(dims);
+        out_shape.countable("cat", first.dtype)?;
+        Ok(CatPlan { dim, dtype: first.dtype, inputs: inputs.iter().map(|a| a.layout.clone()).collect(), out_shape })
     }
 
-    /// Elements below `dim` in the output.
+    /// Elements below `dim` in the output (saturating, as an empty output's dims may multiply
+    /// past a usize).
     pub fn inner(&self) -> usize {
-        self.out_shape.dims()[self.dim + 1..].iter().product()
+        saturating_product(self.out_shape.dims()[self.dim + 1..].iter().copied())
     }
 }

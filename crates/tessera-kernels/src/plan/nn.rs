@@ -4,7 +4,7 @@
 use super::{dim_last, require_float, require_index_dtype, require_same_dtype, resolve_dim, Arg};
 use crate::ops::SoftmaxKind;
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{saturating_product, DType, Error, Layout, Shape};
 
 /// Rows along one dim: the input viewed with that dim last, so that each row is `len`
 /// consecutive positions of the read order.
@@ -22,7 +22,8 @@ impl Rows {
     fn along(layout: &Layout, dim: usize) -> Result<(Rows, Option<Layout>)> {
         let (moved, back) = dim_last(layout, dim)?;
         let len = layout.dims()[dim];
-        let rows = layout.dims().iter().enumerate().filter(|&(d, _)| d != dim).map(|(_, &n)| n).product();
+        // Saturating: beside an empty dim the others' product may pass a usize (no row is read).
+        let rows = saturating_product(layout.dims().iter().enumerate().filter(|&(d, _)| d != dim).map(|(_, &n)| n));
         Ok((Rows { layout: moved, rows, len }, back))
     }
 }
@@ -76,7 +77,9 @@ impl LogSumExpPlan {
         } else {
             dims.remove(d);
         }
-        Ok(LogSumExpPlan { dtype: x.dtype, rows, out_shape: Shape::new(dims) })
+        let out_shape = Shape::new(dims);
+        out_shape.countable("logsumexp", x.dtype)?;
+        Ok(LogSumExpPlan { dtype: x.dtype, rows, out_shape })
     }
 }
 

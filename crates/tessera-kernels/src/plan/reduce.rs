@@ -3,7 +3,7 @@
 use super::{resolve_dim, Arg, CAST_TO_FLOAT};
 use crate::ops::{ArgReduceOp, ReduceOp};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{saturating_product, DType, Error, Layout, Shape};
 
 /// A reduction seen as `[pre, red, post]` over the data in read order:
 /// `out[p, q] = fold over r of data[p, r, q]`.
@@ -18,9 +18,10 @@ pub struct Lines {
 }
 
 impl Lines {
-    /// How many outputs the reduction has.
+    /// How many outputs the reduction has (saturating: a count past a usize meets a 0 here,
+    /// since plans check their outputs are countable).
     pub fn outputs(&self) -> usize {
-        self.pre * self.post
+        self.pre.saturating_mul(self.post)
     }
 }
 
@@ -110,8 +111,10 @@ impl ReducePlan {
         let layout = x.layout;
         let dims: Vec<usize> =
             if dims.is_empty() { (0..layout.rank()).collect() } else { layout.shape().dims_sorted(dims, op)? };
-        let (read, lines) = read_order(layout, &dims)?;
+        // Reducing an empty dim gives outputs an input of no elements does not bound.
         let out_shape = reduced_shape(layout.shape(), &dims, keepdim);
+        out_shape.countable(op, out_dtype)?;
+        let (read, lines) = read_order(layout, &dims)?;
         Ok(ReducePlan { kind, dtype: x.dtype, out_dtype, read, lines, out_shape })
     }
 }
@@ -121,7 +124,9 @@ impl ReducePlan {
 /// distinct.
 fn read_order(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
     let all = layout.dims();
-    let prod = |r: &[usize]| r.iter().product::<usize>();
+    // Saturating: in an input with an empty dim the other dims' product may pass a usize, and
+    // is then never used (the outputs were checked countable, so a saturated count meets a 0).
+    let prod = |r: &[usize]| saturating_product(r.iter().copied());
     if dims.is_empty() {
         return Ok((layout.clone(), Lines { pre: layout.elem_count(), red: 1, post: 1 }));
     }
@@ -132,8 +137,8 @@ fn read_order(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
     }
     let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
     let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
-    let lines =
-        Lines { pre: kept.iter().map(|&d| all[d]).product(), red: dims.iter().map(|&d| all[d]).product(), post: 1 };
+    let pick = |ds: &[usize]| saturating_product(ds.iter().map(|&d| all[d]));
+    let lines = Lines { pre: pick(&kept), red: pick(dims), post: 1 };
     Ok((layout.permute(&perm)?, lines))
 }
 

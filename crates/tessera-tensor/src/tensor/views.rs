@@ -51,7 +51,8 @@ impl Tensor {
         if holes == 0 {
             return Ok(shape);
         }
-        let known: usize = shape.dims().iter().filter(|&&d| d != usize::MAX).product();
+        // Saturating: a product past a usize divides no element count, as the check below finds.
+        let known = tessera_core::saturating_product(shape.dims().iter().copied().filter(|&d| d != usize::MAX));
         if holes > 1 || known == 0 || self.elem_count() % known != 0 {
             return Err(Error::InvalidArgument {
                 op: "reshape",
@@ -90,7 +91,12 @@ impl Tensor {
         }
         let dims = self.dims();
         let mut shape = dims[..s].to_vec();
-        shape.push(dims[s..=e].iter().product());
+        // An empty tensor's other dims may multiply past a usize.
+        let Some(merged) = dims[s..=e].iter().try_fold(1usize, |a, &d| a.checked_mul(d)) else {
+            let msg = format!("dims {s} to {e} of shape {} hold more elements than a usize counts", self.shape());
+            return Err(Error::InvalidArgument { op: OP, msg }.into());
+        };
+        shape.push(merged);
         shape.extend_from_slice(&dims[e + 1..]);
         self.reshape(shape)
     }
@@ -174,8 +180,16 @@ impl Tensor {
         if size == 0 {
             return Err(Error::InvalidArgument { op: "split", msg: "split size must be positive".into() }.into());
         }
-        let n = self.dims()[d];
-        (0..n.div_ceil(size)).map(|i| self.narrow(d as isize, i * size, size.min(n - i * size))).collect()
+        let (n, rank) = (self.dims()[d], self.rank());
+        let pieces = n.div_ceil(size);
+        // Each piece is a view with its own layout: so many that memory cannot hold them (a dim of
+        // 2^40 in an empty tensor, split by 1) is an error, not an abort.
+        let view_bytes = std::mem::size_of::<Tensor>() + 128 + 16 * rank;
+        if !tessera_kernels::cpu::host_has_room(pieces.saturating_mul(view_bytes)) {
+            let msg = format!("{pieces} pieces of dim {d} (size {n}) are more views than host memory can hold");
+            return Err(Error::InvalidArgument { op: "split", msg }.into());
+        }
+        (0..pieces).map(|i| self.narrow(d as isize, i * size, size.min(n - i * size))).collect()
     }
 
     /// `chunks` nearly equal pieces along `dim` (as `torch.chunk`: size `ceil(n / chunks)`).
