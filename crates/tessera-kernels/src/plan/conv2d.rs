@@ -48,7 +48,7 @@ fn check_bias(op: &'static str, bias: Option<Arg<'_>>, channels: usize, weight: 
 /// Checks that `groups` divides `c` input and `oc` output channels and, when given, that a
 /// weight takes `c / groups` per group.
 fn check_groups(op: &'static str, c: usize, oc: usize, per_group: Option<usize>, g: usize, shapes: &str) -> Result<()> {
-    if c % g != 0 || oc % g != 0 || per_group.is_some_and(|cg| cg.checked_mul(g) != Some(c)) {
+    if !c.is_multiple_of(g) || !oc.is_multiple_of(g) || per_group.is_some_and(|cg| cg.checked_mul(g) != Some(c)) {
         let msg = format!(
             "{shapes}: {c} input and {oc} output channels in {g} groups (groups must divide both, and the \
              weight's dim 1 must be C / groups)"

@@ -33,7 +33,7 @@ impl RotaryPlan {
         const OP: &str = "rotary";
         require_float(OP, x.dtype)?;
         let dims = x.layout.dims();
-        if dims.len() < 2 || dims[dims.len() - 1] % 2 != 0 {
+        if dims.len() < 2 || !dims[dims.len() - 1].is_multiple_of(2) {
             let msg = format!("needs [..., seq, dim] with an even dim, got shape {}", x.layout.shape());
             return Err(Error::InvalidArgument { op: OP, msg }.into());
         }

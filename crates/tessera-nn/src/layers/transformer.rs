@@ -121,7 +121,7 @@ pub(super) fn feed_forward(
 }
 
 pub(super) fn check_config(cfg: &TransformerConfig) -> Result<()> {
-    if cfg.nhead == 0 || cfg.d_model % cfg.nhead != 0 {
+    if cfg.nhead == 0 || !cfg.d_model.is_multiple_of(cfg.nhead) {
         return Err(Error::Config(format!(
             "transformer layer: {} heads do not divide d_model {}",
             cfg.nhead, cfg.d_model

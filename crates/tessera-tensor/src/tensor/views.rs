@@ -53,7 +53,7 @@ impl Tensor {
         }
         // Saturating: a product past a usize divides no element count, as the check below finds.
         let known = tessera_core::saturating_product(shape.dims().iter().copied().filter(|&d| d != usize::MAX));
-        if holes > 1 || known == 0 || self.elem_count() % known != 0 {
+        if holes > 1 || known == 0 || !self.elem_count().is_multiple_of(known) {
             return Err(Error::InvalidArgument {
                 op: "reshape",
                 msg: format!("cannot infer a dim of {:?} for {} elements", shape.dims(), self.elem_count()),
@@ -114,7 +114,7 @@ impl Tensor {
             .unwrap_or(usize::MAX);
         let fits = match holes {
             0 => known == n,
-            1 => known > 0 && n % known == 0,
+            1 => known > 0 && n.is_multiple_of(known),
             _ => false,
         };
         if sizes.is_empty() || !fits || known == usize::MAX {

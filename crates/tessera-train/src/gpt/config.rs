@@ -94,7 +94,7 @@ impl GptConfig {
                 self.vocab, self.block_size, self.n_layer, self.n_head, self.n_embd
             )));
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(Error::Config(format!("GPT: {} heads do not divide n_embd {}", self.n_head, self.n_embd)));
         }
         if !(0.0..1.0).contains(&self.dropout) {

@@ -206,7 +206,7 @@ impl Batches for PairBatches {
 
     fn batches_per_epoch(&self) -> usize {
         let n = self.pairs.len();
-        let short = n % self.batch_size != 0 && n % self.batch_size < self.min_last;
+        let short = !n.is_multiple_of(self.batch_size) && n % self.batch_size < self.min_last;
         n.div_ceil(self.batch_size) - short as usize
     }
 

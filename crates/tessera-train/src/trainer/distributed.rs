@@ -138,7 +138,7 @@ where
     if shard.world == 1 {
         return Ok(Box::new(batches));
     }
-    if rows % shard.world != 0 {
+    if !rows.is_multiple_of(shard.world) {
         return Err(Error::Config(format!(
             "batch size {rows} is not divisible by the {} processes: the global batch is split evenly",
             shard.world

@@ -127,7 +127,7 @@ impl FitData for TensorDataset {
             None => Vec::new(),
         };
         let train: Box<dyn Batches<Batch = Batch>> = if cfg.shard.world > 1 {
-            if cfg.batch_size % cfg.shard.world != 0 {
+            if !cfg.batch_size.is_multiple_of(cfg.shard.world) {
                 return Err(crate::Error::Config(format!(
                     "batch size {} is not divisible by the {} processes: the global batch is split evenly",
                     cfg.batch_size, cfg.shard.world

@@ -26,7 +26,7 @@ fn join(opts: &TrainOptions) -> CliResult<Option<Communicator>> {
         return Ok(None);
     }
     let comm = Communicator::from_env()?;
-    if opts.batch_size % comm.world() != 0 {
+    if !opts.batch_size.is_multiple_of(comm.world()) {
         return Err(format!(
             "--batch-size {} is not divisible by the {} processes: the global batch is split evenly across them",
             opts.batch_size,

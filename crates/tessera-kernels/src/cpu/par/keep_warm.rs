@@ -140,7 +140,7 @@ fn spin(warm: Arc<Warm>) {
         if idle == 1 {
             idle_since = Instant::now();
         }
-        if idle % 64 == 0 {
+        if idle.is_multiple_of(64) {
             if idle_since.elapsed() >= IDLE_LIMIT {
                 break;
             }
