@@ -37,7 +37,7 @@ for n in (128, 256, 512, 1024, 2048):
     CASES[("matmul", str(n))] = (n, 2 * n**3, "flop")
 # The training steps' products at their own shapes (see `matmul_shapes` in cpu_ops.rs):
 # "MxKxN", with a trailing "t" when the right operand is an [N, K] weight seen transposed.
-MATMUL_SHAPES = ("1120x256x5000", "32x256x1024t", "32x256x1024", "32x1024x256", "1120x256x5000t", "1120x5000x256", "768x128x384t")
+MATMUL_SHAPES = ("1120x256x5000", "32x256x1024t", "32x256x1024", "32x1024x256", "1120x256x5000t", "1120x5000x256", "768x128x384t", "8x768x3072t", "32x784x512t")
 for lab in MATMUL_SHAPES:
     m, k, n = (int(d) for d in lab.rstrip("t").split("x"))
     CASES[("matmul_mkn", lab)] = (m * k * n, 2 * m * k * n, "flop")

@@ -69,7 +69,8 @@ fn matmul(c: &mut Criterion) {
 /// The products of the training steps at the shapes they run at, `MxKxN` (`t`: the right
 /// operand is the transposed view of an `[N, K]` weight, as in a linear layer): the LSTM step's
 /// `h @ W_hhᵀ` and its backward `d @ W_hh`, the LM's output layer forward and input gradient,
-/// and the GPT block's qkv projection.
+/// the GPT block's qkv projection, and products of a few rows by a transposed weight (GPT-2's MLP
+/// over 8 sequences decoded side by side, the MLP's first layer at batch 32).
 fn matmul_shapes(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul_mkn");
     big(&mut group);
@@ -81,6 +82,8 @@ fn matmul_shapes(c: &mut Criterion) {
         (1120, 256, 5000, true),
         (1120, 5000, 256, false),
         (768, 128, 384, true),
+        (8, 768, 3072, true),
+        (32, 784, 512, true),
     ];
     for (m, k, n, transposed) in shapes {
         let a = randn_f32(&[m, k], 1).unwrap();

@@ -3,15 +3,16 @@
 
 use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
 use super::half::Half;
-use super::par;
+use super::{matmul_rows, par};
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout, Shape};
 
 /// Below this many multiply-adds per matrix product, gemm runs on the calling thread.
-const GEMM_PAR_MIN_FLOPS: usize = 96 * 96 * 96;
+pub(super) const GEMM_PAR_MIN_FLOPS: usize = 96 * 96 * 96;
 /// A parallel product of at least this many rows (else columns) per thread is split into bands
 /// of rows (columns), one per thread.
 const BAND_MIN: usize = 128;
@@ -72,9 +73,34 @@ fn via_f32<T: Half>(plan: &MatmulPlan, a: &[T], b: &[T], bias: Option<(&[T], &La
 /// Element types gemm multiplies natively.
 pub(super) trait GemmElem: Copy + Send + Sync + 'static {
     const ONE: Self;
+
+    /// [`matmul_rows::rows_by_transposed`] where this type has it; false (nothing done) where not.
+    fn rows_by_transposed(
+        _x: &[Self],
+        _ldx: usize,
+        _w: &[Self],
+        _ldw: usize,
+        _mkn: (usize, usize, usize),
+        _out: &mut [MaybeUninit<Self>],
+        _accumulate: bool,
+    ) -> bool {
+        false
+    }
 }
 impl GemmElem for f32 {
     const ONE: Self = 1.0;
+
+    fn rows_by_transposed(
+        x: &[f32],
+        ldx: usize,
+        w: &[f32],
+        ldw: usize,
+        mkn: (usize, usize, usize),
+        out: &mut [MaybeUninit<f32>],
+        accumulate: bool,
+    ) -> bool {
+        matmul_rows::rows_by_transposed(x, ldx, w, ldw, mkn, out, accumulate)
+    }
 }
 impl GemmElem for f64 {
     const ONE: Self = 1.0;
@@ -152,6 +178,15 @@ pub(super) fn batched<T: GemmElem>(
         && rhs.offsets.iter().all(|&o| o == rhs.offsets[0])
         && lhs.offsets.iter().enumerate().all(|(i, &o)| o == lhs.offsets[0] + i * m * lhs.row_stride);
     let (m, count) = if fold { (count * m, 1) } else { (m, count) };
+    // A few rows by a weight stored [n, k] and seen transposed: dot products that read it in place.
+    if count == 1 && matmul_rows::takes(m, k, n) && lhs.col_stride == 1 && rhs.row_stride == 1 {
+        let (x, w) = (&lhs.data[lhs.offsets[0]..], &rhs.data[rhs.offsets[0]..]);
+        if T::rows_by_transposed(x, lhs.row_stride, w, rhs.col_stride, (m, k, n), spare, read_dst) {
+            // SAFETY: the kernel wrote (or added onto the bias rows in) every element.
+            unsafe { out.set_len(len) };
+            return out;
+        }
+    }
     let flops = m * n * k;
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
     let batch_par = !inner_par && count > 1 && count * flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;

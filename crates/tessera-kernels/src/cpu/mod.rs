@@ -24,6 +24,7 @@ mod lanes;
 mod lstm;
 mod math;
 mod matmul;
+mod matmul_rows;
 mod norm;
 mod optim;
 pub mod par;
