@@ -19,13 +19,14 @@ const BAND_MIN: usize = 128;
 
 /// The output's first element, shared by the threads that write disjoint blocks of it.
 #[derive(Clone, Copy)]
-struct OutPtr<T>(*mut T);
-// SAFETY: only used to hand disjoint blocks of one output to the pool's threads (see `batched`).
+pub(super) struct OutPtr<T>(pub(super) *mut T);
+// SAFETY: only used to hand disjoint blocks of one output to the pool's threads (see `batched`
+// and `matmul_rows`).
 unsafe impl<T: Send> Send for OutPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for OutPtr<T> {}
 impl<T> OutPtr<T> {
-    fn get(self) -> *mut T {
+    pub(super) fn get(self) -> *mut T {
         self.0
     }
 }

@@ -8,6 +8,7 @@
 //! for two samples) 34 ms where one row took 7. Here every weight row is read once per tile of
 //! [`ROWS`] rows of `x`, each tile in registers, so the weight streams through once.
 
+use super::matmul::OutPtr;
 use super::par;
 use rayon::prelude::*;
 
@@ -84,19 +85,6 @@ pub(super) fn rows_by_transposed(
         band((0, n));
     }
     true
-}
-
-/// The output's first element, shared by the threads that write disjoint column bands of it.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: only used to hand disjoint columns of one output to the pool's threads.
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
-impl OutPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// The dot products of [`ROWS`] rows by [`COLS`] rows, all `k` long.
