@@ -33,6 +33,9 @@ pub fn reduce(plan: &ReducePlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
     })
 }
 
+/// The bands of rows a long fold of one block of lines is split into (see [`fold_lines`]).
+const ROW_BANDS: usize = 8;
+
 /// Folds lines with `row` (a whole line, post = 1) or `acc` (elementwise into an accumulator row).
 fn fold_lines<W, R, A>(data: &[W], l: Lines, init: W, row: R, acc: A) -> Vec<W>
 where
@@ -69,7 +72,32 @@ where
             acc(out, &data[base + r * l.post..base + r * l.post + out.len()]);
         }
     };
-    if big && l.pre >= rayon::current_num_threads() {
+    if l.pre == 1 && l.red >= 16 * ROW_BANDS && data.len() >= par::PAR_MIN_ELEMS {
+        // Bands of rows, each folded into its own line on one thread, then those lines folded in
+        // order: each thread streams a contiguous block, where bands of columns read a few KiB
+        // of every row and were slower on two threads than on one (4096 x 4096 column sums,
+        // Zen 4). A fixed number of bands keeps the order of the fold, and so the result, the
+        // same on any number of threads.
+        let rows = l.red.div_ceil(ROW_BANDS);
+        let mut partials = vec![init; l.red.div_ceil(rows) * l.post];
+        let band = |b: usize, folded: &mut [W]| {
+            let (first, last) = (b * rows, ((b + 1) * rows).min(l.red));
+            folded.copy_from_slice(&data[first * l.post..(first + 1) * l.post]);
+            for r in first + 1..last {
+                acc(folded, &data[r * l.post..(r + 1) * l.post]);
+            }
+        };
+        if big {
+            partials.par_chunks_mut(l.post).enumerate().for_each(|(b, folded)| band(b, folded));
+        } else {
+            partials.chunks_mut(l.post).enumerate().for_each(|(b, folded)| band(b, folded));
+        }
+        let mut parts = partials.chunks(l.post);
+        out.copy_from_slice(parts.next().expect("at least one band"));
+        for part in parts {
+            acc(&mut out, part);
+        }
+    } else if big && l.pre >= rayon::current_num_threads() {
         out.par_chunks_mut(l.post).enumerate().for_each(|(p, o)| block(p, 0, o));
     } else if big {
         // Bands of columns sized by the work they hold (`red` rows each): a bias gradient's 128
