@@ -69,8 +69,9 @@ fn matmul(c: &mut Criterion) {
 /// The products of the training steps at the shapes they run at, `MxKxN` (`t`: the right
 /// operand is the transposed view of an `[N, K]` weight, as in a linear layer): the LSTM step's
 /// `h @ W_hhᵀ` and its backward `d @ W_hh`, the LM's output layer forward and input gradient,
-/// the GPT block's qkv projection, and products of a few rows by a transposed weight (GPT-2's MLP
-/// over 8 sequences decoded side by side, the MLP's first layer at batch 32).
+/// the GPT block's qkv projection, and products of few rows by a transposed weight: GPT-2's MLP
+/// over 8 sequences decoded side by side (`cpu/matmul_rows.rs`) and a layer of 784 inputs and 512
+/// units at batch 32 (gemm).
 fn matmul_shapes(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul_mkn");
     big(&mut group);

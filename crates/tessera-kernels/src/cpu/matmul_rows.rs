@@ -1,6 +1,6 @@
-//! f32 products of a few rows by a weight stored `[n, k]` and seen transposed (`x @ Wᵀ`, a linear
-//! layer's forward at a small batch, a decoder step over a few beams or samples), as dot products
-//! of `x`'s rows with `W`'s rows, both read in place.
+//! f32 products of a few rows by a weight stored `[n, k]` and seen transposed (`x @ Wᵀ`: a decoder
+//! step over a few beams or samples, a linear layer at a tiny batch), as dot products of `x`'s
+//! rows with `W`'s rows, both read in place.
 //!
 //! gemm's kernels read the weight in the other order, so for two rows or more they first pack all
 //! of it: on a 2-vCPU Zen 4, `[32, 256] @ [1024, 256]ᵀ` took 0.36 ms where the same product with
@@ -17,22 +17,25 @@ const ROWS: usize = 4;
 /// Rows of `W` (output columns) per register tile.
 const COLS: usize = 4;
 
-/// Whether `m` rows by a transposed `[n, k]` weight take this path: where it beat gemm when
-/// measured on a 2-vCPU Zen 4 at 1 and 2 threads (`benches/README.md`, "Products of a few rows").
-/// At 2 or 3 rows gemm's time fell from about 0.22 ms to 3 µs between 384 and 128 weight rows
-/// (for `k` from 256 to 1,024), and this path lost at 128; at 4 rows it lost only at 64 weight
-/// rows (5 µs against 4); at 8 it won at every shape tried; from 9 to 48 rows it won where `k`
-/// was at least 256 and not at 128. Above 48 rows, packing the weight is spread over enough rows
-/// for gemm's kernel to win.
-pub(super) fn takes(m: usize, k: usize, n: usize) -> bool {
-    k > 0
-        && match m {
-            2..=3 => n >= 384,
-            4..=7 => n >= 128,
-            8 => true,
-            9..=48 => k >= 256,
-            _ => false,
-        }
+/// Whether `m` rows by a transposed `[n, k]` weight take this path: from 2 to 8 rows, where it beat
+/// gemm when measured on a 2-vCPU Zen 4 at 1 and 2 threads (`benches/README.md`, "Products of a
+/// few rows"). At 2 or 3 rows gemm's time fell from about 0.22 ms to 3 µs between 384 and 128
+/// weight rows (for `k` from 256 to 1,024), and this path lost at 128; at 4 rows it lost only at
+/// 64 weight rows (5 µs against 4); at 8 it won at every shape tried.
+///
+/// It also won from 9 to 48 rows where `k` was at least 256, but is not taken there: its sums
+/// run in another order than gemm's, and training batches have such sizes. A data-parallel run
+/// whose ranks took this path for their half of a batch the single process gave to gemm (64
+/// rows, 32 per rank) then drifted from it by 1.7e-5 of the parameters' scale after an epoch of
+/// `train mlp`, past the 1e-5 that `tessera/tests/distributed.rs` holds it to (5e-6 with gemm on
+/// both sides). Decoding a few sequences at once, the case this path is for, stays below 9 rows.
+pub(super) fn takes(m: usize, n: usize) -> bool {
+    match m {
+        2..=3 => n >= 384,
+        4..=7 => n >= 128,
+        8 => true,
+        _ => false,
+    }
 }
 
 /// `out[i, j] (+)= Σ_p x[i, p] · w[j, p]` for `i < m`, `j < n`, `p < k`: `x` rows of stride
