@@ -194,7 +194,7 @@ pub(super) fn batched<T: GemmElem>(
         && lhs.offsets.iter().enumerate().all(|(i, &o)| o == lhs.offsets[0] + i * m * lhs.row_stride);
     let (m, count) = if fold { (count * m, 1) } else { (m, count) };
     // A few rows by a weight stored [n, k] and seen transposed: dot products that read it in place.
-    if count == 1 && k > 0 && matmul_rows::takes(m, n) && lhs.col_stride == 1 && rhs.row_stride == 1 {
+    if count == 1 && matmul_rows::takes(m, n) && lhs.col_stride == 1 && rhs.row_stride == 1 {
         let (x, w) = (&lhs.data[lhs.offsets[0]..], &rhs.data[rhs.offsets[0]..]);
         if T::rows_by_transposed(x, lhs.row_stride, w, rhs.col_stride, (m, k, n), spare, read_dst) {
             // SAFETY: the kernel wrote (or added onto the bias rows in) every element.

@@ -61,17 +61,18 @@ where
         return (0..l.pre).map(line).collect();
     }
     let mut out = vec![init; l.pre * l.post];
-    let block = |p: usize, q0: usize, out: &mut [W]| {
-        let base = p * l.red * l.post + q0;
-        if l.red == 0 {
-            return;
-        }
+    // Lines `rows` of block `p`, from column `q0` on, folded into `out`.
+    let fold_rows = |p: usize, q0: usize, rows: std::ops::Range<usize>, out: &mut [W]| {
+        let width = out.len();
+        let line = |r: usize| &data[(p * l.red + r) * l.post + q0..][..width];
+        let Some(first) = rows.clone().next() else { return };
         // Start from the first line so that max and min never see the neutral `init`.
-        out.copy_from_slice(&data[base..base + out.len()]);
-        for r in 1..l.red {
-            acc(out, &data[base + r * l.post..base + r * l.post + out.len()]);
+        out.copy_from_slice(line(first));
+        for r in rows.skip(1) {
+            acc(out, line(r));
         }
     };
+    let block = |p: usize, q0: usize, out: &mut [W]| fold_rows(p, q0, 0..l.red, out);
     if l.pre == 1 && l.red >= 16 * ROW_BANDS && data.len() >= par::PAR_MIN_ELEMS {
         // Bands of rows, each folded into its own line on one thread, then those lines folded in
         // order: each thread streams a contiguous block, where bands of columns read a few KiB
@@ -80,13 +81,7 @@ where
         // same on any number of threads.
         let rows = l.red.div_ceil(ROW_BANDS);
         let mut partials = vec![init; l.red.div_ceil(rows) * l.post];
-        let band = |b: usize, folded: &mut [W]| {
-            let (first, last) = (b * rows, ((b + 1) * rows).min(l.red));
-            folded.copy_from_slice(&data[first * l.post..(first + 1) * l.post]);
-            for r in first + 1..last {
-                acc(folded, &data[r * l.post..(r + 1) * l.post]);
-            }
-        };
+        let band = |b: usize, folded: &mut [W]| fold_rows(0, 0, b * rows..((b + 1) * rows).min(l.red), folded);
         if big {
             partials.par_chunks_mut(l.post).enumerate().for_each(|(b, folded)| band(b, folded));
         } else {
