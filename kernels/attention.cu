@@ -43,7 +43,7 @@ template <typename A> __device__ __forceinline__ A drop_factor(const AttnArgs& a
     return (double)word_to_unit_f32(b.w[n % 4]) >= a.drop_p ? (A)(1.0 / (1.0 - a.drop_p)) : (A)0;
 }
 
-// Lane layout of a block: warps of up to 32 lanes (one lane in host emulation).
+// Lane layout of a block: warps of up to 32 lanes.
 struct Lanes {
     int warp, lane, lanes, warps;
     __device__ Lanes() {

@@ -4,48 +4,8 @@
 #pragma once
 
 #ifdef TS_HOST_EMULATION
-// Host emulation (tests only): the kernels compiled by a host C++ compiler and run as a single
-// thread (one block of one lane; reductions in block mode), so that their indexing, conversions
-// and formulas can be checked against the CPU reference on machines without a GPU. What it
-// cannot check: the shuffles, barriers and atomics between real threads.
-#include <cmath>
-#include <cstring>
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __shared__ static
-struct ts_dim3 { unsigned x, y, z; };
-static const ts_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
-static inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
-static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
-static inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
-static inline double __longlong_as_double(long long u) { double f; memcpy(&f, &u, 8); return f; }
-template <typename T> static inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
-template <typename T> static inline T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
-template <typename T> static inline T atomicMin(T* p, T v) { T old = *p; if (v < old) *p = v; return old; }
-static inline unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned v) { unsigned old = *p; if (old == cmp) *p = v; return old; }
-static inline void __syncthreads() {}
-template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int) { return v; }
-// IEEE half from a double, rounding to nearest even (what PTX cvt.rn does).
-static inline unsigned short ts_host_to_f16(double d) {
-    unsigned short sign = std::signbit(d) ? 0x8000 : 0;
-    if (d != d) return sign | 0x7e00;
-    double a = std::fabs(d);
-    if (a >= 65520.0) return sign | 0x7c00;
-    if (a < 6.103515625e-05) return sign | (unsigned short)std::nearbyint(a * 16777216.0);
-    int e;
-    std::frexp(a, &e);
-    int E = e - 1;
-    double q = std::nearbyint(std::ldexp(a, 10 - E));
-    if (q >= 2048.0) { q = 1024.0; E += 1; }
-    if (E + 15 >= 31) return sign | 0x7c00;
-    return sign | (unsigned short)(((E + 15) << 10) | ((int)q - 1024));
-}
-static inline float ts_host_from_f16(unsigned short h) {
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v = e == 0 ? std::ldexp((double)m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp((double)(m | 0x400), e - 25);
-    return (float)((h & 0x8000) ? -v : v);
-}
+// Tests only: the kernels built by a host C++ compiler, each block's threads run as fibers.
+#include "host_emulation.h"
 #endif
 
 typedef unsigned char u8;
@@ -208,9 +168,6 @@ __device__ __forceinline__ float word_to_unit_f32(u32 w) { return (float)(w >> 8
 // `fill` is what lanes beyond the block's warp count contribute: the identity (0 for sums) or,
 // for idempotent ops (max, min), any value already in the reduction, such as the caller's own.
 template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op) {
-#ifdef TS_HOST_EMULATION
-    return v;  // one thread: a warp of one lane
-#endif
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;

@@ -122,9 +122,6 @@ template <typename E, bool GREATER> __device__ __forceinline__ ArgPair<E> arg_pi
     return a;
 }
 template <typename E, bool GREATER> __device__ __forceinline__ ArgPair<E> arg_warp(ArgPair<E> p) {
-#ifdef TS_HOST_EMULATION
-    return p;
-#endif
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) {
         ArgPair<E> q;

@@ -34,7 +34,7 @@ fn head_args(plan: &AttentionPlan, has_mask: bool) -> Args {
 }
 
 /// A block per four rows of `rows` per problem.
-fn rows_launch(plan: &AttentionPlan, rows: usize) -> Shape3 {
+pub(super) fn rows_launch(plan: &AttentionPlan, rows: usize) -> Shape3 {
     let units = plan.problems * rows.div_ceil(4);
     Shape3 { grid: units.clamp(1, 1 << 16) as u32, block: THREADS }
 }

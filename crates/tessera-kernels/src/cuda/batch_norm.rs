@@ -10,7 +10,7 @@ use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
 use crate::Result;
 
 /// A block of 256 threads per channel.
-fn channels_launch(channels: usize) -> Shape3 {
+pub(super) fn channels_launch(channels: usize) -> Shape3 {
     Shape3 { grid: channels.clamp(1, 1 << 16) as u32, block: 256 }
 }
 

@@ -4,11 +4,16 @@
 use super::buffer::{expect_dtype, CudaBuffer};
 use super::copy::contiguous;
 use super::index::checked_indices;
-use super::launch::{elementwise, launch, strided, Args};
+use super::launch::{elementwise, launch, strided, Args, Shape3};
 use super::softmax::row_launch;
 use super::source::CROSS_ENTROPY;
-use crate::plan::{CrossEntropyBackwardPlan, LogSumExpPlan};
+use crate::plan::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows};
 use crate::Result;
+
+/// The launch of `logsumexp` over `rows`.
+pub(super) fn logsumexp_launch(rows: &Rows) -> Shape3 {
+    row_launch(rows, 512, 128)
+}
 
 /// `log(sum(exp(x)))` of each of the plan's rows, as [`crate::cpu::logsumexp`].
 pub fn logsumexp(plan: &LogSumExpPlan, buf: &CudaBuffer) -> Result<CudaBuffer> {
@@ -18,7 +23,7 @@ pub fn logsumexp(plan: &LogSumExpPlan, buf: &CudaBuffer) -> Result<CudaBuffer> {
     if r.rows > 0 {
         let args = Args::new().u64(r.rows as u64).u64(r.len as u64).view(&strided(&r.layout)?).buf(buf).buf(&out);
         let kernel = format!("logsumexp_{}", plan.dtype.as_str());
-        launch(buf.device(), &CROSS_ENTROPY, &kernel, row_launch(r, 512, 128), args)?;
+        launch(buf.device(), &CROSS_ENTROPY, &kernel, logsumexp_launch(r), args)?;
     }
     Ok(out)
 }

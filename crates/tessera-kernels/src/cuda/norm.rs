@@ -9,7 +9,7 @@ use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
 use crate::Result;
 
 /// Four warps per block, a row each.
-fn rows_launch(rows: usize) -> Shape3 {
+pub(super) fn rows_launch(rows: usize) -> Shape3 {
     Shape3 { grid: rows.div_ceil(4).clamp(1, 1 << 16) as u32, block: 128 }
 }
 

@@ -19,6 +19,11 @@ pub(super) fn row_launch(rows: &Rows, long_block: u32, short_block: u32) -> Shap
     Shape3 { grid: rows.rows.clamp(1, 1 << 16) as u32, block }
 }
 
+/// The launch of softmax and log-softmax over `rows`.
+pub(super) fn softmax_launch(rows: &Rows) -> Shape3 {
+    row_launch(rows, 512, 64)
+}
+
 /// The plan's softmax or log-softmax, as [`crate::cpu::softmax`].
 pub fn softmax(plan: &SoftmaxPlan, buf: &CudaBuffer) -> Result<CudaBuffer> {
     expect_dtype(plan.kind.name(), plan.dtype, &[buf])?;
@@ -28,7 +33,7 @@ pub fn softmax(plan: &SoftmaxPlan, buf: &CudaBuffer) -> Result<CudaBuffer> {
         let r = &plan.rows;
         let args = Args::new().u64(r.rows as u64).u64(r.len as u64).view(&strided(&r.layout)?).buf(buf).buf(&out);
         let kernel = format!("{}_{}", plan.kind.name(), plan.dtype.as_str());
-        launch(buf.device(), &SOFTMAX, &kernel, row_launch(r, 512, 64), args)?;
+        launch(buf.device(), &SOFTMAX, &kernel, softmax_launch(r), args)?;
     }
     match &plan.back {
         Some(back) => copy_strided(&out, back),

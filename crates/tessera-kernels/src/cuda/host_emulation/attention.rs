@@ -1,8 +1,10 @@
 //! Host emulation of `kernels/attention.cu`: the forward and the three backward kernels against
 //! the CPU half, with causality, key padding and dropout, in every float dtype.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, FLOATS};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::attention::rows_launch;
+use crate::cuda::launch::elementwise;
 use crate::plan::{AttentionBackwardPlan, AttentionPlan, AttentionSpec, DropoutMask};
 use std::ffi::c_void;
 use tessera_core::{Layout, Philox, Shape};
@@ -100,8 +102,9 @@ fn host_attention_kernels_match_cpu() {
             let a = head(&plan, masked);
             let mp = m.map_or(std::ptr::null(), ptr);
             let f: ForwardFn = sym(lib, &format!("attention_{}", dtype.as_str()));
+            let (out_p, lse_p) = (ptr_mut(&mut out), ptr_mut(&mut lse));
             // SAFETY: buffers sized as the plan says; the kernel's signature is ForwardFn.
-            unsafe {
+            launch(lib, rows_launch(&plan, sq), || unsafe {
                 f(
                     a.0,
                     a.1,
@@ -119,10 +122,10 @@ fn host_attention_kernels_match_cpu() {
                     ptr(&k),
                     ptr(&v),
                     mp,
-                    ptr_mut(&mut out),
-                    ptr_mut(&mut lse),
+                    out_p,
+                    lse_p,
                 )
-            };
+            });
             let what = format!("attention {dtype} causal {causal} mask {masked} dropout {drop}");
             let tol = if dtype.is_float() && dtype.size_in_bytes() == 2 { 1e-2 } else { 1e-5 };
             assert_close_abs(&format!("{what}: out"), &out, &want_out, tol, tol);
@@ -140,7 +143,10 @@ fn host_attention_kernels_match_cpu() {
             let mut delta = CpuBuffer::zeros(lse_dtype, b * h * sq);
             let fd: DeltaFn = sym(lib, &format!("attention_delta_{}", dtype.as_str()));
             // SAFETY: as above.
-            unsafe { fd((b * h * sq) as u64, dv as u64, ptr(&want_out), ptr(&d_out), ptr_mut(&mut delta)) };
+            let delta_p = ptr_mut(&mut delta);
+            launch(lib, elementwise(b * h * sq), || unsafe {
+                fd((b * h * sq) as u64, dv as u64, ptr(&want_out), ptr(&d_out), delta_p)
+            });
             let (mut dq, mut dk, mut dvb) = (
                 CpuBuffer::zeros(dtype, b * h * sq * d),
                 CpuBuffer::zeros(dtype, b * h * sk * d),
@@ -148,8 +154,9 @@ fn host_attention_kernels_match_cpu() {
             );
             let g: GradFn = sym(lib, &format!("attention_dkdv_{}", dtype.as_str()));
             let saved = [ptr(&d_out), ptr(&want_lse), ptr(&delta)];
+            let (dk_p, dv_p, dq_p) = (ptr_mut(&mut dk), ptr_mut(&mut dvb), ptr_mut(&mut dq));
             // SAFETY: as above.
-            unsafe {
+            launch(lib, rows_launch(&plan, sk), || unsafe {
                 g(
                     a.0,
                     a.1,
@@ -170,10 +177,10 @@ fn host_attention_kernels_match_cpu() {
                     saved[0],
                     saved[1],
                     saved[2],
-                    ptr_mut(&mut dk),
-                    ptr_mut(&mut dvb),
+                    dk_p,
+                    dv_p,
                 )
-            };
+            });
             type DqFn = unsafe extern "C" fn(
                 u64,
                 u64,
@@ -198,7 +205,7 @@ fn host_attention_kernels_match_cpu() {
             );
             let fq: DqFn = sym(lib, &format!("attention_dq_{}", dtype.as_str()));
             // SAFETY: as above.
-            unsafe {
+            launch(lib, rows_launch(&plan, sq), || unsafe {
                 fq(
                     a.0,
                     a.1,
@@ -219,9 +226,9 @@ fn host_attention_kernels_match_cpu() {
                     saved[0],
                     saved[1],
                     saved[2],
-                    ptr_mut(&mut dq),
+                    dq_p,
                 )
-            };
+            });
             for (name, got, w) in [("dq", &dq, &want[0]), ("dk", &dk, &want[1]), ("dv", &dvb, &want[2])] {
                 assert_close_abs(&format!("{what}: {name}"), got, w, tol, tol);
             }

@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/batch_norm.cu`: batch normalisation forward and backward, in
 //! training and eval mode, with and without weight and bias, in every float dtype.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::batch_norm::channels_launch;
 use crate::plan::{BatchNormBackwardPlan, BatchNormPlan};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
@@ -67,8 +68,9 @@ fn host_batch_norm_kernels_match_cpu() {
                 let (mut y, mut s) = (CpuBuffer::zeros(dtype, x.len()), CpuBuffer::zeros(plan.stat_dtype, 3 * c));
                 let f: ForwardFn = sym(lib, &format!("batch_norm_{}", dtype.as_str()));
                 let (nn, cc, ii) = (n as u64, c as u64, inner as u64);
+                let (y_out, s_out) = (ptr_mut(&mut y), ptr_mut(&mut s));
                 // SAFETY: buffers sized as the plan says; the kernel's signature is ForwardFn.
-                unsafe {
+                launch(lib, channels_launch(c), || unsafe {
                     f(
                         nn,
                         cc,
@@ -82,10 +84,10 @@ fn host_batch_norm_kernels_match_cpu() {
                         p(bo),
                         ptr(&rm),
                         ptr(&rv),
-                        ptr_mut(&mut y),
-                        ptr_mut(&mut s),
+                        y_out,
+                        s_out,
                     )
-                };
+                });
                 let what = format!("batch_norm {dims:?} {dtype} training {training} weight {has_w} bias {has_b}");
                 let tol = 4.0 * ulp(dtype);
                 assert_close_abs(&format!("{what}: y"), &y, &want_y, tol, tol);
@@ -102,9 +104,9 @@ fn host_batch_norm_kernels_match_cpu() {
                 let mut outs =
                     [CpuBuffer::zeros(dtype, x.len()), CpuBuffer::zeros(dtype, c), CpuBuffer::zeros(dtype, c)];
                 let g: BackwardFn = sym(lib, &format!("batch_norm_backward_{}", dtype.as_str()));
-                let [dx, dw, db] = &mut outs;
+                let [dx_out, dw_out, db_out] = outs.each_mut().map(ptr_mut);
                 // SAFETY: as above.
-                unsafe {
+                launch(lib, channels_launch(c), || unsafe {
                     g(
                         nn,
                         cc,
@@ -115,11 +117,12 @@ fn host_batch_norm_kernels_match_cpu() {
                         p(wo),
                         ptr(&dy),
                         ptr(&want_s),
-                        ptr_mut(dx),
-                        ptr_mut(dw),
-                        ptr_mut(db),
+                        dx_out,
+                        dw_out,
+                        db_out,
                     )
-                };
+                });
+                let [dx, dw, db] = &outs;
                 assert_close_abs(&format!("{what}: dx"), dx, &want_dx, 4.0 * tol, 4.0 * tol);
                 assert_close_abs(&format!("{what}: dweight"), dw, &want_dw, 8.0 * tol, 4.0 * tol);
                 assert_close_abs(&format!("{what}: dbias"), db, &want_db, 8.0 * tol, 4.0 * tol);

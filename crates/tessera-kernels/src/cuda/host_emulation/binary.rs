@@ -1,8 +1,8 @@
 //! Host emulation of `kernels/binary.cu`: every op of the binary table over broadcast pairs.
 
-use super::{arg, assert_close, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided_views, StridedArg};
+use crate::cuda::launch::{elementwise, strided_views, StridedArg};
 use crate::ops::BinaryOp;
 use crate::plan::BinaryPlan;
 use std::ffi::c_void;
@@ -29,7 +29,8 @@ fn host_binary_kernels_match_cpu() {
                 let mut got = CpuBuffer::zeros(dtype, n);
                 let f: ZipFn = sym(lib, &op.kernel(dtype));
                 // SAFETY: buffers sized for the views; the kernel's signature is ZipFn.
-                unsafe { f(n as u64, v[0], v[1], ptr(&a), ptr(&b), ptr_mut(&mut got)) };
+                let out = ptr_mut(&mut got);
+                launch(lib, elementwise(n), || unsafe { f(n as u64, v[0], v[1], ptr(&a), ptr(&b), out) });
                 assert_close(&format!("{} {dtype} {sa:?} {sb:?}", op.name()), &got, &want, 2.0 * ulp(dtype));
             }
         }

@@ -1,9 +1,9 @@
 //! Host emulation of `kernels/compare.cu`: every comparison of the table, and `where`.
 
 use super::binary::{ZipFn, PAIRS};
-use super::{arg, data, module, ptr, ptr_mut, sym, FLOATS};
+use super::{arg, data, launch, module, ptr, ptr_mut, sym, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided_views, StridedArg};
+use crate::cuda::launch::{elementwise, strided_views, StridedArg};
 use crate::ops::CmpOp;
 use crate::plan::{ComparePlan, WherePlan};
 use std::ffi::c_void;
@@ -35,7 +35,8 @@ fn host_compare_and_where_kernels_match_cpu() {
                 let mut got = CpuBuffer::zeros(DType::U8, n);
                 let f: ZipFn = sym(lib, &op.kernel(dtype));
                 // SAFETY: buffers sized for the views; the kernel's signature is ZipFn.
-                unsafe { f(n as u64, v[0], v[1], ptr(&a), ptr(&b), ptr_mut(&mut got)) };
+                let out = ptr_mut(&mut got);
+                launch(lib, elementwise(n), || unsafe { f(n as u64, v[0], v[1], ptr(&a), ptr(&b), out) });
                 assert_eq!(got, want, "{} {dtype} {sa:?} {sb:?}", op.name());
             }
             let mask = cpu::compare(&ComparePlan::new(CmpOp::Gt, arg(&a, &la), arg(&b, &lb)).unwrap(), &a, &b).unwrap();
@@ -47,7 +48,8 @@ fn host_compare_and_where_kernels_match_cpu() {
             let mut got = CpuBuffer::zeros(dtype, n);
             let f: WhereFn = sym(lib, &format!("where_{}", dtype.as_str()));
             // SAFETY: as above.
-            unsafe { f(n as u64, v[0], v[1], v[2], ptr(&mask), ptr(&a), ptr(&b), ptr_mut(&mut got)) };
+            let out = ptr_mut(&mut got);
+            launch(lib, elementwise(n), || unsafe { f(n as u64, v[0], v[1], v[2], ptr(&mask), ptr(&a), ptr(&b), out) });
             assert_eq!(got, want, "where {dtype} {sa:?} {sb:?}");
         }
     }

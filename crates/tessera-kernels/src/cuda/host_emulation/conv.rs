@@ -1,9 +1,9 @@
 //! Host emulation of `kernels/conv.cu`: im2col and col2im against the CPU over strided,
 //! padded, dilated and strided windows in every float dtype.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided_exact, StridedArg};
+use crate::cuda::launch::{elementwise, strided_exact, StridedArg};
 use crate::plan::{Col2ImPlan, ConvWindow, Im2ColPlan, Im2ColSpec};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
@@ -42,8 +42,9 @@ fn call(
     let view = strided_exact(layout.dims(), layout.strides(), layout.offset()).unwrap();
     let s = &w.spec;
     let u = |v: usize| v as u64;
+    let out_p = ptr_mut(&mut out);
     // SAFETY: `input` covers the view, `out` holds `total` elements; the signature is WindowFn.
-    unsafe {
+    launch(lib, elementwise(total), || unsafe {
         f(
             u(total),
             u(w.channels),
@@ -61,9 +62,9 @@ fn call(
             u(w.out[1]),
             view,
             ptr(input),
-            ptr_mut(&mut out),
+            out_p,
         )
-    };
+    });
     out
 }
 
@@ -116,8 +117,11 @@ fn host_conv_bias_matches_cpu() {
         let want = cpu::cast(&CpuBuffer::F64(want), &l(vec![n * c * plane]), dtype);
         let mut got = y.clone();
         let f: BiasFn = sym(lib, &format!("conv_bias_{}", dtype.as_str()));
+        let got_out = ptr_mut(&mut got);
         // SAFETY: `got` holds n·c·plane elements and `b` c; the signature is BiasFn.
-        unsafe { f((n * c * plane) as u64, c as u64, plane as u64, ptr(&b), ptr_mut(&mut got)) };
+        launch(lib, elementwise(n * c * plane), || unsafe {
+            f((n * c * plane) as u64, c as u64, plane as u64, ptr(&b), got_out)
+        });
         let tol = ulp(dtype);
         assert_close_abs(&format!("conv_bias {dtype}"), &got, &want, tol, tol);
     }

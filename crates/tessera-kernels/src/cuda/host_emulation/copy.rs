@@ -1,8 +1,8 @@
 //! Host emulation of `kernels/copy.cu`: strided copies of every width, and concatenation.
 
-use super::{arg, data, module, ptr, ptr_mut, sym, views};
+use super::{arg, data, launch, module, ptr, ptr_mut, sym, views};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, width_sfx, StridedArg};
+use crate::cuda::launch::{elementwise, strided, width_sfx, StridedArg};
 use crate::plan::CatPlan;
 use std::ffi::c_void;
 use tessera_core::{DType, Layout, Shape};
@@ -19,7 +19,8 @@ fn host_copy_and_cat_kernels_match_cpu() {
             let mut got = CpuBuffer::zeros(dtype, n);
             let f: CopyFn = sym(lib, &format!("copy_{}", width_sfx(dtype)));
             // SAFETY: buffers sized for the view; the kernel's signature is CopyFn.
-            unsafe { f(n as u64, strided(&l).unwrap(), ptr(&x), ptr_mut(&mut got)) };
+            let (view, out) = (strided(&l).unwrap(), ptr_mut(&mut got));
+            launch(lib, elementwise(n), || unsafe { f(n as u64, view, ptr(&x), out) });
             assert_eq!(got, cpu::copy_strided(&x, &l), "copy {dtype} {name}");
         }
     }
@@ -38,7 +39,8 @@ fn host_copy_and_cat_kernels_match_cpu() {
     for l in [&a, &b] {
         let block = (l.dims()[1] * 3) as u64;
         // SAFETY: as above.
-        unsafe { f(60, block, 8 * 3, start, strided(l).unwrap(), ptr(&x), ptr_mut(&mut got)) };
+        let (view, out) = (strided(l).unwrap(), ptr_mut(&mut got));
+        launch(lib, elementwise(60), || unsafe { f(60, block, 8 * 3, start, view, ptr(&x), out) });
         start += block;
     }
     assert_eq!(got, want, "cat");

@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/creation.cu`: constant fills of every width.
 
-use super::{module, ptr_mut, sym};
+use super::{launch, module, ptr_mut, sym};
 use crate::cpu::{self, CpuBuffer};
 use crate::cuda::creation::fill_bits;
+use crate::cuda::launch::elementwise;
 use crate::cuda::launch::width_sfx;
 use std::ffi::c_void;
 use tessera_core::DType;
@@ -17,7 +18,8 @@ fn host_fill_kernels_match_cpu() {
         let mut got = CpuBuffer::zeros(dtype, 7);
         let f: FillFn = sym(lib, &format!("fill_{}", width_sfx(dtype)));
         // SAFETY: `got` holds 7 elements of the kernel's width.
-        unsafe { f(7, ptr_mut(&mut got), bits) };
+        let out = ptr_mut(&mut got);
+        launch(lib, elementwise(7), || unsafe { f(7, out, bits) });
         assert_eq!(got, cpu::full(dtype, 7, value), "fill {dtype}");
     }
 }

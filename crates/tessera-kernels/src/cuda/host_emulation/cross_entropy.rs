@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/cross_entropy.cu`: log-sum-exp rows and the one-pass backward.
 
-use super::{arg, assert_close, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
+use super::{arg, assert_close, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, StridedArg};
+use crate::cuda::cross_entropy::logsumexp_launch;
+use crate::cuda::launch::{elementwise, strided, StridedArg};
 use crate::plan::{CrossEntropyBackwardPlan, LogSumExpPlan};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
@@ -38,7 +39,8 @@ fn host_cross_entropy_kernels_match_cpu() {
             let kernel = format!("logsumexp_{}", dtype.as_str());
             let f: LseFn = sym(lib, &kernel);
             // SAFETY: `x` covers every offset of the rows' view, `got` holds one value per row.
-            unsafe { f(r.rows as u64, r.len as u64, strided(&r.layout).unwrap(), ptr(&x), ptr_mut(&mut got)) };
+            let (view, out) = (strided(&r.layout).unwrap(), ptr_mut(&mut got));
+            launch(lib, logsumexp_launch(r), || unsafe { f(r.rows as u64, r.len as u64, view, ptr(&x), out) });
             assert_close(&format!("{kernel} {name}"), &got, &want, 4.0 * ulp(dtype));
         }
         let scale = data(dtype, n, 31, 0.0, 1.0);
@@ -51,20 +53,11 @@ fn host_cross_entropy_kernels_match_cpu() {
                 let mut got = CpuBuffer::zeros(dtype, n * classes);
                 let kernel = format!("cross_entropy_backward_{}", dtype.as_str());
                 let f: BackwardFn = sym(lib, &kernel);
+                let (view, out) = (strided(&l).unwrap(), ptr_mut(&mut got));
                 // SAFETY: `x` covers `l`; lse, target and scale hold n values; `got` n * classes.
-                unsafe {
-                    f(
-                        n as u64,
-                        classes as u64,
-                        strided(&l).unwrap(),
-                        ptr(&x),
-                        ptr(&lse),
-                        target.as_ptr(),
-                        ptr(&scale),
-                        smoothing,
-                        ptr_mut(&mut got),
-                    )
-                };
+                launch(lib, elementwise(n * classes), || unsafe {
+                    f(n as u64, classes as u64, view, ptr(&x), ptr(&lse), target.as_ptr(), ptr(&scale), smoothing, out)
+                });
                 let tol = 4.0 * ulp(dtype);
                 assert_close_abs(&format!("{kernel} {name} smoothing {smoothing}"), &got, &want, tol, tol);
             }

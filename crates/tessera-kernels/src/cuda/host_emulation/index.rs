@@ -1,8 +1,8 @@
 //! Host emulation of `kernels/index.cu`: the bounds check, index_select, gather, scatter_add.
 
-use super::{arg, assert_close, data, module, ptr, ptr_mut, sym, ulp};
+use super::{arg, assert_close, data, launch, module, ptr, ptr_mut, sym, ulp};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, strided_exact, StridedArg};
+use crate::cuda::launch::{elementwise, strided, strided_exact, StridedArg};
 use crate::plan::{GatherPlan, IndexSelectPlan, ScatterAddPlan};
 use std::ffi::c_void;
 use tessera_core::{DType, Layout, Shape};
@@ -16,8 +16,9 @@ fn host_index_kernels_match_cpu() {
     for (idx, want) in [(vec![1i64, 9, -1, 7], 1u64), (vec![0, 4, 3], u64::MAX), (vec![2, 0, -3], 2)] {
         let mut first = CpuBuffer::I64(vec![-1]);
         let idx = CpuBuffer::I64(idx);
+        let first_out = ptr_mut(&mut first);
         // SAFETY: `idx` holds its length, `first` one value.
-        unsafe { f(idx.len() as u64, ptr(&idx), 5, ptr_mut(&mut first)) };
+        launch(lib, elementwise(idx.len()), || unsafe { f(idx.len() as u64, ptr(&idx), 5, first_out) });
         assert_eq!(first, CpuBuffer::I64(vec![want as i64]), "check_indices {idx:?}");
     }
     let x = data(DType::F32, 60, 6, -5.0, 5.0);
@@ -32,8 +33,11 @@ fn host_index_kernels_match_cpu() {
     type SelFn = unsafe extern "C" fn(u64, u64, u64, u64, StridedArg, *const c_void, *const c_void, *mut c_void);
     let f: SelFn = sym(lib, "index_select_f32");
     let n = plan.out_shape.elem_count() as u64;
+    let got_out = ptr_mut(&mut got);
     // SAFETY: `x` covers the view, `idx` holds 5 indices below 4... the plan's sizes.
-    unsafe { f(n, 5, 4, plan.inner() as u64, strided(&l).unwrap(), ptr(&x), ptr(&idx), ptr_mut(&mut got)) };
+    launch(lib, elementwise(n as usize), || unsafe {
+        f(n, 5, 4, plan.inner() as u64, strided(&l).unwrap(), ptr(&x), ptr(&idx), got_out)
+    });
     assert_eq!(got, want, "index_select");
     // gather along dim 2 of the transposed view, index shape [5, 2, 3].
     let t = base.transpose(0, 2).unwrap();
@@ -45,8 +49,9 @@ fn host_index_kernels_match_cpu() {
     type GatherFn = unsafe extern "C" fn(u64, u64, StridedArg, *const c_void, *const c_void, *mut c_void);
     let f: GatherFn = sym(lib, "gather_f32");
     let view = strided_exact(gl.dims(), t.strides(), t.offset()).unwrap();
+    let got_out = ptr_mut(&mut got);
     // SAFETY: as above.
-    unsafe { f(30, 2, view, ptr(&x), ptr(&gi), ptr_mut(&mut got)) };
+    launch(lib, elementwise(30), || unsafe { f(30, 2, view, ptr(&x), ptr(&gi), got_out) });
     assert_eq!(got, want, "gather");
     // scatter_add with repeated indices into a narrowed base, for f32, bf16 and u8 (CAS path).
     for dtype in [DType::F32, DType::BF16, DType::U8] {
@@ -63,8 +68,9 @@ fn host_index_kernels_match_cpu() {
         let f: ScatterFn = sym(lib, &format!("scatter_add_{}", dtype.as_str()));
         let ss = strided_exact(sl.dims(), sl.strides(), 0).unwrap();
         let os = strided_exact(sl.dims(), &bl.shape().contiguous_strides(), 0).unwrap();
+        let got_out = ptr_mut(&mut got);
         // SAFETY: as above.
-        unsafe { f(24, 0, ss, os, ptr(&s), ptr(&si), ptr_mut(&mut got)) };
+        launch(lib, elementwise(24), || unsafe { f(24, 0, ss, os, ptr(&s), ptr(&si), got_out) });
         assert_close(&format!("scatter_add {dtype}"), &got, &want, ulp(dtype));
     }
 }

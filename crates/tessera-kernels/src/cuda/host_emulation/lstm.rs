@@ -1,8 +1,8 @@
 //! Host emulation of `kernels/lstm.cu`: the fused LSTM cell, forward and backward.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, StridedArg};
+use crate::cuda::launch::{elementwise, strided, StridedArg};
 use crate::plan::{LstmCellBackwardPlan, LstmCellPlan};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
@@ -55,25 +55,13 @@ fn host_lstm_kernels_match_cpu() {
             let plan = LstmCellPlan::new(arg(&x, &step), arg(&hg, &transposed), arg(&cp, &cl)).unwrap();
             let [want_h, want_c, want_a] = cpu::lstm_cell(&plan, [&x, &hg, &cp]).unwrap();
             let mut got = [b * h, b * h, 4 * b * h].map(|n| CpuBuffer::zeros(dtype, n));
-            let [go_h, go_c, go_a] = &mut got;
             let f: FwdFn = sym(lib, &format!("lstm_cell_{}", dtype.as_str()));
             let v = [&step, &transposed, &cl].map(|l| strided(l).unwrap());
+            let [h_out, c_out, acts_out] = got.each_mut().map(ptr_mut);
             // SAFETY: buffers sized for the views; the kernel's signature is FwdFn.
-            unsafe {
-                f(
-                    b as u64,
-                    h as u64,
-                    v[0],
-                    v[1],
-                    v[2],
-                    ptr(&x),
-                    ptr(&hg),
-                    ptr(&cp),
-                    ptr_mut(go_h),
-                    ptr_mut(go_c),
-                    ptr_mut(go_a),
-                )
-            };
+            launch(lib, elementwise(b * h), || unsafe {
+                f(b as u64, h as u64, v[0], v[1], v[2], ptr(&x), ptr(&hg), ptr(&cp), h_out, c_out, acts_out)
+            });
             let tol = 2.0 * ulp(dtype);
             assert_close_abs(&format!("lstm_cell {dtype} {name}: h"), &got[0], &want_h, tol, tol);
             assert_close_abs(&format!("lstm_cell {dtype} {name}: c"), &got[1], &want_c, tol, tol);
@@ -90,8 +78,10 @@ fn host_lstm_kernels_match_cpu() {
             let mut dcp = CpuBuffer::zeros(dtype, b * h);
             let f: BwdFn = sym(lib, &format!("lstm_cell_backward_{}", dtype.as_str()));
             let v = [&al, &cl, &sl, &dh_l, &state_n].map(|l| strided(l).unwrap());
+            let dg_out = ptr_mut(&mut dg);
+            let dcp_out = ptr_mut(&mut dcp);
             // SAFETY: as above.
-            unsafe {
+            launch(lib, elementwise(b * h), || unsafe {
                 f(
                     b as u64,
                     h as u64,
@@ -105,10 +95,10 @@ fn host_lstm_kernels_match_cpu() {
                     ptr(&want_c),
                     ptr(&grads),
                     ptr(&grads),
-                    ptr_mut(&mut dg),
-                    ptr_mut(&mut dcp),
+                    dg_out,
+                    dcp_out,
                 )
-            };
+            });
             // 1 - tanh(c)^2 cancels when |c| is large: an absolute floor of a few ulps.
             let tol = 4.0 * ulp(dtype);
             assert_close_abs(&format!("lstm_cell_backward {dtype} {name}: d_gates"), &dg, &want_g, tol, tol);

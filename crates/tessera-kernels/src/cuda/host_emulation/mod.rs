@@ -1,12 +1,16 @@
 //! Tests that run the kernels on the host: each `kernels/<family>.cu` compiled by the system C++
-//! compiler with `TS_HOST_EMULATION` (see common.cuh) and called as one thread over host memory,
-//! one file here per family. They check the kernels' indexing of strided and broadcast views,
-//! dtype conversions and op formulas against the CPU reference on machines without a GPU, and
-//! that every kernel the op registry declares exists. Skipped (with a message) when no
-//! `g++`/`c++` is installed. With one thread, warp shuffles and barriers are no-ops, so races and
-//! shuffle mistakes show only on a GPU (the CUDA suites of tessera-tensor).
+//! compiler with `TS_HOST_EMULATION` (see `kernels/host_emulation.h`) and launched through
+//! [`launch`] with the grid and block the CUDA half computes, one file here per family. Each
+//! block's threads run as fibers that switch at `__syncthreads` and warp shuffles, so the tests
+//! check the kernels' indexing of strided and broadcast views, dtype conversions and op formulas
+//! against the CPU reference, and also their cooperation between threads: shared memory,
+//! barriers, shuffles and atomics. A shuffle from a lane that does not exist or has returned,
+//! and a deadlock, fail the launch. What stays for a GPU: timing-dependent races (the fibers
+//! interleave in one fixed order) and the PTX conversions. Skipped (with a message) when no
+//! `g++`/`c++` is installed.
 
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::launch::Shape3;
 use crate::ops::registry::{registry, CudaImpl};
 use crate::plan::{Arg, Distribution, RandomPlan};
 use libloading::Library;
@@ -25,6 +29,7 @@ mod conv;
 mod copy;
 mod creation;
 mod cross_entropy;
+mod emulator;
 mod index;
 mod lstm;
 mod norm;
@@ -53,26 +58,31 @@ fn kernels_dir() -> PathBuf {
 
 /// The host build of `kernels/<module>.cu`, or `None` (after saying so) without a compiler.
 fn module(name: &str) -> Option<&'static Library> {
+    build(name, &kernels_dir().join(format!("{name}.cu")))
+}
+
+/// The host build of the kernel source at `src` (which may include `common.cuh`), cached under
+/// `name`; `None` (after saying so) without a compiler.
+fn build(name: &str, src: &std::path::Path) -> Option<&'static Library> {
     static LIBS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, &'static Library>>> = OnceLock::new();
     let mut libs = LIBS.get_or_init(Default::default).lock().unwrap();
     if let Some(l) = libs.get(name) {
         return Some(l);
     }
     let out = std::env::temp_dir().join(format!("tessera-host-kernels-{}-{name}.so", std::process::id()));
-    let src = kernels_dir().join(format!("{name}.cu"));
     let built = ["g++", "c++"].iter().any(|cxx| {
         std::process::Command::new(cxx)
             .args(["-O1", "-std=c++17", "-shared", "-fPIC", "-DTS_HOST_EMULATION", "-Wno-unknown-pragmas", "-x", "c++"])
             .arg("-I")
             .arg(kernels_dir())
-            .arg(&src)
+            .arg(src)
             .arg("-o")
             .arg(&out)
             .status()
             .is_ok_and(|s| s.success())
     });
     if !built {
-        let _ = writeln!(std::io::stderr(), "skipped: no host C++ compiler to build {name}.cu");
+        let _ = writeln!(std::io::stderr(), "skipped: no host C++ compiler to build {}", src.display());
         return None;
     }
     // SAFETY: a library we just built from our own sources, with no initialisers of note.
@@ -84,6 +94,40 @@ fn module(name: &str) -> Option<&'static Library> {
 fn sym<T: Copy>(lib: &Library, name: &str) -> T {
     // SAFETY: the caller names a kernel whose C signature is T.
     unsafe { *lib.get::<T>(name.as_bytes()).unwrap_or_else(|e| panic!("kernel {name}: {e}")) }
+}
+
+/// Runs `kernel_call` (one call of one of `lib`'s kernels) as every thread of a launch of
+/// `shape`, as a GPU would run the kernel; panics with the emulator's message on a deadlock or a
+/// shuffle from a missing lane. One launch runs at a time in the process: the static locals of
+/// the kernels' inline functions, their shared memory, may be one object across all modules
+/// (GCC makes them unique symbols), and tests run on several threads.
+fn launch(lib: &Library, shape: Shape3, kernel_call: impl Fn()) {
+    type LaunchFn = unsafe extern "C" fn(u32, u32, extern "C" fn(*mut c_void), *mut c_void, *mut u8, u64) -> i32;
+    extern "C" fn thread<F: Fn()>(call: *mut c_void) {
+        // SAFETY: `call` is the `&F` that `launch` passed, alive for the whole launch.
+        unsafe { (*(call as *const F))() }
+    }
+    fn trampoline<F: Fn()>(_: &F) -> extern "C" fn(*mut c_void) {
+        thread::<F>
+    }
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _running = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let run: LaunchFn = sym(lib, "ts_host_launch");
+    let mut error = [0u8; 512];
+    let call = &kernel_call as *const _ as *mut c_void;
+    // SAFETY: the emulator calls `thread` with `call` on fibers of this thread only, before it
+    // returns; `error` has the length passed.
+    let failed =
+        unsafe { run(shape.grid, shape.block, trampoline(&kernel_call), call, error.as_mut_ptr(), error.len() as u64) };
+    let message = std::ffi::CStr::from_bytes_until_nul(&error).map(|m| m.to_string_lossy().into_owned());
+    assert_eq!(
+        failed,
+        0,
+        "launch of {} blocks of {} threads: {}",
+        shape.grid,
+        shape.block,
+        message.unwrap_or_default()
+    );
 }
 
 fn ptr(b: &CpuBuffer) -> *const c_void {

@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/norm.cu`: LayerNorm and RMSNorm forward and backward, with and
 //! without weight and bias, in every float dtype.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::norm::rows_launch;
 use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
@@ -53,22 +54,11 @@ fn host_norm_kernels_match_cpu() {
             let f: ForwardFn = sym(lib, &format!("norm_{}", dtype.as_str()));
             let p = |o: Option<&CpuBuffer>| o.map_or(std::ptr::null(), ptr);
             let rms = (kind == NormKind::Rms) as i32;
+            let (y_out, s_out) = (ptr_mut(&mut y), ptr_mut(&mut s));
             // SAFETY: buffers sized as the plan says; the kernel's signature is ForwardFn.
-            unsafe {
-                f(
-                    rows as u64,
-                    width as u64,
-                    rms,
-                    has_w as i32,
-                    has_b as i32,
-                    1e-5,
-                    ptr(&x),
-                    p(wo),
-                    p(bo),
-                    ptr_mut(&mut y),
-                    ptr_mut(&mut s),
-                )
-            };
+            launch(lib, rows_launch(rows), || unsafe {
+                f(rows as u64, width as u64, rms, has_w as i32, has_b as i32, 1e-5, ptr(&x), p(wo), p(bo), y_out, s_out)
+            });
             let what = format!("{} {dtype} weight {has_w} bias {has_b}", kind.name());
             let tol = 4.0 * ulp(dtype);
             assert_close_abs(&format!("{what}: y"), &y, &want_y, tol, tol);
@@ -77,20 +67,11 @@ fn host_norm_kernels_match_cpu() {
             let want_dx = cpu::norm_backward(&back, &x, wo, &dy, &want_s).unwrap();
             let mut dx = CpuBuffer::zeros(dtype, rows * width);
             let g: BackwardFn = sym(lib, &format!("norm_backward_{}", dtype.as_str()));
+            let dx_out = ptr_mut(&mut dx);
             // SAFETY: as above.
-            unsafe {
-                g(
-                    rows as u64,
-                    width as u64,
-                    rms,
-                    has_w as i32,
-                    ptr(&x),
-                    p(wo),
-                    ptr(&dy),
-                    ptr(&want_s),
-                    ptr_mut(&mut dx),
-                )
-            };
+            launch(lib, rows_launch(rows), || unsafe {
+                g(rows as u64, width as u64, rms, has_w as i32, ptr(&x), p(wo), ptr(&dy), ptr(&want_s), dx_out)
+            });
             assert_close_abs(&format!("{what}: dx"), &dx, &want_dx, 2.0 * tol, 2.0 * tol);
         }
     }

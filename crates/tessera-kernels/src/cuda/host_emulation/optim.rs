@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/optim.cu`: every optimizer update against the CPU's, from the same
 //! parameters, gradients and state.
 
-use super::{data, module, ptr, ptr_mut, sym};
+use super::{data, launch, module, ptr, ptr_mut, sym};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::launch::elementwise;
 use crate::ops::{OptimStep, Update};
 use crate::plan::{MasterOptimPlan, OptimPlan};
 use std::ffi::c_void;
@@ -19,9 +20,10 @@ fn run_kernel(
 ) {
     let n = param.len() as u64;
     let (p, g) = (ptr_mut(param), ptr(grad));
+    let s: Vec<*mut c_void> = state.iter_mut().map(ptr_mut).collect();
     let sfx = dtype.as_str();
     // SAFETY: every buffer holds `n` elements of `dtype`; each signature is the kernel's.
-    unsafe {
+    launch(lib, elementwise(n as usize), || unsafe {
         match step.update() {
             Update::Sgd { lr, wd } => {
                 let f: unsafe extern "C" fn(u64, *mut c_void, *const c_void, f64, f64) =
@@ -32,7 +34,7 @@ fn run_kernel(
                 type F =
                     unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, i32, i32);
                 let f: F = sym(lib, &format!("optim_sgd_momentum_{sfx}"));
-                f(n, p, g, ptr_mut(&mut state[0]), lr, momentum, damp, wd, nesterov as i32, first_step as i32)
+                f(n, p, g, s[0], lr, momentum, damp, wd, nesterov as i32, first_step as i32)
             }
             Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
                 type F = unsafe extern "C" fn(
@@ -52,13 +54,12 @@ fn run_kernel(
                     f64,
                 );
                 let f: F = sym(lib, &format!("optim_adam_{sfx}"));
-                let [m, v] = state else { panic!("two state buffers") };
-                f(n, p, g, ptr_mut(m), ptr_mut(v), b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink)
+                f(n, p, g, s[0], s[1], b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: None } => {
                 type F = unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, f64);
                 let f: F = sym(lib, &format!("optim_rmsprop_{sfx}"));
-                f(n, p, g, ptr_mut(&mut state[0]), lr, a, one_a, eps, wd)
+                f(n, p, g, s[0], lr, a, one_a, eps, wd)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: Some(m) } => {
                 type F = unsafe extern "C" fn(
@@ -75,11 +76,10 @@ fn run_kernel(
                     f64,
                 );
                 let f: F = sym(lib, &format!("optim_rmsprop_momentum_{sfx}"));
-                let [v, b] = state else { panic!("two state buffers") };
-                f(n, p, g, ptr_mut(v), ptr_mut(b), lr, a, one_a, eps, wd, m)
+                f(n, p, g, s[0], s[1], lr, a, one_a, eps, wd, m)
             }
         }
-    }
+    });
 }
 
 /// One step of every kind and variant: plain and momentum SGD (first step and later, Nesterov),
@@ -162,12 +162,13 @@ fn run_master_kernel(
 ) {
     let n = w.len() as u64;
     let (wp, gp, pp) = (ptr_mut(w), ptr(g), ptr_mut(p));
+    let s: Vec<*mut c_void> = state.iter_mut().map(ptr_mut).collect();
     let name = |u: &str| format!("{u}_master_{}", half.as_str());
     type P = *mut c_void;
     type G = *const c_void;
     // SAFETY: every buffer holds `n` elements (f32 master, gradient and state, a `half`
     // parameter); each signature is the kernel's.
-    unsafe {
+    launch(lib, elementwise(n as usize), || unsafe {
         match step.update() {
             Update::Sgd { lr, wd } => {
                 let f: unsafe extern "C" fn(u64, P, G, f64, f64, f64, P) = sym(lib, &name("optim_sgd"));
@@ -176,29 +177,25 @@ fn run_master_kernel(
             Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
                 type F = unsafe extern "C" fn(u64, P, G, P, f64, f64, f64, f64, i32, i32, f64, P);
                 let f: F = sym(lib, &name("optim_sgd_momentum"));
-                let b = ptr_mut(&mut state[0]);
-                f(n, wp, gp, b, lr, momentum, damp, wd, nesterov as i32, first_step as i32, gscale, pp)
+                f(n, wp, gp, s[0], lr, momentum, damp, wd, nesterov as i32, first_step as i32, gscale, pp)
             }
             Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
                 type F = unsafe extern "C" fn(u64, P, G, P, P, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64, P);
                 let f: F = sym(lib, &name("optim_adam"));
-                let [m, v] = state else { panic!("two state buffers") };
-                let (m, v) = (ptr_mut(m), ptr_mut(v));
-                f(n, wp, gp, m, v, b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink, gscale, pp)
+                f(n, wp, gp, s[0], s[1], b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink, gscale, pp)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: None } => {
                 type F = unsafe extern "C" fn(u64, P, G, P, f64, f64, f64, f64, f64, f64, P);
                 let f: F = sym(lib, &name("optim_rmsprop"));
-                f(n, wp, gp, ptr_mut(&mut state[0]), lr, a, one_a, eps, wd, gscale, pp)
+                f(n, wp, gp, s[0], lr, a, one_a, eps, wd, gscale, pp)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: Some(mom) } => {
                 type F = unsafe extern "C" fn(u64, P, G, P, P, f64, f64, f64, f64, f64, f64, f64, P);
                 let f: F = sym(lib, &name("optim_rmsprop_momentum"));
-                let [v, b] = state else { panic!("two state buffers") };
-                f(n, wp, gp, ptr_mut(v), ptr_mut(b), lr, a, one_a, eps, wd, mom, gscale, pp)
+                f(n, wp, gp, s[0], s[1], lr, a, one_a, eps, wd, mom, gscale, pp)
             }
         }
-    }
+    });
 }
 
 #[test]

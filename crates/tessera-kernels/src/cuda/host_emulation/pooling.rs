@@ -1,8 +1,9 @@
 //! Host emulation of `kernels/pooling.cu`: max, average and adaptive average pooling, forward
 //! and backward, over several window configurations, in every float dtype.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::launch::elementwise;
 use crate::plan::{AvgPool2dSpec, MaxPool2dSpec, PoolBackwardPlan, PoolKind, PoolPlan};
 use libloading::Library;
 use std::ffi::c_void;
@@ -85,27 +86,12 @@ fn run_max(lib: &Library, plan: &PoolPlan, x: &CpuBuffer, dy: &CpuBuffer, what: 
     let (mut y, mut idx) = (CpuBuffer::zeros(dtype, n), CpuBuffer::zeros(DType::I64, n));
     let f: MaxFn = sym(lib, &format!("max_pool2d_{}", dtype.as_str()));
     let a = axes(plan);
+    let y_out = ptr_mut(&mut y);
+    let idx_out = ptr_mut(&mut idx);
     // SAFETY: buffers sized as the plan says; the kernel's signature is MaxFn.
-    unsafe {
-        f(
-            a[0],
-            a[1],
-            a[2],
-            a[3],
-            a[4],
-            a[5],
-            a[6],
-            a[7],
-            a[8],
-            a[9],
-            a[10],
-            a[11],
-            a[12],
-            ptr(x),
-            ptr_mut(&mut y),
-            ptr_mut(&mut idx),
-        )
-    };
+    launch(lib, elementwise(n), || unsafe {
+        f(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], ptr(x), y_out, idx_out)
+    });
     assert_eq!(y, want_y, "{what}: y");
     assert_eq!(idx, want_i, "{what}: indices");
     let ol = Layout::contiguous(plan.out_shape.clone());
@@ -115,8 +101,9 @@ fn run_max(lib: &Library, plan: &PoolPlan, x: &CpuBuffer, dy: &CpuBuffer, what: 
     let mut acc = CpuBuffer::zeros(wide, plan.planes * plan.plane_in());
     let g: MaxBackFn = sym(lib, &format!("max_pool2d_backward_{}", dtype.as_str()));
     let (pin, pout) = (plan.plane_in() as u64, plan.plane_out() as u64);
+    let acc_out = ptr_mut(&mut acc);
     // SAFETY: as above.
-    unsafe { g(n as u64, pin, pout, ptr(dy), ptr(&want_i), ptr_mut(&mut acc)) };
+    launch(lib, elementwise(n), || unsafe { g(n as u64, pin, pout, ptr(dy), ptr(&want_i), acc_out) });
     let dx = cpu::cast(&acc, &Layout::contiguous(Shape::new(vec![acc.len()])), dtype);
     let tol = 2.0 * ulp(dtype);
     assert_close_abs(&format!("{what}: dx"), &dx, &want_dx, tol, tol);
@@ -128,28 +115,11 @@ fn run_avg(lib: &Library, plan: &PoolPlan, x: &CpuBuffer, dy: &CpuBuffer, what: 
     let mut y = CpuBuffer::zeros(dtype, plan.planes * plan.plane_out());
     let f: AvgFn = sym(lib, &format!("avg_pool2d_{}", dtype.as_str()));
     let (a, (pad, div)) = (axes(plan), divisor(plan));
+    let y_out = ptr_mut(&mut y);
     // SAFETY: buffers sized as the plan says; the kernel's signature is AvgFn.
-    unsafe {
-        f(
-            a[0],
-            a[1],
-            a[2],
-            a[3],
-            a[4],
-            a[5],
-            a[6],
-            a[7],
-            a[8],
-            a[9],
-            a[10],
-            a[11],
-            a[12],
-            pad,
-            div,
-            ptr(x),
-            ptr_mut(&mut y),
-        )
-    };
+    launch(lib, elementwise(plan.planes * plan.plane_out()), || unsafe {
+        f(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], pad, div, ptr(x), y_out)
+    });
     let tol = 2.0 * ulp(dtype);
     assert_close_abs(&format!("{what}: y"), &y, &want_y, tol, tol);
     let ol = Layout::contiguous(plan.out_shape.clone());
@@ -157,28 +127,11 @@ fn run_avg(lib: &Library, plan: &PoolPlan, x: &CpuBuffer, dy: &CpuBuffer, what: 
     let want_dx = cpu::avg_pool2d_backward(&back, dy).unwrap();
     let mut dx = CpuBuffer::zeros(dtype, plan.planes * plan.plane_in());
     let g: AvgFn = sym(lib, &format!("avg_pool2d_backward_{}", dtype.as_str()));
+    let dx_out = ptr_mut(&mut dx);
     // SAFETY: as above.
-    unsafe {
-        g(
-            a[0],
-            a[1],
-            a[2],
-            a[3],
-            a[4],
-            a[5],
-            a[6],
-            a[7],
-            a[8],
-            a[9],
-            a[10],
-            a[11],
-            a[12],
-            pad,
-            div,
-            ptr(dy),
-            ptr_mut(&mut dx),
-        )
-    };
+    launch(lib, elementwise(plan.planes * plan.plane_in()), || unsafe {
+        g(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], pad, div, ptr(dy), dx_out)
+    });
     assert_close_abs(&format!("{what}: dx"), &dx, &want_dx, tol, tol);
 }
 

@@ -1,9 +1,9 @@
 //! Host emulation of `kernels/random.cu`: uniform, normal and Bernoulli fills and dropout from
 //! the same Philox counters as the CPU.
 
-use super::{arg, assert_close, data, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
+use super::{arg, assert_close, data, launch, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, StridedArg};
+use crate::cuda::launch::{elementwise, strided, StridedArg};
 use crate::plan::{Distribution, DropoutMask, DropoutPlan, RandomPlan};
 use std::ffi::c_void;
 use tessera_core::{DType, Philox};
@@ -26,8 +26,9 @@ fn host_random_kernels_match_cpu() {
             let mut got = CpuBuffer::zeros(dtype, 1001);
             let f: FillFn = sym(lib, &format!("{}_{}", dist.name(), dtype.as_str()));
             let (a, b) = dist.params();
+            let got_out = ptr_mut(&mut got);
             // SAFETY: `got` holds 1001 values; the kernel's signature is FillFn.
-            unsafe { f(1001, plan.seed, plan.first, a, b, ptr_mut(&mut got)) };
+            launch(lib, elementwise(1001), || unsafe { f(1001, plan.seed, plan.first, a, b, got_out) });
             let tol = if matches!(dist, Distribution::Normal { .. }) { ulp(dtype) } else { 0.0 };
             assert_close(&format!("{} {dtype}", dist.name()), &got, &want, tol);
         }
@@ -48,8 +49,9 @@ fn host_dropout_matches_cpu_over_views() {
             let want = cpu::dropout(&plan, &x).unwrap();
             let mut got = CpuBuffer::zeros(dtype, l.elem_count());
             let f: DropoutFn = sym(lib, &format!("dropout_{}", dtype.as_str()));
+            let got_out = ptr_mut(&mut got);
             // SAFETY: buffers sized for the view; the kernel's signature is DropoutFn.
-            unsafe {
+            launch(lib, elementwise(l.elem_count().div_ceil(4)), || unsafe {
                 f(
                     l.elem_count() as u64,
                     mask.seed,
@@ -58,9 +60,9 @@ fn host_dropout_matches_cpu_over_views() {
                     mask.scale(),
                     strided(&l).unwrap(),
                     ptr(&x),
-                    ptr_mut(&mut got),
+                    got_out,
                 )
-            };
+            });
             assert_close(&format!("dropout {dtype} {name}"), &got, &want, ulp(dtype));
         }
     }

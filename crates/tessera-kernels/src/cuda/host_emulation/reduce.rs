@@ -1,10 +1,11 @@
 //! Host emulation of `kernels/reduce.cu`: every reduction of the table, variance and the
-//! arg-reductions, over views and dim sets, in block and thread modes.
+//! arg-reductions, over views and dim sets, in the launch mode the CUDA half picks and in the
+//! other two.
 
-use super::{arg, assert_close, data, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
+use super::{arg, assert_close, data, launch, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, StridedArg};
-use crate::cuda::reduce::{kernel_of, Mode};
+use crate::cuda::launch::{strided, Shape3, StridedArg};
+use crate::cuda::reduce::{kernel_of, mode_for, Mode};
 use crate::ops::{ArgReduceOp, ReduceOp};
 use crate::plan::ReducePlan;
 use std::ffi::c_void;
@@ -12,24 +13,32 @@ use tessera_core::DType;
 
 type ReduceFn = unsafe extern "C" fn(u64, u64, u64, i32, StridedArg, *const c_void, *mut c_void, f64);
 
-/// Runs the plan's kernel in block mode and in thread mode (warp mode needs 32 lanes), checks
-/// that both agree, and returns the result.
-fn run(lib: &libloading::Library, plan: &ReducePlan, x: &CpuBuffer) -> CpuBuffer {
+/// Runs the plan's kernel in the mode and launch shape [`mode_for`] picks, and in the other two
+/// modes (block mode with 2 warps per block, to keep the test short): each mode's result.
+fn run(lib: &libloading::Library, plan: &ReducePlan, x: &CpuBuffer) -> Vec<(Mode, CpuBuffer)> {
     let (name, extra) = kernel_of(plan);
     let kernel = format!("reduce_{name}_{}", plan.dtype.as_str());
     let f: ReduceFn = sym(lib, &kernel);
     let l = plan.lines;
-    let [block, thread] = [Mode::Block, Mode::Thread].map(|mode| {
-        let mut got = CpuBuffer::zeros(plan.out_dtype, l.outputs());
-        let view = strided(&plan.read).unwrap();
-        // SAFETY: `x` covers the read view, `got` holds one value per output.
-        unsafe {
-            f(l.outputs() as u64, l.red as u64, l.post as u64, mode as i32, view, ptr(x), ptr_mut(&mut got), extra)
-        };
-        got
-    });
-    assert_eq!(block, thread, "{kernel}: block and thread modes agree");
-    block
+    let outputs = l.outputs();
+    let picked = mode_for(outputs, l.red, l.post);
+    let others = [
+        (Mode::Block, Shape3 { grid: outputs.min(3) as u32, block: 64 }),
+        (Mode::Warp, Shape3 { grid: 2, block: 64 }),
+        (Mode::Thread, Shape3 { grid: 1, block: 32 }),
+    ];
+    std::iter::once(picked)
+        .chain(others.into_iter().filter(|(m, _)| *m != picked.0))
+        .map(|(mode, shape)| {
+            let mut got = CpuBuffer::zeros(plan.out_dtype, outputs);
+            let (view, out) = (strided(&plan.read).unwrap(), ptr_mut(&mut got));
+            // SAFETY: `x` covers the read view, `got` holds one value per output.
+            launch(lib, shape, || unsafe {
+                f(outputs as u64, l.red as u64, l.post as u64, mode as i32, view, ptr(x), out, extra)
+            });
+            (mode, got)
+        })
+        .collect()
 }
 
 #[test]
@@ -53,8 +62,9 @@ fn host_reduce_kernels_match_cpu() {
                 }
                 for plan in plans {
                     let want = cpu::reduce(&plan, &x).unwrap();
-                    let got = run(lib, &plan, &x);
-                    assert_close(&what(kernel_of(&plan).0), &got, &want, 4.0 * ulp(dtype));
+                    for (mode, got) in run(lib, &plan, &x) {
+                        assert_close(&format!("{} {mode:?}", what(kernel_of(&plan).0)), &got, &want, 4.0 * ulp(dtype));
+                    }
                 }
             }
         }

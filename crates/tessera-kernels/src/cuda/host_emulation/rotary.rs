@@ -1,7 +1,8 @@
 //! Host emulation of `kernels/rotary.cu`: rotations and their inverses against the CPU.
 
-use super::{arg, assert_close_abs, data, module, ptr, ptr_mut, sym, ulp, FLOATS};
+use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::launch::elementwise;
 use crate::plan::RotaryPlan;
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
@@ -26,19 +27,11 @@ fn host_rotary_kernels_match_cpu() {
                 let mut got = CpuBuffer::zeros(dtype, l.elem_count());
                 let f: RotaryFn = sym(lib, &format!("rotary_{}", dtype.as_str()));
                 let sign = if inverse { -1.0 } else { 1.0 };
+                let (pairs, out) = (l.elem_count() / 2, ptr_mut(&mut got));
                 // SAFETY: `xc` and `got` hold the view's elements; the signature is RotaryFn.
-                unsafe {
-                    f(
-                        (l.elem_count() / 2) as u64,
-                        plan.seq as u64,
-                        plan.dim as u64,
-                        3,
-                        10_000.0,
-                        sign,
-                        ptr(&xc),
-                        ptr_mut(&mut got),
-                    )
-                };
+                launch(lib, elementwise(pairs), || unsafe {
+                    f(pairs as u64, plan.seq as u64, plan.dim as u64, 3, 10_000.0, sign, ptr(&xc), out)
+                });
                 let tol = 2.0 * ulp(dtype);
                 assert_close_abs(&format!("rotary {dtype} {name} inverse {inverse}"), &got, &want, tol, tol);
             }

@@ -1,9 +1,9 @@
 //! Host emulation of `kernels/unary.cu`: every example of the unary op table, on every dtype the
 //! op supports, over strided and broadcast views.
 
-use super::{arg, assert_close, data, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
+use super::{arg, assert_close, data, launch, module, ptr, ptr_mut, sym, ulp, views, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::launch::{strided, StridedArg};
+use crate::cuda::launch::{elementwise, strided, StridedArg};
 use crate::ops::UnaryOp;
 use crate::plan::UnaryPlan;
 use std::ffi::c_void;
@@ -25,7 +25,8 @@ fn host_unary_kernels_match_cpu() {
                 let (p0, p1) = op.params();
                 let f: UnaryFn = sym(lib, &op.kernel(dtype));
                 // SAFETY: buffers sized for the view; the kernel's signature is UnaryFn.
-                unsafe { f(l.elem_count() as u64, strided(&l).unwrap(), ptr(&x), ptr_mut(&mut got), p0, p1) };
+                let (n, view, out) = (l.elem_count(), strided(&l).unwrap(), ptr_mut(&mut got));
+                launch(lib, elementwise(n), || unsafe { f(n as u64, view, ptr(&x), out, p0, p1) });
                 assert_close(&format!("{} {dtype} {name}", op.name()), &got, &want, 2.0 * ulp(dtype));
             }
         }
