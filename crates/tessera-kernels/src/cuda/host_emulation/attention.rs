@@ -7,7 +7,7 @@ use crate::cuda::attention::rows_launch;
 use crate::cuda::launch::elementwise;
 use crate::plan::{AttentionBackwardPlan, AttentionPlan, AttentionSpec, DropoutMask};
 use std::ffi::c_void;
-use tessera_core::{Layout, Philox, Shape};
+use tessera_core::{DType, Layout, Philox, Shape};
 
 type Head = (u64, u64, u64, u64, u64, u64, i32, f64, i32, f64, u64, u64);
 type ForwardFn = unsafe extern "C" fn(
@@ -77,11 +77,22 @@ fn head(p: &AttentionPlan, has_mask: bool) -> Head {
 #[test]
 fn host_attention_kernels_match_cpu() {
     let Some(lib) = module("attention") else { return };
-    let (b, h, sq, sk, d, dv) = (2, 2, 5, 7, 6, 3);
+    // One tile of keys with a head narrower than a warp, in every dtype; then several tiles of
+    // 32 keys (f64's tiles are 8), heads wider than a warp and a block's last rows unused.
+    let small: &[DType] = &FLOATS;
+    for ((b, h, sq, sk, d, dv), dtypes) in
+        [((2, 2, 5, 7, 6, 3), small), ((1, 2, 37, 70, 40, 33), &[DType::F32, DType::BF16])]
+    {
+        check(lib, [b, h, sq, sk, d, dv], dtypes);
+    }
+}
+
+/// The four kernels at batch `b`, `h` heads, `sq` queries, `sk` keys, head dims `d` and `dv`.
+fn check(lib: &libloading::Library, [b, h, sq, sk, d, dv]: [usize; 6], dtypes: &[DType]) {
     let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
     let (ql, kl, vl, ml, ll) = (l(&[b, h, sq, d]), l(&[b, h, sk, d]), l(&[b, h, sk, dv]), l(&[b, sk]), l(&[b, h, sq]));
     let mask = CpuBuffer::U8((0..b * sk).map(|i| (i % 4 == 1) as u8).collect());
-    for dtype in FLOATS {
+    for &dtype in dtypes {
         let (q, k, v) = (
             data(dtype, b * h * sq * d, 50, -2.0, 2.0),
             data(dtype, b * h * sk * d, 51, -2.0, 2.0),
@@ -142,8 +153,8 @@ fn host_attention_kernels_match_cpu() {
             let want = cpu::attention_backward(&back, [&q, &k, &v], m, [&want_out, &want_lse, &d_out]).unwrap();
             let mut delta = CpuBuffer::zeros(lse_dtype, b * h * sq);
             let fd: DeltaFn = sym(lib, &format!("attention_delta_{}", dtype.as_str()));
-            // SAFETY: as above.
             let delta_p = ptr_mut(&mut delta);
+            // SAFETY: as above.
             launch(lib, elementwise(b * h * sq), || unsafe {
                 fd((b * h * sq) as u64, dv as u64, ptr(&want_out), ptr(&d_out), delta_p)
             });

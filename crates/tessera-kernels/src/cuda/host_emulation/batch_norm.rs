@@ -43,7 +43,9 @@ type BackwardFn = unsafe extern "C" fn(
 fn host_batch_norm_kernels_match_cpu() {
     let Some(lib) = module("batch_norm") else { return };
     let p = |o: Option<&CpuBuffer>| o.map_or(std::ptr::null(), ptr);
-    for dims in [vec![5, 4, 3, 2], vec![9, 6]] {
+    // A block per channel: small batches, and one of 8 * 100 values per channel, more than the
+    // block's 256 threads.
+    for dims in [vec![5, 4, 3, 2], vec![9, 6], vec![8, 3, 10, 10]] {
         let (n, c, inner) = (dims[0], dims[1], dims[2..].iter().product::<usize>());
         let (xl, pl) = (Layout::contiguous(Shape::new(dims.clone())), Layout::contiguous(Shape::new(vec![c])));
         let sl = Layout::contiguous(Shape::new(vec![3, c]));

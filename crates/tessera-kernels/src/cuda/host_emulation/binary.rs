@@ -28,8 +28,8 @@ fn host_binary_kernels_match_cpu() {
                 let v = strided_views(&[&plan.zip.lhs, &plan.zip.rhs]).unwrap();
                 let mut got = CpuBuffer::zeros(dtype, n);
                 let f: ZipFn = sym(lib, &op.kernel(dtype));
-                // SAFETY: buffers sized for the views; the kernel's signature is ZipFn.
                 let out = ptr_mut(&mut got);
+                // SAFETY: buffers sized for the views; the kernel's signature is ZipFn.
                 launch(lib, elementwise(n), || unsafe { f(n as u64, v[0], v[1], ptr(&a), ptr(&b), out) });
                 assert_close(&format!("{} {dtype} {sa:?} {sb:?}", op.name()), &got, &want, 2.0 * ulp(dtype));
             }

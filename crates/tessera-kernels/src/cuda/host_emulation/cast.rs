@@ -17,8 +17,8 @@ fn host_cast_kernels_match_cpu() {
                 let want = cpu::cast(&x, &l, to);
                 let mut got = CpuBuffer::zeros(to, n);
                 let f: CopyFn = sym(lib, &format!("cast_{}_{}", from.as_str(), to.as_str()));
-                // SAFETY: buffers sized for the view; the kernel's signature is CopyFn.
                 let (view, out) = (strided(&l).unwrap(), ptr_mut(&mut got));
+                // SAFETY: buffers sized for the view; the kernel's signature is CopyFn.
                 launch(lib, elementwise(n), || unsafe { f(n as u64, view, ptr(&x), out) });
                 // f64 -> bf16 rounds through f32 in the kernel (double rounding): allow one ulp.
                 let tol = if from == DType::F64 && to == DType::BF16 { ulp(to) } else { 0.0 };

@@ -34,8 +34,8 @@ fn host_compare_and_where_kernels_match_cpu() {
                 let v = strided_views(&[&plan.zip.lhs, &plan.zip.rhs]).unwrap();
                 let mut got = CpuBuffer::zeros(DType::U8, n);
                 let f: ZipFn = sym(lib, &op.kernel(dtype));
-                // SAFETY: buffers sized for the views; the kernel's signature is ZipFn.
                 let out = ptr_mut(&mut got);
+                // SAFETY: buffers sized for the views; the kernel's signature is ZipFn.
                 launch(lib, elementwise(n), || unsafe { f(n as u64, v[0], v[1], ptr(&a), ptr(&b), out) });
                 assert_eq!(got, want, "{} {dtype} {sa:?} {sb:?}", op.name());
             }
@@ -47,8 +47,8 @@ fn host_compare_and_where_kernels_match_cpu() {
             let v = strided_views(&[&plan.mask, &plan.on_true, &plan.on_false]).unwrap();
             let mut got = CpuBuffer::zeros(dtype, n);
             let f: WhereFn = sym(lib, &format!("where_{}", dtype.as_str()));
-            // SAFETY: as above.
             let out = ptr_mut(&mut got);
+            // SAFETY: as above.
             launch(lib, elementwise(n), || unsafe { f(n as u64, v[0], v[1], v[2], ptr(&mask), ptr(&a), ptr(&b), out) });
             assert_eq!(got, want, "where {dtype} {sa:?} {sb:?}");
         }

@@ -18,8 +18,8 @@ fn host_copy_and_cat_kernels_match_cpu() {
             let n = l.elem_count();
             let mut got = CpuBuffer::zeros(dtype, n);
             let f: CopyFn = sym(lib, &format!("copy_{}", width_sfx(dtype)));
-            // SAFETY: buffers sized for the view; the kernel's signature is CopyFn.
             let (view, out) = (strided(&l).unwrap(), ptr_mut(&mut got));
+            // SAFETY: buffers sized for the view; the kernel's signature is CopyFn.
             launch(lib, elementwise(n), || unsafe { f(n as u64, view, ptr(&x), out) });
             assert_eq!(got, cpu::copy_strided(&x, &l), "copy {dtype} {name}");
         }
@@ -38,8 +38,8 @@ fn host_copy_and_cat_kernels_match_cpu() {
     let mut start = 0;
     for l in [&a, &b] {
         let block = (l.dims()[1] * 3) as u64;
-        // SAFETY: as above.
         let (view, out) = (strided(l).unwrap(), ptr_mut(&mut got));
+        // SAFETY: as above.
         launch(lib, elementwise(60), || unsafe { f(60, block, 8 * 3, start, view, ptr(&x), out) });
         start += block;
     }

@@ -17,8 +17,8 @@ fn host_fill_kernels_match_cpu() {
         let bits = fill_bits(dtype, value);
         let mut got = CpuBuffer::zeros(dtype, 7);
         let f: FillFn = sym(lib, &format!("fill_{}", width_sfx(dtype)));
-        // SAFETY: `got` holds 7 elements of the kernel's width.
         let out = ptr_mut(&mut got);
+        // SAFETY: `got` holds 7 elements of the kernel's width.
         launch(lib, elementwise(7), || unsafe { f(7, out, bits) });
         assert_eq!(got, cpu::full(dtype, 7, value), "fill {dtype}");
     }

@@ -6,12 +6,11 @@ use crate::cuda::cross_entropy::logsumexp_launch;
 use crate::cuda::launch::{elementwise, strided, StridedArg};
 use crate::plan::{CrossEntropyBackwardPlan, LogSumExpPlan};
 use std::ffi::c_void;
-use tessera_core::{Layout, Shape};
+use tessera_core::{DType, Layout, Shape};
 
 #[test]
 fn host_cross_entropy_kernels_match_cpu() {
     let Some(lib) = module("cross_entropy") else { return };
-    type LseFn = unsafe extern "C" fn(u64, u64, StridedArg, *const c_void, *mut c_void);
     type BackwardFn = unsafe extern "C" fn(
         u64,
         u64,
@@ -32,16 +31,7 @@ fn host_cross_entropy_kernels_match_cpu() {
     for dtype in FLOATS {
         let x = data(dtype, 60, 30, -6.0, 6.0);
         for (name, l) in views() {
-            let plan = LogSumExpPlan::new(arg(&x, &l), -1, false).unwrap();
-            let want = cpu::logsumexp(&plan, &x).unwrap();
-            let r = &plan.rows;
-            let mut got = CpuBuffer::zeros(dtype, r.rows);
-            let kernel = format!("logsumexp_{}", dtype.as_str());
-            let f: LseFn = sym(lib, &kernel);
-            // SAFETY: `x` covers every offset of the rows' view, `got` holds one value per row.
-            let (view, out) = (strided(&r.layout).unwrap(), ptr_mut(&mut got));
-            launch(lib, logsumexp_launch(r), || unsafe { f(r.rows as u64, r.len as u64, view, ptr(&x), out) });
-            assert_close(&format!("{kernel} {name}"), &got, &want, 4.0 * ulp(dtype));
+            check_logsumexp(lib, &x, &l, name);
         }
         let scale = data(dtype, n, 31, 0.0, 1.0);
         for (name, l) in [("contiguous", contiguous.clone()), ("transposed", transposed.clone())] {
@@ -63,4 +53,27 @@ fn host_cross_entropy_kernels_match_cpu() {
             }
         }
     }
+    // Rows long enough for each block size the launch picks (128, 256 and 512 threads).
+    for (rows, len) in [(3, 1500), (4, 300), (5, 100)] {
+        for dtype in [DType::F32, DType::BF16] {
+            let x = data(dtype, rows * len, 32, -6.0, 6.0);
+            check_logsumexp(lib, &x, &Layout::contiguous(Shape::new(vec![rows, len])), &format!("[{rows}, {len}]"));
+        }
+    }
+}
+
+/// `logsumexp` of the rows of `x` through `l`, against the CPU.
+fn check_logsumexp(lib: &libloading::Library, x: &CpuBuffer, l: &Layout, name: &str) {
+    type LseFn = unsafe extern "C" fn(u64, u64, StridedArg, *const c_void, *mut c_void);
+    let dtype = x.dtype();
+    let plan = LogSumExpPlan::new(arg(x, l), -1, false).unwrap();
+    let want = cpu::logsumexp(&plan, x).unwrap();
+    let r = &plan.rows;
+    let mut got = CpuBuffer::zeros(dtype, r.rows);
+    let kernel = format!("logsumexp_{}", dtype.as_str());
+    let f: LseFn = sym(lib, &kernel);
+    let (view, out) = (strided(&r.layout).unwrap(), ptr_mut(&mut got));
+    // SAFETY: `x` covers every offset of the rows' view, `got` holds one value per row.
+    launch(lib, logsumexp_launch(r), || unsafe { f(r.rows as u64, r.len as u64, view, ptr(x), out) });
+    assert_close(&format!("{kernel} {name}"), &got, &want, 4.0 * ulp(dtype));
 }

@@ -27,7 +27,14 @@ type BackwardFn =
 #[test]
 fn host_norm_kernels_match_cpu() {
     let Some(lib) = module("norm") else { return };
-    let (rows, width) = (7, 37);
+    // A warp per row: rows a little wider than the warp, and rows of many elements per lane.
+    for (rows, width) in [(7, 37), (6, 1000)] {
+        check(lib, rows, width);
+    }
+}
+
+/// Forward and backward of both norms over `rows` rows of `width`, in every float dtype.
+fn check(lib: &libloading::Library, rows: usize, width: usize) {
     let (xl, pl, sl) = (
         Layout::contiguous(Shape::new(vec![rows, width])),
         Layout::contiguous(Shape::new(vec![width])),

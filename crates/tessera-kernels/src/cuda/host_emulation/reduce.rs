@@ -9,7 +9,7 @@ use crate::cuda::reduce::{kernel_of, mode_for, Mode};
 use crate::ops::{ArgReduceOp, ReduceOp};
 use crate::plan::ReducePlan;
 use std::ffi::c_void;
-use tessera_core::DType;
+use tessera_core::{DType, Layout, Shape};
 
 type ReduceFn = unsafe extern "C" fn(u64, u64, u64, i32, StridedArg, *const c_void, *mut c_void, f64);
 
@@ -65,6 +65,41 @@ fn host_reduce_kernels_match_cpu() {
                     for (mode, got) in run(lib, &plan, &x) {
                         assert_close(&format!("{} {mode:?}", what(kernel_of(&plan).0)), &got, &want, 4.0 * ulp(dtype));
                     }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn host_reduce_kernels_match_cpu_in_each_mode_at_its_sizes() {
+    let Some(lib) = module("reduce") else { return };
+    // Long lines take a block each, short ones a warp, and many columns a thread each.
+    for (dims, dim, mode) in
+        [(vec![4, 1500], 1, Mode::Block), (vec![40, 70], 1, Mode::Warp), (vec![5, 2100], 0, Mode::Thread)]
+    {
+        for dtype in [DType::F32, DType::F16, DType::I64] {
+            let n = dims.iter().product();
+            let x = data(dtype, n, 12, if dtype.is_int() { 0.0 } else { -2.0 }, 9.0);
+            let l = Layout::contiguous(Shape::new(dims.clone()));
+            let plans = [
+                ReducePlan::reduce(ReduceOp::Sum, arg(&x, &l), &[dim], false).unwrap(),
+                ReducePlan::reduce(ReduceOp::Max, arg(&x, &l), &[dim], false).unwrap(),
+                ReducePlan::arg(ArgReduceOp::ArgMin, arg(&x, &l), dim, false).unwrap(),
+            ];
+            for plan in plans {
+                let lines = plan.lines;
+                assert_eq!(mode_for(lines.outputs(), lines.red, lines.post).0, mode, "{dims:?} along {dim}");
+                let want = cpu::reduce(&plan, &x).unwrap();
+                for (m, got) in run(lib, &plan, &x) {
+                    // A sum of 1500 values in another order: its rounding grows with the length.
+                    let tol = if dtype.is_int() { 0.0 } else { 64.0 * ulp(dtype) };
+                    assert_close(
+                        &format!("{} {dtype} {dims:?} along {dim} {m:?}", kernel_of(&plan).0),
+                        &got,
+                        &want,
+                        tol,
+                    );
                 }
             }
         }

@@ -24,8 +24,8 @@ fn host_unary_kernels_match_cpu() {
                 let mut got = CpuBuffer::zeros(dtype, l.elem_count());
                 let (p0, p1) = op.params();
                 let f: UnaryFn = sym(lib, &op.kernel(dtype));
-                // SAFETY: buffers sized for the view; the kernel's signature is UnaryFn.
                 let (n, view, out) = (l.elem_count(), strided(&l).unwrap(), ptr_mut(&mut got));
+                // SAFETY: buffers sized for the view; the kernel's signature is UnaryFn.
                 launch(lib, elementwise(n), || unsafe { f(n as u64, view, ptr(&x), out, p0, p1) });
                 assert_close(&format!("{} {dtype} {name}", op.name()), &got, &want, 2.0 * ulp(dtype));
             }
