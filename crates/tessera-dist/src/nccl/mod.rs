@@ -143,6 +143,8 @@ impl Nccl {
     ) -> Result<Nccl> {
         ensure_loaded()?;
         crate::backend::check_root(rank, world)?;
+        // A device without a stream (the host emulator) cannot take part.
+        device.stream().map_err(tessera_tensor::Error::from)?;
         device.bind().map_err(tessera_tensor::Error::from)?;
         let id = ffi::ncclUniqueId { internal: id.map(|b| b as std::ffi::c_char) };
         let mut comm: ffi::ncclComm_t = std::ptr::null_mut();
@@ -190,13 +192,14 @@ impl Nccl {
     /// through an event recorded after it on the stream.
     fn launched(&self, op: &'static str, bytes: usize, status: ffi::ncclResult_t) -> Result<()> {
         check(op, status)?;
-        let event = self.device.stream().record_event(None).map_err(|e| Error::Nccl { op, msg: format!("{e:?}") })?;
+        let stream = self.device.stream().map_err(tessera_tensor::Error::from)?;
+        let event = stream.record_event(None).map_err(|e| Error::Nccl { op, msg: format!("{e:?}") })?;
         self.watch.launched(op, bytes, Box::new(event));
         Ok(())
     }
 
-    fn stream(&self) -> ffi::cudaStream_t {
-        self.device.stream().cu_stream() as ffi::cudaStream_t
+    fn stream(&self) -> Result<ffi::cudaStream_t> {
+        Ok(self.device.stream().map_err(tessera_tensor::Error::from)?.cu_stream() as ffi::cudaStream_t)
     }
 
     /// A buffer on another GPU than this member's is an error (NCCL would read foreign memory).
@@ -229,9 +232,10 @@ impl Nccl {
     unsafe fn all_reduce_raw(&self, ptr: u64, count: usize, dtype: ffi::ncclDataType_t, op: ReduceOp) -> Result<()> {
         let h = self.lock()?;
         let ptr = ptr as *mut c_void;
+        let stream = self.stream()?;
         // In place is allowed (send = receive); the stream orders it after the buffer's writers.
         // SAFETY: the caller's promise about `ptr`; `h` is a live handle.
-        let status = unsafe { ffi::ncclAllReduce(ptr, ptr, count, dtype, nccl_op(op), h.0, self.stream()) };
+        let status = unsafe { ffi::ncclAllReduce(ptr, ptr, count, dtype, nccl_op(op), h.0, stream) };
         self.launched("ncclAllReduce", count * dtype_bytes(dtype), status)
     }
 
@@ -251,8 +255,9 @@ impl Nccl {
         let h = self.lock()?;
         let ptr = ptr as *mut c_void;
         let root = to_c_int(root)?;
+        let stream = self.stream()?;
         // SAFETY: the caller's promise about `ptr`; `h` is a live handle.
-        let status = unsafe { ffi::ncclBroadcast(ptr, ptr, count, dtype, root, h.0, self.stream()) };
+        let status = unsafe { ffi::ncclBroadcast(ptr, ptr, count, dtype, root, h.0, stream) };
         self.launched("ncclBroadcast", count * dtype_bytes(dtype), status)
     }
 
@@ -279,8 +284,9 @@ impl Nccl {
     unsafe fn all_gather_raw(&self, send: u64, recv: u64, count: usize, dtype: ffi::ncclDataType_t) -> Result<()> {
         let h = self.lock()?;
         let (send, recv) = (send as *const c_void, recv as *mut c_void);
+        let stream = self.stream()?;
         // SAFETY: the caller's promise about the buffers; `h` is a live handle.
-        let status = unsafe { ffi::ncclAllGather(send, recv, count, dtype, h.0, self.stream()) };
+        let status = unsafe { ffi::ncclAllGather(send, recv, count, dtype, h.0, stream) };
         self.launched("ncclAllGather", count * self.world * dtype_bytes(dtype), status)
     }
 

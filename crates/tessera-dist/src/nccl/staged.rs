@@ -48,7 +48,7 @@ impl Staged {
 
     /// Copies `host` to `dev`'s memory (queued on the stream).
     fn upload(&self, dev: &CudaBuffer, host: &[u8]) -> Result<()> {
-        let stream = self.0.device().stream().cu_stream();
+        let stream = self.0.device().stream().map_err(tessera_tensor::Error::from)?.cu_stream();
         // SAFETY: `dev` holds at least `host.len()` bytes; the stream is synchronised (in
         // `download`) before `host` can change.
         unsafe { driver::memcpy_htod_async(dev.ptr(), host, stream) }.map_err(cuda("cuMemcpyHtoD"))
@@ -56,7 +56,7 @@ impl Staged {
 
     /// Copies `dev`'s first `host.len()` bytes back and waits for the stream.
     fn download(&self, host: &mut [u8], dev: &CudaBuffer) -> Result<()> {
-        let stream = self.0.device().stream().cu_stream();
+        let stream = self.0.device().stream().map_err(tessera_tensor::Error::from)?.cu_stream();
         // SAFETY: as in `upload`; the synchronisation below ends the copy before `host` is read.
         unsafe { driver::memcpy_dtoh_async(host, dev.ptr(), stream) }.map_err(cuda("cuMemcpyDtoH"))?;
         self.0.device().synchronize().map_err(tessera_tensor::Error::from)?;

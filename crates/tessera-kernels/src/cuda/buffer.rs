@@ -88,8 +88,15 @@ impl CudaBuffer {
         if out.len == 0 {
             return Ok(out);
         }
+        if device.is_emulated() {
+            // SAFETY: the block holds `bytes()` bytes of host memory, disjoint from `buf`.
+            crate::dispatch!(buf, v => unsafe {
+                std::ptr::copy_nonoverlapping(v.as_ptr() as *const u8, out.ptr() as *mut u8, out.bytes())
+            });
+            return Ok(out);
+        }
         device.bind()?;
-        let stream = device.stream().cu_stream();
+        let stream = device.stream()?.cu_stream();
         fn upload<T>(dst: u64, src: &[T], stream: cudarc::driver::sys::CUstream) -> Result<()> {
             // SAFETY: dst holds at least size_of_val(src) bytes; the stream is synchronised below
             // before `src` can be dropped.
@@ -104,12 +111,15 @@ impl CudaBuffer {
     pub fn to_cpu(&self) -> Result<CpuBuffer> {
         fn download<T: CpuElem + Default + Clone>(b: &CudaBuffer) -> Result<CpuBuffer> {
             let mut host = vec![T::default(); b.len];
-            if b.len > 0 {
+            if b.len > 0 && b.device().is_emulated() {
+                // SAFETY: the block holds `len` elements of T in host memory, disjoint from `host`.
+                unsafe { std::ptr::copy_nonoverlapping(b.ptr() as *const T, host.as_mut_ptr(), b.len) };
+            } else if b.len > 0 {
                 let dev = b.device();
                 dev.bind()?;
                 // SAFETY: the buffer holds `len` elements of T; the stream is synchronised before
                 // `host` is read.
-                unsafe { result::memcpy_dtoh_async(&mut host, b.ptr(), dev.stream().cu_stream()) }
+                unsafe { result::memcpy_dtoh_async(&mut host, b.ptr(), dev.stream()?.cu_stream()) }
                     .map_err(driver("cuMemcpyDtoH"))?;
                 dev.synchronize()?;
             }

@@ -1,16 +1,15 @@
 //! `conv2d` and its two gradients on the device, as [`crate::cpu::conv2d`] and its gradients:
 //! the whole batch's im2col columns (`kernels/conv.cu`), one batched cuBLAS product over images
-//! and groups, then the bias (`conv_bias_<dtype>`), col2im, or a sum over the images.
+//! and groups, then the bias (`conv_bias_<dtype>`) or col2im; the weight's gradient contracts
+//! over images and positions in one product per group.
 
 use super::buffer::{expect_dtype, CudaBuffer};
 use super::conv::{col2im, im2col};
-use super::copy::contiguous;
+use super::copy::{contiguous, copy_strided};
 use super::launch::{elementwise, launch, Args};
 use super::matmul::matmul;
-use super::reduce::reduce;
 use super::source::CONV;
-use crate::ops::ReduceOp;
-use crate::plan::{Arg, Col2ImPlan, Conv2dOperands, Conv2dPlan, Im2ColPlan, MatmulPlan, ReducePlan};
+use crate::plan::{Arg, Col2ImPlan, Conv2dOperands, Conv2dPlan, Im2ColPlan, MatmulPlan};
 use crate::Result;
 use tessera_core::{Error, Layout, Shape};
 
@@ -89,9 +88,20 @@ pub fn conv2d_weight_grad(plan: &Conv2dPlan, x: &CudaBuffer, dy: &CudaBuffer) ->
     let w = &plan.window;
     let (g, ocg, kg, l) = (plan.groups, plan.out_channels_per_group(), plan.taps_per_group(), w.positions());
     let (col, dyc) = (columns(plan, x, xl)?, contiguous(dy, dl)?);
-    // dy · colᵀ per image and group, then summed over the images.
-    let colt = contiguous_layout(&[w.batch, g, kg, l]).transpose(2, 3)?;
-    let per_image = product(plan, &dyc, &contiguous_layout(&[w.batch, g, ocg, l]), &col, &colt)?;
-    let pl = contiguous_layout(&[w.batch, g * ocg * kg]);
-    reduce(&ReducePlan::reduce(ReduceOp::Sum, Arg::new(plan.dtype, &pl), &[0], false)?, &per_image)
+    // One product per group over the images' positions together: dy [g, ocg, N·L] times the
+    // columns [g, kg, N·L] transposed. The sum over images then runs in cuBLAS's accumulator
+    // and a half dtype rounds once, as on the CPU; a product per image, summed afterwards,
+    // rounded each image's term to bf16 first.
+    let nl = w.batch * l;
+    let (dy_g, col_g) = (images_innermost(&dyc, w.batch, g * ocg, l)?, images_innermost(&col, w.batch, g * kg, l)?);
+    let colt = contiguous_layout(&[g, kg, nl]).transpose(1, 2)?;
+    product(plan, &dy_g, &contiguous_layout(&[g, ocg, nl]), &col_g, &colt)
+}
+
+/// `[N, rows, L]` contiguous as `[rows, N, L]`: a copy, unless there is one image.
+fn images_innermost(buf: &CudaBuffer, images: usize, rows: usize, l: usize) -> Result<CudaBuffer> {
+    if images == 1 {
+        return Ok(buf.clone());
+    }
+    copy_strided(buf, &contiguous_layout(&[images, rows, l]).permute(&[1, 0, 2])?)
 }

@@ -1,7 +1,9 @@
 //! One CUDA device: its context and stream, the loaded kernel functions, the caching memory
-//! pool and (lazily) a cuBLAS handle. Devices live in a process-wide registry and are never
-//! dropped, so buffers can always return their blocks to the pool.
+//! pool and (lazily) a cuBLAS handle; or, with `TESSERA_CUDA_EMULATOR=1`, the host emulator
+//! standing in for device 0 (see [`super::emulator`]). Devices live in a process-wide registry
+//! and are never dropped, so buffers can always return their blocks to the pool.
 
+use super::emulator::{self, HostMemory};
 use super::module_cache;
 use super::pool::{Pool, PoolStats, RawAllocator};
 use super::source::KernelModule;
@@ -21,9 +23,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The number of CUDA devices, or why there are none usable. Never panics: it checks that the
-/// driver library loads before calling into it (cudarc panics otherwise).
+/// The number of CUDA devices, or why there are none usable (1 under the host emulator). Never
+/// panics: it checks that the driver library loads before calling into it (cudarc panics
+/// otherwise).
 pub fn device_count() -> Result<usize> {
+    if emulator::enabled() {
+        return Ok(1);
+    }
     static DRIVER: OnceLock<bool> = OnceLock::new();
     // SAFETY: only probes for the shared library by name.
     if !*DRIVER.get_or_init(|| unsafe { sys::is_culib_present() }) {
@@ -58,17 +64,49 @@ impl RawAllocator for DriverAlloc {
     }
 }
 
+/// Device memory: the driver's, or host memory under the emulator.
+enum Memory {
+    Driver(DriverAlloc),
+    Host(HostMemory),
+}
+
+impl RawAllocator for Memory {
+    fn alloc(&mut self, bytes: usize) -> Result<u64> {
+        match self {
+            Memory::Driver(d) => d.alloc(bytes),
+            Memory::Host(h) => h.alloc(bytes),
+        }
+    }
+    fn free(&mut self, ptr: u64) {
+        match self {
+            Memory::Driver(d) => d.free(ptr),
+            Memory::Host(h) => h.free(ptr),
+        }
+    }
+}
+
+/// What runs a device's work: the CUDA driver, or the host emulator.
+enum Backend {
+    Driver(Driver),
+    Emulated(emulator::Modules),
+}
+
+/// A device of the CUDA driver.
+struct Driver {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    functions: Mutex<HashMap<String, CudaFunction>>,
+    modules: Mutex<HashMap<&'static str, Arc<cudarc::driver::CudaModule>>>,
+    blas: Mutex<Option<CudaBlas>>,
+}
+
 /// A CUDA device ready for kernels.
 pub struct CudaDevice {
     ordinal: usize,
     name: String,
     arch: String,
-    ctx: Arc<CudaContext>,
-    stream: Arc<CudaStream>,
-    pool: Mutex<Pool<DriverAlloc>>,
-    functions: Mutex<HashMap<String, CudaFunction>>,
-    modules: Mutex<HashMap<&'static str, Arc<cudarc::driver::CudaModule>>>,
-    blas: Mutex<Option<CudaBlas>>,
+    pool: Mutex<Pool<Memory>>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for CudaDevice {
@@ -92,6 +130,17 @@ impl CudaDevice {
                 "no CUDA device {ordinal}: this machine has {count} (ordinals 0..{count})"
             )));
         }
+        if emulator::enabled() {
+            let dev = Arc::new(CudaDevice {
+                ordinal,
+                name: "host emulator".into(),
+                arch: "host".into(),
+                pool: Mutex::new(Pool::new(Memory::Host(HostMemory::default()))),
+                backend: Backend::Emulated(emulator::Modules::default()),
+            });
+            reg.insert(ordinal, dev.clone());
+            return Ok(dev);
+        }
         let ctx = CudaContext::new(ordinal).map_err(driver("cuCtxCreate"))?;
         let (major, minor) = ctx.compute_capability().map_err(driver("compute capability"))?;
         let stream = ctx.new_stream().map_err(driver("cuStreamCreate"))?;
@@ -99,12 +148,14 @@ impl CudaDevice {
             ordinal,
             name: ctx.name().unwrap_or_else(|_| "unknown GPU".into()),
             arch: format!("sm_{major}{minor}"),
-            pool: Mutex::new(Pool::new(DriverAlloc(ctx.clone()))),
-            ctx,
-            stream,
-            functions: Mutex::default(),
-            modules: Mutex::default(),
-            blas: Mutex::new(None),
+            pool: Mutex::new(Pool::new(Memory::Driver(DriverAlloc(ctx.clone())))),
+            backend: Backend::Driver(Driver {
+                ctx,
+                stream,
+                functions: Mutex::default(),
+                modules: Mutex::default(),
+                blas: Mutex::new(None),
+            }),
         });
         reg.insert(ordinal, dev.clone());
         Ok(dev)
@@ -120,26 +171,58 @@ impl CudaDevice {
         &self.name
     }
 
-    /// The architecture kernels are compiled for (`sm_90`).
+    /// The architecture kernels are compiled for (`sm_90`; `host` under the emulator).
     pub fn arch(&self) -> &str {
         &self.arch
     }
 
-    /// The stream every op of this device runs on.
-    pub fn stream(&self) -> &Arc<CudaStream> {
-        &self.stream
+    /// Whether this is the host emulator (`TESSERA_CUDA_EMULATOR=1`) rather than a GPU.
+    pub fn is_emulated(&self) -> bool {
+        matches!(self.backend, Backend::Emulated(_))
+    }
+
+    /// The host emulator's kernel modules, when this device is the emulator.
+    pub(crate) fn emulator(&self) -> Option<&emulator::Modules> {
+        match &self.backend {
+            Backend::Emulated(m) => Some(m),
+            Backend::Driver(_) => None,
+        }
+    }
+
+    fn on_driver(&self, op: &'static str) -> Result<&Driver> {
+        match &self.backend {
+            Backend::Driver(d) => Ok(d),
+            Backend::Emulated(_) => Err(Error::CudaUnavailable(format!(
+                "{op}: the host emulator ({}=1) has no CUDA driver behind it",
+                emulator::EMULATOR_VAR
+            ))),
+        }
+    }
+
+    /// The stream every op of this device runs on (an error under the emulator, which has none).
+    pub fn stream(&self) -> Result<&Arc<CudaStream>> {
+        Ok(&self.on_driver("stream")?.stream)
     }
 
     /// Makes the device's context current on this thread (raw driver calls need it, and so do
     /// libraries that take the device's pointers and stream, such as NCCL).
     pub fn bind(&self) -> Result<()> {
-        self.ctx.bind_to_thread().map_err(driver("bind context"))
+        match &self.backend {
+            Backend::Driver(d) => d.ctx.bind_to_thread().map_err(driver("bind context")),
+            Backend::Emulated(_) => Ok(()),
+        }
     }
 
-    /// Waits for all queued work; reports asynchronous kernel errors.
+    /// Waits for all queued work; reports asynchronous kernel errors. The emulator's work is
+    /// done when its calls return.
     pub fn synchronize(&self) -> Result<()> {
-        self.bind()?;
-        self.stream.synchronize().map_err(driver("cuStreamSynchronize"))
+        match &self.backend {
+            Backend::Driver(d) => {
+                self.bind()?;
+                d.stream.synchronize().map_err(driver("cuStreamSynchronize"))
+            }
+            Backend::Emulated(_) => Ok(()),
+        }
     }
 
     /// The memory pool's counters.
@@ -164,17 +247,18 @@ impl CudaDevice {
 
     /// The kernel `name` of `module`, compiling and loading the module on first use.
     pub(crate) fn function(&self, module: &KernelModule, name: &str) -> Result<CudaFunction> {
-        if let Some(f) = lock(&self.functions).get(name) {
+        let d = self.on_driver("cuModuleGetFunction")?;
+        if let Some(f) = lock(&d.functions).get(name) {
             return Ok(f.clone());
         }
         let loaded = {
-            let mut modules = lock(&self.modules);
+            let mut modules = lock(&d.modules);
             match modules.get(module.name) {
                 Some(m) => m.clone(),
                 None => {
                     let cubin = module_cache::cubin(module, &self.arch)?;
                     let m =
-                        self.ctx.load_module(Ptx::from_binary(cubin.to_vec())).map_err(driver("cuModuleLoadData"))?;
+                        d.ctx.load_module(Ptx::from_binary(cubin.to_vec())).map_err(driver("cuModuleLoadData"))?;
                     modules.insert(module.name, m.clone());
                     m
                 }
@@ -184,14 +268,15 @@ impl CudaDevice {
             op: "cuModuleGetFunction",
             msg: format!("kernel {name} in module {}: {e:?}", module.name),
         })?;
-        lock(&self.functions).insert(name.to_string(), f.clone());
+        lock(&d.functions).insert(name.to_string(), f.clone());
         Ok(f)
     }
 
     /// Runs `f` with this device's cuBLAS handle, created on first use (an error, not a panic,
     /// when the cuBLAS library is missing).
     pub(crate) fn with_blas<R>(&self, f: impl FnOnce(&CudaBlas) -> Result<R>) -> Result<R> {
-        let mut guard = lock(&self.blas);
+        let d = self.on_driver("cuBLAS")?;
+        let mut guard = lock(&d.blas);
         if guard.is_none() {
             // SAFETY: only probes for the shared libraries by name.
             let present = unsafe { cudarc::cublas::sys::is_culib_present() };
@@ -199,7 +284,7 @@ impl CudaDevice {
                 return Err(Error::CudaUnavailable("the cuBLAS library (libcublas.so) cannot be loaded".into()));
             }
             self.bind()?;
-            let blas = CudaBlas::new(self.stream.clone())
+            let blas = CudaBlas::new(d.stream.clone())
                 .map_err(|e| Error::Cuda { op: "cublasCreate", msg: format!("{e:?}") })?;
             *guard = Some(blas);
         }

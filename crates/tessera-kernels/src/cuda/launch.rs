@@ -154,11 +154,14 @@ pub fn elementwise(n: usize) -> Shape3 {
     Shape3 { grid: (n as u64).div_ceil(BLOCK as u64).clamp(1, MAX_GRID) as u32, block: BLOCK }
 }
 
-/// Launches `kernel` of `module` on `dev`'s stream.
+/// Launches `kernel` of `module` on `dev`'s stream (or runs it on the host emulator).
 pub fn launch(dev: &CudaDevice, module: &KernelModule, kernel: &str, shape: Shape3, args: Args) -> Result<()> {
+    let mut params: Vec<*mut c_void> = args.slots.iter().map(|s| s.as_ptr() as *mut c_void).collect();
+    if let Some(emulator) = dev.emulator() {
+        return emulator.launch(module, kernel, shape, &params);
+    }
     let f = dev.function(module, kernel)?;
     dev.bind()?;
-    let mut params: Vec<*mut c_void> = args.slots.iter().map(|s| s.as_ptr() as *mut c_void).collect();
     // SAFETY: the function was loaded from `module`; `params` point at argument values laid out
     // as the kernel's C signature expects and alive until the call returns (the driver copies
     // them at launch).
@@ -168,7 +171,7 @@ pub fn launch(dev: &CudaDevice, module: &KernelModule, kernel: &str, shape: Shap
             (shape.grid, 1, 1),
             (shape.block, 1, 1),
             0,
-            dev.stream().cu_stream(),
+            dev.stream()?.cu_stream(),
             &mut params,
         )
     }

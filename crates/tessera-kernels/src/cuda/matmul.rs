@@ -7,6 +7,7 @@
 
 use super::buffer::{expect_dtype, CudaBuffer};
 use super::copy::copy_strided;
+use super::emulator::Gemm;
 use super::launch::strided_views;
 use crate::plan::MatmulPlan;
 use crate::{Error, Result};
@@ -131,6 +132,24 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Optio
         (false, true) => (&one32 as *const f32 as _, &one32 as *const f32 as _),
     };
     let dev = lhs.device().clone();
+    if dev.is_emulated() {
+        let at = |o: &Operand| (o.buf.ptr() + o.read.offset as u64 * esize, o.read.ld, o.read.batch_stride);
+        let gemm = Gemm {
+            dtype,
+            transposed: (b.read.transposed, a.read.transposed),
+            m: n,
+            n: m,
+            k,
+            a: at(&b),
+            b: at(&a),
+            c: (out.ptr(), n, m * n),
+            count,
+            accumulate: beta_one,
+        };
+        // SAFETY: the same operands, leading dims and strides cuBLAS would read, in host memory.
+        unsafe { gemm.run_on_host() };
+        return Ok(out);
+    }
     dev.bind()?;
     dev.with_blas(|handle| {
         // SAFETY: pointers address live device buffers holding the operands as described by

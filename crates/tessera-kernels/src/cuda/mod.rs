@@ -1,6 +1,8 @@
 //! The CUDA backend: kernels written in CUDA C++ under `kernels/`, compiled at run time with
 //! NVRTC for the device's architecture, launched through cudarc (loaded dynamically, so a
-//! machine without CUDA builds and runs everything on the CPU); matmul through cuBLAS.
+//! machine without CUDA builds and runs everything on the CPU); matmul through cuBLAS. With
+//! `TESSERA_CUDA_EMULATOR=1`, device 0 is the host [`emulator`] instead, which runs the same
+//! code paths and kernels on the CPU for tests.
 //!
 //! Every op mirrors its CPU counterpart in [`crate::cpu`]: it takes the same plan (see
 //! [`crate::plan`]) and the operands' device buffers, and returns a new contiguous buffer with
@@ -22,6 +24,7 @@ mod copy;
 pub(crate) mod creation;
 mod cross_entropy;
 pub mod device;
+pub mod emulator;
 mod index;
 pub mod launch;
 mod lstm;

@@ -10,6 +10,7 @@
 //! `g++`/`c++` is installed.
 
 use crate::cpu::{self, CpuBuffer};
+use crate::cuda::emulator;
 use crate::cuda::launch::Shape3;
 use crate::ops::registry::{registry, CudaImpl};
 use crate::plan::{Arg, Distribution, RandomPlan};
@@ -29,7 +30,7 @@ mod conv;
 mod copy;
 mod creation;
 mod cross_entropy;
-mod emulator;
+mod runtime;
 mod index;
 mod lstm;
 mod norm;
@@ -70,19 +71,8 @@ fn build(name: &str, src: &std::path::Path) -> Option<&'static Library> {
         return Some(l);
     }
     let out = std::env::temp_dir().join(format!("tessera-host-kernels-{}-{name}.so", std::process::id()));
-    let built = ["g++", "c++"].iter().any(|cxx| {
-        std::process::Command::new(cxx)
-            .args(["-O1", "-std=c++17", "-shared", "-fPIC", "-DTS_HOST_EMULATION", "-Wno-unknown-pragmas", "-x", "c++"])
-            .arg("-I")
-            .arg(kernels_dir())
-            .arg(src)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if !built {
-        let _ = writeln!(std::io::stderr(), "skipped: no host C++ compiler to build {}", src.display());
+    if let Err(e) = emulator::compile(src, &kernels_dir(), &out) {
+        let _ = writeln!(std::io::stderr(), "skipped: cannot build {}: {e}", src.display());
         return None;
     }
     // SAFETY: a library we just built from our own sources, with no initialisers of note.
@@ -98,36 +88,11 @@ fn sym<T: Copy>(lib: &Library, name: &str) -> T {
 
 /// Runs `kernel_call` (one call of one of `lib`'s kernels) as every thread of a launch of
 /// `shape`, as a GPU would run the kernel; panics with the emulator's message on a deadlock or a
-/// shuffle from a missing lane. One launch runs at a time in the process: the static locals of
-/// the kernels' inline functions, their shared memory, may be one object across all modules
-/// (GCC makes them unique symbols), and tests run on several threads.
+/// shuffle from a missing lane.
 fn launch(lib: &Library, shape: Shape3, kernel_call: impl Fn()) {
-    type LaunchFn = unsafe extern "C" fn(u32, u32, extern "C" fn(*mut c_void), *mut c_void, *mut u8, u64) -> i32;
-    extern "C" fn thread<F: Fn()>(call: *mut c_void) {
-        // SAFETY: `call` is the `&F` that `launch` passed, alive for the whole launch.
-        unsafe { (*(call as *const F))() }
+    if let Err(e) = emulator::run_launch(lib, shape, &kernel_call) {
+        panic!("{e}");
     }
-    fn trampoline<F: Fn()>(_: &F) -> extern "C" fn(*mut c_void) {
-        thread::<F>
-    }
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _running = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let run: LaunchFn = sym(lib, "ts_host_launch");
-    let mut error = [0u8; 512];
-    let call = &kernel_call as *const _ as *mut c_void;
-    // SAFETY: the emulator calls `thread` with `call` on fibers of this thread only, before it
-    // returns; `error` has the length passed.
-    let failed =
-        unsafe { run(shape.grid, shape.block, trampoline(&kernel_call), call, error.as_mut_ptr(), error.len() as u64) };
-    let message = std::ffi::CStr::from_bytes_until_nul(&error).map(|m| m.to_string_lossy().into_owned());
-    assert_eq!(
-        failed,
-        0,
-        "launch of {} blocks of {} threads: {}",
-        shape.grid,
-        shape.block,
-        message.unwrap_or_default()
-    );
 }
 
 fn ptr(b: &CpuBuffer) -> *const c_void {
