@@ -3,8 +3,9 @@
 //! ```text
 //! cargo xtask test              formatting, clippy and the docs (warnings denied), every test (the
 //!                               examples, a short fuzz pass and, with `mpirun`, the MPI tests
-//!                               among them), gradcheck, the kernel compile check, and
-//!                               packaging of every crate
+//!                               among them), gradcheck, the CUDA suite and gradcheck on the
+//!                               CUDA host emulator, the kernel compile check, and packaging of
+//!                               every crate
 //! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
 //! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels and training steps
 //! cargo xtask bench --compare [--install] [--skip-cargo]
@@ -37,6 +38,10 @@ use std::time::Instant;
 
 /// Gradcheck cases per op in `cargo xtask test`: keeps the step within a few minutes on 2 cores.
 const TEST_GRADCHECK_CASES: &str = "2000";
+/// Gradcheck cases per op on the CUDA host emulator, which runs each launch's threads one by one.
+const EMULATOR_GRADCHECK_CASES: &str = "30";
+/// Turns on the CUDA host emulator (`tessera_kernels::cuda::emulator::EMULATOR_VAR`).
+const EMULATOR_VAR: &str = "TESSERA_CUDA_EMULATOR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,6 +113,19 @@ fn test() -> Result<(), String> {
     )?;
     run("tests", cargo(&["test", "--workspace"]).args(&mpi))?;
     run("gradcheck", built_devtool("gradcheck")?.args(["--cases", TEST_GRADCHECK_CASES, "--device", "all"]))?;
+    // The CUDA backend's own code (launch shapes, argument packing, buffers, kernels, cuBLAS
+    // parameters) on the host emulator: the CUDA suite (the test binary just built, so the same
+    // features) and gradcheck on the emulated device.
+    run(
+        "CUDA suite on the host emulator",
+        cargo(&["test", "--workspace", "--test", "cuda"]).args(&mpi).env(EMULATOR_VAR, "1"),
+    )?;
+    run(
+        "gradcheck on the host emulator",
+        built_devtool("gradcheck")?
+            .args(["--cases", EMULATOR_GRADCHECK_CASES, "--device", "cuda"])
+            .env(EMULATOR_VAR, "1"),
+    )?;
     run("CUDA kernel compile check (NVRTC)", &mut built_devtool("compile-kernels")?)?;
     package()
 }

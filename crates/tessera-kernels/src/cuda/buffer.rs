@@ -91,7 +91,7 @@ impl CudaBuffer {
         if device.is_emulated() {
             // SAFETY: the block holds `bytes()` bytes of host memory, disjoint from `buf`.
             crate::dispatch!(buf, v => unsafe {
-                std::ptr::copy_nonoverlapping(v.as_ptr() as *const u8, out.ptr() as *mut u8, out.bytes())
+                std::ptr::copy_nonoverlapping(v.as_ptr().cast::<u8>(), out.ptr() as *mut u8, out.bytes())
             });
             return Ok(out);
         }

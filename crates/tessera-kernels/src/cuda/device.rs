@@ -257,8 +257,7 @@ impl CudaDevice {
                 Some(m) => m.clone(),
                 None => {
                     let cubin = module_cache::cubin(module, &self.arch)?;
-                    let m =
-                        d.ctx.load_module(Ptx::from_binary(cubin.to_vec())).map_err(driver("cuModuleLoadData"))?;
+                    let m = d.ctx.load_module(Ptx::from_binary(cubin.to_vec())).map_err(driver("cuModuleLoadData"))?;
                     modules.insert(module.name, m.clone());
                     m
                 }

@@ -8,6 +8,7 @@
 //! NCCL refuses it.
 
 use super::launch::Shape3;
+use super::module_cache::{cache_dir, fnv1a, write_atomic};
 use super::pool::RawAllocator;
 use super::source::{KernelModule, COMMON_HEADER};
 use crate::{Error, Result};
@@ -106,11 +107,14 @@ fn host_compiler(args: &[&std::ffi::OsStr]) -> std::result::Result<std::process:
     Err(last)
 }
 
+/// The host compiler's flags for a kernel module (then `-I` the folder of `common.cuh`).
+const COMPILE_FLAGS: [&str; 9] =
+    ["-O1", "-std=c++17", "-shared", "-fPIC", "-DTS_HOST_EMULATION", "-Wno-unknown-pragmas", "-x", "c++", "-I"];
+
 /// Builds `src` (a kernel module, which includes `common.cuh` from `include`) with the host C++
 /// compiler into the shared library `out`; the compiler's messages on failure.
 pub(crate) fn compile(src: &Path, include: &Path, out: &Path) -> std::result::Result<(), String> {
-    let flags = ["-O1", "-std=c++17", "-shared", "-fPIC", "-DTS_HOST_EMULATION", "-Wno-unknown-pragmas", "-x", "c++", "-I"];
-    let mut args: Vec<&std::ffi::OsStr> = flags.iter().map(std::ffi::OsStr::new).collect();
+    let mut args: Vec<&std::ffi::OsStr> = COMPILE_FLAGS.iter().map(std::ffi::OsStr::new).collect();
     args.extend([include.as_os_str(), src.as_os_str(), "-o".as_ref(), out.as_os_str()]);
     host_compiler(&args).map(drop)
 }
@@ -146,7 +150,9 @@ fn thunks(names: &[String]) -> String {
     s
 }
 
-/// The emulated device's kernel modules, built on first use into a folder of this process.
+/// The emulated device's kernel modules, built on first use in a folder of this process and kept
+/// in the kernel cache (beside the cubins, keyed by a hash of the sources and flags), so that
+/// later processes load them at once.
 #[derive(Default)]
 pub(crate) struct Modules {
     libs: Mutex<HashMap<&'static str, &'static Library>>,
@@ -172,12 +178,35 @@ impl Modules {
         if let Some(lib) = libs.get(module.name) {
             return Ok(lib);
         }
+        let key = fnv1a(&[
+            module.source.as_bytes(),
+            COMMON_HEADER.as_bytes(),
+            RUNTIME_HEADER.as_bytes(),
+            COMPILE_FLAGS.join(" ").as_bytes(),
+        ]);
+        let cached = cache_dir().map(|d| d.join(format!("{}-host-{key:016x}.so", module.name)));
+        let built = match &cached {
+            Some(path) if path.is_file() => path.clone(),
+            _ => Self::build(module, cached.as_deref())?,
+        };
+        let failed = |e: String| emulator_error(format!("loading the host build of {}.cu: {e}", module.name));
+        // SAFETY: a library built from the crate's own kernel sources, with no initialisers of
+        // note; it stays loaded for the life of the process.
+        let lib: &'static Library =
+            Box::leak(Box::new(unsafe { Library::new(&built) }.map_err(|e| failed(e.to_string()))?));
+        libs.insert(module.name, lib);
+        Ok(lib)
+    }
+
+    /// Builds `module` with a thunk per kernel; its path (`cache`, when given and writable).
+    fn build(module: &KernelModule, cache: Option<&Path>) -> Result<PathBuf> {
         let dir = Self::folder()?;
         let src = dir.join(format!("{}.cu", module.name));
         let failed = |e: String| emulator_error(format!("building {}.cu: {e}", module.name));
         std::fs::write(&src, module.source).map_err(|e| failed(e.to_string()))?;
         let flags = ["-E", "-std=c++17", "-DTS_HOST_EMULATION", "-x", "c++", "-I"].map(std::ffi::OsStr::new);
-        let preprocessed = host_compiler(&[&flags[..], &[dir.as_os_str(), src.as_os_str()]].concat()).map_err(failed)?;
+        let preprocessed =
+            host_compiler(&[&flags[..], &[dir.as_os_str(), src.as_os_str()]].concat()).map_err(failed)?;
         let names = kernel_names(&String::from_utf8_lossy(&preprocessed.stdout));
         if names.is_empty() {
             return Err(failed("the preprocessed source declares no kernels".into()));
@@ -185,16 +214,18 @@ impl Modules {
         std::fs::write(&src, format!("{}{}", module.source, thunks(&names))).map_err(|e| failed(e.to_string()))?;
         let out = dir.join(format!("{}.so", module.name));
         compile(&src, dir, &out).map_err(failed)?;
-        // SAFETY: a library just built from the crate's own kernel sources, with no initialisers
-        // of note; it stays loaded for the life of the process.
-        let lib: &'static Library =
-            Box::leak(Box::new(unsafe { Library::new(&out) }.map_err(|e| failed(e.to_string()))?));
-        libs.insert(module.name, lib);
-        Ok(lib)
+        let kept = cache.filter(|path| std::fs::read(&out).and_then(|bytes| write_atomic(path, &bytes)).is_ok());
+        Ok(kept.map_or(out, Path::to_path_buf))
     }
 
     /// Runs `kernel` of `module` over `shape` with the driver-style `params`.
-    pub(crate) fn launch(&self, module: &KernelModule, kernel: &str, shape: Shape3, params: &[*mut c_void]) -> Result<()> {
+    pub(crate) fn launch(
+        &self,
+        module: &KernelModule,
+        kernel: &str,
+        shape: Shape3,
+        params: &[*mut c_void],
+    ) -> Result<()> {
         type Thunk = unsafe extern "C" fn(*const *mut c_void);
         let lib = self.module(module)?;
         let name = format!("ts_thunk_{kernel}");

@@ -30,7 +30,6 @@ mod conv;
 mod copy;
 mod creation;
 mod cross_entropy;
-mod runtime;
 mod index;
 mod lstm;
 mod norm;
@@ -39,6 +38,7 @@ mod pooling;
 mod random;
 mod reduce;
 mod rotary;
+mod runtime;
 mod softmax;
 mod unary;
 
