@@ -193,34 +193,8 @@ mod tests {
     use crate::cpu::{self, CpuBuffer};
     use crate::plan::Arg;
 
-    /// cuBLAS's column-major strided-batched GEMM (C = op(A) op(B), beta 0), naively on the host.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_col_major(
-        (ta, tb): (bool, bool),
-        (m, n, k): (usize, usize, usize),
-        (a, lda, sa): (&[f64], usize, usize),
-        (b, ldb, sb): (&[f64], usize, usize),
-        (ldc, sc, count): (usize, usize, usize),
-    ) -> Vec<f64> {
-        let mut c = vec![0.0; sc * (count - 1) + ldc * (n - 1) + m];
-        for p in 0..count {
-            for j in 0..n {
-                for i in 0..m {
-                    let mut acc = 0.0;
-                    for l in 0..k {
-                        let av = if ta { a[p * sa + i * lda + l] } else { a[p * sa + l * lda + i] };
-                        let bv = if tb { b[p * sb + l * ldb + j] } else { b[p * sb + j * ldb + l] };
-                        acc += av * bv;
-                    }
-                    c[p * sc + j * ldc + i] = acc;
-                }
-            }
-        }
-        c
-    }
-
     /// The host side of `matmul` (operand reads, operand swap, leading dims, batch strides) fed
-    /// to a host model of cuBLAS gives the CPU reference's product, for plain, transposed,
+    /// to the emulator's model of cuBLAS gives the CPU reference's product, for plain, transposed,
     /// narrowed, expanded and broadcast-batched views.
     #[test]
     fn gemm_parameters_reproduce_the_cpu_product() {
@@ -254,13 +228,23 @@ mod tests {
                 }
             };
             let count = s.batch.iter().product::<usize>().max(1);
-            let got = gemm_col_major(
-                (pb.transposed, pa.transposed),
-                (s.n, s.m, s.k),
-                (&read(&pb, &b), pb.ld, pb.batch_stride),
-                (&read(&pa, &a), pa.ld, pa.batch_stride),
-                (s.n, s.m * s.n, count),
-            );
+            let (rb, ra) = (read(&pb, &b), read(&pa, &a));
+            let mut got = vec![0.0; count * s.m * s.n];
+            let gemm = Gemm {
+                dtype: DType::F64,
+                transposed: (pb.transposed, pa.transposed),
+                m: s.n,
+                n: s.m,
+                k: s.k,
+                a: (rb.as_ptr() as u64, pb.ld, pb.batch_stride),
+                b: (ra.as_ptr() as u64, pa.ld, pa.batch_stride),
+                c: (got.as_mut_ptr() as u64, s.n, s.m * s.n),
+                count,
+                accumulate: false,
+            };
+            // SAFETY: the reads hold every element their leading dims and strides reach (the
+            // test's claim), and `got` the whole output.
+            unsafe { gemm.run_on_host() };
             let what = format!("{} x {} (reads {pa:?} {pb:?})", ll.shape(), rl.shape());
             assert_eq!(&got[..shape.elem_count()], want.as_slice::<f64>().unwrap(), "{what}");
             // cuBLAS's rules: the leading dim covers the stored matrix's first (column-major) dim.
