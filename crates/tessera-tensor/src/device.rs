@@ -53,7 +53,8 @@ impl Device {
         #[cfg(feature = "cuda")]
         {
             use tessera_kernels::cuda::{self, CudaDevice};
-            if cuda::device_count().is_ok() && !cuda::compile::nvrtc_available() {
+            // The host emulator (TESSERA_CUDA_EMULATOR=1) builds its kernels without NVRTC.
+            if cuda::device_count().is_ok() && !cuda::emulator::enabled() && !cuda::compile::nvrtc_available() {
                 return (
                     Device::Cpu,
                     "using the CPU: a CUDA device exists but NVRTC (libnvrtc.so) cannot be loaded".into(),
