@@ -1,11 +1,11 @@
-// Host emulation of the CUDA execution model, for tests only (common.cuh includes it when
-// TS_HOST_EMULATION is defined; NVRTC never sees it). The system C++ compiler builds a kernel
-// module with it, and `ts_host_launch` runs a launch the way the GPU would: block after block,
-// each block's threads as fibers on the calling thread. A fiber runs until it reaches
-// __syncthreads, a warp shuffle or its end; when no fiber can run, the scheduler releases the
-// barrier that every waiting thread has reached. So shared memory, barriers, shuffles and
-// atomics between threads behave as written, and what a GPU leaves undefined is an error
-// instead of a silent result:
+// Host emulation of the CUDA execution model, for the tests and the CUDA host emulator
+// (`cuda/emulator.rs`); common.cuh includes it when TS_HOST_EMULATION is defined, and NVRTC never
+// sees it. The system C++ compiler builds a kernel module with it, and `ts_host_launch` runs a
+// launch the way the GPU would: block after block, each block's threads as fibers on the
+// calling thread. A fiber runs until it reaches __syncthreads, a warp shuffle or its end; when
+// no fiber can run, the scheduler releases the barrier that every waiting thread has reached.
+// So shared memory, barriers, shuffles and atomics between threads behave as written, and what
+// a GPU leaves undefined is an error instead of a silent result:
 //   - a shuffle that reads a lane that does not exist or has returned;
 //   - threads that wait at different barriers with none able to go on (a deadlock);
 //   - a block of more than 1024 threads.
@@ -139,8 +139,8 @@ static void set_thread(unsigned t) {
     threadIdx.z = t / (blockDim.x * blockDim.y);
 }
 
-// All of `group`'s threads that have not returned wait in `state`: release them. Returns
-// whether any thread was released.
+// When every thread of [first, end) that has not returned waits in `state`, releases them.
+// Returns whether it did.
 static bool release_if_all(unsigned first, unsigned end, State state) {
     Launch& l = launch_state;
     unsigned waiting = 0, live = 0;
