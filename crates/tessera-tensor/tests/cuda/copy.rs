@@ -25,6 +25,25 @@ pub fn copies_cat_and_casts(dev: &Device) -> Result<()> {
                 );
             }
         }
+        // Empty pieces: along the cat dim (skipped) and beside it (an empty result).
+        for (d, dims) in [(0, [0, 3]), (1, [2, 0])] {
+            let (ce, ge) = pair(&dev, dtype, &dims, 51, 0.0, 1.0)?;
+            let (cf, gf) = pair(&dev, dtype, &[2, 3], 52, 0.0, 1.0)?;
+            let (cn, gn) = (cf.narrow(1 - d, 0, 0)?, gf.narrow(1 - d, 0, 0)?);
+            let what = format!("cat {dtype} of empty pieces along {d}");
+            check(
+                &what,
+                dtype,
+                &Tensor::cat(&[ce.clone(), cf, ce.clone()], d),
+                &Tensor::cat(&[ge.clone(), gf, ge.clone()], d),
+            );
+            check(
+                &format!("{what}, empty result"),
+                dtype,
+                &Tensor::cat(&[cn.clone(), cn], d),
+                &Tensor::cat(&[gn.clone(), gn], d),
+            );
+        }
     }
     Ok(())
 }
