@@ -9,8 +9,9 @@
 //   - a shuffle that reads a lane that does not exist or has returned;
 //   - threads that wait at different barriers with none able to go on (a deadlock);
 //   - a block of more than 1024 threads.
-// Round-robin order is deterministic: thread 0 runs ahead of the others up to its first
-// barrier, so a read of shared memory that lacks a barrier sees the value before the write.
+// The order is deterministic: thread 0 (or, in reverse order, the last thread) runs ahead of
+// the others up to its first barrier, so a read of shared memory that lacks a barrier sees the
+// value from before the write; the two orders catch a missing barrier in either direction.
 #pragma once
 #include <cmath>
 #include <cstdio>
@@ -97,6 +98,8 @@ struct Fiber {
 struct Launch {
     Fiber fibers[MAX_THREADS];
     unsigned threads, current;
+    // Whether the last thread runs first (else thread 0 does).
+    bool reverse;
     Context scheduler;
     void (*body)(void*);
     void* body_context;
@@ -176,7 +179,8 @@ static bool run_block() {
     }
     for (;;) {
         bool ran = false;
-        for (unsigned t = 0; t < l.threads; t++) {
+        for (unsigned i = 0; i < l.threads; i++) {
+            unsigned t = l.reverse ? l.threads - 1 - i : i;
             if (l.fibers[t].state != RUNNABLE) continue;
             set_thread(t);
             switch_context(&l.scheduler, &l.fibers[t].context);
@@ -233,11 +237,12 @@ static void exchange(void* value, unsigned bytes, unsigned source) {
 }  // namespace ts_host
 
 // Runs `body` (which calls one kernel) as each thread of a launch of `grid` blocks of `block`
-// threads. Returns 0, or 1 with the reason in `error` (a NUL-terminated message). The caller
+// threads, the threads of a block taken from the first or, when `reverse`, from the last.
+// Returns 0, or 1 with the reason in `error` (a NUL-terminated message). The caller
 // runs one launch at a time in the whole process: the static locals of inline functions (the
 // block reductions' shared memory) may be one object across every loaded module.
-extern "C" int ts_host_launch(unsigned grid, unsigned block, void (*body)(void*), void* body_context, char* error,
-                              unsigned long error_bytes) {
+extern "C" int ts_host_launch(unsigned grid, unsigned block, int reverse, void (*body)(void*), void* body_context,
+                              char* error, unsigned long error_bytes) {
     using namespace ts_host;
     Launch& l = launch_state;
     l.error[0] = 0;
@@ -246,6 +251,7 @@ extern "C" int ts_host_launch(unsigned grid, unsigned block, void (*body)(void*)
                  block, MAX_THREADS);
     } else {
         l.threads = block;
+        l.reverse = reverse != 0;
         l.body = body;
         l.body_context = body_context;
         blockDim = {block, 1, 1};

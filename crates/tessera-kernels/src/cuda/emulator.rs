@@ -67,14 +67,41 @@ impl RawAllocator for HostMemory {
     }
 }
 
-/// Runs `kernel_call` as every thread of a launch of `shape` of `lib`'s kernels. One launch runs
-/// at a time in the process: the static locals of the kernels' inline functions (the block
-/// reductions' shared memory) may be one object across all loaded modules (GCC makes them unique
-/// symbols).
+/// In which order the emulator takes a block's threads: thread 0 first, or the last first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreadOrder {
+    /// Thread 0 runs ahead of the others up to its first barrier.
+    FirstFirst,
+    /// The last thread runs ahead.
+    LastFirst,
+}
+
+/// Runs `kernel_call` as every thread of a launch of `shape` of `lib`'s kernels, in the thread
+/// order opposite to this OS thread's previous launch: a test or a training step launches in a
+/// fixed sequence, so each run sees the same orders, and a missing barrier shows whichever
+/// thread it lets read too early.
 pub(crate) fn run_launch(lib: &Library, shape: Shape3, kernel_call: &dyn Fn()) -> std::result::Result<(), String> {
-    type LaunchFn = unsafe extern "C" fn(u32, u32, extern "C" fn(*mut c_void), *mut c_void, *mut u8, u64) -> i32;
+    thread_local! {
+        static LAUNCHES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let n = LAUNCHES.with(|c| c.replace(c.get() + 1));
+    let order = if n.is_multiple_of(2) { ThreadOrder::FirstFirst } else { ThreadOrder::LastFirst };
+    run_launch_in(order, lib, shape, kernel_call)
+}
+
+/// [`run_launch`] in the given thread order. One launch runs at a time in the process: the
+/// static locals of the kernels' inline functions (the block reductions' shared memory) may be
+/// one object across all loaded modules (GCC makes them unique symbols).
+pub(crate) fn run_launch_in(
+    order: ThreadOrder,
+    lib: &Library,
+    shape: Shape3,
+    kernel_call: &dyn Fn(),
+) -> std::result::Result<(), String> {
+    type LaunchFn = unsafe extern "C" fn(u32, u32, i32, extern "C" fn(*mut c_void), *mut c_void, *mut u8, u64) -> i32;
     extern "C" fn thread(call: *mut c_void) {
-        // SAFETY: `call` is the `&&dyn Fn()` that `run_launch` passed, alive for the whole launch.
+        // SAFETY: `call` is the `&&dyn Fn()` that `run_launch_in` passed, alive for the whole
+        // launch.
         unsafe { (*(call as *const &dyn Fn()))() }
     }
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -83,9 +110,10 @@ pub(crate) fn run_launch(lib: &Library, shape: Shape3, kernel_call: &dyn Fn()) -
     let run: LaunchFn = unsafe { *lib.get::<LaunchFn>(b"ts_host_launch").map_err(|e| e.to_string())? };
     let mut error = [0u8; 512];
     let call = &kernel_call as *const &dyn Fn() as *mut c_void;
+    let reverse = (order == ThreadOrder::LastFirst) as i32;
     // SAFETY: the emulator calls `thread` with `call` on fibers of this thread only, before it
     // returns; `error` has the length passed.
-    let failed = unsafe { run(shape.grid, shape.block, thread, call, error.as_mut_ptr(), error.len() as u64) };
+    let failed = unsafe { run(shape.grid, shape.block, reverse, thread, call, error.as_mut_ptr(), error.len() as u64) };
     if failed == 0 {
         return Ok(());
     }

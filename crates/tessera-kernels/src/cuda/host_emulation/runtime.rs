@@ -4,6 +4,7 @@
 //! different barriers) fails the launch with a message.
 
 use super::{build, launch, sym};
+use crate::cuda::emulator::{self, ThreadOrder};
 use crate::cuda::launch::Shape3;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -11,14 +12,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 const SOURCE: &str = r#"
 #include "common.cuh"
 
-// Each thread stores a mark of its launch, block and index; thread 0 then counts the marks of
-// this block it finds, after a barrier or not.
-extern "C" __global__ void marks_seen(int with_barrier, u64 launch, u64* out) {
+// Each thread stores a mark of its launch, block and index; thread `reader` then counts the
+// marks of this block it finds, after a barrier or not.
+extern "C" __global__ void marks_seen(int with_barrier, u64 launch, unsigned reader, u64* out) {
     __shared__ u64 seen[1024];
     u64 mark = (launch << 32) | (blockIdx.x << 16);
     seen[threadIdx.x] = mark | threadIdx.x;
     if (with_barrier) __syncthreads();
-    if (threadIdx.x == 0) {
+    if (threadIdx.x == reader) {
         u64 found = 0;
         for (unsigned t = 0; t < blockDim.x; t++) found += seen[t] == (mark | t);
         out[blockIdx.x] = found;
@@ -54,18 +55,22 @@ fn failure(f: impl FnOnce()) -> Option<String> {
 }
 
 #[test]
-fn threads_of_a_block_run_apart_until_a_barrier() {
+fn threads_of_a_block_run_apart_until_a_barrier_in_either_order() {
     let Some(lib) = lib() else { return };
-    let f: unsafe extern "C" fn(i32, u64, *mut u64) = sym(lib, "marks_seen");
+    let f: unsafe extern "C" fn(i32, u64, u32, *mut u64) = sym(lib, "marks_seen");
     let shape = Shape3 { grid: 3, block: 96 };
-    for (launch_mark, with_barrier) in [(1, 1), (2, 0)] {
+    let (first, last) = (ThreadOrder::FirstFirst, ThreadOrder::LastFirst);
+    // (order, barrier, reader, marks the reader finds): without the barrier, the thread that runs
+    // first finds only its own mark, in either order; a reader that runs last finds them all,
+    // which is why launches alternate the order.
+    let cases = [(first, 1, 0, 96), (last, 1, 95, 96), (first, 0, 0, 1), (last, 0, 95, 1), (last, 0, 0, 96)];
+    for (launch_mark, (order, with_barrier, reader, want)) in (1..).zip(cases) {
         let mut out = vec![0u64; 3];
         let p = out.as_mut_ptr();
         // SAFETY: `out` holds one value per block.
-        launch(lib, shape, || unsafe { f(with_barrier, launch_mark, p) });
-        // Without the barrier thread 0 runs ahead and finds only its own mark.
-        let want = if with_barrier == 1 { 96 } else { 1 };
-        assert_eq!(out, vec![want; 3], "with_barrier {with_barrier}");
+        let run = emulator::run_launch_in(order, lib, shape, &|| unsafe { f(with_barrier, launch_mark, reader, p) });
+        run.unwrap();
+        assert_eq!(out, vec![want; 3], "{order:?}, barrier {with_barrier}, reader {reader}");
     }
 }
 
