@@ -1,5 +1,5 @@
 // Host emulation of the CUDA execution model, for the tests and the CUDA host emulator
-// (`cuda/emulator.rs`); common.cuh includes it when TS_HOST_EMULATION is defined, and NVRTC never
+// (`cuda/emulator/`); common.cuh includes it when TS_HOST_EMULATION is defined, and NVRTC never
 // sees it. The system C++ compiler builds a kernel module with it, and `ts_host_launch` runs a
 // launch the way the GPU would: block after block, each block's threads as fibers on the
 // calling thread. A fiber runs until it reaches __syncthreads, a warp shuffle or its end; when
