@@ -123,10 +123,13 @@ pub(crate) fn run_launch_in(
     Err(format!("a launch of {} blocks of {} threads: {}", shape.grid, shape.block, message.unwrap_or_default()))
 }
 
+/// What [`compile`] says when the machine has no host C++ compiler at all.
+pub(crate) const NO_COMPILER: &str = "no host C++ compiler (g++ or c++) was found";
+
 /// Runs the host C++ compiler (`g++`, else `c++`) with `args`; its output when it succeeds, else
 /// its messages.
 fn host_compiler(args: &[&std::ffi::OsStr]) -> std::result::Result<std::process::Output, String> {
-    let mut last = String::from("no host C++ compiler (g++ or c++) was found");
+    let mut last = String::from(NO_COMPILER);
     for cxx in ["g++", "c++"] {
         match std::process::Command::new(cxx).args(args).output() {
             Ok(o) if o.status.success() => return Ok(o),

@@ -6,8 +6,8 @@
 //! against the CPU reference, and also their cooperation between threads: shared memory,
 //! barriers, shuffles and atomics. A shuffle from a lane that does not exist or has returned,
 //! and a deadlock, fail the launch. What stays for a GPU: timing-dependent races (the fibers
-//! interleave in one fixed order) and the PTX conversions. Skipped (with a message) when no
-//! `g++`/`c++` is installed.
+//! interleave in two fixed orders) and the PTX conversions. Skipped (with a message) when no
+//! `g++`/`c++` is installed; a kernel that the host compiler refuses fails.
 
 use crate::cpu::{self, CpuBuffer};
 use crate::cuda::emulator;
@@ -57,7 +57,8 @@ fn kernels_dir() -> PathBuf {
     }
 }
 
-/// The host build of `kernels/<module>.cu`, or `None` (after saying so) without a compiler.
+/// The host build of `kernels/<module>.cu`, or `None` (after saying so) without a compiler; a
+/// compile error fails the test.
 fn module(name: &str) -> Option<&'static Library> {
     build(name, &kernels_dir().join(format!("{name}.cu")))
 }
@@ -71,9 +72,13 @@ fn build(name: &str, src: &std::path::Path) -> Option<&'static Library> {
         return Some(l);
     }
     let out = std::env::temp_dir().join(format!("tessera-host-kernels-{}-{name}.so", std::process::id()));
-    if let Err(e) = emulator::compile(src, &kernels_dir(), &out) {
-        let _ = writeln!(std::io::stderr(), "skipped: cannot build {}: {e}", src.display());
-        return None;
+    match emulator::compile(src, &kernels_dir(), &out) {
+        Err(e) if e == emulator::NO_COMPILER => {
+            let _ = writeln!(std::io::stderr(), "skipped: {e} to build {}", src.display());
+            return None;
+        }
+        Err(e) => panic!("{}: {e}", src.display()),
+        Ok(()) => {}
     }
     // SAFETY: a library we just built from our own sources, with no initialisers of note.
     let lib: &'static Library = Box::leak(Box::new(unsafe { Library::new(&out) }.expect("load host kernels")));
