@@ -60,6 +60,9 @@ step() { # step NAME CMD...: runs CMD, logs to $OUT/NAME.log and a line of $OUT/
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || true
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$OUT/gpu.txt"
+if [ "${TESSERA_CUDA_EMULATOR:-}" = 1 ]; then
+    echo "TESSERA_CUDA_EMULATOR=1: the CUDA host emulator stands in for the GPU (no speed, no NCCL)" >>"$OUT/gpu.txt"
+fi
 if wants tests; then
     step test-cuda "$BIN/test-tessera-tensor-cuda" --test-threads=1
     if grep -h "skipped" "$OUT/test-cuda.log"; then

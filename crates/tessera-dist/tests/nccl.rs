@@ -1,15 +1,21 @@
 //! NCCL on the GPU this machine has: a world of one process, through the same code path as a
 //! world of many (`with_nccl` over the single-process transport, and a rendezvous file). On a
-//! machine without a GPU these tests say so and check only that asking for NCCL is a clear
-//! error; on a machine with one, NCCL must be found (see `benches/gpu/run.sh`).
+//! machine without a GPU (or with the CUDA host emulator) these tests say so and check only that
+//! asking for NCCL is a clear error; on a machine with one, NCCL must be found (see
+//! `benches/gpu/run.sh`).
 #![cfg(feature = "cuda")]
 
 use std::time::Duration;
 use tessera_dist::{all_reduce_bucketed, Backend, Communicator, FlatBucket, Reduce, Topology};
 use tessera_tensor::{DType, Device, Tensor};
 
-/// The first GPU, or `None` (saying so) without one.
+/// The first GPU, or `None` (saying so) without one. The CUDA host emulator is none: NCCL needs
+/// a real GPU.
 fn gpu() -> Option<Device> {
+    if tessera_kernels::cuda::emulator::enabled() {
+        eprintln!("skipped: the CUDA host emulator stands in for device 0, and NCCL needs a GPU");
+        return None;
+    }
     match Device::cuda(0) {
         Ok(d) => Some(d),
         Err(e) => {
