@@ -83,6 +83,34 @@ fn int(v: usize, what: &str) -> Result<i32> {
     i32::try_from(v).map_err(|_| Error::Cuda { op: "matmul", msg: format!("{what} {v} exceeds cuBLAS's 32-bit limit") })
 }
 
+/// Row-major `C = A B` in cuBLAS's column-major terms, `Cᵀ = Bᵀ Aᵀ`: the operands swapped, each
+/// read as its [`OperandRead`] says from the buffer at address `base`; `count` products of
+/// `m x n` at `out`, added to what is there when `accumulate`.
+fn column_major(
+    dtype: DType,
+    [m, k, n]: [usize; 3],
+    count: usize,
+    (a, a_base): (&OperandRead, u64),
+    (b, b_base): (&OperandRead, u64),
+    out: u64,
+    accumulate: bool,
+) -> Gemm {
+    let esize = dtype.size_in_bytes() as u64;
+    let at = |r: &OperandRead, base: u64| (base + r.offset as u64 * esize, r.ld, r.batch_stride);
+    Gemm {
+        dtype,
+        transposed: (b.transposed, a.transposed),
+        m: n,
+        n: m,
+        k,
+        a: at(b, b_base),
+        b: at(a, a_base),
+        c: (out, n, m * n),
+        count,
+        accumulate,
+    }
+}
+
 /// The plan's `lhs @ rhs` (+ `bias` rows), as [`crate::cpu::matmul`]: cuBLAS accumulates
 /// (beta = 1) onto the bias rows when there are some.
 pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Option<&CudaBuffer>) -> Result<CudaBuffer> {
@@ -122,7 +150,7 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Optio
         Some(b) => b,
         None => CudaBuffer::alloc(lhs.device(), dtype, count * m * n)?,
     };
-    let esize = dtype.size_in_bytes() as u64;
+    let g = column_major(dtype, [m, k, n], count, (&a.read, a.buf.ptr()), (&b.read, b.buf.ptr()), out.ptr(), beta_one);
     let op = |t: bool| if t { sys::cublasOperation_t::CUBLAS_OP_T } else { sys::cublasOperation_t::CUBLAS_OP_N };
     let (one32, zero32, one64, zero64) = (1f32, 0f32, 1f64, 0f64);
     let (alpha, beta): (*const c_void, *const c_void) = match (dtype == DType::F64, beta_one) {
@@ -133,21 +161,8 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Optio
     };
     let dev = lhs.device().clone();
     if dev.is_emulated() {
-        let at = |o: &Operand| (o.buf.ptr() + o.read.offset as u64 * esize, o.read.ld, o.read.batch_stride);
-        let gemm = Gemm {
-            dtype,
-            transposed: (b.read.transposed, a.read.transposed),
-            m: n,
-            n: m,
-            k,
-            a: at(&b),
-            b: at(&a),
-            c: (out.ptr(), n, m * n),
-            count,
-            accumulate: beta_one,
-        };
         // SAFETY: the same operands, leading dims and strides cuBLAS would read, in host memory.
-        unsafe { gemm.run_on_host() };
+        unsafe { g.run_on_host() };
         return Ok(out);
     }
     dev.bind()?;
@@ -158,26 +173,26 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Optio
         unsafe {
             blas::gemm_strided_batched_ex(
                 *handle.handle(),
-                op(b.read.transposed),
-                op(a.read.transposed),
-                int(n, "n")?,
-                int(m, "m")?,
-                int(k, "k")?,
+                op(g.transposed.0),
+                op(g.transposed.1),
+                int(g.m, "n")?,
+                int(g.n, "m")?,
+                int(g.k, "k")?,
                 alpha,
-                (b.buf.ptr() + b.read.offset as u64 * esize) as *const c_void,
+                g.a.0 as *const c_void,
                 data_type,
-                int(b.read.ld, "ldb")?,
-                b.read.batch_stride as i64,
-                (a.buf.ptr() + a.read.offset as u64 * esize) as *const c_void,
+                int(g.a.1, "ldb")?,
+                g.a.2 as i64,
+                g.b.0 as *const c_void,
                 data_type,
-                int(a.read.ld, "lda")?,
-                a.read.batch_stride as i64,
+                int(g.b.1, "lda")?,
+                g.b.2 as i64,
                 beta,
-                out.ptr() as *mut c_void,
+                g.c.0 as *mut c_void,
                 data_type,
-                int(n, "ldc")?,
-                (m * n) as i64,
-                int(count, "batch")?,
+                int(g.c.1, "ldc")?,
+                g.c.2 as i64,
+                int(g.count, "batch")?,
                 compute,
                 sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
             )
@@ -224,24 +239,14 @@ mod tests {
                     Some(full) => {
                         cpu::copy_strided(&CpuBuffer::F64(src.to_vec()), full).as_slice::<f64>().unwrap().to_vec()
                     }
-                    None => src[p.offset..].to_vec(),
+                    None => src.to_vec(),
                 }
             };
             let count = s.batch.iter().product::<usize>().max(1);
             let (rb, ra) = (read(&pb, &b), read(&pa, &a));
             let mut got = vec![0.0; count * s.m * s.n];
-            let gemm = Gemm {
-                dtype: DType::F64,
-                transposed: (pb.transposed, pa.transposed),
-                m: s.n,
-                n: s.m,
-                k: s.k,
-                a: (rb.as_ptr() as u64, pb.ld, pb.batch_stride),
-                b: (ra.as_ptr() as u64, pa.ld, pa.batch_stride),
-                c: (got.as_mut_ptr() as u64, s.n, s.m * s.n),
-                count,
-                accumulate: false,
-            };
+            let (ab, bb, out) = (ra.as_ptr() as u64, rb.as_ptr() as u64, got.as_mut_ptr() as u64);
+            let gemm = column_major(DType::F64, [s.m, s.k, s.n], count, (&pa, ab), (&pb, bb), out, false);
             // SAFETY: the reads hold every element their leading dims and strides reach (the
             // test's claim), and `got` the whole output.
             unsafe { gemm.run_on_host() };

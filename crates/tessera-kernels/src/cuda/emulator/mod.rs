@@ -39,30 +39,24 @@ fn emulator_error(msg: String) -> Error {
 /// Host memory standing in for device memory, 256-byte aligned as cudaMalloc's is.
 #[derive(Default)]
 pub(crate) struct HostMemory {
-    sizes: HashMap<u64, usize>,
-}
-
-impl HostMemory {
-    fn layout(bytes: usize) -> Result<std::alloc::Layout> {
-        std::alloc::Layout::from_size_align(bytes.max(1), 256)
-            .map_err(|_| emulator_error(format!("no layout for {bytes} bytes")))
-    }
+    blocks: HashMap<u64, std::alloc::Layout>,
 }
 
 impl RawAllocator for HostMemory {
     fn alloc(&mut self, bytes: usize) -> Result<u64> {
-        let layout = Self::layout(bytes)?;
+        let layout = std::alloc::Layout::from_size_align(bytes.max(1), 256)
+            .map_err(|_| emulator_error(format!("no layout for {bytes} bytes")))?;
         // SAFETY: the layout's size is at least 1.
         let ptr = unsafe { std::alloc::alloc(layout) };
         if ptr.is_null() {
             return Err(Error::OutOfDeviceMemory { device: 0, requested: bytes, free: 0, total: 0 });
         }
-        self.sizes.insert(ptr as u64, bytes);
+        self.blocks.insert(ptr as u64, layout);
         Ok(ptr as u64)
     }
 
     fn free(&mut self, ptr: u64) {
-        if let Some(layout) = self.sizes.remove(&ptr).and_then(|bytes| Self::layout(bytes).ok()) {
+        if let Some(layout) = self.blocks.remove(&ptr) {
             // SAFETY: `ptr` came from `alloc` with this layout and is freed once.
             unsafe { std::alloc::dealloc(ptr as *mut u8, layout) };
         }
@@ -299,6 +293,6 @@ mod tests {
         for p in ptrs {
             mem.free(p);
         }
-        assert!(mem.sizes.is_empty());
+        assert!(mem.blocks.is_empty());
     }
 }
