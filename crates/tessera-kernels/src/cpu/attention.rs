@@ -196,13 +196,24 @@ fn dot<T: FloatMath>(a: &[T], b: &[T]) -> T {
 }
 
 impl Weights<'_> {
-    /// Scales the score tile `s` (`n` rows from query `i0`, keys `j0..j0 + kc`) and sets the
-    /// scores of masked weights (causal or padding) to `-inf`.
-    fn mask_scores<T: FloatMath>(&self, p: usize, i0: usize, j0: usize, kc: usize, s: &mut [T]) {
-        let (scale, neg_inf) = (T::from_f64(self.plan.scale), T::from_f64(f64::NEG_INFINITY));
+    /// `n` rows from query `i0` of the plan's scaled scores against keys `j0..j0 + kc`, into the
+    /// score tile `s`, the scores of masked weights (causal or padding) `-inf`.
+    fn scores<T: FloatMath + 'static>(
+        &self,
+        p: usize,
+        i0: usize,
+        j0: usize,
+        kc: usize,
+        q: &Rows<'_, T>,
+        k: &Rows<'_, T>,
+        s: &mut [T],
+    ) {
+        let n = s.len() / KEYS;
+        let scale = T::from_f64(self.plan.scale);
+        tile::products((q.rows(p, i0, n), q.stride), self.plan.head_dim, (k.rows(p, j0, kc), k.stride), kc, scale, s);
+        let neg_inf = T::from_f64(f64::NEG_INFINITY);
         for (r, row) in s.chunks_exact_mut(KEYS).enumerate() {
             let row = &mut row[..kc];
-            tile::scale(row, scale);
             let visible = self.plan.key_limit(i0 + r).saturating_sub(j0).min(kc);
             row[visible..].fill(neg_inf);
             if self.mask.is_some() {
@@ -277,12 +288,10 @@ fn forward<T: FloatMath + Send + Sync>(
         let n = lse.len();
         let mut t = Scratch::new();
         let (mut m, mut l) = (vec![neg_inf; n], vec![T::ZERO; n]);
-        let qi = q.rows(p, i0, n);
         let limit = plan.key_limit(i0 + n - 1);
         for j0 in (0..limit).step_by(KEYS) {
             let kc = (j0 + KEYS).min(limit) - j0;
-            tile::products((qi, q.stride), d, (k.rows(p, j0, kc), k.stride), kc, &mut t.s[..n * KEYS]);
-            weights.mask_scores(p, i0, j0, kc, &mut t.s[..n * KEYS]);
+            weights.scores(p, i0, j0, kc, q, k, &mut t.s[..n * KEYS]);
             tile::online_softmax(&mut t.s[..n * KEYS], kc, &mut m, &mut l, out, dv);
             weights.apply_dropout(p, i0, j0, kc, &mut t.s[..n * KEYS]);
             tile::add_rows(&t.s[..n * KEYS], kc, (v.rows(p, j0, kc), v.stride), dv, out);
@@ -315,21 +324,22 @@ fn backward<T: FloatMath + Send + Sync>(
     let problem = |(p, ((dq, dk), dvp)): (usize, Grads<'_, T>)| {
         let mut t = Scratch::new();
         for j0 in (0..sk).step_by(KEYS) {
-            let kc = KEYS.min(sk - j0);
-            let (kj, vj) = ((k.rows(p, j0, kc), k.stride), (v.rows(p, j0, kc), v.stride));
-            let (dkj, dvj) = (&mut dk[j0 * d..][..kc * d], &mut dvp[j0 * dv..][..kc * dv]);
             // The first query that sees key j0.
             let first = if f.spec.causal { (j0 + sq).saturating_sub(sk) } else { 0 };
             for i0 in (first..sq).step_by(ROWS) {
                 let n = ROWS.min(sq - i0);
+                // The tile's keys that its last row sees (a causal tile on the diagonal sees
+                // fewer than the whole key tile; `first` keeps this at 1 or more).
+                let kc = f.key_limit(i0 + n - 1).min(sk).min(j0 + KEYS) - j0;
+                let (kj, vj) = ((k.rows(p, j0, kc), k.stride), (v.rows(p, j0, kc), v.stride));
+                let (dkj, dvj) = (&mut dk[j0 * d..][..kc * d], &mut dvp[j0 * dv..][..kc * dv]);
                 let (qi, doi) = ((q.rows(p, i0, n), q.stride), (&d_out[(p * sq + i0) * dv..][..n * dv], dv));
                 let (s, ds) = (&mut t.s[..n * KEYS], &mut t.ds[..n * KEYS]);
-                tile::products(qi, d, kj, kc, s);
-                w.mask_scores(p, i0, j0, kc, s);
+                w.scores(p, i0, j0, kc, q, k, s);
                 tile::weights_from_lse(s, kc, &lse[p * sq + i0..][..n]);
                 // dP = dO Vᵀ, through the dropout mask; dS = P (dP - D); P itself becomes the
                 // dropped-out weights that dV needs.
-                tile::products(doi, dv, vj, kc, ds);
+                tile::products(doi, dv, vj, kc, T::ONE, ds);
                 w.apply_dropout(p, i0, j0, kc, ds);
                 tile::softmax_grad(s, ds, kc, &delta[p * sq + i0..][..n], scale);
                 w.apply_dropout(p, i0, j0, kc, s);

@@ -33,14 +33,15 @@ struct View {
     col_stride: usize,
 }
 
-/// `dst (+)= lhs · rhs` with `gemm` on the calling thread; `dst` is `[lhs.rows, rhs.cols]` with
-/// row stride `dst_stride`, accumulated onto when `accumulate`.
+/// `dst (+)= factor · lhs · rhs` with `gemm` on the calling thread; `dst` is
+/// `[lhs.rows, rhs.cols]` with row stride `dst_stride`, accumulated onto when `accumulate`.
 fn gemm_into<T: FloatMath + 'static>(
     dst: &mut [T],
     dst_stride: usize,
     accumulate: bool,
     lhs: (&[T], View),
     rhs: (&[T], View),
+    factor: T,
 ) {
     let ((a, la), (b, lb)) = (lhs, rhs);
     let (m, k, n) = (la.rows, la.cols, lb.cols);
@@ -81,7 +82,7 @@ fn gemm_into<T: FloatMath + 'static>(
             lb.col_stride as isize,
             lb.row_stride as isize,
             T::ONE,
-            T::ONE,
+            factor,
             false,
             false,
             false,
@@ -90,14 +91,21 @@ fn gemm_into<T: FloatMath + 'static>(
     }
 }
 
-/// `s[r][c] = Σ_t a[r][t] b[c][t]` for the rows of `s` (stride [`KEYS`]) and the `kc` rows of `b`;
-/// `a` and `b` are given with their row strides, each row's `w` values contiguous: a tile of
-/// `a bᵀ` (zeros when `w` is 0).
-pub(super) fn products<T: FloatMath + 'static>(a: (&[T], usize), w: usize, b: (&[T], usize), kc: usize, s: &mut [T]) {
+/// `s[r][c] = factor · Σ_t a[r][t] b[c][t]` for the rows of `s` (stride [`KEYS`]) and the `kc`
+/// rows of `b`; `a` and `b` are given with their row strides, each row's `w` values contiguous: a
+/// tile of `a bᵀ`, scaled in the product's last step (zeros when `w` is 0).
+pub(super) fn products<T: FloatMath + 'static>(
+    a: (&[T], usize),
+    w: usize,
+    b: (&[T], usize),
+    kc: usize,
+    factor: T,
+    s: &mut [T],
+) {
     let n = s.len() / KEYS;
     let lhs = View { rows: n, cols: w, row_stride: a.1, col_stride: 1 };
     let rhs = View { rows: w, cols: kc, row_stride: 1, col_stride: b.1 };
-    gemm_into(s, KEYS, false, (a.0, lhs), (b.0, rhs));
+    gemm_into(s, KEYS, false, (a.0, lhs), (b.0, rhs), factor);
 }
 
 /// `y[r] += Σ_c coef[r][c] x[c]` over `kc` rows `x[c]` of width `w` (given with their row
@@ -106,7 +114,7 @@ pub(super) fn add_rows<T: FloatMath + 'static>(coef: &[T], kc: usize, x: (&[T], 
     let n = y.len() / w.max(1);
     let lhs = View { rows: n, cols: kc, row_stride: KEYS, col_stride: 1 };
     let rhs = View { rows: kc, cols: w, row_stride: x.1, col_stride: 1 };
-    gemm_into(y, w, true, (coef, lhs), (x.0, rhs));
+    gemm_into(y, w, true, (coef, lhs), (x.0, rhs), T::ONE);
 }
 
 /// `y[c] += Σ_r coef[r][c] x[r]` over the rows `x[r]` of the coefficient tile (width `w`, given
@@ -121,7 +129,7 @@ pub(super) fn add_rows_transposed<T: FloatMath + 'static>(
     let n = coef.len() / KEYS;
     let lhs = View { rows: kc, cols: n, row_stride: 1, col_stride: KEYS };
     let rhs = View { rows: n, cols: w, row_stride: x.1, col_stride: 1 };
-    gemm_into(y, w, true, (coef, lhs), (x.0, rhs));
+    gemm_into(y, w, true, (coef, lhs), (x.0, rhs), T::ONE);
 }
 
 /// `row[c] = exp(row[c] - shift)` (0 where `row[c]` is `-inf`; flushed to 0 where the result
@@ -151,7 +159,7 @@ fn lanes_fold<T: FloatMath>(row: &[T], init: T, f: impl Fn(T, T) -> T) -> T {
 
 /// `row *= a`.
 #[inline(always)]
-pub(super) fn scale<T: FloatMath>(row: &mut [T], a: T) {
+fn scale<T: FloatMath>(row: &mut [T], a: T) {
     row.iter_mut().for_each(|x| *x = *x * a);
 }
 
