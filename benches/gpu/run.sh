@@ -98,8 +98,12 @@ if wants train; then
 fi
 
 if wants bench; then
-    step bench "$BIN/gpu-bench" --out "$OUT/tessera-ops.jsonl"
-    step bench-steps "$BIN/gpu-steps" --device "$DEVICE" --out "$OUT/tessera-steps.jsonl"
+    # On the emulator the benchmarks are a dry run of the programs and the report: their
+    # operands a few thousandth of the size, one timed iteration.
+    bench_args=() steps_args=()
+    if [ "${TESSERA_CUDA_EMULATOR:-}" = 1 ]; then bench_args=(--small --iters 1) steps_args=(--iters 1); fi
+    step bench "$BIN/gpu-bench" "${bench_args[@]}" --out "$OUT/tessera-ops.jsonl"
+    step bench-steps "$BIN/gpu-steps" "${steps_args[@]}" --device "$DEVICE" --out "$OUT/tessera-steps.jsonl"
     cat "$OUT"/tessera-ops.jsonl "$OUT"/tessera-steps.jsonl >"$OUT/tessera.jsonl" 2>/dev/null
     if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
         step torch python3 benches/gpu/torch_compare.py --out "$OUT/torch.jsonl"

@@ -65,10 +65,19 @@ def main():
     report("add", "f32", str(n), time_ms(lambda: x + y, a.iters), 12 * n, n)
     report("exp", "f32", str(n), time_ms(lambda: torch.exp(x), a.iters), 8 * n, n)
     report("dropout", "f32", str(n), time_ms(lambda: torch.nn.functional.dropout(x, 0.1), a.iters), 8 * n, 0)
+    report("cast_to_bf16", "f32", str(n), time_ms(lambda: x.to(torch.bfloat16), a.iters), 6 * n, 0)
+    xh = x.to(torch.bfloat16)
+    report("cast_to_f32", "bf16", str(n), time_ms(lambda: xh.to(torch.float32), a.iters), 6 * n, 0)
+    del xh
     del x, y
     m = torch.rand(65536, 1024, device=dev)
     report("sum_dim1", "f32", "65536x1024", time_ms(lambda: m.sum(1), a.iters), 4 * (m.numel() + 65536), m.numel())
     report("softmax_dim1", "f32", "65536x1024", time_ms(lambda: torch.softmax(m, 1), a.iters), 8 * m.numel(), 0)
+    report("logsumexp_dim1", "f32", "65536x1024", time_ms(lambda: torch.logsumexp(m, 1), a.iters),
+           4 * (m.numel() + 65536), 0)
+    w, b = torch.rand(1024, device=dev), torch.rand(1024, device=dev)
+    report("layer_norm", "f32", "65536x1024",
+           time_ms(lambda: torch.nn.functional.layer_norm(m, (1024,), w, b, 1e-5), a.iters), 8 * m.numel(), 0)
     del m
     for rows_, classes in [(1120, 5000), (8192, 32000)]:
         logits = (torch.rand(rows_, classes, device=dev) * 2 - 1).requires_grad_()
