@@ -133,7 +133,11 @@ __device__ void attention_dkdv(AttnArgs a, const T* q, const T* k, const T* v, c
             for (u64 c = l.lane; c < a.d; c += l.lanes) kj[c] = Elem<T>::load(k[(p * a.sk + j) * a.d + c]), dkj[c] = 0;
             for (u64 c = l.lane; c < a.dv; c += l.lanes) vj[c] = Elem<T>::load(v[(p * a.sk + j) * a.dv + c]), dvj[c] = 0;
         }
-        for (u64 i0 = 0; i0 < a.sq; i0 += TILE) {
+        // Under a causal mask no query before the first that sees the block's first key sees any
+        // of its keys: the query tiles start there.
+        u64 j_first = (unit % chunks) * l.warps;
+        u64 i_first = a.causal && j_first + a.sq > a.sk ? j_first + a.sq - a.sk : 0;
+        for (u64 i0 = i_first; i0 < a.sq; i0 += TILE) {
             __syncthreads();
             stage<T, A, TILE>(qs, q, p, a.sq, a.d, i0);
             stage<T, A, TILE>(dos, d_out, p, a.sq, a.dv, i0);
