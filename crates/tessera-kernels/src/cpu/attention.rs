@@ -250,24 +250,37 @@ impl Weights<'_> {
     }
 }
 
-/// Runs `f(problem, first_row, a_rows, b_rows)` over every tile of `ROWS` rows of every problem
-/// of `rows` rows, in parallel when the work is large; `a` and `b` hold per-row outputs of widths
-/// `wa` and `wb`.
-fn for_each_row_tile<T: Send, F>(rows: usize, work: usize, outs: (&mut [T], usize, &mut [T], usize), f: F)
-where
-    F: Fn(usize, usize, &mut [T], &mut [T]) + Sync,
+/// Runs `f(scratch, problem, first_row, a_rows, b_rows)` over every tile of `ROWS` rows of every
+/// problem of `rows` rows, in parallel when the work is large; `a` and `b` hold per-row outputs of
+/// widths `wa` and `wb`. Each thread's tiles share one scratch from `init`.
+fn for_each_row_tile<T: Send, S, I, F>(
+    rows: usize,
+    work: usize,
+    outs: (&mut [T], usize, &mut [T], usize),
+    init: I,
+    f: F,
+) where
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize, usize, &mut [T], &mut [T]) + Sync,
 {
     let (a, wa, b, wb) = outs;
     let rows = rows.max(1);
-    let tiles = |(p, (a, b)): (usize, (&mut [T], &mut [T]))| {
+    let tiles = |scratch: &mut S, (p, (a, b)): (usize, (&mut [T], &mut [T]))| {
         for (t, (ta, tb)) in a.chunks_mut(ROWS * wa.max(1)).zip(b.chunks_mut(ROWS * wb.max(1))).enumerate() {
-            f(p, t * ROWS, ta, tb);
+            f(scratch, p, t * ROWS, ta, tb);
         }
     };
     if par::worth_parallel(work) {
-        a.par_chunks_mut(rows * wa.max(1)).zip(b.par_chunks_mut(rows * wb.max(1))).enumerate().for_each(tiles);
+        a.par_chunks_mut(rows * wa.max(1))
+            .zip(b.par_chunks_mut(rows * wb.max(1)))
+            .enumerate()
+            .for_each_init(init, tiles);
     } else {
-        a.chunks_mut(rows * wa.max(1)).zip(b.chunks_mut(rows * wb.max(1))).enumerate().for_each(tiles);
+        let mut scratch = init();
+        a.chunks_mut(rows * wa.max(1))
+            .zip(b.chunks_mut(rows * wb.max(1)))
+            .enumerate()
+            .for_each(|x| tiles(&mut scratch, x));
     }
 }
 
@@ -284,9 +297,8 @@ fn forward<T: FloatMath + Send + Sync>(
     let weights = Weights::new(plan, mask);
     let neg_inf = T::from_f64(f64::NEG_INFINITY);
     let work = plan.problems * sq * sk * (d + dv);
-    for_each_row_tile(sq, work, (&mut out, dv, &mut lse, 1), |p, i0, out, lse| {
+    for_each_row_tile(sq, work, (&mut out, dv, &mut lse, 1), Scratch::new, |t: &mut Scratch<T>, p, i0, out, lse| {
         let n = lse.len();
-        let mut t = Scratch::new();
         let (mut m, mut l) = (vec![neg_inf; n], vec![T::ZERO; n]);
         let limit = plan.key_limit(i0 + n - 1);
         for j0 in (0..limit).step_by(KEYS) {
@@ -321,8 +333,7 @@ fn backward<T: FloatMath + Send + Sync>(
     // One problem at a time per thread, key tiles outside and row tiles inside: each weight is
     // recomputed once and feeds dV, dK and dQ.
     type Grads<'a, T> = ((&'a mut [T], &'a mut [T]), &'a mut [T]);
-    let problem = |(p, ((dq, dk), dvp)): (usize, Grads<'_, T>)| {
-        let mut t = Scratch::new();
+    let problem = |t: &mut Scratch<T>, (p, ((dq, dk), dvp)): (usize, Grads<'_, T>)| {
         for j0 in (0..sk).step_by(KEYS) {
             // The first query that sees key j0.
             let first = if f.spec.causal { (j0 + sq).saturating_sub(sk) } else { 0 };
@@ -352,9 +363,12 @@ fn backward<T: FloatMath + Send + Sync>(
     let work = problems * sq * sk * (d + dv);
     let (cq, ck, cv) = ((sq * d).max(1), (sk * d).max(1), (sk * dv).max(1));
     if par::worth_parallel(work) && problems > 1 {
-        dq.par_chunks_mut(cq).zip(dk.par_chunks_mut(ck)).zip(dv_out.par_chunks_mut(cv)).enumerate().for_each(problem);
+        let grads = dq.par_chunks_mut(cq).zip(dk.par_chunks_mut(ck)).zip(dv_out.par_chunks_mut(cv));
+        grads.enumerate().for_each_init(Scratch::new, problem);
     } else {
-        dq.chunks_mut(cq).zip(dk.chunks_mut(ck)).zip(dv_out.chunks_mut(cv)).enumerate().for_each(problem);
+        let mut t = Scratch::new();
+        let grads = dq.chunks_mut(cq).zip(dk.chunks_mut(ck)).zip(dv_out.chunks_mut(cv));
+        grads.enumerate().for_each(|x| problem(&mut t, x));
     }
     [dq, dk, dv_out]
 }

@@ -189,7 +189,8 @@ fn backward_matches_the_formula_across_tiles_causal_diagonals_and_dropout() {
     let vals = |n: usize, k: f64| (0..n).map(|i| ((i as f64) * 0.37 + k).sin() * 2.0).collect::<Vec<f64>>();
     let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
     for (sk, causal, drop) in [(70, true, false), (150, true, false), (150, false, false), (70, true, true)] {
-        let (q, k, v, d_out) = (vals(2 * sq * d, 0.1), vals(2 * sk * d, 0.7), vals(2 * sk * dv, 1.3), vals(2 * sq * dv, 2.9));
+        let (q, k, v, d_out) =
+            (vals(2 * sq * d, 0.1), vals(2 * sk * d, 0.7), vals(2 * sk * dv, 1.3), vals(2 * sq * dv, 2.9));
         let (ql, kl, vl, ol) = (l(&[1, 2, sq, d]), l(&[1, 2, sk, d]), l(&[1, 2, sk, dv]), l(&[1, 2, sq, dv]));
         let dropout = drop.then_some(DropoutMask { p: 0.3, seed: 11, first: 5 });
         let spec = AttentionSpec { causal, dropout, ..Default::default() };
