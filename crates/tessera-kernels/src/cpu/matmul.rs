@@ -167,9 +167,10 @@ pub(super) fn batched<T: GemmElem>(
     bias: Option<(&[T], &Layout)>,
 ) -> Vec<T> {
     let (m, k, n) = (s.m, s.k, s.n);
-    let count: usize = s.batch.iter().product();
+    // Zero-aware and saturating: an empty product's other dims may overflow when multiplied;
+    // a non-empty one that large was refused as out of memory before it came here.
+    let (count, len) = (s.count(), s.out_elem_count());
     let bias = bias.map(|(v, l)| strided_values(v, l));
-    let len = count * m * n;
     let mut out = Vec::with_capacity(len);
     if len == 0 {
         return out;
@@ -207,9 +208,11 @@ pub(super) fn batched<T: GemmElem>(
         repacked = strided_values(b, rl).into_owned();
         rhs = Operand::new(&repacked, &Layout::contiguous(rl.shape().clone()), &s.batch);
     }
-    let flops = m * n * k;
+    // Saturating: k is not bounded by any buffer when an operand is a broadcast view.
+    let flops = m.saturating_mul(n).saturating_mul(k);
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
-    let batch_par = !inner_par && count > 1 && count * flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
+    let batch_par =
+        !inner_par && count > 1 && count.saturating_mul(flops) >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
     if inner_par || batch_par {
         par::rearm();
     }

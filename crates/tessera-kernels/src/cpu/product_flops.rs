@@ -8,7 +8,9 @@ static PRODUCT_FLOPS: AtomicU64 = AtomicU64::new(0);
 
 /// Adds an `m × k` by `k × n` product's `2 m n k` floating-point operations to the count.
 pub(super) fn count_product(m: usize, n: usize, k: usize) {
-    PRODUCT_FLOPS.fetch_add(2 * (m as u64) * (n as u64) * (k as u64), Ordering::Relaxed);
+    // Saturating: a broadcast operand can give a product more flops than a u64 counts.
+    let flops = [m, n, k].iter().fold(2u64, |a, &d| a.saturating_mul(d as u64));
+    PRODUCT_FLOPS.fetch_add(flops, Ordering::Relaxed);
 }
 
 /// Floating-point operations (a multiply-add counts as two) of every matrix product the CPU

@@ -135,20 +135,20 @@ pub fn matmul(plan: &MatmulPlan, lhs: &CudaBuffer, rhs: &CudaBuffer, bias: Optio
         DType::BF16 => (sys::cudaDataType::CUDA_R_16BF, sys::cublasComputeType_t::CUBLAS_COMPUTE_32F),
         _ => unreachable!("the plan admits float dtypes only"),
     };
-    let count: usize = s.batch.iter().product();
+    let (count, len) = (s.count(), s.out_elem_count());
     let (m, k, n) = (s.m, s.k, s.n);
-    if count * m * n == 0 {
+    if len == 0 {
         return CudaBuffer::alloc(lhs.device(), dtype, 0);
     }
     if k == 0 {
-        return init.map_or_else(|| super::creation::full(lhs.device(), dtype, count * m * n, 0.0), Ok);
+        return init.map_or_else(|| super::creation::full(lhs.device(), dtype, len, 0.0), Ok);
     }
     let a = operand(lhs, ll, &s.batch)?;
     let b = operand(rhs, rl, &s.batch)?;
     let beta_one = init.is_some();
     let out = match init {
         Some(b) => b,
-        None => CudaBuffer::alloc(lhs.device(), dtype, count * m * n)?,
+        None => CudaBuffer::alloc(lhs.device(), dtype, len)?,
     };
     let g = column_major(dtype, [m, k, n], count, (&a.read, a.buf.ptr()), (&b.read, b.buf.ptr()), out.ptr(), beta_one);
     let op = |t: bool| if t { sys::cublasOperation_t::CUBLAS_OP_T } else { sys::cublasOperation_t::CUBLAS_OP_N };

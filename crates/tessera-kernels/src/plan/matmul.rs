@@ -2,7 +2,7 @@
 
 use super::{require_float, require_same_dtype, Arg};
 use crate::Result;
-use tessera_core::{broadcast_shapes, DType, Error, Layout, Shape};
+use tessera_core::{broadcast_shapes, saturating_product, DType, Error, Layout, Shape};
 
 /// The dims of a (batched) product `[..., m, k] x [..., k, n]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +47,10 @@ impl MatmulShape {
         self.count().saturating_mul(self.m).saturating_mul(self.n)
     }
 
-    /// The number of matrices in the batch.
+    /// The number of matrices in the batch (saturating, so that batch dims whose product
+    /// overflows but include a 0 count 0, and others at least as many as can exist).
     pub fn count(&self) -> usize {
-        self.batch.iter().product()
+        saturating_product(self.batch.iter().copied())
     }
 }
 

@@ -260,8 +260,9 @@ impl PoolPlan {
     pub fn divisor(&self, wh: &Window, ww: &Window) -> f64 {
         match self.kind {
             PoolKind::Avg(AvgPool2dSpec { divisor_override: Some(d), .. }) => d as f64,
-            PoolKind::Avg(AvgPool2dSpec { count_include_pad: true, .. }) => (wh.padded * ww.padded) as f64,
-            _ => (wh.count * ww.count) as f64,
+            // In f64: padding can make a window's padded area more than a usize counts.
+            PoolKind::Avg(AvgPool2dSpec { count_include_pad: true, .. }) => wh.padded as f64 * ww.padded as f64,
+            _ => wh.count as f64 * ww.count as f64,
         }
     }
 
