@@ -74,7 +74,8 @@ __device__ __forceinline__ void outputs_of(const Axis& a, u64 i, u64& lo, u64& h
 
 __device__ __forceinline__ double avg_divisor(const Win& h, const Win& w, int include_pad, u64 divisor) {
     if (divisor) return (double)divisor;
-    return include_pad ? (double)(h.padded * w.padded) : (double)(h.count * w.count);
+    // In double, as the CPU half: a huge kernel with half of it as padding overflows a u64 area.
+    return include_pad ? (double)h.padded * (double)w.padded : (double)h.count * (double)w.count;
 }
 
 template <typename T>
