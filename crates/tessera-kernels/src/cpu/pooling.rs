@@ -120,12 +120,18 @@ impl Interior {
         };
         let [ah, aw] = plan.axes;
         let (rows, cols) = (full(&ah, wh), full(&aw, ww));
+        let none = Interior { rows: 0..0, cols: 0..0, taps: Vec::new(), kw: 1 };
+        // Checked before the taps are listed: a kernel far larger than the input is legal with
+        // padding, and its taps are only bounded by the input when some window lies inside it.
+        if rows.len().saturating_mul(cols.len()) < MIN_TAP_RUN {
+            return none;
+        }
         let taps: Option<Vec<u32>> = (0..ah.kernel)
             .flat_map(|i| (0..aw.kernel).map(move |j| u32::try_from(i * ah.dilation * aw.input + j * aw.dilation).ok()))
             .collect();
         match taps {
-            Some(taps) if rows.len() * cols.len() >= MIN_TAP_RUN => Interior { rows, cols, taps, kw: aw.kernel },
-            _ => Interior { rows: 0..0, cols: 0..0, taps: Vec::new(), kw: 1 },
+            Some(taps) => Interior { rows, cols, taps, kw: aw.kernel },
+            None => none,
         }
     }
 
