@@ -211,8 +211,10 @@ pub(super) fn batched<T: GemmElem>(
     // Saturating: k is not bounded by any buffer when an operand is a broadcast view.
     let flops = m.saturating_mul(n).saturating_mul(k);
     let inner_par = flops >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
-    let batch_par =
-        !inner_par && count > 1 && count.saturating_mul(flops) >= GEMM_PAR_MIN_FLOPS && rayon::current_num_threads() > 1;
+    let batch_par = !inner_par
+        && count > 1
+        && count.saturating_mul(flops) >= GEMM_PAR_MIN_FLOPS
+        && rayon::current_num_threads() > 1;
     if inner_par || batch_par {
         par::rearm();
     }
