@@ -35,7 +35,11 @@ __device__ __forceinline__ Axis make_axis(u64 in, u64 out, u64 k, u64 s, u64 p, 
 __device__ __forceinline__ Win window(const Axis& a, u64 o) {
     Win w;
     if (a.k == 0) {
-        u64 s = o * a.in / a.out, e = ((o + 1) * a.in + a.out - 1) / a.out;
+        // (o + 1) * in can pass 64 bits where in is a broadcast length (the CPU half takes 128 bits,
+        // which NVRTC lacks by default): with in = q * out + r, only the r part is divided, and
+        // (o + 1) * r < out^2 fits, an output of more than 2^32 per plane being past any memory.
+        u64 q = a.in / a.out, r = a.in % a.out;
+        u64 s = o * q + o * r / a.out, e = (o + 1) * q + ((o + 1) * r + a.out - 1) / a.out;
         w.first = s;
         w.count = e - s;
         w.step = 1;
@@ -50,8 +54,9 @@ __device__ __forceinline__ Win window(const Axis& a, u64 o) {
         u64 left = ((u64)((i64)a.in - first) + a.d - 1) / a.d;
         count = a.k - skip < left ? a.k - skip : left;
     }
-    i64 end = start + (i64)a.k, limit = (i64)(a.in + a.p);
-    if (end > limit) end = limit;
+    // The kernel clipped to the padded input without passing i64 (PoolAxis::window saturates).
+    i64 limit = (i64)(a.in + a.p);
+    i64 end = limit < start || (u64)(limit - start) < a.k ? limit : start + (i64)a.k;
     w.first = first < 0 ? 0 : (u64)first;
     w.count = count;
     w.step = a.d;

@@ -41,7 +41,9 @@ impl PoolAxis {
     #[inline]
     pub fn window(&self, o: usize) -> Window {
         if self.adaptive {
-            let (start, end) = (o * self.input / self.output, ((o + 1) * self.input).div_ceil(self.output));
+            // In u128: `(o + 1) * input` can pass a usize where input is a broadcast view's length.
+            let (o, input, output) = (o as u128, self.input as u128, self.output as u128);
+            let (start, end) = ((o * input / output) as usize, ((o + 1) * input).div_ceil(output) as usize);
             return Window { first: start, count: end - start, step: 1, padded: end - start };
         }
         let (d, start) = (self.dilation, (o * self.stride) as i64 - self.padding as i64);
@@ -52,7 +54,9 @@ impl PoolAxis {
         } else {
             (self.kernel - skip).min((self.input - first as usize).div_ceil(d))
         };
-        let padded = (start + self.kernel as i64).min((self.input + self.padding) as i64) - start;
+        // Saturating: the last window of a kernel near i64::MAX starts near it too (the plan keeps
+        // the kernel, and input plus both paddings, within i64).
+        let padded = start.saturating_add(self.kernel as i64).min((self.input + self.padding) as i64) - start;
         Window { first: first.max(0) as usize, count, step: d, padded: padded.max(0) as usize }
     }
 
