@@ -4,6 +4,20 @@ use super::*;
 use crate::plan::{Arg, AttentionSpec, DropoutMask};
 use tessera_core::{Layout, Philox, Shape};
 
+/// The softmax weights of query `i` of problem `pi` over the keys it sees, in f64, with the
+/// default scale `1 / sqrt(d)`.
+fn weights_row(q: &[f64], k: &[f64], dims: [usize; 4], causal: bool, (pi, i): (usize, usize)) -> Vec<f64> {
+    let [_, sq, sk, d] = dims;
+    let lim = if causal { i + 1 + sk - sq } else { sk };
+    let scale = 1.0 / (d as f64).sqrt();
+    let s: Vec<f64> = (0..lim)
+        .map(|j| (0..d).map(|t| q[(pi * sq + i) * d + t] * k[(pi * sk + j) * d + t]).sum::<f64>() * scale)
+        .collect();
+    let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
+    s.iter().map(|x| (x - m).exp() / z).collect()
+}
+
 /// Softmax attention by the textbook formula in f64, materialising every weight;
 /// `factor(problem, i, j)` multiplies weight `(i, j)` (dropout).
 fn naive(
@@ -15,20 +29,13 @@ fn naive(
     causal: bool,
     factor: impl Fn(usize, usize, usize) -> f64,
 ) -> Vec<f64> {
-    let [p, sq, sk, d] = dims;
-    let scale = 1.0 / (d as f64).sqrt();
+    let [p, sq, sk, _] = dims;
     let mut out = vec![0.0; p * sq * dv];
     for pi in 0..p {
         for i in 0..sq {
-            let lim = if causal { i + 1 + sk - sq } else { sk };
-            let s: Vec<f64> = (0..lim)
-                .map(|j| (0..d).map(|t| q[(pi * sq + i) * d + t] * k[(pi * sk + j) * d + t]).sum::<f64>() * scale)
-                .collect();
-            let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
-            for (j, x) in s.iter().enumerate() {
+            for (j, w) in weights_row(q, k, dims, causal, (pi, i)).iter().enumerate() {
                 for t in 0..dv {
-                    out[(pi * sq + i) * dv + t] += (x - m).exp() / z * factor(pi, i, j) * v[(pi * sk + j) * dv + t];
+                    out[(pi * sq + i) * dv + t] += w * factor(pi, i, j) * v[(pi * sk + j) * dv + t];
                 }
             }
         }
@@ -153,13 +160,9 @@ fn naive_grads(
     let (mut gq, mut gk, mut gv) = (vec![0.0; p * sq * d], vec![0.0; p * sk * d], vec![0.0; p * sk * dv]);
     for pi in 0..p {
         for i in 0..sq {
-            let lim = if causal { i + 1 + sk - sq } else { sk };
             let (qi, doi) = (&q[(pi * sq + i) * d..][..d], &d_out[(pi * sq + i) * dv..][..dv]);
-            let s: Vec<f64> =
-                (0..lim).map(|j| (0..d).map(|t| qi[t] * k[(pi * sk + j) * d + t]).sum::<f64>() * scale).collect();
-            let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
-            let prob: Vec<f64> = s.iter().map(|x| (x - m).exp() / z).collect();
+            let prob = weights_row(q, k, dims, causal, (pi, i));
+            let lim = prob.len();
             // dP_j = (dO · V_j) times the dropout factor; the weights dV sees are P_j times it.
             let dp: Vec<f64> = (0..lim)
                 .map(|j| factor(pi, i, j) * (0..dv).map(|t| doi[t] * v[(pi * sk + j) * dv + t]).sum::<f64>())
