@@ -232,6 +232,36 @@ mod tests {
         assert_eq!(lse(&CpuBuffer::F64(vec![]), vec![3, 0]), CpuBuffer::F64(vec![-inf; 3]));
     }
 
+    /// Every width from one class to past two blocks, so that each tail length (whole rows of a
+    /// few classes included) goes through the padded vector of `row_lse` and `row_grad`; one
+    /// element of each row is -inf, as a masked logit is.
+    #[test]
+    fn every_row_width_matches_the_formula_in_both_halves() {
+        for row in 1..=140 {
+            let rows = 3;
+            let mut x: Vec<f32> = (0..rows * row).map(|i| (i as f32 * 0.61).sin() * 4.0).collect();
+            if row > 1 {
+                x[row + row / 2] = f32::NEG_INFINITY;
+            }
+            let l = lse(&CpuBuffer::F32(x.clone()), vec![rows, row]);
+            let targets = CpuBuffer::U32((0..rows as u32).map(|r| r % row as u32).collect());
+            let scale = CpuBuffer::F32(vec![1.0, 0.5, 2.0]);
+            let g = backward(&CpuBuffer::F32(x.clone()), &l, &targets, &scale, [&[rows, row], &[rows]], 0.0).unwrap();
+            let (l, g) = (l.as_slice::<f32>().unwrap(), g.as_slice::<f32>().unwrap());
+            for r in 0..rows {
+                let xs: Vec<f64> = x[r * row..(r + 1) * row].iter().map(|&v| v as f64).collect();
+                let want = naive_lse(&xs);
+                assert!((l[r] as f64 - want).abs() < 1e-5, "lse of row {r} of {row}: {} vs {want}", l[r]);
+                for (j, &v) in xs.iter().enumerate() {
+                    let hit = if j == r % row { 1.0 } else { 0.0 };
+                    let want = [1.0, 0.5, 2.0][r] * ((v - want).exp() - hit);
+                    let got = g[r * row + j] as f64;
+                    assert!((got - want).abs() < 1e-5, "grad [{r},{j}] of {row}: {got} vs {want}");
+                }
+            }
+        }
+    }
+
     fn backward(
         x: &CpuBuffer,
         l: &CpuBuffer,
