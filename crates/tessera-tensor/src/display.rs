@@ -86,7 +86,7 @@ fn write_nested(
         return;
     }
     let n = dims[0];
-    let inner: usize = dims[1..].iter().product();
+    let inner = tessera_core::saturating_product(dims[1..].iter().copied());
     out.push('[');
     let shown: Vec<Option<usize>> = if summarize && n > 2 * EDGE {
         (0..EDGE).map(Some).chain([None]).chain((n - EDGE..n).map(Some)).collect()
@@ -118,6 +118,13 @@ fn write_nested(
 #[cfg(test)]
 mod tests {
     use crate::{DType, Device, Tensor};
+
+    /// An empty tensor's other dims may multiply past a usize; showing it must not overflow.
+    #[test]
+    fn empty_tensor_with_huge_dims_shows_its_shape() {
+        let t = Tensor::zeros([2, 0, 1 << 62, 1 << 62], DType::F32, &Device::Cpu).unwrap();
+        assert!(t.to_string().contains("shape=[2, 0, 4611686018427387904, 4611686018427387904]"), "{t}");
+    }
 
     #[test]
     fn small_tensor_shows_every_value() {

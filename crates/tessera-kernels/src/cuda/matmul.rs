@@ -37,7 +37,7 @@ fn operand_read(layout: &Layout, batch: &[usize]) -> Result<OperandRead> {
     let full = layout.broadcast_as(&Shape::new(full_dims))?;
     let b = batch.len();
     let (rs, cs) = (full.strides()[b], full.strides()[b + 1]);
-    let batch_stride = if batch.iter().product::<usize>() <= 1 {
+    let batch_stride = if tessera_core::saturating_product(batch.iter().copied()) <= 1 {
         Some(0)
     } else {
         let part = Layout::new(Shape::from(&full.dims()[..b]), full.strides()[..b].to_vec(), 0)?;

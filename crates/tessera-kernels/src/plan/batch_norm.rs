@@ -3,7 +3,7 @@
 
 use super::{require_float, require_same_dtype, Arg};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{saturating_product, DType, Error, Layout, Shape};
 
 /// A checked batch normalisation: each channel `c` of `x`, viewed as `[batch, channels, inner]`,
 /// is normalised with its mean and variance, `(x - mean) / sqrt(var + eps) * weight + bias`.
@@ -77,7 +77,8 @@ impl BatchNormPlan {
         }
         require_float(OP, x.dtype)?;
         let (batch, channels) = (dims[0], dims[1]);
-        let inner: usize = dims[2..].iter().product();
+        // Zero-aware and saturating: an empty input's other dims may multiply past a usize.
+        let inner = saturating_product(dims[2..].iter().copied());
         let params = [
             ("weight", weight),
             ("bias", bias),
@@ -92,7 +93,7 @@ impl BatchNormPlan {
                 return Err(Error::InvalidArgument { op: OP, msg }.into());
             }
         }
-        if training && batch * inner <= 1 {
+        if training && batch.saturating_mul(inner) <= 1 {
             let msg = format!("Expected more than 1 value per channel when training, got input size {shape}");
             return Err(Error::InvalidArgument { op: OP, msg }.into());
         }
@@ -117,7 +118,7 @@ impl BatchNormPlan {
 
     /// Values per channel (`batch · inner`).
     pub fn per_channel(&self) -> usize {
-        self.batch * self.inner
+        self.batch.saturating_mul(self.inner)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{require_index_dtype, require_same_dtype, resolve_dim, Arg};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{saturating_product, DType, Error, Layout, Shape};
 
 const INDEX_HINT: &str = " for indices (use u32 or i64)";
 
@@ -62,7 +62,7 @@ impl IndexSelectPlan {
 
     /// Elements per selected slice below `dim`.
     pub fn inner(&self) -> usize {
-        self.out_shape.dims()[self.dim + 1..].iter().product()
+        saturating_product(self.out_shape.dims()[self.dim + 1..].iter().copied())
     }
 }
 

@@ -6,7 +6,7 @@
 use super::pool_axis::{PoolAxis, Window};
 use super::{require_float, require_same_dtype, Arg};
 use crate::Result;
-use tessera_core::{DType, Error, Layout, Shape};
+use tessera_core::{saturating_product, DType, Error, Layout, Shape};
 
 /// Builder methods: `spec.stride([1, 1])` is the spec with another stride, and so on.
 macro_rules! setters {
@@ -186,7 +186,14 @@ impl PoolPlan {
             let msg = format!("the output {:?} of input {shape} is too large for any buffer", out_shape.dims());
             return Err(invalid(op, msg));
         }
-        Ok(PoolPlan { kind, dtype: x.dtype, planes: lead.iter().product(), axes, x: x.layout.clone(), out_shape })
+        Ok(PoolPlan {
+            kind,
+            dtype: x.dtype,
+            planes: saturating_product(lead.iter().copied()),
+            axes,
+            x: x.layout.clone(),
+            out_shape,
+        })
     }
 
     /// The axes of a max or average pooling, after checking its arguments against the input.
