@@ -58,7 +58,8 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         )],
         "hf_gpt2" => hf_gpt2_seeds(),
         "model_config" => model_config_seeds(),
-        "tensor_ops" => tensor_ops_seeds(),
+        "tensor_ops" => tensor_ops_seeds(crate::targets::TENSOR_OPS),
+        "fused_ops" => tensor_ops_seeds(crate::targets::FUSED_OPS),
         "selftest" => vec![b"fuzz me".to_vec()],
         _ => Vec::new(),
     };
@@ -238,14 +239,13 @@ fn model_config_seeds() -> Vec<Vec<u8>> {
         .to_vec()
 }
 
-/// One program per op: a cast that always succeeds (so that each seed is accepted), then the op
-/// on the image operand `[1, 2, 4, 4]` with small arguments; and one that chains a creation, a
-/// view and a reduction.
-fn tensor_ops_seeds() -> Vec<Vec<u8>> {
+/// One program per op of the `ops` a program chooses from: a cast that always succeeds (so that
+/// each seed is accepted), then the op on the image operand `[1, 2, 4, 4]` with small arguments;
+/// and one that chains a creation, a view and a reduction.
+fn tensor_ops_seeds(ops: usize) -> Vec<Vec<u8>> {
     let cast = [26, 0, 0];
-    let mut seeds: Vec<Vec<u8>> = (0..crate::targets::TENSOR_OPS as u8)
-        .map(|op| [&cast[..], &[op, 4, 1, 2, 3, 2, 1, 0, 1, 2]].concat())
-        .collect();
+    let mut seeds: Vec<Vec<u8>> =
+        (0..ops as u8).map(|op| [&cast[..], &[op, 4, 1, 2, 3, 2, 1, 0, 1, 2]].concat()).collect();
     seeds.push(vec![0, 0, 1, 2, 2, 3, 0, 3, 8, 2, 0, 21, 8, 0, 1]);
     seeds
 }

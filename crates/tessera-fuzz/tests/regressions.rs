@@ -70,4 +70,5 @@ replay_tests!(
     hf_gpt2,
     model_config,
     tensor_ops,
+    fused_ops,
 );

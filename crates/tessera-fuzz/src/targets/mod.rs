@@ -12,6 +12,7 @@
 
 mod checkpoint;
 mod embed;
+mod fused_ops;
 mod mnist;
 mod models;
 mod ops;
@@ -22,6 +23,8 @@ pub use checkpoint::{tiny_model, tiny_optimizer, TINY_MODEL};
 
 use checkpoint::checkpoint;
 use embed::{embed_eval, embeddings};
+use fused_ops::fused_ops;
+pub use fused_ops::OPS as FUSED_OPS;
 use mnist::{csv, idx};
 use models::{hf_gpt2, model_config};
 use ops::tensor_ops;
@@ -243,6 +246,17 @@ pub const TARGETS: &[Target] = &[
                 size, dim, padding, stride and value read from the input among edge values (0, 2^32, usize::MAX, \
                 isize::MIN, NaN, infinities)",
         run: tensor_ops,
+        tokens: &[],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "fused_ops",
+        about: "not a file: tensor_ops's program with the fused kernels added (attention and its gradient, \
+                cross-entropy's gradient, the LSTM cell, batch, layer and RMS norms and their gradients, \
+                products with a bias), every unary op, dropout and random tensors, over operands that include \
+                some shaped for them",
+        run: fused_ops,
         tokens: &[],
         json: false,
         two_files: false,

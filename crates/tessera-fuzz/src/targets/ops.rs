@@ -13,7 +13,7 @@ use tessera_tensor::{
 };
 
 /// The largest small size.
-const SMALL: usize = 5;
+pub(super) const SMALL: usize = 5;
 
 /// Sizes, strides, paddings, offsets: small ones and ones that overflow when added, doubled or
 /// multiplied.
@@ -46,7 +46,7 @@ const FLOATS: [f64; 12] =
 /// Outputs past this many elements are not computed: quotients of huge sizes (a padding of
 /// 2^62 over a stride of 2^40) give valid outputs of millions of elements, which are slow, not
 /// wrong.
-const MAX_COMPUTED_ELEMENTS: usize = 1 << 20;
+pub(super) const MAX_COMPUTED_ELEMENTS: usize = 1 << 20;
 
 /// Ops per input at most.
 const MAX_OPS: usize = 8;
@@ -54,50 +54,50 @@ const MAX_OPS: usize = 8;
 const MAX_KEPT_ELEMENTS: usize = 4096;
 
 /// The input, read a byte at a time (zeros once it runs out).
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl Reader<'_> {
-    fn byte(&mut self) -> usize {
+    pub(super) fn byte(&mut self) -> usize {
         let b = self.bytes.get(self.at).copied().unwrap_or(0);
         self.at += 1;
         b as usize
     }
 
-    fn size(&mut self) -> usize {
+    pub(super) fn size(&mut self) -> usize {
         SIZES[self.byte() % SIZES.len()]
     }
 
-    fn pair(&mut self) -> [usize; 2] {
+    pub(super) fn pair(&mut self) -> [usize; 2] {
         [self.size(), self.size()]
     }
 
-    fn dim(&mut self) -> isize {
+    pub(super) fn dim(&mut self) -> isize {
         DIMS[self.byte() % DIMS.len()]
     }
 
-    fn float(&mut self) -> f64 {
+    pub(super) fn float(&mut self) -> f64 {
         FLOATS[self.byte() % FLOATS.len()]
     }
 
-    fn flag(&mut self) -> bool {
+    pub(super) fn flag(&mut self) -> bool {
         self.byte() % 2 == 1
     }
 
     /// Up to four sizes.
-    fn sizes(&mut self) -> Vec<usize> {
+    pub(super) fn sizes(&mut self) -> Vec<usize> {
         let rank = self.byte() % 5;
         (0..rank).map(|_| self.size()).collect()
     }
 
-    fn dtype(&mut self) -> DType {
+    pub(super) fn dtype(&mut self) -> DType {
         [DType::F32, DType::F64, DType::F16, DType::BF16, DType::U8, DType::U32, DType::I64][self.byte() % 7]
     }
 
     /// One of the operands.
-    fn pick<'t>(&mut self, pool: &'t [Tensor]) -> &'t Tensor {
+    pub(super) fn pick<'t>(&mut self, pool: &'t [Tensor]) -> &'t Tensor {
         &pool[self.byte() % pool.len()]
     }
 
@@ -108,7 +108,7 @@ impl Reader<'_> {
 
 /// The operands every program starts from: floats of ranks 0 to 4 (one of them empty) and
 /// integer indices.
-fn start() -> Result<Vec<Tensor>> {
+pub(super) fn start() -> Result<Vec<Tensor>> {
     let cpu = Device::Cpu;
     let floats = |dims: &[usize]| {
         let n = dims.iter().product::<usize>();
@@ -142,7 +142,7 @@ fn first(parts: Vec<Tensor>, whole: Tensor) -> Tensor {
 
 /// Runs op number `op` on operands from `pool`, with arguments from the reader; `None` when
 /// its output would be past [`MAX_COMPUTED_ELEMENTS`].
-fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>> {
+pub(super) fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>> {
     let cpu = Device::Cpu;
     let x = r.pick(pool).clone();
     let large = |shape: &Shape| shape.elem_count() > MAX_COMPUTED_ELEMENTS;
@@ -268,17 +268,27 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>
 
 /// A program of up to [`MAX_OPS`] ops over [`start`]'s operands and the results kept so far.
 pub(super) fn tensor_ops(data: &[u8]) -> String {
-    let mut pool = match start() {
-        Ok(p) => p,
-        Err(e) => return format!("operands: {e}"),
-    };
+    match start() {
+        Ok(pool) => program(data, pool, OPS, step),
+        Err(e) => format!("operands: {e}"),
+    }
+}
+
+/// One op of a program: runs op number `op` (below the target's op count) with operands from
+/// the pool and arguments from the reader; `Ok(None)` when skipped as too large.
+pub(super) type Step = fn(usize, &mut Reader<'_>, &[Tensor]) -> Result<Option<Tensor>>;
+
+/// Runs the program in `data` over the operands `pool`: up to [`MAX_OPS`] ops, each chosen
+/// among `ops` by a byte and run by `step`, its result kept as an operand when small. Returns
+/// each op's outcome.
+pub(super) fn program(data: &[u8], mut pool: Vec<Tensor>, ops: usize, step: Step) -> String {
     let mut r = Reader { bytes: data, at: 0 };
     let mut outcomes = Vec::new();
     for _ in 0..MAX_OPS {
         if r.done() {
             break;
         }
-        let op = r.byte() % OPS;
+        let op = r.byte() % ops;
         let result = step(op, &mut r, &pool);
         outcomes.push(match &result {
             Ok(None) => format!("{op}: large"),
