@@ -117,7 +117,9 @@ fn forward<T: FloatMath + Send + Sync>(
     h: &[T],
     c_prev: &[T],
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let (n, g) = (batch * hidden, 4 * batch * hidden);
+    // batch · hidden first: one of them may be huge when the other is 0.
+    let n = batch * hidden;
+    let g = 4 * n;
     let mut acts = Vec::with_capacity(g);
     let mut c = Vec::with_capacity(n);
     let h_out = filled(n, |h_out| {
@@ -230,7 +232,9 @@ fn backward<T: FloatMath + Send + Sync>(
     dh: &[T],
     dc: &[T],
 ) -> (Vec<T>, Vec<T>) {
-    let (n, g) = (batch * hidden, 4 * batch * hidden);
+    // batch · hidden first: one of them may be huge when the other is 0.
+    let n = batch * hidden;
+    let g = 4 * n;
     let mut dc_prev = Vec::with_capacity(n);
     let d_gates = filled(g, |dg| {
         if n == 0 {
