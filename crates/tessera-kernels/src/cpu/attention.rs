@@ -4,7 +4,7 @@
 //! weighted sum of values over key tiles, and saves the row's log-sum-exp; the backward
 //! recomputes each weight from it. f16 and bf16 compute in f32.
 
-use super::attention_tile::{self as tile, Scratch, KEYS, ROWS};
+use super::attention_tile::{self as tile, parts, Scratch, KEYS, ROWS};
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::half::Half;
 use super::par;
@@ -14,7 +14,7 @@ use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
 use rayon::prelude::*;
 use std::borrow::Cow;
-use tessera_core::{bf16, f16, DType, Layout};
+use tessera_core::{bf16, f16, saturating_product, DType, Layout};
 
 /// The plan's attention of `q`, `k`, `v` (with the optional u8 key-padding `mask`): the output
 /// `[batch, heads, q_len, v_dim]` and each query row's log-sum-exp (`-inf` for a row whose keys
@@ -145,14 +145,20 @@ impl<'a, T: Copy + Send + Sync> Rows<'a, T> {
     /// Values already in `layout`'s shape, row-major.
     fn contiguous(data: impl Into<Cow<'a, [T]>>, layout: &Layout) -> Self {
         let [_, h, s, w] = [0, 1, 2, 3].map(|d| layout.dims()[d]);
-        Rows { data: data.into(), heads: h, problem: [h * s * w, s * w], offset: 0, stride: w, width: w }
+        // Zero-aware: an empty operand's other dims may multiply past a usize.
+        let problem = [saturating_product([h, s, w]), s.saturating_mul(w)];
+        Rows { data: data.into(), heads: h, problem, offset: 0, stride: w, width: w }
     }
 
     /// Rows `i0..i0 + n` of problem `p`, from the first one's start (rows `stride` apart).
     fn rows(&self, p: usize, i0: usize, n: usize) -> &[T] {
+        if n == 0 || self.width == 0 {
+            // Nothing to read, and an empty operand's strides may point past its (empty) data.
+            return &[];
+        }
         let (b, h) = (p / self.heads.max(1), p % self.heads.max(1));
         let start = self.offset + b * self.problem[0] + h * self.problem[1] + i0 * self.stride;
-        let len = if n == 0 { 0 } else { (n - 1) * self.stride + self.width };
+        let len = (n - 1) * self.stride + self.width;
         &self.data[start..][..len]
     }
 }
@@ -250,11 +256,11 @@ impl Weights<'_> {
     }
 }
 
-/// Runs `f(scratch, problem, first_row, a_rows, b_rows)` over every tile of `ROWS` rows of every
-/// problem of `rows` rows, in parallel when the work is large; `a` and `b` hold per-row outputs of
-/// widths `wa` and `wb`. Each thread's tiles share one scratch from `init`.
+/// Runs `f(scratch, problem, first_row, a_rows, b_rows)` over every tile of `ROWS` rows of each
+/// of `problems` problems of `rows` rows, in parallel when the work is large; `a` and `b` hold
+/// per-row outputs of widths `wa` and `wb`. Each thread's tiles share one scratch from `init`.
 fn for_each_row_tile<T: Send, S, I, F>(
-    rows: usize,
+    (problems, rows): (usize, usize),
     work: usize,
     outs: (&mut [T], usize, &mut [T], usize),
     init: I,
@@ -264,23 +270,18 @@ fn for_each_row_tile<T: Send, S, I, F>(
     F: Fn(&mut S, usize, usize, &mut [T], &mut [T]) + Sync,
 {
     let (a, wa, b, wb) = outs;
-    let rows = rows.max(1);
     let tiles = |scratch: &mut S, (p, (a, b)): (usize, (&mut [T], &mut [T]))| {
-        for (t, (ta, tb)) in a.chunks_mut(ROWS * wa.max(1)).zip(b.chunks_mut(ROWS * wb.max(1))).enumerate() {
+        let count = rows.div_ceil(ROWS);
+        for (t, (ta, tb)) in parts(a, ROWS * wa, count).zip(parts(b, ROWS * wb, count)).enumerate() {
             f(scratch, p, t * ROWS, ta, tb);
         }
     };
+    let per_problem = parts(a, rows * wa, problems).zip(parts(b, rows * wb, problems));
     if par::worth_parallel(work) {
-        a.par_chunks_mut(rows * wa.max(1))
-            .zip(b.par_chunks_mut(rows * wb.max(1)))
-            .enumerate()
-            .for_each_init(init, tiles);
+        per_problem.collect::<Vec<_>>().into_par_iter().enumerate().for_each_init(init, tiles);
     } else {
         let mut scratch = init();
-        a.chunks_mut(rows * wa.max(1))
-            .zip(b.chunks_mut(rows * wb.max(1)))
-            .enumerate()
-            .for_each(|x| tiles(&mut scratch, x));
+        per_problem.enumerate().for_each(|x| tiles(&mut scratch, x));
     }
 }
 
@@ -291,13 +292,19 @@ fn forward<T: FloatMath + Send + Sync>(
     v: &Rows<'_, T>,
     mask: Option<&[u8]>,
 ) -> (Vec<T>, Vec<T>) {
-    let (sq, sk, d, dv) = (plan.q_len, plan.kv_len, plan.head_dim, plan.v_dim);
-    let mut out = vec![T::ZERO; plan.problems * sq * dv];
-    let mut lse = vec![T::from_f64(f64::NEG_INFINITY); plan.problems * sq];
+    let (problems, sq, sk, d, dv) = (plan.problems, plan.q_len, plan.kv_len, plan.head_dim, plan.v_dim);
+    if problems == 0 || sq == 0 {
+        // No query rows (the plan's problem count may have saturated): nothing to compute.
+        return (Vec::new(), Vec::new());
+    }
+    // Both counted by the plan, so these products fit.
+    let mut out = vec![T::ZERO; problems * sq * dv];
+    let mut lse = vec![T::from_f64(f64::NEG_INFINITY); problems * sq];
     let weights = Weights::new(plan, mask);
     let neg_inf = T::from_f64(f64::NEG_INFINITY);
-    let work = plan.problems * sq * sk * (d + dv);
-    for_each_row_tile(sq, work, (&mut out, dv, &mut lse, 1), Scratch::new, |t: &mut Scratch<T>, p, i0, out, lse| {
+    let work = saturating_product([problems, sq, sk, d.saturating_add(dv)]);
+    let outs = (&mut out[..], dv, &mut lse[..], 1);
+    for_each_row_tile((problems, sq), work, outs, Scratch::new, |t: &mut Scratch<T>, p, i0, out, lse| {
         let n = lse.len();
         let (mut m, mut l) = (vec![neg_inf; n], vec![T::ZERO; n]);
         let limit = plan.key_limit(i0 + n - 1);
@@ -322,14 +329,19 @@ fn backward<T: FloatMath + Send + Sync>(
 ) -> [Vec<T>; 3] {
     let f = &plan.forward;
     let (sq, sk, d, dv, problems) = (f.q_len, f.kv_len, f.head_dim, f.v_dim, f.problems);
+    // Zero-aware: each is an operand's element count, though the plan's problem count may have
+    // saturated when there are no query rows.
+    let zeros = |rows: usize, width: usize| vec![T::ZERO; saturating_product([problems, rows, width])];
+    let (mut dq, mut dk, mut dv_out) = (zeros(sq, d), zeros(sk, d), zeros(sk, dv));
+    if problems == 0 || sq == 0 {
+        // No query rows: no weights, so no gradient.
+        return [dq, dk, dv_out];
+    }
     let w = Weights::new(f, views.mask);
     let scale = T::from_f64(f.scale);
     // D_i = dO_i · O_i: the softmax's correction term of each row.
     let delta: Vec<T> = (0..problems * sq).map(|r| dot(&d_out[r * dv..][..dv], &out[r * dv..][..dv])).collect();
     let (q, k, v) = (&views.q, &views.k, &views.v);
-    let mut dq = vec![T::ZERO; problems * sq * d];
-    let mut dk = vec![T::ZERO; problems * sk * d];
-    let mut dv_out = vec![T::ZERO; problems * sk * dv];
     // One problem at a time per thread, key tiles outside and row tiles inside: each weight is
     // recomputed once and feeds dV, dK and dQ.
     type Grads<'a, T> = ((&'a mut [T], &'a mut [T]), &'a mut [T]);
@@ -360,14 +372,18 @@ fn backward<T: FloatMath + Send + Sync>(
             }
         }
     };
-    let work = problems * sq * sk * (d + dv);
-    let (cq, ck, cv) = ((sq * d).max(1), (sk * d).max(1), (sk * dv).max(1));
+    let work = saturating_product([problems, sq, sk, d.saturating_add(dv)]);
+    // Each problem's part of the three gradients (empty ones for a zero width, so that dV is
+    // still computed when the head dim is 0).
+    let grads = parts(&mut dq, sq * d, problems).zip(parts(&mut dk, sk * d, problems)).zip(parts(
+        &mut dv_out,
+        sk * dv,
+        problems,
+    ));
     if par::worth_parallel(work) && problems > 1 {
-        let grads = dq.par_chunks_mut(cq).zip(dk.par_chunks_mut(ck)).zip(dv_out.par_chunks_mut(cv));
-        grads.enumerate().for_each_init(Scratch::new, problem);
+        grads.collect::<Vec<_>>().into_par_iter().enumerate().for_each_init(Scratch::new, problem);
     } else {
         let mut t = Scratch::new();
-        let grads = dq.chunks_mut(cq).zip(dk.chunks_mut(ck)).zip(dv_out.chunks_mut(cv));
         grads.enumerate().for_each(|x| problem(&mut t, x));
     }
     [dq, dk, dv_out]

@@ -108,6 +108,14 @@ pub(super) fn products<T: FloatMath + 'static>(
     gemm_into(s, KEYS, false, (a.0, lhs), (b.0, rhs), factor);
 }
 
+/// `buf` cut into `count` consecutive parts of `len` elements (the last one shorter when `len`
+/// does not divide it): `count` empty parts when `len` is 0, so that zipping the parts of several
+/// outputs, one of them empty (a zero width), still visits every problem or tile.
+pub(super) fn parts<T>(buf: &mut [T], len: usize, count: usize) -> impl Iterator<Item = &mut [T]> {
+    let (chunks, empty) = if len == 0 { (None, count) } else { (Some(buf.chunks_mut(len)), 0) };
+    chunks.into_iter().flatten().chain(std::iter::repeat_with(<&mut [T]>::default).take(empty))
+}
+
 /// `y[r] += Σ_c coef[r][c] x[c]` over `kc` rows `x[c]` of width `w` (given with their row
 /// stride), for each row `y[r]` (contiguous).
 pub(super) fn add_rows<T: FloatMath + 'static>(coef: &[T], kc: usize, x: (&[T], usize), w: usize, y: &mut [T]) {
@@ -181,7 +189,8 @@ multiversion! {
     where T: FloatMath
     {
         let neg_inf = T::from_f64(f64::NEG_INFINITY);
-        let rows = s.chunks_exact_mut(KEYS).zip(m.iter_mut().zip(l.iter_mut())).zip(out.chunks_mut(dv.max(1)));
+        let n = m.len();
+        let rows = s.chunks_exact_mut(KEYS).zip(m.iter_mut().zip(l.iter_mut())).zip(parts(out, dv, n));
         for ((row, (m, l)), out) in rows {
             let row = &mut row[..kc];
             let row_max = lanes_fold(row, neg_inf, |a, x| if x > a { x } else { a });
@@ -212,7 +221,7 @@ multiversion! {
     fn finish_rows<T>(out: &mut [T], dv: usize, m: &[T], l: &[T], lse: &mut [T])
     where T: FloatMath
     {
-        for (((out, &m), &l), lse) in out.chunks_mut(dv.max(1)).zip(m).zip(l).zip(lse.iter_mut()) {
+        for (((out, &m), &l), lse) in parts(out, dv, m.len()).zip(m).zip(l).zip(lse.iter_mut()) {
             if l > T::ZERO {
                 scale(out, T::ONE / l);
                 *lse = m + l.ln();

@@ -8,7 +8,7 @@ use super::launch::{launch, Args, Shape3};
 use super::source::ATTENTION;
 use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
-use tessera_core::DType;
+use tessera_core::{saturating_product, DType};
 
 /// Widest rows the kernels take (`TS_ATTN_MAX_D`).
 const MAX_DIM: usize = 128;
@@ -102,14 +102,16 @@ pub fn attention_backward(
     let delta = CudaBuffer::alloc(&dev, f.lse_dtype, rows)?;
     let dq = CudaBuffer::alloc(&dev, f.dtype, rows * f.head_dim)?;
     // Without query rows no kernel writes dK and dV: they are zero.
-    let keys = |width: usize| super::creation::full(&dev, f.dtype, f.problems * f.kv_len * width, 0.0);
+    // Zero-aware: without query rows the plan's problem count may have saturated.
+    let keys =
+        |width: usize| super::creation::full(&dev, f.dtype, saturating_product([f.problems, f.kv_len, width]), 0.0);
     let (dk, dv) = (keys(f.head_dim)?, keys(f.v_dim)?);
     let sfx = f.dtype.as_str();
     if rows > 0 {
         let args = Args::new().u64(rows as u64).u64(f.v_dim as u64).buf(&out).buf(&d_out).buf(&delta);
         launch(&dev, &ATTENTION, &format!("attention_delta_{sfx}"), super::launch::elementwise(rows), args)?;
     }
-    if rows > 0 && f.problems * f.kv_len > 0 {
+    if rows > 0 && f.kv_len > 0 && f.head_dim.max(f.v_dim) > 0 {
         let args = head_args(f, mask.is_some()).buf(&q).buf(&k).buf(&v).buf(&m).buf(&d_out).buf(&lse).buf(&delta);
         let args = args.buf(&dk).buf(&dv);
         launch(&dev, &ATTENTION, &format!("attention_dkdv_{sfx}"), rows_launch(f, f.kv_len), args)?;

@@ -100,8 +100,14 @@ impl AttentionPlan {
         if !scale.is_finite() {
             return Err(Error::InvalidArgument { op: OP, msg: format!("scale {scale} is not finite") }.into());
         }
+        // The output and log-sum-exp are sized by q, k and v together: with empty operands their
+        // dims may multiply past a usize.
+        let out_shape = Shape::new(vec![b, h, q_len, v_dim]);
+        out_shape.countable(OP, q.dtype)?;
+        Shape::new(vec![b, h, q_len]).countable(OP, DType::F64)?;
         Ok(AttentionPlan {
-            problems: b * h,
+            // Saturating: b · h overflows only when the log-sum-exp is empty (q_len is 0).
+            problems: b.saturating_mul(h),
             heads: h,
             q_len,
             kv_len,
@@ -115,7 +121,7 @@ impl AttentionPlan {
             key_padding: key_padding.map(|m| m.layout.clone()),
             spec,
             scale,
-            out_shape: Shape::new(vec![b, h, q_len, v_dim]),
+            out_shape,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The transformer ops' dispatch: fused attention, the norms and rotary embeddings.
 
-use super::{on_one_device, OnDevice, Storage};
+use super::{on_one_device, on_one_device_sized, OnDevice, Storage};
 use crate::Result;
 use tessera_kernels::cpu;
 #[cfg(feature = "cuda")]
@@ -11,7 +11,9 @@ impl Storage {
     /// Fused attention (see [`crate::Tensor::attention`]): `[out, lse]`.
     pub(crate) fn attention(plan: &AttentionPlan, qkv: [&Storage; 3], mask: Option<&Storage>) -> Result<[Storage; 2]> {
         let [q, k, v] = qkv;
-        Ok(match on_one_device("attention", [q, k, v, mask.unwrap_or(q)])? {
+        // The output takes q's rows and v's width: larger than any operand when v_dim > head_dim.
+        let parts = [q, k, v, mask.unwrap_or(q)];
+        Ok(match on_one_device_sized("attention", parts, plan.dtype, plan.out_shape.elem_count())? {
             OnDevice::Cpu([q, k, v, m]) => cpu::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cpu),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([q, k, v, m]) => cuda::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cuda),

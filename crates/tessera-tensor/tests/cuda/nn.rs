@@ -125,6 +125,24 @@ pub fn attention(dev: &Device) -> Result<()> {
             }
         }
     }
+    // Heads of width 0: no query and key dims (every score 0, so the weights are uniform), or
+    // no value dims (the log-sum-exp alone).
+    for (d, dv) in [(0, 5), (4, 0)] {
+        let (cq, gq) = pair(&dev, DType::F32, &[1, 2, 6, d], 94, -1.0, 1.0)?;
+        let (cv, gv) = pair(&dev, DType::F32, &[1, 2, 6, dv], 95, -1.0, 1.0)?;
+        for causal in [false, true] {
+            let spec = AttentionSpec { causal, ..Default::default() };
+            let run = |q: &Tensor, v: &Tensor| -> Result<[Tensor; 5]> {
+                let (out, lse) = Tensor::attention(q, q, v, None, &spec)?;
+                let (dq, dk, dv) = Tensor::attention_backward([q, q, v], None, [&out, &lse, &out], &spec)?;
+                Ok([out, lse, dq, dk, dv])
+            };
+            let outs = each(run(&cq, &cv)).into_iter().zip(each(run(&gq, &gv)));
+            for (what, (c, g)) in ["out", "lse", "dq", "dk", "dv"].into_iter().zip(outs) {
+                check_tol(&format!("attention d {d} dv {dv} causal {causal}: {what}"), (1e-5, 1e-5), &c, &g);
+            }
+        }
+    }
     Ok(())
 }
 

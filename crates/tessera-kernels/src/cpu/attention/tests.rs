@@ -220,3 +220,56 @@ fn backward_matches_the_formula_across_tiles_causal_diagonals_and_dropout() {
         }
     }
 }
+
+/// Heads of width 0 still have weights: with no query or key dims every score is 0, so each row
+/// averages the values it sees and dV gets the mean of the output gradients; with no value
+/// dims the log-sum-exp is still that of the scores.
+#[test]
+fn zero_widths_still_give_the_weights_and_their_gradients() {
+    let (sq, dv) = (3, 2);
+    let l = |dims: &[usize]| Layout::contiguous(Shape::from(dims));
+    fn f(l: &Layout) -> Arg<'_> {
+        Arg::new(DType::F64, l)
+    }
+    let v: Vec<f64> = (0..sq * dv).map(|i| i as f64 + 1.0).collect();
+    let d_out: Vec<f64> = (0..sq * dv).map(|i| 0.5 - i as f64).collect();
+    let empty = CpuBuffer::F64(Vec::new());
+    for causal in [false, true] {
+        let spec = AttentionSpec { causal, ..Default::default() };
+        let (qk, vl, ll) = (l(&[1, 1, sq, 0]), l(&[1, 1, sq, dv]), l(&[1, 1, sq]));
+        let plan = AttentionPlan::new(f(&qk), f(&qk), f(&vl), None, spec).unwrap();
+        let vb = CpuBuffer::F64(v.clone());
+        let [out, lse] = attention(&plan, [&empty, &empty, &vb], None).unwrap();
+        let back = AttentionBackwardPlan::new(plan, f(&vl), f(&ll), f(&vl)).unwrap();
+        let saved = [&out, &lse, &CpuBuffer::F64(d_out.clone())];
+        let [_, _, g_v] = attention_backward(&back, [&empty, &empty, &vb], None, saved).unwrap();
+        let (out, lse, g_v) =
+            (out.as_slice::<f64>().unwrap(), lse.as_slice::<f64>().unwrap(), g_v.as_slice::<f64>().unwrap());
+        let mut want_gv = vec![0.0; sq * dv];
+        for i in 0..sq {
+            let seen = if causal { i + 1 } else { sq };
+            assert!((lse[i] - (seen as f64).ln()).abs() < 1e-12, "causal {causal}: lse[{i}] {}", lse[i]);
+            for t in 0..dv {
+                let mean = (0..seen).map(|j| v[j * dv + t]).sum::<f64>() / seen as f64;
+                assert!((out[i * dv + t] - mean).abs() < 1e-12, "causal {causal}: out[{i},{t}] {}", out[i * dv + t]);
+                for j in 0..seen {
+                    want_gv[j * dv + t] += d_out[i * dv + t] / seen as f64;
+                }
+            }
+        }
+        for (a, b) in g_v.iter().zip(&want_gv) {
+            assert!((a - b).abs() < 1e-12, "causal {causal}: dv {g_v:?} vs {want_gv:?}");
+        }
+    }
+    // No value dims: the log-sum-exp is the one the same scores give with values.
+    let (qk, d) = ((0..sq * 4).map(|i| (i as f64 * 0.7).sin()).collect::<Vec<f64>>(), 4);
+    let qb = CpuBuffer::F64(qk);
+    let lse_with = |width: usize| {
+        let (ql, vl) = (l(&[1, 1, sq, d]), l(&[1, 1, sq, width]));
+        let plan = AttentionPlan::new(f(&ql), f(&ql), f(&vl), None, AttentionSpec::default()).unwrap();
+        let vb = CpuBuffer::F64(vec![1.0; sq * width]);
+        let [_, lse] = attention(&plan, [&qb, &qb, &vb], None).unwrap();
+        lse.as_slice::<f64>().unwrap().to_vec()
+    };
+    assert_eq!(lse_with(0), lse_with(3));
+}
