@@ -14,7 +14,11 @@ impl Storage {
         // The output takes q's rows and v's width: larger than any operand when v_dim > head_dim.
         let parts = [q, k, v, mask.unwrap_or(q)];
         Ok(match on_one_device_sized("attention", parts, plan.dtype, plan.out_shape.elem_count())? {
-            OnDevice::Cpu([q, k, v, m]) => cpu::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cpu),
+            OnDevice::Cpu([q, k, v, m]) => {
+                // The log-sum-exp has a value per query row: more than the output when v_dim is 0.
+                cpu::reserve_output("attention", plan.lse_dtype, plan.lse_shape().elem_count())?;
+                cpu::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cpu)
+            }
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([q, k, v, m]) => cuda::attention(plan, [q, k, v], mask.map(|_| m))?.map(Storage::Cuda),
         })
