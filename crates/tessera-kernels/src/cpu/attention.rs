@@ -175,6 +175,15 @@ impl<'a> Weights<'a> {
         Weights { plan, mask }
     }
 
+    /// How many keys row `i` of problem `p` sees (causality and padding).
+    fn seen(&self, p: usize, i: usize) -> usize {
+        let limit = self.plan.key_limit(i);
+        match self.mask {
+            Some(_) => (0..limit).filter(|&j| !self.padded(p, j)).count(),
+            None => limit,
+        }
+    }
+
     /// Whether key `j` of problem `p` is masked out by padding.
     #[inline]
     fn padded(&self, p: usize, j: usize) -> bool {
@@ -302,6 +311,16 @@ fn forward<T: FloatMath + Send + Sync>(
     let mut lse = vec![T::from_f64(f64::NEG_INFINITY); problems * sq];
     let weights = Weights::new(plan, mask);
     let neg_inf = T::from_f64(f64::NEG_INFINITY);
+    if d == 0 && dv == 0 {
+        // No dims at all: every key a row sees scores 0, so its log-sum-exp is the log of how
+        // many it sees, counted without walking keys that no operand holds (kv_len is then
+        // bounded by nothing but a mask).
+        for (r, l) in lse.iter_mut().enumerate() {
+            let seen = weights.seen(r / sq, r % sq);
+            *l = if seen == 0 { neg_inf } else { T::from_f64((seen as f64).ln()) };
+        }
+        return (out, lse);
+    }
     let work = saturating_product([problems, sq, sk, d.saturating_add(dv)]);
     let outs = (&mut out[..], dv, &mut lse[..], 1);
     for_each_row_tile((problems, sq), work, outs, Scratch::new, |t: &mut Scratch<T>, p, i0, out, lse| {
@@ -333,8 +352,8 @@ fn backward<T: FloatMath + Send + Sync>(
     // saturated when there are no query rows.
     let zeros = |rows: usize, width: usize| vec![T::ZERO; saturating_product([problems, rows, width])];
     let (mut dq, mut dk, mut dv_out) = (zeros(sq, d), zeros(sk, d), zeros(sk, dv));
-    if problems == 0 || sq == 0 {
-        // No query rows: no weights, so no gradient.
+    if problems == 0 || sq == 0 || d.max(dv) == 0 {
+        // No query rows (no weights, so no gradient), or no dims (every gradient is empty).
         return [dq, dk, dv_out];
     }
     let w = Weights::new(f, views.mask);

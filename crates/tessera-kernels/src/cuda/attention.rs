@@ -73,6 +73,14 @@ pub fn attention(plan: &AttentionPlan, qkv: [&CudaBuffer; 3], mask: Option<&Cuda
     let dev = qkv[0].device().clone();
     let ([q, k, v], m) = operands(plan, qkv, mask)?;
     let out = CudaBuffer::alloc(&dev, plan.dtype, plan.out_shape.elem_count())?;
+    if plan.head_dim == 0 && plan.v_dim == 0 {
+        // No dims: the log-sum-exp counts the keys each row sees, which the CPU kernel does
+        // without walking kv_len keys (that empty k and v do not bound).
+        let m = mask.map(CudaBuffer::to_cpu).transpose()?;
+        let none = crate::cpu::CpuBuffer::zeros(plan.dtype, 0);
+        let [_, lse] = crate::cpu::attention(plan, [&none, &none, &none], m.as_ref())?;
+        return Ok([out, CudaBuffer::from_cpu(&dev, &lse)?]);
+    }
     let lse = CudaBuffer::alloc(&dev, plan.lse_dtype, plan.problems * plan.q_len)?;
     if plan.problems * plan.q_len > 0 {
         let args = head_args(plan, mask.is_some()).buf(&q).buf(&k).buf(&v).buf(&m).buf(&out).buf(&lse);
@@ -116,7 +124,7 @@ pub fn attention_backward(
         let args = args.buf(&dk).buf(&dv);
         launch(&dev, &ATTENTION, &format!("attention_dkdv_{sfx}"), rows_launch(f, f.kv_len), args)?;
     }
-    if rows > 0 {
+    if rows > 0 && f.head_dim > 0 {
         let args = head_args(f, mask.is_some()).buf(&q).buf(&k).buf(&v).buf(&m).buf(&d_out).buf(&lse).buf(&delta);
         launch(&dev, &ATTENTION, &format!("attention_dq_{sfx}"), rows_launch(f, f.q_len), args.buf(&dq))?;
     }

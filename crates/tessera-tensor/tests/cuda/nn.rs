@@ -125,9 +125,9 @@ pub fn attention(dev: &Device) -> Result<()> {
             }
         }
     }
-    // Heads of width 0: no query and key dims (every score 0, so the weights are uniform), or
-    // no value dims (the log-sum-exp alone).
-    for (d, dv) in [(0, 5), (4, 0)] {
+    // Heads of width 0: no query and key dims (every score 0, so the weights are uniform), no
+    // value dims (the log-sum-exp alone), or neither (the log-sum-exp counts the keys).
+    for (d, dv) in [(0, 5), (4, 0), (0, 0)] {
         let (cq, gq) = pair(&dev, DType::F32, &[1, 2, 6, d], 94, -1.0, 1.0)?;
         let (cv, gv) = pair(&dev, DType::F32, &[1, 2, 6, dv], 95, -1.0, 1.0)?;
         for causal in [false, true] {

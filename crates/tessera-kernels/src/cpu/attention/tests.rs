@@ -272,4 +272,25 @@ fn zero_widths_still_give_the_weights_and_their_gradients() {
         lse.as_slice::<f64>().unwrap().to_vec()
     };
     assert_eq!(lse_with(0), lse_with(3));
+    // No dims at all, over 2^40 keys that no buffer holds: each row's log-sum-exp is the log of
+    // the keys it sees, counted rather than walked; with a padding mask, the unmasked ones.
+    let (ql, kl) = (l(&[1, 1, 2, 0]), l(&[1, 1, 1 << 40, 0]));
+    for causal in [false, true] {
+        let plan =
+            AttentionPlan::new(f(&ql), f(&kl), f(&kl), None, AttentionSpec { causal, ..Default::default() }).unwrap();
+        let [out, lse] = attention(&plan, [&empty, &empty, &empty], None).unwrap();
+        let keys = (1u64 << 40) as f64;
+        let want = if causal { [(keys - 1.0).ln(), keys.ln()] } else { [keys.ln(); 2] };
+        assert_eq!((out.len(), lse.as_slice::<f64>().unwrap()), (0, &want[..]));
+        let back =
+            AttentionBackwardPlan::new(plan, f(&l(&[1, 1, 2, 0])), f(&l(&[1, 1, 2])), f(&l(&[1, 1, 2, 0]))).unwrap();
+        let grads = attention_backward(&back, [&empty, &empty, &empty], None, [&out, &lse, &out]).unwrap();
+        assert!(grads.iter().all(|g| g.len() == 0));
+    }
+    let (kl, ml) = (l(&[1, 1, 5, 0]), l(&[1, 5]));
+    let plan =
+        AttentionPlan::new(f(&ql), f(&kl), f(&kl), Some(Arg::new(DType::U8, &ml)), AttentionSpec::default()).unwrap();
+    let mask = CpuBuffer::U8(vec![0, 1, 0, 1, 0]);
+    let [_, lse] = attention(&plan, [&empty, &empty, &empty], Some(&mask)).unwrap();
+    assert_eq!(lse.as_slice::<f64>().unwrap(), [3f64.ln(); 2]);
 }
