@@ -285,7 +285,7 @@ fn zero_widths_still_give_the_weights_and_their_gradients() {
         let back =
             AttentionBackwardPlan::new(plan, f(&l(&[1, 1, 2, 0])), f(&l(&[1, 1, 2])), f(&l(&[1, 1, 2, 0]))).unwrap();
         let grads = attention_backward(&back, [&empty, &empty, &empty], None, [&out, &lse, &out]).unwrap();
-        assert!(grads.iter().all(|g| g.len() == 0));
+        assert!(grads.iter().all(|g| g.is_empty()));
     }
     let (kl, ml) = (l(&[1, 1, 5, 0]), l(&[1, 5]));
     let plan =
