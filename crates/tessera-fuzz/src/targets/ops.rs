@@ -135,6 +135,14 @@ fn dim_len(x: &Tensor, dim: isize) -> Option<usize> {
     x.dims().get(usize::try_from(d).ok()?).copied()
 }
 
+/// Whether a reduction of `x` may have an output past [`MAX_COMPUTED_ELEMENTS`]: `x` is empty
+/// and its other dims multiply past that (`[0, 858993460]` reduced over its first dim is 0.9G
+/// values, slow to fill, not wrong).
+fn reduces_large(x: &Tensor) -> bool {
+    let nonzero = x.dims().iter().filter(|&&d| d > 0).try_fold(1usize, |n, &d| n.checked_mul(d));
+    x.elem_count() == 0 && nonzero.is_none_or(|n| n > MAX_COMPUTED_ELEMENTS)
+}
+
 /// The first of `parts`, or `whole` when there are none.
 fn first(parts: Vec<Tensor>, whole: Tensor) -> Tensor {
     parts.into_iter().next().unwrap_or(whole)
@@ -182,14 +190,36 @@ pub(super) fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Opt
         20 => x.where_cond(r.pick(pool), r.pick(pool))?,
         21 => {
             let op = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min][r.byte() % 4];
-            x.reduce(op, &[r.dim(), r.dim()][..1 + r.byte() % 2], r.flag())?
+            let (dims, n, keepdim) = ([r.dim(), r.dim()], 1 + r.byte() % 2, r.flag());
+            if reduces_large(&x) {
+                return Ok(None);
+            }
+            x.reduce(op, &dims[..n], keepdim)?
         }
-        22 => x.variance(&[r.dim()], r.flag(), r.size())?,
-        23 => x.argmax(r.dim(), r.flag())?,
+        22 => {
+            let (dim, keepdim, correction) = (r.dim(), r.flag(), r.size());
+            if reduces_large(&x) {
+                return Ok(None);
+            }
+            x.variance(&[dim], keepdim, correction)?
+        }
+        23 => {
+            let (dim, keepdim) = (r.dim(), r.flag());
+            if reduces_large(&x) {
+                return Ok(None);
+            }
+            x.argmax(dim, keepdim)?
+        }
         24 => match r.byte() % 3 {
             0 => x.softmax(r.dim())?,
             1 => x.log_softmax(r.dim())?,
-            _ => x.logsumexp(r.dim(), r.flag())?,
+            _ => {
+                let (dim, keepdim) = (r.dim(), r.flag());
+                if reduces_large(&x) {
+                    return Ok(None);
+                }
+                x.logsumexp(dim, keepdim)?
+            }
         },
         25 => x.matmul(r.pick(pool))?,
         26 => x.to_dtype(r.dtype())?,
