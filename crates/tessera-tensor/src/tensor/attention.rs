@@ -15,7 +15,9 @@ impl Tensor {
     /// Returns the output `[batch, heads, q_len, v_dim]` and each query row's log-sum-exp
     /// `[batch, heads, q_len]` (f32, or f64 for f64 inputs), which
     /// [`attention_backward`](Tensor::attention_backward) takes. A row with every key hidden
-    /// outputs zeros. No `q_len × kv_len` matrix is ever made, on either device.
+    /// outputs zeros. No `q_len × kv_len` matrix is ever made, on either device. Widths of 0
+    /// are allowed: with `head_dim` 0 every score is 0 and each row averages the values it
+    /// sees; with `v_dim` 0 only the log-sum-exp has values.
     ///
     /// ```
     /// use tessera_tensor::{AttentionSpec, DType, Device, Tensor};
