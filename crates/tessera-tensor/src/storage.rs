@@ -50,6 +50,16 @@ fn on_one_device<'a, const N: usize>(op: &'static str, parts: [&'a Storage; N]) 
     })
 }
 
+/// On the CPU, whose kernels copy a view that is not one dense range into a buffer of its own
+/// before reading it: checks that the host can hold that copy. A broadcast view (`expand`) can
+/// have far more elements than the storage behind it.
+fn reserve_copy(op: &'static str, dtype: DType, view: &Layout) -> Result<()> {
+    if view.contiguous_range().is_none() {
+        cpu::reserve_output(op, dtype, view.elem_count())?;
+    }
+    Ok(())
+}
+
 /// [`on_one_device`] for an op whose output can be far larger than its inputs: on the CPU it
 /// also checks that the host can hold an output of `elements` values of `dtype`
 /// ([`cpu::reserve_output`]); CUDA allocations report their own failure.
@@ -218,7 +228,10 @@ impl Storage {
     pub(crate) fn reduce(&self, plan: &ReducePlan) -> Result<Storage> {
         let outputs = plan.out_shape.elem_count();
         Ok(match on_one_device_sized(plan.kind.name(), [self], plan.out_dtype, outputs)? {
-            OnDevice::Cpu([b]) => Storage::Cpu(cpu::reduce(plan, b)?),
+            OnDevice::Cpu([b]) => {
+                reserve_copy(plan.kind.name(), plan.dtype, &plan.read)?;
+                Storage::Cpu(cpu::reduce(plan, b)?)
+            }
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::reduce(plan, b)?),
         })

@@ -162,6 +162,9 @@ fn outputs_the_system_cannot_hold_are_errors_not_aborts() {
     let square = one.expand([side, side]).unwrap();
     assert_eq!(message(square.contiguous()), format!("contiguous: {refused}"));
     assert!(square.to_vec::<f32>().unwrap_err().to_string().starts_with("to_cpu: the system refused"));
+    // A reduction copies its view densely first: summing the expand panicked with a capacity
+    // overflow (found by the var_ops fuzz target).
+    assert_eq!(message(square.sum_all()), format!("sum: {refused}"));
     let many = Tensor::zeros([1], DType::I64, &d).unwrap().expand([side]).unwrap();
     assert_eq!(message(t(&[1, side], DType::F32).index_select(0, &many)), format!("index_select: {refused}"));
     // Windows sized by their arguments: a convolution's padding, an adaptive pooling's output.
