@@ -60,6 +60,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "model_config" => model_config_seeds(),
         "tensor_ops" => tensor_ops_seeds(crate::targets::TENSOR_OPS),
         "fused_ops" => tensor_ops_seeds(crate::targets::FUSED_OPS),
+        "var_ops" => var_ops_seeds(),
         "selftest" => vec![b"fuzz me".to_vec()],
         _ => Vec::new(),
     };
@@ -248,6 +249,14 @@ fn tensor_ops_seeds(ops: usize) -> Vec<Vec<u8>> {
         (0..ops as u8).map(|op| [&cast[..], &[op, 4, 1, 2, 3, 2, 1, 0, 1, 2]].concat()).collect();
     seeds.push(vec![0, 0, 1, 2, 2, 3, 0, 3, 8, 2, 0, 21, 8, 0, 1]);
     seeds
+}
+
+/// One program per op of `var_ops`: a negation of the scalar parameter (which always succeeds,
+/// so that each seed is accepted), then the op on the image operand `[1, 2, 4, 4]` with small
+/// arguments; backward runs from the last result that succeeded.
+fn var_ops_seeds() -> Vec<Vec<u8>> {
+    let neg = [14, 0, 0];
+    (0..crate::targets::VAR_OPS as u8).map(|op| [&neg[..], &[op, 4, 1, 2, 3, 2, 1, 0, 1, 2]].concat()).collect()
 }
 
 #[cfg(test)]

@@ -71,4 +71,5 @@ replay_tests!(
     model_config,
     tensor_ops,
     fused_ops,
+    var_ops,
 );

@@ -18,6 +18,7 @@ mod models;
 mod ops;
 mod run_folder;
 mod text;
+mod var_ops;
 
 pub use checkpoint::{tiny_model, tiny_optimizer, TINY_MODEL};
 
@@ -31,6 +32,8 @@ use ops::tensor_ops;
 pub use ops::OPS as TENSOR_OPS;
 use run_folder::run_folder;
 use text::{jieba_dict, pairs, tokenizer_json, vocab};
+use var_ops::var_ops;
+pub use var_ops::OPS as VAR_OPS;
 
 /// One reader under test.
 #[derive(Debug)]
@@ -257,6 +260,17 @@ pub const TARGETS: &[Target] = &[
                 products with a bias), every unary op, dropout and random tensors, over operands that include \
                 some shaped for them",
         run: fused_ops,
+        tokens: &[],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "var_ops",
+        about: "not a file: a program of recorded autograd ops (views, broadcasts, indexing, reductions, \
+                products, convolutions, pooling, norms, attention, dropout, unary ops) over parameters, then \
+                backward from the sum of the last result; a gradient whose shape or dtype is not its \
+                parameter's is a failure",
+        run: var_ops,
         tokens: &[],
         json: false,
         two_files: false,

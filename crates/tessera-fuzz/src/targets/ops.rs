@@ -49,7 +49,7 @@ const FLOATS: [f64; 12] =
 pub(super) const MAX_COMPUTED_ELEMENTS: usize = 1 << 20;
 
 /// Ops per input at most.
-const MAX_OPS: usize = 8;
+pub(super) const MAX_OPS: usize = 8;
 /// Results larger than this are not kept as operands (they are computed and checked, though).
 const MAX_KEPT_ELEMENTS: usize = 4096;
 
@@ -59,7 +59,12 @@ pub(super) struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, at: 0 }
+    }
+
     pub(super) fn byte(&mut self) -> usize {
         let b = self.bytes.get(self.at).copied().unwrap_or(0);
         self.at += 1;
@@ -97,11 +102,11 @@ impl Reader<'_> {
     }
 
     /// One of the operands.
-    pub(super) fn pick<'t>(&mut self, pool: &'t [Tensor]) -> &'t Tensor {
+    pub(super) fn pick<'t, T>(&mut self, pool: &'t [T]) -> &'t T {
         &pool[self.byte() % pool.len()]
     }
 
-    fn done(&self) -> bool {
+    pub(super) fn done(&self) -> bool {
         self.at >= self.bytes.len()
     }
 }
@@ -138,7 +143,7 @@ fn dim_len(x: &Tensor, dim: isize) -> Option<usize> {
 /// Whether a reduction of `x` may have an output past [`MAX_COMPUTED_ELEMENTS`]: `x` is empty
 /// and its other dims multiply past that (`[0, 858993460]` reduced over its first dim is 0.9G
 /// values, slow to fill, not wrong).
-fn reduces_large(x: &Tensor) -> bool {
+pub(super) fn reduces_large(x: &Tensor) -> bool {
     let nonzero = x.dims().iter().filter(|&&d| d > 0).try_fold(1usize, |n, &d| n.checked_mul(d));
     x.elem_count() == 0 && nonzero.is_none_or(|n| n > MAX_COMPUTED_ELEMENTS)
 }
@@ -312,7 +317,7 @@ pub(super) type Step = fn(usize, &mut Reader<'_>, &[Tensor]) -> Result<Option<Te
 /// among `ops` by a byte and run by `step`, its result kept as an operand when small. Returns
 /// each op's outcome.
 pub(super) fn program(data: &[u8], mut pool: Vec<Tensor>, ops: usize, step: Step) -> String {
-    let mut r = Reader { bytes: data, at: 0 };
+    let mut r = Reader::new(data);
     let mut outcomes = Vec::new();
     for _ in 0..MAX_OPS {
         if r.done() {
