@@ -56,8 +56,8 @@ fn planes<T: Send>(out: &mut [T], plane: usize, f: impl Fn((usize, &mut [T])) + 
 /// reads; likewise `(lo, hi, first)` for the columns of kernel column `kw` (see
 /// [`ConvWindow::valid`]).
 struct Runs {
-    rows: (usize, usize, isize),
-    cols: (usize, usize, isize),
+    rows: (usize, usize, i128),
+    cols: (usize, usize, i128),
 }
 
 impl Runs {
@@ -80,8 +80,8 @@ impl Runs {
 
 /// The input index `o·stride + first` of a valid output position `o` (in `0..n` by
 /// [`ConvWindow::valid`]; computed in i128, as a stride past `isize::MAX` is allowed).
-fn input_index(o: usize, stride: usize, first: isize) -> usize {
-    (o as i128 * stride as i128 + first as i128) as usize
+fn input_index(o: usize, stride: usize, first: i128) -> usize {
+    (o as i128 * stride as i128 + first) as usize
 }
 
 fn unfold<T: Element>(w: &ConvWindow, x: &[T]) -> Vec<T> {
@@ -184,11 +184,14 @@ mod tests {
                     for kj in 0..kw {
                         for oy in 0..oh {
                             for ox in 0..ow {
-                                let iy = (oy * w.spec.stride[0] + ki * w.spec.dilation[0]) as isize
-                                    - w.spec.padding[0] as isize;
-                                let ix = (ox * w.spec.stride[1] + kj * w.spec.dilation[1]) as isize
-                                    - w.spec.padding[1] as isize;
-                                let inside = iy >= 0 && ix >= 0 && iy < h as isize && ix < wd as isize;
+                                // In i128: the edge cases below overflow any narrower type.
+                                let at = |o: usize, k: usize, a: usize| {
+                                    let s = &w.spec;
+                                    o as i128 * s.stride[a] as i128 + k as i128 * s.dilation[a] as i128
+                                        - s.padding[a] as i128
+                                };
+                                let (iy, ix) = (at(oy, ki, 0), at(ox, kj, 1));
+                                let inside = iy >= 0 && ix >= 0 && iy < h as i128 && ix < wd as i128;
                                 let at = ((n * c + ch) * h + iy.max(0) as usize) * wd + ix.max(0) as usize;
                                 out.push(if inside { x[at] } else { 0.0 });
                             }
@@ -208,6 +211,8 @@ mod tests {
             ([2, 1, 6, 6], [2, 3], [3, 2], [2, 1], [2, 1]),
             ([1, 1, 1, 1], [3, 3], [1, 1], [1, 1], [1, 1]),
             ([1, 2, 4, 4], [1, 1], [1, 1], [0, 0], [1, 1]),
+            // Output row 1 reads input row 0 through a padding and a stride of 2^61.
+            ([1, 1, 4, 4], [1, 2], [1 << 61, 1 << 40], [1 << 61, 1 << 40], [1, 1 << 40]),
         ];
         for (dims, kernel, stride, padding, dilation) in cases {
             let spec = Im2ColSpec { kernel, stride, padding, dilation };
@@ -226,5 +231,18 @@ mod tests {
             let rhs: f64 = x.iter().zip(&xt).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()), "{dims:?} {spec:?}: {lhs} vs {rhs}");
         }
+        // Found by the var_ops fuzz target: output row 2 reached input row 0 through a padding
+        // of 2^64 - 2 and a stride of 2^63 - 1, offsets that the CUDA kernels' 64-bit arithmetic
+        // (and PyTorch's i64 sizes) cannot hold; the CPU read a row near 2^63. Such a window is
+        // an error.
+        let far = Im2ColSpec {
+            kernel: [1, 3],
+            stride: [isize::MAX as usize, 1 << 32],
+            padding: [usize::MAX - 1, usize::MAX],
+            dilation: [usize::MAX; 2],
+        };
+        let xl = Layout::contiguous(Shape::new(vec![1, 1, 4, 4]));
+        let err = Im2ColPlan::new(Arg::new(DType::F64, &xl), &far).unwrap_err().to_string();
+        assert!(err.contains("reach offsets past 2^63 - 1"), "{err}");
     }
 }

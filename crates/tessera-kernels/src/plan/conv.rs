@@ -130,6 +130,15 @@ impl ConvWindow {
                 )));
             }
             out[a] = (padded - span) / stride[a] + 1;
+            // Every offset a window reads from, and every padded position, must fit an i64: the
+            // CUDA kernels compute them in 64 bits (as PyTorch, whose sizes are i64, does).
+            let (o, k) = (out[a] as i128 - 1, kernel[a] as i128 - 1);
+            let reach = o.saturating_mul(stride[a] as i128).saturating_add(k.saturating_mul(dilation[a] as i128));
+            if reach > i64::MAX as i128 || padding[a] as i128 + image[a] as i128 > i64::MAX as i128 {
+                return Err(bad(format!(
+                    "stride {stride:?}, padding {padding:?} and dilation {dilation:?} reach offsets past 2^63 - 1 (input {shape})"
+                )));
+            }
         }
         let w = ConvWindow { batch, channels, image, spec, out };
         // Every size the kernels multiply must fit, counting empty dims as 1: an empty batch
@@ -175,17 +184,17 @@ impl ConvWindow {
 
     /// Along `axis` (0 rows, 1 columns), for kernel tap `k`: the positions `o` whose input index
     /// `o·stride - padding + k·dilation` lies inside the image, as `lo..hi`, and that index at
-    /// `o = 0` (negative inside the padding).
-    pub fn valid(&self, axis: usize, k: usize) -> (usize, usize, isize) {
-        // In i128, where strides, paddings and dilations near usize::MAX cannot overflow; when the
-        // range is not empty, `first` lies within (-o·s, n) and so fits an isize.
+    /// `o = 0` (negative inside the padding). In i128, where strides, paddings and dilations
+    /// near usize::MAX cannot overflow; `first` can lie below `isize::MIN` even when the range is
+    /// not empty (a padding of 2^64 - 2 reached at `o = 2` by a stride of 2^63 - 1).
+    pub fn valid(&self, axis: usize, k: usize) -> (usize, usize, i128) {
         let (s, n, o) = (self.spec.stride[axis] as i128, self.image[axis] as i128, self.out[axis] as i128);
         let first = k as i128 * self.spec.dilation[axis] as i128 - self.spec.padding[axis] as i128;
         // o·s + first >= 0 and o·s + first < n.
         let lo = if first >= 0 { 0 } else { (-first + s - 1) / s };
         let hi = if n - first <= 0 { 0 } else { (n - first + s - 1) / s };
         let (lo, hi) = (lo.min(o), hi.clamp(0, o));
-        (lo as usize, hi.max(lo) as usize, first.clamp(isize::MIN as i128, isize::MAX as i128) as isize)
+        (lo as usize, hi.max(lo) as usize, first)
     }
 }
 

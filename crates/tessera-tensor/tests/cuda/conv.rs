@@ -37,9 +37,17 @@ pub fn windows(dev: &Device) -> Result<()> {
             let run = |c: &Tensor| c.transpose(1, 2)?.col2im(spec, [19, 23]);
             check_tol(&format!("col2im {what}"), t, &run(&cc), &run(&gc));
         }
-        // The same errors on both devices.
+        // The same errors on both devices, among them offsets past an i64 (a padding of
+        // 2^64 - 2 reached by a stride of 2^63 - 1: found by the var_ops fuzz target).
         let big = Im2ColSpec { kernel: [30, 3], ..specs[0] };
         check(&format!("im2col {dtype} kernel too large"), dtype, &cx.im2col(&big), &gx.im2col(&big));
+        let far = Im2ColSpec {
+            kernel: [1, 3],
+            stride: [isize::MAX as usize, 1 << 32],
+            padding: [usize::MAX - 1, usize::MAX],
+            dilation: [usize::MAX; 2],
+        };
+        check(&format!("im2col {dtype} offsets past i64"), dtype, &cx.im2col(&far), &gx.im2col(&far));
     }
     Ok(())
 }
