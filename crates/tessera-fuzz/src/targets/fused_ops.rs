@@ -11,7 +11,7 @@ use tessera_tensor::{AttentionSpec, Device, Generator, NormKind, Result, Tensor,
 /// The ops added to `tensor_ops`'s.
 const FUSED: usize = 11;
 
-/// The number of ops the `fused_ops` target chooses from: `tensor_ops`'s, then [`FUSED`].
+/// The number of ops the `fused_ops` target chooses from: `tensor_ops`'s, then its own.
 pub const OPS: usize = ops::OPS + FUSED;
 
 /// `tensor_ops`'s operands, then LSTM gates `[2, 8]` with their cell state `[2, 2]`, a query
