@@ -6,6 +6,7 @@
 //! already fit these ops, and the views of `tensor_ops` reshape any operand to fit others.
 
 use super::ops::{self, Reader};
+use crate::corpus::OUTCOME_PARTS;
 use tessera_tensor::{AttentionSpec, Device, Generator, NormKind, Result, Tensor, UnaryOp};
 
 /// The ops added to `tensor_ops`'s.
@@ -36,17 +37,8 @@ fn start() -> Result<Vec<Tensor>> {
 /// The program over [`start`]'s operands, each op chosen among `tensor_ops`'s and [`FUSED`].
 pub(super) fn fused_ops(data: &[u8]) -> String {
     match start() {
-        Ok(pool) => ops::program(data, pool, OPS, step),
+        Ok(pool) => ops::program(data, pool, OPS, step, Tensor::elem_count).0.join(OUTCOME_PARTS),
         Err(e) => format!("operands: {e}"),
-    }
-}
-
-/// An operand, or none.
-fn maybe<'t>(r: &mut Reader<'_>, pool: &'t [Tensor]) -> Option<&'t Tensor> {
-    if r.flag() {
-        Some(r.pick(pool))
-    } else {
-        None
     }
 }
 
@@ -58,7 +50,7 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>
         0 => x.unary(UnaryOp::EXAMPLES[r.byte() % UnaryOp::EXAMPLES.len()])?,
         1 => x.scale(r.float())?.add_scalar(r.float())?,
         2 => {
-            let (k, v, mask) = (r.pick(pool), r.pick(pool), maybe(r, pool));
+            let (k, v, mask) = (r.pick(pool), r.pick(pool), r.maybe(pool));
             let dropout =
                 if r.flag() { Some(Generator::new(r.byte() as u64).dropout_mask(r.float(), r.size())?) } else { None };
             let spec = AttentionSpec { causal: r.flag(), scale: r.flag().then(|| r.float()), dropout };
@@ -77,7 +69,7 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>
             Tensor::lstm_cell_backward(&acts, c_prev, &c, &h, &dc)?.0
         }
         5 => {
-            let (weight, bias) = (maybe(r, pool), maybe(r, pool));
+            let (weight, bias) = (r.maybe(pool), r.maybe(pool));
             let running = if r.flag() { Some((r.pick(pool), r.pick(pool))) } else { None };
             let training = r.flag();
             let (y, saved) = x.batch_norm(weight, bias, running, training, r.float())?;
@@ -86,9 +78,9 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>
         }
         6 => {
             let kind = if r.flag() { NormKind::Layer } else { NormKind::Rms };
-            let weight = maybe(r, pool);
+            let weight = r.maybe(pool);
             let (y, stats) = if kind == NormKind::Layer {
-                x.layer_norm(weight, maybe(r, pool), r.float())?
+                x.layer_norm(weight, r.maybe(pool), r.float())?
             } else {
                 x.rms_norm(weight, r.float())?
             };

@@ -49,7 +49,7 @@ const FLOATS: [f64; 12] =
 pub(super) const MAX_COMPUTED_ELEMENTS: usize = 1 << 20;
 
 /// Ops per input at most.
-pub(super) const MAX_OPS: usize = 8;
+const MAX_OPS: usize = 8;
 /// Results larger than this are not kept as operands (they are computed and checked, though).
 const MAX_KEPT_ELEMENTS: usize = 4096;
 
@@ -104,6 +104,15 @@ impl<'a> Reader<'a> {
     /// One of the operands.
     pub(super) fn pick<'t, T>(&mut self, pool: &'t [T]) -> &'t T {
         &pool[self.byte() % pool.len()]
+    }
+
+    /// One of the operands, or none.
+    pub(super) fn maybe<'t, T>(&mut self, pool: &'t [T]) -> Option<&'t T> {
+        if self.flag() {
+            Some(self.pick(pool))
+        } else {
+            None
+        }
     }
 
     pub(super) fn done(&self) -> bool {
@@ -304,21 +313,28 @@ pub(super) fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Opt
 /// A program of up to [`MAX_OPS`] ops over [`start`]'s operands and the results kept so far.
 pub(super) fn tensor_ops(data: &[u8]) -> String {
     match start() {
-        Ok(pool) => program(data, pool, OPS, step),
+        Ok(pool) => program(data, pool, OPS, step, Tensor::elem_count).0.join(OUTCOME_PARTS),
         Err(e) => format!("operands: {e}"),
     }
 }
 
-/// One op of a program: runs op number `op` (below the target's op count) with operands from
-/// the pool and arguments from the reader; `Ok(None)` when skipped as too large.
-pub(super) type Step = fn(usize, &mut Reader<'_>, &[Tensor]) -> Result<Option<Tensor>>;
+/// One op of a program over operands `T` (tensors, or recorded values): runs op number `op`
+/// (below the target's op count) with operands from the pool and arguments from the reader;
+/// `Ok(None)` when skipped as too large.
+pub(super) type Step<T, E> = fn(usize, &mut Reader<'_>, &[T]) -> std::result::Result<Option<T>, E>;
 
 /// Runs the program in `data` over the operands `pool`: up to [`MAX_OPS`] ops, each chosen
-/// among `ops` by a byte and run by `step`, its result kept as an operand when small. Returns
-/// each op's outcome.
-pub(super) fn program(data: &[u8], mut pool: Vec<Tensor>, ops: usize, step: Step) -> String {
+/// among `ops` by a byte and run by `step`, its result kept as an operand when its `size` is
+/// small. Returns each op's outcome and the last result.
+pub(super) fn program<T: Clone, E: std::fmt::Display>(
+    data: &[u8],
+    mut pool: Vec<T>,
+    ops: usize,
+    step: Step<T, E>,
+    size: fn(&T) -> usize,
+) -> (Vec<String>, Option<T>) {
     let mut r = Reader::new(data);
-    let mut outcomes = Vec::new();
+    let (mut outcomes, mut last) = (Vec::new(), None);
     for _ in 0..MAX_OPS {
         if r.done() {
             break;
@@ -329,10 +345,12 @@ pub(super) fn program(data: &[u8], mut pool: Vec<Tensor>, ops: usize, step: Step
             Ok(None) => format!("{op}: large"),
             result => format!("{op}: {}", outcome(result)),
         });
-        match result {
-            Ok(Some(t)) if t.elem_count() <= MAX_KEPT_ELEMENTS => pool.push(t),
-            _ => {}
+        if let Ok(Some(t)) = result {
+            if size(&t) <= MAX_KEPT_ELEMENTS {
+                pool.push(t.clone());
+            }
+            last = Some(t);
         }
     }
-    outcomes.join(OUTCOME_PARTS)
+    (outcomes, last)
 }

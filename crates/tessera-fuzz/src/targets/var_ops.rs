@@ -5,16 +5,13 @@
 //! is a parameter handed a gradient of another shape or dtype than its own (which the
 //! optimizers would then reject or, worse, broadcast).
 
-use super::ops::{self, reduces_large, Reader, MAX_OPS};
+use super::ops::{self, reduces_large, Reader};
 use crate::corpus::{outcome, OUTCOME_PARTS};
 use tessera_autograd::{Result, Var};
 use tessera_tensor::{AttentionSpec, AvgPool2dSpec, BinaryOp, Conv2dSpec, Generator, MaxPool2dSpec, ReduceOp, UnaryOp};
 
 /// The number of ops a `var_ops` program chooses from.
 pub const OPS: usize = 22;
-
-/// Results larger than this are not kept as operands.
-const MAX_KEPT_ELEMENTS: usize = 4096;
 
 /// The program over parameters made from `tensor_ops`'s float operands (its integer ones stay
 /// constants), then backward from the sum of the last result, then every gradient checked
@@ -24,31 +21,12 @@ pub(super) fn var_ops(data: &[u8]) -> String {
         Ok(s) => s,
         Err(e) => return format!("operands: {e}"),
     };
-    let mut pool: Vec<Var> = start
+    let pool: Vec<Var> = start
         .into_iter()
         .map(|t| if t.dtype().is_float() { Var::param(t).expect("a float") } else { Var::constant(t) })
         .collect();
     let params = pool.clone();
-    let mut r = Reader::new(data);
-    let mut outcomes = Vec::new();
-    let mut last = None;
-    for _ in 0..MAX_OPS {
-        if r.done() {
-            break;
-        }
-        let op = r.byte() % OPS;
-        let result = step(op, &mut r, &pool);
-        outcomes.push(match &result {
-            Ok(None) => format!("{op}: large"),
-            result => format!("{op}: {}", outcome(result)),
-        });
-        if let Ok(Some(v)) = result {
-            if v.elem_count() <= MAX_KEPT_ELEMENTS {
-                pool.push(v.clone());
-            }
-            last = Some(v);
-        }
-    }
+    let (mut outcomes, last) = ops::program(data, pool, OPS, step, Var::elem_count);
     if let Some(v) = last {
         let back = v.sum_all().and_then(|s| s.backward());
         outcomes.push(format!("backward: {}", outcome(&back)));
@@ -66,15 +44,6 @@ pub(super) fn var_ops(data: &[u8]) -> String {
         }
     }
     outcomes.join(OUTCOME_PARTS)
-}
-
-/// An operand, or none.
-fn maybe<'t>(r: &mut Reader<'_>, pool: &'t [Var]) -> Option<&'t Var> {
-    if r.flag() {
-        Some(r.pick(pool))
-    } else {
-        None
-    }
 }
 
 fn step(op: usize, r: &mut Reader<'_>, pool: &[Var]) -> Result<Option<Var>> {
@@ -125,7 +94,7 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Var]) -> Result<Option<Var>> {
         13 => x.matmul_bias(r.pick(pool), r.pick(pool))?,
         14 => x.unary(UnaryOp::EXAMPLES[r.byte() % UnaryOp::EXAMPLES.len()])?,
         15 => {
-            let (weight, bias, eps) = (maybe(r, pool), maybe(r, pool), r.float());
+            let (weight, bias, eps) = (r.maybe(pool), r.maybe(pool), r.float());
             if r.flag() {
                 x.layer_norm(weight, bias, eps)?
             } else {
@@ -133,7 +102,7 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Var]) -> Result<Option<Var>> {
             }
         }
         16 => {
-            let (k, v, mask) = (r.pick(pool), r.pick(pool), maybe(r, pool));
+            let (k, v, mask) = (r.pick(pool), r.pick(pool), r.maybe(pool));
             let dropout =
                 if r.flag() { Some(Generator::new(r.byte() as u64).dropout_mask(r.float(), r.size())?) } else { None };
             let spec = AttentionSpec { causal: r.flag(), scale: r.flag().then(|| r.float()), dropout };
@@ -141,7 +110,7 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Var]) -> Result<Option<Var>> {
         }
         17 => {
             let spec = Conv2dSpec { stride: r.pair(), padding: r.pair(), dilation: r.pair(), groups: r.size() };
-            let (weight, bias) = (r.pick(pool), maybe(r, pool));
+            let (weight, bias) = (r.pick(pool), r.maybe(pool));
             if x.tensor().conv2d_plan(weight.tensor(), bias.map(Var::tensor), &spec)?.out_shape.elem_count()
                 > ops::MAX_COMPUTED_ELEMENTS
             {
@@ -165,7 +134,7 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Var]) -> Result<Option<Var>> {
             x.dropout(&mask)?
         }
         _ => {
-            let (weight, bias, training, eps) = (maybe(r, pool), maybe(r, pool), r.flag(), r.float());
+            let (weight, bias, training, eps) = (r.maybe(pool), r.maybe(pool), r.flag(), r.float());
             x.batch_norm(weight, bias, None, training, eps)?.0
         }
     }))

@@ -12,9 +12,9 @@ use super::random::{keep_scaled_in_place, mask_words};
 use super::unary::FloatMath;
 use crate::plan::{AttentionBackwardPlan, AttentionPlan};
 use crate::Result;
+use operands::{padding, Rows, Views};
 use rayon::prelude::*;
-use std::borrow::Cow;
-use tessera_core::{bf16, f16, saturating_product, DType, Layout};
+use tessera_core::{bf16, f16, saturating_product, Layout};
 
 /// The plan's attention of `q`, `k`, `v` (with the optional u8 key-padding `mask`): the output
 /// `[batch, heads, q_len, v_dim]` and each query row's log-sum-exp (`-inf` for a row whose keys
@@ -88,79 +88,6 @@ pub fn attention_backward(
         (B::BF16(q), B::BF16(k), B::BF16(v), B::BF16(o), B::F32(l), B::BF16(d)) => via_f32!(q, k, v, o, l, d, bf16),
         _ => unreachable!("dtypes checked above"),
     })
-}
-
-/// The key-padding mask as one `u8` per (batch row, key), contiguous.
-fn padding(plan: &AttentionPlan, mask: Option<&CpuBuffer>) -> Result<Option<Vec<u8>>> {
-    match (mask, &plan.key_padding) {
-        (Some(m), Some(l)) => {
-            expect_dtype("attention", DType::U8, &[m])?;
-            Ok(m.as_slice::<u8>().map(|v| strided_values(v, l).into_owned()))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// The operands of one backward call: q `[P, Sq, D]`, k `[P, Sk, D]`, v `[P, Sk, Dv]`.
-struct Views<'a, T: Clone> {
-    q: Rows<'a, T>,
-    k: Rows<'a, T>,
-    v: Rows<'a, T>,
-    mask: Option<&'a [u8]>,
-}
-
-/// An operand `[batch, heads, seq, width]` read where it lies: each problem's rows start at its
-/// own offset and follow one another `stride` apart, each row's values contiguous (the split
-/// heads of a fused projection are read in place). A view whose rows are not contiguous is
-/// copied first.
-struct Rows<'a, T: Clone> {
-    data: Cow<'a, [T]>,
-    heads: usize,
-    /// Strides of the batch and head dims.
-    problem: [usize; 2],
-    /// Where element 0 lies, the distance between rows and the values per row.
-    offset: usize,
-    stride: usize,
-    width: usize,
-}
-
-impl<'a, T: Copy + Send + Sync> Rows<'a, T> {
-    fn new(data: &'a [T], layout: &Layout) -> Self {
-        let (dims, st) = (layout.dims(), layout.strides());
-        if st[3] == 1 || dims[3] <= 1 {
-            let problem = [st[0], st[1]];
-            Rows {
-                data: Cow::Borrowed(data),
-                heads: dims[1],
-                problem,
-                offset: layout.offset(),
-                stride: st[2],
-                width: dims[3],
-            }
-        } else {
-            Rows::contiguous(strided_values(data, layout), layout)
-        }
-    }
-
-    /// Values already in `layout`'s shape, row-major.
-    fn contiguous(data: impl Into<Cow<'a, [T]>>, layout: &Layout) -> Self {
-        let [_, h, s, w] = [0, 1, 2, 3].map(|d| layout.dims()[d]);
-        // Zero-aware: an empty operand's other dims may multiply past a usize.
-        let problem = [saturating_product([h, s, w]), s.saturating_mul(w)];
-        Rows { data: data.into(), heads: h, problem, offset: 0, stride: w, width: w }
-    }
-
-    /// Rows `i0..i0 + n` of problem `p`, from the first one's start (rows `stride` apart).
-    fn rows(&self, p: usize, i0: usize, n: usize) -> &[T] {
-        if n == 0 || self.width == 0 {
-            // Nothing to read, and an empty operand's strides may point past its (empty) data.
-            return &[];
-        }
-        let (b, h) = (p / self.heads.max(1), p % self.heads.max(1));
-        let start = self.offset + b * self.problem[0] + h * self.problem[1] + i0 * self.stride;
-        let len = (n - 1) * self.stride + self.width;
-        &self.data[start..][..len]
-    }
 }
 
 /// What decides one weight: its score before the softmax (or `None` when masked), and whether
@@ -408,5 +335,6 @@ fn backward<T: FloatMath + Send + Sync>(
     [dq, dk, dv_out]
 }
 
+mod operands;
 #[cfg(test)]
 mod tests;

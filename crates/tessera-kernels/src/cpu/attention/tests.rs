@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::plan::{Arg, AttentionSpec, DropoutMask};
-use tessera_core::{Layout, Philox, Shape};
+use tessera_core::{DType, Layout, Philox, Shape};
 
 /// The softmax weights of query `i` of problem `pi` over the keys it sees, in f64, with the
 /// default scale `1 / sqrt(d)`.
