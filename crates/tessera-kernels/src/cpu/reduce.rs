@@ -2,7 +2,7 @@
 
 use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
 use super::half::Half;
-use super::unary::{map, FloatMath};
+use super::unary::FloatMath;
 use super::{par, simd};
 use crate::ops::{ArgReduceOp, ReduceOp};
 use crate::plan::{Lines, ReduceKind, ReducePlan};
@@ -175,13 +175,18 @@ fn fold(op: ReduceOp, buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines
     }
 }
 
-fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, sums: Vec<W>, count: f64) -> Vec<W> {
+/// The sums, divided by `count` in place for a mean: the output reservation covers one buffer
+/// of the output's length, and a second one aborted the process where the first barely fit.
+fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, mut sums: Vec<W>, count: f64) -> Vec<W> {
     if op == ReduceOp::Mean {
         let inv = W::from_f64(1.0 / count);
-        map(&sums, |s: W| s * inv)
-    } else {
-        sums
+        if par::worth_parallel(sums.len()) {
+            sums.par_iter_mut().for_each(|s| *s = *s * inv);
+        } else {
+            sums.iter_mut().for_each(|s| *s = *s * inv);
+        }
     }
+    sums
 }
 
 /// Variance with Bessel's `correction` (1 gives the unbiased estimate, PyTorch's default):
