@@ -195,7 +195,10 @@ impl Storage {
 
     pub(crate) fn unary(&self, plan: &UnaryPlan) -> Result<Storage> {
         Ok(match on_one_device(plan.op.name(), [self])? {
-            OnDevice::Cpu([b]) => Storage::Cpu(cpu::unary(plan, b)?),
+            OnDevice::Cpu([b]) => {
+                reserve_copy(plan.op.name(), plan.dtype, &plan.input)?;
+                Storage::Cpu(cpu::unary(plan, b)?)
+            }
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::unary(plan, b)?),
         })
@@ -239,7 +242,10 @@ impl Storage {
 
     pub(crate) fn softmax(&self, plan: &SoftmaxPlan) -> Result<Storage> {
         Ok(match on_one_device(plan.kind.name(), [self])? {
-            OnDevice::Cpu([b]) => Storage::Cpu(cpu::softmax(plan, b)?),
+            OnDevice::Cpu([b]) => {
+                reserve_copy(plan.kind.name(), plan.dtype, &plan.rows.layout)?;
+                Storage::Cpu(cpu::softmax(plan, b)?)
+            }
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::softmax(plan, b)?),
         })
@@ -247,7 +253,10 @@ impl Storage {
 
     pub(crate) fn logsumexp(&self, plan: &LogSumExpPlan) -> Result<Storage> {
         Ok(match on_one_device_sized("logsumexp", [self], plan.dtype, plan.out_shape.elem_count())? {
-            OnDevice::Cpu([b]) => Storage::Cpu(cpu::logsumexp(plan, b)?),
+            OnDevice::Cpu([b]) => {
+                reserve_copy("logsumexp", plan.dtype, &plan.rows.layout)?;
+                Storage::Cpu(cpu::logsumexp(plan, b)?)
+            }
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::logsumexp(plan, b)?),
         })

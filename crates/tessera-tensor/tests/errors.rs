@@ -165,6 +165,10 @@ fn outputs_the_system_cannot_hold_are_errors_not_aborts() {
     // A reduction copies its view densely first: summing the expand panicked with a capacity
     // overflow (found by the var_ops fuzz target).
     assert_eq!(message(square.sum_all()), format!("sum: {refused}"));
+    // So do elementwise ops and softmax rows, whose outputs are the view's size.
+    assert_eq!(message(square.exp()), format!("exp: {refused}"));
+    assert_eq!(message(square.softmax(-1)), format!("softmax: {refused}"));
+    assert_eq!(message(square.logsumexp(0, false)), format!("logsumexp: {refused}"));
     let many = Tensor::zeros([1], DType::I64, &d).unwrap().expand([side]).unwrap();
     assert_eq!(message(t(&[1, side], DType::F32).index_select(0, &many)), format!("index_select: {refused}"));
     // Windows sized by their arguments: a convolution's padding, an adaptive pooling's output.
