@@ -234,8 +234,8 @@ fn forward<T: FloatMath + Send + Sync>(
         return (Vec::new(), Vec::new());
     }
     // Both counted by the plan, so these products fit.
-    let mut out = vec![T::ZERO; problems * sq * dv];
-    let mut lse = vec![T::from_f64(f64::NEG_INFINITY); problems * sq];
+    let mut out = par::filled(problems * sq * dv, T::ZERO);
+    let mut lse = par::filled(problems * sq, T::from_f64(f64::NEG_INFINITY));
     let weights = Weights::new(plan, mask);
     let neg_inf = T::from_f64(f64::NEG_INFINITY);
     if d == 0 && dv == 0 {
@@ -277,7 +277,7 @@ fn backward<T: FloatMath + Send + Sync>(
     let (sq, sk, d, dv, problems) = (f.q_len, f.kv_len, f.head_dim, f.v_dim, f.problems);
     // Zero-aware: each is an operand's element count, though the plan's problem count may have
     // saturated when there are no query rows.
-    let zeros = |rows: usize, width: usize| vec![T::ZERO; saturating_product([problems, rows, width])];
+    let zeros = |rows: usize, width: usize| par::filled(saturating_product([problems, rows, width]), T::ZERO);
     let (mut dq, mut dk, mut dv_out) = (zeros(sq, d), zeros(sk, d), zeros(sk, dv));
     if problems == 0 || sq == 0 || d.max(dv) == 0 {
         // No query rows (no weights, so no gradient), or no dims (every gradient is empty).

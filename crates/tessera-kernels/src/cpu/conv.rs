@@ -86,7 +86,7 @@ fn input_index(o: usize, stride: usize, first: i128) -> usize {
 
 fn unfold<T: Element>(w: &ConvWindow, x: &[T]) -> Vec<T> {
     let (plane_in, plane_out) = (w.image[0] * w.image[1], w.taps() * w.positions());
-    let mut out = vec![T::ZERO; w.batch * w.channels * plane_out];
+    let mut out = par::filled(w.batch * w.channels * plane_out, T::ZERO);
     planes(&mut out, plane_out, |(p, dst)| unfold_plane(w, &x[p * plane_in..][..plane_in], dst));
     out
 }
@@ -135,7 +135,7 @@ fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
 
 fn fold<T: FloatMath + Send + Sync>(w: &ConvWindow, col: &[T]) -> Vec<T> {
     let (plane_in, plane_out) = (w.taps() * w.positions(), w.image[0] * w.image[1]);
-    let mut out = vec![T::ZERO; w.batch * w.channels * plane_out];
+    let mut out = par::filled(w.batch * w.channels * plane_out, T::ZERO);
     planes(&mut out, plane_out, |(p, dst)| fold_plane(w, &col[p * plane_in..][..plane_in], dst));
     out
 }

@@ -270,7 +270,7 @@ fn forward<T: Native>(p: &Conv2dPlan, x: &[T], w: &[T], bias: Option<&[T]>) -> V
 
 fn input_grad<T: Native>(p: &Conv2dPlan, dy: &[T], w: &[T], _: Option<&[T]>) -> Vec<T> {
     let (win, s) = (&p.window, sizes(p));
-    let mut dx = vec![T::ZERO; win.batch * s.image];
+    let mut dx = super::par::filled(win.batch * s.image, T::ZERO);
     let plane_out = win.taps() * s.l;
     per_image(&mut dx, s.image, s.work, |n, dxn, col, par| {
         let dyn_ = &dy[n * s.out..][..s.out];

@@ -12,6 +12,7 @@ use super::unary::FloatMath;
 use crate::plan::{index_out_of_range, CrossEntropyBackwardPlan, LogSumExpPlan};
 use crate::Result;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout};
 
 /// `log(sum(exp(x)))` of each of the plan's rows (max-shifted, so it never overflows), in row
@@ -148,11 +149,11 @@ multiversion! {
 }
 
 multiversion! {
-    fn row_grad<T>(x: &[T], out: &mut [T], lse: T, scale: T, offset: T)
+    fn row_grad<T>(x: &[T], out: &mut [MaybeUninit<T>], lse: T, scale: T, offset: T)
     where T: FloatMath
     {
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = (v - lse).exp_flushed() * scale - offset;
+            o.write((v - lse).exp_flushed() * scale - offset);
         }
     }
 }
@@ -176,22 +177,22 @@ fn grad_rows<T: FloatMath + Send + Sync>(
     classes: usize,
     smoothing: T,
 ) -> Vec<T> {
-    let mut out = vec![T::ZERO; x.len()];
     if classes == 0 {
-        return out;
+        return Vec::new();
     }
     let uniform = smoothing / T::from_f32(classes as f32);
     let hit = T::ONE - smoothing;
-    let one_row = |(i, (o, x)): (usize, (&mut [T], &[T]))| {
-        row_grad(x, o, lse[i], scale[i], scale[i] * uniform);
-        o[targets[i]] = o[targets[i]] - scale[i] * hit;
-    };
-    if par::worth_parallel(x.len()) {
-        out.par_chunks_mut(classes).zip(x.par_chunks(classes)).enumerate().for_each(one_row);
-    } else {
-        out.chunks_mut(classes).zip(x.chunks(classes)).enumerate().for_each(one_row);
-    }
-    out
+    // Every element is written once, by its row: no zero-filled buffer first (for a language
+    // model's logits that was a serial pass as large as the gradient).
+    par::build_vec(x.len(), classes, |start, rows| {
+        for (r, o) in rows.chunks_mut(classes).enumerate() {
+            let i = start / classes + r;
+            row_grad(&x[i * classes..][..classes], o, lse[i], scale[i], scale[i] * uniform);
+            // SAFETY: `row_grad` just wrote every element of the row.
+            let at_target = unsafe { o[targets[i]].assume_init() };
+            o[targets[i]].write(at_target - scale[i] * hit);
+        }
+    })
 }
 
 #[cfg(test)]

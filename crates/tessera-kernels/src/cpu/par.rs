@@ -68,6 +68,19 @@ where
     out
 }
 
+/// A vector of `len` copies of `value`, written by the pool's threads when large. A zeroed
+/// buffer from the caching allocator is a reused block cleared by one `memset` on the calling
+/// thread, which for an output the size of a language model's logits was a serial pass the
+/// other threads waited through; kernels that accumulate into a zeroed output take it from
+/// here instead.
+pub(crate) fn filled<U: Copy + Send + Sync>(len: usize, value: U) -> Vec<U> {
+    build_vec(len, 1, |_, chunk| {
+        for e in chunk {
+            e.write(value);
+        }
+    })
+}
+
 /// Fills `dst` chunk by chunk (chunks a multiple of `align` long), in parallel when large:
 /// `fill(start, chunk)` gets each chunk and the index of its first element.
 pub(crate) fn fill_uninit<U, F>(dst: &mut [MaybeUninit<U>], align: usize, fill: F)

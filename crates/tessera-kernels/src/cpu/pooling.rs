@@ -273,7 +273,7 @@ pub fn avg_pool2d(plan: &PoolPlan, x: &CpuBuffer) -> Result<CpuBuffer> {
 fn avg_forward<T: FloatMath>(plan: &PoolPlan, x: &[T]) -> Vec<T> {
     let [wh, ww] = windows(plan);
     let (pin, pout, width) = (plan.plane_in(), plan.plane_out(), plan.axes[1].input);
-    let mut y = vec![T::ZERO; plan.planes * pout];
+    let mut y = par::filled(plan.planes * pout, T::ZERO);
     let mut none: Vec<u8> = vec![0; plan.planes];
     for_planes(&mut y, pout, &mut none, 1, plan.planes * pin, |p, y, _| {
         let plane = &x[p * pin..][..pin];
@@ -307,7 +307,7 @@ pub fn max_pool2d_backward(plan: &PoolBackwardPlan, dy: &CpuBuffer, indices: &Cp
         return Err(index_out_of_range(OP, bad, f.out_shape.rank() - 1, pin));
     }
     Ok(float_input!(dy, &plan.dy, |g: T| {
-        let mut dx = vec![T::ZERO; f.planes * pin];
+        let mut dx = par::filled(f.planes * pin, T::ZERO);
         let mut none: Vec<u8> = vec![0; f.planes];
         for_planes(&mut dx, pin, &mut none, 1, f.planes.saturating_mul(pin.saturating_add(pout)), |p, dx, _| {
             for (&i, &v) in idx[p * pout..][..pout].iter().zip(&g[p * pout..][..pout]) {
@@ -327,7 +327,7 @@ pub fn avg_pool2d_backward(plan: &PoolBackwardPlan, dy: &CpuBuffer) -> Result<Cp
     Ok(float_input!(dy, &plan.dy, |g: T| {
         let [wh, ww] = windows(f);
         let (pin, pout, width) = (f.plane_in(), f.plane_out(), f.axes[1].input);
-        let mut dx = vec![T::ZERO; f.planes * pin];
+        let mut dx = par::filled(f.planes * pin, T::ZERO);
         let mut none: Vec<u8> = vec![0; f.planes];
         for_planes(&mut dx, pin, &mut none, 1, f.planes.saturating_mul(pin.saturating_add(pout)), |p, dx, _| {
             let gp = &g[p * pout..][..pout];

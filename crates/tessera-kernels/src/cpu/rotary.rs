@@ -24,7 +24,7 @@ pub fn rotary(plan: &RotaryPlan, x: &CpuBuffer) -> Result<CpuBuffer> {
 
 fn rotate<T: FloatMath + Send + Sync>(plan: &RotaryPlan, x: &[T]) -> Vec<T> {
     let (dim, half) = (plan.dim, plan.dim / 2);
-    let mut out = vec![T::ZERO; x.len()];
+    let mut out = par::filled(x.len(), T::ZERO);
     let row = |(r, o): (usize, &mut [T])| {
         let xr = &x[r * dim..][..dim];
         for c in 0..half {
