@@ -15,6 +15,8 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout};
 
+mod narrow;
+
 /// `log(sum(exp(x)))` of each of the plan's rows (max-shifted, so it never overflows), in row
 /// order. An all `-inf` row gives `-inf`; a NaN gives NaN.
 pub fn logsumexp(plan: &LogSumExpPlan, buf: &CpuBuffer) -> Result<CpuBuffer> {
@@ -162,6 +164,16 @@ fn lse_rows<T: FloatMath + Send + Sync>(data: &[T], row: usize, rows: usize) -> 
     if row == 0 {
         return vec![T::from_f32(f32::NEG_INFINITY); rows];
     }
+    if row < narrow::NARROW {
+        let mut out = vec![T::ZERO; rows];
+        if par::worth_parallel(data.len()) {
+            let per = par::chunk_len(data.len(), row) / row;
+            out.par_chunks_mut(per).zip(data.par_chunks(per * row)).for_each(|(o, x)| narrow::lse(x, row, o));
+        } else {
+            narrow::lse(data, row, &mut out);
+        }
+        return out;
+    }
     if par::worth_parallel(data.len()) {
         data.par_chunks(row).map(row_lse).collect()
     } else {
@@ -185,10 +197,17 @@ fn grad_rows<T: FloatMath + Send + Sync>(
     // Every element is written once, by its row: no zero-filled buffer first (for a language
     // model's logits that was a serial pass as large as the gradient).
     par::build_vec(x.len(), classes, |start, rows| {
+        let first = start / classes;
+        if classes < narrow::NARROW {
+            let n = rows.len() / classes;
+            narrow::grad(&x[start..][..rows.len()], classes, &lse[first..][..n], &scale[first..][..n], uniform, rows);
+        }
         for (r, o) in rows.chunks_mut(classes).enumerate() {
-            let i = start / classes + r;
-            row_grad(&x[i * classes..][..classes], o, lse[i], scale[i], scale[i] * uniform);
-            // SAFETY: `row_grad` just wrote every element of the row.
+            let i = first + r;
+            if classes >= narrow::NARROW {
+                row_grad(&x[i * classes..][..classes], o, lse[i], scale[i], scale[i] * uniform);
+            }
+            // SAFETY: `row_grad` or `narrow::grad` wrote every element of the row.
             let at_target = unsafe { o[targets[i]].assume_init() };
             o[targets[i]].write(at_target - scale[i] * hit);
         }
