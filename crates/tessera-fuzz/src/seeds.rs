@@ -61,6 +61,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "tensor_ops" => tensor_ops_seeds(crate::targets::TENSOR_OPS),
         "fused_ops" => tensor_ops_seeds(crate::targets::FUSED_OPS),
         "var_ops" => var_ops_seeds(),
+        "optim" => optim_seeds(),
         "selftest" => vec![b"fuzz me".to_vec()],
         _ => Vec::new(),
     };
@@ -257,6 +258,23 @@ fn tensor_ops_seeds(ops: usize) -> Vec<Vec<u8>> {
 fn var_ops_seeds() -> Vec<Vec<u8>> {
     let neg = [14, 0, 0];
     (0..crate::targets::VAR_OPS as u8).map(|op| [&neg[..], &[op, 4, 1, 2, 3, 2, 1, 0, 1, 2]].concat()).collect()
+}
+
+/// One step of each optimizer kind over a `[2, 3]` f32 parameter given a gradient of its own
+/// shape and dtype, with no options; and Adam over two parameters (f32 and f64) with every
+/// option but loss scaling, two steps, a rate change and its state loaded into a second
+/// optimizer. A setting byte `4i + 1` reads `[0, 1e-3, 0.01, 0.1, 0.5, 0.9, 0.99, 1][i]`.
+fn optim_seeds() -> Vec<Vec<u8>> {
+    let (no_options, one_grad) = ([0u8; 5], [0u8, 2, 0, 0, 0]);
+    let sgd = [0u8, 13, 21, 1, 0, 1];
+    let adam = [1u8, 13, 21, 25, 5, 1, 1];
+    let rmsprop = [2u8, 13, 25, 5, 1, 21];
+    let mut seeds: Vec<Vec<u8>> =
+        [&sgd[..], &adam, &rmsprop].iter().map(|kind| [&[0, 2, 0], *kind, &no_options, &one_grad].concat()).collect();
+    let options = [1u8, 1, 29, 1, 5, 5, 0, 1, 1, 13, 0, 1, 0];
+    let steps = [0u8, 2, 0, 0, 4, 1, 1, 3, 1, 1];
+    seeds.push([&[1, 2, 0, 4, 1], &adam[..], &options, &steps, &adam, &no_options, &[0, 2, 0, 0, 4, 1]].concat());
+    seeds
 }
 
 #[cfg(test)]

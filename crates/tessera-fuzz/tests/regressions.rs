@@ -72,4 +72,5 @@ replay_tests!(
     tensor_ops,
     fused_ops,
     var_ops,
+    optim,
 );

@@ -16,6 +16,7 @@ mod fused_ops;
 mod mnist;
 mod models;
 mod ops;
+mod optim;
 mod run_folder;
 mod text;
 mod var_ops;
@@ -30,6 +31,7 @@ use mnist::{csv, idx};
 use models::{hf_gpt2, model_config};
 use ops::tensor_ops;
 pub use ops::OPS as TENSOR_OPS;
+use optim::optim;
 use run_folder::run_folder;
 use text::{jieba_dict, pairs, tokenizer_json, vocab};
 use var_ops::var_ops;
@@ -271,6 +273,17 @@ pub const TARGETS: &[Target] = &[
                 backward from the sum of the last result; a gradient whose shape or dtype is not its \
                 parameter's is a failure",
         run: var_ops,
+        tokens: &[],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "optim",
+        about: "not a file: parameters in every float dtype, an optimizer of each kind with settings read from \
+                the input (mostly valid, sometimes edge values), clipping, a penalty, a group, loss scaling, then \
+                steps with gradients of any shape and dtype set or cleared, rate changes, and the state saved and \
+                loaded again; a step that changes a parameter's shape or dtype is a failure",
+        run: optim,
         tokens: &[],
         json: false,
         two_files: false,
