@@ -22,7 +22,7 @@ const VALID: [f64; 8] = [0.0, 1e-3, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0];
 /// A setting: one of [`VALID`] three times in four, else an edge value (NaN, negative, huge).
 fn setting(r: &mut Reader<'_>) -> f64 {
     let b = r.byte();
-    if b % 4 == 0 {
+    if b.is_multiple_of(4) {
         r.float()
     } else {
         VALID[(b / 4) % VALID.len()]
