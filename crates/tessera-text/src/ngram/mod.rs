@@ -54,7 +54,9 @@ pub struct NgramModel {
 }
 
 impl NgramModel {
-    /// Trains on sentences of tokens. `order` is 2 or 3.
+    /// Trains on sentences of tokens. `order` is 2 or 3. The model marks each sentence's
+    /// boundaries itself, so a sentence that holds `<s>` or `</s>` is an error naming where;
+    /// `<unk>` is read as the unknown word (as in the Penn Treebank's text).
     pub fn train<S: AsRef<[T]>, T: AsRef<str>>(order: usize, sentences: &[S], smoothing: Smoothing) -> Result<Self> {
         if !(2..=3).contains(&order) {
             return Err(Error::InvalidArgument { name: "order", reason: format!("{order} is not 2 or 3") });
@@ -77,7 +79,17 @@ impl NgramModel {
             model.intern(t);
         }
         let mut seqs = Vec::with_capacity(sentences.len());
-        for s in sentences {
+        for (i, s) in sentences.iter().enumerate() {
+            if let Some((at, w)) = s.as_ref().iter().enumerate().find(|(_, w)| [START, END].contains(&w.as_ref())) {
+                return Err(Error::InvalidArgument {
+                    name: "sentences",
+                    reason: format!(
+                        "sentence {i} holds the boundary marker {:?} at word {at}; the model adds <s> and </s> \
+                         around each sentence itself",
+                        w.as_ref()
+                    ),
+                });
+            }
             let words: Vec<u32> = s.as_ref().iter().map(|w| model.intern(w.as_ref())).collect();
             seqs.push(model.pad(words));
         }
@@ -132,6 +144,8 @@ impl NgramModel {
         let c = &self.counts;
         let v = self.vocab_size() as f64;
         match self.smoothing {
+            // `<s>` is never predicted: the k added to every count goes to the vocabulary only.
+            Smoothing::AddK(_) if w == START_ID => 0.0,
             Smoothing::AddK(k) => {
                 let (num, den) = match *h {
                     [u, x] => (
@@ -268,6 +282,8 @@ mod tests {
                 for ctx in [&["a", "b"][..], &["b"], &[], &["zzz", "q"]] {
                     let total = total_prob(&lm, ctx);
                     assert!((total - 1.0).abs() < 1e-9, "order {order} {smoothing:?} {ctx:?}: {total}");
+                    // The start marker takes no mass (add-k gave it k / (c + kV) beside the 1).
+                    assert_eq!(lm.prob(ctx, START), 0.0, "order {order} {smoothing:?} {ctx:?}");
                 }
             }
         }
@@ -292,5 +308,19 @@ mod tests {
         assert!(NgramModel::train(2, &corpus(), Smoothing::AddK(0.0)).is_err());
         let empty: Vec<Vec<&str>> = Vec::new();
         assert!(NgramModel::train(2, &empty, Smoothing::AddK(1.0)).is_err());
+    }
+
+    /// Found by the `text_pipeline` fuzz target: `</s> <unk> <s>` as a training sentence made
+    /// the add-k probabilities of its distinct words add up to 1.1, with `<s>` counted as a
+    /// sentence start in the middle of a sentence.
+    #[test]
+    fn boundary_markers_inside_a_sentence_are_errors_and_unk_is_a_word() {
+        for marker in [START, END] {
+            let corpus = [vec!["a", "b"], vec!["c", marker, "d"]];
+            let err = NgramModel::train(2, &corpus, Smoothing::AddK(0.5)).unwrap_err().to_string();
+            assert!(err.contains("sentence 1") && err.contains(marker) && err.contains("word 1"), "{err}");
+        }
+        let lm = NgramModel::train(2, &[vec!["a", UNKNOWN, "b"]], Smoothing::AddK(0.5)).unwrap();
+        assert_eq!(lm.prob(&["a"], UNKNOWN), lm.prob(&["a"], "never seen"));
     }
 }
