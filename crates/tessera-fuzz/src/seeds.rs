@@ -62,6 +62,10 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "fused_ops" => tensor_ops_seeds(crate::targets::FUSED_OPS),
         "var_ops" => var_ops_seeds(),
         "optim" => optim_seeds(),
+        "text_pipeline" => vec![
+            "\x10The cat sat on the mat.\nthe cat ate.\n我来到北京清华大学 Ünïcödé ＡＢＣ\n".as_bytes().to_vec(),
+            b"\x05a b a b a c\na b c\n".to_vec(),
+        ],
         "selftest" => vec![b"fuzz me".to_vec()],
         _ => Vec::new(),
     };

@@ -73,4 +73,5 @@ replay_tests!(
     fused_ops,
     var_ops,
     optim,
+    text_pipeline,
 );

@@ -19,6 +19,7 @@ mod ops;
 mod optim;
 mod run_folder;
 mod text;
+mod text_pipeline;
 mod var_ops;
 
 pub use checkpoint::{tiny_model, tiny_optimizer, TINY_MODEL};
@@ -34,6 +35,7 @@ pub use ops::OPS as TENSOR_OPS;
 use optim::optim;
 use run_folder::run_folder;
 use text::{jieba_dict, pairs, tokenizer_json, vocab};
+use text_pipeline::text_pipeline;
 use var_ops::var_ops;
 pub use var_ops::OPS as VAR_OPS;
 
@@ -285,6 +287,33 @@ pub const TARGETS: &[Target] = &[
                 loaded again; a step that changes a parameter's shape or dtype is a failure",
         run: optim,
         tokens: &[],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "text_pipeline",
+        about: "any text (lossily UTF-8) through each normalizer, a byte-level BPE trained on it, jieba \
+                segmentation, an n-gram model trained on its lines, and BLEU and chrF between its lines; a BPE or \
+                segmentation that does not give the text back, a normalization step that is not idempotent, \
+                probabilities outside [0, 1] or summing past 1, and scores outside [0, 100] are failures",
+        run: text_pipeline,
+        tokens: &[
+            b" ",
+            b"\n",
+            b"\t",
+            b"\r\n",
+            "\u{feff}".as_bytes(),
+            "\u{301}".as_bytes(),
+            "\u{130}".as_bytes(),
+            "\u{ff21}".as_bytes(),
+            "\u{3000}".as_bytes(),
+            "北京".as_bytes(),
+            b"<|endoftext|>",
+            b"<s>",
+            b"</s>",
+            b"<unk>",
+            b"\xff",
+        ],
         json: false,
         two_files: false,
     },
