@@ -59,6 +59,30 @@ impl Execution {
 thread_local! {
     /// Whether this thread is running an input (its panics are then caught quietly).
     static IN_TARGET: Cell<bool> = const { Cell::new(false) };
+    /// Wall-clock and CPU time the running input has spent in [`untimed`] sections.
+    static UNTIMED: Cell<(Duration, Duration)> = const { Cell::new((Duration::ZERO, Duration::ZERO)) };
+}
+
+/// Runs `f` outside the running input's time limits: for a target's one-off set-up (a
+/// dictionary built once per worker and kept in a `OnceLock`), which would otherwise be charged
+/// to whichever input happens to run first. The watchdog pauses while `f` runs and [`execute`]
+/// leaves its time out of the run's.
+pub fn untimed<T>(f: impl FnOnce() -> T) -> T {
+    let started = RUN_STARTED_MS.swap(0, Ordering::SeqCst);
+    let (wall, cpu, process) = (Instant::now(), sys::thread_cpu_time(), sys::process_cpu_time());
+    let out = f();
+    let (wall, cpu) = (wall.elapsed(), sys::thread_cpu_time().saturating_sub(cpu));
+    UNTIMED.with(|u| {
+        let (w, c) = u.get();
+        u.set((w + wall, c + cpu));
+    });
+    if started != 0 {
+        // The run resumes as if it had begun later by the time spent here.
+        let spent = sys::process_cpu_time().saturating_sub(process).as_micros() as u64;
+        RUN_STARTED_CPU_US.fetch_add(spent, Ordering::SeqCst);
+        RUN_STARTED_MS.store(started + wall.as_millis() as u64, Ordering::SeqCst);
+    }
+    out
 }
 
 /// The last panic caught by the hook (a panic in a helper thread is re-raised on the running
@@ -95,12 +119,15 @@ pub fn install_panic_hook() {
 pub fn execute(target: &Target, input: &[u8]) -> Execution {
     install_panic_hook();
     let (wall, cpu) = (Instant::now(), sys::thread_cpu_time());
+    UNTIMED.with(|u| u.set((Duration::ZERO, Duration::ZERO)));
     watchdog_begin();
     IN_TARGET.with(|t| t.set(true));
     let result = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
     IN_TARGET.with(|t| t.set(false));
     watchdog_end();
-    let (wall, cpu) = (wall.elapsed(), sys::thread_cpu_time().saturating_sub(cpu));
+    let (skip_wall, skip_cpu) = UNTIMED.with(Cell::get);
+    let wall = wall.elapsed().saturating_sub(skip_wall);
+    let cpu = sys::thread_cpu_time().saturating_sub(cpu).saturating_sub(skip_cpu);
     let verdict = match result {
         Ok(signature) => Verdict::Done(signature),
         Err(payload) => {
@@ -164,4 +191,31 @@ pub fn abort_after(limit: Duration, what: &'static str) {
         eprintln!("tessera-fuzz: {what} still running after {} s: aborting", limit.as_secs());
         std::process::abort();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy(d: Duration) {
+        let start = sys::thread_cpu_time();
+        while sys::thread_cpu_time().saturating_sub(start) < d {
+            std::hint::black_box(0u64);
+        }
+    }
+
+    /// A target that spends 0.2 s of CPU in set-up and a little outside it: the run is charged
+    /// only the little.
+    #[test]
+    fn untimed_set_up_is_left_out_of_the_run() {
+        fn run(_: &[u8]) -> String {
+            untimed(|| busy(Duration::from_millis(200)));
+            busy(Duration::from_millis(5));
+            "ok".into()
+        }
+        let target = Target { name: "t", about: "", run, tokens: &[], json: false, two_files: false };
+        let ran = execute(&target, b"");
+        assert!(ran.cpu >= Duration::from_millis(5) && ran.cpu < Duration::from_millis(100), "{:?}", ran.cpu);
+        assert!(ran.wall < Duration::from_millis(150), "{:?}", ran.wall);
+    }
 }

@@ -292,10 +292,11 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "text_pipeline",
-        about: "any text (lossily UTF-8) through each normalizer, a byte-level BPE trained on it, jieba \
-                segmentation, an n-gram model trained on its lines, and BLEU and chrF between its lines; a BPE or \
-                segmentation that does not give the text back, a normalization step that is not idempotent, \
-                probabilities outside [0, 1] or summing past 1, and scores outside [0, 100] are failures",
+        about: "any text (lossily UTF-8) through each normalizer, a byte-level BPE trained on it and GPT-2's, \
+                jieba segmentation, char and word vocabularies and stream batches, an n-gram model trained on its \
+                lines, and BLEU and chrF between its lines; a BPE, segmentation or char vocabulary that does not \
+                give the text back, a normalization step that is not idempotent, offsets that do not slice the \
+                text, probabilities outside [0, 1] or summing past 1, and scores outside [0, 100] are failures",
         run: text_pipeline,
         tokens: &[
             b" ",
