@@ -35,22 +35,21 @@ fn tessera_dtype(d: StDtype) -> Option<DType> {
     })
 }
 
-/// Little-endian bytes of a tensor's values.
+/// Little-endian bytes of a tensor's values, exactly as held: read in its own dtype, not through
+/// f64 (which rounded i64 values past 2^53 and quieted signalling NaNs).
 fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
-    let v = t.to_vec_f64()?;
-    let mut out = Vec::with_capacity(v.len() * t.dtype().size_in_bytes());
-    for x in v {
-        match t.dtype() {
-            DType::F32 => out.extend((x as f32).to_le_bytes()),
-            DType::F64 => out.extend(x.to_le_bytes()),
-            DType::F16 => out.extend(tessera_tensor::f16::from_f64(x).to_le_bytes()),
-            DType::BF16 => out.extend(tessera_tensor::bf16::from_f64(x).to_le_bytes()),
-            DType::U8 => out.push(x as u8),
-            DType::U32 => out.extend((x as u32).to_le_bytes()),
-            DType::I64 => out.extend((x as i64).to_le_bytes()),
-        }
+    fn le<T: tessera_tensor::Element, const N: usize>(t: &Tensor, bytes: fn(T) -> [u8; N]) -> Result<Vec<u8>> {
+        Ok(t.to_vec::<T>()?.into_iter().flat_map(bytes).collect())
     }
-    Ok(out)
+    match t.dtype() {
+        DType::F32 => le(t, f32::to_le_bytes),
+        DType::F64 => le(t, f64::to_le_bytes),
+        DType::F16 => le(t, tessera_tensor::f16::to_le_bytes),
+        DType::BF16 => le(t, tessera_tensor::bf16::to_le_bytes),
+        DType::U8 => Ok(t.to_vec::<u8>()?),
+        DType::U32 => le(t, u32::to_le_bytes),
+        DType::I64 => le(t, i64::to_le_bytes),
+    }
 }
 
 /// A tensor from little-endian bytes.
@@ -78,8 +77,15 @@ pub fn state_dict(module: &dyn Module) -> Vec<(String, Tensor)> {
     module.state_entries().into_iter().map(|(n, e)| (n, e.tensor())).collect()
 }
 
-/// Serialises named tensors (plus string metadata) to safetensors bytes.
+/// Serialises named tensors (plus string metadata) to safetensors bytes. A name given twice is an
+/// error naming it: a safetensors file holds one tensor per name.
 pub fn to_safetensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let mut seen = std::collections::HashSet::with_capacity(tensors.len());
+    if let Some((name, _)) = tensors.iter().find(|(n, _)| !seen.insert(n.as_str())) {
+        return Err(Error::Config(format!(
+            "the tensor name {name:?} appears twice; a safetensors file holds one tensor per name"
+        )));
+    }
     let bytes: Vec<(String, Vec<u8>, DType, Vec<usize>)> = tensors
         .iter()
         .map(|(n, t)| Ok((n.clone(), to_bytes(t)?, t.dtype(), t.dims().to_vec())))

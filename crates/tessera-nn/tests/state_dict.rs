@@ -78,3 +78,63 @@ fn summary_counts_parameters_and_flops() {
     let text = s.to_string();
     assert!(text.contains("Linear(4 -> 8)") && text.contains("total: 67 parameters"), "{text}");
 }
+
+/// Every dtype's values come back bit for bit, the ones an f64 cannot hold included: i64 past
+/// 2^53 (an f64 detour rounded 2^53 + 1 to 2^53), signalling NaNs with payloads, -0.0 and
+/// subnormals.
+#[test]
+fn every_dtype_round_trips_bit_for_bit() {
+    use tessera_nn::state_dict::read_safetensors;
+    use tessera_tensor::{bf16, f16};
+    let cpu = Device::Cpu;
+    let tensors = vec![
+        (
+            "bf16".to_string(),
+            Tensor::from_vec([0x7f81u16, 0x8000, 0x0001, 0xff80].map(bf16::from_bits).to_vec(), [4], &cpu).unwrap(),
+        ),
+        (
+            "f16".to_string(),
+            Tensor::from_vec([0x7d01u16, 0x8000, 0x0001, 0xfc00].map(f16::from_bits).to_vec(), [2, 2], &cpu).unwrap(),
+        ),
+        (
+            "f32".to_string(),
+            Tensor::from_vec([0x7fa0_0001u32, 0x8000_0000, 1, 0x7f80_0000].map(f32::from_bits).to_vec(), [4], &cpu)
+                .unwrap(),
+        ),
+        (
+            "f64".to_string(),
+            Tensor::from_vec(vec![f64::from_bits(0x7ff0_0000_0000_0001), -0.0, f64::from_bits(1)], [3], &cpu).unwrap(),
+        ),
+        ("i64".to_string(), Tensor::from_vec(vec![i64::MIN, i64::MAX, (1 << 53) + 1, -1], [4], &cpu).unwrap()),
+        ("u32".to_string(), Tensor::from_vec(vec![u32::MAX, 0, 16_777_217], [3], &cpu).unwrap()),
+        ("u8".to_string(), Tensor::from_vec(vec![255u8, 0], [2], &cpu).unwrap()),
+    ];
+    let path = tmp("every-dtype");
+    write_atomic(&path, &to_safetensors(&tensors, &BTreeMap::new()).unwrap()).unwrap();
+    let (back, _) = read_safetensors(&path).unwrap();
+    let bits = |t: &Tensor| -> Vec<u64> {
+        match t.dtype() {
+            DType::BF16 => t.to_vec::<bf16>().unwrap().iter().map(|v| v.to_bits() as u64).collect(),
+            DType::F16 => t.to_vec::<f16>().unwrap().iter().map(|v| v.to_bits() as u64).collect(),
+            DType::F32 => t.to_vec::<f32>().unwrap().iter().map(|v| v.to_bits() as u64).collect(),
+            DType::F64 => t.to_vec::<f64>().unwrap().iter().map(|v| v.to_bits()).collect(),
+            DType::I64 => t.to_vec::<i64>().unwrap().iter().map(|&v| v as u64).collect(),
+            DType::U32 => t.to_vec::<u32>().unwrap().iter().map(|&v| v as u64).collect(),
+            DType::U8 => t.to_vec::<u8>().unwrap().iter().map(|&v| v as u64).collect(),
+        }
+    };
+    assert_eq!(back.len(), tensors.len());
+    for ((name, want), (got_name, got)) in tensors.iter().zip(&back) {
+        assert_eq!((name, want.dims(), want.dtype()), (got_name, got.dims(), got.dtype()));
+        assert_eq!(bits(want), bits(got), "{name}");
+    }
+}
+
+/// Two tensors of one name would leave one of them out of the file: refused, naming it.
+#[test]
+fn duplicate_names_are_refused() {
+    let t = Tensor::from_vec(vec![1f32], [1], &Device::Cpu).unwrap();
+    let tensors = vec![("w".to_string(), t.clone()), ("b".to_string(), t.clone()), ("w".to_string(), t)];
+    let err = to_safetensors(&tensors, &BTreeMap::new()).unwrap_err().to_string();
+    assert!(err.contains("\"w\"") && err.contains("twice"), "{err}");
+}
