@@ -77,14 +77,22 @@ pub fn state_dict(module: &dyn Module) -> Vec<(String, Tensor)> {
     module.state_entries().into_iter().map(|(n, e)| (n, e.tensor())).collect()
 }
 
-/// Serialises named tensors (plus string metadata) to safetensors bytes. A name given twice is an
-/// error naming it: a safetensors file holds one tensor per name.
+/// Serialises named tensors (plus string metadata) to safetensors bytes. A name given twice, or
+/// the header's own key `__metadata__`, is an error naming it: a safetensors file holds one
+/// tensor per name, and a tensor of that name made a file that no reader accepts.
 pub fn to_safetensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     let mut seen = std::collections::HashSet::with_capacity(tensors.len());
-    if let Some((name, _)) = tensors.iter().find(|(n, _)| !seen.insert(n.as_str())) {
-        return Err(Error::Config(format!(
-            "the tensor name {name:?} appears twice; a safetensors file holds one tensor per name"
-        )));
+    for (name, _) in tensors {
+        if name == "__metadata__" {
+            return Err(Error::Config(format!(
+                "the tensor name {name:?} is the safetensors header's own key for metadata"
+            )));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(Error::Config(format!(
+                "the tensor name {name:?} appears twice; a safetensors file holds one tensor per name"
+            )));
+        }
     }
     let bytes: Vec<(String, Vec<u8>, DType, Vec<usize>)> = tensors
         .iter()
@@ -98,8 +106,11 @@ pub fn to_safetensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, 
                 .map_err(|e| Error::Config(format!("tensor {n}: {e}")))
         })
         .collect::<Result<_>>()?;
-    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    safetensors::serialize(views, Some(meta)).map_err(|e| Error::Config(format!("safetensors: {e}")))
+    // No metadata goes as none: the safetensors crate (0.8) wrote an empty map with no tensors as
+    // the header `{},"__metadata__":{}}`, which no reader accepts.
+    let meta = (!metadata.is_empty())
+        .then(|| metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<String, String>>());
+    safetensors::serialize(views, meta).map_err(|e| Error::Config(format!("safetensors: {e}")))
 }
 
 /// Named tensors, in order.

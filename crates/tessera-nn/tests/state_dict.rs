@@ -130,11 +130,34 @@ fn every_dtype_round_trips_bit_for_bit() {
     }
 }
 
-/// Two tensors of one name would leave one of them out of the file: refused, naming it.
+/// Two tensors of one name made the safetensors crate panic, and a tensor named `__metadata__`
+/// (the header's key for metadata) made a file no reader accepts (found by the
+/// `safetensors_roundtrip` fuzz target): both refused, naming the tensor.
 #[test]
-fn duplicate_names_are_refused() {
+fn repeated_and_reserved_names_are_refused() {
     let t = Tensor::from_vec(vec![1f32], [1], &Device::Cpu).unwrap();
-    let tensors = vec![("w".to_string(), t.clone()), ("b".to_string(), t.clone()), ("w".to_string(), t)];
+    let tensors = vec![("w".to_string(), t.clone()), ("b".to_string(), t.clone()), ("w".to_string(), t.clone())];
     let err = to_safetensors(&tensors, &BTreeMap::new()).unwrap_err().to_string();
     assert!(err.contains("\"w\"") && err.contains("twice"), "{err}");
+    let reserved = vec![("__metadata__".to_string(), t)];
+    let meta = BTreeMap::from([("k".to_string(), "v".to_string())]);
+    for meta in [BTreeMap::new(), meta] {
+        let err = to_safetensors(&reserved, &meta).unwrap_err().to_string();
+        assert!(err.contains("__metadata__") && err.contains("header"), "{err}");
+    }
+}
+
+/// No tensors and no metadata made a header no reader accepts (`{},"__metadata__":{}}`, from the
+/// safetensors crate; found by the `safetensors_roundtrip` fuzz target): with and without
+/// metadata, an empty state dict reads back empty.
+#[test]
+fn an_empty_state_dict_round_trips() {
+    use tessera_nn::state_dict::read_safetensors;
+    for meta in [BTreeMap::new(), BTreeMap::from([("k".to_string(), "v".to_string())])] {
+        let path = tmp(&format!("empty-{}", meta.len()));
+        write_atomic(&path, &to_safetensors(&[], &meta).unwrap()).unwrap();
+        let (tensors, back) = read_safetensors(&path).unwrap();
+        assert!(tensors.is_empty());
+        assert_eq!(back, meta);
+    }
 }
