@@ -62,6 +62,10 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "fused_ops" => tensor_ops_seeds(crate::targets::FUSED_OPS),
         "var_ops" => var_ops_seeds(),
         "optim" => optim_seeds(),
+        // Two tensors: "w" f32 [2] and "b" i64 [] (no dims), then one metadata entry.
+        "safetensors_roundtrip" => {
+            vec![[&[2u8, 0, 0, 1, 2][..], &[0, 0, 128, 63, 0, 0, 0, 192], &[1, 6, 0], &[7; 8], &[1, 4, 5]].concat()]
+        }
         "text_pipeline" => vec![
             "\x10The cat sat on the mat.\nthe cat ate.\n我来到北京清华大学 Ünïcödé ＡＢＣ\n".as_bytes().to_vec(),
             b"\x05a b a b a c\na b c\n".to_vec(),

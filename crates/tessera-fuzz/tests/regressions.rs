@@ -74,4 +74,5 @@ replay_tests!(
     var_ops,
     optim,
     text_pipeline,
+    safetensors_roundtrip,
 );

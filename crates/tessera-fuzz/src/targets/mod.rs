@@ -18,6 +18,7 @@ mod models;
 mod ops;
 mod optim;
 mod run_folder;
+mod safetensors_roundtrip;
 mod text;
 mod text_pipeline;
 mod var_ops;
@@ -34,6 +35,7 @@ use ops::tensor_ops;
 pub use ops::OPS as TENSOR_OPS;
 use optim::optim;
 use run_folder::run_folder;
+use safetensors_roundtrip::safetensors_roundtrip;
 use text::{jieba_dict, pairs, tokenizer_json, vocab};
 use text_pipeline::text_pipeline;
 use var_ops::var_ops;
@@ -315,6 +317,17 @@ pub const TARGETS: &[Target] = &[
             b"<unk>",
             b"\xff",
         ],
+        json: false,
+        two_files: false,
+    },
+    Target {
+        name: "safetensors_roundtrip",
+        about: "not a file: named tensors of every dtype with shapes, raw-bit values, names (empty, repeated, \
+                __metadata__, any Unicode) and metadata read from the input, written by state_dict::to_safetensors \
+                and read back; a written file that reads back other names, shapes, dtypes, bits or metadata is a \
+                failure",
+        run: safetensors_roundtrip,
+        tokens: &[],
         json: false,
         two_files: false,
     },
