@@ -46,14 +46,15 @@ fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
         DType::F64 => le(t, f64::to_le_bytes),
         DType::F16 => le(t, tessera_tensor::f16::to_le_bytes),
         DType::BF16 => le(t, tessera_tensor::bf16::to_le_bytes),
-        DType::U8 => Ok(t.to_vec::<u8>()?),
+        DType::U8 => le(t, u8::to_le_bytes),
         DType::U32 => le(t, u32::to_le_bytes),
         DType::I64 => le(t, i64::to_le_bytes),
     }
 }
 
-/// A tensor from little-endian bytes.
-fn from_bytes(dtype: DType, shape: &[usize], b: &[u8]) -> Result<Tensor> {
+/// A CPU tensor of `dtype` and `shape` from its values' little-endian bytes, as a safetensors file
+/// holds them (an error when their count does not fill the shape).
+pub fn from_le_bytes(dtype: DType, shape: &[usize], b: &[u8]) -> Result<Tensor> {
     let cpu = Device::Cpu;
     fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
         b.chunks_exact(N).map(|c| c.try_into().expect("chunk of N bytes"))
@@ -131,7 +132,7 @@ pub fn read_safetensors(path: &Path) -> Result<(NamedTensors, Metadata)> {
     for (name, view) in st.tensors() {
         let dtype = tessera_dtype(view.dtype())
             .ok_or_else(|| bad(format!("tensor {name} has unsupported dtype {:?}", view.dtype())))?;
-        out.push((name.clone(), from_bytes(dtype, view.shape(), view.data())?));
+        out.push((name.clone(), from_le_bytes(dtype, view.shape(), view.data())?));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, meta))

@@ -8,33 +8,14 @@
 use super::ops::Reader;
 use crate::input::scratch_file;
 use std::collections::BTreeMap;
-use tessera_nn::state_dict::{read_safetensors, to_safetensors};
-use tessera_tensor::{bf16, f16, DType, Device, Tensor};
+use tessera_nn::state_dict::{from_le_bytes, read_safetensors, to_safetensors};
+use tessera_tensor::{bf16, f16, DType, Tensor};
 
 /// Names: ordinary, empty, repeated, the header's own key, non-ASCII, with quotes and escapes.
 const NAMES: [&str; 10] =
     ["w", "b", "", "__metadata__", "0.weight", "naïve·名", "a\"b", "back\\slash", "line\nbreak", "w"];
 
 const DTYPES: [DType; 7] = [DType::F32, DType::F64, DType::F16, DType::BF16, DType::U8, DType::U32, DType::I64];
-
-/// `n` values of `dtype` from the input's bytes, little-endian.
-fn values(r: &mut Reader<'_>, dtype: DType, n: usize) -> tessera_tensor::Result<Tensor> {
-    let size = dtype.size_in_bytes();
-    let bytes: Vec<u8> = (0..n * size).map(|_| r.byte() as u8).collect();
-    fn le<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
-        b.chunks_exact(N).map(|c| c.try_into().expect("N bytes"))
-    }
-    let cpu = Device::Cpu;
-    match dtype {
-        DType::F32 => Tensor::from_vec(le::<4>(&bytes).map(f32::from_le_bytes).collect(), [n], &cpu),
-        DType::F64 => Tensor::from_vec(le::<8>(&bytes).map(f64::from_le_bytes).collect(), [n], &cpu),
-        DType::F16 => Tensor::from_vec(le::<2>(&bytes).map(f16::from_le_bytes).collect(), [n], &cpu),
-        DType::BF16 => Tensor::from_vec(le::<2>(&bytes).map(bf16::from_le_bytes).collect(), [n], &cpu),
-        DType::U8 => Tensor::from_vec(bytes, [n], &cpu),
-        DType::U32 => Tensor::from_vec(le::<4>(&bytes).map(u32::from_le_bytes).collect(), [n], &cpu),
-        DType::I64 => Tensor::from_vec(le::<8>(&bytes).map(i64::from_le_bytes).collect(), [n], &cpu),
-    }
-}
 
 /// The values' bits, whatever the dtype.
 fn bits(t: &Tensor) -> tessera_tensor::Result<Vec<u64>> {
@@ -55,8 +36,9 @@ pub(super) fn safetensors_roundtrip(data: &[u8]) -> String {
     for _ in 0..r.byte() % 4 {
         let (name, dtype) = (NAMES[r.byte() % NAMES.len()], DTYPES[r.byte() % DTYPES.len()]);
         let dims: Vec<usize> = (0..r.byte() % 4).map(|_| r.byte() % 4).collect();
-        let t = values(&mut r, dtype, dims.iter().product()).and_then(|t| t.reshape(dims.as_slice()));
-        match t {
+        let bytes: Vec<u8> =
+            (0..dims.iter().product::<usize>() * dtype.size_in_bytes()).map(|_| r.byte() as u8).collect();
+        match from_le_bytes(dtype, &dims, &bytes) {
             Ok(t) => tensors.push((name.to_string(), t)),
             Err(e) => return format!("tensor: {e}"),
         }

@@ -3,10 +3,10 @@
 //! vocabularies trained on it and the stream batches of its ids, an n-gram model trained on its
 //! lines, and BLEU and chrF between its lines. Beside panics, a broken promise is a failure: a
 //! BPE, a segmentation or a char vocabulary that does not give the text back, BPE token spans
-//! that do not tile the text, a single
-//! normalization step that changes its own output, word offsets that do not slice the text,
-//! stream windows whose targets are not the next ids, n-gram probabilities outside [0, 1] or
-//! adding up past 1 over distinct words, a score outside [0, 100] (beyond rounding).
+//! that do not tile the text, a single normalization step that changes its own output, word
+//! offsets that do not slice the text, stream windows whose targets are not the next ids, n-gram
+//! probabilities outside [0, 1] or adding up past 1 over distinct words, a score outside
+//! [0, 100] (beyond rounding).
 
 use crate::corpus::OUTCOME_PARTS;
 use crate::exec::untimed;

@@ -22,15 +22,15 @@ multiversion! {
     {
         let neg_inf = T::from_f32(f32::NEG_INFINITY);
         let per = GROUP / row;
-        let (mut buf, mut max) = ([T::ZERO; GROUP], [T::ZERO; GROUP]);
+        let (mut buf, mut shift) = ([T::ZERO; GROUP], [T::ZERO; GROUP]);
         for (rows, out) in x.chunks(per * row).zip(out.chunks_mut(per)) {
             for (r, xr) in rows.chunks_exact(row).enumerate() {
                 // A NaN is never greater, so it does not become the maximum (as in `row_lse`).
-                max[r] = xr.iter().fold(neg_inf, |m, &v| if v > m { v } else { m });
+                let max = xr.iter().fold(neg_inf, |m, &v| if v > m { v } else { m });
                 // An all -inf row: shifting by 0 keeps the sum 0 and the result -inf.
-                let shift = if max[r] == neg_inf { T::ZERO } else { max[r] };
+                shift[r] = if max == neg_inf { T::ZERO } else { max };
                 for (b, &v) in buf[r * row..][..row].iter_mut().zip(xr) {
-                    *b = v - shift;
+                    *b = v - shift[r];
                 }
             }
             for b in &mut buf[..rows.len()] {
@@ -38,12 +38,11 @@ multiversion! {
             }
             for (r, o) in out.iter_mut().enumerate() {
                 let xr = &rows[r * row..][..row];
-                *o = if max[r] == T::from_f32(f32::INFINITY) {
+                *o = if shift[r] == T::from_f32(f32::INFINITY) {
                     // exp(inf - inf) is NaN: the result is infinite, or NaN if any element is.
-                    if xr.iter().any(|&v| super::super::buffer::is_nan(v)) { T::from_f32(f32::NAN) } else { max[r] }
+                    if xr.iter().any(|&v| super::super::buffer::is_nan(v)) { T::from_f32(f32::NAN) } else { shift[r] }
                 } else {
-                    let shift = if max[r] == neg_inf { T::ZERO } else { max[r] };
-                    buf[r * row..][..row].iter().fold(T::ZERO, |s, &e| s + e).ln() + shift
+                    buf[r * row..][..row].iter().fold(T::ZERO, |s, &e| s + e).ln() + shift[r]
                 };
             }
         }
