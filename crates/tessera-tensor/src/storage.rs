@@ -13,8 +13,7 @@ use tessera_kernels::cpu::{self, CpuBuffer};
 use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::plan::{
     BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, DropoutPlan, GatherPlan, IndexSelectPlan,
-    LogSumExpPlan, LstmCellBackwardPlan, LstmCellPlan, MatmulPlan, ReducePlan, ScatterAddPlan, SoftmaxPlan, UnaryPlan,
-    WherePlan,
+    LogSumExpPlan, MatmulPlan, ReducePlan, ScatterAddPlan, SoftmaxPlan, UnaryPlan, WherePlan,
 };
 
 /// A buffer of elements on one device.
@@ -104,6 +103,7 @@ macro_rules! on_device {
 mod batch_norm;
 mod conv;
 mod creation;
+mod lstm;
 mod optim;
 mod pooling;
 mod transformer;
@@ -279,25 +279,6 @@ impl Storage {
             (OnDevice::Cpu([a, b, c]), has_bias) => Storage::Cpu(cpu::matmul(plan, a, b, has_bias.then_some(c))?),
             #[cfg(feature = "cuda")]
             (OnDevice::Cuda([a, b, c]), has_bias) => Storage::Cuda(cuda::matmul(plan, a, b, has_bias.then_some(c))?),
-        })
-    }
-
-    /// The fused LSTM cell forward (see [`crate::Tensor::lstm_cell`]): `(h, c, acts)`.
-    pub(crate) fn lstm_cell(plan: &LstmCellPlan, parts: [&Storage; 3]) -> Result<[Storage; 3]> {
-        Ok(match on_one_device("lstm_cell", parts)? {
-            OnDevice::Cpu(bufs) => cpu::lstm_cell(plan, bufs)?.map(Storage::Cpu),
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda(bufs) => cuda::lstm_cell(plan, bufs)?.map(Storage::Cuda),
-        })
-    }
-
-    /// The fused LSTM cell backward (see [`crate::Tensor::lstm_cell_backward`]):
-    /// `(d_gates, dc_prev)` from `acts, c_prev, c, dh, dc`.
-    pub(crate) fn lstm_cell_backward(plan: &LstmCellBackwardPlan, parts: [&Storage; 5]) -> Result<[Storage; 2]> {
-        Ok(match on_one_device("lstm_cell_backward", parts)? {
-            OnDevice::Cpu(bufs) => cpu::lstm_cell_backward(plan, bufs)?.map(Storage::Cpu),
-            #[cfg(feature = "cuda")]
-            OnDevice::Cuda(bufs) => cuda::lstm_cell_backward(plan, bufs)?.map(Storage::Cuda),
         })
     }
 

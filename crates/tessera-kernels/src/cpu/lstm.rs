@@ -183,7 +183,7 @@ fn split4<T>(row: &[T], hidden: usize) -> [&[T]; 4] {
 /// then the state update. Every slice is its own argument so that the compiler knows they do not
 /// overlap and needs no run-time overlap checks.
 #[inline(always)]
-fn forward_units<T: FloatMath>(
+pub(super) fn forward_units<T: FloatMath>(
     [xi, xf, xg, xo]: [&[T]; 4],
     [hi, hf, hg, ho]: [&[T]; 4],
     cp: &[T],
@@ -289,7 +289,7 @@ multiversion! {
 /// The backward of one row's `hidden` units; separate arguments for the same reason as
 /// [`forward_units`].
 #[inline(always)]
-fn backward_units<T: FloatMath>(
+pub(super) fn backward_units<T: FloatMath>(
     [ai, af, ag, ao]: [&[T]; 4],
     [cp, c, dh, dc]: [&[T]; 4],
     [di, df, dg, d_o]: [&mut [MaybeUninit<T>]; 4],

@@ -22,6 +22,9 @@ pub enum CudaImpl {
     Cublas,
     /// On the host, uploading the result (a handful of values: `arange`, `eye`).
     Host,
+    /// Composed by the tensor layer of these ops of the registry (the CPU has a fused kernel of
+    /// its own): the op runs on CUDA wherever they all do.
+    Composed(Vec<&'static str>),
 }
 
 /// One op with kernels.
@@ -77,6 +80,10 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("cross_entropy_backward", "cross_entropy", per_dtype("cross_entropy_backward", FLOATS)));
     ops.push(kernels("lstm_cell", "lstm", per_dtype("lstm_cell", FLOATS)));
     ops.push(kernels("lstm_cell_backward", "lstm", per_dtype("lstm_cell_backward", FLOATS)));
+    let composed =
+        |name, parts: &[&'static str]| KernelOp { name, family: "lstm", cuda: CudaImpl::Composed(parts.to_vec()) };
+    ops.push(composed("lstm_sequence", &["matmul", "lstm_cell", "contiguous", "cat"]));
+    ops.push(composed("lstm_sequence_backward", &["lstm_cell_backward", "add", "matmul", "contiguous", "cat"]));
     ops.push(kernels("attention", "attention", per_dtype("attention", FLOATS)));
     let backward = ["attention_delta", "attention_dkdv", "attention_dq"];
     ops.push(kernels(

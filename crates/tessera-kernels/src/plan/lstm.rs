@@ -104,3 +104,106 @@ impl LstmCellBackwardPlan {
         Ok(LstmCellBackwardPlan { batch, hidden, dtype, inputs: args.map(|a| a.layout.clone()) })
     }
 }
+
+const SEQUENCE: &str = "lstm_sequence";
+const SEQUENCE_BACKWARD: &str = "lstm_sequence_backward";
+
+fn expect_dims(op: &'static str, name: &str, got: &Shape, want: &[usize]) -> Result<()> {
+    if got.dims() != want {
+        let want = Shape::new(want.to_vec());
+        return Err(Error::InvalidArgument { op, msg: format!("{name} has shape {got}, expected {want}") }.into());
+    }
+    Ok(())
+}
+
+/// A checked LSTM recurrence over a whole sequence: the input projection of every step `proj`
+/// (`[steps, batch, 4 * hidden]`, both biases included, gate order i, f, g, o), the initial
+/// states `h0` and `c0` (`[batch, hidden]`) and the recurrent weight `w_hh`
+/// (`[4 * hidden, hidden]`), one float dtype, at least one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmSequencePlan {
+    /// Time steps.
+    pub steps: usize,
+    /// Rows.
+    pub batch: usize,
+    /// Hidden units.
+    pub hidden: usize,
+    /// The dtype of every operand and output.
+    pub dtype: DType,
+    /// Views of `proj`, `h0`, `c0`, `w_hh`, in that order.
+    pub inputs: [Layout; 4],
+}
+
+impl LstmSequencePlan {
+    /// Checks the forward's operands, in the order `proj, h0, c0, w_hh`.
+    pub fn new(args: [Arg<'_>; 4]) -> Result<Self> {
+        let dtype = float_operands(SEQUENCE, &args)?;
+        let proj = args[0].layout.shape();
+        let (steps, batch, hidden) = match *proj.dims() {
+            [s, b, g] if g % 4 == 0 && s > 0 => (s, b, g / 4),
+            _ => {
+                let msg = format!("proj has shape {proj}, expected [steps, batch, 4 * hidden] with at least one step");
+                return Err(Error::InvalidArgument { op: SEQUENCE, msg }.into());
+            }
+        };
+        for (name, a) in ["h0", "c0"].into_iter().zip(&args[1..3]) {
+            expect_dims(SEQUENCE, name, a.layout.shape(), &[batch, hidden])?;
+        }
+        expect_dims(SEQUENCE, "w_hh", args[3].layout.shape(), &[4 * hidden, hidden])?;
+        Ok(LstmSequencePlan { steps, batch, hidden, dtype, inputs: args.map(|a| a.layout.clone()) })
+    }
+
+    /// `(steps, batch, hidden)`.
+    pub fn dims(&self) -> (usize, usize, usize) {
+        (self.steps, self.batch, self.hidden)
+    }
+}
+
+/// A checked backward of [`LstmSequencePlan`]'s recurrence: the forward's outputs `out`
+/// (`[steps + 1, batch, hidden]`), `cells` (`[steps, batch, hidden]`) and `acts`
+/// (`[steps, batch, 4 * hidden]`), its inputs `h0`, `c0` and `w_hh`, and the gradient of `out`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmSequenceBackwardPlan {
+    /// Time steps.
+    pub steps: usize,
+    /// Rows.
+    pub batch: usize,
+    /// Hidden units.
+    pub hidden: usize,
+    /// The dtype of every operand and output.
+    pub dtype: DType,
+    /// Views of `out`, `cells`, `acts`, `h0`, `c0`, `w_hh`, `grad`, in that order.
+    pub inputs: [Layout; 7],
+}
+
+impl LstmSequenceBackwardPlan {
+    /// Checks the backward's operands, in the order `out, cells, acts, h0, c0, w_hh, grad`.
+    pub fn new(args: [Arg<'_>; 7]) -> Result<Self> {
+        let dtype = float_operands(SEQUENCE_BACKWARD, &args)?;
+        let acts = args[2].layout.shape();
+        let (steps, batch, hidden) = match *acts.dims() {
+            [s, b, g] if g % 4 == 0 && s > 0 => (s, b, g / 4),
+            _ => {
+                let msg = format!("acts has shape {acts}, expected [steps, batch, 4 * hidden] with at least one step");
+                return Err(Error::InvalidArgument { op: SEQUENCE_BACKWARD, msg }.into());
+            }
+        };
+        let expected: [(&str, &[usize]); 6] = [
+            ("out", &[steps + 1, batch, hidden]),
+            ("cells", &[steps, batch, hidden]),
+            ("h0", &[batch, hidden]),
+            ("c0", &[batch, hidden]),
+            ("w_hh", &[4 * hidden, hidden]),
+            ("grad", &[steps + 1, batch, hidden]),
+        ];
+        for ((name, want), a) in expected.into_iter().zip([0, 1, 3, 4, 5, 6].map(|i| &args[i])) {
+            expect_dims(SEQUENCE_BACKWARD, name, a.layout.shape(), want)?;
+        }
+        Ok(LstmSequenceBackwardPlan { steps, batch, hidden, dtype, inputs: args.map(|a| a.layout.clone()) })
+    }
+
+    /// `(steps, batch, hidden)`.
+    pub fn dims(&self) -> (usize, usize, usize) {
+        (self.steps, self.batch, self.hidden)
+    }
+}

@@ -45,7 +45,7 @@ pub use creation::{ArangePlan, Distribution, RandomPlan};
 pub use dropout::{DropoutMask, DropoutPlan};
 pub use elementwise::{BinaryPlan, ComparePlan, UnaryPlan, WherePlan, ZipPlan};
 pub use index::{GatherPlan, IndexSelectPlan, ScatterAddPlan};
-pub use lstm::{LstmCellBackwardPlan, LstmCellPlan};
+pub use lstm::{LstmCellBackwardPlan, LstmCellPlan, LstmSequenceBackwardPlan, LstmSequencePlan};
 pub use matmul::{MatmulPlan, MatmulShape};
 pub use nn::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows, SoftmaxPlan};
 pub use norm::{NormBackwardPlan, NormKind, NormPlan};

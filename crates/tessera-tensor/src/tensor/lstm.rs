@@ -1,9 +1,11 @@
 //! The fused LSTM cell: one kernel for a time step's gates and state update, one for its
-//! gradients.
+//! gradients; and the recurrence over a whole sequence, one kernel each way where the device has
+//! one, else composed of the step kernels.
 
 use super::Tensor;
 use crate::{Result, Storage};
-use tessera_kernels::plan::{LstmCellBackwardPlan, LstmCellPlan};
+use tessera_core::Shape;
+use tessera_kernels::plan::{LstmCellBackwardPlan, LstmCellPlan, LstmSequenceBackwardPlan, LstmSequencePlan};
 
 impl Tensor {
     /// One LSTM time step, fused: gate nonlinearities and state update in one pass over memory.
@@ -87,5 +89,130 @@ impl Tensor {
         let parts = [&*acts.storage(), &*c_prev.storage(), &*c.storage(), &*dh.storage(), &*dc.storage()];
         let [d_gates, dc_prev] = Storage::lstm_cell_backward(&plan, parts)?;
         Ok((Tensor::from_storage(d_gates, acts.shape().clone()), Tensor::from_storage(dc_prev, c_prev.shape().clone())))
+    }
+
+    /// The LSTM recurrence over a whole sequence from `(h0, c0)`: `proj` is every step's input
+    /// projection (`[steps, batch, 4 * hidden]`, both biases included, gate order i, f, g, o),
+    /// `h0` and `c0` are `[batch, hidden]` and `w_hh` is the recurrent weight
+    /// (`[4 * hidden, hidden]`, PyTorch's `weight_hh`). Each step is
+    /// [`Tensor::lstm_cell`]`(proj[t], h @ w_hhᵀ, c)`.
+    ///
+    /// Returns `(out, cells, acts)`, all contiguous: `out` is `[steps + 1, batch, hidden]`, every
+    /// step's hidden state followed by the last cell state; `cells` (`[steps, batch, hidden]`) and
+    /// `acts` (`[steps, batch, 4 * hidden]`) are every step's cell state and activated gates,
+    /// which [`Tensor::lstm_sequence_backward`] takes.
+    ///
+    /// On the CPU in f32 and f64 one kernel runs the whole recurrence, writing each step's
+    /// results into these buffers (on several threads, each owns a band of hidden units);
+    /// elsewhere the step kernels are composed. Errors: an integer dtype, mixed dtypes or
+    /// devices, no steps, or shapes that do not agree.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let dev = Device::Cpu;
+    /// // 2 steps, batch 1, hidden 1; the recurrent weight is zero, so the steps only share c.
+    /// let proj = Tensor::from_vec(vec![0f64, 0., 0., 0., 0., 0., 0., 0.], [2, 1, 4], &dev)?;
+    /// let (h0, c0) = (Tensor::zeros([1, 1], proj.dtype(), &dev)?, Tensor::ones([1, 1], proj.dtype(), &dev)?);
+    /// let w_hh = Tensor::zeros([4, 1], proj.dtype(), &dev)?;
+    /// let (out, cells, acts) = Tensor::lstm_sequence(&proj, &h0, &c0, &w_hh)?;
+    /// // Every gate is sigmoid(0) = 0.5 or tanh(0) = 0: c = 0.5 * c_prev, h = 0.5 * tanh(c).
+    /// assert_eq!(cells.to_vec::<f64>()?, [0.5, 0.25]);
+    /// assert_eq!(out.to_vec::<f64>()?, [0.5 * 0.5f64.tanh(), 0.5 * 0.25f64.tanh(), 0.25]);
+    /// assert_eq!(acts.dims(), [2, 1, 4]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn lstm_sequence(proj: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let plan = LstmSequencePlan::new([proj.arg(), h0.arg(), c0.arg(), w_hh.arg()])?;
+        let (steps, batch, hidden) = plan.dims();
+        let parts = [&*proj.storage(), &*h0.storage(), &*c0.storage(), &*w_hh.storage()];
+        if let Some([out, cells, acts]) = Storage::lstm_sequence(&plan, parts)? {
+            return Ok((
+                Tensor::from_storage(out, [steps + 1, batch, hidden]),
+                Tensor::from_storage(cells, [steps, batch, hidden]),
+                Tensor::from_storage(acts, [steps, batch, 4 * hidden]),
+            ));
+        }
+        // Transposed once: a product by a transposed view would repack it every step.
+        let w_t = w_hh.t()?.contiguous()?;
+        let (mut h, mut c) = (h0.clone(), c0.clone());
+        let (mut hs, mut cells, mut acts) = (Vec::with_capacity(steps + 1), Vec::new(), Vec::new());
+        for t in 0..steps {
+            let (h_next, c_next, a) = Tensor::lstm_cell(&proj.narrow(0, t, 1)?.squeeze(0)?, &h.matmul(&w_t)?, &c)?;
+            (h, c) = (h_next, c_next);
+            hs.push(h.clone());
+            cells.push(c.clone());
+            acts.push(a);
+        }
+        hs.push(c);
+        Ok((Tensor::stack(&hs, 0)?, Tensor::stack(&cells, 0)?, Tensor::stack(&acts, 0)?))
+    }
+
+    /// Backpropagation through time of [`Tensor::lstm_sequence`]: from its outputs `out`,
+    /// `cells` and `acts`, its inputs `h0`, `c0` and `w_hh`, and `grad`, the gradient of `out`
+    /// (`[steps + 1, batch, hidden]`, any layout), returns `(d_proj, dh0, dc0, d_w_hh)`, the
+    /// gradients of `proj` (which is every step's gate gradient), of the initial states and of
+    /// the recurrent weight. Each step is [`Tensor::lstm_cell_backward`], with the hidden
+    /// state's gradient carried back through `w_hh`. Devices and errors as the forward.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let dev = Device::Cpu;
+    /// let proj = Tensor::from_vec(vec![0.1f64, -0.2, 0.3, 0.4, 0.5, 0.6, -0.7, 0.8], [2, 1, 4], &dev)?;
+    /// let (h0, c0) = (Tensor::zeros([1, 1], proj.dtype(), &dev)?, Tensor::ones([1, 1], proj.dtype(), &dev)?);
+    /// let w_hh = Tensor::from_vec(vec![0.5f64, -0.5, 0.25, 1.0], [4, 1], &dev)?;
+    /// let (out, cells, acts) = Tensor::lstm_sequence(&proj, &h0, &c0, &w_hh)?;
+    /// let grad = Tensor::ones([3, 1, 1], proj.dtype(), &dev)?;
+    /// let (d_proj, dh0, dc0, d_w_hh) = Tensor::lstm_sequence_backward(&out, &cells, &acts, &h0, &c0, &w_hh, &grad)?;
+    /// assert_eq!((d_proj.dims(), dh0.dims(), dc0.dims(), d_w_hh.dims()), (&[2, 1, 4][..], &[1, 1][..], &[1, 1][..], &[4, 1][..]));
+    /// // h0 is 0, so only step 1's product adds to the weight's gradient: d_w_hh = d_proj[1]ᵀ h_1.
+    /// let (d, h1) = (d_proj.to_vec::<f64>()?, out.to_vec::<f64>()?[0]);
+    /// assert_eq!(d_w_hh.to_vec::<f64>()?, d[4..].iter().map(|g| g * h1).collect::<Vec<_>>());
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn lstm_sequence_backward(
+        out: &Tensor,
+        cells: &Tensor,
+        acts: &Tensor,
+        h0: &Tensor,
+        c0: &Tensor,
+        w_hh: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+        let saved = [out, cells, acts, h0, c0, w_hh, grad];
+        let plan = LstmSequenceBackwardPlan::new(saved.map(Tensor::arg))?;
+        let (steps, batch, hidden) = plan.dims();
+        let storages = saved.map(Tensor::storage);
+        if let Some([d, dh0, dc0, d_w]) = Storage::lstm_sequence_backward(&plan, storages.each_ref().map(|s| &**s))? {
+            let state = Shape::new(vec![batch, hidden]);
+            return Ok((
+                Tensor::from_storage(d, [steps, batch, 4 * hidden]),
+                Tensor::from_storage(dh0, state.clone()),
+                Tensor::from_storage(dc0, state),
+                Tensor::from_storage(d_w, [4 * hidden, hidden]),
+            ));
+        }
+        drop(storages);
+        let at = |x: &Tensor, t: usize| x.narrow(0, t, 1)?.squeeze(0);
+        let mut dc = at(grad, steps)?;
+        let mut dh_carried: Option<Tensor> = None;
+        let mut d_steps = Vec::with_capacity(steps);
+        for t in (0..steps).rev() {
+            let c_prev = if t > 0 { at(cells, t - 1)? } else { c0.clone() };
+            let dh = match &dh_carried {
+                Some(carried) => at(grad, t)?.add(carried)?,
+                None => at(grad, t)?,
+            };
+            let (d, dc_prev) = Tensor::lstm_cell_backward(&at(acts, t)?, &c_prev, &at(cells, t)?, &dh, &dc)?;
+            dh_carried = Some(d.matmul(w_hh)?);
+            dc = dc_prev;
+            d_steps.push(d);
+        }
+        d_steps.reverse();
+        let d_proj = Tensor::stack(&d_steps, 0)?;
+        let h_prev =
+            Tensor::cat(&[h0.unsqueeze(0)?, out.narrow(0, 0, steps - 1)?], 0)?.reshape([steps * batch, hidden])?;
+        let d_w = d_proj.reshape([steps * batch, 4 * hidden])?.t()?.matmul(&h_prev)?;
+        let dh0 = dh_carried.expect("the plan has at least one step");
+        Ok((d_proj, dh0, dc, d_w))
     }
 }

@@ -1,8 +1,9 @@
-//! The fused LSTM cell, matmul (with and without bias) and fused attention on the GPU against
-//! the CPU.
+//! The fused LSTM cell and recurrence, matmul (with and without bias) and fused attention on the
+//! GPU against the CPU.
 
 use crate::common::cuda::*;
-use tessera_tensor::{DType, Device, NormKind, Result, Tensor};
+use tessera_kernels::ops::registry::{registry, CudaImpl};
+use tessera_tensor::{record_dispatches, DType, Device, NormKind, Result, Tensor};
 
 pub fn lstm_cell(dev: &Device) -> Result<()> {
     let dev = *dev;
@@ -171,6 +172,44 @@ pub fn norms_and_rotary(dev: &Device) -> Result<()> {
         let (cv, gv) = (cr.transpose(1, 2)?, gr.transpose(1, 2)?);
         check_tol(&format!("rotary {dtype}"), t, &cv.rotary(5, 10_000.0), &gv.rotary(5, 10_000.0));
         check_tol(&format!("rotary_inverse {dtype}"), t, &cv.rotary_inverse(5, 10.0), &gv.rotary_inverse(5, 10.0));
+    }
+    Ok(())
+}
+
+/// The whole recurrence: the CPU's sequence kernels (f32, f64) or its composed steps (f16, bf16)
+/// against the steps composed on CUDA, forward and backward, from a zero and a random initial
+/// state; on CUDA it dispatches only the ops the registry says it is composed of.
+pub fn lstm_sequence(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    let (steps, b, h) = (3, 5, 24);
+    let composed = |name: &str| match registry().into_iter().find(|op| op.name == name).map(|op| op.cuda) {
+        Some(CudaImpl::Composed(parts)) => parts,
+        other => panic!("{name} is registered as {other:?}"),
+    };
+    let allowed = [composed("lstm_sequence"), composed("lstm_sequence_backward")].concat();
+    for dtype in FLOATS {
+        let (cp, gp) = pair(&dev, dtype, &[steps, b, 4 * h], 75, -2.0, 2.0)?;
+        let (ch, gh) = pair(&dev, dtype, &[b, h], 76, -1.0, 1.0)?;
+        let (cc, gc) = pair(&dev, dtype, &[b, h], 77, -2.0, 2.0)?;
+        let (cw, gw) = pair(&dev, dtype, &[4 * h, h], 78, -0.3, 0.3)?;
+        let (cg, gg) = pair(&dev, dtype, &[steps + 1, b, h], 79, -1.0, 1.0)?;
+        for zero_h0 in [true, false] {
+            let (ch, gh) = if zero_h0 { (ch.zeros_like()?, gh.zeros_like()?) } else { (ch.clone(), gh.clone()) };
+            let run = |p: &Tensor, h0: &Tensor, c0: &Tensor, w: &Tensor, g: &Tensor| -> Result<[Tensor; 7]> {
+                let (out, cells, acts) = Tensor::lstm_sequence(p, h0, c0, w)?;
+                let (d, dh0, dc0, dw) = Tensor::lstm_sequence_backward(&out, &cells, &acts, h0, c0, w, g)?;
+                Ok([out, cells, acts, d, dh0, dc0, dw])
+            };
+            let on_cpu = run(&cp, &ch, &cc, &cw, &cg);
+            let (on_gpu, log) = record_dispatches(|| run(&gp, &gh, &gc, &gw, &gg));
+            let names = ["out", "cells", "acts", "d_proj", "dh0", "dc0", "d_w_hh"];
+            for (what, (c, g)) in names.into_iter().zip(each(on_cpu).into_iter().zip(each(on_gpu))) {
+                check(&format!("lstm_sequence {dtype} zero h0 {zero_h0}: {what}"), dtype, &c, &g);
+            }
+            let named = ["lstm_sequence", "lstm_sequence_backward"];
+            let stray: Vec<_> = log.iter().filter(|d| !named.contains(&d.op) && !allowed.contains(&d.op)).collect();
+            assert!(stray.is_empty(), "lstm_sequence {dtype} dispatched ops outside its registered parts: {stray:?}");
+        }
     }
     Ok(())
 }

@@ -1,0 +1,425 @@
+//! The LSTM recurrence over a whole sequence, forward and backward, in one kernel each: every
+//! step's product and fused cell write straight into the sequence's buffers (no per-step
+//! tensors to stack afterwards), and on several threads each thread owns a band of hidden units
+//! for the whole sequence, so a step is one fork and join instead of one for its product and
+//! another for its cell.
+//!
+//! A band of units `u0..u0 + w` needs the columns of its four gates from the recurrent product:
+//! the transposed weight is laid out band by band (`[i, f, g, o]` of the band's units side by
+//! side), so that each band's product is one contiguous block and its result has the layout the
+//! cell reads. With one band that layout is the plain transpose.
+//!
+//! The cell arithmetic is [`super::lstm`]'s, unit for unit; the products go through gemm. f32 and
+//! f64 only: half-precision sequences are composed of the step kernels by the tensor layer.
+
+use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::lstm::{backward_units, forward_units};
+use super::matmul::{batched, GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
+use super::simd::multiversion;
+use super::unary::FloatMath;
+use super::{par, product_flops};
+use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan, MatmulShape};
+use crate::Result;
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+use tessera_core::{DType, Layout, Shape};
+
+/// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
+/// [`LstmSequencePlan`]). Returns contiguous `[out, cells, acts]`: `out` is
+/// `[steps + 1, batch, hidden]`, each step's hidden state then the last cell state; `cells` is
+/// `[steps, batch, hidden]`, every step's cell state; `acts` is `[steps, batch, 4 * hidden]`,
+/// every step's activated gates, as [`super::lstm_cell`] gives them.
+pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result<[CpuBuffer; 3]> {
+    expect_dtype("lstm_sequence", plan.dtype, &inputs)?;
+    let [pl, hl, cl, wl] = &plan.inputs;
+    macro_rules! native {
+        ($p:expr, $h:expr, $c:expr, $w:expr) => {{
+            let (p, h, c, w) =
+                (strided_values($p, pl), strided_values($h, hl), strided_values($c, cl), strided_values($w, wl));
+            let parts = parts(plan.batch, plan.hidden);
+            let [out, cells, acts] = forward(plan.dims(), parts, &p, &h, &c, &w);
+            [out.into(), cells.into(), acts.into()]
+        }};
+    }
+    Ok(match inputs {
+        [CpuBuffer::F32(p), CpuBuffer::F32(h), CpuBuffer::F32(c), CpuBuffer::F32(w)] => native!(p, h, c, w),
+        [CpuBuffer::F64(p), CpuBuffer::F64(h), CpuBuffer::F64(c), CpuBuffer::F64(w)] => native!(p, h, c, w),
+        _ => return Err(unsupported("lstm_sequence", plan.dtype)),
+    })
+}
+
+/// The whole backward recurrence: `inputs` are `[out, cells, acts, h0, c0, w_hh, grad]`, the
+/// forward's outputs and inputs and the gradient of `out` (see [`LstmSequenceBackwardPlan`]).
+/// Returns contiguous `[d_proj, dh0, dc0, d_w_hh]`: the gradients of the projection (which is
+/// also every step's gate gradient), of the initial states and of the recurrent weight.
+pub fn lstm_sequence_backward(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuffer; 7]) -> Result<[CpuBuffer; 4]> {
+    expect_dtype("lstm_sequence_backward", plan.dtype, &inputs)?;
+    macro_rules! native {
+        ($variant:ident) => {{
+            let mut values = Vec::with_capacity(7);
+            for (buf, layout) in inputs.iter().zip(&plan.inputs) {
+                let CpuBuffer::$variant(v) = buf else { unreachable!("dtypes checked above") };
+                values.push(strided_values(v, layout));
+            }
+            let parts = parts(plan.batch, plan.hidden);
+            let saved: [&[_]; 7] = std::array::from_fn(|i| &*values[i]);
+            backward(plan.dims(), parts, saved).map(CpuBuffer::from)
+        }};
+    }
+    Ok(match inputs[0] {
+        CpuBuffer::F32(_) => native!(F32),
+        CpuBuffer::F64(_) => native!(F64),
+        _ => return Err(unsupported("lstm_sequence_backward", plan.dtype)),
+    })
+}
+
+fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
+    let hint = ": the sequence kernel runs f32 and f64 (the tensor layer composes the step kernels for the others)";
+    tessera_core::Error::UnsupportedDType { op, dtype, hint }.into()
+}
+
+/// `(steps, batch, hidden)`.
+type Dims = (usize, usize, usize);
+
+/// How many bands of units the pool's threads split the recurrence into: one per thread when a
+/// step's product is worth running in parallel, with at least 16 units a band.
+fn parts(batch: usize, hidden: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    let flops = batch.saturating_mul(4 * hidden).saturating_mul(hidden);
+    if threads > 1 && flops >= GEMM_PAR_MIN_FLOPS {
+        threads.min(hidden / 16).max(1)
+    } else {
+        1
+    }
+}
+
+/// `hidden` units cut into `parts` bands as `(first unit, width)`, widths multiples of 16 but
+/// the last.
+fn unit_bands(hidden: usize, parts: usize) -> Vec<(usize, usize)> {
+    if parts <= 1 || hidden == 0 {
+        return vec![(0, hidden)];
+    }
+    let width = hidden.div_ceil(parts).next_multiple_of(16);
+    (0..hidden).step_by(width).map(|u0| (u0, width.min(hidden - u0))).collect()
+}
+
+/// Runs `band` for each band, on the pool's threads when there are several.
+fn each_band(bands: &[(usize, usize)], band: impl Fn(usize, usize) + Sync) {
+    if bands.len() == 1 {
+        band(bands[0].0, bands[0].1);
+    } else {
+        par::rearm();
+        bands.par_iter().for_each(|&(u0, w)| band(u0, w));
+    }
+}
+
+/// `w_hh` (`[4 * hidden, hidden]`) transposed to `[hidden, 4 * hidden]` with its columns grouped
+/// by band: band `(u0, w)` owns columns `4 * u0..4 * (u0 + w)`, gate by gate.
+fn banded_transpose<T: Copy + Send + Sync>(w_hh: &[T], hidden: usize, bands: &[(usize, usize)]) -> Vec<T> {
+    let g = 4 * hidden;
+    let layout = Layout::contiguous(Shape::new(vec![g, hidden])).transpose(0, 1).expect("rank 2");
+    let plain = strided_values(w_hh, &layout).into_owned();
+    if bands.len() == 1 {
+        return plain;
+    }
+    let mut out = Vec::with_capacity(plain.len());
+    for row in plain.chunks_exact(g) {
+        for &(u0, w) in bands {
+            for q in 0..4 {
+                out.extend_from_slice(&row[q * hidden + u0..q * hidden + u0 + w]);
+            }
+        }
+    }
+    out
+}
+
+/// One serial product `dst = lhs @ rhs` of `m x k` by `k x n`, each operand given by its first
+/// element and its row and column strides, `dst` by its first element and row stride; with
+/// `accumulate`, `dst += lhs @ rhs`.
+///
+/// # Safety
+/// Every element the strides reach must lie in its buffer; `dst`'s block must be writable and
+/// not read or written by another thread meanwhile (and initialised when `accumulate`).
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: GemmElem>(
+    (m, k, n): (usize, usize, usize),
+    dst: *mut T,
+    dst_rs: usize,
+    accumulate: bool,
+    (lhs, lhs_rs, lhs_cs): (*const T, usize, usize),
+    (rhs, rhs_rs, rhs_cs): (*const T, usize, usize),
+    par: Parallelism,
+) {
+    product_flops::count_product(m, n, k);
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs,
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// A vector of `len` elements, uninitialised: the caller writes every element before reading it
+/// and before `set_len`.
+fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
+    let mut v = Vec::with_capacity(len);
+    let ptr = OutPtr(v.spare_capacity_mut().as_mut_ptr().cast::<T>());
+    (v, ptr)
+}
+
+fn forward<T: GemmElem + FloatMath>(
+    (steps, batch, hidden): Dims,
+    parts: usize,
+    proj: &[T],
+    h0: &[T],
+    c0: &[T],
+    w_hh: &[T],
+) -> [Vec<T>; 3] {
+    let (n, g) = (batch * hidden, batch * 4 * hidden);
+    let (mut out, out_p) = uninit::<T>((steps + 1) * n);
+    let (mut cells, cells_p) = uninit::<T>(steps * n);
+    let (mut acts, acts_p) = uninit::<T>(steps * g);
+    if n > 0 {
+        let bands = unit_bands(hidden, parts);
+        let w_t = banded_transpose(w_hh, hidden, &bands);
+        let (_scratch, scratch_p) = uninit::<T>(g);
+        for t in 0..steps {
+            // SAFETY: steps before `t` wrote all of `out` and `cells` up to step `t`; bands write
+            // disjoint units of step `t` only (see `forward_band`).
+            let (h_prev, c_prev) = unsafe {
+                match t {
+                    0 => (h0, c0),
+                    _ => (
+                        std::slice::from_raw_parts(out_p.get().add((t - 1) * n), n),
+                        std::slice::from_raw_parts(cells_p.get().add((t - 1) * n), n),
+                    ),
+                }
+            };
+            let x = &proj[t * g..(t + 1) * g];
+            each_band(&bands, |u0, w| {
+                // SAFETY: band `(u0, w)` owns the scratch rows `batch * 4 * u0..` (4 * w wide)
+                // and the columns of its units in step `t`'s outputs; nothing else touches them
+                // while it runs.
+                unsafe {
+                    let scratch = scratch_p.get().add(batch * 4 * u0);
+                    product(
+                        (batch, hidden, 4 * w),
+                        scratch,
+                        4 * w,
+                        false,
+                        (h_prev.as_ptr(), hidden, 1),
+                        (w_t.as_ptr().add(4 * u0), 4 * hidden, 1),
+                        Parallelism::None,
+                    );
+                    let h_gates = std::slice::from_raw_parts(scratch, batch * 4 * w);
+                    let outs = [out_p.get().add(t * n), cells_p.get().add(t * n), acts_p.get().add(t * g)];
+                    forward_band(hidden, u0, w, x, h_gates, c_prev, outs.map(OutPtr));
+                }
+            });
+        }
+        // SAFETY: the last step wrote its cell state: copy it after the hidden states.
+        unsafe { std::ptr::copy_nonoverlapping(cells_p.get().add((steps - 1) * n), out_p.get().add(steps * n), n) };
+    }
+    // SAFETY: every step wrote all of its units (the bands cover `0..hidden`), and the last
+    // cell state was copied; with `n == 0` the lengths are 0.
+    unsafe {
+        out.set_len((steps + 1) * n);
+        cells.set_len(steps * n);
+        acts.set_len(steps * g);
+    }
+    [out, cells, acts]
+}
+
+multiversion! {
+    /// One step's cell for the units `u0..u0 + w` of every row: gate pre-activations from `x`
+    /// (`[batch, 4 * hidden]`) and `h_gates` (the band's `[batch, 4 * w]`), the previous cell
+    /// state from `c_prev` (`[batch, hidden]`); writes the units' hidden and cell states and
+    /// activated gates through `outs` (`[h, c, acts]` of the step, `[batch, hidden]` and
+    /// `[batch, 4 * hidden]`).
+    fn forward_band<T>(
+        hidden: usize,
+        u0: usize,
+        w: usize,
+        x: &[T],
+        h_gates: &[T],
+        c_prev: &[T],
+        outs: [OutPtr<T>; 3]
+    ) where T: FloatMath
+    {
+        let [h_out, c_out, acts] = outs.map(|p| p.get().cast::<MaybeUninit<T>>());
+        for (b, (x, hg)) in x.chunks_exact(4 * hidden).zip(h_gates.chunks_exact(4 * w)).enumerate() {
+            let gate = |q: usize| &x[q * hidden + u0..q * hidden + u0 + w];
+            let band = |q: usize| &hg[q * w..(q + 1) * w];
+            // SAFETY: row `b`'s units `u0..u0 + w` of each output lie inside it and belong to
+            // this band alone (the caller's contract).
+            let (a, co, ho) = unsafe {
+                let row = |p: *mut MaybeUninit<T>, width: usize, at: usize| {
+                    std::slice::from_raw_parts_mut(p.add(b * width + at), w)
+                };
+                (
+                    [0, 1, 2, 3].map(|q| row(acts, 4 * hidden, q * hidden + u0)),
+                    row(c_out, hidden, u0),
+                    row(h_out, hidden, u0),
+                )
+            };
+            let cp = &c_prev[b * hidden + u0..b * hidden + u0 + w];
+            forward_units([0, 1, 2, 3].map(gate), [0, 1, 2, 3].map(band), cp, a, co, ho);
+        }
+    }
+}
+
+fn backward<T: GemmElem + FloatMath>((steps, batch, hidden): Dims, parts: usize, saved: [&[T]; 7]) -> [Vec<T>; 4] {
+    let [out, cells, acts, h0, c0, w_hh, grad] = saved;
+    let (n, g) = (batch * hidden, batch * 4 * hidden);
+    let (mut d, d_p) = uninit::<T>(steps * g);
+    let mut dc = grad[steps * n..].to_vec();
+    let mut dc_prev = dc.clone();
+    if n > 0 {
+        let bands = unit_bands(hidden, parts);
+        let (_scratch, scratch_p) = uninit::<T>(n);
+        for t in (0..steps).rev() {
+            let c_before = if t > 0 { &cells[(t - 1) * n..t * n] } else { c0 };
+            let step = [&acts[t * g..(t + 1) * g], c_before, &cells[t * n..(t + 1) * n], &grad[t * n..(t + 1) * n]];
+            let (dc_in, dc_out) = (OutPtr(dc.as_mut_ptr()), OutPtr(dc_prev.as_mut_ptr()));
+            each_band(&bands, |u0, w| {
+                // SAFETY: band `(u0, w)` owns the scratch block `batch * u0..` (`[batch, w]`),
+                // its units of `dc` and `dc_prev`, and its gate columns of step `t` in `d`; step
+                // `t + 1` of `d` was written completely before this step began.
+                unsafe {
+                    let dh = scratch_p.get().add(batch * u0);
+                    let carried = t + 1 < steps;
+                    if carried {
+                        let d_next = d_p.get().add((t + 1) * g).cast_const();
+                        product(
+                            (batch, 4 * hidden, w),
+                            dh,
+                            w,
+                            false,
+                            (d_next, 4 * hidden, 1),
+                            (w_hh.as_ptr().add(u0), hidden, 1),
+                            Parallelism::None,
+                        );
+                    }
+                    let dh = OutPtr(dh);
+                    let outs = [OutPtr(d_p.get().add(t * g)), dc_out];
+                    backward_band(hidden, u0, w, carried, step, dh, dc_in, outs);
+                }
+            });
+            std::mem::swap(&mut dc, &mut dc_prev);
+        }
+    }
+    // SAFETY: every step wrote all of its gate gradients (the bands cover `0..hidden`).
+    unsafe { d.set_len(steps * g) };
+    let (dh0, d_w_hh) = weight_and_state_grads((steps, batch, hidden), &d, out, h0, w_hh);
+    [d, dh0, dc, d_w_hh]
+}
+
+multiversion! {
+    /// One step's backward for the units `u0..u0 + w` of every row. `step` is
+    /// `[acts, c_prev, c, d_out]` of the step; `dh` (the band's `[batch, w]`) holds the gradient
+    /// carried from the next step when `carried`, and gets the step's own `d_out` added. Reads
+    /// the units' `dc` through `dc_in` and writes their gate gradients and `dc_prev` through
+    /// `outs` (`[d_gates, dc_prev]`).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_band<T>(
+        hidden: usize,
+        u0: usize,
+        w: usize,
+        carried: bool,
+        step: [&[T]; 4],
+        dh: OutPtr<T>,
+        dc_in: OutPtr<T>,
+        outs: [OutPtr<T>; 2]
+    ) where T: FloatMath
+    {
+        let [acts, c_prev, c, d_out] = step;
+        let batch = c.len() / hidden;
+        let [d_gates, dc_prev] = outs.map(|p| p.get().cast::<MaybeUninit<T>>());
+        for b in 0..batch {
+            let units = b * hidden + u0..b * hidden + u0 + w;
+            // SAFETY: row `b`'s units of every buffer lie inside it and belong to this band
+            // alone (the caller's contract).
+            let (dh, dc, dg, dcp) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(dh.get().add(b * w), w),
+                    std::slice::from_raw_parts(dc_in.get().add(units.start), w),
+                    [0, 1, 2, 3].map(|q| std::slice::from_raw_parts_mut(d_gates.add(b * 4 * hidden + q * hidden + u0), w)),
+                    std::slice::from_raw_parts_mut(dc_prev.add(units.start), w),
+                )
+            };
+            // As the composition: the step's own gradient, plus the one carried back.
+            if carried {
+                for (s, &o) in dh.iter_mut().zip(&d_out[units.clone()]) {
+                    *s = o + *s;
+                }
+            } else {
+                dh.copy_from_slice(&d_out[units.clone()]);
+            }
+            let a = &acts[b * 4 * hidden..(b + 1) * 4 * hidden];
+            let gates = [0, 1, 2, 3].map(|q| &a[q * hidden + u0..q * hidden + u0 + w]);
+            backward_units(gates, [&c_prev[units.clone()], &c[units.clone()], dh, dc], dg, dcp);
+        }
+    }
+}
+
+/// `dh0 = d_0 @ w_hh` and `d_w_hh = Σ_t d_tᵀ @ h_{t-1}`, from the gate gradients `d`
+/// (`[steps, batch, 4 * hidden]`), the hidden states in `out` and `h0`. Steps 1 onwards are one
+/// product over `(steps - 1) * batch` rows of `out`; step 0's term is added onto it unless `h0`
+/// is all zeros (the default initial state), when it adds nothing.
+fn weight_and_state_grads<T: GemmElem + FloatMath>(
+    (steps, batch, hidden): Dims,
+    d: &[T],
+    out: &[T],
+    h0: &[T],
+    w_hh: &[T],
+) -> (Vec<T>, Vec<T>) {
+    let (n, g) = (batch * hidden, batch * 4 * hidden);
+    let matrix = |rows: usize, cols: usize| Layout::contiguous(Shape::new(vec![rows, cols]));
+    let product_of = |a: &[T], al: &Layout, b: &[T], bl: &Layout| {
+        let shape = MatmulShape::new("lstm_sequence_backward", al, bl).expect("matrix shapes agree");
+        batched(a, al, b, bl, &shape, None)
+    };
+    let dh0 = product_of(&d[..g], &matrix(batch, 4 * hidden), w_hh, &matrix(4 * hidden, hidden));
+    let rows = (steps - 1) * batch;
+    let d_later = matrix(rows, 4 * hidden).transpose(0, 1).expect("rank 2");
+    let mut d_w = product_of(&d[g..], &d_later, &out[..rows * hidden], &matrix(rows, hidden));
+    if n > 0 && h0.iter().any(|&v| v != T::ZERO) {
+        let par = if rayon::current_num_threads() > 1 { Parallelism::Rayon(0) } else { Parallelism::None };
+        // SAFETY: `d`'s first step is `[batch, 4 * hidden]` (read transposed), `h0` is
+        // `[batch, hidden]`, and `d_w` is the initialised `[4 * hidden, hidden]` result.
+        unsafe {
+            product(
+                (4 * hidden, batch, hidden),
+                d_w.as_mut_ptr(),
+                hidden,
+                true,
+                (d.as_ptr(), 1, 4 * hidden),
+                (h0.as_ptr(), hidden, 1),
+                par,
+            )
+        };
+    }
+    (dh0, d_w)
+}
+
+#[cfg(test)]
+mod tests;
