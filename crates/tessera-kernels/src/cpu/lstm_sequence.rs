@@ -5,9 +5,9 @@
 //! another for its cell.
 //!
 //! A band of units `u0..u0 + w` needs the columns of its four gates from the recurrent product:
-//! the transposed weight is laid out band by band (`[i, f, g, o]` of the band's units side by
-//! side), so that each band's product is one contiguous block and its result has the layout the
-//! cell reads. With one band that layout is the plain transpose.
+//! the transposed weight is laid out band by band, each band's block holding its units' `[i, f,
+//! g, o]` columns side by side, so that a band's product reads one contiguous block and its
+//! result has the layout the cell reads. With one band that layout is the plain transpose.
 //!
 //! The cell arithmetic is [`super::lstm`]'s, unit for unit; the products go through gemm. f32 and
 //! f64 only: half-precision sequences are composed of the step kernels by the tensor layer.
@@ -114,8 +114,9 @@ fn each_band(bands: &[(usize, usize)], band: impl Fn(usize, usize) + Sync) {
     }
 }
 
-/// `w_hh` (`[4 * hidden, hidden]`) transposed to `[hidden, 4 * hidden]` with its columns grouped
-/// by band: band `(u0, w)` owns columns `4 * u0..4 * (u0 + w)`, gate by gate.
+/// `w_hh` (`[4 * hidden, hidden]`) transposed, one block per band: band `(u0, w)` owns the
+/// `[hidden, 4 * w]` block at `hidden * 4 * u0`, its units' columns gate by gate. With one band
+/// that is the plain `[hidden, 4 * hidden]` transpose.
 fn banded_transpose<T: Copy + Send + Sync>(w_hh: &[T], hidden: usize, bands: &[(usize, usize)]) -> Vec<T> {
     let g = 4 * hidden;
     let layout = Layout::contiguous(Shape::new(vec![g, hidden])).transpose(0, 1).expect("rank 2");
@@ -124,8 +125,8 @@ fn banded_transpose<T: Copy + Send + Sync>(w_hh: &[T], hidden: usize, bands: &[(
         return plain;
     }
     let mut out = Vec::with_capacity(plain.len());
-    for row in plain.chunks_exact(g) {
-        for &(u0, w) in bands {
+    for &(u0, w) in bands {
+        for row in plain.chunks_exact(g) {
             for q in 0..4 {
                 out.extend_from_slice(&row[q * hidden + u0..q * hidden + u0 + w]);
             }
@@ -227,7 +228,7 @@ fn forward<T: GemmElem + FloatMath>(
                         4 * w,
                         false,
                         (h_prev.as_ptr(), hidden, 1),
-                        (w_t.as_ptr().add(4 * u0), 4 * hidden, 1),
+                        (w_t.as_ptr().add(hidden * 4 * u0), 4 * w, 1),
                         Parallelism::None,
                     );
                     let h_gates = std::slice::from_raw_parts(scratch, batch * 4 * w);
