@@ -1,0 +1,151 @@
+//! The backward recurrence: each step's gate gradients written into the sequence's buffer,
+//! the hidden state's gradient carried back through `w_hh` band by band, then the initial
+//! state's and the weight's gradients as whole products.
+
+use super::super::lstm::backward_units;
+use super::super::matmul::{batched, GemmElem, OutPtr};
+use super::super::simd::multiversion;
+use super::super::unary::FloatMath;
+use super::{each_band, product, uninit, unit_bands, Dims};
+use crate::plan::MatmulShape;
+use gemm::Parallelism;
+use std::mem::MaybeUninit;
+use tessera_core::{Layout, Shape};
+
+pub(super) fn backward<T: GemmElem + FloatMath>(
+    (steps, batch, hidden): Dims,
+    parts: usize,
+    saved: [&[T]; 7],
+) -> [Vec<T>; 4] {
+    let [out, cells, acts, h0, c0, w_hh, grad] = saved;
+    let (n, g) = (batch * hidden, batch * 4 * hidden);
+    let (mut d, d_p) = uninit::<T>(steps * g);
+    let mut dc = grad[steps * n..].to_vec();
+    let mut dc_prev = dc.clone();
+    if n > 0 {
+        let bands = unit_bands(hidden, parts);
+        let (_scratch, scratch_p) = uninit::<T>(n);
+        for t in (0..steps).rev() {
+            let c_before = if t > 0 { &cells[(t - 1) * n..t * n] } else { c0 };
+            let step = [&acts[t * g..(t + 1) * g], c_before, &cells[t * n..(t + 1) * n], &grad[t * n..(t + 1) * n]];
+            let (dc_in, dc_out) = (OutPtr(dc.as_mut_ptr()), OutPtr(dc_prev.as_mut_ptr()));
+            each_band(&bands, |u0, w| {
+                // SAFETY: band `(u0, w)` owns the scratch block `batch * u0..` (`[batch, w]`),
+                // its units of `dc` and `dc_prev`, and its gate columns of step `t` in `d`; step
+                // `t + 1` of `d` was written completely before this step began.
+                unsafe {
+                    let dh = scratch_p.get().add(batch * u0);
+                    let carried = t + 1 < steps;
+                    if carried {
+                        let d_next = d_p.get().add((t + 1) * g).cast_const();
+                        product(
+                            (batch, 4 * hidden, w),
+                            dh,
+                            w,
+                            false,
+                            (d_next, 4 * hidden, 1),
+                            (w_hh.as_ptr().add(u0), hidden, 1),
+                            Parallelism::None,
+                        );
+                    }
+                    let dh = OutPtr(dh);
+                    let outs = [OutPtr(d_p.get().add(t * g)), dc_out];
+                    backward_band(hidden, u0, w, carried, step, dh, dc_in, outs);
+                }
+            });
+            std::mem::swap(&mut dc, &mut dc_prev);
+        }
+    }
+    // SAFETY: every step wrote all of its gate gradients (the bands cover `0..hidden`).
+    unsafe { d.set_len(steps * g) };
+    let (dh0, d_w_hh) = weight_and_state_grads((steps, batch, hidden), &d, out, h0, w_hh);
+    [d, dh0, dc, d_w_hh]
+}
+
+multiversion! {
+    /// One step's backward for the units `u0..u0 + w` of every row. `step` is
+    /// `[acts, c_prev, c, d_out]` of the step; `dh` (the band's `[batch, w]`) holds the gradient
+    /// carried from the next step when `carried`, and gets the step's own `d_out` added. Reads
+    /// the units' `dc` through `dc_in` and writes their gate gradients and `dc_prev` through
+    /// `outs` (`[d_gates, dc_prev]`).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_band<T>(
+        hidden: usize,
+        u0: usize,
+        w: usize,
+        carried: bool,
+        step: [&[T]; 4],
+        dh: OutPtr<T>,
+        dc_in: OutPtr<T>,
+        outs: [OutPtr<T>; 2]
+    ) where T: FloatMath
+    {
+        let [acts, c_prev, c, d_out] = step;
+        let batch = c.len() / hidden;
+        let [d_gates, dc_prev] = outs.map(|p| p.get().cast::<MaybeUninit<T>>());
+        for b in 0..batch {
+            let units = b * hidden + u0..b * hidden + u0 + w;
+            // SAFETY: row `b`'s units of every buffer lie inside it and belong to this band
+            // alone (the caller's contract).
+            let (dh, dc, dg, dcp) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(dh.get().add(b * w), w),
+                    std::slice::from_raw_parts(dc_in.get().add(units.start), w),
+                    [0, 1, 2, 3].map(|q| std::slice::from_raw_parts_mut(d_gates.add(b * 4 * hidden + q * hidden + u0), w)),
+                    std::slice::from_raw_parts_mut(dc_prev.add(units.start), w),
+                )
+            };
+            // As the composition: the step's own gradient, plus the one carried back.
+            if carried {
+                for (s, &o) in dh.iter_mut().zip(&d_out[units.clone()]) {
+                    *s = o + *s;
+                }
+            } else {
+                dh.copy_from_slice(&d_out[units.clone()]);
+            }
+            let a = &acts[b * 4 * hidden..(b + 1) * 4 * hidden];
+            let gates = [0, 1, 2, 3].map(|q| &a[q * hidden + u0..q * hidden + u0 + w]);
+            backward_units(gates, [&c_prev[units.clone()], &c[units.clone()], dh, dc], dg, dcp);
+        }
+    }
+}
+
+/// `dh0 = d_0 @ w_hh` and `d_w_hh = Σ_t d_tᵀ @ h_{t-1}`, from the gate gradients `d`
+/// (`[steps, batch, 4 * hidden]`), the hidden states in `out` and `h0`. Steps 1 onwards are one
+/// product over `(steps - 1) * batch` rows of `out`; step 0's term is added onto it unless `h0`
+/// is all zeros (the default initial state), when it adds nothing.
+fn weight_and_state_grads<T: GemmElem + FloatMath>(
+    (steps, batch, hidden): Dims,
+    d: &[T],
+    out: &[T],
+    h0: &[T],
+    w_hh: &[T],
+) -> (Vec<T>, Vec<T>) {
+    let (n, g) = (batch * hidden, batch * 4 * hidden);
+    let matrix = |rows: usize, cols: usize| Layout::contiguous(Shape::new(vec![rows, cols]));
+    let product_of = |a: &[T], al: &Layout, b: &[T], bl: &Layout| {
+        let shape = MatmulShape::new("lstm_sequence_backward", al, bl).expect("matrix shapes agree");
+        batched(a, al, b, bl, &shape, None)
+    };
+    let dh0 = product_of(&d[..g], &matrix(batch, 4 * hidden), w_hh, &matrix(4 * hidden, hidden));
+    let rows = (steps - 1) * batch;
+    let d_later = matrix(rows, 4 * hidden).transpose(0, 1).expect("rank 2");
+    let mut d_w = product_of(&d[g..], &d_later, &out[..rows * hidden], &matrix(rows, hidden));
+    if n > 0 && h0.iter().any(|&v| v != T::ZERO) {
+        let par = if rayon::current_num_threads() > 1 { Parallelism::Rayon(0) } else { Parallelism::None };
+        // SAFETY: `d`'s first step is `[batch, 4 * hidden]` (read transposed), `h0` is
+        // `[batch, hidden]`, and `d_w` is the initialised `[4 * hidden, hidden]` result.
+        unsafe {
+            product(
+                (4 * hidden, batch, hidden),
+                d_w.as_mut_ptr(),
+                hidden,
+                true,
+                (d.as_ptr(), 1, 4 * hidden),
+                (h0.as_ptr(), hidden, 1),
+                par,
+            )
+        };
+    }
+    (dh0, d_w)
+}
