@@ -101,11 +101,16 @@ fn assert_close(what: &str, got: &[f64], want: &[f64]) {
 }
 
 /// The kernels against the reference, in one band and in bands that split the units unevenly
-/// (widths 32 + 8 and 16 + 16 + 8), on a pool of 1 and of 2 threads, from a zero and a non-zero
-/// initial hidden state.
+/// (for 40 units: widths 32 + 8 and 16 + 16 + 8), on a pool of 1 and of 2 threads, from a zero
+/// and a non-zero initial hidden state.
 #[test]
 fn matches_the_step_by_step_recurrence_in_every_banding() {
-    let dims @ (steps, batch, hidden) = (4, 3, 40);
+    for dims in [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33)] {
+        check_against_reference(dims);
+    }
+}
+
+fn check_against_reference(dims @ (steps, batch, hidden): Dims) {
     let (n, g) = (batch * hidden, batch * 4 * hidden);
     let proj = values(steps * g, 1);
     let w = values(4 * hidden * hidden, 2).iter().map(|v| v * 0.2).collect::<Vec<_>>();
@@ -123,7 +128,7 @@ fn matches_the_step_by_step_recurrence_in_every_banding() {
                     let grads = backward(dims, parts, [&got[0], &got[1], &got[2], &h0, &c0, &w, &grad]);
                     (got, grads)
                 });
-                let case = format!("{parts} bands on {threads} threads, h0 zero: {}", h0[0] == 0.0);
+                let case = format!("{dims:?} in {parts} bands on {threads} threads, h0 zero: {}", h0[0] == 0.0);
                 for (name, (g, w)) in ["out", "cells", "acts"].iter().zip(got.iter().zip(&want)) {
                     assert_close(&format!("{name}, {case}"), g, w);
                 }
