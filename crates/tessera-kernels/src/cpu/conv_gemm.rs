@@ -9,6 +9,7 @@
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::conv::{fold_plane, unfold_plane};
 use super::half::Half;
+use super::matmul::{as_uninit, product, GemmElem};
 use super::unary::FloatMath;
 use crate::plan::{Conv2dOperands, Conv2dPlan, ConvWindow};
 use crate::Result;
@@ -22,7 +23,7 @@ use tessera_core::{bf16, f16, DType, Error, Layout};
 const PAR_MIN_FLOPS: usize = 1 << 20;
 
 /// The types the products run in: f32 and f64.
-trait Native: FloatMath + Send + Sync + 'static {}
+trait Native: FloatMath + GemmElem {}
 impl Native for f32 {}
 impl Native for f64 {}
 
@@ -123,59 +124,6 @@ pub fn conv2d_weight_grad(plan: &Conv2dPlan, x: &CpuBuffer, dy: &CpuBuffer) -> R
     expect_dtype("conv2d_weight_grad", plan.dtype, &[x, dy])?;
     reserve_columns("conv2d_weight_grad (its im2col columns)", plan)?;
     Ok(run!(plan, weight_grad, wide(x, xl), wide(dy, dl), None::<Wide>))
-}
-
-/// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, each matrix given by its first element
-/// and its (row, column) strides. `dst` may start uninitialised unless `accumulate`.
-#[allow(clippy::type_complexity)]
-fn product<T: Native>(
-    [m, n, k]: [usize; 3],
-    (dst, ds): (&mut [MaybeUninit<T>], (usize, usize)),
-    accumulate: bool,
-    (lhs, ls): (&[T], (usize, usize)),
-    (rhs, rs): (&[T], (usize, usize)),
-    par: Parallelism,
-) {
-    let last = |(r, c): (usize, usize), rows: usize, cols: usize| (rows.max(1) - 1) * r + (cols.max(1) - 1) * c;
-    if m * n == 0 {
-        return;
-    }
-    assert!(
-        last(ds, m, n) < dst.len() && (k == 0 || (last(ls, m, k) < lhs.len() && last(rs, k, n) < rhs.len())),
-        "conv2d product out of bounds"
-    );
-    super::product_flops::count_product(m, n, k);
-    // SAFETY: the assertion above keeps every element gemm touches inside its slice; gemm reads
-    // the destination only when `accumulate`, and writes every element of it otherwise.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr().cast::<T>(),
-            ds.1 as isize,
-            ds.0 as isize,
-            accumulate,
-            lhs.as_ptr(),
-            ls.1 as isize,
-            ls.0 as isize,
-            rhs.as_ptr(),
-            rs.1 as isize,
-            rs.0 as isize,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
-}
-
-/// `s` seen as possibly uninitialised, for [`product`]'s destination.
-fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
-    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and only initialised values are written back.
-    unsafe { &mut *(s as *mut [T] as *mut [MaybeUninit<T>]) }
 }
 
 /// Calls `f(n, out_n, scratch, parallelism)` for each image's `per`-long chunk of `out`: images

@@ -14,10 +14,10 @@
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;
-use super::matmul::{GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
+use super::matmul::{product, GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
+use super::par;
 use super::simd::multiversion;
 use super::unary::FloatMath;
-use super::{par, product_flops};
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
 use crate::Result;
 use backward::backward;
@@ -136,50 +136,6 @@ fn banded_transpose<T: Copy + Send + Sync>(w_hh: &[T], hidden: usize, bands: &[(
     out
 }
 
-/// One serial product `dst = lhs @ rhs` of `m x k` by `k x n`, each operand given by its first
-/// element and its row and column strides, `dst` by its first element and row stride; with
-/// `accumulate`, `dst += lhs @ rhs`.
-///
-/// # Safety
-/// Every element the strides reach must lie in its buffer; `dst`'s block must be writable and
-/// not read or written by another thread meanwhile (and initialised when `accumulate`).
-#[allow(clippy::too_many_arguments)]
-unsafe fn product<T: GemmElem>(
-    (m, k, n): (usize, usize, usize),
-    dst: *mut T,
-    dst_rs: usize,
-    accumulate: bool,
-    (lhs, lhs_rs, lhs_cs): (*const T, usize, usize),
-    (rhs, rhs_rs, rhs_cs): (*const T, usize, usize),
-    par: Parallelism,
-) {
-    product_flops::count_product(m, n, k);
-    // SAFETY: the caller's contract.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs,
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs,
-            rhs_cs as isize,
-            rhs_rs as isize,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
-}
-
 /// A vector of `len` elements, uninitialised: the caller writes every element before reading it
 /// and before `set_len`.
 fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
@@ -223,13 +179,14 @@ fn forward<T: GemmElem + FloatMath>(
                 // while it runs.
                 unsafe {
                     let scratch = scratch_p.get().add(batch * 4 * u0);
+                    let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), batch * 4 * w);
+                    let rhs = &w_t[hidden * 4 * u0..hidden * 4 * (u0 + w)];
                     product(
-                        (batch, hidden, 4 * w),
-                        scratch,
-                        4 * w,
+                        [batch, 4 * w, hidden],
+                        (dst, (4 * w, 1)),
                         false,
-                        (h_prev.as_ptr(), hidden, 1),
-                        (w_t.as_ptr().add(hidden * 4 * u0), 4 * w, 1),
+                        (h_prev, (hidden, 1)),
+                        (rhs, (4 * w, 1)),
                         Parallelism::None,
                     );
                     let h_gates = std::slice::from_raw_parts(scratch, batch * 4 * w);

@@ -281,6 +281,59 @@ pub(super) fn batched<T: GemmElem>(
     out
 }
 
+/// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, each matrix given by its first element
+/// and its (row, column) strides. `dst` may start uninitialised unless `accumulate`.
+#[allow(clippy::type_complexity)]
+pub(super) fn product<T: GemmElem>(
+    [m, n, k]: [usize; 3],
+    (dst, ds): (&mut [MaybeUninit<T>], (usize, usize)),
+    accumulate: bool,
+    (lhs, ls): (&[T], (usize, usize)),
+    (rhs, rs): (&[T], (usize, usize)),
+    par: Parallelism,
+) {
+    let last = |(r, c): (usize, usize), rows: usize, cols: usize| (rows.max(1) - 1) * r + (cols.max(1) - 1) * c;
+    if m * n == 0 {
+        return;
+    }
+    assert!(
+        last(ds, m, n) < dst.len() && (k == 0 || (last(ls, m, k) < lhs.len() && last(rs, k, n) < rhs.len())),
+        "conv2d product out of bounds"
+    );
+    super::product_flops::count_product(m, n, k);
+    // SAFETY: the assertion above keeps every element gemm touches inside its slice; gemm reads
+    // the destination only when `accumulate`, and writes every element of it otherwise.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr().cast::<T>(),
+            ds.1 as isize,
+            ds.0 as isize,
+            accumulate,
+            lhs.as_ptr(),
+            ls.1 as isize,
+            ls.0 as isize,
+            rhs.as_ptr(),
+            rs.1 as isize,
+            rs.0 as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// `s` seen as possibly uninitialised, for [`product`]'s destination.
+pub(super) fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and only initialised values are written back.
+    unsafe { &mut *(s as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,10 @@
 //! state's and the weight's gradients as whole products.
 
 use super::super::lstm::backward_units;
-use super::super::matmul::{batched, GemmElem, OutPtr};
+use super::super::matmul::{as_uninit, batched, product, GemmElem, OutPtr};
 use super::super::simd::multiversion;
 use super::super::unary::FloatMath;
-use super::{each_band, product, uninit, unit_bands, Dims};
+use super::{each_band, uninit, unit_bands, Dims};
 use crate::plan::MatmulShape;
 use gemm::Parallelism;
 use std::mem::MaybeUninit;
@@ -37,16 +37,10 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
                     let dh = scratch_p.get().add(batch * u0);
                     let carried = t + 1 < steps;
                     if carried {
-                        let d_next = d_p.get().add((t + 1) * g).cast_const();
-                        product(
-                            (batch, 4 * hidden, w),
-                            dh,
-                            w,
-                            false,
-                            (d_next, 4 * hidden, 1),
-                            (w_hh.as_ptr().add(u0), hidden, 1),
-                            Parallelism::None,
-                        );
+                        let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g), g);
+                        let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), batch * w);
+                        let (lhs, rhs) = ((d_next, (4 * hidden, 1)), (&w_hh[u0..], (hidden, 1)));
+                        product([batch, w, 4 * hidden], (dst, (w, 1)), false, lhs, rhs, Parallelism::None);
                     }
                     let dh = OutPtr(dh);
                     let outs = [OutPtr(d_p.get().add(t * g)), dc_out];
@@ -133,19 +127,9 @@ fn weight_and_state_grads<T: GemmElem + FloatMath>(
     let mut d_w = product_of(&d[g..], &d_later, &out[..rows * hidden], &matrix(rows, hidden));
     if n > 0 && h0.iter().any(|&v| v != T::ZERO) {
         let par = if rayon::current_num_threads() > 1 { Parallelism::Rayon(0) } else { Parallelism::None };
-        // SAFETY: `d`'s first step is `[batch, 4 * hidden]` (read transposed), `h0` is
-        // `[batch, hidden]`, and `d_w` is the initialised `[4 * hidden, hidden]` result.
-        unsafe {
-            product(
-                (4 * hidden, batch, hidden),
-                d_w.as_mut_ptr(),
-                hidden,
-                true,
-                (d.as_ptr(), 1, 4 * hidden),
-                (h0.as_ptr(), hidden, 1),
-                par,
-            )
-        };
+        // Step 0's gates `[batch, 4 * hidden]` read transposed, by `h0` (`[batch, hidden]`).
+        let (lhs, rhs) = ((&d[..g], (1, 4 * hidden)), (h0, (hidden, 1)));
+        product([4 * hidden, hidden, batch], (as_uninit(&mut d_w), (hidden, 1)), true, lhs, rhs, par);
     }
     (dh0, d_w)
 }
