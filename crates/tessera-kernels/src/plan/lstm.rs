@@ -116,6 +116,18 @@ fn expect_dims(op: &'static str, name: &str, got: &Shape, want: &[usize]) -> Res
     Ok(())
 }
 
+/// `(steps, batch, hidden)` of a sequence of gates shaped `[steps, batch, 4 * hidden]`, at least
+/// one step.
+fn sequence_dims(op: &'static str, name: &str, gates: &Shape) -> Result<(usize, usize, usize)> {
+    match *gates.dims() {
+        [s, b, g] if g % 4 == 0 && s > 0 => Ok((s, b, g / 4)),
+        _ => {
+            let msg = format!("{name} has shape {gates}, expected [steps, batch, 4 * hidden] with at least one step");
+            Err(Error::InvalidArgument { op, msg }.into())
+        }
+    }
+}
+
 /// A checked LSTM recurrence over a whole sequence: the input projection of every step `proj`
 /// (`[steps, batch, 4 * hidden]`, both biases included, gate order i, f, g, o), the initial
 /// states `h0` and `c0` (`[batch, hidden]`) and the recurrent weight `w_hh`
@@ -138,14 +150,7 @@ impl LstmSequencePlan {
     /// Checks the forward's operands, in the order `proj, h0, c0, w_hh`.
     pub fn new(args: [Arg<'_>; 4]) -> Result<Self> {
         let dtype = float_operands(SEQUENCE, &args)?;
-        let proj = args[0].layout.shape();
-        let (steps, batch, hidden) = match *proj.dims() {
-            [s, b, g] if g % 4 == 0 && s > 0 => (s, b, g / 4),
-            _ => {
-                let msg = format!("proj has shape {proj}, expected [steps, batch, 4 * hidden] with at least one step");
-                return Err(Error::InvalidArgument { op: SEQUENCE, msg }.into());
-            }
-        };
+        let (steps, batch, hidden) = sequence_dims(SEQUENCE, "proj", args[0].layout.shape())?;
         for (name, a) in ["h0", "c0"].into_iter().zip(&args[1..3]) {
             expect_dims(SEQUENCE, name, a.layout.shape(), &[batch, hidden])?;
         }
@@ -180,14 +185,7 @@ impl LstmSequenceBackwardPlan {
     /// Checks the backward's operands, in the order `out, cells, acts, h0, c0, w_hh, grad`.
     pub fn new(args: [Arg<'_>; 7]) -> Result<Self> {
         let dtype = float_operands(SEQUENCE_BACKWARD, &args)?;
-        let acts = args[2].layout.shape();
-        let (steps, batch, hidden) = match *acts.dims() {
-            [s, b, g] if g % 4 == 0 && s > 0 => (s, b, g / 4),
-            _ => {
-                let msg = format!("acts has shape {acts}, expected [steps, batch, 4 * hidden] with at least one step");
-                return Err(Error::InvalidArgument { op: SEQUENCE_BACKWARD, msg }.into());
-            }
-        };
+        let (steps, batch, hidden) = sequence_dims(SEQUENCE_BACKWARD, "acts", args[2].layout.shape())?;
         let expected: [(&str, &[usize]); 6] = [
             ("out", &[steps + 1, batch, hidden]),
             ("cells", &[steps, batch, hidden]),
