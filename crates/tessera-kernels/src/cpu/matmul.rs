@@ -227,25 +227,12 @@ pub(super) fn batched<T: GemmElem>(
         // elements of `out`, and concurrent calls are given disjoint blocks; gemm reads the
         // destination only with `read_dst`, when it was initialised above.
         unsafe {
-            gemm::gemm(
-                rows,
-                cols,
-                k,
-                dst.get().add(i * m * n + r0 * n + c0),
-                1,
-                n as isize,
+            gemm_raw(
+                [rows, cols, k],
+                (dst.get().add(i * m * n + r0 * n + c0), (n, 1)),
                 read_dst,
-                lhs.data.as_ptr().add(lhs.offsets[i] + r0 * lhs.row_stride),
-                lhs.col_stride as isize,
-                lhs.row_stride as isize,
-                rhs.data.as_ptr().add(rhs.offsets[i] + c0 * rhs.col_stride),
-                rhs.col_stride as isize,
-                rhs.row_stride as isize,
-                T::ONE,
-                T::ONE,
-                false,
-                false,
-                false,
+                (lhs.data.as_ptr().add(lhs.offsets[i] + r0 * lhs.row_stride), (lhs.row_stride, lhs.col_stride)),
+                (rhs.data.as_ptr().add(rhs.offsets[i] + c0 * rhs.col_stride), (rhs.row_stride, rhs.col_stride)),
                 par,
             )
         }
@@ -298,24 +285,46 @@ pub(super) fn product<T: GemmElem>(
     }
     assert!(
         last(ds, m, n) < dst.len() && (k == 0 || (last(ls, m, k) < lhs.len() && last(rs, k, n) < rhs.len())),
-        "conv2d product out of bounds"
+        "matrix product out of bounds"
     );
     super::product_flops::count_product(m, n, k);
     // SAFETY: the assertion above keeps every element gemm touches inside its slice; gemm reads
     // the destination only when `accumulate`, and writes every element of it otherwise.
     unsafe {
+        gemm_raw([m, n, k], (dst.as_mut_ptr().cast::<T>(), ds), accumulate, (lhs.as_ptr(), ls), (rhs.as_ptr(), rs), par)
+    }
+}
+
+/// gemm's `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, each matrix given by its first
+/// element and its (row, column) strides: the `gemm::gemm` call that `batched` and [`product`]
+/// share.
+///
+/// # Safety
+/// Every element the strides reach must lie in its buffer; `dst`'s elements must be writable,
+/// initialised when `accumulate`, and touched by no other thread meanwhile.
+#[allow(clippy::type_complexity)]
+unsafe fn gemm_raw<T: GemmElem>(
+    [m, n, k]: [usize; 3],
+    (dst, ds): (*mut T, (usize, usize)),
+    accumulate: bool,
+    (lhs, ls): (*const T, (usize, usize)),
+    (rhs, rs): (*const T, (usize, usize)),
+    par: Parallelism,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr().cast::<T>(),
+            dst,
             ds.1 as isize,
             ds.0 as isize,
             accumulate,
-            lhs.as_ptr(),
+            lhs,
             ls.1 as isize,
             ls.0 as isize,
-            rhs.as_ptr(),
+            rhs,
             rs.1 as isize,
             rs.0 as isize,
             T::ONE,
