@@ -124,8 +124,12 @@ impl Tensor {
     pub fn lstm_sequence(proj: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         let plan = LstmSequencePlan::new([proj.arg(), h0.arg(), c0.arg(), w_hh.arg()])?;
         let (steps, batch, hidden) = plan.dims();
-        let parts = [&*proj.storage(), &*h0.storage(), &*c0.storage(), &*w_hh.storage()];
-        if let Some([out, cells, acts]) = Storage::lstm_sequence(&plan, parts)? {
+        // The storages' read locks end here: the composed steps below take them again.
+        let fused = {
+            let parts = [&*proj.storage(), &*h0.storage(), &*c0.storage(), &*w_hh.storage()];
+            Storage::lstm_sequence(&plan, parts)?
+        };
+        if let Some([out, cells, acts]) = fused {
             return Ok((
                 Tensor::from_storage(out, [steps + 1, batch, hidden]),
                 Tensor::from_storage(cells, [steps, batch, hidden]),
