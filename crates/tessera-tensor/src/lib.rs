@@ -27,14 +27,14 @@ pub use error::{Error, Result};
 pub use generator::Generator;
 pub use product_flops::product_flops;
 pub use storage::Storage;
-pub use tensor::{BatchStats, Tensor};
+pub use tensor::{BatchStats, NormGrads, Tensor};
 /// The caching allocator behind CPU tensors' memory, once a program installs it.
 pub use tessera_core::host_memory;
 pub use tessera_core::{bf16, f16, DType, Layout, Shape};
 pub use tessera_kernels::cpu::par::{spare_core, KeepWarm};
 pub use tessera_kernels::cpu::CpuElem as Element;
 pub use tessera_kernels::ops::{ArgReduceOp, BinaryOp, CmpOp, OptimStep, ReduceOp, SoftmaxKind, UnaryOp};
-pub use tessera_kernels::plan::{AttentionSpec, DropoutMask, NormKind};
+pub use tessera_kernels::plan::{AttentionSpec, DropoutMask, NormKind, NormParamGrads};
 pub use tessera_kernels::plan::{AvgPool2dSpec, MaxPool2dSpec};
 pub use tessera_kernels::plan::{
     Conv2dPlan, Conv2dSpec, ConvTranspose2dPlan, ConvTranspose2dSpec, ConvWindow, Im2ColSpec,

@@ -1,7 +1,7 @@
 //! Fused LayerNorm and RMSNorm, and rotary position embeddings, with their backward rules.
 
 use crate::{Result, Var};
-use tessera_tensor::{NormKind, Tensor};
+use tessera_tensor::{NormKind, NormParamGrads, Tensor};
 
 impl Var {
     /// LayerNorm over the last dim (see `Tensor::layer_norm`), with an optional weight and bias.
@@ -25,32 +25,16 @@ impl Var {
         inputs.extend(bias);
         let (x, w, has_bias) = (self.tensor().clone(), wt.cloned(), bias.is_some());
         Ok(Var::record(kind.name(), y, &inputs, move |c| {
-            let dx = Tensor::norm_backward(kind, &x, w.as_ref(), c.grad, &stats)?;
-            let mut grads = vec![c.needs(0).then_some(dx)];
-            // Σ over every dim but the last (none for a single row).
-            let sum_rows = |t: &Tensor| -> tessera_tensor::Result<Tensor> {
-                match x.rank() {
-                    1 => Ok(t.clone()),
-                    r => t.sum(&(0..r as isize - 1).collect::<Vec<_>>(), false),
-                }
-            };
-            if let Some(w) = &w {
-                // dweight = Σ_rows dy · x̂, x̂ = (x - mean) · rstd, in the statistics' dtype.
-                let g = if c.needs(1) {
-                    let lead: Vec<usize> = x.dims()[..x.rank() - 1].iter().copied().chain([1]).collect();
-                    let (mean, rstd) =
-                        (stats.narrow(1, 0, 1)?.reshape(lead.clone())?, stats.narrow(1, 1, 1)?.reshape(lead)?);
-                    let xhat = x.to_dtype(stats.dtype())?.sub(&mean)?.mul(&rstd)?;
-                    let gw = sum_rows(&c.grad.to_dtype(stats.dtype())?.mul(&xhat)?)?;
-                    Some(gw.to_dtype(w.dtype())?)
-                } else {
-                    None
-                };
-                grads.push(g);
+            // The parameters' gradients are summed over the rows in the input gradient's pass.
+            let bias_slot = 1 + w.is_some() as usize;
+            let params = NormParamGrads { weight: w.is_some() && c.needs(1), bias: has_bias && c.needs(bias_slot) };
+            let g = Tensor::norm_backward(kind, &x, w.as_ref(), c.grad, &stats, params)?;
+            let mut grads = vec![c.needs(0).then_some(g.x)];
+            if w.is_some() {
+                grads.push(g.weight);
             }
             if has_bias {
-                let slot = grads.len();
-                grads.push(c.needs(slot).then(|| sum_rows(c.grad)).transpose()?);
+                grads.push(g.bias);
             }
             Ok(grads)
         }))

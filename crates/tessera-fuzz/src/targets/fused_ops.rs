@@ -7,7 +7,7 @@
 
 use super::ops::{self, Reader};
 use crate::corpus::OUTCOME_PARTS;
-use tessera_tensor::{AttentionSpec, Device, Generator, NormKind, Result, Tensor, UnaryOp};
+use tessera_tensor::{AttentionSpec, Device, Generator, NormKind, NormParamGrads, Result, Tensor, UnaryOp};
 
 /// The ops added to `tensor_ops`'s.
 const FUSED: usize = 11;
@@ -85,7 +85,8 @@ fn step(op: usize, r: &mut Reader<'_>, pool: &[Tensor]) -> Result<Option<Tensor>
                 x.rms_norm(weight, r.float())?
             };
             let dy = if r.flag() { y } else { r.pick(pool).clone() };
-            Tensor::norm_backward(kind, &x, weight, &dy, &stats)?
+            let params = NormParamGrads { weight: weight.is_some(), bias: kind == NormKind::Layer };
+            Tensor::norm_backward(kind, &x, weight, &dy, &stats, params)?.x
         }
         7 => x.matmul_bias(r.pick(pool), r.pick(pool))?,
         8 => {

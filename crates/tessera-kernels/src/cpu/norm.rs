@@ -8,7 +8,7 @@ use super::par;
 use super::simd::multiversion;
 use super::unary::FloatMath;
 use super::wide::{checked, operand, saved_values, Wide};
-use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
+use crate::plan::{NormBackwardPlan, NormKind, NormParamGrads, NormPlan};
 use crate::Result;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -50,14 +50,15 @@ where
 }
 
 /// The gradient of `x` for the plan's normalisation from the output's gradient `dy`, the input
-/// `x`, the `weight` (if any) and the forward's statistics.
+/// `x`, the `weight` (if any) and the forward's statistics, and the weight's and bias's
+/// gradients where the plan asks for them: `(dx, [dweight, dbias])`.
 pub fn norm_backward(
     plan: &NormBackwardPlan,
     x: &CpuBuffer,
     weight: Option<&CpuBuffer>,
     dy: &CpuBuffer,
     stats: &CpuBuffer,
-) -> Result<CpuBuffer> {
+) -> Result<(CpuBuffer, [Option<CpuBuffer>; 2])> {
     let f = &plan.forward;
     expect_dtype("norm_backward", f.dtype, &[x, dy])?;
     expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
@@ -76,7 +77,7 @@ fn backward_as<S: Wide>(
     weight: Option<&CpuBuffer>,
     dy: &CpuBuffer,
     stats: &CpuBuffer,
-) -> CpuBuffer
+) -> (CpuBuffer, [Option<CpuBuffer>; 2])
 where
     S::W: CpuElem,
 {
@@ -85,7 +86,8 @@ where
     let dyv = checked::<S>(dy, &plan.dy);
     let w = operand::<S>(weight, f.weight.as_ref());
     let sv = saved_values::<S::W>(stats, &plan.stats);
-    S::narrow(backward(f, &xv, w.as_deref(), &dyv, &sv))
+    let (dx, params) = backward(plan, &xv, w.as_deref(), &dyv, &sv);
+    (S::narrow(dx), params.map(|p| p.map(S::narrow)))
 }
 
 /// Rows of `width` in parallel when `work` (the elements they read) is large: `f(row, output row)`.
@@ -120,12 +122,82 @@ fn forward<T: FloatMath + Send + Sync>(plan: &NormPlan, x: &[T], w: Option<&[T]>
     (y, stats)
 }
 
-fn backward<T: FloatMath + Send + Sync>(plan: &NormPlan, x: &[T], w: Option<&[T]>, dy: &[T], stats: &[T]) -> Vec<T> {
-    let (n, layer) = (plan.width, plan.kind == NormKind::Layer);
-    build_rows(plan.rows, n, |r, out| {
-        let stats = [stats[2 * r], stats[2 * r + 1]];
-        backward_row(&x[r * n..][..n], &dy[r * n..][..n], w, stats, layer, out)
-    })
+/// `dx`, and the column sums of `dy · x̂` and `dy` that the plan asks for.
+fn backward<T>(
+    plan: &NormBackwardPlan,
+    x: &[T],
+    w: Option<&[T]>,
+    dy: &[T],
+    stats: &[T],
+) -> (Vec<T>, [Option<Vec<T>>; 2])
+where
+    T: FloatMath + Send + Sync,
+{
+    let f = &plan.forward;
+    let (n, layer) = (f.width, f.kind == NormKind::Layer);
+    let dx_row = |r: usize, out: &mut [MaybeUninit<T>]| {
+        backward_row(&x[r * n..][..n], &dy[r * n..][..n], w, [stats[2 * r], stats[2 * r + 1]], layer, out)
+    };
+    let NormParamGrads { weight, bias } = plan.params;
+    if !(weight || bias) {
+        return (build_rows(f.rows, n, dx_row), [None, None]);
+    }
+    // Bands of a number of rows that depends on the shape alone, each summing its rows into its
+    // own partial sums, which are then added in band order: the same bits on any number of
+    // threads. A band's `dy` and `x` rows are still in cache from its `dx` pass when summed.
+    let band = f.rows.div_ceil(PARAM_BANDS).max(PARAM_BAND_MIN_ROWS);
+    let mut dx = Vec::with_capacity(f.rows * n);
+    let mut partials = vec![T::ZERO; f.rows.div_ceil(band) * 2 * n];
+    let fold_band = |b: usize, (out, sums): (&mut [MaybeUninit<T>], &mut [T])| {
+        let (sum_w, sum_b) = sums.split_at_mut(n);
+        for (i, out) in out.chunks_mut(n.max(1)).enumerate() {
+            let r = b * band + i;
+            dx_row(r, out);
+            let (xr, dyr) = (&x[r * n..][..n], &dy[r * n..][..n]);
+            let sums = (weight.then_some(&mut *sum_w), bias.then_some(&mut *sum_b));
+            accumulate_param_grads(xr, dyr, [stats[2 * r], stats[2 * r + 1]], sums.0, sums.1);
+        }
+    };
+    let spare = &mut dx.spare_capacity_mut()[..f.rows * n];
+    let (bands, sums) = (spare.chunks_mut((band * n).max(1)), partials.chunks_mut(2 * n));
+    if par::worth_parallel(x.len()) {
+        let (bands, sums) = (spare.par_chunks_mut((band * n).max(1)), partials.par_chunks_mut(2 * n));
+        bands.zip(sums).enumerate().for_each(|(b, pair)| fold_band(b, pair));
+    } else {
+        bands.zip(sums).enumerate().for_each(|(b, pair)| fold_band(b, pair));
+    }
+    // SAFETY: every band wrote each of its rows of dx in full.
+    unsafe { dx.set_len(f.rows * n) };
+    let mut total = vec![T::ZERO; 2 * n];
+    for part in partials.chunks(2 * n) {
+        total.iter_mut().zip(part).for_each(|(t, &p)| *t = *t + p);
+    }
+    let (sum_w, sum_b) = total.split_at(n);
+    (dx, [weight.then(|| sum_w.to_vec()), bias.then(|| sum_b.to_vec())])
+}
+
+/// The row bands the parameters' gradients are summed in (see `backward`): at most this many,
+/// of at least [`PARAM_BAND_MIN_ROWS`] rows each.
+const PARAM_BANDS: usize = 32;
+const PARAM_BAND_MIN_ROWS: usize = 16;
+
+multiversion! {
+    /// `sum_w += dy · x̂` and `sum_b += dy` over one row, each where given.
+    fn accumulate_param_grads<T>(x: &[T], dy: &[T], stats: [T; 2], sum_w: Option<&mut [T]>, sum_b: Option<&mut [T]>)
+    where T: FloatMath
+    {
+        let [mean, rstd] = stats;
+        if let Some(sum_w) = sum_w {
+            for ((s, &d), &v) in sum_w.iter_mut().zip(dy).zip(x) {
+                *s = *s + d * ((v - mean) * rstd);
+            }
+        }
+        if let Some(sum_b) = sum_b {
+            for (s, &d) in sum_b.iter_mut().zip(dy) {
+                *s = *s + d;
+            }
+        }
+    }
 }
 
 multiversion! {
@@ -186,3 +258,6 @@ fn each<T: Copy>(out: &mut [MaybeUninit<T>], a: &[T], b: &[T], c: &[T], f: impl 
         o.write(f(a, b, c));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@ use super::buffer::{expect_dtype, CudaBuffer};
 use super::copy::contiguous;
 use super::launch::{launch, Args, Shape3};
 use super::source::NORM;
-use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
+use crate::plan::{NormBackwardPlan, NormKind, NormParamGrads, NormPlan};
 use crate::Result;
 
 /// Four warps per block, a row each.
@@ -53,14 +53,15 @@ pub fn norm(
     Ok([y, stats])
 }
 
-/// The gradient of `x`, as [`crate::cpu::norm_backward`].
+/// The gradient of `x` and the parameters' gradients the plan asks for, as
+/// [`crate::cpu::norm_backward`].
 pub fn norm_backward(
     plan: &NormBackwardPlan,
     x: &CudaBuffer,
     weight: Option<&CudaBuffer>,
     dy: &CudaBuffer,
     stats: &CudaBuffer,
-) -> Result<CudaBuffer> {
+) -> Result<(CudaBuffer, [Option<CudaBuffer>; 2])> {
     let f = &plan.forward;
     expect_dtype("norm_backward", f.dtype, &[x, dy])?;
     expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
@@ -81,5 +82,31 @@ pub fn norm_backward(
             .buf(&dx);
         launch(&dev, &NORM, &format!("norm_backward_{}", f.dtype.as_str()), rows_launch(f.rows), args)?;
     }
-    Ok(dx)
+    let NormParamGrads { weight: want_w, bias: want_b } = plan.params;
+    if !(want_w || want_b) {
+        return Ok((dx, [None, None]));
+    }
+    // Sums over no rows are zeros, which the kernel writes too.
+    let grad =
+        |wanted: bool| -> Result<CudaBuffer> { CudaBuffer::alloc(&dev, f.dtype, if wanted { f.width } else { 1 }) };
+    let (dw, db) = (grad(want_w)?, grad(want_b)?);
+    if f.width > 0 {
+        let args = Args::new()
+            .u64(f.rows as u64)
+            .u64(f.width as u64)
+            .i32(want_w as i32)
+            .i32(want_b as i32)
+            .buf(&xc)
+            .buf(&dyc)
+            .buf(&sc)
+            .buf(&dw)
+            .buf(&db);
+        launch(&dev, &NORM, &format!("norm_param_grads_{}", f.dtype.as_str()), param_grads_launch(f.width), args)?;
+    }
+    Ok((dx, [want_w.then_some(dw), want_b.then_some(db)]))
+}
+
+/// A block of eight warps per 32 columns.
+pub(super) fn param_grads_launch(width: usize) -> Shape3 {
+    Shape3 { grid: width.div_ceil(32).clamp(1, 1 << 16) as u32, block: 256 }
 }

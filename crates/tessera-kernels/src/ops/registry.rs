@@ -93,7 +93,12 @@ pub fn registry() -> Vec<KernelOp> {
     ));
     ops.push(kernels("layer_norm", "norm", per_dtype("norm", FLOATS)));
     ops.push(kernels("rms_norm", "norm", per_dtype("norm", FLOATS)));
-    ops.push(kernels("norm_backward", "norm", per_dtype("norm_backward", FLOATS)));
+    let norm_backward = ["norm_backward", "norm_param_grads"];
+    ops.push(kernels(
+        "norm_backward",
+        "norm",
+        norm_backward.iter().flat_map(|k| per_dtype(k, FLOATS).collect::<Vec<_>>()),
+    ));
     ops.push(kernels("rotary", "rotary", per_dtype("rotary", FLOATS)));
     ops.push(kernels("max_pool2d", "pooling", per_dtype("max_pool2d", FLOATS)));
     ops.push(kernels("max_pool2d_backward", "pooling", per_dtype("max_pool2d_backward", FLOATS)));

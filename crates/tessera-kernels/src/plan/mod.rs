@@ -48,7 +48,7 @@ pub use index::{GatherPlan, IndexSelectPlan, ScatterAddPlan};
 pub use lstm::{LstmCellBackwardPlan, LstmCellPlan, LstmSequenceBackwardPlan, LstmSequencePlan};
 pub use matmul::{MatmulPlan, MatmulShape};
 pub use nn::{CrossEntropyBackwardPlan, LogSumExpPlan, Rows, SoftmaxPlan};
-pub use norm::{NormBackwardPlan, NormKind, NormPlan};
+pub use norm::{NormBackwardPlan, NormKind, NormParamGrads, NormPlan};
 pub use optim::{MasterOptimPlan, OptimPlan};
 pub use pool_axis::{PoolAxis, Window};
 pub use pooling::{AvgPool2dSpec, MaxPool2dSpec, PoolBackwardPlan, PoolKind, PoolPlan};

@@ -89,8 +89,18 @@ impl NormPlan {
     }
 }
 
+/// Which parameter gradients a normalisation's backward computes beside the input's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NormParamGrads {
+    /// The weight's, `Σ dy · x̂` over the rows, `x̂ = (x - mean) · rstd` (needs a weight).
+    pub weight: bool,
+    /// The bias's, `Σ dy` over the rows (LayerNorm only).
+    pub bias: bool,
+}
+
 /// A checked backward of a normalisation: the gradient of `x` from the output's gradient `dy`
-/// and the forward's statistics (the weight's and bias's gradients are plain reductions).
+/// and the forward's statistics, and the parameters' gradients that `params` asks for, summed
+/// over the rows in the same pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NormBackwardPlan {
     /// The forward's plan.
@@ -99,11 +109,14 @@ pub struct NormBackwardPlan {
     pub dy: Layout,
     /// The statistics' view, `[rows, 2]`.
     pub stats: Layout,
+    /// The parameter gradients computed beside `dx`.
+    pub params: NormParamGrads,
 }
 
 impl NormBackwardPlan {
-    /// Checks `dy` (the input's shape and dtype) and the statistics against `forward`.
-    pub fn new(forward: NormPlan, dy: Arg<'_>, stats: Arg<'_>) -> Result<Self> {
+    /// Checks `dy` (the input's shape and dtype) and the statistics against `forward`, and that
+    /// the parameters whose gradients `params` asks for exist.
+    pub fn new(forward: NormPlan, dy: Arg<'_>, stats: Arg<'_>, params: NormParamGrads) -> Result<Self> {
         let op = "norm_backward";
         if dy.layout.shape() != &forward.out_shape {
             let (lhs, rhs) = (forward.out_shape.clone(), dy.layout.shape().clone());
@@ -115,6 +128,16 @@ impl NormBackwardPlan {
         }
         require_same_dtype(op, &[forward.dtype, dy.dtype])?;
         require_same_dtype(op, &[forward.stat_dtype, stats.dtype])?;
-        Ok(NormBackwardPlan { forward, dy: dy.layout.clone(), stats: stats.layout.clone() })
+        if params.weight && forward.weight.is_none() {
+            return Err(Error::InvalidArgument {
+                op,
+                msg: "the weight's gradient was asked for without a weight".into(),
+            }
+            .into());
+        }
+        if params.bias && forward.kind == NormKind::Rms {
+            return Err(Error::InvalidArgument { op, msg: "RMSNorm has no bias to take a gradient of".into() }.into());
+        }
+        Ok(NormBackwardPlan { forward, dy: dy.layout.clone(), stats: stats.layout.clone(), params })
     }
 }

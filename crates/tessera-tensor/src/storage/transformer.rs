@@ -58,18 +58,25 @@ impl Storage {
         })
     }
 
-    /// The input's gradient of a normalisation (see [`crate::Tensor::norm_backward`]).
+    /// The gradients of a normalisation (see [`crate::Tensor::norm_backward`]): `dx`, and the
+    /// weight's and bias's where the plan asks for them.
     pub(crate) fn norm_backward(
         plan: &NormBackwardPlan,
         x: &Storage,
         weight: Option<&Storage>,
         dy: &Storage,
         stats: &Storage,
-    ) -> Result<Storage> {
+    ) -> Result<(Storage, [Option<Storage>; 2])> {
         Ok(match on_one_device("norm_backward", [x, weight.unwrap_or(x), dy, stats])? {
-            OnDevice::Cpu([x, w, d, s]) => Storage::Cpu(cpu::norm_backward(plan, x, weight.map(|_| w), d, s)?),
+            OnDevice::Cpu([x, w, d, s]) => {
+                let (dx, params) = cpu::norm_backward(plan, x, weight.map(|_| w), d, s)?;
+                (Storage::Cpu(dx), params.map(|p| p.map(Storage::Cpu)))
+            }
             #[cfg(feature = "cuda")]
-            OnDevice::Cuda([x, w, d, s]) => Storage::Cuda(cuda::norm_backward(plan, x, weight.map(|_| w), d, s)?),
+            OnDevice::Cuda([x, w, d, s]) => {
+                let (dx, params) = cuda::norm_backward(plan, x, weight.map(|_| w), d, s)?;
+                (Storage::Cuda(dx), params.map(|p| p.map(Storage::Cuda)))
+            }
         })
     }
 

@@ -15,6 +15,7 @@ mod reduce;
 mod views;
 
 pub use batch_norm::BatchStats;
+pub use norm::NormGrads;
 
 use crate::{Device, Error, Generator, Result, Storage};
 use std::sync::{Arc, RwLock, RwLockReadGuard};

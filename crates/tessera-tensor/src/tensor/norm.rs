@@ -2,7 +2,19 @@
 
 use super::Tensor;
 use crate::{Result, Storage};
-use tessera_kernels::plan::{NormBackwardPlan, NormKind, NormPlan, RotaryPlan};
+use tessera_kernels::plan::{NormBackwardPlan, NormKind, NormParamGrads, NormPlan, RotaryPlan};
+
+/// The gradients [`Tensor::norm_backward`] gives: the input's, and the parameters' it was asked
+/// for (`[width]` each).
+#[derive(Debug, Clone)]
+pub struct NormGrads {
+    /// The input's gradient, `x`'s shape.
+    pub x: Tensor,
+    /// The weight's gradient, where asked for.
+    pub weight: Option<Tensor>,
+    /// The bias's gradient, where asked for.
+    pub bias: Option<Tensor>,
+}
 
 impl Tensor {
     fn norm(
@@ -40,21 +52,39 @@ impl Tensor {
         self.norm(NormKind::Rms, weight, None, eps)
     }
 
-    /// The gradient of `x` of a normalisation of `kind` given its `weight`, the output's gradient
-    /// `dy` and the forward's statistics, in one fused pass per row. (The weight's gradient is
-    /// `Σ dy · x̂` and the bias's `Σ dy` over the rows.)
+    /// The gradients of a normalisation of `kind` given its `weight`, the output's gradient
+    /// `dy` and the forward's statistics, in one fused pass over the rows: the input's, and the
+    /// weight's (`Σ dy · x̂` over the rows, `x̂ = (x - mean) · rstd`) and the bias's (`Σ dy`)
+    /// where `params` asks for them, in the parameters' dtype.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, NormKind, NormParamGrads, Tensor};
+    /// let x = Tensor::from_vec(vec![1f64, 3., 0., 4.], [2, 2], &Device::Cpu)?;
+    /// let w = Tensor::from_vec(vec![1f64, 1.], [2], &Device::Cpu)?;
+    /// let (_, stats) = x.layer_norm(Some(&w), None, 0.0)?;
+    /// let dy = Tensor::from_vec(vec![1f64, 0., 0., 1.], [2, 2], &Device::Cpu)?;
+    /// let params = NormParamGrads { weight: true, bias: true };
+    /// let grads = Tensor::norm_backward(NormKind::Layer, &x, Some(&w), &dy, &stats, params)?;
+    /// // Both rows normalise to [-1, 1].
+    /// assert_eq!(grads.weight.unwrap().to_vec::<f64>()?, [-1., 1.]);
+    /// assert_eq!(grads.bias.unwrap().to_vec::<f64>()?, [1., 1.]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
     pub fn norm_backward(
         kind: NormKind,
         x: &Tensor,
         weight: Option<&Tensor>,
         dy: &Tensor,
         stats: &Tensor,
-    ) -> Result<Tensor> {
+        params: NormParamGrads,
+    ) -> Result<NormGrads> {
         let forward = NormPlan::new(kind, x.arg(), weight.map(|w| w.arg()), None, 0.0)?;
-        let plan = NormBackwardPlan::new(forward, dy.arg(), stats.arg())?;
+        let plan = NormBackwardPlan::new(forward, dy.arg(), stats.arg(), params)?;
         let w = weight.map(|w| w.storage());
-        let dx = Storage::norm_backward(&plan, &x.storage(), w.as_deref(), &dy.storage(), &stats.storage())?;
-        Ok(Tensor::from_storage(dx, x.shape().clone()))
+        let (dx, [dw, db]) =
+            Storage::norm_backward(&plan, &x.storage(), w.as_deref(), &dy.storage(), &stats.storage())?;
+        let param = |g: Option<Storage>| g.map(|g| Tensor::from_storage(g, [plan.forward.width]));
+        Ok(NormGrads { x: Tensor::from_storage(dx, x.shape().clone()), weight: param(dw), bias: param(db) })
     }
 
     /// Rotary position embeddings over `[..., seq, dim]` (`dim` even; the "rotate half" layout of

@@ -3,7 +3,7 @@
 
 use crate::common::cuda::*;
 use tessera_kernels::ops::registry::{registry, CudaImpl};
-use tessera_tensor::{record_dispatches, DType, Device, NormKind, Result, Tensor};
+use tessera_tensor::{record_dispatches, DType, Device, NormKind, NormParamGrads, Result, Tensor};
 
 pub fn lstm_cell(dev: &Device) -> Result<()> {
     let dev = *dev;
@@ -156,15 +156,18 @@ pub fn norms_and_rotary(dev: &Device) -> Result<()> {
         let (cdy, gdy) = pair(&dev, dtype, &[6, 9, 130], 98, -1.0, 1.0)?;
         let t = if dtype == DType::F32 { (1e-4, 1e-4) } else { tol(dtype) };
         for rms in [false, true] {
-            let run = |x: &Tensor, w: &Tensor, b: &Tensor, dy: &Tensor| -> Result<[Tensor; 3]> {
+            // RMSNorm has no bias: its last output is the weight's gradient again.
+            let run = |x: &Tensor, w: &Tensor, b: &Tensor, dy: &Tensor| -> Result<[Tensor; 5]> {
                 let x = x.transpose(0, 1)?;
                 let (y, stats) = if rms { x.rms_norm(Some(w), 1e-5)? } else { x.layer_norm(Some(w), Some(b), 1e-5)? };
                 let kind = if rms { NormKind::Rms } else { NormKind::Layer };
-                let dx = Tensor::norm_backward(kind, &x, Some(w), &dy.transpose(0, 1)?, &stats)?;
-                Ok([y, stats, dx])
+                let params = NormParamGrads { weight: true, bias: !rms };
+                let g = Tensor::norm_backward(kind, &x, Some(w), &dy.transpose(0, 1)?, &stats, params)?;
+                let dw = g.weight.expect("asked for");
+                Ok([y, stats, g.x, dw.clone(), g.bias.unwrap_or(dw)])
             };
             let outs = each(run(&cx, &cw, &cb, &cdy)).into_iter().zip(each(run(&gx, &gw, &gb, &gdy)));
-            for (what, (c, g)) in ["y", "stats", "dx"].into_iter().zip(outs) {
+            for (what, (c, g)) in ["y", "stats", "dx", "dweight", "dbias"].into_iter().zip(outs) {
                 check_tol(&format!("{} {dtype}: {what}", if rms { "rms_norm" } else { "layer_norm" }), t, &c, &g);
             }
         }

@@ -3,8 +3,8 @@
 
 use super::{arg, assert_close_abs, data, launch, module, ptr, ptr_mut, sym, ulp, FLOATS};
 use crate::cpu::{self, CpuBuffer};
-use crate::cuda::norm::rows_launch;
-use crate::plan::{NormBackwardPlan, NormKind, NormPlan};
+use crate::cuda::norm::{param_grads_launch, rows_launch};
+use crate::plan::{NormBackwardPlan, NormKind, NormParamGrads, NormPlan};
 use std::ffi::c_void;
 use tessera_core::{Layout, Shape};
 
@@ -23,12 +23,15 @@ type ForwardFn = unsafe extern "C" fn(
 );
 type BackwardFn =
     unsafe extern "C" fn(u64, u64, i32, i32, *const c_void, *const c_void, *const c_void, *const c_void, *mut c_void);
+type ParamGradsFn =
+    unsafe extern "C" fn(u64, u64, i32, i32, *const c_void, *const c_void, *const c_void, *mut c_void, *mut c_void);
 
 #[test]
 fn host_norm_kernels_match_cpu() {
     let Some(lib) = module("norm") else { return };
-    // A warp per row: rows a little wider than the warp, and rows of many elements per lane.
-    for (rows, width) in [(7, 37), (6, 1000)] {
+    // A warp per row: rows a little wider than the warp, and rows of many elements per lane;
+    // the parameters' column sums over more rows than a block has warps, and over none.
+    for (rows, width) in [(7, 37), (6, 1000), (43, 70), (0, 5)] {
         check(lib, rows, width);
     }
 }
@@ -70,8 +73,9 @@ fn check(lib: &libloading::Library, rows: usize, width: usize) {
             let tol = 4.0 * ulp(dtype);
             assert_close_abs(&format!("{what}: y"), &y, &want_y, tol, tol);
             assert_close_abs(&format!("{what}: stats"), &s, &want_s, 1e-5, 1e-5);
-            let back = NormBackwardPlan::new(plan.clone(), arg(&dy, &xl), arg(&want_s, &sl)).unwrap();
-            let want_dx = cpu::norm_backward(&back, &x, wo, &dy, &want_s).unwrap();
+            let params = NormParamGrads { weight: has_w, bias: kind == NormKind::Layer };
+            let back = NormBackwardPlan::new(plan.clone(), arg(&dy, &xl), arg(&want_s, &sl), params).unwrap();
+            let (want_dx, [want_dw, want_db]) = cpu::norm_backward(&back, &x, wo, &dy, &want_s).unwrap();
             let mut dx = CpuBuffer::zeros(dtype, rows * width);
             let g: BackwardFn = sym(lib, &format!("norm_backward_{}", dtype.as_str()));
             let dx_out = ptr_mut(&mut dx);
@@ -80,6 +84,30 @@ fn check(lib: &libloading::Library, rows: usize, width: usize) {
                 g(rows as u64, width as u64, rms, has_w as i32, ptr(&x), p(wo), ptr(&dy), ptr(&want_s), dx_out)
             });
             assert_close_abs(&format!("{what}: dx"), &dx, &want_dx, 2.0 * tol, 2.0 * tol);
+            let (mut dw, mut db) = (CpuBuffer::zeros(dtype, width), CpuBuffer::zeros(dtype, width));
+            let h: ParamGradsFn = sym(lib, &format!("norm_param_grads_{}", dtype.as_str()));
+            let (dw_out, db_out) = (ptr_mut(&mut dw), ptr_mut(&mut db));
+            // SAFETY: as above; dweight and dbias hold `width` elements each.
+            launch(lib, param_grads_launch(width), || unsafe {
+                h(
+                    rows as u64,
+                    width as u64,
+                    params.weight as i32,
+                    params.bias as i32,
+                    ptr(&x),
+                    ptr(&dy),
+                    ptr(&want_s),
+                    dw_out,
+                    db_out,
+                )
+            });
+            // Sums of up to 43 rows of values below 3 in magnitude.
+            let sum_tol = 4.0 * rows.max(1) as f64 * ulp(dtype);
+            for (name, got, want) in [("dweight", &dw, want_dw), ("dbias", &db, want_db)] {
+                if let Some(want) = want {
+                    assert_close_abs(&format!("{what}: {name}"), got, &want, sum_tol, sum_tol);
+                }
+            }
         }
     }
 }
