@@ -3,7 +3,8 @@
 below 1: Tessera faster) for 1 and 2 threads, under the machine's CPU model and SIMD flags; then each
 training step beside its arithmetic bound: the floating-point operations of its matrix products
 (counted by `examples/step.rs --flops`) at the rate Tessera's own 2048 x 2048 product reached in the
-same run, on the same number of threads.
+same run, on the same number of threads; then `compare_paired.py`'s rounds of the targeted steps,
+Tessera and PyTorch alternating, whose ratios a drifting host skews least.
 
 Run through `cargo xtask bench --compare [--install] [--skip-cargo]`, or directly with a Python
 that has numpy, threadpoolctl and torch: `PY benches/compare_all.py [--skip-cargo] [--out DIR]`.
@@ -80,7 +81,7 @@ def main():
     header = machine()
     print(header, flush=True)
     skip = ["--skip-cargo"] if args.skip_cargo else []
-    runs = [("compare_numpy.py", "numpy.json"), ("compare_torch.py", "torch.json")]
+    runs = [("compare_numpy.py", "numpy.json"), ("compare_torch.py", "torch.json"), ("compare_paired.py", "paired.json")]
     for script, out in runs:
         print(f"\n==> {script}", flush=True)
         subprocess.run([sys.executable, os.path.join(HERE, script), "--json", os.path.join(args.out, out)] + skip,
@@ -107,6 +108,8 @@ def main():
     if flops:
         with open(os.path.join(args.out, "torch.json")) as f:
             lines += bound_lines(numpy["rows"], json.load(f), flops)
+    with open(os.path.join(args.out, "paired.json")) as f:
+        lines += [""] + json.load(f)["lines"]
     text = "\n".join(lines)
     print("\n" + text)
     with open(os.path.join(args.out, "table.txt"), "w") as f:

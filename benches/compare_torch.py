@@ -38,6 +38,12 @@ def median_time(step, seconds=3.0, warmup=20):
 
 
 def mlp_step(batch, fused):
+    """Seconds per step of the Keras MLP (784-128-64-10, ReLU, Adam) at `batch`."""
+    return median_time(mlp_step_fn(batch, fused))
+
+
+def mlp_step_fn(batch, fused):
+    """The MLP's training step as a function (`fused`: PyTorch's fused Adam)."""
     torch.manual_seed(0)
     nn = torch.nn
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
@@ -51,12 +57,18 @@ def mlp_step(batch, fused):
         loss.backward()
         opt.step()
 
-    return median_time(step)
+    return step
 
 
 def recurrent_layer(cls):
+    """Seconds per forward and backward of one `cls` layer (see `recurrent_layer_fn`)."""
+    return median_time(recurrent_layer_fn(cls))
+
+
+def recurrent_layer_fn(cls):
     """One `cls` (torch.nn.LSTM or GRU) layer, batch 32, seq 35, 128 -> 256, batch-first: forward
-    and backward of the outputs' sum (tessera_benches::workloads::RecurrentLayerWorkload)."""
+    and backward of the outputs' sum (tessera_benches::workloads::RecurrentLayerWorkload), as a
+    function."""
     torch.manual_seed(0)
     layer = cls(128, 256, batch_first=True)
     x = torch.randn(32, 35, 128)
@@ -66,7 +78,7 @@ def recurrent_layer(cls):
         out, _ = layer(x)
         out.sum().backward()
 
-    return median_time(step)
+    return step
 
 
 def lm_step_fn(device="cpu"):

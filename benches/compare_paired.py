@@ -1,0 +1,108 @@
+"""Paired rounds of the training steps that issue 20 sets targets for, Tessera against PyTorch.
+
+On a shared host the speed of the machine drifts by 10-25% over minutes, and `compare_torch.py`
+times all of Tessera's steps (criterion) before all of PyTorch's, minutes apart. Here each round
+times one workload in Tessera (`examples/step`, a fresh process) and then in PyTorch, a few
+seconds each, so that both sides of a round see the same host; the table gives each workload's
+ratio (tessera / torch, below 1: Tessera faster) as the median over the rounds, with the lowest
+and highest round. Both sides count the same way: three warm-up steps, then the mean of the
+timed steps.
+
+Run by `compare_all.py` (so by `cargo xtask bench --compare`), or directly with a Python that has
+torch: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--json FILE]`; it builds the step
+example into the comparison's target folder unless `--skip-cargo`.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import compare_torch  # noqa: E402  (exits with a message when PyTorch is missing)
+import gpt_torch  # noqa: E402
+import torch  # noqa: E402
+
+# (row name, `examples/step` workload, thread counts, PyTorch step builder, Tessera's rough ms/step
+# to size a round). The MLP targets are on one thread; the others on one and two.
+WORKLOADS = [
+    ("MLP step, batch 32 (fused Adam)", "mlp_step/b32", (1,), lambda: compare_torch.mlp_step_fn(32, True), 0.2),
+    ("MLP step, batch 256 (fused Adam)", "mlp_step/b256", (1,), lambda: compare_torch.mlp_step_fn(256, True), 1.0),
+    ("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer", (1, 2),
+     lambda: compare_torch.recurrent_layer_fn(torch.nn.LSTM), 20.0),
+    ("LM step (v5000 e128 h256 s35 b32)", "lm_step", (1, 2), compare_torch.lm_step_fn, 100.0),
+    ("GPT step (train gpt defaults)", "gpt_step", (1, 2), lambda: gpt_step_fn(), 40.0),
+]
+
+
+def gpt_step_fn():
+    """One iteration of the default `tessera train gpt` recipe in PyTorch (gpt_torch.py)."""
+    args = gpt_torch.parser().parse_args(["step"])
+    model, opt, train, _ = gpt_torch.recipe(args)
+    return gpt_torch.step_fn(model, opt, train, args, torch.Generator().manual_seed(args.seed))
+
+
+def torch_mean_s(step, steps):
+    """Seconds per step: three warm-up steps, then the mean of `steps` (as `examples/step`)."""
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def tessera_mean_s(binary, name, steps, threads):
+    """Seconds per step of Tessera's `name` workload, from the step example's report."""
+    out = subprocess.run([binary, name, str(steps), str(threads)], capture_output=True, text=True, check=True).stdout
+    # "<name>: N steps on T thread(s): X ms/step; ..."
+    return float(out.split(": ")[2].split(" ms/step")[0]) / 1e3
+
+
+def step_binary(skip_cargo):
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(HERE), "target-bench"))
+    if not skip_cargo:
+        build = ["cargo", "build", "--release", "-p", "tessera-benches", "--example", "step"]
+        subprocess.run(build, cwd=os.path.dirname(HERE), env=dict(os.environ, CARGO_TARGET_DIR=target), check=True)
+    return os.path.join(target, "release", "examples", "step")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=2.0, help="about how long each side of a round runs")
+    ap.add_argument("--skip-cargo", action="store_true", help="use the step example already built")
+    ap.add_argument("--json", help="also write every round to this file")
+    args = ap.parse_args()
+    binary = step_binary(args.skip_cargo)
+    rows, lines = [], []
+    lines.append(f"paired rounds: {args.rounds} per row, about {args.seconds:.0f} s per side; torch {torch.__version__}")
+    lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>10} {'torch':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}")
+    for name, bench, thread_counts, torch_fn, rough_ms in WORKLOADS:
+        steps = max(5, int(args.seconds * 1e3 / rough_ms))
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            torch_step = torch_fn()
+            rounds = []
+            for _ in range(args.rounds):
+                ours = tessera_mean_s(binary, bench, steps, threads)
+                theirs = torch_mean_s(torch_step, steps)
+                rounds.append({"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs})
+            ratios = sorted(r["ratio"] for r in rounds)
+            med = lambda key: sorted(r[key] for r in rounds)[len(rounds) // 2]  # noqa: E731
+            line = (f"{name.split(' (')[0]:<40} {threads:>3} {med('tessera_s') * 1e3:>7.2f} ms {med('torch_s') * 1e3:>7.2f} ms "
+                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f}")
+            print(line, flush=True)
+            lines.append(line)
+            rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": rounds})
+    torch.set_num_threads(1)
+    print("\n" + "\n".join(lines))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"torch": torch.__version__, "lines": lines, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
