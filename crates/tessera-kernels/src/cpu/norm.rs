@@ -142,6 +142,9 @@ where
     if !(weight || bias) {
         return (build_rows(f.rows, n, dx_row), [None, None]);
     }
+    if n == 0 {
+        return (Vec::new(), [weight.then(Vec::new), bias.then(Vec::new)]);
+    }
     // Bands of a number of rows that depends on the shape alone, each summing its rows into its
     // own partial sums, which are then added in band order: the same bits on any number of
     // threads. A band's `dy` and `x` rows are still in cache from its `dx` pass when summed.

@@ -35,8 +35,9 @@ fn f64s(b: &CpuBuffer) -> Vec<f64> {
 
 #[test]
 fn parameter_gradients_match_column_sums_on_any_number_of_threads() {
-    // One row; fewer rows than a band; a band and one more row; many bands with a ragged last.
-    for (rows, width) in [(1, 1), (5, 7), (16, 3), (17, 3), (600, 130), (1000, 1)] {
+    // No rows or no width; one row; fewer rows than a band; a band and one more row; many bands
+    // with a ragged last.
+    for (rows, width) in [(0, 4), (0, 0), (1, 1), (5, 7), (16, 3), (17, 3), (600, 130), (1000, 1)] {
         for kind in [NormKind::Layer, NormKind::Rms] {
             let (x, dy, w) = (values(rows * width, 1), values(rows * width, 2), values(width, 3));
             let (xb, dyb, wb) = (CpuBuffer::from(x.clone()), CpuBuffer::from(dy.clone()), CpuBuffer::from(w));
