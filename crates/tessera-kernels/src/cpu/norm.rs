@@ -62,6 +62,9 @@ pub fn norm_backward(
     let f = &plan.forward;
     expect_dtype("norm_backward", f.dtype, &[x, dy])?;
     expect_dtype("norm_backward", f.stat_dtype, &[stats])?;
+    // A bias's gradient is `[width]` even over no rows, where the width is bounded by no buffer.
+    let wanted = plan.params.weight as usize + plan.params.bias as usize;
+    super::reserve_output("norm_backward", f.stat_dtype, f.width.saturating_mul(wanted))?;
     Ok(match x {
         CpuBuffer::F32(_) => backward_as::<f32>(plan, x, weight, dy, stats),
         CpuBuffer::F64(_) => backward_as::<f64>(plan, x, weight, dy, stats),
@@ -142,8 +145,9 @@ where
     if !(weight || bias) {
         return (build_rows(f.rows, n, dx_row), [None, None]);
     }
-    if n == 0 {
-        return (Vec::new(), [weight.then(Vec::new), bias.then(Vec::new)]);
+    if n == 0 || f.rows == 0 {
+        let zeros = || vec![T::ZERO; n];
+        return (Vec::new(), [weight.then(zeros), bias.then(zeros)]);
     }
     // Bands of a number of rows that depends on the shape alone, each summing its rows into its
     // own partial sums, which are then added in band order: the same bits on any number of

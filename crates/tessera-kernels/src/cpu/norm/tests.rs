@@ -86,3 +86,15 @@ fn only_the_asked_for_gradients_are_given() {
         assert_eq!(b.map(|b| f64s(&b)), bias.then(|| db.clone()));
     }
 }
+
+#[test]
+fn a_bias_gradient_wider_than_memory_is_an_error() {
+    // No rows, so no buffer bounds the width; the bias's gradient would still be `[width]`.
+    let (xl, sl) = (Layout::contiguous(Shape::new(vec![0, 1 << 60])), Layout::contiguous(Shape::new(vec![0, 2])));
+    let forward = NormPlan::new(NormKind::Layer, crate::plan::Arg::new(DType::F64, &xl), None, None, 1e-5).unwrap();
+    let (x, stats) = (crate::plan::Arg::new(DType::F64, &xl), crate::plan::Arg::new(DType::F64, &sl));
+    let plan = NormBackwardPlan::new(forward, x, stats, NormParamGrads { weight: false, bias: true }).unwrap();
+    let empty = CpuBuffer::from(Vec::<f64>::new());
+    let err = norm_backward(&plan, &empty, None, &empty, &empty).unwrap_err();
+    assert!(matches!(err, crate::Error::OutOfHostMemory { op: "norm_backward", .. }), "{err}");
+}
