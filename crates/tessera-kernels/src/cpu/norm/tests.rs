@@ -1,4 +1,5 @@
 use super::*;
+use crate::plan::Arg;
 use tessera_core::{DType, Layout, Shape};
 
 /// Values in about [-2, 2] from a fixed sequence.
@@ -17,9 +18,9 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
 fn plans(kind: NormKind, rows: usize, width: usize, params: NormParamGrads) -> NormBackwardPlan {
     let (xl, pl) = (Layout::contiguous(Shape::new(vec![rows, width])), Layout::contiguous(Shape::new(vec![width])));
     let sl = Layout::contiguous(Shape::new(vec![rows, 2]));
-    let x = crate::plan::Arg::new(DType::F64, &xl);
-    let forward = NormPlan::new(kind, x, Some(crate::plan::Arg::new(DType::F64, &pl)), None, 1e-5).unwrap();
-    NormBackwardPlan::new(forward, x, crate::plan::Arg::new(DType::F64, &sl), params).unwrap()
+    let x = Arg::new(DType::F64, &xl);
+    let forward = NormPlan::new(kind, x, Some(Arg::new(DType::F64, &pl)), None, 1e-5).unwrap();
+    NormBackwardPlan::new(forward, x, Arg::new(DType::F64, &sl), params).unwrap()
 }
 
 /// `Σ_rows dy · (x - mean) · rstd` and `Σ_rows dy`, column by column.
@@ -91,10 +92,24 @@ fn only_the_asked_for_gradients_are_given() {
 fn a_bias_gradient_wider_than_memory_is_an_error() {
     // No rows, so no buffer bounds the width; the bias's gradient would still be `[width]`.
     let (xl, sl) = (Layout::contiguous(Shape::new(vec![0, 1 << 60])), Layout::contiguous(Shape::new(vec![0, 2])));
-    let forward = NormPlan::new(NormKind::Layer, crate::plan::Arg::new(DType::F64, &xl), None, None, 1e-5).unwrap();
-    let (x, stats) = (crate::plan::Arg::new(DType::F64, &xl), crate::plan::Arg::new(DType::F64, &sl));
+    let forward = NormPlan::new(NormKind::Layer, Arg::new(DType::F64, &xl), None, None, 1e-5).unwrap();
+    let (x, stats) = (Arg::new(DType::F64, &xl), Arg::new(DType::F64, &sl));
     let plan = NormBackwardPlan::new(forward, x, stats, NormParamGrads { weight: false, bias: true }).unwrap();
     let empty = CpuBuffer::from(Vec::<f64>::new());
     let err = norm_backward(&plan, &empty, None, &empty, &empty).unwrap_err();
     assert!(matches!(err, crate::Error::OutOfHostMemory { op: "norm_backward", .. }), "{err}");
+}
+
+#[test]
+fn gradients_of_parameters_that_are_not_there_are_errors() {
+    let (xl, sl) = (Layout::contiguous(Shape::new(vec![3, 4])), Layout::contiguous(Shape::new(vec![3, 2])));
+    let (x, stats) = (Arg::new(DType::F32, &xl), Arg::new(DType::F32, &sl));
+    for (kind, params, want) in [
+        (NormKind::Layer, NormParamGrads { weight: true, bias: false }, "without a weight"),
+        (NormKind::Rms, NormParamGrads { weight: false, bias: true }, "RMSNorm has no bias"),
+    ] {
+        let forward = NormPlan::new(kind, x, None, None, 1e-5).unwrap();
+        let err = NormBackwardPlan::new(forward, x, stats, params).unwrap_err().to_string();
+        assert!(err.starts_with("norm_backward") && err.contains(want), "{err}");
+    }
 }
