@@ -182,3 +182,14 @@ fn clipping_bounds_below_zero_or_nan_are_errors() {
     assert!(opt().with_clip(Clip::GlobalNorm(f64::INFINITY)).is_ok());
     assert!(opt().with_clip(Clip::Value(0.0)).is_ok());
 }
+
+/// f16 gradients whose squares (or their sum) pass f16's largest value, 65504, still have a
+/// finite norm, as in f32.
+#[test]
+fn the_norm_of_f16_gradients_beyond_256_is_finite() {
+    let g = Tensor::from_vec(vec![300f32, 400.0, 0.0], [3], &Device::Cpu).unwrap();
+    for dtype in [DType::F32, DType::F16, DType::BF16] {
+        let norm = global_norm(std::iter::once(&g.to_dtype(dtype).unwrap())).unwrap();
+        assert!((norm - 500.0).abs() < 1.0, "{dtype}: norm {norm}");
+    }
+}
