@@ -13,7 +13,7 @@ use tessera_kernels::cpu::{self, CpuBuffer};
 use tessera_kernels::cuda::{self, CudaBuffer};
 use tessera_kernels::plan::{
     BinaryPlan, CatPlan, ComparePlan, CrossEntropyBackwardPlan, DropoutPlan, GatherPlan, IndexSelectPlan,
-    LogSumExpPlan, MatmulPlan, ReducePlan, ScatterAddPlan, SoftmaxPlan, UnaryPlan, WherePlan,
+    LogSumExpPlan, MatmulPlan, ReducePlan, ScatterAddPlan, SoftmaxPlan, SumSquaresPlan, UnaryPlan, WherePlan,
 };
 
 /// A buffer of elements on one device.
@@ -237,6 +237,19 @@ impl Storage {
             }
             #[cfg(feature = "cuda")]
             OnDevice::Cuda([b]) => Storage::Cuda(cuda::reduce(plan, b)?),
+        })
+    }
+
+    /// `Σ x²` over every element in one pass (see [`crate::Tensor::sum_squares`]), or `None`
+    /// on CUDA, where the tensor layer composes a cast, `square` and `sum`.
+    pub(crate) fn sum_squares(&self, plan: &SumSquaresPlan) -> Result<Option<Storage>> {
+        Ok(match on_one_device("sum_squares", [self])? {
+            OnDevice::Cpu([b]) => {
+                reserve_copy("sum_squares", plan.dtype, &plan.layout)?;
+                Some(Storage::Cpu(cpu::sum_squares(plan, b)?))
+            }
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda(_) => None,
         })
     }
 

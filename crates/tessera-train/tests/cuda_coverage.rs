@@ -39,7 +39,16 @@ fn missing_on_cuda(ops: &[KernelOp], d: &Dispatch) -> Option<String> {
         }
     };
     let wanted = match d.op {
-        "to_dtype" => format!("cast_{}_{}", dtype.as_str(), d.dtypes[1].as_str()),
+        "to_dtype" => {
+            // A composed op's cast comes with the composed op's dtypes, the input's alone: it
+            // widens f16 and bf16 to f32 (`sum_squares`) and leaves wider dtypes as they are.
+            let to = match d.dtypes.get(1) {
+                Some(&to) => to,
+                None if dtype.size_in_bytes() < 4 => DType::F32,
+                None => return None,
+            };
+            format!("cast_{}_{}", dtype.as_str(), to.as_str())
+        }
         // Copies, concatenation and fills move bits: one kernel per width.
         "contiguous" | "cat" | "full" => format!("_u{}", 8 * dtype.size_in_bytes()),
         _ => format!("_{}", dtype.as_str()),

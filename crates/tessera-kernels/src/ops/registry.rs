@@ -42,6 +42,11 @@ fn kernels(name: &'static str, family: &'static str, symbols: impl IntoIterator<
     KernelOp { name, family, cuda: CudaImpl::Kernels(symbols.into_iter().collect()) }
 }
 
+/// An op that CUDA runs as other registered ops (`parts`), composed in the tensor layer.
+fn composed(name: &'static str, family: &'static str, parts: &[&'static str]) -> KernelOp {
+    KernelOp { name, family, cuda: CudaImpl::Composed(parts.to_vec()) }
+}
+
 fn per_dtype<'a>(prefix: &'a str, dtypes: &'a [DType]) -> impl Iterator<Item = String> + 'a {
     dtypes.iter().map(move |d| format!("{prefix}_{}", d.as_str()))
 }
@@ -72,6 +77,7 @@ pub fn registry() -> Vec<KernelOp> {
         ops.push(kernels(op.name(), "reduce", per_dtype(&prefix, &dtypes).collect::<Vec<_>>()));
     }
     ops.push(kernels("variance", "reduce", per_dtype("reduce_var", FLOATS)));
+    ops.push(composed("sum_squares", "reduce", &["to_dtype", "square", "sum"]));
     ops.push(kernels("argmax", "reduce", per_dtype("reduce_argmax", ALL)));
     ops.push(kernels("argmin", "reduce", per_dtype("reduce_argmin", ALL)));
     ops.push(kernels("softmax", "softmax", per_dtype("softmax", FLOATS)));
@@ -80,10 +86,8 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("cross_entropy_backward", "cross_entropy", per_dtype("cross_entropy_backward", FLOATS)));
     ops.push(kernels("lstm_cell", "lstm", per_dtype("lstm_cell", FLOATS)));
     ops.push(kernels("lstm_cell_backward", "lstm", per_dtype("lstm_cell_backward", FLOATS)));
-    let composed =
-        |name, parts: &[&'static str]| KernelOp { name, family: "lstm", cuda: CudaImpl::Composed(parts.to_vec()) };
-    ops.push(composed("lstm_sequence", &["matmul", "lstm_cell", "contiguous", "cat"]));
-    ops.push(composed("lstm_sequence_backward", &["lstm_cell_backward", "add", "matmul", "contiguous", "cat"]));
+    ops.push(composed("lstm_sequence", "lstm", &["matmul", "lstm_cell", "contiguous", "cat"]));
+    ops.push(composed("lstm_sequence_backward", "lstm", &["lstm_cell_backward", "add", "matmul", "contiguous", "cat"]));
     ops.push(kernels("attention", "attention", per_dtype("attention", FLOATS)));
     let backward = ["attention_delta", "attention_dkdv", "attention_dq"];
     ops.push(kernels(

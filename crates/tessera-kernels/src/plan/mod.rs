@@ -52,7 +52,7 @@ pub use norm::{NormBackwardPlan, NormKind, NormParamGrads, NormPlan};
 pub use optim::{MasterOptimPlan, OptimPlan};
 pub use pool_axis::{PoolAxis, Window};
 pub use pooling::{AvgPool2dSpec, MaxPool2dSpec, PoolBackwardPlan, PoolKind, PoolPlan};
-pub use reduce::{Lines, ReduceKind, ReducePlan};
+pub use reduce::{Lines, ReduceKind, ReducePlan, SumSquaresPlan};
 pub use rotary::RotaryPlan;
 
 use crate::Result;

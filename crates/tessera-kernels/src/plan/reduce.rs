@@ -1,6 +1,6 @@
 //! Plans of reductions: sum, mean, max, min, variance, argmax and argmin over dims.
 
-use super::{resolve_dim, Arg, CAST_TO_FLOAT};
+use super::{require_float, resolve_dim, Arg, CAST_TO_FLOAT};
 use crate::ops::{ArgReduceOp, ReduceOp};
 use crate::Result;
 use tessera_core::{saturating_product, DType, Error, Layout, Shape};
@@ -166,5 +166,27 @@ mod tests {
         assert_eq!((p.lines, p.out_dtype), (Lines { pre: 2, red: 3, post: 4 }, DType::I64));
         let e = ReducePlan::reduce(ReduceOp::Mean, Arg::new(DType::I64, &l), &[], false).unwrap_err();
         assert_eq!(e.to_string(), "mean: dtype i64 is not supported (cast to a float dtype first)");
+    }
+}
+
+/// A checked sum of the squares of every element of a float tensor (a gradient's squared L2
+/// norm), accumulated and returned in f32 (f64 for f64 input), so that f16 values past 256 do not
+/// overflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SumSquaresPlan {
+    /// The input's dtype.
+    pub dtype: DType,
+    /// The result's dtype: f64 for f64 input, f32 otherwise.
+    pub out_dtype: DType,
+    /// The input's view.
+    pub layout: Layout,
+}
+
+impl SumSquaresPlan {
+    /// Checks that `x` is a float tensor.
+    pub fn new(x: Arg<'_>) -> Result<Self> {
+        require_float("sum_squares", x.dtype)?;
+        let out_dtype = if x.dtype == DType::F64 { DType::F64 } else { DType::F32 };
+        Ok(SumSquaresPlan { dtype: x.dtype, out_dtype, layout: x.layout.clone() })
     }
 }

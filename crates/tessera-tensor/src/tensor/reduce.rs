@@ -4,7 +4,7 @@
 use super::Tensor;
 use crate::{Result, Storage};
 use tessera_kernels::ops::{ArgReduceOp, ReduceOp, SoftmaxKind};
-use tessera_kernels::plan::{MatmulPlan, ReducePlan, SoftmaxPlan};
+use tessera_kernels::plan::{MatmulPlan, ReducePlan, SoftmaxPlan, SumSquaresPlan};
 
 impl Tensor {
     fn reduced(&self, plan: ReducePlan) -> Result<Tensor> {
@@ -22,6 +22,28 @@ impl Tensor {
     /// Sum of every element, as a 0-dim tensor.
     pub fn sum_all(&self) -> Result<Tensor> {
         self.sum(&[], false)
+    }
+
+    /// The sum of the squares of every element (a gradient's squared L2 norm) as a 0-dim tensor,
+    /// accumulated and returned in f32 (f64 for f64 input), so that f16 values past 256 do not
+    /// overflow; float dtypes. On the CPU one pass without a squared copy, with the same bits on
+    /// any number of threads; on CUDA a cast, `square` and `sum`.
+    ///
+    /// ```
+    /// use tessera_tensor::{DType, Device, Tensor};
+    /// let g = Tensor::from_vec(vec![300f32, 400.0], [2], &Device::Cpu)?.to_dtype(DType::F16)?;
+    /// let s = g.sum_squares()?;
+    /// assert_eq!((s.dtype(), s.to_scalar_f64()?), (DType::F32, 250_000.0));
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn sum_squares(&self) -> Result<Tensor> {
+        let plan = SumSquaresPlan::new(self.arg())?;
+        // The storage's read lock ends with this statement: the composition takes it again.
+        let fused = self.storage().sum_squares(&plan)?;
+        match fused {
+            Some(s) => Ok(Tensor::from_storage(s, [])),
+            None => self.to_dtype(plan.out_dtype)?.square()?.sum_all(),
+        }
     }
 
     /// Variance over `dims` with Bessel's `correction` (1: unbiased, PyTorch's default); floats.

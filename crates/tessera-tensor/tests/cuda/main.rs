@@ -62,6 +62,7 @@ cuda_cases! {
         ReduceOp::ALL.iter().map(|o| o.name()).collect::<Vec<_>>(),
         vec!["variance", "argmax", "argmin"],
     ].concat();
+    cuda_sum_squares_matches_cpu: reduce::sum_squares, covers ["sum_squares"];
     cuda_softmax_matches_cpu: reduce::softmax, covers ["softmax", "log_softmax"];
     cuda_logsumexp_and_cross_entropy_backward_match_cpu: reduce::cross_entropy,
         covers ["logsumexp", "cross_entropy_backward"];

@@ -1,7 +1,8 @@
 //! Reductions, softmax, log-sum-exp and the cross-entropy gradient on the GPU against the CPU.
 
 use crate::common::cuda::*;
-use tessera_tensor::{DType, Device, ReduceOp, Result, Tensor};
+use tessera_kernels::ops::registry::{registry, CudaImpl};
+use tessera_tensor::{record_dispatches, DType, Device, ReduceOp, Result, Tensor};
 
 pub fn reductions(dev: &Device) -> Result<()> {
     let dev = *dev;
@@ -87,6 +88,30 @@ pub fn cross_entropy(dev: &Device) -> Result<()> {
         let run = |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, 0.0);
         check(&format!("cross_entropy_backward {dtype} bad target"), dtype, &run(&cl, &cb, &cs), &run(&gl, &gb, &gs));
         assert!(run(&cl, &cb, &cs).is_err(), "target {k} of {k} classes is out of range");
+    }
+    Ok(())
+}
+
+/// The sum of squares, fused on the CPU and composed on CUDA, over every float dtype and the
+/// shared views; the composition may dispatch only its registered parts.
+pub fn sum_squares(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    let parts = match registry().into_iter().find(|op| op.name == "sum_squares").map(|op| op.cuda) {
+        Some(CudaImpl::Composed(parts)) => parts,
+        other => panic!("sum_squares is registered as {other:?}"),
+    };
+    for dtype in FLOATS {
+        // Values past 256: their f16 squares would overflow.
+        let (c, g) = pair(&dev, dtype, &BASE, 9, -300.0, 300.0)?;
+        for (name, view) in VIEWS {
+            let (cv, gv) = (view(&c)?, view(&g)?);
+            let (on_gpu, log) = record_dispatches(|| gv.sum_squares());
+            // Both sides widen f16 and bf16 to f32 first, so compare at f32's tolerance.
+            let out = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+            check(&format!("sum_squares {dtype} {name}"), out, &cv.sum_squares(), &on_gpu);
+            let stray: Vec<_> = log.iter().filter(|d| d.op != "sum_squares" && !parts.contains(&d.op)).collect();
+            assert!(stray.is_empty(), "sum_squares {dtype} dispatched ops outside its registered parts: {stray:?}");
+        }
     }
     Ok(())
 }

@@ -334,19 +334,12 @@ pub fn global_norm<'a>(grads: impl Iterator<Item = &'a Tensor>) -> Result<f64> {
 }
 
 /// The L2 norm of the gradients each multiplied by its factor. The squares are summed on the
-/// gradients' device, each tensor's sum in f64, and read back once. f16 gradients are squared in
-/// f32: an f16 square overflows from 256 up, and their sum from a norm of 256 up.
+/// gradients' device in one pass each (`Tensor::sum_squares`: in f32 for f16, whose squares
+/// overflow from 256 up), each tensor's sum taken to f64, and read back once.
 fn scaled_norm<'a>(grads: impl Iterator<Item = (&'a Tensor, f64)>) -> Result<f64> {
     let mut total: Option<Tensor> = None;
     for (g, factor) in grads {
-        let wide;
-        let g = if g.dtype() == DType::F16 {
-            wide = g.to_dtype(DType::F32)?;
-            &wide
-        } else {
-            g
-        };
-        let mut sum = g.square()?.sum_all()?.to_dtype(DType::F64)?;
+        let mut sum = g.sum_squares()?.to_dtype(DType::F64)?;
         if factor != 1.0 {
             sum = sum.scale(factor * factor)?;
         }

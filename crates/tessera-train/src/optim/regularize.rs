@@ -45,7 +45,7 @@ impl Penalty {
             v += self.l1 * w.abs()?.sum_all()?.to_scalar_f64()?;
         }
         if self.l2 != 0.0 {
-            v += self.l2 * w.square()?.sum_all()?.to_scalar_f64()?;
+            v += self.l2 * w.sum_squares()?.to_scalar_f64()?;
         }
         Ok(v)
     }
