@@ -40,6 +40,8 @@ mod rotary;
 mod simd;
 mod softmax;
 mod sum_squares;
+#[cfg(test)]
+mod test_values;
 mod unary;
 mod wide;
 mod zip;
