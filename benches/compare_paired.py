@@ -25,6 +25,14 @@ import compare_torch  # noqa: E402  (exits with a message when PyTorch is missin
 import gpt_torch  # noqa: E402
 import torch  # noqa: E402
 
+
+def gpt_step_fn():
+    """One iteration of the default `tessera train gpt` recipe in PyTorch (gpt_torch.py)."""
+    args = gpt_torch.parser().parse_args(["step"])
+    model, opt, train, _ = gpt_torch.recipe(args)
+    return gpt_torch.step_fn(model, opt, train, args, torch.Generator().manual_seed(args.seed))
+
+
 # (row name, `examples/step` workload, thread counts, PyTorch step builder, Tessera's rough ms/step
 # to size a round). The MLP targets are on one thread; the others on one and two.
 WORKLOADS = [
@@ -33,15 +41,8 @@ WORKLOADS = [
     ("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer", (1, 2),
      lambda: compare_torch.recurrent_layer_fn(torch.nn.LSTM), 20.0),
     ("LM step (v5000 e128 h256 s35 b32)", "lm_step", (1, 2), compare_torch.lm_step_fn, 100.0),
-    ("GPT step (train gpt defaults)", "gpt_step", (1, 2), lambda: gpt_step_fn(), 40.0),
+    ("GPT step (train gpt defaults)", "gpt_step", (1, 2), gpt_step_fn, 40.0),
 ]
-
-
-def gpt_step_fn():
-    """One iteration of the default `tessera train gpt` recipe in PyTorch (gpt_torch.py)."""
-    args = gpt_torch.parser().parse_args(["step"])
-    model, opt, train, _ = gpt_torch.recipe(args)
-    return gpt_torch.step_fn(model, opt, train, args, torch.Generator().manual_seed(args.seed))
 
 
 def torch_mean_s(step, steps):
@@ -78,7 +79,7 @@ def main():
     args = ap.parse_args()
     binary = step_binary(args.skip_cargo)
     rows, lines = [], []
-    lines.append(f"paired rounds: {args.rounds} per row, about {args.seconds:.0f} s per side; torch {torch.__version__}")
+    lines.append(f"paired rounds: {args.rounds} per row, about {args.seconds:g} s per side; torch {torch.__version__}")
     lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>10} {'torch':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}")
     for name, bench, thread_counts, torch_fn, rough_ms in WORKLOADS:
         steps = max(5, int(args.seconds * 1e3 / rough_ms))
