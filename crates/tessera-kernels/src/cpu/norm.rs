@@ -166,12 +166,13 @@ where
         }
     };
     let spare = &mut dx.spare_capacity_mut()[..f.rows * n];
-    let (bands, sums) = (spare.chunks_mut((band * n).max(1)), partials.chunks_mut(2 * n));
+    let band_len = band * n;
     if par::worth_parallel(x.len()) {
-        let (bands, sums) = (spare.par_chunks_mut((band * n).max(1)), partials.par_chunks_mut(2 * n));
-        bands.zip(sums).enumerate().for_each(|(b, pair)| fold_band(b, pair));
+        let pairs = spare.par_chunks_mut(band_len).zip(partials.par_chunks_mut(2 * n));
+        pairs.enumerate().for_each(|(b, pair)| fold_band(b, pair));
     } else {
-        bands.zip(sums).enumerate().for_each(|(b, pair)| fold_band(b, pair));
+        let pairs = spare.chunks_mut(band_len).zip(partials.chunks_mut(2 * n));
+        pairs.enumerate().for_each(|(b, pair)| fold_band(b, pair));
     }
     // SAFETY: every band wrote each of its rows of dx in full.
     unsafe { dx.set_len(f.rows * n) };
