@@ -76,12 +76,16 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="about how long each side of a round runs")
     ap.add_argument("--skip-cargo", action="store_true", help="use the step example already built")
     ap.add_argument("--json", help="also write every round to this file")
+    ap.add_argument("--only", help="comma-separated step names to run (e.g. lstm_layer,gpt_step); all by default")
     args = ap.parse_args()
     binary = step_binary(args.skip_cargo)
     rows, lines = [], []
     lines.append(f"paired rounds: {args.rounds} per row, about {args.seconds:g} s per side; torch {torch.__version__}")
     lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>10} {'torch':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}")
+    only = set(args.only.split(",")) if args.only else None
     for name, bench, thread_counts, torch_fn, rough_ms in WORKLOADS:
+        if only is not None and bench not in only:
+            continue
         steps = max(5, int(args.seconds * 1e3 / rough_ms))
         for threads in thread_counts:
             torch.set_num_threads(threads)
