@@ -24,6 +24,7 @@ use backward::backward;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tessera_core::{DType, Layout, Shape};
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
@@ -105,13 +106,54 @@ fn unit_bands(hidden: usize, parts: usize) -> Vec<(usize, usize)> {
     (0..hidden).step_by(width).map(|u0| (u0, width.min(hidden - u0))).collect()
 }
 
-/// Runs `band` for each band, on the pool's threads when there are several.
-fn each_band(bands: &[(usize, usize)], band: impl Fn(usize, usize) + Sync) {
+/// Runs `band(s, u0, w)` for every step `s` of `0..steps` and every band `(u0, w)`, the bands of
+/// a step only once all bands of the step before have finished (a step's product reads the whole
+/// previous state).
+///
+/// On several threads the sequence is one fork and join, not one per step: each of the pool's
+/// workers takes its own band of a step, then spins until the step is complete. A worker also
+/// takes any band of the step that nobody has claimed by the time its own is done, so the
+/// sequence finishes even when rayon runs the workers one after the other on a single thread;
+/// when both run, a band stays on one thread (and its weight block in that core's cache).
+fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize, usize) + Sync) {
     if bands.len() == 1 {
-        band(bands[0].0, bands[0].1);
-    } else {
-        par::rearm();
-        bands.par_iter().for_each(|&(u0, w)| band(u0, w));
+        let (u0, w) = bands[0];
+        (0..steps).for_each(|s| band(s, u0, w));
+        return;
+    }
+    // Per band, how many of its steps have been claimed; and how many (step, band) pairs have
+    // finished, in step order.
+    let claimed: Vec<AtomicUsize> = bands.iter().map(|_| AtomicUsize::new(0)).collect();
+    let finished = AtomicUsize::new(0);
+    let parts = bands.len();
+    par::rearm();
+    (0..parts).into_par_iter().for_each(|worker| {
+        for s in 0..steps {
+            spin_until(&finished, s * parts);
+            for i in 0..parts {
+                let b = (worker + i) % parts;
+                // A worker that reaches step `s` has tried every band of step `s - 1`, so each
+                // band's count is at least `s` here: the exchange succeeds for one worker only.
+                if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    band(s, bands[b].0, bands[b].1);
+                    finished.fetch_add(1, Ordering::Release);
+                }
+            }
+        }
+    });
+}
+
+/// Waits until `count` reaches `target`: spinning, as the wait is one band's product at most,
+/// and yielding the core now and then in case the pool has more threads than the machine cores.
+fn spin_until(count: &AtomicUsize, target: usize) {
+    let mut spins = 0u32;
+    while count.load(Ordering::Acquire) < target {
+        spins = spins.wrapping_add(1);
+        if spins % 4096 == 0 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
     }
 }
 
@@ -160,41 +202,36 @@ fn forward<T: GemmElem + FloatMath>(
         let bands = unit_bands(hidden, parts);
         let w_t = banded_transpose(w_hh, hidden, &bands);
         let (_scratch, scratch_p) = uninit::<T>(g);
-        for t in 0..steps {
-            // SAFETY: steps before `t` wrote all of `out` and `cells` up to step `t`; bands write
-            // disjoint units of step `t` only (see `forward_band`).
-            let (h_prev, c_prev) = unsafe {
-                match t {
+        each_step(steps, &bands, |t, u0, w| {
+            // SAFETY: steps before `t` wrote all of `out` and `cells` up to step `t` (`each_step`
+            // runs a step after all of the one before); band `(u0, w)` owns the scratch rows
+            // `batch * 4 * u0..` (4 * w wide) and the columns of its units in step `t`'s outputs,
+            // and nothing else touches them while it runs.
+            unsafe {
+                let (h_prev, c_prev) = match t {
                     0 => (h0, c0),
                     _ => (
                         std::slice::from_raw_parts(out_p.get().add((t - 1) * n), n),
                         std::slice::from_raw_parts(cells_p.get().add((t - 1) * n), n),
                     ),
-                }
-            };
-            let x = &proj[t * g..(t + 1) * g];
-            each_band(&bands, |u0, w| {
-                // SAFETY: band `(u0, w)` owns the scratch rows `batch * 4 * u0..` (4 * w wide)
-                // and the columns of its units in step `t`'s outputs; nothing else touches them
-                // while it runs.
-                unsafe {
-                    let scratch = scratch_p.get().add(batch * 4 * u0);
-                    let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), batch * 4 * w);
-                    let rhs = &w_t[hidden * 4 * u0..hidden * 4 * (u0 + w)];
-                    product(
-                        [batch, 4 * w, hidden],
-                        (dst, (4 * w, 1)),
-                        false,
-                        (h_prev, (hidden, 1)),
-                        (rhs, (4 * w, 1)),
-                        Parallelism::None,
-                    );
-                    let h_gates = std::slice::from_raw_parts(scratch, batch * 4 * w);
-                    let outs = [out_p.get().add(t * n), cells_p.get().add(t * n), acts_p.get().add(t * g)];
-                    forward_band(hidden, u0, w, x, h_gates, c_prev, outs.map(OutPtr));
-                }
-            });
-        }
+                };
+                let x = &proj[t * g..(t + 1) * g];
+                let scratch = scratch_p.get().add(batch * 4 * u0);
+                let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), batch * 4 * w);
+                let rhs = &w_t[hidden * 4 * u0..hidden * 4 * (u0 + w)];
+                product(
+                    [batch, 4 * w, hidden],
+                    (dst, (4 * w, 1)),
+                    false,
+                    (h_prev, (hidden, 1)),
+                    (rhs, (4 * w, 1)),
+                    Parallelism::None,
+                );
+                let h_gates = std::slice::from_raw_parts(scratch, batch * 4 * w);
+                let outs = [out_p.get().add(t * n), cells_p.get().add(t * n), acts_p.get().add(t * g)];
+                forward_band(hidden, u0, w, x, h_gates, c_prev, outs.map(OutPtr));
+            }
+        });
         // SAFETY: the last step wrote its cell state: copy it after the hidden states.
         unsafe { std::ptr::copy_nonoverlapping(cells_p.get().add((steps - 1) * n), out_p.get().add(steps * n), n) };
     }

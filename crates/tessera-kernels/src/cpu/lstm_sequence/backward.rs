@@ -2,11 +2,12 @@
 //! the hidden state's gradient carried back through `w_hh` band by band, then the initial
 //! state's and the weight's gradients as whole products.
 
+use super::super::buffer::strided_values;
 use super::super::lstm::backward_units;
 use super::super::matmul::{as_uninit, batched, product, GemmElem, OutPtr};
 use super::super::simd::multiversion;
 use super::super::unary::FloatMath;
-use super::{each_band, uninit, unit_bands, Dims};
+use super::{each_step, uninit, unit_bands, Dims};
 use crate::plan::MatmulShape;
 use gemm::Parallelism;
 use std::mem::MaybeUninit;
@@ -20,40 +21,42 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     let [out, cells, acts, h0, c0, w_hh, grad] = saved;
     let (n, g) = (batch * hidden, batch * 4 * hidden);
     let (mut d, d_p) = uninit::<T>(steps * g);
-    let mut dc = grad[steps * n..].to_vec();
-    let mut dc_prev = dc.clone();
+    // The cell state's gradient, read and written by turns: step `t` reads `dcs[(steps - 1 - t) % 2]`
+    // and writes the other, so the last step processed (step 0) leaves it in `dcs[steps % 2]`.
+    let mut dcs = [grad[steps * n..].to_vec(), grad[steps * n..].to_vec()];
     if n > 0 {
         let bands = unit_bands(hidden, parts);
         let (_scratch, scratch_p) = uninit::<T>(n);
-        for t in (0..steps).rev() {
+        let dc_ptrs = [OutPtr(dcs[0].as_mut_ptr()), OutPtr(dcs[1].as_mut_ptr())];
+        each_step(steps, &bands, |s, u0, w| {
+            let t = steps - 1 - s;
             let c_before = if t > 0 { &cells[(t - 1) * n..t * n] } else { c0 };
             let step = [&acts[t * g..(t + 1) * g], c_before, &cells[t * n..(t + 1) * n], &grad[t * n..(t + 1) * n]];
-            let (dc_in, dc_out) = (OutPtr(dc.as_mut_ptr()), OutPtr(dc_prev.as_mut_ptr()));
-            each_band(&bands, |u0, w| {
-                // SAFETY: band `(u0, w)` owns the scratch block `batch * u0..` (`[batch, w]`),
-                // its units of `dc` and `dc_prev`, and its gate columns of step `t` in `d`; step
-                // `t + 1` of `d` was written completely before this step began.
-                unsafe {
-                    let dh = scratch_p.get().add(batch * u0);
-                    let carried = t + 1 < steps;
-                    if carried {
-                        let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g), g);
-                        let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), batch * w);
-                        let (lhs, rhs) = ((d_next, (4 * hidden, 1)), (&w_hh[u0..], (hidden, 1)));
-                        product([batch, w, 4 * hidden], (dst, (w, 1)), false, lhs, rhs, Parallelism::None);
-                    }
-                    let dh = OutPtr(dh);
-                    let outs = [OutPtr(d_p.get().add(t * g)), dc_out];
-                    backward_band(hidden, u0, w, carried, step, dh, dc_in, outs);
+            let (dc_in, dc_out) = (dc_ptrs[s % 2], dc_ptrs[(s + 1) % 2]);
+            // SAFETY: band `(u0, w)` owns the scratch block `batch * u0..` (`[batch, w]`), its
+            // units of both `dc` buffers, and its gate columns of step `t` in `d`; step `t + 1`
+            // of `d` was written completely before this step began (`each_step`).
+            unsafe {
+                let dh = scratch_p.get().add(batch * u0);
+                let carried = t + 1 < steps;
+                if carried {
+                    let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g), g);
+                    let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), batch * w);
+                    let (lhs, rhs) = ((d_next, (4 * hidden, 1)), (&w_hh[u0..], (hidden, 1)));
+                    product([batch, w, 4 * hidden], (dst, (w, 1)), false, lhs, rhs, Parallelism::None);
                 }
-            });
-            std::mem::swap(&mut dc, &mut dc_prev);
-        }
+                let dh = OutPtr(dh);
+                let outs = [OutPtr(d_p.get().add(t * g)), dc_out];
+                backward_band(hidden, u0, w, carried, step, dh, dc_in, outs);
+            }
+        });
     }
     // SAFETY: every step wrote all of its gate gradients (the bands cover `0..hidden`).
     unsafe { d.set_len(steps * g) };
     let (dh0, d_w_hh) = weight_and_state_grads((steps, batch, hidden), &d, out, h0, w_hh);
-    [d, dh0, dc, d_w_hh]
+    let [even, odd] = dcs;
+    let dc0 = if steps % 2 == 0 { even } else { odd };
+    [d, dh0, dc0, d_w_hh]
 }
 
 multiversion! {
@@ -122,14 +125,18 @@ fn weight_and_state_grads<T: GemmElem + FloatMath>(
         batched(a, al, b, bl, &shape, None)
     };
     let dh0 = product_of(&d[..g], &matrix(batch, 4 * hidden), w_hh, &matrix(4 * hidden, hidden));
+    // The weight's gradient is made transposed, `outᵀ @ d` (`[hidden, 4 * hidden]`), then
+    // transposed back: as `dᵀ @ out`, gemm packs `d` from rows `4 * hidden` apart (4 KiB for 256
+    // units), which cost more than the transpose of the smaller result.
     let rows = (steps - 1) * batch;
-    let d_later = matrix(rows, 4 * hidden).transpose(0, 1).expect("rank 2");
-    let mut d_w = product_of(&d[g..], &d_later, &out[..rows * hidden], &matrix(rows, hidden));
+    let out_later = matrix(rows, hidden).transpose(0, 1).expect("rank 2");
+    let mut d_w_t = product_of(&out[..rows * hidden], &out_later, &d[g..], &matrix(rows, 4 * hidden));
     if n > 0 && h0.iter().any(|&v| v != T::ZERO) {
         let par = if rayon::current_num_threads() > 1 { Parallelism::Rayon(0) } else { Parallelism::None };
-        // Step 0's gates `[batch, 4 * hidden]` read transposed, by `h0` (`[batch, hidden]`).
-        let (lhs, rhs) = ((&d[..g], (1, 4 * hidden)), (h0, (hidden, 1)));
-        product([4 * hidden, hidden, batch], (as_uninit(&mut d_w), (hidden, 1)), true, lhs, rhs, par);
+        // Step 0's term, `h0ᵀ @ d_0`: `h0` (`[batch, hidden]`) read transposed.
+        let (lhs, rhs) = ((h0, (1, hidden)), (&d[..g], (4 * hidden, 1)));
+        product([hidden, 4 * hidden, batch], (as_uninit(&mut d_w_t), (4 * hidden, 1)), true, lhs, rhs, par);
     }
+    let d_w = strided_values(&d_w_t, &matrix(hidden, 4 * hidden).transpose(0, 1).expect("rank 2")).into_owned();
     (dh0, d_w)
 }

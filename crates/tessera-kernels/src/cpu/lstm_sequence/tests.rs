@@ -136,6 +136,36 @@ fn bands_cover_the_units_in_widths_of_16() {
     assert_eq!(unit_bands(0, 2), [(0, 0)]);
 }
 
+/// Every (step, band) pair runs once, and only after every band of the step before finished: on
+/// a pool of one thread (which runs the workers one after the other), of two, and of three
+/// threads for two bands (a thread with no worker of its own).
+#[test]
+fn each_step_runs_every_band_once_after_the_step_before() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let steps = 60;
+    for threads in [1, 2, 3] {
+        for parts in [2, 3] {
+            let bands: Vec<(usize, usize)> = (0..parts).map(|b| (16 * b, 16)).collect();
+            let finished: Vec<AtomicUsize> = (0..steps).map(|_| AtomicUsize::new(0)).collect();
+            let runs: Vec<AtomicUsize> = (0..steps * parts).map(|_| AtomicUsize::new(0)).collect();
+            let early = AtomicUsize::new(0);
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                each_step(steps, &bands, |s, u0, _| {
+                    if s > 0 && finished[s - 1].load(SeqCst) != parts {
+                        early.fetch_add(1, SeqCst);
+                    }
+                    runs[s * parts + u0 / 16].fetch_add(1, SeqCst);
+                    finished[s].fetch_add(1, SeqCst);
+                })
+            });
+            let case = format!("{parts} bands on {threads} threads");
+            assert_eq!(early.load(SeqCst), 0, "{case}: a band ran before the step before finished");
+            assert!(runs.iter().all(|r| r.load(SeqCst) == 1), "{case}: a band ran other than once");
+        }
+    }
+}
+
 /// One step, one unit, empty batches and zero-width states pass through without a product.
 #[test]
 fn degenerate_shapes() {
