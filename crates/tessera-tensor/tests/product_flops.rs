@@ -24,6 +24,11 @@ fn each_products_multiply_adds_are_counted_twice() {
     let batched = ones(&[2, 4, 3]);
     assert_eq!(counted(|| drop(batched.matmul(&b).expect("batched matmul"))), 2 * 2 * 4 * 3 * 5);
 
+    // A bias on an output large next to its operands joins the product as one more inner term
+    // (`k + 1`), which is not counted: the product is still `[40, 3] @ [3, 50]`.
+    let (x, w, bias) = (ones(&[40, 3]), ones(&[3, 50]), ones(&[50]));
+    assert_eq!(counted(|| drop(x.matmul_bias(&w, &bias).expect("matmul_bias"))), 2 * 40 * 3 * 50);
+
     // Two images of 3 channels, 6 x 6, into 2 channels through 3 x 3 kernels: per image a
     // product of [2, 27] by [27, 16] (16 output positions).
     let (x, w) = (ones(&[2, 3, 6, 6]), ones(&[2, 3, 3, 3]));

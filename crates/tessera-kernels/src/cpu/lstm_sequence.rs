@@ -149,7 +149,7 @@ fn spin_until(count: &AtomicUsize, target: usize) {
     let mut spins = 0u32;
     while count.load(Ordering::Acquire) < target {
         spins = spins.wrapping_add(1);
-        if spins % 4096 == 0 {
+        if spins.is_multiple_of(4096) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();

@@ -3,7 +3,7 @@
 
 use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
 use super::half::Half;
-use super::{matmul_rows, par};
+use super::{matmul_bias, matmul_rows, par};
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
@@ -175,18 +175,8 @@ pub(super) fn batched<T: GemmElem>(
     if len == 0 {
         return out;
     }
-    // gemm adds the product onto the bias rows; without a bias it writes every element itself,
-    // zeros when k is 0 (`read_dst` false), so the output is not zero-filled first.
-    let read_dst = bias.is_some();
     let spare = &mut out.spare_capacity_mut()[..len];
-    if let Some(row) = &bias {
-        par::fill_uninit(spare, n, |_, rows| {
-            for dst in rows.chunks_mut(n) {
-                write_copy(dst, row);
-            }
-        });
-    }
-    let lhs = Operand::new(a, ll, &s.batch);
+    let mut lhs = Operand::new(a, ll, &s.batch);
     let mut rhs = Operand::new(b, rl, &s.batch);
     // A broadcast right operand (a linear layer's weight) under a left operand whose matrices
     // follow each other row after row: one product of count * m rows.
@@ -194,6 +184,32 @@ pub(super) fn batched<T: GemmElem>(
         && rhs.offsets.iter().all(|&o| o == rhs.offsets[0])
         && lhs.offsets.iter().enumerate().all(|(i, &o)| o == lhs.offsets[0] + i * m * lhs.row_stride);
     let (m, count) = if fold { (count * m, 1) } else { (m, count) };
+    // A bias on an output much larger than the operands joins the product as an inner term
+    // (`matmul_bias.rs`); any other is written into the rows first for gemm to add onto.
+    let mut k = k;
+    let as_term = bias.is_some() && count == 1 && k > 0 && matmul_bias::takes(m, k, n);
+    let bias = match bias {
+        Some(row) if as_term => {
+            let left = matmul_bias::lhs_with_ones((&lhs.data, lhs.offsets[0], (lhs.row_stride, lhs.col_stride)), m, k);
+            let right = (&*rhs.data, rhs.offsets[0], (rhs.row_stride, rhs.col_stride));
+            let (right, (rs, cs)) = matmul_bias::rhs_with_bias(right, (k, n), &row);
+            lhs = Operand { data: left.into(), offsets: vec![0], row_stride: k + 1, col_stride: 1 };
+            rhs = Operand { data: right.into(), offsets: vec![0], row_stride: rs, col_stride: cs };
+            k += 1;
+            None
+        }
+        other => other,
+    };
+    // gemm adds the product onto the bias rows; without them it writes every element itself,
+    // zeros when k is 0 (`read_dst` false), so the output is not zero-filled first.
+    let read_dst = bias.is_some();
+    if let Some(row) = &bias {
+        par::fill_uninit(spare, n, |_, rows| {
+            for dst in rows.chunks_mut(n) {
+                write_copy(dst, row);
+            }
+        });
+    }
     // A few rows by a weight stored [n, k] and seen transposed: dot products that read it in place.
     if count == 1 && matmul_rows::takes(m, n) && lhs.col_stride == 1 && rhs.row_stride == 1 {
         let (x, w) = (&lhs.data[lhs.offsets[0]..], &rhs.data[rhs.offsets[0]..]);
@@ -204,7 +220,7 @@ pub(super) fn batched<T: GemmElem>(
         }
     }
     let repacked;
-    if repack_first(rl, m) {
+    if !as_term && repack_first(rl, m) {
         repacked = strided_values(b, rl).into_owned();
         rhs = Operand::new(&repacked, &Layout::contiguous(rl.shape().clone()), &s.batch);
     }
@@ -221,7 +237,7 @@ pub(super) fn batched<T: GemmElem>(
     let dst = OutPtr(spare.as_mut_ptr().cast::<T>());
     // Rows `r0..r0 + rows` and columns `c0..c0 + cols` of product `i`, written into `out`.
     let block = |i: usize, (r0, rows): (usize, usize), (c0, cols): (usize, usize), par: Parallelism| {
-        super::product_flops::count_product(rows, cols, k);
+        super::product_flops::count_product(rows, cols, s.k);
         // SAFETY: every offset plus stride combination stays inside its buffer (the layouts were
         // validated when their tensors were built); the block lies inside product `i`'s m * n
         // elements of `out`, and concurrent calls are given disjoint blocks; gemm reads the

@@ -25,6 +25,7 @@ mod lstm;
 mod lstm_sequence;
 mod math;
 mod matmul;
+mod matmul_bias;
 mod matmul_rows;
 mod norm;
 mod optim;
