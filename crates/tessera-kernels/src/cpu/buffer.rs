@@ -145,7 +145,7 @@ pub(crate) fn strided_values<'a, T: Copy + Send + Sync>(data: &'a [T], layout: &
     if let Some((start, end)) = layout.contiguous_range() {
         return Cow::Borrowed(&data[start..end]);
     }
-    if let Some(transpose) = Transpose::of(layout) {
+    if let Some(transpose) = super::transpose::Transpose::of(layout) {
         return Cow::Owned(transpose.gather(data));
     }
     let (rank, dims, strides) = (layout.rank(), layout.dims(), layout.strides());
@@ -176,72 +176,6 @@ pub(crate) fn strided_values<'a, T: Copy + Send + Sync>(data: &'a [T], layout: &
             fill_strided(data, &row_layout, chunk);
         }
     }))
-}
-
-/// A layout whose last two dims are a transposed matrix: rows of stride 1, columns of a larger
-/// stride (`w.t()` of a row-major weight, the key of attention seen as `kᵀ`). Gathered row by row,
-/// each output row would read one element from each of `cols` cache lines and, for a matrix
-/// larger than the cache, fetch every line again for the next row; gathered in square tiles, each
-/// line fetched is used for a whole tile's rows.
-struct Transpose {
-    /// The offset of each matrix (one per index of the leading dims).
-    matrices: Vec<usize>,
-    rows: usize,
-    cols: usize,
-    col_stride: usize,
-}
-
-/// The side of the square tiles a transpose is copied in. Each of a tile's columns is a different
-/// source line; with a source row stride of a multiple of 4 KiB (a weight of 1,024 columns) they
-/// all fall in one set of an 8-way L1 cache, so 16-wide tiles evicted their own lines (the LSTM's
-/// 256 x 1,024 `W_hhᵀ` took 2.2x longer than with 8; 16 rows by 8 columns was slower still on
-/// small matrices, Zen 3).
-const TRANSPOSE_TILE: usize = 8;
-
-impl Transpose {
-    fn of(layout: &Layout) -> Option<Transpose> {
-        let (rank, dims, strides) = (layout.rank(), layout.dims(), layout.strides());
-        if rank < 2 || strides[rank - 2] != 1 || strides[rank - 1] <= 1 || dims[rank - 2] < 2 || dims[rank - 1] < 2 {
-            return None;
-        }
-        let prefix = Layout::new(dims[..rank - 2].to_vec().into(), strides[..rank - 2].to_vec(), layout.offset())
-            .expect("a prefix of a valid layout is valid");
-        Some(Transpose {
-            matrices: prefix.offsets().collect(),
-            rows: dims[rank - 2],
-            cols: dims[rank - 1],
-            col_stride: strides[rank - 1],
-        })
-    }
-
-    /// The matrices row-major, in bands of whole rows that the pool's threads fill.
-    fn gather<T: Copy + Send + Sync>(&self, data: &[T]) -> Vec<T> {
-        let (rows, cols) = (self.rows, self.cols);
-        super::par::build_vec(self.matrices.len() * rows * cols, cols, |start, out| {
-            let first = start / cols;
-            let mut done = 0;
-            while done < out.len() / cols {
-                let (matrix, row) = ((first + done) / rows, (first + done) % rows);
-                let band = TRANSPOSE_TILE.min(rows - row).min(out.len() / cols - done);
-                let dst = &mut out[done * cols..(done + band) * cols];
-                self.copy_band(data, self.matrices[matrix] + row, band, dst);
-                done += band;
-            }
-        })
-    }
-
-    /// Rows `base..base + band` (stride 1 in `data`) of one matrix into `dst`, tile by tile.
-    fn copy_band<T: Copy>(&self, data: &[T], base: usize, band: usize, dst: &mut [MaybeUninit<T>]) {
-        for c0 in (0..self.cols).step_by(TRANSPOSE_TILE) {
-            let c1 = (c0 + TRANSPOSE_TILE).min(self.cols);
-            for r in 0..band {
-                let out = &mut dst[r * self.cols + c0..r * self.cols + c1];
-                for (o, c) in out.iter_mut().zip(c0..c1) {
-                    o.write(data[base + r + c * self.col_stride]);
-                }
-            }
-        }
-    }
 }
 
 /// Writes the elements of `data` selected by `layout` into `out` (as long as the layout), in

@@ -43,6 +43,7 @@ mod softmax;
 mod sum_squares;
 #[cfg(test)]
 mod test_values;
+mod transpose;
 mod unary;
 mod wide;
 mod zip;
