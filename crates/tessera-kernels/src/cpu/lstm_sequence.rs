@@ -1,8 +1,8 @@
 //! The LSTM recurrence over a whole sequence, forward and backward, in one kernel each: every
 //! step's product and fused cell write straight into the sequence's buffers (no per-step
 //! tensors to stack afterwards), and on several threads each thread owns a band of hidden units
-//! for the whole sequence, so a step is one fork and join instead of one for its product and
-//! another for its cell.
+//! for the whole sequence: the sequence is one fork and join, and a step a wait for the other
+//! bands of the step before (see `each_step`).
 //!
 //! A band of units `u0..u0 + w` needs the columns of its four gates from the recurrent product:
 //! the transposed weight is laid out band by band, each band's block holding its units' `[i, f,
@@ -17,6 +17,7 @@ use super::lstm::forward_units;
 use super::matmul::{product, GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
 use super::par;
 use super::simd::multiversion;
+use super::transpose::transpose_into;
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
 use crate::Result;
@@ -25,7 +26,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tessera_core::{DType, Layout, Shape};
+use tessera_core::DType;
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
 /// [`LstmSequencePlan`]). Returns contiguous `[out, cells, acts]`: `out` is
@@ -157,25 +158,14 @@ fn spin_until(count: &AtomicUsize, target: usize) {
     }
 }
 
-/// `w_hh` (`[4 * hidden, hidden]`) transposed, one block per band: band `(u0, w)` owns the
-/// `[hidden, 4 * w]` block at `hidden * 4 * u0`, its units' columns gate by gate. With one band
-/// that is the plain `[hidden, 4 * hidden]` transpose.
-fn banded_transpose<T: Copy + Send + Sync>(w_hh: &[T], hidden: usize, bands: &[(usize, usize)]) -> Vec<T> {
-    let g = 4 * hidden;
-    let layout = Layout::contiguous(Shape::new(vec![g, hidden])).transpose(0, 1).expect("rank 2");
-    let plain = strided_values(w_hh, &layout).into_owned();
-    if bands.len() == 1 {
-        return plain;
+/// Band `(u0, w)`'s block of `w_hh` (`[4 * hidden, hidden]`) transposed: `[hidden, 4 * w]`, its
+/// units' columns gate by gate, written into `block`. The blocks of all bands, one after the
+/// other, make the plain `[hidden, 4 * hidden]` transpose when there is one band.
+fn transpose_band<T: Copy>(w_hh: &[T], hidden: usize, (u0, w): (usize, usize), block: &mut [MaybeUninit<T>]) {
+    for q in 0..4 {
+        // Rows `q * hidden + u0..` of `w_hh`, `w` of them, become columns `q * w..` of the block.
+        transpose_into(w_hh, (q * hidden + u0) * hidden, (hidden, w), hidden, &mut block[q * w..], 4 * w);
     }
-    let mut out = Vec::with_capacity(plain.len());
-    for &(u0, w) in bands {
-        for row in plain.chunks_exact(g) {
-            for q in 0..4 {
-                out.extend_from_slice(&row[q * hidden + u0..q * hidden + u0 + w]);
-            }
-        }
-    }
-    out
 }
 
 /// A vector of `len` elements, uninitialised: the caller writes every element before reading it
@@ -200,11 +190,14 @@ fn forward<T: GemmElem + FloatMath>(
     let (mut acts, acts_p) = uninit::<T>(steps * g);
     if n > 0 {
         let bands = unit_bands(hidden, parts);
-        let w_t = banded_transpose(w_hh, hidden, &bands);
+        // `W_hhᵀ`, band by band: each band's block is made by the thread that runs the band's
+        // first step, so it lands in the cache of the core that reads it at every step.
+        let (_w_t, w_t_p) = uninit::<T>(4 * hidden * hidden);
         let (_scratch, scratch_p) = uninit::<T>(g);
         each_step(steps, &bands, |t, u0, w| {
             // SAFETY: steps before `t` wrote all of `out` and `cells` up to step `t` (`each_step`
-            // runs a step after all of the one before); band `(u0, w)` owns the scratch rows
+            // runs a step after all of the one before); band `(u0, w)` owns its block of `w_t`
+            // (written at its step 0, before any later step of it), the scratch rows
             // `batch * 4 * u0..` (4 * w wide) and the columns of its units in step `t`'s outputs,
             // and nothing else touches them while it runs.
             unsafe {
@@ -216,9 +209,13 @@ fn forward<T: GemmElem + FloatMath>(
                     ),
                 };
                 let x = &proj[t * g..(t + 1) * g];
+                let block = w_t_p.get().add(hidden * 4 * u0);
+                if t == 0 {
+                    transpose_band(w_hh, hidden, (u0, w), std::slice::from_raw_parts_mut(block.cast(), hidden * 4 * w));
+                }
+                let rhs = std::slice::from_raw_parts(block, hidden * 4 * w);
                 let scratch = scratch_p.get().add(batch * 4 * u0);
                 let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), batch * 4 * w);
-                let rhs = &w_t[hidden * 4 * u0..hidden * 4 * (u0 + w)];
                 product(
                     [batch, 4 * w, hidden],
                     (dst, (4 * w, 1)),

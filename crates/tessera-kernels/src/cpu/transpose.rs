@@ -64,41 +64,73 @@ impl Transpose {
                 let (matrix, row) = ((first + done) / rows, (first + done) % rows);
                 let band = band_rows.min(rows - row).min(out.len() / cols - done);
                 let dst = &mut out[done * cols..(done + band) * cols];
-                self.copy_band(data, self.matrices[matrix] + row, band, dst);
+                copy_band(data, self.matrices[matrix] + row, (band, cols), self.col_stride, dst, cols);
                 done += band;
             }
         })
     }
+}
 
-    /// Rows `base..base + band` (stride 1 in `data`) of one matrix into `dst`, tile by tile: the
-    /// whole tiles through AVX where it moves these elements, the rest one element at a time.
-    fn copy_band<T: Copy>(&self, data: &[T], base: usize, band: usize, dst: &mut [MaybeUninit<T>]) {
-        let whole = (band / TRANSPOSE_TILE * TRANSPOSE_TILE, self.cols / TRANSPOSE_TILE * TRANSPOSE_TILE);
-        let (tiled_rows, tiled_cols) = if tile8::available::<T>() { whole } else { (0, 0) };
-        if tiled_rows > 0 && tiled_cols > 0 {
-            // SAFETY: the tiles read rows `base..base + tiled_rows` of columns `0..tiled_cols`
-            // (inside `data`: the layout was validated with the matrix) and write those columns of
-            // the band's first `tiled_rows` rows of `dst`; `available` checked the element size
-            // and the CPU.
-            unsafe {
-                let src = data.as_ptr().add(base);
-                tile8::transpose(
-                    src,
-                    self.col_stride,
-                    dst.as_mut_ptr().cast::<T>(),
-                    self.cols,
-                    (tiled_rows, tiled_cols),
-                );
-            }
+/// The `[rows, cols]` matrix whose element `(r, c)` is `data[base + r + c * col_stride]` (a block
+/// of a matrix stored transposed), written into `dst` row by row, `dst_stride` apart:
+/// `dst[r * dst_stride + c]`. Serial, in bands as [`Transpose`] gathers them.
+///
+/// # Panics
+/// If either block reaches past its slice, or `dst_stride < cols`.
+pub(crate) fn transpose_into<T: Copy>(
+    data: &[T],
+    base: usize,
+    (rows, cols): (usize, usize),
+    col_stride: usize,
+    dst: &mut [MaybeUninit<T>],
+    dst_stride: usize,
+) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    assert!(
+        base + rows - 1 + (cols - 1) * col_stride < data.len()
+            && dst_stride >= cols
+            && (rows - 1) * dst_stride + cols <= dst.len(),
+        "transpose_into: a [{rows}, {cols}] block outside its buffers"
+    );
+    for r0 in (0..rows).step_by(band_rows::<T>()) {
+        let band = band_rows::<T>().min(rows - r0);
+        copy_band(data, base + r0, (band, cols), col_stride, &mut dst[r0 * dst_stride..], dst_stride);
+    }
+}
+
+/// Rows `base..base + band` (stride 1 in `data`, columns `col_stride` apart) into `dst`, rows
+/// `dst_stride` apart, tile by tile: the whole tiles through AVX where it moves these elements,
+/// the rest one element at a time. The caller keeps both blocks inside their slices.
+fn copy_band<T: Copy>(
+    data: &[T],
+    base: usize,
+    (band, cols): (usize, usize),
+    col_stride: usize,
+    dst: &mut [MaybeUninit<T>],
+    dst_stride: usize,
+) {
+    let whole = (band / TRANSPOSE_TILE * TRANSPOSE_TILE, cols / TRANSPOSE_TILE * TRANSPOSE_TILE);
+    let (tiled_rows, tiled_cols) = if tile8::available::<T>() { whole } else { (0, 0) };
+    if tiled_rows > 0 && tiled_cols > 0 {
+        assert!(base + tiled_rows - 1 + (tiled_cols - 1) * col_stride < data.len(), "source tiles inside the slice");
+        assert!((tiled_rows - 1) * dst_stride + tiled_cols <= dst.len(), "destination tiles inside the slice");
+        // SAFETY: the assertions keep the tiles (rows `base..base + tiled_rows` of columns
+        // `0..tiled_cols`, and their places in `dst`) inside both slices; `available` checked
+        // the element size and the CPU.
+        unsafe {
+            let (src, out) = (data.as_ptr().add(base), dst.as_mut_ptr().cast::<T>());
+            tile8::transpose(src, col_stride, out, dst_stride, (tiled_rows, tiled_cols));
         }
-        for c0 in (0..self.cols).step_by(TRANSPOSE_TILE) {
-            let c1 = (c0 + TRANSPOSE_TILE).min(self.cols);
-            let first_row = if c1 <= tiled_cols { tiled_rows } else { 0 };
-            for r in first_row..band {
-                let out = &mut dst[r * self.cols + c0..r * self.cols + c1];
-                for (o, c) in out.iter_mut().zip(c0..c1) {
-                    o.write(data[base + r + c * self.col_stride]);
-                }
+    }
+    for c0 in (0..cols).step_by(TRANSPOSE_TILE) {
+        let c1 = (c0 + TRANSPOSE_TILE).min(cols);
+        let first_row = if c1 <= tiled_cols { tiled_rows } else { 0 };
+        for r in first_row..band {
+            let out = &mut dst[r * dst_stride + c0..r * dst_stride + c1];
+            for (o, c) in out.iter_mut().zip(c0..c1) {
+                o.write(data[base + r + c * col_stride]);
             }
         }
     }
@@ -214,5 +246,34 @@ mod tests {
         assert_eq!(got, want);
         check(&bits.iter().map(|&b| b as u8).collect::<Vec<_>>());
         check(&bits.iter().map(|&b| b as i64).collect::<Vec<_>>());
+    }
+
+    /// A block of a transposed matrix into rows further apart than its width, as the LSTM's
+    /// banded weight takes it: 4-byte elements (tiles and the scalar rest) and 8-byte ones,
+    /// every slot outside the block left alone.
+    #[test]
+    fn transpose_into_writes_a_block_with_any_row_stride() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(data: &[T], fill: T) {
+            let (base, rows, cols, col_stride, dst_stride) = (5, 19, 13, 40, 30);
+            let mut dst = vec![std::mem::MaybeUninit::new(fill); (rows - 1) * dst_stride + cols + 4];
+            super::transpose_into(data, base, (rows, cols), col_stride, &mut dst[2..], dst_stride);
+            // SAFETY: every slot was initialised with `fill` above.
+            let dst: Vec<T> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
+            for (i, &v) in dst.iter().enumerate() {
+                let at = i.checked_sub(2).filter(|&j| j % dst_stride < cols && j / dst_stride < rows);
+                let want = at.map_or(fill, |j| data[base + j / dst_stride + (j % dst_stride) * col_stride]);
+                assert_eq!(v, want, "slot {i}");
+            }
+        }
+        let len = 5 + 18 + 12 * 40 + 1;
+        check(&(0..len as u32).collect::<Vec<_>>(), u32::MAX);
+        check(&(0..len as u64).collect::<Vec<_>>(), u64::MAX);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside its buffers")]
+    fn transpose_into_refuses_a_block_past_its_slice() {
+        let mut dst = vec![std::mem::MaybeUninit::new(0u32); 16];
+        super::transpose_into(&[0u32; 64], 0, (8, 8), 8, &mut dst, 8);
     }
 }
