@@ -25,7 +25,7 @@ use backward::backward;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tessera_core::DType;
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
@@ -126,17 +126,24 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
     // finished, in step order.
     let claimed: Vec<AtomicUsize> = bands.iter().map(|_| AtomicUsize::new(0)).collect();
     let finished = AtomicUsize::new(0);
+    // Set by a band that panics, so that the other workers stop waiting for it and the join
+    // passes the panic on instead of spinning forever.
+    let abandoned = AtomicBool::new(false);
     let parts = bands.len();
     par::rearm();
     (0..parts).into_par_iter().for_each(|worker| {
         for s in 0..steps {
-            spin_until(&finished, s * parts);
+            if !spin_until(&finished, s * parts, &abandoned) {
+                return;
+            }
             for i in 0..parts {
                 let b = (worker + i) % parts;
                 // A worker that reaches step `s` has tried every band of step `s - 1`, so each
                 // band's count is at least `s` here: the exchange succeeds for one worker only.
                 if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    let abandon_on_panic = AbandonOnPanic(&abandoned);
                     band(s, bands[b].0, bands[b].1);
+                    std::mem::forget(abandon_on_panic);
                     finished.fetch_add(1, Ordering::Release);
                 }
             }
@@ -144,11 +151,25 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
     });
 }
 
-/// Waits until `count` reaches `target`: spinning, as the wait is one band's product at most,
-/// and yielding the core now and then in case the pool has more threads than the machine cores.
-fn spin_until(count: &AtomicUsize, target: usize) {
+/// Sets its flag when dropped, which happens only while a band unwinds (it is forgotten after
+/// the band returns).
+struct AbandonOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for AbandonOnPanic<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Waits until `count` reaches `target` (true) or `abandoned` is set (false): spinning, as the
+/// wait is one band's product at most, and yielding the core now and then in case the pool has
+/// more threads than the machine cores.
+fn spin_until(count: &AtomicUsize, target: usize, abandoned: &AtomicBool) -> bool {
     let mut spins = 0u32;
     while count.load(Ordering::Acquire) < target {
+        if abandoned.load(Ordering::Acquire) {
+            return false;
+        }
         spins = spins.wrapping_add(1);
         if spins.is_multiple_of(4096) {
             std::thread::yield_now();
@@ -156,6 +177,7 @@ fn spin_until(count: &AtomicUsize, target: usize) {
             std::hint::spin_loop();
         }
     }
+    true
 }
 
 /// Band `(u0, w)`'s block of `w_hh` (`[4 * hidden, hidden]`) transposed: `[hidden, 4 * w]`, its

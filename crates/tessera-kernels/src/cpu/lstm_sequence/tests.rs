@@ -166,6 +166,26 @@ fn each_step_runs_every_band_once_after_the_step_before() {
     }
 }
 
+/// A band that panics ends the sequence with that panic on every pool size, where the other
+/// worker would otherwise wait for the band's step forever.
+#[test]
+fn each_step_passes_a_bands_panic_on() {
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let outcome = pool.install(|| {
+            std::panic::catch_unwind(|| {
+                each_step(40, &[(0, 16), (16, 16)], |s, u0, _| {
+                    if s == 20 && u0 == 16 {
+                        panic!("band failed");
+                    }
+                })
+            })
+        });
+        let message = outcome.expect_err("the panic reaches the caller");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"band failed"), "{threads} threads");
+    }
+}
+
 /// One step, one unit, empty batches and zero-width states pass through without a product.
 #[test]
 fn degenerate_shapes() {
