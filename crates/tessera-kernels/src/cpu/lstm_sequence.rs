@@ -133,7 +133,7 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
     par::rearm();
     (0..parts).into_par_iter().for_each(|worker| {
         for s in 0..steps {
-            if !spin_until(&finished, s * parts, &abandoned) {
+            if !par::spin_until(&finished, s * parts, &abandoned) {
                 return;
             }
             for i in 0..parts {
@@ -141,7 +141,7 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
                 // A worker that reaches step `s` has tried every band of step `s - 1`, so each
                 // band's count is at least `s` here: the exchange succeeds for one worker only.
                 if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                    let abandon_on_panic = AbandonOnPanic(&abandoned);
+                    let abandon_on_panic = par::AbandonOnPanic(&abandoned);
                     band(s, bands[b].0, bands[b].1);
                     std::mem::forget(abandon_on_panic);
                     finished.fetch_add(1, Ordering::Release);
@@ -149,35 +149,6 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
             }
         }
     });
-}
-
-/// Sets its flag when dropped, which happens only while a band unwinds (it is forgotten after
-/// the band returns).
-struct AbandonOnPanic<'a>(&'a AtomicBool);
-
-impl Drop for AbandonOnPanic<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
-/// Waits until `count` reaches `target` (true) or `abandoned` is set (false): spinning, as the
-/// wait is one band's product at most, and yielding the core now and then in case the pool has
-/// more threads than the machine cores.
-fn spin_until(count: &AtomicUsize, target: usize, abandoned: &AtomicBool) -> bool {
-    let mut spins = 0u32;
-    while count.load(Ordering::Acquire) < target {
-        if abandoned.load(Ordering::Acquire) {
-            return false;
-        }
-        spins = spins.wrapping_add(1);
-        if spins.is_multiple_of(4096) {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-    }
-    true
 }
 
 /// Band `(u0, w)`'s block of `w_hh` (`[4 * hidden, hidden]`) transposed: `[hidden, 4 * w]`, its

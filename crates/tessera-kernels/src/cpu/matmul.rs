@@ -265,11 +265,13 @@ pub(super) fn batched<T: GemmElem>(
     if inner_par && count == 1 && row_bands {
         // One band of rows per thread, each a serial gemm: balanced, where gemm's own split of
         // these shapes kept one thread waiting for the other.
-        bands(m).collect::<Vec<_>>().into_par_iter().for_each(|r| block(0, r, (0, n), Parallelism::None));
+        let bands: Vec<_> = bands(m).collect();
+        par::spin_bands(bands.len(), |b| block(0, bands[b], (0, n), Parallelism::None));
     } else if inner_par && count == 1 && n >= BAND_MIN * threads {
         // More columns than rows (an output layer over a large vocabulary, a weight's gradient
         // of `in_features` rows): bands of columns.
-        bands(n).collect::<Vec<_>>().into_par_iter().for_each(|c| block(0, (0, m), c, Parallelism::None));
+        let bands: Vec<_> = bands(n).collect();
+        par::spin_bands(bands.len(), |b| block(0, (0, m), bands[b], Parallelism::None));
     } else if inner_par || count == 1 {
         let par = if inner_par { Parallelism::Rayon(0) } else { Parallelism::None };
         (0..count).for_each(|i| block(i, (0, m), (0, n), par));
