@@ -40,8 +40,13 @@ fn rhs_and_bias_grads(a: &Tensor, g: &Tensor, b: &Tensor) -> Result<(Tensor, Ten
             return Ok((weight_layout(&both.narrow(0, 0, k)?)?, both.narrow(0, k, 1)?.squeeze(0)?));
         }
     }
+    Ok((rhs_grad(a, g, b)?, bias_grad(g)?))
+}
+
+/// A bias's gradient: `g` summed over every dim but the last.
+fn bias_grad(g: &Tensor) -> Result<Tensor> {
     let rows: Vec<isize> = (0..g.rank() as isize - 1).collect();
-    Ok((rhs_grad(a, g, b)?, g.sum(&rows, false)?))
+    Ok(g.sum(&rows, false)?)
 }
 
 /// `a` and `g` with their batch dims folded into rows: `[rows, k]` and `[rows, n]`.
@@ -110,10 +115,7 @@ impl Var {
                     (Some(gb), Some(gc))
                 }
                 (true, false) => (Some(rhs_grad(&a, g, &b)?), None),
-                (false, true) => {
-                    let rows: Vec<isize> = (0..g.rank() as isize - 1).collect();
-                    (None, Some(g.sum(&rows, false)?))
-                }
+                (false, true) => (None, Some(bias_grad(g)?)),
                 (false, false) => (None, None),
             };
             Ok(vec![ga, gb, gc])

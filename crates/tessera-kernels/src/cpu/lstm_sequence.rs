@@ -141,9 +141,7 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
                 // A worker that reaches step `s` has tried every band of step `s - 1`, so each
                 // band's count is at least `s` here: the exchange succeeds for one worker only.
                 if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                    let abandon_on_panic = par::AbandonOnPanic(&abandoned);
-                    band(s, bands[b].0, bands[b].1);
-                    std::mem::forget(abandon_on_panic);
+                    par::abandon_on_panic(&abandoned, || band(s, bands[b].0, bands[b].1));
                     finished.fetch_add(1, Ordering::Release);
                 }
             }

@@ -10,7 +10,7 @@ mod keep_warm;
 mod spin_bands;
 pub(crate) use keep_warm::rearm;
 pub use keep_warm::KeepWarm;
-pub(crate) use spin_bands::{spin_bands, spin_until, AbandonOnPanic};
+pub(crate) use spin_bands::{abandon_on_panic, spin_bands, spin_until};
 
 /// Below this many elements an elementwise or reduction kernel runs on the calling thread.
 pub const PAR_MIN_ELEMS: usize = 1 << 16;

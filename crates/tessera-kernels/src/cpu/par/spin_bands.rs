@@ -23,9 +23,7 @@ pub(crate) fn spin_bands(count: usize, band: impl Fn(usize) + Sync) {
         if i >= count {
             break;
         }
-        let abandon_on_panic = AbandonOnPanic(&abandoned);
-        band(i);
-        std::mem::forget(abandon_on_panic);
+        abandon_on_panic(&abandoned, || band(i));
         finished.fetch_add(1, Ordering::Release);
     };
     super::rearm();
@@ -38,14 +36,20 @@ pub(crate) fn spin_bands(count: usize, band: impl Fn(usize) + Sync) {
     });
 }
 
-/// Sets its flag when dropped, which happens only while a band unwinds (it is forgotten after
-/// the band returns), so that threads waiting for the band stop waiting.
-pub(crate) struct AbandonOnPanic<'a>(pub(crate) &'a AtomicBool);
-
-impl Drop for AbandonOnPanic<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+/// Runs `f`, setting `abandoned` if it panics, so that threads waiting for its work stop waiting.
+pub(crate) fn abandon_on_panic<R>(abandoned: &AtomicBool, f: impl FnOnce() -> R) -> R {
+    /// Sets its flag when dropped, which happens only while `f` unwinds (it is forgotten after
+    /// `f` returns).
+    struct Guard<'a>(&'a AtomicBool);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
     }
+    let guard = Guard(abandoned);
+    let result = f();
+    std::mem::forget(guard);
+    result
 }
 
 /// Waits until `count` reaches `target` (true) or `abandoned` is set (false): spinning, as the
