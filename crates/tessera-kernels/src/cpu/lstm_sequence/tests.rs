@@ -93,7 +93,8 @@ fn assert_close(what: &str, got: &[f64], want: &[f64]) {
 /// and a non-zero initial hidden state.
 #[test]
 fn matches_the_step_by_step_recurrence_in_every_banding() {
-    for dims in [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33)] {
+    // 128 units in one band: the block's rows (4 KiB of f64) are padded (`block_stride`).
+    for dims in [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33), (2, 2, 128)] {
         check_against_reference(dims);
     }
 }
@@ -134,6 +135,16 @@ fn bands_cover_the_units_in_widths_of_16() {
     assert_eq!(unit_bands(40, 3), [(0, 16), (16, 16), (32, 8)]);
     assert_eq!(unit_bands(7, 1), [(0, 7)]);
     assert_eq!(unit_bands(0, 2), [(0, 0)]);
+}
+
+#[test]
+fn blocks_rows_are_padded_only_where_they_would_be_4_kib_apart() {
+    assert_eq!(block_stride::<f32>(1024), 1040);
+    assert_eq!(block_stride::<f32>(2048), 2064);
+    assert_eq!(block_stride::<f64>(512), 520);
+    assert_eq!(block_stride::<f32>(512), 512);
+    assert_eq!(block_stride::<f32>(1040), 1040);
+    assert_eq!(block_stride::<f32>(0), 0);
 }
 
 /// Every (step, band) pair runs once, and only after every band of the step before finished: on
