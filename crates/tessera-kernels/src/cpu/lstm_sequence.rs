@@ -1,8 +1,9 @@
 //! The LSTM recurrence over a whole sequence, forward and backward, in one kernel each: every
 //! step's product and fused cell write straight into the sequence's buffers (no per-step
-//! tensors to stack afterwards), and on several threads each thread owns a band of hidden units
-//! for the whole sequence: the sequence is one fork and join, and a step a wait for the other
-//! bands of the step before (see `each_step`).
+//! tensors to stack afterwards). On several threads each thread owns a part of the sequence (see
+//! [`split`]): with enough rows, a band of the batch's rows, each a sequence of its own that never
+//! waits for another thread; otherwise a band of hidden units of every row, the sequence one fork
+//! and join, and a step a wait for the other bands of the step before (see `each_step`).
 //!
 //! A band of units `u0..u0 + w` needs the columns of its four gates from the recurrent product:
 //! the transposed weight is laid out band by band, each band's block holding its units' `[i, f,
@@ -41,8 +42,8 @@ pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result
         ($p:expr, $h:expr, $c:expr, $w:expr) => {{
             let (p, h, c, w) =
                 (strided_values($p, pl), strided_values($h, hl), strided_values($c, cl), strided_values($w, wl));
-            let parts = parts(plan.batch, plan.hidden);
-            let [out, cells, acts] = forward(plan.dims(), parts, &p, &h, &c, &w);
+            let parts = split(plan.batch, plan.hidden);
+            let [out, cells, acts] = forward(plan.dims(), &parts, &p, &h, &c, &w);
             [out.into(), cells.into(), acts.into()]
         }};
     }
@@ -66,9 +67,9 @@ pub fn lstm_sequence_backward(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuff
                 let CpuBuffer::$variant(v) = buf else { unreachable!("dtypes checked above") };
                 values.push(strided_values(v, layout));
             }
-            let parts = parts(plan.batch, plan.hidden);
+            let parts = split(plan.batch, plan.hidden);
             let saved: [&[_]; 7] = std::array::from_fn(|i| &*values[i]);
-            backward(plan.dims(), parts, saved).map(CpuBuffer::from)
+            backward(plan.dims(), &parts, saved).map(CpuBuffer::from)
         }};
     }
     Ok(match inputs[0] {
@@ -86,43 +87,75 @@ fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
 /// `(steps, batch, hidden)`.
 type Dims = (usize, usize, usize);
 
-/// How many bands of units the pool's threads split the recurrence into: one per thread when a
-/// step's product is worth running in parallel, with at least 16 units a band.
-fn parts(batch: usize, hidden: usize) -> usize {
+/// The part of the recurrence that one worker runs: rows `row0..row0 + rows` of the batch, and
+/// units `u0..u0 + w` of each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Part {
+    row0: usize,
+    rows: usize,
+    u0: usize,
+    w: usize,
+}
+
+/// How the pool's threads split the recurrence: one part per thread when a step's product is
+/// worth running in parallel. With at least 16 rows a thread, by rows: a step's product reads
+/// only its own rows' previous state, so each part is a sequence of its own and no step waits for
+/// another thread. Otherwise by bands of at least 16 units of every row, each step waiting for the
+/// whole step before, whose state lies half in the other core's cache. Measured on the LSTM
+/// layer's step (batch 32, 256 units, two threads): see `benches/README.md`, "Rows, not units".
+fn split(batch: usize, hidden: usize) -> Vec<Part> {
     let threads = rayon::current_num_threads();
     let flops = batch.saturating_mul(4 * hidden).saturating_mul(hidden);
-    if threads > 1 && flops >= GEMM_PAR_MIN_FLOPS {
-        threads.min(hidden / 16).max(1)
+    if threads <= 1 || flops < GEMM_PAR_MIN_FLOPS {
+        unit_parts(batch, hidden, 1)
+    } else if batch / threads >= 16 {
+        row_parts(batch, hidden, threads)
     } else {
-        1
+        unit_parts(batch, hidden, threads.min(hidden / 16).max(1))
     }
 }
 
-/// `hidden` units cut into `parts` bands as `(first unit, width)`, widths multiples of 16 but
-/// the last.
-fn unit_bands(hidden: usize, parts: usize) -> Vec<(usize, usize)> {
-    if parts <= 1 || hidden == 0 {
-        return vec![(0, hidden)];
+/// Every row, its `hidden` units cut into `count` bands, widths multiples of 16 but the last.
+fn unit_parts(batch: usize, hidden: usize, count: usize) -> Vec<Part> {
+    let width = if count <= 1 { hidden } else { hidden.div_ceil(count).next_multiple_of(16) };
+    if width == 0 {
+        return vec![Part { row0: 0, rows: batch, u0: 0, w: 0 }];
     }
-    let width = hidden.div_ceil(parts).next_multiple_of(16);
-    (0..hidden).step_by(width).map(|u0| (u0, width.min(hidden - u0))).collect()
+    (0..hidden).step_by(width).map(|u0| Part { row0: 0, rows: batch, u0, w: width.min(hidden - u0) }).collect()
 }
 
-/// Runs `band(s, u0, w)` for every step `s` of `0..steps` and every band `(u0, w)`, the bands of
-/// a step only once all bands of the step before have finished (a step's product reads the whole
-/// previous state).
+/// Every unit, the `batch` rows cut into `count` bands as even as they come (fewer bands than
+/// `count` when there are fewer rows).
+fn row_parts(batch: usize, hidden: usize, count: usize) -> Vec<Part> {
+    let count = count.clamp(1, batch.max(1));
+    (0..count)
+        .map(|i| {
+            let row0 = batch * i / count;
+            Part { row0, rows: batch * (i + 1) / count - row0, u0: 0, w: hidden }
+        })
+        .collect()
+}
+
+/// Runs `part(s, i)` for every step `s` of `0..steps` and every part `parts[i]`, each part's
+/// steps in order. Parts of the same units (bands of rows) are sequences of their own, one per
+/// worker. Parts of different units run a step only once all parts of the step before have
+/// finished (a step's product reads its rows' whole previous state).
 ///
-/// On several threads the sequence is one fork and join, not one per step: each of the pool's
-/// workers takes its own band of a step, then spins until the step is complete. A worker also
-/// takes any band of the step that nobody has claimed by the time its own is done, so the
+/// For bands of units the sequence is still one fork and join, not one per step: each of the
+/// pool's workers takes its own band of a step, then spins until the step is complete. A worker
+/// also takes any band of the step that nobody has claimed by the time its own is done, so the
 /// sequence finishes even when rayon runs the workers one after the other on a single thread;
 /// when both run, a band stays on one thread (and its weight block in that core's cache).
-fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize, usize) + Sync) {
-    if bands.len() == 1 {
-        let (u0, w) = bands[0];
-        (0..steps).for_each(|s| band(s, u0, w));
+fn each_step(steps: usize, parts: &[Part], part: impl Fn(usize, usize) + Sync) {
+    if parts.len() == 1 {
+        (0..steps).for_each(|s| part(s, 0));
         return;
     }
+    if parts.iter().all(|p| (p.u0, p.w) == (parts[0].u0, parts[0].w)) {
+        (0..parts.len()).into_par_iter().for_each(|i| (0..steps).for_each(|s| part(s, i)));
+        return;
+    }
+    let bands = parts;
     // Per band, how many of its steps have been claimed; and how many (step, band) pairs have
     // finished, in step order.
     let claimed: Vec<AtomicUsize> = bands.iter().map(|_| AtomicUsize::new(0)).collect();
@@ -142,7 +175,7 @@ fn each_step(steps: usize, bands: &[(usize, usize)], band: impl Fn(usize, usize,
                 // A worker that reaches step `s` has tried every band of step `s - 1`, so each
                 // band's count is at least `s` here: the exchange succeeds for one worker only.
                 if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                    par::abandon_on_panic(&abandoned, || band(s, bands[b].0, bands[b].1));
+                    par::abandon_on_panic(&abandoned, || part(s, b));
                     finished.fetch_add(1, Ordering::Release);
                 }
             }
@@ -173,7 +206,7 @@ fn transpose_band<T: Copy>(
 /// took 78.9 µs at stride 1024 and 71.9 µs at 1040.
 fn block_stride<T>(cols: usize) -> usize {
     let bytes = cols * std::mem::size_of::<T>();
-    if bytes > 0 && bytes % 4096 == 0 {
+    if bytes > 0 && bytes.is_multiple_of(4096) {
         cols + 64 / std::mem::size_of::<T>()
     } else {
         cols
@@ -190,7 +223,7 @@ fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
 
 fn forward<T: GemmElem + FloatMath>(
     (steps, batch, hidden): Dims,
-    parts: usize,
+    parts: &[Part],
     proj: &[T],
     h0: &[T],
     c0: &[T],
@@ -201,56 +234,57 @@ fn forward<T: GemmElem + FloatMath>(
     let (mut cells, cells_p) = uninit::<T>(steps * n);
     let (mut acts, acts_p) = uninit::<T>(steps * g);
     if n > 0 {
-        let bands = unit_bands(hidden, parts);
-        // `W_hhᵀ`, band by band: each band's block is made by the thread that runs the band's
-        // first step, so it lands in the cache of the core that reads it at every step.
-        let strides: Vec<usize> = bands.iter().map(|&(_, w)| block_stride::<T>(4 * w)).collect();
+        // `W_hhᵀ`, part by part (a band of rows has all units: its own copy): each part's block
+        // is made by the thread that runs the part's first step, so it lands in the cache of the
+        // core that reads it at every step.
+        let strides: Vec<usize> = parts.iter().map(|p| block_stride::<T>(4 * p.w)).collect();
         let starts: Vec<usize> =
             strides.iter().scan(0, |at, &s| Some(std::mem::replace(at, *at + hidden * s))).collect();
         let (_w_t, w_t_p) = uninit::<T>(hidden * strides.iter().sum::<usize>());
         let (_scratch, scratch_p) = uninit::<T>(g);
-        each_step(steps, &bands, |t, u0, w| {
-            let band = bands.iter().position(|&(first, _)| first == u0).expect("one of the bands");
-            let stride = strides[band];
-            // SAFETY: steps before `t` wrote all of `out` and `cells` up to step `t` (`each_step`
-            // runs a step after all of the one before); band `(u0, w)` owns its block of `w_t`
-            // (written at its step 0, before any later step of it), the scratch rows
-            // `batch * 4 * u0..` (4 * w wide) and the columns of its units in step `t`'s outputs,
-            // and nothing else touches them while it runs.
+        each_step(steps, parts, |t, i| {
+            let (Part { row0, rows, u0, w }, stride) = (parts[i], strides[i]);
+            // SAFETY: the steps before `t` wrote this part's rows of `out` and `cells` up to step
+            // `t` (`each_step` runs a part's step after every part of its rows finished the one
+            // before); the part owns its block of `w_t` (written at its step 0, before any later
+            // step of it), its scratch block (`rows * 4 * w` from `row0 * 4 * hidden + rows * 4 *
+            // u0`) and its units of its rows in step `t`'s outputs, and nothing else touches them
+            // while it runs.
             unsafe {
                 let (h_prev, c_prev) = match t {
-                    0 => (h0, c0),
+                    0 => (&h0[row0 * hidden..][..rows * hidden], &c0[row0 * hidden..][..rows * hidden]),
                     _ => (
-                        std::slice::from_raw_parts(out_p.get().add((t - 1) * n), n),
-                        std::slice::from_raw_parts(cells_p.get().add((t - 1) * n), n),
+                        std::slice::from_raw_parts(out_p.get().add((t - 1) * n + row0 * hidden), rows * hidden),
+                        std::slice::from_raw_parts(cells_p.get().add((t - 1) * n + row0 * hidden), rows * hidden),
                     ),
                 };
-                let x = &proj[t * g..(t + 1) * g];
-                let block = w_t_p.get().add(starts[band]);
+                let x = &proj[t * g + row0 * 4 * hidden..][..rows * 4 * hidden];
+                let block = w_t_p.get().add(starts[i]);
                 if t == 0 {
                     let block = std::slice::from_raw_parts_mut(block.cast(), hidden * stride);
                     transpose_band(w_hh, hidden, (u0, w), block, stride);
                 }
                 let rhs = std::slice::from_raw_parts(block, hidden * stride);
-                let scratch = scratch_p.get().add(batch * 4 * u0);
-                let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), batch * 4 * w);
+                let scratch = scratch_p.get().add(row0 * 4 * hidden + rows * 4 * u0);
+                let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), rows * 4 * w);
                 product(
-                    [batch, 4 * w, hidden],
+                    [rows, 4 * w, hidden],
                     (dst, (4 * w, 1)),
                     false,
                     (h_prev, (hidden, 1)),
                     (rhs, (stride, 1)),
                     Parallelism::None,
                 );
-                let h_gates = std::slice::from_raw_parts(scratch, batch * 4 * w);
-                let outs = [out_p.get().add(t * n), cells_p.get().add(t * n), acts_p.get().add(t * g)];
+                let h_gates = std::slice::from_raw_parts(scratch, rows * 4 * w);
+                let at = [t * n + row0 * hidden, t * n + row0 * hidden, t * g + row0 * 4 * hidden];
+                let outs = [out_p.get().add(at[0]), cells_p.get().add(at[1]), acts_p.get().add(at[2])];
                 forward_band(hidden, u0, w, x, h_gates, c_prev, outs.map(OutPtr));
             }
         });
         // SAFETY: the last step wrote its cell state: copy it after the hidden states.
         unsafe { std::ptr::copy_nonoverlapping(cells_p.get().add((steps - 1) * n), out_p.get().add(steps * n), n) };
     }
-    // SAFETY: every step wrote all of its units (the bands cover `0..hidden`), and the last
+    // SAFETY: every step wrote all of its units (the parts cover every row's units), and the last
     // cell state was copied; with `n == 0` the lengths are 0.
     unsafe {
         out.set_len((steps + 1) * n);

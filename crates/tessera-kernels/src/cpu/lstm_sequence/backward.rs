@@ -1,5 +1,5 @@
 //! The backward recurrence: each step's gate gradients written into the sequence's buffer,
-//! the hidden state's gradient carried back through `w_hh` band by band, then the initial
+//! the hidden state's gradient carried back through `w_hh` part by part, then the initial
 //! state's and the weight's gradients as whole products.
 
 use super::super::buffer::strided_values;
@@ -7,7 +7,7 @@ use super::super::lstm::backward_units;
 use super::super::matmul::{as_uninit, batched, product, GemmElem, OutPtr};
 use super::super::simd::multiversion;
 use super::super::unary::FloatMath;
-use super::{each_step, uninit, unit_bands, Dims};
+use super::{each_step, uninit, Dims, Part};
 use crate::plan::MatmulShape;
 use gemm::Parallelism;
 use std::mem::MaybeUninit;
@@ -15,7 +15,7 @@ use tessera_core::{Layout, Shape};
 
 pub(super) fn backward<T: GemmElem + FloatMath>(
     (steps, batch, hidden): Dims,
-    parts: usize,
+    parts: &[Part],
     saved: [&[T]; 7],
 ) -> [Vec<T>; 4] {
     let [out, cells, acts, h0, c0, w_hh, grad] = saved;
@@ -25,33 +25,36 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     // and writes the other, so the last step processed (step 0) leaves it in `dcs[steps % 2]`.
     let mut dcs = [grad[steps * n..].to_vec(), grad[steps * n..].to_vec()];
     if n > 0 {
-        let bands = unit_bands(hidden, parts);
         let (_scratch, scratch_p) = uninit::<T>(n);
         let dc_ptrs = [OutPtr(dcs[0].as_mut_ptr()), OutPtr(dcs[1].as_mut_ptr())];
-        each_step(steps, &bands, |s, u0, w| {
+        each_step(steps, parts, |s, i| {
+            let Part { row0, rows, u0, w } = parts[i];
             let t = steps - 1 - s;
-            let c_before = if t > 0 { &cells[(t - 1) * n..t * n] } else { c0 };
-            let step = [&acts[t * g..(t + 1) * g], c_before, &cells[t * n..(t + 1) * n], &grad[t * n..(t + 1) * n]];
-            let (dc_in, dc_out) = (dc_ptrs[s % 2], dc_ptrs[(s + 1) % 2]);
-            // SAFETY: band `(u0, w)` owns the scratch block `batch * u0..` (`[batch, w]`), its
-            // units of both `dc` buffers, and its gate columns of step `t` in `d`; step `t + 1`
-            // of `d` was written completely before this step began (`each_step`).
+            let (states, gates) = (t * n + row0 * hidden..t * n + (row0 + rows) * hidden, row0 * 4 * hidden);
+            let c_before = if t > 0 { &cells[states.start - n..states.end - n] } else { &c0[states.start..states.end] };
+            let step = [&acts[t * g + gates..][..rows * 4 * hidden], c_before, &cells[states.clone()], &grad[states]];
+            // SAFETY: the part owns its scratch block (`rows * w` from `row0 * hidden + rows *
+            // u0`), its units of its rows in both `dc` buffers, and its gate columns of its rows
+            // of step `t` in `d`; its rows of step `t + 1` in `d` were written completely before
+            // this step began (`each_step`).
             unsafe {
-                let dh = scratch_p.get().add(batch * u0);
+                let [dc_in, dc_out] =
+                    [dc_ptrs[s % 2], dc_ptrs[(s + 1) % 2]].map(|p| OutPtr(p.get().add(row0 * hidden)));
+                let dh = scratch_p.get().add(row0 * hidden + rows * u0);
                 let carried = t + 1 < steps;
                 if carried {
-                    let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g), g);
-                    let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), batch * w);
+                    let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g + gates), rows * 4 * hidden);
+                    let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), rows * w);
                     let (lhs, rhs) = ((d_next, (4 * hidden, 1)), (&w_hh[u0..], (hidden, 1)));
-                    product([batch, w, 4 * hidden], (dst, (w, 1)), false, lhs, rhs, Parallelism::None);
+                    product([rows, w, 4 * hidden], (dst, (w, 1)), false, lhs, rhs, Parallelism::None);
                 }
                 let dh = OutPtr(dh);
-                let outs = [OutPtr(d_p.get().add(t * g)), dc_out];
+                let outs = [OutPtr(d_p.get().add(t * g + gates)), dc_out];
                 backward_band(hidden, u0, w, carried, step, dh, dc_in, outs);
             }
         });
     }
-    // SAFETY: every step wrote all of its gate gradients (the bands cover `0..hidden`).
+    // SAFETY: every step wrote all of its gate gradients (the parts cover every row's units).
     unsafe { d.set_len(steps * g) };
     let (dh0, d_w_hh) = weight_and_state_grads((steps, batch, hidden), &d, out, h0, w_hh);
     let [even, odd] = dcs;

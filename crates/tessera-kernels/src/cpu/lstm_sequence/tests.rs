@@ -88,9 +88,9 @@ fn assert_close(what: &str, got: &[f64], want: &[f64]) {
     }
 }
 
-/// The kernels against the reference, in one band and in bands that split the units unevenly
-/// (for 40 units: widths 32 + 8 and 16 + 16 + 8), on a pool of 1 and of 2 threads, from a zero
-/// and a non-zero initial hidden state.
+/// The kernels against the reference, in one band, in bands that split the units unevenly (for
+/// 40 units: widths 32 + 8 and 16 + 16 + 8) and in bands of 2 and 3 row ranges (uneven for 4
+/// rows in 3), on a pool of 1 and of 2 threads, from a zero and a non-zero initial hidden state.
 #[test]
 fn matches_the_step_by_step_recurrence_in_every_banding() {
     // 128 units in one band: the block's rows (4 KiB of f64) are padded (`block_stride`).
@@ -111,13 +111,14 @@ fn check_against_reference(dims @ (steps, batch, hidden): Dims) {
         let want_grads = backward_reference(dims, [out, cells, acts, &h0, &c0, &w, &grad]);
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            for parts in [1, 2, 3] {
+            let splits = [1, 2, 3].map(|count| unit_parts(batch, hidden, count));
+            for parts in splits.into_iter().chain([2, 3].map(|count| row_parts(batch, hidden, count))) {
                 let (got, grads) = pool.install(|| {
-                    let got = forward(dims, parts, &proj, &h0, &c0, &w);
-                    let grads = backward(dims, parts, [&got[0], &got[1], &got[2], &h0, &c0, &w, &grad]);
+                    let got = forward(dims, &parts, &proj, &h0, &c0, &w);
+                    let grads = backward(dims, &parts, [&got[0], &got[1], &got[2], &h0, &c0, &w, &grad]);
                     (got, grads)
                 });
-                let case = format!("{dims:?} in {parts} bands on {threads} threads, h0 zero: {}", h0[0] == 0.0);
+                let case = format!("{dims:?} in parts {parts:?} on {threads} threads, h0 zero: {}", h0[0] == 0.0);
                 for (name, (g, w)) in ["out", "cells", "acts"].iter().zip(got.iter().zip(&want)) {
                     assert_close(&format!("{name}, {case}"), g, w);
                 }
@@ -129,12 +130,43 @@ fn check_against_reference(dims @ (steps, batch, hidden): Dims) {
     }
 }
 
+fn units(parts: &[Part]) -> Vec<(usize, usize)> {
+    parts.iter().map(|p| (p.u0, p.w)).collect()
+}
+
+fn rows(parts: &[Part]) -> Vec<(usize, usize)> {
+    parts.iter().map(|p| (p.row0, p.rows)).collect()
+}
+
 #[test]
-fn bands_cover_the_units_in_widths_of_16() {
-    assert_eq!(unit_bands(256, 2), [(0, 128), (128, 128)]);
-    assert_eq!(unit_bands(40, 3), [(0, 16), (16, 16), (32, 8)]);
-    assert_eq!(unit_bands(7, 1), [(0, 7)]);
-    assert_eq!(unit_bands(0, 2), [(0, 0)]);
+fn unit_bands_cover_the_units_in_widths_of_16() {
+    assert_eq!(units(&unit_parts(5, 256, 2)), [(0, 128), (128, 128)]);
+    assert_eq!(units(&unit_parts(5, 40, 3)), [(0, 16), (16, 16), (32, 8)]);
+    assert_eq!(units(&unit_parts(5, 7, 1)), [(0, 7)]);
+    assert_eq!(units(&unit_parts(5, 0, 2)), [(0, 0)]);
+    assert!(unit_parts(5, 256, 2).iter().all(|p| (p.row0, p.rows) == (0, 5)));
+}
+
+#[test]
+fn row_bands_cover_the_rows_with_every_unit() {
+    assert_eq!(rows(&row_parts(32, 8, 2)), [(0, 16), (16, 16)]);
+    assert_eq!(rows(&row_parts(7, 8, 3)), [(0, 2), (2, 2), (4, 3)]);
+    assert_eq!(rows(&row_parts(2, 8, 3)), [(0, 1), (1, 1)]);
+    assert_eq!(rows(&row_parts(0, 8, 2)), [(0, 0)]);
+    assert!(row_parts(7, 8, 3).iter().all(|p| (p.u0, p.w) == (0, 8)));
+}
+
+/// Two threads split the LSTM layer's step (batch 32) by rows, a batch of 8 by units, and one
+/// thread not at all.
+#[test]
+fn the_split_follows_the_rows_a_thread_gets() {
+    let on = |threads: usize, batch: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| split(batch, 256))
+    };
+    assert_eq!(on(2, 32), row_parts(32, 256, 2));
+    assert_eq!(on(2, 8), unit_parts(8, 256, 2));
+    assert_eq!(on(1, 32), unit_parts(32, 256, 1));
 }
 
 #[test]
@@ -156,17 +188,17 @@ fn each_step_runs_every_band_once_after_the_step_before() {
     let steps = 60;
     for threads in [1, 2, 3] {
         for parts in [2, 3] {
-            let bands: Vec<(usize, usize)> = (0..parts).map(|b| (16 * b, 16)).collect();
+            let bands = unit_parts(1, 16 * parts, parts);
             let finished: Vec<AtomicUsize> = (0..steps).map(|_| AtomicUsize::new(0)).collect();
             let runs: Vec<AtomicUsize> = (0..steps * parts).map(|_| AtomicUsize::new(0)).collect();
             let early = AtomicUsize::new(0);
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
-                each_step(steps, &bands, |s, u0, _| {
+                each_step(steps, &bands, |s, i| {
                     if s > 0 && finished[s - 1].load(SeqCst) != parts {
                         early.fetch_add(1, SeqCst);
                     }
-                    runs[s * parts + u0 / 16].fetch_add(1, SeqCst);
+                    runs[s * parts + i].fetch_add(1, SeqCst);
                     finished[s].fetch_add(1, SeqCst);
                 })
             });
@@ -177,36 +209,56 @@ fn each_step_runs_every_band_once_after_the_step_before() {
     }
 }
 
-/// A band that panics ends the sequence with that panic on every pool size, where the other
-/// worker would otherwise wait for the band's step forever.
+/// Bands of rows run each one's steps once and in order, without waiting for each other.
 #[test]
-fn each_step_passes_a_bands_panic_on() {
+fn each_step_runs_each_row_bands_steps_in_order() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let steps = 60;
     for threads in [1, 2, 3] {
+        let parts = row_parts(3, 16, 3);
+        let next: Vec<AtomicUsize> = parts.iter().map(|_| AtomicUsize::new(0)).collect();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let outcome = pool.install(|| {
-            std::panic::catch_unwind(|| {
-                each_step(40, &[(0, 16), (16, 16)], |s, u0, _| {
-                    if s == 20 && u0 == 16 {
-                        panic!("band failed");
-                    }
-                })
+        pool.install(|| {
+            each_step(steps, &parts, |s, i| {
+                assert_eq!(next[i].swap(s + 1, SeqCst), s, "part {i} ran step {s} out of order");
             })
         });
-        let message = outcome.expect_err("the panic reaches the caller");
-        assert_eq!(message.downcast_ref::<&str>(), Some(&"band failed"), "{threads} threads");
+        assert!(next.iter().all(|n| n.load(SeqCst) == steps), "{threads} threads: a part skipped a step");
+    }
+}
+
+/// A part that panics ends the sequence with that panic on every pool size, where another
+/// worker would otherwise wait for the band's step forever.
+#[test]
+fn each_step_passes_a_parts_panic_on() {
+    for parts in [unit_parts(1, 32, 2), row_parts(2, 32, 2)] {
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let outcome = pool.install(|| {
+                std::panic::catch_unwind(|| {
+                    each_step(40, &parts, |s, i| {
+                        if s == 20 && i == 1 {
+                            panic!("part failed");
+                        }
+                    })
+                })
+            });
+            let message = outcome.expect_err("the panic reaches the caller");
+            assert_eq!(message.downcast_ref::<&str>(), Some(&"part failed"), "{parts:?} on {threads} threads");
+        }
     }
 }
 
 /// One step, one unit, empty batches and zero-width states pass through without a product.
 #[test]
 fn degenerate_shapes() {
-    let [out, cells, acts] = forward((1, 0, 3), 1, &[], &[], &[], &[0.5; 36]);
+    let [out, cells, acts] = forward((1, 0, 3), &unit_parts(0, 3, 1), &[], &[], &[], &[0.5; 36]);
     assert!(out.is_empty() && cells.is_empty() && acts.is_empty());
-    let grads = backward((1, 0, 3), 1, [&[], &[], &[], &[], &[], &[0.5; 36], &[]]);
+    let grads = backward((1, 0, 3), &unit_parts(0, 3, 1), [&[], &[], &[], &[], &[], &[0.5; 36], &[]]);
     assert_eq!(grads.each_ref().map(|v| v.len()), [0, 0, 0, 36]);
     assert!(grads[3].iter().all(|&v| v == 0.0));
     let dims = (1, 1, 1);
-    let got = forward(dims, 1, &[0.1, 0.2, 0.3, 0.4], &[0.5], &[0.6], &[1.0, -1.0, 0.5, 2.0]);
+    let got = forward(dims, &unit_parts(1, 1, 1), &[0.1, 0.2, 0.3, 0.4], &[0.5], &[0.6], &[1.0, -1.0, 0.5, 2.0]);
     let want = forward_reference(dims, &[0.1, 0.2, 0.3, 0.4], &[0.5], &[0.6], &[1.0, -1.0, 0.5, 2.0]);
     for (g, w) in got.iter().zip(&want) {
         assert_close("one unit", g, w);
