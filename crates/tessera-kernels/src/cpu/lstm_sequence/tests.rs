@@ -93,8 +93,9 @@ fn assert_close(what: &str, got: &[f64], want: &[f64]) {
 /// rows in 3), on a pool of 1 and of 2 threads, from a zero and a non-zero initial hidden state.
 #[test]
 fn matches_the_step_by_step_recurrence_in_every_banding() {
-    // 128 units in one band: the block's rows (4 KiB of f64) are padded (`block_stride`).
-    for dims in [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33), (2, 2, 128)] {
+    // 128 units in one band: the block's rows (4 KiB of f64) are padded (`block_stride`); a
+    // batch of 32 in row bands of 16, as `split` cuts it on two threads.
+    for dims in [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33), (2, 2, 128), (3, 32, 96)] {
         check_against_reference(dims);
     }
 }
