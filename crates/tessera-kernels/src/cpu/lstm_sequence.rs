@@ -101,8 +101,9 @@ struct Part {
 /// worth running in parallel. With at least 16 rows a thread, by rows: a step's product reads
 /// only its own rows' previous state, so each part is a sequence of its own and no step waits for
 /// another thread. Otherwise by bands of at least 16 units of every row, each step waiting for the
-/// whole step before, whose state lies half in the other core's cache. Measured on the LSTM
-/// layer's step (batch 32, 256 units, two threads): see `benches/README.md`, "Rows, not units".
+/// whole step before, whose state lies half in the other core's cache. The LSTM layer's step
+/// (batch 32, 256 units) on two threads: see "The LSTM layer on the Zen 5" in
+/// `benches/README.md`.
 fn split(batch: usize, hidden: usize) -> Vec<Part> {
     let threads = rayon::current_num_threads();
     let flops = batch.saturating_mul(4 * hidden).saturating_mul(hidden);
@@ -155,23 +156,22 @@ fn each_step(steps: usize, parts: &[Part], part: impl Fn(usize, usize) + Sync) {
         (0..parts.len()).into_par_iter().for_each(|i| (0..steps).for_each(|s| part(s, i)));
         return;
     }
-    let bands = parts;
     // Per band, how many of its steps have been claimed; and how many (step, band) pairs have
     // finished, in step order.
-    let claimed: Vec<AtomicUsize> = bands.iter().map(|_| AtomicUsize::new(0)).collect();
+    let claimed: Vec<AtomicUsize> = parts.iter().map(|_| AtomicUsize::new(0)).collect();
     let finished = AtomicUsize::new(0);
     // Set by a band that panics, so that the other workers stop waiting for it and the join
     // passes the panic on instead of spinning forever.
     let abandoned = AtomicBool::new(false);
-    let parts = bands.len();
+    let count = parts.len();
     par::rearm();
-    (0..parts).into_par_iter().for_each(|worker| {
+    (0..count).into_par_iter().for_each(|worker| {
         for s in 0..steps {
-            if !par::spin_until(&finished, s * parts, &abandoned) {
+            if !par::spin_until(&finished, s * count, &abandoned) {
                 return;
             }
-            for i in 0..parts {
-                let b = (worker + i) % parts;
+            for i in 0..count {
+                let b = (worker + i) % count;
                 // A worker that reaches step `s` has tried every band of step `s - 1`, so each
                 // band's count is at least `s` here: the exchange succeeds for one worker only.
                 if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
