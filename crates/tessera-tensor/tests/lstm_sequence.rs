@@ -53,8 +53,8 @@ fn composed(proj: &Tensor, h0: &Tensor, c0: &Tensor, w: &Tensor, grad: &Tensor) 
 
 fn run(proj: &Tensor, h0: &Tensor, c0: &Tensor, w: &Tensor, grad: &Tensor) -> Result<[Tensor; 7]> {
     let (out, cells, acts) = Tensor::lstm_sequence(proj, h0, c0, w)?;
-    let (d, dh0, dc0, d_w) = Tensor::lstm_sequence_backward(&out, &cells, &acts, h0, c0, w, grad)?;
-    Ok([out, cells, acts, d, dh0, dc0, d_w])
+    let (d, dh0, dc0, d_w) = Tensor::lstm_sequence_backward(&out, &cells, &acts, h0, c0, w, grad, true)?;
+    Ok([out, cells, acts, d, dh0.expect("asked for"), dc0, d_w])
 }
 
 fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f64) {
@@ -113,6 +113,28 @@ fn half_dtypes_compose_the_steps() -> Result<()> {
     Ok(())
 }
 
+/// Without `h0`'s gradient, the kernel (f32) and the composed steps (f16) return `None` for it
+/// and the other gradients bit for bit as with it.
+#[test]
+fn h0_gradient_only_when_asked_for() -> Result<()> {
+    let (steps, b, h) = (3, 2, 8);
+    for dtype in [DType::F32, DType::F16] {
+        let dims: [&[usize]; 5] = [&[steps, b, 4 * h], &[b, h], &[b, h], &[4 * h, h], &[steps + 1, b, h]];
+        let [proj, h0, c0, w, grad] =
+            std::array::from_fn(|i| tensor(dims[i], 20 + i as u64, -0.5, 0.5).to_dtype(dtype).unwrap());
+        let (out, cells, acts) = Tensor::lstm_sequence(&proj, &h0, &c0, &w)?;
+        let with = Tensor::lstm_sequence_backward(&out, &cells, &acts, &h0, &c0, &w, &grad, true)?;
+        let without = Tensor::lstm_sequence_backward(&out, &cells, &acts, &h0, &c0, &w, &grad, false)?;
+        assert!(with.1.is_some() && without.1.is_none(), "{dtype}");
+        for (name, (a, b)) in
+            [("d_proj", (&with.0, &without.0)), ("dc0", (&with.2, &without.2)), ("d_w_hh", (&with.3, &without.3))]
+        {
+            assert_eq!(a.to_vec_f64()?, b.to_vec_f64()?, "{dtype} {name}");
+        }
+    }
+    Ok(())
+}
+
 fn zeros(dims: &[usize], dtype: DType) -> Tensor {
     Tensor::zeros(dims.to_vec(), dtype, &CPU).unwrap()
 }
@@ -148,13 +170,16 @@ fn bad_operands_are_errors_naming_them() {
 
     let (out, cells, acts) = Tensor::lstm_sequence(&p, &s, &s, &w).unwrap();
     let grad_error = |g: &Tensor| {
-        Tensor::lstm_sequence_backward(&out, &cells, &acts, &s, &s, &w, g).map(drop).expect_err("an error").to_string()
+        Tensor::lstm_sequence_backward(&out, &cells, &acts, &s, &s, &w, g, true)
+            .map(drop)
+            .expect_err("an error")
+            .to_string()
     };
     assert_eq!(
         grad_error(&zeros(&[3, 2, 2], f)),
         "lstm_sequence_backward: grad has shape [3, 2, 2], expected [4, 2, 2]"
     );
-    let short = Tensor::lstm_sequence_backward(&out, &cells.narrow(0, 0, 2).unwrap(), &acts, &s, &s, &w, &out);
+    let short = Tensor::lstm_sequence_backward(&out, &cells.narrow(0, 0, 2).unwrap(), &acts, &s, &s, &w, &out, true);
     assert_eq!(
         short.map(drop).unwrap_err().to_string(),
         "lstm_sequence_backward: cells has shape [2, 2, 2], expected [3, 2, 2]"

@@ -57,7 +57,8 @@ pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result
 /// The whole backward recurrence: `inputs` are `[out, cells, acts, h0, c0, w_hh, grad]`, the
 /// forward's outputs and inputs and the gradient of `out` (see [`LstmSequenceBackwardPlan`]).
 /// Returns contiguous `[d_proj, dh0, dc0, d_w_hh]`: the gradients of the projection (which is
-/// also every step's gate gradient), of the initial states and of the recurrent weight.
+/// also every step's gate gradient), of the initial states and of the recurrent weight; `dh0`
+/// empty unless the plan's `initial_hidden_grad`.
 pub fn lstm_sequence_backward(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuffer; 7]) -> Result<[CpuBuffer; 4]> {
     expect_dtype("lstm_sequence_backward", plan.dtype, &inputs)?;
     macro_rules! native {
@@ -69,7 +70,7 @@ pub fn lstm_sequence_backward(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuff
             }
             let parts = split(plan.batch, plan.hidden);
             let saved: [&[_]; 7] = std::array::from_fn(|i| &*values[i]);
-            backward(plan.dims(), &parts, saved).map(CpuBuffer::from)
+            backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from)
         }};
     }
     Ok(match inputs[0] {
@@ -242,6 +243,9 @@ fn forward<T: GemmElem + FloatMath>(
             strides.iter().scan(0, |at, &s| Some(std::mem::replace(at, *at + hidden * s))).collect();
         let (_w_t, w_t_p) = uninit::<T>(hidden * strides.iter().sum::<usize>());
         let (_scratch, scratch_p) = uninit::<T>(g);
+        // With the default initial state, all zeros, step 0's product is zeros: one of the
+        // sequence's products skipped (as the weight's gradient skips its step-0 term).
+        let h0_zero = h0.iter().all(|&v| v == T::ZERO);
         each_step(steps, parts, |t, i| {
             let (Part { row0, rows, u0, w }, stride) = (parts[i], strides[i]);
             // SAFETY: the steps before `t` wrote this part's rows of `out` and `cells` up to step
@@ -267,14 +271,12 @@ fn forward<T: GemmElem + FloatMath>(
                 let rhs = std::slice::from_raw_parts(block, hidden * stride);
                 let scratch = scratch_p.get().add(row0 * 4 * hidden + rows * 4 * u0);
                 let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), rows * 4 * w);
-                product(
-                    [rows, 4 * w, hidden],
-                    (dst, (4 * w, 1)),
-                    false,
-                    (h_prev, (hidden, 1)),
-                    (rhs, (stride, 1)),
-                    Parallelism::None,
-                );
+                if t == 0 && h0_zero {
+                    dst.fill(MaybeUninit::new(T::ZERO));
+                } else {
+                    let (lhs, rhs) = ((h_prev, (hidden, 1)), (rhs, (stride, 1)));
+                    product([rows, 4 * w, hidden], (dst, (4 * w, 1)), false, lhs, rhs, Parallelism::None);
+                }
                 let h_gates = std::slice::from_raw_parts(scratch, rows * 4 * w);
                 let at = [t * n + row0 * hidden, t * n + row0 * hidden, t * g + row0 * 4 * hidden];
                 let outs = [out_p.get().add(at[0]), cells_p.get().add(at[1]), acts_p.get().add(at[2])];

@@ -179,6 +179,9 @@ pub struct LstmSequenceBackwardPlan {
     pub dtype: DType,
     /// Views of `out`, `cells`, `acts`, `h0`, `c0`, `w_hh`, `grad`, in that order.
     pub inputs: [Layout; 7],
+    /// Whether to compute `h0`'s gradient (true from [`LstmSequenceBackwardPlan::new`]): a
+    /// product as large as one step's, skipped when the initial state is a constant.
+    pub initial_hidden_grad: bool,
 }
 
 impl LstmSequenceBackwardPlan {
@@ -197,7 +200,8 @@ impl LstmSequenceBackwardPlan {
         for ((name, want), a) in expected.into_iter().zip([0, 1, 3, 4, 5, 6].map(|i| &args[i])) {
             expect_dims(SEQUENCE_BACKWARD, name, a.layout.shape(), want)?;
         }
-        Ok(LstmSequenceBackwardPlan { steps, batch, hidden, dtype, inputs: args.map(|a| a.layout.clone()) })
+        let inputs = args.map(|a| a.layout.clone());
+        Ok(LstmSequenceBackwardPlan { steps, batch, hidden, dtype, inputs, initial_hidden_grad: true })
     }
 
     /// `(steps, batch, hidden)`.

@@ -19,8 +19,9 @@ pub(crate) fn lstm_sequence(proj: &Var, h0: &Var, c0: &Var, w_hh: &Var) -> Resul
     let saved = [&out, h0.tensor(), c0.tensor(), w_hh.tensor()].map(Tensor::clone);
     let rule = move |ctx: &BackwardCtx<'_>| -> tessera_autograd::Result<InputGrads> {
         let [out, h0, c0, w_hh] = &saved;
-        let (d_proj, dh0, dc0, d_w_hh) = Tensor::lstm_sequence_backward(out, &cells, &acts, h0, c0, w_hh, ctx.grad)?;
-        Ok(vec![Some(d_proj), Some(dh0), Some(dc0), Some(d_w_hh)])
+        let grads = Tensor::lstm_sequence_backward(out, &cells, &acts, h0, c0, w_hh, ctx.grad, ctx.needs(1))?;
+        let (d_proj, dh0, dc0, d_w_hh) = grads;
+        Ok(vec![Some(d_proj), dh0, Some(dc0), Some(d_w_hh)])
     };
     Ok(Var::from_op("lstm_sequence", out, &[proj, h0, c0, w_hh], Some(Box::new(rule))))
 }

@@ -155,8 +155,10 @@ impl Tensor {
     /// `cells` and `acts`, its inputs `h0`, `c0` and `w_hh`, and `grad`, the gradient of `out`
     /// (`[steps + 1, batch, hidden]`, any layout), returns `(d_proj, dh0, dc0, d_w_hh)`, the
     /// gradients of `proj` (which is every step's gate gradient), of the initial states and of
-    /// the recurrent weight. Each step is [`Tensor::lstm_cell_backward`], with the hidden
-    /// state's gradient carried back through `w_hh`. Devices and errors as the forward.
+    /// the recurrent weight. `dh0` costs a product as large as a step's and is `None` unless
+    /// `want_dh0` (an initial state that is a constant needs none). Each step is
+    /// [`Tensor::lstm_cell_backward`], with the hidden state's gradient carried back through
+    /// `w_hh`. Devices and errors as the forward.
     ///
     /// ```
     /// use tessera_tensor::{Device, Tensor};
@@ -166,13 +168,15 @@ impl Tensor {
     /// let w_hh = Tensor::from_vec(vec![0.5f64, -0.5, 0.25, 1.0], [4, 1], &dev)?;
     /// let (out, cells, acts) = Tensor::lstm_sequence(&proj, &h0, &c0, &w_hh)?;
     /// let grad = Tensor::ones([3, 1, 1], proj.dtype(), &dev)?;
-    /// let (d_proj, dh0, dc0, d_w_hh) = Tensor::lstm_sequence_backward(&out, &cells, &acts, &h0, &c0, &w_hh, &grad)?;
+    /// let (d_proj, dh0, dc0, d_w_hh) = Tensor::lstm_sequence_backward(&out, &cells, &acts, &h0, &c0, &w_hh, &grad, true)?;
+    /// let dh0 = dh0.expect("asked for");
     /// assert_eq!((d_proj.dims(), dh0.dims(), dc0.dims(), d_w_hh.dims()), (&[2, 1, 4][..], &[1, 1][..], &[1, 1][..], &[4, 1][..]));
     /// // h0 is 0, so only step 1's product adds to the weight's gradient: d_w_hh = d_proj[1]ᵀ h_1.
     /// let (d, h1) = (d_proj.to_vec::<f64>()?, out.to_vec::<f64>()?[0]);
     /// assert_eq!(d_w_hh.to_vec::<f64>()?, d[4..].iter().map(|g| g * h1).collect::<Vec<_>>());
     /// # Ok::<(), tessera_tensor::Error>(())
     /// ```
+    #[allow(clippy::too_many_arguments)]
     pub fn lstm_sequence_backward(
         out: &Tensor,
         cells: &Tensor,
@@ -181,16 +185,20 @@ impl Tensor {
         c0: &Tensor,
         w_hh: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+        want_dh0: bool,
+    ) -> Result<(Tensor, Option<Tensor>, Tensor, Tensor)> {
         let saved = [out, cells, acts, h0, c0, w_hh, grad];
-        let plan = LstmSequenceBackwardPlan::new(saved.map(Tensor::arg))?;
+        let plan = LstmSequenceBackwardPlan {
+            initial_hidden_grad: want_dh0,
+            ..LstmSequenceBackwardPlan::new(saved.map(Tensor::arg))?
+        };
         let (steps, batch, hidden) = plan.dims();
         let storages = saved.map(Tensor::storage);
         if let Some([d, dh0, dc0, d_w]) = Storage::lstm_sequence_backward(&plan, storages.each_ref().map(|s| &**s))? {
             let state = Shape::new(vec![batch, hidden]);
             return Ok((
                 Tensor::from_storage(d, [steps, batch, 4 * hidden]),
-                Tensor::from_storage(dh0, state.clone()),
+                want_dh0.then(|| Tensor::from_storage(dh0, state.clone())),
                 Tensor::from_storage(dc0, state),
                 Tensor::from_storage(d_w, [4 * hidden, hidden]),
             ));
@@ -207,7 +215,7 @@ impl Tensor {
                 None => at(grad, t)?,
             };
             let (d, dc_prev) = Tensor::lstm_cell_backward(&at(acts, t)?, &c_prev, &at(cells, t)?, &dh, &dc)?;
-            dh_carried = Some(d.matmul(w_hh)?);
+            dh_carried = if t > 0 || want_dh0 { Some(d.matmul(w_hh)?) } else { None };
             dc = dc_prev;
             d_steps.push(d);
         }
@@ -216,7 +224,6 @@ impl Tensor {
         let h_prev =
             Tensor::cat(&[h0.unsqueeze(0)?, out.narrow(0, 0, steps - 1)?], 0)?.reshape([steps * batch, hidden])?;
         let d_w = d_proj.reshape([steps * batch, 4 * hidden])?.t()?.matmul(&h_prev)?;
-        let dh0 = dh_carried.expect("the plan has at least one step");
-        Ok((d_proj, dh0, dc, d_w))
+        Ok((d_proj, dh_carried, dc, d_w))
     }
 }

@@ -17,6 +17,7 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     (steps, batch, hidden): Dims,
     parts: &[Part],
     saved: [&[T]; 7],
+    initial_hidden_grad: bool,
 ) -> [Vec<T>; 4] {
     let [out, cells, acts, h0, c0, w_hh, grad] = saved;
     let (n, g) = (batch * hidden, batch * 4 * hidden);
@@ -56,7 +57,8 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     }
     // SAFETY: every step wrote all of its gate gradients (the parts cover every row's units).
     unsafe { d.set_len(steps * g) };
-    let (dh0, d_w_hh) = weight_and_state_grads((steps, batch, hidden), &d, out, h0, w_hh);
+    let dh0 = if initial_hidden_grad { initial_hidden_grad_of(batch, hidden, &d, w_hh) } else { Vec::new() };
+    let d_w_hh = weight_grad((steps, batch, hidden), &d, out, h0);
     let [even, odd] = dcs;
     let dc0 = if steps % 2 == 0 { even } else { odd };
     [d, dh0, dc0, d_w_hh]
@@ -110,24 +112,26 @@ multiversion! {
     }
 }
 
-/// `dh0 = d_0 @ w_hh` and `d_w_hh = Σ_t d_tᵀ @ h_{t-1}`, from the gate gradients `d`
-/// (`[steps, batch, 4 * hidden]`), the hidden states in `out` and `h0`. Steps 1 onwards are one
-/// product over `(steps - 1) * batch` rows of `out`; step 0's term is added onto it unless `h0`
-/// is all zeros (the default initial state), when it adds nothing.
-fn weight_and_state_grads<T: GemmElem + FloatMath>(
-    (steps, batch, hidden): Dims,
-    d: &[T],
-    out: &[T],
-    h0: &[T],
-    w_hh: &[T],
-) -> (Vec<T>, Vec<T>) {
+fn matrix(rows: usize, cols: usize) -> Layout {
+    Layout::contiguous(Shape::new(vec![rows, cols]))
+}
+
+fn product_of<T: GemmElem>(a: &[T], al: &Layout, b: &[T], bl: &Layout) -> Vec<T> {
+    let shape = MatmulShape::new("lstm_sequence_backward", al, bl).expect("matrix shapes agree");
+    batched(a, al, b, bl, &shape, None)
+}
+
+/// `dh0 = d_0 @ w_hh`, from step 0's gate gradients, the first `batch` rows of `d`.
+fn initial_hidden_grad_of<T: GemmElem>(batch: usize, hidden: usize, d: &[T], w_hh: &[T]) -> Vec<T> {
+    product_of(&d[..batch * 4 * hidden], &matrix(batch, 4 * hidden), w_hh, &matrix(4 * hidden, hidden))
+}
+
+/// `d_w_hh = Σ_t d_tᵀ @ h_{t-1}`, from the gate gradients `d` (`[steps, batch, 4 * hidden]`), the
+/// hidden states in `out` and `h0`. Steps 1 onwards are one product over `(steps - 1) * batch`
+/// rows of `out`; step 0's term is added onto it unless `h0` is all zeros (the default initial
+/// state), when it adds nothing.
+fn weight_grad<T: GemmElem + FloatMath>((steps, batch, hidden): Dims, d: &[T], out: &[T], h0: &[T]) -> Vec<T> {
     let (n, g) = (batch * hidden, batch * 4 * hidden);
-    let matrix = |rows: usize, cols: usize| Layout::contiguous(Shape::new(vec![rows, cols]));
-    let product_of = |a: &[T], al: &Layout, b: &[T], bl: &Layout| {
-        let shape = MatmulShape::new("lstm_sequence_backward", al, bl).expect("matrix shapes agree");
-        batched(a, al, b, bl, &shape, None)
-    };
-    let dh0 = product_of(&d[..g], &matrix(batch, 4 * hidden), w_hh, &matrix(4 * hidden, hidden));
     // The weight's gradient is made transposed, `outᵀ @ d` (`[hidden, 4 * hidden]`), then
     // transposed back: as `dᵀ @ out`, gemm packs `d` from rows `4 * hidden` apart (4 KiB for 256
     // units), which cost more than the transpose of the smaller result.
@@ -140,6 +144,5 @@ fn weight_and_state_grads<T: GemmElem + FloatMath>(
         let (lhs, rhs) = ((h0, (1, hidden)), (&d[..g], (4 * hidden, 1)));
         product([hidden, 4 * hidden, batch], (as_uninit(&mut d_w_t), (4 * hidden, 1)), true, lhs, rhs, par);
     }
-    let d_w = strided_values(&d_w_t, &matrix(hidden, 4 * hidden).transpose(0, 1).expect("rank 2")).into_owned();
-    (dh0, d_w)
+    strided_values(&d_w_t, &matrix(hidden, 4 * hidden).transpose(0, 1).expect("rank 2")).into_owned()
 }

@@ -116,7 +116,7 @@ fn check_against_reference(dims @ (steps, batch, hidden): Dims) {
             for parts in splits.into_iter().chain([2, 3].map(|count| row_parts(batch, hidden, count))) {
                 let (got, grads) = pool.install(|| {
                     let got = forward(dims, &parts, &proj, &h0, &c0, &w);
-                    let grads = backward(dims, &parts, [&got[0], &got[1], &got[2], &h0, &c0, &w, &grad]);
+                    let grads = backward(dims, &parts, [&got[0], &got[1], &got[2], &h0, &c0, &w, &grad], true);
                     (got, grads)
                 });
                 let case = format!("{dims:?} in parts {parts:?} on {threads} threads, h0 zero: {}", h0[0] == 0.0);
@@ -127,6 +127,13 @@ fn check_against_reference(dims @ (steps, batch, hidden): Dims) {
                     assert_close(&format!("{name}, {case}"), g, w);
                 }
             }
+        }
+        // Without `h0`'s gradient: the others unchanged, `dh0` empty.
+        let parts = unit_parts(batch, hidden, 1);
+        let grads = backward(dims, &parts, [out, cells, acts, &h0, &c0, &w, &grad], false);
+        assert!(grads[1].is_empty());
+        for (name, i) in [("d_proj", 0), ("dc0", 2), ("d_w_hh", 3)] {
+            assert_close(&format!("{name} of {dims:?} without dh0"), &grads[i], &want_grads[i]);
         }
     }
 }
@@ -255,7 +262,7 @@ fn each_step_passes_a_parts_panic_on() {
 fn degenerate_shapes() {
     let [out, cells, acts] = forward((1, 0, 3), &unit_parts(0, 3, 1), &[], &[], &[], &[0.5; 36]);
     assert!(out.is_empty() && cells.is_empty() && acts.is_empty());
-    let grads = backward((1, 0, 3), &unit_parts(0, 3, 1), [&[], &[], &[], &[], &[], &[0.5; 36], &[]]);
+    let grads = backward((1, 0, 3), &unit_parts(0, 3, 1), [&[], &[], &[], &[], &[], &[0.5; 36], &[]], true);
     assert_eq!(grads.each_ref().map(|v| v.len()), [0, 0, 0, 36]);
     assert!(grads[3].iter().all(|&v| v == 0.0));
     let dims = (1, 1, 1);
