@@ -77,9 +77,9 @@ pub(crate) fn exp_flushed_f32(x: f32) -> f32 {
 /// `ln(1 + f) = f - f^2 / 2 + f^3 R(f)`, `R` a degree-6 minimax polynomial, and `e ln2` added in
 /// two parts so that no rounding of `ln2` shows. `e` and `m` come from one integer subtraction:
 /// the bits of `x` less those of `sqrt(1/2)`, shifted, are `e`, with no compare on `m`; the
-/// special inputs (zero, negative, infinite, NaN) are one range test. About 20% faster than
-/// halving `m` above `sqrt(2)` under a compare and testing each special value (1M values, one
-/// Zen 5 thread: 0.28 -> 0.23 ms), with the same results.
+/// special inputs (zero, negative, infinite, NaN) are one range test. Against halving `m` above
+/// `sqrt(2)` under a compare and testing each special value, 1M values on one Zen 5 thread: the
+/// loop alone 0.28 -> 0.23 ms, `Tensor::log` 288 -> 261 µs.
 #[inline(always)]
 pub(crate) fn ln_f32(x: f32) -> f32 {
     const R: [f32; 7] =
