@@ -164,6 +164,30 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `acc += (a + b) + (c + d)`, element by element (each line at least as long as `acc`).
+    fn add4_assign_f32<>(acc: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32]) where
+    {
+        let n = acc.len();
+        let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
+        for j in 0..n {
+            acc[j] += (a[j] + b[j]) + (c[j] + d[j]);
+        }
+    }
+}
+
+multiversion! {
+    /// As [`add4_assign_f32`].
+    fn add4_assign_f64<>(acc: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64]) where
+    {
+        let n = acc.len();
+        let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
+        for j in 0..n {
+            acc[j] += (a[j] + b[j]) + (c[j] + d[j]);
+        }
+    }
+}
+
 /// A value picked from two without a branch, through bit masks: data-dependent picks (masks,
 /// dropout, running maxima) then vectorise instead of mispredicting, and LLVM does not turn
 /// them back into branches as it does plain selects.
