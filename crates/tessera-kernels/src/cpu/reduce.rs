@@ -118,14 +118,14 @@ where
 
 pub(super) fn sum_lines_f32(data: &[f32], l: Lines) -> Vec<f32> {
     fold_lines(data, l, 0.0, simd::sum_f32, |acc, lines| match lines {
-        [a, b, c, d] => simd::add4_assign_f32(acc, a, b, c, d),
+        [a, b, c, d] => simd::add4_assign(acc, a, b, c, d),
         _ => lines.iter().for_each(|x| simd::add_assign_f32(acc, x)),
     })
 }
 
 fn sum_lines_f64(data: &[f64], l: Lines) -> Vec<f64> {
     fold_lines(data, l, 0.0, simd::sum_f64, |acc, lines| match lines {
-        [a, b, c, d] => simd::add4_assign_f64(acc, a, b, c, d),
+        [a, b, c, d] => simd::add4_assign(acc, a, b, c, d),
         _ => lines.iter().for_each(|x| simd::add_assign_f64(acc, x)),
     })
 }

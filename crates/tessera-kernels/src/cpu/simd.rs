@@ -5,6 +5,7 @@
 //! 256- or 512-bit registers on machines that have them without requiring `-C target-cpu=native`
 //! (on this project's AVX-512 Xeon the 512-bit copies made a GPT training step 13% faster).
 
+use super::unary::FloatMath;
 use std::mem::MaybeUninit;
 
 #[inline(always)]
@@ -166,24 +167,12 @@ multiversion! {
 
 multiversion! {
     /// `acc += (a + b) + (c + d)`, element by element (each line at least as long as `acc`).
-    fn add4_assign_f32<>(acc: &mut [f32], a: &[f32], b: &[f32], c: &[f32], d: &[f32]) where
+    fn add4_assign<T>(acc: &mut [T], a: &[T], b: &[T], c: &[T], d: &[T]) where T: FloatMath
     {
         let n = acc.len();
         let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
         for j in 0..n {
-            acc[j] += (a[j] + b[j]) + (c[j] + d[j]);
-        }
-    }
-}
-
-multiversion! {
-    /// As [`add4_assign_f32`].
-    fn add4_assign_f64<>(acc: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64]) where
-    {
-        let n = acc.len();
-        let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
-        for j in 0..n {
-            acc[j] += (a[j] + b[j]) + (c[j] + d[j]);
+            acc[j] = acc[j] + ((a[j] + b[j]) + (c[j] + d[j]));
         }
     }
 }
