@@ -18,7 +18,7 @@ use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;
 use super::matmul::{product, GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
 use super::par;
-use super::simd::multiversion;
+use super::simd::{multiversion, prefetch};
 use super::transpose::transpose_into;
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
@@ -313,8 +313,8 @@ multiversion! {
     ) where T: FloatMath
     {
         let [h_out, c_out, acts] = outs.map(|p| p.get().cast::<MaybeUninit<T>>());
-        for (b, (x, hg)) in x.chunks_exact(4 * hidden).zip(h_gates.chunks_exact(4 * w)).enumerate() {
-            let gate = |q: usize| &x[q * hidden + u0..q * hidden + u0 + w];
+        for (b, (xb, hg)) in x.chunks_exact(4 * hidden).zip(h_gates.chunks_exact(4 * w)).enumerate() {
+            let gate = |q: usize| &xb[q * hidden + u0..q * hidden + u0 + w];
             let band = |q: usize| &hg[q * w..(q + 1) * w];
             // SAFETY: row `b`'s units `u0..u0 + w` of each output lie inside it and belong to
             // this band alone (the caller's contract).
@@ -328,6 +328,10 @@ multiversion! {
                     row(h_out, hidden, u0),
                 )
             };
+            if let Some(next) = x.get((b + 1) * 4 * hidden..(b + 2) * 4 * hidden) {
+                (0..4).for_each(|q| prefetch(&next[q * hidden + u0..q * hidden + u0 + w]));
+                prefetch(&c_prev[(b + 1) * hidden + u0..(b + 1) * hidden + u0 + w]);
+            }
             let cp = &c_prev[b * hidden + u0..b * hidden + u0 + w];
             forward_units([0, 1, 2, 3].map(gate), [0, 1, 2, 3].map(band), cp, a, co, ho);
         }

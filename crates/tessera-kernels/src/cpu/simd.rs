@@ -68,6 +68,25 @@ macro_rules! multiversion {
 }
 pub(crate) use multiversion;
 
+/// Asks the CPU to start loading every cache line of `s` into L1 (a hint: it never faults and
+/// does nothing where the target has no prefetch instruction). For a kernel that walks rows of a
+/// buffer written long before, a few kilobytes apart: the hardware prefetchers stop at each gap,
+/// so each row's first loads would wait on the L3 or memory.
+#[inline(always)]
+pub(crate) fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let (p, bytes) = (s.as_ptr().cast::<i8>(), std::mem::size_of_val(s));
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: the address lies inside `s`, and a prefetch only hints.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
+
 multiversion! {
     fn map_into<T, U, F>(src: &[T], dst: &mut [MaybeUninit<U>], f: &F)
     where T: Copy, F: (Fn(T) -> U)

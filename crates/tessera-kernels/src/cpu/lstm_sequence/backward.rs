@@ -5,7 +5,7 @@
 use super::super::buffer::strided_values;
 use super::super::lstm::backward_units;
 use super::super::matmul::{as_uninit, batched, product, GemmElem, OutPtr};
-use super::super::simd::multiversion;
+use super::super::simd::{multiversion, prefetch};
 use super::super::unary::FloatMath;
 use super::{each_step, uninit, Dims, Part};
 use crate::plan::MatmulShape;
@@ -104,6 +104,12 @@ multiversion! {
                 }
             } else {
                 dh.copy_from_slice(&d_out[units.clone()]);
+            }
+            if b + 1 < batch {
+                let next = units.start + hidden..units.end + hidden;
+                let gates = &acts[(b + 1) * 4 * hidden..(b + 2) * 4 * hidden];
+                (0..4).for_each(|q| prefetch(&gates[q * hidden + u0..q * hidden + u0 + w]));
+                [c_prev, c, d_out].iter().for_each(|s| prefetch(&s[next.clone()]));
             }
             let a = &acts[b * 4 * hidden..(b + 1) * 4 * hidden];
             let gates = [0, 1, 2, 3].map(|q| &a[q * hidden + u0..q * hidden + u0 + w]);
