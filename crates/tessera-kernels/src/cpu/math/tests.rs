@@ -123,10 +123,14 @@ fn special_values() {
 #[test]
 fn exp_flushed_is_exp_down_to_the_normal_range_and_zero_below() {
     let inf = f32::INFINITY;
-    for x in [-86.0f32, -85.9, -40.0, -1.5, 0.0, 3.0, 88.0] {
+    let largest = f32::MAX.ln();
+    let edges = [-86.0f32, -85.9, -40.0, -1.5, 0.0, 3.0, 88.0, 88.5, largest, f32::from_bits(largest.to_bits() + 1)];
+    let in_range = spread().map(f32::from_bits).filter(|x| (-86.0..=88.8).contains(x));
+    for x in edges.into_iter().chain(in_range) {
         assert_eq!(exp_flushed_f32(x).to_bits(), exp_f32(x).to_bits(), "{x}");
-        assert!(exp_flushed_f32(x).is_normal(), "{x}");
+        assert!(exp_flushed_f32(x).is_normal() || exp_flushed_f32(x) == inf, "{x}");
     }
+    assert_eq!(exp_flushed_f32(largest), (f64::from(largest)).exp() as f32, "just below f32::MAX");
     for x in [-86.01f32, -87.5, -100.0, -1e30, -inf] {
         assert_eq!(exp_flushed_f32(x), 0.0, "{x}");
     }
