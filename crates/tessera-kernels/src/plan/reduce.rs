@@ -120,8 +120,11 @@ impl ReducePlan {
 }
 
 /// Puts the data in the order the reduction reads it: consecutive reduced dims stay in place
-/// (`[pre, red, post]`), others are permuted last (`[kept, red, 1]`). `dims` is sorted and
-/// distinct.
+/// (`[pre, red, post]`), others are permuted last (`[kept, red, 1]`). Among themselves the
+/// reduced dims are read in memory order (largest stride first; the order of a reduction's
+/// elements is free), so that reducing every dim of a dense view in any order, such as the
+/// batch-first view of a time-major sequence, reads its storage as it lies instead of copying it
+/// first. `dims` is sorted and distinct.
 fn read_order(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
     let all = layout.dims();
     // Saturating: in an input with an empty dim the other dims' product may pass a usize, and
@@ -130,13 +133,20 @@ fn read_order(layout: &Layout, dims: &[usize]) -> Result<(Layout, Lines)> {
     if dims.is_empty() {
         return Ok((layout.clone(), Lines { pre: layout.elem_count(), red: 1, post: 1 }));
     }
+    let mut reduced = dims.to_vec();
+    // Stable: dims of equal stride (size-1 dims among them) keep their order.
+    reduced.sort_by_key(|&d| std::cmp::Reverse(layout.strides()[d]));
     if dims.windows(2).all(|w| w[1] == w[0] + 1) {
         let (first, last) = (dims[0], dims[dims.len() - 1]);
         let lines = Lines { pre: prod(&all[..first]), red: prod(&all[first..=last]), post: prod(&all[last + 1..]) };
-        return Ok((layout.clone(), lines));
+        if reduced == dims {
+            return Ok((layout.clone(), lines));
+        }
+        let perm: Vec<usize> = (0..first).chain(reduced).chain(last + 1..layout.rank()).collect();
+        return Ok((layout.permute(&perm)?, lines));
     }
     let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
-    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
+    let perm: Vec<usize> = kept.iter().chain(&reduced).copied().collect();
     let pick = |ds: &[usize]| saturating_product(ds.iter().map(|&d| all[d]));
     let lines = Lines { pre: pick(&kept), red: pick(dims), post: 1 };
     Ok((layout.permute(&perm)?, lines))
@@ -166,6 +176,20 @@ mod tests {
         assert_eq!((p.lines, p.out_dtype), (Lines { pre: 2, red: 3, post: 4 }, DType::I64));
         let e = ReducePlan::reduce(ReduceOp::Mean, Arg::new(DType::I64, &l), &[], false).unwrap_err();
         assert_eq!(e.to_string(), "mean: dtype i64 is not supported (cast to a float dtype first)");
+    }
+
+    #[test]
+    fn reduced_dims_are_read_in_memory_order() {
+        // A time-major [35, 32, 8] buffer seen batch-first: every dim reduced reads it as it lies.
+        let batch_first = Layout::contiguous(Shape::new(vec![35, 32, 8])).transpose(0, 1).unwrap();
+        let p = ReducePlan::reduce(ReduceOp::Sum, Arg::new(DType::F32, &batch_first), &[], false).unwrap();
+        assert!(p.read.is_contiguous(), "{:?}", p.read);
+        assert_eq!(p.lines, Lines { pre: 1, red: 35 * 32 * 8, post: 1 });
+        // The kept dim stays first; the reduced ones, not consecutive, follow in memory order.
+        let l = Layout::contiguous(Shape::new(vec![4, 3, 2])).permute(&[2, 1, 0]).unwrap();
+        let p = ReducePlan::reduce(ReduceOp::Max, Arg::new(DType::F32, &l), &[0, 2], false).unwrap();
+        assert_eq!((p.read.dims(), p.read.strides()), (&[3usize, 4, 2][..], &[2usize, 6, 1][..]));
+        assert_eq!(p.lines, Lines { pre: 3, red: 8, post: 1 });
     }
 }
 
