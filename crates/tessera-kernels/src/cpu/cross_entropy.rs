@@ -6,6 +6,7 @@
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::half::Half;
+use super::lanes::max_lanes;
 use super::par;
 use super::simd::multiversion;
 use super::unary::FloatMath;
@@ -99,18 +100,8 @@ multiversion! {
     fn row_lse<T>(x: &[T]) -> T
     where T: FloatMath
     {
-        // Eight independent lanes for the maximum, so that the loop vectorises (a single running
-        // maximum or sum cannot be reordered by the compiler).
-        const L: usize = 8;
         let neg_inf = T::from_f32(f32::NEG_INFINITY);
-        let (chunks, rest) = (x.chunks_exact(L), x.chunks_exact(L).remainder());
-        let mut lanes = [neg_inf; L];
-        for c in chunks.clone() {
-            for k in 0..L {
-                lanes[k] = if c[k] > lanes[k] { c[k] } else { lanes[k] };
-            }
-        }
-        let max = lanes.iter().chain(rest).fold(neg_inf, |m, &v| if v > m { v } else { m });
+        let max = max_lanes(x);
         if max == T::from_f32(f32::INFINITY) {
             // exp(inf - inf) would be NaN; the result is infinite, or NaN if any element is.
             return if x.iter().any(|&v| super::buffer::is_nan(v)) { T::from_f32(f32::NAN) } else { max };

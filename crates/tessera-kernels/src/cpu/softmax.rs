@@ -1,7 +1,8 @@
 //! Softmax and log-softmax along one dim, numerically stable (the row maximum is subtracted).
 
-use super::buffer::{expect_dtype, is_nan, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::half::Half;
+use super::lanes::max_lanes;
 use super::par;
 use super::simd::{self, multiversion};
 use super::unary::FloatMath;
@@ -47,7 +48,8 @@ multiversion! {
     /// One row of [`rows`]: `o` is written in full.
     fn softmax_row<T: FloatMath>(x: &[T], o: &mut [MaybeUninit<T>], log: bool) where T: RowSum
     {
-        let max = row_max(x);
+        // A NaN is not the maximum, but its `exp` makes the row's sum, and so the whole row, NaN.
+        let max = max_lanes(x);
         // An all -inf row has no finite maximum; shifting by 0 keeps it -inf rather than NaN.
         let shift = if max == T::from_f64(f64::NEG_INFINITY) { T::ZERO } else { max };
         for (o, &v) in o.iter_mut().zip(x) {
@@ -68,30 +70,6 @@ multiversion! {
             }
         }
     }
-}
-
-/// The maximum of a non-empty row, NaN if the row holds one: eight independent lanes and a NaN
-/// flag, so that it vectorises.
-#[inline(always)]
-fn row_max<T: FloatMath>(x: &[T]) -> T {
-    let mut lanes = [x[0]; 8];
-    let mut nan = false;
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..8 {
-            nan |= is_nan(c[i]);
-            lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
-        }
-    }
-    for &v in rest {
-        nan |= is_nan(v);
-        lanes[0] = if v > lanes[0] { v } else { lanes[0] };
-    }
-    if nan {
-        return T::from_f64(f64::NAN);
-    }
-    lanes.into_iter().fold(lanes[0], |m, v| if v > m { v } else { m })
 }
 
 /// A fast, accurate sum of a row.
