@@ -13,6 +13,12 @@ fn serial() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How far the global counters may move under a test without it: the harness's own thread
+/// allocates while a test runs (recording the test before it; one CI run caught a 10 KiB block
+/// held across `in_use_and_peak_follow_the_blocks`), and since the cache serves blocks from
+/// 1 KiB those count too. The tests move the counters by megabytes.
+const OTHER_THREADS: usize = 1 << 20;
+
 #[test]
 fn a_freed_block_is_handed_out_again_and_zeroed_when_asked() {
     let _turn = serial();
@@ -28,10 +34,10 @@ fn a_freed_block_is_handed_out_again_and_zeroed_when_asked() {
     assert_eq!(second.as_ptr(), address, "the freed block comes back");
     assert!(second.iter().all(|&b| b == 0), "calloc'd memory is zero even when reused");
     let after = host_memory::stats();
-    assert_eq!(after.reused_allocations, before.reused_allocations + 1);
-    assert_eq!(after.fresh_allocations, before.fresh_allocations);
+    assert!(after.reused_allocations > before.reused_allocations);
     assert!(after.page_faults_avoided() >= before.page_faults_avoided() + (3 << 20) / 4096);
-    assert_eq!(after.cached_bytes, before.cached_bytes - (3 << 20));
+    let taken = before.cached_bytes as isize - after.cached_bytes as isize;
+    assert!(taken.abs_diff(3 << 20) < OTHER_THREADS, "the cache gave up {taken} bytes for a 3 MiB block");
 }
 
 #[test]
@@ -52,7 +58,7 @@ fn requests_of_one_class_share_blocks_and_others_do_not() {
 #[test]
 fn reallocation_keeps_the_contents_across_classes_and_the_system() {
     let _turn = serial();
-    let mut v: Vec<u32> = (0..1000).collect(); // 4 KB: the system's
+    let mut v: Vec<u32> = (0..100).collect(); // 400 bytes: the system's
     for target in [100_000usize, 120_000, 1 << 20, 50] {
         if target > v.len() {
             v.extend((v.len() as u32..target as u32).collect::<Vec<_>>());
@@ -93,12 +99,12 @@ fn in_use_and_peak_follow_the_blocks() {
     let a = vec![1u8; 8 << 20];
     let b = vec![1u8; 8 << 20];
     let held = host_memory::stats();
-    assert_eq!(held.in_use_bytes, base + (16 << 20));
-    assert!(held.peak_in_use_bytes >= base + (16 << 20));
+    assert!(held.in_use_bytes.abs_diff(base + (16 << 20)) < OTHER_THREADS, "{} in use", held.in_use_bytes);
+    assert!(held.peak_in_use_bytes >= held.in_use_bytes);
     drop((a, b));
     let freed = host_memory::stats();
-    assert_eq!(freed.in_use_bytes, base);
-    assert_eq!(freed.peak_in_use_bytes, held.peak_in_use_bytes, "the peak stays");
+    assert!(freed.in_use_bytes.abs_diff(base) < OTHER_THREADS, "{} in use after the drop", freed.in_use_bytes);
+    assert!(freed.peak_in_use_bytes >= held.in_use_bytes, "the peak stays");
 }
 
 #[test]
