@@ -87,6 +87,16 @@ pub(crate) fn prefetch<T>(s: &[T]) {
     let _ = s;
 }
 
+/// [`prefetch`] of the `k`-th `len`-element block of `next` (nothing past its end): for a kernel
+/// that works through a row block by block and fetches the next row, whose first pass would
+/// otherwise wait on memory, while it computes.
+#[inline(always)]
+pub(crate) fn prefetch_block<T>(next: &[T], k: usize, len: usize) {
+    if let Some(block) = next.get(k * len..(k + 1) * len) {
+        prefetch(block);
+    }
+}
+
 multiversion! {
     fn map_into<T, U, F>(src: &[T], dst: &mut [MaybeUninit<U>], f: &F)
     where T: Copy, F: (Fn(T) -> U)

@@ -4,7 +4,7 @@ use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::half::Half;
 use super::lanes::max_lanes;
 use super::par;
-use super::simd::{self, multiversion};
+use super::simd::{self, multiversion, prefetch_block};
 use super::unary::FloatMath;
 use crate::ops::SoftmaxKind;
 use crate::plan::SoftmaxPlan;
@@ -38,22 +38,29 @@ fn rows<T: FloatMath + Send + Sync + RowSum>(data: &[T], row: usize, log: bool) 
         return Vec::new();
     }
     par::build_vec(data.len(), row, |start, out| {
-        for (x, o) in data[start..start + out.len()].chunks(row).zip(out.chunks_mut(row)) {
-            softmax_row(x, o, log);
+        for (r, o) in out.chunks_mut(row).enumerate() {
+            let at = start + r * row;
+            softmax_row(&data[at..at + row], data.get(at + row..at + 2 * row).unwrap_or(&[]), o, log);
         }
     })
 }
 
 multiversion! {
-    /// One row of [`rows`]: `o` is written in full.
-    fn softmax_row<T: FloatMath>(x: &[T], o: &mut [MaybeUninit<T>], log: bool) where T: RowSum
+    /// One row of [`rows`]: `o` is written in full. `next` is the row after it (empty for the
+    /// last), fetched into the cache while this row's exponentials are computed, so that its
+    /// maximum does not wait on memory.
+    fn softmax_row<T: FloatMath>(x: &[T], next: &[T], o: &mut [MaybeUninit<T>], log: bool) where T: RowSum
     {
         // A NaN is not the maximum, but its `exp` makes the row's sum, and so the whole row, NaN.
         let max = max_lanes(x);
         // An all -inf row has no finite maximum; shifting by 0 keeps it -inf rather than NaN.
         let shift = if max == T::from_f64(f64::NEG_INFINITY) { T::ZERO } else { max };
-        for (o, &v) in o.iter_mut().zip(x) {
-            o.write((v - shift).exp_flushed());
+        const BLOCK: usize = 64;
+        for (k, (o, x)) in o.chunks_mut(BLOCK).zip(x.chunks(BLOCK)).enumerate() {
+            prefetch_block(next, k, BLOCK);
+            for (o, &v) in o.iter_mut().zip(x) {
+                o.write((v - shift).exp_flushed());
+            }
         }
         // SAFETY: the loop above initialised every element of `o` (as long as `x`, the row).
         let o = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
