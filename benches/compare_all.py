@@ -4,7 +4,8 @@ below 1: Tessera faster) for 1 and 2 threads, under the machine's CPU model and 
 training step beside its arithmetic bound: the floating-point operations of its matrix products
 (counted by `examples/step.rs --flops`) at the rate Tessera's own 2048 x 2048 product reached in the
 same run, on the same number of threads; then `compare_paired.py`'s rounds of the targeted steps,
-Tessera and PyTorch alternating, whose ratios a drifting host skews least.
+Tessera and PyTorch alternating, whose ratios a drifting host skews least. Unless `--skip-cargo`,
+everything is built first and the host is left idle for 30 s before the first timing.
 
 Run through `cargo xtask bench --compare [--install] [--skip-cargo]`, or directly with a Python
 that has numpy, threadpoolctl and torch: `PY benches/compare_all.py [--skip-cargo] [--out DIR]`.
@@ -14,8 +15,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Seconds between the builds and the first timing (see `build_then_settle`).
+SETTLE_S = 30
 FLAGS = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_fp16", "amx_tile"]
 
 
@@ -34,6 +38,20 @@ def machine():
     except OSError:
         pass
     return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(flags) or 'unknown'}"
+
+
+def build_then_settle():
+    """Builds every benchmark and the `step` example (so that the scripts' own cargo calls find
+    them built and start timing at once), then waits `SETTLE_S` seconds: on the 2-vCPU Zen 5 of
+    `benches/README.md`, two-thread steps timed in the 20-odd seconds after a two-core build ran
+    up to 1.3x slower (the GPT step 15-17 ms against 12.8-13.9), and one-thread steps 5% slower."""
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", os.path.join(os.path.dirname(HERE), "target-bench"))
+    for build in (["cargo", "bench", "-p", "tessera-benches", "--no-run"],
+                  ["cargo", "build", "--release", "-p", "tessera-benches", "--example", "step"]):
+        subprocess.run(build, cwd=os.path.dirname(HERE), env=env, check=True, stdout=sys.stderr)
+    print(f"built; waiting {SETTLE_S} s before timing", flush=True)
+    time.sleep(SETTLE_S)
 
 
 def step_flops(skip_cargo):
@@ -81,6 +99,8 @@ def main():
     header = machine()
     print(header, flush=True)
     skip = ["--skip-cargo"] if args.skip_cargo else []
+    if not args.skip_cargo:
+        build_then_settle()
     runs = [("compare_numpy.py", "numpy.json"), ("compare_torch.py", "torch.json"), ("compare_paired.py", "paired.json")]
     for script, out in runs:
         print(f"\n==> {script}", flush=True)
