@@ -45,8 +45,7 @@ def build_then_settle():
     them built and start timing at once), then waits `SETTLE_S` seconds: on the 2-vCPU Zen 5 of
     `benches/README.md`, two-thread steps timed in the 20-odd seconds after a two-core build ran
     up to 1.3x slower (the GPT step 15-17 ms against 12.8-13.9), and one-thread steps 5% slower."""
-    env = dict(os.environ)
-    env.setdefault("CARGO_TARGET_DIR", os.path.join(os.path.dirname(HERE), "target-bench"))
+    env = cargo_env()
     for build in (["cargo", "bench", "-p", "tessera-benches", "--no-run"],
                   ["cargo", "build", "--release", "-p", "tessera-benches", "--example", "step"]):
         subprocess.run(build, cwd=os.path.dirname(HERE), env=env, check=True, stdout=sys.stderr)
@@ -54,15 +53,18 @@ def build_then_settle():
     time.sleep(SETTLE_S)
 
 
-def step_flops(skip_cargo):
+def cargo_env():
+    """This environment with the comparison's target folder: `CARGO_TARGET_DIR`, else `target-bench`."""
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", os.path.join(os.path.dirname(HERE), "target-bench"))
+    return env
+
+
+def step_flops():
     """{bench workload name: floating-point operations of one step's matrix products}, from the
-    `step` example built in the comparison's target folder (built here unless `skip_cargo`);
-    None when it cannot be built or run."""
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(HERE), "target-bench"))
-    if not skip_cargo:
-        build = ["cargo", "build", "--release", "-p", "tessera-benches", "--example", "step"]
-        if subprocess.run(build, cwd=os.path.dirname(HERE), env=dict(os.environ, CARGO_TARGET_DIR=target)).returncode:
-            return None
+    `step` example in the comparison's target folder (built by `build_then_settle` unless
+    `--skip-cargo`); None when it cannot be run."""
+    target = cargo_env()["CARGO_TARGET_DIR"]
     try:
         out = subprocess.run([os.path.join(target, "release", "examples", "step"), "--flops"],
                              capture_output=True, text=True, check=True).stdout
@@ -124,7 +126,7 @@ def main():
     lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>11} {'reference':>11} {'ratio':>6}  reference")
     for name, threads, ours, ref_name, theirs in table:
         lines.append(f"{name:<40} {threads:>3} {ours * 1e3:>8.3f} ms {theirs * 1e3:>8.3f} ms {ours / theirs:>6.2f}  {ref_name}")
-    flops = step_flops(args.skip_cargo)
+    flops = step_flops()
     if flops:
         with open(os.path.join(args.out, "torch.json")) as f:
             lines += bound_lines(numpy["rows"], json.load(f), flops)
