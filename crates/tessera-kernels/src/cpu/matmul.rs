@@ -3,11 +3,12 @@
 
 use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
 use super::half::Half;
-use super::{matmul_bias, matmul_rows, par};
+use super::{matmul_bias, matmul_blocked, matmul_rows, par};
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::any::TypeId;
 use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout, Shape};
 
@@ -315,7 +316,7 @@ pub(super) fn product<T: GemmElem>(
 
 /// gemm's `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, each matrix given by its first
 /// element and its (row, column) strides: the `gemm::gemm` call that `batched` and [`product`]
-/// share.
+/// share. Large serial f32 products take [`matmul_blocked`] instead, which sums the same way.
 ///
 /// # Safety
 /// Every element the strides reach must lie in its buffer; `dst`'s elements must be writable,
@@ -329,6 +330,13 @@ unsafe fn gemm_raw<T: GemmElem>(
     (rhs, rs): (*const T, (usize, usize)),
     par: Parallelism,
 ) {
+    if matches!(par, Parallelism::None) && TypeId::of::<T>() == TypeId::of::<f32>() {
+        let (dst, lhs, rhs) = (dst.cast::<f32>(), lhs.cast::<f32>(), rhs.cast::<f32>());
+        // SAFETY: T is f32; the caller's contract, passed on.
+        if unsafe { matmul_blocked::product([m, n, k], (dst, ds), accumulate, (lhs, ls), (rhs, rs)) } {
+            return;
+        }
+    }
     // SAFETY: the caller's contract.
     unsafe {
         gemm::gemm(

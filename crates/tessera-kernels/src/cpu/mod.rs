@@ -26,6 +26,7 @@ mod lstm_sequence;
 mod math;
 mod matmul;
 mod matmul_bias;
+mod matmul_blocked;
 mod matmul_rows;
 mod norm;
 mod optim;
