@@ -11,6 +11,9 @@
 //! alternated), numpy's best of 8 71.1–72.2 ms in between; equal to gemm at 1024, slower below
 //! in a standalone test, hence [`takes`].
 
+// Elsewhere `takes` is always false, and the blocking constants go unused.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 use super::simd::has_avx512;
 
 /// Rows of one register tile, and of the left operand read per kernel call.
