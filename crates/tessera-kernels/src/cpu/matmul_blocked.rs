@@ -218,8 +218,9 @@ mod x86 {
         }
     }
 
-    /// A tile at the bottom or right edge: `height` rows copied into a zero-padded panel, the
-    /// sums taken into a full tile on the stack, and `width` columns of them stored or added.
+    /// A tile at the bottom or right edge: the sums taken into a full tile on the stack (a
+    /// bottom tile's `height` rows copied into a zero-padded panel first), and `width` columns
+    /// of them stored or added.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
     unsafe fn edge_tile(
@@ -231,17 +232,23 @@ mod x86 {
         store: bool,
         panel: &mut [f32],
     ) {
-        let panel = &mut panel[..depth * TILE_ROWS];
-        panel.fill(0.0);
-        for i in 0..height {
-            for p in 0..depth {
-                // SAFETY: row i of the tile lies in lhs.
-                panel[p * TILE_ROWS + i] = unsafe { *a.add(i * lda + p) };
+        let left = if height == TILE_ROWS {
+            (a, lda, 1)
+        } else {
+            let panel = &mut panel[..depth * TILE_ROWS];
+            panel.fill(0.0);
+            for i in 0..height {
+                for p in 0..depth {
+                    // SAFETY: row i of the tile lies in lhs.
+                    panel[p * TILE_ROWS + i] = unsafe { *a.add(i * lda + p) };
+                }
             }
-        }
+            (panel.as_ptr(), 1, TILE_ROWS)
+        };
         let mut sums = [0.0f32; TILE_ROWS * TILE_COLS];
-        // SAFETY: the panel and `sums` hold a whole tile; the sliver is a packed one.
-        unsafe { tile(depth, (panel.as_ptr(), 1, TILE_ROWS), sliver, (sums.as_mut_ptr(), TILE_COLS), true) };
+        // SAFETY: the left rows (whole, or in the panel) and `sums` hold a whole tile; the sliver
+        // is a packed one.
+        unsafe { tile(depth, left, sliver, (sums.as_mut_ptr(), TILE_COLS), true) };
         for i in 0..height {
             for j in 0..width {
                 let sum = sums[i * TILE_COLS + j];
