@@ -8,26 +8,26 @@
 //! A band of units `u0..u0 + w` needs the columns of its four gates from the recurrent product:
 //! the transposed weight is laid out band by band, each band's block holding its units' `[i, f,
 //! g, o]` columns side by side, so that a band's product reads one block of its own and its
-//! result has the layout the cell reads. With one band that layout is the plain transpose (its
-//! rows padded where they would be 4 KiB apart).
+//! result has the layout the cell reads. With one band that layout is the plain transpose. Each
+//! part lays its block out once for the whole sequence ([`ReusedRhs`]: packed for its own kernel
+//! on AVX-512 f32, rows for gemm otherwise), and the backward does the same with `w_hh`.
 //!
-//! The cell arithmetic is [`super::lstm`]'s, unit for unit; the products go through gemm. f32 and
-//! f64 only: half-precision sequences are composed of the step kernels by the tensor layer.
+//! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: half-precision sequences are composed of the step kernels by the tensor layer.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;
-use super::matmul::{product, GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
+use super::matmul::{GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
+use super::matmul_reused::ReusedRhs;
 use super::par;
 use super::simd::{multiversion, prefetch};
-use super::transpose::transpose_into;
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
 use crate::Result;
 use backward::backward;
-use gemm::Parallelism;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use tessera_core::DType;
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
@@ -184,36 +184,6 @@ fn each_step(steps: usize, parts: &[Part], part: impl Fn(usize, usize) + Sync) {
     });
 }
 
-/// Band `(u0, w)`'s block of `w_hh` (`[4 * hidden, hidden]`) transposed: `[hidden, 4 * w]`, its
-/// units' columns gate by gate, written into `block` with rows `stride` apart (see
-/// [`block_stride`]).
-fn transpose_band<T: Copy>(
-    w_hh: &[T],
-    hidden: usize,
-    (u0, w): (usize, usize),
-    block: &mut [MaybeUninit<T>],
-    stride: usize,
-) {
-    for q in 0..4 {
-        // Rows `q * hidden + u0..` of `w_hh`, `w` of them, become columns `q * w..` of the block.
-        transpose_into(w_hh, (q * hidden + u0) * hidden, (hidden, w), hidden, &mut block[q * w..], stride);
-    }
-}
-
-/// The row stride of a band's block of `W_hhᵀ`, `cols` wide: `cols`, or 64 bytes more where rows
-/// `cols` apart would be a multiple of 4 KiB apart. gemm reads the block unpacked, and rows 4 KiB
-/// apart all fall in the same few L1 sets, so each step streamed the block from L2 again:
-/// `[32, 256] @ [256, 1024]` f32 on one thread (the LSTM layer's step), best of 7 on a Zen 5,
-/// took 78.9 µs at stride 1024 and 71.9 µs at 1040.
-fn block_stride<T>(cols: usize) -> usize {
-    let bytes = cols * std::mem::size_of::<T>();
-    if bytes > 0 && bytes.is_multiple_of(4096) {
-        cols + 64 / std::mem::size_of::<T>()
-    } else {
-        cols
-    }
-}
-
 /// A vector of `len` elements, uninitialised: the caller writes every element before reading it
 /// and before `set_len`.
 fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
@@ -235,23 +205,23 @@ fn forward<T: GemmElem + FloatMath>(
     let (mut cells, cells_p) = uninit::<T>(steps * n);
     let (mut acts, acts_p) = uninit::<T>(steps * g);
     if n > 0 {
-        // `W_hhᵀ`, part by part (a band of rows has all units: its own copy): each part's block
-        // is made by the thread that runs the part's first step, so it lands in the cache of the
-        // core that reads it at every step.
-        let strides: Vec<usize> = parts.iter().map(|p| block_stride::<T>(4 * p.w)).collect();
-        let starts: Vec<usize> =
-            strides.iter().scan(0, |at, &s| Some(std::mem::replace(at, *at + hidden * s))).collect();
-        let (_w_t, w_t_p) = uninit::<T>(hidden * strides.iter().sum::<usize>());
+        // `W_hhᵀ`, part by part (a band of rows has all units: its own copy), laid out at the
+        // part's first step by the thread that runs it, so that it lands in the cache of the core
+        // that reads it at every step.
+        let weights: Vec<OnceLock<ReusedRhs<T>>> = parts.iter().map(|_| OnceLock::new()).collect();
         let (_scratch, scratch_p) = uninit::<T>(g);
         // With the default initial state, all zeros, step 0's product is zeros: one of the
         // sequence's products skipped (as the weight's gradient skips its step-0 term).
         let h0_zero = h0.iter().all(|&v| v == T::ZERO);
         each_step(steps, parts, |t, i| {
-            let (Part { row0, rows, u0, w }, stride) = (parts[i], strides[i]);
+            let Part { row0, rows, u0, w } = parts[i];
+            // Column `q * w + j` of the band's block: row `q * hidden + u0 + j` of `w_hh`.
+            let weight = weights[i].get_or_init(|| {
+                ReusedRhs::new(w_hh, (hidden, 4 * w), |col| (((col / w) * hidden + u0 + col % w) * hidden, 1))
+            });
             // SAFETY: the steps before `t` wrote this part's rows of `out` and `cells` up to step
             // `t` (`each_step` runs a part's step after every part of its rows finished the one
-            // before); the part owns its block of `w_t` (written at its step 0, before any later
-            // step of it), its scratch block (`rows * 4 * w` from `row0 * 4 * hidden + rows * 4 *
+            // before); the part owns its scratch block (`rows * 4 * w` from `row0 * 4 * hidden + rows * 4 *
             // u0`) and its units of its rows in step `t`'s outputs, and nothing else touches them
             // while it runs.
             unsafe {
@@ -263,19 +233,12 @@ fn forward<T: GemmElem + FloatMath>(
                     ),
                 };
                 let x = &proj[t * g + row0 * 4 * hidden..][..rows * 4 * hidden];
-                let block = w_t_p.get().add(starts[i]);
-                if t == 0 {
-                    let block = std::slice::from_raw_parts_mut(block.cast(), hidden * stride);
-                    transpose_band(w_hh, hidden, (u0, w), block, stride);
-                }
-                let rhs = std::slice::from_raw_parts(block, hidden * stride);
                 let scratch = scratch_p.get().add(row0 * 4 * hidden + rows * 4 * u0);
                 let dst = std::slice::from_raw_parts_mut(scratch.cast::<MaybeUninit<T>>(), rows * 4 * w);
                 if t == 0 && h0_zero {
                     dst.fill(MaybeUninit::new(T::ZERO));
                 } else {
-                    let (lhs, rhs) = ((h_prev, (hidden, 1)), (rhs, (stride, 1)));
-                    product([rows, 4 * w, hidden], (dst, (4 * w, 1)), false, lhs, rhs, Parallelism::None);
+                    weight.product(rows, (h_prev, hidden), (dst, 4 * w));
                 }
                 let h_gates = std::slice::from_raw_parts(scratch, rows * 4 * w);
                 let at = [t * n + row0 * hidden, t * n + row0 * hidden, t * g + row0 * 4 * hidden];

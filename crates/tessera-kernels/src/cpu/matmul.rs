@@ -3,7 +3,7 @@
 
 use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
 use super::half::Half;
-use super::{matmul_bias, matmul_blocked, matmul_rows, par};
+use super::{matmul_bias, matmul_blocked, matmul_reused, matmul_rows, par};
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
@@ -73,8 +73,14 @@ fn via_f32<T: Half>(plan: &MatmulPlan, a: &[T], b: &[T], bias: Option<(&[T], &La
 }
 
 /// Element types gemm multiplies natively.
-pub(super) trait GemmElem: Copy + Send + Sync + 'static {
+pub(super) trait GemmElem: Copy + Default + Send + Sync + 'static {
     const ONE: Self;
+
+    /// Whether [`matmul_reused::ReusedRhs`] packs operands of this type for its own kernel on
+    /// this CPU (else it hands them to gemm).
+    fn packs_reused_rhs() -> bool {
+        false
+    }
 
     /// [`matmul_rows::rows_by_transposed`] where this type has it; false (nothing done) where not.
     fn rows_by_transposed(
@@ -91,6 +97,10 @@ pub(super) trait GemmElem: Copy + Send + Sync + 'static {
 }
 impl GemmElem for f32 {
     const ONE: Self = 1.0;
+
+    fn packs_reused_rhs() -> bool {
+        matmul_reused::packs_f32()
+    }
 
     fn rows_by_transposed(
         x: &[f32],

@@ -27,6 +27,7 @@ mod math;
 mod matmul;
 mod matmul_bias;
 mod matmul_blocked;
+mod matmul_reused;
 mod matmul_rows;
 mod norm;
 mod optim;

@@ -5,12 +5,14 @@
 use super::super::buffer::strided_values;
 use super::super::lstm::backward_units;
 use super::super::matmul::{as_uninit, batched, product, GemmElem, OutPtr};
+use super::super::matmul_reused::ReusedRhs;
 use super::super::simd::{multiversion, prefetch};
 use super::super::unary::FloatMath;
 use super::{each_step, uninit, Dims, Part};
 use crate::plan::MatmulShape;
 use gemm::Parallelism;
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 use tessera_core::{Layout, Shape};
 
 pub(super) fn backward<T: GemmElem + FloatMath>(
@@ -28,8 +30,11 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     if n > 0 {
         let (_scratch, scratch_p) = uninit::<T>(n);
         let dc_ptrs = [OutPtr(dcs[0].as_mut_ptr()), OutPtr(dcs[1].as_mut_ptr())];
+        // Each part's columns of `w_hh`, laid out at its first step by the thread that runs it.
+        let weights: Vec<OnceLock<ReusedRhs<T>>> = parts.iter().map(|_| OnceLock::new()).collect();
         each_step(steps, parts, |s, i| {
             let Part { row0, rows, u0, w } = parts[i];
+            let weight = weights[i].get_or_init(|| ReusedRhs::new(w_hh, (4 * hidden, w), |j| (u0 + j, hidden)));
             let t = steps - 1 - s;
             let (states, gates) = (t * n + row0 * hidden..t * n + (row0 + rows) * hidden, row0 * 4 * hidden);
             let c_before = if t > 0 { &cells[states.start - n..states.end - n] } else { &c0[states.start..states.end] };
@@ -46,8 +51,7 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
                 if carried {
                     let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g + gates), rows * 4 * hidden);
                     let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), rows * w);
-                    let (lhs, rhs) = ((d_next, (4 * hidden, 1)), (&w_hh[u0..], (hidden, 1)));
-                    product([rows, w, 4 * hidden], (dst, (w, 1)), false, lhs, rhs, Parallelism::None);
+                    weight.product(rows, (d_next, 4 * hidden), (dst, w));
                 }
                 let dh = OutPtr(dh);
                 let outs = [OutPtr(d_p.get().add(t * g + gates)), dc_out];
