@@ -51,8 +51,14 @@ impl<'a, T: GemmElem> ReusedRhs<'a, T> {
     /// (borrowed from `base` when the columns are its consecutive elements).
     ///
     /// Panics if an element lies outside `base` (a caller's bug, not user input).
-    pub(super) fn new(base: &'a [T], (k, n): (usize, usize), column: impl Fn(usize) -> (usize, usize)) -> Self {
-        let packed = T::packs_reused_rhs();
+    pub(super) fn new(base: &'a [T], shape: (usize, usize), column: impl Fn(usize) -> (usize, usize)) -> Self {
+        Self::laid_out(base, shape, column, T::packs_reused_rhs())
+    }
+
+    /// [`ReusedRhs::new`], packed or kept as rows as `packed` says (packed only where the packed
+    /// kernel runs).
+    fn laid_out(base: &'a [T], (k, n): (usize, usize), column: impl Fn(usize) -> (usize, usize), packed: bool) -> Self {
+        assert!(!packed || T::packs_reused_rhs(), "packed on a CPU or type without the packed kernel");
         let (start, step) = if n > 0 { column(0) } else { (0, 0) };
         let consecutive = k > 0 && n > 0 && (0..n).all(|j| column(j) == (start + j, step));
         let form = if !packed && consecutive {

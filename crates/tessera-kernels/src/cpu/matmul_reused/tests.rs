@@ -28,21 +28,24 @@ fn column(source: Source, (k, ld): (usize, usize)) -> impl Fn(usize) -> (usize, 
 
 /// Every element of `m × n` products within rounding of an f64 dot product, for the shapes that
 /// cut tiles at the bottom (rows past a multiple of 8) and panels at the right (columns past a
-/// multiple of 32), in each source layout, in f32 (packed on AVX-512) and f64 (rows for gemm);
-/// `dst`'s columns past `n` left as they were.
+/// multiple of 32), in each source layout, in f32 (packed on AVX-512, and kept as rows for gemm
+/// as elsewhere) and f64 (rows for gemm); `dst`'s columns past `n` left as they were.
 #[test]
 fn products_match_an_f64_reference_at_every_edge() {
-    check_products(|v| v as f32, |v| v as f64, f32::EPSILON as f64);
-    check_products(|v| v, |v| v, f64::EPSILON);
+    for packed in [false, packs_f32()] {
+        check_products(|v| v as f32, |v| v as f64, f32::EPSILON as f64, packed);
+    }
+    check_products(|v| v, |v| v, f64::EPSILON, false);
 }
 
-fn check_products<T: GemmElem>(narrow: fn(f64) -> T, wide: fn(T) -> f64, epsilon: f64) {
+fn check_products<T: GemmElem>(narrow: fn(f64) -> T, wide: fn(T) -> f64, epsilon: f64, packed: bool) {
     for (m, k, n) in [(1, 1, 1), (13, 37, 70), (32, 256, 96), (16, 1024, 48), (9, 5, 33), (8, 0, 20), (3, 20, 0)] {
         for layout in [Source::Rows, Source::Transposed, Source::Strided] {
             let ld = 3 * n + 1;
             let b = source(k.max(n) * ld.max(k), 2, narrow);
             let a = source(m * k, 1, narrow);
-            let rhs = ReusedRhs::new(&b, (k, n), column(layout, (k, ld)));
+            let rhs = ReusedRhs::laid_out(&b, (k, n), column(layout, (k, ld)), packed);
+            assert_eq!(matches!(rhs.form, Form::Panels(_)), packed);
             let ldd = n + 5;
             let mut dst = vec![MaybeUninit::new(narrow(7.0)); m * ldd];
             rhs.product(m, (&a, k), (&mut dst, ldd));
