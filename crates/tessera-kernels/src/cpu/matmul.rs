@@ -2,8 +2,9 @@
 //! reading transposed and other strided views in place.
 
 use super::buffer::{expect_dtype, strided_values, write_copy, CpuBuffer};
+pub(super) use super::gemm_elem::GemmElem;
 use super::half::Half;
-use super::{matmul_bias, matmul_blocked, matmul_reused, matmul_rows, par};
+use super::{matmul_bias, matmul_blocked, matmul_rows, par};
 use crate::plan::{MatmulPlan, MatmulShape};
 use crate::Result;
 use gemm::Parallelism;
@@ -70,52 +71,6 @@ fn via_f32<T: Half>(plan: &MatmulPlan, a: &[T], b: &[T], bias: Option<(&[T], &La
     let bias_layout = Layout::contiguous(Shape::new(vec![s.n]));
     let c32 = c32.as_ref().map(|v| (v.as_slice(), &bias_layout));
     T::narrow(&batched(&a32, &cl, &b32, &cr, s, c32))
-}
-
-/// Element types gemm multiplies natively.
-pub(super) trait GemmElem: Copy + Default + Send + Sync + 'static {
-    const ONE: Self;
-
-    /// Whether [`matmul_reused::ReusedRhs`] packs operands of this type for its own kernel on
-    /// this CPU (else it hands them to gemm).
-    fn packs_reused_rhs() -> bool {
-        false
-    }
-
-    /// [`matmul_rows::rows_by_transposed`] where this type has it; false (nothing done) where not.
-    fn rows_by_transposed(
-        _x: &[Self],
-        _ldx: usize,
-        _w: &[Self],
-        _ldw: usize,
-        _mkn: (usize, usize, usize),
-        _out: &mut [MaybeUninit<Self>],
-        _accumulate: bool,
-    ) -> bool {
-        false
-    }
-}
-impl GemmElem for f32 {
-    const ONE: Self = 1.0;
-
-    fn packs_reused_rhs() -> bool {
-        matmul_reused::packs_f32()
-    }
-
-    fn rows_by_transposed(
-        x: &[f32],
-        ldx: usize,
-        w: &[f32],
-        ldw: usize,
-        mkn: (usize, usize, usize),
-        out: &mut [MaybeUninit<f32>],
-        accumulate: bool,
-    ) -> bool {
-        matmul_rows::rows_by_transposed(x, ldx, w, ldw, mkn, out, accumulate)
-    }
-}
-impl GemmElem for f64 {
-    const ONE: Self = 1.0;
 }
 
 /// Whether a right operand that is a `[k, n]` weight seen transposed (stored `[n, k]`) is better

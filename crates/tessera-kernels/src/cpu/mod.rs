@@ -18,6 +18,7 @@ mod conv_gemm;
 mod copy;
 mod creation;
 mod cross_entropy;
+mod gemm_elem;
 mod half;
 mod index;
 mod lanes;
