@@ -12,7 +12,8 @@
 //! part lays its block out once for the whole sequence ([`ReusedRhs`]: packed for its own kernel
 //! on AVX-512 f32, rows for gemm otherwise), and the backward does the same with `w_hh`.
 //!
-//! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: half-precision sequences are composed of the step kernels by the tensor layer.
+//! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: half-precision
+//! sequences are composed of the step kernels by the tensor layer.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;
@@ -206,8 +207,8 @@ fn forward<T: GemmElem + FloatMath>(
     let (mut acts, acts_p) = uninit::<T>(steps * g);
     if n > 0 {
         // `W_hhᵀ`, part by part (a band of rows has all units: its own copy), laid out at the
-        // part's first step by the thread that runs it, so that it lands in the cache of the core
-        // that reads it at every step.
+        // part's first product by the thread that runs it, so that it lands in the cache of the
+        // core that reads it at every step.
         let weights: Vec<OnceLock<ReusedRhs<T>>> = parts.iter().map(|_| OnceLock::new()).collect();
         let (_scratch, scratch_p) = uninit::<T>(g);
         // With the default initial state, all zeros, step 0's product is zeros: one of the
@@ -216,14 +217,16 @@ fn forward<T: GemmElem + FloatMath>(
         each_step(steps, parts, |t, i| {
             let Part { row0, rows, u0, w } = parts[i];
             // Column `q * w + j` of the band's block: row `q * hidden + u0 + j` of `w_hh`.
-            let weight = weights[i].get_or_init(|| {
-                ReusedRhs::new(w_hh, (hidden, 4 * w), |col| (((col / w) * hidden + u0 + col % w) * hidden, 1))
-            });
+            let weight = || {
+                weights[i].get_or_init(|| {
+                    ReusedRhs::new(w_hh, (hidden, 4 * w), |col| (((col / w) * hidden + u0 + col % w) * hidden, 1))
+                })
+            };
             // SAFETY: the steps before `t` wrote this part's rows of `out` and `cells` up to step
             // `t` (`each_step` runs a part's step after every part of its rows finished the one
-            // before); the part owns its scratch block (`rows * 4 * w` from `row0 * 4 * hidden + rows * 4 *
-            // u0`) and its units of its rows in step `t`'s outputs, and nothing else touches them
-            // while it runs.
+            // before); the part owns its scratch block (`rows * 4 * w` from `row0 * 4 * hidden +
+            // rows * 4 * u0`) and its units of its rows in step `t`'s outputs, and nothing else
+            // touches them while it runs.
             unsafe {
                 let (h_prev, c_prev) = match t {
                     0 => (&h0[row0 * hidden..][..rows * hidden], &c0[row0 * hidden..][..rows * hidden]),
@@ -238,7 +241,7 @@ fn forward<T: GemmElem + FloatMath>(
                 if t == 0 && h0_zero {
                     dst.fill(MaybeUninit::new(T::ZERO));
                 } else {
-                    weight.product(rows, (h_prev, hidden), (dst, 4 * w));
+                    weight().product(rows, (h_prev, hidden), (dst, 4 * w));
                 }
                 let h_gates = std::slice::from_raw_parts(scratch, rows * 4 * w);
                 let at = [t * n + row0 * hidden, t * n + row0 * hidden, t * g + row0 * 4 * hidden];

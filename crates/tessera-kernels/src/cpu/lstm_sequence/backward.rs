@@ -30,11 +30,11 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     if n > 0 {
         let (_scratch, scratch_p) = uninit::<T>(n);
         let dc_ptrs = [OutPtr(dcs[0].as_mut_ptr()), OutPtr(dcs[1].as_mut_ptr())];
-        // Each part's columns of `w_hh`, laid out at its first step by the thread that runs it.
+        // Each part's columns of `w_hh`, laid out at its first product by the thread that runs it.
         let weights: Vec<OnceLock<ReusedRhs<T>>> = parts.iter().map(|_| OnceLock::new()).collect();
         each_step(steps, parts, |s, i| {
             let Part { row0, rows, u0, w } = parts[i];
-            let weight = weights[i].get_or_init(|| ReusedRhs::new(w_hh, (4 * hidden, w), |j| (u0 + j, hidden)));
+            let weight = || weights[i].get_or_init(|| ReusedRhs::new(w_hh, (4 * hidden, w), |j| (u0 + j, hidden)));
             let t = steps - 1 - s;
             let (states, gates) = (t * n + row0 * hidden..t * n + (row0 + rows) * hidden, row0 * 4 * hidden);
             let c_before = if t > 0 { &cells[states.start - n..states.end - n] } else { &c0[states.start..states.end] };
@@ -51,7 +51,7 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
                 if carried {
                     let d_next = std::slice::from_raw_parts(d_p.get().add((t + 1) * g + gates), rows * 4 * hidden);
                     let dst = std::slice::from_raw_parts_mut(dh.cast::<MaybeUninit<T>>(), rows * w);
-                    weight.product(rows, (d_next, 4 * hidden), (dst, w));
+                    weight().product(rows, (d_next, 4 * hidden), (dst, w));
                 }
                 let dh = OutPtr(dh);
                 let outs = [OutPtr(d_p.get().add(t * g + gates)), dc_out];
