@@ -140,11 +140,16 @@ fn gather<T: Copy>(
     (width, stride): (usize, usize),
     out: &mut [MaybeUninit<T>],
 ) {
+    if k == 0 {
+        return;
+    }
     let mut j0 = 0;
     while j0 < n {
         let (start, step) = column(j0);
         let block_end = (j0 / width + 1) * width;
-        let gap = if j0 + 1 < n.min(block_end) { column(j0 + 1).0.wrapping_sub(start) } else { 1 };
+        // Columns whose starts descend or repeat go one at a time (a run of gap 1 and length 1).
+        let next = if j0 + 1 < n.min(block_end) { Some(column(j0 + 1).0) } else { None };
+        let gap = next.filter(|&s| s > start).map_or(1, |s| s - start);
         let mut end = j0 + 1;
         while end < n.min(block_end) && column(end) == (start + (end - j0) * gap, step) {
             end += 1;

@@ -15,6 +15,8 @@ enum Source {
     Transposed,
     /// Every third element of rows `ld` apart.
     Strided,
+    /// Rows `ld` apart, the columns in reverse order.
+    Reversed,
 }
 
 /// The start and step of column `j` of a `k`-row operand in its source.
@@ -23,6 +25,7 @@ fn column(source: Source, (k, ld): (usize, usize)) -> impl Fn(usize) -> (usize, 
         Source::Rows => (j, ld),
         Source::Transposed => (j * k, 1),
         Source::Strided => (3 * j, ld),
+        Source::Reversed => (ld - 1 - j, ld),
     }
 }
 
@@ -40,7 +43,7 @@ fn products_match_an_f64_reference_at_every_edge() {
 
 fn check_products<T: GemmElem>(narrow: fn(f64) -> T, wide: fn(T) -> f64, epsilon: f64, packed: bool) {
     for (m, k, n) in [(1, 1, 1), (13, 37, 70), (32, 256, 96), (16, 1024, 48), (9, 5, 33), (8, 0, 20), (3, 20, 0)] {
-        for layout in [Source::Rows, Source::Transposed, Source::Strided] {
+        for layout in [Source::Rows, Source::Transposed, Source::Strided, Source::Reversed] {
             let ld = 3 * n + 1;
             let b = source(k.max(n) * ld.max(k), 2, narrow);
             let a = source(m * k, 1, narrow);
