@@ -58,14 +58,18 @@ __device__ __forceinline__ T rmsprop_momentum_update(T p, T g, T* v, T* buf, T l
 }
 
 // One kernel per update, given as: the kernel's name, the parameter's type, its state pointers,
-// its host constants, their conversions to the arithmetic's type `T`, the update's call. `TS_OPTIM_PLAIN` updates `p` in place;
-// `TS_OPTIM_MASTER` updates the f32 master `w` and rounds it into the half parameter `p`.
+// its host constants, their conversions to the arithmetic's type `T`, the update's call. Both
+// kinds read the gradient times `gscale_` (loss unscaling, clipping). `TS_OPTIM_PLAIN` updates
+// `p` in place; `TS_OPTIM_MASTER` updates the f32 master `w` and rounds it into the half
+// parameter `p`.
 #define TS_OPTIM_PLAIN(name, sfx, P, STATE, ARGS, CONSTS, CALL) \
-    extern "C" __global__ void name##_##sfx(u64 n, P* __restrict__ p, const P* __restrict__ g STATE, ARGS) { \
+    extern "C" __global__ void name##_##sfx(u64 n, P* __restrict__ p, const P* __restrict__ g STATE, ARGS, \
+                                            double gscale_) { \
         typedef P T; \
         CONSTS \
+        T gscale = (T)gscale_; \
         TS_FOR_EACH(i, n) { \
-            T gi = g[i]; \
+            T gi = g[i] * gscale; \
             p[i] = CALL; \
         } \
     }

@@ -157,14 +157,14 @@ fn fused_adam_step_and_assign_update_in_place() {
     let (m, v) = (p.zeros_like().unwrap(), p.zeros_like().unwrap());
     let step =
         OptimStep::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, step: 1 };
-    p.optim_step_(&step, &g, &[&m, &v]).unwrap();
+    p.optim_step_(&step, &g, &[&m, &v], 1.0).unwrap();
     // The first Adam step moves each weight by lr * sign(grad) (bias-corrected m / sqrt(v) = ±1).
     let got = view.to_vec::<f64>().unwrap();
     assert!((got[0] - 0.9).abs() < 1e-7 && (got[1] + 2.1).abs() < 1e-7, "{got:?}");
     assert!((m.to_vec::<f64>().unwrap()[0] - 0.05).abs() < 1e-12);
     // The state must be distinct from the parameter, and dense.
-    assert!(p.optim_step_(&step, &g, &[&p, &v]).is_err());
-    assert!(p.optim_step_(&step, &g, &[&m.narrow(0, 0, 1).unwrap(), &v]).is_err());
+    assert!(p.optim_step_(&step, &g, &[&p, &v], 1.0).is_err());
+    assert!(p.optim_step_(&step, &g, &[&m.narrow(0, 0, 1).unwrap(), &v], 1.0).is_err());
     p.assign_(&g).unwrap();
     assert_eq!(view.to_vec::<f64>().unwrap(), vec![0.5, 0.25]);
     assert!(p.assign_(&Tensor::zeros([3], DType::F64, &d).unwrap()).is_err());

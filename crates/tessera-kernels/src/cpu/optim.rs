@@ -11,8 +11,9 @@ use crate::Result;
 use rayon::prelude::*;
 use tessera_core::{bf16, f16};
 
-/// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
-/// the state buffers `s` (as many as [`OptimStep::state_count`], each the parameter's length).
+/// Applies the plan's step to the parameter `p` in place, reading its gradient `g` (times the
+/// plan's `grad_scale`) and updating the state buffers `s` (as many as
+/// [`OptimStep::state_count`], each the parameter's length).
 pub fn optim_step(plan: &OptimPlan, p: &mut CpuBuffer, g: &CpuBuffer, s: &mut [&mut CpuBuffer]) -> Result<()> {
     expect_dtype(
         plan.step.name(),
@@ -23,11 +24,11 @@ pub fn optim_step(plan: &OptimPlan, p: &mut CpuBuffer, g: &CpuBuffer, s: &mut [&
     match (p, g) {
         (CpuBuffer::F32(p), CpuBuffer::F32(g)) => {
             let mut s: Vec<&mut [f32]> = state.iter_mut().map(|b| b.as_mut_slice().expect("dtype checked")).collect();
-            apply(&plan.step, p, g, &mut s);
+            apply(plan, p, g, &mut s);
         }
         (CpuBuffer::F64(p), CpuBuffer::F64(g)) => {
             let mut s: Vec<&mut [f64]> = state.iter_mut().map(|b| b.as_mut_slice().expect("dtype checked")).collect();
-            apply(&plan.step, p, g, &mut s);
+            apply(plan, p, g, &mut s);
         }
         _ => unreachable!("the plan admits f32 and f64"),
     }
@@ -35,7 +36,7 @@ pub fn optim_step(plan: &OptimPlan, p: &mut CpuBuffer, g: &CpuBuffer, s: &mut [&
 }
 
 /// The step of a half-precision parameter `p` kept as the f32 master `w` (see
-/// [`MasterOptimPlan`]): `w` updated from the f32 gradient `g` times the plan's gradient scale,
+/// [`MasterOptimPlan`]): `w` updated from the f32 gradient `g` times the update's gradient scale,
 /// with the f32 state `s`; then `p` becomes `w` rounded.
 pub fn optim_step_master(
     plan: &MasterOptimPlan,
@@ -45,14 +46,7 @@ pub fn optim_step_master(
     p: &mut CpuBuffer,
 ) -> Result<()> {
     expect_dtype(plan.update.step.name(), plan.half, &[&*p])?;
-    if plan.grad_scale == 1.0 {
-        optim_step(&plan.update, w, g, s)?;
-    } else {
-        let mut scaled = g.as_slice::<f32>().map(<[f32]>::to_vec).unwrap_or_default();
-        let k = plan.grad_scale as f32;
-        scaled.iter_mut().for_each(|x| *x *= k);
-        optim_step(&plan.update, w, &CpuBuffer::F32(scaled), s)?;
-    }
+    optim_step(&plan.update, w, g, s)?;
     let master = w.as_slice::<f32>().expect("an f32 master, checked by the update");
     match p {
         CpuBuffer::F16(p) => p.copy_from_slice(&f16::narrow(master)),
@@ -68,9 +62,10 @@ const UPDATE_COST: usize = 4;
 
 /// [`update`] over the whole parameter, on several threads when it is large: the elements are
 /// independent, so each thread updates its own chunk of parameter, gradient and state.
-pub(super) fn apply<T: FloatMath + Send + Sync>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) {
+pub(super) fn apply<T: FloatMath + Send + Sync>(plan: &OptimPlan, p: &mut [T], g: &[T], state: &mut [&mut [T]]) {
+    let (step, k) = (&plan.step, T::from_f64(plan.grad_scale));
     if !par::worth_parallel_costly(p.len(), UPDATE_COST) {
-        return update(step, p, g, state);
+        return update(step, k, p, g, state);
     }
     let chunk = par::chunk_len_costly(p.len(), 16, UPDATE_COST);
     let mut chunk_states: Vec<Vec<&mut [T]>> = (0..p.len().div_ceil(chunk)).map(|_| Vec::new()).collect();
@@ -82,26 +77,26 @@ pub(super) fn apply<T: FloatMath + Send + Sync>(step: &OptimStep, p: &mut [T], g
     p.par_chunks_mut(chunk)
         .zip(g.par_chunks(chunk))
         .zip(chunk_states.into_par_iter())
-        .for_each(|((p, g), mut s)| update(step, p, g, &mut s));
+        .for_each(|((p, g), mut s)| update(step, k, p, g, &mut s));
 }
 
 multiversion! {
-    /// The step on `p` with its gradient `g` and state, element by element.
-    fn update<T>(step: &OptimStep, p: &mut [T], g: &[T], state: &mut [&mut [T]]) where T: FloatMath
+    /// The step on `p` with its gradient `g` times `k` and state, element by element.
+    fn update<T>(step: &OptimStep, k: T, p: &mut [T], g: &[T], state: &mut [&mut [T]]) where T: FloatMath
     {
         let c = T::from_f64;
         match step.update() {
             Update::Sgd { lr, wd } => {
                 let (lr, wd) = (c(lr), c(wd));
                 for (p, &g) in p.iter_mut().zip(g) {
-                    *p = *p - lr * (g + wd * *p);
+                    *p = *p - lr * (k * g + wd * *p);
                 }
             }
             Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
                 let (lr, mom, damp, wd) = (c(lr), c(momentum), c(damp), c(wd));
                 let [buf] = state else { unreachable!("state count checked") };
                 for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
-                    let g = g + wd * *p;
+                    let g = k * g + wd * *p;
                     *b = if first_step { g } else { mom * *b + damp * g };
                     let d = if nesterov { g + mom * *b } else { *b };
                     *p = *p - lr * d;
@@ -112,7 +107,7 @@ multiversion! {
                 let (step_size, inv_bc2_sqrt, eps, l2, shrink) = (c(step_size), c(inv_bc2_sqrt), c(eps), c(l2), c(shrink));
                 let [m, v] = state else { unreachable!("state count checked") };
                 for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                    let g = g + l2 * *p;
+                    let g = k * g + l2 * *p;
                     *m = b1 * *m + one_b1 * g;
                     *v = b2 * *v + one_b2 * g * g;
                     let denom = v.sqrt() * inv_bc2_sqrt + eps;
@@ -128,7 +123,7 @@ multiversion! {
                 };
                 let mom = c(momentum.unwrap_or(0.0));
                 for (i, (p, &g)) in p.iter_mut().zip(g).enumerate() {
-                    let g = g + wd * *p;
+                    let g = k * g + wd * *p;
                     v[i] = a * v[i] + one_a * g * g;
                     let scaled = g / (v[i].sqrt() + eps);
                     match buf.as_mut() {

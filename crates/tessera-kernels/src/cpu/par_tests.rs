@@ -5,8 +5,8 @@
 use super::buffer::strided_values;
 use super::{matmul, optim};
 use crate::ops::OptimStep;
-use crate::plan::MatmulShape;
-use tessera_core::{Layout, Shape};
+use crate::plan::{MatmulShape, OptimPlan};
+use tessera_core::{DType, Layout, Shape};
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool").install(f)
@@ -40,7 +40,6 @@ fn strided_gathers_match_the_index_formula_on_two_threads() {
 #[test]
 fn concatenation_on_two_threads_equals_one_thread() {
     use crate::plan::{Arg, CatPlan};
-    use tessera_core::DType;
     let (a, b) = (values(96 * 700), values(96 * 300));
     let (la, lb) = (Layout::contiguous(Shape::new(vec![96, 700])), Layout::contiguous(Shape::new(vec![96, 300])));
     let plan = CatPlan::new(&[Arg::new(DType::F32, &la), Arg::new(DType::F32, &lb)], 1).unwrap();
@@ -58,7 +57,6 @@ fn concatenation_on_two_threads_equals_one_thread() {
 #[test]
 fn concatenation_along_the_first_dim_splits_inside_parts() {
     use crate::plan::{Arg, CatPlan};
-    use tessera_core::DType;
     let rows = [8usize, 3, 0, 9, 1, 13];
     let parts: Vec<Vec<f32>> = rows.iter().enumerate().map(|(i, r)| values(r * 4001 + i)[i..].to_vec()).collect();
     let layouts: Vec<Layout> = rows.iter().map(|&r| Layout::contiguous(Shape::new(vec![r, 4001]))).collect();
@@ -119,9 +117,11 @@ fn adam_on_two_threads_equals_one_thread() {
     let step =
         OptimStep::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, decoupled: true, step: 3 };
     let g = values(n);
+    let plan =
+        OptimPlan::new(step, (DType::F32, n), (DType::F32, n), &[(DType::F32, n); 2]).unwrap().with_grad_scale(0.25);
     let run = |threads| {
         let (mut p, mut m, mut v) = (values(n), vec![0.01f32; n], vec![0.02f32; n]);
-        on_threads(threads, || optim::apply(&step, &mut p, &g, &mut [&mut m[..], &mut v[..]]));
+        on_threads(threads, || optim::apply(&plan, &mut p, &g, &mut [&mut m[..], &mut v[..]]));
         (p, m, v)
     };
     assert_eq!(run(2), run(1));

@@ -8,8 +8,9 @@ use crate::ops::Update;
 use crate::plan::{MasterOptimPlan, OptimPlan};
 use crate::Result;
 
-/// Applies the plan's step to the parameter `p` in place, reading its gradient `g` and updating
-/// the state buffers `s`, as [`crate::cpu::optim_step`]: one launch.
+/// Applies the plan's step to the parameter `p` in place, reading its gradient `g` (times the
+/// plan's `grad_scale`) and updating the state buffers `s`, as [`crate::cpu::optim_step`]: one
+/// launch.
 pub fn optim_step(plan: &OptimPlan, p: &mut CudaBuffer, g: &CudaBuffer, s: &mut [&mut CudaBuffer]) -> Result<()> {
     let n = plan.len;
     expect_dtype(
@@ -45,17 +46,17 @@ pub fn optim_step_master(
     }
     let (kernel, args) = update_args(update, Args::new().u64(n as u64).buf(w).buf(g), s);
     let dev = w.device().clone();
-    let args = args.f64(plan.grad_scale).buf(p);
+    let args = args.buf(p);
     launch(&dev, &OPTIM, &format!("{kernel}_master_{}", plan.half.as_str()), elementwise(n), args)
 }
 
 /// The kernel's name (without its dtype) and its arguments: `args` (length, updated buffer,
-/// gradient), then the state buffers and the update's constants.
+/// gradient), then the state buffers, the update's constants and the gradient's scale.
 fn update_args(plan: &OptimPlan, mut args: Args, state: &[&mut CudaBuffer]) -> (&'static str, Args) {
     for s in state.iter() {
         args = args.buf(s);
     }
-    match plan.step.update() {
+    let (kernel, args) = match plan.step.update() {
         Update::Sgd { lr, wd } => ("optim_sgd", args.f64(lr).f64(wd)),
         Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => (
             "optim_sgd_momentum",
@@ -72,5 +73,6 @@ fn update_args(plan: &OptimPlan, mut args: Args, state: &[&mut CudaBuffer]) -> (
                 Some(m) => ("optim_rmsprop_momentum", args.f64(m)),
             }
         }
-    }
+    };
+    (kernel, args.f64(plan.grad_scale))
 }

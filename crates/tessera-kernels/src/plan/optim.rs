@@ -15,6 +15,10 @@ pub struct OptimPlan {
     pub dtype: DType,
     /// Elements per buffer.
     pub len: usize,
+    /// What the gradient is multiplied by as the update reads it (loss unscaling, gradient
+    /// clipping), so that no scaled copy of it is made first. 1 unless
+    /// [`with_grad_scale`](OptimPlan::with_grad_scale) says otherwise.
+    pub grad_scale: f64,
 }
 
 impl OptimPlan {
@@ -36,22 +40,25 @@ impl OptimPlan {
             let hint = " (optimizers update f32 or f64 parameters)";
             return Err(Error::UnsupportedDType { op, dtype: param.0, hint }.into());
         }
-        Ok(OptimPlan { step, dtype: param.0, len: param.1 })
+        Ok(OptimPlan { step, dtype: param.0, len: param.1, grad_scale: 1.0 })
+    }
+
+    /// The same step reading the gradient multiplied by `grad_scale`.
+    pub fn with_grad_scale(self, grad_scale: f64) -> Self {
+        OptimPlan { grad_scale, ..self }
     }
 }
 
 /// A checked in-place optimizer step of a half-precision parameter kept as an f32 master copy:
 /// the master, its gradient and the state buffers are f32, the parameter f16 or bf16, all of one
-/// length. The step updates the master from the gradient times `grad_scale` and rounds the new
-/// master into the parameter: one pass, one launch on a GPU.
+/// length. The step updates the master from the gradient times the update's `grad_scale` and
+/// rounds the new master into the parameter: one pass, one launch on a GPU.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MasterOptimPlan {
-    /// The update of the master, with f32 buffers.
+    /// The update of the master, with f32 buffers and the gradient's scale.
     pub update: OptimPlan,
     /// The parameter's dtype (f16 or bf16).
     pub half: DType,
-    /// What the gradient is multiplied by before the update (unscaling, clipping).
-    pub grad_scale: f64,
 }
 
 impl MasterOptimPlan {
@@ -78,7 +85,7 @@ impl MasterOptimPlan {
             let msg = format!("a master of {} elements for a parameter of {}", master.1, param.1);
             return Err(Error::InvalidArgument { op, msg }.into());
         }
-        let update = OptimPlan::new(step, master, grad, state)?;
-        Ok(MasterOptimPlan { update, half: param.0, grad_scale })
+        let update = OptimPlan::new(step, master, grad, state)?.with_grad_scale(grad_scale);
+        Ok(MasterOptimPlan { update, half: param.0 })
     }
 }

@@ -15,18 +15,32 @@ impl Tensor {
     }
 
     /// Updates this parameter in place with one optimizer step (see [`OptimStep`]), reading
-    /// `grad` and updating the `state` tensors (zeros of the parameter's shape before the first
-    /// step). One pass over the data, however many elementwise operations the formula has.
+    /// `grad` times `grad_scale` (1 for the gradient as it is; a clipping factor or a loss
+    /// scale's inverse otherwise, applied as the update reads the gradient rather than in a
+    /// scaled copy of it) and updating the `state` tensors (zeros of the parameter's shape before
+    /// the first step). One pass over the data, however many elementwise operations the formula
+    /// has.
     ///
     /// The parameter and the state tensors must each be dense (not views of a larger storage)
     /// and distinct; every view of the parameter's storage sees the new values.
-    pub fn optim_step_(&self, step: &OptimStep, grad: &Tensor, state: &[&Tensor]) -> Result<()> {
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, OptimStep, Tensor};
+    /// let p = Tensor::from_vec(vec![1f32, 2.], [2], &Device::Cpu)?;
+    /// let g = Tensor::from_vec(vec![4f32, -4.], [2], &Device::Cpu)?;
+    /// let sgd = OptimStep::Sgd { lr: 0.5, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: true };
+    /// // The gradient clipped to a quarter on the way: steps of -0.5 and +0.5.
+    /// p.optim_step_(&sgd, &g, &[], 0.25)?;
+    /// assert_eq!(p.to_vec::<f32>()?, vec![0.5, 2.5]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn optim_step_(&self, step: &OptimStep, grad: &Tensor, state: &[&Tensor], grad_scale: f64) -> Result<()> {
         let op = step.name();
         self.check_update(op, grad, state)?;
         let grad = grad.contiguous()?;
         let grad_storage = grad.storage();
-        let plan =
-            OptimPlan::new(*step, sized(self), sized(&grad), &state.iter().map(|t| sized(t)).collect::<Vec<_>>())?;
+        let state_sizes: Vec<_> = state.iter().map(|t| sized(t)).collect();
+        let plan = OptimPlan::new(*step, sized(self), sized(&grad), &state_sizes)?.with_grad_scale(grad_scale);
         let mut param = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
         with_storages(state, |bufs| param.optim_step_(&plan, &grad_storage, bufs))
     }

@@ -34,8 +34,8 @@ pub fn optim_steps(dev: &Device) -> Result<()> {
             for t in 1..=3u64 {
                 let step = steps(t)[kind];
                 let (cg, gg) = pair(dev, dtype, &[7, 9], 81 + t, -1.0, 1.0)?;
-                cp.optim_step_(&step, &cg, &cs.iter().collect::<Vec<_>>())?;
-                gp.optim_step_(&step, &gg, &gs.iter().collect::<Vec<_>>())?;
+                cp.optim_step_(&step, &cg, &cs.iter().collect::<Vec<_>>(), 0.5)?;
+                gp.optim_step_(&step, &gg, &gs.iter().collect::<Vec<_>>(), 0.5)?;
                 let what = format!("{} {dtype} step {t}", step.name());
                 check_tol(&format!("{what}: parameter"), (1e-6, 1e-6), &Ok(cp.clone()), &Ok(gp.clone()));
                 for (k, (c, g)) in cs.iter().zip(&gs).enumerate() {

@@ -307,12 +307,11 @@ impl Optimizer {
             }
             let target = updated(p.tensor(), state);
             let refs: Vec<&Tensor> = state.iter().filter(|t| !std::ptr::eq(*t, target)).collect();
+            // The gradient's factor is applied as the update reads it, in the same pass.
             if std::ptr::eq(target, p.tensor()) {
-                let g = if factor == 1.0 { g } else { g.scale(factor)? };
-                target.optim_step_(&self.fused(step, o), &g, &refs)?;
+                target.optim_step_(&self.fused(step, o), &g, &refs, factor)?;
             } else {
-                // The master's update, the gradient's factor and the rounding into the
-                // half-precision parameter in one pass.
+                // The master's update and the rounding into the half-precision parameter, too.
                 p.tensor().optim_step_master_(target, &self.fused(step, o), &g, &refs, factor)?;
             }
         }

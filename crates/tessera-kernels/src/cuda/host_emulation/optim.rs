@@ -9,14 +9,15 @@ use crate::plan::{MasterOptimPlan, OptimPlan};
 use std::ffi::c_void;
 use tessera_core::{DType, Layout, Shape};
 
-/// Runs `step`'s kernel on copies of `param` and `state` with its host-side arguments.
+/// Runs `step`'s kernel on copies of `param` and `state` with its host-side arguments, the
+/// gradient read times `gscale`.
 fn run_kernel(
     lib: &libloading::Library,
     step: &OptimStep,
     dtype: DType,
-    param: &mut CpuBuffer,
-    grad: &CpuBuffer,
+    (param, grad): (&mut CpuBuffer, &CpuBuffer),
     state: &mut [CpuBuffer],
+    gscale: f64,
 ) {
     let n = param.len() as u64;
     let (p, g) = (ptr_mut(param), ptr(grad));
@@ -26,15 +27,26 @@ fn run_kernel(
     launch(lib, elementwise(n as usize), || unsafe {
         match step.update() {
             Update::Sgd { lr, wd } => {
-                let f: unsafe extern "C" fn(u64, *mut c_void, *const c_void, f64, f64) =
+                let f: unsafe extern "C" fn(u64, *mut c_void, *const c_void, f64, f64, f64) =
                     sym(lib, &format!("optim_sgd_{sfx}"));
-                f(n, p, g, lr, wd)
+                f(n, p, g, lr, wd, gscale)
             }
             Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
-                type F =
-                    unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, i32, i32);
+                type F = unsafe extern "C" fn(
+                    u64,
+                    *mut c_void,
+                    *const c_void,
+                    *mut c_void,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    i32,
+                    i32,
+                    f64,
+                );
                 let f: F = sym(lib, &format!("optim_sgd_momentum_{sfx}"));
-                f(n, p, g, s[0], lr, momentum, damp, wd, nesterov as i32, first_step as i32)
+                f(n, p, g, s[0], lr, momentum, damp, wd, nesterov as i32, first_step as i32, gscale)
             }
             Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
                 type F = unsafe extern "C" fn(
@@ -52,14 +64,16 @@ fn run_kernel(
                     f64,
                     f64,
                     f64,
+                    f64,
                 );
                 let f: F = sym(lib, &format!("optim_adam_{sfx}"));
-                f(n, p, g, s[0], s[1], b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink)
+                f(n, p, g, s[0], s[1], b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink, gscale)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: None } => {
-                type F = unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, f64);
+                type F =
+                    unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, f64, f64);
                 let f: F = sym(lib, &format!("optim_rmsprop_{sfx}"));
-                f(n, p, g, s[0], lr, a, one_a, eps, wd)
+                f(n, p, g, s[0], lr, a, one_a, eps, wd, gscale)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: Some(m) } => {
                 type F = unsafe extern "C" fn(
@@ -74,9 +88,10 @@ fn run_kernel(
                     f64,
                     f64,
                     f64,
+                    f64,
                 );
                 let f: F = sym(lib, &format!("optim_rmsprop_momentum_{sfx}"));
-                f(n, p, g, s[0], s[1], lr, a, one_a, eps, wd, m)
+                f(n, p, g, s[0], s[1], lr, a, one_a, eps, wd, m, gscale)
             }
         }
     });
@@ -122,7 +137,8 @@ fn steps() -> [OptimStep; 7] {
 fn host_optim_kernels_match_cpu() {
     let Some(lib) = module("optim") else { return };
     let steps = steps();
-    for dtype in [DType::F32, DType::F64] {
+    // The gradient read as it is, and scaled down as clipping would (the kernel multiplies it).
+    for (dtype, gscale) in [(DType::F32, 1.0), (DType::F64, 1.0), (DType::F32, 0.3), (DType::F64, 0.3)] {
         for step in steps {
             let n = 37;
             let grad = data(dtype, n, 41, -1.0, 1.0);
@@ -131,9 +147,11 @@ fn host_optim_kernels_match_cpu() {
                 (0..step.state_count()).map(|k| data(dtype, n, 43 + k as u64, 0.0, 1.0)).collect();
             let (mut got_p, mut got_s) = (want_p.clone(), state.clone());
             let mut want_s = state;
-            let plan = OptimPlan::new(step, (dtype, n), (dtype, n), &vec![(dtype, n); step.state_count()]).unwrap();
+            let plan = OptimPlan::new(step, (dtype, n), (dtype, n), &vec![(dtype, n); step.state_count()])
+                .unwrap()
+                .with_grad_scale(gscale);
             cpu::optim_step(&plan, &mut want_p, &grad, &mut want_s.iter_mut().collect::<Vec<_>>()).unwrap();
-            run_kernel(lib, &step, dtype, &mut got_p, &grad, &mut got_s);
+            run_kernel(lib, &step, dtype, (&mut got_p, &grad), &mut got_s, gscale);
             let l = Layout::contiguous(Shape::new(vec![n]));
             for (what, got, want) in std::iter::once(("param", &got_p, &want_p))
                 .chain(got_s.iter().zip(&want_s).map(|(g, w)| ("state", g, w)))
@@ -141,7 +159,7 @@ fn host_optim_kernels_match_cpu() {
                 for (i, (g, w)) in got.to_f64_vec(&l).iter().zip(want.to_f64_vec(&l)).enumerate() {
                     assert!(
                         (g - w).abs() <= 1e-6 * w.abs().max(1e-6),
-                        "{} {dtype} {what}[{i}]: kernel {g}, cpu {w}",
+                        "{} {dtype} x{gscale} {what}[{i}]: kernel {g}, cpu {w}",
                         step.name()
                     );
                 }
