@@ -115,7 +115,11 @@ fn class_indices(loss: &str, scores: &Var, targets: &Var, cfg: &CrossEntropy) ->
 /// Cross-entropy from logits `[batch, classes]` and class indices `[batch]`, with label
 /// smoothing and ignore_index as in PyTorch. Fused: the forward needs only each row's
 /// log-sum-exp and target logit, and the backward writes `softmax - target distribution` in one
-/// pass ([`Tensor::cross_entropy_backward`]), so no `[batch, classes]` intermediate is kept.
+/// pass ([`Tensor::cross_entropy_backward`]), so no `[batch, classes]` intermediate is kept. A
+/// mean or sum that will be differentiated (recorded, as in a training step) has its gradient
+/// computed with the log-sum-exp in the forward pass ([`Tensor::cross_entropy_with_grad`]): one
+/// read of the logits instead of two; the backward then hands it on, multiplied by the upstream
+/// gradient unless that is 1.
 pub fn cross_entropy(logits: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<Var> {
     if !(0.0..=1.0).contains(&cfg.label_smoothing) {
         return Err(Error::Config(format!("cross_entropy: label smoothing {} must be in [0, 1]", cfg.label_smoothing)));
@@ -123,7 +127,18 @@ pub fn cross_entropy(logits: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<
     let (index, valid, count) = class_indices("cross_entropy", logits, targets, cfg)?;
     let s = cfg.label_smoothing;
     let x = logits.tensor().clone();
-    let lse = x.logsumexp(1, false)?;
+    let target = index.squeeze(1)?;
+    let scale = match cfg.reduction {
+        Reduction::Mean => 1.0 / count.max(1) as f64,
+        Reduction::Sum | Reduction::None => 1.0,
+    };
+    let eager = cfg.reduction != Reduction::None && logits.requires_grad() && tessera_autograd::is_grad_enabled();
+    let (lse, grad_at_one) = if eager {
+        let (lse, grad) = x.cross_entropy_with_grad(&target, &valid.scale(scale)?, s)?;
+        (lse, Some(grad))
+    } else {
+        (x.logsumexp(1, false)?, None)
+    };
     let picked = x.gather(1, &index)?.squeeze(1)?;
     let mut per = lse.sub(&picked)?.scale(1.0 - s)?;
     if s > 0.0 {
@@ -131,21 +146,39 @@ pub fn cross_entropy(logits: &Var, targets: &Var, cfg: &CrossEntropy) -> Result<
         per = per.add(&lse.sub(&x.mean(&[1], false)?)?.scale(s)?)?;
     }
     let per = per.mul(&valid)?;
-    let (out, scale) = match cfg.reduction {
-        Reduction::Mean => (per.sum_all()?.scale(1.0 / count.max(1) as f64)?, 1.0 / count.max(1) as f64),
-        Reduction::Sum => (per.sum_all()?, 1.0),
-        Reduction::None => (per, 1.0),
+    let out = match cfg.reduction {
+        Reduction::Mean | Reduction::Sum => per.sum_all()?.scale(scale)?,
+        Reduction::None => per,
     };
     let reduction = cfg.reduction;
-    let target = index.squeeze(1)?;
+    let saved = match grad_at_one {
+        Some(grad) => CrossEntropySaved::Grad(grad),
+        None => CrossEntropySaved::Inputs { logits: x, lse, target },
+    };
     let rule = move |ctx: &BackwardCtx<'_>| -> tessera_autograd::Result<InputGrads> {
-        let row_scale = match reduction {
-            Reduction::None => ctx.grad.mul(&valid)?,
-            _ => valid.mul(&ctx.grad.expand(valid.shape().clone())?)?.scale(scale)?,
+        let grad = match &saved {
+            // The upstream gradient of a mean or sum is a scalar: 1 from a plain backward, a
+            // loss scale's factor under mixed precision.
+            CrossEntropySaved::Grad(g) if ctx.grad.to_scalar_f64()? == 1.0 => g.clone(),
+            CrossEntropySaved::Grad(g) => g.mul(ctx.grad)?,
+            CrossEntropySaved::Inputs { logits, lse, target } => {
+                let row_scale = match reduction {
+                    Reduction::None => ctx.grad.mul(&valid)?,
+                    _ => valid.mul(&ctx.grad.expand(valid.shape().clone())?)?.scale(scale)?,
+                };
+                logits.cross_entropy_backward(lse, target, &row_scale, s)?
+            }
         };
-        Ok(vec![Some(x.cross_entropy_backward(&lse, &target, &row_scale, s)?), None])
+        Ok(vec![Some(grad), None])
     };
     Ok(Var::from_op("cross_entropy", out, &[logits, targets], Some(Box::new(rule))))
+}
+
+/// What [`cross_entropy`]'s backward reads: the gradient at an upstream gradient of 1, computed
+/// in the forward pass, or what it is computed from (which keeps the logits alive until then).
+enum CrossEntropySaved {
+    Grad(Tensor),
+    Inputs { logits: Tensor, lse: Tensor, target: Tensor },
 }
 
 /// Negative log-likelihood of log-probabilities `[batch, classes]` at class indices `[batch]`.
@@ -166,4 +199,46 @@ pub fn sparse_categorical_crossentropy(probs: &Var, targets: &Var) -> Result<Var
     const EPS: f64 = 1e-7;
     let log_probs = probs.clamp(EPS, 1.0 - EPS)?.log()?.log_softmax(-1)?;
     nll(&log_probs, targets, &CrossEntropy::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_tensor::Device;
+
+    /// The gradient a recorded mean or sum computes in its forward pass (rows wider than the
+    /// narrow kernels' 64 classes, an ignored row, label smoothing) equals the one the backward
+    /// computes from the log-sum-exp, which `Reduction::None` followed by the sum (over the rows
+    /// not ignored, for the mean) takes; under an upstream gradient of 1 and of 2.5 (a loss
+    /// scale's), and the loss equals the unrecorded one.
+    #[test]
+    fn a_gradient_computed_in_the_forward_pass_equals_the_backwards() {
+        let (rows, classes) = (5, 100);
+        let x: Vec<f64> = (0..rows * classes).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+        let x = Tensor::from_vec(x, [rows, classes], &Device::Cpu).unwrap();
+        let targets = Var::constant(Tensor::from_vec(vec![3i64, 99, 0, 42, 7], [rows], &Device::Cpu).unwrap());
+        for reduction in [Reduction::Mean, Reduction::Sum] {
+            let cfg = CrossEntropy { ignore_index: Some(42), label_smoothing: 0.1, reduction };
+            let per_row = CrossEntropy { reduction: Reduction::None, ..cfg };
+            for upstream in [1.0, 2.5] {
+                let grad = |loss: &dyn Fn(&Var) -> Var| {
+                    let logits = Var::param(x.clone()).unwrap();
+                    loss(&logits).scale(upstream).unwrap().backward().unwrap();
+                    logits.grad().unwrap().to_vec::<f64>().unwrap()
+                };
+                let eager = grad(&|l| cross_entropy(l, &targets, &cfg).unwrap());
+                // Four rows are not ignored.
+                let kept = if reduction == Reduction::Mean { 0.25 } else { 1.0 };
+                let from_rows = grad(&|l| {
+                    cross_entropy(l, &targets, &per_row).unwrap().sum(&[], false).unwrap().scale(kept).unwrap()
+                });
+                for (i, (a, b)) in eager.iter().zip(&from_rows).enumerate() {
+                    assert!((a - b).abs() < 1e-14, "{reduction:?}, upstream {upstream}: [{i}] {a} against {b}");
+                }
+            }
+            let recorded = cross_entropy(&Var::param(x.clone()).unwrap(), &targets, &cfg).unwrap();
+            let unrecorded = cross_entropy(&Var::constant(x.clone()), &targets, &cfg).unwrap();
+            assert_eq!(recorded.to_scalar_f64().unwrap(), unrecorded.to_scalar_f64().unwrap());
+        }
+    }
 }

@@ -284,6 +284,22 @@ impl Storage {
         })
     }
 
+    /// See [`crate::Tensor::cross_entropy_with_grad`]; `parts` are logits, target, scale. `None`
+    /// on CUDA, where the tensor layer composes it of `logsumexp` and `cross_entropy_backward`.
+    pub(crate) fn cross_entropy_with_grad(
+        plan: &CrossEntropyBackwardPlan,
+        parts: [&Storage; 3],
+    ) -> Result<Option<(Storage, Storage)>> {
+        Ok(match on_one_device("cross_entropy_with_grad", parts)? {
+            OnDevice::Cpu([x, t, s]) => {
+                let (lse, grad) = cpu::cross_entropy_with_grad(plan, x, t, s)?;
+                Some((Storage::Cpu(lse), Storage::Cpu(grad)))
+            }
+            #[cfg(feature = "cuda")]
+            OnDevice::Cuda(_) => None,
+        })
+    }
+
     /// The product, plus the bias rows when the plan has a bias (`bias` is then its storage).
     pub(crate) fn matmul(plan: &MatmulPlan, lhs: &Storage, rhs: &Storage, bias: Option<&Storage>) -> Result<Storage> {
         let op = if bias.is_some() { "matmul_bias" } else { "matmul" };

@@ -56,6 +56,7 @@ pub const NOT_CHECKED: &[(&str, &str)] = &[
     ("reduce", "the reduction table as a value: each row has its own check"),
     ("compare", "not differentiable: gives a u8 mask (each comparison likewise)"),
     ("cross_entropy_backward", "a gradient kernel: checked as the backward of nn's fused cross_entropy"),
+    ("cross_entropy_with_grad", "a gradient kernel: checked as the backward of nn's fused cross_entropy"),
     ("lstm_cell_backward", "a gradient kernel: checked as the rule of the lstm_cell check"),
     ("sum_squares", "not differentiable through autograd: the optimizer reads gradients' norms with it"),
     ("lstm_sequence", "checked by tessera-nn's lstm_sequence check, whose op is this one with its backward as rule"),

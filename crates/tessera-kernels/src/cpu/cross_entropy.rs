@@ -16,7 +16,10 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use tessera_core::{bf16, f16, Layout};
 
+mod fused;
 mod narrow;
+
+pub use fused::cross_entropy_with_grad;
 
 /// `log(sum(exp(x)))` of each of the plan's rows (max-shifted, so it never overflows), in row
 /// order. An all `-inf` row gives `-inf`; a NaN gives NaN.
@@ -223,7 +226,7 @@ mod tests {
         x.iter().map(|v| v.exp()).sum::<f64>().ln()
     }
 
-    fn lse(buf: &CpuBuffer, dims: Vec<usize>) -> CpuBuffer {
+    pub(super) fn lse(buf: &CpuBuffer, dims: Vec<usize>) -> CpuBuffer {
         let layout = Layout::contiguous(Shape::from(dims));
         logsumexp(&LogSumExpPlan::new(Arg::new(buf.dtype(), &layout), -1, false).unwrap(), buf).unwrap()
     }
@@ -281,7 +284,7 @@ mod tests {
         }
     }
 
-    fn backward(
+    pub(super) fn backward(
         x: &CpuBuffer,
         l: &CpuBuffer,
         t: &CpuBuffer,

@@ -61,7 +61,7 @@ pub use conv::{col2im, im2col};
 pub use conv_gemm::{conv2d, conv2d_input_grad, conv2d_weight_grad};
 pub use copy::{cat, copy_strided};
 pub use creation::{arange, eye, full};
-pub use cross_entropy::{cross_entropy_backward, logsumexp};
+pub use cross_entropy::{cross_entropy_backward, cross_entropy_with_grad, logsumexp};
 pub use index::{gather, index_select, scatter_add};
 pub use lstm::{lstm_cell, lstm_cell_backward};
 pub use lstm_sequence::{lstm_sequence, lstm_sequence_backward};

@@ -84,6 +84,7 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("log_softmax", "softmax", per_dtype("log_softmax", FLOATS)));
     ops.push(kernels("logsumexp", "cross_entropy", per_dtype("logsumexp", FLOATS)));
     ops.push(kernels("cross_entropy_backward", "cross_entropy", per_dtype("cross_entropy_backward", FLOATS)));
+    ops.push(composed("cross_entropy_with_grad", "cross_entropy", &["logsumexp", "cross_entropy_backward"]));
     ops.push(kernels("lstm_cell", "lstm", per_dtype("lstm_cell", FLOATS)));
     ops.push(kernels("lstm_cell_backward", "lstm", per_dtype("lstm_cell_backward", FLOATS)));
     ops.push(composed("lstm_sequence", "lstm", &["matmul", "lstm_cell", "contiguous", "cat"]));

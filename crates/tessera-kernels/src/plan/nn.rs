@@ -139,4 +139,13 @@ impl CrossEntropyBackwardPlan {
             smoothing,
         })
     }
+
+    /// The plan of the fused forward and backward (`cross_entropy_with_grad`), which computes
+    /// each row's log-sum-exp itself: as [`new`](Self::new), the log-sum-exp taken as a
+    /// contiguous `[n]` of the logits' dtype.
+    pub fn with_own_lse(logits: Arg<'_>, target: Arg<'_>, scale: Arg<'_>, smoothing: f64) -> Result<Self> {
+        let n = logits.layout.dims().first().copied().unwrap_or(0);
+        let lse = Layout::contiguous(Shape::new(vec![n]));
+        Self::new(logits, Arg::new(logits.dtype, &lse), target, scale, smoothing)
+    }
 }

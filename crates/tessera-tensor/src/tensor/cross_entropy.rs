@@ -51,4 +51,37 @@ impl Tensor {
         let storage = Storage::cross_entropy_backward(&plan, parts)?;
         Ok(Tensor::from_storage(storage, self.shape().clone()))
     }
+
+    /// Both halves of softmax cross-entropy at once, for a step that computes the loss and then
+    /// differentiates it: each row's log-sum-exp (`[n]`, as `self.logsumexp(1, false)`) and the
+    /// gradient that [`cross_entropy_backward`](Tensor::cross_entropy_backward) gives from it
+    /// (`[n, classes]`), with the same arguments and errors. On the CPU one pass computes both,
+    /// reading the logits once and taking each exponential once; on CUDA it runs the two halves.
+    ///
+    /// ```
+    /// use tessera_tensor::{Device, Tensor};
+    /// let dev = Device::Cpu;
+    /// let logits = Tensor::from_vec(vec![0f64, 0.0], [1, 2], &dev)?;
+    /// let target = Tensor::from_vec(vec![1u32], [1], &dev)?;
+    /// let scale = Tensor::from_vec(vec![1f64], [1], &dev)?;
+    /// let (lse, g) = logits.cross_entropy_with_grad(&target, &scale, 0.0)?;
+    /// assert!((lse.to_vec::<f64>()?[0] - 2f64.ln()).abs() < 1e-15);
+    /// assert_eq!(g.to_vec::<f64>()?, [0.5, -0.5]);
+    /// # Ok::<(), tessera_tensor::Error>(())
+    /// ```
+    pub fn cross_entropy_with_grad(&self, target: &Tensor, scale: &Tensor, smoothing: f64) -> Result<(Tensor, Tensor)> {
+        let plan = CrossEntropyBackwardPlan::with_own_lse(self.arg(), target.arg(), scale.arg(), smoothing)?;
+        // The storages' read locks end with this statement: the composition takes them again.
+        let fused = Storage::cross_entropy_with_grad(&plan, [&*self.storage(), &*target.storage(), &*scale.storage()])?;
+        match fused {
+            Some((lse, grad)) => {
+                Ok((Tensor::from_storage(lse, [plan.n]), Tensor::from_storage(grad, self.shape().clone())))
+            }
+            None => {
+                let lse = self.logsumexp(1, false)?;
+                let grad = self.cross_entropy_backward(&lse, target, scale, smoothing)?;
+                Ok((lse, grad))
+            }
+        }
+    }
 }

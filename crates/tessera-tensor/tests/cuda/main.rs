@@ -65,7 +65,7 @@ cuda_cases! {
     cuda_sum_squares_matches_cpu: reduce::sum_squares, covers ["sum_squares"];
     cuda_softmax_matches_cpu: reduce::softmax, covers ["softmax", "log_softmax"];
     cuda_logsumexp_and_cross_entropy_backward_match_cpu: reduce::cross_entropy,
-        covers ["logsumexp", "cross_entropy_backward"];
+        covers ["logsumexp", "cross_entropy_backward", "cross_entropy_with_grad"];
     cuda_indexing_matches_cpu: index::indexing, covers ["index_select", "gather", "scatter_add"];
     cuda_copies_cat_and_casts_match_cpu: copy::copies_cat_and_casts, covers ["contiguous", "cat", "to_dtype"];
     cuda_creation_and_random_fills_match_cpu: copy::creation_and_random,

@@ -56,6 +56,10 @@ pub fn softmax(dev: &Device) -> Result<()> {
 
 pub fn cross_entropy(dev: &Device) -> Result<()> {
     let dev = *dev;
+    let parts = match registry().into_iter().find(|op| op.name == "cross_entropy_with_grad").map(|op| op.cuda) {
+        Some(CudaImpl::Composed(parts)) => parts,
+        other => panic!("cross_entropy_with_grad is registered as {other:?}"),
+    };
     for dtype in FLOATS {
         let (c, g) = pair(&dev, dtype, &BASE, 12, -6.0, 6.0)?;
         for (name, view) in VIEWS {
@@ -81,6 +85,15 @@ pub fn cross_entropy(dev: &Device) -> Result<()> {
                 |l: &Tensor, t: &Tensor, s: &Tensor| l.cross_entropy_backward(&l.logsumexp(1, false)?, t, s, smoothing);
             let what = format!("cross_entropy_backward {dtype} smoothing {smoothing}");
             check(&what, dtype, &run(&cl, &ctg, &cs), &run(&gl, &gtg, &gs));
+            // Both halves at once: fused on the CPU, composed of its registered parts on CUDA.
+            let (on_gpu, log) = record_dispatches(|| gl.cross_entropy_with_grad(&gtg, &gs, smoothing));
+            let ((c_lse, c_grad), (g_lse, g_grad)) = (cl.cross_entropy_with_grad(&ctg, &cs, smoothing)?, on_gpu?);
+            let what = format!("cross_entropy_with_grad {dtype} smoothing {smoothing}");
+            check(&format!("{what}: lse"), dtype, &Ok(c_lse), &Ok(g_lse));
+            check(&format!("{what}: grad"), dtype, &Ok(c_grad), &Ok(g_grad));
+            let stray: Vec<_> =
+                log.iter().filter(|d| d.op != "cross_entropy_with_grad" && !parts.contains(&d.op)).collect();
+            assert!(stray.is_empty(), "{what} dispatched ops outside its registered parts: {stray:?}");
         }
         // An out-of-range target: the same error on both devices.
         let (cb, gb) =
