@@ -1,8 +1,10 @@
 //! Indexing: index_select (embedding lookup), gather, and scatter_add (their backward).
 
 use super::buffer::{dispatch, expect_dtype, strided_values, CpuBuffer, CpuElem};
+use super::par;
 use crate::plan::{index_out_of_range, GatherPlan, IndexSelectPlan, ScatterAddPlan};
 use crate::Result;
+use rayon::prelude::*;
 use tessera_core::{DType, Layout, Shape};
 
 /// Reads an index tensor (u32 or i64) as `usize` values, each checked against `size`.
@@ -136,20 +138,52 @@ fn scatter_add_rows(
     let dims = plan.base.dims();
     let outer: usize = dims[..plan.dim].iter().product();
     let inner: usize = dims[plan.dim + 1..].iter().product();
-    let (size, n) = (plan.size, indices.len());
+    let size = plan.size;
     Ok(dispatch!(base, b => {
-        let mut out = strided_values(b, &plan.base).into_owned();
+        let mut out = owned_copy(strided_values(b, &plan.base));
         let s = strided_values(src.as_slice().expect("dtypes checked equal above"), &plan.src);
+        add_source_rows(&mut out, &s, &indices, [outer, size, inner]);
+        CpuBuffer::from(out)
+    }))
+}
+
+/// Adds each source row `(o, j)` (`s`: `[outer, indices.len(), inner]`) onto output row
+/// `(o, indices[j])` (`out`: `[outer, size, inner]`), on the pool's threads by blocks of output
+/// rows when large. Each row gets the source rows that name it in index order, so how the rows
+/// are split between threads does not change a sum.
+fn add_source_rows<T: CpuElem + AddWrap>(out: &mut [T], s: &[T], indices: &[usize], [outer, size, inner]: [usize; 3]) {
+    let n = indices.len();
+    let add_rows = |first: usize, block: &mut [T]| {
+        let here = first..first + block.len() / inner;
         for o in 0..outer {
             for (j, &i) in indices.iter().enumerate() {
-                let dst = &mut out[(o * size + i) * inner..][..inner];
-                for (a, &v) in dst.iter_mut().zip(&s[(o * n + j) * inner..][..inner]) {
-                    *a = a.add_wrap(v);
+                let row = o * size + i;
+                if here.contains(&row) {
+                    let dst = &mut block[(row - first) * inner..][..inner];
+                    for (a, &v) in dst.iter_mut().zip(&s[(o * n + j) * inner..][..inner]) {
+                        *a = a.add_wrap(v);
+                    }
                 }
             }
         }
-        CpuBuffer::from(out)
-    }))
+    };
+    if par::worth_parallel(outer * n * inner) {
+        let per = par::chunk_len(out.len(), inner);
+        out.par_chunks_mut(per).enumerate().for_each(|(c, block)| add_rows(c * per / inner, block));
+    } else {
+        add_rows(0, out);
+    }
+}
+
+/// `values` as an owned vector, copied by the pool's threads when borrowed and large (an
+/// embedding's gradient starts as a copy of its zeroed table).
+fn owned_copy<T: Copy + Send + Sync>(values: std::borrow::Cow<'_, [T]>) -> Vec<T> {
+    match values {
+        std::borrow::Cow::Owned(v) => v,
+        std::borrow::Cow::Borrowed(v) => par::build_vec(v.len(), 1, |start, chunk| {
+            super::buffer::write_copy(chunk, &v[start..start + chunk.len()]);
+        }),
+    }
 }
 
 fn scatter_add_typed<T: CpuElem + AddWrap>(

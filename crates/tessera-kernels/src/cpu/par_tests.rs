@@ -2,10 +2,10 @@
 //! views, concatenation, banded matmul with and without bias, column sums, and optimizer updates, each
 //! run on a pool of 1 and of 2 threads at sizes above the split thresholds.
 
-use super::buffer::strided_values;
+use super::buffer::{strided_values, CpuBuffer};
 use super::{matmul, optim};
 use crate::ops::OptimStep;
-use crate::plan::{MatmulShape, OptimPlan};
+use crate::plan::{Arg, MatmulShape, OptimPlan, ScatterAddPlan};
 use tessera_core::{DType, Layout, Shape};
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -166,4 +166,40 @@ fn training_loops_under_keep_warm_finish_and_compute_the_same() {
     });
     let sums = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("300 warm steps finish");
     assert!(sums.iter().all(|&s| s == sums[0]), "every step computes the same sum");
+}
+
+#[test]
+fn an_embeddings_gradient_on_two_threads_equals_one_thread_and_the_sums() {
+    // `[2, 300, 128]` rows gathered by 400 indices along dim 1 (many repeated, as the ids of a
+    // batch are), broadcast over the other dims as `index_select`'s backward has them: large
+    // enough to be split between threads.
+    let (outer, size, n, inner) = (2, 300, 400, 128);
+    let ids: Vec<u32> = (0..n as u32).map(|j| (j * 37) % 97 + (j % 3) * 100).collect();
+    let base = CpuBuffer::F32(values(outer * size * inner));
+    let src = CpuBuffer::F32(values(outer * n * inner).iter().map(|v| v * 3.0).collect());
+    let base_layout = Layout::contiguous(Shape::new(vec![outer, size, inner]));
+    let src_layout = Layout::contiguous(Shape::new(vec![outer, n, inner]));
+    let index_layout = Layout::new(Shape::new(vec![outer, n, inner]), vec![0, 1, 0], 0).unwrap();
+    let plan = ScatterAddPlan::new(
+        Arg::new(DType::F32, &base_layout),
+        1,
+        Arg::new(DType::U32, &index_layout),
+        Arg::new(DType::F32, &src_layout),
+    )
+    .unwrap();
+    let run = |threads| on_threads(threads, || super::scatter_add(&plan, &base, &CpuBuffer::U32(ids.clone()), &src));
+    let (one, two) = (run(1).unwrap(), run(2).unwrap());
+    assert_eq!(one, two);
+    let (got, b, s) = (one.as_slice::<f32>().unwrap(), base.as_slice::<f32>().unwrap(), src.as_slice::<f32>().unwrap());
+    for o in 0..outer {
+        for row in 0..size {
+            for c in (0..inner).step_by(31) {
+                let mut want = b[(o * size + row) * inner + c];
+                for (j, _) in ids.iter().enumerate().filter(|(_, &i)| i as usize == row) {
+                    want += s[(o * n + j) * inner + c];
+                }
+                assert_eq!(got[(o * size + row) * inner + c], want, "[{o}, {row}, {c}]");
+            }
+        }
+    }
 }
