@@ -136,17 +136,24 @@ multiversion! {
         for &v in tail {
             sum = sum + (v - shift).exp_flushed();
         }
-        let mut width = 16;
-        while width > 1 {
-            width /= 2;
-            for k in 0..width {
-                sums[k] = sums[k] + sums[k + width];
-            }
-        }
-        let sum = sum + sums[0];
+        let sum = sum + fold_lanes(sums);
         // A NaN anywhere makes the sum NaN.
         sum.ln() + shift
     }
+}
+
+/// The sum of sixteen lane sums, folded in halves (the order `row_lse` and the fused kernel
+/// share). Inlined, so that it takes its caller's target features.
+#[inline(always)]
+fn fold_lanes<T: FloatMath>(mut sums: [T; 16]) -> T {
+    let mut width = 16;
+    while width > 1 {
+        width /= 2;
+        for k in 0..width {
+            sums[k] = sums[k] + sums[k + width];
+        }
+    }
+    sums[0]
 }
 
 multiversion! {

@@ -11,7 +11,7 @@ use super::super::lanes::max_lanes;
 use super::super::par;
 use super::super::simd::{multiversion, prefetch_block};
 use super::super::unary::FloatMath;
-use super::{narrow, row_grad, row_lse, target_indices};
+use super::{fold_lanes, narrow, row_grad, row_lse, target_indices};
 use crate::plan::CrossEntropyBackwardPlan;
 use crate::Result;
 use rayon::prelude::*;
@@ -146,14 +146,7 @@ multiversion! {
                 o.write(e);
             }
         }
-        let mut width = 16;
-        while width > 1 {
-            width /= 2;
-            for k in 0..width {
-                sums[k] = sums[k] + sums[k + width];
-            }
-        }
-        let sum = tail_sum + sums[0];
+        let sum = tail_sum + fold_lanes(sums);
         // exp(x - lse) * scale = exp(x - max) * (scale / sum).
         let factor = scale / sum;
         // SAFETY: the loop above wrote every element of `out` (the blocks of `x` and `out` pair up).
