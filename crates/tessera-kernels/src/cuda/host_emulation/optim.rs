@@ -23,74 +23,34 @@ fn run_kernel(
     let (p, g) = (ptr_mut(param), ptr(grad));
     let s: Vec<*mut c_void> = state.iter_mut().map(ptr_mut).collect();
     let sfx = dtype.as_str();
+    let name = |u: &str| format!("{u}_{sfx}");
+    type P = *mut c_void;
+    type G = *const c_void;
     // SAFETY: every buffer holds `n` elements of `dtype`; each signature is the kernel's.
     launch(lib, elementwise(n as usize), || unsafe {
         match step.update() {
             Update::Sgd { lr, wd } => {
-                let f: unsafe extern "C" fn(u64, *mut c_void, *const c_void, f64, f64, f64) =
-                    sym(lib, &format!("optim_sgd_{sfx}"));
+                let f: unsafe extern "C" fn(u64, P, G, f64, f64, f64) = sym(lib, &name("optim_sgd"));
                 f(n, p, g, lr, wd, gscale)
             }
             Update::SgdMomentum { lr, momentum, damp, wd, nesterov, first_step } => {
-                type F = unsafe extern "C" fn(
-                    u64,
-                    *mut c_void,
-                    *const c_void,
-                    *mut c_void,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    i32,
-                    i32,
-                    f64,
-                );
-                let f: F = sym(lib, &format!("optim_sgd_momentum_{sfx}"));
+                type F = unsafe extern "C" fn(u64, P, G, P, f64, f64, f64, f64, i32, i32, f64);
+                let f: F = sym(lib, &name("optim_sgd_momentum"));
                 f(n, p, g, s[0], lr, momentum, damp, wd, nesterov as i32, first_step as i32, gscale)
             }
             Update::Adam { b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink } => {
-                type F = unsafe extern "C" fn(
-                    u64,
-                    *mut c_void,
-                    *const c_void,
-                    *mut c_void,
-                    *mut c_void,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                );
-                let f: F = sym(lib, &format!("optim_adam_{sfx}"));
+                type F = unsafe extern "C" fn(u64, P, G, P, P, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64);
+                let f: F = sym(lib, &name("optim_adam"));
                 f(n, p, g, s[0], s[1], b1, b2, one_b1, one_b2, step_size, inv_bc2_sqrt, eps, l2, shrink, gscale)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: None } => {
-                type F =
-                    unsafe extern "C" fn(u64, *mut c_void, *const c_void, *mut c_void, f64, f64, f64, f64, f64, f64);
-                let f: F = sym(lib, &format!("optim_rmsprop_{sfx}"));
+                type F = unsafe extern "C" fn(u64, P, G, P, f64, f64, f64, f64, f64, f64);
+                let f: F = sym(lib, &name("optim_rmsprop"));
                 f(n, p, g, s[0], lr, a, one_a, eps, wd, gscale)
             }
             Update::RmsProp { lr, a, one_a, eps, wd, momentum: Some(m) } => {
-                type F = unsafe extern "C" fn(
-                    u64,
-                    *mut c_void,
-                    *const c_void,
-                    *mut c_void,
-                    *mut c_void,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                    f64,
-                );
-                let f: F = sym(lib, &format!("optim_rmsprop_momentum_{sfx}"));
+                type F = unsafe extern "C" fn(u64, P, G, P, P, f64, f64, f64, f64, f64, f64, f64);
+                let f: F = sym(lib, &name("optim_rmsprop_momentum"));
                 f(n, p, g, s[0], s[1], lr, a, one_a, eps, wd, m, gscale)
             }
         }
