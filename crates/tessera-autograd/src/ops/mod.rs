@@ -66,7 +66,8 @@ pub(crate) fn reduced_count(x: &Shape, dims: &[usize]) -> usize {
     dims.iter().map(|&d| x.dims()[d]).product()
 }
 
-/// Zeros with the shape, dtype and device of input `i` of a rule.
+/// Zeros with the shape, dtype and device of input `i` of a rule, as one zero broadcast (a view):
+/// the base of a scatter, which fills its output from it once instead of copying a zeroed table.
 pub(crate) fn zeros_of_input(c: &BackwardCtx<'_>, i: usize) -> Result<Tensor> {
-    Ok(Tensor::zeros(c.input_shape(i).clone(), c.input_dtype(i), c.input_device(i))?)
+    Ok(Tensor::zeros([], c.input_dtype(i), c.input_device(i))?.expand(c.input_shape(i).clone())?)
 }

@@ -150,6 +150,16 @@ pub(crate) fn strided_values<'a, T: Copy + Send + Sync>(data: &'a [T], layout: &
     }
     let (rank, dims, strides) = (layout.rank(), layout.dims(), layout.strides());
     let len = layout.elem_count();
+    if len > 0 && strides.iter().all(|&s| s == 0) {
+        // One value broadcast (an expanded scalar, such as a gradient's zero base): a fill, not
+        // a gather.
+        let value = data[layout.offset()];
+        return Cow::Owned(super::par::build_vec(len, 1, |_, out| {
+            out.iter_mut().for_each(|o| {
+                o.write(value);
+            })
+        }));
+    }
     // A large gather is split into rows over the outer dims (the fewest that give 8 rows), each
     // contiguous in the output, which the pool's threads fill: on two threads the copies that
     // make transposed and split-head views contiguous were otherwise serial in every step.

@@ -1,6 +1,7 @@
 //! Kernels that split large work across threads give what one thread gives: gathers of strided
-//! views, concatenation, banded matmul with and without bias, column sums, and optimizer updates, each
-//! run on a pool of 1 and of 2 threads at sizes above the split thresholds.
+//! views (and fills of a broadcast value), concatenation, banded matmul with and without bias,
+//! column sums, and optimizer updates, each run on a pool of 1 and of 2 threads at sizes above
+//! the split thresholds.
 
 use super::buffer::{strided_values, CpuBuffer};
 use super::{matmul, optim};
@@ -28,7 +29,10 @@ fn strided_gathers_match_the_index_formula_on_two_threads() {
     let weight_t = Layout::new(Shape::new(vec![300, 517]), vec![1, 300], 0).unwrap();
     let band_t = Layout::new(Shape::new(vec![37, 600]), vec![1, 100], 9).unwrap();
     let small_t = Layout::new(Shape::new(vec![3, 2, 5]), vec![10, 1, 2], 0).unwrap();
-    for layout in [heads, transposed, broadcast, weight_t, band_t, small_t] {
+    // One value broadcast (a gradient's zero base), filled rather than gathered.
+    let scalar = Layout::new(Shape::new(vec![700, 300]), vec![0, 0], 77).unwrap();
+    let small_scalar = Layout::new(Shape::new(vec![2, 1, 3]), vec![0, 0, 0], 5).unwrap();
+    for layout in [heads, transposed, broadcast, weight_t, band_t, small_t, scalar, small_scalar] {
         let want: Vec<f32> = layout.offsets().map(|o| data[o]).collect();
         for threads in [1, 2] {
             let got = on_threads(threads, || strided_values(&data, &layout).into_owned());
