@@ -11,7 +11,7 @@ use super::super::lanes::max_lanes;
 use super::super::par;
 use super::super::simd::{multiversion, prefetch_block};
 use super::super::unary::FloatMath;
-use super::{fold_lanes, narrow, row_grad, row_lse, target_indices};
+use super::{add_lanes, fold_lanes, narrow, row_grad, row_lse, target_indices, LANES};
 use crate::plan::CrossEntropyBackwardPlan;
 use crate::Result;
 use rayon::prelude::*;
@@ -120,22 +120,17 @@ multiversion! {
             row_grad(x, out, lse, scale, offset);
             return lse;
         }
-        // As in `row_lse`: exponentials of a block into a buffer, then summed into sixteen lanes,
+        // As in `row_lse`: exponentials of a block into a buffer, then added onto the lane sums,
         // each loop vectorising at the CPU's full width; here the buffer is also kept.
-        const BLOCK: usize = 64;
-        let (mut buf, mut sums) = ([T::ZERO; BLOCK], [T::ZERO; 16]);
+        let (mut buf, mut sums) = ([T::ZERO; LANES], [T::ZERO; LANES]);
         let mut tail_sum = T::ZERO;
-        for (k, (block, o)) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
-            prefetch_block(next, k, BLOCK);
-            if block.len() == BLOCK {
+        for (k, (block, o)) in x.chunks(LANES).zip(out.chunks_mut(LANES)).enumerate() {
+            prefetch_block(next, k, LANES);
+            if block.len() == LANES {
                 for (e, &v) in buf.iter_mut().zip(block) {
                     *e = (v - max).exp_flushed();
                 }
-                for c in buf.chunks_exact(16) {
-                    for k in 0..16 {
-                        sums[k] = sums[k] + c[k];
-                    }
-                }
+                add_lanes(&mut sums, &buf);
             } else {
                 for (e, &v) in buf.iter_mut().zip(block) {
                     *e = (v - max).exp_flushed();
