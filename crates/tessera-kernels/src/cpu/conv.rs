@@ -7,6 +7,7 @@
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::half::Half;
 use super::par;
+use super::simd::multiversion;
 use super::unary::FloatMath;
 use crate::plan::{Col2ImPlan, ConvWindow, Im2ColPlan};
 use crate::Result;
@@ -91,23 +92,26 @@ fn unfold<T: Element>(w: &ConvWindow, x: &[T]) -> Vec<T> {
     out
 }
 
-/// One plane's `[KH·KW, OH·OW]` block from its `[H, W]` image; `dst` starts zeroed.
-pub(super) fn unfold_plane<T: Copy>(w: &ConvWindow, src: &[T], dst: &mut [T]) {
-    let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
-    let [sh, sw] = w.spec.stride;
-    let positions = w.positions();
-    for kh in 0..kh_n {
-        for kw in 0..kw_n {
-            let runs = Runs::new(w, kh, kw);
-            let Some((lo, hi, start)) = runs.cols(sw) else { continue };
-            let tap = &mut dst[(kh * kw_n + kw) * positions..][..positions];
-            for (oh, ih) in runs.each_row(sh) {
-                let (srow, drow) = (&src[ih * width..][..width], &mut tap[oh * ow_n + lo..oh * ow_n + hi]);
-                if sw == 1 {
-                    copy_run(drow, &srow[start..start + (hi - lo)]);
-                } else {
-                    for (o, d) in drow.iter_mut().enumerate() {
-                        *d = srow[start + o * sw];
+multiversion! {
+    /// One plane's `[KH·KW, OH·OW]` block from its `[H, W]` image; `dst` starts zeroed.
+    fn unfold_plane<T>(w: &ConvWindow, src: &[T], dst: &mut [T]) where T: Copy
+    {
+        let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
+        let [sh, sw] = w.spec.stride;
+        let positions = w.positions();
+        for kh in 0..kh_n {
+            for kw in 0..kw_n {
+                let runs = Runs::new(w, kh, kw);
+                let Some((lo, hi, start)) = runs.cols(sw) else { continue };
+                let tap = &mut dst[(kh * kw_n + kw) * positions..][..positions];
+                for (oh, ih) in runs.each_row(sh) {
+                    let (srow, drow) = (&src[ih * width..][..width], &mut tap[oh * ow_n + lo..oh * ow_n + hi]);
+                    if sw == 1 {
+                        copy_run(drow, &srow[start..start + (hi - lo)]);
+                    } else {
+                        for (o, d) in drow.iter_mut().enumerate() {
+                            *d = srow[start + o * sw];
+                        }
                     }
                 }
             }
@@ -140,27 +144,30 @@ fn fold<T: FloatMath + Send + Sync>(w: &ConvWindow, col: &[T]) -> Vec<T> {
     out
 }
 
-/// One plane's `[H, W]` image summed from its `[KH·KW, OH·OW]` block; `dst` starts zeroed. Each
-/// pixel receives its terms in kernel-tap order, as the CUDA kernel sums them.
-pub(super) fn fold_plane<T: FloatMath>(w: &ConvWindow, src: &[T], dst: &mut [T]) {
-    let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
-    let [sh, sw] = w.spec.stride;
-    let positions = w.positions();
-    for kh in 0..kh_n {
-        for kw in 0..kw_n {
-            let runs = Runs::new(w, kh, kw);
-            let Some((lo, hi, start)) = runs.cols(sw) else { continue };
-            let tap = &src[(kh * kw_n + kw) * positions..][..positions];
-            for (oh, ih) in runs.each_row(sh) {
-                let (srow, drow) = (&tap[oh * ow_n + lo..oh * ow_n + hi], &mut dst[ih * width..][..width]);
-                if sw == 1 {
-                    for (d, &s) in drow[start..start + (hi - lo)].iter_mut().zip(srow) {
-                        *d = *d + s;
-                    }
-                } else {
-                    for (o, &s) in srow.iter().enumerate() {
-                        let d = &mut drow[start + o * sw];
-                        *d = *d + s;
+multiversion! {
+    /// One plane's `[H, W]` image summed from its `[KH·KW, OH·OW]` block; `dst` starts zeroed. Each
+    /// pixel receives its terms in kernel-tap order, as the CUDA kernel sums them.
+    fn fold_plane<T>(w: &ConvWindow, src: &[T], dst: &mut [T]) where T: FloatMath
+    {
+        let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
+        let [sh, sw] = w.spec.stride;
+        let positions = w.positions();
+        for kh in 0..kh_n {
+            for kw in 0..kw_n {
+                let runs = Runs::new(w, kh, kw);
+                let Some((lo, hi, start)) = runs.cols(sw) else { continue };
+                let tap = &src[(kh * kw_n + kw) * positions..][..positions];
+                for (oh, ih) in runs.each_row(sh) {
+                    let (srow, drow) = (&tap[oh * ow_n + lo..oh * ow_n + hi], &mut dst[ih * width..][..width]);
+                    if sw == 1 {
+                        for (d, &s) in drow[start..start + (hi - lo)].iter_mut().zip(srow) {
+                            *d = *d + s;
+                        }
+                    } else {
+                        for (o, &s) in srow.iter().enumerate() {
+                            let d = &mut drow[start + o * sw];
+                            *d = *d + s;
+                        }
                     }
                 }
             }
