@@ -92,30 +92,43 @@ fn unfold<T: Element>(w: &ConvWindow, x: &[T]) -> Vec<T> {
     out
 }
 
+/// Every run of one plane's window, in kernel-tap order: for each tap and each output row that
+/// reads the image, `f(cols, first)` with the run's range in the `[KH·KW, OH·OW]` block and the
+/// offset of its first input element in the `[H, W]` image (the run's input elements lie one
+/// column stride apart). Inlined, so that it takes its caller's target features.
+#[inline(always)]
+fn each_run(w: &ConvWindow, mut f: impl FnMut(std::ops::Range<usize>, usize)) {
+    let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
+    let [sh, sw] = w.spec.stride;
+    let positions = w.positions();
+    for kh in 0..kh_n {
+        for kw in 0..kw_n {
+            let runs = Runs::new(w, kh, kw);
+            let Some((lo, hi, start)) = runs.cols(sw) else { continue };
+            let tap = (kh * kw_n + kw) * positions;
+            for (oh, ih) in runs.each_row(sh) {
+                let row = tap + oh * ow_n;
+                f(row + lo..row + hi, ih * width + start);
+            }
+        }
+    }
+}
+
 multiversion! {
     /// One plane's `[KH·KW, OH·OW]` block from its `[H, W]` image; `dst` starts zeroed.
     fn unfold_plane<T>(w: &ConvWindow, src: &[T], dst: &mut [T]) where T: Copy
     {
-        let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
-        let [sh, sw] = w.spec.stride;
-        let positions = w.positions();
-        for kh in 0..kh_n {
-            for kw in 0..kw_n {
-                let runs = Runs::new(w, kh, kw);
-                let Some((lo, hi, start)) = runs.cols(sw) else { continue };
-                let tap = &mut dst[(kh * kw_n + kw) * positions..][..positions];
-                for (oh, ih) in runs.each_row(sh) {
-                    let (srow, drow) = (&src[ih * width..][..width], &mut tap[oh * ow_n + lo..oh * ow_n + hi]);
-                    if sw == 1 {
-                        copy_run(drow, &srow[start..start + (hi - lo)]);
-                    } else {
-                        for (o, d) in drow.iter_mut().enumerate() {
-                            *d = srow[start + o * sw];
-                        }
-                    }
+        let sw = w.spec.stride[1];
+        each_run(w, |cols, first| {
+            let run = &mut dst[cols];
+            if sw == 1 {
+                copy_run(run, &src[first..first + run.len()]);
+            } else {
+                for (o, d) in run.iter_mut().enumerate() {
+                    *d = src[first + o * sw];
                 }
             }
-        }
+        });
     }
 }
 
@@ -149,29 +162,20 @@ multiversion! {
     /// pixel receives its terms in kernel-tap order, as the CUDA kernel sums them.
     fn fold_plane<T>(w: &ConvWindow, src: &[T], dst: &mut [T]) where T: FloatMath
     {
-        let ([kh_n, kw_n], [_, ow_n], width) = (w.spec.kernel, w.out, w.image[1]);
-        let [sh, sw] = w.spec.stride;
-        let positions = w.positions();
-        for kh in 0..kh_n {
-            for kw in 0..kw_n {
-                let runs = Runs::new(w, kh, kw);
-                let Some((lo, hi, start)) = runs.cols(sw) else { continue };
-                let tap = &src[(kh * kw_n + kw) * positions..][..positions];
-                for (oh, ih) in runs.each_row(sh) {
-                    let (srow, drow) = (&tap[oh * ow_n + lo..oh * ow_n + hi], &mut dst[ih * width..][..width]);
-                    if sw == 1 {
-                        for (d, &s) in drow[start..start + (hi - lo)].iter_mut().zip(srow) {
-                            *d = *d + s;
-                        }
-                    } else {
-                        for (o, &s) in srow.iter().enumerate() {
-                            let d = &mut drow[start + o * sw];
-                            *d = *d + s;
-                        }
-                    }
+        let sw = w.spec.stride[1];
+        each_run(w, |cols, first| {
+            let run = &src[cols];
+            if sw == 1 {
+                for (d, &s) in dst[first..first + run.len()].iter_mut().zip(run) {
+                    *d = *d + s;
+                }
+            } else {
+                for (o, &s) in run.iter().enumerate() {
+                    let d = &mut dst[first + o * sw];
+                    *d = *d + s;
                 }
             }
-        }
+        });
     }
 }
 
