@@ -3,7 +3,9 @@
 below 1: Tessera faster) for 1 and 2 threads, under the machine's CPU model and SIMD flags; then each
 training step beside its arithmetic bound: the floating-point operations of its matrix products
 (counted by `examples/step.rs --flops`) at the rate Tessera's own 2048 x 2048 product reached in the
-same run, on the same number of threads; then `compare_paired.py`'s rounds of the targeted steps,
+same run, on the same number of threads, and at the machine's f32 multiply-add peak (`examples/step.rs
+--fma-peak`, a loop of independent FMAs in registers: what no product can beat); then
+`compare_paired.py`'s rounds of the targeted steps,
 Tessera and PyTorch alternating, whose ratios a drifting host skews least. Unless `--skip-cargo`,
 everything is built first and the host is left idle for 30 s before the first timing.
 
@@ -61,34 +63,55 @@ def cargo_env():
     return env
 
 
-def step_flops():
-    """{bench workload name: floating-point operations of one step's matrix products}, from the
-    `step` example in the comparison's target folder (built by `build_then_settle` unless
-    `--skip-cargo`); None when it cannot be run."""
+def step_output(flag, what):
+    """The lines the `step` example in the comparison's target folder (built by
+    `build_then_settle` unless `--skip-cargo`) prints for `flag`, split into words; None when it
+    cannot be run."""
     target = cargo_env()["CARGO_TARGET_DIR"]
     try:
-        out = subprocess.run([os.path.join(target, "release", "examples", "step"), "--flops"],
+        out = subprocess.run([os.path.join(target, "release", "examples", "step"), flag],
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
-        print(f"no product counts for the bound table: {e}")
+        print(f"no {what}: {e}")
         return None
-    return {name: int(flops) for name, flops in (line.split() for line in out.splitlines())}
+    return [line.split() for line in out.splitlines()]
 
 
-def bound_lines(numpy_rows, torch_rows, flops):
-    """The table of each training step against its arithmetic bound (see the module's doc)."""
+def step_flops():
+    """{bench workload name: floating-point operations of one step's matrix products}, or None."""
+    lines = step_output("--flops", "product counts for the bound table")
+    return None if lines is None else {name: int(flops) for name, flops in lines}
+
+
+def fma_peaks():
+    """{threads: the machine's f32 multiply-add peak in FLOP/s}; empty where the CPU has no loop
+    for it or the example cannot be run."""
+    return {int(t): float(gflops) * 1e9 for t, gflops in step_output("--fma-peak", "multiply-add peak") or []}
+
+
+def bound_lines(numpy_rows, torch_rows, flops, peaks):
+    """The table of each training step against its arithmetic bound and the multiply-add peak
+    (see the module's doc)."""
     rates = {r["threads"]: r["work"] / r["tessera"]["best"] for r in numpy_rows
              if r["op"] == "matmul" and r["size"] == "2048"}
     lines = ["", "arithmetic bound = the step's product FLOPs at Tessera's matmul 2048 rate on as many threads "
-             f"({', '.join(f'{t} thr {rate / 1e9:.1f} GFLOP/s' for t, rate in sorted(rates.items()))})", "",
-             f"{'workload':<40} {'thr':>3} {'GFLOP':>7} {'bound':>11} {'tessera':>7} {'torch':>7}  (x bound)"]
+             f"({', '.join(f'{t} thr {rate / 1e9:.1f} GFLOP/s' for t, rate in sorted(rates.items()))})"]
+    if peaks:
+        lines.append("peak = the same FLOPs at the f32 multiply-add peak (" + ", ".join(
+            f"{t} thr {p / 1e9:.1f} GFLOP/s" + (f", the 2048 product at {rates[t] / p:.0%} of it" if t in rates else "")
+            for t, p in sorted(peaks.items())) + ")")
+    lines += ["", f"{'workload':<40} {'thr':>3} {'GFLOP':>7} {'bound':>11} {'tessera':>7} {'torch':>7}  (x bound)"
+              + ("   tessera x peak" if peaks else "")]
     for r in torch_rows:
         work, rate = flops.get(r.get("bench")), rates.get(r["threads"])
         if work is None or rate is None:
             continue
         bound = work / rate
-        lines.append(f"{r['workload']:<40} {r['threads']:>3} {work / 1e9:>7.3f} {bound * 1e3:>8.3f} ms "
-                     f"{r['tessera_s'] / bound:>7.2f} {r['reference_s'] / bound:>7.2f}")
+        line = (f"{r['workload']:<40} {r['threads']:>3} {work / 1e9:>7.3f} {bound * 1e3:>8.3f} ms "
+                f"{r['tessera_s'] / bound:>7.2f} {r['reference_s'] / bound:>7.2f}")
+        if r["threads"] in peaks:
+            line += f"   {r['tessera_s'] / (work / peaks[r['threads']]):>15.2f}"
+        lines.append(line)
     return lines
 
 
@@ -130,7 +153,7 @@ def main():
     flops = step_flops()
     if flops:
         with open(os.path.join(args.out, "torch.json")) as f:
-            lines += bound_lines(numpy["rows"], json.load(f), flops)
+            lines += bound_lines(numpy["rows"], json.load(f), flops, fma_peaks())
     with open(os.path.join(args.out, "paired.json")) as f:
         lines += [""] + json.load(f)["lines"]
     text = "\n".join(lines)

@@ -2,9 +2,10 @@
 //!
 //! The benchmarks themselves live in `benches/`; this library holds what they share: rayon pools
 //! of a fixed size, random inputs, the baseline copies that elementwise ops are compared with,
-//! the byte and FLOP counts used for throughput, and the training-step workloads
-//! ([`workloads`]). See `README.md` in this folder.
+//! the byte and FLOP counts used for throughput, the training-step workloads ([`workloads`]) and
+//! the machine's multiply-add peak ([`fma_peak`]). See `README.md` in this folder.
 
+pub mod fma_peak;
 pub mod workloads;
 
 use rayon::prelude::*;

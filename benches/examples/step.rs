@@ -6,7 +6,9 @@
 //!
 //! With `--flops` in place of a name it prints, for every workload, the floating-point operations
 //! of one step's matrix products (`name flops` per line), from which `compare_all.py` puts each
-//! step beside its arithmetic bound.
+//! step beside its arithmetic bound; with `--fma-peak`, the machine's f32 multiply-add peak on 1
+//! and 2 threads (`threads gflops` per line, nothing where the CPU has no loop for it; see
+//! `tessera_benches::fma_peak`).
 
 use std::time::Instant;
 use tessera_core::host_memory::CachingAllocator;
@@ -28,6 +30,16 @@ fn main() {
                 println!("{name} {}", product_flops() - before);
             })
         });
+        return;
+    }
+    if wanted == "--fma-peak" {
+        if let Some(width) = tessera_benches::fma_peak::Width::detect() {
+            for threads in tessera_benches::THREADS {
+                // About half a second a round at 300 GFLOP/s a thread; the first also lets the
+                // clock settle.
+                println!("{threads} {:.1}", tessera_benches::fma_peak::gflops(width, threads, 200_000_000, 3));
+            }
+        }
         return;
     }
     let mut number = |default| args.next().and_then(|s| s.parse::<usize>().ok()).unwrap_or(default);
@@ -62,7 +74,7 @@ fn main() {
     if !found {
         eprintln!(
             "unknown workload {wanted:?}: mlp_step/b32, mlp_step/b256, lstm_layer, gru_layer, lm_step, gpt_step, \
-             attention, cnn_step, seq2seq_step, or --flops"
+             attention, cnn_step, seq2seq_step, --flops or --fma-peak"
         );
         std::process::exit(2);
     }
