@@ -88,6 +88,29 @@ fn the_kernel_matches_the_composed_steps_from_views() -> Result<()> {
     Ok(())
 }
 
+/// With 256 f32 units a row of gate gradients is 4 KiB, so `d_proj` comes back as a view whose
+/// rows lie 1040 values apart: it equals the composed steps, and a bias gradient's sum and a
+/// weight gradient's product read it as they read its contiguous copy.
+#[test]
+fn padded_gate_gradients_read_as_their_values() -> Result<()> {
+    let (steps, b, h) = (2, 3, 256);
+    let proj = tensor(&[steps, b, 4 * h], 1, -2.0, 2.0).to_dtype(DType::F32)?;
+    let (h0, c0) =
+        (tensor(&[b, h], 2, -1.0, 1.0).to_dtype(DType::F32)?, tensor(&[b, h], 3, -2.0, 2.0).to_dtype(DType::F32)?);
+    let w = tensor(&[4 * h, h], 4, -0.05, 0.05).to_dtype(DType::F32)?;
+    let grad = tensor(&[steps + 1, b, h], 5, -1.0, 1.0).to_dtype(DType::F32)?;
+    let (got, want) = (run(&proj, &h0, &c0, &w, &grad)?, composed(&proj, &h0, &c0, &w, &grad)?);
+    let d = &got[3];
+    assert_eq!(d.layout().strides(), [b * 1040, 1040, 1]);
+    assert_close("padded d_proj", d, &want[3], 1e-5);
+    let dense = d.contiguous()?;
+    assert_eq!(d.sum(&[0, 1], false)?.to_vec::<f32>()?, dense.sum(&[0, 1], false)?.to_vec::<f32>()?);
+    let x = tensor(&[steps * b, 128], 6, -1.0, 1.0).to_dtype(DType::F32)?;
+    let rows = |d: &Tensor| d.reshape([steps * b, 4 * h]);
+    assert_close("dᵀ @ x", &rows(d)?.t()?.matmul(&x)?, &rows(&dense)?.t()?.matmul(&x)?, 1e-6);
+    Ok(())
+}
+
 /// f16 and bf16 have no sequence kernel: their composed steps agree with the f32 kernel to their
 /// precision.
 #[test]

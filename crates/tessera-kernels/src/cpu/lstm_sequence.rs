@@ -24,12 +24,12 @@ use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
 use crate::Result;
-use backward::backward;
+use backward::{backward, gate_grad_stride};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use tessera_core::DType;
+use tessera_core::{DType, Layout, Shape};
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
 /// [`LstmSequencePlan`]). Returns contiguous `[out, cells, acts]`: `out` is
@@ -57,10 +57,14 @@ pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result
 
 /// The whole backward recurrence: `inputs` are `[out, cells, acts, h0, c0, w_hh, grad]`, the
 /// forward's outputs and inputs and the gradient of `out` (see [`LstmSequenceBackwardPlan`]).
-/// Returns contiguous `[d_proj, dh0, dc0, d_w_hh]`: the gradients of the projection (which is
-/// also every step's gate gradient), of the initial states and of the recurrent weight; `dh0`
-/// empty unless the plan's `initial_hidden_grad`.
-pub fn lstm_sequence_backward(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuffer; 7]) -> Result<[CpuBuffer; 4]> {
+/// Returns `[d_proj, dh0, dc0, d_w_hh]`, the gradients of the projection (which is also every
+/// step's gate gradient), of the initial states and of the recurrent weight (`dh0` empty unless
+/// the plan's `initial_hidden_grad`), and `d_proj`'s layout: `[steps, batch, 4 * hidden]` with
+/// its rows padded off multiples of 4 KiB (see `backward`'s module); the others are contiguous.
+pub fn lstm_sequence_backward(
+    plan: &LstmSequenceBackwardPlan,
+    inputs: [&CpuBuffer; 7],
+) -> Result<([CpuBuffer; 4], Layout)> {
     expect_dtype("lstm_sequence_backward", plan.dtype, &inputs)?;
     macro_rules! native {
         ($variant:ident) => {{
@@ -74,11 +78,19 @@ pub fn lstm_sequence_backward(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuff
             backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from)
         }};
     }
-    Ok(match inputs[0] {
-        CpuBuffer::F32(_) => native!(F32),
-        CpuBuffer::F64(_) => native!(F64),
+    let (steps, batch, hidden) = plan.dims();
+    let ld = match inputs[0] {
+        CpuBuffer::F32(_) => gate_grad_stride::<f32>(hidden),
+        CpuBuffer::F64(_) => gate_grad_stride::<f64>(hidden),
         _ => return Err(unsupported("lstm_sequence_backward", plan.dtype)),
-    })
+    };
+    let grads = match inputs[0] {
+        CpuBuffer::F32(_) => native!(F32),
+        _ => native!(F64),
+    };
+    let shape = Shape::new(vec![steps, batch, 4 * hidden]);
+    let layout = Layout::new(shape, vec![batch * ld, ld, 1], 0).expect("strides for a rank-3 shape");
+    Ok((grads, layout))
 }
 
 fn unsupported(op: &'static str, dtype: DType) -> crate::Error {

@@ -187,7 +187,7 @@ fn as_maybe<T>(values: &[T]) -> &[MaybeUninit<T>] {
 /// would be a multiple of 4 KiB apart. gemm reads the rows unpacked, and rows 4 KiB apart all
 /// fall in the same few L1 sets: `[32, 256] @ [256, 1024]` f32 on one thread of a Zen 5, best of
 /// 7, took 78.9 µs at stride 1024 and 71.9 µs at 1040.
-fn row_stride<T>(cols: usize) -> usize {
+pub(super) fn row_stride<T>(cols: usize) -> usize {
     let bytes = cols * std::mem::size_of::<T>();
     if bytes > 0 && bytes.is_multiple_of(4096) {
         cols + 64 / std::mem::size_of::<T>()

@@ -8,7 +8,7 @@ use crate::ops::{ArgReduceOp, ReduceOp};
 use crate::plan::{Lines, ReduceKind, ReducePlan};
 use crate::Result;
 use rayon::prelude::*;
-use tessera_core::{bf16, f16, DType, Element};
+use tessera_core::{bf16, f16, DType, Element, Layout, Shape};
 
 /// The plan's reduction of `buf`: a contiguous buffer of the plan's output shape and dtype.
 /// Sums of integer dtypes are `i64`, as in PyTorch; f16 and bf16 accumulate in f32.
@@ -46,16 +46,32 @@ where
     R: Fn(&[W]) -> W + Sync,
     A: Fn(&mut [W], &[&[W]]) + Sync,
 {
+    fold_lines_apart(data, l, l.post, init, row, acc)
+}
+
+/// [`fold_lines`] over lines of `post` values `stride` apart (at least `post`; rows with
+/// padding after each, read in place): line `p * red + r` starts at `(p * red + r) * stride`.
+/// With `post == 1` the lines must be contiguous (`stride == 1`).
+fn fold_lines_apart<W, R, A>(data: &[W], l: Lines, stride: usize, init: W, row: R, acc: A) -> Vec<W>
+where
+    W: Copy + Send + Sync,
+    R: Fn(&[W]) -> W + Sync,
+    A: Fn(&mut [W], &[&[W]]) + Sync,
+{
     if l.pre * l.post == 0 {
         return Vec::new();
     }
-    let big = par::worth_parallel(data.len());
+    debug_assert!(stride >= l.post && (l.post > 1 || stride == 1), "lines {l:?} {stride} apart");
+    // By the values folded, not the slice's length, so that padding changes neither the split
+    // nor the order of the sums.
+    let elems = l.pre * l.red * l.post;
+    let big = par::worth_parallel(elems);
     if l.post == 1 {
         let line = |p: usize| row(&data[p * l.red..(p + 1) * l.red]);
         if big && l.pre == 1 {
             // One long line: fold pieces in parallel, then fold the partial results.
             let chunk = par::chunk_len(l.red, 64);
-            let partials: Vec<W> = data.par_chunks(chunk).map(&row).collect();
+            let partials: Vec<W> = data[..l.red].par_chunks(chunk).map(&row).collect();
             return vec![row(&partials)];
         }
         if big {
@@ -67,7 +83,7 @@ where
     // Lines `rows` of block `p`, from column `q0` on, folded into `out`.
     let fold_rows = |p: usize, q0: usize, rows: std::ops::Range<usize>, out: &mut [W]| {
         let width = out.len();
-        let line = |r: usize| &data[(p * l.red + r) * l.post + q0..][..width];
+        let line = |r: usize| &data[(p * l.red + r) * stride + q0..][..width];
         let Some(first) = rows.clone().next() else { return };
         // Start from the first line so that max and min never see the neutral `init`.
         out.copy_from_slice(line(first));
@@ -79,7 +95,7 @@ where
         (r..rows.end).for_each(|r| acc(out, &[line(r)]));
     };
     let block = |p: usize, q0: usize, out: &mut [W]| fold_rows(p, q0, 0..l.red, out);
-    if l.pre == 1 && l.red >= 16 * ROW_BANDS && data.len() >= par::PAR_MIN_ELEMS {
+    if l.pre == 1 && l.red >= 16 * ROW_BANDS && elems >= par::PAR_MIN_ELEMS {
         // Bands of rows, each folded into its own line on one thread, then those lines folded in
         // order: each thread streams a contiguous block, where bands of columns read a few KiB
         // of every row and were slower on two threads than on one (4096 x 4096 column sums,
@@ -117,17 +133,37 @@ where
 }
 
 pub(super) fn sum_lines_f32(data: &[f32], l: Lines) -> Vec<f32> {
-    fold_lines(data, l, 0.0, simd::sum_f32, |acc, lines| match lines {
+    sum_lines_apart_f32(data, l, l.post)
+}
+
+/// [`sum_lines_f32`] over lines `stride` apart (see [`fold_lines_apart`]).
+fn sum_lines_apart_f32(data: &[f32], l: Lines, stride: usize) -> Vec<f32> {
+    fold_lines_apart(data, l, stride, 0.0, simd::sum_f32, |acc, lines| match lines {
         [a, b, c, d] => simd::add4_assign(acc, a, b, c, d),
         _ => lines.iter().for_each(|x| simd::add_assign_f32(acc, x)),
     })
 }
 
-fn sum_lines_f64(data: &[f64], l: Lines) -> Vec<f64> {
-    fold_lines(data, l, 0.0, simd::sum_f64, |acc, lines| match lines {
+fn sum_lines_apart_f64(data: &[f64], l: Lines, stride: usize) -> Vec<f64> {
+    fold_lines_apart(data, l, stride, 0.0, simd::sum_f64, |acc, lines| match lines {
         [a, b, c, d] => simd::add4_assign(acc, a, b, c, d),
         _ => lines.iter().for_each(|x| simd::add_assign_f64(acc, x)),
     })
+}
+
+/// Where `read` is `[pre, red, post]` lines of contiguous values, evenly spaced further apart
+/// than `post` (a gate gradient's rows with padding after each, see
+/// `lstm_sequence::backward`): the index of its first element and the lines' stride, so that a
+/// sum reads the lines in place instead of gathering them first.
+fn lines_apart(read: &Layout, l: Lines) -> Option<(usize, usize)> {
+    if read.is_contiguous() || l.post <= 1 || l.pre * l.red == 0 {
+        return None;
+    }
+    let lines = read.reshape(&Shape::new(vec![l.pre, l.red, l.post])).ok()??;
+    match *lines.strides() {
+        [ps, rs, 1] if rs >= l.post && (l.pre == 1 || ps == l.red * rs) => Some((lines.offset(), rs)),
+        _ => None,
+    }
 }
 
 fn sum_lines_i64(data: &[i64], l: Lines) -> Vec<i64> {
@@ -163,14 +199,22 @@ fn extreme_lines<W: Element + Send + Sync>(data: &[W], l: Lines, op: ReduceOp) -
     )
 }
 
-fn fold(op: ReduceOp, buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines) -> CpuBuffer {
+fn fold(op: ReduceOp, buf: &CpuBuffer, read: &Layout, lines: Lines) -> CpuBuffer {
     let count = lines.red as f64;
     match (op, buf) {
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F32(v)) => {
-            finish_mean(op, sum_lines_f32(&strided_values(v, read), lines), count).into()
+            let sums = match lines_apart(read, lines) {
+                Some((at, stride)) => sum_lines_apart_f32(&v[at..], lines, stride),
+                None => sum_lines_f32(&strided_values(v, read), lines),
+            };
+            finish_mean(op, sums, count).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F64(v)) => {
-            finish_mean(op, sum_lines_f64(&strided_values(v, read), lines), count).into()
+            let sums = match lines_apart(read, lines) {
+                Some((at, stride)) => sum_lines_apart_f64(&v[at..], lines, stride),
+                None => sum_lines_apart_f64(&strided_values(v, read), lines, lines.post),
+            };
+            finish_mean(op, sums, count).into()
         }
         (ReduceOp::Sum | ReduceOp::Mean, CpuBuffer::F16(v)) => {
             let s = finish_mean(op, sum_lines_f32(&f16::widen(&strided_values(v, read)), lines), count);
@@ -207,7 +251,7 @@ fn finish_mean<W: FloatMath + Send + Sync>(op: ReduceOp, mut sums: Vec<W>, count
 
 /// Variance with Bessel's `correction` (1 gives the unbiased estimate, PyTorch's default):
 /// `sum((x - mean)^2) / (N - correction)`. f16 and bf16 compute in f32 (the plan admits floats).
-fn variance(buf: &CpuBuffer, read: &tessera_core::Layout, lines: Lines, correction: usize) -> CpuBuffer {
+fn variance(buf: &CpuBuffer, read: &Layout, lines: Lines, correction: usize) -> CpuBuffer {
     match buf {
         CpuBuffer::F32(v) => var_lines(&strided_values(v, read), lines, correction).into(),
         CpuBuffer::F64(v) => var_lines(&strided_values(v, read), lines, correction).into(),
@@ -295,7 +339,7 @@ mod tests {
                 assert_eq!(on(threads), got, "[{rows}, {cols}] on {threads} threads");
             }
             let wide: Vec<f64> = data.iter().map(|&v| f64::from(v)).collect();
-            let got64 = sum_lines_f64(&wide, l);
+            let got64 = sum_lines_apart_f64(&wide, l, l.post);
             for (q, &g) in got64.iter().enumerate() {
                 let want: f64 = (0..rows).map(|r| wide[r * cols + q]).sum();
                 assert!(
@@ -304,5 +348,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Rows with padding after each (lines `ld` apart, the padding NaN so that reading it would
+    /// show), summed over the rows and over every dim but the last, in f32 and f64, on one and
+    /// two threads: the same bits as the rows gathered first, and the other layouts (a
+    /// transposed view, lines of one value) still gathered.
+    #[test]
+    fn sums_read_padded_rows_in_place() {
+        for (blocks, rows, cols, ld) in [(1, 5, 17, 20), (3, 4, 16, 17), (2, 700, 40, 48), (35, 32, 64, 80)] {
+            let mut data = vec![f32::NAN; (blocks * rows * ld).max(1)];
+            for (i, v) in data.iter_mut().enumerate().filter(|(i, _)| i % ld < cols) {
+                *v = ((i * 7919) % 1013) as f32 / 101.0 - 5.0;
+            }
+            let read = Layout::new(Shape::new(vec![blocks, rows, cols]), vec![rows * ld, ld, 1], 0).unwrap();
+            let gathered = strided_values(&data, &read).into_owned();
+            let wide: Vec<f64> = data.iter().map(|&v| f64::from(v)).collect();
+            for l in [Lines { pre: blocks, red: rows, post: cols }, Lines { pre: 1, red: blocks * rows, post: cols }] {
+                assert_eq!(lines_apart(&read, l), Some((0, ld)), "{l:?}");
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let (got, got64) = pool.install(|| {
+                        (fold(ReduceOp::Sum, &CpuBuffer::F32(data.clone()), &read, l), {
+                            fold(ReduceOp::Mean, &CpuBuffer::F64(wide.clone()), &read, l)
+                        })
+                    });
+                    let want = sum_lines_f32(&gathered, l);
+                    assert_eq!(got, CpuBuffer::F32(want), "{l:?} over {read:?} on {threads} threads");
+                    let gathered64: Vec<f64> = gathered.iter().map(|&v| f64::from(v)).collect();
+                    let want64 = finish_mean(ReduceOp::Mean, sum_lines_apart_f64(&gathered64, l, l.post), l.red as f64);
+                    assert_eq!(got64, CpuBuffer::F64(want64), "f64 {l:?} on {threads} threads");
+                }
+            }
+        }
+        let transposed = Layout::contiguous(Shape::new(vec![6, 4])).transpose(0, 1).unwrap();
+        assert_eq!(lines_apart(&transposed, Lines { pre: 1, red: 4, post: 6 }), None);
+        let single = Layout::new(Shape::new(vec![5, 1]), vec![3, 1], 0).unwrap();
+        assert_eq!(lines_apart(&single, Lines { pre: 5, red: 1, post: 1 }), None);
     }
 }

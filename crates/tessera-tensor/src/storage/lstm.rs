@@ -3,7 +3,7 @@
 
 use super::{on_one_device, on_one_device_sized, OnDevice, Storage};
 use crate::Result;
-use tessera_core::DType;
+use tessera_core::{DType, Layout};
 use tessera_kernels::cpu;
 #[cfg(feature = "cuda")]
 use tessera_kernels::cuda;
@@ -51,17 +51,19 @@ impl Storage {
     }
 
     /// The whole LSTM recurrence's backward (see [`crate::Tensor::lstm_sequence_backward`]):
-    /// `[d_proj, dh0, dc0, d_w_hh]` from `out, cells, acts, h0, c0, w_hh, grad`, or `None` as
-    /// for [`Storage::lstm_sequence`].
+    /// `[d_proj, dh0, dc0, d_w_hh]` from `out, cells, acts, h0, c0, w_hh, grad`, and `d_proj`'s
+    /// layout (its rows may be padded; the others are contiguous), or `None` as for
+    /// [`Storage::lstm_sequence`].
     pub(crate) fn lstm_sequence_backward(
         plan: &LstmSequenceBackwardPlan,
         parts: [&Storage; 7],
-    ) -> Result<Option<[Storage; 4]>> {
+    ) -> Result<Option<([Storage; 4], Layout)>> {
         let (steps, batch, hidden) = plan.dims();
         let elements = steps.saturating_mul(batch).saturating_mul(hidden).saturating_mul(4);
         Ok(match on_one_device_sized("lstm_sequence_backward", parts, plan.dtype, elements)? {
             OnDevice::Cpu(bufs) if cpu_sequence_dtype(plan.dtype) => {
-                Some(cpu::lstm_sequence_backward(plan, bufs)?.map(Storage::Cpu))
+                let (grads, d_proj) = cpu::lstm_sequence_backward(plan, bufs)?;
+                Some((grads.map(Storage::Cpu), d_proj))
             }
             OnDevice::Cpu(_) => None,
             #[cfg(feature = "cuda")]

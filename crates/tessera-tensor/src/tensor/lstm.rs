@@ -156,7 +156,10 @@ impl Tensor {
     /// (`[steps + 1, batch, hidden]`, any layout), returns `(d_proj, dh0, dc0, d_w_hh)`, the
     /// gradients of `proj` (which is every step's gate gradient), of the initial states and of
     /// the recurrent weight. `dh0` costs a product as large as a step's and is `None` unless
-    /// `want_dh0` (an initial state that is a constant needs none). Each step is
+    /// `want_dh0` (an initial state that is a constant needs none). `d_proj` may be a view whose
+    /// rows lie a little further apart than `4 * hidden` (where that many values would make a
+    /// multiple of 4 KiB, which slows the products that read it down its columns); the others
+    /// are contiguous. Each step is
     /// [`Tensor::lstm_cell_backward`], with the hidden state's gradient carried back through
     /// `w_hh`. Devices and errors as the forward.
     ///
@@ -194,10 +197,14 @@ impl Tensor {
         };
         let (steps, batch, hidden) = plan.dims();
         let storages = saved.map(Tensor::storage);
-        if let Some([d, dh0, dc0, d_w]) = Storage::lstm_sequence_backward(&plan, storages.each_ref().map(|s| &**s))? {
+        if let Some(([d, dh0, dc0, d_w], d_layout)) =
+            Storage::lstm_sequence_backward(&plan, storages.each_ref().map(|s| &**s))?
+        {
             let state = Shape::new(vec![batch, hidden]);
+            // The buffer holds `steps` blocks of `batch` rows, each as long as the row stride.
+            let d_len = steps * d_layout.strides()[0];
             return Ok((
-                Tensor::from_storage(d, [steps, batch, 4 * hidden]),
+                Tensor::from_storage(d, [d_len]).with_layout(d_layout),
                 want_dh0.then(|| Tensor::from_storage(dh0, state.clone())),
                 Tensor::from_storage(dc0, state),
                 Tensor::from_storage(d_w, [4 * hidden, hidden]),

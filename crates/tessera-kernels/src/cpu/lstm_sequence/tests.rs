@@ -121,9 +121,11 @@ fn assert_close<T: Real>(what: &str, got: &[T], want: &[f64]) {
 /// cut short at every edge).
 #[test]
 fn matches_the_step_by_step_recurrence_in_every_banding() {
-    // 128 units in one band: the block's rows (4 KiB of f64) are padded; a batch of 32 in row
-    // bands of 16, as `split` cuts it on two threads; 11 rows in tiles of 8 and 3.
-    for dims in [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33), (2, 2, 128), (3, 32, 96), (3, 11, 20)] {
+    // 128 units in one band: the block's rows and the gate gradients' rows (4 KiB of f64) are
+    // padded, as are the gate gradients' rows of 256 f32 units; a batch of 32 in row bands of 16,
+    // as `split` cuts it on two threads; 11 rows in tiles of 8 and 3.
+    let shapes = [(4, 3, 40), (1, 1, 1), (2, 4, 15), (3, 2, 17), (2, 1, 33), (2, 2, 128), (3, 32, 96), (3, 11, 20)];
+    for dims in shapes.into_iter().chain([(2, 3, 256)]) {
         check_against_reference::<f64>(dims);
         check_against_reference::<f32>(dims);
     }
@@ -145,11 +147,12 @@ fn check_against_reference<T: Real>(dims @ (steps, batch, hidden): Dims) {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let splits = [1, 2, 3].map(|count| unit_parts(batch, hidden, count));
             for parts in splits.into_iter().chain([2, 3].map(|count| row_parts(batch, hidden, count))) {
-                let (got, grads) = pool.install(|| {
+                let (got, mut grads) = pool.install(|| {
                     let got = forward(dims, &parts, &proj, &h0, &c0, &w);
                     let grads = backward(dims, &parts, [&got[0], &got[1], &got[2], &h0, &c0, &w, &grad], true);
                     (got, grads)
                 });
+                grads[0] = unpadded(&grads[0], hidden);
                 let case =
                     format!("{dims:?} in parts {parts:?} on {threads} threads, h0 zero: {}", h0[0].wide() == 0.0);
                 for (name, (g, w)) in ["out", "cells", "acts"].iter().zip(got.iter().zip(&want)) {
@@ -163,12 +166,26 @@ fn check_against_reference<T: Real>(dims @ (steps, batch, hidden): Dims) {
         // Without `h0`'s gradient: the others unchanged, `dh0` empty.
         let parts = unit_parts(batch, hidden, 1);
         let [out, cells, acts] = [out, cells, acts].map(|v| narrow(v));
-        let grads = backward(dims, &parts, [&out, &cells, &acts, &h0, &c0, &w, &grad], false);
+        let mut grads = backward(dims, &parts, [&out, &cells, &acts, &h0, &c0, &w, &grad], false);
+        grads[0] = unpadded(&grads[0], hidden);
         assert!(grads[1].is_empty());
         for (name, i) in [("d_proj", 0), ("dc0", 2), ("d_w_hh", 3)] {
             assert_close(&format!("{name} of {dims:?} without dh0"), &grads[i], &want_grads[i]);
         }
     }
+}
+
+/// The gate gradients `d` without their rows' padding, after checking that it holds zeros and
+/// that the rows are padded exactly where `4 * hidden` values make a multiple of 4 KiB.
+fn unpadded<T: Real>(d: &[T], hidden: usize) -> Vec<T> {
+    let ld = backward::gate_grad_stride::<T>(hidden);
+    let padded = (4 * hidden * std::mem::size_of::<T>()).is_multiple_of(4096) && hidden > 0;
+    assert_eq!(ld, if padded { 4 * hidden + 64 / std::mem::size_of::<T>() } else { 4 * hidden });
+    if ld == 0 {
+        return d.to_vec();
+    }
+    assert!(d.chunks(ld).all(|row| row[4 * hidden..].iter().all(|v| v.wide() == 0.0)), "the padding is zeros");
+    d.chunks(ld).flat_map(|row| row[..4 * hidden].to_vec()).collect()
 }
 
 fn units(parts: &[Part]) -> Vec<(usize, usize)> {
