@@ -67,7 +67,7 @@ pub fn lstm_sequence_backward(
 ) -> Result<([CpuBuffer; 4], Layout)> {
     expect_dtype("lstm_sequence_backward", plan.dtype, &inputs)?;
     macro_rules! native {
-        ($variant:ident) => {{
+        ($variant:ident, $t:ty) => {{
             let mut values = Vec::with_capacity(7);
             for (buf, layout) in inputs.iter().zip(&plan.inputs) {
                 let CpuBuffer::$variant(v) = buf else { unreachable!("dtypes checked above") };
@@ -75,19 +75,16 @@ pub fn lstm_sequence_backward(
             }
             let parts = split(plan.batch, plan.hidden);
             let saved: [&[_]; 7] = std::array::from_fn(|i| &*values[i]);
-            backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from)
+            let grads = backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from);
+            (grads, gate_grad_stride::<$t>(plan.hidden))
         }};
     }
-    let (steps, batch, hidden) = plan.dims();
-    let ld = match inputs[0] {
-        CpuBuffer::F32(_) => gate_grad_stride::<f32>(hidden),
-        CpuBuffer::F64(_) => gate_grad_stride::<f64>(hidden),
+    let (grads, ld) = match inputs[0] {
+        CpuBuffer::F32(_) => native!(F32, f32),
+        CpuBuffer::F64(_) => native!(F64, f64),
         _ => return Err(unsupported("lstm_sequence_backward", plan.dtype)),
     };
-    let grads = match inputs[0] {
-        CpuBuffer::F32(_) => native!(F32),
-        _ => native!(F64),
-    };
+    let (steps, batch, hidden) = plan.dims();
     let shape = Shape::new(vec![steps, batch, 4 * hidden]);
     let layout = Layout::new(shape, vec![batch * ld, ld, 1], 0).expect("strides for a rank-3 shape");
     Ok((grads, layout))

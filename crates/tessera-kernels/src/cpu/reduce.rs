@@ -64,7 +64,7 @@ where
     debug_assert!(stride >= l.post && (l.post > 1 || stride == 1), "lines {l:?} {stride} apart");
     // By the values folded, not the slice's length, so that padding changes neither the split
     // nor the order of the sums.
-    let elems = l.pre * l.red * l.post;
+    let elems = l.pre.saturating_mul(l.red).saturating_mul(l.post);
     let big = par::worth_parallel(elems);
     if l.post == 1 {
         let line = |p: usize| row(&data[p * l.red..(p + 1) * l.red]);
@@ -156,7 +156,7 @@ fn sum_lines_apart_f64(data: &[f64], l: Lines, stride: usize) -> Vec<f64> {
 /// `lstm_sequence::backward`): the index of its first element and the lines' stride, so that a
 /// sum reads the lines in place instead of gathering them first.
 fn lines_apart(read: &Layout, l: Lines) -> Option<(usize, usize)> {
-    if read.is_contiguous() || l.post <= 1 || l.pre * l.red == 0 {
+    if read.is_contiguous() || l.post <= 1 || l.pre == 0 || l.red == 0 {
         return None;
     }
     let lines = read.reshape(&Shape::new(vec![l.pre, l.red, l.post])).ok()??;
