@@ -44,7 +44,7 @@ for lab in MATMUL_SHAPES:
 for elems in (M1, M16):
     lab = f"{elems >> 20}M"
     CASES[("add", lab)] = (elems, 12 * elems, "byte")
-    for op in ("exp", "tanh", "log", "copy", "vec_clone", "par_copy"):
+    for op in ("exp", "tanh", "log", "erf", "copy", "vec_clone", "par_copy"):
         CASES[(op, lab)] = (elems, 8 * elems, "byte")
 for op in ("sum_dim1", "sum_dim0", "sum_all"):
     CASES[(op, "4096x4096")] = (M16, 4 * M16, "byte")
@@ -91,6 +91,14 @@ def setup(op, size):
     shape = (32, 128) if op == "add_small" else (int(size[:-1]) << 20,)
     a = rng.standard_normal(shape, dtype=np.float32); b = rng.standard_normal(shape, dtype=np.float32)
     positive = np.abs(a)
+    if op == "erf":
+        # numpy has no erf: PyTorch's, where it is installed (on the same threads).
+        try:
+            import torch
+        except ImportError:
+            return None
+        ta = torch.from_numpy(a)
+        return lambda: torch.erf(ta)
     return {"add": lambda: a + b, "add_small": lambda: a + b, "exp": lambda: np.exp(a), "tanh": lambda: np.tanh(a),
             "log": lambda: np.log(positive), "copy": lambda: a.copy(),
             "vec_clone": lambda: a.copy(), "par_copy": lambda: a.copy()}[op]
@@ -101,11 +109,17 @@ for threads in (1, 2):
     with threadpool_limits(limits=threads):
         for op, size in cases:
             f = setup(op, size)
+            if f is None:
+                continue
+            if "torch" in sys.modules:
+                sys.modules["torch"].set_num_threads(threads)
             t = timeit.Timer(f)
             number, _ = t.autorange()           # calls per repeat so that one repeat takes >= 0.2 s
             number = max(1, number // 2)
             reps = sorted(x / number for x in t.repeat(repeat=7, number=number))
             out["times"][f"{op}|{size}|t{threads}"] = {"best": reps[0], "median": reps[len(reps) // 2]}
+if "torch" in sys.modules:
+    out["torch"] = sys.modules["torch"].__version__
 print(json.dumps(out))
 '''
 
@@ -179,7 +193,8 @@ def main():
         f"{b['internal_api']} {b['version']} kernel={b['architecture']}" for b in theirs["blas"]))
     print(f"1-min load average: {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
           f"({os.cpu_count()} CPUs; a load above that means other work competed)")
-    print("times are the best sample of each side; ratio = tessera / numpy (below 1: tessera faster)")
+    print("times are the best sample of each side; ratio = tessera / numpy (below 1: tessera faster);")
+    print("erf against PyTorch's torch.erf (numpy has none), '-' where torch is not installed")
     print("rate: GFLOP/s for matmul, GB/s of bytes moved otherwise (add: 3 buffers, exp/copy/softmax: 2,")
     print("reductions: 1); vs copy: rate / rate of the fastest plain copy (copy, vec_clone, par_copy) of")
     print("the same element count (16M for reductions and softmax) on the same threads\n")
@@ -212,7 +227,8 @@ def main():
                          "numpy": theirs["times"].get(f"{g}|{v}|{t}"), "kind": kind, "work": work})
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"numpy": theirs["numpy"], "blas": theirs["blas"], "rows": rows}, f, indent=1)
+            json.dump({"numpy": theirs["numpy"], "torch": theirs.get("torch"), "blas": theirs["blas"], "rows": rows}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

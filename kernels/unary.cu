@@ -21,6 +21,8 @@
     X(gelu_tanh, x / ((A)1 + exp((A)-2 * gelu_tanh_arg(x)))) \
     X(gelu_grad, gelu_grad(x)) \
     X(gelu_tanh_grad, gelu_tanh_grad(x)) \
+    X(erf, erf(x)) \
+    X(erfc, erfc(x)) \
     X(silu, x / ((A)1 + exp(-x))) \
     X(powf, pow(x, (A)p0)) \
     X(clamp, x < (A)p0 ? (A)p0 : (x > (A)p1 ? (A)p1 : x)) \

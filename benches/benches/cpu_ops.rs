@@ -107,11 +107,12 @@ fn elementwise(c: &mut Criterion) {
         let b = randn_f32(&[elems], 4).unwrap();
         let positive = a.abs().unwrap();
         let raw: Vec<f32> = a.to_vec().unwrap();
-        let cases: [(&str, u64, u64); 7] = [
+        let cases: [(&str, u64, u64); 8] = [
             ("add", 2, 1),
             ("exp", 1, 1),
             ("tanh", 1, 1),
             ("log", 1, 1),
+            ("erf", 1, 1),
             ("copy", 1, 1),
             ("vec_clone", 1, 1),
             ("par_copy", 1, 1),
@@ -129,6 +130,7 @@ fn elementwise(c: &mut Criterion) {
                         "exp" => in_pool(&p, it, || a.exp().unwrap()),
                         "tanh" => in_pool(&p, it, || a.tanh().unwrap()),
                         "log" => in_pool(&p, it, || positive.log().unwrap()),
+                        "erf" => in_pool(&p, it, || a.erf().unwrap()),
                         "copy" => in_pool(&p, it, || a.copy().unwrap()),
                         "vec_clone" => in_pool(&p, it, || black_box(&raw).clone()),
                         _ => in_pool(&p, it, || par_copy(black_box(&raw))),

@@ -160,3 +160,36 @@ fn exp_of_large_tensors_matches_reference_on_every_thread_split() {
         }
     }
 }
+
+/// `erf` and `erfc` at known values, past the table's `[-3, 3]`: `erfc`'s tail keeps its relative
+/// accuracy where `1 - erf` would be 0, in f32 and f64; a large tensor runs on every thread.
+#[test]
+fn erf_and_erfc_keep_their_tails() {
+    // (x, erf x, erfc x), as Python's `math.erf` and `math.erfc` give them.
+    let known = [
+        (0.5, 0.520_499_877_813_046_5, 0.479_500_122_186_953_5),
+        (-1.5, -0.966_105_146_475_310_7, 1.966_105_146_475_310_7),
+        (5.0, 0.999_999_999_998_462_5, 1.537_459_794_428_034_8e-12),
+        (9.0, 1.0, 4.137_031_746_513_81e-37),
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        let xs: Vec<f64> = known.iter().map(|k| k.0).collect();
+        let t = tensor_of(dtype, &[xs.len()], &xs);
+        let erf = t.erf().unwrap().to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+        let erfc = t.erfc().unwrap().to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+        let rtol = if dtype == DType::F32 { 4e-7 } else { 1e-14 };
+        for (k, (&e, &c)) in known.iter().zip(erf.iter().zip(&erfc)) {
+            assert!((e - k.1).abs() <= rtol * k.1.abs(), "{dtype} erf({}) = {e}, want {}", k.0, k.1);
+            assert!((c - k.2).abs() <= rtol * k.2, "{dtype} erfc({}) = {c}, want {}", k.0, k.2);
+        }
+    }
+    let n = 300_000;
+    let v = values(5, n, -12.0, 12.0);
+    let got = tensor_of(DType::F32, &[n], &v).erfc().unwrap().to_vec::<f32>().unwrap();
+    for (g, x) in got.iter().zip(&v) {
+        let want = UnaryOp::Erfc.eval_f64((*x as f32) as f64);
+        if want > 1e-37 {
+            assert!(((*g as f64 - want) / want).abs() < 4e-7, "erfc({x}) = {g}, want {want}");
+        }
+    }
+}

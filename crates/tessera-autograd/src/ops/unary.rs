@@ -20,8 +20,8 @@ fn keeps(op: UnaryOp) -> Keep {
     use UnaryOp::*;
     match op {
         Neg | Affine(..) => Keep::Nothing,
-        Abs | Log | Square | Sin | Cos | Relu | Gelu | GeluTanh | GeluGrad | GeluTanhGrad | Silu | Powf(_)
-        | Clamp(..) => Keep::Input,
+        Abs | Log | Square | Sin | Cos | Relu | Gelu | GeluTanh | GeluGrad | GeluTanhGrad | Erf | Erfc | Silu
+        | Powf(_) | Clamp(..) => Keep::Input,
         Exp | Sqrt | Recip | Tanh | Sigmoid => Keep::Output,
     }
 }
@@ -56,6 +56,9 @@ fn gradient(op: UnaryOp, g: &Tensor, x: Option<&Tensor>, y: Option<&Tensor>) -> 
         UnaryOp::GeluTanh => x().gelu_tanh_backward(g)?,
         UnaryOp::GeluGrad => g.mul(&gelu_second(x())?)?,
         UnaryOp::GeluTanhGrad => g.mul(&gelu_tanh_second(x())?)?,
+        // ±2/sqrt(pi) e^(-x²).
+        UnaryOp::Erf => g.mul(&x().square()?.scale(-1.0)?.exp()?.scale(FRAC_2_SQRT_PI)?)?,
+        UnaryOp::Erfc => g.mul(&x().square()?.scale(-1.0)?.exp()?.scale(-FRAC_2_SQRT_PI)?)?,
         UnaryOp::Silu => {
             // s (1 + x (1 - s)) with s = sigmoid(x).
             let s = x().sigmoid()?;

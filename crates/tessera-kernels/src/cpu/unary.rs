@@ -62,6 +62,8 @@ pub(crate) trait FloatMath:
     fn tanh(self) -> Self;
     /// The standard normal distribution function and density at `self`, `(Phi, phi)`.
     fn normal_cdf_pdf(self) -> (Self, Self);
+    fn erf(self) -> Self;
+    fn erfc(self) -> Self;
     fn powf(self, p: Self) -> Self;
     fn sigmoid(self) -> Self;
     fn from_f32(v: f32) -> Self;
@@ -97,6 +99,14 @@ impl FloatMath for f32 {
     #[inline(always)]
     fn normal_cdf_pdf(self) -> (Self, Self) {
         math::normal_cdf_pdf_f32(self)
+    }
+    #[inline(always)]
+    fn erf(self) -> Self {
+        math::erf_f32(self)
+    }
+    #[inline(always)]
+    fn erfc(self) -> Self {
+        math::erfc_f32(self)
     }
     fn powf(self, p: Self) -> Self {
         f32::powf(self, p)
@@ -138,6 +148,12 @@ impl FloatMath for f64 {
         let cdf = 0.5 * libm::erfc(-self * std::f64::consts::FRAC_1_SQRT_2);
         (cdf, (-0.5 * self * self).exp() * FRAC_1_SQRT_2PI)
     }
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+    fn erfc(self) -> Self {
+        libm::erfc(self)
+    }
     fn powf(self, p: Self) -> Self {
         f64::powf(self, p)
     }
@@ -150,15 +166,25 @@ impl FloatMath for f64 {
     }
 }
 
-// The GELU family: passed to `map` as closures, their bodies (Phi or exp inlined) grew past
-// LLVM's inlining threshold and every element became a scalar call; called directly from
-// `gelu_family_into`'s loops they are always inlined and vectorise.
+// The GELU family and the error functions: passed to `map` as closures, their bodies (Phi or exp
+// inlined) grew past LLVM's inlining threshold and every element became a scalar call; called
+// directly from `normal_family_into`'s loops they are always inlined and vectorise.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const GELU_TANH_K: f64 = 0.044715;
 
 /// `x Phi(x)`, `Phi` the standard normal distribution function, computed without the
 /// cancellation of `x (1 + erf(x / sqrt 2)) / 2` for negative `x`.
+#[inline(always)]
+fn erf<T: FloatMath>(x: T) -> T {
+    x.erf()
+}
+
+#[inline(always)]
+fn erfc<T: FloatMath>(x: T) -> T {
+    x.erfc()
+}
+
 #[inline(always)]
 fn gelu<T: FloatMath>(x: T) -> T {
     x * x.normal_cdf_pdf().0
@@ -198,8 +224,8 @@ pub(super) fn gelu_tanh_grad<T: FloatMath>(x: T) -> T {
 }
 
 multiversion! {
-    /// `dst = op(src)` for the GELU family's ops.
-    fn gelu_family_into<T>(op: UnaryOp, src: &[T], dst: &mut [MaybeUninit<T>])
+    /// `dst = op(src)` for the GELU family's ops and the error functions.
+    fn normal_family_into<T>(op: UnaryOp, src: &[T], dst: &mut [MaybeUninit<T>])
     where T: FloatMath
     {
         macro_rules! each {
@@ -214,7 +240,9 @@ multiversion! {
             UnaryOp::GeluTanh => each!(gelu_tanh),
             UnaryOp::GeluGrad => each!(gelu_grad),
             UnaryOp::GeluTanhGrad => each!(gelu_tanh_grad),
-            _ => unreachable!("only the GELU family is routed here"),
+            UnaryOp::Erf => each!(erf),
+            UnaryOp::Erfc => each!(erfc),
+            _ => unreachable!("only the GELU family and the error functions are routed here"),
         }
     }
 }
@@ -235,8 +263,13 @@ pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
         UnaryOp::Tanh => map(xs, T::tanh),
         UnaryOp::Sigmoid => map(xs, T::sigmoid),
         UnaryOp::Relu => map(xs, |x: T| if x < zero { zero } else { x }),
-        UnaryOp::Gelu | UnaryOp::GeluTanh | UnaryOp::GeluGrad | UnaryOp::GeluTanhGrad => {
-            par::build_vec(xs.len(), 64, |start, out| gelu_family_into(op, &xs[start..start + out.len()], out))
+        UnaryOp::Gelu
+        | UnaryOp::GeluTanh
+        | UnaryOp::GeluGrad
+        | UnaryOp::GeluTanhGrad
+        | UnaryOp::Erf
+        | UnaryOp::Erfc => {
+            par::build_vec(xs.len(), 64, |start, out| normal_family_into(op, &xs[start..start + out.len()], out))
         }
         UnaryOp::Silu => map(xs, |x: T| x * x.sigmoid()),
         UnaryOp::Powf(p) => {

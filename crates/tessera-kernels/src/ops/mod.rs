@@ -109,9 +109,15 @@ pub fn nan_min(a: f64, b: f64) -> f64 {
     }
 }
 
-/// The error function (for the reference formula of GELU).
+/// The error function (the reference formula of `erf` and of GELU).
 pub fn erf(x: f64) -> f64 {
     libm::erf(x)
+}
+
+/// The complementary error function, `1 - erf(x)` without its cancellation (the reference
+/// formula of `erfc`).
+pub fn erfc(x: f64) -> f64 {
+    libm::erfc(x)
 }
 
 /// The type of a scalar parameter of a table row (always `f64`).

@@ -72,6 +72,11 @@ macro_rules! unary_op_table {
                     let t = (c * (x + k * x * x * x)).tanh();
                     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * k * x * x)
                 } };
+            /// The error function, `2/sqrt(pi) ∫_0^x e^(-t^2) dt`.
+            Erf => erf { ints: No, domain: Any, f64: |x| $crate::ops::erf(x) };
+            /// The complementary error function, `1 - erf(x)`, accurate in its tail where
+            /// `1 - erf(x)` would round to 0.
+            Erfc => erfc { ints: No, domain: Any, f64: |x| $crate::ops::erfc(x) };
             /// `x * sigmoid(x)` (SiLU, swish).
             Silu => silu { ints: No, domain: Bounded(-3.0, 3.0), f64: |x| x / (1.0 + (-x).exp()) };
             /// `x ^ p` for a scalar exponent.

@@ -56,13 +56,15 @@ fn normal_pdf_f64(x: f64) -> f64 {
 /// A function, its `f64` reference and the bound in ulp that `math.rs` documents.
 type Bound = (&'static str, fn(f32) -> f32, fn(f64) -> f64, u64);
 
-const BOUNDS: [Bound; 6] = [
+const BOUNDS: [Bound; 8] = [
     ("exp", exp_f32, f64::exp, 1),
     ("ln", ln_f32, f64::ln, 1),
     ("tanh", tanh_f32, f64::tanh, 6),
     ("sigmoid", sigmoid_f32, sigmoid_f64, 3),
     ("normal_cdf", normal_cdf_f32, normal_cdf_f64, 5),
     ("normal_pdf", normal_pdf_f32, normal_pdf_f64, 3),
+    ("erf", erf_f32, libm::erf, 1),
+    ("erfc", erfc_f32, libm::erfc, 5),
 ];
 
 #[test]
@@ -98,7 +100,7 @@ fn every_f32_input_is_within_the_documented_bound() {
 #[test]
 fn special_values() {
     let inf = f32::INFINITY;
-    for f in [exp_f32, ln_f32, tanh_f32, sigmoid_f32, normal_cdf_f32, normal_pdf_f32] {
+    for f in [exp_f32, ln_f32, tanh_f32, sigmoid_f32, normal_cdf_f32, normal_pdf_f32, erf_f32, erfc_f32] {
         assert!(f(f32::NAN).is_nan());
     }
     assert_eq!((exp_f32(inf), exp_f32(-inf), exp_f32(0.0)), (inf, 0.0, 1.0));
@@ -118,6 +120,15 @@ fn special_values() {
     );
     assert_eq!((normal_cdf_f32(-14.5), normal_cdf_f32(9.0)), (0.0, 1.0));
     assert_eq!((normal_pdf_f32(inf), normal_pdf_f32(-inf), normal_pdf_f32(0.0)), (0.0, 0.0, 0.398_942_3));
+    assert_eq!((erf_f32(inf), erf_f32(-inf), erf_f32(0.0), erf_f32(4.0), erf_f32(-1e30)), (1.0, -1.0, 0.0, 1.0, -1.0));
+    assert_eq!(erf_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(erf_f32(1e-30), libm::erf(1e-30f64) as f32);
+    assert_eq!(
+        (erfc_f32(inf), erfc_f32(-inf), erfc_f32(0.0), erfc_f32(-0.0), erfc_f32(-4.0)),
+        (0.0, 2.0, 1.0, 1.0, 2.0)
+    );
+    assert_eq!((erfc_f32(10.06), erfc_f32(1e30)), (0.0, 0.0));
+    assert!(erfc_f32(10.0) > 0.0, "erfc keeps its tail down to the subnormals");
 }
 
 #[test]
