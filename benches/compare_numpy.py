@@ -44,7 +44,7 @@ for lab in MATMUL_SHAPES:
 for elems in (M1, M16):
     lab = f"{elems >> 20}M"
     CASES[("add", lab)] = (elems, 12 * elems, "byte")
-    for op in ("exp", "tanh", "log", "erf", "copy", "vec_clone", "par_copy"):
+    for op in ("exp", "tanh", "log", "erf", "sin", "copy", "vec_clone", "par_copy"):
         CASES[(op, lab)] = (elems, 8 * elems, "byte")
 for op in ("sum_dim1", "sum_dim0", "sum_all"):
     CASES[(op, "4096x4096")] = (M16, 4 * M16, "byte")
@@ -100,7 +100,7 @@ def setup(op, size):
         ta = torch.from_numpy(a)
         return lambda: torch.erf(ta)
     return {"add": lambda: a + b, "add_small": lambda: a + b, "exp": lambda: np.exp(a), "tanh": lambda: np.tanh(a),
-            "log": lambda: np.log(positive), "copy": lambda: a.copy(),
+            "log": lambda: np.log(positive), "sin": lambda: np.sin(a), "copy": lambda: a.copy(),
             "vec_clone": lambda: a.copy(), "par_copy": lambda: a.copy()}[op]
 info = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
         for d in threadpool_info()]

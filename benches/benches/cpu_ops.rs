@@ -4,8 +4,8 @@
 //! Throughput is reported so that criterion prints rates directly:
 //! - matmul: `Elements(2 n^3)` (`matmul_mkn`: `2 m k n`), so criterion's "elem/s" are FLOP/s;
 //! - everything else: `Bytes` moved, counting each buffer read or written once (add reads two
-//!   buffers and writes one; exp, tanh, log, copy, softmax and log-softmax read one and write one; a
-//!   reduction reads one).
+//!   buffers and writes one; exp, tanh, log, erf, sin, copy, softmax and log-softmax read one and
+//!   write one; a reduction reads one).
 //!
 //! Baselines for the bandwidth targets: `copy` (`Tensor::copy`, allocates and copies on one
 //! thread), `vec_clone` (a raw `Vec<f32>::clone`) and `par_copy` (a fresh vector filled by the
@@ -107,12 +107,13 @@ fn elementwise(c: &mut Criterion) {
         let b = randn_f32(&[elems], 4).unwrap();
         let positive = a.abs().unwrap();
         let raw: Vec<f32> = a.to_vec().unwrap();
-        let cases: [(&str, u64, u64); 8] = [
+        let cases: [(&str, u64, u64); 9] = [
             ("add", 2, 1),
             ("exp", 1, 1),
             ("tanh", 1, 1),
             ("log", 1, 1),
             ("erf", 1, 1),
+            ("sin", 1, 1),
             ("copy", 1, 1),
             ("vec_clone", 1, 1),
             ("par_copy", 1, 1),
@@ -131,6 +132,7 @@ fn elementwise(c: &mut Criterion) {
                         "tanh" => in_pool(&p, it, || a.tanh().unwrap()),
                         "log" => in_pool(&p, it, || positive.log().unwrap()),
                         "erf" => in_pool(&p, it, || a.erf().unwrap()),
+                        "sin" => in_pool(&p, it, || a.sin().unwrap()),
                         "copy" => in_pool(&p, it, || a.copy().unwrap()),
                         "vec_clone" => in_pool(&p, it, || black_box(&raw).clone()),
                         _ => in_pool(&p, it, || par_copy(black_box(&raw))),

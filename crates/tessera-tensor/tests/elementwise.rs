@@ -193,3 +193,28 @@ fn erf_and_erfc_keep_their_tails() {
         }
     }
 }
+
+/// `sin` and `cos` past the table's `[-3, 3]`: large arguments, the few the vectorised pass
+/// leaves to the library function (huge, infinite, NaN), on a tensor large enough for every
+/// thread, in f32 against the `f64` functions rounded.
+#[test]
+fn sin_and_cos_of_large_and_special_arguments() {
+    let n = 300_000;
+    let mut v = values(7, n, -1e6, 1e6);
+    v[17] = 1e30;
+    v[n - 3] = f64::INFINITY;
+    v[n / 2] = f64::NAN;
+    v[5] = -0.0;
+    let t = tensor_of(DType::F32, &[n], &v);
+    for (op, f) in [(UnaryOp::Sin, f64::sin as fn(f64) -> f64), (UnaryOp::Cos, f64::cos)] {
+        let got = t.unary(op).unwrap().to_vec::<f32>().unwrap();
+        for (g, x) in got.iter().zip(&v) {
+            let want = f((*x as f32) as f64) as f32;
+            let ulp = (want.abs() * f32::EPSILON).max(f32::from_bits(1));
+            assert!((g.is_nan() && want.is_nan()) || (g - want).abs() <= ulp, "{op:?}({x}) = {g}, want {want}");
+        }
+        if op == UnaryOp::Sin {
+            assert_eq!(got[5].to_bits(), (-0.0f32).to_bits(), "sin(-0) is -0");
+        }
+    }
+}

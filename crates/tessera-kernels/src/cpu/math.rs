@@ -1,5 +1,6 @@
 //! Branch-free `f32` math that LLVM vectorises: `exp`, `ln`, `tanh`, `sigmoid`, the normal
-//! distribution with its density, and the error function and its complement.
+//! distribution with its density, the error function and its complement, and (in [`trig`])
+//! `sin` and `cos`.
 //!
 //! Every polynomial is evaluated with [`f32::mul_add`], which the AVX2 and AVX-512 copies of the
 //! loops (see `simd::multiversion`) compile to one fused multiply-add per coefficient: half the
@@ -9,7 +10,7 @@
 //! Error bounds are measured against the `f64` function rounded to `f32`, as the distance in units
 //! in the last place (ulp) between that and the result, over **every** finite `f32` input:
 //! `cargo test -p tessera-kernels --release --lib -- --ignored every_f32_input` reruns the
-//! exhaustive count (about 21 minutes on two cores); the default test run checks the same bounds on a million inputs spread over
+//! exhaustive count (about 25 minutes on two cores); the default test run checks the same bounds on a million inputs spread over
 //! all bit patterns, and the special values.
 //!
 //! | function | max error | where the worst case lies |
@@ -22,9 +23,11 @@
 //! | [`normal_cdf_pdf_f32`]: `phi` | 3 ulp | the tail (`x` near -12.9) |
 //! | [`erf_f32`] | 1 ulp | |
 //! | [`erfc_f32`] | 5 ulp | the tail (`x` near 6.48); relative accuracy kept down to the underflow |
+//! | `sin`, `cos` ([`trig`]) | 1 ulp | |
 //!
 //! The polynomial coefficients were fitted for this file (minimax in relative error by Lawson's
-//! iteration, then checked in `f32`; `Phi`'s by `tools/fit_normal_cdf.py`).
+//! iteration, then checked in `f32`; `Phi`'s by `tools/fit_normal_cdf.py`, `erf`'s by
+//! `tools/fit_erf.py`).
 
 /// `e^r` on `|r| <= ln2 / 2`: the degree-7 Taylor polynomial (error 5.3e-9 relative).
 ///
@@ -245,11 +248,11 @@ fn erfc_tail_f32(x: f32) -> f32 {
 /// The error function `erf(x) = 2/sqrt(pi) ∫_0^x e^(-t^2) dt`, within 1 ulp over every
 /// finite input; odd (`erf(-0) = -0`), ±1 from `|x|` about 3.92 on.
 ///
-/// Below 1 in magnitude, `x + x P(x^2)`, `P` a degree-6 polynomial fitted for this file (minimax
-/// in relative error by Lawson's iteration, its coefficients rounded to `f32` one at a time with
-/// the rest refitted: 1.4e-9; `2/sqrt(pi) - 1` rather than `2/sqrt(pi)` as its constant term,
-/// since the latter's rounding alone would be 0.9 ulp); from 1 on, `1 - erfc(|x|)` with the sign
-/// of `x`, where `erfc(|x|) <= 0.16` and its error shrinks by that factor.
+/// Below 1 in magnitude, `x + x P(x^2)`, `P` a degree-6 polynomial fitted for this file by
+/// `tools/fit_erf.py` (minimax in relative error by Lawson's iteration, its coefficients rounded
+/// to `f32` one at a time with the rest refitted: 1.4e-9; its constant term is `2/sqrt(pi) - 1`,
+/// since rounding `2/sqrt(pi)` itself would cost 0.9 ulp); from 1 on, `1 - erfc(|x|)` with the
+/// sign of `x`, where `erfc(|x|) <= 0.16` and its error shrinks by that factor.
 #[inline(always)]
 pub(crate) fn erf_f32(x: f32) -> f32 {
     const P: [f32; 7] =
@@ -285,6 +288,11 @@ pub(crate) fn erfc_f32(x: f32) -> f32 {
 fn horner<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
     c[..N - 1].iter().rev().fold(c[N - 1], |acc, &k| acc.mul_add(x, k))
 }
+
+mod trig;
+#[cfg(test)]
+pub(crate) use trig::{cos_f32, sin_f32, REDUCED_LIMIT};
+pub(crate) use trig::{sin_cos_exact_f32, sin_cos_reduced_f32};
 
 #[cfg(test)]
 mod tests;

@@ -57,8 +57,11 @@ pub(crate) trait FloatMath:
     fn exp_flushed(self) -> Self;
     fn ln(self) -> Self;
     fn sqrt(self) -> Self;
-    fn sin(self) -> Self;
-    fn cos(self) -> Self;
+    /// `sin self`, or `cos self` with `cosine`, and whether it was computed here: where not (see
+    /// [`math::sin_cos_reduced_f32`]), the value is meaningless and
+    /// [`sin_cos_exact`](Self::sin_cos_exact) gives it.
+    fn sin_cos(self, cosine: bool) -> (Self, bool);
+    fn sin_cos_exact(self, cosine: bool) -> Self;
     fn tanh(self) -> Self;
     /// The standard normal distribution function and density at `self`, `(Phi, phi)`.
     fn normal_cdf_pdf(self) -> (Self, Self);
@@ -86,11 +89,12 @@ impl FloatMath for f32 {
     fn sqrt(self) -> Self {
         f32::sqrt(self)
     }
-    fn sin(self) -> Self {
-        f32::sin(self)
+    #[inline(always)]
+    fn sin_cos(self, cosine: bool) -> (Self, bool) {
+        math::sin_cos_reduced_f32(self, cosine)
     }
-    fn cos(self) -> Self {
-        f32::cos(self)
+    fn sin_cos_exact(self, cosine: bool) -> Self {
+        math::sin_cos_exact_f32(self, cosine)
     }
     #[inline(always)]
     fn tanh(self) -> Self {
@@ -135,11 +139,15 @@ impl FloatMath for f64 {
     fn sqrt(self) -> Self {
         f64::sqrt(self)
     }
-    fn sin(self) -> Self {
-        f64::sin(self)
+    fn sin_cos(self, cosine: bool) -> (Self, bool) {
+        (self.sin_cos_exact(cosine), true)
     }
-    fn cos(self) -> Self {
-        f64::cos(self)
+    fn sin_cos_exact(self, cosine: bool) -> Self {
+        if cosine {
+            f64::cos(self)
+        } else {
+            f64::sin(self)
+        }
     }
     fn tanh(self) -> Self {
         f64::tanh(self)
@@ -247,6 +255,28 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `dst = sin(src)`, or `cos` with `cosine`: one vectorised pass, then the rare inputs it
+    /// cannot reduce (huge, infinite or NaN) one by one, when there are any.
+    fn sin_cos_into<T>(cosine: bool, src: &[T], dst: &mut [MaybeUninit<T>])
+    where T: FloatMath
+    {
+        let mut all_reduced = true;
+        for (o, &x) in dst.iter_mut().zip(src) {
+            let (y, reduced) = x.sin_cos(cosine);
+            all_reduced &= reduced;
+            o.write(y);
+        }
+        if !all_reduced {
+            for (o, &x) in dst.iter_mut().zip(src) {
+                if !x.sin_cos(cosine).1 {
+                    o.write(x.sin_cos_exact(cosine));
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
     let zero = T::ZERO;
     let one = T::ONE;
@@ -258,8 +288,10 @@ pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
         UnaryOp::Sqrt => map(xs, T::sqrt),
         UnaryOp::Recip => map(xs, |x: T| one / x),
         UnaryOp::Square => map(xs, |x: T| x * x),
-        UnaryOp::Sin => map(xs, T::sin),
-        UnaryOp::Cos => map(xs, T::cos),
+        UnaryOp::Sin | UnaryOp::Cos => {
+            let cosine = op == UnaryOp::Cos;
+            par::build_vec(xs.len(), 64, |start, out| sin_cos_into(cosine, &xs[start..start + out.len()], out))
+        }
         UnaryOp::Tanh => map(xs, T::tanh),
         UnaryOp::Sigmoid => map(xs, T::sigmoid),
         UnaryOp::Relu => map(xs, |x: T| if x < zero { zero } else { x }),

@@ -56,7 +56,7 @@ fn normal_pdf_f64(x: f64) -> f64 {
 /// A function, its `f64` reference and the bound in ulp that `math.rs` documents.
 type Bound = (&'static str, fn(f32) -> f32, fn(f64) -> f64, u64);
 
-const BOUNDS: [Bound; 8] = [
+const BOUNDS: [Bound; 10] = [
     ("exp", exp_f32, f64::exp, 1),
     ("ln", ln_f32, f64::ln, 1),
     ("tanh", tanh_f32, f64::tanh, 6),
@@ -65,6 +65,8 @@ const BOUNDS: [Bound; 8] = [
     ("normal_pdf", normal_pdf_f32, normal_pdf_f64, 3),
     ("erf", erf_f32, libm::erf, 1),
     ("erfc", erfc_f32, libm::erfc, 5),
+    ("sin", sin_f32, f64::sin, 1),
+    ("cos", cos_f32, f64::cos, 1),
 ];
 
 #[test]
@@ -100,7 +102,9 @@ fn every_f32_input_is_within_the_documented_bound() {
 #[test]
 fn special_values() {
     let inf = f32::INFINITY;
-    for f in [exp_f32, ln_f32, tanh_f32, sigmoid_f32, normal_cdf_f32, normal_pdf_f32, erf_f32, erfc_f32] {
+    for f in
+        [exp_f32, ln_f32, tanh_f32, sigmoid_f32, normal_cdf_f32, normal_pdf_f32, erf_f32, erfc_f32, sin_f32, cos_f32]
+    {
         assert!(f(f32::NAN).is_nan());
     }
     assert_eq!((exp_f32(inf), exp_f32(-inf), exp_f32(0.0)), (inf, 0.0, 1.0));
@@ -129,6 +133,15 @@ fn special_values() {
     );
     assert_eq!((erfc_f32(10.06), erfc_f32(1e30)), (0.0, 0.0));
     assert!(erfc_f32(10.0) > 0.0, "erfc keeps its tail down to the subnormals");
+    assert!([sin_f32(inf), sin_f32(-inf), cos_f32(inf), cos_f32(-inf)].iter().all(|v| v.is_nan()));
+    assert_eq!((sin_f32(0.0), cos_f32(0.0), cos_f32(-0.0)), (0.0, 1.0, 1.0));
+    assert_eq!(sin_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(sin_f32(1e-30), 1e-30);
+    // Past the reduction's limit the library function answers: the largest f32 and its neighbours.
+    for x in [f32::MAX, -f32::MAX, 1e30, REDUCED_LIMIT, f32::from_bits(REDUCED_LIMIT.to_bits() + 1)] {
+        assert_eq!(sin_f32(x), f64::from(x).sin() as f32, "sin {x:e}");
+        assert_eq!(cos_f32(x), f64::from(x).cos() as f32, "cos {x:e}");
+    }
 }
 
 #[test]
