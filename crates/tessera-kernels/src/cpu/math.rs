@@ -1,6 +1,6 @@
 //! Branch-free `f32` math that LLVM vectorises: `exp`, `ln`, `tanh`, `sigmoid`, the normal
-//! distribution with its density, the error function and its complement, and (in [`trig`])
-//! `sin` and `cos`.
+//! distribution with its density, the error function and its complement, and (in [`trig`] and
+//! [`pow`]) `sin`, `cos` and `x^p`.
 //!
 //! Every polynomial is evaluated with [`f32::mul_add`], which the AVX2 and AVX-512 copies of the
 //! loops (see `simd::multiversion`) compile to one fused multiply-add per coefficient: half the
@@ -24,6 +24,7 @@
 //! | [`erf_f32`] | 1 ulp | |
 //! | [`erfc_f32`] | 5 ulp | the tail (`x` near 6.48); relative accuracy kept down to the underflow |
 //! | `sin`, `cos` ([`trig`]) | 1 ulp | |
+//! | `pow` ([`pow`]) | 1 ulp | of two arguments, so measured on 2M pairs and C's special cases, not every input |
 //!
 //! The polynomial coefficients were fitted for this file (minimax in relative error by Lawson's
 //! iteration, then checked in `f32`; `Phi`'s by `tools/fit_normal_cdf.py`, `erf`'s by
@@ -289,7 +290,9 @@ fn horner<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
     c[..N - 1].iter().rev().fold(c[N - 1], |acc, &k| acc.mul_add(x, k))
 }
 
+mod pow;
 mod trig;
+pub(crate) use pow::pow_f32;
 #[cfg(test)]
 pub(crate) use trig::{cos_f32, sin_f32, REDUCED_LIMIT};
 pub(crate) use trig::{sin_cos_exact_f32, sin_cos_reduced_f32};

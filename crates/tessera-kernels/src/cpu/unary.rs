@@ -112,8 +112,9 @@ impl FloatMath for f32 {
     fn erfc(self) -> Self {
         math::erfc_f32(self)
     }
+    #[inline(always)]
     fn powf(self, p: Self) -> Self {
-        f32::powf(self, p)
+        math::pow_f32(self, p)
     }
     #[inline(always)]
     fn sigmoid(self) -> Self {
@@ -174,25 +175,16 @@ impl FloatMath for f64 {
     }
 }
 
-// The GELU family and the error functions: passed to `map` as closures, their bodies (Phi or exp
-// inlined) grew past LLVM's inlining threshold and every element became a scalar call; called
-// directly from `normal_family_into`'s loops they are always inlined and vectorise.
+// The GELU family, the error functions and the power: passed to `map` as closures, their bodies
+// (Phi, exp or ln inlined) grew past LLVM's inlining threshold and every element became a scalar
+// call (the power's compiled without FMA, its fused multiply-adds library calls: 40 ms a million);
+// called directly from `large_body_into`'s loops they are always inlined and vectorise.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const GELU_TANH_K: f64 = 0.044715;
 
 /// `x Phi(x)`, `Phi` the standard normal distribution function, computed without the
 /// cancellation of `x (1 + erf(x / sqrt 2)) / 2` for negative `x`.
-#[inline(always)]
-fn erf<T: FloatMath>(x: T) -> T {
-    x.erf()
-}
-
-#[inline(always)]
-fn erfc<T: FloatMath>(x: T) -> T {
-    x.erfc()
-}
-
 #[inline(always)]
 fn gelu<T: FloatMath>(x: T) -> T {
     x * x.normal_cdf_pdf().0
@@ -232,12 +224,12 @@ pub(super) fn gelu_tanh_grad<T: FloatMath>(x: T) -> T {
 }
 
 multiversion! {
-    /// `dst = op(src)` for the GELU family's ops and the error functions.
-    fn normal_family_into<T>(op: UnaryOp, src: &[T], dst: &mut [MaybeUninit<T>])
+    /// `dst = op(src)` for the GELU family's ops, the error functions and the power.
+    fn large_body_into<T>(op: UnaryOp, src: &[T], dst: &mut [MaybeUninit<T>])
     where T: FloatMath
     {
         macro_rules! each {
-            ($f:ident) => {
+            ($f:expr) => {
                 for (o, &x) in dst.iter_mut().zip(src) {
                     o.write($f(x));
                 }
@@ -248,9 +240,13 @@ multiversion! {
             UnaryOp::GeluTanh => each!(gelu_tanh),
             UnaryOp::GeluGrad => each!(gelu_grad),
             UnaryOp::GeluTanhGrad => each!(gelu_tanh_grad),
-            UnaryOp::Erf => each!(erf),
-            UnaryOp::Erfc => each!(erfc),
-            _ => unreachable!("only the GELU family and the error functions are routed here"),
+            UnaryOp::Erf => each!(T::erf),
+            UnaryOp::Erfc => each!(T::erfc),
+            UnaryOp::Powf(p) => {
+                let p = T::from_f64(p);
+                each!(|x: T| x.powf(p))
+            }
+            _ => unreachable!("only the ops with large bodies are routed here"),
         }
     }
 }
@@ -300,14 +296,11 @@ pub(crate) fn map_float<T: FloatMath>(op: UnaryOp, xs: &[T]) -> Vec<T> {
         | UnaryOp::GeluGrad
         | UnaryOp::GeluTanhGrad
         | UnaryOp::Erf
-        | UnaryOp::Erfc => {
-            par::build_vec(xs.len(), 64, |start, out| normal_family_into(op, &xs[start..start + out.len()], out))
+        | UnaryOp::Erfc
+        | UnaryOp::Powf(_) => {
+            par::build_vec(xs.len(), 64, |start, out| large_body_into(op, &xs[start..start + out.len()], out))
         }
         UnaryOp::Silu => map(xs, |x: T| x * x.sigmoid()),
-        UnaryOp::Powf(p) => {
-            let p = T::from_f64(p);
-            map(xs, |x: T| x.powf(p))
-        }
         UnaryOp::Clamp(lo, hi) => {
             let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
             // Comparisons rather than min/max so that NaN passes through, as in PyTorch.

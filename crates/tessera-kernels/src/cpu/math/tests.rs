@@ -161,3 +161,59 @@ fn exp_flushed_is_exp_down_to_the_normal_range_and_zero_below() {
     assert!(exp_flushed_f32(f32::NAN).is_nan());
     assert_eq!(exp_flushed_f32(inf), inf);
 }
+
+/// `pow_f32` against the `f64` power rounded, on a grid of bases and exponents of every
+/// magnitude (both signs, integers odd and even, halves, the special values) and on random
+/// pairs whose results stay in the normal range.
+#[test]
+fn pow_is_within_one_ulp_and_keeps_powfs_special_cases() {
+    let reference = |x: f32, p: f32| f64::from(x).powf(f64::from(p)) as f32;
+    let inf = f32::INFINITY;
+    let specials = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 1e-40, 1e30, -7.5, inf, -inf, f32::NAN];
+    let mut worst = (0, 0.0, 0.0);
+    for &x in &specials {
+        for &p in &specials {
+            let (got, want) = (pow_f32(x, p), reference(x, p));
+            let same = got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan());
+            assert!(same, "pow({x:e}, {p:e}) = {got:e}, want {want:e}");
+        }
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut normal = 0;
+    for _ in 0..2_000_000 {
+        let bits = next();
+        let x = f32::from_bits(bits as u32);
+        // Exponents of every size, a third of them integers.
+        let p = match bits >> 62 {
+            0 => ((bits >> 32) as u16 as i16 >> 6) as f32,
+            1 => f32::from_bits((bits >> 32) as u32 & 0x87ff_ffff | 0x3800_0000),
+            _ => f32::from_bits((bits >> 32) as u32),
+        };
+        // Every other pair moderate, so that most results are normal numbers rather than 0, 1 or
+        // infinity: a base `±e^u` with `|u| < 11`, an exponent below 8 in magnitude or an integer
+        // in `-16..16`.
+        let (x, p) = if bits & 1 == 0 {
+            (x, p)
+        } else {
+            let uniform = |shift: u32| (bits >> shift) as u16 as f32 / 65_536.0 - 0.5;
+            let p = if bits & 2 == 0 { ((bits >> 40) as u8 as i8 >> 3) as f32 } else { uniform(40) * 16.0 };
+            ((uniform(8) * 22.0).exp().copysign(x), p)
+        };
+        if !x.is_finite() || !p.is_finite() {
+            continue;
+        }
+        let err = ulp_distance(pow_f32(x, p), reference(x, p));
+        normal += usize::from(reference(x, p).is_normal() && reference(x, p).abs() != 1.0);
+        if err > worst.0 {
+            worst = (err, x, p);
+        }
+    }
+    assert!(worst.0 <= 1, "pow: {} ulp at ({:e}, {:e})", worst.0, worst.1, worst.2);
+    assert!(normal > 750_000, "only {normal} pairs with normal results");
+}
