@@ -290,6 +290,16 @@ fn horner<const N: usize>(x: f32, c: &[f32; N]) -> f32 {
     c[..N - 1].iter().rev().fold(c[N - 1], |acc, &k| acc.mul_add(x, k))
 }
 
+/// [`horner`] in `f64`, for the functions of `f32` computed in `f64` ([`trig`], [`pow`]).
+#[inline(always)]
+fn horner_f64<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+    c[..N - 1].iter().rev().fold(c[N - 1], |acc, &k| acc.mul_add(x, k))
+}
+
+/// 1.5 * 2^52: adding it to an `f64` below 2^51 in magnitude rounds to an integer, which the
+/// sum's low bits then hold (two's complement for negative ones).
+const ROUND_F64: f64 = 6_755_399_441_055_744.0;
+
 mod pow;
 mod trig;
 pub(crate) use pow::pow_f32;

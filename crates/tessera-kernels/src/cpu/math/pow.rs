@@ -9,9 +9,9 @@
 //! boundary can round the other way. Subnormal `f32` inputs are normal `f64`s, and the final conversion rounds subnormal and
 //! overflowing results as `f32` arithmetic would.
 
+use super::{horner_f64, ROUND_F64};
+
 const LN2: f64 = std::f64::consts::LN_2;
-/// 1.5 * 2^52: adding it rounds to an integer, whose bits are then the sum's low bits.
-const ROUND: f64 = 6_755_399_441_055_744.0;
 
 /// `ln(1 + f) = 2 atanh(s) = 2s + 2s z R(z)` with `s = f / (2 + f)`, `z = s^2`: the series'
 /// coefficients `1/3, 1/5, ..., 1/11`. With `|s| <= 0.1716` the first term left out is 5e-11 of
@@ -34,10 +34,10 @@ fn ln_magnitude(a: f32) -> f64 {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
-    let ln_m = (2.0 * s * z).mul_add(horner(z, &ATANH), 2.0 * s);
+    let ln_m = (2.0 * s * z).mul_add(horner_f64(z, &ATANH), 2.0 * s);
     // `k` as a float through the bits of `1.5 * 2^52 + k` (AVX2 has no vector conversion from
     // i64).
-    let k = f64::from_bits((ROUND.to_bits() as i64).wrapping_add(k) as u64) - ROUND;
+    let k = f64::from_bits((ROUND_F64.to_bits() as i64).wrapping_add(k) as u64) - ROUND_F64;
     let y = k.mul_add(LN2, ln_m);
     if a == 0.0 {
         f64::NEG_INFINITY
@@ -54,11 +54,11 @@ fn exp_to_f32(y: f64) -> f32 {
     const LN2_LO: f64 = 2.319_046_813_846_299_6e-17; // ln 2 - LN2
                                                      // e^-110 and e^90 already round to 0 and infinity in `f32`; the clamp keeps NaN.
     let y = y.clamp(-110.0, 90.0);
-    let shifted = y.mul_add(std::f64::consts::LOG2_E, ROUND);
-    let n = shifted - ROUND;
+    let shifted = y.mul_add(std::f64::consts::LOG2_E, ROUND_F64);
+    let n = shifted - ROUND_F64;
     let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2, y));
-    let scale = f64::from_bits(((shifted.to_bits() as i64 - ROUND.to_bits() as i64 + 1023) << 52) as u64);
-    (horner(r, &EXP) * scale) as f32
+    let scale = f64::from_bits(((shifted.to_bits() as i64 - ROUND_F64.to_bits() as i64 + 1023) << 52) as u64);
+    (horner_f64(r, &EXP) * scale) as f32
 }
 
 /// `x^p` as C's `powf`: 1 when `p` is 0 or `x` is 1 (NaN included), and for `x = -1` with an
@@ -81,9 +81,4 @@ pub(crate) fn pow_f32(x: f32, p: f32) -> f32 {
     } else {
         magnitude
     }
-}
-
-#[inline(always)]
-fn horner<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
-    c[..N - 1].iter().rev().fold(c[N - 1], |acc, &k| acc.mul_add(x, k))
 }

@@ -11,13 +11,16 @@
 //! infinities and NaN) [`sin_cos_reduced_f32`] says so, and the caller takes the `f64` library
 //! function, once per such element, after the vectorised pass.
 
+use super::{horner_f64, ROUND_F64};
+
 /// The largest magnitude that [`sin_cos_reduced_f32`] reduces itself: 2^49.
 pub(crate) const REDUCED_LIMIT: f32 = 562_949_953_421_312.0;
 
-/// `pi/2 = P1 + P2 + P3` to 159 bits.
-const PIO2: [f64; 3] = [std::f64::consts::FRAC_PI_2, 6.123_233_995_736_766e-17, -1.497_384_904_859_169_8e-33];
+/// `pi/2 = P1 + P2 + P3` to about 160 bits, every part positive (`P2` rounded down): for `x = -0`
+/// (`k = +0`) each `-k Pi` is then `-0`, and `r` stays `-0` (a negative `P3` made it `+0`).
+const PIO2: [f64; 3] = [std::f64::consts::FRAC_PI_2, 6.123_233_995_736_765e-17, 1.082_856_673_921_914e-32];
 
-/// `sin r = r + r^3 S(r^2)` on `|r| <= pi/4` (Taylor to `r^9`: 2e-9 of `r` at `pi/4`).
+/// `sin r = r (1 + r^2 S(r^2))` on `|r| <= pi/4` (Taylor to `r^9`: 2e-9 of `r` at `pi/4`).
 const SIN: [f64; 4] = [-1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0];
 /// `cos r = 1 - r^2/2 + r^4 C(r^2)` on `|r| <= pi/4` (Taylor to `r^10`: 1.2e-10 at `pi/4`).
 const COS: [f64; 4] = [1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_800.0];
@@ -27,20 +30,18 @@ const COS: [f64; 4] = [1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_80
 /// [`sin_cos_exact_f32`]. Branch-free, so that a loop over it vectorises.
 #[inline(always)]
 pub(crate) fn sin_cos_reduced_f32(x: f32, cosine: bool) -> (f32, bool) {
-    const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
     let xd = f64::from(x);
-    let shifted = xd.mul_add(std::f64::consts::FRAC_2_PI, ROUND);
-    let k = shifted - ROUND;
+    let shifted = xd.mul_add(std::f64::consts::FRAC_2_PI, ROUND_F64);
+    let k = shifted - ROUND_F64;
     // The low bits of the shifted sum are k's (two's complement for negative k): its quadrant,
     // one further on for the cosine, `cos x = sin(x + pi/2)`.
     let quadrant = shifted.to_bits().wrapping_add(u64::from(cosine));
     let r = (-k).mul_add(PIO2[2], (-k).mul_add(PIO2[1], (-k).mul_add(PIO2[0], xd)));
     let r2 = r * r;
-    let sin_r = (r * r2).mul_add(horner(r2, &SIN), r);
-    // `r` is 0 only for `x = ±0` (pi/2 is irrational), where the reduction's `-0 * -P3` made it
-    // `+0`: `sin(-0)` is `-0`.
-    let sin_r = if r == 0.0 { xd } else { sin_r };
-    let cos_r = (r2 * r2).mul_add(horner(r2, &COS), r2.mul_add(-0.5, 1.0));
+    // `r (1 + r^2 S)` rather than `r + r^3 S`: the same in f64 to far below an f32 ulp, and
+    // `-0` stays `-0` (with `S(0) < 0`, the product `r^3 S` would be `+0`).
+    let sin_r = r * r2.mul_add(horner_f64(r2, &SIN), 1.0);
+    let cos_r = (r2 * r2).mul_add(horner_f64(r2, &COS), r2.mul_add(-0.5, 1.0));
     let value = if quadrant & 1 == 0 { sin_r } else { cos_r };
     let value = if quadrant & 2 == 0 { value } else { -value };
     (value as f32, x.abs() <= REDUCED_LIMIT)
@@ -51,11 +52,6 @@ pub(crate) fn sin_cos_reduced_f32(x: f32, cosine: bool) -> (f32, bool) {
 pub(crate) fn sin_cos_exact_f32(x: f32, cosine: bool) -> f32 {
     let x = f64::from(x);
     (if cosine { x.cos() } else { x.sin() }) as f32
-}
-
-#[inline(always)]
-fn horner(x: f64, c: &[f64; 4]) -> f64 {
-    c[3].mul_add(x, c[2]).mul_add(x, c[1]).mul_add(x, c[0])
 }
 
 /// `sin x` one value at a time, both paths (for tests).
