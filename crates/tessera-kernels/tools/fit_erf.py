@@ -12,22 +12,11 @@ import math
 
 import numpy as np
 
+from fit_normal_cdf import lawson  # the same minimax iteration
+
 XMAX = 1.0  # from 1 on, erf_f32 takes 1 - erfc
 DEGREE = 6  # in x^2
 NODES = 6000
-ROUNDS = 300
-
-
-def lawson(basis, target, weight_of_error):
-    """Coefficients minimising max |basis @ c - target| / weight_of_error."""
-    w = np.full(len(target), 1.0 / len(target))
-    for _ in range(ROUNDS):
-        scale = np.sqrt(w) / weight_of_error
-        c, *_ = np.linalg.lstsq(basis * scale[:, None], target * scale, rcond=None)
-        err = np.abs(basis @ c - target) / weight_of_error
-        w = w * err + 1e-300
-        w /= w.sum()
-    return c
 
 
 def main():
