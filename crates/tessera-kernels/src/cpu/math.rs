@@ -305,7 +305,7 @@ mod trig;
 pub(crate) use pow::pow_f32;
 #[cfg(test)]
 pub(crate) use trig::{cos_f32, sin_f32, REDUCED_LIMIT};
-pub(crate) use trig::{sin_cos_exact_f32, sin_cos_reduced_f32};
+pub(crate) use trig::{reduces_f32, sin_cos_exact_f32, sin_cos_reduced_f32};
 
 #[cfg(test)]
 mod tests;

@@ -57,10 +57,11 @@ pub(crate) trait FloatMath:
     fn exp_flushed(self) -> Self;
     fn ln(self) -> Self;
     fn sqrt(self) -> Self;
-    /// `sin self`, or `cos self` with `cosine`, and whether it was computed here: where not (see
-    /// [`math::sin_cos_reduced_f32`]), the value is meaningless and
+    /// `sin self`, or `cos self` with `cosine`, where [`sin_cos_reduces`](Self::sin_cos_reduces)
+    /// holds (see [`math::sin_cos_reduced_f32`]); elsewhere the value is meaningless and
     /// [`sin_cos_exact`](Self::sin_cos_exact) gives it.
-    fn sin_cos(self, cosine: bool) -> (Self, bool);
+    fn sin_cos(self, cosine: bool) -> Self;
+    fn sin_cos_reduces(self) -> bool;
     fn sin_cos_exact(self, cosine: bool) -> Self;
     fn tanh(self) -> Self;
     /// The standard normal distribution function and density at `self`, `(Phi, phi)`.
@@ -90,8 +91,12 @@ impl FloatMath for f32 {
         f32::sqrt(self)
     }
     #[inline(always)]
-    fn sin_cos(self, cosine: bool) -> (Self, bool) {
+    fn sin_cos(self, cosine: bool) -> Self {
         math::sin_cos_reduced_f32(self, cosine)
+    }
+    #[inline(always)]
+    fn sin_cos_reduces(self) -> bool {
+        math::reduces_f32(self)
     }
     fn sin_cos_exact(self, cosine: bool) -> Self {
         math::sin_cos_exact_f32(self, cosine)
@@ -140,8 +145,11 @@ impl FloatMath for f64 {
     fn sqrt(self) -> Self {
         f64::sqrt(self)
     }
-    fn sin_cos(self, cosine: bool) -> (Self, bool) {
-        (self.sin_cos_exact(cosine), true)
+    fn sin_cos(self, cosine: bool) -> Self {
+        self.sin_cos_exact(cosine)
+    }
+    fn sin_cos_reduces(self) -> bool {
+        true
     }
     fn sin_cos_exact(self, cosine: bool) -> Self {
         if cosine {
@@ -259,13 +267,12 @@ multiversion! {
     {
         let mut all_reduced = true;
         for (o, &x) in dst.iter_mut().zip(src) {
-            let (y, reduced) = x.sin_cos(cosine);
-            all_reduced &= reduced;
-            o.write(y);
+            all_reduced &= x.sin_cos_reduces();
+            o.write(x.sin_cos(cosine));
         }
         if !all_reduced {
             for (o, &x) in dst.iter_mut().zip(src) {
-                if !x.sin_cos(cosine).1 {
+                if !x.sin_cos_reduces() {
                     o.write(x.sin_cos_exact(cosine));
                 }
             }

@@ -8,7 +8,7 @@
 //! 2^-52) and their difference is below 2 in magnitude, so it fits in 53 bits. The other two
 //! cost a relative rounding of 2^-53 in `r`, however close `x` lies to a multiple of `pi/2`.
 //! That holds while `k` is an exact integer, `|x 2/pi| < 2^51`; beyond [`REDUCED_LIMIT`] (and for
-//! infinities and NaN) [`sin_cos_reduced_f32`] says so, and the caller takes the `f64` library
+//! infinities and NaN, where [`reduces_f32`] is false) the caller takes the `f64` library
 //! function, once per such element, after the vectorised pass.
 
 use super::{horner_f64, ROUND_F64};
@@ -25,11 +25,18 @@ const SIN: [f64; 4] = [-1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0];
 /// `cos r = 1 - r^2/2 + r^4 C(r^2)` on `|r| <= pi/4` (Taylor to `r^10`: 1.2e-10 at `pi/4`).
 const COS: [f64; 4] = [1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_800.0];
 
-/// `sin x`, or `cos x` with `cosine`, and whether `x` was reduced here (`|x| <= REDUCED_LIMIT`);
-/// where it was not, the value is meaningless and the caller computes it with
-/// [`sin_cos_exact_f32`]. Branch-free, so that a loop over it vectorises.
+/// Whether [`sin_cos_reduced_f32`] computes `x`'s sine and cosine: `|x| <= REDUCED_LIMIT`, so
+/// not for infinities and NaN.
 #[inline(always)]
-pub(crate) fn sin_cos_reduced_f32(x: f32, cosine: bool) -> (f32, bool) {
+pub(crate) fn reduces_f32(x: f32) -> bool {
+    x.abs() <= REDUCED_LIMIT
+}
+
+/// `sin x`, or `cos x` with `cosine`, where [`reduces_f32`] holds; elsewhere the value is
+/// meaningless and the caller computes it with [`sin_cos_exact_f32`]. Branch-free, so that a loop
+/// over it vectorises.
+#[inline(always)]
+pub(crate) fn sin_cos_reduced_f32(x: f32, cosine: bool) -> f32 {
     let xd = f64::from(x);
     let shifted = xd.mul_add(std::f64::consts::FRAC_2_PI, ROUND_F64);
     let k = shifted - ROUND_F64;
@@ -44,7 +51,7 @@ pub(crate) fn sin_cos_reduced_f32(x: f32, cosine: bool) -> (f32, bool) {
     let cos_r = (r2 * r2).mul_add(horner_f64(r2, &COS), r2.mul_add(-0.5, 1.0));
     let value = if quadrant & 1 == 0 { sin_r } else { cos_r };
     let value = if quadrant & 2 == 0 { value } else { -value };
-    (value as f32, x.abs() <= REDUCED_LIMIT)
+    value as f32
 }
 
 /// `sin x` or `cos x` through the `f64` library functions, rounded: for the inputs that
@@ -57,17 +64,19 @@ pub(crate) fn sin_cos_exact_f32(x: f32, cosine: bool) -> f32 {
 /// `sin x` one value at a time, both paths (for tests).
 #[cfg(test)]
 pub(crate) fn sin_f32(x: f32) -> f32 {
-    match sin_cos_reduced_f32(x, false) {
-        (y, true) => y,
-        _ => sin_cos_exact_f32(x, false),
+    if reduces_f32(x) {
+        sin_cos_reduced_f32(x, false)
+    } else {
+        sin_cos_exact_f32(x, false)
     }
 }
 
 /// `cos x` one value at a time, both paths (for tests).
 #[cfg(test)]
 pub(crate) fn cos_f32(x: f32) -> f32 {
-    match sin_cos_reduced_f32(x, true) {
-        (y, true) => y,
-        _ => sin_cos_exact_f32(x, true),
+    if reduces_f32(x) {
+        sin_cos_reduced_f32(x, true)
+    } else {
+        sin_cos_exact_f32(x, true)
     }
 }
