@@ -6,8 +6,8 @@
 //! error `d` in the result, and `ln` is kept to 5e-11 relative (with `|p ln|x||` at most about 104
 //! before the result leaves the `f32` range, `d` stays near 5e-9 at worst), the exponential to
 //! 5.3e-9: a tenth of the 6e-8 of one `f32` ulp, so that only results that close to a rounding
-//! boundary can round the other way. Subnormal `f32` inputs are normal `f64`s, and the final conversion rounds subnormal and
-//! overflowing results as `f32` arithmetic would.
+//! boundary can round the other way. Subnormal `f32` inputs are normal `f64`s, and the final
+//! conversion rounds subnormal and overflowing results as `f32` arithmetic would.
 
 use super::{horner_f64, ROUND_F64};
 
@@ -51,8 +51,9 @@ fn ln_magnitude(a: f32) -> f64 {
 /// `e^y` rounded to `f32`: 0 below the subnormal range, infinity above `f32::MAX`, NaN for NaN.
 #[inline(always)]
 fn exp_to_f32(y: f64) -> f32 {
-    const LN2_LO: f64 = 2.319_046_813_846_299_6e-17; // ln 2 - LN2
-                                                     // e^-110 and e^90 already round to 0 and infinity in `f32`; the clamp keeps NaN.
+    // ln 2 - LN2.
+    const LN2_LO: f64 = 2.319_046_813_846_299_6e-17;
+    // e^-110 and e^90 already round to 0 and infinity in `f32`; the clamp keeps NaN.
     let y = y.clamp(-110.0, 90.0);
     let shifted = y.mul_add(std::f64::consts::LOG2_E, ROUND_F64);
     let n = shifted - ROUND_F64;
