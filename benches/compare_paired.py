@@ -34,12 +34,15 @@ def gpt_step_fn():
 
 
 # (row name, `examples/step` workload, thread counts, PyTorch step builder, Tessera's rough ms/step
-# to size a round). The MLP targets are on one thread; the others on one and two.
+# to size a round). The MLP targets are on one thread; the others on one and two. The GRU layer
+# has no target of its own; it is here because its recurrence has a kernel like the LSTM's.
 WORKLOADS = [
     ("MLP step, batch 32 (fused Adam)", "mlp_step/b32", (1,), lambda: compare_torch.mlp_step_fn(32, True), 0.2),
     ("MLP step, batch 256 (fused Adam)", "mlp_step/b256", (1,), lambda: compare_torch.mlp_step_fn(256, True), 1.0),
     ("LSTM layer fwd+bwd (32x35, 128->256)", "lstm_layer", (1, 2),
      lambda: compare_torch.recurrent_layer_fn(torch.nn.LSTM), 20.0),
+    ("GRU layer fwd+bwd (32x35, 128->256)", "gru_layer", (1, 2),
+     lambda: compare_torch.recurrent_layer_fn(torch.nn.GRU), 15.0),
     ("LM step (v5000 e128 h256 s35 b32)", "lm_step", (1, 2), compare_torch.lm_step_fn, 100.0),
     ("GPT step (train gpt defaults)", "gpt_step", (1, 2), gpt_step_fn, 40.0),
 ]

@@ -1,5 +1,6 @@
-//! Every op family has its halves under one name: `src/cpu/X.rs`, `src/cuda/X.rs` and, when its
-//! CUDA half launches kernels of its own, `kernels/X.cu`; and every `.cu` file is a family's.
+//! Every op family has its halves under one name: `src/cpu/X.rs`, `src/cuda/X.rs` (unless CUDA
+//! runs all of its ops composed) and, when its CUDA half launches kernels of its own,
+//! `kernels/X.cu`; and every `.cu` file is a family's.
 
 use std::path::Path;
 use tessera_kernels::ops::registry::{families, registry, CudaImpl};
@@ -8,13 +9,21 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A family whose ops CUDA runs composed of other families' ops has a CPU half only.
 #[test]
 fn every_family_has_a_cpu_and_a_cuda_half_of_the_same_name() {
+    let ops = registry();
     for family in families() {
-        for half in ["cpu", "cuda"] {
-            let file = root().join("src").join(half).join(format!("{family}.rs"));
-            assert!(file.exists(), "family {family} has no {}", file.display());
-        }
+        let composed = ops.iter().filter(|op| op.family == family).all(|op| matches!(op.cuda, CudaImpl::Composed(_)));
+        let cuda = root().join("src/cuda").join(format!("{family}.rs"));
+        let cpu = root().join("src/cpu").join(format!("{family}.rs"));
+        assert!(cpu.exists(), "family {family} has no {}", cpu.display());
+        assert_eq!(
+            cuda.exists(),
+            !composed,
+            "family {family}: {} (all of its ops composed on CUDA: {composed})",
+            cuda.display()
+        );
     }
 }
 

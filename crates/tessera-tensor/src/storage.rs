@@ -103,6 +103,7 @@ macro_rules! on_device {
 mod batch_norm;
 mod conv;
 mod creation;
+mod gru;
 mod lstm;
 mod optim;
 mod pooling;

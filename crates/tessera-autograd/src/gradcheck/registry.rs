@@ -61,6 +61,8 @@ pub const NOT_CHECKED: &[(&str, &str)] = &[
     ("sum_squares", "not differentiable through autograd: the optimizer reads gradients' norms with it"),
     ("lstm_sequence", "checked by tessera-nn's lstm_sequence check, whose op is this one with its backward as rule"),
     ("lstm_sequence_backward", "a gradient kernel: checked as the rule of tessera-nn's lstm_sequence check"),
+    ("gru_sequence", "checked by tessera-nn's gru_sequence check, whose op is this one with its backward as rule"),
+    ("gru_sequence_backward", "a gradient kernel: checked as the rule of tessera-nn's gru_sequence check"),
     ("attention_backward", "a gradient kernel: checked as the rule of the attention check"),
     ("norm_backward", "a gradient kernel: checked as the rule of the layer_norm and rms_norm checks"),
     ("dropout_mask", "draws a dropout mask: random numbers, not an op on tensors"),

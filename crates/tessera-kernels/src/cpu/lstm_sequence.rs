@@ -1,9 +1,10 @@
 //! The LSTM recurrence over a whole sequence, forward and backward, in one kernel each: every
 //! step's product and fused cell write straight into the sequence's buffers (no per-step
 //! tensors to stack afterwards). On several threads each thread owns a part of the sequence (see
-//! [`split`]): with enough rows, a band of the batch's rows, each a sequence of its own that never
-//! waits for another thread; otherwise a band of hidden units of every row, the sequence one fork
-//! and join, and a step a wait for the other bands of the step before (see `each_step`).
+//! [`super::recurrence::split`]): with enough rows, a band of the batch's rows, each a sequence
+//! of its own that never waits for another thread; otherwise a band of hidden units of every row,
+//! the sequence one fork and join, and a step a wait for the other bands of the step before (see
+//! `each_step`).
 //!
 //! A band of units `u0..u0 + w` needs the columns of its four gates from the recurrent product:
 //! the transposed weight is laid out band by band, each band's block holding its units' `[i, f,
@@ -17,17 +18,15 @@
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;
-use super::matmul::{GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
+use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
-use super::par;
+use super::recurrence::{each_step, split, uninit, Dims, Part};
 use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
 use crate::Result;
 use backward::{backward, gate_grad_stride};
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use tessera_core::{DType, Layout, Shape};
 
@@ -43,7 +42,7 @@ pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result
         ($p:expr, $h:expr, $c:expr, $w:expr) => {{
             let (p, h, c, w) =
                 (strided_values($p, pl), strided_values($h, hl), strided_values($c, cl), strided_values($w, wl));
-            let parts = split(plan.batch, plan.hidden);
+            let parts = split(plan.batch, plan.hidden, 4);
             let [out, cells, acts] = forward(plan.dims(), &parts, &p, &h, &c, &w);
             [out.into(), cells.into(), acts.into()]
         }};
@@ -73,7 +72,7 @@ pub fn lstm_sequence_backward(
                 let CpuBuffer::$variant(v) = buf else { unreachable!("dtypes checked above") };
                 values.push(strided_values(v, layout));
             }
-            let parts = split(plan.batch, plan.hidden);
+            let parts = split(plan.batch, plan.hidden, 4);
             let saved: [&[_]; 7] = std::array::from_fn(|i| &*values[i]);
             let grads = backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from);
             (grads, gate_grad_stride::<$t>(plan.hidden))
@@ -93,113 +92,6 @@ pub fn lstm_sequence_backward(
 fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
     let hint = ": the sequence kernel runs f32 and f64 (the tensor layer composes the step kernels for the others)";
     tessera_core::Error::UnsupportedDType { op, dtype, hint }.into()
-}
-
-/// `(steps, batch, hidden)`.
-type Dims = (usize, usize, usize);
-
-/// The part of the recurrence that one worker runs: rows `row0..row0 + rows` of the batch, and
-/// units `u0..u0 + w` of each.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Part {
-    row0: usize,
-    rows: usize,
-    u0: usize,
-    w: usize,
-}
-
-/// How the pool's threads split the recurrence: one part per thread when a step's product is
-/// worth running in parallel. With at least 16 rows a thread, by rows: a step's product reads
-/// only its own rows' previous state, so each part is a sequence of its own and no step waits for
-/// another thread. Otherwise by bands of at least 16 units of every row, each step waiting for the
-/// whole step before, whose state lies half in the other core's cache. The LSTM layer's step
-/// (batch 32, 256 units) on two threads: see "The LSTM layer on the Zen 5" in
-/// `benches/README.md`.
-fn split(batch: usize, hidden: usize) -> Vec<Part> {
-    let threads = rayon::current_num_threads();
-    let flops = batch.saturating_mul(4 * hidden).saturating_mul(hidden);
-    if threads <= 1 || flops < GEMM_PAR_MIN_FLOPS {
-        unit_parts(batch, hidden, 1)
-    } else if batch / threads >= 16 {
-        row_parts(batch, hidden, threads)
-    } else {
-        unit_parts(batch, hidden, threads.min(hidden / 16).max(1))
-    }
-}
-
-/// Every row, its `hidden` units cut into `count` bands, widths multiples of 16 but the last.
-fn unit_parts(batch: usize, hidden: usize, count: usize) -> Vec<Part> {
-    let width = if count <= 1 { hidden } else { hidden.div_ceil(count).next_multiple_of(16) };
-    if width == 0 {
-        return vec![Part { row0: 0, rows: batch, u0: 0, w: 0 }];
-    }
-    (0..hidden).step_by(width).map(|u0| Part { row0: 0, rows: batch, u0, w: width.min(hidden - u0) }).collect()
-}
-
-/// Every unit, the `batch` rows cut into `count` bands as even as they come (fewer bands than
-/// `count` when there are fewer rows).
-fn row_parts(batch: usize, hidden: usize, count: usize) -> Vec<Part> {
-    let count = count.clamp(1, batch.max(1));
-    (0..count)
-        .map(|i| {
-            let row0 = batch * i / count;
-            Part { row0, rows: batch * (i + 1) / count - row0, u0: 0, w: hidden }
-        })
-        .collect()
-}
-
-/// Runs `part(s, i)` for every step `s` of `0..steps` and every part `parts[i]`, each part's
-/// steps in order. Parts of the same units (bands of rows) are sequences of their own, one per
-/// worker. Parts of different units run a step only once all parts of the step before have
-/// finished (a step's product reads its rows' whole previous state).
-///
-/// For bands of units the sequence is still one fork and join, not one per step: each of the
-/// pool's workers takes its own band of a step, then spins until the step is complete. A worker
-/// also takes any band of the step that nobody has claimed by the time its own is done, so the
-/// sequence finishes even when rayon runs the workers one after the other on a single thread;
-/// when both run, a band stays on one thread (and its weight block in that core's cache).
-fn each_step(steps: usize, parts: &[Part], part: impl Fn(usize, usize) + Sync) {
-    if parts.len() == 1 {
-        (0..steps).for_each(|s| part(s, 0));
-        return;
-    }
-    if parts.iter().all(|p| (p.u0, p.w) == (parts[0].u0, parts[0].w)) {
-        (0..parts.len()).into_par_iter().for_each(|i| (0..steps).for_each(|s| part(s, i)));
-        return;
-    }
-    // Per band, how many of its steps have been claimed; and how many (step, band) pairs have
-    // finished, in step order.
-    let claimed: Vec<AtomicUsize> = parts.iter().map(|_| AtomicUsize::new(0)).collect();
-    let finished = AtomicUsize::new(0);
-    // Set by a band that panics, so that the other workers stop waiting for it and the join
-    // passes the panic on instead of spinning forever.
-    let abandoned = AtomicBool::new(false);
-    let count = parts.len();
-    par::rearm();
-    (0..count).into_par_iter().for_each(|worker| {
-        for s in 0..steps {
-            if !par::spin_until(&finished, s * count, &abandoned) {
-                return;
-            }
-            for i in 0..count {
-                let b = (worker + i) % count;
-                // A worker that reaches step `s` has tried every band of step `s - 1`, so each
-                // band's count is at least `s` here: the exchange succeeds for one worker only.
-                if claimed[b].compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                    par::abandon_on_panic(&abandoned, || part(s, b));
-                    finished.fetch_add(1, Ordering::Release);
-                }
-            }
-        }
-    });
-}
-
-/// A vector of `len` elements, uninitialised: the caller writes every element before reading it
-/// and before `set_len`.
-fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
-    let mut v = Vec::with_capacity(len);
-    let ptr = OutPtr(v.spare_capacity_mut().as_mut_ptr().cast::<T>());
-    (v, ptr)
 }
 
 fn forward<T: GemmElem + FloatMath>(

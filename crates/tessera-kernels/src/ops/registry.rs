@@ -1,7 +1,8 @@
 //! Every op that has kernels, with its family and the CUDA kernels it launches.
 //!
-//! An op family `X` has its CPU half in `cpu/X.rs`, its CUDA half in `cuda/X.rs` and, when it
-//! has kernels of its own, their source in `kernels/X.cu`. Tests walk this list: each family's
+//! An op family `X` has its CPU half in `cpu/X.rs`, its CUDA half in `cuda/X.rs` (none where
+//! CUDA runs all of its ops composed) and, when it has kernels of its own, their source in
+//! `kernels/X.cu`. Tests walk this list: each family's
 //! files exist, each declared kernel symbol is in its `.cu` file for every dtype listed, each op
 //! has a gradient check (or a reason not to) and a CUDA test.
 
@@ -89,6 +90,10 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(kernels("lstm_cell_backward", "lstm", per_dtype("lstm_cell_backward", FLOATS)));
     ops.push(composed("lstm_sequence", "lstm", &["matmul", "lstm_cell", "contiguous", "cat"]));
     ops.push(composed("lstm_sequence_backward", "lstm", &["lstm_cell_backward", "add", "matmul", "contiguous", "cat"]));
+    let gru = ["matmul_bias", "add", "sub", "mul", "sigmoid", "tanh", "contiguous", "cat"];
+    ops.push(composed("gru_sequence", "gru_sequence", &gru));
+    let gru_backward = ["add", "sub", "mul", "square", "affine", "matmul", "sum", "contiguous", "cat"];
+    ops.push(composed("gru_sequence_backward", "gru_sequence", &gru_backward));
     ops.push(kernels("attention", "attention", per_dtype("attention", FLOATS)));
     let backward = ["attention_delta", "attention_dkdv", "attention_dq"];
     ops.push(kernels(

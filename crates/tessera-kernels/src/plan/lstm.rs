@@ -31,7 +31,7 @@ fn expect_state(op: &'static str, name: &str, got: &Shape, gates_name: &str, gat
     Ok(())
 }
 
-fn float_operands(op: &'static str, args: &[Arg<'_>]) -> Result<DType> {
+pub(super) fn float_operands(op: &'static str, args: &[Arg<'_>]) -> Result<DType> {
     require_float(op, args[0].dtype)?;
     require_same_dtype(op, &args.iter().map(|a| a.dtype).collect::<Vec<_>>())?;
     Ok(args[0].dtype)
@@ -108,7 +108,7 @@ impl LstmCellBackwardPlan {
 const SEQUENCE: &str = "lstm_sequence";
 const SEQUENCE_BACKWARD: &str = "lstm_sequence_backward";
 
-fn expect_dims(op: &'static str, name: &str, got: &Shape, want: &[usize]) -> Result<()> {
+pub(super) fn expect_dims(op: &'static str, name: &str, got: &Shape, want: &[usize]) -> Result<()> {
     if got.dims() != want {
         let want = Shape::new(want.to_vec());
         return Err(Error::InvalidArgument { op, msg: format!("{name} has shape {got}, expected {want}") }.into());
@@ -116,13 +116,19 @@ fn expect_dims(op: &'static str, name: &str, got: &Shape, want: &[usize]) -> Res
     Ok(())
 }
 
-/// `(steps, batch, hidden)` of a sequence of gates shaped `[steps, batch, 4 * hidden]`, at least
-/// one step.
-fn sequence_dims(op: &'static str, name: &str, gates: &Shape) -> Result<(usize, usize, usize)> {
+/// `(steps, batch, hidden)` of a sequence of gates shaped `[steps, batch, count * hidden]`, at
+/// least one step.
+pub(super) fn sequence_dims(
+    op: &'static str,
+    name: &str,
+    gates: &Shape,
+    count: usize,
+) -> Result<(usize, usize, usize)> {
     match *gates.dims() {
-        [s, b, g] if g % 4 == 0 && s > 0 => Ok((s, b, g / 4)),
+        [s, b, g] if g % count == 0 && s > 0 => Ok((s, b, g / count)),
         _ => {
-            let msg = format!("{name} has shape {gates}, expected [steps, batch, 4 * hidden] with at least one step");
+            let msg =
+                format!("{name} has shape {gates}, expected [steps, batch, {count} * hidden] with at least one step");
             Err(Error::InvalidArgument { op, msg }.into())
         }
     }
@@ -150,7 +156,7 @@ impl LstmSequencePlan {
     /// Checks the forward's operands, in the order `proj, h0, c0, w_hh`.
     pub fn new(args: [Arg<'_>; 4]) -> Result<Self> {
         let dtype = float_operands(SEQUENCE, &args)?;
-        let (steps, batch, hidden) = sequence_dims(SEQUENCE, "proj", args[0].layout.shape())?;
+        let (steps, batch, hidden) = sequence_dims(SEQUENCE, "proj", args[0].layout.shape(), 4)?;
         for (name, a) in ["h0", "c0"].into_iter().zip(&args[1..3]) {
             expect_dims(SEQUENCE, name, a.layout.shape(), &[batch, hidden])?;
         }
@@ -188,7 +194,7 @@ impl LstmSequenceBackwardPlan {
     /// Checks the backward's operands, in the order `out, cells, acts, h0, c0, w_hh, grad`.
     pub fn new(args: [Arg<'_>; 7]) -> Result<Self> {
         let dtype = float_operands(SEQUENCE_BACKWARD, &args)?;
-        let (steps, batch, hidden) = sequence_dims(SEQUENCE_BACKWARD, "acts", args[2].layout.shape())?;
+        let (steps, batch, hidden) = sequence_dims(SEQUENCE_BACKWARD, "acts", args[2].layout.shape(), 4)?;
         let expected: [(&str, &[usize]); 6] = [
             ("out", &[steps + 1, batch, hidden]),
             ("cells", &[steps, batch, hidden]),

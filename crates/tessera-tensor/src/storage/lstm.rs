@@ -9,8 +9,9 @@ use tessera_kernels::cpu;
 use tessera_kernels::cuda;
 use tessera_kernels::plan::{LstmCellBackwardPlan, LstmCellPlan, LstmSequenceBackwardPlan, LstmSequencePlan};
 
-/// Whether the CPU's sequence kernel serves `dtype` (the others are composed of step kernels).
-fn cpu_sequence_dtype(dtype: DType) -> bool {
+/// Whether the CPU's recurrent sequence kernels (LSTM, GRU) serve `dtype` (the tensor layer
+/// composes the others of step kernels).
+pub(super) fn cpu_sequence_dtype(dtype: DType) -> bool {
     matches!(dtype, DType::F32 | DType::F64)
 }
 

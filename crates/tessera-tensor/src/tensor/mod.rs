@@ -6,6 +6,7 @@ mod conv;
 mod cross_entropy;
 mod dropout;
 mod elementwise;
+mod gru;
 mod indexing;
 mod lstm;
 mod norm;

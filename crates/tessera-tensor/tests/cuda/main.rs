@@ -73,6 +73,7 @@ cuda_cases! {
     cuda_dropout_matches_cpu: copy::dropout, covers ["dropout"];
     cuda_lstm_cell_matches_cpu: nn::lstm_cell, covers ["lstm_cell", "lstm_cell_backward"];
     cuda_lstm_sequence_matches_cpu: nn::lstm_sequence, covers ["lstm_sequence", "lstm_sequence_backward"];
+    cuda_gru_sequence_matches_cpu: nn::gru_sequence, covers ["gru_sequence", "gru_sequence_backward"];
     cuda_matmul_matches_cpu: nn::matmul, covers ["matmul", "matmul_bias"];
     cuda_attention_matches_cpu: nn::attention, covers ["attention", "attention_backward"];
     cuda_norms_and_rotary_match_cpu: nn::norms_and_rotary, covers ["layer_norm", "rms_norm", "norm_backward", "rotary"];

@@ -179,16 +179,20 @@ pub fn norms_and_rotary(dev: &Device) -> Result<()> {
     Ok(())
 }
 
+/// The ops the registry says CUDA composes `name` of.
+fn composed(name: &str) -> Vec<&'static str> {
+    match registry().into_iter().find(|op| op.name == name).map(|op| op.cuda) {
+        Some(CudaImpl::Composed(parts)) => parts,
+        other => panic!("{name} is registered as {other:?}"),
+    }
+}
+
 /// The whole recurrence: the CPU's sequence kernels (f32, f64) or its composed steps (f16, bf16)
 /// against the steps composed on CUDA, forward and backward, from a zero and a random initial
 /// state; on CUDA it dispatches only the ops the registry says it is composed of.
 pub fn lstm_sequence(dev: &Device) -> Result<()> {
     let dev = *dev;
     let (steps, b, h) = (3, 5, 24);
-    let composed = |name: &str| match registry().into_iter().find(|op| op.name == name).map(|op| op.cuda) {
-        Some(CudaImpl::Composed(parts)) => parts,
-        other => panic!("{name} is registered as {other:?}"),
-    };
     let allowed = [composed("lstm_sequence"), composed("lstm_sequence_backward")].concat();
     for dtype in FLOATS {
         let (cp, gp) = pair(&dev, dtype, &[steps, b, 4 * h], 75, -2.0, 2.0)?;
@@ -212,6 +216,39 @@ pub fn lstm_sequence(dev: &Device) -> Result<()> {
             let named = ["lstm_sequence", "lstm_sequence_backward"];
             let stray: Vec<_> = log.iter().filter(|d| !named.contains(&d.op) && !allowed.contains(&d.op)).collect();
             assert!(stray.is_empty(), "lstm_sequence {dtype} dispatched ops outside its registered parts: {stray:?}");
+        }
+    }
+    Ok(())
+}
+
+/// The GRU recurrence as [`lstm_sequence`] checks the LSTM's: the CPU's sequence kernels (f32,
+/// f64) or its composed steps (f16, bf16) against the steps composed on CUDA.
+pub fn gru_sequence(dev: &Device) -> Result<()> {
+    let dev = *dev;
+    let (steps, b, h) = (3, 5, 24);
+    let allowed = [composed("gru_sequence"), composed("gru_sequence_backward")].concat();
+    for dtype in FLOATS {
+        let (cp, gp) = pair(&dev, dtype, &[steps, b, 3 * h], 85, -2.0, 2.0)?;
+        let (ch, gh) = pair(&dev, dtype, &[b, h], 86, -1.0, 1.0)?;
+        let (cw, gw) = pair(&dev, dtype, &[3 * h, h], 87, -0.3, 0.3)?;
+        let (cb, gb) = pair(&dev, dtype, &[3 * h], 88, -0.5, 0.5)?;
+        let (cg, gg) = pair(&dev, dtype, &[steps, b, h], 89, -1.0, 1.0)?;
+        for zero_h0 in [true, false] {
+            let (ch, gh) = if zero_h0 { (ch.zeros_like()?, gh.zeros_like()?) } else { (ch.clone(), gh.clone()) };
+            let run = |p: &Tensor, h0: &Tensor, w: &Tensor, bias: &Tensor, g: &Tensor| -> Result<[Tensor; 6]> {
+                let (out, acts) = Tensor::gru_sequence(p, h0, w, bias)?;
+                let (d, dh0, dw, db) = Tensor::gru_sequence_backward(&out, &acts, h0, w, g, true)?;
+                Ok([out, acts, d, dh0.expect("asked for"), dw, db])
+            };
+            let on_cpu = run(&cp, &ch, &cw, &cb, &cg);
+            let (on_gpu, log) = record_dispatches(|| run(&gp, &gh, &gw, &gb, &gg));
+            let names = ["out", "acts", "d_proj", "dh0", "d_w_hh", "d_b_hh"];
+            for (what, (c, g)) in names.into_iter().zip(each(on_cpu).into_iter().zip(each(on_gpu))) {
+                check(&format!("gru_sequence {dtype} zero h0 {zero_h0}: {what}"), dtype, &c, &g);
+            }
+            let named = ["gru_sequence", "gru_sequence_backward"];
+            let stray: Vec<_> = log.iter().filter(|d| !named.contains(&d.op) && !allowed.contains(&d.op)).collect();
+            assert!(stray.is_empty(), "gru_sequence {dtype} dispatched ops outside its registered parts: {stray:?}");
         }
     }
     Ok(())

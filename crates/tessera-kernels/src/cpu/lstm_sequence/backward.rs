@@ -9,18 +9,14 @@
 //! GFLOP/s with rows 1024 values apart and 260–261 with rows 1040 apart, while the recurrence's
 //! own products moved by under 2%.
 
-use super::super::buffer::strided_values;
 use super::super::lstm::backward_units;
-use super::super::matmul::{as_uninit, batched, product, GemmElem, OutPtr};
+use super::super::matmul::{GemmElem, OutPtr};
 use super::super::matmul_reused::{row_stride, ReusedRhs};
+use super::super::recurrence::{each_step, initial_hidden_grad_of, uninit, weight_grad, Dims, Part};
 use super::super::simd::{multiversion, prefetch};
 use super::super::unary::FloatMath;
-use super::{each_step, uninit, Dims, Part};
-use crate::plan::MatmulShape;
-use gemm::Parallelism;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use tessera_core::{Layout, Shape};
 
 /// The distance between consecutive rows of the gate gradients, `[steps * batch, 4 * hidden]`:
 /// `4 * hidden`, or 64 bytes more where that is a multiple of 4 KiB (see the module's doc).
@@ -88,8 +84,12 @@ pub(super) fn backward<T: GemmElem + FloatMath>(
     // SAFETY: every step wrote all of its gate gradients (the parts cover every row's units) and
     // the first band of each step its rows' padding.
     unsafe { d.set_len(steps * batch * ld) };
-    let dh0 = if initial_hidden_grad { initial_hidden_grad_of((batch, hidden, ld), &d, w_hh) } else { Vec::new() };
-    let d_w_hh = weight_grad((steps, batch, hidden), (&d, ld), out, h0);
+    let dh0 = if initial_hidden_grad {
+        initial_hidden_grad_of((batch, 4 * hidden, hidden), (&d, ld), w_hh)
+    } else {
+        Vec::new()
+    };
+    let d_w_hh = weight_grad((steps, batch, hidden), (&d, 4 * hidden, ld), out, h0);
     let [even, odd] = dcs;
     let dc0 = if steps % 2 == 0 { even } else { odd };
     [d, dh0, dc0, d_w_hh]
@@ -148,49 +148,4 @@ multiversion! {
             backward_units(gates, [&c_prev[units.clone()], &c[units.clone()], dh, dc], dg, dcp);
         }
     }
-}
-
-fn matrix(rows: usize, cols: usize) -> Layout {
-    Layout::contiguous(Shape::new(vec![rows, cols]))
-}
-
-/// `rows` rows of `cols` values, `ld` apart.
-fn rows_apart(rows: usize, cols: usize, ld: usize) -> Layout {
-    Layout::new(Shape::new(vec![rows, cols]), vec![ld, 1], 0).expect("strides for a rank-2 shape")
-}
-
-fn product_of<T: GemmElem>(a: &[T], al: &Layout, b: &[T], bl: &Layout) -> Vec<T> {
-    let shape = MatmulShape::new("lstm_sequence_backward", al, bl).expect("matrix shapes agree");
-    batched(a, al, b, bl, &shape, None)
-}
-
-/// `dh0 = d_0 @ w_hh`, from step 0's gate gradients, the first `batch` rows of `d` (`ld` apart).
-fn initial_hidden_grad_of<T: GemmElem>((batch, hidden, ld): (usize, usize, usize), d: &[T], w_hh: &[T]) -> Vec<T> {
-    product_of(&d[..batch * ld], &rows_apart(batch, 4 * hidden, ld), w_hh, &matrix(4 * hidden, hidden))
-}
-
-/// `d_w_hh = Σ_t d_tᵀ @ h_{t-1}`, from the gate gradients `d` (`[steps, batch, 4 * hidden]`,
-/// rows `ld` apart), the hidden states in `out` and `h0`. Steps 1 onwards are one product over `(steps - 1) * batch`
-/// rows of `out`; step 0's term is added onto it unless `h0` is all zeros (the default initial
-/// state), when it adds nothing.
-fn weight_grad<T: GemmElem + FloatMath>(
-    (steps, batch, hidden): Dims,
-    (d, ld): (&[T], usize),
-    out: &[T],
-    h0: &[T],
-) -> Vec<T> {
-    let (n, g) = (batch * hidden, batch * ld);
-    // The weight's gradient is made transposed, `outᵀ @ d` (`[hidden, 4 * hidden]`), then
-    // transposed back: as `dᵀ @ out`, gemm packs `d` from rows `4 * hidden` apart (4 KiB for 256
-    // units), which cost more than the transpose of the smaller result.
-    let rows = (steps - 1) * batch;
-    let out_later = matrix(rows, hidden).transpose(0, 1).expect("rank 2");
-    let mut d_w_t = product_of(&out[..rows * hidden], &out_later, &d[g..], &rows_apart(rows, 4 * hidden, ld));
-    if n > 0 && h0.iter().any(|&v| v != T::ZERO) {
-        let par = if rayon::current_num_threads() > 1 { Parallelism::Rayon(0) } else { Parallelism::None };
-        // Step 0's term, `h0ᵀ @ d_0`: `h0` (`[batch, hidden]`) read transposed.
-        let (lhs, rhs) = ((h0, (1, hidden)), (&d[..g], (ld, 1)));
-        product([hidden, 4 * hidden, batch], (as_uninit(&mut d_w_t), (4 * hidden, 1)), true, lhs, rhs, par);
-    }
-    strided_values(&d_w_t, &matrix(hidden, 4 * hidden).transpose(0, 1).expect("rank 2")).into_owned()
 }
