@@ -12,6 +12,7 @@
 //! the half-precision sequences and those on other devices.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::lstm::assume_init;
 use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
 use super::recurrence::{each_step, split, uninit, Dims, Part};
@@ -215,16 +216,6 @@ fn combine<T: Copy>([a, b, c]: [&[T]; 3], out: &mut [MaybeUninit<T>], f: impl Fn
     for (((o, &a), &b), &c) in out.iter_mut().zip(&a[..w]).zip(&b[..w]).zip(&c[..w]) {
         o.write(f(a, b, c));
     }
-}
-
-/// `s` as initialised values.
-///
-/// # Safety
-/// Every element of `s` must be initialised.
-#[inline(always)]
-unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
-    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the caller guarantees initialisation.
-    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<T>(), s.len()) }
 }
 
 mod backward;

@@ -218,7 +218,7 @@ fn activate<T: FloatMath>(x: &[T], h: &[T], out: &mut [MaybeUninit<T>], f: impl 
 /// # Safety
 /// Every element of `s` must be initialised.
 #[inline(always)]
-unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
+pub(super) unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
     // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the caller guarantees initialisation.
     unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<T>(), s.len()) }
 }
