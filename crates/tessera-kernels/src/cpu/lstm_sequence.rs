@@ -20,7 +20,7 @@ use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;
 use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
-use super::recurrence::{each_step, split, uninit, Dims, Part};
+use super::recurrence::{each_step, gate_grads_layout, split, uninit, unsupported, Dims, Part};
 use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
@@ -28,7 +28,7 @@ use crate::Result;
 use backward::{backward, gate_grad_stride};
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use tessera_core::{DType, Layout, Shape};
+use tessera_core::Layout;
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
 /// [`LstmSequencePlan`]). Returns contiguous `[out, cells, acts]`: `out` is
@@ -83,15 +83,7 @@ pub fn lstm_sequence_backward(
         CpuBuffer::F64(_) => native!(F64, f64),
         _ => return Err(unsupported("lstm_sequence_backward", plan.dtype)),
     };
-    let (steps, batch, hidden) = plan.dims();
-    let shape = Shape::new(vec![steps, batch, 4 * hidden]);
-    let layout = Layout::new(shape, vec![batch * ld, ld, 1], 0).expect("strides for a rank-3 shape");
-    Ok((grads, layout))
-}
-
-fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
-    let hint = ": the sequence kernel runs f32 and f64 (the tensor layer composes the step kernels for the others)";
-    tessera_core::Error::UnsupportedDType { op, dtype, hint }.into()
+    Ok((grads, gate_grads_layout(plan.dims(), 4 * plan.hidden, ld)))
 }
 
 fn forward<T: GemmElem + FloatMath>(

@@ -10,7 +10,7 @@ use crate::plan::MatmulShape;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tessera_core::{Layout, Shape};
+use tessera_core::{DType, Layout, Shape};
 
 /// `(steps, batch, hidden)`.
 pub(super) type Dims = (usize, usize, usize);
@@ -118,6 +118,18 @@ pub(super) fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
     let mut v = Vec::with_capacity(len);
     let ptr = OutPtr(v.spare_capacity_mut().as_mut_ptr().cast::<T>());
     (v, ptr)
+}
+
+/// The error for a dtype that the sequence kernels do not run.
+pub(super) fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
+    let hint = ": the sequence kernels run f32 and f64 (the tensor layer composes the others of step kernels)";
+    tessera_core::Error::UnsupportedDType { op, dtype, hint }.into()
+}
+
+/// The layout of gate gradients `[steps, batch, cols]` whose rows lie `ld` apart.
+pub(super) fn gate_grads_layout((steps, batch, _): Dims, cols: usize, ld: usize) -> Layout {
+    let shape = Shape::new(vec![steps, batch, cols]);
+    Layout::new(shape, vec![batch * ld, ld, 1], 0).expect("strides for a rank-3 shape")
 }
 
 fn matrix(rows: usize, cols: usize) -> Layout {
