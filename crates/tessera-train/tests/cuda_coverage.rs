@@ -34,8 +34,10 @@ fn missing_on_cuda(ops: &[KernelOp], d: &Dispatch) -> Option<String> {
         CudaImpl::Host => return None,
         CudaImpl::Cublas => return (!dtype.is_float()).then(|| format!("{d:?}: cuBLAS multiplies float dtypes only")),
         CudaImpl::Kernels(symbols) => symbols,
+        // The parts run in the composed op's dtype, the first input's (the others agree with it or
+        // are indices).
         CudaImpl::Composed(parts) => {
-            return parts.iter().find_map(|&op| missing_on_cuda(ops, &Dispatch { op, dtypes: d.dtypes.clone() }))
+            return parts.iter().find_map(|&op| missing_on_cuda(ops, &Dispatch { op, dtypes: vec![dtype] }))
         }
     };
     let wanted = match d.op {

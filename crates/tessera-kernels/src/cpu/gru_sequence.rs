@@ -8,8 +8,8 @@
 //! `n = tanh(x_n + r h_n)`, `h' = n + z (h - n)`, with `x_•` the input projection and
 //! `h_• = W_h• h + b_h•`. A band of units `u0..u0 + w` needs its units' three gate columns of the
 //! recurrent product: its block of `W_hhᵀ` holds them side by side (`[r, z, n]`, `w` each), laid
-//! out once for the whole sequence ([`ReusedRhs`]). f32 and f64 only: the tensor layer composes
-//! the half-precision sequences and those on other devices.
+//! out once for the whole sequence ([`ReusedRhs`]). f32 and f64 only: the tensor layer runs f16
+//! and bf16 sequences through the f32 kernel.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::assume_init;

@@ -13,8 +13,8 @@
 //! part lays its block out once for the whole sequence ([`ReusedRhs`]: packed for its own kernel
 //! on AVX-512 f32, rows for gemm otherwise), and the backward does the same with `w_hh`.
 //!
-//! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: half-precision
-//! sequences are composed of the step kernels by the tensor layer.
+//! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: the tensor layer
+//! runs f16 and bf16 sequences through the f32 kernel.
 
 use super::buffer::{expect_dtype, strided_values, CpuBuffer};
 use super::lstm::forward_units;

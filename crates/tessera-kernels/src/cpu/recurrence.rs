@@ -122,7 +122,7 @@ pub(super) fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
 
 /// The error for a dtype that the sequence kernels do not run.
 pub(super) fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
-    let hint = ": the sequence kernels run f32 and f64 (the tensor layer composes the others of step kernels)";
+    let hint = ": the sequence kernels run f32 and f64 (the tensor layer widens f16 and bf16 to f32)";
     tessera_core::Error::UnsupportedDType { op, dtype, hint }.into()
 }
 

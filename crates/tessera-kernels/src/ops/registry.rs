@@ -88,11 +88,12 @@ pub fn registry() -> Vec<KernelOp> {
     ops.push(composed("cross_entropy_with_grad", "cross_entropy", &["logsumexp", "cross_entropy_backward"]));
     ops.push(kernels("lstm_cell", "lstm", per_dtype("lstm_cell", FLOATS)));
     ops.push(kernels("lstm_cell_backward", "lstm", per_dtype("lstm_cell_backward", FLOATS)));
-    ops.push(composed("lstm_sequence", "lstm", &["matmul", "lstm_cell", "contiguous", "cat"]));
-    ops.push(composed("lstm_sequence_backward", "lstm", &["lstm_cell_backward", "add", "matmul", "contiguous", "cat"]));
-    let gru = ["matmul_bias", "add", "sub", "mul", "sigmoid", "tanh", "contiguous", "cat"];
+    ops.push(composed("lstm_sequence", "lstm", &["to_dtype", "matmul", "lstm_cell", "contiguous", "cat"]));
+    let lstm_backward = ["to_dtype", "lstm_cell_backward", "add", "matmul", "contiguous", "cat"];
+    ops.push(composed("lstm_sequence_backward", "lstm", &lstm_backward));
+    let gru = ["to_dtype", "matmul_bias", "add", "sub", "mul", "sigmoid", "tanh", "contiguous", "cat"];
     ops.push(composed("gru_sequence", "gru_sequence", &gru));
-    let gru_backward = ["add", "sub", "mul", "square", "affine", "matmul", "sum", "contiguous", "cat"];
+    let gru_backward = ["to_dtype", "add", "sub", "mul", "square", "affine", "matmul", "sum", "contiguous", "cat"];
     ops.push(composed("gru_sequence_backward", "gru_sequence", &gru_backward));
     ops.push(kernels("attention", "attention", per_dtype("attention", FLOATS)));
     let backward = ["attention_delta", "attention_dkdv", "attention_dq"];

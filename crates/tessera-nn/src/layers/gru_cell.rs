@@ -13,7 +13,7 @@ use tessera_tensor::Tensor;
 /// state, `[seq, batch, hidden]`.
 ///
 /// Forward and backward are [`Tensor::gru_sequence`] and [`Tensor::gru_sequence_backward`]: one
-/// kernel each on the CPU in f32 and f64, composed elsewhere.
+/// kernel each on the CPU, composed on CUDA; f16 and bf16 run in f32.
 pub(crate) fn gru_sequence(proj: &Var, h0: &Var, w_hh: &Var, b_hh: &Var) -> Result<Var> {
     let (out, acts) = Tensor::gru_sequence(proj.tensor(), h0.tensor(), w_hh.tensor(), b_hh.tensor())?;
     let saved = [&out, h0.tensor(), w_hh.tensor()].map(Tensor::clone);

@@ -13,7 +13,7 @@ use tessera_tensor::Tensor;
 /// the last step's cell state (the only cell state a caller sees, so the only one stored twice).
 ///
 /// Forward and backward are [`Tensor::lstm_sequence`] and [`Tensor::lstm_sequence_backward`]:
-/// one kernel each on the CPU, the step kernels composed elsewhere.
+/// one kernel each on the CPU, the step kernels composed on CUDA; f16 and bf16 run in f32.
 pub(crate) fn lstm_sequence(proj: &Var, h0: &Var, c0: &Var, w_hh: &Var) -> Result<Var> {
     let (out, cells, acts) = Tensor::lstm_sequence(proj.tensor(), h0.tensor(), c0.tensor(), w_hh.tensor())?;
     let saved = [&out, h0.tensor(), c0.tensor(), w_hh.tensor()].map(Tensor::clone);

@@ -1,6 +1,5 @@
 //! The GRU sequence kernels' dispatch, where a device has a kernel for the recurrence.
 
-use super::lstm::cpu_sequence_dtype;
 use super::{on_one_device_sized, OnDevice, Storage};
 use crate::Result;
 use tessera_core::Layout;
@@ -9,16 +8,13 @@ use tessera_kernels::plan::{GruSequenceBackwardPlan, GruSequencePlan};
 
 impl Storage {
     /// The whole GRU recurrence (see [`crate::Tensor::gru_sequence`]): `[out, acts]` from
-    /// `proj, h0, w_hh, b_hh`, or `None` where the device has no sequence kernel for the dtype
-    /// (CUDA, and f16 and bf16 on the CPU): the tensor layer then composes the steps.
+    /// `proj, h0, w_hh, b_hh` (f32 or f64: the tensor layer widens f16 and bf16), or `None` where
+    /// the device has no sequence kernel (CUDA): the tensor layer then composes the steps.
     pub(crate) fn gru_sequence(plan: &GruSequencePlan, parts: [&Storage; 4]) -> Result<Option<[Storage; 2]>> {
         let (steps, batch, hidden) = plan.dims();
         let elements = steps.saturating_mul(batch).saturating_mul(hidden).saturating_mul(5);
         Ok(match on_one_device_sized("gru_sequence", parts, plan.dtype, elements)? {
-            OnDevice::Cpu(bufs) if cpu_sequence_dtype(plan.dtype) => {
-                Some(cpu::gru_sequence(plan, bufs)?.map(Storage::Cpu))
-            }
-            OnDevice::Cpu(_) => None,
+            OnDevice::Cpu(bufs) => Some(cpu::gru_sequence(plan, bufs)?.map(Storage::Cpu)),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda(_) => None,
         })
@@ -35,11 +31,10 @@ impl Storage {
         let (steps, batch, hidden) = plan.dims();
         let elements = steps.saturating_mul(batch).saturating_mul(hidden).saturating_mul(6);
         Ok(match on_one_device_sized("gru_sequence_backward", parts, plan.dtype, elements)? {
-            OnDevice::Cpu(bufs) if cpu_sequence_dtype(plan.dtype) => {
+            OnDevice::Cpu(bufs) => {
                 let (grads, d_proj) = cpu::gru_sequence_backward(plan, bufs)?;
                 Some((grads.map(Storage::Cpu), d_proj))
             }
-            OnDevice::Cpu(_) => None,
             #[cfg(feature = "cuda")]
             OnDevice::Cuda(_) => None,
         })

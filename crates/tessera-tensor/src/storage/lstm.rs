@@ -3,17 +3,11 @@
 
 use super::{on_one_device, on_one_device_sized, OnDevice, Storage};
 use crate::Result;
-use tessera_core::{DType, Layout};
+use tessera_core::Layout;
 use tessera_kernels::cpu;
 #[cfg(feature = "cuda")]
 use tessera_kernels::cuda;
 use tessera_kernels::plan::{LstmCellBackwardPlan, LstmCellPlan, LstmSequenceBackwardPlan, LstmSequencePlan};
-
-/// Whether the CPU's recurrent sequence kernels (LSTM, GRU) serve `dtype` (the tensor layer
-/// composes the others of step kernels).
-pub(super) fn cpu_sequence_dtype(dtype: DType) -> bool {
-    matches!(dtype, DType::F32 | DType::F64)
-}
 
 impl Storage {
     /// The fused LSTM cell forward (see [`crate::Tensor::lstm_cell`]): `(h, c, acts)`.
@@ -36,16 +30,14 @@ impl Storage {
     }
 
     /// The whole LSTM recurrence (see [`crate::Tensor::lstm_sequence`]): `[out, cells, acts]`
-    /// from `proj, h0, c0, w_hh`, or `None` where the device has no sequence kernel for the
-    /// dtype (CUDA, and f16 and bf16 on the CPU): the tensor layer then composes step kernels.
+    /// from `proj, h0, c0, w_hh` (f32 or f64: the tensor layer widens f16 and bf16), or `None`
+    /// where the device has no sequence kernel (CUDA): the tensor layer then composes step
+    /// kernels.
     pub(crate) fn lstm_sequence(plan: &LstmSequencePlan, parts: [&Storage; 4]) -> Result<Option<[Storage; 3]>> {
         let (steps, batch, hidden) = plan.dims();
         let elements = steps.saturating_mul(batch).saturating_mul(hidden).saturating_mul(6);
         Ok(match on_one_device_sized("lstm_sequence", parts, plan.dtype, elements)? {
-            OnDevice::Cpu(bufs) if cpu_sequence_dtype(plan.dtype) => {
-                Some(cpu::lstm_sequence(plan, bufs)?.map(Storage::Cpu))
-            }
-            OnDevice::Cpu(_) => None,
+            OnDevice::Cpu(bufs) => Some(cpu::lstm_sequence(plan, bufs)?.map(Storage::Cpu)),
             #[cfg(feature = "cuda")]
             OnDevice::Cuda(_) => None,
         })
@@ -62,11 +54,10 @@ impl Storage {
         let (steps, batch, hidden) = plan.dims();
         let elements = steps.saturating_mul(batch).saturating_mul(hidden).saturating_mul(4);
         Ok(match on_one_device_sized("lstm_sequence_backward", parts, plan.dtype, elements)? {
-            OnDevice::Cpu(bufs) if cpu_sequence_dtype(plan.dtype) => {
+            OnDevice::Cpu(bufs) => {
                 let (grads, d_proj) = cpu::lstm_sequence_backward(plan, bufs)?;
                 Some((grads.map(Storage::Cpu), d_proj))
             }
-            OnDevice::Cpu(_) => None,
             #[cfg(feature = "cuda")]
             OnDevice::Cuda(_) => None,
         })

@@ -1,6 +1,7 @@
 //! The GRU recurrence over a whole sequence: one kernel each way where the device has one, else
 //! composed of products and elementwise ops.
 
+use super::lstm::widened;
 use super::Tensor;
 use crate::{Result, Storage};
 use tessera_core::Shape;
@@ -18,10 +19,10 @@ impl Tensor {
     /// hidden state, and `acts` (`[steps, batch, 4 * hidden]`) every step's `[r, z, n, h_n]`,
     /// which [`Tensor::gru_sequence_backward`] takes.
     ///
-    /// On the CPU in f32 and f64 one kernel runs the whole recurrence, writing each step's
-    /// results into these buffers (on several threads, each owns a band of the batch's rows or
-    /// of hidden units); elsewhere the steps are composed. Errors: an integer dtype, mixed dtypes
-    /// or devices, no steps, or shapes that do not agree.
+    /// On the CPU one kernel runs the whole recurrence, writing each step's results into these
+    /// buffers (on several threads, each owns a band of the batch's rows or of hidden units); on
+    /// CUDA the steps are composed. f16 and bf16 run in f32, each result rounded once. Errors: an
+    /// integer dtype, mixed dtypes or devices, no steps, or shapes that do not agree.
     ///
     /// ```
     /// use tessera_tensor::{Device, Tensor};
@@ -39,6 +40,10 @@ impl Tensor {
     /// ```
     pub fn gru_sequence(proj: &Tensor, h0: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<(Tensor, Tensor)> {
         let plan = GruSequencePlan::new([proj.arg(), h0.arg(), w_hh.arg(), b_hh.arg()])?;
+        if let Some([p, h, w, b]) = widened(plan.dtype, [proj, h0, w_hh, b_hh])? {
+            let (out, acts) = Tensor::gru_sequence(&p, &h, &w, &b)?;
+            return Ok((out.to_dtype(plan.dtype)?, acts.to_dtype(plan.dtype)?));
+        }
         let (steps, batch, hidden) = plan.dims();
         // The storages' read locks end here: the composed steps below take them again.
         let fused = {
@@ -104,6 +109,11 @@ impl Tensor {
             initial_hidden_grad: want_dh0,
             ..GruSequenceBackwardPlan::new(saved.map(Tensor::arg))?
         };
+        if let Some([out, acts, h0, w_hh, grad]) = widened(plan.dtype, saved)? {
+            let (d, dh0, d_w, d_b) = Tensor::gru_sequence_backward(&out, &acts, &h0, &w_hh, &grad, want_dh0)?;
+            let narrow = |t: Tensor| t.to_dtype(plan.dtype);
+            return Ok((narrow(d)?, dh0.map(narrow).transpose()?, narrow(d_w)?, narrow(d_b)?));
+        }
         let (steps, batch, hidden) = plan.dims();
         let storages = saved.map(Tensor::storage);
         if let Some(([d, dh0, d_w, d_b], d_layout)) =

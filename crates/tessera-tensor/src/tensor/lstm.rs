@@ -4,8 +4,21 @@
 
 use super::Tensor;
 use crate::{Result, Storage};
-use tessera_core::Shape;
+use tessera_core::{DType, Shape};
 use tessera_kernels::plan::{LstmCellBackwardPlan, LstmCellPlan, LstmSequenceBackwardPlan, LstmSequencePlan};
+
+/// `tensors` widened to f32 when their dtype is f16 or bf16, else `None`: the recurrences run
+/// half-precision sequences in f32, as the step kernels compute, and round each result once.
+pub(super) fn widened<const N: usize>(dtype: DType, tensors: [&Tensor; N]) -> Result<Option<[Tensor; N]>> {
+    if !matches!(dtype, DType::F16 | DType::BF16) {
+        return Ok(None);
+    }
+    let mut wide = Vec::with_capacity(N);
+    for t in tensors {
+        wide.push(t.to_dtype(DType::F32)?);
+    }
+    Ok(Some(wide.try_into().unwrap_or_else(|_| unreachable!("N tensors"))))
+}
 
 impl Tensor {
     /// One LSTM time step, fused: gate nonlinearities and state update in one pass over memory.
@@ -102,10 +115,10 @@ impl Tensor {
     /// `acts` (`[steps, batch, 4 * hidden]`) are every step's cell state and activated gates,
     /// which [`Tensor::lstm_sequence_backward`] takes.
     ///
-    /// On the CPU in f32 and f64 one kernel runs the whole recurrence, writing each step's
-    /// results into these buffers (on several threads, each owns a band of hidden units);
-    /// elsewhere the step kernels are composed. Errors: an integer dtype, mixed dtypes or
-    /// devices, no steps, or shapes that do not agree.
+    /// On the CPU one kernel runs the whole recurrence, writing each step's results into these
+    /// buffers (on several threads, each owns a band of the batch's rows or of hidden units); on
+    /// CUDA the step kernels are composed. f16 and bf16 run in f32, each result rounded once.
+    /// Errors: an integer dtype, mixed dtypes or devices, no steps, or shapes that do not agree.
     ///
     /// ```
     /// use tessera_tensor::{Device, Tensor};
@@ -123,6 +136,10 @@ impl Tensor {
     /// ```
     pub fn lstm_sequence(proj: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         let plan = LstmSequencePlan::new([proj.arg(), h0.arg(), c0.arg(), w_hh.arg()])?;
+        if let Some([p, h, c, w]) = widened(plan.dtype, [proj, h0, c0, w_hh])? {
+            let (out, cells, acts) = Tensor::lstm_sequence(&p, &h, &c, &w)?;
+            return Ok((out.to_dtype(plan.dtype)?, cells.to_dtype(plan.dtype)?, acts.to_dtype(plan.dtype)?));
+        }
         let (steps, batch, hidden) = plan.dims();
         // The storages' read locks end here: the composed steps below take them again.
         let fused = {
@@ -195,6 +212,12 @@ impl Tensor {
             initial_hidden_grad: want_dh0,
             ..LstmSequenceBackwardPlan::new(saved.map(Tensor::arg))?
         };
+        if let Some([out, cells, acts, h0, c0, w_hh, grad]) = widened(plan.dtype, saved)? {
+            let (d, dh0, dc0, d_w) =
+                Tensor::lstm_sequence_backward(&out, &cells, &acts, &h0, &c0, &w_hh, &grad, want_dh0)?;
+            let narrow = |t: Tensor| t.to_dtype(plan.dtype);
+            return Ok((narrow(d)?, dh0.map(narrow).transpose()?, narrow(dc0)?, narrow(d_w)?));
+        }
         let (steps, batch, hidden) = plan.dims();
         let storages = saved.map(Tensor::storage);
         if let Some(([d, dh0, dc0, d_w], d_layout)) =
