@@ -11,11 +11,13 @@
 //! out once for the whole sequence ([`ReusedRhs`]). f32 and f64 only: the tensor layer runs f16
 //! and bf16 sequences through the f32 kernel.
 
-use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, CpuBuffer};
 use super::lstm::assume_init;
 use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
-use super::recurrence::{each_step, gate_grads_layout, split, uninit, unsupported, Dims, Part};
+use super::recurrence::{
+    each_step, gate_grads_layout, split, uninit, unsupported, values_of, Dims, Part, SequenceElem,
+};
 use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{GruSequenceBackwardPlan, GruSequencePlan};
@@ -23,7 +25,7 @@ use crate::Result;
 use backward::backward;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use tessera_core::Layout;
+use tessera_core::{DType, Layout};
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, w_hh, b_hh]` (see
 /// [`GruSequencePlan`]). Returns contiguous `[out, acts]`: `out` is `[steps, batch, hidden]`,
@@ -31,21 +33,16 @@ use tessera_core::Layout;
 /// h_n]`, what the backward needs.
 pub fn gru_sequence(plan: &GruSequencePlan, inputs: [&CpuBuffer; 4]) -> Result<[CpuBuffer; 2]> {
     expect_dtype("gru_sequence", plan.dtype, &inputs)?;
-    let [pl, hl, wl, bl] = &plan.inputs;
-    macro_rules! native {
-        ($p:expr, $h:expr, $w:expr, $b:expr) => {{
-            let (p, h, w, b) =
-                (strided_values($p, pl), strided_values($h, hl), strided_values($w, wl), strided_values($b, bl));
-            let parts = split(plan.batch, plan.hidden, 3);
-            let [out, acts] = forward(plan.dims(), &parts, &p, &h, &w, &b);
-            [out.into(), acts.into()]
-        }};
+    fn run<T: SequenceElem>(plan: &GruSequencePlan, inputs: [&CpuBuffer; 4]) -> [CpuBuffer; 2] {
+        let [p, h, w, b] = values_of::<T, 4>(inputs, &plan.inputs);
+        let parts = split(plan.batch, plan.hidden, 3);
+        forward(plan.dims(), &parts, &p, &h, &w, &b).map(T::wrap)
     }
-    Ok(match inputs {
-        [CpuBuffer::F32(p), CpuBuffer::F32(h), CpuBuffer::F32(w), CpuBuffer::F32(b)] => native!(p, h, w, b),
-        [CpuBuffer::F64(p), CpuBuffer::F64(h), CpuBuffer::F64(w), CpuBuffer::F64(b)] => native!(p, h, w, b),
-        _ => return Err(unsupported("gru_sequence", plan.dtype)),
-    })
+    match plan.dtype {
+        DType::F32 => Ok(run::<f32>(plan, inputs)),
+        DType::F64 => Ok(run::<f64>(plan, inputs)),
+        dtype => Err(unsupported("gru_sequence", dtype)),
+    }
 }
 
 /// The whole backward recurrence: `inputs` are `[out, acts, h0, w_hh, grad]`, the forward's
@@ -59,25 +56,18 @@ pub fn gru_sequence_backward(
     inputs: [&CpuBuffer; 5],
 ) -> Result<([CpuBuffer; 4], Layout)> {
     expect_dtype("gru_sequence_backward", plan.dtype, &inputs)?;
-    macro_rules! native {
-        ($variant:ident, $t:ty) => {{
-            let mut values = Vec::with_capacity(5);
-            for (buf, layout) in inputs.iter().zip(&plan.inputs) {
-                let CpuBuffer::$variant(v) = buf else { unreachable!("dtypes checked above") };
-                values.push(strided_values(v, layout));
-            }
-            let parts = split(plan.batch, plan.hidden, 3);
-            let saved: [&[_]; 5] = std::array::from_fn(|i| &*values[i]);
-            let grads = backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from);
-            (grads, backward::gate_grad_stride::<$t>(plan.hidden))
-        }};
+    fn run<T: SequenceElem>(plan: &GruSequenceBackwardPlan, inputs: [&CpuBuffer; 5]) -> ([CpuBuffer; 4], Layout) {
+        let values = values_of::<T, 5>(inputs, &plan.inputs);
+        let parts = split(plan.batch, plan.hidden, 3);
+        let grads = backward(plan.dims(), &parts, values.each_ref().map(|v| &**v), plan.initial_hidden_grad);
+        let ld = backward::gate_grad_stride::<T>(plan.hidden);
+        (grads.map(T::wrap), gate_grads_layout(plan.dims(), 3 * plan.hidden, ld))
     }
-    let (grads, ld) = match inputs[0] {
-        CpuBuffer::F32(_) => native!(F32, f32),
-        CpuBuffer::F64(_) => native!(F64, f64),
-        _ => return Err(unsupported("gru_sequence_backward", plan.dtype)),
-    };
-    Ok((grads, gate_grads_layout(plan.dims(), 3 * plan.hidden, ld)))
+    match plan.dtype {
+        DType::F32 => Ok(run::<f32>(plan, inputs)),
+        DType::F64 => Ok(run::<f64>(plan, inputs)),
+        dtype => Err(unsupported("gru_sequence_backward", dtype)),
+    }
 }
 
 fn forward<T: GemmElem + FloatMath>(

@@ -16,11 +16,13 @@
 //! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: the tensor layer
 //! runs f16 and bf16 sequences through the f32 kernel.
 
-use super::buffer::{expect_dtype, strided_values, CpuBuffer};
+use super::buffer::{expect_dtype, CpuBuffer};
 use super::lstm::forward_units;
 use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
-use super::recurrence::{each_step, gate_grads_layout, split, uninit, unsupported, Dims, Part};
+use super::recurrence::{
+    each_step, gate_grads_layout, split, uninit, unsupported, values_of, Dims, Part, SequenceElem,
+};
 use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
@@ -28,7 +30,7 @@ use crate::Result;
 use backward::{backward, gate_grad_stride};
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use tessera_core::Layout;
+use tessera_core::{DType, Layout};
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
 /// [`LstmSequencePlan`]). Returns contiguous `[out, cells, acts]`: `out` is
@@ -37,21 +39,16 @@ use tessera_core::Layout;
 /// every step's activated gates, as [`super::lstm_cell`] gives them.
 pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result<[CpuBuffer; 3]> {
     expect_dtype("lstm_sequence", plan.dtype, &inputs)?;
-    let [pl, hl, cl, wl] = &plan.inputs;
-    macro_rules! native {
-        ($p:expr, $h:expr, $c:expr, $w:expr) => {{
-            let (p, h, c, w) =
-                (strided_values($p, pl), strided_values($h, hl), strided_values($c, cl), strided_values($w, wl));
-            let parts = split(plan.batch, plan.hidden, 4);
-            let [out, cells, acts] = forward(plan.dims(), &parts, &p, &h, &c, &w);
-            [out.into(), cells.into(), acts.into()]
-        }};
+    fn run<T: SequenceElem>(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> [CpuBuffer; 3] {
+        let [p, h, c, w] = values_of::<T, 4>(inputs, &plan.inputs);
+        let parts = split(plan.batch, plan.hidden, 4);
+        forward(plan.dims(), &parts, &p, &h, &c, &w).map(T::wrap)
     }
-    Ok(match inputs {
-        [CpuBuffer::F32(p), CpuBuffer::F32(h), CpuBuffer::F32(c), CpuBuffer::F32(w)] => native!(p, h, c, w),
-        [CpuBuffer::F64(p), CpuBuffer::F64(h), CpuBuffer::F64(c), CpuBuffer::F64(w)] => native!(p, h, c, w),
-        _ => return Err(unsupported("lstm_sequence", plan.dtype)),
-    })
+    match plan.dtype {
+        DType::F32 => Ok(run::<f32>(plan, inputs)),
+        DType::F64 => Ok(run::<f64>(plan, inputs)),
+        dtype => Err(unsupported("lstm_sequence", dtype)),
+    }
 }
 
 /// The whole backward recurrence: `inputs` are `[out, cells, acts, h0, c0, w_hh, grad]`, the
@@ -65,25 +62,18 @@ pub fn lstm_sequence_backward(
     inputs: [&CpuBuffer; 7],
 ) -> Result<([CpuBuffer; 4], Layout)> {
     expect_dtype("lstm_sequence_backward", plan.dtype, &inputs)?;
-    macro_rules! native {
-        ($variant:ident, $t:ty) => {{
-            let mut values = Vec::with_capacity(7);
-            for (buf, layout) in inputs.iter().zip(&plan.inputs) {
-                let CpuBuffer::$variant(v) = buf else { unreachable!("dtypes checked above") };
-                values.push(strided_values(v, layout));
-            }
-            let parts = split(plan.batch, plan.hidden, 4);
-            let saved: [&[_]; 7] = std::array::from_fn(|i| &*values[i]);
-            let grads = backward(plan.dims(), &parts, saved, plan.initial_hidden_grad).map(CpuBuffer::from);
-            (grads, gate_grad_stride::<$t>(plan.hidden))
-        }};
+    fn run<T: SequenceElem>(plan: &LstmSequenceBackwardPlan, inputs: [&CpuBuffer; 7]) -> ([CpuBuffer; 4], Layout) {
+        let values = values_of::<T, 7>(inputs, &plan.inputs);
+        let parts = split(plan.batch, plan.hidden, 4);
+        let grads = backward(plan.dims(), &parts, values.each_ref().map(|v| &**v), plan.initial_hidden_grad);
+        let ld = gate_grad_stride::<T>(plan.hidden);
+        (grads.map(T::wrap), gate_grads_layout(plan.dims(), 4 * plan.hidden, ld))
     }
-    let (grads, ld) = match inputs[0] {
-        CpuBuffer::F32(_) => native!(F32, f32),
-        CpuBuffer::F64(_) => native!(F64, f64),
-        _ => return Err(unsupported("lstm_sequence_backward", plan.dtype)),
-    };
-    Ok((grads, gate_grads_layout(plan.dims(), 4 * plan.hidden, ld)))
+    match plan.dtype {
+        DType::F32 => Ok(run::<f32>(plan, inputs)),
+        DType::F64 => Ok(run::<f64>(plan, inputs)),
+        dtype => Err(unsupported("lstm_sequence_backward", dtype)),
+    }
 }
 
 fn forward<T: GemmElem + FloatMath>(

@@ -2,13 +2,14 @@
 //! share: how the pool's threads split a recurrence into parts, how the parts run the steps, and
 //! the products over the whole sequence that follow the backward recurrence.
 
-use super::buffer::strided_values;
+use super::buffer::{strided_values, CpuBuffer, CpuElem};
 use super::matmul::{as_uninit, batched, product, GemmElem, OutPtr, GEMM_PAR_MIN_FLOPS};
 use super::par;
 use super::unary::FloatMath;
 use crate::plan::MatmulShape;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tessera_core::{DType, Layout, Shape};
 
@@ -118,6 +119,19 @@ pub(super) fn uninit<T>(len: usize) -> (Vec<T>, OutPtr<T>) {
     let mut v = Vec::with_capacity(len);
     let ptr = OutPtr(v.spare_capacity_mut().as_mut_ptr().cast::<T>());
     (v, ptr)
+}
+
+/// The element types the sequence kernels run.
+pub(super) trait SequenceElem: GemmElem + FloatMath + CpuElem {}
+impl SequenceElem for f32 {}
+impl SequenceElem for f64 {}
+
+/// The values of `inputs`, buffers of `T` (the caller checks their dtype), in their `layouts`.
+pub(super) fn values_of<'a, T: SequenceElem, const N: usize>(
+    inputs: [&'a CpuBuffer; N],
+    layouts: &[Layout; N],
+) -> [Cow<'a, [T]>; N] {
+    std::array::from_fn(|i| strided_values(T::slice(inputs[i]).expect("dtypes checked"), &layouts[i]))
 }
 
 /// The error for a dtype that the sequence kernels do not run.
