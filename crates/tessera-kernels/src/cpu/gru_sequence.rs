@@ -15,9 +15,7 @@ use super::buffer::{expect_dtype, CpuBuffer};
 use super::lstm::assume_init;
 use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
-use super::recurrence::{
-    each_step, gate_grads_layout, split, uninit, unsupported, values_of, Dims, Part, SequenceElem,
-};
+use super::recurrence::{by_dtype, each_step, gate_grads_layout, split, uninit, values_of, Dims, Part, SequenceElem};
 use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{GruSequenceBackwardPlan, GruSequencePlan};
@@ -25,7 +23,7 @@ use crate::Result;
 use backward::backward;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use tessera_core::{DType, Layout};
+use tessera_core::Layout;
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, w_hh, b_hh]` (see
 /// [`GruSequencePlan`]). Returns contiguous `[out, acts]`: `out` is `[steps, batch, hidden]`,
@@ -38,11 +36,7 @@ pub fn gru_sequence(plan: &GruSequencePlan, inputs: [&CpuBuffer; 4]) -> Result<[
         let parts = split(plan.batch, plan.hidden, 3);
         forward(plan.dims(), &parts, &p, &h, &w, &b).map(T::wrap)
     }
-    match plan.dtype {
-        DType::F32 => Ok(run::<f32>(plan, inputs)),
-        DType::F64 => Ok(run::<f64>(plan, inputs)),
-        dtype => Err(unsupported("gru_sequence", dtype)),
-    }
+    by_dtype("gru_sequence", plan.dtype, || run::<f32>(plan, inputs), || run::<f64>(plan, inputs))
 }
 
 /// The whole backward recurrence: `inputs` are `[out, acts, h0, w_hh, grad]`, the forward's
@@ -63,11 +57,7 @@ pub fn gru_sequence_backward(
         let ld = backward::gate_grad_stride::<T>(plan.hidden);
         (grads.map(T::wrap), gate_grads_layout(plan.dims(), 3 * plan.hidden, ld))
     }
-    match plan.dtype {
-        DType::F32 => Ok(run::<f32>(plan, inputs)),
-        DType::F64 => Ok(run::<f64>(plan, inputs)),
-        dtype => Err(unsupported("gru_sequence_backward", dtype)),
-    }
+    by_dtype("gru_sequence_backward", plan.dtype, || run::<f32>(plan, inputs), || run::<f64>(plan, inputs))
 }
 
 fn forward<T: GemmElem + FloatMath>(

@@ -20,9 +20,7 @@ use super::buffer::{expect_dtype, CpuBuffer};
 use super::lstm::forward_units;
 use super::matmul::{GemmElem, OutPtr};
 use super::matmul_reused::ReusedRhs;
-use super::recurrence::{
-    each_step, gate_grads_layout, split, uninit, unsupported, values_of, Dims, Part, SequenceElem,
-};
+use super::recurrence::{by_dtype, each_step, gate_grads_layout, split, uninit, values_of, Dims, Part, SequenceElem};
 use super::simd::{multiversion, prefetch};
 use super::unary::FloatMath;
 use crate::plan::{LstmSequenceBackwardPlan, LstmSequencePlan};
@@ -30,7 +28,7 @@ use crate::Result;
 use backward::{backward, gate_grad_stride};
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use tessera_core::{DType, Layout};
+use tessera_core::Layout;
 
 /// The whole forward recurrence: `inputs` are `[proj, h0, c0, w_hh]` (see
 /// [`LstmSequencePlan`]). Returns contiguous `[out, cells, acts]`: `out` is
@@ -44,11 +42,7 @@ pub fn lstm_sequence(plan: &LstmSequencePlan, inputs: [&CpuBuffer; 4]) -> Result
         let parts = split(plan.batch, plan.hidden, 4);
         forward(plan.dims(), &parts, &p, &h, &c, &w).map(T::wrap)
     }
-    match plan.dtype {
-        DType::F32 => Ok(run::<f32>(plan, inputs)),
-        DType::F64 => Ok(run::<f64>(plan, inputs)),
-        dtype => Err(unsupported("lstm_sequence", dtype)),
-    }
+    by_dtype("lstm_sequence", plan.dtype, || run::<f32>(plan, inputs), || run::<f64>(plan, inputs))
 }
 
 /// The whole backward recurrence: `inputs` are `[out, cells, acts, h0, c0, w_hh, grad]`, the
@@ -69,11 +63,7 @@ pub fn lstm_sequence_backward(
         let ld = gate_grad_stride::<T>(plan.hidden);
         (grads.map(T::wrap), gate_grads_layout(plan.dims(), 4 * plan.hidden, ld))
     }
-    match plan.dtype {
-        DType::F32 => Ok(run::<f32>(plan, inputs)),
-        DType::F64 => Ok(run::<f64>(plan, inputs)),
-        dtype => Err(unsupported("lstm_sequence_backward", dtype)),
-    }
+    by_dtype("lstm_sequence_backward", plan.dtype, || run::<f32>(plan, inputs), || run::<f64>(plan, inputs))
 }
 
 fn forward<T: GemmElem + FloatMath>(

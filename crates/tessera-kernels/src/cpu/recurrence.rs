@@ -134,10 +134,22 @@ pub(super) fn values_of<'a, T: SequenceElem, const N: usize>(
     std::array::from_fn(|i| strided_values(T::slice(inputs[i]).expect("dtypes checked"), &layouts[i]))
 }
 
-/// The error for a dtype that the sequence kernels do not run.
-pub(super) fn unsupported(op: &'static str, dtype: DType) -> crate::Error {
-    let hint = ": the sequence kernels run f32 and f64 (the tensor layer widens f16 and bf16 to f32)";
-    tessera_core::Error::UnsupportedDType { op, dtype, hint }.into()
+/// The result of `f32` or `f64`, whichever runs the sequence kernel `op` in `dtype`; an error
+/// naming the dtype for any other.
+pub(super) fn by_dtype<R>(
+    op: &'static str,
+    dtype: DType,
+    f32: impl FnOnce() -> R,
+    f64: impl FnOnce() -> R,
+) -> crate::Result<R> {
+    match dtype {
+        DType::F32 => Ok(f32()),
+        DType::F64 => Ok(f64()),
+        _ => {
+            let hint = ": the sequence kernels run f32 and f64 (the tensor layer widens f16 and bf16 to f32)";
+            Err(tessera_core::Error::UnsupportedDType { op, dtype, hint }.into())
+        }
+    }
 }
 
 /// The layout of gate gradients `[steps, batch, cols]` whose rows lie `ld` apart.
