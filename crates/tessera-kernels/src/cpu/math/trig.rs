@@ -61,22 +61,25 @@ pub(crate) fn sin_cos_exact_f32(x: f32, cosine: bool) -> f32 {
     (if cosine { x.cos() } else { x.sin() }) as f32
 }
 
+/// `sin x` (or with `cosine`, `cos x`) one value at a time, through whichever path the kernels
+/// take for `x` (for tests).
+#[cfg(test)]
+fn sin_cos_f32(x: f32, cosine: bool) -> f32 {
+    if reduces_f32(x) {
+        sin_cos_reduced_f32(x, cosine)
+    } else {
+        sin_cos_exact_f32(x, cosine)
+    }
+}
+
 /// `sin x` one value at a time, both paths (for tests).
 #[cfg(test)]
 pub(crate) fn sin_f32(x: f32) -> f32 {
-    if reduces_f32(x) {
-        sin_cos_reduced_f32(x, false)
-    } else {
-        sin_cos_exact_f32(x, false)
-    }
+    sin_cos_f32(x, false)
 }
 
 /// `cos x` one value at a time, both paths (for tests).
 #[cfg(test)]
 pub(crate) fn cos_f32(x: f32) -> f32 {
-    if reduces_f32(x) {
-        sin_cos_reduced_f32(x, true)
-    } else {
-        sin_cos_exact_f32(x, true)
-    }
+    sin_cos_f32(x, true)
 }
