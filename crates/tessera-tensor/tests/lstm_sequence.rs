@@ -4,15 +4,10 @@
 
 mod common;
 
-use common::values;
+use common::sequence::{assert_close, assert_half_dtypes_run_in_f32, tensor};
 use tessera_tensor::{DType, Device, Result, Tensor};
 
 const CPU: Device = Device::Cpu;
-
-fn tensor(dims: &[usize], seed: u64, lo: f64, hi: f64) -> Tensor {
-    let n = dims.iter().product();
-    Tensor::from_vec(values(seed, n, lo, hi), dims.to_vec(), &CPU).unwrap()
-}
 
 /// The recurrence written with the step kernels: `[out, cells, acts]` and
 /// `[d_proj, dh0, dc0, d_w_hh]`.
@@ -55,14 +50,6 @@ fn run(proj: &Tensor, h0: &Tensor, c0: &Tensor, w: &Tensor, grad: &Tensor) -> Re
     let (out, cells, acts) = Tensor::lstm_sequence(proj, h0, c0, w)?;
     let (d, dh0, dc0, d_w) = Tensor::lstm_sequence_backward(&out, &cells, &acts, h0, c0, w, grad, true)?;
     Ok([out, cells, acts, d, dh0.expect("asked for"), dc0, d_w])
-}
-
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f64) {
-    assert_eq!(got.dims(), want.dims(), "{what}");
-    let (g, w) = (got.to_vec_f64().unwrap(), want.to_vec_f64().unwrap());
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!((a - b).abs() <= tol * (1.0 + b.abs()), "{what}[{i}]: {a} against {b}");
-    }
 }
 
 const NAMES: [&str; 7] = ["out", "cells", "acts", "d_proj", "dh0", "dc0", "d_w_hh"];
@@ -124,21 +111,7 @@ fn half_dtypes_run_in_f32() -> Result<()> {
         tensor(&[4 * h, h], 9, -0.3, 0.3),
         tensor(&[steps + 1, b, h], 10, -1.0, 1.0),
     ];
-    for (dtype, tol) in [(DType::F16, 2e-2), (DType::BF16, 1e-1)] {
-        let x = inputs.each_ref().map(|t| t.to_dtype(dtype).unwrap());
-        let wide = x.each_ref().map(|t| t.to_dtype(DType::F32).unwrap());
-        let want = run(&wide[0], &wide[1], &wide[2], &wide[3], &wide[4])?;
-        let got = run(&x[0], &x[1], &x[2], &x[3], &x[4])?;
-        for (i, ((name, g), w)) in NAMES.iter().zip(&got).zip(&want).enumerate() {
-            assert_eq!(g.dtype(), dtype, "{name}");
-            if i < 3 {
-                assert_eq!(g.to_vec_f64()?, w.to_dtype(dtype)?.to_vec_f64()?, "{dtype} {name}");
-            } else {
-                assert_close(&format!("{dtype} {name}"), g, w, tol);
-            }
-        }
-    }
-    Ok(())
+    assert_half_dtypes_run_in_f32(&inputs, &NAMES, 3, |x| run(&x[0], &x[1], &x[2], &x[3], &x[4]))
 }
 
 /// Without `h0`'s gradient, the kernel in f32 and in f16 (widened) returns `None` for it

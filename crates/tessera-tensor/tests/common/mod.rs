@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cuda;
+pub mod sequence;
 
 use proptest::prelude::*;
 use tessera_tensor::{DType, Device, Tensor};
