@@ -6,7 +6,10 @@ times one workload in Tessera (`examples/step`, a fresh process) and then in PyT
 seconds each, so that both sides of a round see the same host; the table gives each workload's
 ratio (tessera / torch, below 1: Tessera faster) as the median over the rounds, with the lowest
 and highest round. Both sides count the same way: three warm-up steps, then the mean of the
-timed steps.
+timed steps. Each Tessera side also times the 2048 x 2048 product right after its steps, on the
+same threads (`examples/step.rs --bound`), so the last column puts the step beside its arithmetic
+bound as both stood in that round (median over the rounds): on the 2-vCPU Zen 5 of
+`benches/README.md` the two-thread product itself ran 43-84 ms within a minute.
 
 Run by `compare_all.py` (so by `cargo xtask bench --compare`), or directly with a Python that has
 torch: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--json FILE]`; it builds the step
@@ -58,11 +61,14 @@ def torch_mean_s(step, steps):
     return (time.perf_counter() - start) / steps
 
 
-def tessera_mean_s(binary, name, steps, threads):
-    """Seconds per step of Tessera's `name` workload, from the step example's report."""
-    out = subprocess.run([binary, name, str(steps), str(threads)], capture_output=True, text=True, check=True).stdout
-    # "<name>: N steps on T thread(s): X ms/step; ..."
-    return float(out.split(": ")[2].split(" ms/step")[0]) / 1e3
+def tessera_round(binary, name, steps, threads):
+    """Seconds per step of Tessera's `name` workload and the step over its arithmetic bound, from
+    the step example's report."""
+    out = subprocess.run([binary, name, str(steps), str(threads), "--bound"],
+                         capture_output=True, text=True, check=True).stdout
+    # "<name>: N steps on T thread(s): X ms/step; ...", then "bound: ..., Y.YYx bound"
+    step, bound = out.splitlines()[:2]
+    return float(step.split(": ")[2].split(" ms/step")[0]) / 1e3, float(bound.split(", ")[-1].split("x bound")[0])
 
 
 def step_binary(skip_cargo):
@@ -84,7 +90,8 @@ def main():
     binary = step_binary(args.skip_cargo)
     rows, lines = [], []
     lines.append(f"paired rounds: {args.rounds} per row, about {args.seconds:g} s per side; torch {torch.__version__}")
-    lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>10} {'torch':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}")
+    lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>10} {'torch':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}"
+                 f" {'x bound':>8}")
     only = set(args.only.split(",")) if args.only else None
     for name, bench, thread_counts, torch_fn, rough_ms in WORKLOADS:
         if only is not None and bench not in only:
@@ -95,13 +102,13 @@ def main():
             torch_step = torch_fn()
             rounds = []
             for _ in range(args.rounds):
-                ours = tessera_mean_s(binary, bench, steps, threads)
+                ours, x_bound = tessera_round(binary, bench, steps, threads)
                 theirs = torch_mean_s(torch_step, steps)
-                rounds.append({"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs})
+                rounds.append({"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
             ratios = sorted(r["ratio"] for r in rounds)
             med = lambda key: sorted(r[key] for r in rounds)[len(rounds) // 2]  # noqa: E731
             line = (f"{name.split(' (')[0]:<40} {threads:>3} {med('tessera_s') * 1e3:>7.2f} ms {med('torch_s') * 1e3:>7.2f} ms "
-                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f}")
+                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f} {med('x_bound'):>8.2f}")
             print(line, flush=True)
             lines.append(line)
             rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": rounds})

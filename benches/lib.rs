@@ -41,6 +41,22 @@ pub fn matmul_flops(n: usize) -> u64 {
     2 * (n as u64).pow(3)
 }
 
+/// The median of `runs` timed `n x n` by `n x n` f32 products (after one untimed), in seconds,
+/// on the current rayon pool.
+pub fn square_product_seconds(n: usize, runs: usize) -> f64 {
+    let (a, b) = (randn_f32(&[n, n], 1).expect("operand"), randn_f32(&[n, n], 2).expect("operand"));
+    let mut times: Vec<f64> = (0..=runs)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            drop(a.matmul(&b).expect("square product"));
+            start.elapsed().as_secs_f64()
+        })
+        .skip(1)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 /// Bytes moved by an f32 op over `elems` elements that reads `reads` buffers and writes `writes`.
 pub fn f32_bytes(elems: usize, reads: u64, writes: u64) -> u64 {
     elems as u64 * 4 * (reads + writes)

@@ -2,13 +2,18 @@
 //! `mlp_step/b32`, `mlp_step/b256`, `lstm_layer`, `gru_layer`, `lm_step`, `gpt_step`, `attention`,
 //! `cnn_step`, `seq2seq_step`) on a pool of THREADS threads, printing milliseconds per step and
 //! the rate its matrix products reached: a binary for `perf record`.
-//! `cargo run --release -p tessera-benches --example step -- NAME [STEPS] [THREADS]`
+//! `cargo run --release -p tessera-benches --example step -- NAME [STEPS] [THREADS] [--bound]`
 //!
 //! With `--flops` in place of a name it prints, for every workload, the floating-point operations
 //! of one step's matrix products (`name flops` per line), from which `compare_all.py` puts each
 //! step beside its arithmetic bound; with `--fma-peak`, the machine's f32 multiply-add peak on 1
 //! and 2 threads (`threads gflops` per line, nothing where the CPU has no loop for it; see
 //! `tessera_benches::fma_peak`).
+//!
+//! With `--bound` after THREADS it also times, right after the steps and on the same pool, the
+//! `2048 x 2048` product that the arithmetic bound takes its rate from (median of five), and
+//! prints the step against that bound: both then see the same state of a shared host, which
+//! drifts by 10-25% over minutes.
 
 use std::time::Instant;
 use tessera_core::host_memory::CachingAllocator;
@@ -17,6 +22,10 @@ use tessera_tensor::product_flops;
 /// As in the `tessera` program: freed buffers are reused, not returned to the system.
 #[global_allocator]
 static ALLOCATOR: CachingAllocator = CachingAllocator;
+
+/// The side of the square product whose rate makes the arithmetic bound (as `compare_all.py`'s
+/// bound table, which takes criterion's `matmul/tT/2048`).
+const BOUND_SIDE: usize = 2048;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -44,6 +53,7 @@ fn main() {
     }
     let mut number = |default| args.next().and_then(|s| s.parse::<usize>().ok()).unwrap_or(default);
     let (steps, threads) = (number(20), number(1));
+    let with_bound = args.next().is_some_and(|a| a == "--bound");
     let mut found = false;
     tessera_benches::pool(threads).install(|| {
         tessera_benches::workloads::each_training_step(&mut |name, step| {
@@ -69,6 +79,17 @@ fn main() {
                 flops / 1e9,
                 flops / secs / 1e9
             );
+            if with_bound {
+                let product = tessera_benches::square_product_seconds(BOUND_SIDE, 5);
+                let rate = tessera_benches::matmul_flops(BOUND_SIDE) as f64 / product;
+                println!(
+                    "bound: {BOUND_SIDE} product {:.2} ms = {:.1} GFLOP/s; step {:.3} ms at that rate, {:.2}x bound",
+                    product * 1e3,
+                    rate / 1e9,
+                    flops / rate * 1e3,
+                    secs * rate / flops
+                );
+            }
         })
     });
     if !found {
