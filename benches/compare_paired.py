@@ -9,7 +9,9 @@ and highest round. Both sides count the same way: three warm-up steps, then the 
 timed steps. Each Tessera side also times the 2048 x 2048 product right after its steps, on the
 same threads (`examples/step.rs --bound`), so the last column puts the step beside its arithmetic
 bound as both stood in that round (median over the rounds): on the 2-vCPU Zen 5 of
-`benches/README.md` the two-thread product itself ran 43-84 ms within a minute.
+`benches/README.md` the two-thread product itself ran 43-84 ms within a minute. A round runs a
+workload on each of its thread counts in turn, and the two-thread rows give the gain over one
+thread as the median of the rounds' own gains, for each side.
 
 Run by `compare_all.py` (so by `cargo xtask bench --compare`), or directly with a Python that has
 torch: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--json FILE]`; it builds the step
@@ -91,27 +93,36 @@ def main():
     rows, lines = [], []
     lines.append(f"paired rounds: {args.rounds} per row, about {args.seconds:g} s per side; torch {torch.__version__}")
     lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>10} {'torch':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}"
-                 f" {'x bound':>8}")
+                 f" {'x bound':>8} {'gain tessera/torch':>19}")
     only = set(args.only.split(",")) if args.only else None
     for name, bench, thread_counts, torch_fn, rough_ms in WORKLOADS:
         if only is not None and bench not in only:
             continue
         steps = max(5, int(args.seconds * 1e3 / rough_ms))
-        for threads in thread_counts:
-            torch.set_num_threads(threads)
-            torch_step = torch_fn()
-            rounds = []
-            for _ in range(args.rounds):
+        torch_steps = {threads: torch_fn() for threads in thread_counts}
+        rounds = {threads: [] for threads in thread_counts}
+        # A round times every thread count, so that the gain from more threads compares times
+        # seconds apart too.
+        for _ in range(args.rounds):
+            for threads in thread_counts:
+                torch.set_num_threads(threads)
                 ours, x_bound = tessera_round(binary, bench, steps, threads)
-                theirs = torch_mean_s(torch_step, steps)
-                rounds.append({"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
-            ratios = sorted(r["ratio"] for r in rounds)
-            med = lambda key: sorted(r[key] for r in rounds)[len(rounds) // 2]  # noqa: E731
+                theirs = torch_mean_s(torch_steps[threads], steps)
+                rounds[threads].append({"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
+        for threads in thread_counts:
+            runs = rounds[threads]
+            median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+            med = lambda key: median([r[key] for r in runs])  # noqa: E731
+            ratios = sorted(r["ratio"] for r in runs)
+            gain = "-"
+            if threads > 1 and 1 in rounds:
+                pairs = list(zip(rounds[1], runs))
+                gain = "/".join(f"{median([one[k] / r[k] for one, r in pairs]):.2f}x" for k in ("tessera_s", "torch_s"))
             line = (f"{name.split(' (')[0]:<40} {threads:>3} {med('tessera_s') * 1e3:>7.2f} ms {med('torch_s') * 1e3:>7.2f} ms "
-                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f} {med('x_bound'):>8.2f}")
+                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f} {med('x_bound'):>8.2f} {gain:>19}")
             print(line, flush=True)
             lines.append(line)
-            rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": rounds})
+            rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": runs})
     torch.set_num_threads(1)
     print("\n" + "\n".join(lines))
     if args.json:
