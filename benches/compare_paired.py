@@ -7,8 +7,8 @@ seconds each, so that both sides of a round see the same host; the table gives e
 ratio (tessera / torch, below 1: Tessera faster) as the median over the rounds, with the lowest
 and highest round. Both sides count the same way: three warm-up steps, then the mean of the
 timed steps. Each Tessera side also times the 2048 x 2048 product right after its steps, on the
-same threads (`examples/step.rs --bound`), so the last column puts the step beside its arithmetic
-bound as both stood in that round (median over the rounds): on the 2-vCPU Zen 5 of
+same threads (`examples/step.rs --bound`), so the `x bound` column puts the step beside its
+arithmetic bound as both stood in that round (median over the rounds): on the 2-vCPU Zen 5 of
 `benches/README.md` the two-thread product itself ran 43-84 ms within a minute. A round runs a
 workload on each of its thread counts in turn, and the two-thread rows give the gain over one
 thread as the median of the rounds' own gains, for each side.
@@ -108,7 +108,8 @@ def main():
                 torch.set_num_threads(threads)
                 ours, x_bound = tessera_round(binary, bench, steps, threads)
                 theirs = torch_mean_s(torch_steps[threads], steps)
-                rounds[threads].append({"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
+                rounds[threads].append(
+                    {"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
         for threads in thread_counts:
             runs = rounds[threads]
             median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
