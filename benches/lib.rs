@@ -29,6 +29,19 @@ pub fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("building a rayon pool")
 }
 
+/// Lets a closed output pipe (`step --flops | head -1`) end the program quietly, as it ends
+/// other Unix tools, instead of in a panic of `println!`: Rust starts programs with `SIGPIPE`
+/// ignored, so a write to a closed pipe fails, and this restores the default disposition. Call
+/// it first in a benchmark program's `main`. Elsewhere than on Unix it does nothing.
+pub fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition installs no handler code, and it runs
+    // before the program starts any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// A contiguous f32 tensor of standard normal values, from a fixed seed.
 pub fn randn_f32(shape: &[usize], seed: u64) -> Result<Tensor> {
     let mut g = Generator::new(seed);

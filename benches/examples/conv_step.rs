@@ -39,6 +39,7 @@ fn time(iters: usize, f: &dyn Fn()) -> (f64, f64) {
 }
 
 fn main() {
+    tessera_benches::end_quietly_on_closed_pipe();
     let iters: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20);
     let (mut g, dev, spec) = (Generator::new(0), Device::Cpu, Conv2dSpec::default());
     let randn = |g: &mut Generator, dims: &[usize]| Tensor::randn(g, dims.to_vec(), DType::F32, &dev).unwrap();

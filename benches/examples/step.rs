@@ -28,6 +28,7 @@ static ALLOCATOR: CachingAllocator = CachingAllocator;
 const BOUND_SIDE: usize = 2048;
 
 fn main() {
+    tessera_benches::end_quietly_on_closed_pipe();
     let mut args = std::env::args().skip(1);
     let wanted = args.next().unwrap_or_default();
     if wanted == "--flops" {

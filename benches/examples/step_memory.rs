@@ -18,6 +18,7 @@ fn minor_faults() -> u64 {
 }
 
 fn main() {
+    tessera_benches::end_quietly_on_closed_pipe();
     let mut args = std::env::args().skip(1);
     let steps: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
     let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
