@@ -58,7 +58,7 @@ pub fn matmul_flops(n: usize) -> u64 {
 /// in seconds, on the current rayon pool.
 pub fn square_product_seconds(n: usize, runs: usize) -> f64 {
     let (a, b) = (randn_f32(&[n, n], 1).expect("operand"), randn_f32(&[n, n], 2).expect("operand"));
-    let mut times: Vec<f64> = (0..=runs.max(1))
+    let times = (0..=runs.max(1))
         .map(|_| {
             let start = std::time::Instant::now();
             drop(a.matmul(&b).expect("square product"));
@@ -66,8 +66,16 @@ pub fn square_product_seconds(n: usize, runs: usize) -> f64 {
         })
         .skip(1)
         .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    median(times)
+}
+
+/// The middle value of `values` (the upper of the two middle ones for an even count).
+///
+/// # Panics
+/// When `values` is empty.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Bytes moved by an f32 op over `elems` elements that reads `reads` buffers and writes `writes`.

@@ -15,11 +15,6 @@ use std::time::Instant;
 use tessera_tensor::{Device, Tensor};
 use tessera_train::dist::{Buf, Communicator, Reduce, ReduceOp};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// The median seconds of `reps` calls of `f`, each started together on every rank.
 fn time(world: &SimpleCommunicator, reps: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -30,7 +25,7 @@ fn time(world: &SimpleCommunicator, reps: usize, mut f: impl FnMut()) -> f64 {
         f();
         t.push(start.elapsed().as_secs_f64());
     }
-    median(t)
+    tessera_benches::median(t)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
