@@ -45,7 +45,7 @@ def machine():
 def build_then_settle():
     """Builds every benchmark and the `step` example (so that the scripts' own cargo calls find
     them built and start timing at once), then waits `SETTLE_S` seconds. On the 2-vCPU Zen 5 of
-    `benches/README.md`, a minute of two-core load (a build) has the host place the two vCPUs far
+    `benches/log/zen5-2026-12-06-07-lstm-and-math.md`, a minute of two-core load (a build) has the host place the two vCPUs far
     apart for 20 s or more, and two-thread steps timed then ran up to 1.3x slower (the GPT step
     15-17 ms against 12.8-13.9)."""
     env = cargo_env()

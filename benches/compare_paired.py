@@ -9,7 +9,7 @@ and highest round. Both sides count the same way: three warm-up steps, then the 
 timed steps. Each Tessera side also times the 2048 x 2048 product right after its steps, on the
 same threads (`examples/step.rs --bound`), so the `x bound` column puts the step beside its
 arithmetic bound as both stood in that round (median over the rounds): on the 2-vCPU Zen 5 of
-`benches/README.md` the two-thread product itself ran 43-84 ms within a minute. A round runs a
+`benches/log/zen5-2026-12-07-fused-passes-and-host-state.md` the two-thread product itself ran 43-84 ms within a minute. A round runs a
 workload on each of its thread counts in turn, and the two-thread rows give the gain over one
 thread as the median of the rounds' own gains, for each side.
 

@@ -8,7 +8,8 @@
 //! second at about 60% of the first's rate) and reads this weight unpacked. On one thread of a
 //! Zen 5, in a standalone program timing 35-step sequences of the layer's two products, the
 //! packed ones ran at 259–267 GFLOP/s against gemm's 207–236; the LSTM layer's whole step took
-//! about 3% less time (see "Packed recurrent weights" in `benches/README.md`).
+//! about 3% less time (see "Packed recurrent weights" in
+//! `benches/log/zen5-2026-12-06-07-lstm-and-math.md`).
 //!
 //! Elsewhere (f64, CPUs without AVX-512) the operand is kept as rows for gemm: borrowed where
 //! its rows already are contiguous, otherwise gathered once into rows padded off multiples of

@@ -18,8 +18,8 @@ const ROWS: usize = 4;
 const COLS: usize = 4;
 
 /// Whether `m` rows by a transposed `[n, k]` weight take this path: from 2 to 8 rows, where it beat
-/// gemm when measured on a 2-vCPU Zen 4 at 1 and 2 threads (`benches/README.md`, "Products of a
-/// few rows"). At 2 or 3 rows gemm's time fell from about 0.22 ms to 3 µs between 384 and 128
+/// gemm when measured on a 2-vCPU Zen 4 at 1 and 2 threads (`benches/log/issue-20-items.md`,
+/// "Products of a few rows"). At 2 or 3 rows gemm's time fell from about 0.22 ms to 3 µs between 384 and 128
 /// weight rows (for `k` from 256 to 1,024), and this path lost at 128; at 4 rows it lost only at
 /// 64 weight rows (5 µs against 4); at 8 it won at every shape tried.
 ///

@@ -32,7 +32,7 @@ pub(super) struct Part {
 /// another thread. Otherwise by bands of at least 16 units of every row, each step waiting for the
 /// whole step before, whose state lies half in the other core's cache. The LSTM layer's step
 /// (batch 32, 256 units) on two threads: see "The LSTM layer on the Zen 5" in
-/// `benches/README.md`. `gates` is how many gates a unit has (the product's columns are
+/// `benches/log/zen5-2026-12-06-07-lstm-and-math.md`. `gates` is how many gates a unit has (the product's columns are
 /// `gates * hidden`): 4 for the LSTM, 3 for the GRU.
 pub(super) fn split(batch: usize, hidden: usize, gates: usize) -> Vec<Part> {
     let threads = rayon::current_num_threads();
