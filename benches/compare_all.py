@@ -6,7 +6,8 @@ training step beside its arithmetic bound: the floating-point operations of its 
 same run, on the same number of threads, and at the machine's f32 multiply-add peak (`examples/step.rs
 --fma-peak`, a loop of independent FMAs in registers: what no product can beat); then
 `compare_paired.py`'s rounds of the targeted steps,
-Tessera and PyTorch alternating, whose ratios a drifting host skews least. Unless `--skip-cargo`,
+Tessera and PyTorch alternating, whose ratios a drifting host skews least; last, issue 20's targets
+with both readings and a verdict each (`targets.py`). Unless `--skip-cargo`,
 everything is built first and the host is left idle for 30 s before the first timing.
 
 Run through `cargo xtask bench --compare [--install] [--skip-cargo]`, or directly with a Python
@@ -18,6 +19,8 @@ import os
 import subprocess
 import sys
 import time
+
+import targets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Seconds between the builds and the first timing (see `build_then_settle`).
@@ -115,49 +118,61 @@ def bound_lines(numpy_rows, torch_rows, flops, peaks):
     return lines
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "target", "bench-compare"),
-                    help="folder for the two scripts' JSON and the table (default target/bench-compare)")
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    header = machine()
-    print(header, flush=True)
-    skip = ["--skip-cargo"] if args.skip_cargo else []
-    if not args.skip_cargo:
-        build_then_settle()
-    runs = [("compare_numpy.py", "numpy.json"), ("compare_torch.py", "torch.json"), ("compare_paired.py", "paired.json")]
-    for script, out in runs:
-        print(f"\n==> {script}", flush=True)
-        subprocess.run([sys.executable, os.path.join(HERE, script), "--json", os.path.join(args.out, out)] + skip,
-                       check=True)
-
+def report(out_dir):
+    """The whole comparison's text from the JSON a run left in `out_dir`."""
+    def load(name):
+        with open(os.path.join(out_dir, name)) as f:
+            return json.load(f)
+    numpy, torch_rows, paired = load("numpy.json"), load("torch.json"), load("paired.json")
+    run = load("run.json") if os.path.exists(os.path.join(out_dir, "run.json")) else \
+        {"machine": machine(), "flops": {}, "peaks": {}}
     table = []
-    with open(os.path.join(args.out, "numpy.json")) as f:
-        numpy = json.load(f)
     for r in numpy["rows"]:
         if r["numpy"] is None:
             continue
         ours, theirs = r["tessera"]["best"], r["numpy"]["best"]
         reference = f"torch {numpy.get('torch')}" if r["op"] == "erf" else f"numpy {numpy['numpy']}"
         table.append((f"{r['op']} {r['size']}", r["threads"], ours, reference, theirs))
-    with open(os.path.join(args.out, "torch.json")) as f:
-        for r in json.load(f):
-            table.append((r["workload"], r["threads"], r["tessera_s"], r["reference"], r["reference_s"]))
+    for r in torch_rows:
+        table.append((r["workload"], r["threads"], r["tessera_s"], r["reference"], r["reference_s"]))
 
-    lines = [header, "ratio = tessera / reference (below 1: Tessera faster); numpy rows: best samples, "
+    lines = [run["machine"], "ratio = tessera / reference (below 1: Tessera faster); numpy rows: best samples, "
              "PyTorch rows: medians", ""]
     lines.append(f"{'workload':<40} {'thr':>3} {'tessera':>11} {'reference':>11} {'ratio':>6}  reference")
     for name, threads, ours, ref_name, theirs in table:
         lines.append(f"{name:<40} {threads:>3} {ours * 1e3:>8.3f} ms {theirs * 1e3:>8.3f} ms {ours / theirs:>6.2f}  {ref_name}")
-    flops = step_flops()
-    if flops:
-        with open(os.path.join(args.out, "torch.json")) as f:
-            lines += bound_lines(numpy["rows"], json.load(f), flops, fma_peaks())
-    with open(os.path.join(args.out, "paired.json")) as f:
-        lines += [""] + json.load(f)["lines"]
-    text = "\n".join(lines)
+    peaks = {int(t): p for t, p in run["peaks"].items()}
+    if run["flops"]:
+        lines += bound_lines(numpy["rows"], torch_rows, run["flops"], peaks)
+    lines += [""] + paired["lines"]
+    lines += [""] + targets.lines(numpy["rows"], torch_rows, paired["rows"], run["flops"])
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
+    ap.add_argument("--report-only", action="store_true",
+                    help="time nothing: print the table of the run whose JSON is in --out again")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "target", "bench-compare"),
+                    help="folder for the scripts' JSON and the table (default target/bench-compare)")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    if not args.report_only:
+        header = machine()
+        print(header, flush=True)
+        skip = ["--skip-cargo"] if args.skip_cargo else []
+        if not args.skip_cargo:
+            build_then_settle()
+        runs = [("compare_numpy.py", "numpy.json"), ("compare_torch.py", "torch.json"),
+                ("compare_paired.py", "paired.json")]
+        for script, out in runs:
+            print(f"\n==> {script}", flush=True)
+            subprocess.run([sys.executable, os.path.join(HERE, script), "--json", os.path.join(args.out, out)] + skip,
+                           check=True)
+        with open(os.path.join(args.out, "run.json"), "w") as f:
+            json.dump({"machine": header, "flops": step_flops() or {}, "peaks": fma_peaks()}, f, indent=1)
+    text = report(args.out)
     print("\n" + text)
     with open(os.path.join(args.out, "table.txt"), "w") as f:
         f.write(text + "\n")
