@@ -48,9 +48,9 @@ def machine():
 def build_then_settle():
     """Builds every benchmark and the `step` example (so that the scripts' own cargo calls find
     them built and start timing at once), then waits `SETTLE_S` seconds. On the 2-vCPU Zen 5 of
-    `benches/log/zen5-2026-12-06-07-lstm-and-math.md`, a minute of two-core load (a build) has the host place the two vCPUs far
-    apart for 20 s or more, and two-thread steps timed then ran up to 1.3x slower (the GPT step
-    15-17 ms against 12.8-13.9)."""
+    `benches/log/zen5-2026-12-06-07-lstm-and-math.md`, a minute of two-core load (a build) has the
+    host place the two vCPUs far apart for 20 s or more, and two-thread steps timed then ran up to
+    1.3x slower (the GPT step 15-17 ms against 12.8-13.9)."""
     env = cargo_env()
     for build in (["cargo", "bench", "-p", "tessera-benches", "--no-run"],
                   ["cargo", "build", "--release", "-p", "tessera-benches", "--example", "step"]):
@@ -125,7 +125,8 @@ def report(out_dir):
             return json.load(f)
     numpy, torch_rows, paired = load("numpy.json"), load("torch.json"), load("paired.json")
     run = load("run.json") if os.path.exists(os.path.join(out_dir, "run.json")) else \
-        {"machine": machine(), "flops": {}, "peaks": {}}
+        {"machine": f"(run.json missing: no product counts or peaks; this machine: {machine()})",
+         "flops": {}, "peaks": {}}
     table = []
     for r in numpy["rows"]:
         if r["numpy"] is None:
