@@ -9,9 +9,9 @@ and highest round. Both sides count the same way: three warm-up steps, then the 
 timed steps. Each Tessera side also times the 2048 x 2048 product right after its steps, on the
 same threads (`examples/step.rs --bound`), so the `x bound` column puts the step beside its
 arithmetic bound as both stood in that round (median over the rounds): on the 2-vCPU Zen 5 of
-`benches/log/zen5-2026-12-07-fused-passes-and-host-state.md` the two-thread product itself ran 43-84 ms within a minute. A round runs a
-workload on each of its thread counts in turn, and the two-thread rows give the gain over one
-thread as the median of the rounds' own gains, for each side.
+`benches/log/zen5-2026-12-07-host-state.md` the two-thread product itself ran 43-84 ms within a
+minute. A round runs a workload on each of its thread counts in turn, and the two-thread rows give
+the gain over one thread as the median of the rounds' own gains, for each side.
 
 Run by `compare_all.py` (so by `cargo xtask bench --compare`), or directly with a Python that has
 torch: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--json FILE]`; it builds the step
