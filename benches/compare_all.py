@@ -95,8 +95,7 @@ def fma_peaks():
 def bound_lines(numpy_rows, torch_rows, flops, peaks):
     """The table of each training step against its arithmetic bound and the multiply-add peak
     (see the module's doc)."""
-    rates = {r["threads"]: r["work"] / r["tessera"]["best"] for r in numpy_rows
-             if r["op"] == "matmul" and r["size"] == "2048"}
+    rates = targets.product_rates(numpy_rows)
     lines = ["", "arithmetic bound = the step's product FLOPs at Tessera's matmul 2048 rate on as many threads "
              f"({', '.join(f'{t} thr {rate / 1e9:.1f} GFLOP/s' for t, rate in sorted(rates.items()))})"]
     if peaks:

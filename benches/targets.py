@@ -4,9 +4,9 @@ rounds (`paired.json`) and a verdict: `met` when every reading meets the target,
 does, `split` when they disagree (on a host whose speed drifts between the two readings).
 
 `compare_all.py` prints this block last. Run alone, it reads a finished run's JSON again (no numpy
-or torch needed): `python3 benches/targets.py [--dir target/bench-compare] [--flops]`, where `--flops` runs the
-built `step` example for each step's product FLOPs, which the bound target's criterion figure
-needs (without it that row reads from the paired rounds only).
+or torch needed): `python3 benches/targets.py [--dir target/bench-compare] [--flops]`, where
+`--flops` runs the built `step` example for each step's product FLOPs, which the bound target's
+criterion figure needs (without it that row reads from the paired rounds only).
 
 Peak memory of the whole `train mlp` and `train lm` jobs is a target too, but the comparison runs
 no whole job: their commands are in `benches/log/issue-20-items.md` ("Peak memory of `train mlp`")
@@ -38,14 +38,20 @@ def _numpy_ratios(numpy_rows, threads, keep):
             if r["threads"] == threads and r.get("numpy") and keep(r)]
 
 
+def product_rates(numpy_rows):
+    """{threads: FLOP/s of Tessera's 2048 x 2048 product in this run}: the rate that turns a
+    step's product FLOPs into its arithmetic bound."""
+    return {r["threads"]: r["work"] / r["tessera"]["best"] for r in numpy_rows
+            if r["op"] == "matmul" and r["size"] == "2048"}
+
+
 def readings(numpy_rows, torch_rows, paired_rows, flops):
     """[(target, threads, criterion figure or None, paired figure or None, limit, higher_is_better)].
 
     Step targets are time ratios (Tessera / PyTorch, lower is better) except the two-thread gains;
     `flops` maps a step's bench name to its product FLOPs (may be empty)."""
     out = []
-    rate = {r["threads"]: r["work"] / r["tessera"]["best"] for r in numpy_rows
-            if r["op"] == "matmul" and r["size"] == "2048"}
+    rate = product_rates(numpy_rows)
 
     def step_ratio(bench, threads):
         row = _torch_row(torch_rows, bench, threads)
