@@ -16,6 +16,7 @@ that has numpy, threadpoolctl and torch: `PY benches/compare_all.py [--skip-carg
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -150,6 +151,8 @@ def report(out_dir):
 
 
 def main():
+    # End quietly when the reader of the output goes away (`| head`), as the bench examples do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
     ap.add_argument("--report-only", action="store_true",
@@ -173,9 +176,9 @@ def main():
         with open(os.path.join(args.out, "run.json"), "w") as f:
             json.dump({"machine": header, "flops": step_flops() or {}, "peaks": fma_peaks()}, f, indent=1)
     text = report(args.out)
-    print("\n" + text)
     with open(os.path.join(args.out, "table.txt"), "w") as f:
         f.write(text + "\n")
+    print("\n" + text)
     print(f"\n(also in {os.path.join(args.out, 'table.txt')})")
 
 

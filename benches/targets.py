@@ -15,6 +15,7 @@ and `benches/log/zen3-2026-12-03.md` ("The whole `train lm` job").
 import argparse
 import json
 import os
+import signal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -114,6 +115,8 @@ def lines(numpy_rows, torch_rows, paired_rows, flops):
 
 
 def main():
+    # End quietly when the reader of the output goes away (`| head`), as the bench examples do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", default=os.path.join(os.path.dirname(HERE), "target", "bench-compare"),
                     help="the folder of a finished comparison's numpy.json, torch.json and paired.json")
