@@ -21,7 +21,7 @@
 //!                               on a GPU machine: release builds, the CUDA tests, gradcheck on
 //!                               the device, training on the CPU and the device compared (f32,
 //!                               bf16, f16), benchmarks beside PyTorch; report.md/report.json
-//! cargo xtask fuzz [ARGS]       fuzz the file readers (`--minutes N`, `--target NAME`; see
+//! cargo xtask fuzz [ARGS]       fuzz the file readers (`--minutes N` per target, `--target NAME`; see
 //!                               crates/tessera-fuzz); failing inputs go to its regressions/
 //! ```
 //!
