@@ -29,6 +29,7 @@ sys.path.insert(0, HERE)
 import compare_torch  # noqa: E402  (exits with a message when PyTorch is missing)
 import gpt_torch  # noqa: E402
 import torch  # noqa: E402
+from targets import gain, median  # noqa: E402
 
 
 def gpt_step_fn():
@@ -112,15 +113,13 @@ def main():
                     {"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
         for threads in thread_counts:
             runs = rounds[threads]
-            median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
             med = lambda key: median([r[key] for r in runs])  # noqa: E731
             ratios = sorted(r["ratio"] for r in runs)
-            gain = "-"
+            gains = "-"
             if threads > 1 and 1 in rounds:
-                pairs = list(zip(rounds[1], runs))
-                gain = "/".join(f"{median([one[k] / r[k] for one, r in pairs]):.2f}x" for k in ("tessera_s", "torch_s"))
+                gains = "/".join(f"{gain(rounds[1], runs, k):.2f}x" for k in ("tessera_s", "torch_s"))
             line = (f"{name.split(' (')[0]:<40} {threads:>3} {med('tessera_s') * 1e3:>7.2f} ms {med('torch_s') * 1e3:>7.2f} ms "
-                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f} {med('x_bound'):>8.2f} {gain:>19}")
+                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f} {med('x_bound'):>8.2f} {gains:>19}")
             print(line, flush=True)
             lines.append(line)
             rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": runs})

@@ -29,8 +29,15 @@ def _paired_rounds(paired_rows, bench, threads):
     return row["rounds"] if row else None
 
 
-def _median(values):
+def median(values):
+    """The middle value (the upper middle for an even count); None for no values."""
     return sorted(values)[len(values) // 2] if values else None
+
+
+def gain(one_thread_rounds, two_thread_rounds, key="tessera_s"):
+    """The median over paired rounds of each round's one-thread time over its two-thread time
+    (`key`: "tessera_s" or "torch_s")."""
+    return median([one[key] / two[key] for one, two in zip(one_thread_rounds, two_thread_rounds)])
 
 
 def _numpy_ratios(numpy_rows, threads, keep):
@@ -58,7 +65,7 @@ def readings(numpy_rows, torch_rows, paired_rows, flops):
         row = _torch_row(torch_rows, bench, threads)
         rounds = _paired_rounds(paired_rows, bench, threads)
         return (row["tessera_s"] / row["reference_s"] if row else None,
-                _median([r["ratio"] for r in rounds]) if rounds else None)
+                median([r["ratio"] for r in rounds]) if rounds else None)
 
     for label, bench, limit, counts in [
         ("MLP step, batch 32: time <= 0.5x PyTorch", "mlp_step/b32", 0.5, (1,)),
@@ -76,14 +83,14 @@ def readings(numpy_rows, torch_rows, paired_rows, flops):
         if row and "lm_step" in flops and threads in rate:
             crit = row["tessera_s"] / (flops["lm_step"] / rate[threads])
         rounds = _paired_rounds(paired_rows, "lm_step", threads)
-        paired = _median([r["x_bound"] for r in rounds if r.get("x_bound") is not None]) if rounds else None
+        paired = median([r["x_bound"] for r in rounds if r.get("x_bound") is not None]) if rounds else None
         out.append(("LM step: time <= 1.3x its product bound", threads, crit, paired, 1.3, False))
 
     for bench, name in (("lm_step", "LM"), ("gpt_step", "GPT")):
         one, two = _torch_row(torch_rows, bench, 1), _torch_row(torch_rows, bench, 2)
         crit = one["tessera_s"] / two["tessera_s"] if one and two else None
         r1, r2 = _paired_rounds(paired_rows, bench, 1), _paired_rounds(paired_rows, bench, 2)
-        paired = _median([a["tessera_s"] / b["tessera_s"] for a, b in zip(r1, r2)]) if r1 and r2 else None
+        paired = gain(r1, r2) if r1 and r2 else None
         out.append((f"{name} step: 2 threads >= 1.6x as fast as 1", 2, crit, paired, 1.6, True))
 
     for label, ops, limit in [
