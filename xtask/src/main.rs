@@ -3,7 +3,9 @@
 //! ```text
 //! cargo xtask test              formatting, clippy and the docs (warnings denied), every test (the
 //!                               examples, a short fuzz pass and, with `mpirun`, the MPI tests
-//!                               among them), gradcheck, the CUDA suite and gradcheck on the
+//!                               among them), the CPU kernel tests again with the instruction
+//!                               set capped to AVX2 and to the baseline (`TESSERA_CPU_ISA`),
+//!                               gradcheck, the CUDA suite and gradcheck on the
 //!                               CUDA host emulator, the kernel compile check, and packaging of
 //!                               every crate
 //! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
@@ -42,6 +44,22 @@ const TEST_GRADCHECK_CASES: &str = "2000";
 const EMULATOR_GRADCHECK_CASES: &str = "30";
 /// Turns on the CUDA host emulator (`tessera_kernels::cuda::emulator::EMULATOR_VAR`).
 const EMULATOR_VAR: &str = "TESSERA_CUDA_EMULATOR";
+/// Caps the CPU kernels' instruction set (`tessera_kernels::cpu::ISA_VAR`).
+const ISA_VAR: &str = "TESSERA_CPU_ISA";
+/// The tests rerun with the instruction set capped: every crate's unit tests and the op tests
+/// that compare CPU kernels with references (about 30 s a cap on 2 cores).
+const CAPPED_ISA_TESTS: [&str; 10] = [
+    "families",
+    "elementwise",
+    "matmul",
+    "reductions",
+    "lstm_sequence",
+    "gru_sequence",
+    "lstm_cell",
+    "batch_norm",
+    "pytorch_parity",
+    "transformer_parity",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -112,6 +130,16 @@ fn test() -> Result<(), String> {
         cargo(&["doc", "--workspace", "--no-deps"]).args(&mpi).env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     run("tests", cargo(&["test", "--workspace"]).args(&mpi))?;
+    // On an AVX-512 machine the tests above run only the AVX-512 copies of the CPU kernels; these
+    // run the copies that CPUs without AVX-512 (most laptops) or without AVX2 run. Where the CPU
+    // lacks an instruction set, its cap changes nothing and the rerun repeats the tests.
+    for cap in ["avx2", "baseline"] {
+        let targets = CAPPED_ISA_TESTS.iter().flat_map(|t| ["--test", t]);
+        run(
+            &format!("CPU kernel tests with {ISA_VAR}={cap}"),
+            cargo(&["test", "--workspace", "--lib"]).args(&mpi).args(targets).env(ISA_VAR, cap),
+        )?;
+    }
     run("gradcheck", built_devtool("gradcheck")?.args(["--cases", TEST_GRADCHECK_CASES, "--device", "all"]))?;
     // The CUDA backend's own code (launch shapes, argument packing, buffers, kernels, cuBLAS
     // parameters) on the host emulator: the CUDA suite (the test binary just built, so the same

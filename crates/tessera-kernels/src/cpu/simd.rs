@@ -1,5 +1,6 @@
 //! Inner loops compiled three times: for the baseline target, with AVX2+FMA and with AVX-512,
-//! picked at run time.
+//! picked at run time (the widest the CPU has, unless `TESSERA_CPU_ISA` caps it: see
+//! [`super::isa`]).
 //!
 //! The loops are plain iterator code that LLVM vectorises; the `target_feature` copies let it use
 //! 256- or 512-bit registers on machines that have them without requiring `-C target-cpu=native`
@@ -8,31 +9,16 @@
 use super::unary::FloatMath;
 use std::mem::MaybeUninit;
 
+/// Whether the kernels may use AVX2 and FMA (see [`super::isa`]).
 #[inline(always)]
 pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    super::isa::cpu_isa() >= super::isa::CpuIsa::Avx2
 }
 
+/// Whether the kernels may use AVX-512 F, VL and DQ (see [`super::isa`]).
 #[inline(always)]
 pub(crate) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && has_avx2()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    super::isa::cpu_isa() >= super::isa::CpuIsa::Avx512
 }
 
 /// Declares `$name`, which runs `$body` compiled with AVX-512 or AVX2+FMA when the CPU has it.
