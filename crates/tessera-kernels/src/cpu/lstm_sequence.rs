@@ -11,7 +11,7 @@
 //! g, o]` columns side by side, so that a band's product reads one block of its own and its
 //! result has the layout the cell reads. With one band that layout is the plain transpose. Each
 //! part lays its block out once for the whole sequence ([`ReusedRhs`]: packed for its own kernel
-//! on AVX-512 f32, rows for gemm otherwise), and the backward does the same with `w_hh`.
+//! f32 on AVX-512 or AVX2, rows for gemm otherwise), and the backward does the same with `w_hh`.
 //!
 //! The cell arithmetic is [`super::lstm`]'s, unit for unit. f32 and f64 only: the tensor layer
 //! runs f16 and bf16 sequences through the f32 kernel.

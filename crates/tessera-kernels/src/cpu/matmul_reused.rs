@@ -4,14 +4,19 @@
 //!
 //! For f32 on AVX-512 the operand is packed into panels of [`PANEL`] columns, each `k` rows of 32
 //! values in a row, and the products run an 8 x 32 register tile (16 accumulators) that reads
-//! the left rows in place. gemm tiles a batch of 32 rows as five tiles of 6 and one of 2 (the
+//! the left rows in place. On AVX2 (16 registers of 8 lanes) the same panels go half by half
+//! through a 6 x 16 tile (12 accumulators). In a standalone timing of 2,000 products of 32 rows
+//! on one thread of a Zen 5 capped to AVX2 (`TESSERA_CPU_ISA=avx2`, gemm built without its
+//! AVX-512 kernels), best of three: the forward's `[32, 256] @ [256, 1024]` ran at 106 GFLOP/s
+//! packed against gemm's 101 on padded rows, the backward's `[32, 1024] @ [1024, 256]` at 106
+//! against 80 (a 4 x 16 tile: 103 and 97). gemm tiles a batch of 32 rows as five tiles of 6 and one of 2 (the
 //! second at about 60% of the first's rate) and reads this weight unpacked. On one thread of a
 //! Zen 5, in a standalone program timing 35-step sequences of the layer's two products, the
 //! packed ones ran at 259–267 GFLOP/s against gemm's 207–236; the LSTM layer's whole step took
 //! about 3% less time (see "Packed recurrent weights" in
 //! `benches/log/zen5-2026-12-06-07-lstm-and-math.md`).
 //!
-//! Elsewhere (f64, CPUs without AVX-512) the operand is kept as rows for gemm: borrowed where
+//! Elsewhere (f64, CPUs without AVX2) the operand is kept as rows for gemm: borrowed where
 //! its rows already are contiguous, otherwise gathered once into rows padded off multiples of
 //! 4 KiB (see [`row_stride`]).
 //!
@@ -28,9 +33,12 @@ use std::mem::MaybeUninit;
 
 /// Columns of one packed panel: two 16-lane registers.
 const PANEL: usize = 32;
-/// Rows of the left operand per register tile.
+/// Rows of the left operand per AVX-512 register tile.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const TILE_ROWS: usize = 8;
+/// Rows of the left operand per AVX2 register tile (12 accumulators of the 16 registers).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const TILE_ROWS_AVX2: usize = 6;
 
 /// A `k × n` right operand laid out for repeated products `dst (m × n) = lhs (m × k) · self`.
 pub(super) struct ReusedRhs<'a, T: Clone> {
@@ -109,15 +117,20 @@ impl<'a, T: GemmElem> ReusedRhs<'a, T> {
                 assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>(), "only f32 operands are packed");
                 super::product_flops::count_product(m, n, k);
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: T is f32 (asserted); panels exist only where `packs_reused_rhs` found
-                // AVX-512; the assertion above keeps every tile inside `lhs` and `dst`.
-                unsafe {
-                    x86::product(
-                        (m, k, n),
-                        (lhs.as_ptr().cast::<f32>(), ldl),
-                        panels.as_ptr().cast::<f32>(),
-                        (dst.as_mut_ptr().cast::<f32>(), ldd),
-                    )
+                {
+                    let shape = (m, k, n);
+                    let lhs = (lhs.as_ptr().cast::<f32>(), ldl);
+                    let (panels, dst) = (panels.as_ptr().cast::<f32>(), (dst.as_mut_ptr().cast::<f32>(), ldd));
+                    // SAFETY: T is f32 (asserted); panels exist only where `packs_reused_rhs`
+                    // found AVX2 (and the instruction set does not change once read); the
+                    // assertion above keeps every tile inside `lhs` and `dst`.
+                    unsafe {
+                        if super::simd::has_avx512() {
+                            x86::product(shape, lhs, panels, dst)
+                        } else {
+                            x86::product_avx2(shape, lhs, panels, dst)
+                        }
+                    }
                 }
             }
         }
@@ -126,7 +139,7 @@ impl<'a, T: GemmElem> ReusedRhs<'a, T> {
 
 /// Whether f32 operands are packed on this CPU.
 pub(super) fn packs_f32() -> bool {
-    cfg!(target_arch = "x86_64") && super::simd::has_avx512()
+    cfg!(target_arch = "x86_64") && super::simd::has_avx2()
 }
 
 /// Copies element `(p, j)` of the operand (see [`ReusedRhs::new`]) into `out`, laid out as
@@ -199,7 +212,7 @@ pub(super) fn row_stride<T>(cols: usize) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{PANEL, TILE_ROWS};
+    use super::{PANEL, TILE_ROWS, TILE_ROWS_AVX2};
     use std::arch::x86_64::*;
 
     /// The packed product (see [`super::ReusedRhs::product`]): panel by panel, each against
@@ -266,6 +279,92 @@ mod x86 {
                 let at = c.wrapping_add(i * ldc);
                 _mm512_mask_storeu_ps(at, masks[0], row[0]);
                 _mm512_mask_storeu_ps(at.wrapping_add(16), masks[1], row[1]);
+            }
+        }
+    }
+
+    /// [`product`] on AVX2: each panel half by half (columns 0..16, then 16..32), each half
+    /// against every tile of [`TILE_ROWS_AVX2`] rows.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn product_avx2(
+        (m, k, n): (usize, usize, usize),
+        (lhs, ldl): (*const f32, usize),
+        panels: *const f32,
+        (dst, ldd): (*mut f32, usize),
+    ) {
+        const HALF: usize = PANEL / 2;
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = |lanes: usize| _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane);
+        for (panel, j0) in (0..n).step_by(PANEL).enumerate() {
+            for half in (0..PANEL.min(n - j0)).step_by(HALF) {
+                let cols = HALF.min(n - j0 - half);
+                let masks = [mask(cols.min(8)), mask(cols.saturating_sub(8))];
+                // SAFETY (every call): the caller keeps `m` rows of `k` in `lhs` and of `n` in
+                // `dst`, and `n.div_ceil(PANEL)` panels of `k` rows in `panels`.
+                let b = unsafe { panels.add(panel * k * PANEL + half) };
+                let mut i0 = 0;
+                while i0 < m {
+                    let rows = avx2_tile_rows(m - i0);
+                    let (a, c) = unsafe { (lhs.add(i0 * ldl), dst.add(i0 * ldd + j0 + half)) };
+                    let (a, c) = ((a, ldl), (c, ldd, masks));
+                    unsafe {
+                        match rows {
+                            1 => tile_avx2::<1>(k, a, b, c),
+                            2 => tile_avx2::<2>(k, a, b, c),
+                            3 => tile_avx2::<3>(k, a, b, c),
+                            4 => tile_avx2::<4>(k, a, b, c),
+                            5 => tile_avx2::<5>(k, a, b, c),
+                            _ => tile_avx2::<TILE_ROWS_AVX2>(k, a, b, c),
+                        }
+                    }
+                    i0 += rows;
+                }
+            }
+        }
+    }
+
+    /// The rows of the next AVX2 tile when `left` rows remain: [`TILE_ROWS_AVX2`], but never
+    /// leaving fewer than 4 behind where two tiles of 4 or more can take them (a tile of fewer
+    /// rows has too few accumulators to keep both multiply-add pipes busy): 32 rows as 6, 6, 6,
+    /// 6, 4, 4.
+    fn avx2_tile_rows(left: usize) -> usize {
+        match left {
+            0..=TILE_ROWS_AVX2 => left,
+            _ if left - TILE_ROWS_AVX2 >= 4 => TILE_ROWS_AVX2,
+            _ => 4,
+        }
+    }
+
+    /// `ROWS` rows of `a` times 16 columns of a panel (rows [`PANEL`] apart), stored through two
+    /// lane masks (a masked-off lane is never touched).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_avx2<const ROWS: usize>(
+        k: usize,
+        (a, lda): (*const f32, usize),
+        half_panel: *const f32,
+        (c, ldc, masks): (*mut f32, usize, [__m256i; 2]),
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; ROWS];
+        for p in 0..k {
+            // SAFETY: 16 values of row p of the panel and element p of each of the tile's rows
+            // of `a` lie in their operands (the caller's contract).
+            unsafe {
+                let b = [_mm256_loadu_ps(half_panel.add(p * PANEL)), _mm256_loadu_ps(half_panel.add(p * PANEL + 8))];
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*a.add(i * lda + p));
+                    row[0] = _mm256_fmadd_ps(av, b[0], row[0]);
+                    row[1] = _mm256_fmadd_ps(av, b[1], row[1]);
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            // SAFETY: the unmasked lanes lie in row i of the tile in `dst`; masked-off lanes are
+            // not accessed, so the address past them may lie outside it.
+            unsafe {
+                let at = c.wrapping_add(i * ldc);
+                _mm256_maskstore_ps(at, masks[0], row[0]);
+                _mm256_maskstore_ps(at.wrapping_add(8), masks[1], row[1]);
             }
         }
     }

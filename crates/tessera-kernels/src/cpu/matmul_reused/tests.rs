@@ -30,9 +30,10 @@ fn column(source: Source, (k, ld): (usize, usize)) -> impl Fn(usize) -> (usize, 
 }
 
 /// Every element of `m × n` products within rounding of an f64 dot product, for the shapes that
-/// cut tiles at the bottom (rows past a multiple of 8) and panels at the right (columns past a
-/// multiple of 32), in each source layout, in f32 (packed on AVX-512, and kept as rows for gemm
-/// as elsewhere) and f64 (rows for gemm); `dst`'s columns past `n` left as they were.
+/// cut tiles at the bottom (rows past a multiple of 8, and tiles of 1 to 6 rows on AVX2) and
+/// panels at the right (columns past a multiple of 32, or of 16 in a half panel), in each source
+/// layout, in f32 (packed on AVX-512 or AVX2, and kept as rows for gemm as elsewhere) and f64
+/// (rows for gemm); `dst`'s columns past `n` left as they were.
 #[test]
 fn products_match_an_f64_reference_at_every_edge() {
     for packed in [false, packs_f32()] {
@@ -42,7 +43,9 @@ fn products_match_an_f64_reference_at_every_edge() {
 }
 
 fn check_products<T: GemmElem>(narrow: fn(f64) -> T, wide: fn(T) -> f64, epsilon: f64, packed: bool) {
-    for (m, k, n) in [(1, 1, 1), (13, 37, 70), (32, 256, 96), (16, 1024, 48), (9, 5, 33), (8, 0, 20), (3, 20, 0)] {
+    for (m, k, n) in
+        [(1, 1, 1), (2, 7, 40), (13, 37, 70), (32, 256, 96), (16, 1024, 48), (9, 5, 33), (8, 0, 20), (3, 20, 0)]
+    {
         for layout in [Source::Rows, Source::Transposed, Source::Strided, Source::Reversed] {
             let ld = 3 * n + 1;
             let b = source(k.max(n) * ld.max(k), 2, narrow);
@@ -98,9 +101,9 @@ fn a_rows_bits_do_not_depend_on_the_rows_beside_it() {
     }
 }
 
-/// f32 is packed exactly where the CPU has AVX-512; f64 never is. Kept as rows, an operand whose
-/// columns are consecutive elements is borrowed, and a gathered one has its rows padded off
-/// multiples of 4 KiB.
+/// f32 is packed exactly where the kernels may use AVX2 (or AVX-512); f64 never is. Kept as
+/// rows, an operand whose columns are consecutive elements is borrowed, and a gathered one has
+/// its rows padded off multiples of 4 KiB.
 #[test]
 fn the_form_follows_the_type_the_cpu_and_the_layout() {
     let b32 = source(64 * 1024, 5, |v| v as f32);
