@@ -20,18 +20,17 @@ pub enum Width {
 }
 
 impl Width {
-    /// The widest loop this CPU runs; `None` off x86-64 or without AVX2 and FMA.
+    /// The widest loop the CPU kernels may use (the CPU's widest, or less under
+    /// `TESSERA_CPU_ISA`, as in `tessera_kernels::cpu::cpu_isa`); `None` off x86-64 or without
+    /// AVX2 and FMA.
     pub fn detect() -> Option<Width> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Some(Width::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Some(Width::Avx2);
-            }
+        use tessera_kernels::cpu::{cpu_isa, CpuIsa};
+        match cpu_isa() {
+            _ if !cfg!(target_arch = "x86_64") => None,
+            CpuIsa::Avx512 => Some(Width::Avx512),
+            CpuIsa::Avx2 => Some(Width::Avx2),
+            CpuIsa::Baseline => None,
         }
-        None
     }
 
     /// Floating-point operations of one iteration (a multiply and an add per lane).
