@@ -12,13 +12,14 @@ numpy and threadpoolctl are needed, for example in a virtual environment:
     /tmp/benchvenv/bin/python benches/compare_numpy.py
 
 Options: --skip-cargo (reuse the last criterion results), --python PATH (the interpreter that has
-numpy, for the numpy half; default: this one), --filter REGEX (criterion filter, e.g. 'matmul').
+numpy, for the numpy half; default: this one), --filter REGEX (criterion filter, e.g. 'matmul'),
+--openblas-coretype NAME (see below).
 
 Both sides report the best sample (the fastest per-iteration mean among the samples): the machine
 is shared, and contention only ever adds time. The median is kept in the JSON dump too.
 The numpy run happens in a child process whose environment has OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE removed (they make OpenBLAS pick a slower kernel); the kernel OpenBLAS chose is
-printed from threadpoolctl.
+OPENBLAS_L2_SIZE removed (they make OpenBLAS pick a slower kernel), unless --openblas-coretype
+names a kernel; the kernel OpenBLAS chose is printed from threadpoolctl.
 """
 
 import argparse
@@ -165,6 +166,8 @@ def main():
     ap.add_argument("--python", default=os.environ.get("TESSERA_BENCH_PYTHON", sys.executable))
     ap.add_argument("--filter", default="")
     ap.add_argument("--json", help="also write all figures to this file")
+    ap.add_argument("--openblas-coretype", help="OpenBLAS kernel for the numpy run (e.g. Haswell); "
+                    "default: OpenBLAS picks by itself")
     args = ap.parse_args()
 
     # Fail early, before the long cargo run, when the numpy side cannot run.
@@ -182,7 +185,10 @@ def main():
 
     cases = sorted({(g, v) for (g, v, _) in ours if (g, v) in CASES})
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    print("+ numpy timings (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset)", file=sys.stderr, flush=True)
+    if args.openblas_coretype:
+        env["OPENBLAS_CORETYPE"] = args.openblas_coretype
+    print(f"+ numpy timings (OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', 'unset')}, OPENBLAS_L2_SIZE unset)",
+          file=sys.stderr, flush=True)
     np_out = subprocess.run([args.python, "-c", NUMPY_WORKER, json.dumps(cases)], env=env,
                             capture_output=True, text=True)
     if np_out.returncode != 0:
