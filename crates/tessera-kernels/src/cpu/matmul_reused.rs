@@ -4,17 +4,19 @@
 //!
 //! For f32 on AVX-512 the operand is packed into panels of [`PANEL`] columns, each `k` rows of 32
 //! values in a row, and the products run an 8 x 32 register tile (16 accumulators) that reads
-//! the left rows in place. On AVX2 (16 registers of 8 lanes) the same panels go half by half
-//! through a 6 x 16 tile (12 accumulators). In a standalone timing of 2,000 products of 32 rows
-//! on one thread of a Zen 5 capped to AVX2 (`TESSERA_CPU_ISA=avx2`, gemm built without its
-//! AVX-512 kernels), best of three: the forward's `[32, 256] @ [256, 1024]` ran at 106 GFLOP/s
-//! packed against gemm's 101 on padded rows, the backward's `[32, 1024] @ [1024, 256]` at 106
-//! against 80 (a 4 x 16 tile: 103 and 97). gemm tiles a batch of 32 rows as five tiles of 6 and one of 2 (the
+//! the left rows in place. gemm tiles a batch of 32 rows as five tiles of 6 and one of 2 (the
 //! second at about 60% of the first's rate) and reads this weight unpacked. On one thread of a
 //! Zen 5, in a standalone program timing 35-step sequences of the layer's two products, the
 //! packed ones ran at 259–267 GFLOP/s against gemm's 207–236; the LSTM layer's whole step took
 //! about 3% less time (see "Packed recurrent weights" in
 //! `benches/log/zen5-2026-12-06-07-lstm-and-math.md`).
+//!
+//! On AVX2 (16 registers of 8 lanes) the same panels go half by half through a 6 x 16 tile (12
+//! accumulators). Timing 2,000 products of 32 rows on one thread of the Zen 5 held to AVX2
+//! (`TESSERA_CPU_ISA=avx2`, gemm built without its AVX-512 kernels), best of three: the forward's
+//! `[32, 256] @ [256, 1024]` ran at 106 GFLOP/s packed against gemm's 101 on padded rows, the
+//! backward's `[32, 1024] @ [1024, 256]` at 106 against 80 (a 4 x 16 tile: 103 and 97; see
+//! `benches/log/zen5-2026-12-07-avx2-cap.md`).
 //!
 //! Elsewhere (f64, CPUs without AVX2) the operand is kept as rows for gemm: borrowed where
 //! its rows already are contiguous, otherwise gathered once into rows padded off multiples of
