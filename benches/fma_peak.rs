@@ -21,10 +21,10 @@ pub enum Width {
 
 impl Width {
     /// The widest loop the CPU kernels may use (the CPU's widest, or less under
-    /// `TESSERA_CPU_ISA`, as in `tessera_kernels::cpu::cpu_isa`); `None` off x86-64 (always the
+    /// `TESSERA_CPU_ISA`: [`tessera_core::cpu_isa`]); `None` off x86-64 (always the
     /// baseline there) or without AVX2 and FMA.
     pub fn detect() -> Option<Width> {
-        use tessera_kernels::cpu::{cpu_isa, CpuIsa};
+        use tessera_core::{cpu_isa, CpuIsa};
         match cpu_isa() {
             CpuIsa::Avx512 => Some(Width::Avx512),
             CpuIsa::Avx2 => Some(Width::Avx2),

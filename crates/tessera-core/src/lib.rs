@@ -1,7 +1,8 @@
 //! Core types shared by every Tessera crate: element types ([`DType`]), shapes ([`Shape`]),
 //! strided memory layouts ([`Layout`]) with the view transforms (transpose, permute, narrow,
 //! reshape, squeeze, unsqueeze, expand, broadcasting), a counter-based random generator
-//! ([`Philox`]), the [`Error`] type, and a caching allocator for host memory ([`host_memory`]).
+//! ([`Philox`]), the [`Error`] type, a caching allocator for host memory ([`host_memory`]), and
+//! the SIMD instruction set the CPU kernels may use ([`cpu_isa`], capped by `TESSERA_CPU_ISA`).
 //!
 //! ```
 //! use tessera_core::{Layout, Shape};
@@ -15,6 +16,7 @@
 mod dtype;
 mod error;
 pub mod host_memory;
+mod isa;
 mod layout;
 mod rng;
 mod shape;
@@ -23,6 +25,7 @@ mod strided;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use half::{bf16, f16};
+pub use isa::{cpu_isa, CpuIsa, UnknownIsa, ISA_VAR};
 pub use layout::Layout;
 pub use rng::Philox;
 pub use shape::{broadcast_shapes, saturating_product, Shape};

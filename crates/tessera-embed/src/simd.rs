@@ -77,16 +77,10 @@ impl Kernel for Portable {
 pub(crate) struct Avx2;
 
 impl Avx2 {
-    /// Whether this CPU has AVX2 and FMA.
+    /// Whether this CPU has AVX2 and FMA, and `TESSERA_CPU_ISA` does not hold the kernels below
+    /// it (see [`tessera_core::cpu_isa`]).
     pub(crate) fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        tessera_core::cpu_isa() >= tessera_core::CpuIsa::Avx2
     }
 }
 

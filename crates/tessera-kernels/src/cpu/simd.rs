@@ -1,6 +1,6 @@
 //! Inner loops compiled three times: for the baseline target, with AVX2+FMA and with AVX-512,
 //! picked at run time (the widest the CPU has, unless `TESSERA_CPU_ISA` caps it: see
-//! [`super::isa`]).
+//! [`tessera_core::cpu_isa`]).
 //!
 //! The loops are plain iterator code that LLVM vectorises; the `target_feature` copies let it use
 //! 256- or 512-bit registers on machines that have them without requiring `-C target-cpu=native`
@@ -8,17 +8,18 @@
 
 use super::unary::FloatMath;
 use std::mem::MaybeUninit;
+use tessera_core::CpuIsa;
 
-/// Whether the kernels may use AVX2 and FMA (see [`super::isa`]).
+/// Whether the kernels may use AVX2 and FMA (see [`tessera_core::cpu_isa`]).
 #[inline(always)]
 pub(crate) fn has_avx2() -> bool {
-    super::isa::cpu_isa() >= super::isa::CpuIsa::Avx2
+    tessera_core::cpu_isa() >= CpuIsa::Avx2
 }
 
-/// Whether the kernels may use AVX-512 F, VL and DQ (see [`super::isa`]).
+/// Whether the kernels may use AVX-512 F, VL and DQ (see [`tessera_core::cpu_isa`]).
 #[inline(always)]
 pub(crate) fn has_avx512() -> bool {
-    super::isa::cpu_isa() >= super::isa::CpuIsa::Avx512
+    tessera_core::cpu_isa() >= CpuIsa::Avx512
 }
 
 /// Declares `$name`, which runs `$body` compiled with AVX-512 or AVX2+FMA when the CPU has it.

@@ -1,5 +1,5 @@
-//! Which SIMD instruction set the CPU kernels use: the widest this CPU has, or less where
-//! `TESSERA_CPU_ISA` says so.
+//! Which SIMD instruction set the CPU kernels use (`tessera-kernels`' ops, `tessera-embed`'s
+//! training loops): the widest this CPU has, or less where `TESSERA_CPU_ISA` says so.
 //!
 //! Capping the instruction set runs the kernels a CPU without AVX-512 (most laptops) or
 //! without AVX2 would run, on a machine that has both: to test those copies, or to time them
@@ -15,7 +15,7 @@ pub const ISA_VAR: &str = "TESSERA_CPU_ISA";
 /// A SIMD instruction set the CPU kernels are compiled for, narrowest first.
 ///
 /// ```
-/// use tessera_kernels::cpu::{cpu_isa, CpuIsa};
+/// use tessera_core::{cpu_isa, CpuIsa};
 /// // Never wider than the CPU: on x86-64 at least SSE2, elsewhere the portable loops.
 /// assert!(cpu_isa() <= CpuIsa::Avx512);
 /// assert_eq!("avx2".parse::<CpuIsa>(), Ok(CpuIsa::Avx2));
@@ -28,6 +28,17 @@ pub enum CpuIsa {
     Avx2,
     /// AVX-512 F, VL and DQ (with AVX2 and FMA): 512-bit registers.
     Avx512,
+}
+
+impl std::fmt::Display for CpuIsa {
+    /// The name `TESSERA_CPU_ISA` takes for it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CpuIsa::Baseline => "baseline",
+            CpuIsa::Avx2 => "avx2",
+            CpuIsa::Avx512 => "avx512",
+        })
+    }
 }
 
 /// A `TESSERA_CPU_ISA` value that names no instruction set.
@@ -59,7 +70,7 @@ pub fn cpu_isa() -> CpuIsa {
             Ok(value) if !value.is_empty() => match value.parse::<CpuIsa>() {
                 Ok(cap) => cap.min(detected),
                 Err(e) => {
-                    eprintln!("tessera: {e}; using {detected:?}");
+                    eprintln!("tessera: {e}; using {detected}");
                     detected
                 }
             },
@@ -92,6 +103,9 @@ mod tests {
         assert_eq!("AVX512".parse::<CpuIsa>(), Ok(CpuIsa::Avx512));
         assert_eq!(" avx2 ".parse::<CpuIsa>(), Ok(CpuIsa::Avx2));
         assert_eq!("baseline".parse::<CpuIsa>(), Ok(CpuIsa::Baseline));
+        for isa in [CpuIsa::Baseline, CpuIsa::Avx2, CpuIsa::Avx512] {
+            assert_eq!(isa.to_string().parse::<CpuIsa>(), Ok(isa));
+        }
         let e = "avx3".parse::<CpuIsa>().unwrap_err();
         assert_eq!(
             e.to_string(),
