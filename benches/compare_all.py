@@ -30,7 +30,8 @@ FLAGS = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx
 
 
 def machine():
-    """The CPU model, its SIMD flags of interest, and the CPU count, from /proc/cpuinfo."""
+    """The CPU model, its SIMD flags of interest, and the CPU count, from /proc/cpuinfo; and the
+    instruction set cap where `TESSERA_CPU_ISA` sets one (`avx2_cap.sh all`)."""
     model, flags = "unknown CPU", []
     try:
         with open("/proc/cpuinfo") as f:
@@ -43,7 +44,9 @@ def machine():
                     flags = [f for f in FLAGS if f in have]
     except OSError:
         pass
-    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(flags) or 'unknown'}"
+    cap = os.environ.get("TESSERA_CPU_ISA")
+    held = f"; held to TESSERA_CPU_ISA={cap} (see benches/avx2_cap.sh)" if cap else ""
+    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(flags) or 'unknown'}{held}"
 
 
 def build_then_settle():

@@ -13,7 +13,7 @@ numpy and threadpoolctl are needed, for example in a virtual environment:
 
 Options: --skip-cargo (reuse the last criterion results), --python PATH (the interpreter that has
 numpy, for the numpy half; default: this one), --filter REGEX (criterion filter, e.g. 'matmul'),
---openblas-coretype NAME (see below).
+--openblas-coretype NAME (or $TESSERA_BENCH_OPENBLAS_CORETYPE; see below).
 
 Both sides report the best sample (the fastest per-iteration mean among the samples): the machine
 is shared, and contention only ever adds time. The median is kept in the JSON dump too.
@@ -166,8 +166,9 @@ def main():
     ap.add_argument("--python", default=os.environ.get("TESSERA_BENCH_PYTHON", sys.executable))
     ap.add_argument("--filter", default="")
     ap.add_argument("--json", help="also write all figures to this file")
-    ap.add_argument("--openblas-coretype", help="OpenBLAS kernel for the numpy run (e.g. Haswell); "
-                    "default: OpenBLAS picks by itself")
+    ap.add_argument("--openblas-coretype", default=os.environ.get("TESSERA_BENCH_OPENBLAS_CORETYPE"),
+                    help="OpenBLAS kernel for the numpy run (e.g. Haswell); default: "
+                    "$TESSERA_BENCH_OPENBLAS_CORETYPE, else OpenBLAS picks by itself")
     args = ap.parse_args()
 
     # Fail early, before the long cargo run, when the numpy side cannot run.

@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: the criterion benchmarks, or with `--compare` every comparison against
 //! numpy and PyTorch in one run (`benches/compare_all.py`), in a Python environment that
-//! `--install` creates.
+//! `--install` creates; with `--avx2` too, both sides held to AVX2 (`benches/avx2_cap.sh all`).
 
 use super::{cargo, root, run};
 use std::path::PathBuf;
@@ -10,13 +10,16 @@ use std::process::Command;
 const MODULES: &str = "numpy, threadpoolctl, torch";
 
 /// `cargo xtask bench [ARGS]` runs `cargo bench -p tessera-benches [ARGS]`;
-/// `cargo xtask bench --compare [--install] [--skip-cargo]` runs the comparison.
+/// `cargo xtask bench --compare [--install] [--skip-cargo] [--avx2]` runs the comparison.
 pub fn bench(args: &[String]) -> Result<(), String> {
     if !args.iter().any(|a| a == "--compare") {
         return run("benchmarks", cargo(&["bench", "-p", "tessera-benches"]).args(args));
     }
-    if let Some(other) = args.iter().find(|a| !["--compare", "--install", "--skip-cargo"].contains(&a.as_str())) {
-        return Err(format!("bench --compare: unknown argument `{other}` (expected --install or --skip-cargo)"));
+    let known = ["--compare", "--install", "--skip-cargo", "--avx2"];
+    if let Some(other) = args.iter().find(|a| !known.contains(&a.as_str())) {
+        return Err(format!(
+            "bench --compare: unknown argument `{other}` (expected --install, --skip-cargo or --avx2)"
+        ));
     }
     let python = python();
     if args.iter().any(|a| a == "--install") {
@@ -29,8 +32,16 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             python.display()
         ));
     }
-    let mut compare = Command::new(&python);
-    compare.arg(root().join("benches").join("compare_all.py")).current_dir(root());
+    let mut compare = if args.iter().any(|a| a == "--avx2") {
+        let mut held = Command::new("bash");
+        held.arg(root().join("benches").join("avx2_cap.sh")).arg("all").env("TESSERA_BENCH_PYTHON", &python);
+        held
+    } else {
+        let mut plain = Command::new(&python);
+        plain.arg(root().join("benches").join("compare_all.py"));
+        plain
+    };
+    compare.current_dir(root());
     if args.iter().any(|a| a == "--skip-cargo") {
         compare.arg("--skip-cargo");
     }

@@ -10,10 +10,11 @@
 //!                               every crate
 //! cargo xtask gradcheck [ARGS]  property-based gradient checks (see --help of the program)
 //! cargo xtask bench [ARGS]      criterion benchmarks of the CPU kernels and training steps
-//! cargo xtask bench --compare [--install] [--skip-cargo]
+//! cargo xtask bench --compare [--install] [--skip-cargo] [--avx2]
 //!                               every comparison against numpy and PyTorch in one run, one
 //!                               table of ratios for 1 and 2 threads under the CPU model
-//!                               (`--install`: a Python environment in target/bench-venv)
+//!                               (`--install`: a Python environment in target/bench-venv;
+//!                               `--avx2`: both sides held to AVX2, benches/avx2_cap.sh)
 //! cargo xtask kernels [ARCH..]  compile every CUDA kernel with NVRTC (default sm_80 sm_90),
 //!                               report registers, shared memory and spills; fail on errors,
 //!                               spills, or a kernel the op registry declares and no module has
