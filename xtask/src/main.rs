@@ -220,6 +220,45 @@ fn gradcheck(args: &[String]) -> Result<(), String> {
     run("gradcheck", devtool("gradcheck").args(args))
 }
 
+/// Removes this workspace's crates from where `cargo package` unpacked them on earlier runs.
+/// cargo verifies a package against the others through a local registry it builds on each run,
+/// but unpacks a crate from it into `$CARGO_HOME/registry/src/-HASH/NAME-VERSION` only where that
+/// folder does not exist yet: after `tessera-core` gained a module at the same version, the
+/// package of `tessera-kernels` was checked against the old `tessera-core` and failed. The
+/// folders are the unnamed (`-HASH`) registries' `tessera*` ones; crates.io's are left alone.
+fn forget_unpacked_workspace_crates() -> Result<(), String> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let Some(sources) = cargo_home.map(|home| home.join("registry").join("src")) else { return Ok(()) };
+    let Ok(registries) = std::fs::read_dir(&sources) else { return Ok(()) };
+    for registry in registries.flatten().filter(|r| r.file_name().to_string_lossy().starts_with('-')) {
+        let Ok(crates) = std::fs::read_dir(registry.path()) else { continue };
+        for unpacked in crates.flatten().filter(|c| c.file_name().to_string_lossy().starts_with("tessera")) {
+            std::fs::remove_dir_all(unpacked.path())
+                .map_err(|e| format!("could not remove {}: {e}", unpacked.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the `tessera*` artifacts (fingerprints, libraries, build outputs) from the debug
+/// builds in `target_dir`, keeping those of their dependencies.
+fn forget_packaged_builds(target_dir: &Path) -> Result<(), String> {
+    for folder in [".fingerprint", "deps", "build", "incremental"] {
+        let Ok(entries) = std::fs::read_dir(target_dir.join("debug").join(folder)) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("tessera") || name.starts_with("libtessera") {
+                let path = entry.path();
+                let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                removed.map_err(|e| format!("could not remove {}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The workspace members that are never published.
 const UNPUBLISHED: [&str; 4] = ["tessera-benches", "tessera-devtools", "tessera-fuzz", "xtask"];
 
@@ -231,7 +270,14 @@ const BUILT_FROM_PACKAGE: [&str; 2] = ["tessera-core", "tessera-kernels"];
 /// version or bad metadata fails here) and builds the crates most at risk from their packages
 /// alone. Building all of them would double CI's compile time for little more.
 fn package() -> Result<(), String> {
-    let mut built = cargo(&["package", "--allow-dirty"]);
+    forget_unpacked_workspace_crates()?;
+    // The packages' own builds in a folder of their own, where their `tessera*` artifacts are
+    // removed first: cargo takes a registry crate for immutable and would reuse an earlier
+    // build of the same version, as it would reuse the unpacked sources.
+    let verify = root().join("target").join("package-verify");
+    forget_packaged_builds(&verify)?;
+    let mut built = cargo(&["package", "--allow-dirty", "--target-dir"]);
+    built.arg(&verify);
     for name in BUILT_FROM_PACKAGE {
         built.args(["-p", name]);
     }
