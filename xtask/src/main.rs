@@ -233,11 +233,7 @@ fn forget_unpacked_workspace_crates() -> Result<(), String> {
     let Some(sources) = cargo_home.map(|home| home.join("registry").join("src")) else { return Ok(()) };
     let Ok(registries) = std::fs::read_dir(&sources) else { return Ok(()) };
     for registry in registries.flatten().filter(|r| r.file_name().to_string_lossy().starts_with('-')) {
-        let Ok(crates) = std::fs::read_dir(registry.path()) else { continue };
-        for unpacked in crates.flatten().filter(|c| c.file_name().to_string_lossy().starts_with("tessera")) {
-            std::fs::remove_dir_all(unpacked.path())
-                .map_err(|e| format!("could not remove {}: {e}", unpacked.path().display()))?;
-        }
+        remove_entries(&registry.path(), |name| name.starts_with("tessera"))?;
     }
     Ok(())
 }
@@ -246,15 +242,20 @@ fn forget_unpacked_workspace_crates() -> Result<(), String> {
 /// builds in `target_dir`, keeping those of their dependencies.
 fn forget_packaged_builds(target_dir: &Path) -> Result<(), String> {
     for folder in [".fingerprint", "deps", "build", "incremental"] {
-        let Ok(entries) = std::fs::read_dir(target_dir.join("debug").join(folder)) else { continue };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("tessera") || name.starts_with("libtessera") {
-                let path = entry.path();
-                let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-                removed.map_err(|e| format!("could not remove {}: {e}", path.display()))?;
-            }
-        }
+        let dir = target_dir.join("debug").join(folder);
+        remove_entries(&dir, |name| name.starts_with("tessera") || name.starts_with("libtessera"))?;
+    }
+    Ok(())
+}
+
+/// Removes the files and folders in `dir` whose names `doomed` picks (nothing where `dir` is
+/// missing).
+fn remove_entries(dir: &Path, doomed: impl Fn(&str) -> bool) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten().filter(|e| doomed(&e.file_name().to_string_lossy())) {
+        let path = entry.path();
+        let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(|e| format!("could not remove {}: {e}", path.display()))?;
     }
     Ok(())
 }
