@@ -153,6 +153,15 @@ def read_criterion(target):
     return res
 
 
+def numpy_env(coretype):
+    """This process's environment for a numpy child: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+    removed (they make OpenBLAS pick a slower kernel), unless `coretype` names a kernel."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    return env
+
+
 def fmt_time(s):
     for unit, k in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
         if s >= k:
@@ -185,9 +194,7 @@ def main():
     ours = read_criterion(target)
 
     cases = sorted({(g, v) for (g, v, _) in ours if (g, v) in CASES})
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    if args.openblas_coretype:
-        env["OPENBLAS_CORETYPE"] = args.openblas_coretype
+    env = numpy_env(args.openblas_coretype)
     print(f"+ numpy timings (OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', 'unset')}, OPENBLAS_L2_SIZE unset)",
           file=sys.stderr, flush=True)
     np_out = subprocess.run([args.python, "-c", NUMPY_WORKER, json.dumps(cases)], env=env,

@@ -13,8 +13,15 @@ arithmetic bound as both stood in that round (median over the rounds): on the 2-
 minute. A round runs a workload on each of its thread counts in turn, and the two-thread rows give
 the gain over one thread as the median of the rounds' own gains, for each side.
 
+The square products of the matmul target (n = 128..2048, 1 and 2 threads) get paired rounds too,
+against numpy's (OpenBLAS, in a fresh process whose environment is prepared as `compare_numpy.py`
+prepares its own), half as long a side: `compare_numpy.py` takes Tessera's figures from criterion
+and numpy's a quarter of an hour later, and on this host their ratio at 2048 moved between 1.01
+and 1.09 from one run to the next.
+
 Run by `compare_all.py` (so by `cargo xtask bench --compare`), or directly with a Python that has
-torch: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--json FILE]`; it builds the step
+torch, numpy and threadpoolctl: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--only NAMES]
+[--json FILE]`; it builds the step
 example into the comparison's target folder unless `--skip-cargo`.
 """
 import argparse
@@ -26,10 +33,34 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import compare_numpy  # noqa: E402
 import compare_torch  # noqa: E402  (exits with a message when PyTorch is missing)
 import gpt_torch  # noqa: E402
 import torch  # noqa: E402
 from targets import gain, median  # noqa: E402
+
+
+# The square products of issue 20's products target, timed against numpy's in the same rounds.
+PRODUCT_SIDES = (128, 256, 512, 1024, 2048)
+
+# numpy's side of a product round: `n steps threads` on the command line; prints the seconds per
+# product, then the BLAS library and the kernel it runs.
+NUMPY_PRODUCT = r"""
+import sys, time
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+n, steps, threads = (int(a) for a in sys.argv[1:4])
+rng = np.random.default_rng(0)
+a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+with threadpool_limits(limits=threads):
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(steps):
+        a @ b
+    print((time.perf_counter() - start) / steps)
+print("; ".join(f"{d.get('internal_api')} {d.get('version')} kernel={d.get('architecture')}" for d in threadpool_info()))
+"""
 
 
 def gpt_step_fn():
@@ -64,14 +95,52 @@ def torch_mean_s(step, steps):
     return (time.perf_counter() - start) / steps
 
 
-def tessera_round(binary, name, steps, threads):
-    """Seconds per step of Tessera's `name` workload and the step over its arithmetic bound, from
-    the step example's report."""
-    out = subprocess.run([binary, name, str(steps), str(threads), "--bound"],
+def tessera_round(binary, name, steps, threads, with_bound=True):
+    """Seconds per step of Tessera's `name` workload and, `with_bound`, the step over its arithmetic
+    bound (else None), from the step example's report."""
+    out = subprocess.run([binary, name, str(steps), str(threads)] + (["--bound"] if with_bound else []),
                          capture_output=True, text=True, check=True).stdout
     # "<name>: N steps on T thread(s): X ms/step; ...", then "bound: ..., Y.YYx bound"
-    step, bound = out.splitlines()[:2]
-    return float(step.split(": ")[2].split(" ms/step")[0]) / 1e3, float(bound.split(", ")[-1].split("x bound")[0])
+    lines = out.splitlines()
+    seconds = float(lines[0].split(": ")[2].split(" ms/step")[0]) / 1e3
+    return seconds, float(lines[1].split(", ")[-1].split("x bound")[0]) if with_bound else None
+
+
+def numpy_product_round(n, steps, threads, env):
+    """Seconds per `n x n` f32 product in numpy on `threads` BLAS threads, counted as the step
+    example counts (three untimed, then the mean of `steps`), in a fresh process with `env`; and
+    the BLAS library and kernel threadpoolctl reports."""
+    out = subprocess.run([sys.executable, "-c", NUMPY_PRODUCT, str(n), str(steps), str(threads)], env=env,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    return float(out[0]), out[1]
+
+
+def product_rounds(binary, rounds, seconds, env):
+    """Issue 20's products target in paired rounds: each round times the `n x n` product in
+    Tessera (`examples/step matmul/N`) and then in numpy, for every n of `PRODUCT_SIDES` and on 1
+    and 2 threads; returns the table's lines and the JSON rows (ratio = Tessera / numpy)."""
+    rows, lines, blas = [], [], None
+    for n in PRODUCT_SIDES:
+        # About `seconds` a side at a rough 150 GFLOP/s a thread.
+        steps = {t: max(5, int(seconds * 150e9 * t / (2 * n**3))) for t in (1, 2)}
+        runs = {t: [] for t in (1, 2)}
+        for _ in range(rounds):
+            for threads in (1, 2):
+                ours, _ = tessera_round(binary, f"matmul/{n}", steps[threads], threads, with_bound=False)
+                theirs, blas = numpy_product_round(n, steps[threads], threads, env)
+                runs[threads].append({"tessera_s": ours, "numpy_s": theirs, "ratio": ours / theirs})
+        for threads in (1, 2):
+            ratios = sorted(r["ratio"] for r in runs[threads])
+            med = lambda key: median([r[key] for r in runs[threads]])  # noqa: E731
+            line = (f"{f'matmul {n}':<40} {threads:>3} {med('tessera_s') * 1e3:>7.4g} ms {med('numpy_s') * 1e3:>7.4g} ms "
+                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f}")
+            print(line, flush=True)
+            lines.append(line)
+            rows.append({"workload": f"matmul {n}", "bench": f"matmul/{n}", "threads": threads,
+                         "steps": steps[threads], "rounds": runs[threads]})
+    header = [f"products against numpy's in the same rounds ({blas}; ratio = tessera / numpy):",
+              f"{'product':<40} {'thr':>3} {'tessera':>10} {'numpy':>10} {'ratio':>6} {'lowest':>7} {'highest':>8}"]
+    return header + lines, rows
 
 
 def step_binary(skip_cargo):
@@ -88,7 +157,11 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="about how long each side of a round runs")
     ap.add_argument("--skip-cargo", action="store_true", help="use the step example already built")
     ap.add_argument("--json", help="also write every round to this file")
-    ap.add_argument("--only", help="comma-separated step names to run (e.g. lstm_layer,gpt_step); all by default")
+    ap.add_argument("--only", help="comma-separated step names to run (e.g. lstm_layer,gpt_step, or matmul for "
+                    "the products); all by default")
+    ap.add_argument("--openblas-coretype", default=os.environ.get("TESSERA_BENCH_OPENBLAS_CORETYPE"),
+                    help="OpenBLAS kernel for numpy's products (as in compare_numpy.py); default: "
+                    "$TESSERA_BENCH_OPENBLAS_CORETYPE, else OpenBLAS picks by itself")
     args = ap.parse_args()
     binary = step_binary(args.skip_cargo)
     rows, lines = [], []
@@ -124,6 +197,12 @@ def main():
             lines.append(line)
             rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": runs})
     torch.set_num_threads(1)
+    if only is None or "matmul" in only:
+        print(flush=True)
+        more, product_rows = product_rounds(binary, args.rounds, args.seconds / 2,
+                                            compare_numpy.numpy_env(args.openblas_coretype))
+        lines += [""] + more
+        rows += product_rows
     print("\n" + "\n".join(lines))
     if args.json:
         with open(args.json, "w") as f:
