@@ -5,10 +5,10 @@ training step beside its arithmetic bound: the floating-point operations of its 
 (counted by `examples/step.rs --flops`) at the rate Tessera's own 2048 x 2048 product reached in the
 same run, on the same number of threads, and at the machine's f32 multiply-add peak (`examples/step.rs
 --fma-peak`, a loop of independent FMAs in registers: what no product can beat); then
-`compare_paired.py`'s rounds of the targeted steps and
-square products, Tessera and PyTorch or numpy alternating, whose ratios a drifting host skews least; last, issue 20's targets
-with both readings and a verdict each (`targets.py`). Unless `--skip-cargo`,
-everything is built first and the host is left idle for 30 s before the first timing.
+`compare_paired.py`'s rounds of the targeted steps and square products, Tessera and PyTorch or
+numpy alternating, whose ratios a drifting host skews least; last, issue 20's targets with both
+readings and a verdict each (`targets.py`). Unless `--skip-cargo`, everything is built first and
+the host is left idle for 30 s before the first timing.
 
 Run through `cargo xtask bench --compare [--install] [--skip-cargo]`, or directly with a Python
 that has numpy, threadpoolctl and torch: `PY benches/compare_all.py [--skip-cargo] [--out DIR]`.

@@ -20,9 +20,9 @@ and numpy's a quarter of an hour later, and on this host their ratio at 2048 mov
 and 1.09 from one run to the next.
 
 Run by `compare_all.py` (so by `cargo xtask bench --compare`), or directly with a Python that has
-torch, numpy and threadpoolctl: `PY benches/compare_paired.py [--rounds N] [--seconds S] [--only NAMES]
-[--json FILE]`; it builds the step
-example into the comparison's target folder unless `--skip-cargo`.
+torch, numpy and threadpoolctl: `PY benches/compare_paired.py [--rounds N] [--seconds S]
+[--only NAMES] [--json FILE]`; it builds the step example into the comparison's target folder
+unless `--skip-cargo`.
 """
 import argparse
 import json

@@ -1,7 +1,8 @@
 """Issue 20's targets read off one comparison run: each target, on each thread count, with the
 figure from the criterion-and-median rows (`numpy.json`, `torch.json`), the figure from the paired
-rounds (`paired.json`: the steps, and the square products of the matmul target) and a verdict: `met` when every reading meets the target, `missed` when none
-does, `split` when they disagree (on a host whose speed drifts between the two readings).
+rounds (`paired.json`: the steps, and the square products of the matmul target) and a verdict:
+`met` when every reading meets the target, `missed` when none does, `split` when they disagree (on
+a host whose speed drifts between the two readings).
 
 `compare_all.py` prints this block last. Run alone, it reads a finished run's JSON again (no numpy
 or torch needed): `python3 benches/targets.py [--dir target/bench-compare] [--flops]`, where
@@ -105,7 +106,7 @@ def readings(numpy_rows, torch_rows, paired_rows, flops):
 
 
 def _paired_product_ratio(paired_rows, threads):
-    """The slowest side's median ratio (Tessera / numpy) over the paired rounds of the square
+    """The slowest n's median ratio (Tessera / numpy) over the paired rounds of the square
     products (`compare_paired.py`'s `matmul/N` rows) on `threads`; None without such rows."""
     medians = [median([r["ratio"] for r in row["rounds"]]) for row in paired_rows
                if row.get("bench", "").startswith("matmul/") and row["threads"] == threads]
