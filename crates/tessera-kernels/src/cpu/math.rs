@@ -39,7 +39,7 @@
 /// saving was one instruction of about twenty.
 const EXP_POLY: [f32; 8] = [1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
 
-/// `x = n ln2 + r` with `|r| <= ln2 / 2`: `r` and the integer `n`, for `x` in `[-104, 88.8]`
+/// `x = n ln2 + r` with `|r| <= ln2 / 2`: `r` and the integer `n`, for `x` in `[-150, 88.8]`
 /// (NaN gives NaN for `r`).
 #[inline(always)]
 fn exp_reduce(x: f32) -> (f32, i32) {
@@ -69,7 +69,16 @@ fn pow2(e: i32) -> f32 {
 pub(crate) fn exp_f32(x: f32) -> f32 {
     // Below -104 the result rounds to 0; above 88.8 to infinity. The clamp keeps NaN, and so
     // does every step after it.
-    let (r, n) = exp_reduce(x.clamp(-104.0, 88.8));
+    exp_in_range_f32(x.clamp(-104.0, 88.8))
+}
+
+/// [`exp_f32`] for `x` in `[-150, 88.8]` or NaN, without its clamp: the same bits (0 below
+/// -104 either way), two instructions fewer, for callers whose argument cannot leave that range.
+/// With it, and no select for NaN, [`normal_cdf_pdf_f32`] made GELU and its gradient about 8%
+/// faster on a Zen 5, on AVX2 and on AVX-512.
+#[inline(always)]
+fn exp_in_range_f32(x: f32) -> f32 {
+    let (r, n) = exp_reduce(x);
     // 2^n as two factors, each a normal float, so results down to the subnormal range and up to
     // infinity come out right without a branch.
     let half = n >> 1;
@@ -206,11 +215,13 @@ pub(crate) fn normal_cdf_pdf_f32(x: f32) -> (f32, f32) {
         -0.019_026_546,
     ];
     const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
-    // Phi(-14.5) rounds to 0; the clamp keeps infinities out of the arithmetic.
-    let z = x.abs().min(14.5);
+    // Phi(-14.5) rounds to 0; the clamp keeps infinities out of the arithmetic and lets NaN
+    // through (its compare is false for NaN), so both results are NaN for NaN with no select.
+    let a = x.abs();
+    let z = if a > 14.5 { 14.5 } else { a };
     let z2 = z * z;
     let z2_err = z.mul_add(z, -z2); // z^2 = z2 + z2_err exactly
-    let gauss = exp_f32(-0.5 * z2);
+    let gauss = exp_in_range_f32(-0.5 * z2);
     let gauss = gauss.mul_add(-0.5 * z2_err, gauss);
     // Near z = 0 the result is 2.5 times as sensitive to t as t is to 1 + Kz, whose rounding
     // would cost up to 3 ulp: t is taken as 1 / (r + r_err), the sum's rounding error included,
@@ -222,11 +233,7 @@ pub(crate) fn normal_cdf_pdf_f32(x: f32) -> (f32, f32) {
     let t = t.mul_add((-r_err).mul_add(t, d), t);
     let lower = t * horner(t, &Q) * gauss;
     let cdf = if x < 0.0 { lower } else { 1.0 - lower };
-    if x.is_nan() {
-        (x, x)
-    } else {
-        (cdf, gauss * FRAC_1_SQRT_2PI)
-    }
+    (cdf, gauss * FRAC_1_SQRT_2PI)
 }
 
 /// `erfc(|x|)`, through `erfc(a) = 2 Phi(-a sqrt 2)`; the rounding of

@@ -77,6 +77,20 @@ fn every_function_keeps_its_documented_bound_on_a_spread_of_inputs() {
     }
 }
 
+/// The unclamped `exp` that `normal_cdf_pdf_f32` takes gives `exp_f32`'s bits over the range it
+/// claims: a spread of inputs, and every input between -150 and -100 a thousandth apart.
+#[test]
+fn exp_in_range_is_exp_where_it_applies() {
+    let near_zero_result = (0..=50_000).map(|k| (-100.0 - k as f32 / 1000.0).to_bits());
+    for bits in spread().chain(near_zero_result) {
+        let x = f32::from_bits(bits);
+        if (-150.0..=88.8).contains(&x) {
+            assert_eq!(exp_in_range_f32(x).to_bits(), exp_f32(x).to_bits(), "at {x:e}");
+        }
+    }
+    assert!(exp_in_range_f32(f32::NAN).is_nan());
+}
+
 #[test]
 fn tanh_is_within_three_ulp_below_two() {
     let (err, at) = worst(tanh_f32, f64::tanh, (0..=(2 << 20)).map(|k| (k as f32 / (1 << 20) as f32).to_bits()));
