@@ -106,6 +106,15 @@ def tessera_round(binary, name, steps, threads, with_bound=True):
     return seconds, float(lines[1].split(", ")[-1].split("x bound")[0]) if with_bound else None
 
 
+def round_columns(runs, reference_key):
+    """A row's columns from its paired rounds: Tessera's and the reference's median times, and the
+    median, lowest and highest round's ratio."""
+    ms = lambda key: median([r[key] for r in runs]) * 1e3  # noqa: E731
+    ratios = sorted(r["ratio"] for r in runs)
+    return (f"{ms('tessera_s'):>7.4g} ms {ms(reference_key):>7.4g} ms "
+            f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f}")
+
+
 def numpy_product_round(n, steps, threads, env):
     """Seconds per `n x n` f32 product in numpy on `threads` BLAS threads, counted as the step
     example counts (three untimed, then the mean of `steps`), in a fresh process with `env`; and
@@ -130,10 +139,7 @@ def product_rounds(binary, rounds, seconds, env):
                 theirs, blas = numpy_product_round(n, steps[threads], threads, env)
                 runs[threads].append({"tessera_s": ours, "numpy_s": theirs, "ratio": ours / theirs})
         for threads in (1, 2):
-            ratios = sorted(r["ratio"] for r in runs[threads])
-            med = lambda key: median([r[key] for r in runs[threads]])  # noqa: E731
-            line = (f"{f'matmul {n}':<40} {threads:>3} {med('tessera_s') * 1e3:>7.4g} ms {med('numpy_s') * 1e3:>7.4g} ms "
-                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f}")
+            line = f"{f'matmul {n}':<40} {threads:>3} {round_columns(runs[threads], 'numpy_s')}"
             print(line, flush=True)
             lines.append(line)
             rows.append({"workload": f"matmul {n}", "bench": f"matmul/{n}", "threads": threads,
@@ -186,13 +192,11 @@ def main():
                     {"tessera_s": ours, "torch_s": theirs, "ratio": ours / theirs, "x_bound": x_bound})
         for threads in thread_counts:
             runs = rounds[threads]
-            med = lambda key: median([r[key] for r in runs])  # noqa: E731
-            ratios = sorted(r["ratio"] for r in runs)
             gains = "-"
             if threads > 1 and 1 in rounds:
                 gains = "/".join(f"{gain(rounds[1], runs, k):.2f}x" for k in ("tessera_s", "torch_s"))
-            line = (f"{name.split(' (')[0]:<40} {threads:>3} {med('tessera_s') * 1e3:>7.2f} ms {med('torch_s') * 1e3:>7.2f} ms "
-                    f"{ratios[len(ratios) // 2]:>6.2f} {ratios[0]:>7.2f} {ratios[-1]:>8.2f} {med('x_bound'):>8.2f} {gains:>19}")
+            x_bound = median([r["x_bound"] for r in runs])
+            line = f"{name.split(' (')[0]:<40} {threads:>3} {round_columns(runs, 'torch_s')} {x_bound:>8.2f} {gains:>19}"
             print(line, flush=True)
             lines.append(line)
             rows.append({"workload": name, "bench": bench, "threads": threads, "steps": steps, "rounds": runs})
